@@ -1,0 +1,197 @@
+"""Pydantic models for ``config/dashboard.toml``.
+
+Unknown keys are rejected and every error names the file and the key, so a
+typo never becomes a silent default. Facility kinds, levels, targets and
+basemaps are looked up by id; adding one is a change to the TOML file only.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "dashboard.toml"
+
+_ID = r"^[a-z][a-z0-9_]*$"
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class ConfigError(ValueError):
+    """The configuration file is missing, unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppSettings(_Strict):
+    title_zh: str
+    title_en: str
+    district_code: str = Field(pattern=r"^\d{6}$")
+    default_basemap: str
+
+
+class Walking(_Strict):
+    speed_mps: float = Field(gt=0.2, le=2.5, description="elderly walking speed in m/s")
+    time_bands_min: tuple[int, ...]
+    straight_line_m: float = Field(gt=0)
+
+    @field_validator("time_bands_min")
+    @classmethod
+    def _bands_ascending(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(b <= 0 for b in v) or list(v) != sorted(set(v)):
+            msg = f"must be positive minutes in ascending order without repeats, got {list(v)}"
+            raise ValueError(msg)
+        return v
+
+
+class Density(_Strict):
+    h3_resolution: int = Field(ge=5, le=9)
+
+
+class Level(_Strict):
+    id: str = Field(pattern=_ID)
+    name_zh: str
+    name_en: str
+
+
+class FacilityKind(_Strict):
+    id: str = Field(pattern=_ID)
+    name_zh: str
+    name_en: str
+    level: str
+    colour: str
+    icon: str = Field(min_length=1, max_length=2)
+    care_service: bool
+
+    @field_validator("colour")
+    @classmethod
+    def _hex_colour(cls, v: str) -> str:
+        if not _COLOUR.match(v):
+            msg = f"must be a #rrggbb colour, got {v!r}"
+            raise ValueError(msg)
+        return v
+
+
+class Target(_Strict):
+    id: str = Field(pattern=_ID)
+    label_zh: str
+    label_en: str
+    unit: Literal["%", "count", "per_1000", "pp"]
+    target: float
+    direction: Literal["at_least", "at_most"]
+    source: str
+
+
+class Basemap(_Strict):
+    id: str = Field(pattern=_ID)
+    name_zh: str
+    name_en: str
+    url: str
+    crs: Literal["wgs84", "gcj02"]
+    attribution: str
+    subdomains: str = ""
+
+
+class DashboardConfig(_Strict):
+    app: AppSettings
+    walking: Walking
+    density: Density
+    levels: tuple[Level, ...]
+    facility_kinds: tuple[FacilityKind, ...]
+    targets: tuple[Target, ...]
+    basemaps: tuple[Basemap, ...]
+
+    @model_validator(mode="after")
+    def _references(self) -> DashboardConfig:
+        for field in ("levels", "facility_kinds", "targets", "basemaps"):
+            ids = [item.id for item in getattr(self, field)]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                msg = f"{field}: duplicate id(s) {dupes}"
+                raise ValueError(msg)
+        level_ids = {lv.id for lv in self.levels}
+        for i, kind in enumerate(self.facility_kinds):
+            if kind.level not in level_ids:
+                msg = f"facility_kinds[{i}].level: unknown level {kind.level!r}; known: {sorted(level_ids)}"
+                raise ValueError(msg)
+        basemap_ids = [b.id for b in self.basemaps]
+        if self.app.default_basemap not in basemap_ids:
+            msg = f"app.default_basemap: unknown basemap {self.app.default_basemap!r}; known: {basemap_ids}"
+            raise ValueError(msg)
+        return self
+
+    def kind(self, kind_id: str) -> FacilityKind:
+        for k in self.facility_kinds:
+            if k.id == kind_id:
+                return k
+        msg = f"unknown facility kind {kind_id!r}; known: {[k.id for k in self.facility_kinds]}"
+        raise KeyError(msg)
+
+    def level(self, level_id: str) -> Level:
+        for lv in self.levels:
+            if lv.id == level_id:
+                return lv
+        msg = f"unknown level {level_id!r}; known: {[lv.id for lv in self.levels]}"
+        raise KeyError(msg)
+
+    def basemap(self, basemap_id: str) -> Basemap:
+        for b in self.basemaps:
+            if b.id == basemap_id:
+                return b
+        msg = f"unknown basemap {basemap_id!r}; known: {[b.id for b in self.basemaps]}"
+        raise KeyError(msg)
+
+    def target(self, target_id: str) -> Target:
+        for t in self.targets:
+            if t.id == target_id:
+                return t
+        msg = f"unknown target {target_id!r}; known: {[t.id for t in self.targets]}"
+        raise KeyError(msg)
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic error location as a TOML key path like facility_kinds[2].colour."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def load_config(path: str | Path | None = None) -> DashboardConfig:
+    """Load and validate the dashboard configuration.
+
+    Raises ConfigError whose message names the file and each offending key.
+    """
+    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"{path}: configuration file not found"
+        raise ConfigError(msg) from None
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not valid TOML: {exc}"
+        raise ConfigError(msg) from None
+    try:
+        return DashboardConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = _location(err["loc"])
+            if err["type"] == "extra_forbidden":
+                lines.append(f"{where}: unknown key (check the spelling; it is not a setting)")
+            elif err["type"] == "missing":
+                lines.append(f"{where}: required key is missing")
+            else:
+                got = err.get("input")
+                got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+                lines.append(f"{where}: {err['msg']}{got_s}")
+        msg = f"{path}: invalid configuration:\n  " + "\n  ".join(lines)
+        raise ConfigError(msg) from None

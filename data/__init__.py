@@ -1,0 +1,1 @@
+"""The database (models, engine, repository), importers and the demo generator."""

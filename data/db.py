@@ -1,0 +1,139 @@
+"""Engine, declarative base and the one geometry column type.
+
+``DATABASE_URL`` selects the backend. The embedded default is a SQLite file
+under ``var/`` in WAL mode; the shared deployment is PostgreSQL + PostGIS.
+Geometry is PostGIS ``geometry(TYPE, 4326)`` on PostgreSQL and WKB on SQLite,
+always WGS84, always shapely objects in Python.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import shapely
+from sqlalchemy import DDL, Engine, LargeBinary, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.types import TypeDecorator, UserDefinedType
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "eldercare.db"
+SRID = 4326
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class _PostGISGeometry(UserDefinedType):
+    cache_ok = True
+
+    def __init__(self, geometry_type: str) -> None:
+        self.geometry_type = geometry_type
+
+    def get_col_spec(self, **kw) -> str:
+        return f"geometry({self.geometry_type},{SRID})"
+
+
+class Geometry(TypeDecorator):
+    """A WGS84 geometry column: PostGIS geometry on PostgreSQL, WKB elsewhere.
+
+    Binds shapely geometries; returns shapely geometries. On PostgreSQL the
+    value travels as hex EWKB with SRID 4326, which PostGIS parses natively.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, geometry_type: str = "GEOMETRY") -> None:
+        super().__init__()
+        self.geometry_type = geometry_type.upper()
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(_PostGISGeometry(self.geometry_type))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, shapely.Geometry):
+            msg = f"geometry column expects a shapely geometry, got {type(value).__name__}"
+            raise TypeError(msg)
+        if dialect.name == "postgresql":
+            return shapely.to_wkb(shapely.set_srid(value, SRID), hex=True, include_srid=True)
+        return shapely.to_wkb(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return shapely.from_wkb(value)
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: an explicit one, else $DATABASE_URL, else the embedded SQLite file."""
+    if url:
+        return url
+    env = os.environ.get("DATABASE_URL", "").strip()
+    if env:
+        return env
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create an engine for ``url`` (see :func:`database_url`), ready for use."""
+    url = database_url(url)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql+"):
+        return create_engine(url, pool_pre_ping=True)
+    msg = (
+        f"DATABASE_URL {url.split('@')[-1]!r} is not supported: use sqlite:///PATH "
+        "or postgresql://USER:PASSWORD@HOST:PORT/DB"
+    )
+    raise ValueError(msg)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the PostGIS extension (PostgreSQL) and all tables, if missing."""
+    from data import models  # noqa: F401  (registers the tables)
+
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+    Base.metadata.create_all(engine)
+
+
+def session_factory(engine: Engine) -> sessionmaker:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def spatial_index(table: str, column: str = "geom") -> DDL:
+    """A GiST index, created on PostgreSQL only (SQLite stores plain WKB)."""
+    return DDL(
+        f"CREATE INDEX IF NOT EXISTS ix_{table}_{column}_gist ON {table} USING gist ({column})"
+    ).execute_if(dialect="postgresql")

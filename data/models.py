@@ -1,0 +1,203 @@
+"""Typed SQLAlchemy 2.0 models. All geometry is WGS84 (EPSG:4326).
+
+Elder data is stored only as aggregates (counts per community and location
+cell): no names, no ID numbers, no per-person rows anywhere in this schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from data.db import Base, Geometry, spatial_index
+
+Code12 = Annotated[str, mapped_column(String(12))]
+Count = Annotated[int, mapped_column(Integer, nullable=False, default=0)]
+Synthetic = Annotated[
+    bool,
+    mapped_column(Boolean, nullable=False, default=False, comment="true for generated demo records"),
+]
+
+
+class DatasetMeta(Base):
+    """Key/value facts about the loaded dataset (demo seed, data date, sources)."""
+
+    __tablename__ = "dataset_meta"
+    __table_args__ = {"comment": "facts about the loaded dataset"}
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(2000), nullable=False)
+
+
+class District(Base):
+    __tablename__ = "district"
+    __table_args__ = {"comment": "区: the district outline (real boundary)"}
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True, comment="6-digit adcode")
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON"), nullable=False)
+    is_synthetic: Mapped[Synthetic]
+
+
+class Township(Base):
+    __tablename__ = "township"
+    __table_args__ = (
+        CheckConstraint("type IN ('街道', '镇', '乡', '其他')", name="type_known"),
+        {"comment": "乡镇/街道 with official 12-digit code; polygon may be synthetic"},
+    )
+
+    code: Mapped[Code12] = mapped_column(primary_key=True, comment="official 12-digit code")
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    type: Mapped[str] = mapped_column(String(8), nullable=False, comment="街道/镇/乡/其他")
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), nullable=False, index=True)
+    seat = mapped_column(Geometry("POINT"), nullable=True, comment="township seat (政府驻地)")
+    geom = mapped_column(Geometry("MULTIPOLYGON"), nullable=False)
+    is_synthetic: Mapped[Synthetic]
+
+
+class Community(Base):
+    __tablename__ = "community"
+    __table_args__ = {"comment": "村/社区 with official 12-digit code"}
+
+    code: Mapped[Code12] = mapped_column(primary_key=True, comment="official 12-digit code")
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    township_code: Mapped[str] = mapped_column(ForeignKey("township.code"), nullable=False, index=True)
+    committee_type: Mapped[str] = mapped_column(String(16), nullable=False, comment="村委会/居委会/其他")
+    is_urban: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    geom = mapped_column(Geometry("POINT"), nullable=False, comment="representative point")
+    boundary = mapped_column(Geometry("MULTIPOLYGON"), nullable=True)
+    is_synthetic: Mapped[Synthetic]
+
+
+class Facility(Base):
+    __tablename__ = "facility"
+    __table_args__ = (
+        CheckConstraint("beds_care <= beds_total AND beds_dementia <= beds_total", name="beds_split"),
+        CheckConstraint(
+            "staff_professional <= staff_total AND staff_prejob_trained <= staff_total",
+            name="staff_split",
+        ),
+        CheckConstraint("star_rating IS NULL OR star_rating BETWEEN 1 AND 5", name="star_range"),
+        CheckConstraint("status IN ('operating', 'suspended', 'planned', 'building')", name="status_known"),
+        {"comment": "elderly-care and related facilities in the 1+3+N model"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False, comment="stable external id")
+    kind_id: Mapped[str] = mapped_column(String(40), nullable=False, index=True, comment="facility kind id from config")
+    level: Mapped[str] = mapped_column(String(20), nullable=False, comment="1+3+N level id from config")
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    address: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    township_code: Mapped[str] = mapped_column(ForeignKey("township.code"), nullable=False, index=True)
+    community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"), nullable=True)
+    geom = mapped_column(Geometry("POINT"), nullable=False)
+    beds_total: Mapped[Count]
+    beds_care: Mapped[Count] = mapped_column(comment="护理型床位")
+    beds_dementia: Mapped[Count] = mapped_column(comment="认知症床位")
+    staff_total: Mapped[Count]
+    staff_professional: Mapped[Count] = mapped_column(comment="专业护理人员")
+    staff_prejob_trained: Mapped[Count] = mapped_column(comment="岗前培训人员")
+    medical_partner: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    medical_partner_name: Mapped[str | None] = mapped_column(String(120))
+    operating_model: Mapped[str] = mapped_column(String(20), nullable=False, comment="公建民营/公办公营/民办/…")
+    star_rating: Mapped[int | None] = mapped_column(Integer)
+    opened_on: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="operating")
+    is_synthetic: Mapped[Synthetic]
+
+
+_CATEGORIES_LE_TOTAL = " AND ".join(
+    f"{c} <= age_60_69 + age_70_79 + age_80_plus"
+    for c in ("disabled", "dementia", "empty_nest", "living_alone", "extreme_poverty", "low_income")
+)
+
+
+class ElderGroup(Base):
+    """Elders 60+ of one community living in one H3 cell: counts only."""
+
+    __tablename__ = "elder_group"
+    __table_args__ = (
+        UniqueConstraint("community_code", "cell_h3", name="community_cell"),
+        CheckConstraint("age_60_69 >= 0 AND age_70_79 >= 0 AND age_80_plus >= 0", name="ages_nonneg"),
+        CheckConstraint(_CATEGORIES_LE_TOTAL, name="categories_le_total"),
+        {"comment": "aggregate elder counts per community and H3 res-9 cell; no personal data"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_code: Mapped[str] = mapped_column(ForeignKey("community.code"), nullable=False, index=True)
+    township_code: Mapped[str] = mapped_column(ForeignKey("township.code"), nullable=False, index=True)
+    cell_h3: Mapped[str] = mapped_column(String(16), nullable=False, comment="H3 cell id (res 9)")
+    geom = mapped_column(Geometry("POINT"), nullable=False, comment="cell centre")
+    age_60_69: Mapped[Count]
+    age_70_79: Mapped[Count]
+    age_80_plus: Mapped[Count]
+    disabled: Mapped[Count] = mapped_column(comment="失能")
+    dementia: Mapped[Count] = mapped_column(comment="失智")
+    empty_nest: Mapped[Count] = mapped_column(comment="空巢")
+    living_alone: Mapped[Count] = mapped_column(comment="独居")
+    extreme_poverty: Mapped[Count] = mapped_column(comment="特困")
+    low_income: Mapped[Count] = mapped_column(comment="低保")
+    is_synthetic: Mapped[Synthetic]
+
+
+class ResidentialProject(Base):
+    """A new or retrofitted residential compound, for the four-synchronous checks."""
+
+    __tablename__ = "residential_project"
+    __table_args__ = (
+        CheckConstraint("households > 0", name="households_pos"),
+        CheckConstraint("area_type IN ('new', 'old')", name="area_type_known"),
+        CheckConstraint("facility_area_m2 >= 0", name="facility_area_nonneg"),
+        {"comment": "residential projects with housing and facility milestones (四同步)"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), nullable=False)
+    township_code: Mapped[str] = mapped_column(ForeignKey("township.code"), nullable=False, index=True)
+    geom = mapped_column(Geometry("POINT"), nullable=False)
+    households: Mapped[int] = mapped_column(Integer, nullable=False)
+    area_type: Mapped[str] = mapped_column(String(3), nullable=False, comment="new | old")
+    housing_plan_on: Mapped[dt.date | None] = mapped_column(Date)
+    housing_build_on: Mapped[dt.date | None] = mapped_column(Date)
+    housing_accept_on: Mapped[dt.date | None] = mapped_column(Date)
+    housing_deliver_on: Mapped[dt.date | None] = mapped_column(Date)
+    facility_area_m2: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    facility_plan_on: Mapped[dt.date | None] = mapped_column(Date)
+    facility_build_on: Mapped[dt.date | None] = mapped_column(Date)
+    facility_accept_on: Mapped[dt.date | None] = mapped_column(Date)
+    facility_deliver_on: Mapped[dt.date | None] = mapped_column(Date)
+    facility_in_elderly_use: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    is_synthetic: Mapped[Synthetic]
+
+
+class Road(Base):
+    """A walkable road line. Lines connect only where they share a vertex."""
+
+    __tablename__ = "road"
+    __table_args__ = (
+        CheckConstraint("road_class IN ('arterial', 'connector', 'street', 'lane')", name="class_known"),
+        {"comment": "walkable road lines (demo: synthetic)"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    road_class: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
+    township_code: Mapped[str | None] = mapped_column(ForeignKey("township.code"), nullable=True, index=True)
+    geom = mapped_column(Geometry("LINESTRING"), nullable=False)
+    is_synthetic: Mapped[Synthetic]
+
+
+for _table in ("district", "township", "community", "facility", "elder_group", "residential_project", "road"):
+    event.listen(Base.metadata, "after_create", spatial_index(_table))

@@ -1,0 +1,1 @@
+"""Pure geospatial computation. Never imports streamlit or sqlalchemy."""

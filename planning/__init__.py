@@ -1,0 +1,1 @@
+"""Pure planning logic. Never imports streamlit or sqlalchemy."""
