@@ -40,7 +40,8 @@ def _frame(session: Session, model, *, geometry: str = "geom", where: Iterable =
         stmt = stmt.where(clause)
     rows = session.execute(stmt).all()
     df = pd.DataFrame(rows, columns=[c.name for c in cols])
-    return gpd.GeoDataFrame(df, geometry=geometry, crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(df, geometry=geometry, crs="EPSG:4326")
+    return gdf.rename_geometry("geometry")
 
 
 class Repository:

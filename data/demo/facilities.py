@@ -131,7 +131,7 @@ def build_facilities(
             star_rating=int(rng.integers(2, 6)), status="building" if building else "operating",
         )
         if s.township_code in agricultural and rng.uniform() < 0.85:
-            beds = int(rng.integers(60, 220))
+            beds = int(rng.integers(40, 160))
             care = int(beds * rng.uniform(0.35, 0.7))
             staff = int(beds / rng.uniform(4, 8))
             add(
@@ -211,7 +211,7 @@ def build_facilities(
     urban = [c for c in communities if c.urban]
     for k in range(4):
         c = urban[int(rng.integers(0, len(urban)))]
-        beds = int(rng.integers(150, 420))
+        beds = int(rng.integers(120, 300))
         care = int(beds * rng.uniform(0.5, 0.75))
         staff = int(beds / rng.uniform(3.5, 6))
         add(
@@ -228,7 +228,7 @@ def build_facilities(
         staff_prejob_trained=22, medical_partner=True, medical_partner_name="静海区医院",
         operating_model="公建民营", star_rating=4, opened_on=dt.date(2023, 9, 1),
     )
-    for k in range(5):
+    for _ in range(5):
         c = communities[int(rng.integers(0, len(communities)))]
         add(
             "rehab_nursing", f"{short_name(c.name)}医养康复护理站", c, _jitter(c.point, rng, 150),

@@ -1,0 +1,1 @@
+"""UI glue: map builders, components, i18n, session state, cached services."""

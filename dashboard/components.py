@@ -1,0 +1,64 @@
+"""Reusable page pieces: the shared sidebar, KPI cards, the footer."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import services
+from dashboard.i18n import t
+from dashboard.state import LANG, MAP_TOWNSHIP, init_state
+from data.db import database_url
+
+
+def page_setup() -> services.BaseLayers | None:
+    """Common start of every page: state, sidebar (language, area), data.
+
+    Returns None (after showing what to do) when there is no data yet.
+    """
+    config = services.get_config()
+    init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
+    with st.sidebar:
+        st.radio(t("language"), options=["zh", "en"], format_func=lambda v: "中文" if v == "zh" else "English",
+                 key=LANG, horizontal=True)
+    try:
+        layers = services.base_layers(database_url())
+    except services.DataMissingError as exc:
+        st.error(str(exc))
+        return None
+    with st.sidebar:
+        names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+        st.selectbox(
+            t("area"),
+            options=["", *names],
+            format_func=lambda c: t("whole_district") if c == "" else names[c],
+            key=MAP_TOWNSHIP,
+        )
+    return layers
+
+
+def kpi_cards(kpis, *, beds_target: float, level_names: dict[str, str]) -> None:
+    c1, c2, c3 = st.columns(3)
+    c1.metric(t("kpi_elders"), f"{kpis.elders_60_plus:,}", border=True)
+    share = kpis.share_80_plus
+    c2.metric(t("kpi_elders80"), f"{kpis.elders_80_plus:,}",
+              delta=t("kpi_share80", share=share) if share is not None else None, delta_color="off",
+              delta_arrow="off", border=True)
+    beds = "—" if kpis.beds_per_1000 is None else f"{kpis.beds_per_1000:.1f}"
+    gap = None if kpis.beds_per_1000 is None else kpis.beds_per_1000 - beds_target
+    c3.metric(t("kpi_beds"), beds, delta=None if gap is None else f"{gap:+.1f} vs {beds_target:g}",
+              help=t("kpi_beds_help", target=f"{beds_target:g}"), border=True)
+    st.caption(t("facilities_by_level"))
+    cols = st.columns(len(kpis.facilities_by_level))
+    for col, (level_id, n) in zip(cols, kpis.facilities_by_level.items(), strict=True):
+        col.metric(level_names.get(level_id, level_id), f"{n:,}", border=True)
+
+
+def footer(meta: dict[str, str]) -> None:
+    parts = []
+    if meta.get("is_demo") == "true":
+        parts.append(f"**{t('demo_footer')}**")
+    if meta.get("data_date"):
+        parts.append(f"{t('data_date')} {meta['data_date']}")
+    parts.append(t("sources"))
+    st.divider()
+    st.caption(" · ".join(parts))

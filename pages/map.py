@@ -1,0 +1,66 @@
+"""一张图: facilities, elder density, boundaries and roads on one map."""
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import services
+from dashboard.components import footer, kpi_cards, page_setup
+from dashboard.i18n import pick, t
+from dashboard.maps import LocalAssets, MapLayers, build_overview_map
+from dashboard.state import MAP_BASEMAP, MAP_CLUSTER, MAP_KINDS, MAP_LAYERS, MAP_TOWNSHIP
+from data.db import database_url
+
+config = services.get_config()
+st.title(f"{t('app_title')} · {t('page_map')}")
+layers = page_setup()
+if layers is None:
+    st.stop()
+
+township = st.session_state[MAP_TOWNSHIP] or None
+kpis = services.area_kpis(layers, township)
+kpi_cards(
+    kpis,
+    beds_target=config.target("beds_per_1000").target,
+    level_names={lv.id: pick(lv.name_zh, lv.name_en) for lv in config.levels},
+)
+
+
+@st.fragment
+def map_panel() -> None:
+    layer_names = {k: t(f"layer_{k}") for k in ("townships", "facilities", "density", "roads")}
+    kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}
+    c1, c2, c3 = st.columns([2, 3, 2])
+    c1.selectbox(t("basemap"), options=[b.id for b in config.basemaps],
+                 format_func=lambda b: pick(config.basemap(b).name_zh, config.basemap(b).name_en), key=MAP_BASEMAP)
+    c2.multiselect(t("layers"), options=list(layer_names), format_func=layer_names.get, key=MAP_LAYERS)
+    c3.toggle(t("cluster"), key=MAP_CLUSTER)
+    st.multiselect(t("kinds"), options=list(kinds), format_func=kinds.get, key=MAP_KINDS)
+
+    shown = set(st.session_state[MAP_LAYERS])
+    url = database_url()
+    fac = layers.facilities
+    if township:
+        fac = fac[fac["township_code"] == township]
+    fac = fac[fac["kind_id"].isin(st.session_state[MAP_KINDS])] if "facilities" in shown else fac.iloc[0:0]
+    if "facilities" in shown and fac.empty:
+        st.info(t("no_facilities"))
+    fmap = build_overview_map(
+        MapLayers(
+            district=layers.district,
+            townships=layers.townships if "townships" in shown else layers.townships.iloc[0:0],
+            facilities=fac,
+            density=services.density(url, township, config.density.h3_resolution) if "density" in shown else None,
+            roads=services.roads(url, township) if "roads" in shown else None,
+            selected_township=township,
+        ),
+        config=config,
+        basemap_id=st.session_state[MAP_BASEMAP],
+        assets=LocalAssets(),
+        cluster=st.session_state[MAP_CLUSTER],
+    )
+    st_folium(fmap, height=620, use_container_width=True, returned_objects=[], key="overview_map")
+    st.caption(t("map_caption"))
+
+
+map_panel()
+footer(layers.meta)

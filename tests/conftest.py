@@ -1,0 +1,63 @@
+"""Shared fixtures: the demo bundle, a demo SQLite database, a PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(reason: str) -> None:
+    """Skip locally, but fail in CI: CI must exercise every real part."""
+    if IN_CI:
+        pytest.fail(f"CI must run this test, but: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def demo_bundle():
+    from data.demo import build_demo
+
+    return build_demo(seed=42)
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(tmp_path_factory, demo_bundle) -> str:
+    """A SQLite file with the seed-42 demo, shared by the read-only tests."""
+    from data.db import create_schema, make_engine, session_factory
+    from data.repository import Repository
+
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    create_schema(engine)
+    with session_factory(engine).begin() as session:
+        Repository(session).replace_all(demo_bundle)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """TEST_DATABASE_URL if given, else a throwaway server from Debian's packages."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    from tests.pgserver import PostgresServer, find_pg_bin
+
+    bindir = find_pg_bin()
+    if bindir is None:
+        missing("PostgreSQL + PostGIS not installed (apt-get install postgresql postgis)")
+    server = PostgresServer(bindir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()

@@ -1,0 +1,85 @@
+"""The low-code configuration: valid file loads; typos and bad values are named."""
+
+from pathlib import Path
+
+import pytest
+
+from config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+TEXT = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "dashboard.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_bundled_config_loads_with_domain_defaults():
+    cfg = load_config()
+    assert cfg.walking.speed_mps == 1.0
+    assert cfg.walking.time_bands_min == (5, 10, 15)
+    assert cfg.kind("township_centre").level == "township"
+    assert cfg.target("beds_per_1000").target == 30
+    assert cfg.target("four_sync_rate").target == 100
+    assert cfg.basemap(cfg.app.default_basemap).url == ""  # default works offline
+
+
+def test_unknown_key_is_named_with_file(tmp_path):
+    bad = TEXT.replace('colour = "#c62828"', 'colour = "#c62828"\ncolr = "#000000"', 1)
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(tmp_path, bad))
+    msg = str(exc.value)
+    assert str(tmp_path / "dashboard.toml") in msg
+    assert "facility_kinds[1].colr: unknown key" in msg
+
+
+def test_unknown_top_level_section(tmp_path):
+    with pytest.raises(ConfigError, match=r"walkng: unknown key"):
+        load_config(write(tmp_path, TEXT + "\n[walkng]\nspeed_mps = 1.0\n"))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("speed_mps = 1.0", "speed_mps = -1.0", r"walking.speed_mps: .*greater than 0.2.*\(got -1.0\)"),
+        ('colour = "#c62828"', 'colour = "red"', r"facility_kinds\[1\].colour: .*#rrggbb.*'red'"),
+        ("time_bands_min = [5, 10, 15]", "time_bands_min = [15, 5]", r"walking.time_bands_min: .*ascending"),
+        ('direction = "at_least"', 'direction = "more"', r"targets\[0\].direction: .*'at_least' or 'at_most'"),
+        ('level = "township"', 'level = "province"', r"unknown level 'province'"),
+        ('default_basemap = "none"', 'default_basemap = "baidu"', r"unknown basemap 'baidu'"),
+    ],
+)
+def test_bad_values_are_named(tmp_path, old, new, expected):
+    assert old in TEXT
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, TEXT.replace(old, new, 1)))
+
+
+def test_missing_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"app.title_en: required key is missing"):
+        load_config(write(tmp_path, TEXT.replace('title_en = "Eldercare One-Map"\n', "", 1)))
+
+
+def test_duplicate_ids_rejected(tmp_path):
+    dup = TEXT + '\n[[basemaps]]\nid = "osm"\nname_zh = "x"\nname_en = "x"\nurl = ""\ncrs = "wgs84"\nattribution = ""\n'
+    with pytest.raises(ConfigError, match=r"basemaps: duplicate id\(s\) \['osm'\]"):
+        load_config(write(tmp_path, dup))
+
+
+def test_not_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[app\n"))
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_new_facility_kind_needs_no_code(tmp_path):
+    extra = (
+        '\n[[facility_kinds]]\nid = "bath_service"\nname_zh = "助浴点"\nname_en = "Bathing service"\n'
+        'level = "community"\ncolour = "#0097a7"\nicon = "浴"\ncare_service = true\n'
+    )
+    cfg = load_config(write(tmp_path, TEXT + extra))
+    assert cfg.kind("bath_service").name_zh == "助浴点"
+    with pytest.raises(KeyError, match="unknown facility kind 'sauna'"):
+        cfg.kind("sauna")

@@ -1,0 +1,41 @@
+"""House rule: geo/ and planning/ stay pure (no streamlit, no sqlalchemy)."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = ("streamlit", "sqlalchemy")
+
+
+def test_pure_packages_do_not_import_ui_or_db_directly():
+    offenders = []
+    for pkg in ("geo", "planning"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in FORBIDDEN]
+    assert offenders == []
+
+
+def test_pure_packages_do_not_import_ui_or_db_transitively():
+    modules = [
+        f"{p.parent.name}.{p.stem}" for pkg in ("geo", "planning") for p in (ROOT / pkg).glob("*.py") if p.stem != "__init__"
+    ]
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + (
+        f"print(','.join(m for m in {FORBIDDEN!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_pages_stay_thin():
+    for page in (ROOT / "pages").glob("*.py"):
+        n = len(page.read_text(encoding="utf-8").splitlines())
+        assert n <= 150, f"{page.name} has {n} lines; move logic into dashboard/, geo/ or planning/"

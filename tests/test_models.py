@@ -1,0 +1,155 @@
+"""Model round trips on SQLite and on a real PostgreSQL + PostGIS server."""
+
+import dataclasses
+import datetime as dt
+
+import pytest
+import shapely
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from data.db import create_schema, make_engine, session_factory
+from data.loader import DatabaseNotEmptyError, install_demo
+from data.models import Community, DatasetMeta, Facility, ResidentialProject, Road, Township
+from data.repository import Repository
+
+
+def small_bundle(bundle):
+    """The demo cut down to two townships, to keep round trips quick."""
+    keep = {t["code"] for t in bundle.townships[:2]}
+    comm = [c for c in bundle.communities if c["township_code"] in keep]
+    codes = {c["code"] for c in comm}
+    return dataclasses.replace(
+        bundle,
+        townships=[t for t in bundle.townships if t["code"] in keep],
+        communities=comm,
+        roads=[r for r in bundle.roads if r["township_code"] in keep][:300],
+        elder_groups=[g for g in bundle.elder_groups if g["community_code"] in codes],
+        facilities=[f for f in bundle.facilities if f["township_code"] in keep],
+        projects=[p for p in bundle.projects if p["township_code"] in keep],
+    )
+
+
+def round_trip(url, bundle):
+    engine = make_engine(url)
+    create_schema(engine)
+    sub = small_bundle(bundle)
+    with session_factory(engine).begin() as session:
+        Repository(session).replace_all(sub)
+    with session_factory(engine)() as session:
+        repo = Repository(session)
+        towns = repo.townships()
+        assert list(towns["code"]) == sorted(t["code"] for t in sub.townships)
+        for t in sub.townships:
+            got = towns.loc[t["code"]]
+            assert shapely.equals_exact(got.geometry, t["geom"], tolerance=0)
+            assert got["seat"].equals_exact(t["seat"], tolerance=0)
+            assert got["name"] == t["name"] and got["type"] == t["type"]
+        fac = repo.facilities()
+        by_code = {f["code"]: f for f in sub.facilities}
+        assert set(fac["code"]) == set(by_code)
+        for _, row in fac.iterrows():
+            src = by_code[row["code"]]
+            assert row.geometry.equals_exact(src["geom"], tolerance=0)
+            for key in ("kind_id", "level", "name", "beds_total", "beds_care", "staff_professional",
+                        "medical_partner", "operating_model", "status", "opened_on"):
+                assert row[key] == src[key], key
+        roads = repo.roads()
+        assert len(roads) == len(sub.roads)
+        assert all(g.geom_type == "LineString" for g in roads.geometry)
+        elders = repo.elder_groups()
+        assert int(elders["age_80_plus"].sum()) == sum(g["age_80_plus"] for g in sub.elder_groups)
+        proj = session.scalars(select(ResidentialProject).order_by(ResidentialProject.id)).first()
+        assert isinstance(proj.housing_plan_on, dt.date)
+        assert repo.meta()["is_demo"] == "true"
+    return engine
+
+
+def test_round_trip_sqlite_in_wal_mode(tmp_path, demo_bundle):
+    engine = round_trip(f"sqlite:///{tmp_path / 'rt.db'}", demo_bundle)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+@pytest.mark.postgres
+def test_round_trip_postgis(pg_url, demo_bundle):
+    engine = round_trip(pg_url, demo_bundle)
+    with engine.connect() as conn:
+        coltype = conn.execute(text(
+            "SELECT type FROM geometry_columns WHERE f_table_name = 'township' AND f_geometry_column = 'geom'"
+        )).scalar()
+        srid = conn.execute(text("SELECT Find_SRID('public', 'facility', 'geom')")).scalar()
+        assert (coltype, srid) == ("MULTIPOLYGON", 4326)
+        # A real spatial query: every facility lies in its own township polygon.
+        outside = conn.execute(text(
+            "SELECT count(*) FROM facility f JOIN township t ON t.code = f.township_code "
+            "WHERE NOT ST_Contains(t.geom, f.geom)"
+        )).scalar()
+        assert outside == 0
+        gist = conn.execute(text("SELECT count(*) FROM pg_indexes WHERE indexname LIKE '%_gist'")).scalar()
+        assert gist >= 7
+    engine.dispose()
+
+
+def _sqlite(tmp_path):
+    return make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+
+def test_failed_load_leaves_previous_content(tmp_path, demo_bundle):
+    engine = _sqlite(tmp_path)
+    create_schema(engine)
+    good = small_bundle(demo_bundle)
+    with session_factory(engine).begin() as s:
+        Repository(s).replace_all(good)
+    bad_fac = [dict(f) for f in good.facilities]
+    bad_fac[-1]["staff_professional"] = bad_fac[-1]["staff_total"] + 1  # violates staff_split
+    bad = dataclasses.replace(good, facilities=bad_fac, meta={**good.meta, "seed": "999"})
+    with pytest.raises(IntegrityError, match="staff_split"), session_factory(engine).begin() as s:
+        Repository(s).replace_all(bad)
+    with session_factory(engine)() as s:
+        counts = Repository(s).counts()
+        assert counts["facility"] == len(good.facilities)
+        assert counts["township"] == len(good.townships)
+        assert s.get(DatasetMeta, "seed").value == good.meta["seed"]
+
+
+def test_install_demo_is_idempotent_and_refuses_foreign_data(tmp_path):
+    engine = _sqlite(tmp_path)
+    lines = []
+    first = install_demo(engine, seed=3, progress=lines.append)
+    assert first.built and first.stats["road_nodes"] >= 60_000
+    assert [ln[:5] for ln in lines[:6]] == ["[1/6]", "[2/6]", "[3/6]", "[4/6]", "[5/6]", "[6/6]"]
+    again = install_demo(engine, seed=3, progress=lines.append)
+    assert not again.built and "跳过" in again.message
+
+    with session_factory(engine).begin() as s:  # now make it look like a real district's data
+        s.execute(DatasetMeta.__table__.delete())
+    with pytest.raises(DatabaseNotEmptyError, match="--force"):
+        install_demo(engine, seed=3, progress=lines.append)
+    with session_factory(engine)() as s:
+        assert s.scalar(select(Township.code).limit(1)) is not None  # untouched
+
+
+def test_geometry_column_rejects_non_geometry(tmp_path):
+    engine = _sqlite(tmp_path)
+    create_schema(engine)
+    with pytest.raises(Exception, match="expects a shapely geometry"), session_factory(engine).begin() as s:
+        s.add(Road(road_class="lane", geom="LINESTRING (0 0, 1 1)", is_synthetic=True))
+        s.flush()
+
+
+def test_check_constraints_guard_counts(tmp_path, demo_bundle):
+    engine = _sqlite(tmp_path)
+    create_schema(engine)
+    sub = small_bundle(demo_bundle)
+    with session_factory(engine).begin() as s:
+        Repository(s).replace_all(sub)
+    with pytest.raises(IntegrityError, match="beds_split"), session_factory(engine).begin() as s:
+        f = s.scalars(select(Facility)).first()
+        f.beds_care = f.beds_total + 1
+        s.flush()
+    with pytest.raises(IntegrityError), session_factory(engine).begin() as s:
+        s.add(Community(code="x", name="x", township_code="nope", committee_type="村委会", is_urban=False,
+                        geom=shapely.Point(0, 0)))
+        s.flush()
