@@ -11,13 +11,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from data.db import database_url, make_engine
     from data.loader import DatabaseNotEmptyError, install_demo
 
-    url = database_url(args.database_url)
-    engine = make_engine(url)
+    from sqlalchemy.exc import OperationalError
+
     started = time.perf_counter()
     try:
+        engine = make_engine(database_url(args.database_url))
         result = install_demo(engine, seed=args.seed, force=args.force, progress=lambda m: print(m, flush=True))
-    except DatabaseNotEmptyError as exc:
+    except (DatabaseNotEmptyError, ValueError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        print(f"错误：无法连接或写入数据库（cannot reach or write the database）：{exc.orig}", file=sys.stderr)
         return 2
     print(result.message)
     if result.built:

@@ -50,7 +50,8 @@ class Walking(_Strict):
 
 
 class Density(_Strict):
-    h3_resolution: int = Field(ge=5, le=9)
+    h3_resolution_district: int = Field(ge=5, le=9)
+    h3_resolution_township: int = Field(ge=5, le=9)
 
 
 class Level(_Strict):

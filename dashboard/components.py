@@ -10,11 +10,27 @@ from dashboard.state import LANG, MAP_TOWNSHIP, init_state
 from data.db import database_url
 
 
+def _leave_legacy_page_mode() -> None:
+    """Make a deep link like /map work on a freshly started server.
+
+    Streamlit treats an app with a ``pages/`` folder as a legacy multipage
+    app until ``st.navigation`` has run once in the process, so the first
+    request to /map would run this page directly, without app.py's page
+    config and navigation. Switch the flag off and rerun through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def page_setup() -> services.BaseLayers | None:
     """Common start of every page: state, sidebar (language, area), data.
 
     Returns None (after showing what to do) when there is no data yet.
     """
+    _leave_legacy_page_mode()
     config = services.get_config()
     init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
     with st.sidebar:

@@ -19,6 +19,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "layer_density": ("老年人口密度", "Elder density"),
     "layer_roads": ("道路网", "Road network"),
     "kinds": ("设施类型", "Facility kinds"),
+    "kinds_filter": ("设施类型筛选（已选 {n}/{total} 类）", "Facility kinds ({n} of {total} shown)"),
     "cluster": ("密集时聚合标注", "Cluster dense markers"),
     "kpi_elders": ("60岁以上老人", "Elders 60+"),
     "kpi_elders80": ("80岁以上老人", "Elders 80+"),

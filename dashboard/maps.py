@@ -113,6 +113,18 @@ class _Popup(MacroElement):
         self.max_width = int(max_width)
 
 
+class _MetricScale(MacroElement):
+    """A metric-only scale bar (folium's control_scale also shows miles)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+
 @dataclass(frozen=True)
 class MapLayers:
     """What to draw; every frame in WGS84."""
@@ -123,6 +135,7 @@ class MapLayers:
     density: gpd.GeoDataFrame | None = None
     roads: gpd.GeoDataFrame | None = None
     selected_township: str | None = None
+    show_townships: bool = True
 
 
 def _shift(gdf: gpd.GeoDataFrame, basemap: Basemap) -> gpd.GeoDataFrame:
@@ -196,7 +209,7 @@ def build_overview_map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=10,
         tiles=None,
-        control_scale=True,
+        control_scale=False,
         prefer_canvas=False,
         zoom_control=True,
         # Map options, not tile options: leaflet.markercluster needs maxZoom without tiles.
@@ -205,6 +218,7 @@ def build_overview_map(
     m.default_js = assets.leaflet_js()
     m.default_css = assets.leaflet_css()
     m.get_root().header.add_child(Element(_CSS))
+    _MetricScale().add_to(m)
     if basemap.url:
         folium.TileLayer(
             tiles=basemap.url,
@@ -253,6 +267,8 @@ def build_overview_map(
     twp = townships[["code", "name", "type", "geometry"]].copy()
     twp["geometry"] = _round(shapely.simplify(twp.geometry.values, 0.00003))
     twp["selected"] = twp["code"] == (layers.selected_township or "")
+    if not layers.show_townships:
+        twp = twp[twp["selected"]]
     folium.GeoJson(
         twp.to_json(),
         name="乡镇（街道）边界",

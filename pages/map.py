@@ -11,12 +11,14 @@ from dashboard.state import MAP_BASEMAP, MAP_CLUSTER, MAP_KINDS, MAP_LAYERS, MAP
 from data.db import database_url
 
 config = services.get_config()
-st.title(f"{t('app_title')} · {t('page_map')}")
 layers = page_setup()
 if layers is None:
+    st.title(t("app_title"))
     st.stop()
 
 township = st.session_state[MAP_TOWNSHIP] or None
+area_name = layers.townships.loc[township, "name"] if township else layers.meta.get("district_name", "")
+st.title(f"{t('page_map')} · {area_name}")
 kpis = services.area_kpis(layers, township)
 kpi_cards(
     kpis,
@@ -29,14 +31,17 @@ kpi_cards(
 def map_panel() -> None:
     layer_names = {k: t(f"layer_{k}") for k in ("townships", "facilities", "density", "roads")}
     kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}
-    c1, c2, c3 = st.columns([2, 3, 2])
+    c1, c2, c3 = st.columns([2, 4, 2], vertical_alignment="bottom")
     c1.selectbox(t("basemap"), options=[b.id for b in config.basemaps],
                  format_func=lambda b: pick(config.basemap(b).name_zh, config.basemap(b).name_en), key=MAP_BASEMAP)
     c2.multiselect(t("layers"), options=list(layer_names), format_func=layer_names.get, key=MAP_LAYERS)
     c3.toggle(t("cluster"), key=MAP_CLUSTER)
-    st.multiselect(t("kinds"), options=list(kinds), format_func=kinds.get, key=MAP_KINDS)
+    with st.expander(t("kinds_filter", n=len(st.session_state[MAP_KINDS]), total=len(kinds))):
+        st.multiselect(t("kinds"), options=list(kinds), format_func=kinds.get, key=MAP_KINDS,
+                       label_visibility="collapsed")
 
     shown = set(st.session_state[MAP_LAYERS])
+    res = config.density.h3_resolution_township if township else config.density.h3_resolution_district
     url = database_url()
     fac = layers.facilities
     if township:
@@ -47,11 +52,12 @@ def map_panel() -> None:
     fmap = build_overview_map(
         MapLayers(
             district=layers.district,
-            townships=layers.townships if "townships" in shown else layers.townships.iloc[0:0],
+            townships=layers.townships,
             facilities=fac,
-            density=services.density(url, township, config.density.h3_resolution) if "density" in shown else None,
+            density=services.density(url, township, res) if "density" in shown else None,
             roads=services.roads(url, township) if "roads" in shown else None,
             selected_township=township,
+            show_townships="townships" in shown,
         ),
         config=config,
         basemap_id=st.session_state[MAP_BASEMAP],

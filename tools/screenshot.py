@@ -30,7 +30,7 @@ def main() -> None:
         page.goto(a.url, wait_until="networkidle")
         page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
         if a.wait_selector:
-            page.frame_locator("iframe[title*='streamlit_folium']").locator(a.wait_selector).first.wait_for(timeout=60_000)
+            page.frame_locator("iframe[title='streamlit_folium.st_folium']").locator(a.wait_selector).first.wait_for(timeout=60_000)
         page.wait_for_timeout(2500)
         page.screenshot(path=a.out, full_page=True)
         browser.close()

@@ -1,0 +1,79 @@
+"""The folium map builder: offline assets, markers, escaping, GCJ-02 display shift."""
+
+import re
+
+import pytest
+
+from config import load_config
+from dashboard.maps import LocalAssets, MapLayers, build_overview_map, facility_popup_html
+from data.db import make_engine, session_factory
+from data.repository import Repository
+from geo.density import hex_density
+
+
+@pytest.fixture(scope="module")
+def layers(demo_db_url):
+    with session_factory(make_engine(demo_db_url))() as s:
+        repo = Repository(s)
+        return {
+            "district": repo.district(), "townships": repo.townships(), "facilities": repo.facilities(),
+            "roads": repo.roads(township_code="120118102000"), "elders": repo.elder_groups(),
+        }
+
+
+def render(layers, basemap="none", **kw):
+    density = hex_density(layers["elders"], resolution=8, count_columns=("age_60_69", "age_70_79", "age_80_plus"))
+    m = build_overview_map(
+        MapLayers(layers["district"], layers["townships"], kw.pop("facilities", layers["facilities"]),
+                  density=density, roads=layers["roads"], selected_township=kw.pop("township", None)),
+        config=load_config(), basemap_id=basemap, assets=LocalAssets(), **kw,
+    )
+    return m, m.get_root().render()
+
+
+def test_offline_map_loads_nothing_from_other_hosts(layers):
+    _, html = render(layers)
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assert urls, "the map must reference its leaflet assets"
+    assert all(u.startswith("/app/static/vendor/") for u in urls), urls
+    assert "https://" not in html.split("<body>")[0]
+    assert "L.tileLayer" not in html  # no tiles at all
+
+
+def test_every_facility_gets_one_marker(layers):
+    _, html = render(layers)
+    assert html.count('class=\\"fac-marker\\"') + html.count('class="fac-marker"') == len(layers["facilities"])
+    assert "L.markerClusterGroup" in html
+
+
+def fit_bounds(html):
+    m = re.search(r"fitBounds\(\s*\[\[([-\d.]+),\s*([-\d.]+)\],\s*\[([-\d.]+),\s*([-\d.]+)\]\]", html)
+    assert m, "the map must fit its bounds"
+    return [float(v) for v in m.groups()]
+
+
+def test_township_filter_zooms_to_the_township(layers):
+    _, html = render(layers, township="120118102000")
+    minx, miny, maxx, maxy = layers["townships"].loc["120118102000"].geometry.bounds
+    assert fit_bounds(html) == pytest.approx([miny, minx, maxy, maxx])
+    _, whole = render(layers)
+    dminx, dminy, dmaxx, dmaxy = layers["district"].geometry.iloc[0].bounds
+    assert fit_bounds(whole) == pytest.approx([dminy, dminx, dmaxy, dmaxx])
+
+
+def test_tiles_basemap_shifts_vectors_to_gcj02(layers):
+    one = layers["facilities"].iloc[[0]]
+    _, wgs = render(layers, facilities=one)
+    _, gcj = render(layers, basemap="amap", facilities=one)
+    lat, lon = one.geometry.y.iloc[0], one.geometry.x.iloc[0]
+    assert f"[{lat}, {lon}]" in wgs
+    assert f"[{lat}, {lon}]" not in gcj  # moved for display on AMap tiles
+    assert "autonavi.com" in gcj
+
+
+def test_popup_text_is_escaped(layers):
+    row = layers["facilities"].iloc[0].copy()
+    row["name"] = '<script>alert("x")</script>'
+    row["address"] = "A & B"
+    html = facility_popup_html(row, "类型", "层级", "运营中")
+    assert "<script>" not in html and "&lt;script&gt;" in html and "A &amp; B" in html
