@@ -8,10 +8,10 @@ import time
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
+
     from data.db import database_url, make_engine
     from data.loader import DatabaseNotEmptyError, install_demo
-
-    from sqlalchemy.exc import OperationalError
 
     started = time.perf_counter()
     try:

@@ -9,6 +9,7 @@ when the basemap is a Chinese web map.
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from branca.element import Element, MacroElement
-from folium.plugins import MarkerCluster
+from folium.elements import JSCSSMixin
+from folium.map import Layer
 from jinja2 import Template
 
 from config import Basemap, DashboardConfig
@@ -95,22 +97,50 @@ class _Legend(MacroElement):
         self.legend_html = legend_html
 
 
-class _Popup(MacroElement):
-    """A popup bound from a plain HTML string (folium's Popup needs jQuery, which we do not ship)."""
+class _FacilityLayer(JSCSSMixin, Layer):
+    """All facilities as one GeoJSON layer; markers, tooltips and popups made in the browser.
+
+    Far lighter than one folium Marker per facility (a few hundred bytes each
+    instead of kilobytes of generated JS). Text is escaped in Python before it
+    is embedded; the browser only concatenates it.
+    """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.bindPopup({{ this.popup_html|tojson }}, {maxWidth: {{ this.max_width }}});
+        var {{ this.get_name() }} = (function() {
+          var kinds = {{ this.kinds|tojson }};
+          var layer = L.geoJSON({{ this.data_json }}, {
+            pointToLayer: function (f, latlng) {
+              var p = f.properties, k = kinds[p.kind] || {c: '#607d8b', i: '?'};
+              var icon = L.divIcon({
+                html: '<div class="fac-marker" data-kind="' + p.kind + '" style="background:' + k.c +
+                      ';opacity:' + (p.op ? 1 : 0.55) + '">' + k.i + '</div>',
+                className: 'fac-icon', iconSize: [22, 22], iconAnchor: [11, 11]
+              });
+              return L.marker(latlng, {icon: icon}).bindTooltip(p.tip).bindPopup(p.popup, {maxWidth: 320});
+            }
+          });
+          var group = {% if this.cluster %}L.markerClusterGroup({{ this.cluster_options|tojson }}){% else %}L.featureGroup(){% endif %};
+          group.addLayer(layer);
+          return group;
+        })();
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
 
-    def __init__(self, popup_html: str, *, max_width: int = 320) -> None:
-        super().__init__()
-        self._name = "Popup"
-        self.popup_html = popup_html
-        self.max_width = int(max_width)
+    def __init__(self, data: dict, kinds: dict, *, cluster: bool, assets: LocalAssets, name: str) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "FacilityLayer"
+        # UTF-8 rather than \\uXXXX escapes halves the size of Chinese text;
+        # "</" is escaped so no string can close the surrounding <script>.
+        self.data_json = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        self.kinds = kinds
+        self.cluster = cluster
+        self.cluster_options = {"maxClusterRadius": 40, "disableClusteringAtZoom": 15}
+        self.default_js = assets.cluster_js() if cluster else []
+        self.default_css = assets.cluster_css() if cluster else []
 
 
 class _MetricScale(MacroElement):
@@ -239,11 +269,12 @@ def build_overview_map(
 
     if roads is not None and not roads.empty:
         fg = folium.FeatureGroup(name="道路网", show=True)
+        tolerance = 0.00003 if layers.selected_township else 0.0001  # degrees: ~3 m / ~9 m
         for road_class, style in _ROAD_STYLE.items():
             part = roads[roads["road_class"] == road_class]
-            if part.empty:
-                continue
-            merged = _round(shapely.simplify(shapely.union_all(part.geometry.values), 0.00004))
+            if part.empty or (road_class == "lane" and not layers.selected_township):
+                continue  # village lanes only read at township zoom
+            merged = shapely.multilinestrings(_round(shapely.simplify(part.geometry.values, tolerance)))
             folium.GeoJson(
                 merged.__geo_interface__,
                 style_function=lambda _f, s=style: {**s, "opacity": 0.9},
@@ -282,40 +313,42 @@ def build_overview_map(
     ).add_to(m)
 
     if not facilities.empty:
-        if cluster:
-            group = MarkerCluster(name="养老服务设施", options={"maxClusterRadius": 40, "disableClusteringAtZoom": 15})
-            group.default_js = assets.cluster_js()
-            group.default_css = assets.cluster_css()
-        else:
-            group = folium.FeatureGroup(name="养老服务设施")
-        kinds = {k.id: k for k in config.facility_kinds}
-        for _, row in facilities.iterrows():
-            kind = kinds.get(row["kind_id"])
-            colour = kind.colour if kind else "#607d8b"
-            icon = html.escape(kind.icon if kind else "?")
-            kind_name = kind.name_zh if kind else row["kind_id"]
-            level_name = config.level(kind.level).name_zh if kind else row["level"]
-            status = STATUS_LABELS.get(row["status"], row["status"])
-            opacity = "1" if row["status"] == "operating" else "0.55"
-            marker = folium.Marker(
-                location=[row.geometry.y, row.geometry.x],
-                icon=folium.DivIcon(
-                    html=f'<div class="fac-marker" data-kind="{html.escape(row["kind_id"])}" '
-                    f'style="background:{colour};opacity:{opacity}">{icon}</div>',
-                    icon_size=(22, 22),
-                    icon_anchor=(11, 11),
-                    class_name="fac-icon",
-                ),
-                tooltip=html.escape(f"{row['name']}（{kind_name}）"),
-            )
-            _Popup(facility_popup_html(row, kind_name, level_name, status)).add_to(marker)
-            marker.add_to(group)
-        group.add_to(m)
+        _FacilityLayer(
+            facility_geojson(facilities, config),
+            {k.id: {"c": k.colour, "i": html.escape(k.icon)} for k in config.facility_kinds},
+            cluster=cluster,
+            assets=assets,
+            name="养老服务设施",
+        ).add_to(m)
 
     _Legend(legend_html(config, facilities, density)).add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m
+
+
+def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig) -> dict:
+    """Facilities as a GeoJSON dict for the browser: kind, escaped tooltip and popup."""
+    kinds = {k.id: k for k in config.facility_kinds}
+    features = []
+    for row in facilities.itertuples(index=False):
+        rec = row._asdict()
+        kind = kinds.get(rec["kind_id"])
+        kind_name = kind.name_zh if kind else rec["kind_id"]
+        level_name = config.level(kind.level).name_zh if kind else rec["level"]
+        status = STATUS_LABELS.get(rec["status"], rec["status"])
+        geom = rec["geometry"]
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(geom.x, 6), round(geom.y, 6)]},
+            "properties": {
+                "kind": html.escape(rec["kind_id"]),
+                "op": rec["status"] == "operating",
+                "tip": html.escape(f"{rec['name']}（{kind_name}）"),
+                "popup": facility_popup_html(rec, kind_name, level_name, status),
+            },
+        })
+    return {"type": "FeatureCollection", "features": features}
 
 
 def legend_html(config: DashboardConfig, facilities: gpd.GeoDataFrame, density: gpd.GeoDataFrame | None) -> str:

@@ -39,3 +39,8 @@ def test_pages_stay_thin():
     for page in (ROOT / "pages").glob("*.py"):
         n = len(page.read_text(encoding="utf-8").splitlines())
         assert n <= 150, f"{page.name} has {n} lines; move logic into dashboard/, geo/ or planning/"
+
+
+def test_ruff_is_clean():
+    out = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -40,10 +40,12 @@ def test_offline_map_loads_nothing_from_other_hosts(layers):
     assert "L.tileLayer" not in html  # no tiles at all
 
 
-def test_every_facility_gets_one_marker(layers):
+def test_every_facility_is_embedded_once(layers):
     _, html = render(layers)
-    assert html.count('class=\\"fac-marker\\"') + html.count('class="fac-marker"') == len(layers["facilities"])
+    assert html.count('{"type":"Feature","geometry":{"type":"Point"') == len(layers["facilities"])
     assert "L.markerClusterGroup" in html
+    _, plain = render(layers, cluster=False)
+    assert "L.markerClusterGroup" not in plain and "markercluster" not in plain
 
 
 def fit_bounds(html):
@@ -65,10 +67,17 @@ def test_tiles_basemap_shifts_vectors_to_gcj02(layers):
     one = layers["facilities"].iloc[[0]]
     _, wgs = render(layers, facilities=one)
     _, gcj = render(layers, basemap="amap", facilities=one)
-    lat, lon = one.geometry.y.iloc[0], one.geometry.x.iloc[0]
-    assert f"[{lat}, {lon}]" in wgs
-    assert f"[{lat}, {lon}]" not in gcj  # moved for display on AMap tiles
+    lat, lon = round(one.geometry.y.iloc[0], 6), round(one.geometry.x.iloc[0], 6)
+    assert f"[{lon},{lat}]" in wgs
+    assert f"[{lon},{lat}]" not in gcj  # moved for display on AMap tiles
     assert "autonavi.com" in gcj
+
+
+def test_embedded_text_cannot_close_the_script(layers):
+    one = layers["facilities"].iloc[[0]].copy()
+    one["name"] = "</script><script>alert(1)</script>"
+    _, html = render(layers, facilities=one)
+    assert "</script><script>alert(1)" not in html
 
 
 def test_popup_text_is_escaped(layers):
