@@ -127,32 +127,24 @@ class DashboardConfig(_Strict):
         return self
 
     def kind(self, kind_id: str) -> FacilityKind:
-        for k in self.facility_kinds:
-            if k.id == kind_id:
-                return k
-        msg = f"unknown facility kind {kind_id!r}; known: {[k.id for k in self.facility_kinds]}"
-        raise KeyError(msg)
+        return _by_id(self.facility_kinds, kind_id, "facility kind")
 
     def level(self, level_id: str) -> Level:
-        for lv in self.levels:
-            if lv.id == level_id:
-                return lv
-        msg = f"unknown level {level_id!r}; known: {[lv.id for lv in self.levels]}"
-        raise KeyError(msg)
+        return _by_id(self.levels, level_id, "level")
 
     def basemap(self, basemap_id: str) -> Basemap:
-        for b in self.basemaps:
-            if b.id == basemap_id:
-                return b
-        msg = f"unknown basemap {basemap_id!r}; known: {[b.id for b in self.basemaps]}"
-        raise KeyError(msg)
+        return _by_id(self.basemaps, basemap_id, "basemap")
 
     def target(self, target_id: str) -> Target:
-        for t in self.targets:
-            if t.id == target_id:
-                return t
-        msg = f"unknown target {target_id!r}; known: {[t.id for t in self.targets]}"
-        raise KeyError(msg)
+        return _by_id(self.targets, target_id, "target")
+
+
+def _by_id(items, wanted: str, noun: str):
+    for item in items:
+        if item.id == wanted:
+            return item
+    msg = f"unknown {noun} {wanted!r}; known: {[i.id for i in items]}"
+    raise KeyError(msg)
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
