@@ -45,8 +45,9 @@ def demo_db_url(tmp_path_factory, demo_bundle) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url():
-    """TEST_DATABASE_URL if given, else a throwaway server from Debian's packages."""
+def pg_server():
+    """Admin URL of a PostgreSQL + PostGIS server: TEST_DATABASE_URL if given
+    (the role needs CREATEDB), else a throwaway server from Debian's packages."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
@@ -55,9 +56,45 @@ def pg_url():
 
     bindir = find_pg_bin()
     if bindir is None:
-        missing("PostgreSQL + PostGIS not installed (apt-get install postgresql postgis)")
+        missing("PostgreSQL + PostGIS not installed (apt-get install postgresql postgresql-postgis)")
     server = PostgresServer(bindir)
     try:
         yield server.start()
     finally:
         server.stop()
+
+
+def _new_database(admin_url: str, name: str) -> str:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_url(pg_server, request):
+    """A fresh, empty database for one test."""
+    return _new_database(pg_server, f"t_{request.node.name[:40].lower()}".replace("[", "_").replace("]", "_"))
+
+
+@pytest.fixture(scope="session")
+def pg_demo_url(pg_server, demo_bundle):
+    """A PostGIS database holding the full seed-42 demo, shared by read-only tests."""
+    from data.db import create_schema, make_engine, session_factory
+    from data.repository import Repository
+
+    url = _new_database(pg_server, "demo_seed42")
+    engine = make_engine(url)
+    create_schema(engine)
+    with session_factory(engine).begin() as session:
+        Repository(session).replace_all(demo_bundle)
+    engine.dispose()
+    return url

@@ -92,6 +92,22 @@ def test_round_trip_postgis(pg_url, demo_bundle):
     engine.dispose()
 
 
+@pytest.mark.postgres
+def test_full_demo_on_postgis(pg_demo_url, demo_bundle):
+    engine = make_engine(pg_demo_url)
+    with session_factory(engine)() as s:
+        counts = Repository(s).counts()
+        assert counts["road"] == demo_bundle.stats["road_lines"]
+        assert counts["elder_group"] == demo_bundle.stats["elder_groups"]
+        assert counts["facility"] == demo_bundle.stats["facilities"]
+        union_diff = s.execute(text(
+            "SELECT ST_Area(ST_SymDifference((SELECT ST_Union(geom) FROM township), "
+            "(SELECT geom FROM district))) / (SELECT ST_Area(geom) FROM district)"
+        )).scalar()
+        assert union_diff < 1e-9  # PostGIS agrees: the townships partition the district
+    engine.dispose()
+
+
 def _sqlite(tmp_path):
     return make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
 

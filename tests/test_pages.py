@@ -46,6 +46,16 @@ def test_map_page_kpis_and_township_filter(app):
     assert_clean(app)
 
 
+@pytest.mark.postgres
+def test_map_page_on_postgis(pg_demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", pg_demo_url)
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["60岁以上老人"] == "150,000"
+
+
 def test_english_toggle(app):
     app.run()
     app.session_state[LANG] = "en"
