@@ -1,0 +1,255 @@
+"""Network distances: multi-source Dijkstra with a cutoff, compiled with Numba.
+
+Sites (facilities) sit on edges, so a search starts from both ends of each
+site's edge with the access leg and the position along the edge already
+counted. All sites go in one multi-source pass that labels every node with
+its nearest site; a point's distance then combines its own edge ends (and a
+site on the very same edge, reached directly along it). Searches stop at the
+cutoff, so only the streets within reach are ever touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from geo.network import WalkNetwork
+from geo.snapping import Snapped
+
+
+@njit(cache=True, nogil=True)
+def _push(hk, hn, size, d, v):
+    j = size
+    while j > 0:
+        p = (j - 1) >> 1
+        if hk[p] <= d:
+            break
+        hk[j] = hk[p]
+        hn[j] = hn[p]
+        j = p
+    hk[j] = d
+    hn[j] = v
+    return size + 1
+
+
+@njit(cache=True, nogil=True)
+def _pop(hk, hn, size):
+    d = hk[0]
+    v = hn[0]
+    size -= 1
+    if size > 0:
+        kd = hk[size]
+        kn = hn[size]
+        j = 0
+        while True:
+            c = 2 * j + 1
+            if c >= size:
+                break
+            if c + 1 < size and hk[c + 1] < hk[c]:
+                c += 1
+            if hk[c] >= kd:
+                break
+            hk[j] = hk[c]
+            hn[j] = hn[c]
+            j = c
+        hk[j] = kd
+        hn[j] = kn
+    return d, v, size
+
+
+@njit(cache=True, nogil=True)
+def _dijkstra(indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff, dist, label, touched):
+    """Multi-source Dijkstra. ``dist`` must be +inf wherever not yet reached.
+
+    Writes the distance and nearest seed label of every node within ``cutoff``
+    and records each node it improves in ``touched`` (returns how many), so
+    a caller can reset only those entries.
+    """
+    cap = indices.shape[0] + seed_node.shape[0] + 1
+    hk = np.empty(cap, np.float64)
+    hn = np.empty(cap, np.int64)
+    size = 0
+    nt = 0
+    for i in range(seed_node.shape[0]):
+        d = seed_dist[i]
+        v = seed_node[i]
+        if d <= cutoff and d < dist[v]:
+            if dist[v] == np.inf:
+                touched[nt] = v
+                nt += 1
+            dist[v] = d
+            label[v] = seed_label[i]
+            size = _push(hk, hn, size, d, v)
+    while size > 0:
+        d, v, size = _pop(hk, hn, size)
+        if d > dist[v]:
+            continue
+        lab = label[v]
+        for e in range(indptr[v], indptr[v + 1]):
+            w = indices[e]
+            nd = d + weights[e]
+            if nd < dist[w] and nd <= cutoff:
+                if dist[w] == np.inf:
+                    touched[nt] = w
+                    nt += 1
+                dist[w] = nd
+                label[w] = lab
+                size = _push(hk, hn, size, nd, w)
+    return nt
+
+
+@njit(cache=True, nogil=True)
+def _point_distances(p_edge, p_off_u, p_off_v, p_access, edge_u, edge_v, dist, label,
+                     s_edge_sorted, s_off_u_sorted, s_access_sorted, s_index_sorted, cutoff, out_d, out_s):
+    for i in range(p_edge.shape[0]):
+        e = p_edge[i]
+        best = np.inf
+        site = -1
+        if e >= 0:
+            u = edge_u[e]
+            v = edge_v[e]
+            du = dist[u] + p_off_u[i]
+            dv = dist[v] + p_off_v[i]
+            if du < best:
+                best = du
+                site = label[u]
+            if dv < best:
+                best = dv
+                site = label[v]
+            k = np.searchsorted(s_edge_sorted, e)
+            while k < s_edge_sorted.shape[0] and s_edge_sorted[k] == e:
+                direct = abs(p_off_u[i] - s_off_u_sorted[k]) + s_access_sorted[k]
+                if direct < best:
+                    best = direct
+                    site = s_index_sorted[k]
+                k += 1
+            best += p_access[i]
+        if best <= cutoff:
+            out_d[i] = best
+            out_s[i] = site
+        else:
+            out_d[i] = np.inf
+            out_s[i] = -1
+
+
+@dataclass(frozen=True)
+class NearestSites:
+    """For each point: index of its nearest site (-1: none within cutoff) and the walk in metres."""
+
+    site: np.ndarray
+    network_m: np.ndarray
+    cutoff_m: float
+
+
+class Reach:
+    """Reusable search state over one network (scratch arrays allocated once)."""
+
+    def __init__(self, net: WalkNetwork) -> None:
+        self.net = net
+        self._dist = np.full(net.n_nodes, np.inf)
+        self._label = np.full(net.n_nodes, -1, dtype=np.int64)
+        self._touched = np.empty(net.n_nodes, dtype=np.int64)
+
+    def _seeds(self, sites: Snapped, labels: np.ndarray | None = None):
+        ok = np.flatnonzero(sites.ok)
+        e = sites.edge[ok]
+        lab = (np.arange(len(sites.ok)) if labels is None else labels)[ok]
+        nodes = np.concatenate([self.net.edge_u[e], self.net.edge_v[e]])
+        dists = np.concatenate([sites.access_m[ok] + sites.offset_u_m[ok], sites.access_m[ok] + sites.offset_v_m[ok]])
+        return nodes.astype(np.int64), dists, np.concatenate([lab, lab]).astype(np.int64)
+
+    def node_distances(self, sites: Snapped, *, cutoff_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(touched nodes, their distance, their nearest site) for all sites in one pass."""
+        nodes, dists, labels = self._seeds(sites)
+        n = _dijkstra(self.net.indptr, self.net.indices, self.net.weights, nodes, dists, labels,
+                      float(cutoff_m), self._dist, self._label, self._touched)
+        touched = self._touched[:n].copy()
+        out = (touched, self._dist[touched].copy(), self._label[touched].copy())
+        self._dist[touched] = np.inf
+        self._label[touched] = -1
+        return out
+
+    def nearest(self, sites: Snapped, points: Snapped, *, cutoff_m: float) -> NearestSites:
+        """Nearest site of every point within ``cutoff_m`` walking metres (one multi-source pass)."""
+        nodes, dists, labels = self._seeds(sites)
+        n = _dijkstra(self.net.indptr, self.net.indices, self.net.weights, nodes, dists, labels,
+                      float(cutoff_m), self._dist, self._label, self._touched)
+        ok = np.flatnonzero(sites.ok)
+        order = np.argsort(sites.edge[ok], kind="stable")
+        s_idx = ok[order].astype(np.int64)
+        out_d = np.empty(len(points.ok))
+        out_s = np.empty(len(points.ok), dtype=np.int64)
+        _point_distances(points.edge, points.offset_u_m, points.offset_v_m, points.access_m,
+                         self.net.edge_u, self.net.edge_v, self._dist, self._label,
+                         sites.edge[s_idx], sites.offset_u_m[s_idx], sites.access_m[s_idx], s_idx,
+                         float(cutoff_m), out_d, out_s)
+        touched = self._touched[:n]
+        self._dist[touched] = np.inf
+        self._label[touched] = -1
+        return NearestSites(site=out_s, network_m=out_d, cutoff_m=float(cutoff_m))
+
+
+@njit(cache=True, nogil=True)
+def _improve(touched, n_touched, dist, edge_u, edge_v, node_ptr, node_pts,
+             p_edge, p_off_u, p_off_v, p_access, new_edge, new_off_u, new_access, new_label,
+             cur_d, cur_s, cutoff, changed):
+    """Points whose nearest site becomes the new one; returns how many changed."""
+    nc = 0
+    for t in range(n_touched):
+        node = touched[t]
+        for k in range(node_ptr[node], node_ptr[node + 1]):
+            i = node_pts[k]
+            e = p_edge[i]
+            best = min(dist[edge_u[e]] + p_off_u[i], dist[edge_v[e]] + p_off_v[i])
+            if e == new_edge:
+                best = min(best, abs(p_off_u[i] - new_off_u) + new_access)
+            best += p_access[i]
+            if best <= cutoff and best < cur_d[i]:
+                if cur_s[i] != new_label:
+                    changed[nc] = i
+                    nc += 1
+                cur_d[i] = best
+                cur_s[i] = new_label
+    return nc
+
+
+class PointIndex:
+    """Which snapped points hang off each node (both ends of their edge)."""
+
+    def __init__(self, net: WalkNetwork, points: Snapped) -> None:
+        ok = np.flatnonzero(points.ok)
+        nodes = np.concatenate([net.edge_u[points.edge[ok]], net.edge_v[points.edge[ok]]])
+        pts = np.concatenate([ok, ok])
+        order = np.argsort(nodes, kind="stable")
+        self.node_pts = pts[order].astype(np.int64)
+        self.node_ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(nodes, minlength=net.n_nodes), out=self.node_ptr[1:])
+
+
+def add_site_inplace(reach: Reach, index: PointIndex, site: Snapped, label: int, points: Snapped,
+                     site_of_point: np.ndarray, dist_of_point: np.ndarray, *, cutoff_m: float) -> np.ndarray:
+    """Search only the new site's reach and update points it now serves best.
+
+    ``site_of_point`` and ``dist_of_point`` are updated in place; returns the
+    indices of the points whose nearest site changed to ``label``.
+    """
+    if len(site.ok) != 1:
+        msg = f"add_site_inplace takes exactly one site, got {len(site.ok)}"
+        raise ValueError(msg)
+    changed = np.empty(len(points.ok), dtype=np.int64)
+    if not site.ok[0]:
+        return changed[:0]
+    net = reach.net
+    nodes, dists, labels = reach._seeds(site, np.array([label]))
+    n = _dijkstra(net.indptr, net.indices, net.weights, nodes, dists, labels, float(cutoff_m),
+                  reach._dist, reach._label, reach._touched)
+    nc = _improve(reach._touched, n, reach._dist, net.edge_u, net.edge_v, index.node_ptr, index.node_pts,
+                  points.edge, points.offset_u_m, points.offset_v_m, points.access_m,
+                  int(site.edge[0]), float(site.offset_u_m[0]), float(site.access_m[0]), int(label),
+                  dist_of_point, site_of_point, float(cutoff_m), changed)
+    touched = reach._touched[:n]
+    reach._dist[touched] = np.inf
+    reach._label[touched] = -1
+    return changed[:nc]

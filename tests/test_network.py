@@ -1,0 +1,152 @@
+"""Network building from real OSM extracts and line files; distances vs networkx."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import LineString
+
+from geo.network import NetworkError, load_network, network_from_lines
+from geo.reach import Reach
+from geo.snapping import snap_points
+from planning.coverage import CoverageModel
+
+DATA = Path(__file__).parent / "data"
+OAKLAND = DATA / "osm_west_oakland_osmnx.osm.bz2"
+FINLAND = DATA / "osm_finland_test_pyrosm.osm.pbf"
+
+
+@pytest.fixture(scope="module")
+def finland():
+    return load_network(FINLAND)
+
+
+@pytest.mark.parametrize(("path", "epsg"), [(OAKLAND, 32610), (FINLAND, 32635)])
+def test_osm_extracts_build_with_report(path, epsg):
+    net = load_network(path)
+    assert net.crs.to_epsg() == epsg
+    rep = net.components()
+    assert rep.n_components >= 2 and rep.detached_nodes > 0  # reported, not dropped
+    assert rep.largest_share > 0.9
+    assert net.n_nodes == rep.n_nodes
+
+
+def test_motorways_are_excluded_by_default_and_configurable():
+    default = load_network(FINLAND)
+    with_motorways = load_network(FINLAND, excluded_highways=frozenset())
+    assert with_motorways.edge_len.sum() > default.edge_len.sum() + 1000
+
+
+def test_distances_equal_networkx_dijkstra(finland):
+    graph = nx.Graph()
+    graph.add_weighted_edges_from(zip(finland.edge_u.tolist(), finland.edge_v.tolist(), finland.edge_len.tolist(), strict=True))
+    rng = np.random.default_rng(0)
+    reach = Reach(finland)
+    for source in rng.choice(finland.n_nodes, 6, replace=False):
+        site = snap_points(finland, finland.node_lonlat[[source]], ["s"], max_snap_m=1)
+        assert site.access_m[0] < 1e-6
+        touched, dist, _ = reach.node_distances(site, cutoff_m=1e12)
+        ours = dict(zip(touched.tolist(), dist.tolist(), strict=True))
+        ref = nx.single_source_dijkstra_path_length(graph, int(source))
+        sample = rng.choice(list(ref), min(200, len(ref)), replace=False)
+        assert set(ours) == set(ref)
+        for node in sample:
+            assert abs(ours[int(node)] - ref[int(node)]) < 0.01
+
+
+def test_cache_makes_the_second_load_identical(tmp_path):
+    first = load_network(FINLAND, cache_dir=tmp_path)
+    files = list(tmp_path.glob("network-*.npz"))
+    assert len(files) == 1
+    second = load_network(FINLAND, cache_dir=tmp_path)
+    assert np.array_equal(first.node_lonlat, second.node_lonlat)
+    assert np.array_equal(first.edge_u, second.edge_u) and np.allclose(first.edge_len, second.edge_len)
+    assert second.source_hash == first.source_hash
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".shp"])
+def test_line_files(tmp_path, suffix):
+    lines = gpd.GeoDataFrame(
+        {"name": ["a", "b"]},
+        geometry=[LineString([(116.90, 38.90), (116.91, 38.90), (116.92, 38.90)]),
+                  LineString([(116.91, 38.90), (116.91, 38.91)])],
+        crs="EPSG:4326",
+    ).to_crs("EPSG:32650")  # any CRS with a definition is accepted
+    path = tmp_path / f"roads{suffix}"
+    lines.to_file(path)
+    net = load_network(path)
+    assert (net.n_nodes, net.n_edges) == (4, 3)
+    assert net.components().n_components == 1
+
+
+def test_bad_road_files_are_named(tmp_path):
+    with pytest.raises(NetworkError, match="road file not found"):
+        load_network(tmp_path / "missing.geojson")
+    bad = tmp_path / "roads.csv"
+    bad.write_text("a,b\n")
+    with pytest.raises(NetworkError, match="unknown road file type"):
+        load_network(bad)
+    junk = tmp_path / "roads.geojson"
+    junk.write_text("{not json")
+    with pytest.raises(NetworkError, match=r"roads.geojson: cannot read as a line file"):
+        load_network(junk)
+    pts = tmp_path / "points.geojson"
+    gpd.GeoDataFrame(geometry=gpd.points_from_xy([116.9], [38.9]), crs="EPSG:4326").to_file(pts)
+    with pytest.raises(NetworkError, match=r"expected LineString geometries, found \['Point'\]"):
+        load_network(pts)
+    fake_osm = tmp_path / "x.osm.pbf"
+    fake_osm.write_bytes(b"not a pbf")
+    with pytest.raises(NetworkError, match="cannot read as OSM data"):
+        load_network(fake_osm)
+    with pytest.raises(NetworkError, match="WGS84 longitude/latitude"):
+        network_from_lines([LineString([(500000, 4300000), (500100, 4300000)])])
+
+
+# ---- properties on a real network ---------------------------------------
+
+def _model(net, seed, n_demand=300):
+    rng = np.random.default_rng(seed)
+    lo, hi = net.node_lonlat.min(axis=0), net.node_lonlat.max(axis=0)
+    pts = rng.uniform(lo, hi, size=(n_demand, 2))
+    demand = snap_points(net, pts, np.arange(n_demand), max_snap_m=300)
+    w = rng.integers(1, 20, size=(n_demand, 2)).astype(float)
+    return CoverageModel(net, demand, w, categories=("total", "age_80_plus"), area_of_demand=rng.integers(0, 4, n_demand))
+
+
+def _sites(net, seed, k):
+    rng = np.random.default_rng(seed + 1000)
+    nodes = rng.choice(net.n_nodes, k, replace=False)
+    jitter = rng.normal(0, 0.0003, size=(k, 2))
+    return snap_points(net, net.node_lonlat[nodes] + jitter, np.arange(k), max_snap_m=300)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 8), m1=st.integers(1, 20), m2=st.integers(1, 20))
+def test_coverage_grows_with_minutes(finland, seed, k, m1, m2):
+    model = _model(finland, seed)
+    sites = _sites(finland, seed, k)
+    lo, hi = sorted((m1, m2))
+    a = model.evaluate(sites, cutoff_m=lo * 60.0)
+    b = model.evaluate(sites, cutoff_m=hi * 60.0)
+    assert 0.0 <= a.share() <= b.share() <= 1.0
+    assert np.all(b.covered[a.covered])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 8), minutes=st.integers(1, 20))
+def test_adding_a_site_never_lowers_coverage_and_matches_a_full_recompute(finland, seed, k, minutes):
+    model = _model(finland, seed)
+    sites = _sites(finland, seed, k + 1)
+    base = sites.subset(np.arange(k + 1) < k)
+    new = sites.subset(np.arange(k + 1) == k)
+    before = model.evaluate(base, cutoff_m=minutes * 60.0)
+    after = model.add_site(before, new, label=k)
+    full = model.evaluate(sites, cutoff_m=minutes * 60.0)
+    assert after.share() >= before.share()
+    assert np.array_equal(after.covered, full.covered)
+    assert np.allclose(after.network_m, full.network_m, equal_nan=False)
+    assert np.allclose(after.area_covered, full.area_covered)
