@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -33,6 +34,56 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    import csv
+
+    import numpy as np
+
+    from geo.network import NetworkError, load_network
+    from geo.points import PointFileError, read_points
+    from geo.snapping import snap_points
+    from planning.coverage import CoverageModel
+
+    if args.minutes <= 0 or args.speed <= 0 or args.max_snap_m <= 0:
+        print("错误：--minutes、--speed 和 --max-snap-m 必须为正数 (must be positive)", file=sys.stderr)
+        return 2
+    try:
+        net = load_network(args.roads, cache_dir=args.cache_dir)
+        fac = read_points(args.facilities)
+        dem = read_points(args.demand, weighted=True)
+    except (NetworkError, PointFileError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    rep = net.components()
+    print(f"路网：{net.n_nodes:,} 个节点，{net.n_edges:,} 条边，{rep.n_components} 个连通片"
+          f"（最大片占 {rep.largest_share:.1%}，其余 {rep.detached_nodes:,} 个节点）", flush=True)
+    fac_s = snap_points(net, fac.lonlat, fac.ids, max_snap_m=args.max_snap_m)
+    dem_s = snap_points(net, dem.lonlat, dem.ids, max_snap_m=args.max_snap_m)
+    for label, snapped in (("设施", fac_s), ("需求点", dem_s)):
+        if snapped.n_unsnapped:
+            shown = ", ".join(map(str, snapped.unsnapped_ids[:10]))
+            more = " …" if snapped.n_unsnapped > 10 else ""
+            print(f"警告：{snapped.n_unsnapped} 个{label}距路网超过 {args.max_snap_m:g} m，未能吸附：{shown}{more}")
+    cutoff = args.minutes * 60.0 * args.speed
+    model = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
+    res = model.evaluate(fac_s, cutoff_m=cutoff, straight_line_m=cutoff)
+    with open(args.out, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "facility_id", "network_m", "walk_min", "covered", "straight_m"])
+        for i, pid in enumerate(dem.ids):
+            s = int(res.site[i])
+            network = "" if s < 0 else f"{res.network_m[i]:.1f}"
+            walk = "" if s < 0 else f"{res.network_m[i] / args.speed / 60.0:.2f}"
+            straight = "" if not np.isfinite(res.straight_m[i]) else f"{res.straight_m[i]:.1f}"
+            w.writerow([pid, "" if s < 0 else fac.ids[s], network, walk, int(res.covered[i]), straight])
+    total = float(dem.weight.sum())
+    covered = float(dem.weight[res.covered].sum())
+    print(f"步行 {args.minutes:g} 分钟（{args.speed:g} m/s，{cutoff:.0f} m）覆盖：{res.share():.2%}；"
+          f"直线 {cutoff:.0f} m 覆盖：{res.straight_share():.2%}")
+    print(f"covered_share={res.share():.4f} covered_weight={covered:g} total_weight={total:g}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python cli.py",
@@ -57,6 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--force", action="store_true", help="rebuild even if the demo (or other data) is present")
     demo.set_defaults(func=_cmd_demo)
+
+    cov = sub.add_parser(
+        "coverage",
+        help="walking-network coverage of demand points by facilities",
+        description=(
+            "For every demand point, the nearest facility on foot within the cutoff "
+            "(minutes x speed) on the street network, and the straight-line distance for "
+            "comparison. FAC and DEM: GeoJSON points or CSV with id,lon,lat (DEM may have weight)."
+        ),
+    )
+    cov.add_argument("--roads", required=True, type=Path, help="OSM extract (.osm.pbf/.osm/.osm.bz2) or lines (.geojson/.gpkg/.shp)")
+    cov.add_argument("--facilities", required=True, type=Path, help="facility points (GeoJSON or CSV)")
+    cov.add_argument("--demand", required=True, type=Path, help="demand points with optional weight (GeoJSON or CSV)")
+    cov.add_argument("--minutes", type=float, default=15.0, help="walking time cutoff in minutes (default 15)")
+    cov.add_argument("--speed", type=float, default=1.0, help="walking speed in m/s (default 1.0, elderly)")
+    cov.add_argument("--max-snap-m", type=float, default=300.0, help="max distance to the network in metres (default 300)")
+    cov.add_argument("--cache-dir", type=Path, default=None, help="reuse built networks from this folder")
+    cov.add_argument("--out", required=True, type=Path, help="output CSV: id,facility_id,network_m,walk_min,covered,straight_m")
+    cov.set_defaults(func=_cmd_coverage)
     return parser
 
 

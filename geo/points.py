@@ -1,0 +1,126 @@
+"""Reading point files (facilities, demand, candidates): GeoJSON or CSV with lon/lat.
+
+Every problem is an error that names the file, the row or feature, and what
+to fix; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+class PointFileError(ValueError):
+    """A point file that cannot be used as it is."""
+
+
+@dataclass(frozen=True)
+class PointTable:
+    ids: np.ndarray  # str
+    lonlat: np.ndarray  # (n, 2) WGS84
+    weight: np.ndarray  # (n,) >= 0, 1 when the file has none
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _fail(path: Path, where: str, problem: str) -> None:
+    msg = f"{path}: {where}: {problem}"
+    raise PointFileError(msg)
+
+
+def _number(path: Path, where: str, name: str, value) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        _fail(path, where, f"{name} must be a number, got {value!r}")
+    if not math.isfinite(x):
+        _fail(path, where, f"{name} must be a finite number, got {value!r}")
+    return x
+
+
+def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
+    """Points with an ``id`` (and, when ``weighted``, an optional ``weight``, default 1)."""
+    path = Path(path)
+    if not path.exists():
+        _fail(path, "file", "not found")
+    suffix = path.suffix.lower()
+    if suffix in (".geojson", ".json"):
+        rows = _geojson_rows(path)
+    elif suffix == ".csv":
+        rows = _csv_rows(path)
+    else:
+        _fail(path, "file", f"unknown type {suffix!r}; use GeoJSON (.geojson) or CSV with lon,lat columns")
+    if not rows:
+        _fail(path, "file", "contains no points")
+    ids, lonlat, weight = [], [], []
+    seen: dict[str, str] = {}
+    for where, props, lon, lat in rows:
+        pid = props.get("id")
+        if pid is None or str(pid).strip() == "":
+            _fail(path, where, "missing 'id' (every point needs a unique id)")
+        pid = str(pid).strip()
+        if pid in seen:
+            _fail(path, where, f"duplicate id {pid!r} (first at {seen[pid]})")
+        seen[pid] = where
+        lon = _number(path, where, "lon", lon)
+        lat = _number(path, where, "lat", lat)
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            _fail(path, where, f"lon/lat ({lon}, {lat}) is not a WGS84 coordinate (EPSG:4326)")
+        w = 1.0
+        if weighted and props.get("weight") not in (None, ""):
+            w = _number(path, where, "weight", props["weight"])
+            if w < 0:
+                _fail(path, where, f"weight must not be negative, got {w}")
+        ids.append(pid)
+        lonlat.append((lon, lat))
+        weight.append(w)
+    return PointTable(ids=np.array(ids, dtype=object), lonlat=np.array(lonlat, dtype=float), weight=np.array(weight))
+
+
+def _geojson_rows(path: Path) -> list:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        _fail(path, "file", f"not valid GeoJSON ({exc})")
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        _fail(path, "file", "expected a GeoJSON FeatureCollection")
+    crs = (data.get("crs") or {}).get("properties", {}).get("name", "")
+    if crs and not any(tag in crs for tag in ("4326", "CRS84")):
+        _fail(path, "file", f"coordinates must be WGS84 (EPSG:4326), the file declares {crs}")
+    rows = []
+    for i, feat in enumerate(data.get("features") or []):
+        where = f"feature {i + 1}"
+        geom = (feat or {}).get("geometry") or {}
+        if geom.get("type") != "Point":
+            _fail(path, where, f"expected a Point geometry, got {geom.get('type')!r}")
+        coords = geom.get("coordinates") or []
+        if len(coords) < 2:
+            _fail(path, where, "a Point needs [lon, lat] coordinates")
+        props = dict(feat.get("properties") or {})
+        if "id" not in props and feat.get("id") is not None:
+            props["id"] = feat["id"]
+        rows.append((where, props, coords[0], coords[1]))
+    return rows
+
+
+def _csv_rows(path: Path) -> list:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in ("id", "lon", "lat") if c not in header]
+            if missing:
+                _fail(path, "header", f"missing column(s) {missing}; expected id, lon, lat (and optional weight)")
+            return [
+                (f"row {n}", {k.strip(): v for k, v in row.items() if k}, row.get("lon"), row.get("lat"))
+                for n, row in enumerate(reader, start=2)
+            ]
+    except UnicodeDecodeError:
+        _fail(path, "file", "is not UTF-8 text; save the CSV as UTF-8")
+    return []
