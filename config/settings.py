@@ -39,6 +39,7 @@ class Walking(_Strict):
     speed_mps: float = Field(gt=0.2, le=2.5, description="elderly walking speed in m/s")
     time_bands_min: tuple[int, ...]
     straight_line_m: float = Field(gt=0)
+    max_snap_m: float = Field(gt=0, le=5000)
 
     @field_validator("time_bands_min")
     @classmethod

@@ -46,6 +46,8 @@ _CSS = """
 .eldercare-legend .sw { display: inline-block; width: 12px; height: 12px; border-radius: 6px;
   margin-right: 5px; vertical-align: -1px; border: 1px solid #fff; }
 .eldercare-legend .hx { display: inline-block; width: 16px; height: 10px; margin-right: 1px; }
+.fac-dot { width: 11px; height: 11px; border-radius: 6px; border: 1.5px solid #fff;
+  box-shadow: 0 0 2px rgba(0,0,0,.7); box-sizing: border-box; }
 .fac-popup td { padding: 1px 6px 1px 0; vertical-align: top; }
 .fac-popup th { text-align: left; font-size: 13px; padding-bottom: 3px; }
 </style>
@@ -113,10 +115,11 @@ class _FacilityLayer(JSCSSMixin, Layer):
           var layer = L.geoJSON({{ this.data_json }}, {
             pointToLayer: function (f, latlng) {
               var p = f.properties, k = kinds[p.kind] || {c: '#607d8b', i: '?'};
+              var size = {{ this.size }};
               var icon = L.divIcon({
-                html: '<div class="fac-marker" data-kind="' + p.kind + '" style="background:' + k.c +
-                      ';opacity:' + (p.op ? 1 : 0.55) + '">' + k.i + '</div>',
-                className: 'fac-icon', iconSize: [22, 22], iconAnchor: [11, 11]
+                html: '<div class="{{ this.css_class }}" data-kind="' + p.kind + '" style="background:' + k.c +
+                      ';opacity:' + (p.op ? 1 : 0.55) + '">' + ({{ this.with_icon|tojson }} ? k.i : '') + '</div>',
+                className: 'fac-icon', iconSize: [size, size], iconAnchor: [size / 2, size / 2]
               });
               return L.marker(latlng, {icon: icon}).bindTooltip(p.tip).bindPopup(p.popup, {maxWidth: 320});
             }
@@ -130,8 +133,12 @@ class _FacilityLayer(JSCSSMixin, Layer):
         """
     )
 
-    def __init__(self, data: dict, kinds: dict, *, cluster: bool, assets: LocalAssets, name: str) -> None:
+    def __init__(self, data: dict, kinds: dict, *, cluster: bool, assets: LocalAssets, name: str,
+                 compact: bool = False) -> None:
         super().__init__(name=name, overlay=True, control=True, show=True)
+        self.size = 11 if compact else 22
+        self.css_class = "fac-dot" if compact else "fac-marker"
+        self.with_icon = not compact
         self._name = "FacilityLayer"
         # UTF-8 rather than \\uXXXX escapes halves the size of Chinese text;
         # "</" is escaped so no string can close the surrounding <script>.
@@ -180,17 +187,17 @@ def _round(geoms, ndigits: int = 5):
     return shapely.transform(geoms, lambda xy: np.round(xy, ndigits))
 
 
-def density_bins(values: np.ndarray) -> list[float]:
-    """Quantile class breaks (at most len(DENSITY_COLOURS) classes)."""
+def density_bins(values: np.ndarray, classes: int = len(DENSITY_COLOURS)) -> list[float]:
+    """Quantile class breaks (at most ``classes`` classes)."""
     if len(values) == 0:
         return [0.0, 1.0]
-    qs = np.quantile(values, np.linspace(0, 1, len(DENSITY_COLOURS) + 1))
+    qs = np.quantile(values, np.linspace(0, 1, classes + 1))
     return sorted({float(q) for q in qs})
 
 
-def _colour_for(value: float, bins: list[float]) -> str:
+def _colour_for(value: float, bins: list[float], colours: tuple[str, ...] = DENSITY_COLOURS) -> str:
     idx = int(np.searchsorted(bins[1:-1], value, side="right"))
-    return DENSITY_COLOURS[min(idx, len(DENSITY_COLOURS) - 1)]
+    return colours[min(idx, len(colours) - 1)]
 
 
 def facility_popup_html(row, kind_name: str, level_name: str, status_label: str) -> str:
@@ -216,25 +223,9 @@ def facility_popup_html(row, kind_name: str, level_name: str, status_label: str)
 STATUS_LABELS = {"operating": "运营中", "suspended": "暂停", "planned": "规划中", "building": "建设中"}
 
 
-def build_overview_map(
-    layers: MapLayers,
-    *,
-    config: DashboardConfig,
-    basemap_id: str,
-    assets: LocalAssets | None = None,
-    cluster: bool = True,
-) -> folium.Map:
-    """The 一张图 map: boundaries, roads, elder density hexagons, facilities by kind."""
-    assets = assets or LocalAssets()
-    basemap = config.basemap(basemap_id)
-    district = _shift(layers.district, basemap)
-    townships = _shift(layers.townships, basemap)
-    facilities = _shift(layers.facilities, basemap)
-    density = _shift(layers.density, basemap) if layers.density is not None else None
-    roads = _shift(layers.roads, basemap) if layers.roads is not None else None
-
-    focus = townships.loc[[layers.selected_township]] if layers.selected_township else district
-    minx, miny, maxx, maxy = focus.total_bounds
+def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets: LocalAssets) -> folium.Map:
+    """An empty map with local Leaflet assets, the basemap (or none) and the district outline."""
+    minx, miny, maxx, maxy = focus_bounds
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=10,
@@ -258,47 +249,61 @@ def build_overview_map(
             max_zoom=18,
             control=False,
         ).add_to(m)
-
     folium.GeoJson(
-        _round(district.geometry.values).tolist()[0].__geo_interface__,
+        _round(_shift(district, basemap).geometry.values).tolist()[0].__geo_interface__,
         name="区界",
         style_function=lambda _f: {"color": "#37474f", "weight": 2.5, "fillColor": "#fafaf5",
                                    "fillOpacity": 0.0 if basemap.url else 0.9},
         control=False,
     ).add_to(m)
+    return m
 
-    if roads is not None and not roads.empty:
-        fg = folium.FeatureGroup(name="道路网", show=True)
-        tolerance = 0.00003 if layers.selected_township else 0.0001  # degrees: ~3 m / ~9 m
-        for road_class, style in _ROAD_STYLE.items():
-            part = roads[roads["road_class"] == road_class]
-            if part.empty or (road_class == "lane" and not layers.selected_township):
-                continue  # village lanes only read at township zoom
-            merged = shapely.multilinestrings(_round(shapely.simplify(part.geometry.values, tolerance)))
-            folium.GeoJson(
-                merged.__geo_interface__,
-                style_function=lambda _f, s=style: {**s, "opacity": 0.9},
-                interactive=False,
-            ).add_to(fg)
-        fg.add_to(m)
 
-    if density is not None and not density.empty:
-        bins = density_bins(density["total"].to_numpy())
-        data = density[["hex", "total", "geometry"]].copy()
-        data["geometry"] = _round(data.geometry.values)
-        data["fill"] = [_colour_for(v, bins) for v in data["total"]]
+def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, basemap: Basemap, *, detailed: bool) -> None:
+    if roads is None or roads.empty:
+        return
+    roads = _shift(roads, basemap)
+    fg = folium.FeatureGroup(name="道路网", show=True)
+    tolerance = 0.00003 if detailed else 0.0001  # degrees: ~3 m / ~9 m
+    for road_class, style in _ROAD_STYLE.items():
+        part = roads[roads["road_class"] == road_class]
+        if part.empty or (road_class == "lane" and not detailed):
+            continue  # village lanes only read at township zoom
+        merged = shapely.multilinestrings(_round(shapely.simplify(part.geometry.values, tolerance)))
         folium.GeoJson(
-            data.to_json(),
-            name="老年人口密度（H3）",
-            style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.55,
-                                      "color": "#ffffff", "weight": 0.3},
-            tooltip=folium.GeoJsonTooltip(fields=["total"], aliases=["60岁以上老人"], localize=True),
-        ).add_to(m)
+            merged.__geo_interface__,
+            style_function=lambda _f, s=style: {**s, "opacity": 0.9},
+            interactive=False,
+        ).add_to(fg)
+    fg.add_to(m)
 
-    twp = townships[["code", "name", "type", "geometry"]].copy()
+
+def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, name: str, tooltip: str,
+                 colours: tuple[str, ...] = DENSITY_COLOURS, opacity: float = 0.55, show: bool = True) -> None:
+    """H3 hexagons coloured by ``total`` in quantile classes."""
+    if hexes is None or hexes.empty:
+        return
+    hexes = _shift(hexes, basemap)
+    bins = density_bins(hexes["total"].to_numpy(), len(colours))
+    data = hexes[["hex", "total", "geometry"]].copy()
+    data["geometry"] = _round(data.geometry.values)
+    data["fill"] = [_colour_for(v, bins, colours) for v in data["total"]]
+    folium.GeoJson(
+        data.to_json(),
+        name=name,
+        show=show,
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": opacity,
+                                  "color": "#ffffff", "weight": 0.3},
+        tooltip=folium.GeoJsonTooltip(fields=["total"], aliases=[tooltip], localize=True),
+    ).add_to(m)
+
+
+def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
+                  show_all: bool = True) -> None:
+    twp = _shift(townships, basemap)[["code", "name", "type", "geometry"]].copy()
     twp["geometry"] = _round(shapely.simplify(twp.geometry.values, 0.00003))
-    twp["selected"] = twp["code"] == (layers.selected_township or "")
-    if not layers.show_townships:
+    twp["selected"] = twp["code"] == (selected or "")
+    if not show_all:
         twp = twp[twp["selected"]]
     folium.GeoJson(
         twp.to_json(),
@@ -312,19 +317,54 @@ def build_overview_map(
         tooltip=folium.GeoJsonTooltip(fields=["name", "type"], aliases=["乡镇（街道）", "类型"]),
     ).add_to(m)
 
-    if not facilities.empty:
-        _FacilityLayer(
-            facility_geojson(facilities, config),
-            {k.id: {"c": k.colour, "i": html.escape(k.icon)} for k in config.facility_kinds},
-            cluster=cluster,
-            assets=assets,
-            name="养老服务设施",
-        ).add_to(m)
 
-    _Legend(legend_html(config, facilities, density)).add_to(m)
+def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, basemap: Basemap, config: DashboardConfig, *,
+                   cluster: bool, assets: LocalAssets, compact: bool = False) -> None:
+    """Facility markers: icons by kind (``compact``: small dots that leave the layers below readable)."""
+    if facilities.empty:
+        return
+    _FacilityLayer(
+        facility_geojson(_shift(facilities, basemap), config),
+        {k.id: {"c": k.colour, "i": html.escape(k.icon)} for k in config.facility_kinds},
+        cluster=cluster,
+        assets=assets,
+        name="养老服务设施",
+        compact=compact,
+    ).add_to(m)
+
+
+def finish(m: folium.Map, legend: str, focus_bounds) -> folium.Map:
+    minx, miny, maxx, maxy = focus_bounds
+    _Legend(legend).add_to(m)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m
+
+
+def focus_bounds(layers_district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, selected: str | None,
+                 basemap: Basemap):
+    focus = townships.loc[[selected]] if selected else layers_district
+    return _shift(focus, basemap).total_bounds
+
+
+def build_overview_map(
+    layers: MapLayers,
+    *,
+    config: DashboardConfig,
+    basemap_id: str,
+    assets: LocalAssets | None = None,
+    cluster: bool = True,
+) -> folium.Map:
+    """The 一张图 map: boundaries, roads, elder density hexagons, facilities by kind."""
+    assets = assets or LocalAssets()
+    basemap = config.basemap(basemap_id)
+    bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
+    m = base_map(layers.district, bounds, basemap, assets)
+    add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+    add_hexagons(m, layers.density, basemap, name="老年人口密度（H3）", tooltip="60岁以上老人")
+    add_townships(m, layers.townships, basemap, selected=layers.selected_township, show_all=layers.show_townships)
+    add_facilities(m, layers.facilities, basemap, config, cluster=cluster, assets=assets)
+    return finish(m, legend_html(config, layers.facilities, layers.density), bounds)
 
 
 def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig) -> dict:
@@ -364,3 +404,68 @@ def legend_html(config: DashboardConfig, facilities: gpd.GeoDataFrame, density: 
         swatches = "".join(f'<span class="hx" style="background:{c}"></span>' for c in DENSITY_COLOURS[: len(bins) - 1])
         parts.append(f"<b>老年人口（每格）</b><div>{swatches}</div><div>{int(bins[0])} – {int(bins[-1])} 人</div>")
     return "".join(parts)
+
+
+BAND_COLOURS = ("#1b5e20", "#43a047", "#81c784", "#c8e6c9", "#e8f5e9")
+AREA_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                "#bcbd22", "#17becf")
+UNCOVERED_COLOURS = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
+COVERED_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
+
+
+@dataclass(frozen=True)
+class CoverageLayers:
+    district: gpd.GeoDataFrame
+    townships: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    covered_hexes: gpd.GeoDataFrame
+    uncovered_hexes: gpd.GeoDataFrame
+    bands: gpd.GeoDataFrame | None = None  # dissolved isochrones: minutes, geometry
+    areas: gpd.GeoDataFrame | None = None  # service areas: site_id, name, geometry
+    roads: gpd.GeoDataFrame | None = None
+    selected_township: str | None = None
+
+
+def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
+                       assets: LocalAssets | None = None) -> folium.Map:
+    """The 15-minute circle map: isochrone bands or service areas, covered / uncovered elders, facilities."""
+    assets = assets or LocalAssets()
+    basemap = config.basemap(basemap_id)
+    bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
+    m = base_map(layers.district, bounds, basemap, assets)
+    add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+    # elders first, so the walking bands and service areas read on top of them
+    add_hexagons(m, layers.uncovered_hexes, basemap, name="未覆盖老人", tooltip="未覆盖老人",
+                 colours=UNCOVERED_COLOURS, opacity=0.6)
+    add_hexagons(m, layers.covered_hexes, basemap, name="已覆盖老人", tooltip="已覆盖老人",
+                 colours=COVERED_COLOURS, opacity=0.45, show=False)
+    legend = []
+    if layers.bands is not None and not layers.bands.empty:
+        bands = _shift(layers.bands, basemap).sort_values("minutes", ascending=False)
+        n = len(bands)
+        fg = folium.FeatureGroup(name="步行等时圈")
+        for i, row in enumerate(bands.itertuples()):
+            colour = BAND_COLOURS[min(n - 1 - i, len(BAND_COLOURS) - 1)]
+            geom = _round(shapely.simplify(row.geometry, 0.00002))
+            folium.GeoJson(geom.__geo_interface__, tooltip=f"步行 {row.minutes} 分钟可达",
+                           style_function=lambda _f, c=colour: {"fillColor": c, "fillOpacity": 0.3,
+                                                                "color": c, "weight": 1.2}).add_to(fg)
+            legend.append(f'<div><span class="hx" style="background:{colour}"></span>{row.minutes} 分钟</div>')
+        fg.add_to(m)
+        legend.insert(0, "<b>步行等时圈</b>")
+    if layers.areas is not None and not layers.areas.empty:
+        areas = _shift(layers.areas, basemap).reset_index(drop=True)
+        areas["geometry"] = _round(shapely.simplify(areas.geometry.values, 0.00002))
+        areas["fill"] = [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))]
+        folium.GeoJson(
+            areas[["name", "fill", "geometry"]].to_json(), name="服务范围（最近设施）",
+            style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.3,
+                                      "color": f["properties"]["fill"], "weight": 1.0},
+            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["最近设施"]),
+        ).add_to(m)
+        legend.append("<b>服务范围</b><div>每块归属步行最近的设施</div>")
+    red = "".join(f'<span class="hx" style="background:{c}"></span>' for c in UNCOVERED_COLOURS)
+    legend.append(f"<b>未覆盖老人（每格）</b><div>{red}</div>")
+    add_townships(m, layers.townships, basemap, selected=layers.selected_township)
+    add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
+    return finish(m, "".join(legend), bounds)

@@ -11,6 +11,7 @@ circle) is computed next to the network one for comparison.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -93,7 +94,7 @@ class CoverageModel:
         self.area_total = self._by_area(np.ones(len(demand.ok), dtype=bool))
         self._reach = Reach(net)
         self._index = PointIndex(net, demand)
-        self._demand_tree = None
+        self._lock = threading.Lock()  # the search scratch space is shared; sessions run in threads
 
     def _by_area(self, mask: np.ndarray) -> np.ndarray:
         out = np.zeros((len(self.area_ids), len(self.categories)))
@@ -104,7 +105,8 @@ class CoverageModel:
         if cutoff_m <= 0:
             msg = f"cutoff_m must be positive, got {cutoff_m}"
             raise ValueError(msg)
-        near = self._reach.nearest(sites, self.demand, cutoff_m=cutoff_m)
+        with self._lock:
+            near = self._reach.nearest(sites, self.demand, cutoff_m=cutoff_m)
         covered = near.site >= 0
         result = CoverageResult(
             site=near.site, network_m=near.network_m, covered=covered, area_ids=self.area_ids,
@@ -128,8 +130,9 @@ class CoverageModel:
         """The result with one more site, searching only that site's reach."""
         site_of = result.site.copy()
         dist_of = result.network_m.copy()
-        changed = add_site_inplace(self._reach, self._index, site, label, self.demand, site_of, dist_of,
-                                   cutoff_m=result.cutoff_m)
+        with self._lock:
+            changed = add_site_inplace(self._reach, self._index, site, label, self.demand, site_of, dist_of,
+                                       cutoff_m=result.cutoff_m)
         newly = changed[~result.covered[changed]]
         covered = result.covered.copy()
         covered[newly] = True

@@ -107,3 +107,33 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     assert errors == []
     assert foreign == []  # nothing was even requested from another host
     page.close()
+
+
+def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/coverage", wait_until="domcontentloaded")
+    frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
+    frame.locator(".fac-dot").first.wait_for(timeout=120_000)
+    metric = page.locator("[data-testid='stMetric']").first
+    before = metric.inner_text()
+    assert "15 分钟步行覆盖率" in before
+    slider = page.locator("[data-testid='stSlider'] input[type='range']").first
+    slider.focus()
+    for _ in range(5):
+        slider.press("ArrowLeft")
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-testid='stMetric']\").innerText.includes('10 分钟步行覆盖率')",
+        timeout=60_000,
+    )
+    after = metric.inner_text()
+    share = lambda text: float(text.strip().splitlines()[-1].strip().rstrip("%"))  # noqa: E731
+    assert share(after) < share(before)
+    page.wait_for_function(  # the old map is replaced by the new one
+        "() => document.querySelectorAll(\"iframe[title='streamlit_folium.st_folium']\").length === 1", timeout=60_000
+    )
+    frame.locator("path[fill='#1b5e20']").first.wait_for(state="attached", timeout=60_000)  # 5-minute band drawn
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert errors == []
+    page.close()

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.state import LANG, MAP_LAYERS, MAP_TOWNSHIP
+from dashboard.state import COV_KINDS, COV_MINUTES, COV_MODE, COV_SPEED, LANG, MAP_LAYERS, MAP_TOWNSHIP
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
@@ -71,3 +71,37 @@ def test_empty_database_says_what_to_do(tmp_path, monkeypatch):
     at.run()
     assert not at.exception
     assert any("python cli.py demo" in e.value for e in at.error)
+
+
+def _pct(at, label_start):
+    value = next(m.value for m in at.metric if m.label.startswith(label_start))
+    return float(value.rstrip("%"))
+
+
+def test_coverage_page_recomputes_on_every_change(app):
+    app.run()
+    app.switch_page("pages/coverage.py").run()
+    assert_clean(app)
+    base = _pct(app, "15 分钟步行覆盖率")
+    straight = _pct(app, "直线 1 km")
+    assert 0 < base < 100 and straight >= base  # the straight line overstates
+    app.session_state[COV_MINUTES] = 5
+    app.run()
+    assert_clean(app)
+    assert _pct(app, "5 分钟步行覆盖率") < base
+    app.session_state[COV_MINUTES] = 15
+    app.session_state[COV_SPEED] = 0.6
+    app.run()
+    assert _pct(app, "15 分钟步行覆盖率") < base
+    app.session_state[COV_SPEED] = 1.0
+    app.session_state[COV_MODE] = "areas"
+    app.session_state[MAP_TOWNSHIP] = "120118100000"
+    app.run()
+    assert_clean(app)
+    table = app.dataframe[0].value
+    gaps = table["未覆盖（缺口）"].tolist()
+    assert gaps == sorted(gaps, reverse=True) and len(table) == 23
+    app.session_state[COV_KINDS] = []
+    app.run()
+    assert_clean(app)
+    assert _pct(app, "15 分钟步行覆盖率") == 0.0

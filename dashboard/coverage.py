@@ -1,0 +1,143 @@
+"""Cached coverage services for the 15分钟服务圈 page (network, model, polygons)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard.services import _repo_call, get_config
+from data.db import PROJECT_ROOT
+from geo.density import hex_density
+from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
+from geo.network import WalkNetwork, hash_lines, network_from_lines
+from geo.snapping import Snapped, snap_points
+from planning.coverage import CoverageModel, CoverageResult
+
+CACHE_DIR = PROJECT_ROOT / "var" / "cache"
+# (id, Chinese label, English label); "elders" is all 60+.
+CATEGORIES = (
+    ("elders", "60岁以上老人", "All elders 60+"),
+    ("age_80_plus", "80岁以上高龄", "80+"),
+    ("disabled", "失能", "Disabled"),
+    ("dementia", "失智", "Dementia"),
+    ("empty_nest", "空巢", "Empty-nest"),
+    ("living_alone", "独居", "Living alone"),
+    ("extreme_poverty", "特困", "Extreme poverty"),
+    ("low_income", "低保", "Low income"),
+)
+CATEGORY_IDS = tuple(c[0] for c in CATEGORIES)
+
+
+@dataclass(frozen=True)
+class CoverageEngine:
+    net: WalkNetwork
+    model: CoverageModel
+    triangulation: Triangulation
+    facilities: gpd.GeoDataFrame  # operating facilities
+    facility_snap: Snapped
+    groups: gpd.GeoDataFrame  # elder groups (demand), same order as the model's demand
+    build_note: str
+
+
+def network_for_lines(lines, cache_dir: Path = CACHE_DIR) -> tuple[WalkNetwork, bool]:
+    """The network for these road lines, from the on-disk cache when present."""
+    key = hash_lines(lines)
+    path = cache_dir / f"network-roads-{key[:24]}.npz"
+    if path.exists():
+        return WalkNetwork.load(path), True
+    net = network_from_lines(lines, source_hash=key)
+    net.save(path)
+    return net, False
+
+
+@st.cache_resource(show_spinner="正在构建步行路网与覆盖模型（首次约数秒）…")
+def engine(url: str) -> CoverageEngine:
+    config = get_config()
+    roads, groups, facilities = _repo_call(lambda r: (r.roads(), r.elder_groups(), r.facilities()))
+    net, cached = network_for_lines(list(roads.geometry.values))
+    lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
+    demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
+    weights = np.column_stack([
+        groups[["age_60_69", "age_70_79", "age_80_plus"]].sum(axis=1).to_numpy(),
+        *[groups[c].to_numpy() for c in CATEGORY_IDS[1:]],
+    ])
+    model = CoverageModel(net, demand, weights, categories=CATEGORY_IDS,
+                          area_of_demand=groups["township_code"].to_numpy())
+    operating = facilities[facilities["status"] == "operating"]
+    fac_lonlat = np.column_stack([operating.geometry.x, operating.geometry.y])
+    fac_snap = snap_points(net, fac_lonlat, operating["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
+    rep = net.components()
+    note = (f"路网 {net.n_nodes:,} 节点（{'缓存' if cached else '新建'}），{rep.n_components} 个连通片；"
+            f"未吸附：老人点 {demand.n_unsnapped}，设施 {fac_snap.n_unsnapped}")
+    return CoverageEngine(net, model, triangulate(net), operating, fac_snap, groups, note)
+
+
+def selected_sites(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> tuple[Snapped, gpd.GeoDataFrame]:
+    mask = eng.facilities["kind_id"].isin(kind_ids).to_numpy()
+    return eng.facility_snap.subset(mask), eng.facilities[mask]
+
+
+def evaluate(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, speed: float) -> CoverageResult:
+    sites, _ = selected_sites(eng, kind_ids)
+    return eng.model.evaluate(sites, cutoff_m=minutes * 60.0 * speed,
+                              straight_line_m=get_config().walking.straight_line_m)
+
+
+def band_minutes(minutes: int, configured: tuple[int, ...]) -> tuple[int, ...]:
+    """The configured bands up to the chosen minutes, and the chosen minutes itself."""
+    return tuple(sorted({b for b in configured if b < minutes} | {minutes}))
+
+
+@st.cache_data(ttl=3600, show_spinner="正在计算等时圈 …", max_entries=16)
+def band_polygons(url: str, kind_ids: tuple[str, ...], speed: float, minutes: tuple[int, ...]) -> gpd.GeoDataFrame:
+    eng = engine(url)
+    sites, _ = selected_sites(eng, kind_ids)
+    out = isochrones(eng.net, sites, bands_m=tuple(m * 60.0 * speed for m in minutes),
+                     triangulation=eng.triangulation)
+    out["minutes"] = (out["band_m"] / 60.0 / speed).round().astype(int)
+    return out.dissolve(by="minutes", as_index=False)[["minutes", "geometry"]]
+
+
+@st.cache_data(ttl=3600, show_spinner="正在计算服务范围 …", max_entries=16)
+def area_polygons(url: str, kind_ids: tuple[str, ...], cutoff_m: float) -> gpd.GeoDataFrame:
+    eng = engine(url)
+    sites, _ = selected_sites(eng, kind_ids)
+    out = service_areas(eng.net, sites, cutoff_m=cutoff_m, triangulation=eng.triangulation)
+    out["name"] = eng.facilities.set_index("id").loc[out["site_id"], "name"].to_numpy()
+    return out
+
+
+def coverage_hexes(eng: CoverageEngine, result: CoverageResult, category: str, resolution: int):
+    """(covered, uncovered) elder hexagons of one category."""
+    k = CATEGORY_IDS.index(category)
+    w = eng.model.weights[:, k]
+    frames = []
+    for mask in (result.covered, ~result.covered):
+        g = eng.groups[["cell_h3", "geometry"]].copy()
+        g["n"] = np.where(mask, w, 0.0)
+        frames.append(hex_density(g[g["n"] > 0], resolution=resolution, count_columns=("n",)))
+    return frames[0], frames[1]
+
+
+def township_table(result: CoverageResult, townships: pd.DataFrame, category: str) -> pd.DataFrame:
+    """Per township: elders, covered, share, gap, straight-line share; sorted by gap."""
+    k = CATEGORY_IDS.index(category)
+    total = result.area_total[:, k]
+    covered = result.area_covered[:, k]
+    straight = result.straight_area_covered[:, k] if result.straight_area_covered is not None else covered
+    names = townships.set_index("code")["name"]
+    df = pd.DataFrame({
+        "乡镇（街道）": [names.get(a, a) for a in result.area_ids],
+        "老人数": total.astype(int),
+        "步行可达": covered.astype(int),
+        "未覆盖（缺口）": (total - covered).astype(int),
+        "步行覆盖率": np.divide(covered, total, out=np.zeros_like(total), where=total > 0),
+        "直线1km覆盖率": np.divide(straight, total, out=np.zeros_like(total), where=total > 0),
+    }, index=pd.Index(result.area_ids, name="code"))
+    df["直线高估（百分点）"] = (df["直线1km覆盖率"] - df["步行覆盖率"]) * 100
+    return df.sort_values(["未覆盖（缺口）", "步行覆盖率"], ascending=[False, True])
