@@ -5,8 +5,9 @@ triangulated once (Delaunay, dropping long triangles that span fields,
 water or walled land), and a band is the union of the triangles whose three
 corners are all reached within it, plus a small square around any reached
 node left outside them. Bands are built cumulatively, so they nest. Service
-areas give every reached triangle to one site (the majority of its corners'
-nearest sites), so they never overlap.
+areas split every reached triangle into three corner pieces and give each to
+its corner's nearest site, so they never overlap and each node lies in its
+own site's area.
 """
 
 from __future__ import annotations
@@ -127,20 +128,28 @@ def service_areas(
     touched, dist, label = reach.node_distances(sites, cutoff_m=cutoff_m)
     node_label = np.full(net.n_nodes, -1, dtype=np.int64)
     node_label[touched] = label
-    node_dist = np.full(net.n_nodes, np.inf)
-    node_dist[touched] = dist
     cand = _triangles_around(tri, touched)
-    corner_labels = node_label[tri.triangles[cand]]
-    full = (corner_labels >= 0).all(axis=1)
-    cand, corner_labels = cand[full], corner_labels[full]
-    # majority of the three corners; with three different sites, the nearest corner decides
-    a, b, c = corner_labels.T
-    nearest_corner = np.argmin(node_dist[tri.triangles[cand]], axis=1)
-    owner = np.where((a == b) | (a == c), a, np.where(b == c, b, corner_labels[np.arange(len(cand)), nearest_corner]))
+    corners = tri.triangles[cand]
+    labels = node_label[corners]
+    full = (labels >= 0).all(axis=1)
+    corners, labels = corners[full], labels[full]
+    # Each triangle is cut into three corner quads (corner, two edge midpoints,
+    # centroid) and every quad goes to its corner's nearest site: each node's
+    # surroundings belong to its own site, and the pieces tile without overlap.
+    p = net.node_xy[corners]  # (T, 3, 2)
+    g = p.mean(axis=1)
+    mid = {(0, 1): (p[:, 0] + p[:, 1]) / 2, (1, 2): (p[:, 1] + p[:, 2]) / 2, (0, 2): (p[:, 0] + p[:, 2]) / 2}
+    quads = [
+        np.stack([p[:, 0], mid[(0, 1)], g, mid[(0, 2)]], axis=1),
+        np.stack([p[:, 1], mid[(1, 2)], g, mid[(0, 1)]], axis=1),
+        np.stack([p[:, 2], mid[(0, 2)], g, mid[(1, 2)]], axis=1),
+    ]
+    polys = shapely.polygons(np.concatenate(quads))
+    owner = np.concatenate([labels[:, 0], labels[:, 1], labels[:, 2]])
     ids, geoms = [], []
-    for s in np.unique(owner):
-        ids.append(sites.ids[s])
-        geoms.append(shapely.coverage_union_all(tri.polygons[cand[owner == s]]))
+    for site in np.unique(owner):
+        ids.append(sites.ids[site])
+        geoms.append(shapely.coverage_union_all(polys[owner == site]))
     return _frame(net, {"site_id": ids}, geoms)
 
 

@@ -68,12 +68,20 @@ class WalkNetwork:
     ) -> None:
         self.crs = crs
         self.source_hash = source_hash
-        self.node_lonlat = np.ascontiguousarray(node_lonlat, dtype=np.float64)
-        fwd = transformer(WGS84, crs)
-        x, y = fwd.transform(self.node_lonlat[:, 0], self.node_lonlat[:, 1])
-        self.node_xy = np.column_stack([x, y])
-        self.edge_u = np.ascontiguousarray(edge_u, dtype=np.int64)
-        self.edge_v = np.ascontiguousarray(edge_v, dtype=np.int64)
+        node_lonlat = np.asarray(node_lonlat, dtype=np.float64)
+        x, y = transformer(WGS84, crs).transform(node_lonlat[:, 0], node_lonlat[:, 1])
+        # Number nodes along a Z-order curve: neighbours in space sit close in memory,
+        # which makes every search markedly faster. Idempotent, so a cached network
+        # loads in the same order.
+        order = _z_order(np.column_stack([x, y]))
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        self.node_lonlat = np.ascontiguousarray(node_lonlat[order])
+        self.node_xy = np.column_stack([x, y])[order]
+        eu, ev = rank[np.asarray(edge_u, dtype=np.int64)], rank[np.asarray(edge_v, dtype=np.int64)]
+        edge_order = np.lexsort((np.maximum(eu, ev), np.minimum(eu, ev)))
+        self.edge_u = np.ascontiguousarray(np.minimum(eu, ev)[edge_order])
+        self.edge_v = np.ascontiguousarray(np.maximum(eu, ev)[edge_order])
         self.edge_len = np.hypot(*(self.node_xy[self.edge_u] - self.node_xy[self.edge_v]).T)
         self.indptr, self.indices, self.weights, self.csr_edge = _csr(
             len(self.node_lonlat), self.edge_u, self.edge_v, self.edge_len
@@ -133,6 +141,23 @@ class WalkNetwork:
                 node_lonlat=z["node_lonlat"], edge_u=z["edge_u"], edge_v=z["edge_v"],
                 crs=CRS.from_epsg(int(z["epsg"][0])), source_hash=str(z["source_hash"][0]),
             )
+
+
+def _z_order(xy: np.ndarray) -> np.ndarray:
+    """Permutation sorting points along a Morton (Z-order) curve on a 2^16 grid."""
+    if len(xy) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo = xy.min(axis=0)
+    span = max(float((xy.max(axis=0) - lo).max()), 1e-9)
+    q = np.minimum(((xy - lo) / span * 65535.0).astype(np.uint64), np.uint64(65535))
+
+    def spread(v):
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+        return (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+
+    return np.argsort(spread(q[:, 0]) | (spread(q[:, 1]) << np.uint64(1)), kind="stable").astype(np.int64)
 
 
 def _csr(n: int, u: np.ndarray, v: np.ndarray, length: np.ndarray):

@@ -101,37 +101,56 @@ def _dijkstra(indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff
 
 
 @njit(cache=True, nogil=True)
-def _point_distances(p_edge, p_off_u, p_off_v, p_access, edge_u, edge_v, dist, label,
-                     s_edge_sorted, s_off_u_sorted, s_access_sorted, s_index_sorted, cutoff, out_d, out_s):
-    for i in range(p_edge.shape[0]):
-        e = p_edge[i]
-        best = np.inf
-        site = -1
-        if e >= 0:
+def _point_distances(touched, n_touched, node_ptr, node_pts, p_edge, p_off_u, p_off_v, p_access,
+                     edge_u, edge_v, dist, label, s_edge_sorted, s_off_u_sorted, s_access_sorted, s_index_sorted,
+                     cutoff, out_d, out_s):
+    """Distances of the points hanging off reached nodes; every other point keeps inf / -1.
+
+    A point's walk is the better of its edge's two ends (each already carrying
+    the walk from its nearest site), or, when a site sits on the same edge, the
+    direct walk along it; then its own access leg.
+    """
+    for t in range(n_touched):
+        node = touched[t]
+        for k in range(node_ptr[node], node_ptr[node + 1]):
+            i = node_pts[k]
+            e = p_edge[i]
             u = edge_u[e]
-            v = edge_v[e]
+            if node != u and dist[u] < np.inf:
+                continue  # handled from its u end, which was reached too
+            best = np.inf
+            site = -1
             du = dist[u] + p_off_u[i]
-            dv = dist[v] + p_off_v[i]
+            dv = dist[edge_v[e]] + p_off_v[i]
             if du < best:
                 best = du
                 site = label[u]
             if dv < best:
                 best = dv
-                site = label[v]
-            k = np.searchsorted(s_edge_sorted, e)
-            while k < s_edge_sorted.shape[0] and s_edge_sorted[k] == e:
-                direct = abs(p_off_u[i] - s_off_u_sorted[k]) + s_access_sorted[k]
+                site = label[edge_v[e]]
+            j = np.searchsorted(s_edge_sorted, e)
+            while j < s_edge_sorted.shape[0] and s_edge_sorted[j] == e:
+                direct = abs(p_off_u[i] - s_off_u_sorted[j]) + s_access_sorted[j]
                 if direct < best:
                     best = direct
-                    site = s_index_sorted[k]
-                k += 1
+                    site = s_index_sorted[j]
+                j += 1
             best += p_access[i]
-        if best <= cutoff:
-            out_d[i] = best
-            out_s[i] = site
-        else:
-            out_d[i] = np.inf
-            out_s[i] = -1
+            if best <= cutoff:
+                out_d[i] = best
+                out_s[i] = site
+    # Points sharing an edge with a site whose ends lie beyond the cutoff (a long edge):
+    # reachable only directly along it, so they are not under any reached node.
+    for j in range(s_edge_sorted.shape[0]):
+        e = s_edge_sorted[j]
+        node = edge_u[e]
+        for k in range(node_ptr[node], node_ptr[node + 1]):
+            i = node_pts[k]
+            if p_edge[i] == e:
+                direct = abs(p_off_u[i] - s_off_u_sorted[j]) + s_access_sorted[j] + p_access[i]
+                if direct <= cutoff and direct < out_d[i]:
+                    out_d[i] = direct
+                    out_s[i] = s_index_sorted[j]
 
 
 @dataclass(frozen=True)
@@ -171,19 +190,24 @@ class Reach:
         self._label[touched] = -1
         return out
 
-    def nearest(self, sites: Snapped, points: Snapped, *, cutoff_m: float) -> NearestSites:
-        """Nearest site of every point within ``cutoff_m`` walking metres (one multi-source pass)."""
+    def nearest(self, sites: Snapped, points: Snapped, *, cutoff_m: float,
+                index: PointIndex | None = None) -> NearestSites:
+        """Nearest site of every point within ``cutoff_m`` walking metres (one multi-source pass).
+
+        Pass the points' :class:`PointIndex` when querying the same points repeatedly.
+        """
+        index = index or PointIndex(self.net, points)
         nodes, dists, labels = self._seeds(sites)
         n = _dijkstra(self.net.indptr, self.net.indices, self.net.weights, nodes, dists, labels,
                       float(cutoff_m), self._dist, self._label, self._touched)
         ok = np.flatnonzero(sites.ok)
         order = np.argsort(sites.edge[ok], kind="stable")
         s_idx = ok[order].astype(np.int64)
-        out_d = np.empty(len(points.ok))
-        out_s = np.empty(len(points.ok), dtype=np.int64)
-        _point_distances(points.edge, points.offset_u_m, points.offset_v_m, points.access_m,
-                         self.net.edge_u, self.net.edge_v, self._dist, self._label,
-                         sites.edge[s_idx], sites.offset_u_m[s_idx], sites.access_m[s_idx], s_idx,
+        out_d = np.full(len(points.ok), np.inf)
+        out_s = np.full(len(points.ok), -1, dtype=np.int64)
+        _point_distances(self._touched, n, index.node_ptr, index.node_pts, points.edge, points.offset_u_m,
+                         points.offset_v_m, points.access_m, self.net.edge_u, self.net.edge_v, self._dist,
+                         self._label, sites.edge[s_idx], sites.offset_u_m[s_idx], sites.access_m[s_idx], s_idx,
                          float(cutoff_m), out_d, out_s)
         touched = self._touched[:n]
         self._dist[touched] = np.inf
@@ -197,6 +221,17 @@ def _improve(touched, n_touched, dist, edge_u, edge_v, node_ptr, node_pts,
              cur_d, cur_s, cutoff, changed):
     """Points whose nearest site becomes the new one; returns how many changed."""
     nc = 0
+    node = edge_u[new_edge]  # points on the new site's own edge, even if its ends are out of reach
+    for k in range(node_ptr[node], node_ptr[node + 1]):
+        i = node_pts[k]
+        if p_edge[i] == new_edge:
+            best = abs(p_off_u[i] - new_off_u) + new_access + p_access[i]
+            if best <= cutoff and best < cur_d[i]:
+                if cur_s[i] != new_label:
+                    changed[nc] = i
+                    nc += 1
+                cur_d[i] = best
+                cur_s[i] = new_label
     for t in range(n_touched):
         node = touched[t]
         for k in range(node_ptr[node], node_ptr[node + 1]):

@@ -106,7 +106,7 @@ class CoverageModel:
             msg = f"cutoff_m must be positive, got {cutoff_m}"
             raise ValueError(msg)
         with self._lock:
-            near = self._reach.nearest(sites, self.demand, cutoff_m=cutoff_m)
+            near = self._reach.nearest(sites, self.demand, cutoff_m=cutoff_m, index=self._index)
         covered = near.site >= 0
         result = CoverageResult(
             site=near.site, network_m=near.network_m, covered=covered, area_ids=self.area_ids,
