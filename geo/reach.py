@@ -19,11 +19,13 @@ from geo.network import WalkNetwork
 from geo.snapping import Snapped
 
 
+# A 4-ary min-heap over (distance, node) kept in two preallocated arrays:
+# shallower than a binary heap, so fewer moves per push and pop.
 @njit(cache=True, nogil=True)
 def _push(hk, hn, size, d, v):
     j = size
     while j > 0:
-        p = (j - 1) >> 1
+        p = (j - 1) >> 2
         if hk[p] <= d:
             break
         hk[j] = hk[p]
@@ -44,32 +46,35 @@ def _pop(hk, hn, size):
         kn = hn[size]
         j = 0
         while True:
-            c = 2 * j + 1
+            c = 4 * j + 1
             if c >= size:
                 break
-            if c + 1 < size and hk[c + 1] < hk[c]:
-                c += 1
-            if hk[c] >= kd:
+            best = c
+            bk = hk[c]
+            last = min(c + 4, size)
+            for q in range(c + 1, last):
+                if hk[q] < bk:
+                    bk = hk[q]
+                    best = q
+            if bk >= kd:
                 break
-            hk[j] = hk[c]
-            hn[j] = hn[c]
-            j = c
+            hk[j] = bk
+            hn[j] = hn[best]
+            j = best
         hk[j] = kd
         hn[j] = kn
     return d, v, size
 
 
 @njit(cache=True, nogil=True)
-def _dijkstra(indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff, dist, label, touched):
+def _dijkstra(indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff, dist, label, touched, hk, hn):
     """Multi-source Dijkstra. ``dist`` must be +inf wherever not yet reached.
 
     Writes the distance and nearest seed label of every node within ``cutoff``
     and records each node it improves in ``touched`` (returns how many), so
-    a caller can reset only those entries.
+    a caller can reset only those entries. ``hk``/``hn`` are heap space of at
+    least len(indices) + len(seed_node) entries.
     """
-    cap = indices.shape[0] + seed_node.shape[0] + 1
-    hk = np.empty(cap, np.float64)
-    hn = np.empty(cap, np.int64)
     size = 0
     nt = 0
     for i in range(seed_node.shape[0]):
@@ -101,9 +106,9 @@ def _dijkstra(indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff
 
 
 @njit(cache=True, nogil=True)
-def _point_distances(touched, n_touched, node_ptr, node_pts, p_edge, p_off_u, p_off_v, p_access,
-                     edge_u, edge_v, dist, label, s_edge_sorted, s_off_u_sorted, s_access_sorted, s_index_sorted,
-                     cutoff, out_d, out_s):
+def _point_distances(touched, n_touched, node_ptr, node_pts, ent_edge, ent_off_u, ent_off_v, ent_access,
+                     edge_u, edge_v, dist, label, edge_has_site, s_edge_sorted, s_off_u_sorted, s_access_sorted,
+                     s_index_sorted, cutoff, out_d, out_s):
     """Distances of the points hanging off reached nodes; every other point keeps inf / -1.
 
     A point's walk is the better of its edge's two ends (each already carrying
@@ -113,30 +118,28 @@ def _point_distances(touched, n_touched, node_ptr, node_pts, p_edge, p_off_u, p_
     for t in range(n_touched):
         node = touched[t]
         for k in range(node_ptr[node], node_ptr[node + 1]):
-            i = node_pts[k]
-            e = p_edge[i]
+            e = ent_edge[k]
             u = edge_u[e]
             if node != u and dist[u] < np.inf:
                 continue  # handled from its u end, which was reached too
-            best = np.inf
-            site = -1
-            du = dist[u] + p_off_u[i]
-            dv = dist[edge_v[e]] + p_off_v[i]
-            if du < best:
-                best = du
-                site = label[u]
+            v = edge_v[e]
+            best = dist[u] + ent_off_u[k]
+            site = label[u]
+            dv = dist[v] + ent_off_v[k]
             if dv < best:
                 best = dv
-                site = label[edge_v[e]]
-            j = np.searchsorted(s_edge_sorted, e)
-            while j < s_edge_sorted.shape[0] and s_edge_sorted[j] == e:
-                direct = abs(p_off_u[i] - s_off_u_sorted[j]) + s_access_sorted[j]
-                if direct < best:
-                    best = direct
-                    site = s_index_sorted[j]
-                j += 1
-            best += p_access[i]
+                site = label[v]
+            if edge_has_site[e]:
+                j = np.searchsorted(s_edge_sorted, e)
+                while j < s_edge_sorted.shape[0] and s_edge_sorted[j] == e:
+                    direct = abs(ent_off_u[k] - s_off_u_sorted[j]) + s_access_sorted[j]
+                    if direct < best:
+                        best = direct
+                        site = s_index_sorted[j]
+                    j += 1
+            best += ent_access[k]
             if best <= cutoff:
+                i = node_pts[k]
                 out_d[i] = best
                 out_s[i] = site
     # Points sharing an edge with a site whose ends lie beyond the cutoff (a long edge):
@@ -145,9 +148,9 @@ def _point_distances(touched, n_touched, node_ptr, node_pts, p_edge, p_off_u, p_
         e = s_edge_sorted[j]
         node = edge_u[e]
         for k in range(node_ptr[node], node_ptr[node + 1]):
-            i = node_pts[k]
-            if p_edge[i] == e:
-                direct = abs(p_off_u[i] - s_off_u_sorted[j]) + s_access_sorted[j] + p_access[i]
+            if ent_edge[k] == e:
+                direct = abs(ent_off_u[k] - s_off_u_sorted[j]) + s_access_sorted[j] + ent_access[k]
+                i = node_pts[k]
                 if direct <= cutoff and direct < out_d[i]:
                     out_d[i] = direct
                     out_s[i] = s_index_sorted[j]
@@ -170,6 +173,18 @@ class Reach:
         self._dist = np.full(net.n_nodes, np.inf)
         self._label = np.full(net.n_nodes, -1, dtype=np.int64)
         self._touched = np.empty(net.n_nodes, dtype=np.int64)
+        self._hk = np.empty(0)
+        self._hn = np.empty(0, dtype=np.int64)
+        self._edge_has_site = np.zeros(net.n_edges, dtype=np.bool_)
+
+    def _search(self, nodes: np.ndarray, dists: np.ndarray, labels: np.ndarray, cutoff_m: float) -> int:
+        """Run the search into the scratch arrays; returns how many nodes it reached."""
+        need = len(self.net.indices) + len(nodes) + 1
+        if len(self._hk) < need:
+            self._hk = np.empty(need)
+            self._hn = np.empty(need, dtype=np.int64)
+        return _dijkstra(self.net.indptr, self.net.indices, self.net.weights, nodes, dists, labels,
+                         float(cutoff_m), self._dist, self._label, self._touched, self._hk, self._hn)
 
     def _seeds(self, sites: Snapped, labels: np.ndarray | None = None):
         ok = np.flatnonzero(sites.ok)
@@ -181,9 +196,7 @@ class Reach:
 
     def node_distances(self, sites: Snapped, *, cutoff_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(touched nodes, their distance, their nearest site) for all sites in one pass."""
-        nodes, dists, labels = self._seeds(sites)
-        n = _dijkstra(self.net.indptr, self.net.indices, self.net.weights, nodes, dists, labels,
-                      float(cutoff_m), self._dist, self._label, self._touched)
+        n = self._search(*self._seeds(sites), cutoff_m)
         touched = self._touched[:n].copy()
         out = (touched, self._dist[touched].copy(), self._label[touched].copy())
         self._dist[touched] = np.inf
@@ -197,18 +210,19 @@ class Reach:
         Pass the points' :class:`PointIndex` when querying the same points repeatedly.
         """
         index = index or PointIndex(self.net, points)
-        nodes, dists, labels = self._seeds(sites)
-        n = _dijkstra(self.net.indptr, self.net.indices, self.net.weights, nodes, dists, labels,
-                      float(cutoff_m), self._dist, self._label, self._touched)
+        n = self._search(*self._seeds(sites), cutoff_m)
         ok = np.flatnonzero(sites.ok)
         order = np.argsort(sites.edge[ok], kind="stable")
         s_idx = ok[order].astype(np.int64)
         out_d = np.full(len(points.ok), np.inf)
         out_s = np.full(len(points.ok), -1, dtype=np.int64)
-        _point_distances(self._touched, n, index.node_ptr, index.node_pts, points.edge, points.offset_u_m,
-                         points.offset_v_m, points.access_m, self.net.edge_u, self.net.edge_v, self._dist,
-                         self._label, sites.edge[s_idx], sites.offset_u_m[s_idx], sites.access_m[s_idx], s_idx,
-                         float(cutoff_m), out_d, out_s)
+        site_edges = sites.edge[s_idx]
+        self._edge_has_site[site_edges] = True
+        _point_distances(self._touched, n, index.node_ptr, index.node_pts, index.ent_edge, index.ent_off_u,
+                         index.ent_off_v, index.ent_access, self.net.edge_u, self.net.edge_v, self._dist,
+                         self._label, self._edge_has_site, site_edges, sites.offset_u_m[s_idx],
+                         sites.access_m[s_idx], s_idx, float(cutoff_m), out_d, out_s)
+        self._edge_has_site[site_edges] = False
         touched = self._touched[:n]
         self._dist[touched] = np.inf
         self._label[touched] = -1
@@ -251,7 +265,11 @@ def _improve(touched, n_touched, dist, edge_u, edge_v, node_ptr, node_pts,
 
 
 class PointIndex:
-    """Which snapped points hang off each node (both ends of their edge)."""
+    """Which snapped points hang off each node (both ends of their edge).
+
+    The points' edge, offsets and access legs are copied in the same order, so
+    a search reads them sequentially instead of jumping around memory.
+    """
 
     def __init__(self, net: WalkNetwork, points: Snapped) -> None:
         ok = np.flatnonzero(points.ok)
@@ -261,6 +279,10 @@ class PointIndex:
         self.node_pts = pts[order].astype(np.int64)
         self.node_ptr = np.zeros(net.n_nodes + 1, dtype=np.int64)
         np.cumsum(np.bincount(nodes, minlength=net.n_nodes), out=self.node_ptr[1:])
+        self.ent_edge = points.edge[self.node_pts].astype(np.int64)
+        self.ent_off_u = points.offset_u_m[self.node_pts].copy()
+        self.ent_off_v = points.offset_v_m[self.node_pts].copy()
+        self.ent_access = points.access_m[self.node_pts].copy()
 
 
 def add_site_inplace(reach: Reach, index: PointIndex, site: Snapped, label: int, points: Snapped,
@@ -277,9 +299,7 @@ def add_site_inplace(reach: Reach, index: PointIndex, site: Snapped, label: int,
     if not site.ok[0]:
         return changed[:0]
     net = reach.net
-    nodes, dists, labels = reach._seeds(site, np.array([label]))
-    n = _dijkstra(net.indptr, net.indices, net.weights, nodes, dists, labels, float(cutoff_m),
-                  reach._dist, reach._label, reach._touched)
+    n = reach._search(*reach._seeds(site, np.array([label])), cutoff_m)
     nc = _improve(reach._touched, n, reach._dist, net.edge_u, net.edge_v, index.node_ptr, index.node_pts,
                   points.edge, points.offset_u_m, points.offset_v_m, points.access_m,
                   int(site.edge[0]), float(site.offset_u_m[0]), float(site.access_m[0]), int(label),

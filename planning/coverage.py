@@ -97,9 +97,10 @@ class CoverageModel:
         self._lock = threading.Lock()  # the search scratch space is shared; sessions run in threads
 
     def _by_area(self, mask: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(self.area_ids), len(self.categories)))
-        np.add.at(out, self.area_index[mask], self.weights[mask])
-        return out
+        idx = self.area_index[mask]
+        w = self.weights[mask]
+        return np.column_stack([np.bincount(idx, weights=w[:, k], minlength=len(self.area_ids))
+                                for k in range(w.shape[1])])
 
     def evaluate(self, sites: Snapped, *, cutoff_m: float, straight_line_m: float | None = None) -> CoverageResult:
         if cutoff_m <= 0:
