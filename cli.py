@@ -47,8 +47,14 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     if args.minutes <= 0 or args.speed <= 0 or args.max_snap_m <= 0:
         print("错误：--minutes、--speed 和 --max-snap-m 必须为正数 (must be positive)", file=sys.stderr)
         return 2
+    from config import load_config
+    from data.db import PROJECT_ROOT
+
+    config = load_config()
+    cache_dir = args.cache_dir or PROJECT_ROOT / config.network.cache_dir
     try:
-        net = load_network(args.roads, cache_dir=args.cache_dir)
+        net = load_network(args.roads, cache_dir=cache_dir,
+                           excluded_highways=frozenset(config.network.osm_excluded_highways))
         fac = read_points(args.facilities)
         dem = read_points(args.demand, weighted=True)
     except (NetworkError, PointFileError) as exc:
@@ -124,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     cov.add_argument("--minutes", type=float, default=15.0, help="walking time cutoff in minutes (default 15)")
     cov.add_argument("--speed", type=float, default=1.0, help="walking speed in m/s (default 1.0, elderly)")
     cov.add_argument("--max-snap-m", type=float, default=300.0, help="max distance to the network in metres (default 300)")
-    cov.add_argument("--cache-dir", type=Path, default=None, help="reuse built networks from this folder")
+    cov.add_argument("--cache-dir", type=Path, default=None, help="folder for built networks (default from config/dashboard.toml: var/cache)")
     cov.add_argument("--out", required=True, type=Path, help="output CSV: id,facility_id,network_m,walk_min,covered,straight_m")
     cov.set_defaults(func=_cmd_coverage)
     return parser

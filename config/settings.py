@@ -50,6 +50,12 @@ class Walking(_Strict):
         return v
 
 
+class Network(_Strict):
+    osm_excluded_highways: tuple[str, ...]
+    isochrone_max_triangle_edge_m: float = Field(gt=0, le=5000)
+    cache_dir: str
+
+
 class Density(_Strict):
     h3_resolution_district: int = Field(ge=5, le=9)
     h3_resolution_township: int = Field(ge=5, le=9)
@@ -102,6 +108,7 @@ class Basemap(_Strict):
 class DashboardConfig(_Strict):
     app: AppSettings
     walking: Walking
+    network: Network
     density: Density
     levels: tuple[Level, ...]
     facility_kinds: tuple[FacilityKind, ...]

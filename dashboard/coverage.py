@@ -18,7 +18,6 @@ from geo.network import WalkNetwork, hash_lines, network_from_lines
 from geo.snapping import Snapped, snap_points
 from planning.coverage import CoverageModel, CoverageResult
 
-CACHE_DIR = PROJECT_ROOT / "var" / "cache"
 # (id, Chinese label, English label); "elders" is all 60+.
 CATEGORIES = (
     ("elders", "60岁以上老人", "All elders 60+"),
@@ -44,7 +43,7 @@ class CoverageEngine:
     build_note: str
 
 
-def network_for_lines(lines, cache_dir: Path = CACHE_DIR) -> tuple[WalkNetwork, bool]:
+def network_for_lines(lines, cache_dir: Path) -> tuple[WalkNetwork, bool]:
     """The network for these road lines, from the on-disk cache when present."""
     key = hash_lines(lines)
     path = cache_dir / f"network-roads-{key[:24]}.npz"
@@ -59,7 +58,7 @@ def network_for_lines(lines, cache_dir: Path = CACHE_DIR) -> tuple[WalkNetwork, 
 def engine(url: str) -> CoverageEngine:
     config = get_config()
     roads, groups, facilities = _repo_call(lambda r: (r.roads(), r.elder_groups(), r.facilities()))
-    net, cached = network_for_lines(list(roads.geometry.values))
+    net, cached = network_for_lines(list(roads.geometry.values), PROJECT_ROOT / config.network.cache_dir)
     lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
     demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
     weights = np.column_stack([
@@ -74,7 +73,8 @@ def engine(url: str) -> CoverageEngine:
     rep = net.components()
     note = (f"路网 {net.n_nodes:,} 节点（{'缓存' if cached else '新建'}），{rep.n_components} 个连通片；"
             f"未吸附：老人点 {demand.n_unsnapped}，设施 {fac_snap.n_unsnapped}")
-    return CoverageEngine(net, model, triangulate(net), operating, fac_snap, groups, note)
+    tri = triangulate(net, max_edge_m=config.network.isochrone_max_triangle_edge_m)
+    return CoverageEngine(net, model, tri, operating, fac_snap, groups, note)
 
 
 def selected_sites(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> tuple[Snapped, gpd.GeoDataFrame]:

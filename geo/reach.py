@@ -230,37 +230,35 @@ class Reach:
 
 
 @njit(cache=True, nogil=True)
-def _improve(touched, n_touched, dist, edge_u, edge_v, node_ptr, node_pts,
-             p_edge, p_off_u, p_off_v, p_access, new_edge, new_off_u, new_access, new_label,
-             cur_d, cur_s, cutoff, changed):
+def _offer(i, best, new_label, cutoff, cur_d, cur_s, changed, nc):
+    """Give point ``i`` to the new site if its walk there is shorter; returns the changed count."""
+    if best <= cutoff and best < cur_d[i]:
+        if cur_s[i] != new_label:
+            changed[nc] = i
+            nc += 1
+        cur_d[i] = best
+        cur_s[i] = new_label
+    return nc
+
+
+@njit(cache=True, nogil=True)
+def _improve(touched, n_touched, dist, edge_u, edge_v, node_ptr, node_pts, ent_edge, ent_off_u, ent_off_v,
+             ent_access, new_edge, new_off_u, new_access, new_label, cur_d, cur_s, cutoff, changed):
     """Points whose nearest site becomes the new one; returns how many changed."""
     nc = 0
     node = edge_u[new_edge]  # points on the new site's own edge, even if its ends are out of reach
     for k in range(node_ptr[node], node_ptr[node + 1]):
-        i = node_pts[k]
-        if p_edge[i] == new_edge:
-            best = abs(p_off_u[i] - new_off_u) + new_access + p_access[i]
-            if best <= cutoff and best < cur_d[i]:
-                if cur_s[i] != new_label:
-                    changed[nc] = i
-                    nc += 1
-                cur_d[i] = best
-                cur_s[i] = new_label
+        if ent_edge[k] == new_edge:
+            best = abs(ent_off_u[k] - new_off_u) + new_access + ent_access[k]
+            nc = _offer(node_pts[k], best, new_label, cutoff, cur_d, cur_s, changed, nc)
     for t in range(n_touched):
         node = touched[t]
         for k in range(node_ptr[node], node_ptr[node + 1]):
-            i = node_pts[k]
-            e = p_edge[i]
-            best = min(dist[edge_u[e]] + p_off_u[i], dist[edge_v[e]] + p_off_v[i])
+            e = ent_edge[k]
+            best = min(dist[edge_u[e]] + ent_off_u[k], dist[edge_v[e]] + ent_off_v[k])
             if e == new_edge:
-                best = min(best, abs(p_off_u[i] - new_off_u) + new_access)
-            best += p_access[i]
-            if best <= cutoff and best < cur_d[i]:
-                if cur_s[i] != new_label:
-                    changed[nc] = i
-                    nc += 1
-                cur_d[i] = best
-                cur_s[i] = new_label
+                best = min(best, abs(ent_off_u[k] - new_off_u) + new_access)
+            nc = _offer(node_pts[k], best + ent_access[k], new_label, cutoff, cur_d, cur_s, changed, nc)
     return nc
 
 
@@ -301,7 +299,7 @@ def add_site_inplace(reach: Reach, index: PointIndex, site: Snapped, label: int,
     net = reach.net
     n = reach._search(*reach._seeds(site, np.array([label])), cutoff_m)
     nc = _improve(reach._touched, n, reach._dist, net.edge_u, net.edge_v, index.node_ptr, index.node_pts,
-                  points.edge, points.offset_u_m, points.offset_v_m, points.access_m,
+                  index.ent_edge, index.ent_off_u, index.ent_off_v, index.ent_access,
                   int(site.edge[0]), float(site.offset_u_m[0]), float(site.access_m[0]), int(label),
                   dist_of_point, site_of_point, float(cutoff_m), changed)
     touched = reach._touched[:n]

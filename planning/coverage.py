@@ -63,6 +63,21 @@ class CoverageResult:
         return pd.DataFrame(cols, index=pd.Index(self.area_ids, name="area"))
 
 
+def coverage_by(result: CoverageResult, weights: np.ndarray, keys: np.ndarray, *, categories: tuple[str, ...]) -> pd.DataFrame:
+    """Covered weight and share per any grouping of the demand points (e.g. community codes)."""
+    weights = np.asarray(weights, dtype=np.float64).reshape(len(keys), -1)
+    codes, inverse = np.unique(np.asarray(keys), return_inverse=True)
+    inverse = inverse.ravel()
+    cols = {}
+    for k, cat in enumerate(categories):
+        total = np.bincount(inverse, weights=weights[:, k], minlength=len(codes))
+        cov = np.bincount(inverse, weights=weights[:, k] * result.covered, minlength=len(codes))
+        cols[f"{cat}_total"] = total
+        cols[f"{cat}_covered"] = cov
+        cols[f"{cat}_share"] = np.divide(cov, total, out=np.zeros_like(cov), where=total > 0)
+    return pd.DataFrame(cols, index=pd.Index(codes, name="group"))
+
+
 class CoverageModel:
     """Demand fixed once; evaluate any set of sites against it."""
 

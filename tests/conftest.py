@@ -28,20 +28,22 @@ def demo_bundle():
     return build_demo(seed=42)
 
 
-@pytest.fixture(scope="session")
-def demo_db_url(tmp_path_factory, demo_bundle) -> str:
-    """A SQLite file with the seed-42 demo, shared by the read-only tests."""
+def _load_bundle(url: str, bundle) -> str:
     from data.db import create_schema, make_engine, session_factory
     from data.repository import Repository
 
-    path = tmp_path_factory.mktemp("demo") / "demo.db"
-    url = f"sqlite:///{path}"
     engine = make_engine(url)
     create_schema(engine)
     with session_factory(engine).begin() as session:
-        Repository(session).replace_all(demo_bundle)
+        Repository(session).replace_all(bundle)
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(tmp_path_factory, demo_bundle) -> str:
+    """A SQLite file with the seed-42 demo, shared by the read-only tests."""
+    return _load_bundle(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}", demo_bundle)
 
 
 @pytest.fixture(scope="session")
@@ -88,13 +90,4 @@ def pg_url(pg_server, request):
 @pytest.fixture(scope="session")
 def pg_demo_url(pg_server, demo_bundle):
     """A PostGIS database holding the full seed-42 demo, shared by read-only tests."""
-    from data.db import create_schema, make_engine, session_factory
-    from data.repository import Repository
-
-    url = _new_database(pg_server, "demo_seed42")
-    engine = make_engine(url)
-    create_schema(engine)
-    with session_factory(engine).begin() as session:
-        Repository(session).replace_all(demo_bundle)
-    engine.dispose()
-    return url
+    return _load_bundle(_new_database(pg_server, "demo_seed42"), demo_bundle)

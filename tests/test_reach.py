@@ -106,6 +106,20 @@ def test_coverage_by_area_and_category_by_hand(net):
     assert more.share() == pytest.approx(16 / 25)
 
 
+def test_coverage_by_community_by_hand(net):
+    from planning.coverage import coverage_by
+
+    w = np.array(list(WEIGHTS.values()))
+    model = CoverageModel(net, snap(net, DEMAND), w, categories=("total", "age_80_plus"),
+                          area_of_demand=np.array(list(AREAS.values())))
+    res = model.evaluate(snap(net, FACILITIES), cutoff_m=200)
+    communities = np.array(["c1", "c1", "c2", "c2", "c3", "c3"])
+    table = coverage_by(res, w, communities, categories=("total", "age_80_plus"))
+    assert table["total_covered"].tolist() == [5, 0, 1]  # d2 in c1, d6 in c3
+    assert table["total_total"].tolist() == [15, 7, 3]
+    assert table.loc["c3", "age_80_plus_share"] == pytest.approx(1 / 3)
+
+
 def test_bad_arguments_are_named(net):
     d = snap(net, DEMAND)
     with pytest.raises(ValueError, match=r"weights must be \(6, 2\)"):
