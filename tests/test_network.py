@@ -150,3 +150,34 @@ def test_adding_a_site_never_lowers_coverage_and_matches_a_full_recompute(finlan
     assert np.array_equal(after.covered, full.covered)
     assert np.allclose(after.network_m, full.network_m, equal_nan=False)
     assert np.allclose(after.area_covered, full.area_covered)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 10), cutoff=st.floats(50, 5000))
+def test_bucket_queue_equals_heap(finland, seed, k, cutoff):
+    rng = np.random.default_rng(seed)
+    nodes = rng.choice(finland.n_nodes, k, replace=False)
+    sites = snap_points(finland, finland.node_lonlat[nodes] + rng.normal(0, 3e-4, (k, 2)), np.arange(k), max_snap_m=300)
+    reach = Reach(finland)
+    a = reach.node_distances(sites, cutoff_m=cutoff, method="buckets")
+    b = reach.node_distances(sites, cutoff_m=cutoff, method="heap")
+    oa, ob = np.argsort(a[0]), np.argsort(b[0])
+    assert np.array_equal(a[0][oa], b[0][ob])
+    assert np.array_equal(a[1][oa], b[1][ob])
+
+
+def test_bucket_queue_overflow_falls_back_to_the_heap(finland):
+    from geo.reach import _dial
+
+    sites = snap_points(finland, finland.node_lonlat[[10, 500]], ["a", "b"], max_snap_m=50)
+    reach = Reach(finland)
+    nodes, dists, labels = reach._seeds(sites)
+    small = np.empty(3, dtype=np.int64)
+    n = _dial(finland.indptr, finland.indices, finland.weights, nodes, dists, labels, 1e9, reach._dist,
+              reach._label, reach._touched, 1.0, np.empty(5000, dtype=np.int64), small, small.copy(), np.empty(3))
+    assert n < 0  # ran out of queue room and said so
+    reach._reset(-n - 1)
+    assert np.isinf(reach._dist).all()
+    buckets = reach.node_distances(sites, cutoff_m=1e9)
+    heap = reach.node_distances(sites, cutoff_m=1e9, method="heap")
+    assert sorted(buckets[0].tolist()) == sorted(heap[0].tolist()) and len(heap[0]) > 1000
