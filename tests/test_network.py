@@ -25,6 +25,13 @@ def finland():
     return load_network(FINLAND)
 
 
+@pytest.fixture(scope="module")
+def finland_graph(finland):
+    graph = nx.Graph()
+    graph.add_weighted_edges_from(zip(finland.edge_u.tolist(), finland.edge_v.tolist(), finland.edge_len.tolist(), strict=True))
+    return graph
+
+
 @pytest.mark.parametrize(("path", "epsg"), [(OAKLAND, 32610), (FINLAND, 32635)])
 def test_osm_extracts_build_with_report(path, epsg):
     net = load_network(path)
@@ -41,9 +48,8 @@ def test_motorways_are_excluded_by_default_and_configurable():
     assert with_motorways.edge_len.sum() > default.edge_len.sum() + 1000
 
 
-def test_distances_equal_networkx_dijkstra(finland):
-    graph = nx.Graph()
-    graph.add_weighted_edges_from(zip(finland.edge_u.tolist(), finland.edge_v.tolist(), finland.edge_len.tolist(), strict=True))
+def test_distances_equal_networkx_dijkstra(finland, finland_graph):
+    graph = finland_graph
     rng = np.random.default_rng(0)
     reach = Reach(finland)
     for source in rng.choice(finland.n_nodes, 6, replace=False):
@@ -154,19 +160,31 @@ def test_adding_a_site_never_lowers_coverage_and_matches_a_full_recompute(finlan
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 10), cutoff=st.floats(50, 5000))
-def test_bucket_queue_equals_heap(finland, seed, k, cutoff):
+def test_multi_source_search_equals_networkx(finland, finland_graph, seed, k, cutoff):
     rng = np.random.default_rng(seed)
     nodes = rng.choice(finland.n_nodes, k, replace=False)
     sites = snap_points(finland, finland.node_lonlat[nodes] + rng.normal(0, 3e-4, (k, 2)), np.arange(k), max_snap_m=300)
-    reach = Reach(finland)
-    a = reach.node_distances(sites, cutoff_m=cutoff, method="buckets")
-    b = reach.node_distances(sites, cutoff_m=cutoff, method="heap")
-    oa, ob = np.argsort(a[0]), np.argsort(b[0])
-    assert np.array_equal(a[0][oa], b[0][ob])
-    assert np.array_equal(a[1][oa], b[1][ob])
+    touched, dist, label = Reach(finland).node_distances(sites, cutoff_m=cutoff)
+    graph = finland_graph.copy()
+    for i in np.flatnonzero(sites.ok):  # a virtual source joined to each site's edge ends
+        e = sites.edge[i]
+        for node, off in ((finland.edge_u[e], sites.offset_u_m[i]), (finland.edge_v[e], sites.offset_v_m[i])):
+            w = sites.access_m[i] + off
+            if not graph.has_edge("S", int(node)) or graph["S"][int(node)]["weight"] > w:
+                graph.add_edge("S", int(node), weight=w)
+    ref = nx.single_source_dijkstra_path_length(graph, "S", cutoff=cutoff) if graph.has_node("S") else {}
+    ref.pop("S", None)
+    ours = dict(zip(touched.tolist(), dist.tolist(), strict=True))
+    assert set(ours) == set(ref)
+    assert all(abs(ours[n] - d) < 1e-6 for n, d in ref.items())
+    # the label is a site whose own walk gives that distance
+    for node, lab in zip(touched[:50], label[:50], strict=False):
+        one = sites.subset(np.arange(len(sites.ok)) == lab)
+        t1, d1, _ = Reach(finland).node_distances(one, cutoff_m=cutoff)
+        assert abs(dict(zip(t1.tolist(), d1.tolist(), strict=True))[int(node)] - ours[int(node)]) < 1e-6
 
 
-def test_bucket_queue_overflow_falls_back_to_the_heap(finland):
+def test_queue_overflow_grows_and_searches_again(finland):
     from geo.reach import _dial
 
     sites = snap_points(finland, finland.node_lonlat[[10, 500]], ["a", "b"], max_snap_m=50)
@@ -178,6 +196,6 @@ def test_bucket_queue_overflow_falls_back_to_the_heap(finland):
     assert n < 0  # ran out of queue room and said so
     reach._reset(-n - 1)
     assert np.isinf(reach._dist).all()
-    buckets = reach.node_distances(sites, cutoff_m=1e9)
-    heap = reach.node_distances(sites, cutoff_m=1e9, method="heap")
-    assert sorted(buckets[0].tolist()) == sorted(heap[0].tolist()) and len(heap[0]) > 1000
+    roomy = Reach(finland).node_distances(sites, cutoff_m=1e9)
+    cramped = Reach(finland, queue_size=4).node_distances(sites, cutoff_m=1e9)
+    assert np.array_equal(roomy[0], cramped[0]) and np.array_equal(roomy[1], cramped[1]) and len(roomy[0]) > 1000
