@@ -319,3 +319,55 @@ def add_site_inplace(reach: Reach, index: PointIndex, site: Snapped, label: int,
                   dist_of_point, site_of_point, float(cutoff_m), changed)
     reach._reset(n)
     return changed[:nc]
+
+
+@njit(cache=True, nogil=True)
+def _collect(touched, n_touched, dist, edge_u, edge_v, node_ptr, node_pts, ent_edge, ent_off_u, ent_off_v,
+             ent_access, site_edge, site_off_u, site_access, cutoff, stamp, mark, out):
+    """Points within ``cutoff`` of one site (searched into ``dist``); returns how many, listed in ``out``."""
+    n = 0
+    node = edge_u[site_edge]
+    for k in range(node_ptr[node], node_ptr[node + 1]):
+        if ent_edge[k] == site_edge:
+            i = node_pts[k]
+            if abs(ent_off_u[k] - site_off_u) + site_access + ent_access[k] <= cutoff and mark[i] != stamp:
+                mark[i] = stamp
+                out[n] = i
+                n += 1
+    for t in range(n_touched):
+        node = touched[t]
+        for k in range(node_ptr[node], node_ptr[node + 1]):
+            i = node_pts[k]
+            if mark[i] == stamp:
+                continue
+            e = ent_edge[k]
+            best = min(dist[edge_u[e]] + ent_off_u[k], dist[edge_v[e]] + ent_off_v[k])
+            if best + ent_access[k] <= cutoff:
+                mark[i] = stamp
+                out[n] = i
+                n += 1
+    return n
+
+
+def coverage_matrix(reach: Reach, index: PointIndex, sites: Snapped, points: Snapped, *, cutoff_m: float):
+    """A sparse (sites × points) matrix: True where the site is within ``cutoff_m`` walk of the point.
+
+    One search per site, each stopping at the cutoff (the input of siting models).
+    """
+    from scipy import sparse
+
+    net = reach.net
+    mark = np.full(len(points.ok), -1, dtype=np.int64)
+    out = np.empty(len(points.ok), dtype=np.int64)
+    rows, cols = [], []
+    for j in np.flatnonzero(sites.ok):
+        n = reach._search(*reach._seeds(sites.subset(np.arange(len(sites.ok)) == j), np.array([j])), cutoff_m)
+        m = _collect(reach._touched, n, reach._dist, net.edge_u, net.edge_v, index.node_ptr, index.node_pts,
+                     index.ent_edge, index.ent_off_u, index.ent_off_v, index.ent_access, int(sites.edge[j]),
+                     float(sites.offset_u_m[j]), float(sites.access_m[j]), float(cutoff_m), int(j), mark, out)
+        reach._reset(n)
+        rows.append(np.full(m, j, dtype=np.int64))
+        cols.append(out[:m].copy())
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    return sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(sites.ok), len(points.ok)))

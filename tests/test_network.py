@@ -199,3 +199,20 @@ def test_queue_overflow_grows_and_searches_again(finland):
     roomy = Reach(finland).node_distances(sites, cutoff_m=1e9)
     cramped = Reach(finland, queue_size=4).node_distances(sites, cutoff_m=1e9)
     assert np.array_equal(roomy[0], cramped[0]) and np.array_equal(roomy[1], cramped[1]) and len(roomy[0]) > 1000
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 6), minutes=st.integers(1, 20))
+def test_coverage_matrix_rows_equal_single_site_coverage(finland, seed, k, minutes):
+    from geo.reach import PointIndex, coverage_matrix
+
+    model = _model(finland, seed)
+    sites = _sites(finland, seed, k)
+    cutoff = minutes * 60.0
+    matrix = coverage_matrix(Reach(finland), PointIndex(finland, model.demand), sites, model.demand, cutoff_m=cutoff)
+    assert matrix.shape == (k, len(model.demand.ok))
+    for j in range(k):
+        alone = model.evaluate(sites.subset(np.arange(k) == j), cutoff_m=cutoff)
+        assert np.array_equal(matrix[j].toarray().ravel(), alone.covered)
+    together = model.evaluate(sites, cutoff_m=cutoff)
+    assert np.array_equal(np.asarray(matrix.sum(axis=0)).ravel() > 0, together.covered)
