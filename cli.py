@@ -34,42 +34,60 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_coverage(args: argparse.Namespace) -> int:
-    import csv
+class InputError(Exception):
+    """A bad input file or argument; the message says what to fix."""
 
-    import numpy as np
 
+def _walk_inputs(args: argparse.Namespace, point_files: dict[str, tuple[Path, bool]]):
+    """The network and the snapped point files shared by `coverage` and `siting`.
+
+    ``point_files``: name -> (path, weighted). Returns (net, {name: (table, snapped)}).
+    Progress and unsnapped points go to stdout; bad input raises InputError.
+    """
+    from config import load_config
+    from data.db import PROJECT_ROOT
     from geo.network import NetworkError, load_network
     from geo.points import PointFileError, read_points
     from geo.snapping import snap_points
-    from planning.coverage import CoverageModel
 
     if args.minutes <= 0 or args.speed <= 0 or args.max_snap_m <= 0:
-        print("错误：--minutes、--speed 和 --max-snap-m 必须为正数 (must be positive)", file=sys.stderr)
-        return 2
-    from config import load_config
-    from data.db import PROJECT_ROOT
-
+        msg = "--minutes、--speed 和 --max-snap-m 必须为正数 (must be positive)"
+        raise InputError(msg)
     config = load_config()
     cache_dir = args.cache_dir or PROJECT_ROOT / config.network.cache_dir
     try:
         net = load_network(args.roads, cache_dir=cache_dir,
                            excluded_highways=frozenset(config.network.osm_excluded_highways))
-        fac = read_points(args.facilities)
-        dem = read_points(args.demand, weighted=True)
+        tables = {name: read_points(path, weighted=weighted) for name, (path, weighted) in point_files.items()}
     except (NetworkError, PointFileError) as exc:
-        print(f"错误：{exc}", file=sys.stderr)
-        return 2
+        raise InputError(str(exc)) from None
     rep = net.components()
     print(f"路网：{net.n_nodes:,} 个节点，{net.n_edges:,} 条边，{rep.n_components} 个连通片"
           f"（最大片占 {rep.largest_share:.1%}，其余 {rep.detached_nodes:,} 个节点）", flush=True)
-    fac_s = snap_points(net, fac.lonlat, fac.ids, max_snap_m=args.max_snap_m)
-    dem_s = snap_points(net, dem.lonlat, dem.ids, max_snap_m=args.max_snap_m)
-    for label, snapped in (("设施", fac_s), ("需求点", dem_s)):
+    out = {}
+    for name, table in tables.items():
+        snapped = snap_points(net, table.lonlat, table.ids, max_snap_m=args.max_snap_m)
         if snapped.n_unsnapped:
             shown = ", ".join(map(str, snapped.unsnapped_ids[:10]))
             more = " …" if snapped.n_unsnapped > 10 else ""
-            print(f"警告：{snapped.n_unsnapped} 个{label}距路网超过 {args.max_snap_m:g} m，未能吸附：{shown}{more}")
+            print(f"警告：{snapped.n_unsnapped} 个{name}距路网超过 {args.max_snap_m:g} m，未能吸附：{shown}{more}")
+        out[name] = (table, snapped)
+    return net, out
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    import csv
+
+    import numpy as np
+
+    from planning.coverage import CoverageModel
+
+    try:
+        net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "需求点": (args.demand, True)})
+    except InputError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    (fac, fac_s), (dem, dem_s) = pts["设施"], pts["需求点"]
     cutoff = args.minutes * 60.0 * args.speed
     model = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
     res = model.evaluate(fac_s, cutoff_m=cutoff, straight_line_m=cutoff)
@@ -88,6 +106,67 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
           f"直线 {cutoff:.0f} m 覆盖：{res.straight_share():.2%}")
     print(f"covered_share={res.share():.4f} covered_weight={covered:g} total_weight={total:g}")
     return 0
+
+
+def _cmd_siting(args: argparse.Namespace) -> int:
+    import csv
+
+    import numpy as np
+
+    from geo.reach import PointIndex, Reach, coverage_matrix
+    from planning.coverage import CoverageModel
+    from planning.siting import SitingProblem
+
+    if (args.k is None) == (args.target_share is None):
+        print("错误：请给出 --k（新增站点数）或 --target-share（目标覆盖率）其中之一 (give exactly one)", file=sys.stderr)
+        return 2
+    if args.k is not None and args.k < 1 or args.target_share is not None and not 0 < args.target_share <= 1:
+        print("错误：--k 必须 ≥ 1，--target-share 必须在 (0, 1] 之间", file=sys.stderr)
+        return 2
+    try:
+        net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "候选点": (args.candidates, False),
+                                       "需求点": (args.demand, True)})
+    except InputError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    (_, fac_s), (cand, cand_s), (dem, dem_s) = pts["设施"], pts["候选点"], pts["需求点"]
+    cutoff = args.minutes * 60.0 * args.speed
+    model = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
+    now = model.evaluate(fac_s, cutoff_m=cutoff)
+    print(f"现状：步行 {args.minutes:g} 分钟覆盖 {now.share():.2%}", flush=True)
+    matrix = coverage_matrix(Reach(net), PointIndex(net, dem_s), cand_s, dem_s, cutoff_m=cutoff)
+    problem = SitingProblem(matrix, dem.weight, candidate_ids=cand.ids, covered_now=now.covered)
+    r = problem.reductions
+    print(f"模型化简：需求点 {r.demand_in:,} → {r.demand_kept:,}，候选点 {r.candidates_in:,} → {r.candidates_kept:,}",
+          flush=True)
+    if args.k is not None:
+        result = (problem.solve_greedy(args.k) if args.method == "greedy"
+                  else problem.solve_mclp(args.k, time_limit_s=args.time_limit))
+    else:
+        result = problem.solve_lscp(args.target_share, time_limit_s=args.time_limit)
+    if result.message:
+        print(result.message)
+    where = dict(zip(cand.ids.tolist(), cand.lonlat.tolist(), strict=True))
+    with open(args.out, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "lon", "lat"])
+        for cid in result.chosen:
+            w.writerow([cid, *where[cid]])
+    print(f"新增 {len(result.chosen)} 个站点后覆盖 {result.share:.2%}（{result.solve_s:.2f} s，{result.method}）")
+    bound = "" if result.bound is None else f"{result.bound:g}"
+    print(f"status={result.status} objective={result.objective:g} bound={bound} sites={len(result.chosen)}")
+    return 0 if result.status != "infeasible" else 3
+
+
+def _walk_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--roads", required=True, type=Path, help="OSM extract (.osm.pbf/.osm/.osm.bz2) or lines (.geojson/.gpkg/.shp)")
+    p.add_argument("--facilities", required=True, type=Path, help="existing facility points (GeoJSON or CSV id,lon,lat)")
+    p.add_argument("--demand", required=True, type=Path, help="demand points with optional weight (GeoJSON or CSV)")
+    p.add_argument("--minutes", type=float, default=15.0, help="walking time cutoff in minutes (default 15)")
+    p.add_argument("--speed", type=float, default=1.0, help="walking speed in m/s (default 1.0, elderly)")
+    p.add_argument("--max-snap-m", type=float, default=300.0, help="max distance to the network in metres (default 300)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="folder for built networks (default from config/dashboard.toml: var/cache)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,15 +203,28 @@ def build_parser() -> argparse.ArgumentParser:
             "comparison. FAC and DEM: GeoJSON points or CSV with id,lon,lat (DEM may have weight)."
         ),
     )
-    cov.add_argument("--roads", required=True, type=Path, help="OSM extract (.osm.pbf/.osm/.osm.bz2) or lines (.geojson/.gpkg/.shp)")
-    cov.add_argument("--facilities", required=True, type=Path, help="facility points (GeoJSON or CSV)")
-    cov.add_argument("--demand", required=True, type=Path, help="demand points with optional weight (GeoJSON or CSV)")
-    cov.add_argument("--minutes", type=float, default=15.0, help="walking time cutoff in minutes (default 15)")
-    cov.add_argument("--speed", type=float, default=1.0, help="walking speed in m/s (default 1.0, elderly)")
-    cov.add_argument("--max-snap-m", type=float, default=300.0, help="max distance to the network in metres (default 300)")
-    cov.add_argument("--cache-dir", type=Path, default=None, help="folder for built networks (default from config/dashboard.toml: var/cache)")
+    _walk_arguments(cov)
     cov.add_argument("--out", required=True, type=Path, help="output CSV: id,facility_id,network_m,walk_min,covered,straight_m")
     cov.set_defaults(func=_cmd_coverage)
+
+    sit = sub.add_parser(
+        "siting",
+        help="choose new station sites: best k (MCLP) or fewest for a target share (LSCP)",
+        description=(
+            "Existing facilities are kept; new sites are chosen among the candidates to cover "
+            "the most demand weight within the walk (--k) or to reach a covered share with the "
+            "fewest sites (--target-share). The last line is status=... objective=... bound=... sites=..."
+        ),
+    )
+    _walk_arguments(sit)
+    sit.add_argument("--candidates", required=True, type=Path, help="candidate site points (GeoJSON or CSV id,lon,lat)")
+    goal = sit.add_mutually_exclusive_group()
+    goal.add_argument("--k", type=int, default=None, help="number of new sites (MCLP)")
+    goal.add_argument("--target-share", type=float, default=None, help="covered share to reach, e.g. 0.9 (LSCP)")
+    sit.add_argument("--time-limit", type=float, default=60.0, help="solver time limit in seconds (default 60)")
+    sit.add_argument("--method", choices=["exact", "greedy"], default="exact", help="exact (HiGHS) or greedy + swap")
+    sit.add_argument("--out", required=True, type=Path, help="output CSV of the chosen candidates: id,lon,lat")
+    sit.set_defaults(func=_cmd_siting)
     return parser
 
 
