@@ -54,7 +54,9 @@ class SitingProblem:
     """Coverage matrix + weights, reduced once; solve many times."""
 
     def __init__(self, coverage: sparse.spmatrix, weights: np.ndarray, *, candidate_ids,
-                 covered_now: np.ndarray | None = None) -> None:
+                 covered_now: np.ndarray | None = None, reduce: bool = True) -> None:
+        """``reduce=False`` keeps the model as given (for comparison only): every
+        demand point and candidate stays, and demand covered now is simply free."""
         coverage = sparse.csr_matrix(coverage, dtype=bool)
         weights = np.asarray(weights, dtype=np.float64)
         n_cand, n_dem = coverage.shape
@@ -73,6 +75,16 @@ class SitingProblem:
         self.total_weight = float(weights.sum())
         self.base_weight = float(weights[covered_now].sum())
 
+        if not reduce:
+            self.base_weight = 0.0
+            self.free = covered_now.copy()  # covered whatever is chosen
+            self.kept = np.arange(n_cand)
+            self.matrix = coverage.astype(np.float64).tocsr()
+            self.matrix_csc = self.matrix.tocsc()
+            self.weights = weights.copy()
+            self.reductions = Reductions(demand_in=n_dem, demand_kept=n_dem, candidates_in=n_cand,
+                                         candidates_kept=n_cand)
+            return
         reachable = np.asarray(coverage.sum(axis=0)).ravel() > 0
         keep = reachable & ~covered_now & (weights > 0)
         sub = coverage[:, keep].tocsc()
@@ -84,6 +96,7 @@ class SitingProblem:
             key = sub.indices[sub.indptr[c]:sub.indptr[c + 1]].tobytes()
             col_group[c] = groups.setdefault(key, len(groups))
         n_groups = len(groups)
+        self.free = np.zeros(n_groups, dtype=bool)
         merge = sparse.csr_matrix((np.ones(len(col_group)), (np.arange(len(col_group)), col_group)),
                                   shape=(len(col_group), n_groups))
         matrix = (sub.astype(np.float64) @ merge).tocsr()
@@ -114,16 +127,16 @@ class SitingProblem:
                             solve_s=time.perf_counter() - started, reductions=self.reductions, message=message)
 
     def _covered_weight(self, picks: np.ndarray) -> float:
-        if len(picks) == 0:
-            return 0.0
-        hit = np.asarray(self.matrix[picks].sum(axis=0)).ravel() > 0
+        hit = self.free.copy()
+        if len(picks):
+            hit |= np.asarray(self.matrix[picks].sum(axis=0)).ravel() > 0
         return float(self.weights[hit].sum())
 
     def _greedy(self, k: int, *, swap_seconds: float) -> np.ndarray:
         m, mt = self.matrix, self.matrix_csc
         n = m.shape[0]
         k = min(k, n)
-        count = np.zeros(m.shape[1], dtype=np.int64)  # how many chosen sites cover each demand group
+        count = self.free.astype(np.int64)  # how many chosen sites (or existing ones) cover each demand group
         gain = m @ self.weights
         chosen = np.zeros(n, dtype=bool)
         picks = []
@@ -196,12 +209,12 @@ class SitingProblem:
             rows_idx.append(np.arange(n_x))
             rows_val.append(np.ones(n_x))
             row_lower = np.concatenate([np.full(n_y, -np.inf), [-np.inf]])
-            row_upper = np.concatenate([np.zeros(n_y), [float(k)]])
+            row_upper = np.concatenate([self.free.astype(float), [float(k)]])
         else:
             rows_idx.append(n_x + np.arange(n_y))
             rows_val.append(self.weights.copy())
             row_lower = np.concatenate([np.full(n_y, -np.inf), [need]])
-            row_upper = np.concatenate([np.zeros(n_y), [np.inf]])
+            row_upper = np.concatenate([self.free.astype(float), [np.inf]])
         lp.num_row_ = n_y + 1
         lp.row_lower_ = row_lower
         lp.row_upper_ = row_upper
@@ -219,7 +232,9 @@ class SitingProblem:
         if start is not None and integer:
             x = np.zeros(n_x + n_y)
             x[start] = 1.0
-            hit = np.asarray(self.matrix[start].sum(axis=0)).ravel() > 0 if len(start) else np.zeros(n_y, bool)
+            hit = self.free.copy()
+            if len(start):
+                hit |= np.asarray(self.matrix[start].sum(axis=0)).ravel() > 0
             x[n_x:] = hit
             sol = highspy.HighsSolution()
             sol.col_value = list(x)

@@ -100,6 +100,8 @@ def test_exact_equals_brute_force_and_greedy_never_beats_it(seed, n_cand, n_dem,
     greedy = p.solve_greedy(k)
     assert exact.status == "optimal"
     assert exact.objective == pytest.approx(brute(m, w, covered, k))
+    plain = SitingProblem(m, w, candidate_ids=np.arange(n_cand), covered_now=covered, reduce=False)
+    assert plain.solve_mclp(k).objective == pytest.approx(exact.objective)  # reductions change nothing
     assert greedy.objective <= exact.objective + 1e-9
     assert greedy.bound is None or greedy.bound >= exact.objective - 1e-6
     assert len(exact.chosen) <= k
