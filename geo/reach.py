@@ -19,6 +19,22 @@ from geo.network import WalkNetwork
 from geo.snapping import Snapped
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _queue(v, d, lab, dist, label, touched, nt, width, head, nxt, enode, ekey, ne):
+    """Record the better walk ``d`` to node ``v`` (from site ``lab``) and queue it; returns (nt, ne)."""
+    if dist[v] == np.inf:
+        touched[nt] = v
+        nt += 1
+    dist[v] = d
+    label[v] = lab
+    b = int(d / width) % head.shape[0]
+    enode[ne] = v
+    ekey[ne] = d
+    nxt[ne] = head[b]
+    head[b] = ne
+    return nt, ne + 1
+
+
 @njit(cache=True, nogil=True)
 def _dial(indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff, dist, label, touched,
           width, head, nxt, enode, ekey):
@@ -48,17 +64,7 @@ def _dial(indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff, di
         if d <= cutoff and d < dist[v]:
             if ne == enode.shape[0]:
                 return -(nt + 1)
-            if dist[v] == np.inf:
-                touched[nt] = v
-                nt += 1
-            dist[v] = d
-            label[v] = seed_label[i]
-            b = int(d / width) % nb
-            enode[ne] = v
-            ekey[ne] = d
-            nxt[ne] = head[b]
-            head[b] = ne
-            ne += 1
+            nt, ne = _queue(v, d, seed_label[i], dist, label, touched, nt, width, head, nxt, enode, ekey, ne)
             pending += 1
             start = min(start, d)
     if pending == 0:
@@ -82,17 +88,7 @@ def _dial(indptr, indices, weights, seed_node, seed_dist, seed_label, cutoff, di
             if nd < dist[w] and nd <= cutoff:
                 if ne == enode.shape[0]:
                     return -(nt + 1)
-                if dist[w] == np.inf:
-                    touched[nt] = w
-                    nt += 1
-                dist[w] = nd
-                label[w] = lab
-                b = int(nd / width) % nb
-                enode[ne] = w
-                ekey[ne] = nd
-                nxt[ne] = head[b]
-                head[b] = ne
-                ne += 1
+                nt, ne = _queue(w, nd, lab, dist, label, touched, nt, width, head, nxt, enode, ekey, ne)
                 pending += 1
     return nt
 
