@@ -201,3 +201,48 @@ class Road(Base):
 
 for _table in ("district", "township", "community", "facility", "elder_group", "residential_project", "road"):
     event.listen(Base.metadata, "after_create", spatial_index(_table))
+
+
+class Scenario(Base):
+    """A planning scenario: an ordered list of changes on top of the current situation or another scenario."""
+
+    __tablename__ = "scenario"
+    __table_args__ = (
+        UniqueConstraint("name", name="name"),
+        {"comment": "planning scenarios; the current situation is never modified by them"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    author: Mapped[str] = mapped_column(String(80), nullable=False, default="")
+    base_id: Mapped[int | None] = mapped_column(ForeignKey("scenario.id"), nullable=True,
+                                                comment="NULL: built on the current situation")
+    created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(nullable=False)
+
+
+class ScenarioChange(Base):
+    """One change of a scenario, applied in ``seq`` order."""
+
+    __tablename__ = "scenario_change"
+    __table_args__ = (
+        UniqueConstraint("scenario_id", "seq", name="scenario_seq"),
+        CheckConstraint("action IN ('open', 'close', 'change_kind', 'change_beds')", name="action_known"),
+        CheckConstraint("action != 'open' OR (geom IS NOT NULL AND kind_id IS NOT NULL)", name="open_has_site"),
+        CheckConstraint("action = 'open' OR facility_code IS NOT NULL", name="others_name_facility"),
+        {"comment": "ordered changes of a scenario"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(ForeignKey("scenario.id", ondelete="CASCADE"), nullable=False, index=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    action: Mapped[str] = mapped_column(String(12), nullable=False)
+    facility_code: Mapped[str | None] = mapped_column(String(40), comment="existing or scenario facility code")
+    kind_id: Mapped[str | None] = mapped_column(String(40))
+    geom = mapped_column(Geometry("POINT"), nullable=True)
+    candidate_id: Mapped[str | None] = mapped_column(String(40))
+    beds_total: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+
+
+event.listen(Base.metadata, "after_create", spatial_index("scenario_change"))

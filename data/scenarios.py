@@ -1,0 +1,133 @@
+"""Scenario persistence: create, duplicate, rename, delete; ordered changes.
+
+A scenario stores only its changes; the current situation (the facility
+table) is never written here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from data.models import Scenario, ScenarioChange
+from planning.scenario import ACTIONS, Change
+
+
+class ScenarioRepoError(ValueError):
+    """A scenario operation that cannot be done; the message says why and what to do."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+class ScenarioRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _get(self, scenario_id: int) -> Scenario:
+        sc = self.session.get(Scenario, scenario_id)
+        if sc is None:
+            msg = f"情景 {scenario_id} 不存在 (no scenario with id {scenario_id})"
+            raise ScenarioRepoError(msg)
+        return sc
+
+    def _check_name(self, name: str, *, exclude: int | None = None) -> str:
+        name = (name or "").strip()
+        if not name or len(name) > 80:
+            msg = "情景名称不能为空，且不超过 80 个字 (a scenario needs a name of 1–80 characters)"
+            raise ScenarioRepoError(msg)
+        clash = self.session.scalar(select(Scenario.id).where(Scenario.name == name))
+        if clash is not None and clash != exclude:
+            msg = f"已有同名情景“{name}”，请换一个名称 (a scenario named {name!r} exists)"
+            raise ScenarioRepoError(msg)
+        return name
+
+    def create(self, name: str, *, author: str = "", base_id: int | None = None) -> int:
+        if base_id is not None:
+            self._get(base_id)
+        now = _now()
+        sc = Scenario(name=self._check_name(name), author=author.strip(), base_id=base_id, created_at=now, updated_at=now)
+        self.session.add(sc)
+        self.session.flush()
+        return sc.id
+
+    def add_change(self, scenario_id: int, change: Change) -> int:
+        if change.action not in ACTIONS:
+            msg = f"unknown action {change.action!r}; use one of {ACTIONS}"
+            raise ScenarioRepoError(msg)
+        sc = self._get(scenario_id)
+        seq = (self.session.scalar(select(func.max(ScenarioChange.seq)).where(ScenarioChange.scenario_id == sc.id)) or 0) + 1
+        self.session.add(ScenarioChange(
+            scenario_id=sc.id, seq=seq, action=change.action, facility_code=change.facility_code,
+            kind_id=change.kind_id, geom=change.point, candidate_id=change.candidate_id,
+            beds_total=change.beds_total, note=change.note,
+        ))
+        sc.updated_at = _now()
+        self.session.flush()
+        return seq
+
+    def remove_last_change(self, scenario_id: int) -> None:
+        sc = self._get(scenario_id)
+        last = self.session.scalars(select(ScenarioChange).where(ScenarioChange.scenario_id == sc.id)
+                                    .order_by(ScenarioChange.seq.desc()).limit(1)).first()
+        if last is not None:
+            self.session.delete(last)
+            sc.updated_at = _now()
+            self.session.flush()
+
+    def changes(self, scenario_id: int, *, with_base: bool = True) -> list[Change]:
+        """Changes in application order: the base chain's first, then this scenario's."""
+        chain, seen = [], set()
+        sc = self._get(scenario_id)
+        while sc is not None:
+            if sc.id in seen:
+                msg = f"情景 {scenario_id} 的基准链出现循环 (base chain loops)"
+                raise ScenarioRepoError(msg)
+            seen.add(sc.id)
+            chain.append(sc.id)
+            sc = self.session.get(Scenario, sc.base_id) if (with_base and sc.base_id is not None) else None
+        out: list[Change] = []
+        for sid in reversed(chain):
+            rows = self.session.scalars(select(ScenarioChange).where(ScenarioChange.scenario_id == sid)
+                                        .order_by(ScenarioChange.seq))
+            out += [Change(action=r.action, facility_code=r.facility_code, kind_id=r.kind_id, point=r.geom,
+                           candidate_id=r.candidate_id, beds_total=r.beds_total, note=r.note) for r in rows]
+        return out
+
+    def duplicate(self, scenario_id: int, new_name: str, *, author: str | None = None) -> int:
+        src = self._get(scenario_id)
+        new_id = self.create(new_name, author=src.author if author is None else author, base_id=src.base_id)
+        for change in self.changes(scenario_id, with_base=False):
+            self.add_change(new_id, change)
+        return new_id
+
+    def rename(self, scenario_id: int, new_name: str) -> None:
+        sc = self._get(scenario_id)
+        sc.name = self._check_name(new_name, exclude=sc.id)
+        sc.updated_at = _now()
+        self.session.flush()
+
+    def delete(self, scenario_id: int) -> None:
+        sc = self._get(scenario_id)
+        children = self.session.scalars(select(Scenario.name).where(Scenario.base_id == sc.id)).all()
+        if children:
+            msg = (f"情景“{sc.name}”是 {len(children)} 个情景的基准（{'、'.join(children)}），请先删除或改基准 "
+                   f"(other scenarios build on it)")
+            raise ScenarioRepoError(msg)
+        self.session.execute(delete(ScenarioChange).where(ScenarioChange.scenario_id == sc.id))
+        self.session.delete(sc)
+        self.session.flush()
+
+    def list(self) -> pd.DataFrame:
+        counts = (select(ScenarioChange.scenario_id, func.count().label("n"))
+                  .group_by(ScenarioChange.scenario_id).subquery())
+        rows = self.session.execute(
+            select(Scenario.id, Scenario.name, Scenario.author, Scenario.base_id, Scenario.created_at,
+                   Scenario.updated_at, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.scenario_id == Scenario.id).order_by(Scenario.updated_at.desc(), Scenario.id)
+        ).all()
+        return pd.DataFrame(rows, columns=["id", "name", "author", "base_id", "created_at", "updated_at", "changes"])

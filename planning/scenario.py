@@ -1,0 +1,81 @@
+"""Scenario changes and how they apply to the facility set (pure; the base is never modified)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import Point
+
+ACTIONS = ("open", "close", "change_kind", "change_beds")
+
+
+class ScenarioError(ValueError):
+    """A change that cannot apply (unknown facility, bad kind, …); the message says which."""
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str
+    facility_code: str | None = None  # for close / change_kind / change_beds; set for opened sites too
+    kind_id: str | None = None
+    point: Point | None = None  # WGS84, for open
+    candidate_id: str | None = None
+    beds_total: int | None = None
+    note: str = ""
+
+
+def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, kind_levels: dict[str, str]) -> gpd.GeoDataFrame:
+    """The facility set after ``changes``, in order, on a copy of ``facilities``.
+
+    Opened sites get the change's ``facility_code`` (or S-1, S-2, …), status
+    'operating' and the kind's level; closed ones are dropped.
+    """
+    out = facilities.copy()
+    opened = 0
+    for n, ch in enumerate(changes, start=1):
+        where = f"change {n} ({ch.action})"
+        if ch.action not in ACTIONS:
+            msg = f"{where}: unknown action; use one of {ACTIONS}"
+            raise ScenarioError(msg)
+        if ch.action == "open":
+            if ch.point is None or ch.kind_id not in kind_levels:
+                msg = f"{where}: needs a point and a known facility kind (got kind {ch.kind_id!r})"
+                raise ScenarioError(msg)
+            opened += 1
+            code = ch.facility_code or f"S-{opened}"
+            if code in set(out["code"]):
+                msg = f"{where}: facility code {code!r} already exists"
+                raise ScenarioError(msg)
+            row = {col: None for col in out.columns}
+            row.update({
+                "id": -opened, "code": code, "kind_id": ch.kind_id, "level": kind_levels[ch.kind_id],
+                "name": ch.note or f"规划新增站点 {code}", "address": "", "status": "operating",
+                "beds_total": ch.beds_total or 0, "beds_care": 0, "beds_dementia": 0, "staff_total": 0,
+                "staff_professional": 0, "staff_prejob_trained": 0, "medical_partner": False,
+                "operating_model": "规划", "geometry": ch.point,
+            })
+            out = pd.concat([out, gpd.GeoDataFrame([row], geometry="geometry", crs=out.crs)], ignore_index=True)
+            continue
+        hit = out.index[out["code"] == ch.facility_code]
+        if len(hit) == 0:
+            msg = f"{where}: no facility with code {ch.facility_code!r} in this scenario"
+            raise ScenarioError(msg)
+        if ch.action == "close":
+            out = out.drop(index=hit)
+        elif ch.action == "change_kind":
+            if ch.kind_id not in kind_levels:
+                msg = f"{where}: unknown facility kind {ch.kind_id!r}"
+                raise ScenarioError(msg)
+            out.loc[hit, "kind_id"] = ch.kind_id
+            out.loc[hit, "level"] = kind_levels[ch.kind_id]
+        else:
+            if ch.beds_total is None or ch.beds_total < 0:
+                msg = f"{where}: beds_total must be a non-negative number"
+                raise ScenarioError(msg)
+            out.loc[hit, "beds_total"] = ch.beds_total
+            out.loc[hit, "beds_care"] = out.loc[hit, "beds_care"].clip(upper=ch.beds_total)
+            out.loc[hit, "beds_dementia"] = out.loc[hit, "beds_dementia"].clip(upper=ch.beds_total)
+    return out.reset_index(drop=True)
