@@ -57,7 +57,7 @@ def network_for_lines(lines, cache_dir: Path) -> tuple[WalkNetwork, bool]:
 @st.cache_resource(show_spinner="正在构建步行路网与覆盖模型（首次约数秒）…")
 def engine(url: str) -> CoverageEngine:
     config = get_config()
-    roads, groups, facilities = _repo_call(lambda r: (r.roads(), r.elder_groups(), r.facilities()))
+    roads, groups, facilities = _repo_call(url, lambda r: (r.roads(), r.elder_groups(), r.facilities()))
     net, cached = network_for_lines(list(roads.geometry.values), PROJECT_ROOT / config.network.cache_dir)
     lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
     demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)

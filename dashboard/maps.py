@@ -341,9 +341,9 @@ def finish(m: folium.Map, legend: str, focus_bounds) -> folium.Map:
     return m
 
 
-def focus_bounds(layers_district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, selected: str | None,
+def focus_bounds(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, selected: str | None,
                  basemap: Basemap):
-    focus = townships.loc[[selected]] if selected else layers_district
+    focus = townships.loc[[selected]] if selected else district
     return _shift(focus, basemap).total_bounds
 
 

@@ -8,7 +8,7 @@ import geopandas as gpd
 import streamlit as st
 
 from config import DashboardConfig, load_config
-from data.db import create_schema, database_url, make_engine, session_factory
+from data.db import create_schema, make_engine, session_factory
 from data.repository import ELDER_COUNT_COLUMNS, Repository
 from geo.density import hex_density
 from planning.kpis import OverviewKPIs, overview_kpis
@@ -30,8 +30,9 @@ def get_engine(url: str):
     return engine
 
 
-def _repo_call(fn):
-    engine = get_engine(database_url())
+def _repo_call(url: str, fn):
+    """Run ``fn(repository)`` against the database at ``url`` (the caller's cache key)."""
+    engine = get_engine(url)
     with session_factory(engine)() as session:
         return fn(Repository(session))
 
@@ -60,12 +61,12 @@ def base_layers(url: str) -> BaseLayers:
             elders=repo.elder_groups(),
         )
 
-    return _repo_call(read)
+    return _repo_call(url, read)
 
 
 @st.cache_data(ttl=300, show_spinner="正在读取道路 …")
 def roads(url: str, township_code: str | None) -> gpd.GeoDataFrame:
-    return _repo_call(lambda repo: repo.roads(township_code=township_code))
+    return _repo_call(url, lambda repo: repo.roads(township_code=township_code))
 
 
 @st.cache_data(ttl=300, show_spinner=False)
