@@ -12,6 +12,7 @@ from data.db import create_schema, make_engine, session_factory
 from data.loader import DatabaseNotEmptyError, install_demo
 from data.models import Community, DatasetMeta, Facility, ResidentialProject, Road, Township
 from data.repository import Repository
+from tests.conftest import _load_bundle
 
 
 def small_bundle(bundle):
@@ -31,11 +32,8 @@ def small_bundle(bundle):
 
 
 def round_trip(url, bundle):
-    engine = make_engine(url)
-    create_schema(engine)
     sub = small_bundle(bundle)
-    with session_factory(engine).begin() as session:
-        Repository(session).replace_all(sub)
+    engine = make_engine(_load_bundle(url, sub))
     with session_factory(engine)() as session:
         repo = Repository(session)
         towns = repo.townships()
@@ -113,11 +111,8 @@ def _sqlite(tmp_path):
 
 
 def test_failed_load_leaves_previous_content(tmp_path, demo_bundle):
-    engine = _sqlite(tmp_path)
-    create_schema(engine)
     good = small_bundle(demo_bundle)
-    with session_factory(engine).begin() as s:
-        Repository(s).replace_all(good)
+    engine = make_engine(_load_bundle(f"sqlite:///{tmp_path / 'db.sqlite'}", good))
     bad_fac = [dict(f) for f in good.facilities]
     bad_fac[-1]["staff_professional"] = bad_fac[-1]["staff_total"] + 1  # violates staff_split
     bad = dataclasses.replace(good, facilities=bad_fac, meta={**good.meta, "seed": "999"})
@@ -156,11 +151,7 @@ def test_geometry_column_rejects_non_geometry(tmp_path):
 
 
 def test_check_constraints_guard_counts(tmp_path, demo_bundle):
-    engine = _sqlite(tmp_path)
-    create_schema(engine)
-    sub = small_bundle(demo_bundle)
-    with session_factory(engine).begin() as s:
-        Repository(s).replace_all(sub)
+    engine = make_engine(_load_bundle(f"sqlite:///{tmp_path / 'db.sqlite'}", small_bundle(demo_bundle)))
     with pytest.raises(IntegrityError, match="beds_split"), session_factory(engine).begin() as s:
         f = s.scalars(select(Facility)).first()
         f.beds_care = f.beds_total + 1
