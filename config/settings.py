@@ -61,6 +61,33 @@ class Density(_Strict):
     h3_resolution_township: int = Field(ge=5, le=9)
 
 
+# Elder categories counted per group (besides all 60+); siting weights may name them.
+ELDER_CATEGORIES = ("age_80_plus", "disabled", "dementia", "empty_nest", "living_alone", "extreme_poverty", "low_income")
+
+
+class Siting(_Strict):
+    extra_weight: dict[str, float] = Field(
+        description="extra weight of an elder in a category; every elder counts 1 plus the extras that apply")
+    new_site_kind: str
+    candidate_spacing_m: float = Field(gt=0, le=5000)
+    max_candidates: int = Field(ge=10, le=20000)
+    max_new_sites: int = Field(ge=1, le=500)
+    time_limit_s: float = Field(gt=0, le=3600)
+
+    @field_validator("extra_weight")
+    @classmethod
+    def _known_categories(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(ELDER_CATEGORIES))
+        if unknown:
+            msg = f"unknown elder categories {unknown}; known: {list(ELDER_CATEGORIES)}"
+            raise ValueError(msg)
+        bad = {k: w for k, w in v.items() if not 0 <= w <= 100}
+        if bad:
+            msg = f"extra weights must be between 0 and 100, got {bad}"
+            raise ValueError(msg)
+        return v
+
+
 class Level(_Strict):
     id: str = Field(pattern=_ID)
     name_zh: str
@@ -110,6 +137,7 @@ class DashboardConfig(_Strict):
     walking: Walking
     network: Network
     density: Density
+    siting: Siting
     levels: tuple[Level, ...]
     facility_kinds: tuple[FacilityKind, ...]
     targets: tuple[Target, ...]
@@ -128,6 +156,9 @@ class DashboardConfig(_Strict):
             if kind.level not in level_ids:
                 msg = f"facility_kinds[{i}].level: unknown level {kind.level!r}; known: {sorted(level_ids)}"
                 raise ValueError(msg)
+        if self.siting.new_site_kind not in {k.id for k in self.facility_kinds}:
+            msg = f"siting.new_site_kind: unknown facility kind {self.siting.new_site_kind!r}"
+            raise ValueError(msg)
         basemap_ids = [b.id for b in self.basemaps]
         if self.app.default_basemap not in basemap_ids:
             msg = f"app.default_basemap: unknown basemap {self.app.default_basemap!r}; known: {basemap_ids}"

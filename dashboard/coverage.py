@@ -112,16 +112,22 @@ def area_polygons(url: str, kind_ids: tuple[str, ...], cutoff_m: float) -> gpd.G
     return out
 
 
+def weight_hexes(eng: CoverageEngine, mask: np.ndarray, category: str, resolution: int, *,
+                 township: str | None = None) -> gpd.GeoDataFrame:
+    """Hexagons of the elders of one category selected by ``mask`` (optionally in one township)."""
+    w = eng.model.weights[:, CATEGORY_IDS.index(category)]
+    keep = mask & (w > 0)
+    if township:
+        keep &= (eng.groups["township_code"] == township).to_numpy()
+    g = eng.groups.loc[keep, ["cell_h3", "geometry"]].copy()
+    g["n"] = w[keep]
+    return hex_density(g, resolution=resolution, count_columns=("n",))
+
+
 def coverage_hexes(eng: CoverageEngine, result: CoverageResult, category: str, resolution: int):
     """(covered, uncovered) elder hexagons of one category."""
-    k = CATEGORY_IDS.index(category)
-    w = eng.model.weights[:, k]
-    frames = []
-    for mask in (result.covered, ~result.covered):
-        g = eng.groups[["cell_h3", "geometry"]].copy()
-        g["n"] = np.where(mask, w, 0.0)
-        frames.append(hex_density(g[g["n"] > 0], resolution=resolution, count_columns=("n",)))
-    return frames[0], frames[1]
+    return (weight_hexes(eng, result.covered, category, resolution),
+            weight_hexes(eng, ~result.covered, category, resolution))
 
 
 def township_table(result: CoverageResult, townships: pd.DataFrame, category: str) -> pd.DataFrame:

@@ -469,3 +469,68 @@ def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basem
     add_townships(m, layers.townships, basemap, selected=layers.selected_township)
     add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
     return finish(m, "".join(legend), bounds)
+
+
+NEW_COVER_COLOURS = ("#e5f5e0", "#a1d99b", "#74c476", "#31a354", "#006d2c")
+LOST_COVER_COLOURS = ("#fcbba1", "#fb6a4a", "#ef3b2c", "#cb181d", "#67000d")
+STILL_UNCOVERED_COLOURS = ("#fff7bc", "#fee391", "#fec44f", "#fe9929", "#ec7014")
+
+
+@dataclass(frozen=True)
+class ScenarioLayers:
+    district: gpd.GeoDataFrame
+    townships: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame  # counted facilities after the changes
+    newly_covered: gpd.GeoDataFrame  # hexagons with a "total"
+    newly_uncovered: gpd.GeoDataFrame
+    still_uncovered: gpd.GeoDataFrame
+    opened: gpd.GeoDataFrame  # new sites: code, name, geometry
+    closed: gpd.GeoDataFrame  # closed (or no longer counted) sites: code, name, geometry
+    proposed: gpd.GeoDataFrame | None = None  # optimiser's proposal not yet saved: id, geometry
+    roads: gpd.GeoDataFrame | None = None
+    selected_township: str | None = None
+
+
+def _point_layer(m: folium.Map, points: gpd.GeoDataFrame, basemap: Basemap, *, name: str, label: str,
+                 colour: str, symbol: str) -> None:
+    if points is None or points.empty:
+        return
+    fg = folium.FeatureGroup(name=name)
+    for row in _shift(points, basemap).itertuples():
+        tip = html.escape(f"{label}：{row.name}")
+        folium.Marker(
+            [row.geometry.y, row.geometry.x], tooltip=tip,
+            icon=folium.DivIcon(html=f'<div class="scn-mark" style="background:{colour}">{symbol}</div>',
+                                icon_size=(20, 20), icon_anchor=(10, 10), class_name="scn-icon"),
+        ).add_to(fg)
+    fg.add_to(m)
+
+
+def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basemap_id: str,
+                       assets: LocalAssets | None = None) -> folium.Map:
+    """The difference map: newly covered / newly uncovered elders, opened, closed and proposed sites."""
+    assets = assets or LocalAssets()
+    basemap = config.basemap(basemap_id)
+    bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
+    m = base_map(layers.district, bounds, basemap, assets)
+    m.get_root().header.add_child(Element(
+        "<style>.scn-mark{width:20px;height:20px;border-radius:10px;border:2px solid #fff;color:#fff;"
+        "font:700 13px/16px sans-serif;text-align:center;box-shadow:0 0 3px rgba(0,0,0,.7);box-sizing:border-box}"
+        "</style>"))
+    add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+    legend = []
+    for hexes, name, colours in ((layers.still_uncovered, "仍未覆盖老人", STILL_UNCOVERED_COLOURS),
+                                 (layers.newly_uncovered, "新失去覆盖的老人", LOST_COVER_COLOURS),
+                                 (layers.newly_covered, "新增覆盖的老人", NEW_COVER_COLOURS)):
+        add_hexagons(m, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=0.65)
+        swatches = "".join(f'<span class="hx" style="background:{c}"></span>' for c in colours)
+        legend.append(f"<b>{name}</b><div>{swatches}</div>")
+    add_townships(m, layers.townships, basemap, selected=layers.selected_township)
+    add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
+    _point_layer(m, layers.closed, basemap, name="关闭的站点", label="关闭", colour="#616161", symbol="×")
+    _point_layer(m, layers.opened, basemap, name="新增站点", label="新增", colour="#2e7d32", symbol="+")
+    _point_layer(m, layers.proposed, basemap, name="优化建议站点", label="建议", colour="#6a1b9a", symbol="★")
+    legend.append('<div><span class="sw" style="background:#2e7d32"></span>新增站点 '
+                  '<span class="sw" style="background:#616161"></span>关闭 '
+                  '<span class="sw" style="background:#6a1b9a"></span>建议</div>')
+    return finish(m, "".join(legend), bounds)

@@ -43,3 +43,32 @@ def init_coverage_state(*, care_kind_ids: list[str], speed_mps: float, minutes: 
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
+
+
+SCN_ID = "scn.id"  # selected scenario id; 0 = the current situation
+SCN_SELECT_NEXT = "scn.select_next"  # a scenario id to select on the next run (set after creating one)
+SCN_VIEW = "scn.view"
+SCN_KIND = "scn.kind"  # kind of the site a map click opens
+SCN_AUTHOR = "scn.author"
+SCN_LAST_CLICK = "scn.last_click"  # the map click already handled
+SCN_CATEGORY = "scn.category"
+SCN_FLASH = "scn.flash"  # a message to show once after a rerun
+SCN_PROPOSAL = "scn.proposal"  # the optimiser's last answer, until saved or discarded
+SCN_COMPARE = "scn.compare"  # the two scenario ids compared side by side
+
+
+def init_scenario_state(*, new_site_kind: str) -> None:
+    pending = st.session_state.pop(SCN_SELECT_NEXT, None)
+    if pending is not None:
+        st.session_state[SCN_ID] = pending
+    defaults = {
+        SCN_ID: 0,
+        SCN_VIEW: "edit",
+        SCN_KIND: new_site_kind,
+        SCN_AUTHOR: "",
+        SCN_LAST_CLICK: None,
+        SCN_CATEGORY: "elders",
+        SCN_PROPOSAL: None,
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)

@@ -6,8 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from shapely.geometry import Point
+
+from planning.coverage import CoverageResult
 
 ACTIONS = ("open", "close", "change_kind", "change_beds")
 
@@ -79,3 +82,44 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
             out.loc[hit, "beds_care"] = out.loc[hit, "beds_care"].clip(upper=ch.beds_total)
             out.loc[hit, "beds_dementia"] = out.loc[hit, "beds_dementia"].clip(upper=ch.beds_total)
     return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class CoverageDiff:
+    """What a scenario changes: per demand point and per area × category."""
+
+    newly_covered: np.ndarray  # bool per demand point
+    newly_uncovered: np.ndarray  # bool per demand point (closed or changed sites)
+    area_ids: tuple
+    categories: tuple[str, ...]
+    before: np.ndarray  # (areas, categories) covered weight
+    after: np.ndarray
+    total: np.ndarray
+
+    def delta(self, category: str) -> float:
+        k = self.categories.index(category)
+        return float(self.after[:, k].sum() - self.before[:, k].sum())
+
+    def table(self, category: str) -> pd.DataFrame:
+        """Per area: total, covered before and after, change, shares."""
+        k = self.categories.index(category)
+        total, b, a = self.total[:, k], self.before[:, k], self.after[:, k]
+
+        def share(x: np.ndarray) -> np.ndarray:
+            return np.divide(x, total, out=np.zeros_like(x), where=total > 0)
+
+        return pd.DataFrame({"total": total, "before": b, "after": a, "change": a - b,
+                             "share_before": share(b), "share_after": share(a)},
+                            index=pd.Index(self.area_ids, name="area"))
+
+
+def coverage_diff(before: CoverageResult, after: CoverageResult) -> CoverageDiff:
+    """Compare two results over the same demand (e.g. the current situation and a scenario)."""
+    if before.area_ids != after.area_ids or before.categories != after.categories or len(before.covered) != len(after.covered):
+        msg = "coverage_diff: the two results are not over the same demand points, areas and categories"
+        raise ValueError(msg)
+    return CoverageDiff(
+        newly_covered=after.covered & ~before.covered, newly_uncovered=before.covered & ~after.covered,
+        area_ids=before.area_ids, categories=before.categories, before=before.area_covered,
+        after=after.area_covered, total=before.area_total,
+    )

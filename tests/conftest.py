@@ -46,6 +46,25 @@ def demo_db_url(tmp_path_factory, demo_bundle) -> str:
     return _load_bundle(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}", demo_bundle)
 
 
+def copy_sqlite(url: str, dest: Path) -> str:
+    """A consistent copy of a SQLite database (the backup API, so WAL content is included)."""
+    import sqlite3
+
+    src = sqlite3.connect(url.removeprefix("sqlite:///"))
+    dst = sqlite3.connect(dest)
+    with dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return f"sqlite:///{dest}"
+
+
+@pytest.fixture
+def writable_demo_url(demo_db_url, tmp_path) -> str:
+    """A private copy of the demo database for a test that writes (scenarios, imports)."""
+    return copy_sqlite(demo_db_url, tmp_path / "demo-copy.db")
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """Admin URL of a PostgreSQL + PostGIS server: TEST_DATABASE_URL if given
@@ -91,3 +110,28 @@ def pg_url(pg_server, request):
 def pg_demo_url(pg_server, demo_bundle):
     """A PostGIS database holding the full seed-42 demo, shared by read-only tests."""
     return _load_bundle(_new_database(pg_server, "demo_seed42"), demo_bundle)
+
+
+@pytest.fixture(scope="session")
+def underserved_point(demo_bundle) -> tuple[float, float]:
+    """(lon, lat) of the street node next to the most uncovered elders of the demo (15 min at 1 m/s)."""
+    import numpy as np
+
+    from config import load_config
+    from geo.network import network_from_lines
+    from geo.snapping import snap_points
+    from planning.candidates import underserved_candidates
+    from planning.coverage import CoverageModel
+
+    care = {k.id for k in load_config().facility_kinds if k.care_service}
+    net = network_from_lines([r["geom"] for r in demo_bundle.roads])
+    groups = demo_bundle.elder_groups
+    demand = snap_points(net, np.array([(g["geom"].x, g["geom"].y) for g in groups]), np.arange(len(groups)),
+                         max_snap_m=300)
+    weights = np.array([g["age_60_69"] + g["age_70_79"] + g["age_80_plus"] for g in groups], dtype=float)
+    fac = [f for f in demo_bundle.facilities if f["kind_id"] in care and f["status"] == "operating"]
+    sites = snap_points(net, np.array([(f["geom"].x, f["geom"].y) for f in fac]), np.arange(len(fac)), max_snap_m=300)
+    model = CoverageModel(net, demand, weights, categories=("elders",), area_of_demand=np.zeros(len(groups)))
+    covered = model.evaluate(sites, cutoff_m=900.0).covered
+    best = underserved_candidates(net, demand, weights, covered, spacing_m=250, max_count=1)
+    return tuple(float(v) for v in best.lonlat[0])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import missing
+from tests.conftest import copy_sqlite, missing
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -31,8 +31,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(demo_db_url, tmp_path_factory):
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": demo_db_url}
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    work = tmp_path_factory.mktemp("streamlit")
+    # a private copy: the scenario test writes to it
+    env = {**os.environ, "DATABASE_URL": copy_sqlite(demo_db_url, work / "demo.db")}
+    log_path = work / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -134,6 +136,45 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
         "() => document.querySelectorAll(\"iframe[title='streamlit_folium.st_folium']\").length === 1", timeout=60_000
     )
     frame.locator("path[fill='#1b5e20']").first.wait_for(state="attached", timeout=60_000)  # 5-minute band drawn
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert errors == []
+    page.close()
+
+
+def _covered(page) -> int:
+    metric = page.locator("[data-testid='stMetric']").filter(has_text="情景覆盖老人")
+    return int(metric.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
+
+
+def test_clicking_the_map_opens_a_site_and_raises_coverage(server, browser, underserved_point):
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/scenarios", wait_until="domcontentloaded")
+    iframe = page.locator("iframe[title='streamlit_folium.st_folium']")
+    page.frame_locator("iframe[title='streamlit_folium.st_folium']").locator(".fac-dot").first.wait_for(timeout=120_000)
+    before = _covered(page)
+    frame = iframe.element_handle().content_frame()
+    frame.wait_for_function("() => window.map && window.map.getZoom")
+    lon, lat = underserved_point
+    # zoom in on the under-served street node as a planner would, then click on it
+    x, y = frame.evaluate(
+        """([lat, lng]) => { window.map.setView([lat, lng], 17, {animate: false});
+             const p = window.map.latLngToContainerPoint([lat, lng]);
+             const r = window.map.getContainer().getBoundingClientRect();
+             return [p.x + r.left, p.y + r.top]; }""",
+        [lat, lon],
+    )
+    box = iframe.bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_function(
+        """(before) => { const m = [...document.querySelectorAll("[data-testid='stMetric']")]
+             .find(e => e.innerText.includes('情景覆盖老人'));
+             return m && parseInt(m.querySelector("[data-testid='stMetricValue']").innerText.replace(/,/g, '')) > before; }""",
+        arg=before, timeout=60_000,
+    )
+    assert _covered(page) > before
+    page.get_by_text("本情景的变更（1 项）").wait_for(timeout=30_000)  # a scenario was made for the click
     assert page.locator("[data-testid='stException']").count() == 0
     assert errors == []
     page.close()

@@ -48,6 +48,9 @@ def test_unknown_top_level_section(tmp_path):
         ('direction = "at_least"', 'direction = "more"', r"targets\[0\].direction: .*'at_least' or 'at_most'"),
         ('level = "township"', 'level = "province"', r"unknown level 'province'"),
         ('default_basemap = "none"', 'default_basemap = "baidu"', r"unknown basemap 'baidu'"),
+        ("disabled = 2.0,", "disabld = 2.0,", r"siting.extra_weight: .*unknown elder categories \['disabld'\]"),
+        ("disabled = 2.0,", "disabled = -2.0,", r"siting.extra_weight: .*between 0 and 100"),
+        ('new_site_kind = "community_station"', 'new_site_kind = "kiosk"', r"siting.new_site_kind: unknown .*'kiosk'"),
     ],
 )
 def test_bad_values_are_named(tmp_path, old, new, expected):

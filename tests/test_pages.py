@@ -80,7 +80,7 @@ def _pct(at, label_start):
 
 def test_coverage_page_recomputes_on_every_change(app):
     app.run()
-    app.switch_page("pages/coverage.py").run()
+    app.switch_page("pages/service_circle.py").run()
     assert_clean(app)
     base = _pct(app, "15 分钟步行覆盖率")
     straight = _pct(app, "直线 1 km")

@@ -34,14 +34,18 @@ def lonlat(*pts):
     return np.column_stack([x, y])
 
 
-@pytest.fixture(scope="module")
-def net():
+def hand_network():
     return network_from_lines([
         line((0, 0), (100, 0), (200, 0), (300, 0)),
         line((200, 0), (200, 100), (300, 100)),
         line((150, -50), (150, 50)),
         line((0, 300), (100, 300)),
     ])
+
+
+@pytest.fixture(scope="module")
+def net():
+    return hand_network()
 
 
 FACILITIES = {"f1": (50, 10), "f2": (300, 110)}

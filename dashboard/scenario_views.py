@@ -1,0 +1,423 @@
+"""Widgets of the 情景规划 page: scenario picker and management, edit, optimise, gaps, compare."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import streamlit as st
+from shapely.geometry import Point
+from streamlit_folium import st_folium
+
+from dashboard import coverage, scenarios, services
+from dashboard.i18n import pick
+from dashboard.maps import LocalAssets, ScenarioLayers, build_scenario_map
+from dashboard.state import (
+    MAP_BASEMAP,
+    SCN_AUTHOR,
+    SCN_COMPARE,
+    SCN_FLASH,
+    SCN_ID,
+    SCN_KIND,
+    SCN_LAST_CLICK,
+    SCN_PROPOSAL,
+    SCN_SELECT_NEXT,
+)
+from data.scenarios import ScenarioRepoError
+from geo.crs import gcj02_to_wgs84
+from geo.points import PointFileError, read_points
+from planning.candidates import imported_candidates
+from planning.scenario import Change, ScenarioError
+
+ACTION_LABELS = {"open": ("新增", "Open"), "close": ("关闭", "Close"), "change_kind": ("改类型", "Change kind"),
+                 "change_beds": ("改床位", "Change beds")}
+
+
+def _action(a: str) -> str:
+    return pick(*ACTION_LABELS[a])
+
+
+def _kinds() -> dict[str, str]:
+    return {k.id: pick(k.name_zh, k.name_en) for k in services.get_config().facility_kinds}
+
+
+def _write(url: str, fn, done: str, *, select_result: bool = False) -> None:
+    """Run a scenario write; on success flash ``done`` and rerun, else show why it failed (nothing is stored)."""
+    try:
+        out = scenarios.scenario_call(url, fn, write=True)
+    except (ScenarioRepoError, ScenarioError) as exc:
+        st.error(str(exc))
+        return
+    if select_result:
+        st.session_state[SCN_SELECT_NEXT] = out
+    st.session_state[SCN_FLASH] = done
+    st.rerun()
+
+
+def _add_change(url: str, sid: int, change: Change, done: str) -> None:
+    """Add a change to the scenario; with none selected, a new scenario is made for it first."""
+    author = st.session_state[SCN_AUTHOR]
+
+    def write(repo):
+        target = sid or repo.create(scenarios.default_name(), author=author)
+        repo.add_change(target, change)
+        return target
+
+    _write(url, write, done, select_result=not sid)
+
+
+def flash() -> None:
+    msg = st.session_state.pop(SCN_FLASH, None)
+    if msg:
+        st.toast(msg, icon="✅")
+
+
+def picker(listing: pd.DataFrame) -> int:
+    names = {0: pick("现状（不修改）", "Current situation (read-only)")}
+    names |= {int(r.id): f"{r.name}（{r.changes} 项变更）" for r in listing.itertuples()}
+    if st.session_state[SCN_ID] not in names:
+        st.session_state[SCN_ID] = 0
+    st.selectbox(pick("当前情景", "Scenario"), options=list(names), format_func=names.get, key=SCN_ID,
+                 help=pick("情景只记录变更，现状数据永不修改。", "A scenario stores only its changes."))
+    return int(st.session_state[SCN_ID])
+
+
+def manage(url: str, listing: pd.DataFrame, sid: int) -> None:
+    names = dict(zip(listing["id"].astype(int), listing["name"], strict=True))
+    with st.expander(pick("新建 / 复制 / 重命名 / 删除情景", "New / duplicate / rename / delete")):
+        st.text_input(pick("编辑人", "Author"), key=SCN_AUTHOR, max_chars=80)
+        author = st.session_state[SCN_AUTHOR]
+        with st.form("scn_new", clear_on_submit=True, border=False):
+            c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="bottom")
+            name = c1.text_input(pick("新情景名称", "New scenario name"), placeholder=scenarios.default_name())
+            base = c2.selectbox(pick("基于", "Based on"), options=[0, *names],
+                                format_func=lambda i: names.get(i, pick("现状", "Current situation")))
+            if c3.form_submit_button(pick("新建", "Create"), type="primary"):
+                _write(url, lambda r: r.create(name or scenarios.default_name(), author=author, base_id=base or None),
+                       pick("已新建情景", "Scenario created"), select_result=True)
+        if not sid:
+            return
+        c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+        new_name = c1.text_input(pick("名称", "Name"), value=names[sid], key=f"scn.rename.{sid}")
+        if c2.button(pick("重命名", "Rename")):
+            _write(url, lambda r: r.rename(sid, new_name), pick("已重命名", "Renamed"))
+        if c3.button(pick("复制", "Duplicate")):
+            _write(url, lambda r: r.duplicate(sid, f"{names[sid]} 副本", author=author), pick("已复制", "Duplicated"),
+                   select_result=True)
+        if c4.button(pick("删除", "Delete"), type="secondary"):
+            _write(url, lambda r: r.delete(sid), pick("已删除情景", "Scenario deleted"))
+
+
+def scenario_map(url: str, eng, layers, cmp: scenarios.Comparison, category: str, township: str | None, *,
+                 proposed: gpd.GeoDataFrame | None = None, key: str, clickable: bool = False, height: int = 560):
+    res = 9 if township else 8
+    after, diff = cmp.after, cmp.diff
+    before_ids = set(cmp.before.counted["id"])
+    fmap = build_scenario_map(ScenarioLayers(
+        district=layers.district, townships=layers.townships, facilities=after.counted,
+        newly_covered=coverage.weight_hexes(eng, diff.newly_covered, category, res),
+        newly_uncovered=coverage.weight_hexes(eng, diff.newly_uncovered, category, res),
+        still_uncovered=coverage.weight_hexes(eng, ~after.result.covered & ~diff.newly_uncovered, category, res),
+        opened=after.counted[~after.counted["id"].isin(before_ids)][["code", "name", "geometry"]],
+        closed=cmp.before.counted[~cmp.before.counted["id"].isin(set(after.counted["id"]))][["code", "name", "geometry"]],
+        proposed=proposed, roads=services.roads(url, township) if township else None,
+        selected_township=township,
+    ), config=services.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
+    return st_folium(fmap, height=height, use_container_width=True, key=key,
+                     returned_objects=["last_clicked"] if clickable else [])
+
+
+def kpis(cmp: scenarios.Comparison, category: str, township: str | None) -> None:
+    table = cmp.diff.table(category)
+    row = table.loc[[township]] if township else table
+    total, b, a = row["total"].sum(), row["before"].sum(), row["after"].sum()
+
+    def beds(ev: scenarios.Evaluation) -> float:
+        care = {k.id for k in services.get_config().facility_kinds if k.care_service}
+        fac = ev.facilities[(ev.facilities["status"] == "operating") & ev.facilities["kind_id"].isin(care)]
+        fac = fac[fac["township_code"] == township] if township else fac
+        elders = cmp.diff.total[:, 0] if not township else table.loc[[township], "total"].to_numpy()
+        return 1000.0 * fac["beds_total"].sum() / elders.sum() if elders.sum() else 0.0
+
+    def sites(ev: scenarios.Evaluation) -> int:
+        return int((ev.counted["township_code"] == township).sum()) if township else len(ev.counted)
+
+    k1, k2, k3, k4 = st.columns(4)
+    k1.metric(pick("情景覆盖老人", "Covered in scenario"), f"{int(round(a)):,}", delta=f"{int(round(a - b)):+,}",
+              border=True, help=pick("步行可达运营中设施的老人（所选类别与范围）", "Elders within the walk"))
+    share_a, share_b = (a / total, b / total) if total else (0.0, 0.0)
+    k2.metric(pick("覆盖率", "Covered share"), f"{share_a:.1%}", delta=f"{(share_a - share_b) * 100:+.1f} pp", border=True)
+    k3.metric(pick("计入站点", "Sites counted"), f"{sites(cmp.after):,}", delta=f"{sites(cmp.after) - sites(cmp.before):+,}",
+              border=True)
+    k4.metric(pick("每千名老人床位", "Beds per 1,000"), f"{beds(cmp.after):.1f}",
+              delta=f"{beds(cmp.after) - beds(cmp.before):+.1f}", border=True)
+
+
+def township_table(cmp: scenarios.Comparison, townships: pd.DataFrame, category: str) -> None:
+    names = townships.set_index("code")["name"]
+    t = cmp.diff.table(category)
+    df = pd.DataFrame({
+        pick("乡镇（街道）", "Township"): [names.get(a, a) for a in t.index],
+        pick("老人数", "Elders"): t["total"].round().astype(int),
+        pick("现状覆盖", "Covered before"): t["before"].round().astype(int),
+        pick("情景覆盖", "Covered after"): t["after"].round().astype(int),
+        pick("变化", "Change"): t["change"].round().astype(int),
+        pick("现状覆盖率", "Share before"): t["share_before"],
+        pick("情景覆盖率", "Share after"): t["share_after"],
+    }).sort_values(pick("变化", "Change"), key=np.abs, ascending=False, kind="stable")
+    pct = st.column_config.NumberColumn(format="percent")
+    st.dataframe(df, hide_index=True, width="stretch", column_config={
+        pick("现状覆盖率", "Share before"): pct, pick("情景覆盖率", "Share after"): pct})
+
+
+def category_table(cmp: scenarios.Comparison) -> None:
+    rows = []
+    for cid, zh, en in coverage.CATEGORIES:
+        k = cmp.diff.categories.index(cid)
+        b, a = cmp.diff.before[:, k].sum(), cmp.diff.after[:, k].sum()
+        rows.append({pick("类别", "Category"): pick(zh, en), pick("现状覆盖", "Before"): int(round(b)),
+                     pick("情景覆盖", "After"): int(round(a)), pick("变化", "Change"): int(round(a - b))})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def handle_click(url: str, eng, sid: int, out: dict | None) -> None:
+    click = (out or {}).get("last_clicked")
+    if not click:
+        return
+    key = (round(float(click["lat"]), 7), round(float(click["lng"]), 7))
+    if key == st.session_state[SCN_LAST_CLICK]:
+        return  # the same click, returned again after the rerun it caused
+    st.session_state[SCN_LAST_CLICK] = key
+    lon, lat = float(click["lng"]), float(click["lat"])
+    if services.get_config().basemap(st.session_state[MAP_BASEMAP]).crs == "gcj02":
+        lon, lat = (float(v[0]) for v in gcj02_to_wgs84(np.array([lon]), np.array([lat])))
+    access = scenarios.snap_distance_m(eng, lon, lat)
+    if access is None:
+        st.warning(pick(f"该位置（{lon:.5f}, {lat:.5f}）距最近道路超过 {services.get_config().walking.max_snap_m:g} 米，"
+                        "老人无法步行到达；请点在道路附近。", "Too far from any street; click next to a street."))
+        return
+    kind = st.session_state[SCN_KIND]
+    _add_change(url, sid, Change("open", kind_id=kind, point=Point(lon, lat), note=f"地图点选新增（{_kinds()[kind]}）"),
+                pick(f"已新增站点（{lon:.5f}, {lat:.5f}，距道路 {access:.0f} 米）", "Site opened"))
+
+
+def modify_form(url: str, sid: int, facilities: gpd.GeoDataFrame, township: str | None) -> None:
+    kinds = _kinds()
+    fac = facilities[facilities["township_code"] == township] if township else facilities
+    labels = {r.code: f"{r.name}（{kinds.get(r.kind_id, r.kind_id)}）" for r in fac.itertuples()}
+    with st.form("scn_modify", border=True):
+        st.markdown(pick("**关闭或调整现有设施**", "**Close or change a facility**"))
+        code = st.selectbox(pick("设施（可输入名称搜索）", "Facility (type to search)"), options=list(labels),
+                            format_func=labels.get, index=None, placeholder=pick("选择设施", "Choose"))
+        action = st.radio(pick("操作", "Action"), options=["close", "change_kind", "change_beds"], format_func=_action,
+                          horizontal=True)
+        c1, c2 = st.columns(2)
+        kind = c1.selectbox(pick("改为类型", "New kind"), options=list(kinds), format_func=kinds.get)
+        beds = c2.number_input(pick("床位数", "Beds"), min_value=0, max_value=5000, step=10, value=0)
+        if st.form_submit_button(pick("应用到情景", "Apply"), type="primary"):
+            if code is None:
+                st.error(pick("请先选择一个设施。", "Choose a facility first."))
+                return
+            change = Change(action, facility_code=code, kind_id=kind if action == "change_kind" else None,
+                            beds_total=int(beds) if action == "change_beds" else None)
+            _add_change(url, sid, change, pick(f"已{_action(action)}：{labels[code]}", "Applied"))
+
+
+def change_list(url: str, sid: int, own: list[Change], n_base: int) -> None:
+    st.markdown(pick(f"**本情景的变更（{len(own)} 项）**", f"**Changes ({len(own)})**"))
+    if n_base:
+        st.caption(pick(f"另含基准情景的 {n_base} 项变更。", f"Plus {n_base} changes of the base scenario."))
+    if not own:
+        st.caption(pick("还没有变更：点击地图新增站点，或在上方关闭/调整现有设施。", "No changes yet."))
+        return
+    kinds = _kinds()
+    st.dataframe(pd.DataFrame([{
+        "#": i, pick("操作", "Action"): _action(c.action),
+        pick("对象", "What"): c.facility_code or c.candidate_id or (f"{c.point.x:.5f}, {c.point.y:.5f}" if c.point else ""),
+        pick("类型/床位", "Kind/beds"): kinds.get(c.kind_id, "") if c.kind_id else ("" if c.beds_total is None else c.beds_total),
+    } for i, c in enumerate(own, start=1)]), hide_index=True, width="stretch", height=min(36 * len(own) + 38, 260))
+    if st.button(pick("撤销最后一项变更", "Undo the last change"), icon=":material/undo:"):
+        _write(url, lambda r: r.remove_last_change(sid), pick("已撤销", "Undone"))
+
+
+def uploaded_candidates(upload):
+    """Candidates from an uploaded GeoJSON/CSV (id, lon, lat); None (with the error shown) when unusable."""
+    suffix = Path(upload.name).suffix.lower()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"candidates{suffix}"
+        path.write_bytes(upload.getvalue())
+        try:
+            pts = read_points(path)
+        except PointFileError as exc:
+            st.error(pick(f"候选点文件无法使用：{exc}".replace(str(path), upload.name),
+                          f"Candidate file unusable: {exc}".replace(str(path), upload.name)))
+            return None
+    return imported_candidates(pts.ids, pts.lonlat)
+
+
+def compare_changes(url: str, sid: int) -> list[Change]:
+    return scenarios.scenario_call(url, lambda r: r.changes(sid)) if sid else []
+
+
+def compare_pick(listing: pd.DataFrame) -> tuple[int, int]:
+    names = {0: pick("现状", "Current situation")} | dict(zip(listing["id"].astype(int), listing["name"], strict=True))
+    default = [0, int(listing["id"].iloc[0])] if len(listing) else [0, 0]
+    pair = st.session_state.get(SCN_COMPARE) or default
+    pair = [p if p in names else 0 for p in pair]
+    c1, c2 = st.columns(2)
+    a = c1.selectbox(pick("情景 A", "Scenario A"), options=list(names), format_func=names.get, index=list(names).index(pair[0]))
+    b = c2.selectbox(pick("情景 B", "Scenario B"), options=list(names), format_func=names.get, index=list(names).index(pair[1]))
+    st.session_state[SCN_COMPARE] = [a, b]
+    return a, b
+
+
+def siting_form(sid_name: str) -> dict | None:
+    """The optimiser's settings; returns them when the user starts a solve."""
+    cfg = services.get_config().siting
+    kinds = _kinds()
+    extras = "，".join(f"{dict((c[0], c[1]) for c in coverage.CATEGORIES)[c]} +{w:g}" for c, w in cfg.extra_weight.items())
+    st.caption(pick(f"在“{sid_name}”的设施之上新增站点（现有设施保留）。每位老人权重 1，另加：{extras}（config/dashboard.toml 的 [siting]）。",
+                    f"New sites on top of “{sid_name}”. Each elder weighs 1 plus: {extras}."))
+    with st.form("scn_siting"):
+        c1, c2 = st.columns(2)
+        source = c1.radio(pick("候选点", "Candidates"), options=["generated", "upload"], horizontal=True,
+                          format_func=lambda s: pick("由覆盖不足区域的路网节点生成", "From under-served network nodes")
+                          if s == "generated" else pick("导入文件（id, lon, lat）", "Import a file (id, lon, lat)"))
+        upload = c1.file_uploader(pick("候选点文件（CSV 或 GeoJSON）", "Candidate file"), type=["csv", "geojson", "json"])
+        goal = c2.radio(pick("目标", "Goal"), options=["k", "share"], horizontal=True,
+                        format_func=lambda g: pick("新增 k 个站点，覆盖最多（MCLP）", "Best k sites (MCLP)") if g == "k"
+                        else pick("达到目标覆盖率，站点最少（LSCP）", "Fewest sites for a share (LSCP)"))
+        k = c2.number_input(pick("新增站点数 k", "k new sites"), min_value=1, max_value=cfg.max_new_sites, value=10)
+        share = c2.slider(pick("目标覆盖率", "Target share"), min_value=0.5, max_value=1.0, value=0.9, step=0.01)
+        c3, c4, c5 = st.columns(3)
+        method = c3.radio(pick("求解方法", "Method"), options=["exact", "greedy"], horizontal=True,
+                          format_func=lambda m: pick("精确最优（HiGHS）", "Exact (HiGHS)") if m == "exact"
+                          else pick("快速贪心 + 交换", "Greedy + swap"))
+        limit = c4.number_input(pick("限时（秒）", "Time limit (s)"), min_value=1.0, max_value=3600.0,
+                                value=float(cfg.time_limit_s))
+        kind = c5.selectbox(pick("新站点类型", "Kind of new sites"), options=list(kinds), format_func=kinds.get,
+                            index=list(kinds).index(cfg.new_site_kind))
+        if not st.form_submit_button(pick("开始优化", "Optimise"), type="primary", icon=":material/bolt:"):
+            return None
+    if source == "upload" and upload is None:
+        st.error(pick("请先上传候选点文件，或改用“由路网节点生成”。", "Upload a candidate file first."))
+        return None
+    return {"source": source, "upload": upload, "k": int(k) if goal == "k" else None,
+            "share": float(share) if goal == "share" else None, "method": method, "limit": float(limit), "kind": kind}
+
+
+def run_siting(url: str, eng, cmp: scenarios.Comparison, sid: int, opts: dict, cutoff_m: float) -> None:
+    with st.status(pick("正在优化选址 …", "Optimising …"), expanded=True) as status:
+        if opts["source"] == "upload":
+            cands = uploaded_candidates(opts["upload"])
+            if cands is None:
+                status.update(label=pick("候选点文件有误", "Bad candidate file"), state="error")
+                return
+        else:
+            status.write(pick("在覆盖不足的区域生成候选点 …", "Generating candidates …"))
+            cands = scenarios.generated_candidates(eng, cmp.after.result)
+        if len(cands) == 0:
+            status.update(label=pick("没有候选点：所有老人均已覆盖或无法到达。", "No candidates."), state="error")
+            return
+        status.write(pick(f"计算 {len(cands):,} 个候选点的 {cutoff_m:.0f} 米步行覆盖 …", "Candidate coverage …"))
+        matrix, on_net = scenarios.candidate_matrix(eng, cands, cutoff_m)
+        if not on_net.all():
+            status.write(pick(f"{int((~on_net).sum())} 个候选点距道路过远，不参与选址。", "Some candidates are off the network."))
+        res = scenarios.solve(eng, cmp.after.result, cands, matrix, k=opts["k"], target_share=opts["share"],
+                              method=opts["method"], time_limit_s=opts["limit"], progress=status.write)
+        state = "error" if res.status == "infeasible" else "complete"
+        status.update(label=pick(f"完成：{len(res.chosen)} 个站点，{res.solve_s:.2f} 秒（{res.status}）",
+                                 f"Done: {len(res.chosen)} sites in {res.solve_s:.2f} s ({res.status})"), state=state)
+    st.session_state[SCN_PROPOSAL] = {"result": res, "base": sid, "kind": opts["kind"], "cutoff_m": cutoff_m,
+                                      "changes": scenarios.open_changes(cands, res.chosen, opts["kind"], "优化选址")}
+
+
+def proposal_summary(res) -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(pick("新增站点", "New sites"), f"{len(res.chosen)}", border=True)
+    c2.metric(pick("加权覆盖率", "Weighted share"), f"{res.share:.1%}", border=True,
+              help=pick("按类别权重计的覆盖比例（含现有设施）", "Covered share of the weighted demand"))
+    gap = "—" if res.gap is None else f"{res.gap:.2%}"
+    c3.metric(pick("与上界差距", "Gap to bound"), gap, border=True,
+              help=pick("0 表示已证明最优；贪心法给出与线性松弛上界的差距", "0 means proven optimal"))
+    c4.metric(pick("求解用时", "Solve time"), f"{res.solve_s:.2f} s", border=True)
+    r = res.reductions
+    st.caption(pick(f"状态 {res.status}；模型化简：需求 {r.demand_in:,} → {r.demand_kept:,}，候选 {r.candidates_in:,} → "
+                    f"{r.candidates_kept:,}。{res.message}", f"Status {res.status}. {res.message}"))
+
+
+def save_proposal(url: str, listing: pd.DataFrame, proposal: dict) -> None:
+    with st.form("scn_save_proposal", border=False):
+        c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="bottom")
+        name = c1.text_input(pick("保存为情景", "Save as scenario"),
+                             value=scenarios.default_name(f"优化选址 {len(proposal['changes'])} 站"))
+        save = c2.form_submit_button(pick("保存", "Save"), type="primary")
+        drop = c3.form_submit_button(pick("放弃", "Discard"))
+    if drop:
+        st.session_state[SCN_PROPOSAL] = None
+        st.rerun()
+    if save:
+        base = proposal["base"] or None
+        if base is not None and base not in set(listing["id"].astype(int)):
+            base = None
+        try:
+            sid = scenarios.save_changes_as(url, name, st.session_state[SCN_AUTHOR], base, proposal["changes"])
+        except (ScenarioRepoError, ScenarioError) as exc:
+            st.error(str(exc))
+            return
+        st.session_state[SCN_PROPOSAL] = None
+        st.session_state[SCN_SELECT_NEXT] = sid
+        st.session_state[SCN_FLASH] = pick("已保存为情景", "Saved as a scenario")
+        st.rerun()
+
+
+def gap_table(eng, gaps, townships: pd.DataFrame) -> pd.DataFrame:
+    names = townships.set_index("code")["name"]
+    twp = eng.groups["township_code"].to_numpy()
+    elders = eng.model.weights[:, 0]
+    rows = []
+    for g in gaps:
+        codes, counts = np.unique(twp[g.points], return_counts=True)
+        rows.append({
+            pick("排名", "Rank"): g.rank,
+            pick("所在乡镇", "Township"): names.get(codes[np.argmax(counts)], ""),
+            pick("未覆盖老人", "Uncovered elders"): int(round(elders[g.points].sum())),
+            pick("加权缺口", "Weighted gap"): round(g.weight, 1),
+            pick("最佳单点", "Best single site"): g.best_site or "—",
+            pick("该点可覆盖", "Share it covers"): g.best_site_share,
+        })
+    return pd.DataFrame(rows)
+
+
+def gaps_view(url: str, eng, layers, sid: int, cmp: scenarios.Comparison, category: str, township: str | None,
+              cutoff_m: float) -> None:
+    cands = scenarios.generated_candidates(eng, cmp.after.result)
+    matrix, _ = scenarios.cached_candidate_matrix(url, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
+    gaps = scenarios.gaps(eng, cmp.after.result, cands, matrix)
+    st.caption(pick("未覆盖老人按相距 300 米以内连成片，按加权人数排序；“最佳单点”为能覆盖该片最多老人的候选位置。",
+                    "Uncovered elders within 300 m of each other form a cluster, heaviest first."))
+    if not gaps:
+        st.success(pick("所有老人均已步行覆盖。", "Every elder is covered."))
+        return
+    table = gap_table(eng, gaps, layers.townships)
+    st.dataframe(table, hide_index=True, width="stretch", column_config={
+        table.columns[-1]: st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+    where = dict(zip(cands.ids.tolist(), cands.lonlat.tolist(), strict=True))
+    best = [g for g in gaps if g.best_site is not None]
+    if not best:
+        return
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    rank = c1.selectbox(pick("缺口", "Gap"), options=[g.rank for g in best],
+                        format_func=lambda r: pick(f"第 {r} 名缺口", f"Gap #{r}"))
+    gap = next(g for g in best if g.rank == rank)
+    if c2.button(pick("在最佳位置新增站点", "Open the best site"), type="primary"):
+        kind = st.session_state[SCN_KIND]
+        _add_change(url, sid, Change("open", kind_id=kind, point=Point(*where[gap.best_site]),
+                                     candidate_id=str(gap.best_site), note=f"缺口 {rank} 最佳单点"),
+                    pick(f"已在第 {rank} 名缺口的最佳位置新增站点", "Site opened"))
+    points = gpd.GeoDataFrame({"name": [f"缺口 {g.rank}：{g.best_site}" for g in best]},
+                              geometry=[Point(*where[g.best_site]) for g in best], crs="EPSG:4326")
+    scenario_map(url, eng, layers, cmp, category, township, proposed=points, key="gap_map")

@@ -1,0 +1,156 @@
+"""Services for the 情景规划 page: stored scenarios, their coverage against the current situation, siting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import streamlit as st
+from shapely.geometry import Point
+
+from dashboard.coverage import CATEGORY_IDS, CoverageEngine
+from dashboard.services import base_layers, get_config, get_engine
+from data.db import session_factory
+from data.scenarios import ScenarioRepository
+from geo.reach import PointIndex, Reach, coverage_matrix
+from geo.snapping import snap_points
+from planning.candidates import Candidates, siting_weights, underserved_candidates
+from planning.coverage import CoverageResult
+from planning.gaps import Gap, find_gaps
+from planning.scenario import Change, CoverageDiff, apply_changes, coverage_diff
+from planning.siting import SitingProblem, SitingResult
+
+
+def scenario_call(url: str, fn, *, write: bool = False):
+    """Run ``fn(ScenarioRepository)``; with ``write`` in one transaction that commits or rolls back whole."""
+    factory = session_factory(get_engine(url))
+    if write:
+        with factory.begin() as session:
+            return fn(ScenarioRepository(session))
+    with factory() as session:
+        return fn(ScenarioRepository(session))
+
+
+def scenario_list(url: str) -> pd.DataFrame:
+    return scenario_call(url, lambda repo: repo.list())
+
+
+def default_name(prefix: str = "情景") -> str:
+    return f"{prefix} {dt.datetime.now():%Y-%m-%d %H:%M:%S}"
+
+
+def kind_levels() -> dict[str, str]:
+    return {k.id: k.level for k in get_config().facility_kinds}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One facility set (current situation or a scenario) evaluated on the walking network."""
+
+    facilities: gpd.GeoDataFrame  # every facility after the changes (all statuses)
+    counted: gpd.GeoDataFrame  # operating facilities of the counted kinds
+    result: CoverageResult
+
+
+def evaluate_set(eng: CoverageEngine, facilities: gpd.GeoDataFrame, kind_ids: tuple[str, ...], cutoff_m: float) -> Evaluation:
+    counted = facilities[(facilities["status"] == "operating") & facilities["kind_id"].isin(kind_ids)]
+    lonlat = np.column_stack([counted.geometry.x, counted.geometry.y]) if len(counted) else np.empty((0, 2))
+    sites = snap_points(eng.net, lonlat, counted["id"].to_numpy(), max_snap_m=get_config().walking.max_snap_m)
+    return Evaluation(facilities, counted, eng.model.evaluate(sites, cutoff_m=cutoff_m))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    before: Evaluation
+    after: Evaluation
+    diff: CoverageDiff
+    changes: tuple[Change, ...]
+    seconds: float  # time from the stored changes to the numbers
+
+
+def compare(url: str, eng: CoverageEngine, changes: list[Change], kind_ids: tuple[str, ...], cutoff_m: float,
+            *, base_changes: list[Change] | None = None) -> Comparison:
+    """``changes`` against ``base_changes`` (default: the current situation)."""
+    started = time.perf_counter()
+    current = base_layers(url).facilities
+    levels = kind_levels()
+    before_fac = apply_changes(current, base_changes, kind_levels=levels) if base_changes else current
+    before = evaluate_set(eng, before_fac, kind_ids, cutoff_m)
+    after = evaluate_set(eng, apply_changes(current, changes, kind_levels=levels), kind_ids, cutoff_m)
+    diff = coverage_diff(before.result, after.result)
+    return Comparison(before, after, diff, tuple(changes), time.perf_counter() - started)
+
+
+def snap_distance_m(eng: CoverageEngine, lon: float, lat: float) -> float | None:
+    """Metres from the point to the walking network, None when beyond the snapping limit."""
+    s = snap_points(eng.net, np.array([[lon, lat]]), np.array([0]), max_snap_m=get_config().walking.max_snap_m)
+    return float(s.access_m[0]) if s.ok[0] else None
+
+
+def demand_weights(eng: CoverageEngine) -> np.ndarray:
+    """Siting weight per elder group: 1 per elder plus the configured category extras."""
+    w = eng.model.weights
+    return siting_weights(w[:, 0], {c: w[:, CATEGORY_IDS.index(c)] for c in CATEGORY_IDS[1:]},
+                          get_config().siting.extra_weight)
+
+
+def generated_candidates(eng: CoverageEngine, result: CoverageResult) -> Candidates:
+    cfg = get_config().siting
+    return underserved_candidates(eng.net, eng.model.demand, demand_weights(eng), result.covered,
+                                  spacing_m=cfg.candidate_spacing_m, max_count=cfg.max_candidates)
+
+
+def candidate_matrix(eng: CoverageEngine, cands: Candidates, cutoff_m: float):
+    """(candidates × elder groups) walking coverage, and which candidates lie on the network."""
+    snapped = snap_points(eng.net, cands.lonlat, np.arange(len(cands)), max_snap_m=get_config().walking.max_snap_m)
+    demand = eng.model.demand
+    return coverage_matrix(Reach(eng.net), PointIndex(eng.net, demand), snapped, demand, cutoff_m=cutoff_m), snapped.ok
+
+
+def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, top: int = 20) -> list[Gap]:
+    return find_gaps(eng.model.demand.xy, demand_weights(eng), ~result.covered, link_m=300.0,
+                     candidate_cover=matrix, candidate_ids=cands.ids, top=top)
+
+
+def solve(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, k: int | None,
+          target_share: float | None, method: str, time_limit_s: float,
+          progress: Callable[[str], None] = lambda _m: None) -> SitingResult:
+    """MCLP (``k``) or LSCP (``target_share``) over the candidates, existing coverage kept."""
+    progress(f"模型化简：{len(cands):,} 个候选点 × {matrix.shape[1]:,} 个老人点位 …")
+    problem = SitingProblem(matrix, demand_weights(eng), candidate_ids=cands.ids, covered_now=result.covered)
+    r = problem.reductions
+    progress(f"化简后 {r.candidates_kept:,} 个候选点 × {r.demand_kept:,} 个需求组；求解中（HiGHS，限时 {time_limit_s:g} 秒）…")
+    if target_share is not None:
+        return problem.solve_lscp(target_share, time_limit_s=time_limit_s)
+    if method == "greedy":
+        return problem.solve_greedy(k)
+    return problem.solve_mclp(k, time_limit_s=time_limit_s)
+
+
+def open_changes(cands: Candidates, chosen, kind_id: str, note: str) -> list[Change]:
+    where = dict(zip(cands.ids.tolist(), cands.lonlat.tolist(), strict=True))
+    return [Change("open", kind_id=kind_id, point=Point(*where[c]), candidate_id=str(c), note=f"{note} {c}")
+            for c in chosen]
+
+
+def save_changes_as(url: str, name: str, author: str, base_id: int | None, changes: list[Change]) -> int:
+    def write(repo: ScenarioRepository) -> int:
+        sid = repo.create(name, author=author, base_id=base_id)
+        for ch in changes:
+            repo.add_change(sid, ch)
+        return sid
+
+    return scenario_call(url, write, write=True)
+
+
+@st.cache_data(ttl=600, show_spinner="正在计算候选点的步行覆盖 …", max_entries=8)
+def cached_candidate_matrix(url: str, ids: tuple, lonlat_bytes: bytes, cutoff_m: float):
+    from dashboard.coverage import engine
+
+    lonlat = np.frombuffer(lonlat_bytes, dtype=np.float64).reshape(-1, 2)
+    return candidate_matrix(engine(url), Candidates(np.array(ids), lonlat, np.zeros(len(ids)), "cached"), cutoff_m)

@@ -1,0 +1,117 @@
+"""情景规划: what-if edits on the map, optimal siting, the gap finder and side-by-side comparison."""
+
+import geopandas as gpd
+import streamlit as st
+
+from dashboard import coverage, scenarios, services
+from dashboard import scenario_views as v
+from dashboard.components import footer, page_setup
+from dashboard.i18n import pick
+from dashboard.state import (
+    COV_KINDS,
+    COV_MINUTES,
+    COV_SPEED,
+    MAP_TOWNSHIP,
+    SCN_CATEGORY,
+    SCN_KIND,
+    SCN_PROPOSAL,
+    SCN_VIEW,
+    init_coverage_state,
+    init_scenario_state,
+)
+from data.db import database_url
+from planning.scenario import ScenarioError
+
+config = services.get_config()
+layers = page_setup()
+if layers is None:
+    st.stop()
+st.title(pick("情景规划与优化选址", "Scenarios and optimal siting"))
+url = database_url()
+eng = coverage.engine(url)
+init_coverage_state(care_kind_ids=[k.id for k in config.facility_kinds if k.care_service],
+                    speed_mps=config.walking.speed_mps, minutes=max(config.walking.time_bands_min))
+init_scenario_state(new_site_kind=config.siting.new_site_kind)
+v.flash()
+kind_ids = tuple(sorted(st.session_state[COV_KINDS]))
+minutes, speed = int(st.session_state[COV_MINUTES]), float(st.session_state[COV_SPEED])
+cutoff = minutes * 60.0 * speed
+township = st.session_state[MAP_TOWNSHIP] or None
+categories = {c: pick(zh, en) for c, zh, en in coverage.CATEGORIES}
+listing = scenarios.scenario_list(url)
+
+c1, c2 = st.columns([3, 2])
+with c1:
+    sid = v.picker(listing)
+c2.selectbox(pick("老人类别", "Elder category"), options=list(categories), format_func=categories.get, key=SCN_CATEGORY)
+category = st.session_state[SCN_CATEGORY]
+v.manage(url, listing, sid)
+st.caption(pick(f"按步行 {minutes} 分钟、{speed:.2f} m/s、计入 {len(kind_ids)} 类设施计算（在“15分钟服务圈”页调整）。",
+                f"{minutes} min at {speed:.2f} m/s, {len(kind_ids)} facility kinds (set on the coverage page)."))
+views = {"edit": pick("编辑情景", "Edit"), "optimise": pick("优化选址", "Optimise"),
+         "gaps": pick("缺口识别", "Gaps"), "compare": pick("情景对比", "Compare")}
+view = st.radio(pick("视图", "View"), options=list(views), format_func=views.get, horizontal=True, key=SCN_VIEW,
+                label_visibility="collapsed")
+
+changes = v.compare_changes(url, sid)
+try:
+    cmp = scenarios.compare(url, eng, changes, kind_ids, cutoff)
+except ScenarioError as exc:
+    st.error(pick(f"情景无法应用到现状数据：{exc}。请撤销该变更或删除情景。", f"The scenario does not apply: {exc}"))
+    st.stop()
+name = listing.set_index("id")["name"].get(sid, pick("现状", "the current situation"))
+
+if view == "edit":
+    v.kpis(cmp, category, township)
+    left, right = st.columns([3, 2])
+    with left:
+        out = v.scenario_map(url, eng, layers, cmp, category, township, key="scenario_map", clickable=True)
+        st.caption(pick(f"前后对比计算 {cmp.seconds * 1000:.0f} ms。绿色：新增覆盖；红色：失去覆盖；黄色：仍未覆盖。",
+                        f"Before/after in {cmp.seconds * 1000:.0f} ms."))
+    with right:
+        kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}
+        st.selectbox(pick("点击地图新增的站点类型", "Kind a map click opens"), options=list(kinds),
+                     format_func=kinds.get, key=SCN_KIND)
+        st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
+        v.modify_form(url, sid, cmp.after.facilities, township)
+        own = scenarios.scenario_call(url, lambda r: r.changes(sid, with_base=False)) if sid else []
+        v.change_list(url, sid, own, len(changes) - len(own))
+    v.handle_click(url, eng, sid, out)
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        st.subheader(pick("各乡镇覆盖变化", "By township"))
+        v.township_table(cmp, layers.townships, category)
+    with c2:
+        st.subheader(pick("各类老人覆盖变化", "By category"))
+        v.category_table(cmp)
+
+elif view == "optimise":
+    opts = v.siting_form(name)
+    if opts:
+        v.run_siting(url, eng, cmp, sid, opts, cutoff)
+    proposal = st.session_state[SCN_PROPOSAL]
+    if proposal and proposal["base"] == sid and proposal["cutoff_m"] == cutoff:
+        v.proposal_summary(proposal["result"])
+        after = scenarios.compare(url, eng, changes + proposal["changes"], kind_ids, cutoff, base_changes=changes)
+        points = gpd.GeoDataFrame({"name": [c.candidate_id for c in proposal["changes"]]},
+                                  geometry=[c.point for c in proposal["changes"]], crs="EPSG:4326")
+        v.kpis(after, category, township)
+        v.scenario_map(url, eng, layers, after, category, township, proposed=points, key="proposal_map")
+        v.save_proposal(url, listing, proposal)
+
+elif view == "gaps":
+    v.gaps_view(url, eng, layers, sid, cmp, category, township, cutoff)
+
+else:
+    a, b = v.compare_pick(listing)
+    ca, cb = v.compare_changes(url, a), v.compare_changes(url, b)
+    ab = scenarios.compare(url, eng, cb, kind_ids, cutoff, base_changes=ca)
+    st.caption(pick("指标为情景 B 相对情景 A 的变化。", "Figures show B relative to A."))
+    v.kpis(ab, category, township)
+    cols = st.columns(2)
+    for col, ch, key in ((cols[0], ca, "cmp_a"), (cols[1], cb, "cmp_b")):
+        with col:
+            v.scenario_map(url, eng, layers, scenarios.compare(url, eng, ch, kind_ids, cutoff), category, township,
+                           key=key, height=420)
+    v.township_table(ab, layers.townships, category)
+footer(layers.meta)

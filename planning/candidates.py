@@ -1,0 +1,84 @@
+"""Candidate sites for new stations and the demand weights siting maximises.
+
+Candidates are either imported (points with ids: vacant public buildings, the
+facility rooms of new compounds, …) or generated here from the walking
+network: every uncovered elder point hands its weight to the nearer end of
+the street it sits on, and in each square of ``spacing_m`` the node holding
+the most uncovered weight becomes a candidate. The heaviest ``max_count``
+are kept, so candidates sit where elders are under-served, on a street.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from geo.crs import WGS84, transformer
+from geo.network import WalkNetwork
+from geo.snapping import Snapped
+
+
+@dataclass(frozen=True)
+class Candidates:
+    ids: np.ndarray  # str
+    lonlat: np.ndarray  # (n, 2) WGS84
+    weight: np.ndarray  # uncovered weight that handed itself to the site (0 for imported ones)
+    source: str  # "generated" | "imported"
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def siting_weights(elders: np.ndarray, categories: Mapping[str, np.ndarray], extra: Mapping[str, float]) -> np.ndarray:
+    """Weight per demand point: every elder counts 1, plus each category's extra weight.
+
+    ``elders``: 60+ per point; ``categories``: counts per point of each
+    category named in ``extra`` (a missing category is an error, not a zero).
+    """
+    w = np.asarray(elders, dtype=np.float64).copy()
+    for cat, x in extra.items():
+        if cat not in categories:
+            msg = f"no counts for elder category {cat!r} (have {sorted(categories)})"
+            raise KeyError(msg)
+        w += float(x) * np.asarray(categories[cat], dtype=np.float64)
+    return w
+
+
+def underserved_candidates(net: WalkNetwork, demand: Snapped, weights: np.ndarray, covered: np.ndarray, *,
+                           spacing_m: float, max_count: int, prefix: str = "G") -> Candidates:
+    """Network nodes next to uncovered elders, at most one per ``spacing_m`` square, heaviest first."""
+    if spacing_m <= 0 or max_count < 1:
+        msg = f"spacing_m must be positive and max_count at least 1 (got {spacing_m}, {max_count})"
+        raise ValueError(msg)
+    weights = np.asarray(weights, dtype=np.float64)
+    take = demand.ok & ~np.asarray(covered, dtype=bool) & (weights > 0)
+    edge = demand.edge[take]
+    near_u = demand.offset_u_m[take] <= demand.offset_v_m[take]
+    node = np.where(near_u, net.edge_u[edge], net.edge_v[edge])
+    node_w = np.bincount(node, weights=weights[take], minlength=net.n_nodes)
+    nodes = np.flatnonzero(node_w > 0)
+    if len(nodes) == 0:
+        return Candidates(np.array([], dtype=str), np.empty((0, 2)), np.empty(0), "generated")
+    cell = np.floor(net.node_xy[nodes] / spacing_m).astype(np.int64)
+    _, cell_id = np.unique(cell, axis=0, return_inverse=True)
+    cell_id = cell_id.ravel()
+    # heaviest node of each square: sort by (square, -weight) and keep the first of each square
+    order = np.lexsort((-node_w[nodes], cell_id))
+    first = order[np.r_[True, cell_id[order][1:] != cell_id[order][:-1]]]
+    best = nodes[first]
+    best = best[np.argsort(-node_w[best], kind="stable")][:max_count]
+    ids = np.array([f"{prefix}{i:04d}" for i in range(1, len(best) + 1)])
+    return Candidates(ids, net.node_lonlat[best].copy(), node_w[best], "generated")
+
+
+def imported_candidates(ids, lonlat: np.ndarray) -> Candidates:
+    lonlat = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
+    return Candidates(np.asarray(ids).astype(str), lonlat, np.zeros(len(lonlat)), "imported")
+
+
+def candidate_xy(net: WalkNetwork, cands: Candidates) -> np.ndarray:
+    """Metric coordinates of the candidates, in the network's CRS."""
+    x, y = transformer(WGS84, net.crs).transform(cands.lonlat[:, 0], cands.lonlat[:, 1])
+    return np.column_stack([x, y])

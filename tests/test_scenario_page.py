@@ -1,0 +1,140 @@
+"""AppTest for the 情景规划 page: edit, optimise and save, gaps, compare; the base data never changes.
+
+The page is run directly (not through app.py): AppTest only delivers button
+clicks to the page it was started on.
+"""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from dashboard.state import MAP_TOWNSHIP, SCN_ID, SCN_VIEW
+from data.db import make_engine, session_factory
+from data.models import Facility, Scenario, ScenarioChange
+from tests.test_scenarios import base_fingerprint
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def page(writable_demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", writable_demo_url)
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / "pages" / "scenarios.py"), default_timeout=180)
+    at.run()
+    clean(at)
+    return at
+
+
+@pytest.fixture
+def db(writable_demo_url):
+    return session_factory(make_engine(writable_demo_url))
+
+
+def clean(at):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", "").rstrip("%").split()[0])
+
+
+def button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def stored_changes(db) -> list[tuple]:
+    with db() as s:
+        return s.execute(select(ScenarioChange.scenario_id, ScenarioChange.action, ScenarioChange.facility_code)
+                         .order_by(ScenarioChange.scenario_id, ScenarioChange.seq)).all()
+
+
+def test_every_view_runs_on_the_current_situation(page):
+    m = metrics(page)
+    assert 0 < number(m["覆盖率"]) < 100
+    assert sorted(x.delta for x in page.metric) == ["+0", "+0", "+0.0", "+0.0 pp"]  # nothing changed yet
+    for view in ("optimise", "gaps", "compare", "edit"):
+        page.session_state[SCN_VIEW] = view
+        page.run()
+        clean(page)
+    page.session_state[MAP_TOWNSHIP] = "120118102000"  # 独流镇
+    page.run()
+    clean(page)
+    assert number(metrics(page)["情景覆盖老人"]) < 150_000
+
+
+def test_closing_a_station_makes_a_scenario_and_lowers_coverage(page, db):
+    before_fp = base_fingerprint(db)
+    base = metrics(page)
+    with db() as s:  # a village station with elders near it
+        code = s.scalars(select(Facility.code).where(Facility.kind_id == "community_station",
+                                                     Facility.status == "operating").order_by(Facility.code)).first()
+    next(sb for sb in page.selectbox if sb.label.startswith("设施")).set_value(code)
+    next(r for r in page.radio if r.label == "操作").set_value("close")
+    button(page, "应用到情景").click().run()
+    clean(page)
+    assert page.session_state[SCN_ID] != 0  # a scenario was made for the change and selected
+    after = metrics(page)
+    assert number(after["计入站点"]) == number(base["计入站点"]) - 1
+    assert number(after["情景覆盖老人"]) <= number(base["情景覆盖老人"])
+    assert [(a, c) for _, a, c in stored_changes(db)] == [("close", code)]
+    button(page, "撤销最后一项变更").click().run()
+    clean(page)
+    assert stored_changes(db) == []
+    assert metrics(page)["情景覆盖老人"] == base["情景覆盖老人"]
+    assert base_fingerprint(db) == before_fp
+
+
+def test_optimise_then_save_as_scenario_and_compare(page, db):
+    before_fp = base_fingerprint(db)
+    base_covered = number(metrics(page)["情景覆盖老人"])
+    page.session_state[SCN_VIEW] = "optimise"
+    page.run()
+    next(n for n in page.number_input if n.label == "新增站点数 k").set_value(5)
+    button(page, "开始优化").click().run()
+    clean(page)
+    m = metrics(page)
+    assert m["新增站点"] == "5" and m["与上界差距"] == "0.00%"  # exact: proven optimal
+    assert number(m["情景覆盖老人"]) > base_covered
+    button(page, "保存").click().run()
+    clean(page)
+    sid = page.session_state[SCN_ID]
+    with db() as s:
+        assert s.scalar(select(Scenario.name).where(Scenario.id == sid)).startswith("优化选址 5 站")
+    assert [a for _, a, _ in stored_changes(db)] == ["open"] * 5
+    page.session_state[SCN_VIEW] = "edit"
+    page.run()
+    saved = number(metrics(page)["情景覆盖老人"])
+    assert saved == number(m["情景覆盖老人"])  # the saved scenario gives what the proposal showed
+    page.session_state[SCN_VIEW] = "compare"  # default pair: current situation vs the newest scenario
+    page.run()
+    clean(page)
+    cmp = {x.label: x for x in page.metric}
+    assert number(cmp["情景覆盖老人"].value) == saved
+    assert number(cmp["情景覆盖老人"].delta) == saved - base_covered
+    assert base_fingerprint(db) == before_fp
+
+
+def test_gap_finder_opens_the_best_site(page, db):
+    page.session_state[SCN_VIEW] = "gaps"
+    page.run()
+    clean(page)
+    table = page.dataframe[0].value
+    weights = table["加权缺口"].tolist()
+    assert len(table) >= 5 and weights == sorted(weights, reverse=True)
+    assert table["最佳单点"].iloc[0] != "—"
+    button(page, "在最佳位置新增站点").click().run()
+    clean(page)
+    assert [a for _, a, _ in stored_changes(db)] == ["open"]
+    page.session_state[SCN_VIEW] = "edit"
+    page.run()
+    m = {x.label: x for x in page.metric}
+    assert number(m["情景覆盖老人"].delta) > 0  # the gap's best site covers elders nobody reached
+    assert number(m["计入站点"].delta) == 1
