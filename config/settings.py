@@ -73,6 +73,7 @@ class Siting(_Strict):
     max_candidates: int = Field(ge=10, le=20000)
     max_new_sites: int = Field(ge=1, le=500)
     time_limit_s: float = Field(gt=0, le=3600)
+    gap_link_m: float = Field(gt=0, le=5000, description="uncovered elders this close form one gap")
 
     @field_validator("extra_weight")
     @classmethod

@@ -121,7 +121,8 @@ class _FacilityLayer(JSCSSMixin, Layer):
                       ';opacity:' + (p.op ? 1 : 0.55) + '">' + ({{ this.with_icon|tojson }} ? k.i : '') + '</div>',
                 className: 'fac-icon', iconSize: [size, size], iconAnchor: [size / 2, size / 2]
               });
-              return L.marker(latlng, {icon: icon}).bindTooltip(p.tip).bindPopup(p.popup, {maxWidth: 320});
+              var marker = L.marker(latlng, {icon: icon}).bindTooltip(p.tip);
+              return p.popup ? marker.bindPopup(p.popup, {maxWidth: 320}) : marker;
             }
           });
           var group = {% if this.cluster %}L.markerClusterGroup({{ this.cluster_options|tojson }}){% else %}L.featureGroup(){% endif %};
@@ -285,8 +286,8 @@ def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, na
         return
     hexes = _shift(hexes, basemap)
     bins = density_bins(hexes["total"].to_numpy(), len(colours))
-    data = hexes[["hex", "total", "geometry"]].copy()
-    data["geometry"] = _round(data.geometry.values)
+    data = hexes[["total", "geometry"]].copy()
+    data["geometry"] = _round(data.geometry.values, 4)  # ~10 m: invisible on cells 170 m and more across
     data["fill"] = [_colour_for(v, bins, colours) for v in data["total"]]
     folium.GeoJson(
         data.to_json(),
@@ -319,12 +320,13 @@ def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, 
 
 
 def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, basemap: Basemap, config: DashboardConfig, *,
-                   cluster: bool, assets: LocalAssets, compact: bool = False) -> None:
-    """Facility markers: icons by kind (``compact``: small dots that leave the layers below readable)."""
+                   cluster: bool, assets: LocalAssets, compact: bool = False, popups: bool = True) -> None:
+    """Facility markers: icons by kind (``compact``: small dots that leave the layers below readable;
+    without ``popups`` only the tooltip, which halves the page on maps redrawn at every edit)."""
     if facilities.empty:
         return
     _FacilityLayer(
-        facility_geojson(_shift(facilities, basemap), config),
+        facility_geojson(_shift(facilities, basemap), config, popups=popups),
         {k.id: {"c": k.colour, "i": html.escape(k.icon)} for k in config.facility_kinds},
         cluster=cluster,
         assets=assets,
@@ -367,7 +369,7 @@ def build_overview_map(
     return finish(m, legend_html(config, layers.facilities, layers.density), bounds)
 
 
-def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig) -> dict:
+def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig, *, popups: bool = True) -> dict:
     """Facilities as a GeoJSON dict for the browser: kind, escaped tooltip and popup."""
     kinds = {k.id: k for k in config.facility_kinds}
     features = []
@@ -385,7 +387,7 @@ def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig) -> d
                 "kind": html.escape(rec["kind_id"]),
                 "op": rec["status"] == "operating",
                 "tip": html.escape(f"{rec['name']}（{kind_name}）"),
-                "popup": facility_popup_html(rec, kind_name, level_name, status),
+                "popup": facility_popup_html(rec, kind_name, level_name, status) if popups else "",
             },
         })
     return {"type": "FeatureCollection", "features": features}
@@ -526,7 +528,7 @@ def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basem
         swatches = "".join(f'<span class="hx" style="background:{c}"></span>' for c in colours)
         legend.append(f"<b>{name}</b><div>{swatches}</div>")
     add_townships(m, layers.townships, basemap, selected=layers.selected_township)
-    add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
+    add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True, popups=False)
     _point_layer(m, layers.closed, basemap, name="关闭的站点", label="关闭", colour="#616161", symbol="×")
     _point_layer(m, layers.opened, basemap, name="新增站点", label="新增", colour="#2e7d32", symbol="+")
     _point_layer(m, layers.proposed, basemap, name="优化建议站点", label="建议", colour="#6a1b9a", symbol="★")

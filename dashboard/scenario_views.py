@@ -156,21 +156,23 @@ def kpis(cmp: scenarios.Comparison, category: str, township: str | None) -> None
               delta=f"{beds(cmp.after) - beds(cmp.before):+.1f}", border=True)
 
 
-def township_table(cmp: scenarios.Comparison, townships: pd.DataFrame, category: str) -> None:
+def township_table(cmp: scenarios.Comparison, townships: pd.DataFrame, category: str, *,
+                   names_ab: tuple[str, str] | None = None) -> None:
     names = townships.set_index("code")["name"]
     t = cmp.diff.table(category)
+    a, b = names_ab or (pick("现状", "Before"), pick("情景", "After"))
     df = pd.DataFrame({
-        pick("乡镇（街道）", "Township"): [names.get(a, a) for a in t.index],
+        pick("乡镇（街道）", "Township"): [names.get(x, x) for x in t.index],
         pick("老人数", "Elders"): t["total"].round().astype(int),
-        pick("现状覆盖", "Covered before"): t["before"].round().astype(int),
-        pick("情景覆盖", "Covered after"): t["after"].round().astype(int),
+        f"{a}{pick('覆盖', ' covered')}": t["before"].round().astype(int),
+        f"{b}{pick('覆盖', ' covered')}": t["after"].round().astype(int),
         pick("变化", "Change"): t["change"].round().astype(int),
-        pick("现状覆盖率", "Share before"): t["share_before"],
-        pick("情景覆盖率", "Share after"): t["share_after"],
+        f"{a}{pick('覆盖率', ' share')}": t["share_before"],
+        f"{b}{pick('覆盖率', ' share')}": t["share_after"],
     }).sort_values(pick("变化", "Change"), key=np.abs, ascending=False, kind="stable")
     pct = st.column_config.NumberColumn(format="percent")
     st.dataframe(df, hide_index=True, width="stretch", column_config={
-        pick("现状覆盖率", "Share before"): pct, pick("情景覆盖率", "Share after"): pct})
+        f"{a}{pick('覆盖率', ' share')}": pct, f"{b}{pick('覆盖率', ' share')}": pct})
 
 
 def category_table(cmp: scenarios.Comparison) -> None:
@@ -397,8 +399,9 @@ def gaps_view(url: str, eng, layers, sid: int, cmp: scenarios.Comparison, catego
     cands = scenarios.generated_candidates(eng, cmp.after.result)
     matrix, _ = scenarios.cached_candidate_matrix(url, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
     gaps = scenarios.gaps(eng, cmp.after.result, cands, matrix)
-    st.caption(pick("未覆盖老人按相距 300 米以内连成片，按加权人数排序；“最佳单点”为能覆盖该片最多老人的候选位置。",
-                    "Uncovered elders within 300 m of each other form a cluster, heaviest first."))
+    link = services.get_config().siting.gap_link_m
+    st.caption(pick(f"未覆盖老人按相距 {link:g} 米以内连成片，按加权人数排序；“最佳单点”为能覆盖该片最多老人的候选位置。",
+                    f"Uncovered elders within {link:g} m of each other form a cluster, heaviest first."))
     if not gaps:
         st.success(pick("所有老人均已步行覆盖。", "Every elder is covered."))
         return

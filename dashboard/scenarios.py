@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from shapely.geometry import Point
 
-from dashboard.coverage import CATEGORY_IDS, CoverageEngine
+from dashboard.coverage import CATEGORY_IDS, CoverageEngine, engine
 from dashboard.services import base_layers, get_config, get_engine
 from data.db import session_factory
 from data.scenarios import ScenarioRepository
@@ -113,7 +113,7 @@ def candidate_matrix(eng: CoverageEngine, cands: Candidates, cutoff_m: float):
 
 
 def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, top: int = 20) -> list[Gap]:
-    return find_gaps(eng.model.demand.xy, demand_weights(eng), ~result.covered, link_m=300.0,
+    return find_gaps(eng.model.demand.xy, demand_weights(eng), ~result.covered, link_m=get_config().siting.gap_link_m,
                      candidate_cover=matrix, candidate_ids=cands.ids, top=top)
 
 
@@ -150,7 +150,5 @@ def save_changes_as(url: str, name: str, author: str, base_id: int | None, chang
 
 @st.cache_data(ttl=600, show_spinner="正在计算候选点的步行覆盖 …", max_entries=8)
 def cached_candidate_matrix(url: str, ids: tuple, lonlat_bytes: bytes, cutoff_m: float):
-    from dashboard.coverage import engine
-
     lonlat = np.frombuffer(lonlat_bytes, dtype=np.float64).reshape(-1, 2)
-    return candidate_matrix(engine(url), Candidates(np.array(ids), lonlat, np.zeros(len(ids)), "cached"), cutoff_m)
+    return candidate_matrix(engine(url), Candidates(np.array(ids), lonlat, np.zeros(len(ids)), "generated"), cutoff_m)

@@ -113,5 +113,5 @@ else:
         with col:
             v.scenario_map(url, eng, layers, scenarios.compare(url, eng, ch, kind_ids, cutoff), category, township,
                            key=key, height=420)
-    v.township_table(ab, layers.townships, category)
+    v.township_table(ab, layers.townships, category, names_ab=(pick("情景A", "A"), pick("情景B", "B")))
 footer(layers.meta)

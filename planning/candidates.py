@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from geo.crs import WGS84, transformer
 from geo.network import WalkNetwork
 from geo.snapping import Snapped
 
@@ -76,9 +75,3 @@ def underserved_candidates(net: WalkNetwork, demand: Snapped, weights: np.ndarra
 def imported_candidates(ids, lonlat: np.ndarray) -> Candidates:
     lonlat = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
     return Candidates(np.asarray(ids).astype(str), lonlat, np.zeros(len(lonlat)), "imported")
-
-
-def candidate_xy(net: WalkNetwork, cands: Candidates) -> np.ndarray:
-    """Metric coordinates of the candidates, in the network's CRS."""
-    x, y = transformer(WGS84, net.crs).transform(cands.lonlat[:, 0], cands.lonlat[:, 1])
-    return np.column_stack([x, y])

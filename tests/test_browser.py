@@ -11,13 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_sqlite, missing
+from tools.browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, click_map_at, metric_value, wait_metric_changes
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 pytestmark = pytest.mark.browser
 
@@ -90,7 +86,7 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     # dashboard.components._leave_legacy_page_mode).
     page.goto(f"{server}/map", wait_until="domcontentloaded")
     page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
-    frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
+    frame = page.frame_locator(MAP_IFRAME)
     frame.locator(".marker-cluster, .fac-marker").first.wait_for(timeout=90_000)
     page.wait_for_timeout(1500)
 
@@ -105,7 +101,7 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     assert "演示数据（合成）" in body
     nav = page.locator("[data-testid='stSidebarNav']")
     assert nav.count() == 0 or "app" not in nav.inner_text().split(), "legacy pages/ navigation leaked in"
-    assert page.locator("iframe[title='streamlit_folium.st_folium']").bounding_box()["width"] > 900  # wide layout
+    assert page.locator(MAP_IFRAME).bounding_box()["width"] > 900  # wide layout
     assert errors == []
     assert foreign == []  # nothing was even requested from another host
     page.close()
@@ -116,7 +112,7 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{server}/coverage", wait_until="domcontentloaded")
-    frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
+    frame = page.frame_locator(MAP_IFRAME)
     frame.locator(".fac-dot").first.wait_for(timeout=120_000)
     metric = page.locator("[data-testid='stMetric']").first
     before = metric.inner_text()
@@ -133,7 +129,7 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     share = lambda text: float(text.strip().splitlines()[-1].strip().rstrip("%"))  # noqa: E731
     assert share(after) < share(before)
     page.wait_for_function(  # the old map is replaced by the new one
-        "() => document.querySelectorAll(\"iframe[title='streamlit_folium.st_folium']\").length === 1", timeout=60_000
+        f"() => document.querySelectorAll(\"{MAP_IFRAME}\").length === 1", timeout=60_000
     )
     frame.locator("path[fill='#1b5e20']").first.wait_for(state="attached", timeout=60_000)  # 5-minute band drawn
     assert page.locator("[data-testid='stException']").count() == 0
@@ -141,39 +137,16 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     page.close()
 
 
-def _covered(page) -> int:
-    metric = page.locator("[data-testid='stMetric']").filter(has_text="情景覆盖老人")
-    return int(metric.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
-
-
 def test_clicking_the_map_opens_a_site_and_raises_coverage(server, browser, underserved_point):
     page = browser.new_page(viewport={"width": 1400, "height": 1300})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{server}/scenarios", wait_until="domcontentloaded")
-    iframe = page.locator("iframe[title='streamlit_folium.st_folium']")
-    page.frame_locator("iframe[title='streamlit_folium.st_folium']").locator(".fac-dot").first.wait_for(timeout=120_000)
-    before = _covered(page)
-    frame = iframe.element_handle().content_frame()
-    frame.wait_for_function("() => window.map && window.map.getZoom")
-    lon, lat = underserved_point
-    # zoom in on the under-served street node as a planner would, then click on it
-    x, y = frame.evaluate(
-        """([lat, lng]) => { window.map.setView([lat, lng], 17, {animate: false});
-             const p = window.map.latLngToContainerPoint([lat, lng]);
-             const r = window.map.getContainer().getBoundingClientRect();
-             return [p.x + r.left, p.y + r.top]; }""",
-        [lat, lon],
-    )
-    box = iframe.bounding_box()
-    page.mouse.click(box["x"] + x, box["y"] + y)
-    page.wait_for_function(
-        """(before) => { const m = [...document.querySelectorAll("[data-testid='stMetric']")]
-             .find(e => e.innerText.includes('情景覆盖老人'));
-             return m && parseInt(m.querySelector("[data-testid='stMetricValue']").innerText.replace(/,/g, '')) > before; }""",
-        arg=before, timeout=60_000,
-    )
-    assert _covered(page) > before
+    page.frame_locator(MAP_IFRAME).locator(".fac-dot").first.wait_for(timeout=120_000)
+    before = metric_value(page, "情景覆盖老人")
+    click_map_at(page, *underserved_point)  # the street node next to the most uncovered elders
+    wait_metric_changes(page, "情景覆盖老人", before)
+    assert int(metric_value(page, "情景覆盖老人").replace(",", "")) > int(before.replace(",", ""))
     page.get_by_text("本情景的变更（1 项）").wait_for(timeout=30_000)  # a scenario was made for the click
     assert page.locator("[data-testid='stException']").count() == 0
     assert errors == []

@@ -138,3 +138,25 @@ def test_gap_finder_opens_the_best_site(page, db):
     m = {x.label: x for x in page.metric}
     assert number(m["情景覆盖老人"].delta) > 0  # the gap's best site covers elders nobody reached
     assert number(m["计入站点"].delta) == 1
+
+
+class _Upload:
+    """What st.file_uploader hands over: a name and the bytes."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name, self._data = name, text.encode("utf-8")
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def test_imported_candidate_file(monkeypatch):
+    from dashboard import scenario_views
+
+    shown = []
+    monkeypatch.setattr(scenario_views.st, "error", shown.append)
+    good = scenario_views.uploaded_candidates(_Upload("空置用房.csv", "id,lon,lat\nK1,116.93,38.93\nK2,116.95,38.94\n"))
+    assert good.source == "imported" and list(good.ids) == ["K1", "K2"] and shown == []
+    bad = scenario_views.uploaded_candidates(_Upload("空置用房.csv", "id,lon,lat\nK1,116.93,north\n"))
+    assert bad is None
+    assert len(shown) == 1 and "空置用房.csv" in shown[0] and "lat" in shown[0]  # names the file and the column

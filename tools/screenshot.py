@@ -6,14 +6,13 @@ Usage: python tools/screenshot.py URL OUT.png [--wait-selector CSS] [--width 150
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tools.browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME  # noqa: E402
 
 
 def main() -> None:
@@ -30,7 +29,7 @@ def main() -> None:
         page.goto(a.url, wait_until="networkidle")
         page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
         if a.wait_selector:
-            page.frame_locator("iframe[title='streamlit_folium.st_folium']").locator(a.wait_selector).first.wait_for(timeout=60_000)
+            page.frame_locator(MAP_IFRAME).locator(a.wait_selector).first.wait_for(timeout=60_000)
         page.wait_for_timeout(2500)
         page.screenshot(path=a.out, full_page=True)
         browser.close()

@@ -1,0 +1,44 @@
+"""Driving the dashboard in Debian's headless Chromium: shared by tests, benchmarks and screenshots."""
+
+from __future__ import annotations
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+MAP_IFRAME = "iframe[title='streamlit_folium.st_folium']"
+
+
+def metric_value(page, label: str) -> str:
+    """The shown value of the st.metric whose label contains ``label``."""
+    metric = page.locator("[data-testid='stMetric']").filter(has_text=label)
+    return metric.locator("[data-testid='stMetricValue']").inner_text()
+
+
+def wait_metric_changes(page, label: str, before: str, *, timeout_ms: int = 60_000) -> None:
+    page.wait_for_function(
+        """([label, before]) => { const m = [...document.querySelectorAll("[data-testid='stMetric']")]
+             .find(e => e.innerText.includes(label));
+             return m && m.querySelector("[data-testid='stMetricValue']").innerText !== before; }""",
+        arg=[label, before], timeout=timeout_ms,
+    )
+
+
+def click_map_at(page, lon: float, lat: float, *, zoom: int = 17) -> None:
+    """Zoom the page's map onto (lon, lat) as a user would, then click there with the mouse.
+
+    streamlit-folium keeps the Leaflet map as ``window.map`` in its iframe.
+    """
+    iframe = page.locator(MAP_IFRAME)
+    frame = iframe.element_handle().content_frame()
+    frame.wait_for_function("() => window.map && window.map.getZoom")
+    x, y = frame.evaluate(
+        """([lat, lng, zoom]) => { window.map.setView([lat, lng], zoom, {animate: false});
+             const p = window.map.latLngToContainerPoint([lat, lng]);
+             const r = window.map.getContainer().getBoundingClientRect();
+             return [p.x + r.left, p.y + r.top]; }""",
+        [lat, lon, zoom],
+    )
+    box = iframe.bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
