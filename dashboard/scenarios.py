@@ -77,13 +77,31 @@ def compare(url: str, eng: CoverageEngine, changes: list[Change], kind_ids: tupl
             *, base_changes: list[Change] | None = None) -> Comparison:
     """``changes`` against ``base_changes`` (default: the current situation)."""
     started = time.perf_counter()
-    current = base_layers(url).facilities
+    layers = base_layers(url)
+    current = layers.facilities
     levels = kind_levels()
-    before_fac = apply_changes(current, base_changes, kind_levels=levels) if base_changes else current
-    before = evaluate_set(eng, before_fac, kind_ids, cutoff_m)
-    after = evaluate_set(eng, apply_changes(current, changes, kind_levels=levels), kind_ids, cutoff_m)
+
+    def applied(chs: list[Change]) -> gpd.GeoDataFrame:
+        return with_townships(apply_changes(current, chs, kind_levels=levels), layers.townships) if chs else current
+
+    before = evaluate_set(eng, applied(base_changes or []), kind_ids, cutoff_m)
+    after = evaluate_set(eng, applied(changes), kind_ids, cutoff_m)
     diff = coverage_diff(before.result, after.result)
     return Comparison(before, after, diff, tuple(changes), time.perf_counter() - started)
+
+
+def with_townships(facilities: gpd.GeoDataFrame, townships: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Opened sites get the code of the township they stand in (None outside the district)."""
+    missing = facilities["township_code"].isna().to_numpy()
+    if not missing.any():
+        return facilities
+    out = facilities.copy()
+    pts = out.geometry.values[missing]
+    hit = townships.sindex.query(pts, predicate="within")
+    codes = np.full(len(pts), None, dtype=object)
+    codes[hit[0]] = townships["code"].to_numpy()[hit[1]]
+    out.loc[missing, "township_code"] = codes
+    return out
 
 
 def snap_distance_m(eng: CoverageEngine, lon: float, lat: float) -> float | None:

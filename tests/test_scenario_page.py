@@ -160,3 +160,23 @@ def test_imported_candidate_file(monkeypatch):
     bad = scenario_views.uploaded_candidates(_Upload("空置用房.csv", "id,lon,lat\nK1,116.93,north\n"))
     assert bad is None
     assert len(shown) == 1 and "空置用房.csv" in shown[0] and "lat" in shown[0]  # names the file and the column
+
+
+def test_opened_sites_belong_to_the_township_they_stand_in(demo_db_url):
+    from shapely.geometry import Point
+
+    from config import load_config
+    from dashboard.scenarios import with_townships
+    from data.repository import Repository
+    from planning.scenario import Change, apply_changes
+
+    with session_factory(make_engine(demo_db_url))() as s:
+        repo = Repository(s)
+        facilities, townships = repo.facilities(), repo.townships()
+    inside = townships.iloc[3]
+    where = inside.geometry.representative_point()
+    levels = {k.id: k.level for k in load_config().facility_kinds}
+    changes = [Change("open", kind_id="day_care", point=where), Change("open", kind_id="day_care", point=Point(0, 0))]
+    out = with_townships(apply_changes(facilities, changes, kind_levels=levels), townships)
+    assert out["township_code"].tolist()[-2:] == [inside["code"], None]  # (0, 0) lies outside the district
+    assert out["township_code"].iloc[:-2].tolist() == facilities["township_code"].tolist()
