@@ -228,6 +228,23 @@ def modify_form(url: str, sid: int, facilities: gpd.GeoDataFrame, township: str 
             _add_change(url, sid, change, pick(f"已{_action(action)}：{labels[code]}", "Applied"))
 
 
+def candidate_form(url: str, sid: int, eng, cmp: scenarios.Comparison) -> None:
+    """Open a station at one of the generated candidates (street nodes next to the most uncovered elders)."""
+    cands = scenarios.generated_candidates(eng, cmp.after.result)
+    if len(cands) == 0:
+        return
+    top = min(len(cands), 100)
+    labels = {i: pick(f"{cands.ids[i]}：附近未覆盖加权 {cands.weight[i]:.0f}", f"{cands.ids[i]}: {cands.weight[i]:.0f} uncovered")
+              for i in range(top)}
+    with st.form("scn_candidate", border=True):
+        st.markdown(pick("**在候选点新增站点**（按附近未覆盖老人排序）", "**Open at a candidate**"))
+        i = st.selectbox(pick("候选点", "Candidate"), options=list(labels), format_func=labels.get)
+        if st.form_submit_button(pick("新增", "Open")):
+            kind = st.session_state[SCN_KIND]
+            _add_change(url, sid, Change("open", kind_id=kind, point=Point(*cands.lonlat[i]), candidate_id=str(cands.ids[i]),
+                                         note=f"候选点 {cands.ids[i]}"), pick(f"已在候选点 {cands.ids[i]} 新增站点", "Site opened"))
+
+
 def change_list(url: str, sid: int, own: list[Change], n_base: int) -> None:
     st.markdown(pick(f"**本情景的变更（{len(own)} 项）**", f"**Changes ({len(own)})**"))
     if n_base:

@@ -73,6 +73,7 @@ if view == "edit":
         st.selectbox(pick("点击地图新增的站点类型", "Kind a map click opens"), options=list(kinds),
                      format_func=kinds.get, key=SCN_KIND)
         st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
+        v.candidate_form(url, sid, eng, cmp)
         v.modify_form(url, sid, cmp.after.facilities, township)
         own = scenarios.scenario_call(url, lambda r: r.changes(sid, with_base=False)) if sid else []
         v.change_list(url, sid, own, len(changes) - len(own))

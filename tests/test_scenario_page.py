@@ -180,3 +180,14 @@ def test_opened_sites_belong_to_the_township_they_stand_in(demo_db_url):
     out = with_townships(apply_changes(facilities, changes, kind_levels=levels), townships)
     assert out["township_code"].tolist()[-2:] == [inside["code"], None]  # (0, 0) lies outside the district
     assert out["township_code"].iloc[:-2].tolist() == facilities["township_code"].tolist()
+
+
+def test_open_at_a_generated_candidate(page, db):
+    base = number(metrics(page)["情景覆盖老人"])
+    first = next(sb for sb in page.selectbox if sb.label == "候选点")
+    assert first.value == 0 and "G0001" in first.options[0]  # the most under-served first
+    button(page, "新增").click().run()
+    clean(page)
+    with db() as s:
+        assert s.scalars(select(ScenarioChange.candidate_id)).all() == ["G0001"]
+    assert number(metrics(page)["情景覆盖老人"]) > base
