@@ -89,6 +89,40 @@ class Siting(_Strict):
         return v
 
 
+FOUR_SYNC_STAGES = ("plan", "build", "accept", "deliver")
+
+
+class FourSyncRule(_Strict):
+    """One four-synchronous (四同步) rule; ``kind`` says which fields it needs."""
+
+    id: str = Field(pattern=_ID)
+    kind: Literal["area", "stage", "in_use", "walk"]
+    label_zh: str
+    label_en: str
+    message_zh: str  # format fields depend on the kind (see planning/four_sync.py)
+    area_type: Literal["new", "old"] | None = None  # area
+    min_m2_per_100_households: float | None = Field(default=None, gt=0)  # area
+    stage: Literal["plan", "build", "accept", "deliver"] | None = None  # stage
+    grace_days: int | None = Field(default=None, ge=0, le=3650)  # stage (default: four_sync.grace_days)
+    message_missing_zh: str | None = None  # stage: housing passed it, the facility has no date
+    minutes: float | None = Field(default=None, gt=0, le=120)  # walk
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> FourSyncRule:
+        need = {"area": ("area_type", "min_m2_per_100_households"), "stage": ("stage", "message_missing_zh"),
+                "walk": ("minutes",), "in_use": ()}[self.kind]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            msg = f"rule {self.id!r} of kind {self.kind!r} needs {missing}"
+            raise ValueError(msg)
+        return self
+
+
+class FourSync(_Strict):
+    grace_days: int = Field(ge=0, le=3650, description="days a facility milestone may follow the housing's")
+    rules: tuple[FourSyncRule, ...]
+
+
 class Level(_Strict):
     id: str = Field(pattern=_ID)
     name_zh: str
@@ -139,6 +173,7 @@ class DashboardConfig(_Strict):
     network: Network
     density: Density
     siting: Siting
+    four_sync: FourSync
     levels: tuple[Level, ...]
     facility_kinds: tuple[FacilityKind, ...]
     targets: tuple[Target, ...]
@@ -146,8 +181,11 @@ class DashboardConfig(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> DashboardConfig:
-        for field in ("levels", "facility_kinds", "targets", "basemaps"):
-            ids = [item.id for item in getattr(self, field)]
+        for field in ("levels", "facility_kinds", "targets", "basemaps", "four_sync.rules"):
+            obj = self
+            for part in field.split("."):
+                obj = getattr(obj, part)
+            ids = [item.id for item in obj]
             dupes = sorted({i for i in ids if ids.count(i) > 1})
             if dupes:
                 msg = f"{field}: duplicate id(s) {dupes}"
