@@ -159,3 +159,18 @@ def import_projects(session: Session, projects: list[Project], *, replace: bool 
         ))
     session.flush()
     return len(projects)
+
+
+def projects_from_frame(frame) -> list[Project]:
+    """Projects as stored (``Repository.projects()``), for the checks."""
+
+    def day(v):
+        return None if v is None or v != v else (v.date() if hasattr(v, "date") and not isinstance(v, dt.date) else v)
+
+    return [Project(
+        name=r.name, township_code=r.township_code, lon=float(r.geometry.x), lat=float(r.geometry.y),
+        households=int(r.households), area_type=r.area_type, facility_area_m2=float(r.facility_area_m2),
+        housing={s: day(getattr(r, f"housing_{s}_on")) for s in STAGES},
+        facility={s: day(getattr(r, f"facility_{s}_on")) for s in STAGES},
+        facility_in_elderly_use=bool(r.facility_in_elderly_use),
+    ) for r in frame.itertuples(index=False)]

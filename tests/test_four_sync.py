@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from config import load_config
 from data.db import make_engine, session_factory
 from data.models import ResidentialProject
-from data.project_import import COLUMNS, ProjectFileError, import_projects, read_projects
+from data.project_import import COLUMNS, ProjectFileError, import_projects, projects_from_frame, read_projects
+from data.repository import Repository
 from planning.four_sync import FAIL, NA, NOT_EVALUATED, PASS, Project, WalkAccess, check_project, compliance_rate
 from tests.test_cli_coverage import files  # noqa: F401  (fixture: roads, facilities, demand)
 from tests.test_reach import lonlat
@@ -156,6 +157,7 @@ def test_import_is_all_or_nothing(tmp_path, writable_demo_url):
         assert import_projects(s, good, replace=True) == 2
     with Session() as s:
         assert s.scalars(select(ResidentialProject.name).order_by(ResidentialProject.id)).all() == ["阳光家园", "幸福里"]
+        assert projects_from_frame(Repository(s).projects()) == good  # stored as read, dates included
 
 
 def run(*args):
