@@ -7,5 +7,6 @@ pages = [
     st.Page("pages/map.py", title="一张图", icon=":material/map:", url_path="map", default=True),
     st.Page("pages/service_circle.py", title="15分钟服务圈", icon=":material/directions_walk:", url_path="coverage"),
     st.Page("pages/scenarios.py", title="情景规划", icon=":material/edit_location_alt:", url_path="scenarios"),
+    st.Page("pages/four_sync.py", title="四同步检查", icon=":material/fact_check:", url_path="four-sync"),
 ]
 st.navigation(pages).run()

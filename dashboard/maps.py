@@ -536,3 +536,35 @@ def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basem
                   '<span class="sw" style="background:#616161"></span>关闭 '
                   '<span class="sw" style="background:#6a1b9a"></span>建议</div>')
     return finish(m, "".join(legend), bounds)
+
+
+PROJECT_STATUS_COLOURS = {"compliant": "#2e7d32", "violation": "#c62828", "incomplete": "#757575"}
+PROJECT_STATUS_ZH = {"compliant": "合规", "violation": "不合规", "incomplete": "待评估"}
+
+
+def build_projects_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, projects, *, config: DashboardConfig,
+                       basemap_id: str, selected_township: str | None = None,
+                       assets: LocalAssets | None = None) -> folium.Map:
+    """Residential projects coloured by their four-synchronous status; the reasons in the popup."""
+    assets = assets or LocalAssets()
+    basemap = config.basemap(basemap_id)
+    bounds = focus_bounds(district, townships, selected_township, basemap)
+    m = base_map(district, bounds, basemap, assets)
+    add_townships(m, townships, basemap, selected=selected_township)
+    if len(projects):
+        pts = gpd.GeoDataFrame(projects, geometry=gpd.points_from_xy(projects["lon"], projects["lat"]), crs="EPSG:4326")
+        fg = folium.FeatureGroup(name="住宅项目（四同步）")
+        for row in _shift(pts, basemap).itertuples():
+            colour = PROJECT_STATUS_COLOURS[row.status]
+            reasons = html.escape(row.原因) if row.原因 else "全部适用规则均合规"
+            folium.CircleMarker(
+                [row.geometry.y, row.geometry.x], radius=7, color="#ffffff", weight=1.5, fill=True,
+                fill_color=colour, fill_opacity=0.95,
+                tooltip=html.escape(f"{row.name}：{PROJECT_STATUS_ZH[row.status]}"),
+                popup=folium.Popup(f"<b>{html.escape(row.name)}</b>（{row.households} 户）<br>{reasons}", max_width=360),
+            ).add_to(fg)
+        fg.add_to(m)
+    legend = "<b>四同步状态</b>" + "".join(
+        f'<div><span class="sw" style="background:{c}"></span>{PROJECT_STATUS_ZH[s]}</div>'
+        for s, c in PROJECT_STATUS_COLOURS.items())
+    return finish(m, legend, bounds)

@@ -1,0 +1,92 @@
+"""四同步检查: residential projects against the four-synchronous rules, with map, timeline and import."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import four_sync, services
+from dashboard.components import footer, page_setup
+from dashboard.i18n import pick
+from dashboard.maps import LocalAssets, build_projects_map
+from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
+from data.db import database_url
+
+config = services.get_config()
+layers = page_setup()
+if layers is None:
+    st.stop()
+st.title(pick("四同步检查", "Four-synchronous checks"))
+url = database_url()
+checks, table = four_sync.checks(url)
+as_of = four_sync.as_of_date(layers.meta)
+township = st.session_state[MAP_TOWNSHIP] or None
+rules = {r.id: pick(r.label_zh, r.label_en) for r in config.four_sync.rules}
+st.caption(pick(f"新建住宅小区养老服务设施与住宅同步规划、建设、验收、交付；按数据日期 {as_of} 判断各阶段，"
+                "规则与阈值见 config/dashboard.toml 的 [four_sync]。",
+                f"Judged as of {as_of}; rules in config/dashboard.toml [four_sync]."))
+
+c1, c2 = st.columns(2)
+statuses = c1.multiselect(pick("状态", "Status"), options=list(four_sync.OVERALL_ZH),
+                          format_func=four_sync.OVERALL_ZH.get, default=list(four_sync.OVERALL_ZH))
+rule = c2.selectbox(pick("不合规规则", "Failed rule"), options=["", *rules],
+                    format_func=lambda r: pick("（全部）", "(any)") if r == "" else rules[r])
+shown = table[table["status"].isin(statuses)] if len(table) else table
+if township and len(shown):
+    shown = shown[shown["township_code"] == township]
+if rule and len(shown):
+    shown = shown[shown["failed_rules"].str.split(";").apply(lambda rs: rule in rs)]
+
+area = table[table["township_code"] == township] if township and len(table) else table
+n = {s: int((area["status"] == s).sum()) if len(area) else 0 for s in four_sync.OVERALL_ZH}
+assessed = n["compliant"] + n["violation"]
+k1, k2, k3, k4 = st.columns(4)
+k1.metric(pick("住宅项目", "Projects"), f"{len(area):,}", border=True)
+k2.metric(pick("合规", "Compliant"), f"{n['compliant']:,}", border=True)
+k3.metric(pick("不合规", "Violations"), f"{n['violation']:,}", border=True)
+k4.metric(pick("四同步合规率", "Compliance rate"), f"{n['compliant'] / assessed:.1%}" if assessed else "—", border=True,
+          help=pick(f"合规项目 ÷ 已完整评估项目（{n['compliant']}/{assessed}）；待评估 {n['incomplete']} 个不计入",
+                    "Compliant over fully assessed projects"))
+
+left, right = st.columns([3, 2])
+with left:
+    fmap = build_projects_map(layers.district, layers.townships, shown, config=config,
+                              basemap_id=st.session_state[MAP_BASEMAP], selected_township=township, assets=LocalAssets())
+    st_folium(fmap, height=480, use_container_width=True, returned_objects=[], key="four_sync_map")
+with right:
+    st.subheader(pick("项目里程碑", "Milestones"))
+    if len(shown):
+        ids = shown["id"].tolist()
+        names = dict(zip(shown["id"], shown["name"], strict=True))
+        pid = st.selectbox(pick("项目", "Project"), options=ids, format_func=names.get)
+        check = checks[table.index[table["id"] == pid][0]]
+        st.dataframe(four_sync.timeline(check), hide_index=True, width="stretch")
+        for o in check.outcomes:
+            icon = {"pass": "✅", "fail": "❌", "na": "➖", "not_evaluated": "❔"}[o.status]
+            st.markdown(f"{icon} **{rules[o.rule_id]}**　{o.reason}")
+    else:
+        st.info(pick("没有符合筛选条件的项目。", "No project matches the filters."))
+
+st.subheader(pick("检查结果", "Results"))
+columns = ["name", "状态", "不合规项", "原因", "households"]
+st.dataframe(shown[columns] if len(shown) else shown, hide_index=True, width="stretch",
+             column_config={"name": pick("项目", "Project"), "households": pick("户数", "Households")})
+st.download_button(pick("下载 CSV", "Download CSV"), icon=":material/download:", mime="text/csv",
+                   data=(shown[["name", "status", "failed_rules", "原因"]].rename(columns={"原因": "reasons"})
+                         .to_csv(index=False).encode("utf-8-sig") if len(shown) else b""),
+                   file_name=f"four_sync_{as_of}.csv")
+
+with st.expander(pick("导入住宅项目（CSV / Excel 模板）", "Import projects (CSV / Excel)")):
+    st.caption("列：" + ", ".join(four_sync.COLUMNS) + "。日期 YYYY-MM-DD 或留空；任一单元格有误则整份文件不导入。")
+    upload = st.file_uploader(pick("项目文件", "Project file"), type=["csv", "xlsx"])
+    replace = st.checkbox(pick("替换现有全部项目", "Replace all existing projects"))
+    if upload is not None and st.button(pick("导入", "Import"), type="primary"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / upload.name
+            path.write_bytes(upload.getvalue())
+            try:
+                st.success(pick(f"已导入 {four_sync.import_file(url, path, replace=replace)} 个项目", "Imported"))
+            except four_sync.ProjectFileError as exc:
+                st.error(str(exc))
+footer(layers.meta)
