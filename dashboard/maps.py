@@ -552,18 +552,21 @@ def build_projects_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, 
     m = base_map(district, bounds, basemap, assets)
     add_townships(m, townships, basemap, selected=selected_township)
     if len(projects):
-        pts = gpd.GeoDataFrame(projects, geometry=gpd.points_from_xy(projects["lon"], projects["lat"]), crs="EPSG:4326")
-        fg = folium.FeatureGroup(name="住宅项目（四同步）")
-        for row in _shift(pts, basemap).itertuples():
-            colour = PROJECT_STATUS_COLOURS[row.status]
-            reasons = html.escape(row.原因) if row.原因 else "全部适用规则均合规"
-            folium.CircleMarker(
-                [row.geometry.y, row.geometry.x], radius=7, color="#ffffff", weight=1.5, fill=True,
-                fill_color=colour, fill_opacity=0.95,
-                tooltip=html.escape(f"{row.name}：{PROJECT_STATUS_ZH[row.status]}"),
-                popup=folium.Popup(f"<b>{html.escape(row.name)}</b>（{row.households} 户）<br>{reasons}", max_width=360),
-            ).add_to(fg)
-        fg.add_to(m)
+        # GeoJSON with popups made by Leaflet itself: folium.Popup needs jQuery, which the local assets leave out
+        pts = gpd.GeoDataFrame({
+            "name": [html.escape(v) for v in projects["name"]],
+            "state": [PROJECT_STATUS_ZH[v] for v in projects["status"]],
+            "colour": [PROJECT_STATUS_COLOURS[v] for v in projects["status"]],
+            "households": projects["households"].astype(int).to_numpy(),
+            "reasons": [html.escape(v) if v else "全部适用规则均合规" for v in projects["原因"]],
+        }, geometry=gpd.points_from_xy(projects["lon"], projects["lat"]), crs="EPSG:4326")
+        folium.GeoJson(
+            _shift(pts, basemap).to_json(), name="住宅项目（四同步）",
+            marker=folium.CircleMarker(radius=7, weight=1.5, color="#ffffff", fill=True, fill_opacity=0.95),
+            style_function=lambda f: {"fillColor": f["properties"]["colour"], "className": "project-mark"},
+            tooltip=folium.GeoJsonTooltip(fields=["name", "state"], aliases=["项目", "四同步"]),
+            popup=folium.GeoJsonPopup(fields=["name", "households", "reasons"], aliases=["项目", "户数", "问题"]),
+        ).add_to(m)
     legend = "<b>四同步状态</b>" + "".join(
         f'<div><span class="sw" style="background:{c}"></span>{PROJECT_STATUS_ZH[s]}</div>'
         for s, c in PROJECT_STATUS_COLOURS.items())

@@ -63,7 +63,8 @@ with right:
         check = checks[table.index[table["id"] == pid][0]]
         st.dataframe(four_sync.timeline(check), hide_index=True, width="stretch")
         for o in check.outcomes:
-            icon = {"pass": "✅", "fail": "❌", "na": "➖", "not_evaluated": "❔"}[o.status]
+            icon = {"pass": ":green[:material/check_circle:]", "fail": ":red[:material/cancel:]",
+                    "na": ":gray[:material/remove:]", "not_evaluated": ":orange[:material/help:]"}[o.status]
             st.markdown(f"{icon} **{rules[o.rule_id]}**　{o.reason}")
     else:
         st.info(pick("没有符合筛选条件的项目。", "No project matches the filters."))

@@ -111,7 +111,7 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1300})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server}/coverage", wait_until="domcontentloaded")
+    page.goto(f"{server}/service_circle", wait_until="domcontentloaded")
     frame = page.frame_locator(MAP_IFRAME)
     frame.locator(".fac-dot").first.wait_for(timeout=120_000)
     metric = page.locator("[data-testid='stMetric']").first
@@ -150,4 +150,17 @@ def test_clicking_the_map_opens_a_site_and_raises_coverage(server, browser, unde
     page.get_by_text("本情景的变更（1 项）").wait_for(timeout=30_000)  # a scenario was made for the click
     assert page.locator("[data-testid='stException']").count() == 0
     assert errors == []
+    page.close()
+
+
+def test_four_sync_page_draws_every_project(server, browser, demo_bundle):
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/four_sync", wait_until="domcontentloaded")
+    marks = page.frame_locator(MAP_IFRAME).locator("path.project-mark")
+    marks.first.wait_for(state="attached", timeout=120_000)
+    assert marks.count() == len(demo_bundle.projects)
+    assert page.get_by_text("Page not found").count() == 0
+    assert errors == []  # e.g. no folium element that needs jQuery
     page.close()

@@ -44,3 +44,14 @@ def test_pages_stay_thin():
 def test_ruff_is_clean():
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_page_urls_are_the_file_names():
+    """A deep link is resolved against the pages/ file names until st.navigation has run once
+    (see dashboard.components._leave_legacy_page_mode); a different url_path shows "Page not found"."""
+    import re
+
+    app = (ROOT / "app.py").read_text(encoding="utf-8")
+    pages = re.findall(r'st\.Page\("pages/(\w+)\.py".*?url_path="([^"]+)"', app)
+    assert len(pages) == len(list((ROOT / "pages").glob("*.py")))
+    assert all(stem == url for stem, url in pages), pages
