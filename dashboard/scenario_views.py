@@ -139,7 +139,8 @@ def kpis(cmp: scenarios.Comparison, category: str, township: str | None) -> None
         care = {k.id for k in services.get_config().facility_kinds if k.care_service}
         fac = ev.facilities[(ev.facilities["status"] == "operating") & ev.facilities["kind_id"].isin(care)]
         fac = fac[fac["township_code"] == township] if township else fac
-        elders = cmp.diff.total[:, 0] if not township else table.loc[[township], "total"].to_numpy()
+        all_60 = cmp.diff.table("elders")["total"]  # beds are per 1,000 elders 60+, whatever the category shown
+        elders = all_60.loc[[township]].to_numpy() if township else all_60.to_numpy()
         return 1000.0 * fac["beds_total"].sum() / elders.sum() if elders.sum() else 0.0
 
     def sites(ev: scenarios.Evaluation) -> int:

@@ -191,3 +191,13 @@ def test_open_at_a_generated_candidate(page, db):
     with db() as s:
         assert s.scalars(select(ScenarioChange.candidate_id)).all() == ["G0001"]
     assert number(metrics(page)["情景覆盖老人"]) > base
+
+
+def test_beds_per_1000_do_not_follow_the_category(page):
+    page.session_state[MAP_TOWNSHIP] = "120118102000"
+    page.run()
+    beds = metrics(page)["每千名老人床位"]
+    page.session_state["scn.category"] = "age_80_plus"
+    page.run()
+    clean(page)
+    assert metrics(page)["每千名老人床位"] == beds  # always per 1,000 elders 60+
