@@ -29,6 +29,7 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
+from bench.timing import median_time  # noqa: E402
 from geo.crs import WGS84, transformer  # noqa: E402
 from geo.isochrone import isochrones, triangulate  # noqa: E402
 from geo.network import WalkNetwork, network_from_lines  # noqa: E402
@@ -38,15 +39,6 @@ from planning.coverage import CoverageModel  # noqa: E402
 
 CUTOFF_M = 900.0
 BANDS_M = (300.0, 600.0, 900.0)
-
-
-def median_time(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 # ---- instances ------------------------------------------------------------

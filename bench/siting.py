@@ -21,7 +21,6 @@ Usage: pip install -r bench/requirements.txt && python bench/siting.py
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.timing import median_time  # noqa: E402
 from geo.network import network_from_lines  # noqa: E402
 from geo.reach import PointIndex, Reach, coverage_matrix  # noqa: E402
 from geo.snapping import snap_points  # noqa: E402
@@ -81,21 +81,9 @@ def instance(net, fac_s, cand_s, elders, n_demand, rng):
     return weights, now.covered, matrix, existing, matrix_s
 
 
-def median_run(fn, repeat: int):
-    """(median seconds, last result) of ``fn()`` run ``repeat`` times."""
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
-
-
 def ours(matrix, weights, covered, *, time_limit=60.0):
-    t = time.perf_counter()
     problem = SitingProblem(matrix, weights, candidate_ids=np.arange(matrix.shape[0]), covered_now=covered)
-    result = problem.solve_mclp(K, time_limit_s=time_limit)
-    return time.perf_counter() - t, result
+    return problem.solve_mclp(K, time_limit_s=time_limit)
 
 
 def spopt_mclp(matrix, existing, weights):
@@ -127,7 +115,7 @@ def main() -> None:
 
     w, cov, m, ex, m_s = instance(net, fac_s, cand_s, elders, 5_000, rng)
     print(f"[A] 5,000 demand: coverage matrix {m_s:.2f} s ({m.nnz:,} pairs)", flush=True)
-    exact_a, (_, res_a) = median_run(lambda: ours(m, w, cov), a.repeat)
+    exact_a, res_a = median_time(lambda: ours(m, w, cov), a.repeat)
     print(f"[A] ours: {exact_a:.3f} s, status {res_a.status}, objective {res_a.objective:g}, "
           f"model {res_a.reductions.demand_in:,}x{res_a.reductions.candidates_in:,} -> "
           f"{res_a.reductions.demand_kept:,}x{res_a.reductions.candidates_kept:,}", flush=True)
@@ -138,14 +126,14 @@ def main() -> None:
 
     w, cov, m, ex, m_s = instance(net, fac_s, cand_s, elders, 50_000, rng)
     print(f"[B] 50,000 demand: coverage matrix {m_s:.2f} s ({m.nnz:,} pairs)", flush=True)
-    exact_b, (_, res_b) = median_run(lambda: ours(m, w, cov), a.repeat)
+    exact_b, res_b = median_time(lambda: ours(m, w, cov), a.repeat)
     print(f"[B] ours: {exact_b:.3f} s, status {res_b.status}, objective {res_b.objective:g}, bound {res_b.bound:g}, "
           f"model -> {res_b.reductions.demand_kept:,}x{res_b.reductions.candidates_kept:,}", flush=True)
-    greedy_s, greedy = median_run(lambda: SitingProblem(m, w, candidate_ids=np.arange(m.shape[0]), covered_now=cov)
+    greedy_s, greedy = median_time(lambda: SitingProblem(m, w, candidate_ids=np.arange(m.shape[0]), covered_now=cov)
                                   .solve_greedy(K, with_bound=False), a.repeat)
     share = greedy.objective / res_b.objective
     print(f"[B] greedy + swap: {greedy_s * 1000:.0f} ms, {share:.2%} of the optimum", flush=True)
-    plain_s, res_plain = median_run(lambda: SitingProblem(m, w, candidate_ids=np.arange(m.shape[0]), covered_now=cov,
+    plain_s, res_plain = median_time(lambda: SitingProblem(m, w, candidate_ids=np.arange(m.shape[0]), covered_now=cov,
                                                           reduce=False).solve_mclp(K, time_limit_s=a.plain_time_limit),
                                     a.plain_repeat)
     print(f"[B] plain HiGHS (no reductions): {plain_s:.1f} s, status {res_plain.status}, "
