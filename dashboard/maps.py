@@ -393,18 +393,27 @@ def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig, *, p
     return {"type": "FeatureCollection", "features": features}
 
 
+def _swatches(colours) -> str:
+    """Legend colour boxes for hexagon / band classes."""
+    return "".join(f'<span class="hx" style="background:{c}"></span>' for c in colours)
+
+
+def _dot(colour: str) -> str:
+    """A legend dot for point symbols."""
+    return f'<span class="sw" style="background:{colour}"></span>'
+
+
 def legend_html(config: DashboardConfig, facilities: gpd.GeoDataFrame, density: gpd.GeoDataFrame | None) -> str:
     present = set(facilities["kind_id"]) if not facilities.empty else set()
     items = [
-        f'<div><span class="sw" style="background:{k.colour}"></span>{html.escape(k.name_zh)}</div>'
+        f"<div>{_dot(k.colour)}{html.escape(k.name_zh)}</div>"
         for k in config.facility_kinds
         if k.id in present
     ]
     parts = ["<b>设施类型</b>", *items]
     if density is not None and not density.empty:
         bins = density_bins(density["total"].to_numpy())
-        swatches = "".join(f'<span class="hx" style="background:{c}"></span>' for c in DENSITY_COLOURS[: len(bins) - 1])
-        parts.append(f"<b>老年人口（每格）</b><div>{swatches}</div><div>{int(bins[0])} – {int(bins[-1])} 人</div>")
+        parts.append(f"<b>老年人口（每格）</b><div>{_swatches(DENSITY_COLOURS[: len(bins) - 1])}</div><div>{int(bins[0])} – {int(bins[-1])} 人</div>")
     return "".join(parts)
 
 
@@ -452,7 +461,7 @@ def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basem
             folium.GeoJson(geom.__geo_interface__, tooltip=f"步行 {row.minutes} 分钟可达",
                            style_function=lambda _f, c=colour: {"fillColor": c, "fillOpacity": 0.3,
                                                                 "color": c, "weight": 1.2}).add_to(fg)
-            legend.append(f'<div><span class="hx" style="background:{colour}"></span>{row.minutes} 分钟</div>')
+            legend.append(f"<div>{_swatches((colour,))}{row.minutes} 分钟</div>")
         fg.add_to(m)
         legend.insert(0, "<b>步行等时圈</b>")
     if layers.areas is not None and not layers.areas.empty:
@@ -466,8 +475,7 @@ def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basem
             tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["最近设施"]),
         ).add_to(m)
         legend.append("<b>服务范围</b><div>每块归属步行最近的设施</div>")
-    red = "".join(f'<span class="hx" style="background:{c}"></span>' for c in UNCOVERED_COLOURS)
-    legend.append(f"<b>未覆盖老人（每格）</b><div>{red}</div>")
+    legend.append(f"<b>未覆盖老人（每格）</b><div>{_swatches(UNCOVERED_COLOURS)}</div>")
     add_townships(m, layers.townships, basemap, selected=layers.selected_township)
     add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
     return finish(m, "".join(legend), bounds)
@@ -525,16 +533,14 @@ def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basem
                                  (layers.newly_uncovered, "新失去覆盖的老人", LOST_COVER_COLOURS),
                                  (layers.newly_covered, "新增覆盖的老人", NEW_COVER_COLOURS)):
         add_hexagons(m, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=0.65)
-        swatches = "".join(f'<span class="hx" style="background:{c}"></span>' for c in colours)
-        legend.append(f"<b>{name}</b><div>{swatches}</div>")
+        legend.append(f"<b>{name}</b><div>{_swatches(colours)}</div>")
     add_townships(m, layers.townships, basemap, selected=layers.selected_township)
     add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True, popups=False)
-    _point_layer(m, layers.closed, basemap, name="关闭的站点", label="关闭", colour="#616161", symbol="×")
-    _point_layer(m, layers.opened, basemap, name="新增站点", label="新增", colour="#2e7d32", symbol="+")
-    _point_layer(m, layers.proposed, basemap, name="优化建议站点", label="建议", colour="#6a1b9a", symbol="★")
-    legend.append('<div><span class="sw" style="background:#2e7d32"></span>新增站点 '
-                  '<span class="sw" style="background:#616161"></span>关闭 '
-                  '<span class="sw" style="background:#6a1b9a"></span>建议</div>')
+    marks = ((layers.closed, "关闭的站点", "关闭", "#616161", "×"), (layers.opened, "新增站点", "新增", "#2e7d32", "+"),
+             (layers.proposed, "优化建议站点", "建议", "#6a1b9a", "★"))
+    for points, name, label, colour, symbol in marks:
+        _point_layer(m, points, basemap, name=name, label=label, colour=colour, symbol=symbol)
+    legend.append("<div>" + " ".join(f"{_dot(colour)}{label}" for _p, _n, label, colour, _s in marks) + "</div>")
     return finish(m, "".join(legend), bounds)
 
 
@@ -568,6 +574,6 @@ def build_projects_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, 
             popup=folium.GeoJsonPopup(fields=["name", "households", "reasons"], aliases=["项目", "户数", "问题"]),
         ).add_to(m)
     legend = "<b>四同步状态</b>" + "".join(
-        f'<div><span class="sw" style="background:{c}"></span>{PROJECT_STATUS_ZH[s]}</div>'
+        f"<div>{_dot(c)}{PROJECT_STATUS_ZH[s]}</div>"
         for s, c in PROJECT_STATUS_COLOURS.items())
     return finish(m, legend, bounds)
