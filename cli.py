@@ -163,8 +163,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from config import load_config
-    from data.demo.sources import load_district
-    from data.project_import import ProjectFileError, read_projects
+    from data.project_import import ProjectFileError, district_township_codes, read_projects
     from planning.four_sync import OVERALL_ZH, check_projects, walk_access
 
     config = load_config()
@@ -176,9 +175,8 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"错误：--as-of 应为 YYYY-MM-DD，得到 {args.as_of!r}", file=sys.stderr)
         return 2
-    codes = {t.code for t in load_district(config.app.district_code).townships}
     try:
-        projects = read_projects(args.projects, township_codes=codes)
+        projects = read_projects(args.projects, township_codes=district_township_codes(config.app.district_code))
     except ProjectFileError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
@@ -213,6 +211,11 @@ def _walk_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--facilities", required=True, type=Path, help="existing facility points (GeoJSON or CSV id,lon,lat)")
     p.add_argument("--demand", required=True, type=Path, help="demand points with optional weight (GeoJSON or CSV)")
     p.add_argument("--minutes", type=float, default=15.0, help="walking time cutoff in minutes (default 15)")
+    _network_options(p)
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    """Walking speed, snapping distance and network cache, shared by every command that walks."""
     p.add_argument("--speed", type=float, default=1.0, help="walking speed in m/s (default 1.0, elderly)")
     p.add_argument("--max-snap-m", type=float, default=300.0, help="max distance to the network in metres (default 300)")
     p.add_argument("--cache-dir", type=Path, default=None,
@@ -288,9 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     fs.add_argument("--projects", required=True, type=Path, help="project template, .csv (UTF-8) or .xlsx")
     fs.add_argument("--roads", type=Path, default=None, help="OSM extract or line file, for the walking rule")
     fs.add_argument("--facilities", type=Path, default=None, help="elderly-care facility points, for the walking rule")
-    fs.add_argument("--speed", type=float, default=1.0, help="walking speed in m/s (default 1.0, elderly)")
-    fs.add_argument("--max-snap-m", type=float, default=300.0, help="max distance to the network in metres")
-    fs.add_argument("--cache-dir", type=Path, default=None, help="folder for built networks (default var/cache)")
+    _network_options(fs)
     fs.add_argument("--as-of", default=None, help="check date YYYY-MM-DD (default today): stages passed by then")
     fs.add_argument("--out", required=True, type=Path, help="output CSV: name,status,failed_rules,reasons")
     fs.set_defaults(func=_cmd_four_sync)

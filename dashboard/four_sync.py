@@ -9,8 +9,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.coverage import engine
-from dashboard.services import _repo_call, get_config
-from data.project_import import COLUMNS, ProjectFileError, import_projects, projects_from_frame, read_projects
+from dashboard.services import _repo_call, get_config, get_engine
+from data.db import session_factory
+from data.project_import import (
+    COLUMNS,
+    ProjectFileError,
+    district_township_codes,
+    import_projects,
+    projects_from_frame,
+    read_projects,
+)
 from planning.four_sync import OVERALL_ZH, STATUS_ZH, ProjectCheck, check_projects, walk_access
 
 STAGE_ZH = {"plan": "规划", "build": "建设", "accept": "验收", "deliver": "交付"}
@@ -65,12 +73,7 @@ def timeline(check: ProjectCheck) -> pd.DataFrame:
 
 def import_file(url: str, path, *, replace: bool) -> int:
     """Validate the whole file, then store it in one transaction; ProjectFileError lists every bad cell."""
-    from dashboard.services import get_engine
-    from data.db import session_factory
-    from data.demo.sources import load_district
-
-    codes = {t.code for t in load_district(get_config().app.district_code).townships}
-    projects = read_projects(path, township_codes=codes)
+    projects = read_projects(path, township_codes=district_township_codes(get_config().app.district_code))
     with session_factory(get_engine(url)).begin() as session:
         n = import_projects(session, projects, replace=replace)
     checks.clear()

@@ -18,6 +18,7 @@ from shapely.geometry import Point
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from data.demo.sources import load_district
 from data.models import ResidentialProject
 from planning.four_sync import STAGES, Project
 
@@ -57,6 +58,11 @@ def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
             return header, [{k.strip(): (v or "") for k, v in r.items() if k is not None} for r in reader]
     msg = f"{path.name}: use a .csv (UTF-8) or .xlsx file, not {suffix or 'a file without extension'}"
     raise ProjectFileError(path, [msg])
+
+
+def district_township_codes(district_code: str) -> set[str]:
+    """The district's official township (street) codes, from the bundled 2023 code list."""
+    return {t.code for t in load_district(district_code).townships}
 
 
 def read_projects(path: str | Path, *, township_codes: Collection[str]) -> list[Project]:

@@ -17,6 +17,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 PASS, FAIL, NA, NOT_EVALUATED = "pass", "fail", "na", "not_evaluated"
 STATUS_ZH = {PASS: "合规", FAIL: "不合规", NA: "不适用", NOT_EVALUATED: "未评估"}
 OVERALL_ZH = {"compliant": "合规", "violation": "不合规", "incomplete": "待评估"}
@@ -169,8 +171,7 @@ def walk_access(net, sites, lonlat, *, cutoff_m: float, max_snap_m: float, look_
     The search looks up to ``look_m`` (default 3 × the cutoff) so a failing
     project can be told how far its nearest facility is.
     """
-    import numpy as np
-
+    # imported here: the rule checks alone (cli.py four-sync without a network) need no walking engine
     from geo.snapping import snap_points
     from planning.coverage import CoverageModel
 
