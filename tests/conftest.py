@@ -65,6 +65,21 @@ def writable_demo_url(demo_db_url, tmp_path) -> str:
     return copy_sqlite(demo_db_url, tmp_path / "demo-copy.db")
 
 
+def app_test(script: str, database_url: str, monkeypatch, *, timeout: int = 180):
+    """An AppTest of ``script`` (relative to the project root) on the database at ``database_url``."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.chdir(ROOT)
+    return AppTest.from_file(str(ROOT / script), default_timeout=timeout)
+
+
+def assert_clean(at) -> None:
+    """The AppTest run raised nothing and showed no error box."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """Admin URL of a PostgreSQL + PostGIS server: TEST_DATABASE_URL if given

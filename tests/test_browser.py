@@ -68,6 +68,15 @@ def browser():
         b.close()
 
 
+def open_page(browser, url: str, *, height: int = 1200):
+    """A new page at ``url``, and the list its JavaScript errors are collected in."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, wait_until="domcontentloaded")
+    return page, errors
+
+
 def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     foreign = []
@@ -108,10 +117,7 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
 
 
 def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1300})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server}/service_circle", wait_until="domcontentloaded")
+    page, errors = open_page(browser, f"{server}/service_circle", height=1300)
     frame = page.frame_locator(MAP_IFRAME)
     frame.locator(".fac-dot").first.wait_for(timeout=120_000)
     metric = page.locator("[data-testid='stMetric']").first
@@ -138,10 +144,7 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
 
 
 def test_clicking_the_map_opens_a_site_and_raises_coverage(server, browser, underserved_point):
-    page = browser.new_page(viewport={"width": 1400, "height": 1300})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server}/scenarios", wait_until="domcontentloaded")
+    page, errors = open_page(browser, f"{server}/scenarios", height=1300)
     page.frame_locator(MAP_IFRAME).locator(".fac-dot").first.wait_for(timeout=120_000)
     before = metric_value(page, "情景覆盖老人")
     click_map_at(page, *underserved_point)  # the street node next to the most uncovered elders
@@ -154,10 +157,7 @@ def test_clicking_the_map_opens_a_site_and_raises_coverage(server, browser, unde
 
 
 def test_four_sync_page_draws_every_project(server, browser, demo_bundle):
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{server}/four_sync", wait_until="domcontentloaded")
+    page, errors = open_page(browser, f"{server}/four_sync")
     marks = page.frame_locator(MAP_IFRAME).locator("path.project-mark")
     marks.first.wait_for(state="attached", timeout=120_000)
     assert marks.count() == len(demo_bundle.projects)

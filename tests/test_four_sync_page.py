@@ -1,22 +1,16 @@
 """AppTest for the 四同步检查 page: figures from the checks, filters, milestones."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard.state import MAP_TOWNSHIP
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import app_test, assert_clean
 
 
 @pytest.fixture
 def page(demo_db_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_db_url)
-    monkeypatch.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "pages" / "four_sync.py"), default_timeout=180)
+    at = app_test("pages/four_sync.py", demo_db_url, monkeypatch)
     at.run()
-    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    assert_clean(at)
     return at
 
 

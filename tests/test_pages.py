@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard.state import COV_KINDS, COV_MINUTES, COV_MODE, COV_SPEED, LANG, MAP_LAYERS, MAP_TOWNSHIP
+from tests.conftest import app_test, assert_clean
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
@@ -13,14 +13,7 @@ PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.
 
 @pytest.fixture
 def app(demo_db_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", demo_db_url)
-    monkeypatch.chdir(ROOT)
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-
-
-def assert_clean(at):
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return app_test("app.py", demo_db_url, monkeypatch, timeout=120)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -48,9 +41,7 @@ def test_map_page_kpis_and_township_filter(app):
 
 @pytest.mark.postgres
 def test_map_page_on_postgis(pg_demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", pg_demo_url)
-    monkeypatch.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = app_test("app.py", pg_demo_url, monkeypatch, timeout=120)
     at.run()
     assert_clean(at)
     assert {m.label: m.value for m in at.metric}["60岁以上老人"] == "150,000"
@@ -65,9 +56,7 @@ def test_english_toggle(app):
 
 
 def test_empty_database_says_what_to_do(tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
-    monkeypatch.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = app_test("app.py", f"sqlite:///{tmp_path / 'empty.db'}", monkeypatch, timeout=60)
     at.run()
     assert not at.exception
     assert any("python cli.py demo" in e.value for e in at.error)

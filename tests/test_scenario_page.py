@@ -4,38 +4,28 @@ The page is run directly (not through app.py): AppTest only delivers button
 clicks to the page it was started on.
 """
 
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from streamlit.testing.v1 import AppTest
 
 from dashboard.state import MAP_TOWNSHIP, SCN_ID, SCN_VIEW
 from data.db import make_engine, session_factory
 from data.models import Facility, Scenario, ScenarioChange
+from tests.conftest import app_test, assert_clean
 from tests.test_scenarios import base_fingerprint
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def page(writable_demo_url, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", writable_demo_url)
-    monkeypatch.chdir(ROOT)
-    at = AppTest.from_file(str(ROOT / "pages" / "scenarios.py"), default_timeout=180)
+    at = app_test("pages/scenarios.py", writable_demo_url, monkeypatch)
     at.run()
-    clean(at)
+    assert_clean(at)
     return at
 
 
 @pytest.fixture
 def db(writable_demo_url):
     return session_factory(make_engine(writable_demo_url))
-
-
-def clean(at):
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def metrics(at) -> dict[str, str]:
@@ -63,10 +53,10 @@ def test_every_view_runs_on_the_current_situation(page):
     for view in ("optimise", "gaps", "compare", "edit"):
         page.session_state[SCN_VIEW] = view
         page.run()
-        clean(page)
+        assert_clean(page)
     page.session_state[MAP_TOWNSHIP] = "120118102000"  # 独流镇
     page.run()
-    clean(page)
+    assert_clean(page)
     assert number(metrics(page)["情景覆盖老人"]) < 150_000
 
 
@@ -79,14 +69,14 @@ def test_closing_a_station_makes_a_scenario_and_lowers_coverage(page, db):
     next(sb for sb in page.selectbox if sb.label.startswith("设施")).set_value(code)
     next(r for r in page.radio if r.label == "操作").set_value("close")
     button(page, "应用到情景").click().run()
-    clean(page)
+    assert_clean(page)
     assert page.session_state[SCN_ID] != 0  # a scenario was made for the change and selected
     after = metrics(page)
     assert number(after["计入站点"]) == number(base["计入站点"]) - 1
     assert number(after["情景覆盖老人"]) <= number(base["情景覆盖老人"])
     assert [(a, c) for _, a, c in stored_changes(db)] == [("close", code)]
     button(page, "撤销最后一项变更").click().run()
-    clean(page)
+    assert_clean(page)
     assert stored_changes(db) == []
     assert metrics(page)["情景覆盖老人"] == base["情景覆盖老人"]
     assert base_fingerprint(db) == before_fp
@@ -99,12 +89,12 @@ def test_optimise_then_save_as_scenario_and_compare(page, db):
     page.run()
     next(n for n in page.number_input if n.label == "新增站点数 k").set_value(5)
     button(page, "开始优化").click().run()
-    clean(page)
+    assert_clean(page)
     m = metrics(page)
     assert m["新增站点"] == "5" and m["与上界差距"] == "0.00%"  # exact: proven optimal
     assert number(m["情景覆盖老人"]) > base_covered
     button(page, "保存").click().run()
-    clean(page)
+    assert_clean(page)
     sid = page.session_state[SCN_ID]
     with db() as s:
         assert s.scalar(select(Scenario.name).where(Scenario.id == sid)).startswith("优化选址 5 站")
@@ -115,7 +105,7 @@ def test_optimise_then_save_as_scenario_and_compare(page, db):
     assert saved == number(m["情景覆盖老人"])  # the saved scenario gives what the proposal showed
     page.session_state[SCN_VIEW] = "compare"  # default pair: current situation vs the newest scenario
     page.run()
-    clean(page)
+    assert_clean(page)
     cmp = {x.label: x for x in page.metric}
     assert number(cmp["情景覆盖老人"].value) == saved
     assert number(cmp["情景覆盖老人"].delta) == saved - base_covered
@@ -125,13 +115,13 @@ def test_optimise_then_save_as_scenario_and_compare(page, db):
 def test_gap_finder_opens_the_best_site(page, db):
     page.session_state[SCN_VIEW] = "gaps"
     page.run()
-    clean(page)
+    assert_clean(page)
     table = page.dataframe[0].value
     weights = table["加权缺口"].tolist()
     assert len(table) >= 5 and weights == sorted(weights, reverse=True)
     assert table["最佳单点"].iloc[0] != "—"
     button(page, "在最佳位置新增站点").click().run()
-    clean(page)
+    assert_clean(page)
     assert [a for _, a, _ in stored_changes(db)] == ["open"]
     page.session_state[SCN_VIEW] = "edit"
     page.run()
@@ -187,7 +177,7 @@ def test_open_at_a_generated_candidate(page, db):
     first = next(sb for sb in page.selectbox if sb.label == "候选点")
     assert first.value == 0 and "G0001" in first.options[0]  # the most under-served first
     button(page, "新增").click().run()
-    clean(page)
+    assert_clean(page)
     with db() as s:
         assert s.scalars(select(ScenarioChange.candidate_id)).all() == ["G0001"]
     assert number(metrics(page)["情景覆盖老人"]) > base
@@ -199,5 +189,5 @@ def test_beds_per_1000_do_not_follow_the_category(page):
     beds = metrics(page)["每千名老人床位"]
     page.session_state["scn.category"] = "age_80_plus"
     page.run()
-    clean(page)
+    assert_clean(page)
     assert metrics(page)["每千名老人床位"] == beds  # always per 1,000 elders 60+
