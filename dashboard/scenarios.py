@@ -18,7 +18,7 @@ from dashboard.services import base_layers, get_config, get_engine
 from data.db import session_factory
 from data.scenarios import ScenarioRepository
 from geo.reach import PointIndex, Reach, coverage_matrix
-from geo.snapping import snap_points
+from geo.snapping import concat_snapped, snap_points
 from planning.candidates import Candidates, siting_weights, underserved_candidates
 from planning.coverage import CoverageResult
 from planning.gaps import Gap, find_gaps
@@ -59,8 +59,15 @@ class Evaluation:
 
 def evaluate_set(eng: CoverageEngine, facilities: gpd.GeoDataFrame, kind_ids: tuple[str, ...], cutoff_m: float) -> Evaluation:
     counted = facilities[(facilities["status"] == "operating") & facilities["kind_id"].isin(kind_ids)]
-    lonlat = np.column_stack([counted.geometry.x, counted.geometry.y]) if len(counted) else np.empty((0, 2))
-    sites = snap_points(eng.net, lonlat, counted["id"].to_numpy(), max_snap_m=get_config().walking.max_snap_m)
+    # sites of the current situation were snapped once with the engine; only opened ones are snapped here
+    known = counted["id"].isin(eng.facilities["id"]).to_numpy()
+    counted = pd.concat([counted[known], counted[~known]])
+    opened = counted.iloc[int(known.sum()):]
+    sites = concat_snapped([
+        eng.facility_snap.subset(pd.Index(eng.facilities["id"]).get_indexer(counted["id"].iloc[:int(known.sum())])),
+        snap_points(eng.net, np.column_stack([opened.geometry.x, opened.geometry.y]).reshape(-1, 2),
+                    opened["id"].to_numpy(), max_snap_m=get_config().walking.max_snap_m),
+    ])
     return Evaluation(facilities, counted, eng.model.evaluate(sites, cutoff_m=cutoff_m))
 
 

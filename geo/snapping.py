@@ -47,6 +47,16 @@ class Snapped:
         )
 
 
+def concat_snapped(parts: list[Snapped]) -> Snapped:
+    """Several snapped sets (same network and snapping limit) as one, in order."""
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return Snapped(ids=cat("ids"), xy=np.concatenate([p.xy.reshape(-1, 2) for p in parts]), ok=cat("ok"),
+                   edge=cat("edge"), offset_u_m=cat("offset_u_m"), offset_v_m=cat("offset_v_m"),
+                   access_m=cat("access_m"), max_snap_m=parts[0].max_snap_m)
+
+
 def snap_points(net: WalkNetwork, lonlat: np.ndarray, ids, *, max_snap_m: float) -> Snapped:
     """Snap WGS84 points (an (n, 2) lon/lat array) to ``net``."""
     lonlat = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
