@@ -37,6 +37,7 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
     'operating' and the kind's level; closed ones are dropped.
     """
     out = facilities.copy()
+    new_rows: dict[str, dict] = {}  # opened sites, concatenated once at the end
     opened = 0
     for n, ch in enumerate(changes, start=1):
         where = f"change {n} ({ch.action})"
@@ -49,10 +50,10 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
                 raise ScenarioError(msg)
             opened += 1
             code = ch.facility_code or f"S-{opened}"
-            if code in set(out["code"]):
+            if code in new_rows or code in set(out["code"]):
                 msg = f"{where}: facility code {code!r} already exists"
                 raise ScenarioError(msg)
-            row = {col: None for col in out.columns}
+            row = dict.fromkeys(out.columns)
             row.update({
                 "id": -opened, "code": code, "kind_id": ch.kind_id, "level": kind_levels[ch.kind_id],
                 "name": ch.note or f"规划新增站点 {code}", "address": "", "status": "operating",
@@ -60,27 +61,40 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
                 "staff_professional": 0, "staff_prejob_trained": 0, "medical_partner": False,
                 "operating_model": "规划", "geometry": ch.point,
             })
-            out = pd.concat([out, gpd.GeoDataFrame([row], geometry="geometry", crs=out.crs)], ignore_index=True)
+            new_rows[code] = row
             continue
         hit = out.index[out["code"] == ch.facility_code]
-        if len(hit) == 0:
+        if len(hit) == 0 and ch.facility_code not in new_rows:
             msg = f"{where}: no facility with code {ch.facility_code!r} in this scenario"
             raise ScenarioError(msg)
+        if ch.action == "change_kind" and ch.kind_id not in kind_levels:
+            msg = f"{where}: unknown facility kind {ch.kind_id!r}"
+            raise ScenarioError(msg)
+        if ch.action == "change_beds" and (ch.beds_total is None or ch.beds_total < 0):
+            msg = f"{where}: beds_total must be a non-negative number"
+            raise ScenarioError(msg)
+        if ch.facility_code in new_rows:  # a site opened earlier in the scenario
+            row = new_rows[ch.facility_code]
+            if ch.action == "close":
+                del new_rows[ch.facility_code]
+            elif ch.action == "change_kind":
+                row.update(kind_id=ch.kind_id, level=kind_levels[ch.kind_id])
+            else:
+                row.update(beds_total=ch.beds_total, beds_care=min(row["beds_care"], ch.beds_total),
+                           beds_dementia=min(row["beds_dementia"], ch.beds_total))
+            continue
         if ch.action == "close":
             out = out.drop(index=hit)
         elif ch.action == "change_kind":
-            if ch.kind_id not in kind_levels:
-                msg = f"{where}: unknown facility kind {ch.kind_id!r}"
-                raise ScenarioError(msg)
             out.loc[hit, "kind_id"] = ch.kind_id
             out.loc[hit, "level"] = kind_levels[ch.kind_id]
         else:
-            if ch.beds_total is None or ch.beds_total < 0:
-                msg = f"{where}: beds_total must be a non-negative number"
-                raise ScenarioError(msg)
             out.loc[hit, "beds_total"] = ch.beds_total
             out.loc[hit, "beds_care"] = out.loc[hit, "beds_care"].clip(upper=ch.beds_total)
             out.loc[hit, "beds_dementia"] = out.loc[hit, "beds_dementia"].clip(upper=ch.beds_total)
+    if new_rows:
+        added = gpd.GeoDataFrame(list(new_rows.values()), geometry="geometry", crs=out.crs)
+        out = pd.concat([out, added], ignore_index=True)
     return out.reset_index(drop=True)
 
 

@@ -108,3 +108,26 @@ def test_apply_changes_errors(demo_bundle):
                       kind_levels=LEVELS)
     same = apply_changes(fac, [], kind_levels=LEVELS)
     assert same["code"].tolist() == fac["code"].tolist() and same is not fac
+
+
+def test_changes_to_sites_opened_in_the_same_scenario(demo_bundle):
+    import geopandas as gpd
+
+    fac = gpd.GeoDataFrame(demo_bundle.facilities[:5], geometry="geom", crs="EPSG:4326").rename_geometry("geometry")
+    out = apply_changes(fac, [
+        Change("open", kind_id="day_care", point=Point(116.9, 38.9)),
+        Change("open", kind_id="meal_point", point=Point(116.95, 38.92)),
+        Change("close", facility_code=fac["code"].iloc[0]),
+        Change("change_kind", facility_code="S-2", kind_id="community_station"),
+        Change("change_beds", facility_code="S-2", beds_total=30),
+        Change("close", facility_code="S-1"),
+    ], kind_levels=LEVELS)
+    assert out["code"].tolist() == [*fac["code"].iloc[1:], "S-2"]  # base rows first, opened ones after, in order
+    s2 = out.iloc[-1]
+    assert (s2["id"], s2["kind_id"], s2["level"], s2["beds_total"]) == (-2, "community_station", LEVELS["community_station"], 30)
+    with pytest.raises(ScenarioError, match=r"change 2 \(open\): facility code 'S-1' already exists"):
+        apply_changes(fac, [Change("open", kind_id="day_care", point=Point(1, 1)),
+                            Change("open", facility_code="S-1", kind_id="day_care", point=Point(1, 1))], kind_levels=LEVELS)
+    with pytest.raises(ScenarioError, match=r"change 2 \(change_kind\): unknown facility kind 'spa'"):
+        apply_changes(fac, [Change("open", kind_id="day_care", point=Point(1, 1)),
+                            Change("change_kind", facility_code="S-1", kind_id="spa")], kind_levels=LEVELS)
