@@ -55,6 +55,7 @@ SCN_CATEGORY = "scn.category"
 SCN_FLASH = "scn.flash"  # a message to show once after a rerun
 SCN_PROPOSAL = "scn.proposal"  # the optimiser's last answer, until saved or discarded
 SCN_COMPARE = "scn.compare"  # the two scenario ids compared side by side
+SCN_MAP = "scn.map"  # the clickable edit map; its last click is read at the start of the next run
 
 
 def init_scenario_state(*, new_site_kind: str) -> None:

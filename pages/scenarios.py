@@ -14,6 +14,7 @@ from dashboard.state import (
     MAP_TOWNSHIP,
     SCN_CATEGORY,
     SCN_KIND,
+    SCN_MAP,
     SCN_PROPOSAL,
     SCN_VIEW,
     init_coverage_state,
@@ -62,10 +63,12 @@ except ScenarioError as exc:
 name = listing.set_index("id")["name"].get(sid, pick("现状", "the current situation"))
 
 if view == "edit":
+    # a map click is handled before anything is drawn: it stores the change and reruns at once
+    v.handle_click(url, eng, sid, st.session_state.get(SCN_MAP))
     v.kpis(cmp, category, township)
     left, right = st.columns([3, 2])
     with left:
-        out = v.scenario_map(url, eng, layers, cmp, category, township, key="scenario_map", clickable=True)
+        v.scenario_map(url, eng, layers, cmp, category, township, key=SCN_MAP, clickable=True)
         st.caption(pick(f"前后对比计算 {cmp.seconds * 1000:.0f} ms。绿色：新增覆盖；红色：失去覆盖；黄色：仍未覆盖。",
                         f"Before/after in {cmp.seconds * 1000:.0f} ms."))
     with right:
@@ -77,7 +80,6 @@ if view == "edit":
         v.modify_form(url, sid, cmp.after.facilities, township)
         own = scenarios.scenario_call(url, lambda r: r.changes(sid, with_base=False)) if sid else []
         v.change_list(url, sid, own, len(changes) - len(own))
-    v.handle_click(url, eng, sid, out)
     c1, c2 = st.columns([3, 2])
     with c1:
         st.subheader(pick("各乡镇覆盖变化", "By township"))
