@@ -4,9 +4,11 @@ import streamlit as st
 
 st.set_page_config(page_title="养老服务一张图", page_icon="🗺️", layout="wide")
 pages = [
-    st.Page("pages/map.py", title="一张图", icon=":material/map:", url_path="map", default=True),
+    st.Page("pages/scorecard.py", title="联席会议总览", icon=":material/leaderboard:", url_path="scorecard", default=True),
+    st.Page("pages/map.py", title="一张图", icon=":material/map:", url_path="map"),
     st.Page("pages/service_circle.py", title="15分钟服务圈", icon=":material/directions_walk:", url_path="service_circle"),
     st.Page("pages/scenarios.py", title="情景规划", icon=":material/edit_location_alt:", url_path="scenarios"),
+    st.Page("pages/township.py", title="乡镇视图", icon=":material/location_city:", url_path="township"),
     st.Page("pages/four_sync.py", title="四同步检查", icon=":material/fact_check:", url_path="four_sync"),
 ]
 st.navigation(pages).run()

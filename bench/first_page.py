@@ -46,7 +46,7 @@ def time_to_first_page(clone: Path, browser) -> float:
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         while True:
             try:
-                page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded", timeout=2000)
+                page.goto(f"http://127.0.0.1:{port}/map", wait_until="domcontentloaded", timeout=2000)
                 break
             except Exception:  # noqa: BLE001  (server not up yet)
                 if proc.poll() is not None:

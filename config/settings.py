@@ -12,7 +12,18 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent / "dashboard.toml"
 
@@ -147,6 +158,102 @@ class FacilityKind(_Strict):
         return v
 
 
+# The tables a scorecard measure may count or sum, and their columns. Derived
+# columns: facility.care_service (the kind's flag), elder.elders (all 60+),
+# elder.walk15 (reaches a care service within scorecard.walk_minutes on foot),
+# project.four_sync (overall four-synchronous status: compliant | violation | incomplete).
+SCORECARD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "facility": ("kind_id", "level", "status", "township_code", "community_code", "beds_total", "beds_care",
+                 "beds_dementia", "staff_total", "staff_professional", "staff_prejob_trained", "medical_partner",
+                 "operating_model", "star_rating", "opened_on", "care_service"),
+    "community": ("code", "township_code", "committee_type", "is_urban"),
+    "township": ("code", "type"),
+    "elder": ("township_code", "community_code", "age_60_69", "age_70_79", "age_80_plus", *ELDER_CATEGORIES[1:],
+              "elders", "walk15"),
+    "project": ("township_code", "households", "area_type", "facility_area_m2", "facility_in_elderly_use",
+                "four_sync"),
+}
+# Rows of these tables may be required to have a facility (community_code / township_code match).
+HAS_FACILITY_KEY = {"community": "community_code", "township": "township_code"}
+
+Scalar = StrictBool | StrictInt | StrictFloat | StrictStr
+
+
+class Condition(_Strict):
+    """A range on a number (min/max, inclusive) or a date in the last ``within_days`` up to the data date."""
+
+    min: float | None = None
+    max: float | None = None
+    within_days: int | None = Field(default=None, gt=0, le=36500)
+
+    @model_validator(mode="after")
+    def _something(self) -> Condition:
+        if self.min is None and self.max is None and self.within_days is None:
+            msg = "a condition needs min, max or within_days"
+            raise ValueError(msg)
+        return self
+
+
+Where = dict[str, Scalar | list[Scalar] | Condition]
+
+
+def _check_columns(table: str, where: Where, what: str) -> None:
+    known = SCORECARD_COLUMNS[table]
+    unknown = sorted(set(where) - set(known))
+    if unknown:
+        msg = f"{what}: unknown column(s) {unknown} of table {table!r}; known: {list(known)}"
+        raise ValueError(msg)
+
+
+class Quantity(_Strict):
+    """Rows counted (or a column summed) for a numerator or denominator.
+
+    Without ``table`` it is a subset of the measure's population (its ``where`` adds
+    conditions); with another ``table`` it stands alone.
+    """
+
+    label_zh: str
+    label_en: str = ""
+    table: Literal["facility", "community", "township", "elder", "project"] | None = None
+    where: Where = Field(default_factory=dict)
+    has_facility: Where | None = None
+    sum: str | None = None
+
+
+class Measure(_Strict):
+    """How a target is computed from the data: numerator / denominator over a population of rows."""
+
+    table: Literal["facility", "community", "township", "elder", "project"]
+    where: Where = Field(default_factory=dict)
+    has_facility: Where | None = None
+    numerator: Quantity
+    denominator: Quantity | None = None  # rates only; without table/where/sum: the population's rows
+    scope: Literal["all", "district"] = "all"  # district: townships are shown but not judged
+
+    @model_validator(mode="after")
+    def _columns(self) -> Measure:
+        _check_columns(self.table, self.where, "where")
+        for name, q in (("numerator", self.numerator), ("denominator", self.denominator)):
+            if q is None:
+                continue
+            table = q.table or self.table
+            _check_columns(table, q.where, f"{name}.where")
+            if q.sum is not None and q.sum not in SCORECARD_COLUMNS[table]:
+                msg = f"{name}.sum: unknown column {q.sum!r} of table {table!r}"
+                raise ValueError(msg)
+        for name, table, has in (("", self.table, self.has_facility),
+                                 ("numerator.", self.numerator.table or self.table, self.numerator.has_facility),
+                                 ("denominator.", (self.denominator.table or self.table) if self.denominator else "",
+                                  self.denominator.has_facility if self.denominator else None)):
+            if has is None:
+                continue
+            if table not in HAS_FACILITY_KEY:
+                msg = f"{name}has_facility: only rows of {sorted(HAS_FACILITY_KEY)} can have facilities, not {table!r}"
+                raise ValueError(msg)
+            _check_columns("facility", has, f"{name}has_facility")
+        return self
+
+
 class Target(_Strict):
     id: str = Field(pattern=_ID)
     label_zh: str
@@ -155,6 +262,33 @@ class Target(_Strict):
     target: float
     direction: Literal["at_least", "at_most"]
     source: str
+    definition_zh: str = ""  # how the figure is computed, in words (shown as help)
+    measure: Measure | None = None
+    unsupported_zh: str | None = None  # why the data cannot support it (required without a measure)
+
+    @model_validator(mode="after")
+    def _measure_or_reason(self) -> Target:
+        if self.measure is None and not self.unsupported_zh:
+            msg = f"target {self.id!r} needs a measure or unsupported_zh saying why the data cannot support it"
+            raise ValueError(msg)
+        if self.measure is not None and self.unsupported_zh:
+            msg = f"target {self.id!r} has a measure and unsupported_zh; keep one"
+            raise ValueError(msg)
+        if self.measure is not None and self.unit == "count" and self.measure.denominator is not None:
+            msg = f"target {self.id!r}: a count has no denominator"
+            raise ValueError(msg)
+        if self.measure is not None and self.unit in ("%", "per_1000") and self.measure.denominator is None:
+            msg = f"target {self.id!r}: a rate needs a denominator (at least its label_zh: the population's rows)"
+            raise ValueError(msg)
+        if self.measure is not None and self.unit == "pp":
+            msg = f"target {self.id!r}: percentage-point changes need history the database does not keep"
+            raise ValueError(msg)
+        return self
+
+
+class Scorecard(_Strict):
+    amber_share: float = Field(gt=0, lt=1, description="short of target but within this share of it: amber")
+    walk_minutes: float = Field(gt=0, le=120, description="minutes of the walk15 flag of elders")
 
 
 class Basemap(_Strict):
@@ -174,6 +308,7 @@ class DashboardConfig(_Strict):
     density: Density
     siting: Siting
     four_sync: FourSync
+    scorecard: Scorecard
     levels: tuple[Level, ...]
     facility_kinds: tuple[FacilityKind, ...]
     targets: tuple[Target, ...]
@@ -198,6 +333,14 @@ class DashboardConfig(_Strict):
         if self.siting.new_site_kind not in {k.id for k in self.facility_kinds}:
             msg = f"siting.new_site_kind: unknown facility kind {self.siting.new_site_kind!r}"
             raise ValueError(msg)
+        kind_ids = {k.id for k in self.facility_kinds}
+        for i, target in enumerate(self.targets):
+            for where in _facility_conditions(target.measure):
+                wanted = where.get("kind_id", [])
+                unknown = sorted(set(wanted if isinstance(wanted, list) else [wanted]) - kind_ids)
+                if unknown:
+                    msg = f"targets[{i}].measure: unknown facility kind(s) {unknown}; known: {sorted(kind_ids)}"
+                    raise ValueError(msg)
         basemap_ids = [b.id for b in self.basemaps]
         if self.app.default_basemap not in basemap_ids:
             msg = f"app.default_basemap: unknown basemap {self.app.default_basemap!r}; known: {basemap_ids}"
@@ -215,6 +358,19 @@ class DashboardConfig(_Strict):
 
     def target(self, target_id: str) -> Target:
         return _by_id(self.targets, target_id, "target")
+
+
+def _facility_conditions(measure: Measure | None) -> list[Where]:
+    """Every condition set of a measure that selects facility rows."""
+    if measure is None:
+        return []
+    out = [measure.where] if measure.table == "facility" else []
+    for q in (measure.numerator, measure.denominator):
+        if q is not None and (q.table or measure.table) == "facility":
+            out.append(q.where)
+    out += [h for h in (measure.has_facility, measure.numerator.has_facility,
+                        measure.denominator.has_facility if measure.denominator else None) if h]
+    return out
 
 
 def _by_id(items, wanted: str, noun: str):

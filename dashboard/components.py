@@ -25,10 +25,11 @@ def _leave_legacy_page_mode() -> None:
         st.rerun()
 
 
-def page_setup() -> services.BaseLayers | None:
+def page_setup(*, area_picker: bool = True) -> services.BaseLayers | None:
     """Common start of every page: state, sidebar (language, area), data.
 
-    Returns None (after showing what to do) when there is no data yet.
+    Returns None (after showing what to do) when there is no data yet. Without
+    ``area_picker`` the page shows its own picker of the same key (乡镇视图).
     """
     _leave_legacy_page_mode()
     config = services.get_config()
@@ -41,6 +42,8 @@ def page_setup() -> services.BaseLayers | None:
     except services.DataMissingError as exc:
         st.error(str(exc))
         return None
+    if not area_picker:
+        return layers
     with st.sidebar:
         names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
         st.selectbox(

@@ -16,6 +16,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
@@ -577,3 +578,33 @@ def build_projects_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, 
         f"<div>{_dot(c)}{PROJECT_STATUS_ZH[s]}</div>"
         for s, c in PROJECT_STATUS_COLOURS.items())
     return finish(m, legend, bounds)
+
+
+LIGHT_FILL = {"green": "#43a047", "amber": "#fbc02d", "red": "#e53935", "none": "#bdbdbd",
+              "not_judged": "#90a4ae", "not_evaluated": "#bdbdbd"}
+
+
+def build_scorecard_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, cells: pd.DataFrame, *,
+                        label: str, legend: dict[str, str], config: DashboardConfig, basemap_id: str,
+                        selected_township: str | None = None, assets: LocalAssets | None = None) -> folium.Map:
+    """Townships filled by the traffic light of one target; ``cells`` indexed by township code
+    with ``light`` and ``text`` (the formatted value); ``legend`` light → label."""
+    assets = assets or LocalAssets()
+    basemap = config.basemap(basemap_id)
+    bounds = focus_bounds(district, townships, selected_township, basemap)
+    m = base_map(district, bounds, basemap, assets)
+    twp = _shift(townships, basemap)[["code", "name", "geometry"]].copy()
+    twp["geometry"] = _round(shapely.simplify(twp.geometry.values, 0.00003))
+    twp["fill"] = [LIGHT_FILL[cells["light"].get(c, "none")] for c in twp["code"]]
+    twp["value"] = [cells["text"].get(c, "—") for c in twp["code"]]
+    twp["selected"] = twp["code"] == (selected_township or "")
+    folium.GeoJson(
+        twp.to_json(), name=label,
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.65, "className": "score-area",
+                                  "color": "#d84315" if f["properties"]["selected"] else "#ffffff",
+                                  "weight": 3 if f["properties"]["selected"] else 1.2},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "value"], aliases=["乡镇（街道）", label]),
+    ).add_to(m)
+    html_legend = f"<b>{html.escape(label)}</b>" + "".join(
+        f"<div>{_dot(LIGHT_FILL[k])}{html.escape(v)}</div>" for k, v in legend.items())
+    return finish(m, html_legend, bounds)

@@ -137,8 +137,11 @@ def candidate_matrix(eng: CoverageEngine, cands: Candidates, cutoff_m: float):
     return coverage_matrix(Reach(eng.net), PointIndex(eng.net, demand), snapped, demand, cutoff_m=cutoff_m), snapped.ok
 
 
-def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, top: int = 20) -> list[Gap]:
-    return find_gaps(eng.model.demand.xy, demand_weights(eng), ~result.covered, link_m=get_config().siting.gap_link_m,
+def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, top: int = 20,
+         within: np.ndarray | None = None) -> list[Gap]:
+    """Uncovered clusters, heaviest first; ``within``: only these elder groups (a township's, say)."""
+    uncovered = ~result.covered if within is None else ~result.covered & within
+    return find_gaps(eng.model.demand.xy, demand_weights(eng), uncovered, link_m=get_config().siting.gap_link_m,
                      candidate_cover=matrix, candidate_ids=cands.ids, top=top)
 
 

@@ -164,3 +164,23 @@ def test_four_sync_page_draws_every_project(server, browser, demo_bundle):
     assert page.get_by_text("Page not found").count() == 0
     assert errors == []  # e.g. no folium element that needs jQuery
     page.close()
+
+
+def test_scorecard_landing_page_colours_every_township(server, browser, demo_bundle):
+    page, errors = open_page(browser, f"{server}/")
+    areas = page.frame_locator(MAP_IFRAME).locator("path.score-area")
+    areas.first.wait_for(state="attached", timeout=180_000)
+    assert areas.count() == len(demo_bundle.townships)
+    assert page.get_by_role("heading", name="联席会议总览").count() == 1
+    assert errors == []
+    page.close()
+
+
+def test_township_view_opens_from_a_link(server, browser):
+    page, errors = open_page(browser, f"{server}/township?township=120118102000", height=1400)
+    page.frame_locator(MAP_IFRAME).first.locator("path.leaflet-interactive").first.wait_for(
+        state="attached", timeout=180_000)
+    assert page.get_by_role("heading", name="考核指标：独流镇 与全区").count() == 1
+    assert page.get_by_text("Page not found").count() == 0
+    assert errors == []
+    page.close()

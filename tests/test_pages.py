@@ -24,8 +24,15 @@ def test_every_page_runs(app, page):
     assert "演示数据（合成）" in " ".join(c.value for c in app.caption)
 
 
+def test_landing_page_is_the_scorecard(app):
+    app.run()
+    assert_clean(app)
+    assert app.title[0].value == "联席会议总览"
+
+
 def test_map_page_kpis_and_township_filter(app):
     app.run()
+    app.switch_page("pages/map.py").run()
     assert_clean(app)
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["60岁以上老人"] == "150,000"
@@ -44,11 +51,17 @@ def test_map_page_on_postgis(pg_demo_url, monkeypatch):
     at = app_test("app.py", pg_demo_url, monkeypatch, timeout=120)
     at.run()
     assert_clean(at)
+    scorecard = at.dataframe[0].value  # the landing page, computed on PostGIS
+    assert scorecard.loc["beds_per_1000", "实际值"] == "24.9"
+    assert scorecard.loc["four_sync_rate", "分子"] == "全部合规 14"
+    at.switch_page("pages/map.py").run()
+    assert_clean(at)
     assert {m.label: m.value for m in at.metric}["60岁以上老人"] == "150,000"
 
 
 def test_english_toggle(app):
     app.run()
+    app.switch_page("pages/map.py").run()
     app.session_state[LANG] = "en"
     app.run()
     assert_clean(app)

@@ -1,0 +1,64 @@
+"""Pieces of the 乡镇视图 page: the township picker (with a shareable link), stations, gaps."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from dashboard import scenarios
+from dashboard.i18n import pick
+from dashboard.services import get_config
+from dashboard.state import MAP_TOWNSHIP
+
+STATUS_ZH = {"operating": "运营", "suspended": "暂停", "planned": "规划", "building": "在建"}
+QUERY_KEY = "township"
+
+
+def pick_township(names: dict[str, str]) -> str:
+    """The township shown: from the link (?township=CODE), else the one picked on another page, else the first.
+
+    The picker shares its key with the sidebar's area picker of the other pages,
+    so a township head keeps their township from page to page.
+    """
+    linked = st.query_params.get(QUERY_KEY)
+    if linked in names and linked != st.session_state.get("tv.linked"):
+        st.session_state[MAP_TOWNSHIP] = linked  # a new link wins once; the picker rules afterwards
+        st.session_state["tv.linked"] = linked
+    if st.session_state.get(MAP_TOWNSHIP) not in names:
+        st.session_state[MAP_TOWNSHIP] = next(iter(names))
+    code = st.selectbox(pick("乡镇（街道）", "Township"), options=list(names), format_func=names.get, key=MAP_TOWNSHIP)
+    st.query_params[QUERY_KEY] = code
+    return code
+
+
+def stations_table(facilities: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The township's facilities, care services first, with beds, staff and medical partner."""
+    config = get_config()
+    kinds = {k.id: k for k in config.facility_kinds}
+    f = facilities.assign(_care=[not kinds[k].care_service for k in facilities["kind_id"]])
+    f = f.sort_values(["_care", "kind_id", "name"])
+    return pd.DataFrame({
+        pick("名称", "Name"): f["name"],
+        pick("类型", "Kind"): [pick(kinds[k].name_zh, kinds[k].name_en) for k in f["kind_id"]],
+        pick("状态", "Status"): [STATUS_ZH.get(s, s) for s in f["status"]],
+        pick("床位", "Beds"): f["beds_total"],
+        pick("护理型床位", "Care beds"): f["beds_care"],
+        pick("工作人员", "Staff"): f["staff_total"],
+        pick("专业护理人员", "Professionals"): f["staff_professional"],
+        pick("岗前培训", "Trained"): f["staff_prejob_trained"],
+        pick("签约医疗机构", "Medical partner"): [n if p and n else ("是" if p else "—")
+                                           for p, n in zip(f["medical_partner"], f["medical_partner_name"],
+                                                           strict=True)],
+        pick("开业日期", "Opened"): f["opened_on"],
+    })
+
+
+def township_gaps(url: str, eng, result, code: str, *, top: int = 10) -> list:
+    """The heaviest uncovered clusters of elders in one township, with their best single site."""
+    cands = scenarios.generated_candidates(eng, result)
+    cutoff = get_config().scorecard.walk_minutes * 60.0 * get_config().walking.speed_mps
+    matrix, _ = scenarios.cached_candidate_matrix(url, tuple(cands.ids), cands.lonlat.tobytes(), cutoff)
+    within = (eng.groups["township_code"] == code).to_numpy()
+    return scenarios.gaps(eng, result, cands, matrix, top=top, within=within)
+

@@ -1,0 +1,78 @@
+"""联席会议总览: the policy targets computed from the database, district and townships, with a map."""
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import scorecard, services
+from dashboard.components import footer, page_setup
+from dashboard.i18n import pick
+from dashboard.maps import LocalAssets, build_scorecard_map
+from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
+from data.db import database_url
+from planning.scorecard import DISTRICT, LIGHT_EN, LIGHT_ZH
+
+config = services.get_config()
+layers = page_setup()
+if layers is None:
+    st.stop()
+url = database_url()
+st.title(pick("联席会议总览", "Joint-meeting scorecard"))
+card = scorecard.scorecard(url)
+names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+as_of = layers.meta.get("data_date", "—")
+st.caption(pick(f"规划目标对照：数据日期 {as_of}，全部由数据库实时计算；指标口径与目标值见 config/dashboard.toml 的 [[targets]]。"
+                f":green-badge[达标]　:orange-badge[接近：差距在目标的 {1 - config.scorecard.amber_share:.0%} 以内]　"
+                ":red-badge[未达标]　:gray-badge[不适用：无考核对象]",
+                f"Targets vs actuals as of {as_of}, computed from the database; definitions in config/dashboard.toml."))
+
+counts = scorecard.light_counts(card)
+k1, k2, k3, k4 = st.columns(4)
+k1.metric(pick("达标", "Met"), f"{counts['green']} / {len(card.targets)}", border=True)
+k2.metric(pick("接近目标", "Close"), counts["amber"], border=True)
+k3.metric(pick("未达标", "Short"), counts["red"], border=True)
+k4.metric(pick("数据暂不支持", "Not computable"), len(card.unsupported), border=True,
+          help=pick("数据库中没有相应数据的指标，见页面底部，不做估算。", "Listed at the bottom; never estimated."))
+
+st.subheader(pick(f"全区（{layers.district['name'].iloc[0]}）", "District"))
+st.dataframe(scorecard.styled(scorecard.area_table(card)), hide_index=True, width="stretch",
+             height=scorecard.table_height(len(card.targets)), column_config={
+    "指标": st.column_config.TextColumn(width="large"), "口径": st.column_config.TextColumn(width="large")})
+if card.missing:
+    st.warning(pick("未评估（缺少计算所需数据）：", "Not evaluated: ") + "、".join(
+        config.target(t).label_zh for t in card.missing))
+
+st.subheader(pick("按乡镇（街道）", "By township"))
+labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}
+left, right = st.columns([2, 3])
+with left:
+    tid = st.selectbox(pick("地图显示指标", "Target on the map"), options=list(labels), format_func=labels.get,
+                       index=[t.id for t in card.targets].index("walk15_coverage")
+                       if "walk15_coverage" in labels else 0)
+    target = config.target(tid)
+    cells = card.cells[(card.cells["target_id"] == tid) & (card.cells["area"] != DISTRICT)].set_index("area")
+    cells["text"] = [scorecard.fmt_value(v, target.unit) for v in cells["value"]]
+    district = card.cell(tid)
+    st.markdown(pick(f"**全区 {scorecard.fmt_value(district['value'], target.unit)}**，目标 {scorecard.fmt_target(target)}",
+                     f"**District {scorecard.fmt_value(district['value'], target.unit)}**, "
+                     f"target {scorecard.fmt_target(target)}"))
+    ranking = cells.assign(name=[names.get(c, c) for c in cells.index],
+                           state=[scorecard.light_label(x) for x in cells["light"]]).sort_values(
+        "value", ascending=target.direction != "at_least", na_position="last")
+    st.dataframe(scorecard.styled(ranking[["name", "text", "state"]], "state"), hide_index=True, width="stretch", height=420,
+                 column_config={"name": pick("乡镇（街道）", "Township"), "text": labels[tid],
+                                "state": pick("状态", "Light")})
+with right:
+    legend = {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
+    fmap = build_scorecard_map(layers.district, layers.townships, cells, label=labels[tid], legend=legend,
+                               config=config, basemap_id=st.session_state[MAP_BASEMAP],
+                               selected_township=st.session_state[MAP_TOWNSHIP] or None, assets=LocalAssets())
+    st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key="scorecard_map")
+
+with st.expander(pick("全部指标 × 乡镇（街道）", "All targets × townships"), expanded=False):
+    st.dataframe(scorecard.township_matrix(card, names), width="stretch")
+
+st.subheader(pick("数据暂不支持的指标", "Targets the data cannot support"))
+st.dataframe(scorecard.unsupported_table(card), hide_index=True, width="stretch")
+st.download_button(pick("下载考核表 CSV（全区及各乡镇，含分子分母）", "Download CSV"), icon=":material/download:",
+                   data=scorecard.csv_bytes(card, names), file_name=f"scorecard_{as_of}.csv", mime="text/csv")
+footer(layers.meta)

@@ -1,0 +1,95 @@
+"""乡镇视图: one township's coverage, gaps, stations, projects and its scorecard against the district."""
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import coverage, four_sync, scorecard, services, township
+from dashboard.components import footer, page_setup
+from dashboard.i18n import pick
+from dashboard.maps import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
+from dashboard.scenario_views import gap_table
+from dashboard.state import MAP_BASEMAP
+from data.db import database_url
+from planning.scorecard import DISTRICT
+
+config = services.get_config()
+layers = page_setup(area_picker=False)
+if layers is None:
+    st.stop()
+url = database_url()
+st.title(pick("乡镇视图", "Township view"))
+names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+code = township.pick_township(names)
+name = names[code]
+card = scorecard.scorecard(url)
+eng = coverage.engine(url)
+result = scorecard.walk_result(eng)
+minutes = config.scorecard.walk_minutes
+_, checked = four_sync.checks(url)
+projects = checked[checked["township_code"] == code] if len(checked) else checked
+
+walk, walk_all = card.cell("walk15_coverage", code), card.cell("walk15_coverage")
+kpis = services.area_kpis(layers, code)
+care_here = layers.facilities[(layers.facilities["township_code"] == code)
+                              & layers.facilities["kind_id"].isin(scorecard.care_kind_ids())
+                              & (layers.facilities["status"] == "operating")]
+k1, k2, k3, k4 = st.columns(4)
+k1.metric(pick("60岁以上老人", "Elders 60+"), f"{kpis.elders_60_plus:,}", border=True)
+k2.metric(pick(f"{minutes:g}分钟步行覆盖率", "Walking coverage"), scorecard.fmt_value(walk["value"], "%"),
+          delta=f"{walk['value'] - walk_all['value']:+.1f} pp {pick('对比全区', 'vs district')}"
+          if walk["denominator"] > 0 else None, border=True,
+          help=pick(f"步行可达 {walk['numerator']:,.0f} ÷ 老人 {walk['denominator']:,.0f}", "Covered over all elders"))
+k3.metric(pick("运营中的养老服务设施", "Operating care facilities"), f"{len(care_here):,}", border=True)
+k4.metric(pick("四同步不合规项目", "Four-sync violations"),
+          f"{int((projects['status'] == 'violation').sum()) if len(projects) else 0} / {len(projects)}", border=True)
+
+st.subheader(pick(f"考核指标：{name} 与全区", f"Scorecard: {name} vs district"))
+counts = scorecard.light_counts(card, code)
+st.caption(pick(f"本乡镇达标 {counts['green']} 项、接近 {counts['amber']} 项、未达标 {counts['red']} 项；"
+                "排名在有数据的乡镇（街道）中由好到差；“仅全区考核”的指标只列数值。",
+                "Rank among townships with data, best first."))
+st.dataframe(scorecard.styled(scorecard.area_table(card, code, compare=DISTRICT)), hide_index=True, width="stretch",
+             height=scorecard.table_height(len(card.targets)),
+             column_config={"指标": st.column_config.TextColumn(width="large"),
+                            "口径": st.column_config.TextColumn(width="medium")})
+
+tab_map, tab_gaps, tab_sites, tab_projects = st.tabs([
+    pick("15分钟覆盖地图", "Coverage map"), pick("覆盖缺口", "Gaps"), pick("养老服务站点", "Stations"),
+    pick("住宅项目（四同步）", "Projects (four-sync)")])
+with tab_map:
+    bands = coverage.band_polygons(url, scorecard.care_kind_ids(), config.walking.speed_mps,
+                                   coverage.band_minutes(int(minutes), config.walking.time_bands_min))
+    fmap = build_coverage_map(
+        CoverageLayers(district=layers.district, townships=layers.townships,
+                       facilities=coverage.selected_sites(eng, scorecard.care_kind_ids())[1],
+                       covered_hexes=coverage.weight_hexes(eng, result.covered, "elders", 9, township=code),
+                       uncovered_hexes=coverage.weight_hexes(eng, ~result.covered, "elders", 9, township=code),
+                       bands=bands, roads=services.roads(url, code), selected_township=code),
+        config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
+    st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="township_map")
+    st.caption(pick("绿色：步行可达的老人；红色：未覆盖的老人；色带为各运营中养老服务设施的步行等时圈（邻近乡镇的设施同样计入）。",
+                    "Green: covered elders; red: uncovered; bands: walking isochrones."))
+with tab_gaps:
+    gaps = township.township_gaps(url, eng, result, code)
+    if gaps:
+        table = gap_table(eng, gaps, layers.townships)
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            table.columns[-1]: st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)})
+        st.caption(pick(f"未覆盖老人按相距 {config.siting.gap_link_m:g} 米以内连成片，按加权人数排序；“最佳单点”为能覆盖该片最多老人的候选位置，"
+                        "可在“情景规划”页试算新增站点。", "Open a site at a gap on the scenario page."))
+    else:
+        st.success(pick(f"{name}的老人均在{minutes:g}分钟步行范围内。", "Every elder here is covered."))
+with tab_sites:
+    here = layers.facilities[layers.facilities["township_code"] == code]
+    st.dataframe(township.stations_table(here), hide_index=True, width="stretch")
+with tab_projects:
+    if len(projects):
+        pmap = build_projects_map(layers.district, layers.townships, projects, config=config,
+                                  basemap_id=st.session_state[MAP_BASEMAP], selected_township=code,
+                                  assets=LocalAssets())
+        st_folium(pmap, height=420, use_container_width=True, returned_objects=[], key="township_projects")
+        st.dataframe(projects[["name", "状态", "不合规项", "原因", "households"]], hide_index=True, width="stretch",
+                     column_config={"name": pick("项目", "Project"), "households": pick("户数", "Households")})
+    else:
+        st.info(pick(f"{name}没有录入住宅项目。", "No residential project here."))
+footer(layers.meta)

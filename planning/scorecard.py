@@ -1,0 +1,184 @@
+"""The joint-meeting scorecard: every configured target computed per district and per township.
+
+A target's ``measure`` (config) names a population of rows of one table, a
+numerator (a subset, or a sum of a column) and a denominator. This module
+evaluates those definitions on plain frames, so a new target is a change to
+the configuration only. Frames are given by the caller, one per table name
+(``facility``, ``community``, ``township``, ``elder``, ``project``), each with a
+``township_code`` column (``township`` uses ``code``). A derived column a
+measure needs but the caller could not provide (the walking flag without a
+network, say) makes that target "not evaluated", never a guessed number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from config.settings import HAS_FACILITY_KEY, Condition, Measure, Quantity, Target, Where
+
+SCALE = {"%": 100.0, "per_1000": 1000.0, "count": 1.0}
+# Traffic lights: met / nearly (within amber_share of the target) / short / nothing to judge
+# (an empty denominator: a 街道 has no villages) /
+# township of a district-only target / a column the caller could not compute.
+LIGHTS = ("green", "amber", "red", "none", "not_judged", "not_evaluated")
+LIGHT_ZH = {"green": "达标", "amber": "接近", "red": "未达标", "none": "不适用", "not_judged": "仅全区考核",
+            "not_evaluated": "未评估"}
+LIGHT_EN = {"green": "Met", "amber": "Close", "red": "Short", "none": "N/A", "not_judged": "District only",
+            "not_evaluated": "Not evaluated"}
+DISTRICT = "district"  # area code of the whole district in the results
+
+
+class MissingColumnError(KeyError):
+    """A measure names a column the given frame does not have."""
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """``cells``: one row per (target, area) with numerator, denominator, value and light.
+
+    ``area`` is a township code or ``DISTRICT``. ``missing`` maps a target id to
+    the columns that kept it from being evaluated.
+    """
+
+    targets: tuple[Target, ...]  # supported targets, config order
+    unsupported: tuple[Target, ...]
+    cells: pd.DataFrame
+    missing: dict[str, tuple[str, ...]]
+
+    def cell(self, target_id: str, area: str = DISTRICT) -> pd.Series:
+        hit = self.cells[(self.cells["target_id"] == target_id) & (self.cells["area"] == area)]
+        if hit.empty:
+            msg = f"no scorecard cell for target {target_id!r} in area {area!r}"
+            raise KeyError(msg)
+        return hit.iloc[0]
+
+    def area(self, area: str = DISTRICT) -> pd.DataFrame:
+        """The cells of one area indexed by target id, in config order."""
+        return self.cells[self.cells["area"] == area].set_index("target_id").loc[[t.id for t in self.targets]]
+
+    def values(self) -> pd.DataFrame:
+        """Townships × targets matrix of values (townships only)."""
+        town = self.cells[self.cells["area"] != DISTRICT]
+        return town.pivot(index="area", columns="target_id", values="value")[[t.id for t in self.targets]]
+
+    def rank(self, target_id: str, area: str) -> tuple[int, int] | None:
+        """(rank, of) of a township among those with a value, best first; None without a value."""
+        target = next(t for t in self.targets if t.id == target_id)
+        town = self.cells[(self.cells["target_id"] == target_id) & (self.cells["area"] != DISTRICT)]
+        town = town.dropna(subset=["value"])
+        if area not in set(town["area"]):
+            return None
+        v = town.set_index("area")["value"]
+        better = (v > v[area]) if target.direction == "at_least" else (v < v[area])
+        return int(better.sum()) + 1, len(v)
+
+
+def light(value: float | None, target: float, direction: str, amber_share: float) -> str:
+    """The traffic light of one value against its target."""
+    if value is None or not np.isfinite(value):
+        return "none"
+    if direction == "at_least":
+        if value >= target:
+            return "green"
+        return "amber" if value >= target * amber_share else "red"
+    if value <= target:
+        return "green"
+    return "amber" if value * amber_share <= target else "red"
+
+
+def _mask(frame: pd.DataFrame, where: Where, as_of: dt.date) -> np.ndarray:
+    mask = np.ones(len(frame), dtype=bool)
+    for column, cond in where.items():
+        if column not in frame.columns:
+            raise MissingColumnError(column)
+        col = frame[column]
+        if isinstance(cond, Condition):
+            if cond.within_days is not None:
+                dates = pd.to_datetime(col, errors="coerce")
+                end = pd.Timestamp(as_of)
+                mask &= ((dates > end - pd.Timedelta(days=cond.within_days)) & (dates <= end)).to_numpy()
+            values = pd.to_numeric(col, errors="coerce") if cond.min is not None or cond.max is not None else None
+            if cond.min is not None:
+                mask &= (values >= cond.min).to_numpy()
+            if cond.max is not None:
+                mask &= (values <= cond.max).to_numpy()
+        elif isinstance(cond, list):
+            mask &= col.isin(cond).to_numpy()
+        else:
+            mask &= (col == cond).fillna(False).to_numpy(dtype=bool)
+    return mask
+
+
+def _rows(frames: dict[str, pd.DataFrame], table: str, where: Where, has: Where | None,
+          as_of: dt.date) -> np.ndarray:
+    frame = frames[table]
+    keep = _mask(frame, where, as_of)
+    if has is not None:
+        fac = frames["facility"]
+        codes = set(fac.loc[_mask(fac, has, as_of), HAS_FACILITY_KEY[table]].dropna())
+        keep &= frame["code"].isin(codes).to_numpy()
+    return keep
+
+
+def _amounts(frames: dict[str, pd.DataFrame], measure: Measure, q: Quantity | None,
+             as_of: dt.date) -> tuple[float, pd.Series]:
+    """(district total, per-township totals) of a numerator or denominator.
+
+    Without its own table a quantity is the population (the measure's rows)
+    narrowed by its own conditions; with a table it stands alone.
+    """
+    table = measure.table if q is None or q.table is None else q.table
+    keep = np.ones(len(frames[table]), dtype=bool)
+    if q is None or q.table is None:
+        keep &= _rows(frames, table, measure.where, measure.has_facility, as_of)
+    if q is not None:
+        keep &= _rows(frames, table, q.where, q.has_facility, as_of)
+    frame = frames[table]
+    if q is not None and q.sum is not None:
+        if q.sum not in frame.columns:
+            raise MissingColumnError(q.sum)
+        amount = pd.to_numeric(frame[q.sum], errors="coerce").fillna(0).astype(float).where(keep, 0.0)
+    else:
+        amount = pd.Series(keep.astype(float), index=frame.index)
+    by_town = amount.groupby((frame["code"] if table == "township" else frame["township_code"]).to_numpy()).sum()
+    return float(amount.sum()), by_town
+
+
+def _value(num: float, den: float | None, unit: str) -> float | None:
+    """A count is its numerator; a rate over an empty denominator has no value."""
+    if den is None:
+        return num * SCALE[unit]
+    return num / den * SCALE[unit] if den > 0 else None
+
+
+def compute_scorecard(targets: tuple[Target, ...], frames: dict[str, pd.DataFrame], *, township_codes,
+                      as_of: dt.date, amber_share: float) -> Scorecard:
+    """Every supported target for the district and each of ``township_codes``."""
+    supported = tuple(t for t in targets if t.measure is not None)
+    rows, missing = [], {}
+    for t in supported:
+        m = t.measure
+        areas = [DISTRICT, *township_codes]
+        try:
+            num_total, num_town = _amounts(frames, m, m.numerator, as_of)
+            den_total, den_town = (None, None) if t.unit == "count" else _amounts(frames, m, m.denominator, as_of)
+        except MissingColumnError as exc:
+            missing[t.id] = (exc.args[0],)
+            rows += [dict(target_id=t.id, area=a, numerator=np.nan, denominator=np.nan, value=np.nan,
+                          light="not_evaluated") for a in areas]
+            continue
+        for a in areas:
+            num = num_total if a == DISTRICT else float(num_town.get(a, 0.0))
+            den = None if den_town is None else den_total if a == DISTRICT else float(den_town.get(a, 0.0))
+            value = _value(num, den, t.unit)
+            judged = a == DISTRICT or m.scope == "all"
+            rows.append(dict(target_id=t.id, area=a, numerator=num,
+                             denominator=np.nan if den is None else den,
+                             value=np.nan if value is None else value,
+                             light=light(value, t.target, t.direction, amber_share) if judged else "not_judged"))
+    cells = pd.DataFrame(rows, columns=["target_id", "area", "numerator", "denominator", "value", "light"])
+    return Scorecard(supported, tuple(t for t in targets if t.measure is None), cells, missing)

@@ -1,0 +1,166 @@
+"""The scorecard against a hand computation on a tiny dataset, and its configuration checks."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from config import ConfigError, load_config
+from planning.scorecard import DISTRICT, compute_scorecard, light
+from tests.test_config import TEXT, write
+
+AS_OF = dt.date(2026, 6, 30)
+CARE = {"township_centre", "community_station", "institution", "embedded_complex"}
+
+
+def tiny_frames() -> dict[str, pd.DataFrame]:
+    fac = pd.DataFrame([
+        # code, township, community, kind, status, partner, staff, trained, prof, beds, care beds, opened
+        ("f1", "T1", None, "township_centre", "operating", True, 10, 8, 2, 20, 12, "2026-01-01"),
+        ("f2", "T1", "C1", "community_station", "operating", False, 4, 4, 0, 0, 0, "2020-01-01"),
+        ("f3", "T2", "C3", "community_station", "operating", True, 6, 3, 1, 10, 10, "2025-07-01"),
+        ("f4", "T2", "C4", "community_station", "suspended", False, 3, 0, 0, 8, 0, "2026-03-01"),
+        ("f5", "T3", None, "institution", "operating", True, 20, 20, 5, 100, 50, "2010-05-01"),
+        ("f6", "T1", None, "health_centre", "operating", False, 30, 30, 30, 40, 0, "2026-02-01"),
+        ("f7", "T2", "C3", "embedded_complex", "operating", True, 5, 5, 1, 30, 30, "2025-06-30"),
+    ], columns=["code", "township_code", "community_code", "kind_id", "status", "medical_partner", "staff_total",
+                "staff_prejob_trained", "staff_professional", "beds_total", "beds_care", "opened_on"])
+    fac["opened_on"] = pd.to_datetime(fac["opened_on"]).dt.date
+    fac["care_service"] = fac["kind_id"].isin(CARE)
+    communities = pd.DataFrame([
+        ("C1", "T1", "村委会", False), ("C2", "T1", "村委会", False), ("C3", "T2", "居委会", True),
+        ("C4", "T2", "居委会", True), ("C5", "T3", "村委会", False),
+    ], columns=["code", "township_code", "committee_type", "is_urban"])
+    townships = pd.DataFrame([("T1", "镇"), ("T2", "街道"), ("T3", "乡")], columns=["code", "type"])
+    elders = pd.DataFrame([("T1", 600, True), ("T1", 400, False), ("T2", 2000, True), ("T3", 500, False)],
+                          columns=["township_code", "elders", "walk15"])
+    projects = pd.DataFrame([("T1", "compliant"), ("T1", "violation"), ("T2", "incomplete"), ("T2", "compliant")],
+                            columns=["township_code", "four_sync"])
+    return {"facility": fac, "community": communities, "township": townships, "elder": elders, "project": projects}
+
+
+@pytest.fixture(scope="module")
+def card():
+    cfg = load_config()
+    return compute_scorecard(cfg.targets, tiny_frames(), township_codes=["T1", "T2", "T3"], as_of=AS_OF,
+                             amber_share=cfg.scorecard.amber_share)
+
+
+# (target, area, numerator, denominator, value, light) worked out by hand from tiny_frames()
+HAND = [
+    ("medical_partner_rate", DISTRICT, 2, 3, 200 / 3, "red"),  # f1, f3 of f1 f2 f3 (f4 suspended)
+    ("medical_partner_rate", "T1", 1, 2, 50.0, "red"),
+    ("medical_partner_rate", "T2", 1, 1, 100.0, "green"),
+    ("medical_partner_rate", "T3", 0, 0, None, "none"),  # no centre or station
+    ("prejob_training_rate", DISTRICT, 40, 45, 4000 / 45, "amber"),  # care kinds only: f6 is a clinic
+    ("professional_worker_rate", DISTRICT, 2, 3, 200 / 3, "red"),
+    ("embedded_complexes", DISTRICT, 1, None, 1.0, "red"),  # 1 < 0.8 × 2
+    ("embedded_complexes", "T2", 1, None, 1.0, "not_judged"),
+    ("four_sync_rate", DISTRICT, 2, 3, 200 / 3, "red"),  # the incomplete project is not assessed
+    ("four_sync_rate", "T2", 1, 1, 100.0, "green"),
+    ("beds_per_1000", DISTRICT, 160, 3500, 160 / 3.5, "green"),  # f4 suspended, f6 a clinic
+    ("beds_per_1000", "T1", 20, 1000, 20.0, "red"),
+    ("beds_per_1000", "T2", 40, 2000, 20.0, "red"),
+    ("beds_per_1000", "T3", 100, 500, 200.0, "green"),
+    ("care_bed_share", DISTRICT, 102, 160, 63.75, "green"),
+    ("bed_growth", DISTRICT, 30, None, 30.0, "red"),  # f1 + f3; f7 opened exactly 365 days before: out
+    ("urban_daycare_coverage", DISTRICT, 1, 2, 50.0, "red"),  # C3 yes, C4 only a suspended station
+    ("township_institution_rate", DISTRICT, 1, 2, 50.0, "red"),  # T3 of T1, T3 (T2 is a 街道)
+    ("township_institution_rate", "T2", 0, 0, None, "none"),
+    ("township_institution_rate", "T3", 1, 1, 100.0, "green"),
+    ("rural_village_coverage", DISTRICT, 1, 3, 100 / 3, "red"),
+    ("walk15_coverage", DISTRICT, 2600, 3500, 2600 / 35, "red"),
+    ("walk15_coverage", "T1", 600, 1000, 60.0, "red"),
+]
+
+
+@pytest.mark.parametrize(("target", "area", "num", "den", "value", "lamp"), HAND)
+def test_matches_hand_computation(card, target, area, num, den, value, lamp):
+    cell = card.cell(target, area)
+    assert cell["numerator"] == num
+    assert np.isnan(cell["denominator"]) if den is None else cell["denominator"] == den
+    assert np.isnan(cell["value"]) if value is None else cell["value"] == pytest.approx(value)
+    assert cell["light"] == lamp
+
+
+def test_unsupported_targets_are_listed_not_computed(card):
+    ids = {t.id for t in card.unsupported}
+    assert ids == {"volunteer_training_rate", "brand_chain_orgs", "facility_coverage_gain", "barrier_free_new",
+                   "barrier_free_retrofit"}
+    assert all(t.unsupported_zh for t in card.unsupported)
+    assert not set(card.cells["target_id"]) & ids
+    assert len(card.targets) == 12
+
+
+def test_rank_and_matrix(card):
+    assert card.rank("beds_per_1000", "T3") == (1, 3)
+    assert card.rank("beds_per_1000", "T1") == (2, 3)  # ties share the better rank
+    assert card.rank("medical_partner_rate", "T3") is None
+    assert card.values().loc["T3", "beds_per_1000"] == pytest.approx(200.0)
+
+
+def test_a_missing_derived_column_is_not_evaluated_not_guessed():
+    frames = tiny_frames()
+    frames["elder"] = frames["elder"].drop(columns=["walk15"])
+    cfg = load_config()
+    card = compute_scorecard(cfg.targets, frames, township_codes=["T1"], as_of=AS_OF, amber_share=0.8)
+    assert card.missing == {"walk15_coverage": ("walk15",)}
+    assert card.cell("walk15_coverage")["light"] == "not_evaluated"
+    assert card.cell("beds_per_1000")["value"] == pytest.approx(160 / 3.5)
+
+
+@pytest.mark.parametrize(("value", "direction", "expected"), [
+    (100, "at_least", "green"), (80, "at_least", "amber"), (79.9, "at_least", "red"),
+    (10, "at_most", "green"), (12.5, "at_most", "amber"), (12.6, "at_most", "red"), (None, "at_least", "none"),
+])
+def test_light_edges(value, direction, expected):
+    target = 100 if direction == "at_least" else 10
+    assert light(value, target, direction, 0.8) == expected
+
+
+def test_a_new_target_needs_only_config(tmp_path):
+    extra = '''
+[[targets]]
+id = "dementia_beds"
+label_zh = "认知症床位数"
+label_en = "Dementia beds"
+unit = "count"
+target = 10
+direction = "at_least"
+source = "test"
+[targets.measure]
+table = "facility"
+where = { care_service = true, status = "operating" }
+numerator = { label_zh = "认知症床位", sum = "beds_total", where = { kind_id = "institution" } }
+'''
+    cfg = load_config(write(tmp_path, TEXT.replace("# ---- basemaps", extra + "\n# ---- basemaps")))
+    card = compute_scorecard(cfg.targets, tiny_frames(), township_codes=["T3"], as_of=AS_OF, amber_share=0.8)
+    assert card.cell("dementia_beds")["value"] == 100
+    assert card.cell("dementia_beds", "T3")["light"] == "green"
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("where = { is_urban = true }", "where = { is_urbn = true }", r"unknown column\(s\) \['is_urbn'\] of table 'community'"),
+    ('sum = "beds_care"', 'sum = "beds_cared"', r"numerator.sum: unknown column 'beds_cared'"),
+    ('kind_id = "institution", status', 'kind_id = "nursing_home", status', r"unknown facility kind\(s\) \['nursing_home'\]"),
+    ('unsupported_zh = "数据库中没有志愿者队伍及其培训记录"', "", r"needs a measure or unsupported_zh"),
+    ('table = "township"\nwhere = { type = ["镇", "乡"] }', 'table = "facility"', r"has_facility: only rows of \['community', 'township'\]"),
+    ('label_en = "operating complexes" }', 'label_en = "operating complexes" }\ndenominator = { label_zh = "x" }',
+     r"a count has no denominator"),
+])
+def test_bad_measures_are_named(tmp_path, old, new, expected):
+    assert old in TEXT
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, TEXT.replace(old, new, 1)))
+
+
+def test_scorecard_columns_exist_in_the_schema():
+    from config.settings import SCORECARD_COLUMNS
+    from data.models import Community, ElderGroup, Facility, ResidentialProject, Township
+
+    derived = {"care_service", "elders", "walk15", "four_sync"}
+    for table, model in (("facility", Facility), ("community", Community), ("township", Township),
+                         ("elder", ElderGroup), ("project", ResidentialProject)):
+        stored = set(SCORECARD_COLUMNS[table]) - derived
+        assert stored <= set(model.__table__.columns.keys()), table

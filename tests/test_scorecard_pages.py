@@ -1,0 +1,142 @@
+"""AppTest for 联席会议总览 and 乡镇视图: figures from the database, equal to other pages' figures."""
+
+import io
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from config import load_config
+from dashboard.state import MAP_TOWNSHIP
+from tests.conftest import app_test, assert_clean
+from tests.test_scorecard import AS_OF, tiny_frames
+
+TOWNSHIP = "120118100000"
+
+
+def figures(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def sql(url: str, query: str):
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(query)).one()
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def scorecard_page(demo_db_url):
+    with pytest.MonkeyPatch.context() as mp:
+        at = app_test("pages/scorecard.py", demo_db_url, mp)
+        at.run()
+        assert_clean(at)
+        yield at
+
+
+def district_rows(at) -> pd.DataFrame:
+    return at.dataframe[0].value
+
+
+def test_district_figures_equal_independent_counts(scorecard_page, demo_db_url):
+    rows = district_rows(scorecard_page)
+    partner, stations = sql(demo_db_url, "SELECT SUM(medical_partner), COUNT(*) FROM facility WHERE status = 'operating' "
+                                         "AND kind_id IN ('township_centre', 'community_station')")
+    row = rows.loc["medical_partner_rate"]
+    assert row["实际值"] == f"{partner / stations * 100:.1f}%"
+    assert row["分子"] == f"已签约 {partner}" and row["分母"] == f"运营中的中心（站） {stations}"
+    villages, with_site = sql(demo_db_url, """
+        SELECT COUNT(*), SUM(EXISTS (SELECT 1 FROM facility f WHERE f.community_code = c.code AND f.status = 'operating'
+                                     AND f.kind_id IN ('rural_mutual_aid', 'community_station', 'day_care')))
+        FROM community c WHERE committee_type = '村委会'""")
+    assert rows.loc["rural_village_coverage", "实际值"] == f"{with_site / villages * 100:.1f}%"
+    assert rows.loc["beds_per_1000", "实际值"] == "24.9"  # as on the map page's KPI card
+    assert rows.loc["four_sync_rate", "分子"] == "全部合规 14"  # as on the 四同步检查 page
+    assert rows.loc["four_sync_rate", "分母"] == "可完整评估的项目 40"
+
+
+def test_walking_coverage_equals_the_service_circle_page(scorecard_page, demo_db_url, monkeypatch):
+    circle = app_test("pages/service_circle.py", demo_db_url, monkeypatch)
+    circle.run()
+    assert_clean(circle)
+    assert figures(circle)["15 分钟步行覆盖率"] == district_rows(scorecard_page).loc["walk15_coverage", "实际值"]
+
+
+def test_light_counts_and_unsupported(scorecard_page):
+    rows = district_rows(scorecard_page)
+    m = figures(scorecard_page)
+    assert m["达标"] == f"{(rows['状态'] == '达标').sum()} / 12"
+    assert int(m["未达标"]) == (rows["状态"] == "未达标").sum()
+    unsupported = scorecard_page.dataframe[-1].value
+    assert len(unsupported) == int(m["数据暂不支持"]) == 5
+    assert unsupported["为何无法计算"].str.len().min() > 0
+
+
+def test_map_target_changes_the_ranking(scorecard_page):
+    target = next(sb for sb in scorecard_page.selectbox if sb.label == "地图显示指标")
+    assert target.value == "walk15_coverage"
+    target.set_value("beds_per_1000").run()
+    assert_clean(scorecard_page)
+    ranking = scorecard_page.dataframe[1].value
+    values = ranking["text"].astype(float)  # beds per 1,000: every township has elders
+    assert values.is_monotonic_decreasing and len(values) == 23
+    assert any("**全区 24.9**" in md.value for md in scorecard_page.markdown)
+
+
+def test_csv_download_has_every_cell(scorecard_page):
+    from dashboard.scorecard import csv_bytes
+    from planning.scorecard import compute_scorecard
+
+    assert scorecard_page.get("download_button")[0].proto.url.endswith(".csv")
+    cfg = load_config()
+    card = compute_scorecard(cfg.targets, tiny_frames(), township_codes=["T1", "T2", "T3"], as_of=AS_OF,
+                             amber_share=0.8)
+    df = pd.read_csv(io.BytesIO(csv_bytes(card, {"T1": "甲镇"})))
+    assert len(df) == 12 * 4
+    assert {"numerator", "denominator", "value", "light_zh", "target", "label_zh"} <= set(df.columns)
+    assert set(df["area_name"]) == {"全区", "甲镇", "T2", "T3"}
+
+
+@pytest.fixture
+def township_page(demo_db_url, monkeypatch):
+    at = app_test("pages/township.py", demo_db_url, monkeypatch)
+    at.query_params["township"] = TOWNSHIP
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def test_township_from_the_link_with_its_scorecard_row(township_page, scorecard_page, demo_db_url):
+    assert township_page.session_state[MAP_TOWNSHIP] == TOWNSHIP
+    rows = township_page.dataframe[0].value
+    district = district_rows(scorecard_page)
+    assert (rows["全区"] == district["实际值"]).all()  # the district column is the scorecard page's figure
+    n_care, = sql(demo_db_url, f"SELECT COUNT(*) FROM facility WHERE township_code = '{TOWNSHIP}' AND "
+                               "status = 'operating' AND kind_id NOT IN ('dispatch_centre', 'health_centre', "
+                               "'village_clinic')")
+    assert figures(township_page)["运营中的养老服务设施"] == f"{n_care:,}"
+    elders, = sql(demo_db_url, f"SELECT SUM(age_60_69 + age_70_79 + age_80_plus) FROM elder_group "
+                               f"WHERE township_code = '{TOWNSHIP}'")
+    assert figures(township_page)["60岁以上老人"] == f"{elders:,}"
+    assert rows.loc["walk15_coverage", "分母"] == f"60岁以上老人 {elders:,}"
+
+
+def test_township_tabs(township_page, demo_db_url):
+    n_sites, = sql(demo_db_url, f"SELECT COUNT(*) FROM facility WHERE township_code = '{TOWNSHIP}'")
+    stations = next(d.value for d in township_page.dataframe if "签约医疗机构" in d.value.columns)
+    assert len(stations) == n_sites
+    n_projects, = sql(demo_db_url, f"SELECT COUNT(*) FROM residential_project WHERE township_code = '{TOWNSHIP}'")
+    assert figures(township_page)["四同步不合规项目"].endswith(f"/ {n_projects}")
+
+
+def test_switching_township_updates_figures_and_link(township_page, demo_db_url):
+    before = figures(township_page)["60岁以上老人"]
+    code, = sql(demo_db_url, f"SELECT MIN(code) FROM township WHERE code != '{TOWNSHIP}'")
+    picker = next(sb for sb in township_page.selectbox if sb.label == "乡镇（街道）")
+    picker.set_value(code).run()
+    assert_clean(township_page)
+    assert township_page.session_state[MAP_TOWNSHIP] == code
+    assert figures(township_page)["60岁以上老人"] != before
+    assert township_page.query_params["township"] == code  # the link names the township shown
