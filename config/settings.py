@@ -134,6 +134,41 @@ class FourSync(_Strict):
     rules: tuple[FourSyncRule, ...]
 
 
+EVENT_TYPES = ("sos_button", "fall_detected", "vitals_abnormal", "device_offline", "hotline_ticket_opened",
+               "hotline_ticket_closed")
+
+
+class AlertRule(_Strict):
+    """One alert rule. Kinds: ``event`` (an event type fires at once), ``nodata`` (no heartbeat for
+    ``minutes``; resolved when heartbeats return), ``capacity`` (occupancy above capacity; resolved
+    when back within), ``sla`` (a hotline ticket open longer than ``minutes``: escalated)."""
+
+    id: str = Field(pattern=_ID)
+    kind: Literal["event", "nodata", "capacity", "sla"]
+    severity: Literal["critical", "warning", "info"]
+    title_zh: str
+    title_en: str
+    event_type: str | None = None  # event
+    minutes: float | None = Field(default=None, gt=0, le=10080)  # nodata, sla
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> AlertRule:
+        if self.kind == "event" and self.event_type not in EVENT_TYPES:
+            msg = f"rule {self.id!r}: event_type must be one of {list(EVENT_TYPES)}, got {self.event_type!r}"
+            raise ValueError(msg)
+        if self.kind in ("nodata", "sla") and self.minutes is None:
+            msg = f"rule {self.id!r} of kind {self.kind!r} needs minutes"
+            raise ValueError(msg)
+        return self
+
+
+class Live(_Strict):
+    refresh_s: float = Field(ge=1, le=300, description="live page panels refresh interval")
+    check_interval_s: float = Field(ge=1, le=600, description="ingest: how often the timed rules run")
+    max_batch: int = Field(ge=1, le=10000, description="items per POST")
+    rules: tuple[AlertRule, ...]
+
+
 class Level(_Strict):
     id: str = Field(pattern=_ID)
     name_zh: str
@@ -309,6 +344,7 @@ class DashboardConfig(_Strict):
     siting: Siting
     four_sync: FourSync
     scorecard: Scorecard
+    live: Live
     levels: tuple[Level, ...]
     facility_kinds: tuple[FacilityKind, ...]
     targets: tuple[Target, ...]
@@ -316,7 +352,7 @@ class DashboardConfig(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> DashboardConfig:
-        for field in ("levels", "facility_kinds", "targets", "basemaps", "four_sync.rules"):
+        for field in ("levels", "facility_kinds", "targets", "basemaps", "four_sync.rules", "live.rules"):
             obj = self
             for part in field.split("."):
                 obj = getattr(obj, part)

@@ -120,7 +120,7 @@ def make_engine(url: str | None = None) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     """Create the PostGIS extension (PostgreSQL) and all tables, if missing."""
-    from data import models  # noqa: F401  (registers the tables)
+    from data import live_models, models  # noqa: F401  (registers the tables)
 
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:

@@ -1,0 +1,282 @@
+"""Reads and writes of the live tables: ingest, alert lifecycle, the live panel's queries.
+
+Every write happens in the caller's transaction, so an event, the alert it
+fires and the alert's history commit together or not at all. Decisions come
+from ``planning.alerts``; this module only applies them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import and_, func, literal, literal_column, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from config.settings import AlertRule
+from data.live_models import (
+    Alert,
+    AlertHistory,
+    Heartbeat,
+    HotlineTicket,
+    IngestCredential,
+    LiveEvent,
+    StationStatus,
+    utc_now,
+)
+from planning.alerts import (
+    Clear,
+    Fire,
+    OpenTicket,
+    next_state,
+    on_event,
+    on_heartbeat,
+    overdue_tickets,
+    silent_stations,
+    sla_cleared,
+)
+
+SYSTEM = "system"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class HeartbeatRow:
+    station_code: str
+    at: dt.datetime  # UTC, no zone
+    is_open: bool
+    occupancy: int
+    staff_on_duty: int
+    devices_online: int
+    devices_total: int
+    capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class EventRow:
+    event_id: str
+    station_code: str
+    at: dt.datetime  # UTC, no zone
+    type: str
+    payload: dict
+
+
+class LiveStore:
+    """The live tables through one session; ``now`` is the clock (a fake one in tests)."""
+
+    def __init__(self, session: Session, rules: Sequence[AlertRule], *,
+                 now: Callable[[], dt.datetime] = utc_now) -> None:
+        self.session = session
+        self.rules = tuple(rules)
+        self.now = now
+        self._pg = session.get_bind().dialect.name == "postgresql"
+
+    def _insert(self, model):
+        return (postgresql.insert if self._pg else sqlite.insert)(model)
+
+    # ---- credentials ------------------------------------------------------
+    def issue_token(self, *, role: str, station_code: str | None = None, label: str = "") -> str:
+        """A new bearer token; only its hash is stored, so it is shown once."""
+        token = secrets.token_urlsafe(32)
+        self.session.add(IngestCredential(role=role, station_code=station_code, token_sha256=token_hash(token),
+                                          label=label, created_at=self.now()))
+        self.session.flush()
+        return token
+
+    def credential(self, token: str) -> tuple[str, str | None] | None:
+        """(role, station code) of a valid token, None for an unknown or revoked one."""
+        row = self.session.execute(
+            select(IngestCredential.role, IngestCredential.station_code)
+            .where(IngestCredential.token_sha256 == token_hash(token), IngestCredential.revoked_at.is_(None))
+        ).first()
+        return (row.role, row.station_code) if row else None
+
+    # ---- alert decisions --------------------------------------------------
+    def _history(self, alert_id: int, action: str, at: dt.datetime, actor: str, note: str = "") -> None:
+        self.session.execute(self._insert(AlertHistory).values(alert_id=alert_id, at=at, action=action,
+                                                               actor=actor, note=note[:500]))
+
+    def _fire(self, f: Fire) -> None:
+        changes = {"last_at": f.at, "detail": f.detail[:1000]}
+        if f.event_id is not None:
+            changes["last_event_id"] = f.event_id
+        if f.counts_repeats:
+            changes["count"] = Alert.count + 1
+        open_alert = and_(Alert.fingerprint == f.fingerprint, Alert.state != "resolved")
+        updated = self.session.execute(update(Alert).where(open_alert).values(**changes).returning(Alert.id)).first()
+        if updated is not None:
+            if f.counts_repeats:
+                self._history(updated.id, "repeated", f.at, SYSTEM, f.detail)
+            return
+        # No open alert: insert. Two PostgreSQL writers may race here; the partial unique
+        # index turns the second insert into an update (xmax = 0 tells a fresh row).
+        stmt = self._insert(Alert).values(
+            fingerprint=f.fingerprint, rule_id=f.rule.id, severity=f.rule.severity, station_code=f.station_code,
+            state="firing", title=f.rule.title_zh, detail=f.detail[:1000], first_at=f.at, last_at=f.at, count=1,
+            last_event_id=f.event_id)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["fingerprint"], index_where=text("state != 'resolved'"),
+            set_={k: (stmt.excluded[k] if k != "count" else Alert.count + 1) for k in changes})
+        inserted = literal_column("xmax = 0") if self._pg else literal(True)
+        row = self.session.execute(stmt.returning(Alert.id, inserted.label("inserted"))).one()
+        if row.inserted:
+            self._history(row.id, f.action, f.at, SYSTEM, f.detail)
+        elif f.counts_repeats:
+            self._history(row.id, "repeated", f.at, SYSTEM, f.detail)
+
+    def _clear(self, c: Clear) -> None:
+        rows = self.session.execute(
+            update(Alert).where(Alert.fingerprint == c.fingerprint, Alert.state != "resolved")
+            .values(state="resolved", resolved_by=SYSTEM, resolved_at=c.at, resolve_note=c.note)
+            .returning(Alert.id)).all()
+        for r in rows:
+            self._history(r.id, "resolved", c.at, SYSTEM, c.note)
+
+    def apply(self, decisions: Sequence[Fire | Clear]) -> None:
+        for d in decisions:
+            self._fire(d) if isinstance(d, Fire) else self._clear(d)
+
+    # ---- ingest -------------------------------------------------------------
+    def add_heartbeats(self, rows: Sequence[HeartbeatRow]) -> int:
+        """Store heartbeats, keep each station's latest, apply the heartbeat rules."""
+        if not rows:
+            return 0
+        received = self.now()
+        values = [dict(station_code=r.station_code, at=r.at, is_open=r.is_open, occupancy=r.occupancy,
+                       capacity=r.capacity, staff_on_duty=r.staff_on_duty, devices_online=r.devices_online,
+                       devices_total=r.devices_total, received_at=received) for r in rows]
+        self.session.execute(self._insert(Heartbeat), values)
+        latest: dict[str, dict] = {}
+        for v in values:
+            if v["station_code"] not in latest or v["at"] >= latest[v["station_code"]]["at"]:
+                latest[v["station_code"]] = v
+        for v in latest.values():
+            status = {k: v[k] for k in ("is_open", "occupancy", "capacity", "staff_on_duty", "devices_online",
+                                        "devices_total", "received_at")} | {"last_heartbeat_at": v["at"]}
+            stmt = self._insert(StationStatus).values(station_code=v["station_code"], **status)
+            stmt = stmt.on_conflict_do_update(index_elements=["station_code"], set_=status,
+                                              where=StationStatus.last_heartbeat_at <= v["at"])
+            self.session.execute(stmt)
+            self.apply(on_heartbeat(self.rules, station_code=v["station_code"], at=v["at"],
+                                    occupancy=v["occupancy"], capacity=v["capacity"]))
+        return len(values)
+
+    def add_events(self, rows: Sequence[EventRow]) -> tuple[int, int]:
+        """(stored, duplicates): an event id already stored is skipped, with no second alert."""
+        if not rows:
+            return 0, 0
+        received = self.now()
+        stored: set[str] = set()
+        for r in rows:  # one statement each: RETURNING tells which ids were new
+            stmt = self._insert(LiveEvent).values(event_id=r.event_id, station_code=r.station_code, at=r.at,
+                                                  type=r.type, payload=r.payload, received_at=received)
+            hit = self.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"])
+                                       .returning(LiveEvent.event_id)).first()
+            if hit is None or r.event_id in stored:
+                continue
+            stored.add(r.event_id)
+            self.apply(on_event(self.rules, station_code=r.station_code, event_type=r.type, at=r.at,
+                                event_id=r.event_id, payload=r.payload))
+            if r.type == "hotline_ticket_opened":
+                self._ticket_opened(r)
+            elif r.type == "hotline_ticket_closed":
+                self._ticket_closed(r)
+        return len(stored), len(rows) - len(stored)
+
+    def _ticket_opened(self, r: EventRow) -> None:
+        stmt = self._insert(HotlineTicket).values(ticket_id=r.payload["ticket_id"], station_code=r.station_code,
+                                                  opened_at=r.at)
+        self.session.execute(stmt.on_conflict_do_update(index_elements=["ticket_id"], set_={"opened_at": r.at},
+                                                        where=HotlineTicket.opened_at.is_(None)))
+
+    def _ticket_closed(self, r: EventRow) -> None:
+        tid = r.payload["ticket_id"]
+        stmt = self._insert(HotlineTicket).values(ticket_id=tid, station_code=r.station_code, closed_at=r.at)
+        self.session.execute(stmt.on_conflict_do_update(index_elements=["ticket_id"], set_={"closed_at": r.at}))
+        still_overdue = self.session.scalar(
+            select(func.count()).select_from(HotlineTicket).where(
+                HotlineTicket.station_code == r.station_code, HotlineTicket.closed_at.is_(None),
+                HotlineTicket.escalated_at.is_not(None)))
+        if not still_overdue:
+            self.apply(sla_cleared(self.rules, station_code=r.station_code, at=r.at, ticket_id=tid))
+
+    def run_timed_rules(self) -> dict[str, int]:
+        """Silent stations (nodata) and tickets past their SLA, as of ``now()``."""
+        now = self.now()
+        last = dict(self.session.execute(select(StationStatus.station_code, StationStatus.last_heartbeat_at)).all())
+        silent = silent_stations(self.rules, now=now, last_heartbeat=last)
+        self.apply(silent)
+        open_tickets = [OpenTicket(t.ticket_id, t.station_code, t.opened_at) for t in self.session.execute(
+            select(HotlineTicket).where(HotlineTicket.closed_at.is_(None), HotlineTicket.escalated_at.is_(None),
+                                        HotlineTicket.opened_at.is_not(None))).scalars()]
+        overdue = overdue_tickets(self.rules, now=now, tickets=open_tickets)
+        for ticket, fire in overdue:
+            self.apply([fire])
+            self.session.execute(update(HotlineTicket).where(HotlineTicket.ticket_id == ticket.ticket_id)
+                                 .values(escalated_at=now))
+        return {"silent": len(silent), "escalated": len(overdue)}
+
+    # ---- people -----------------------------------------------------------
+    def _step(self, alert_id: int, action: str, user: str, note: str) -> None:
+        user = user.strip()
+        if not user:
+            msg = "请填写处理人"
+            raise ValueError(msg)
+        state = self.session.scalar(select(Alert.state).where(Alert.id == alert_id))
+        if state is None:
+            msg = f"告警 {alert_id} 不存在"
+            raise KeyError(msg)
+        new = next_state(state, action)
+        now = self.now()
+        values = ({"acked_by": user, "acked_at": now, "ack_note": note[:500]} if action == "acknowledge" else
+                  {"resolved_by": user, "resolved_at": now, "resolve_note": note[:500]})
+        done = self.session.execute(update(Alert).where(Alert.id == alert_id, Alert.state == state)
+                                    .values(state=new, **values))
+        if done.rowcount != 1:
+            msg = "告警状态已被他人更改，请刷新后再试"
+            raise ValueError(msg)
+        self._history(alert_id, "acknowledged" if action == "acknowledge" else "resolved", now, user, note)
+
+    def acknowledge(self, alert_id: int, user: str, note: str = "") -> None:
+        self._step(alert_id, "acknowledge", user, note)
+
+    def resolve(self, alert_id: int, user: str, note: str = "") -> None:
+        self._step(alert_id, "resolve", user, note)
+
+    # ---- readers ----------------------------------------------------------
+    def _frame(self, stmt) -> pd.DataFrame:
+        result = self.session.execute(stmt)
+        return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    def station_status(self) -> pd.DataFrame:
+        return self._frame(select(*StationStatus.__table__.columns).order_by(StationStatus.station_code))
+
+    def alerts(self, state: str | None = None, *, limit: int = 500) -> pd.DataFrame:
+        """Alerts, newest first; ``state``: firing, acknowledged, resolved or open (not resolved)."""
+        stmt = select(*Alert.__table__.columns)
+        if state == "open":
+            stmt = stmt.where(Alert.state != "resolved")
+        elif state is not None:
+            stmt = stmt.where(Alert.state == state)
+        return self._frame(stmt.order_by(Alert.last_at.desc(), Alert.id.desc()).limit(limit))
+
+    def history(self, alert_id: int) -> pd.DataFrame:
+        return self._frame(select(*AlertHistory.__table__.columns).where(AlertHistory.alert_id == alert_id)
+                           .order_by(AlertHistory.id))
+
+    def response_times(self, since: dt.datetime) -> tuple[float | None, float | None]:
+        """Mean seconds from first firing to acknowledgement, and to a person's resolution, since ``since``."""
+        def mean_s(done_col, by_col):
+            rows = self.session.execute(select(Alert.first_at, done_col).where(
+                done_col >= since, by_col.is_not(None), by_col != SYSTEM)).all()
+            return (sum((d - f).total_seconds() for f, d in rows) / len(rows)) if rows else None
+
+        return mean_s(Alert.acked_at, Alert.acked_by), mean_s(Alert.resolved_at, Alert.resolved_by)
