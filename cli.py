@@ -34,6 +34,39 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from data.db import database_url
+    from ingest.app import create_app
+
+    url = database_url(args.database_url)
+    print(f"实时数据接入服务：http://{args.host}:{args.port}  （接口文档 /docs；数据库 {url.split('@')[-1]}）", flush=True)
+    uvicorn.run(create_app(url), host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from config import load_config
+    from data.db import create_schema, database_url, make_engine, session_factory
+    from data.live import LiveStore
+    from data.models import Facility
+
+    engine = make_engine(database_url(args.database_url))
+    create_schema(engine)
+    with session_factory(engine).begin() as session:
+        if args.station and session.scalar(select(Facility.id).where(Facility.code == args.station)) is None:
+            print(f"错误：设施编码 {args.station!r} 不存在（facility code not found）", file=sys.stderr)
+            return 2
+        store = LiveStore(session, load_config().live.rules)
+        token = store.issue_token(role="station" if args.station else "reader", station_code=args.station,
+                                  label=args.label)
+    print(token)
+    return 0
+
+
 class InputError(Exception):
     """A bad input file or argument; the message says what to fix."""
 
@@ -295,6 +328,26 @@ def build_parser() -> argparse.ArgumentParser:
     fs.add_argument("--as-of", default=None, help="check date YYYY-MM-DD (default today): stages passed by then")
     fs.add_argument("--out", required=True, type=Path, help="output CSV: name,status,failed_rules,reasons")
     fs.set_defaults(func=_cmd_four_sync)
+
+    ing = sub.add_parser(
+        "ingest",
+        help="run the live ingest service (heartbeats, events, alerts; HTTP API)",
+        description=("The single writer of the live tables: POST /v1/heartbeats and /v1/events with a "
+                     "station's bearer token; GET /v1/stations/status and /v1/alerts with a reader token. "
+                     "OpenAPI docs at /docs. Database: $DATABASE_URL, else the embedded SQLite file."),
+    )
+    ing.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    ing.add_argument("--port", type=int, default=8700, help="port (default 8700)")
+    ing.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    ing.set_defaults(func=_cmd_ingest)
+
+    tok = sub.add_parser("token", help="issue an ingest API token (printed once; only its hash is stored)")
+    who = tok.add_mutually_exclusive_group(required=True)
+    who.add_argument("--station", default=None, help="facility code of the station that will post with it")
+    who.add_argument("--reader", action="store_true", help="a token for another system reading status and alerts")
+    tok.add_argument("--label", default="", help="a note saying who holds the token")
+    tok.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    tok.set_defaults(func=_cmd_token)
     return parser
 
 

@@ -97,8 +97,22 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_engine(url: str | None = None) -> Engine:
-    """Create an engine for ``url`` (see :func:`database_url`), ready for use."""
+def _sqlite_no_implicit_begin(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # the "begin" listener below issues BEGIN itself
+
+
+def _sqlite_begin_immediate(conn) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | None = None, *, immediate: bool = False) -> Engine:
+    """Create an engine for ``url`` (see :func:`database_url`), ready for use.
+
+    ``immediate`` (SQLite): every transaction takes the write lock at BEGIN, so a
+    writer that reads before it writes waits its turn (busy timeout) instead of
+    failing with "database is locked" at its first write. For writers only:
+    readers would queue behind each other.
+    """
     url = database_url(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -108,6 +122,9 @@ def make_engine(url: str | None = None) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if immediate:
+            event.listen(engine, "connect", _sqlite_no_implicit_begin)
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     if url.startswith("postgresql+"):
         return create_engine(url, pool_pre_ping=True)

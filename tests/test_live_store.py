@@ -25,9 +25,10 @@ class Clock:
         self.t += dt.timedelta(**kw)
 
 
-@pytest.fixture
-def live(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def live(request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'live.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
     create_schema(engine)
     clock = Clock()
     factory = session_factory(engine)

@@ -1,0 +1,101 @@
+"""Payloads of the ingest API. Unknown fields are refused: a name or an ID number cannot slip in."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+StationId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Count = Annotated[int, Field(ge=0, le=100_000)]
+
+
+def to_utc(t: dt.datetime) -> dt.datetime:
+    """The stored form of a time: UTC without a zone."""
+    return t.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HeartbeatIn(_In):
+    station_id: StationId
+    time: AwareDatetime = Field(description="with its UTC offset, e.g. 2026-11-23T08:00:00+08:00")
+    status: Literal["open", "closed"]
+    occupancy: Count = Field(description="elders in the station now")
+    capacity: Count | None = Field(default=None, description="places; over-capacity is judged against it")
+    staff_on_duty: Count
+    devices_online: Count
+    devices_total: Count
+
+    @model_validator(mode="after")
+    def _devices(self) -> HeartbeatIn:
+        if self.devices_online > self.devices_total:
+            msg = f"devices_online ({self.devices_online}) cannot exceed devices_total ({self.devices_total})"
+            raise ValueError(msg)
+        return self
+
+
+class _Event(_In):
+    event_id: Ref = Field(description="the sender's id; a re-sent event with the same id is stored once")
+    station_id: StationId
+    time: AwareDatetime
+
+
+class SosEvent(_Event):
+    type: Literal["sos_button"]
+    device_id: Ref
+    elder_ref: Ref | None = Field(default=None, description="a pseudonymous reference, never a name or ID number")
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+
+
+class FallEvent(_Event):
+    type: Literal["fall_detected"]
+    device_id: Ref
+    elder_ref: Ref | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+
+
+class VitalsEvent(_Event):
+    type: Literal["vitals_abnormal"]
+    device_id: Ref
+    elder_ref: Ref | None = None
+    metric: Literal["heart_rate", "spo2", "systolic_bp", "diastolic_bp", "temperature", "blood_glucose"]
+    value: float
+    threshold: float | None = None
+
+
+class DeviceOfflineEvent(_Event):
+    type: Literal["device_offline"]
+    device_id: Ref
+
+
+class TicketOpenedEvent(_Event):
+    type: Literal["hotline_ticket_opened"]
+    ticket_id: Ref
+    category: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+class TicketClosedEvent(_Event):
+    type: Literal["hotline_ticket_closed"]
+    ticket_id: Ref
+    outcome: Annotated[str, Field(max_length=200)] = ""
+
+
+EventIn = Annotated[SosEvent | FallEvent | VitalsEvent | DeviceOfflineEvent | TicketOpenedEvent | TicketClosedEvent,
+                    Field(discriminator="type")]
+COMMON_EVENT_FIELDS = ("event_id", "station_id", "time", "type")
+
+
+def event_payload(event: BaseModel) -> dict:
+    """The type-specific fields of an event, as stored."""
+    return event.model_dump(mode="json", exclude=set(COMMON_EVENT_FIELDS), exclude_none=True)
+
+
+class Accepted(BaseModel):
+    stored: int = Field(description="items written by this request")
+    duplicates: int = Field(default=0, description="events already stored earlier (same event_id)")
