@@ -156,3 +156,25 @@ def test_real_server_on_loopback(tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         proc.stdout.close()
+
+
+def test_concurrent_writers_store_each_event_once_with_one_open_alert(api):
+    """Four senders at once, half of their event ids shared: every id once, one open SOS alert counting them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, url, station, reader = api
+
+    def send(sender: int) -> list[int]:
+        codes = []
+        for batch in range(10):
+            ids = [f"shared-{batch}-{i}" if i % 2 else f"own-{sender}-{batch}-{i}" for i in range(10)]
+            codes.append(client.post("/v1/events", json=[sos(e) for e in ids], headers=station).status_code)
+        return codes
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = [c for cs in pool.map(send, range(4)) for c in cs]
+    assert set(codes) == {201}
+    expected = 4 * 10 * 5 + 10 * 5  # own ids of every sender + the shared ids once
+    assert count(url, LiveEvent) == expected
+    (alert,) = client.get("/v1/alerts", headers=reader).json()
+    assert alert["count"] == expected
