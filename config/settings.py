@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -255,6 +255,14 @@ class Quantity(_Strict):
     sum: str | None = None
 
 
+class MeasurePart(NamedTuple):
+    prefix: str  # "", "numerator." or "denominator." (for error messages)
+    table: str
+    where: Where
+    has_facility: Where | None
+    sum: str | None
+
+
 class Measure(_Strict):
     """How a target is computed from the data: numerator / denominator over a population of rows."""
 
@@ -265,27 +273,28 @@ class Measure(_Strict):
     denominator: Quantity | None = None  # rates only; without table/where/sum: the population's rows
     scope: Literal["all", "district"] = "all"  # district: townships are shown but not judged
 
+    def parts(self) -> list[MeasurePart]:
+        """The population, the numerator and (if any) the denominator, each with the table it reads."""
+        out = [MeasurePart("", self.table, self.where, self.has_facility, None)]
+        for name, q in (("numerator.", self.numerator), ("denominator.", self.denominator)):
+            if q is not None:
+                out.append(MeasurePart(name, q.table or self.table, q.where, q.has_facility, q.sum))
+        return out
+
     @model_validator(mode="after")
     def _columns(self) -> Measure:
-        _check_columns(self.table, self.where, "where")
-        for name, q in (("numerator", self.numerator), ("denominator", self.denominator)):
-            if q is None:
-                continue
-            table = q.table or self.table
-            _check_columns(table, q.where, f"{name}.where")
-            if q.sum is not None and q.sum not in SCORECARD_COLUMNS[table]:
-                msg = f"{name}.sum: unknown column {q.sum!r} of table {table!r}"
+        for part in self.parts():
+            _check_columns(part.table, part.where, f"{part.prefix}where")
+            if part.sum is not None and part.sum not in SCORECARD_COLUMNS[part.table]:
+                msg = f"{part.prefix}sum: unknown column {part.sum!r} of table {part.table!r}"
                 raise ValueError(msg)
-        for name, table, has in (("", self.table, self.has_facility),
-                                 ("numerator.", self.numerator.table or self.table, self.numerator.has_facility),
-                                 ("denominator.", (self.denominator.table or self.table) if self.denominator else "",
-                                  self.denominator.has_facility if self.denominator else None)):
-            if has is None:
+            if part.has_facility is None:
                 continue
-            if table not in HAS_FACILITY_KEY:
-                msg = f"{name}has_facility: only rows of {sorted(HAS_FACILITY_KEY)} can have facilities, not {table!r}"
+            if part.table not in HAS_FACILITY_KEY:
+                msg = (f"{part.prefix}has_facility: only rows of {sorted(HAS_FACILITY_KEY)} can have facilities, "
+                       f"not {part.table!r}")
                 raise ValueError(msg)
-            _check_columns("facility", has, f"{name}has_facility")
+            _check_columns("facility", part.has_facility, f"{part.prefix}has_facility")
         return self
 
 
@@ -400,13 +409,8 @@ def _facility_conditions(measure: Measure | None) -> list[Where]:
     """Every condition set of a measure that selects facility rows."""
     if measure is None:
         return []
-    out = [measure.where] if measure.table == "facility" else []
-    for q in (measure.numerator, measure.denominator):
-        if q is not None and (q.table or measure.table) == "facility":
-            out.append(q.where)
-    out += [h for h in (measure.has_facility, measure.numerator.has_facility,
-                        measure.denominator.has_facility if measure.denominator else None) if h]
-    return out
+    parts = measure.parts()
+    return [p.where for p in parts if p.table == "facility"] + [p.has_facility for p in parts if p.has_facility]
 
 
 def _by_id(items, wanted: str, noun: str):
