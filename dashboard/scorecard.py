@@ -115,10 +115,8 @@ def area_table(card: Scorecard, area: str = DISTRICT, *, compare: str | None = N
 
 def township_matrix(card: Scorecard, names: dict[str, str]):
     """Townships × targets, values formatted, cells coloured by their light (a pandas Styler)."""
-    town = card.cells[card.cells["area"] != DISTRICT]
     units = {t.id: t.unit for t in card.targets}
-    values = town.pivot(index="area", columns="target_id", values="value")[[t.id for t in card.targets]]
-    lights = town.pivot(index="area", columns="target_id", values="light")[values.columns]
+    values, lights = card.matrix("value"), card.matrix("light")
     text = pd.DataFrame({tid: [fmt_value(v, units[tid]) for v in values[tid]] for tid in values.columns},
                         index=values.index)
     labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}

@@ -9,7 +9,7 @@ from dashboard.i18n import pick
 from dashboard.maps import LocalAssets, build_scorecard_map
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
 from data.db import database_url
-from planning.scorecard import DISTRICT, LIGHT_EN, LIGHT_ZH
+from planning.scorecard import LIGHT_EN, LIGHT_ZH
 
 config = services.get_config()
 layers = page_setup()
@@ -49,7 +49,7 @@ with left:
                        index=[t.id for t in card.targets].index("walk15_coverage")
                        if "walk15_coverage" in labels else 0)
     target = config.target(tid)
-    cells = card.cells[(card.cells["target_id"] == tid) & (card.cells["area"] != DISTRICT)].set_index("area")
+    cells = card.townships(tid)
     cells["text"] = [scorecard.fmt_value(v, target.unit) for v in cells["value"]]
     district = card.cell(tid)
     st.markdown(pick(f"**全区 {scorecard.fmt_value(district['value'], target.unit)}**，目标 {scorecard.fmt_target(target)}",

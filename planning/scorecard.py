@@ -60,19 +60,22 @@ class Scorecard:
         """The cells of one area indexed by target id, in config order."""
         return self.cells[self.cells["area"] == area].set_index("target_id").loc[[t.id for t in self.targets]]
 
-    def values(self) -> pd.DataFrame:
-        """Townships × targets matrix of values (townships only)."""
+    def townships(self, target_id: str) -> pd.DataFrame:
+        """The township cells of one target, indexed by township code."""
+        cells = self.cells[(self.cells["target_id"] == target_id) & (self.cells["area"] != DISTRICT)]
+        return cells.set_index("area")
+
+    def matrix(self, column: str = "value") -> pd.DataFrame:
+        """Townships × targets (config order) of one cell column: value, light, numerator …"""
         town = self.cells[self.cells["area"] != DISTRICT]
-        return town.pivot(index="area", columns="target_id", values="value")[[t.id for t in self.targets]]
+        return town.pivot(index="area", columns="target_id", values=column)[[t.id for t in self.targets]]
 
     def rank(self, target_id: str, area: str) -> tuple[int, int] | None:
         """(rank, of) of a township among those with a value, best first; None without a value."""
         target = next(t for t in self.targets if t.id == target_id)
-        town = self.cells[(self.cells["target_id"] == target_id) & (self.cells["area"] != DISTRICT)]
-        town = town.dropna(subset=["value"])
-        if area not in set(town["area"]):
+        v = self.townships(target_id)["value"].dropna()
+        if area not in v.index:
             return None
-        v = town.set_index("area")["value"]
         better = (v > v[area]) if target.direction == "at_least" else (v < v[area])
         return int(better.sum()) + 1, len(v)
 

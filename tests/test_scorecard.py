@@ -97,7 +97,8 @@ def test_rank_and_matrix(card):
     assert card.rank("beds_per_1000", "T3") == (1, 3)
     assert card.rank("beds_per_1000", "T1") == (2, 3)  # ties share the better rank
     assert card.rank("medical_partner_rate", "T3") is None
-    assert card.values().loc["T3", "beds_per_1000"] == pytest.approx(200.0)
+    assert card.matrix().loc["T3", "beds_per_1000"] == pytest.approx(200.0)
+    assert card.matrix("light").loc["T2", "embedded_complexes"] == "not_judged"
 
 
 def test_a_missing_derived_column_is_not_evaluated_not_guessed():
