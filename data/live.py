@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import AlertRule
 from data.live_models import (
+    READING_COLUMNS,
     Alert,
     AlertHistory,
     Heartbeat,
@@ -159,8 +160,7 @@ class LiveStore:
             if v["station_code"] not in latest or v["at"] >= latest[v["station_code"]]["at"]:
                 latest[v["station_code"]] = v
         for v in latest.values():
-            status = {k: v[k] for k in ("is_open", "occupancy", "capacity", "staff_on_duty", "devices_online",
-                                        "devices_total", "received_at")} | {"last_heartbeat_at": v["at"]}
+            status = {k: v[k] for k in READING_COLUMNS} | {"last_heartbeat_at": v["at"]}
             stmt = self._insert(StationStatus).values(station_code=v["station_code"], **status)
             stmt = stmt.on_conflict_do_update(index_elements=["station_code"], set_=status,
                                               where=StationStatus.last_heartbeat_at <= v["at"])

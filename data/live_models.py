@@ -46,7 +46,22 @@ class IngestCredential(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
-class Heartbeat(Base):
+class _StationReading:
+    """What a heartbeat reports, kept both per heartbeat and as each station's latest."""
+
+    is_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    occupancy: Mapped[int] = mapped_column(Integer, nullable=False)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    staff_on_duty: Mapped[int] = mapped_column(Integer, nullable=False)
+    devices_online: Mapped[int] = mapped_column(Integer, nullable=False)
+    devices_total: Mapped[int] = mapped_column(Integer, nullable=False)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+READING_COLUMNS = tuple(_StationReading.__annotations__)
+
+
+class Heartbeat(_StationReading, Base):
     __tablename__ = "heartbeat"
     __table_args__ = (
         Index("ix_heartbeat_station_at", "station_code", "at"),
@@ -56,16 +71,9 @@ class Heartbeat(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     station_code: Mapped[str] = mapped_column(String(32), nullable=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-    is_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    occupancy: Mapped[int] = mapped_column(Integer, nullable=False)
-    capacity: Mapped[int | None] = mapped_column(Integer)
-    staff_on_duty: Mapped[int] = mapped_column(Integer, nullable=False)
-    devices_online: Mapped[int] = mapped_column(Integer, nullable=False)
-    devices_total: Mapped[int] = mapped_column(Integer, nullable=False)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
 
-class StationStatus(Base):
+class StationStatus(_StationReading, Base):
     """The latest heartbeat of each station (one row each, so the live panel reads O(stations))."""
 
     __tablename__ = "station_status"
@@ -73,13 +81,6 @@ class StationStatus(Base):
 
     station_code: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_heartbeat_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-    is_open: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    occupancy: Mapped[int] = mapped_column(Integer, nullable=False)
-    capacity: Mapped[int | None] = mapped_column(Integer)
-    staff_on_duty: Mapped[int] = mapped_column(Integer, nullable=False)
-    devices_online: Mapped[int] = mapped_column(Integer, nullable=False)
-    devices_total: Mapped[int] = mapped_column(Integer, nullable=False)
-    received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
 
 class LiveEvent(Base):

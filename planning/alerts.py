@@ -15,10 +15,7 @@ from dataclasses import dataclass
 
 from config.settings import AlertRule
 
-CONDITION_KINDS = ("nodata", "capacity", "sla")  # resolved by the system when the condition clears
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 STATE_ZH = {"firing": "告警中", "acknowledged": "已确认", "resolved": "已解决"}
-SEVERITY_ZH = {"critical": "紧急", "warning": "警告", "info": "提示"}
 
 
 class AlertStateError(ValueError):
