@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import zoneinfo
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -166,7 +167,27 @@ class Live(_Strict):
     refresh_s: float = Field(ge=1, le=300, description="live page panels refresh interval")
     check_interval_s: float = Field(ge=1, le=600, description="ingest: how often the timed rules run")
     max_batch: int = Field(ge=1, le=10000, description="items per POST")
+    station_kinds: tuple[str, ...] = Field(min_length=1, description="facility kinds that send heartbeats")
+    timezone: str = Field(description="local time zone of the day boundaries and shown times")
     rules: tuple[AlertRule, ...]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            msg = f"unknown time zone {v!r}; use an IANA name such as 'Asia/Shanghai'"
+            raise ValueError(msg) from None
+        return v
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def rule(self, kind: str) -> AlertRule | None:
+        """The first rule of a kind (nodata, sla, …), None when the config has none."""
+        return next((r for r in self.rules if r.kind == kind), None)
 
 
 class Level(_Strict):
@@ -375,6 +396,10 @@ class DashboardConfig(_Strict):
             if kind.level not in level_ids:
                 msg = f"facility_kinds[{i}].level: unknown level {kind.level!r}; known: {sorted(level_ids)}"
                 raise ValueError(msg)
+        unknown_stations = sorted(set(self.live.station_kinds) - {k.id for k in self.facility_kinds})
+        if unknown_stations:
+            msg = f"live.station_kinds: unknown facility kind(s) {unknown_stations}"
+            raise ValueError(msg)
         if self.siting.new_site_kind not in {k.id for k in self.facility_kinds}:
             msg = f"siting.new_site_kind: unknown facility kind {self.siting.new_site_kind!r}"
             raise ValueError(msg)

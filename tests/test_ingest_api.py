@@ -1,12 +1,6 @@
 """The ingest API: tokens, validation that names the field, idempotent events, reads; and a real server."""
 
 import datetime as dt
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
 import httpx2 as httpx
 import pytest
@@ -18,7 +12,7 @@ from data.db import create_schema, make_engine, session_factory
 from data.live import LiveStore
 from data.live_models import Heartbeat, LiveEvent
 from ingest.app import create_app
-from tests.conftest import ROOT
+from ingest.process import IngestProcess
 
 NOW = "2026-11-23T08:00:00+08:00"
 
@@ -116,46 +110,22 @@ def test_batch_limit(api):
     assert r.status_code == 413
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_real_server_on_loopback(tmp_path):
     """python cli.py ingest as its own process; events posted over HTTP land in the database."""
     url = f"sqlite:///{tmp_path / 'live.db'}"
     station = issue(url, role="station", station_code="S1")
     reader = issue(url, role="reader")
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "cli.py", "ingest", "--port", str(port), "--database-url", url],
-                            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.stdout.read().decode()) from None
-                time.sleep(0.2)
+    with IngestProcess(url, log=tmp_path / "ingest.log") as server:
         now = dt.datetime.now(dt.UTC).isoformat()
         events = [sos(f"sos-{i}", time=now) for i in range(5)] + [
             {"event_id": "fall-1", "station_id": "S1", "time": now, "type": "fall_detected", "device_id": "r-1",
              "confidence": 0.93}]
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {station}"}) as client:
+        with httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {station}"}) as client:
             assert client.post("/v1/events", json=events).json() == {"stored": 6, "duplicates": 0}
         assert count(url, LiveEvent) == 6  # committed before the reply
-        alerts = httpx.get(f"{base}/v1/alerts", headers={"Authorization": f"Bearer {reader}"}).json()
+        alerts = httpx.get(f"{server.base}/v1/alerts", headers={"Authorization": f"Bearer {reader}"}).json()
         assert sorted((a["rule_id"], a["count"]) for a in alerts) == [("fall", 1), ("sos", 5)]
-        assert httpx.get(f"{base}/docs").status_code == 200
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        proc.stdout.close()
+        assert httpx.get(f"{server.base}/docs").status_code == 200
 
 
 def test_concurrent_writers_store_each_event_once_with_one_open_alert(api):

@@ -1,0 +1,74 @@
+"""``python cli.py ingest`` as a child process: for the integration tests and the load-and-fault benchmark."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class IngestProcess:
+    """The real ingest service on loopback; ``start`` returns once ``/health`` answers."""
+
+    def __init__(self, database_url: str, port: int | None = None, *, log: Path | None = None) -> None:
+        self.database_url = database_url
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> IngestProcess:
+        out = self.log.open("ab") if self.log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(
+            [sys.executable, "cli.py", "ingest", "--port", str(self.port), "--database-url", self.database_url],
+            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True,
+            stdout=out, stderr=subprocess.STDOUT)
+        if self.log:
+            out.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = self.log.read_text(errors="replace")[-2000:] if self.log else ""
+                msg = f"the ingest service did not start on port {self.port}\n{tail}"
+                raise RuntimeError(msg)
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """kill -9: no shutdown code runs, as in a power cut."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> IngestProcess:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
