@@ -10,5 +10,6 @@ pages = [
     st.Page("pages/scenarios.py", title="情景规划", icon=":material/edit_location_alt:", url_path="scenarios"),
     st.Page("pages/township.py", title="乡镇视图", icon=":material/location_city:", url_path="township"),
     st.Page("pages/four_sync.py", title="四同步检查", icon=":material/fact_check:", url_path="four_sync"),
+    st.Page("pages/live.py", title="实时监测", icon=":material/monitor_heart:", url_path="live"),
 ]
 st.navigation(pages).run()

@@ -608,3 +608,43 @@ def build_scorecard_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     html_legend = f"<b>{html.escape(label)}</b>" + "".join(
         f"<div>{_dot(LIGHT_FILL[k])}{html.escape(v)}</div>" for k, v in legend.items())
     return finish(m, html_legend, bounds)
+
+
+def build_live_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, config: DashboardConfig,
+                   basemap_id: str, legend: dict[str, tuple[str, str]],
+                   assets: LocalAssets | None = None) -> folium.Map:
+    """The fixed part of the live map (boundaries, legend); the stations come as a layer that
+    st_folium swaps at every refresh without redrawing the map. ``legend``: state → (label, colour)."""
+    assets = assets or LocalAssets()
+    basemap = config.basemap(basemap_id)
+    bounds = focus_bounds(district, townships, None, basemap)
+    m = base_map(district, bounds, basemap, assets)
+    add_townships(m, townships, basemap, selected=None)
+    html_legend = "<b>站点状态</b>" + "".join(
+        f"<div>{_dot(colour)}{html.escape(label)}</div>" for label, colour in legend.values())
+    html_legend += "<div>粗红边：有未解除的紧急告警</div>"
+    return finish(m, html_legend, bounds)
+
+
+def live_station_layer(stations: gpd.GeoDataFrame, *, config: DashboardConfig, basemap_id: str,
+                       colours: dict[str, str], labels: dict[str, str]) -> folium.FeatureGroup:
+    """Stations as dots coloured by state (``colours`` / ``labels`` by state); a red ring
+    marks an open critical alert. Class ``live-<state>`` on each dot (browser tests).
+
+    Plain circle markers, not one GeoJson: st_folium re-evaluates this layer's script at
+    every refresh, and GeoJson's generated helper functions do not survive that."""
+    basemap = config.basemap(basemap_id)
+    fg = folium.FeatureGroup(name="站点实时状态")
+    for row in _shift(stations, basemap).itertuples():
+        critical = row.worst == "critical"
+        occupancy = "—" if pd.isna(row.occupancy) else f"{int(row.occupancy)} / " + (
+            "—" if pd.isna(row.capacity) else f"{int(row.capacity)}")
+        tip = "<br>".join(html.escape(x) for x in (
+            row.name, f"状态：{labels[row.state]}", f"在站 / 额定：{occupancy}", f"最后心跳：{row.last_seen}",
+            f"未解除告警：{row.open_alerts}"))
+        folium.CircleMarker(
+            [round(row.geometry.y, 6), round(row.geometry.x, 6)], radius=10 if critical else 7, tooltip=tip,
+            color="#b71c1c" if critical else "#ffffff", weight=4 if critical else 1.5, fill_color=colours[row.state],
+            fill_opacity=0.95, class_name=f"live-{row.state}",
+        ).add_to(fg)
+    return fg

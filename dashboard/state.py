@@ -17,6 +17,10 @@ COV_SPEED = "cov.speed"
 COV_MODE = "cov.mode"
 COV_CATEGORY = "cov.category"
 
+LIVE_USER = "live.user"
+LIVE_NOTE = "live.note"
+LIVE_MESSAGE = "live.message"
+
 DEFAULT_LAYERS = ("townships", "facilities", "density", "roads")
 
 

@@ -143,6 +143,9 @@ def create_schema(engine: Engine) -> None:
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
     Base.metadata.create_all(engine)
+    for table in Base.metadata.sorted_tables:  # indexes added since a table was created
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -272,6 +272,15 @@ class LiveStore:
         return self._frame(select(*AlertHistory.__table__.columns).where(AlertHistory.alert_id == alert_id)
                            .order_by(AlertHistory.id))
 
+    def actions(self, *, limit: int = 20) -> pd.DataFrame:
+        """The latest acknowledgements and resolutions by people (not the system), newest first."""
+        return self._frame(
+            select(AlertHistory.at, AlertHistory.action, AlertHistory.actor, AlertHistory.note, Alert.id.label("alert_id"),
+                   Alert.title, Alert.severity, Alert.station_code)
+            .join(Alert, Alert.id == AlertHistory.alert_id)
+            .where(AlertHistory.actor != SYSTEM, AlertHistory.action.in_(["acknowledged", "resolved"]))
+            .order_by(AlertHistory.id.desc()).limit(limit))
+
     def response_times(self, since: dt.datetime) -> tuple[float | None, float | None]:
         """Mean seconds from first firing to acknowledgement, and to a person's resolution, since ``since``."""
         def mean_s(done_col, by_col):

@@ -129,6 +129,7 @@ class Alert(Base):
               sqlite_where=text("state != 'resolved'"), postgresql_where=text("state != 'resolved'")),
         Index("ix_alert_state_severity", "state", "severity"),
         Index("ix_alert_resolved_at", "resolved_at"),
+        Index("ix_alert_acked_at", "acked_at"),
         {"comment": "alerts with lifecycle firing → acknowledged → resolved"},
     )
 
@@ -159,6 +160,9 @@ class AlertHistory(Base):
     __table_args__ = (
         CheckConstraint("action IN ('fired', 'repeated', 'acknowledged', 'resolved', 'escalated')",
                         name="action_known"),
+        # the live page's "latest actions by people" reads this, not a year of system repeats
+        Index("ix_alert_history_person", "id", sqlite_where=text("actor != 'system'"),
+              postgresql_where=text("actor != 'system'")),
         {"comment": "alert lifecycle history"},
     )
 

@@ -81,9 +81,21 @@ def _rules(rules: Iterable[AlertRule], kind: str) -> list[AlertRule]:
     return [r for r in rules if r.kind == kind]
 
 
+DETAIL_LABELS = {"device_id": "设备", "confidence": "置信度", "metric": "指标", "value": "测量值", "threshold": "阈值",
+                 "ticket_id": "工单", "category": "类别", "outcome": "结果", "lon": "经度", "lat": "纬度"}
+METRIC_ZH = {"heart_rate": "心率", "spo2": "血氧", "systolic_bp": "收缩压", "diastolic_bp": "舒张压",
+             "temperature": "体温", "blood_glucose": "血糖"}
+
+
 def _event_detail(event_type: str, payload: dict) -> str:
-    shown = {k: v for k, v in payload.items() if k != "elder_ref"}  # a pseudonym, still not for display
-    return "；".join(f"{k}={v}" for k, v in shown.items()) or event_type
+    """The event's fields in Chinese; the elder reference (a pseudonym) is still not for display."""
+    parts = []
+    for key, value in payload.items():
+        if key == "elder_ref":
+            continue
+        shown = METRIC_ZH.get(value, value) if key == "metric" else value
+        parts.append(f"{DETAIL_LABELS.get(key, key)} {shown}")
+    return "；".join(parts) or event_type
 
 
 def on_event(rules: Sequence[AlertRule], *, station_code: str, event_type: str, at: dt.datetime, event_id: str,
@@ -115,8 +127,21 @@ def silent_stations(rules: Sequence[AlertRule], *, now: dt.datetime,
         for station, last in sorted(last_heartbeat.items()):
             if last < limit:
                 silent = int((now - last).total_seconds() // 60)
-                out.append(Fire(r, station, now, f"最后心跳 {last:%Y-%m-%d %H:%M} UTC，已 {silent} 分钟无心跳"))
+                out.append(Fire(r, station, now, f"已 {silent} 分钟无心跳"))
     return out
+
+
+STATION_STATES = ("open", "closed", "silent", "never")
+
+
+def station_state(*, last_heartbeat: dt.datetime | None, is_open: bool | None, now: dt.datetime,
+                  nodata_minutes: float) -> str:
+    """open / closed (reporting), silent (no heartbeat for ``nodata_minutes``), never (no heartbeat yet)."""
+    if last_heartbeat is None:
+        return "never"
+    if now - last_heartbeat > dt.timedelta(minutes=nodata_minutes):
+        return "silent"
+    return "open" if is_open else "closed"
 
 
 @dataclass(frozen=True)

@@ -150,3 +150,19 @@ def underserved_point(demo_bundle) -> tuple[float, float]:
     covered = model.evaluate(sites, cutoff_m=900.0).covered
     best = underserved_candidates(net, demand, weights, covered, spacing_m=250, max_count=1)
     return tuple(float(v) for v in best.lonlat[0])
+
+
+def live_write(url: str, fn, *, now=None):
+    """Run ``fn(LiveStore)`` in one committed transaction on the database at ``url`` (as the ingest service would)."""
+    from config import load_config
+    from data.db import create_schema, make_engine, session_factory
+    from data.live import LiveStore
+    from data.live_models import utc_now
+
+    engine = make_engine(url)
+    create_schema(engine)
+    try:
+        with session_factory(engine).begin() as session:
+            return fn(LiveStore(session, load_config().live.rules, now=now or utc_now))
+    finally:
+        engine.dispose()

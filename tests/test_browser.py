@@ -25,11 +25,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(demo_db_url, tmp_path_factory):
+def server_db_url(demo_db_url, tmp_path_factory) -> str:
+    """The server's private copy of the demo database: the scenario and live tests write to it."""
+    return copy_sqlite(demo_db_url, tmp_path_factory.mktemp("server-db") / "demo.db")
+
+
+@pytest.fixture(scope="module")
+def server(server_db_url, tmp_path_factory):
     port = _free_port()
     work = tmp_path_factory.mktemp("streamlit")
-    # a private copy: the scenario test writes to it
-    env = {**os.environ, "DATABASE_URL": copy_sqlite(demo_db_url, work / "demo.db")}
+    env = {**os.environ, "DATABASE_URL": server_db_url}
     log_path = work / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
@@ -182,5 +187,41 @@ def test_township_view_opens_from_a_link(server, browser):
         state="attached", timeout=180_000)
     assert page.get_by_role("heading", name="考核指标：独流镇 与全区").count() == 1
     assert page.get_by_text("Page not found").count() == 0
+    assert errors == []
+    page.close()
+
+
+def test_live_page_shows_a_new_sos_without_reload_and_records_the_acknowledgement(server, server_db_url, browser):
+    from config import load_config
+    from data.live import EventRow
+    from data.live_models import utc_now
+    from tests.conftest import live_write
+    from tests.test_live_page import alert_row, stations
+
+    refresh = load_config().live.refresh_s
+    page, errors = open_page(browser, f"{server}/live", height=1400)
+    page.frame_locator(MAP_IFRAME).first.locator("path.live-never, path.live-open").first.wait_for(
+        state="attached", timeout=180_000)
+    page.evaluate("window.__notReloaded = true")
+    the_map = page.frame_locator(MAP_IFRAME).first.locator(".leaflet-container")
+    the_map.evaluate("e => e.__kept = true")
+    station = stations(server_db_url)[0][0]
+    sent = time.monotonic()
+    live_write(server_db_url, lambda s: s.add_events([
+        EventRow("browser-sos-1", station, utc_now(), "sos_button", {"device_id": "BROWSER-BTN-9"})]))
+    page.get_by_text("设备 BROWSER-BTN-9").wait_for(timeout=(refresh + 2) * 1000)  # the issue's target
+    print(f"SOS shown {time.monotonic() - sent:.1f} s after commit (refresh {refresh:g} s)")
+    assert page.evaluate("window.__notReloaded === true")
+    assert the_map.evaluate("e => e.__kept === true")  # the map was updated in place, not redrawn
+
+    page.get_by_label("处理人（必填）").fill("值班员 李四")
+    page.get_by_label("处理人（必填）").press("Enter")
+    page.wait_for_timeout(1500)
+    alert_id = alert_row(server_db_url, "sos")[0].id
+    page.locator(f".st-key-ack-{alert_id} button").click()
+    page.get_by_text("已确认：#").wait_for(timeout=15_000)
+    row, history = alert_row(server_db_url, "sos")
+    assert (row.state, row.acked_by) == ("acknowledged", "值班员 李四")
+    assert history[-1] == ("acknowledged", "值班员 李四")
     assert errors == []
     page.close()

@@ -1,0 +1,138 @@
+"""Services of the page 实时监测: the live tables read fresh at every refresh, and the alert actions.
+
+Nothing here is cached: the panels must show what the ingest service wrote a
+second ago. The queries are the ones ``bench/live_load.py`` times under load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from config import DashboardConfig
+from dashboard import services
+from data.db import session_factory
+from data.live import LiveStore
+from data.live_models import utc_now
+from planning.alerts import AlertStateError, station_state
+
+SEVERITY_ORDER = ("critical", "warning", "info")
+SEVERITY = {"critical": ("紧急", "Critical", "#c62828"), "warning": ("警告", "Warning", "#ef6c00"),
+            "info": ("提示", "Info", "#1565c0")}
+STATION_STATE = {"open": ("开放中", "Open", "#2e7d32"), "closed": ("已闭馆", "Closed", "#607d8b"),
+                 "silent": ("失联", "Silent", "#c62828"), "never": ("未接入", "Not reporting", "#bdbdbd")}
+ALERT_STATE = {"firing": ("待确认", "Unacknowledged"), "acknowledged": ("已确认", "Acknowledged")}
+ACTION_ZH = {"acknowledged": "确认", "resolved": "解除"}
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """One refresh of the live panels."""
+
+    stations: gpd.GeoDataFrame  # every station (config live.station_kinds) with its state now
+    alerts: pd.DataFrame        # open alerts, most severe first, then newest
+    actions: pd.DataFrame       # latest acknowledgements and resolutions by people
+    mtta_s: float | None        # today (local day), seconds
+    mttr_s: float | None
+    now: dt.datetime            # local, with zone
+
+    def online(self) -> int:
+        return int(self.stations["state"].isin(["open", "closed"]).sum())
+
+    def open_by_severity(self) -> dict[str, int]:
+        counts = self.alerts["severity"].value_counts() if len(self.alerts) else pd.Series(dtype=int)
+        return {s: int(counts.get(s, 0)) for s in SEVERITY_ORDER}
+
+
+def station_sites(layers: services.BaseLayers, config: DashboardConfig) -> gpd.GeoDataFrame:
+    f = layers.facilities
+    sites = f[f["kind_id"].isin(config.live.station_kinds) & (f["status"] == "operating")]
+    return sites[["code", "name", "kind_id", "township_code", "geometry"]].reset_index(drop=True)
+
+
+def local_day_start(now_utc: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """Midnight of the local day of ``now_utc`` (UTC, no zone), as UTC without a zone."""
+    local = now_utc.replace(tzinfo=dt.UTC).astimezone(zone)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def to_local(values: pd.Series, zone: dt.tzinfo) -> pd.Series:
+    """Stored UTC times → local wall-clock strings."""
+    t = pd.to_datetime(values)
+    return t.dt.tz_localize("UTC").dt.tz_convert(zone).dt.strftime("%m-%d %H:%M:%S").fillna("—")
+
+
+def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *, township: str | None = None,
+              now: dt.datetime | None = None) -> LiveView:
+    """The panels' data; ``township`` narrows stations and alerts (response times stay district-wide)."""
+    now = now or utc_now()
+    zone = config.live.zone
+    nodata = config.live.rule("nodata")
+    with session_factory(services.get_engine(url))() as session:
+        store = LiveStore(session, config.live.rules, now=lambda: now)
+        status = store.station_status()
+        alerts = store.alerts("open", limit=300)
+        actions = store.actions(limit=15)
+        mtta, mttr = store.response_times(local_day_start(now, zone))
+
+    sites = station_sites(layers, config)
+    if township:
+        sites = sites[sites["township_code"] == township].reset_index(drop=True)
+        alerts = alerts[alerts["station_code"].isin(sites["code"])]
+    names = dict(zip(sites["code"], sites["name"], strict=True))
+    by_code = status.set_index("station_code") if len(status) else None
+    rows = []
+    for code in sites["code"]:
+        s = by_code.loc[code] if by_code is not None and code in by_code.index else None
+        rows.append({
+            "state": station_state(last_heartbeat=None if s is None else s["last_heartbeat_at"],
+                                   is_open=None if s is None else bool(s["is_open"]), now=now,
+                                   nodata_minutes=nodata.minutes if nodata else 10),
+            "occupancy": None if s is None else int(s["occupancy"]),
+            "capacity": None if s is None or pd.isna(s["capacity"]) else int(s["capacity"]),
+            "last_heartbeat_at": None if s is None else s["last_heartbeat_at"],
+        })
+    stations = sites.join(pd.DataFrame(rows, index=sites.index))
+    stations["last_seen"] = to_local(stations["last_heartbeat_at"], zone)
+    per_station = alerts.groupby("station_code")["severity"]
+    stations["open_alerts"] = stations["code"].map(per_station.size()).fillna(0).astype(int)
+    worst = per_station.agg(lambda g: min(g, key=SEVERITY_ORDER.index)) if len(alerts) else pd.Series(dtype=object)
+    stations["worst"] = stations["code"].map(worst).astype(object).fillna("")
+
+    if len(alerts):
+        alerts["rank"] = alerts["severity"].map(SEVERITY_ORDER.index)
+        alerts = alerts.sort_values(["rank", "last_at", "id"], ascending=[True, False, False]).drop(columns="rank")
+        alerts["station_name"] = [names.get(c, c) for c in alerts["station_code"]]
+        alerts["first_local"] = to_local(alerts["first_at"], zone)
+        alerts["last_local"] = to_local(alerts["last_at"], zone)
+        alerts["acked_local"] = to_local(alerts["acked_at"], zone)
+    if len(actions):
+        actions["station_name"] = [names.get(c, c) for c in actions["station_code"]]
+        actions["at_local"] = to_local(actions["at"], zone)
+    return LiveView(stations=stations, alerts=alerts.reset_index(drop=True), actions=actions, mtta_s=mtta,
+                    mttr_s=mttr, now=now.replace(tzinfo=dt.UTC).astimezone(zone))
+
+
+def act(url: str, config: DashboardConfig, alert_id: int, action: str, user: str, note: str = "") -> str | None:
+    """Acknowledge or resolve; None when done, else the reason in Chinese (nothing changed)."""
+    try:
+        with session_factory(services.get_engine(url)).begin() as session:
+            store = LiveStore(session, config.live.rules)
+            (store.acknowledge if action == "acknowledge" else store.resolve)(alert_id, user, note)
+    except (AlertStateError, ValueError, KeyError) as exc:
+        return str(exc.args[0] if exc.args else exc)
+    return None
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} 秒"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} 分钟"
+    return f"{seconds / 3600:.1f} 小时"
