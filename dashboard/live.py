@@ -74,10 +74,8 @@ def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *,
     nodata = config.live.rule("nodata")
     with session_factory(services.get_engine(url))() as session:
         store = LiveStore(session, config.live.rules, now=lambda: now)
-        status = store.station_status()
-        alerts = store.alerts("open", limit=300)
-        actions = store.actions(limit=15)
-        mtta, mttr = store.response_times(local_day_start(now, zone))
+        panel = store.panel(local_day_start(now, zone))
+    status, alerts, actions = panel.status, panel.alerts, panel.actions
 
     sites = station_sites(layers, config)
     if township:
@@ -113,8 +111,8 @@ def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *,
     if len(actions):
         actions["station_name"] = [names.get(c, c) for c in actions["station_code"]]
         actions["at_local"] = to_local(actions["at"], zone)
-    return LiveView(stations=stations, alerts=alerts.reset_index(drop=True), actions=actions, mtta_s=mtta,
-                    mttr_s=mttr, now=now.replace(tzinfo=dt.UTC).astimezone(zone))
+    return LiveView(stations=stations, alerts=alerts.reset_index(drop=True), actions=actions, mtta_s=panel.mtta_s,
+                    mttr_s=panel.mttr_s, now=now.replace(tzinfo=dt.UTC).astimezone(zone))
 
 
 def act(url: str, config: DashboardConfig, alert_id: int, action: str, user: str, note: str = "") -> str | None:

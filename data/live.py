@@ -62,6 +62,17 @@ class HeartbeatRow:
 
 
 @dataclass(frozen=True)
+class Panel:
+    """What the live page reads at every refresh."""
+
+    status: pd.DataFrame
+    alerts: pd.DataFrame   # open, newest first
+    actions: pd.DataFrame  # latest acknowledgements / resolutions by people
+    mtta_s: float | None
+    mttr_s: float | None
+
+
+@dataclass(frozen=True)
 class EventRow:
     event_id: str
     station_code: str
@@ -101,49 +112,67 @@ class LiveStore:
         return (row.role, row.station_code) if row else None
 
     # ---- alert decisions --------------------------------------------------
-    def _history(self, alert_id: int, action: str, at: dt.datetime, actor: str, note: str = "") -> None:
-        self.session.execute(self._insert(AlertHistory).values(alert_id=alert_id, at=at, action=action,
-                                                               actor=actor, note=note[:500]))
+    def _history(self, rows: list[dict]) -> None:
+        if rows:
+            self.session.execute(self._insert(AlertHistory),
+                                 [{**r, "note": r.get("note", "")[:500]} for r in rows])
 
-    def _fire(self, f: Fire) -> None:
-        changes = {"last_at": f.at, "detail": f.detail[:1000]}
+    def _fire(self, fires: Sequence[Fire]) -> None:
+        """Fires of one fingerprint, oldest first: one UPDATE of the open alert (or one INSERT), and a
+        history row for each fire of an event rule (counted), as the alert's count says."""
+        f = fires[-1]
+        n = len(fires) if f.counts_repeats else 1
+        changes = {"last_at": max(x.at for x in fires), "detail": f.detail[:1000]}
         if f.event_id is not None:
             changes["last_event_id"] = f.event_id
         if f.counts_repeats:
-            changes["count"] = Alert.count + 1
+            changes["count"] = Alert.count + n
+
+        def history(alert_id: int, first_action: str | None) -> None:
+            rows = [{"alert_id": alert_id, "at": x.at, "action": "repeated", "actor": SYSTEM, "note": x.detail}
+                    for x in fires] if f.counts_repeats else []
+            if first_action:
+                rows[:1] = [{"alert_id": alert_id, "at": fires[0].at, "action": first_action, "actor": SYSTEM,
+                             "note": fires[0].detail}]
+            self._history(rows)
+
         open_alert = and_(Alert.fingerprint == f.fingerprint, Alert.state != "resolved")
         updated = self.session.execute(update(Alert).where(open_alert).values(**changes).returning(Alert.id)).first()
         if updated is not None:
-            if f.counts_repeats:
-                self._history(updated.id, "repeated", f.at, SYSTEM, f.detail)
+            history(updated.id, None)
             return
         # No open alert: insert. Two PostgreSQL writers may race here; the partial unique
         # index turns the second insert into an update (xmax = 0 tells a fresh row).
         stmt = self._insert(Alert).values(
             fingerprint=f.fingerprint, rule_id=f.rule.id, severity=f.rule.severity, station_code=f.station_code,
-            state="firing", title=f.rule.title_zh, detail=f.detail[:1000], first_at=f.at, last_at=f.at, count=1,
-            last_event_id=f.event_id)
+            state="firing", title=f.rule.title_zh, detail=f.detail[:1000], first_at=fires[0].at,
+            last_at=changes["last_at"], count=n, last_event_id=f.event_id)
         stmt = stmt.on_conflict_do_update(
             index_elements=["fingerprint"], index_where=text("state != 'resolved'"),
-            set_={k: (stmt.excluded[k] if k != "count" else Alert.count + 1) for k in changes})
+            set_={k: (stmt.excluded[k] if k != "count" else Alert.count + n) for k in changes})
         inserted = literal_column("xmax = 0") if self._pg else literal(True)
         row = self.session.execute(stmt.returning(Alert.id, inserted.label("inserted"))).one()
-        if row.inserted:
-            self._history(row.id, f.action, f.at, SYSTEM, f.detail)
-        elif f.counts_repeats:
-            self._history(row.id, "repeated", f.at, SYSTEM, f.detail)
+        history(row.id, fires[0].action if row.inserted else None)
 
     def _clear(self, c: Clear) -> None:
         rows = self.session.execute(
             update(Alert).where(Alert.fingerprint == c.fingerprint, Alert.state != "resolved")
             .values(state="resolved", resolved_by=SYSTEM, resolved_at=c.at, resolve_note=c.note)
             .returning(Alert.id)).all()
-        for r in rows:
-            self._history(r.id, "resolved", c.at, SYSTEM, c.note)
+        self._history([{"alert_id": r.id, "at": c.at, "action": "resolved", "actor": SYSTEM, "note": c.note}
+                       for r in rows])
 
     def apply(self, decisions: Sequence[Fire | Clear]) -> None:
-        for d in decisions:
-            self._fire(d) if isinstance(d, Fire) else self._clear(d)
+        """Apply in order; consecutive fires of one fingerprint become one write."""
+        group: list[Fire] = []
+        for d in [*decisions, None]:
+            if group and (not isinstance(d, Fire) or d.fingerprint != group[0].fingerprint):
+                self._fire(group)
+                group = []
+            if isinstance(d, Fire):
+                group.append(d)
+            elif isinstance(d, Clear):
+                self._clear(d)
 
     # ---- ingest -------------------------------------------------------------
     def add_heartbeats(self, rows: Sequence[HeartbeatRow]) -> int:
@@ -170,25 +199,33 @@ class LiveStore:
         return len(values)
 
     def add_events(self, rows: Sequence[EventRow]) -> tuple[int, int]:
-        """(stored, duplicates): an event id already stored is skipped, with no second alert."""
+        """(stored, duplicates): an event id already stored is skipped, with no second alert.
+
+        One INSERT for the batch (RETURNING says which ids were new), then one alert write per
+        fingerprint in the batch, its history rows in one statement."""
         if not rows:
             return 0, 0
         received = self.now()
+        stmt = self._insert(LiveEvent).values([
+            dict(event_id=r.event_id, station_code=r.station_code, at=r.at, type=r.type, payload=r.payload,
+                 received_at=received) for r in rows])
+        new = set(self.session.scalars(stmt.on_conflict_do_nothing(index_elements=["event_id"])
+                                       .returning(LiveEvent.event_id)))
+        fires: dict[str, list[Fire]] = {}
         stored: set[str] = set()
-        for r in rows:  # one statement each: RETURNING tells which ids were new
-            stmt = self._insert(LiveEvent).values(event_id=r.event_id, station_code=r.station_code, at=r.at,
-                                                  type=r.type, payload=r.payload, received_at=received)
-            hit = self.session.execute(stmt.on_conflict_do_nothing(index_elements=["event_id"])
-                                       .returning(LiveEvent.event_id)).first()
-            if hit is None or r.event_id in stored:
+        for r in rows:
+            if r.event_id not in new or r.event_id in stored:
                 continue
             stored.add(r.event_id)
-            self.apply(on_event(self.rules, station_code=r.station_code, event_type=r.type, at=r.at,
-                                event_id=r.event_id, payload=r.payload))
+            for f in on_event(self.rules, station_code=r.station_code, event_type=r.type, at=r.at,
+                              event_id=r.event_id, payload=r.payload):
+                fires.setdefault(f.fingerprint, []).append(f)
             if r.type == "hotline_ticket_opened":
                 self._ticket_opened(r)
             elif r.type == "hotline_ticket_closed":
                 self._ticket_closed(r)
+        for group in fires.values():
+            self._fire(group)
         return len(stored), len(rows) - len(stored)
 
     def _ticket_opened(self, r: EventRow) -> None:
@@ -219,7 +256,7 @@ class LiveStore:
                                         HotlineTicket.opened_at.is_not(None))).scalars()]
         overdue = overdue_tickets(self.rules, now=now, tickets=open_tickets)
         for ticket, fire in overdue:
-            self.apply([fire])
+            self._fire([fire])
             self.session.execute(update(HotlineTicket).where(HotlineTicket.ticket_id == ticket.ticket_id)
                                  .values(escalated_at=now))
         return {"silent": len(silent), "escalated": len(overdue)}
@@ -243,7 +280,8 @@ class LiveStore:
         if done.rowcount != 1:
             msg = "告警状态已被他人更改，请刷新后再试"
             raise ValueError(msg)
-        self._history(alert_id, "acknowledged" if action == "acknowledge" else "resolved", now, user, note)
+        self._history([{"alert_id": alert_id, "at": now, "action": "acknowledged" if action == "acknowledge" else
+                        "resolved", "actor": user, "note": note}])
 
     def acknowledge(self, alert_id: int, user: str, note: str = "") -> None:
         self._step(alert_id, "acknowledge", user, note)
@@ -280,6 +318,11 @@ class LiveStore:
             .join(Alert, Alert.id == AlertHistory.alert_id)
             .where(AlertHistory.actor != SYSTEM, AlertHistory.action.in_(["acknowledged", "resolved"]))
             .order_by(AlertHistory.id.desc()).limit(limit))
+
+    def panel(self, since: dt.datetime, *, alert_limit: int = 300, action_limit: int = 15) -> Panel:
+        """The live page's queries (also timed under load by bench/live_load.py)."""
+        return Panel(self.station_status(), self.alerts("open", limit=alert_limit), self.actions(limit=action_limit),
+                     *self.response_times(since))
 
     def response_times(self, since: dt.datetime) -> tuple[float | None, float | None]:
         """Mean seconds from first firing to acknowledgement, and to a person's resolution, since ``since``."""

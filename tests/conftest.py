@@ -88,7 +88,7 @@ def pg_server():
     if url:
         yield url
         return
-    from tests.pgserver import PostgresServer, find_pg_bin
+    from tools.pgserver import PostgresServer, find_pg_bin
 
     bindir = find_pg_bin()
     if bindir is None:

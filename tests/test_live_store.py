@@ -152,3 +152,17 @@ def test_database_refuses_a_second_open_alert_per_fingerprint(live):
     with pytest.raises(IntegrityError):
         run(lambda s: s.session.execute(Alert.__table__.insert().values(**row)))
     assert run(lambda s: s.session.scalar(select(func.count()).select_from(AlertHistory))) == 1
+
+
+def test_a_batch_updates_each_alert_once_and_keeps_every_repeat_in_history(live):
+    run, clock = live
+    batch = [ev("b1"), ev("b2", at=T0 + dt.timedelta(seconds=1)), ev("b3", at=T0 + dt.timedelta(seconds=2)),
+             ev("b4", "fall_detected"), ev("b2"), ev("b5", station="S2")]
+    assert run(lambda s: s.add_events(batch)) == (5, 1)
+    sos = open_alerts(run, "sos").set_index("station_code")
+    assert (sos.loc["S1", "count"], sos.loc["S2", "count"]) == (3, 1)
+    assert sos.loc["S1", "last_event_id"] == "b3" and sos.loc["S1", "last_at"] == T0 + dt.timedelta(seconds=2)
+    history = run(lambda s: s.history(int(sos.loc["S1", "id"])))
+    assert list(history["action"]) == ["fired", "repeated", "repeated"]
+    assert run(lambda s: s.add_events([ev("b6")])) == (1, 0)
+    assert open_alerts(run, "sos").set_index("station_code").loc["S1", "count"] == 4

@@ -35,8 +35,9 @@ def _free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, fsync: bool = False) -> None:
         self.bindir = bindir
+        self.fsync = fsync  # off for tests (speed); on for benchmarks that claim durability
         self.tmp = Path(tempfile.mkdtemp(prefix="eldercare-pg-"))
         self.data = self.tmp / "data"
         self.port = _free_port()
@@ -62,7 +63,7 @@ class PostgresServer:
             os.chown(self.tmp, pw.pw_uid, pw.pw_gid)
         self._run(self.bindir / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--locale=C.UTF-8")
-        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.tmp} -c fsync=off"
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.tmp} -c fsync={'on' if self.fsync else 'off'}"
         self._run(self.bindir / "pg_ctl", "-D", self.data, "-o", opts, "-l", self.tmp / "server.log", "-w", "start")
         self._run(self.bindir / "createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "eldercare_test")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/eldercare_test"
