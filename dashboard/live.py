@@ -22,8 +22,8 @@ from planning.alerts import AlertStateError, station_state
 SEVERITY_ORDER = ("critical", "warning", "info")
 SEVERITY = {"critical": ("紧急", "Critical", "#c62828"), "warning": ("警告", "Warning", "#ef6c00"),
             "info": ("提示", "Info", "#1565c0")}
-STATION_STATE = {"open": ("开放中", "Open", "#2e7d32"), "closed": ("已闭馆", "Closed", "#607d8b"),
-                 "silent": ("失联", "Silent", "#c62828"), "never": ("未接入", "Not reporting", "#bdbdbd")}
+STATION_STATE = {"open": ("开放中", "Open", "#2e7d32"), "closed": ("已闭馆", "Closed", "#90a4ae"),
+                 "silent": ("失联", "Silent", "#263238"), "never": ("未接入", "Not reporting", "#e0e0e0")}
 ALERT_STATE = {"firing": ("待确认", "Unacknowledged"), "acknowledged": ("已确认", "Acknowledged")}
 ACTION_ZH = {"acknowledged": "确认", "resolved": "解除"}
 

@@ -78,10 +78,14 @@ def panels() -> None:
                 help=pick("最近一次心跳在失联阈值以内的站点 / 全部站点", "Heartbeat within the NoData limit"))
     for col, s in zip(k[1:4], live.SEVERITY_ORDER, strict=True):
         col.metric(pick(f"{live.SEVERITY[s][0]}（未解除）", f"{live.SEVERITY[s][1]} (open)"), sev[s], border=True)
-    today = pick("今天（本地时间）由人员处理的告警，从首次触发算起；全区", "Today, by people, from first firing; district")
-    k[4].metric(pick("平均确认用时（今日）", "Mean time to ack"), live.fmt_duration(view.mtta_s), border=True, help=today)
-    k[5].metric(pick("平均解除用时（今日）", "Mean time to resolve"), live.fmt_duration(view.mttr_s), border=True,
+    today = pick("平均值：今天（本地时间）由人员确认或解除的告警，从首次触发算起；全区",
+                 "Mean over alerts handled by people today, from first firing; district-wide")
+    k[4].metric(pick("今日确认用时", "Mean time to ack"), live.fmt_duration(view.mtta_s), border=True, help=today)
+    k[5].metric(pick("今日解除用时", "Mean time to resolve"), live.fmt_duration(view.mttr_s), border=True,
                 help=today)
+    if view.online() == 0 and (view.stations["state"] == "silent").any():
+        st.warning(pick("所有站点均已失联：请检查实时数据接入服务（python cli.py ingest）是否在运行。",
+                        "Every station is silent: is the ingest service running?"))
     st.caption(pick(f"更新于 {view.now:%Y-%m-%d %H:%M:%S}（北京时间）", f"Updated {view.now:%Y-%m-%d %H:%M:%S}"))
     c_map, c_alerts = st.columns([1.1, 1])
     with c_map:
