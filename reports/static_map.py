@@ -1,0 +1,146 @@
+"""Static report maps drawn with matplotlib: no tile server, no internet.
+
+Drawn in the area's UTM zone, so the scale bar is true metres and north is up
+(grid north; the convergence in Tianjin is under 1.5°). Boundaries, elder
+hexagons covered / uncovered by the 15-minute walk, facilities by kind, a
+legend, a scale bar and a north arrow. Chinese labels use Noto Sans CJK
+(Debian ``fonts-noto-cjk``).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import matplotlib as mpl
+
+mpl.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
+
+from geo.crs import utm_crs_for  # noqa: E402
+
+CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                  "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
+CJK_FAMILY = "Noto Sans CJK SC"
+COVERED, UNCOVERED = "#66bb6a", "#e53935"
+
+
+class FontMissingError(RuntimeError):
+    """The CJK font is not installed."""
+
+
+def use_cjk_font() -> None:
+    missing = [f for f in CJK_FONT_FILES if not Path(f).exists()]
+    if missing:
+        msg = f"Chinese font not found: {missing[0]}; install Debian's fonts-noto-cjk (apt-get install fonts-noto-cjk)"
+        raise FontMissingError(msg)
+    for f in CJK_FONT_FILES:
+        font_manager.fontManager.addfont(f)
+    mpl.rcParams["font.family"] = CJK_FAMILY
+    mpl.rcParams["axes.unicode_minus"] = False
+
+
+@dataclass(frozen=True)
+class MapLayers:
+    """What a report map shows; every frame in WGS84."""
+
+    district: gpd.GeoDataFrame
+    townships: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame       # with kind_id
+    covered: gpd.GeoDataFrame | None   # elder hexagons covered by the walk
+    uncovered: gpd.GeoDataFrame | None
+    focus: str | None = None           # a township code, else the district
+    opened: gpd.GeoDataFrame | None = None   # a scenario's new sites
+    closed: gpd.GeoDataFrame | None = None   # a scenario's closed sites
+
+
+def nice_length_m(span_m: float) -> float:
+    """A round scale-bar length near a fifth of the map's width."""
+    target = span_m / 5
+    for step in (100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000):
+        if step >= target:
+            return float(step)
+    return 100_000.0
+
+
+def _scale_bar(ax, x0: float, y0: float, length_m: float, height: float) -> None:
+    half = length_m / 2
+    for i, colour in enumerate(("#212121", "#ffffff", "#212121", "#ffffff")):
+        ax.add_patch(Rectangle((x0 + i * half / 2, y0), half / 2, height, facecolor=colour, edgecolor="#212121",
+                               linewidth=0.6, zorder=10))
+    label = f"{length_m / 1000:g} 公里" if length_m >= 1000 else f"{length_m:g} 米"
+    ax.text(x0, y0 + height * 1.6, "0", fontsize=7, ha="center", zorder=10)
+    ax.text(x0 + length_m, y0 + height * 1.6, label, fontsize=7, ha="center", zorder=10)
+
+
+def _north_arrow(ax) -> None:
+    ax.annotate("", xy=(0.95, 0.97), xytext=(0.95, 0.88), xycoords="axes fraction",
+                arrowprops={"arrowstyle": "-|>,head_width=0.5,head_length=0.9", "color": "#212121", "lw": 1.6})
+    ax.text(0.95, 0.845, "北 N", transform=ax.transAxes, ha="center", va="top", fontsize=8, fontweight="bold")
+
+
+def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: str = "",
+               width_in: float = 6.7, height_in: float = 6.0, dpi: int = 170) -> bytes:
+    """PNG bytes. ``kinds``: facility kind id → (Chinese name, colour), in legend order."""
+    use_cjk_font()
+    focus = layers.townships[layers.townships["code"] == layers.focus] if layers.focus else layers.district
+    c = focus.union_all().centroid
+    crs = utm_crs_for(c.x, c.y)
+
+    def proj(g):
+        return None if g is None or g.empty else g.to_crs(crs)
+
+    district, townships, focus_m = proj(layers.district), proj(layers.townships), proj(focus)
+    minx, miny, maxx, maxy = focus_m.total_bounds
+    pad = 0.04 * max(maxx - minx, maxy - miny)
+    fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=dpi)
+    ax.set_xlim(minx - pad, maxx + pad)
+    ax.set_ylim(miny - pad, maxy + pad)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    district.plot(ax=ax, facecolor="#fafaf5", edgecolor="none", zorder=0)
+    legend = []
+    for hexes, colour, label in ((layers.covered, COVERED, "15分钟步行可达的老人"),
+                                 (layers.uncovered, UNCOVERED, "未覆盖的老人")):
+        h = proj(hexes)
+        if h is not None:
+            h.plot(ax=ax, facecolor=colour, edgecolor="none", alpha=0.55, zorder=1)
+            legend.append(Patch(facecolor=colour, alpha=0.55, label=label))
+    townships.boundary.plot(ax=ax, color="#78909c", linewidth=0.5, linestyle=(0, (3, 2)), zorder=2)
+    if layers.focus:
+        focus_m.boundary.plot(ax=ax, color="#d84315", linewidth=1.6, zorder=3)
+    district.boundary.plot(ax=ax, color="#37474f", linewidth=1.2, zorder=3)
+    fac = proj(layers.facilities)
+    for kind_id, (name, colour) in kinds.items():
+        part = fac[fac["kind_id"] == kind_id] if fac is not None else None
+        if part is None or part.empty:
+            continue
+        ax.scatter(part.geometry.x, part.geometry.y, s=14, c=colour, edgecolors="white", linewidths=0.4, zorder=4)
+        legend.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor=colour, markeredgecolor="white",
+                             markersize=6, label=f"{name}（{len(part)}）"))
+    for pts, marker, colour, label in ((layers.opened, "P", "#2e7d32", "情景新增站点"),
+                                       (layers.closed, "X", "#616161", "情景关闭站点")):
+        p = proj(pts)
+        if p is not None:
+            ax.scatter(p.geometry.x, p.geometry.y, s=60, marker=marker, c=colour, edgecolors="white",
+                       linewidths=0.6, zorder=5)
+            legend.append(Line2D([], [], marker=marker, linestyle="none", markerfacecolor=colour,
+                                 markeredgecolor="white", markersize=8, label=label))
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3, fontsize=6.5, frameon=False,
+              columnspacing=1.2, handletextpad=0.4)  # below the map: nothing of the area hidden
+    span = maxx - minx + 2 * pad
+    length = nice_length_m(span)
+    _scale_bar(ax, maxx + pad - length - span * 0.04, miny - pad + span * 0.03, length, span * 0.008)
+    _north_arrow(ax)
+    if title:
+        ax.set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+

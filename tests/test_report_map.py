@@ -1,0 +1,54 @@
+"""Static report maps (matplotlib, no tiles): what is drawn, the scale bar, the font check."""
+
+import io
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from PIL import Image
+from shapely.geometry import Point
+
+from reports import static_map
+from reports.static_map import MapLayers, nice_length_m, render_map
+
+
+@pytest.mark.parametrize(("span_m", "expected"), [(4_000, 1_000), (9_000, 2_000), (60_000, 20_000), (1_000, 200)])
+def test_scale_bar_is_a_round_fifth(span_m, expected):
+    assert nice_length_m(span_m) == expected
+
+
+def colour_share(png: bytes, hex_colour: str, tol: int = 12) -> float:
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return float((np.abs(img - rgb).max(axis=2) <= tol).mean())
+
+
+@pytest.fixture(scope="module")
+def demo_layers(demo_db_url):
+    from dashboard import services
+
+    layers = services.base_layers(demo_db_url)
+    twp = layers.townships.loc["120118102000"]  # 独流镇
+    c = twp.geometry.representative_point()
+    hexes = gpd.GeoDataFrame({"total": [5]}, geometry=[Point(c.x, c.y).buffer(0.01)], crs="EPSG:4326")
+    return layers, "120118102000", hexes
+
+
+def test_township_map_draws_coverage_and_facilities(demo_layers):
+    layers, code, hexes = demo_layers
+    f = layers.facilities
+    stations = f[(f["township_code"] == code) & (f["kind_id"] == "rural_mutual_aid")]
+    assert len(stations) > 0
+    png = render_map(MapLayers(layers.district, layers.townships, stations, covered=hexes, uncovered=None, focus=code),
+                     kinds={"rural_mutual_aid": ("农村幸福院", "#f9a825"), "institution": ("养老机构", "#1565c0")})
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert colour_share(png, "#f9a825") > 0     # the stations (and their legend entry)
+    assert colour_share(png, "#1565c0") == 0    # no institution passed: neither drawn nor in the legend
+    covered = colour_share(png, "#b2dcb4", tol=20)  # the covered green at 55 % over the pale ground
+    assert covered > 0.01
+
+
+def test_missing_chinese_font_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(static_map, "CJK_FONT_FILES", ("/nonexistent/NotoSansCJK-Regular.ttc",))
+    with pytest.raises(static_map.FontMissingError, match="fonts-noto-cjk"):
+        static_map.use_cjk_font()
