@@ -33,7 +33,8 @@ class LiveView:
     """One refresh of the live panels."""
 
     stations: gpd.GeoDataFrame  # every station (config live.station_kinds) with its state now
-    alerts: pd.DataFrame        # open alerts, most severe first, then newest
+    alerts: pd.DataFrame        # open alerts, most severe first, then newest (at most 300)
+    open_counts: dict[str, int]  # all open alerts by severity (of the area)
     actions: pd.DataFrame       # latest acknowledgements and resolutions by people
     mtta_s: float | None        # today (local day), seconds
     mttr_s: float | None
@@ -43,8 +44,7 @@ class LiveView:
         return int(self.stations["state"].isin(["open", "closed"]).sum())
 
     def open_by_severity(self) -> dict[str, int]:
-        counts = self.alerts["severity"].value_counts() if len(self.alerts) else pd.Series(dtype=int)
-        return {s: int(counts.get(s, 0)) for s in SEVERITY_ORDER}
+        return {s: int(self.open_counts.get(s, 0)) for s in SEVERITY_ORDER}
 
 
 def station_sites(layers: services.BaseLayers, config: DashboardConfig) -> gpd.GeoDataFrame:
@@ -72,15 +72,14 @@ def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *,
     now = now or utc_now()
     zone = config.live.zone
     nodata = config.live.rule("nodata")
-    with session_factory(services.get_engine(url))() as session:
-        store = LiveStore(session, config.live.rules, now=lambda: now)
-        panel = store.panel(local_day_start(now, zone))
-    status, alerts, actions = panel.status, panel.alerts, panel.actions
-
     sites = station_sites(layers, config)
     if township:
         sites = sites[sites["township_code"] == township].reset_index(drop=True)
-        alerts = alerts[alerts["station_code"].isin(sites["code"])]
+    with session_factory(services.get_engine(url))() as session:
+        store = LiveStore(session, config.live.rules, now=lambda: now)
+        panel = store.panel(local_day_start(now, zone), stations=list(sites["code"]) if township else None)
+    status, alerts, actions = panel.status, panel.alerts, panel.actions
+
     names = dict(zip(sites["code"], sites["name"], strict=True))
     by_code = status.set_index("station_code") if len(status) else None
     rows = []
@@ -101,9 +100,7 @@ def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *,
     worst = per_station.agg(lambda g: min(g, key=SEVERITY_ORDER.index)) if len(alerts) else pd.Series(dtype=object)
     stations["worst"] = stations["code"].map(worst).astype(object).fillna("")
 
-    if len(alerts):
-        alerts["rank"] = alerts["severity"].map(SEVERITY_ORDER.index)
-        alerts = alerts.sort_values(["rank", "last_at", "id"], ascending=[True, False, False]).drop(columns="rank")
+    if len(alerts):  # already most severe first, then newest
         alerts["station_name"] = [names.get(c, c) for c in alerts["station_code"]]
         alerts["first_local"] = to_local(alerts["first_at"], zone)
         alerts["last_local"] = to_local(alerts["last_at"], zone)
@@ -111,7 +108,7 @@ def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *,
     if len(actions):
         actions["station_name"] = [names.get(c, c) for c in actions["station_code"]]
         actions["at_local"] = to_local(actions["at"], zone)
-    return LiveView(stations=stations, alerts=alerts.reset_index(drop=True), actions=actions, mtta_s=panel.mtta_s,
+    return LiveView(stations=stations, alerts=alerts.reset_index(drop=True), open_counts=panel.open_counts, actions=actions, mtta_s=panel.mtta_s,
                     mttr_s=panel.mttr_s, now=now.replace(tzinfo=dt.UTC).astimezone(zone))
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import and_, func, literal, literal_column, select, text, update
+from sqlalchemy import and_, case, func, literal, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,7 +66,8 @@ class Panel:
     """What the live page reads at every refresh."""
 
     status: pd.DataFrame
-    alerts: pd.DataFrame   # open, newest first
+    alerts: pd.DataFrame   # open, most severe first, then newest (at most ``alert_limit``)
+    open_counts: dict[str, int]  # every open alert by severity, whatever the limit
     actions: pd.DataFrame  # latest acknowledgements / resolutions by people
     mtta_s: float | None
     mttr_s: float | None
@@ -319,9 +320,17 @@ class LiveStore:
             .where(AlertHistory.actor != SYSTEM, AlertHistory.action.in_(["acknowledged", "resolved"]))
             .order_by(AlertHistory.id.desc()).limit(limit))
 
-    def panel(self, since: dt.datetime, *, alert_limit: int = 300, action_limit: int = 15) -> Panel:
-        """The live page's queries (also timed under load by bench/live_load.py)."""
-        return Panel(self.station_status(), self.alerts("open", limit=alert_limit), self.actions(limit=action_limit),
+    def panel(self, since: dt.datetime, *, stations: Sequence[str] | None = None, alert_limit: int = 300,
+              action_limit: int = 15) -> Panel:
+        """The live page's queries (also timed under load by bench/live_load.py); ``stations``
+        narrows the open alerts and their counts (a township's stations)."""
+        rank = case({"critical": 0, "warning": 1, "info": 2}, value=Alert.severity, else_=3)
+        where = [Alert.state != "resolved"] + ([Alert.station_code.in_(list(stations))] if stations is not None else [])
+        alerts = self._frame(select(*Alert.__table__.columns).where(*where)
+                             .order_by(rank, Alert.last_at.desc(), Alert.id.desc()).limit(alert_limit))
+        counts = dict(self.session.execute(select(Alert.severity, func.count()).where(*where)
+                                           .group_by(Alert.severity)).all())
+        return Panel(self.station_status(), alerts, counts, self.actions(limit=action_limit),
                      *self.response_times(since))
 
     def response_times(self, since: dt.datetime) -> tuple[float | None, float | None]:

@@ -166,3 +166,17 @@ def test_a_batch_updates_each_alert_once_and_keeps_every_repeat_in_history(live)
     assert list(history["action"]) == ["fired", "repeated", "repeated"]
     assert run(lambda s: s.add_events([ev("b6")])) == (1, 0)
     assert open_alerts(run, "sos").set_index("station_code").loc["S1", "count"] == 4
+
+
+def test_panel_lists_the_most_severe_first_and_counts_beyond_the_limit(live):
+    run, clock = live
+    run(lambda s: s.add_events([ev(f"i{i}", "device_offline", station=f"S{i}") for i in range(5)]))
+    clock.advance(minutes=1)
+    run(lambda s: s.add_events([ev("c1", station="S9")]))
+    clock.advance(minutes=1)
+    run(lambda s: s.add_events([ev("i9", "device_offline", station="S8")]))
+    panel = run(lambda s: s.panel(T0, alert_limit=3))
+    assert list(panel.alerts["severity"]) == ["critical", "info", "info"]
+    assert list(panel.alerts["station_code"])[:2] == ["S9", "S8"]  # then the newest
+    assert panel.open_counts == {"critical": 1, "info": 6}
+    assert run(lambda s: s.panel(T0, stations=["S1", "S9"])).open_counts == {"critical": 1, "info": 1}
