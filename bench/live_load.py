@@ -44,7 +44,8 @@ from config import load_config  # noqa: E402
 from data.db import create_schema, make_engine, session_factory  # noqa: E402
 from data.live import LiveStore  # noqa: E402
 from data.live_models import Alert, AlertHistory, LiveEvent, utc_now  # noqa: E402
-from ingest.process import IngestProcess  # noqa: E402
+from ingest.client import post_until_accepted  # noqa: E402
+from tools.ingest_process import IngestProcess  # noqa: E402
 
 STATIONS = 106  # the demo district's reporting stations
 BATCH = 50
@@ -125,20 +126,12 @@ class Senders:
         for t in [*self.threads, self.beats]:
             t.join()
 
+    def _retried(self) -> None:
+        with self.lock:
+            self.retries += 1
+
     def _post(self, client: httpx.Client, path: str, station: str, items: list[dict]) -> dict:
-        while True:
-            try:
-                r = client.post(path, json=items, headers={"Authorization": f"Bearer {self.tokens[station]}"})
-                if r.status_code == 201:
-                    return r.json()
-                if r.status_code not in (502, 503, 504):
-                    msg = f"{path}: HTTP {r.status_code} {r.text[:300]}"
-                    raise RuntimeError(msg)
-            except httpx.TransportError:
-                pass
-            with self.lock:
-                self.retries += 1
-            time.sleep(0.05)
+        return post_until_accepted(client, path, self.tokens[station], items, pause_s=0.05, on_retry=self._retried)
 
     def _run(self, worker: int) -> None:
         rng = random.Random(worker)

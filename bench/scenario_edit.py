@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools.browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, click_map_at, metric_value, wait_metric_changes  # noqa: E402
+from tools.net import free_port  # noqa: E402
 
 
 def demo_database(folder: Path) -> str:
@@ -72,12 +72,6 @@ def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
         cmp.diff.table("elders")
         times.append(time.perf_counter() - t)
     return times
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def browser_edits(url: str, points) -> list[float]:

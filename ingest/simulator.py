@@ -34,6 +34,7 @@ from config.settings import Live
 from data.live import LiveStore
 from data.live_models import IngestCredential, utc_now
 from data.models import Facility
+from ingest.client import IngestRejected, IngestUnavailable, post_until_accepted
 
 LABEL = "simulator"
 OPEN_HOURS = (8, 18)
@@ -160,25 +161,22 @@ class Poster:
         self.tokens, self.report = tokens, report
 
     def post(self, path: str, station: str, items: list[dict]) -> None:
-        for attempt in range(6):
-            try:
-                r = self.client.post(path, json=items, headers={"Authorization": f"Bearer {self.tokens[station]}"})
-            except httpx.TransportError:
-                r = None
-            if r is not None and r.status_code == 201:
-                body = r.json()
-                self.report.posts += 1
-                if path.endswith("events"):
-                    self.report.stored += body["stored"]
-                    self.report.duplicates += body["duplicates"]
-                return
-            if r is not None and r.status_code not in (502, 503, 504):
-                msg = f"{path} 被拒绝（HTTP {r.status_code}）：{r.text[:300]}"
-                raise SimulatorError(msg)
+        def retried() -> None:
             self.report.retries += 1
-            time.sleep(0.2 * 2 ** attempt)
-        msg = f"{path}：接入服务多次无响应，请检查 python cli.py ingest 是否在运行"
-        raise SimulatorError(msg)
+
+        try:
+            body = post_until_accepted(self.client, path, self.tokens[station], items, pause_s=0.2, backoff=2,
+                                       max_attempts=6, on_retry=retried)
+        except IngestRejected as exc:
+            msg = f"{path} 被拒绝（HTTP {exc.status}）：{exc.text[:300]}"
+            raise SimulatorError(msg) from None
+        except IngestUnavailable:
+            msg = f"{path}：接入服务多次无响应，请检查 python cli.py ingest 是否在运行"
+            raise SimulatorError(msg) from None
+        self.report.posts += 1
+        if path.endswith("events"):
+            self.report.stored += body["stored"]
+            self.report.duplicates += body["duplicates"]
 
     def close(self) -> None:
         self.client.close()

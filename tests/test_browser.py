@@ -1,7 +1,6 @@
 """The real app in Debian's headless Chromium (Playwright, no downloaded browser)."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,11 @@ import pytest
 
 from tests.conftest import copy_sqlite, missing
 from tools.browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, click_map_at, metric_value, wait_metric_changes
+from tools.net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def server_db_url(demo_db_url, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def server(server_db_url, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     work = tmp_path_factory.mktemp("streamlit")
     env = {**os.environ, "DATABASE_URL": server_db_url}
     log_path = work / "server.log"

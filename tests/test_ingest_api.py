@@ -12,7 +12,7 @@ from data.db import create_schema, make_engine, session_factory
 from data.live import LiveStore
 from data.live_models import Heartbeat, LiveEvent
 from ingest.app import create_app
-from ingest.process import IngestProcess
+from tools.ingest_process import IngestProcess
 
 NOW = "2026-11-23T08:00:00+08:00"
 
@@ -148,3 +148,32 @@ def test_concurrent_writers_store_each_event_once_with_one_open_alert(api):
     assert count(url, LiveEvent) == expected
     (alert,) = client.get("/v1/alerts", headers=reader).json()
     assert alert["count"] == expected
+
+
+def test_a_sender_resends_the_same_batch_until_accepted():
+    from ingest.client import IngestRejected, IngestUnavailable, post_until_accepted
+
+    replies = iter([503, "drop", 502, 201])
+    seen = []
+
+    def handler(request):
+        seen.append(request.content)
+        status = next(replies)
+        if status == "drop":
+            raise httpx.ConnectError("connection reset", request=request)
+        return httpx.Response(status, json={"stored": 1, "duplicates": 0} if status == 201 else {})
+
+    retries = []
+    with httpx.Client(transport=httpx.MockTransport(handler), base_url="http://ingest") as client:
+        body = post_until_accepted(client, "/v1/events", "tok", [sos("r1")], pause_s=0, on_retry=lambda: retries.append(1))
+        assert body == {"stored": 1, "duplicates": 0}
+        assert len(seen) == 4 and len(set(seen)) == 1 and len(retries) == 3  # the same items each time
+
+    def client_answering(status: int) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(status, text="x")),
+                            base_url="http://ingest")
+
+    with client_answering(422) as client, pytest.raises(IngestRejected, match="422"):
+        post_until_accepted(client, "/v1/events", "tok", [sos("r2")], pause_s=0)
+    with client_answering(503) as client, pytest.raises(IngestUnavailable):
+        post_until_accepted(client, "/v1/events", "tok", [sos("r3")], pause_s=0, max_attempts=3)

@@ -5,18 +5,20 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from config import load_config
 from dashboard.state import LIVE_NOTE, LIVE_USER, MAP_TOWNSHIP
 from data.live import EventRow, HeartbeatRow
 from data.live_models import Alert, AlertHistory, utc_now
+from data.models import Facility
 from tests.conftest import app_test, assert_clean, live_write
 
 
 def stations(url: str) -> list[tuple[str, str]]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT code, township_code FROM facility WHERE status = 'operating' AND kind_id IN "
-            "('township_centre', 'community_station', 'day_care', 'embedded_complex') ORDER BY code")).all()
+        rows = conn.execute(sa.select(Facility.code, Facility.township_code).where(
+            Facility.status == "operating", Facility.kind_id.in_(load_config().live.station_kinds))
+            .order_by(Facility.code)).all()
     engine.dispose()
     return [tuple(r) for r in rows]
 

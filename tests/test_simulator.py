@@ -8,11 +8,13 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from config import load_config
 from data.db import make_engine, session_factory
 from data.live_models import Alert, IngestCredential, LiveEvent, StationStatus
 from data.models import Facility
-from ingest.process import IngestProcess, free_port
 from tests.conftest import ROOT
+from tools.ingest_process import IngestProcess
+from tools.net import free_port
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -37,7 +39,7 @@ def test_simulator_posts_realistic_traffic(writable_demo_url, tmp_path):
                 time.sleep(0.5)
                 s.rollback()
             stations = s.scalar(select(func.count()).select_from(Facility).where(
-                Facility.kind_id.in_(["township_centre", "community_station", "day_care", "embedded_complex"]),
+                Facility.kind_id.in_(load_config().live.station_kinds),
                 Facility.status == "operating"))
             assert s.scalar(select(func.count()).select_from(StationStatus)) == stations
             assert s.scalar(select(func.count()).select_from(LiveEvent)) == stored > 100

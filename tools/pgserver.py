@@ -12,10 +12,11 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tools.net import free_port
 
 
 def find_pg_bin() -> Path | None:
@@ -28,19 +29,13 @@ def find_pg_bin() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self, bindir: Path, *, fsync: bool = False) -> None:
         self.bindir = bindir
         self.fsync = fsync  # off for tests (speed); on for benchmarks that claim durability
         self.tmp = Path(tempfile.mkdtemp(prefix="eldercare-pg-"))
         self.data = self.tmp / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_postgres = os.geteuid() == 0
 
     def _run(self, *args: str) -> None:
