@@ -240,7 +240,9 @@ def run(stations: list[Station], tokens: dict[str, str], live: Live, *, api: str
     start = time.monotonic()
     burst_at = min(60.0, duration / 3) if duration else 60.0
     beat_next = {s.code: start + rng.uniform(0, heartbeat_s) for s in stations if s.code != silent}
-    crowded_until = start + (duration / 2 if duration else 300)
+    # Over capacity for its first heartbeats (half the run, at least one): counted in beats, not
+    # wall time, so a slow tick (the burst) cannot skip the episode.
+    crowded_beats = max(1, int((duration / 2 if duration else 300) / heartbeat_s))
     tick, carry, last_report = 0, 0.0, start
     try:
         while not duration or time.monotonic() - start < duration:
@@ -256,10 +258,11 @@ def run(stations: list[Station], tokens: dict[str, str], live: Live, *, api: str
             if events:
                 send_events(events)
             due = [code for code, at in beat_next.items() if at <= time.monotonic()]
-            send_heartbeats([traffic.heartbeat(by_code[c], now, crowded=c == crowded and time.monotonic() <
-                                               crowded_until) for c in due])
+            send_heartbeats([traffic.heartbeat(by_code[c], now, crowded=c == crowded and crowded_beats > 0)
+                             for c in due])
             for c in due:
                 beat_next[c] += heartbeat_s
+                crowded_beats -= c == crowded
             if time.monotonic() - last_report >= 10:
                 progress(f"[{elapsed:5.0f} s] {report.line()}")
                 last_report = time.monotonic()
