@@ -10,6 +10,7 @@ pages = [
     st.Page("pages/scenarios.py", title="情景规划", icon=":material/edit_location_alt:", url_path="scenarios"),
     st.Page("pages/township.py", title="乡镇视图", icon=":material/location_city:", url_path="township"),
     st.Page("pages/four_sync.py", title="四同步检查", icon=":material/fact_check:", url_path="four_sync"),
+    st.Page("pages/report.py", title="报告导出", icon=":material/picture_as_pdf:", url_path="report"),
     st.Page("pages/live.py", title="实时监测", icon=":material/monitor_heart:", url_path="live"),
 ]
 st.navigation(pages).run()

@@ -283,6 +283,38 @@ def _network_options(p: argparse.ArgumentParser) -> None:
                    help="folder for built networks (default from config/dashboard.toml: var/cache)")
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    import os
+
+    from streamlit import logger as st_logger
+
+    st_logger.set_log_level("error")  # the cached services run without a Streamlit session here
+    from data.db import database_url
+    from reports.content import ReportError, ReportRequest
+    from reports.export import export
+    from reports.static_map import FontMissingError
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    if not out.resolve().parent.is_dir():
+        print(f"错误：输出目录不存在：{out.resolve().parent}", file=sys.stderr)
+        return 2
+    sections = tuple(s.strip() for s in args.sections.split(",") if s.strip()) if args.sections else None
+    try:
+        request = ReportRequest(township=args.township, scenario_id=args.scenario,
+                                **({"sections": sections} if sections else {}))
+        r, data = export(database_url(args.database_url), request, args.format,
+                         progress=lambda _f, m: print(m, flush=True))
+    except (ReportError, FontMissingError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    tmp = out.with_name(f".{out.name}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, out)  # a scheduled export never leaves a half-written file behind
+    print(f"已生成 {r.title}（{args.format}，{len(data) / 1024:,.0f} KB，{time.perf_counter() - started:.1f} s）：{out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python cli.py",
@@ -392,6 +424,18 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--label", default="", help="a note saying who holds the token")
     tok.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     tok.set_defaults(func=_cmd_token)
+
+    rep = sub.add_parser("report", help="export the report of the district or one township (PDF, HTML map, Excel, GIS)",
+                         description="Scheduled exports: the same report as the 报告导出 page.")
+    rep.add_argument("--township", default=None, help="township code (12 digits); default: the whole district")
+    rep.add_argument("--scenario", type=int, default=None, help="scenario id: add its before/after section")
+    rep.add_argument("--format", required=True, choices=["pdf", "html", "xlsx", "gpkg", "geojson"],
+                     help="pdf: A4 report; html: offline interactive map; xlsx: the tables; gpkg / geojson: the layers")
+    rep.add_argument("--sections", default=None,
+                     help="comma-separated: map,scorecard,coverage,gaps,four_sync,scenario (default: all)")
+    rep.add_argument("--out", required=True, help="file to write")
+    rep.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    rep.set_defaults(func=_cmd_report)
     return parser
 
 

@@ -131,30 +131,15 @@ def scenario_map(url: str, eng, layers, cmp: scenarios.Comparison, category: str
 
 
 def kpis(cmp: scenarios.Comparison, category: str, township: str | None) -> None:
-    table = cmp.diff.table(category)
-    row = table.loc[[township]] if township else table
-    total, b, a = row["total"].sum(), row["before"].sum(), row["after"].sum()
-
-    def beds(ev: scenarios.Evaluation) -> float:
-        care = {k.id for k in services.get_config().facility_kinds if k.care_service}
-        fac = ev.facilities[(ev.facilities["status"] == "operating") & ev.facilities["kind_id"].isin(care)]
-        fac = fac[fac["township_code"] == township] if township else fac
-        all_60 = cmp.diff.table("elders")["total"]  # beds are per 1,000 elders 60+, whatever the category shown
-        elders = all_60.loc[[township]].to_numpy() if township else all_60.to_numpy()
-        return 1000.0 * fac["beds_total"].sum() / elders.sum() if elders.sum() else 0.0
-
-    def sites(ev: scenarios.Evaluation) -> int:
-        return int((ev.counted["township_code"] == township).sum()) if township else len(ev.counted)
-
+    s = scenarios.area_summary(cmp, category, township)
+    (b, a), (share_b, share_a) = s.covered, s.share
     k1, k2, k3, k4 = st.columns(4)
     k1.metric(pick("情景覆盖老人", "Covered in scenario"), f"{int(round(a)):,}", delta=f"{int(round(a - b)):+,}",
               border=True, help=pick("步行可达运营中设施的老人（所选类别与范围）", "Elders within the walk"))
-    share_a, share_b = (a / total, b / total) if total else (0.0, 0.0)
     k2.metric(pick("覆盖率", "Covered share"), f"{share_a:.1%}", delta=f"{(share_a - share_b) * 100:+.1f} pp", border=True)
-    k3.metric(pick("计入站点", "Sites counted"), f"{sites(cmp.after):,}", delta=f"{sites(cmp.after) - sites(cmp.before):+,}",
-              border=True)
-    k4.metric(pick("每千名老人床位", "Beds per 1,000"), f"{beds(cmp.after):.1f}",
-              delta=f"{beds(cmp.after) - beds(cmp.before):+.1f}", border=True)
+    k3.metric(pick("计入站点", "Sites counted"), f"{s.sites[1]:,}", delta=f"{s.sites[1] - s.sites[0]:+,}", border=True)
+    k4.metric(pick("每千名老人床位", "Beds per 1,000"), f"{s.beds_per_1000[1]:.1f}",
+              delta=f"{s.beds_per_1000[1] - s.beds_per_1000[0]:+.1f}", border=True)
 
 
 def township_table(cmp: scenarios.Comparison, townships: pd.DataFrame, category: str, *,

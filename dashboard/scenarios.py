@@ -97,6 +97,39 @@ def compare(url: str, eng: CoverageEngine, changes: list[Change], kind_ids: tupl
     return Comparison(before, after, diff, tuple(changes), time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class AreaSummary:
+    """A comparison's headline numbers for the district or one township (before → after)."""
+
+    total: float  # elders of the category
+    covered: tuple[float, float]
+    sites: tuple[int, int]  # operating sites of the counted kinds
+    beds_per_1000: tuple[float, float]  # care-service beds per 1,000 elders 60+, whatever the category
+
+    @property
+    def share(self) -> tuple[float, float]:
+        return tuple(c / self.total if self.total else 0.0 for c in self.covered)
+
+
+def area_summary(cmp: Comparison, category: str, township: str | None) -> AreaSummary:
+    table = cmp.diff.table(category)
+    row = table.loc[[township]] if township else table
+    all_60 = cmp.diff.table("elders")["total"]
+    elders = float(all_60.loc[[township]].sum() if township else all_60.sum())
+    care = {k.id for k in get_config().facility_kinds if k.care_service}
+
+    def beds(ev: Evaluation) -> float:
+        fac = ev.facilities[(ev.facilities["status"] == "operating") & ev.facilities["kind_id"].isin(care)]
+        fac = fac[fac["township_code"] == township] if township else fac
+        return 1000.0 * float(fac["beds_total"].sum()) / elders if elders else 0.0
+
+    def sites(ev: Evaluation) -> int:
+        return int((ev.counted["township_code"] == township).sum()) if township else len(ev.counted)
+
+    return AreaSummary(total=float(row["total"].sum()), covered=(float(row["before"].sum()), float(row["after"].sum())),
+                       sites=(sites(cmp.before), sites(cmp.after)), beds_per_1000=(beds(cmp.before), beds(cmp.after)))
+
+
 def with_townships(facilities: gpd.GeoDataFrame, townships: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Opened sites get the code of the township they stand in (None outside the district)."""
     missing = facilities["township_code"].isna().to_numpy()

@@ -77,3 +77,9 @@ def init_scenario_state(*, new_site_kind: str) -> None:
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
+
+
+REPORT_FILES = "report.files"  # the last generated files: {"request": ..., "files": [...], "seconds": ...}
+REPORT_SECTIONS = "report.sections"
+REPORT_FORMATS = "report.formats"
+REPORT_SCENARIO = "report.scenario"  # 0 = no scenario section
