@@ -97,7 +97,7 @@ class Report:
 
     @property
     def title(self) -> str:
-        return f"{self.area_name}养老服务设施布局与15分钟服务圈报告"
+        return f"{self.area_name}养老服务设施布局与{self.minutes}分钟服务圈报告"
 
     def has(self, section: str) -> bool:
         return section in self.request.sections and (section != "scenario" or self.scenario is not None)
@@ -292,17 +292,16 @@ def collect(url: str, request: ReportRequest, *, progress: Progress = lambda _f,
         order = [c for c in layers.townships["code"] if c in matrix.index]  # the official code order
         matrix, lights = matrix.loc[order], lights.loc[order]
         matrix.index = lights.index = [names.get(c, c) for c in order]
-    gaps, communities = pd.DataFrame(), {}
+    gaps = pd.DataFrame()
     if "gaps" in request.sections:
         progress(0.4, "查找未覆盖老人集中片区 …")
-        communities = _community_names(url)
         if township:
             found = township_gaps(url, eng, result, township, top=TOP_GAPS)
         else:
             cands = scenarios.generated_candidates(eng, result)
             cm, _ = scenarios.cached_candidate_matrix(url, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
             found = scenarios.gaps(eng, result, cands, cm, top=TOP_GAPS)
-        gaps = gap_rows(eng, found, layers.townships, communities)
+        gaps = gap_rows(eng, found, layers.townships, _community_names(url))
     progress(0.55, "检查四同步 …")
     _, checked = four_sync.checks(url)
     scenario = None

@@ -73,8 +73,8 @@ def maps(r: Report) -> dict[str, str]:
         out["overview"] = _data_uri(render_map(r.map_layers, kinds=r.kinds))
     if r.has("scenario"):
         for key in ("before", "after"):
-            out[key] = _data_uri(render_map(getattr(r.scenario, key), kinds=r.kinds, width_in=3.6, height_in=3.6,
-                                            dpi=190))
+            out[key] = _data_uri(render_map(getattr(r.scenario, key), kinds=r.kinds, width_in=3.5, height_in=3.3,
+                                            dpi=200, legend_cols=2))
     return out
 
 

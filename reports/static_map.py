@@ -85,7 +85,7 @@ def _north_arrow(ax) -> None:
 
 
 def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: str = "",
-               width_in: float = 6.7, height_in: float = 6.0, dpi: int = 170) -> bytes:
+               width_in: float = 6.7, height_in: float = 6.0, dpi: int = 170, legend_cols: int = 3) -> bytes:
     """PNG bytes. ``kinds``: facility kind id → (Chinese name, colour), in legend order."""
     use_cjk_font()
     focus = layers.townships[layers.townships["code"] == layers.focus] if layers.focus else layers.district
@@ -121,8 +121,10 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
         if part is None or part.empty:
             continue
         ax.scatter(part.geometry.x, part.geometry.y, s=14, c=colour, edgecolors="white", linewidths=0.4, zorder=4)
+        # the count is the area's own: a township map also draws its neighbours' sites, which serve it too
+        n = int((part["township_code"] == layers.focus).sum()) if layers.focus else len(part)
         legend.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor=colour, markeredgecolor="white",
-                             markersize=6, label=f"{name}（{len(part)}）"))
+                             markersize=6, label=f"{name}（{n}）"))
     for pts, marker, colour, label in ((layers.opened, "P", "#2e7d32", "情景新增站点"),
                                        (layers.closed, "X", "#616161", "情景关闭站点")):
         p = proj(pts)
@@ -131,7 +133,7 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
                        linewidths=0.6, zorder=5)
             legend.append(Line2D([], [], marker=marker, linestyle="none", markerfacecolor=colour,
                                  markeredgecolor="white", markersize=8, label=label))
-    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=3, fontsize=6.5, frameon=False,
+    ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=legend_cols, fontsize=6.5, frameon=False,
               columnspacing=1.2, handletextpad=0.4)  # below the map: nothing of the area hidden
     span = maxx - minx + 2 * pad
     length = nice_length_m(span)
