@@ -319,3 +319,23 @@ def test_report_page_generates_downloads(report_db, monkeypatch):
     assert any("已生成" in s.value and TOWNSHIP_NAME in s.value for s in at.success)
     labels = [b.proto.label for b in at.get("download_button")]
     assert len(labels) == 2 and labels[0].startswith("Excel 工作簿") and labels[1].startswith("GeoJSON")
+
+
+def test_the_same_report_from_postgis(pg_demo_url, demo_db_url):
+    """The shared deployment (PostgreSQL + PostGIS) gives the same workbook as the embedded SQLite database."""
+    import openpyxl
+
+    from reports.content import ReportRequest
+    from reports.export import export
+
+    def sheets(url: str) -> dict[str, list[tuple]]:
+        _, data = export(url, ReportRequest(township=TOWNSHIP, sections=("scorecard", "coverage", "gaps", "four_sync")),
+                         "xlsx")
+        wb = openpyxl.load_workbook(io.BytesIO(data))
+        return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb if ws.title != "说明"}
+
+    pg, lite = sheets(pg_demo_url), sheets(demo_db_url)
+    assert pg.keys() == lite.keys() and len(pg["四同步问题"]) > 1
+    for name in lite:
+        for a, b in zip(pg[name], lite[name], strict=True):
+            assert all(_same(x, y) if isinstance(y, float) else x == y for x, y in zip(a, b, strict=True)), (name, a, b)
