@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import services
 from dashboard.i18n import t
-from dashboard.state import LANG, MAP_TOWNSHIP, init_state
+from dashboard.state import LANG, LINKED_TOWNSHIP, MAP_TOWNSHIP, init_state
 from data.db import database_url
 
 
@@ -23,6 +23,20 @@ def _leave_legacy_page_mode() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+TOWNSHIP_QUERY = "township"
+
+
+def follow_township_link(names: dict[str, str]) -> None:
+    """A link ending in ?township=CODE selects that township once; the area picker rules afterwards.
+
+    Call before the picker (keyed MAP_TOWNSHIP) is drawn in this run.
+    """
+    linked = st.query_params.get(TOWNSHIP_QUERY)
+    if linked in names and linked != st.session_state.get(LINKED_TOWNSHIP):
+        st.session_state[MAP_TOWNSHIP] = linked
+        st.session_state[LINKED_TOWNSHIP] = linked
 
 
 def page_setup(*, area_picker: bool = True) -> services.BaseLayers | None:
@@ -44,8 +58,9 @@ def page_setup(*, area_picker: bool = True) -> services.BaseLayers | None:
         return None
     if not area_picker:
         return layers
+    names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+    follow_township_link(names)
     with st.sidebar:
-        names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
         st.selectbox(
             t("area"),
             options=["", *names],

@@ -6,6 +6,7 @@ import streamlit as st
 
 LANG = "ui.lang"
 MAP_TOWNSHIP = "map.township"
+LINKED_TOWNSHIP = "map.linked_township"  # the ?township=CODE link already followed
 MAP_BASEMAP = "map.basemap"
 MAP_LAYERS = "map.layers"
 MAP_KINDS = "map.kinds"

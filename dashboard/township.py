@@ -7,12 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import scenarios
+from dashboard.components import TOWNSHIP_QUERY, follow_township_link
 from dashboard.i18n import pick
 from dashboard.services import get_config
 from dashboard.state import MAP_TOWNSHIP
 
 STATUS_ZH = {"operating": "运营", "suspended": "暂停", "planned": "规划", "building": "在建"}
-QUERY_KEY = "township"
 
 
 def pick_township(names: dict[str, str]) -> str:
@@ -21,14 +21,11 @@ def pick_township(names: dict[str, str]) -> str:
     The picker shares its key with the sidebar's area picker of the other pages,
     so a township head keeps their township from page to page.
     """
-    linked = st.query_params.get(QUERY_KEY)
-    if linked in names and linked != st.session_state.get("tv.linked"):
-        st.session_state[MAP_TOWNSHIP] = linked  # a new link wins once; the picker rules afterwards
-        st.session_state["tv.linked"] = linked
+    follow_township_link(names)
     if st.session_state.get(MAP_TOWNSHIP) not in names:
         st.session_state[MAP_TOWNSHIP] = next(iter(names))
     code = st.selectbox(pick("乡镇（街道）", "Township"), options=list(names), format_func=names.get, key=MAP_TOWNSHIP)
-    st.query_params[QUERY_KEY] = code
+    st.query_params[TOWNSHIP_QUERY] = code
     return code
 
 

@@ -21,6 +21,8 @@ st.title(pick("乡镇视图", "Township view"))
 names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
 code = township.pick_township(names)
 name = names[code]
+st.markdown(pick(f":material/picture_as_pdf: [导出{name}报告（PDF、Excel、离线地图）](report?township={code})",
+                 f":material/picture_as_pdf: [Export the report of {name}](report?township={code})"))
 card = scorecard.scorecard(url)
 eng = coverage.engine(url)
 result = scorecard.walk_result(eng)

@@ -305,13 +305,15 @@ def test_cli_report_writes_the_file_or_says_what_is_wrong(report_db, tmp_path):
 
 
 def test_report_page_generates_downloads(report_db, monkeypatch):
+    """Opened from 乡镇视图's link (?township=CODE): that township's report, with a scenario."""
     from dashboard.state import MAP_TOWNSHIP, REPORT_FORMATS
 
     url, sid = report_db
     at = app_test("pages/report.py", url, monkeypatch)
-    at.session_state[MAP_TOWNSHIP] = TOWNSHIP
+    at.query_params["township"] = TOWNSHIP
     at.run()
     assert_clean(at)
+    assert at.session_state[MAP_TOWNSHIP] == TOWNSHIP and f"**{TOWNSHIP_NAME}**" in at.caption[0].value
     at.session_state[REPORT_FORMATS] = ["xlsx", "geojson"]
     at.selectbox(key="report.scenario").select(sid).run()
     at.button(key="report.generate").click().run()
