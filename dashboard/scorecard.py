@@ -126,9 +126,13 @@ def township_matrix(card: Scorecard, names: dict[str, str]):
     return text.style.apply(lambda col: [f"background-color: {LIGHT_COLOURS[x]}" for x in lights[col.name]])
 
 
-def light_counts(card: Scorecard, area: str = DISTRICT) -> dict[str, int]:
-    lights = card.area(area)["light"]
+def count_lights(lights: pd.Series) -> dict[str, int]:
+    """Targets met / close / short among these lights."""
     return {k: int((lights == k).sum()) for k in ("green", "amber", "red")}
+
+
+def light_counts(card: Scorecard, area: str = DISTRICT) -> dict[str, int]:
+    return count_lights(card.area(area)["light"])
 
 
 def unsupported_table(card: Scorecard) -> pd.DataFrame:

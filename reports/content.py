@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -85,11 +85,15 @@ class Report:
     scenario: ScenarioPart | None
     map_layers: MapLayers
     kinds: dict[str, tuple[str, str]]  # care kinds drawn: id -> (Chinese name, colour)
-    counts: dict[str, int] = field(default_factory=dict)  # traffic lights of the area
 
     @property
     def township(self) -> str | None:
         return self.request.township
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The area's targets by traffic light."""
+        return sc.count_lights(self.scorecard["light"])
 
     @property
     def minutes(self) -> str:
@@ -198,12 +202,12 @@ def four_sync_rows(frame: pd.DataFrame, townships: pd.DataFrame, township: str |
                          "原因": bad["原因"], "经度": bad["lon"], "纬度": bad["lat"]}, columns=cols).reset_index(drop=True)
 
 
-def _headline(card: Scorecard, area: str, elders: int, sites: int, counts: dict[str, int],
+def _headline(card: Scorecard, area: str, table: pd.DataFrame, elders: int, sites: int,
               walk_minutes: float) -> dict[str, str]:
     walk = card.cell("walk15_coverage", area)["value"] if "walk15_coverage" in card.cells["target_id"].values else None
     beds = card.cell("beds_per_1000", area)["value"] if "beds_per_1000" in card.cells["target_id"].values else None
     return {
-        "达标指标": f"{counts['green']} / {len(card.targets)}",
+        "达标指标": f"{sc.count_lights(table['light'])['green']} / {len(table)}",
         f"{walk_minutes:g}分钟步行覆盖率": sc.fmt_value(walk, "%") if walk is not None else "—",
         "每千名老年人养老床位": sc.fmt_value(beds, "per_1000") if beds is not None else "—",
         "60岁以上老人": f"{elders:,}",
@@ -280,7 +284,7 @@ def collect(url: str, request: ReportRequest, *, progress: Progress = lambda _f,
     progress(0.05, "计算考核指标 …")
     card = sc.scorecard(url)
     area = township or DISTRICT
-    counts = sc.light_counts(card, area)
+    table = scorecard_table(card, area, district_compare=township is not None)
     progress(0.25, "计算15分钟步行覆盖 …")
     eng = coverage.engine(url)
     result = sc.walk_result(eng)
@@ -316,13 +320,13 @@ def collect(url: str, request: ReportRequest, *, progress: Progress = lambda _f,
         area_name=names[township] if township else str(layers.district["name"].iloc[0]),
         data_date=layers.meta.get("data_date", "—"), generated_at=dt.datetime.now(zone).replace(microsecond=0),
         is_demo=layers.meta.get("is_demo") == "true", walk_minutes=minutes,
-        headline=_headline(card, area, area_kpis(layers, township).elders_60_plus,
-                           int((care["township_code"] == township).sum()) if township else len(care), counts, minutes),
-        scorecard=scorecard_table(card, area, district_compare=township is not None),
+        headline=_headline(card, area, table, area_kpis(layers, township).elders_60_plus,
+                           int((care["township_code"] == township).sum()) if township else len(care), minutes),
+        scorecard=table,
         matrix=matrix, matrix_lights=lights,
         coverage=coverage_table(result, layers.townships, township),
         gaps=gaps, four_sync=four_sync_rows(checked, layers.townships, township), scenario=scenario,
-        map_layers=_map_layers(eng, layers, result, township, care), kinds=_kinds(), counts=counts,
+        map_layers=_map_layers(eng, layers, result, township, care), kinds=_kinds(),
     )
 
 
