@@ -12,11 +12,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
     from data.db import database_url, make_engine
-    from data.loader import DatabaseNotEmptyError, install_demo
+    from data.loader import DatabaseNotEmptyError, install_demo, remove_demo
 
     started = time.perf_counter()
     try:
         engine = make_engine(database_url(args.database_url))
+        if args.remove:
+            print(remove_demo(engine))
+            return 0
         result = install_demo(engine, seed=args.seed, force=args.force, progress=lambda m: print(m, flush=True))
     except (DatabaseNotEmptyError, ValueError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
@@ -52,12 +55,14 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from config import load_config
     from data.db import create_schema, database_url, make_engine, session_factory
     from data.live import LiveStore
-    from data.models import Facility
+    from data.models import DataVersion, Facility
 
     engine = make_engine(database_url(args.database_url))
     create_schema(engine)
     with session_factory(engine).begin() as session:
-        if args.station and session.scalar(select(Facility.id).where(Facility.code == args.station)) is None:
+        station = select(Facility.id).join(DataVersion, DataVersion.id == Facility.version_id).where(
+            DataVersion.is_current, Facility.code == args.station).limit(1)
+        if args.station and session.scalar(station) is None:
             print(f"错误：设施编码 {args.station!r} 不存在（facility code not found）", file=sys.stderr)
             return 2
         store = LiveStore(session, load_config().live.rules)
@@ -224,10 +229,15 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from config import load_config
-    from data.project_import import ProjectFileError, district_township_codes, read_projects
+    from data.project_import import ProjectFileError, read_projects
     from planning.four_sync import OVERALL_ZH, check_projects, walk_access
 
     config = load_config()
+    try:
+        towns = _district_townships(args)
+    except InputError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
     if (args.roads is None) != (args.facilities is None):
         print("错误：--roads 与 --facilities 需同时给出（或都不给，步行规则记为未评估）", file=sys.stderr)
         return 2
@@ -237,7 +247,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
         print(f"错误：--as-of 应为 YYYY-MM-DD，得到 {args.as_of!r}", file=sys.stderr)
         return 2
     try:
-        projects = read_projects(args.projects, township_codes=district_township_codes(config.app.district_code))
+        projects = read_projects(args.projects, township_codes=towns)
     except ProjectFileError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
@@ -267,6 +277,124 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _district_townships(args: argparse.Namespace) -> set[str]:
+    """The township codes of --district: from the database when it holds the district, else the official list."""
+    from data.project_import import district_township_codes
+
+    try:
+        ref = _data_ref(args)
+    except InputError:
+        ref = None
+    if ref is not None and "townships" in ref.version_map:
+        from data.db import make_engine, session_factory
+        from data.repository import Repository
+
+        engine = make_engine(ref.url)
+        with session_factory(engine)() as session:
+            codes = set(Repository(session, ref.district, ref.version_map).townships()["code"])
+        engine.dispose()
+        return codes
+    try:
+        return district_township_codes(args.district or _default_district())
+    except ValueError:
+        msg = f"区县 {args.district} 不在数据库中，也不在内置的官方区划代码表中；请先导入它的乡镇（街道）"
+        raise InputError(msg) from None
+
+
+def _data_ref(args: argparse.Namespace):
+    """The current versions of --district in --database-url; InputError naming the districts there."""
+    from data.db import LegacySchemaError, create_schema, database_url, make_engine, session_factory
+    from data.versions import VersionError, data_ref
+
+    url = database_url(args.database_url)
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        with session_factory(engine)() as session:
+            return data_ref(session, url, args.district or _default_district())
+    except (VersionError, LegacySchemaError) as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+def _default_district() -> str:
+    from config import load_config
+
+    return load_config().app.district_code
+
+
+def _district_option(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument("--district", required=required, default=None,
+                   help="6-digit district code" + ("" if required else " (default: [app] district_code of the config)"))
+    p.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+
+
+def _cmd_districts(args: argparse.Namespace) -> int:
+    from data.db import create_schema, database_url, make_engine, session_factory
+    from data.models import KIND_ZH
+    from data.versions import current_versions, districts, versions
+
+    engine = make_engine(database_url(args.database_url))
+    create_schema(engine)
+    with session_factory(engine)() as session:
+        listing = districts(session)
+        if listing.empty:
+            print("数据库中还没有区县（no districts）。运行 `python cli.py demo` 或 `python cli.py import district …`。")
+            return 0
+        for d in listing.itertuples():
+            table = versions(session, d.code)
+            cur = table[table["current"]].set_index("kind")
+            parts = [f"{KIND_ZH[k]} v{cur.loc[k, 'id']}（{cur.loc[k, 'data_date']}，{cur.loc[k, 'rows']:,} 行）"
+                     for k in KIND_ZH if k in cur.index]
+            missing = [KIND_ZH[k] for k in KIND_ZH if k not in current_versions(session, d.code)]
+            print(f"{d.code} {d.name}{'（演示）' if d.is_demo else ''}：" + "；".join(parts)
+                  + (f"；缺：{'、'.join(missing)}" if missing else ""))
+    return 0
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    from data.db import create_schema, database_url, make_engine, session_factory
+    from data.versions import VersionError, get_district, versions
+
+    engine = make_engine(database_url(args.database_url))
+    create_schema(engine)
+    with session_factory(engine)() as session:
+        try:
+            get_district(session, args.district)
+            table = versions(session, args.district, args.kind)
+        except VersionError as exc:
+            print(f"错误：{exc}", file=sys.stderr)
+            return 2
+    if table.empty:
+        print(f"{args.district} 还没有导入过数据版本")
+        return 0
+    print("id\tkind\tcurrent\tdata_date\trows\tsource\tsha256\tcreated_at\tcreated_by")
+    for r in table.itertuples():
+        print(f"{r.id}\t{r.kind}\t{'*' if r.current else ''}\t{r.data_date}\t{r.rows}\t{r.source}\t"
+              f"{r.sha256[:12]}\t{r.created_at:%Y-%m-%d %H:%M:%S}\t{r.created_by}")
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace) -> int:
+    from data.db import create_schema, database_url, make_engine, session_factory
+    from data.models import KIND_ZH
+    from data.versions import VersionError, rollback, version_rows
+
+    engine = make_engine(database_url(args.database_url))
+    create_schema(engine)
+    try:
+        with session_factory(engine).begin() as session:
+            was, now = rollback(session, args.district, args.kind)
+            v = version_rows(session, now)
+            print(f"{args.district} {KIND_ZH[args.kind]}：当前版本由 v{was} 回退为 v{now}"
+                  f"（数据日期 {v.data_date}，{v.row_count:,} 行，来源 {v.source_name}）")
+    except VersionError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _walk_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roads", required=True, type=Path, help="OSM extract (.osm.pbf/.osm/.osm.bz2) or lines (.geojson/.gpkg/.shp)")
     p.add_argument("--facilities", required=True, type=Path, help="existing facility points (GeoJSON or CSV id,lon,lat)")
@@ -289,7 +417,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from streamlit import logger as st_logger
 
     st_logger.set_log_level("error")  # the cached services run without a Streamlit session here
-    from data.db import database_url
     from reports.content import ReportError, ReportRequest
     from reports.export import export
     from reports.static_map import FontMissingError
@@ -303,9 +430,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         request = ReportRequest(township=args.township, scenario_id=args.scenario,
                                 **({"sections": sections} if sections else {}))
-        r, data = export(database_url(args.database_url), request, args.format,
-                         progress=lambda _f, m: print(m, flush=True))
-    except (ReportError, FontMissingError) as exc:
+        r, data = export(_data_ref(args), request, args.format, progress=lambda _f, m: print(m, flush=True))
+    except (ReportError, FontMissingError, InputError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     tmp = out.with_name(f".{out.name}.part")
@@ -337,7 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="SQLAlchemy URL; default $DATABASE_URL, else sqlite:///var/eldercare.db",
     )
-    demo.add_argument("--force", action="store_true", help="rebuild even if the demo (or other data) is present")
+    demo.add_argument("--force", action="store_true", help="rebuild the demo district even if the same demo is present")
+    demo.add_argument("--remove", action="store_true",
+                      help="delete the demo district (its data and scenarios); imported districts are never touched")
     demo.set_defaults(func=_cmd_demo)
 
     cov = sub.add_parser(
@@ -387,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     _network_options(fs)
     fs.add_argument("--as-of", default=None, help="check date YYYY-MM-DD (default today): stages passed by then")
     fs.add_argument("--out", required=True, type=Path, help="output CSV: name,status,failed_rules,reasons")
+    _district_option(fs)
     fs.set_defaults(func=_cmd_four_sync)
 
     ing = sub.add_parser(
@@ -434,8 +563,24 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--sections", default=None,
                      help="comma-separated: map,scorecard,coverage,gaps,four_sync,scenario (default: all)")
     rep.add_argument("--out", required=True, help="file to write")
-    rep.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    _district_option(rep)
     rep.set_defaults(func=_cmd_report)
+
+    dis = sub.add_parser("districts", help="list the districts in the database with their current data versions")
+    dis.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    dis.set_defaults(func=_cmd_districts)
+
+    from data.models import DATA_KINDS
+
+    ver = sub.add_parser("versions", help="list a district's data versions (newest first; * marks the current)")
+    _district_option(ver, required=True)
+    ver.add_argument("--kind", choices=DATA_KINDS, default=None, help="one kind only")
+    ver.set_defaults(func=_cmd_versions)
+
+    rb = sub.add_parser("rollback", help="make the previous version of one kind current again (nothing is deleted)")
+    _district_option(rb, required=True)
+    rb.add_argument("--kind", choices=DATA_KINDS, required=True)
+    rb.set_defaults(func=_cmd_rollback)
     return parser
 
 

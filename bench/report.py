@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.timing import median_time  # noqa: E402
+from tests.conftest import demo_ref  # noqa: E402
 
 TOWNSHIP = "120118102000"  # 独流镇
 
@@ -56,7 +57,7 @@ def pdf(url: str, township: str | None) -> int:
     from reports.content import ReportRequest
     from reports.export import export
 
-    _, data = export(url, ReportRequest(township=township), "pdf")
+    _, data = export(demo_ref(url), ReportRequest(township=township), "pdf")
     return len(data)
 
 
@@ -93,7 +94,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = demo_database(Path(tmp))
         pdf(url, TOWNSHIP)  # warms the on-disk network cache, as `make run` does
-        base_s, _ = median_time(cold(lambda: scorecard.scorecard(url)), args.repeat)
+        base_s, _ = median_time(cold(lambda: scorecard.scorecard(demo_ref(url))), args.repeat)
         print(f"baseline (scorecard page, cold): {base_s:.2f} s", flush=True)
         results = {}
         for name, township in (("township", TOWNSHIP), ("district", None)):

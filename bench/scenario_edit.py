@@ -44,10 +44,12 @@ def demo_database(folder: Path) -> str:
 
 def edit_points(url: str, n: int) -> list[tuple[float, float]]:
     from dashboard import coverage, scenarios
+    from tests.conftest import demo_ref
 
-    eng = coverage.engine(url)
+    ref = demo_ref(url)
+    eng = coverage.engine(ref)
     care = tuple(sorted(k.id for k in scenarios.get_config().facility_kinds if k.care_service))
-    now = scenarios.compare(url, eng, [], care, 900.0).after.result
+    now = scenarios.compare(ref, eng, [], care, 900.0).after.result
     return [tuple(map(float, p)) for p in scenarios.generated_candidates(eng, now).lonlat[:n]]
 
 
@@ -56,19 +58,21 @@ def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
 
     from dashboard import coverage, scenarios
     from planning.scenario import Change
+    from tests.conftest import demo_ref
 
     care = tuple(sorted(k.id for k in scenarios.get_config().facility_kinds if k.care_service))
-    sid = scenarios.scenario_call(url, lambda r: r.create(f"bench {time.time_ns()}"), write=True)
+    ref = demo_ref(url)
+    sid = scenarios.scenario_call(ref, lambda r: r.create(f"bench {time.time_ns()}"), write=True)
     times = []
     for lon, lat in points:
         t = time.perf_counter()
         if rebuild:
             coverage.engine.clear()
-        eng = coverage.engine(url)
-        scenarios.scenario_call(url, lambda r, p=(lon, lat): r.add_change(sid, Change("open", kind_id="community_station",
+        eng = coverage.engine(ref)
+        scenarios.scenario_call(ref, lambda r, p=(lon, lat): r.add_change(sid, Change("open", kind_id="community_station",
                                                                                        point=Point(*p))), write=True)
-        changes = scenarios.scenario_call(url, lambda r: r.changes(sid))
-        cmp = scenarios.compare(url, eng, changes, care, 900.0)
+        changes = scenarios.scenario_call(ref, lambda r: r.changes(sid))
+        cmp = scenarios.compare(ref, eng, changes, care, 900.0)
         cmp.diff.table("elders")
         times.append(time.perf_counter() - t)
     return times

@@ -204,6 +204,7 @@ class FacilityKind(_Strict):
     colour: str
     icon: str = Field(min_length=1, max_length=2)
     care_service: bool
+    aliases: tuple[str, ...] = ()
 
     @field_validator("colour")
     @classmethod
@@ -366,6 +367,34 @@ class Basemap(_Strict):
     subdomains: str = ""
 
 
+class Imports(_Strict):
+    max_file_mb: float = Field(gt=0, le=10_000)
+    max_zip_entries: int = Field(ge=1, le=100_000)
+    max_zip_ratio: float = Field(gt=1, le=10_000)
+    missing_values: tuple[str, ...]
+    total_row_labels: tuple[str, ...] = Field(min_length=1)
+    township_match_m: float = Field(ge=0, le=5000)
+    margin_m: float = Field(ge=0, le=50_000)
+    synonyms: dict[str, tuple[str, ...]]
+
+    @model_validator(mode="after")
+    def _one_field_per_header(self) -> Imports:
+        # "类型" may name a facility kind or a township type: fields of different kinds may share a synonym,
+        # so only repeats within one field's list are refused here.
+        for field, names in self.synonyms.items():
+            keys = [_header_key(n) for n in names]
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            if dupes:
+                msg = f"synonyms.{field}: repeated synonym(s) {dupes}"
+                raise ValueError(msg)
+        return self
+
+
+def _header_key(text: str) -> str:
+    """How headers are compared: trimmed, lower case, without spaces and with ASCII brackets."""
+    return "".join(str(text).split()).lower().replace("（", "(").replace("）", ")")
+
+
 class DashboardConfig(_Strict):
     app: AppSettings
     walking: Walking
@@ -375,6 +404,7 @@ class DashboardConfig(_Strict):
     four_sync: FourSync
     scorecard: Scorecard
     live: Live
+    imports: Imports
     levels: tuple[Level, ...]
     facility_kinds: tuple[FacilityKind, ...]
     targets: tuple[Target, ...]
@@ -410,6 +440,13 @@ class DashboardConfig(_Strict):
                 unknown = sorted(set(wanted if isinstance(wanted, list) else [wanted]) - kind_ids)
                 if unknown:
                     msg = f"targets[{i}].measure: unknown facility kind(s) {unknown}; known: {sorted(kind_ids)}"
+                    raise ValueError(msg)
+        seen: dict[str, str] = {}
+        for kind in self.facility_kinds:
+            for name in (kind.id, kind.name_zh, *kind.aliases):
+                other = seen.setdefault(_header_key(name), kind.id)
+                if other != kind.id:
+                    msg = f"facility_kinds: {name!r} names both {other!r} and {kind.id!r}; keep it in one kind only"
                     raise ValueError(msg)
         basemap_ids = [b.id for b in self.basemaps]
         if self.app.default_basemap not in basemap_ids:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import services
 from dashboard.i18n import t
-from dashboard.state import LANG, LINKED_TOWNSHIP, MAP_TOWNSHIP, init_state
+from dashboard.state import DISTRICT, LANG, LINKED_DISTRICT, LINKED_TOWNSHIP, MAP_TOWNSHIP, init_state
 from data.db import database_url
 
 
@@ -26,6 +26,33 @@ def _leave_legacy_page_mode() -> None:
 
 
 TOWNSHIP_QUERY = "township"
+DISTRICT_QUERY = "district"
+
+
+def pick_district(url: str, default: str) -> str | None:
+    """The district picker of the shared sidebar, kept in the URL as ?district=CODE.
+
+    A link's district wins once; then the picker. None (after saying what to do)
+    when the database has no district at all.
+    """
+    listing = services.district_list(url)
+    if listing.empty:
+        st.error(t("no_district"))
+        return None
+    names = {r.code: f"{r.name}（演示）" if r.is_demo else r.name for r in listing.itertuples()}
+    linked = st.query_params.get(DISTRICT_QUERY)
+    if linked in names and linked != st.session_state.get(LINKED_DISTRICT):
+        st.session_state[DISTRICT] = linked
+        st.session_state[LINKED_DISTRICT] = linked
+    if st.session_state.get(DISTRICT) not in names:
+        st.session_state[DISTRICT] = default if default in names else next(iter(names))
+    if len(names) > 1:
+        with st.sidebar:
+            st.selectbox(t("district"), options=list(names), format_func=names.get, key=DISTRICT)
+    code = st.session_state[DISTRICT]
+    if st.query_params.get(DISTRICT_QUERY) != code:
+        st.query_params[DISTRICT_QUERY] = code
+    return code
 
 
 def follow_township_link(names: dict[str, str]) -> None:
@@ -51,14 +78,20 @@ def page_setup(*, area_picker: bool = True) -> services.BaseLayers | None:
     with st.sidebar:
         st.radio(t("language"), options=["zh", "en"], format_func=lambda v: "中文" if v == "zh" else "English",
                  key=LANG, horizontal=True)
+    url = database_url()
+    district = pick_district(url, config.app.district_code)
+    if district is None:
+        return None
     try:
-        layers = services.base_layers(database_url())
+        layers = services.base_layers(services.current_ref(url, district))
     except services.DataMissingError as exc:
         st.error(str(exc))
         return None
+    names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+    if st.session_state.get(MAP_TOWNSHIP) not in ("", *names):  # picked in another district
+        st.session_state[MAP_TOWNSHIP] = ""
     if not area_picker:
         return layers
-    names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
     follow_township_link(names)
     with st.sidebar:
         st.selectbox(
@@ -93,6 +126,6 @@ def footer(meta: dict[str, str]) -> None:
         parts.append(f"**{t('demo_footer')}**")
     if meta.get("data_date"):
         parts.append(f"{t('data_date')} {meta['data_date']}")
-    parts.append(t("sources"))
+    parts.append(t("sources") if meta.get("is_demo") == "true" else t("sources_imported"))
     st.divider()
     st.caption(" · ".join(parts))

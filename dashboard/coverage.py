@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard.services import _repo_call, get_config
 from data.db import PROJECT_ROOT
+from data.versions import DataRef
 from geo.density import hex_density
 from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
@@ -55,9 +56,9 @@ def network_for_lines(lines, cache_dir: Path) -> tuple[WalkNetwork, bool]:
 
 
 @st.cache_resource(show_spinner="正在构建步行路网与覆盖模型（首次约数秒）…")
-def engine(url: str) -> CoverageEngine:
+def engine(ref: DataRef) -> CoverageEngine:
     config = get_config()
-    roads, groups, facilities = _repo_call(url, lambda r: (r.roads(), r.elder_groups(), r.facilities()))
+    roads, groups, facilities = _repo_call(ref, lambda r: (r.roads(), r.elder_groups(), r.facilities()))
     net, cached = network_for_lines(list(roads.geometry.values), PROJECT_ROOT / config.network.cache_dir)
     lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
     demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
@@ -94,8 +95,8 @@ def band_minutes(minutes: int, configured: tuple[int, ...]) -> tuple[int, ...]:
 
 
 @st.cache_data(ttl=3600, show_spinner="正在计算等时圈 …", max_entries=16)
-def band_polygons(url: str, kind_ids: tuple[str, ...], speed: float, minutes: tuple[int, ...]) -> gpd.GeoDataFrame:
-    eng = engine(url)
+def band_polygons(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes: tuple[int, ...]) -> gpd.GeoDataFrame:
+    eng = engine(ref)
     sites, _ = selected_sites(eng, kind_ids)
     out = isochrones(eng.net, sites, bands_m=tuple(m * 60.0 * speed for m in minutes),
                      triangulation=eng.triangulation)
@@ -104,8 +105,8 @@ def band_polygons(url: str, kind_ids: tuple[str, ...], speed: float, minutes: tu
 
 
 @st.cache_data(ttl=3600, show_spinner="正在计算服务范围 …", max_entries=16)
-def area_polygons(url: str, kind_ids: tuple[str, ...], cutoff_m: float) -> gpd.GeoDataFrame:
-    eng = engine(url)
+def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> gpd.GeoDataFrame:
+    eng = engine(ref)
     sites, _ = selected_sites(eng, kind_ids)
     out = service_areas(eng.net, sites, cutoff_m=cutoff_m, triangulation=eng.triangulation)
     out["name"] = eng.facilities.set_index("id").loc[out["site_id"], "name"].to_numpy()

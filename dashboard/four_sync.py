@@ -9,16 +9,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.coverage import engine
-from dashboard.services import _repo_call, get_config, get_engine
+from dashboard.services import _repo_call, base_layers, get_config, get_engine
 from data.db import session_factory
 from data.project_import import (
     COLUMNS,
     ProjectFileError,
-    district_township_codes,
     import_projects,
     projects_from_frame,
     read_projects,
 )
+from data.versions import DataRef, file_sha256
 from planning.four_sync import OVERALL_ZH, STATUS_ZH, ProjectCheck, check_projects, walk_access
 
 STAGE_ZH = {"plan": "规划", "build": "建设", "accept": "验收", "deliver": "交付"}
@@ -33,15 +33,15 @@ def as_of_date(meta: dict[str, str]) -> dt.date:
 
 
 @st.cache_data(ttl=300, show_spinner="正在检查四同步 …")
-def checks(url: str) -> tuple[list[ProjectCheck], pd.DataFrame]:
+def checks(ref: DataRef) -> tuple[list[ProjectCheck], pd.DataFrame]:
     """(checks, table): one row per project with status, failed rules, reasons and each rule's outcome."""
     config = get_config()
-    frame, meta = _repo_call(url, lambda r: (r.projects(), r.meta()))
+    frame, meta = _repo_call(ref, lambda r: (r.projects(), r.meta()))
     projects = projects_from_frame(frame)
     walk_rule = next((r for r in config.four_sync.rules if r.kind == "walk"), None)
     walks = None
     if walk_rule is not None and projects:
-        eng = engine(url)
+        eng = engine(ref)
         care = eng.facilities["kind_id"].isin([k.id for k in config.facility_kinds if k.care_service]).to_numpy()
         walks = walk_access(eng.net, eng.facility_snap.subset(care), [(p.lon, p.lat) for p in projects],
                             cutoff_m=walk_rule.minutes * 60.0 * config.walking.speed_mps,
@@ -71,13 +71,14 @@ def timeline(check: ProjectCheck) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def import_file(url: str, path, *, replace: bool) -> int:
-    """Validate the whole file, then store it in one transaction; ProjectFileError lists every bad cell."""
-    projects = read_projects(path, township_codes=district_township_codes(get_config().app.district_code))
-    with session_factory(get_engine(url)).begin() as session:
-        n = import_projects(session, projects, replace=replace)
-    checks.clear()
-    return n
+def import_file(ref: DataRef, path, *, replace: bool, source_name: str) -> int:
+    """Validate the whole file, then store it as a new projects version in one transaction;
+    ProjectFileError lists every bad cell. Returns the number of projects in the file."""
+    projects = read_projects(path, township_codes=set(base_layers(ref).townships["code"]))
+    with session_factory(get_engine(ref.url)).begin() as session:
+        import_projects(session, ref.district, projects, replace=replace, source_name=source_name,
+                        sha256=file_sha256(path))
+    return len(projects)
 
 
 __all__ = ["COLUMNS", "OVERALL_ZH", "ProjectFileError", "as_of_date", "checks", "import_file", "timeline"]

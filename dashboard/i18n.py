@@ -12,6 +12,13 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "language": ("界面语言", "Language"),
     "area": ("区域", "Area"),
     "whole_district": ("全区", "Whole district"),
+    "district": ("区县", "District"),
+    "no_district": ("数据库中还没有任何区县。运行 `python cli.py demo` 生成演示区县，或用 "
+                    "`python cli.py import district FILE --code CODE --name NAME` 导入本区边界。",
+                    "No district in the database yet: run `python cli.py demo`, or import a district outline with "
+                    "`python cli.py import district FILE --code CODE --name NAME`."),
+    "sources_imported": ("数据来源：本区导入的数据（版本见 `python cli.py versions`）",
+                         "Sources: this district's imported data (versions: `python cli.py versions`)"),
     "basemap": ("底图", "Basemap"),
     "layers": ("图层", "Layers"),
     "layer_townships": ("乡镇边界", "Township boundaries"),

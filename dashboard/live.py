@@ -17,6 +17,7 @@ from dashboard import services
 from data.db import session_factory
 from data.live import LiveStore
 from data.live_models import utc_now
+from data.versions import DataRef
 from planning.alerts import AlertStateError, station_state
 
 SEVERITY_ORDER = ("critical", "warning", "info")
@@ -66,7 +67,7 @@ def to_local(values: pd.Series, zone: dt.tzinfo) -> pd.Series:
     return t.dt.tz_localize("UTC").dt.tz_convert(zone).dt.strftime("%m-%d %H:%M:%S").fillna("—")
 
 
-def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *, township: str | None = None,
+def live_view(ref: DataRef, layers: services.BaseLayers, config: DashboardConfig, *, township: str | None = None,
               now: dt.datetime | None = None) -> LiveView:
     """The panels' data; ``township`` narrows stations and alerts (response times stay district-wide)."""
     now = now or utc_now()
@@ -75,7 +76,7 @@ def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *,
     sites = station_sites(layers, config)
     if township:
         sites = sites[sites["township_code"] == township].reset_index(drop=True)
-    with session_factory(services.get_engine(url))() as session:
+    with session_factory(services.get_engine(ref.url))() as session:
         store = LiveStore(session, config.live.rules, now=lambda: now)
         panel = store.panel(local_day_start(now, zone), stations=list(sites["code"]) if township else None)
     status, alerts, actions = panel.status, panel.alerts, panel.actions
@@ -112,10 +113,10 @@ def live_view(url: str, layers: services.BaseLayers, config: DashboardConfig, *,
                     mttr_s=panel.mttr_s, now=now.replace(tzinfo=dt.UTC).astimezone(zone))
 
 
-def act(url: str, config: DashboardConfig, alert_id: int, action: str, user: str, note: str = "") -> str | None:
+def act(ref: DataRef, config: DashboardConfig, alert_id: int, action: str, user: str, note: str = "") -> str | None:
     """Acknowledge or resolve; None when done, else the reason in Chinese (nothing changed)."""
     try:
-        with session_factory(services.get_engine(url)).begin() as session:
+        with session_factory(services.get_engine(ref.url)).begin() as session:
             store = LiveStore(session, config.live.rules)
             (store.acknowledge if action == "acknowledge" else store.resolve)(alert_id, user, note)
     except (AlertStateError, ValueError, KeyError) as exc:

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import scenarios
 from dashboard.i18n import pick
 from dashboard.state import MAP_TOWNSHIP, REPORT_FILES, REPORT_FORMATS, REPORT_SCENARIO, REPORT_SECTIONS
+from data.versions import DataRef
 from reports.content import SECTIONS, ReportError, ReportRequest, collect
 from reports.export import FORMATS, file_name, render
 from reports.static_map import FontMissingError
@@ -31,9 +32,9 @@ def init_state() -> None:
         st.session_state.setdefault(key, value)
 
 
-def choices(url: str) -> ReportRequest | None:
+def choices(ref: DataRef) -> ReportRequest | None:
     """Sections, scenario and formats; the request (area from the sidebar) or None when nothing is chosen."""
-    listing = scenarios.scenario_list(url)
+    listing = scenarios.scenario_list(ref)
     names = {0: pick("不含情景", "No scenario")} | dict(zip(listing["id"].astype(int), listing["name"], strict=True))
     if st.session_state[REPORT_SCENARIO] not in names:
         st.session_state[REPORT_SCENARIO] = 0
@@ -54,18 +55,18 @@ def choices(url: str) -> ReportRequest | None:
                          sections=tuple(s for s in SECTIONS if s in sections or (s == "scenario" and sid)))
 
 
-def generate(url: str, request: ReportRequest, formats: list[str]) -> None:
+def generate(ref: DataRef, request: ReportRequest, formats: list[str]) -> None:
     """Render every chosen format from one collected report, with a progress bar; keep them for download."""
     bar = st.progress(0.0, text=pick("准备中 …", "Starting …"))
     started = time.perf_counter()
     n = len(formats)
     try:
-        r = collect(url, request, progress=lambda f, m: bar.progress(min(f, 1.0) * 0.5, text=m))
+        r = collect(ref, request, progress=lambda f, m: bar.progress(min(f, 1.0) * 0.5, text=m))
         files = []
         for i, fmt in enumerate(formats):
             base = 0.5 + 0.5 * i / n
             bar.progress(base, text=f"{pick('正在生成', 'Rendering')} {FORMATS[fmt].label_zh} …")
-            data = render(r, fmt, url, progress=lambda f, m, b=base: bar.progress(b + 0.5 / n * f, text=m))
+            data = render(r, fmt, ref, progress=lambda f, m, b=base: bar.progress(b + 0.5 / n * f, text=m))
             files.append(Generated(FORMATS[fmt].label_zh, file_name(r, fmt), FORMATS[fmt].mime, data))
     except (ReportError, FontMissingError) as exc:
         bar.empty()

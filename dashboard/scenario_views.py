@@ -27,6 +27,7 @@ from dashboard.state import (
     SCN_SELECT_NEXT,
 )
 from data.scenarios import ScenarioRepoError
+from data.versions import DataRef
 from geo.crs import gcj02_to_wgs84
 from geo.points import PointFileError, read_points
 from planning.candidates import imported_candidates
@@ -44,10 +45,10 @@ def _kinds() -> dict[str, str]:
     return {k.id: pick(k.name_zh, k.name_en) for k in services.get_config().facility_kinds}
 
 
-def _write(url: str, fn, done: str, *, select_result: bool = False) -> None:
+def _write(ref: DataRef, fn, done: str, *, select_result: bool = False) -> None:
     """Run a scenario write; on success flash ``done`` and rerun, else show why it failed (nothing is stored)."""
     try:
-        out = scenarios.scenario_call(url, fn, write=True)
+        out = scenarios.scenario_call(ref, fn, write=True)
     except (ScenarioRepoError, ScenarioError) as exc:
         st.error(str(exc))
         return
@@ -57,7 +58,7 @@ def _write(url: str, fn, done: str, *, select_result: bool = False) -> None:
     st.rerun()
 
 
-def _add_change(url: str, sid: int, change: Change, done: str) -> None:
+def _add_change(ref: DataRef, sid: int, change: Change, done: str) -> None:
     """Add a change to the scenario; with none selected, a new scenario is made for it first."""
     author = st.session_state[SCN_AUTHOR]
 
@@ -66,7 +67,7 @@ def _add_change(url: str, sid: int, change: Change, done: str) -> None:
         repo.add_change(target, change)
         return target
 
-    _write(url, write, done, select_result=not sid)
+    _write(ref, write, done, select_result=not sid)
 
 
 def flash() -> None:
@@ -85,7 +86,7 @@ def picker(listing: pd.DataFrame) -> int:
     return int(st.session_state[SCN_ID])
 
 
-def manage(url: str, listing: pd.DataFrame, sid: int) -> None:
+def manage(ref: DataRef, listing: pd.DataFrame, sid: int) -> None:
     names = dict(zip(listing["id"].astype(int), listing["name"], strict=True))
     with st.expander(pick("新建 / 复制 / 重命名 / 删除情景", "New / duplicate / rename / delete")):
         st.text_input(pick("编辑人", "Author"), key=SCN_AUTHOR, max_chars=80)
@@ -96,22 +97,22 @@ def manage(url: str, listing: pd.DataFrame, sid: int) -> None:
             base = c2.selectbox(pick("基于", "Based on"), options=[0, *names],
                                 format_func=lambda i: names.get(i, pick("现状", "Current situation")))
             if c3.form_submit_button(pick("新建", "Create"), type="primary"):
-                _write(url, lambda r: r.create(name or scenarios.default_name(), author=author, base_id=base or None),
+                _write(ref, lambda r: r.create(name or scenarios.default_name(), author=author, base_id=base or None),
                        pick("已新建情景", "Scenario created"), select_result=True)
         if not sid:
             return
         c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
         new_name = c1.text_input(pick("名称", "Name"), value=names[sid], key=f"scn.rename.{sid}")
         if c2.button(pick("重命名", "Rename")):
-            _write(url, lambda r: r.rename(sid, new_name), pick("已重命名", "Renamed"))
+            _write(ref, lambda r: r.rename(sid, new_name), pick("已重命名", "Renamed"))
         if c3.button(pick("复制", "Duplicate")):
-            _write(url, lambda r: r.duplicate(sid, f"{names[sid]} 副本", author=author), pick("已复制", "Duplicated"),
+            _write(ref, lambda r: r.duplicate(sid, f"{names[sid]} 副本", author=author), pick("已复制", "Duplicated"),
                    select_result=True)
         if c4.button(pick("删除", "Delete"), type="secondary"):
-            _write(url, lambda r: r.delete(sid), pick("已删除情景", "Scenario deleted"))
+            _write(ref, lambda r: r.delete(sid), pick("已删除情景", "Scenario deleted"))
 
 
-def scenario_map(url: str, eng, layers, cmp: scenarios.Comparison, category: str, township: str | None, *,
+def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category: str, township: str | None, *,
                  proposed: gpd.GeoDataFrame | None = None, key: str, clickable: bool = False, height: int = 560):
     res = 9 if township else 8
     after, diff = cmp.after, cmp.diff
@@ -123,7 +124,7 @@ def scenario_map(url: str, eng, layers, cmp: scenarios.Comparison, category: str
         still_uncovered=coverage.weight_hexes(eng, ~after.result.covered & ~diff.newly_uncovered, category, res),
         opened=after.counted[~after.counted["id"].isin(before_ids)][["code", "name", "geometry"]],
         closed=cmp.before.counted[~cmp.before.counted["id"].isin(set(after.counted["id"]))][["code", "name", "geometry"]],
-        proposed=proposed, roads=services.roads(url, township) if township else None,
+        proposed=proposed, roads=services.roads(ref, township) if township else None,
         selected_township=township,
     ), config=services.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     return st_folium(fmap, height=height, use_container_width=True, key=key,
@@ -171,7 +172,7 @@ def category_table(cmp: scenarios.Comparison) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def handle_click(url: str, eng, sid: int, out: dict | None) -> None:
+def handle_click(ref: DataRef, eng, sid: int, out: dict | None) -> None:
     click = (out or {}).get("last_clicked")
     if not click:
         return
@@ -188,11 +189,11 @@ def handle_click(url: str, eng, sid: int, out: dict | None) -> None:
                         "老人无法步行到达；请点在道路附近。", "Too far from any street; click next to a street."))
         return
     kind = st.session_state[SCN_KIND]
-    _add_change(url, sid, Change("open", kind_id=kind, point=Point(lon, lat), note=f"地图点选新增（{_kinds()[kind]}）"),
+    _add_change(ref, sid, Change("open", kind_id=kind, point=Point(lon, lat), note=f"地图点选新增（{_kinds()[kind]}）"),
                 pick(f"已新增站点（{lon:.5f}, {lat:.5f}，距道路 {access:.0f} 米）", "Site opened"))
 
 
-def modify_form(url: str, sid: int, facilities: gpd.GeoDataFrame, township: str | None) -> None:
+def modify_form(ref: DataRef, sid: int, facilities: gpd.GeoDataFrame, township: str | None) -> None:
     kinds = _kinds()
     fac = facilities[facilities["township_code"] == township] if township else facilities
     labels = {r.code: f"{r.name}（{kinds.get(r.kind_id, r.kind_id)}）" for r in fac.itertuples()}
@@ -211,10 +212,10 @@ def modify_form(url: str, sid: int, facilities: gpd.GeoDataFrame, township: str 
                 return
             change = Change(action, facility_code=code, kind_id=kind if action == "change_kind" else None,
                             beds_total=int(beds) if action == "change_beds" else None)
-            _add_change(url, sid, change, pick(f"已{_action(action)}：{labels[code]}", "Applied"))
+            _add_change(ref, sid, change, pick(f"已{_action(action)}：{labels[code]}", "Applied"))
 
 
-def candidate_form(url: str, sid: int, eng, cmp: scenarios.Comparison) -> None:
+def candidate_form(ref: DataRef, sid: int, eng, cmp: scenarios.Comparison) -> None:
     """Open a station at one of the generated candidates (street nodes next to the most uncovered elders)."""
     cands = scenarios.generated_candidates(eng, cmp.after.result)
     if len(cands) == 0:
@@ -227,11 +228,11 @@ def candidate_form(url: str, sid: int, eng, cmp: scenarios.Comparison) -> None:
         i = st.selectbox(pick("候选点", "Candidate"), options=list(labels), format_func=labels.get)
         if st.form_submit_button(pick("新增", "Open")):
             kind = st.session_state[SCN_KIND]
-            _add_change(url, sid, Change("open", kind_id=kind, point=Point(*cands.lonlat[i]), candidate_id=str(cands.ids[i]),
+            _add_change(ref, sid, Change("open", kind_id=kind, point=Point(*cands.lonlat[i]), candidate_id=str(cands.ids[i]),
                                          note=f"候选点 {cands.ids[i]}"), pick(f"已在候选点 {cands.ids[i]} 新增站点", "Site opened"))
 
 
-def change_list(url: str, sid: int, own: list[Change], n_base: int) -> None:
+def change_list(ref: DataRef, sid: int, own: list[Change], n_base: int) -> None:
     st.markdown(pick(f"**本情景的变更（{len(own)} 项）**", f"**Changes ({len(own)})**"))
     if n_base:
         st.caption(pick(f"另含基准情景的 {n_base} 项变更。", f"Plus {n_base} changes of the base scenario."))
@@ -245,7 +246,7 @@ def change_list(url: str, sid: int, own: list[Change], n_base: int) -> None:
         pick("类型/床位", "Kind/beds"): kinds.get(c.kind_id, "") if c.kind_id else ("" if c.beds_total is None else c.beds_total),
     } for i, c in enumerate(own, start=1)]), hide_index=True, width="stretch", height=min(36 * len(own) + 38, 260))
     if st.button(pick("撤销最后一项变更", "Undo the last change"), icon=":material/undo:"):
-        _write(url, lambda r: r.remove_last_change(sid), pick("已撤销", "Undone"))
+        _write(ref, lambda r: r.remove_last_change(sid), pick("已撤销", "Undone"))
 
 
 def uploaded_candidates(upload):
@@ -263,8 +264,8 @@ def uploaded_candidates(upload):
     return imported_candidates(pts.ids, pts.lonlat)
 
 
-def compare_changes(url: str, sid: int) -> list[Change]:
-    return scenarios.scenario_call(url, lambda r: r.changes(sid)) if sid else []
+def compare_changes(ref: DataRef, sid: int) -> list[Change]:
+    return scenarios.scenario_call(ref, lambda r: r.changes(sid)) if sid else []
 
 
 def compare_pick(listing: pd.DataFrame) -> tuple[int, int]:
@@ -314,7 +315,7 @@ def siting_form(sid_name: str) -> dict | None:
             "share": float(share) if goal == "share" else None, "method": method, "limit": float(limit), "kind": kind}
 
 
-def run_siting(url: str, eng, cmp: scenarios.Comparison, sid: int, opts: dict, cutoff_m: float) -> None:
+def run_siting(ref: DataRef, eng, cmp: scenarios.Comparison, sid: int, opts: dict, cutoff_m: float) -> None:
     with st.status(pick("正在优化选址 …", "Optimising …"), expanded=True) as status:
         if opts["source"] == "upload":
             cands = uploaded_candidates(opts["upload"])
@@ -354,7 +355,7 @@ def proposal_summary(res) -> None:
                     f"{r.candidates_kept:,}。{res.message}", f"Status {res.status}. {res.message}"))
 
 
-def save_proposal(url: str, listing: pd.DataFrame, proposal: dict) -> None:
+def save_proposal(ref: DataRef, listing: pd.DataFrame, proposal: dict) -> None:
     with st.form("scn_save_proposal", border=False):
         c1, c2, c3 = st.columns([4, 1, 1], vertical_alignment="bottom")
         name = c1.text_input(pick("保存为情景", "Save as scenario"),
@@ -369,7 +370,7 @@ def save_proposal(url: str, listing: pd.DataFrame, proposal: dict) -> None:
         if base is not None and base not in set(listing["id"].astype(int)):
             base = None
         try:
-            sid = scenarios.save_changes_as(url, name, st.session_state[SCN_AUTHOR], base, proposal["changes"])
+            sid = scenarios.save_changes_as(ref, name, st.session_state[SCN_AUTHOR], base, proposal["changes"])
         except (ScenarioRepoError, ScenarioError) as exc:
             st.error(str(exc))
             return
@@ -397,10 +398,10 @@ def gap_table(eng, gaps, townships: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gaps_view(url: str, eng, layers, sid: int, cmp: scenarios.Comparison, category: str, township: str | None,
+def gaps_view(ref: DataRef, eng, layers, sid: int, cmp: scenarios.Comparison, category: str, township: str | None,
               cutoff_m: float) -> None:
     cands = scenarios.generated_candidates(eng, cmp.after.result)
-    matrix, _ = scenarios.cached_candidate_matrix(url, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
+    matrix, _ = scenarios.cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
     gaps = scenarios.gaps(eng, cmp.after.result, cands, matrix)
     link = services.get_config().siting.gap_link_m
     st.caption(pick(f"未覆盖老人按相距 {link:g} 米以内连成片，按加权人数排序；“最佳单点”为能覆盖该片最多老人的候选位置。",
@@ -421,9 +422,9 @@ def gaps_view(url: str, eng, layers, sid: int, cmp: scenarios.Comparison, catego
     gap = next(g for g in best if g.rank == rank)
     if c2.button(pick("在最佳位置新增站点", "Open the best site"), type="primary"):
         kind = st.session_state[SCN_KIND]
-        _add_change(url, sid, Change("open", kind_id=kind, point=Point(*where[gap.best_site]),
+        _add_change(ref, sid, Change("open", kind_id=kind, point=Point(*where[gap.best_site]),
                                      candidate_id=str(gap.best_site), note=f"缺口 {rank} 最佳单点"),
                     pick(f"已在第 {rank} 名缺口的最佳位置新增站点", "Site opened"))
     points = gpd.GeoDataFrame({"name": [f"缺口 {g.rank}：{g.best_site}" for g in best]},
                               geometry=[Point(*where[g.best_site]) for g in best], crs="EPSG:4326")
-    scenario_map(url, eng, layers, cmp, category, township, proposed=points, key="gap_map")
+    scenario_map(ref, eng, layers, cmp, category, township, proposed=points, key="gap_map")

@@ -17,6 +17,7 @@ from dashboard.coverage import CATEGORY_IDS, CoverageEngine, engine
 from dashboard.services import base_layers, get_config, get_engine
 from data.db import session_factory
 from data.scenarios import ScenarioRepository
+from data.versions import DataRef
 from geo.reach import PointIndex, Reach, coverage_matrix
 from geo.snapping import concat_snapped, snap_points
 from planning.candidates import Candidates, siting_weights, underserved_candidates
@@ -26,18 +27,18 @@ from planning.scenario import Change, CoverageDiff, apply_changes, coverage_diff
 from planning.siting import SitingProblem, SitingResult
 
 
-def scenario_call(url: str, fn, *, write: bool = False):
+def scenario_call(ref: DataRef, fn, *, write: bool = False):
     """Run ``fn(ScenarioRepository)``; with ``write`` in one transaction that commits or rolls back whole."""
-    factory = session_factory(get_engine(url))
+    factory = session_factory(get_engine(ref.url))
     if write:
         with factory.begin() as session:
-            return fn(ScenarioRepository(session))
+            return fn(ScenarioRepository(session, ref.district))
     with factory() as session:
-        return fn(ScenarioRepository(session))
+        return fn(ScenarioRepository(session, ref.district))
 
 
-def scenario_list(url: str) -> pd.DataFrame:
-    return scenario_call(url, lambda repo: repo.list())
+def scenario_list(ref: DataRef) -> pd.DataFrame:
+    return scenario_call(ref, lambda repo: repo.list())
 
 
 def default_name(prefix: str = "情景") -> str:
@@ -80,11 +81,11 @@ class Comparison:
     seconds: float  # time from the stored changes to the numbers
 
 
-def compare(url: str, eng: CoverageEngine, changes: list[Change], kind_ids: tuple[str, ...], cutoff_m: float,
+def compare(ref: DataRef, eng: CoverageEngine, changes: list[Change], kind_ids: tuple[str, ...], cutoff_m: float,
             *, base_changes: list[Change] | None = None) -> Comparison:
     """``changes`` against ``base_changes`` (default: the current situation)."""
     started = time.perf_counter()
-    layers = base_layers(url)
+    layers = base_layers(ref)
     current = layers.facilities
     levels = kind_levels()
 
@@ -199,17 +200,17 @@ def open_changes(cands: Candidates, chosen, kind_id: str, note: str) -> list[Cha
             for c in chosen]
 
 
-def save_changes_as(url: str, name: str, author: str, base_id: int | None, changes: list[Change]) -> int:
+def save_changes_as(ref: DataRef, name: str, author: str, base_id: int | None, changes: list[Change]) -> int:
     def write(repo: ScenarioRepository) -> int:
         sid = repo.create(name, author=author, base_id=base_id)
         for ch in changes:
             repo.add_change(sid, ch)
         return sid
 
-    return scenario_call(url, write, write=True)
+    return scenario_call(ref, write, write=True)
 
 
 @st.cache_data(ttl=600, show_spinner="正在计算候选点的步行覆盖 …", max_entries=8)
-def cached_candidate_matrix(url: str, ids: tuple, lonlat_bytes: bytes, cutoff_m: float):
+def cached_candidate_matrix(ref: DataRef, ids: tuple, lonlat_bytes: bytes, cutoff_m: float):
     lonlat = np.frombuffer(lonlat_bytes, dtype=np.float64).reshape(-1, 2)
-    return candidate_matrix(engine(url), Candidates(np.array(ids), lonlat, np.zeros(len(ids)), "generated"), cutoff_m)
+    return candidate_matrix(engine(ref), Candidates(np.array(ids), lonlat, np.zeros(len(ids)), "generated"), cutoff_m)

@@ -11,6 +11,7 @@ from dashboard import four_sync
 from dashboard.coverage import engine, evaluate
 from dashboard.i18n import pick
 from dashboard.services import _repo_call, base_layers, get_config
+from data.versions import DataRef
 from planning.scorecard import DISTRICT, LIGHT_EN, LIGHT_ZH, Scorecard, compute_scorecard
 
 LIGHT_COLOURS = {"green": "#c8e6c9", "amber": "#ffecb3", "red": "#ffcdd2", "none": "#eeeeee",
@@ -28,17 +29,17 @@ def walk_result(eng):
 
 
 @st.cache_data(ttl=300, show_spinner="正在计算考核指标（含15分钟步行覆盖与四同步检查）…")
-def scorecard(url: str) -> Scorecard:
+def scorecard(ref: DataRef) -> Scorecard:
     """Every configured target for the district and each township, from the database."""
     config = get_config()
-    layers = base_layers(url)
-    communities, projects = _repo_call(url, lambda r: (r.communities(), r.projects()))
-    eng = engine(url)
+    layers = base_layers(ref)
+    communities, projects = _repo_call(ref, lambda r: (r.communities(), r.projects()))
+    eng = engine(ref)
     walk = walk_result(eng)
     elders = pd.DataFrame(eng.groups.drop(columns="geometry"))
     elders["elders"] = elders[["age_60_69", "age_70_79", "age_80_plus"]].sum(axis=1)
     elders["walk15"] = walk.covered
-    _, checked = four_sync.checks(url)
+    _, checked = four_sync.checks(ref)
     projects = pd.DataFrame(projects.drop(columns="geometry"))
     status = checked.set_index("id")["status"] if len(checked) else pd.Series(dtype=str)
     projects["four_sync"] = projects["id"].map(status)

@@ -8,14 +8,29 @@ import geopandas as gpd
 import streamlit as st
 
 from config import DashboardConfig, load_config
+from data import versions
 from data.db import create_schema, make_engine, session_factory
+from data.models import KIND_ZH
 from data.repository import ELDER_COUNT_COLUMNS, Repository
+from data.versions import DataRef
 from geo.density import hex_density
 from planning.kpis import OverviewKPIs, overview_kpis
 
 
 class DataMissingError(RuntimeError):
-    """The database has no district loaded yet."""
+    """The district lacks a kind of data the pages need; the message says which and how to load it."""
+
+
+# Every page needs these; roads, communities and projects are asked for by the pages that use them.
+REQUIRED_KINDS = ("district", "townships", "facilities", "elders")
+
+
+def missing_message(district: str, kinds: list[str]) -> str:
+    lines = [f"区县 {district} 还缺少以下数据，页面暂时无法显示（missing data）："]
+    lines += [f"- {KIND_ZH[k]}：`python cli.py import {k} FILE --district {district}`"
+              if k != "district" else f"- {KIND_ZH[k]}：`python cli.py import district FILE --code {district} --name 名称`"
+              for k in kinds]
+    return "\n".join(lines)
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,15 +45,28 @@ def get_engine(url: str):
     return engine
 
 
-def _repo_call(url: str, fn):
-    """Run ``fn(repository)`` against the database at ``url`` (the caller's cache key)."""
-    engine = get_engine(url)
+def _repo_call(ref: DataRef, fn):
+    """Run ``fn(repository)`` on the district and versions of ``ref`` (the caller's cache key)."""
+    engine = get_engine(ref.url)
     with session_factory(engine)() as session:
-        return fn(Repository(session))
+        return fn(Repository(session, ref.district, ref.version_map))
+
+
+def district_list(url: str):
+    """The districts in the database (code, name, is_demo, created_at); read on every run (cheap)."""
+    with session_factory(get_engine(url))() as session:
+        return versions.districts(session)
+
+
+def current_ref(url: str, district: str) -> DataRef:
+    """The district's current versions: read on every run, so an import or rollback shows at once."""
+    with session_factory(get_engine(url))() as session:
+        return versions.data_ref(session, url, district)
 
 
 @dataclass(frozen=True)
 class BaseLayers:
+    ref: DataRef
     meta: dict[str, str]
     district: gpd.GeoDataFrame
     townships: gpd.GeoDataFrame
@@ -47,13 +75,14 @@ class BaseLayers:
 
 
 @st.cache_data(ttl=300, show_spinner="正在读取数据 …")
-def base_layers(url: str) -> BaseLayers:
+def base_layers(ref: DataRef) -> BaseLayers:
     def read(repo: Repository) -> BaseLayers:
+        missing = [k for k in REQUIRED_KINDS if not repo.has(k)]
+        if missing:
+            raise DataMissingError(missing_message(ref.district, missing))
         district = repo.district()
-        if district.empty:
-            msg = "数据库中还没有区县数据。请先运行 `python cli.py demo` 生成演示数据库（或 `make run`）。"
-            raise DataMissingError(msg)
         return BaseLayers(
+            ref=ref,
             meta=repo.meta(),
             district=district,
             townships=repo.townships(),
@@ -61,17 +90,17 @@ def base_layers(url: str) -> BaseLayers:
             elders=repo.elder_groups(),
         )
 
-    return _repo_call(url, read)
+    return _repo_call(ref, read)
 
 
 @st.cache_data(ttl=300, show_spinner="正在读取道路 …")
-def roads(url: str, township_code: str | None) -> gpd.GeoDataFrame:
-    return _repo_call(url, lambda repo: repo.roads(township_code=township_code))
+def roads(ref: DataRef, township_code: str | None) -> gpd.GeoDataFrame:
+    return _repo_call(ref, lambda repo: repo.roads(township_code=township_code))
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def density(url: str, township_code: str | None, resolution: int) -> gpd.GeoDataFrame:
-    elders = base_layers(url).elders
+def density(ref: DataRef, township_code: str | None, resolution: int) -> gpd.GeoDataFrame:
+    elders = base_layers(ref).elders
     if township_code:
         elders = elders[elders["township_code"] == township_code]
     return hex_density(elders, resolution=resolution, count_columns=("age_60_69", "age_70_79", "age_80_plus"))

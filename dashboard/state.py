@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 LANG = "ui.lang"
+DISTRICT = "ui.district"  # the district every page shows
+LINKED_DISTRICT = "ui.linked_district"  # the ?district=CODE link already followed
 MAP_TOWNSHIP = "map.township"
 LINKED_TOWNSHIP = "map.linked_township"  # the ?township=CODE link already followed
 MAP_BASEMAP = "map.basemap"

@@ -11,6 +11,7 @@ from dashboard.components import TOWNSHIP_QUERY, follow_township_link
 from dashboard.i18n import pick
 from dashboard.services import get_config
 from dashboard.state import MAP_TOWNSHIP
+from data.versions import DataRef
 
 STATUS_ZH = {"operating": "运营", "suspended": "暂停", "planned": "规划", "building": "在建"}
 
@@ -51,11 +52,11 @@ def stations_table(facilities: gpd.GeoDataFrame) -> pd.DataFrame:
     })
 
 
-def township_gaps(url: str, eng, result, code: str, *, top: int = 10) -> list:
+def township_gaps(ref: DataRef, eng, result, code: str, *, top: int = 10) -> list:
     """The heaviest uncovered clusters of elders in one township, with their best single site."""
     cands = scenarios.generated_candidates(eng, result)
     cutoff = get_config().scorecard.walk_minutes * 60.0 * get_config().walking.speed_mps
-    matrix, _ = scenarios.cached_candidate_matrix(url, tuple(cands.ids), cands.lonlat.tobytes(), cutoff)
+    matrix, _ = scenarios.cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff)
     within = (eng.groups["township_code"] == code).to_numpy()
     return scenarios.gaps(eng, result, cands, matrix, top=top, within=within)
 

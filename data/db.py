@@ -135,10 +135,46 @@ def make_engine(url: str | None = None, *, immediate: bool = False) -> Engine:
     raise ValueError(msg)
 
 
+# Tables of the one-district layout before districts and versions (dataset_meta marks it).
+LEGACY_TABLES = ("scenario_change", "scenario", "road", "elder_group", "facility", "residential_project",
+                 "community", "township", "district", "dataset_meta")
+
+
+class LegacySchemaError(RuntimeError):
+    """The database has the old one-district layout."""
+
+
+def legacy_layout(engine: Engine) -> str | None:
+    """None for the current layout; 'demo' or 'data' when the database has the old one-district layout."""
+    from sqlalchemy import inspect
+
+    if "dataset_meta" not in inspect(engine).get_table_names():
+        return None
+    with engine.connect() as conn:
+        demo = conn.exec_driver_sql("SELECT value FROM dataset_meta WHERE key = 'is_demo'").scalar()
+    return "demo" if demo == "true" else "data"
+
+
+def drop_legacy_demo(engine: Engine) -> None:
+    """Drop the old layout's tables when they hold only the demo (rebuilt at once by the caller)."""
+    if legacy_layout(engine) != "demo":
+        return
+    with engine.begin() as conn:
+        for table in LEGACY_TABLES:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}" + (" CASCADE" if engine.dialect.name == "postgresql" else ""))
+
+
 def create_schema(engine: Engine) -> None:
     """Create the PostGIS extension (PostgreSQL) and all tables, if missing."""
     from data import live_models, models  # noqa: F401  (registers the tables)
 
+    legacy = legacy_layout(engine)
+    if legacy is not None:
+        msg = ("这个数据库是旧版（单一区县、无数据版本）的结构。"
+               + ("它只有演示数据：运行 `python cli.py demo` 会按新结构重建。" if legacy == "demo" else
+                  "请把数据导出后用 `python cli.py import` 导入一个新数据库（--database-url）。")
+               + " This database has the old one-district layout.")
+        raise LegacySchemaError(msg)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")

@@ -2,6 +2,12 @@
 
 Elder data is stored only as aggregates (counts per community and location
 cell): no names, no ID numbers, no per-person rows anywhere in this schema.
+
+Several districts share one database. Each kind of a district's data (outline,
+townships, communities, facilities, elders, roads, projects) comes in dated
+versions (``DataVersion``); every data row belongs to one version and is never
+updated in place. Readers take the current version of each kind (or one they
+pin), so an import or a rollback is one pointer move.
 """
 
 from __future__ import annotations
@@ -10,15 +16,19 @@ import datetime as dt
 from typing import Annotated
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
+    DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -32,22 +42,71 @@ Synthetic = Annotated[
 ]
 
 
-class DatasetMeta(Base):
-    """Key/value facts about the loaded dataset (demo seed, data date, sources)."""
+DATA_KINDS = ("district", "townships", "communities", "facilities", "elders", "roads", "projects")
+KIND_ZH = {"district": "区界", "townships": "乡镇（街道）", "communities": "村（社区）", "facilities": "设施",
+           "elders": "老年人口", "roads": "道路", "projects": "住宅项目"}
+VersionRef = Annotated[
+    int,
+    mapped_column(ForeignKey("data_version.id"), nullable=False, index=True, comment="the import that made this row"),
+]
 
-    __tablename__ = "dataset_meta"
-    __table_args__ = {"comment": "facts about the loaded dataset"}
 
+class District(Base):
+    """The registry of districts in this database; their data lives in dated versions."""
+
+    __tablename__ = "district"
+    __table_args__ = {"comment": "区: one row per district held in this database"}
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True, comment="6-digit adcode")
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    is_demo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                          comment="true for the generated demo district")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+class DistrictMeta(Base):
+    """Key/value facts about one district's data (demo seed, label, sources)."""
+
+    __tablename__ = "district_meta"
+    __table_args__ = {"comment": "facts about a district's data"}
+
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(2000), nullable=False)
 
 
-class District(Base):
-    __tablename__ = "district"
-    __table_args__ = {"comment": "区: the district outline (real boundary)"}
+class DataVersion(Base):
+    """One import of one kind of data for one district. Rows are never overwritten: a new
+    import adds a version and makes it current; a rollback makes an older one current."""
 
-    code: Mapped[str] = mapped_column(String(6), primary_key=True, comment="6-digit adcode")
-    name: Mapped[str] = mapped_column(String(50), nullable=False)
+    __tablename__ = "data_version"
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in DATA_KINDS) + ")", name="kind_known"),
+        Index("ux_data_version_current", "district_code", "kind", unique=True,
+              sqlite_where=text("is_current"), postgresql_where=text("is_current")),
+        {"comment": "dated versions of each kind of data per district"},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    data_date: Mapped[dt.date] = mapped_column(Date, nullable=False, comment="统计截止日期")
+    source_name: Mapped[str] = mapped_column(String(255), nullable=False, comment="file name (no path)")
+    sha256: Mapped[str | None] = mapped_column(String(64), comment="of the source file; NULL when generated")
+    row_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict, comment="counts, crs, mapping used")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(80), nullable=False)
+    is_current: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    is_synthetic: Mapped[Synthetic]
+
+
+class DistrictOutline(Base):
+    __tablename__ = "district_outline"
+    __table_args__ = {"comment": "the district outline, one row per version"}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[VersionRef]
     geom = mapped_column(Geometry("MULTIPOLYGON"), nullable=False)
     is_synthetic: Mapped[Synthetic]
 
@@ -56,10 +115,13 @@ class Township(Base):
     __tablename__ = "township"
     __table_args__ = (
         CheckConstraint("type IN ('街道', '镇', '乡', '其他')", name="type_known"),
+        UniqueConstraint("version_id", "code", name="uq_township_version_code"),
         {"comment": "乡镇/街道 with official 12-digit code; polygon may be synthetic"},
     )
 
-    code: Mapped[Code12] = mapped_column(primary_key=True, comment="official 12-digit code")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[VersionRef]
+    code: Mapped[Code12] = mapped_column(nullable=False, comment="official 12-digit code")
     name: Mapped[str] = mapped_column(String(50), nullable=False)
     type: Mapped[str] = mapped_column(String(8), nullable=False, comment="街道/镇/乡/其他")
     district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), nullable=False, index=True)
@@ -70,11 +132,16 @@ class Township(Base):
 
 class Community(Base):
     __tablename__ = "community"
-    __table_args__ = {"comment": "村/社区 with official 12-digit code"}
+    __table_args__ = (
+        UniqueConstraint("version_id", "code", name="uq_community_version_code"),
+        {"comment": "村/社区 with official 12-digit code"},
+    )
 
-    code: Mapped[Code12] = mapped_column(primary_key=True, comment="official 12-digit code")
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[VersionRef]
+    code: Mapped[Code12] = mapped_column(nullable=False, comment="official 12-digit code")
     name: Mapped[str] = mapped_column(String(80), nullable=False)
-    township_code: Mapped[str] = mapped_column(ForeignKey("township.code"), nullable=False, index=True)
+    township_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
     committee_type: Mapped[str] = mapped_column(String(16), nullable=False, comment="村委会/居委会/其他")
     is_urban: Mapped[bool] = mapped_column(Boolean, nullable=False)
     geom = mapped_column(Geometry("POINT"), nullable=False, comment="representative point")
@@ -92,17 +159,19 @@ class Facility(Base):
         ),
         CheckConstraint("star_rating IS NULL OR star_rating BETWEEN 1 AND 5", name="star_range"),
         CheckConstraint("status IN ('operating', 'suspended', 'planned', 'building')", name="status_known"),
+        UniqueConstraint("version_id", "code", name="uq_facility_version_code"),
         {"comment": "elderly-care and related facilities in the 1+3+N model"},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True, nullable=False, comment="stable external id")
+    version_id: Mapped[VersionRef]
+    code: Mapped[str] = mapped_column(String(32), nullable=False, comment="stable external id")
     kind_id: Mapped[str] = mapped_column(String(40), nullable=False, index=True, comment="facility kind id from config")
     level: Mapped[str] = mapped_column(String(20), nullable=False, comment="1+3+N level id from config")
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     address: Mapped[str] = mapped_column(String(200), nullable=False, default="")
-    township_code: Mapped[str] = mapped_column(ForeignKey("township.code"), nullable=False, index=True)
-    community_code: Mapped[str | None] = mapped_column(ForeignKey("community.code"), nullable=True)
+    township_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
+    community_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
     geom = mapped_column(Geometry("POINT"), nullable=False)
     beds_total: Mapped[Count]
     beds_care: Mapped[Count] = mapped_column(comment="护理型床位")
@@ -130,15 +199,16 @@ class ElderGroup(Base):
 
     __tablename__ = "elder_group"
     __table_args__ = (
-        UniqueConstraint("community_code", "cell_h3", name="community_cell"),
+        UniqueConstraint("version_id", "community_code", "cell_h3", name="uq_elder_group_version_cell"),
         CheckConstraint("age_60_69 >= 0 AND age_70_79 >= 0 AND age_80_plus >= 0", name="ages_nonneg"),
         CheckConstraint(_CATEGORIES_LE_TOTAL, name="categories_le_total"),
         {"comment": "aggregate elder counts per community and H3 res-9 cell; no personal data"},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    community_code: Mapped[str] = mapped_column(ForeignKey("community.code"), nullable=False, index=True)
-    township_code: Mapped[str] = mapped_column(ForeignKey("township.code"), nullable=False, index=True)
+    version_id: Mapped[VersionRef]
+    community_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
+    township_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
     cell_h3: Mapped[str] = mapped_column(String(16), nullable=False, comment="H3 cell id (res 9)")
     geom = mapped_column(Geometry("POINT"), nullable=False, comment="cell centre")
     age_60_69: Mapped[Count]
@@ -165,8 +235,9 @@ class ResidentialProject(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[VersionRef]
     name: Mapped[str] = mapped_column(String(120), nullable=False)
-    township_code: Mapped[str] = mapped_column(ForeignKey("township.code"), nullable=False, index=True)
+    township_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
     geom = mapped_column(Geometry("POINT"), nullable=False)
     households: Mapped[int] = mapped_column(Integer, nullable=False)
     area_type: Mapped[str] = mapped_column(String(3), nullable=False, comment="new | old")
@@ -193,13 +264,14 @@ class Road(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[VersionRef]
     road_class: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
-    township_code: Mapped[str | None] = mapped_column(ForeignKey("township.code"), nullable=True, index=True)
+    township_code: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
     geom = mapped_column(Geometry("LINESTRING"), nullable=False)
     is_synthetic: Mapped[Synthetic]
 
 
-for _table in ("district", "township", "community", "facility", "elder_group", "residential_project", "road"):
+for _table in ("district_outline", "township", "community", "facility", "elder_group", "residential_project", "road"):
     event.listen(Base.metadata, "after_create", spatial_index(_table))
 
 
@@ -208,11 +280,12 @@ class Scenario(Base):
 
     __tablename__ = "scenario"
     __table_args__ = (
-        UniqueConstraint("name", name="name"),
+        UniqueConstraint("district_code", "name", name="uq_scenario_district_name"),
         {"comment": "planning scenarios; the current situation is never modified by them"},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), nullable=False, index=True)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
     author: Mapped[str] = mapped_column(String(80), nullable=False, default="")
     base_id: Mapped[int | None] = mapped_column(ForeignKey("scenario.id"), nullable=True,

@@ -15,11 +15,12 @@ from collections.abc import Collection
 from pathlib import Path
 
 from shapely.geometry import Point
-from sqlalchemy import delete
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.demo.sources import load_district
 from data.models import ResidentialProject
+from data.versions import current_versions, store_version
 from planning.four_sync import STAGES, Project
 
 COLUMNS = (
@@ -152,19 +153,36 @@ def _date(text: str) -> dt.date | None | bool:
         return False
 
 
-def import_projects(session: Session, projects: list[Project], *, replace: bool = False) -> int:
-    """Store the projects in the caller's transaction (all or nothing); ``replace`` drops the old ones first."""
-    if replace:
-        session.execute(delete(ResidentialProject))
-    for p in projects:
-        session.add(ResidentialProject(
-            name=p.name, township_code=p.township_code, geom=Point(p.lon, p.lat), households=p.households,
-            area_type=p.area_type, facility_area_m2=p.facility_area_m2,
-            **{f"housing_{s}_on": p.housing[s] for s in STAGES}, **{f"facility_{s}_on": p.facility[s] for s in STAGES},
-            facility_in_elderly_use=p.facility_in_elderly_use, is_synthetic=False,
-        ))
-    session.flush()
-    return len(projects)
+def project_row(p: Project) -> dict:
+    """A project as a row of the residential_project table."""
+    return dict(
+        name=p.name, township_code=p.township_code, geom=Point(p.lon, p.lat), households=p.households,
+        area_type=p.area_type, facility_area_m2=p.facility_area_m2,
+        **{f"housing_{s}_on": p.housing[s] for s in STAGES}, **{f"facility_{s}_on": p.facility[s] for s in STAGES},
+        facility_in_elderly_use=p.facility_in_elderly_use, is_synthetic=False,
+    )
+
+
+_KEEP = ("name", "township_code", "geom", "households", "area_type", "facility_area_m2",
+         *(f"{side}_{s}_on" for side in ("housing", "facility") for s in STAGES), "facility_in_elderly_use",
+         "is_synthetic")
+
+
+def import_projects(session: Session, district: str, projects: list[Project], *, replace: bool = False,
+                    source_name: str = "", sha256: str | None = None, data_date: dt.date | None = None) -> int:
+    """A new projects version in the caller's transaction (all or nothing): the file's projects, after the
+    current version's unless ``replace``. Returns the new version's id."""
+    rows = []
+    if not replace:
+        current = current_versions(session, district).get("projects")
+        if current is not None:
+            old = session.scalars(select(ResidentialProject).where(ResidentialProject.version_id == current)
+                                  .order_by(ResidentialProject.id)).all()
+            rows = [{k: getattr(r, k) for k in _KEEP} for r in old]
+    rows += [project_row(p) for p in projects]
+    return store_version(session, district, "projects", rows, data_date=data_date or dt.date.today(),
+                         source_name=source_name or "projects", sha256=sha256,
+                         details={"added": len(projects), "replace": replace})
 
 
 def projects_from_frame(frame) -> list[Project]:

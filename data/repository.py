@@ -1,12 +1,13 @@
 """The one place that reads and writes the database (SQLAlchemy 2.0 select style).
 
 Readers return GeoDataFrames in WGS84 indexed like the tables' keys, so that
-``geo/`` and ``planning/`` can work on them without knowing about SQL.
+``geo/`` and ``planning/`` can work on them without knowing about SQL. A
+repository reads one district, at the versions it was given (or the current).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import pandas as pd
@@ -15,26 +16,29 @@ from sqlalchemy.orm import Session
 
 from data.models import (
     Community,
-    DatasetMeta,
+    DataVersion,
     District,
+    DistrictMeta,
+    DistrictOutline,
     ElderGroup,
     Facility,
     ResidentialProject,
     Road,
     Township,
 )
-
-# Children first, so deletes never trip a foreign key.
-_TABLES_CHILD_FIRST = (Road, ElderGroup, Facility, ResidentialProject, Community, Township, District, DatasetMeta)
+from data.versions import KIND_MODELS, VersionError, current_versions, get_district, store_version
 
 ELDER_COUNT_COLUMNS = (
     "age_60_69", "age_70_79", "age_80_plus",
     "disabled", "dementia", "empty_nest", "living_alone", "extreme_poverty", "low_income",
 )
+# The bundle field holding each kind's rows (a DemoBundle, or an import's rows).
+BUNDLE_FIELDS = {"townships": "townships", "communities": "communities", "facilities": "facilities",
+                 "elders": "elder_groups", "roads": "roads", "projects": "projects"}
 
 
 def _frame(session: Session, model, *, geometry: str = "geom", where: Iterable = ()) -> gpd.GeoDataFrame:
-    cols = [c for c in model.__table__.columns]
+    cols = [c for c in model.__table__.columns if c.name != "version_id"]
     stmt = select(*cols)
     for clause in where:
         stmt = stmt.where(clause)
@@ -45,66 +49,96 @@ def _frame(session: Session, model, *, geometry: str = "geom", where: Iterable =
 
 
 class Repository:
-    """Typed access to the tables; receives the session (the caller owns the transaction)."""
+    """Typed reads of one district's data; receives the session (the caller owns the transaction).
 
-    def __init__(self, session: Session) -> None:
+    ``versions`` pins the version of each kind (a :class:`data.versions.DataRef`'s
+    map, so a cached result matches its key); by default the current ones.
+    """
+
+    def __init__(self, session: Session, district: str, versions: Mapping[str, int] | None = None) -> None:
         self.session = session
+        self.district_code = district
+        self.versions = dict(versions) if versions is not None else current_versions(session, district)
+
+    def _version(self, kind: str) -> int:
+        """The version id read for a kind; -1 (no rows) when the kind was never imported."""
+        return self.versions.get(kind, -1)
+
+    def _where(self, kind: str) -> list:
+        return [KIND_MODELS[kind].version_id == self._version(kind)]
+
+    def has(self, kind: str) -> bool:
+        return kind in self.versions
 
     # ---- dataset -------------------------------------------------------
     def meta(self) -> dict[str, str]:
-        return {m.key: m.value for m in self.session.scalars(select(DatasetMeta))}
+        """The district's facts, with ``data_date``: the latest data date among the versions read."""
+        out = {m.key: m.value for m in self.session.scalars(
+            select(DistrictMeta).where(DistrictMeta.district_code == self.district_code))}
+        if self.versions:
+            dates = self.session.scalars(select(DataVersion.data_date).where(
+                DataVersion.id.in_(list(self.versions.values())))).all()
+            out["data_date"] = max(dates).isoformat()
+        d = self.session.get(District, self.district_code)
+        if d is not None:
+            out.setdefault("district_name", d.name)
+            out["is_demo"] = "true" if d.is_demo else "false"
+        return out
 
-    def is_empty(self) -> bool:
-        return all(
-            self.session.scalar(select(func.count()).select_from(model)) == 0
-            for model in (District, Township, Facility)
-        )
+    def version_dates(self) -> dict[str, str]:
+        """kind -> data date of the version read."""
+        rows = self.session.execute(select(DataVersion.kind, DataVersion.data_date).where(
+            DataVersion.id.in_(list(self.versions.values())))).all()
+        return {k: d.isoformat() for k, d in rows}
 
-    def replace_all(self, bundle) -> None:
-        """Replace every table's content with a demo bundle, in the caller's transaction."""
-        for model in _TABLES_CHILD_FIRST:
-            self.session.execute(delete(model))
-        self.session.execute(insert(District), [bundle.district])
-        self.session.execute(insert(Township), bundle.townships)
-        self.session.execute(insert(Community), bundle.communities)
-        for model, rows in (
-            (Road, bundle.roads),
-            (ElderGroup, bundle.elder_groups),
-            (Facility, bundle.facilities),
-            (ResidentialProject, bundle.projects),
-        ):
-            for start in range(0, len(rows), 2000):
-                self.session.execute(insert(model), rows[start : start + 2000])
-        self.session.execute(insert(DatasetMeta), [{"key": k, "value": v} for k, v in bundle.meta.items()])
+    def install_bundle(self, bundle, *, source_name: str, data_date, synthetic: bool,
+                       created_by: str | None = None) -> dict[str, int]:
+        """Every kind of a bundle as new current versions of this district (the demo's build)."""
+        made = {}
+        district_rows = [{"geom": bundle.district["geom"], "is_synthetic": bundle.district.get("is_synthetic", False)}]
+        for kind, rows in (("district", district_rows),
+                           *((k, getattr(bundle, f)) for k, f in BUNDLE_FIELDS.items())):
+            made[kind] = store_version(self.session, self.district_code, kind, rows, data_date=data_date,
+                                       source_name=source_name, sha256=None, created_by=created_by,
+                                       synthetic=synthetic and kind != "district")
+        self.session.execute(delete(DistrictMeta).where(DistrictMeta.district_code == self.district_code))
+        self.session.execute(insert(DistrictMeta), [{"district_code": self.district_code, "key": k, "value": v}
+                                                    for k, v in bundle.meta.items()])
+        self.versions = current_versions(self.session, self.district_code)
+        return made
 
     def counts(self) -> dict[str, int]:
-        return {
-            model.__tablename__: int(self.session.scalar(select(func.count()).select_from(model)))
-            for model in _TABLES_CHILD_FIRST
-        }
+        return {kind: int(self.session.scalar(select(func.count()).select_from(model).where(*self._where(kind))))
+                for kind, model in KIND_MODELS.items()}
 
     # ---- readers -------------------------------------------------------
     def district(self) -> gpd.GeoDataFrame:
-        return _frame(self.session, District).set_index("code", drop=False)
+        d = get_district(self.session, self.district_code)
+        outline = _frame(self.session, DistrictOutline, where=self._where("district"))
+        out = gpd.GeoDataFrame({"code": [d.code] * len(outline), "name": [d.name] * len(outline),
+                                "is_synthetic": outline["is_synthetic"].to_numpy()},
+                               geometry=outline.geometry.to_numpy(), crs="EPSG:4326")
+        return out.set_index("code", drop=False)
 
     def townships(self) -> gpd.GeoDataFrame:
-        df = _frame(self.session, Township)
+        df = _frame(self.session, Township, where=self._where("townships")).drop(columns=["id"])
         df["seat"] = gpd.GeoSeries(df["seat"], crs="EPSG:4326")
         return df.sort_values("code").set_index("code", drop=False)
 
     def communities(self) -> gpd.GeoDataFrame:
-        return _frame(self.session, Community).drop(columns=["boundary"]).sort_values("code").set_index("code", drop=False)
+        df = _frame(self.session, Community, where=self._where("communities")).drop(columns=["boundary", "id"])
+        return df.sort_values("code").set_index("code", drop=False)
 
     def facilities(self, *, township_code: str | None = None) -> gpd.GeoDataFrame:
-        where = [Facility.township_code == township_code] if township_code else []
+        where = self._where("facilities") + ([Facility.township_code == township_code] if township_code else [])
         return _frame(self.session, Facility, where=where).sort_values("id").set_index("id", drop=False)
 
     def elder_groups(self, *, township_code: str | None = None) -> gpd.GeoDataFrame:
-        where = [ElderGroup.township_code == township_code] if township_code else []
+        where = self._where("elders") + ([ElderGroup.township_code == township_code] if township_code else [])
         return _frame(self.session, ElderGroup, where=where).sort_values("id").set_index("id", drop=False)
 
     def roads(self, *, classes: Iterable[str] | None = None, township_code: str | None = None) -> gpd.GeoDataFrame:
-        where = []
+        where = self._where("roads")
         if classes is not None:
             where.append(Road.road_class.in_(list(classes)))
         if township_code:
@@ -112,4 +146,8 @@ class Repository:
         return _frame(self.session, Road, where=where).sort_values("id").set_index("id", drop=False)
 
     def projects(self) -> gpd.GeoDataFrame:
-        return _frame(self.session, ResidentialProject).sort_values("id").set_index("id", drop=False)
+        return (_frame(self.session, ResidentialProject, where=self._where("projects"))
+                .sort_values("id").set_index("id", drop=False))
+
+
+__all__ = ["ELDER_COUNT_COLUMNS", "Repository", "VersionError"]

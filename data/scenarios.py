@@ -25,12 +25,15 @@ def _now() -> dt.datetime:
 
 
 class ScenarioRepository:
-    def __init__(self, session: Session) -> None:
+    """The scenarios of one district (a scenario belongs to the district it was made for)."""
+
+    def __init__(self, session: Session, district: str) -> None:
         self.session = session
+        self.district = district
 
     def _get(self, scenario_id: int) -> Scenario:
         sc = self.session.get(Scenario, scenario_id)
-        if sc is None:
+        if sc is None or sc.district_code != self.district:
             msg = f"情景 {scenario_id} 不存在 (no scenario with id {scenario_id})"
             raise ScenarioRepoError(msg)
         return sc
@@ -40,7 +43,8 @@ class ScenarioRepository:
         if not name or len(name) > 80:
             msg = "情景名称不能为空，且不超过 80 个字 (a scenario needs a name of 1–80 characters)"
             raise ScenarioRepoError(msg)
-        clash = self.session.scalar(select(Scenario.id).where(Scenario.name == name))
+        clash = self.session.scalar(select(Scenario.id).where(Scenario.district_code == self.district,
+                                                              Scenario.name == name))
         if clash is not None and clash != exclude:
             msg = f"已有同名情景“{name}”，请换一个名称 (a scenario named {name!r} exists)"
             raise ScenarioRepoError(msg)
@@ -50,7 +54,8 @@ class ScenarioRepository:
         if base_id is not None:
             self._get(base_id)
         now = _now()
-        sc = Scenario(name=self._check_name(name), author=author.strip(), base_id=base_id, created_at=now, updated_at=now)
+        sc = Scenario(district_code=self.district, name=self._check_name(name), author=author.strip(), base_id=base_id,
+                      created_at=now, updated_at=now)
         self.session.add(sc)
         self.session.flush()
         return sc.id
@@ -128,6 +133,7 @@ class ScenarioRepository:
         rows = self.session.execute(
             select(Scenario.id, Scenario.name, Scenario.author, Scenario.base_id, Scenario.created_at,
                    Scenario.updated_at, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.scenario_id == Scenario.id).order_by(Scenario.updated_at.desc(), Scenario.id)
+            .outerjoin(counts, counts.c.scenario_id == Scenario.id).where(Scenario.district_code == self.district)
+            .order_by(Scenario.updated_at.desc(), Scenario.id)
         ).all()
         return pd.DataFrame(rows, columns=["id", "name", "author", "base_id", "created_at", "updated_at", "changes"])

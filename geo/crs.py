@@ -1,4 +1,4 @@
-"""Coordinate systems: WGS84 storage, metric UTM for distances, GCJ-02 for display.
+"""Coordinate systems: WGS84 storage, metric UTM for distances, GCJ-02 / BD-09 on import and display.
 
 Everything is stored in WGS84 (EPSG:4326). Distances and areas are computed in
 the UTM zone of the data's centroid. Chinese web basemaps (AMap, GeoQ) are drawn
@@ -86,6 +86,61 @@ def gcj02_to_wgs84(lon, lat, *, iterations: int = 6) -> tuple[np.ndarray, np.nda
         wlon = wlon - (flon - glon)
         wlat = wlat - (flat - glat)
     return wlon, wlat
+
+
+_X_PI = math.pi * 3000.0 / 180.0
+
+
+def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    """Baidu's BD-09 from GCJ-02 (the public formula, vectorised)."""
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def bd09_to_gcj02(lon, lat, *, iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`gcj02_to_bd09`: the usual closed-form guess refined by fixed-point iteration."""
+    blon = np.asarray(lon, dtype=float)
+    blat = np.asarray(lat, dtype=float)
+    x, y = blon - 0.0065, blat - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
+    glon, glat = z * np.cos(theta), z * np.sin(theta)
+    for _ in range(iterations):
+        flon, flat = gcj02_to_bd09(glon, glat)
+        glon = glon - (flon - blon)
+        glat = glat - (flat - blat)
+    return glon, glat
+
+
+def wgs84_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def bd09_to_wgs84(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+
+
+# Longitude/latitude readings of a table's coordinates, each converted to WGS84.
+# CGCS2000 (EPSG:4490) differs from WGS84 by centimetres and is taken as WGS84.
+LONLAT_SYSTEMS = {
+    "wgs84": lambda lon, lat: (np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)),
+    "cgcs2000": lambda lon, lat: (np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)),
+    "gcj02": gcj02_to_wgs84,
+    "bd09": bd09_to_wgs84,
+}
+
+
+def lonlat_to_wgs84(lon, lat, system: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 longitude/latitude of coordinates read in ``system`` (a LONLAT_SYSTEMS key)."""
+    try:
+        convert = LONLAT_SYSTEMS[system]
+    except KeyError:
+        msg = f"unknown coordinate system {system!r}; expected one of {sorted(LONLAT_SYSTEMS)}"
+        raise ValueError(msg) from None
+    return convert(lon, lat)
 
 
 def geom_to_gcj02(geom):

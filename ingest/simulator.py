@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from config.settings import Live
 from data.live import LiveStore
 from data.live_models import IngestCredential, utc_now
-from data.models import Facility
+from data.models import DataVersion, Facility
 from ingest.client import IngestRejected, IngestUnavailable, post_until_accepted
 
 LABEL = "simulator"
@@ -63,7 +63,8 @@ class Station:
 
 def load_stations(session: Session, kinds: tuple[str, ...]) -> list[Station]:
     rows = session.execute(select(Facility.code, Facility.beds_total, Facility.staff_total)
-                           .where(Facility.kind_id.in_(kinds), Facility.status == "operating")
+                           .join(DataVersion, DataVersion.id == Facility.version_id)
+                           .where(DataVersion.is_current, Facility.kind_id.in_(kinds), Facility.status == "operating")
                            .order_by(Facility.code)).all()
     return [Station(code, capacity=max(12, 2 * beds + 4 * staff), staff=max(1, staff), devices=8 + 2 * staff)
             for code, beds, staff in rows]

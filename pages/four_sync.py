@@ -11,15 +11,14 @@ from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
 from dashboard.maps import LocalAssets, build_projects_map
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
-from data.db import database_url
 
 config = services.get_config()
 layers = page_setup()
 if layers is None:
     st.stop()
 st.title(pick("四同步检查", "Four-synchronous checks"))
-url = database_url()
-checks, table = four_sync.checks(url)
+ref = layers.ref
+checks, table = four_sync.checks(ref)
 as_of = four_sync.as_of_date(layers.meta)
 township = st.session_state[MAP_TOWNSHIP] or None
 rules = {r.id: pick(r.label_zh, r.label_en) for r in config.four_sync.rules}
@@ -84,10 +83,12 @@ with st.expander(pick("导入住宅项目（CSV / Excel 模板）", "Import proj
     replace = st.checkbox(pick("替换现有全部项目", "Replace all existing projects"))
     if upload is not None and st.button(pick("导入", "Import"), type="primary"):
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / upload.name
+            # never a path from the client's file name: a fixed name with an allowed suffix
+            path = Path(tmp) / ("upload.xlsx" if upload.name.lower().endswith(".xlsx") else "upload.csv")
             path.write_bytes(upload.getvalue())
             try:
-                st.success(pick(f"已导入 {four_sync.import_file(url, path, replace=replace)} 个项目", "Imported"))
+                n = four_sync.import_file(ref, path, replace=replace, source_name=Path(upload.name).name)
+                st.success(pick(f"已导入 {n} 个项目（新的数据版本）", f"Imported {n} projects (a new data version)"))
             except four_sync.ProjectFileError as exc:
                 st.error(str(exc))
 footer(layers.meta)

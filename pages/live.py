@@ -11,13 +11,12 @@ from dashboard.components import footer, page_setup
 from dashboard.i18n import lang, pick
 from dashboard.maps import LocalAssets, build_live_map, live_station_layer
 from dashboard.state import LIVE_MESSAGE, LIVE_NOTE, LIVE_USER, MAP_BASEMAP, MAP_TOWNSHIP
-from data.db import database_url
 
 config = services.get_config()
 layers = page_setup()
 if layers is None:
     st.stop()
-url = database_url()
+ref = layers.ref
 en = lang() == "en"
 refresh = config.live.refresh_s
 st.title(pick("实时监测", "Live monitoring"))
@@ -41,7 +40,7 @@ def do(alert_id: int, action: str) -> None:
     if not user:
         st.session_state[LIVE_MESSAGE] = ("error", pick("请先在左侧填写处理人，再确认或解除告警。", "Enter your name first."))
         return
-    error = live.act(url, config, alert_id, action, user, st.session_state[LIVE_NOTE])
+    error = live.act(ref, config, alert_id, action, user, st.session_state[LIVE_NOTE])
     done = pick("已确认", "Acknowledged") if action == "acknowledge" else pick("已解除", "Resolved")
     st.session_state[LIVE_MESSAGE] = ("error", error) if error else ("success", f"{done}：#{alert_id}（{user}）")
     if not error:
@@ -71,7 +70,7 @@ def alert_card(a) -> None:
 
 @st.fragment(run_every=refresh)
 def panels() -> None:
-    view = live.live_view(url, layers, config, township=township)
+    view = live.live_view(ref, layers, config, township=township)
     sev = view.open_by_severity()
     k = st.columns(6)
     k[0].metric(pick("在线站点", "Stations online"), f"{view.online()} / {len(view.stations)}", border=True,

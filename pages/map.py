@@ -8,7 +8,6 @@ from dashboard.components import footer, kpi_cards, page_setup
 from dashboard.i18n import pick, t
 from dashboard.maps import LocalAssets, MapLayers, build_overview_map
 from dashboard.state import MAP_BASEMAP, MAP_CLUSTER, MAP_KINDS, MAP_LAYERS, MAP_TOWNSHIP
-from data.db import database_url
 
 config = services.get_config()
 layers = page_setup()
@@ -42,7 +41,7 @@ def map_panel() -> None:
 
     shown = set(st.session_state[MAP_LAYERS])
     res = config.density.h3_resolution_township if township else config.density.h3_resolution_district
-    url = database_url()
+    ref = layers.ref
     fac = layers.facilities
     if township:
         fac = fac[fac["township_code"] == township]
@@ -54,8 +53,8 @@ def map_panel() -> None:
             district=layers.district,
             townships=layers.townships,
             facilities=fac,
-            density=services.density(url, township, res) if "density" in shown else None,
-            roads=services.roads(url, township) if "roads" in shown else None,
+            density=services.density(ref, township, res) if "density" in shown else None,
+            roads=services.roads(ref, township) if "roads" in shown else None,
             selected_township=township,
             show_townships="townships" in shown,
         ),

@@ -6,12 +6,11 @@ from dashboard import report_export
 from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
 from dashboard.state import MAP_TOWNSHIP, REPORT_FORMATS
-from data.db import database_url
 
 layers = page_setup()
 if layers is None:
     st.stop()
-url = database_url()
+ref = layers.ref
 report_export.init_state()
 st.title(pick("报告导出", "Reports"))
 names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
@@ -23,11 +22,11 @@ st.caption(pick(
     "同样的报告可用命令 `python cli.py report` 定时生成。",
     f"Area: **{area}** (change it in the sidebar). The same report: `python cli.py report`."))
 
-request = report_export.choices(url)
+request = report_export.choices(ref)
 formats = st.session_state[REPORT_FORMATS]
 if request is not None and st.button(pick("生成", "Generate"), type="primary", icon=":material/description:",
                                      key="report.generate"):
-    report_export.generate(url, request, formats)
+    report_export.generate(ref, request, formats)
 if request is not None:
     report_export.downloads(request, formats)
 footer(layers.meta)

@@ -20,7 +20,6 @@ from dashboard.state import (
     init_coverage_state,
     init_scenario_state,
 )
-from data.db import database_url
 from planning.scenario import ScenarioError
 
 config = services.get_config()
@@ -28,8 +27,8 @@ layers = page_setup()
 if layers is None:
     st.stop()
 st.title(pick("情景规划与优化选址", "Scenarios and optimal siting"))
-url = database_url()
-eng = coverage.engine(url)
+ref = layers.ref
+eng = coverage.engine(ref)
 init_coverage_state(care_kind_ids=[k.id for k in config.facility_kinds if k.care_service],
                     speed_mps=config.walking.speed_mps, minutes=max(config.walking.time_bands_min))
 init_scenario_state(new_site_kind=config.siting.new_site_kind)
@@ -39,14 +38,14 @@ minutes, speed = int(st.session_state[COV_MINUTES]), float(st.session_state[COV_
 cutoff = minutes * 60.0 * speed
 township = st.session_state[MAP_TOWNSHIP] or None
 categories = {c: pick(zh, en) for c, zh, en in coverage.CATEGORIES}
-listing = scenarios.scenario_list(url)
+listing = scenarios.scenario_list(ref)
 
 c1, c2 = st.columns([3, 2])
 with c1:
     sid = v.picker(listing)
 c2.selectbox(pick("老人类别", "Elder category"), options=list(categories), format_func=categories.get, key=SCN_CATEGORY)
 category = st.session_state[SCN_CATEGORY]
-v.manage(url, listing, sid)
+v.manage(ref, listing, sid)
 st.caption(pick(f"按步行 {minutes} 分钟、{speed:.2f} m/s、计入 {len(kind_ids)} 类设施计算（在“15分钟服务圈”页调整）。",
                 f"{minutes} min at {speed:.2f} m/s, {len(kind_ids)} facility kinds (set on the coverage page)."))
 views = {"edit": pick("编辑情景", "Edit"), "optimise": pick("优化选址", "Optimise"),
@@ -54,9 +53,9 @@ views = {"edit": pick("编辑情景", "Edit"), "optimise": pick("优化选址", 
 view = st.radio(pick("视图", "View"), options=list(views), format_func=views.get, horizontal=True, key=SCN_VIEW,
                 label_visibility="collapsed")
 
-changes = v.compare_changes(url, sid)
+changes = v.compare_changes(ref, sid)
 try:
-    cmp = scenarios.compare(url, eng, changes, kind_ids, cutoff)
+    cmp = scenarios.compare(ref, eng, changes, kind_ids, cutoff)
 except ScenarioError as exc:
     st.error(pick(f"情景无法应用到现状数据：{exc}。请撤销该变更或删除情景。", f"The scenario does not apply: {exc}"))
     st.stop()
@@ -64,11 +63,11 @@ name = listing.set_index("id")["name"].get(sid, pick("现状", "the current situ
 
 if view == "edit":
     # a map click is handled before anything is drawn: it stores the change and reruns at once
-    v.handle_click(url, eng, sid, st.session_state.get(SCN_MAP))
+    v.handle_click(ref, eng, sid, st.session_state.get(SCN_MAP))
     v.kpis(cmp, category, township)
     left, right = st.columns([3, 2])
     with left:
-        v.scenario_map(url, eng, layers, cmp, category, township, key=SCN_MAP, clickable=True)
+        v.scenario_map(ref, eng, layers, cmp, category, township, key=SCN_MAP, clickable=True)
         st.caption(pick(f"前后对比计算 {cmp.seconds * 1000:.0f} ms。绿色：新增覆盖；红色：失去覆盖；黄色：仍未覆盖。",
                         f"Before/after in {cmp.seconds * 1000:.0f} ms."))
     with right:
@@ -76,10 +75,10 @@ if view == "edit":
         st.selectbox(pick("点击地图新增的站点类型", "Kind a map click opens"), options=list(kinds),
                      format_func=kinds.get, key=SCN_KIND)
         st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
-        v.candidate_form(url, sid, eng, cmp)
-        v.modify_form(url, sid, cmp.after.facilities, township)
-        own = scenarios.scenario_call(url, lambda r: r.changes(sid, with_base=False)) if sid else []
-        v.change_list(url, sid, own, len(changes) - len(own))
+        v.candidate_form(ref, sid, eng, cmp)
+        v.modify_form(ref, sid, cmp.after.facilities, township)
+        own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False)) if sid else []
+        v.change_list(ref, sid, own, len(changes) - len(own))
     c1, c2 = st.columns([3, 2])
     with c1:
         st.subheader(pick("各乡镇覆盖变化", "By township"))
@@ -91,30 +90,30 @@ if view == "edit":
 elif view == "optimise":
     opts = v.siting_form(name)
     if opts:
-        v.run_siting(url, eng, cmp, sid, opts, cutoff)
+        v.run_siting(ref, eng, cmp, sid, opts, cutoff)
     proposal = st.session_state[SCN_PROPOSAL]
     if proposal and proposal["base"] == sid and proposal["cutoff_m"] == cutoff:
         v.proposal_summary(proposal["result"])
-        after = scenarios.compare(url, eng, changes + proposal["changes"], kind_ids, cutoff, base_changes=changes)
+        after = scenarios.compare(ref, eng, changes + proposal["changes"], kind_ids, cutoff, base_changes=changes)
         points = gpd.GeoDataFrame({"name": [c.candidate_id for c in proposal["changes"]]},
                                   geometry=[c.point for c in proposal["changes"]], crs="EPSG:4326")
         v.kpis(after, category, township)
-        v.scenario_map(url, eng, layers, after, category, township, proposed=points, key="proposal_map")
-        v.save_proposal(url, listing, proposal)
+        v.scenario_map(ref, eng, layers, after, category, township, proposed=points, key="proposal_map")
+        v.save_proposal(ref, listing, proposal)
 
 elif view == "gaps":
-    v.gaps_view(url, eng, layers, sid, cmp, category, township, cutoff)
+    v.gaps_view(ref, eng, layers, sid, cmp, category, township, cutoff)
 
 else:
     a, b = v.compare_pick(listing)
-    ca, cb = v.compare_changes(url, a), v.compare_changes(url, b)
-    ab = scenarios.compare(url, eng, cb, kind_ids, cutoff, base_changes=ca)
+    ca, cb = v.compare_changes(ref, a), v.compare_changes(ref, b)
+    ab = scenarios.compare(ref, eng, cb, kind_ids, cutoff, base_changes=ca)
     st.caption(pick("指标为情景 B 相对情景 A 的变化。", "Figures show B relative to A."))
     v.kpis(ab, category, township)
     cols = st.columns(2)
     for col, ch, key in ((cols[0], ca, "cmp_a"), (cols[1], cb, "cmp_b")):
         with col:
-            v.scenario_map(url, eng, layers, scenarios.compare(url, eng, ch, kind_ids, cutoff), category, township,
+            v.scenario_map(ref, eng, layers, scenarios.compare(ref, eng, ch, kind_ids, cutoff), category, township,
                            key=key, height=420)
     v.township_table(ab, layers.townships, category, names_ab=(pick("情景A", "A"), pick("情景B", "B")))
 footer(layers.meta)

@@ -8,16 +8,15 @@ from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
 from dashboard.maps import LocalAssets, build_scorecard_map
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
-from data.db import database_url
 from planning.scorecard import LIGHT_EN, LIGHT_ZH
 
 config = services.get_config()
 layers = page_setup()
 if layers is None:
     st.stop()
-url = database_url()
+ref = layers.ref
 st.title(pick("联席会议总览", "Joint-meeting scorecard"))
-card = scorecard.scorecard(url)
+card = scorecard.scorecard(ref)
 names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
 as_of = layers.meta.get("data_date", "—")
 st.caption(pick(f"规划目标对照：数据日期 {as_of}，全部由数据库实时计算；指标口径与目标值见 config/dashboard.toml 的 [[targets]]。"

@@ -17,15 +17,14 @@ from dashboard.state import (
     MAP_TOWNSHIP,
     init_coverage_state,
 )
-from data.db import database_url
 
 config = services.get_config()
 layers = page_setup()
 if layers is None:
     st.stop()
 st.title(t("page_coverage"))
-url = database_url()
-eng = coverage.engine(url)
+ref = layers.ref
+eng = coverage.engine(ref)
 care = [k.id for k in config.facility_kinds if k.care_service]
 init_coverage_state(care_kind_ids=care, speed_mps=config.walking.speed_mps, minutes=max(config.walking.time_bands_min))
 kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}
@@ -68,14 +67,14 @@ def panel() -> None:
     cov_hex, uncov_hex = coverage.coverage_hexes(eng, result, category, res)
     bands = areas = None
     if kind_ids and st.session_state[COV_MODE] == "bands":
-        bands = coverage.band_polygons(url, kind_ids, speed, coverage.band_minutes(minutes, config.walking.time_bands_min))
+        bands = coverage.band_polygons(ref, kind_ids, speed, coverage.band_minutes(minutes, config.walking.time_bands_min))
     elif kind_ids:
-        areas = coverage.area_polygons(url, kind_ids, minutes * 60.0 * speed)
+        areas = coverage.area_polygons(ref, kind_ids, minutes * 60.0 * speed)
     fmap = build_coverage_map(
         CoverageLayers(district=layers.district, townships=layers.townships,
                        facilities=sites, covered_hexes=cov_hex,
                        uncovered_hexes=uncov_hex, bands=bands, areas=areas,
-                       roads=services.roads(url, township) if township else None, selected_township=township),
+                       roads=services.roads(ref, township) if township else None, selected_township=township),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(),
     )
     st_folium(fmap, height=600, use_container_width=True, returned_objects=[], key="coverage_map")

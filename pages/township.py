@@ -9,25 +9,24 @@ from dashboard.i18n import pick
 from dashboard.maps import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
 from dashboard.scenario_views import gap_table
 from dashboard.state import MAP_BASEMAP
-from data.db import database_url
 from planning.scorecard import DISTRICT
 
 config = services.get_config()
 layers = page_setup(area_picker=False)
 if layers is None:
     st.stop()
-url = database_url()
+ref = layers.ref
 st.title(pick("乡镇视图", "Township view"))
 names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
 code = township.pick_township(names)
 name = names[code]
 st.markdown(pick(f":material/picture_as_pdf: [导出{name}报告（PDF、Excel、离线地图）](report?township={code})",
                  f":material/picture_as_pdf: [Export the report of {name}](report?township={code})"))
-card = scorecard.scorecard(url)
-eng = coverage.engine(url)
+card = scorecard.scorecard(ref)
+eng = coverage.engine(ref)
 result = scorecard.walk_result(eng)
 minutes = config.scorecard.walk_minutes
-_, checked = four_sync.checks(url)
+_, checked = four_sync.checks(ref)
 projects = checked[checked["township_code"] == code] if len(checked) else checked
 
 walk, walk_all = card.cell("walk15_coverage", code), card.cell("walk15_coverage")
@@ -59,20 +58,20 @@ tab_map, tab_gaps, tab_sites, tab_projects = st.tabs([
     pick("15分钟覆盖地图", "Coverage map"), pick("覆盖缺口", "Gaps"), pick("养老服务站点", "Stations"),
     pick("住宅项目（四同步）", "Projects (four-sync)")])
 with tab_map:
-    bands = coverage.band_polygons(url, scorecard.care_kind_ids(), config.walking.speed_mps,
+    bands = coverage.band_polygons(ref, scorecard.care_kind_ids(), config.walking.speed_mps,
                                    coverage.band_minutes(int(minutes), config.walking.time_bands_min))
     fmap = build_coverage_map(
         CoverageLayers(district=layers.district, townships=layers.townships,
                        facilities=coverage.selected_sites(eng, scorecard.care_kind_ids())[1],
                        covered_hexes=coverage.weight_hexes(eng, result.covered, "elders", 9, township=code),
                        uncovered_hexes=coverage.weight_hexes(eng, ~result.covered, "elders", 9, township=code),
-                       bands=bands, roads=services.roads(url, code), selected_township=code),
+                       bands=bands, roads=services.roads(ref, code), selected_township=code),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="township_map")
     st.caption(pick("绿色：步行可达的老人；红色：未覆盖的老人；色带为各运营中养老服务设施的步行等时圈（邻近乡镇的设施同样计入）。",
                     "Green: covered elders; red: uncovered; bands: walking isochrones."))
 with tab_gaps:
-    gaps = township.township_gaps(url, eng, result, code)
+    gaps = township.township_gaps(ref, eng, result, code)
     if gaps:
         table = gap_table(eng, gaps, layers.townships)
         st.dataframe(table, hide_index=True, width="stretch", column_config={

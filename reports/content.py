@@ -21,6 +21,7 @@ from dashboard import coverage, four_sync, scenarios
 from dashboard import scorecard as sc
 from dashboard.services import _repo_call, area_kpis, base_layers, get_config
 from dashboard.township import township_gaps
+from data.versions import DataRef
 from planning.scorecard import DISTRICT, LIGHT_ZH, Scorecard
 from reports.static_map import MapLayers
 
@@ -227,8 +228,8 @@ def _map_layers(eng, layers, result, township: str | None, facilities: gpd.GeoDa
                      focus=township, **extra)
 
 
-def scenario_name(url: str, scenario_id: int) -> str:
-    listing = scenarios.scenario_list(url)
+def scenario_name(ref: DataRef, scenario_id: int) -> str:
+    listing = scenarios.scenario_list(ref)
     row = listing[listing["id"] == scenario_id]
     if row.empty:
         have = "、".join(f"{i}（{n}）" for i, n in zip(listing["id"], listing["name"], strict=True)) or "无"
@@ -237,10 +238,10 @@ def scenario_name(url: str, scenario_id: int) -> str:
     return str(row["name"].iloc[0])
 
 
-def _scenario_part(url: str, eng, layers, scenario_id: int, name: str, township: str | None,
+def _scenario_part(ref: DataRef, eng, layers, scenario_id: int, name: str, township: str | None,
                    cutoff_m: float) -> ScenarioPart:
-    changes = scenarios.scenario_call(url, lambda r: r.changes(scenario_id))
-    cmp = scenarios.compare(url, eng, changes, sc.care_kind_ids(), cutoff_m)
+    changes = scenarios.scenario_call(ref, lambda r: r.changes(scenario_id))
+    cmp = scenarios.compare(ref, eng, changes, sc.care_kind_ids(), cutoff_m)
     s = scenarios.area_summary(cmp, "elders", township)
     items = [("步行可达老人", *s.covered, "count"), ("步行覆盖率", *(x * 100 for x in s.share), "%"),
              ("计入站点", *s.sites, "count"), ("每千名老年人养老床位", *s.beds_per_1000, "per_1000")]
@@ -269,10 +270,10 @@ def _scenario_part(url: str, eng, layers, scenario_id: int, name: str, township:
     )
 
 
-def collect(url: str, request: ReportRequest, *, progress: Progress = lambda _f, _m: None) -> Report:
-    """Everything the report shows, for the district or one township of the database at ``url``."""
+def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda _f, _m: None) -> Report:
+    """Everything the report shows, for the district or one township of the database at ``ref``."""
     config = get_config()
-    layers = base_layers(url)
+    layers = base_layers(ref)
     names = _names(layers.townships)
     township = request.township
     if township is not None and township not in names:
@@ -280,13 +281,13 @@ def collect(url: str, request: ReportRequest, *, progress: Progress = lambda _f,
         msg = f"乡镇代码 {township!r} 不在本区；可选：{listing}"
         raise ReportError(msg)
     wants_scenario = request.scenario_id is not None and "scenario" in request.sections
-    name = scenario_name(url, request.scenario_id) if wants_scenario else ""
+    name = scenario_name(ref, request.scenario_id) if wants_scenario else ""
     progress(0.05, "计算考核指标 …")
-    card = sc.scorecard(url)
+    card = sc.scorecard(ref)
     area = township or DISTRICT
     table = scorecard_table(card, area, district_compare=township is not None)
     progress(0.25, "计算15分钟步行覆盖 …")
-    eng = coverage.engine(url)
+    eng = coverage.engine(ref)
     result = sc.walk_result(eng)
     minutes = config.scorecard.walk_minutes
     cutoff_m = minutes * 60.0 * config.walking.speed_mps
@@ -300,18 +301,18 @@ def collect(url: str, request: ReportRequest, *, progress: Progress = lambda _f,
     if "gaps" in request.sections:
         progress(0.4, "查找未覆盖老人集中片区 …")
         if township:
-            found = township_gaps(url, eng, result, township, top=TOP_GAPS)
+            found = township_gaps(ref, eng, result, township, top=TOP_GAPS)
         else:
             cands = scenarios.generated_candidates(eng, result)
-            cm, _ = scenarios.cached_candidate_matrix(url, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
+            cm, _ = scenarios.cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
             found = scenarios.gaps(eng, result, cands, cm, top=TOP_GAPS)
-        gaps = gap_rows(eng, found, layers.townships, _community_names(url))
+        gaps = gap_rows(eng, found, layers.townships, _community_names(ref))
     progress(0.55, "检查四同步 …")
-    _, checked = four_sync.checks(url)
+    _, checked = four_sync.checks(ref)
     scenario = None
     if wants_scenario:
         progress(0.65, "计算情景前后对比 …")
-        scenario = _scenario_part(url, eng, layers, request.scenario_id, name, township, cutoff_m)
+        scenario = _scenario_part(ref, eng, layers, request.scenario_id, name, township, cutoff_m)
     progress(0.75, "整理地图图层 …")
     care = eng.facilities[eng.facilities["kind_id"].isin(sc.care_kind_ids())]
     zone = ZoneInfo(config.live.timezone)
@@ -330,6 +331,6 @@ def collect(url: str, request: ReportRequest, *, progress: Progress = lambda _f,
     )
 
 
-def _community_names(url: str) -> dict[str, str]:
-    frame = _repo_call(url, lambda r: r.communities())
+def _community_names(ref: DataRef) -> dict[str, str]:
+    frame = _repo_call(ref, lambda r: r.communities())
     return dict(zip(frame["code"], frame["name"], strict=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from data.versions import DataRef
 from reports.content import Progress, Report, ReportError, ReportRequest, collect
 
 
@@ -29,7 +30,7 @@ def check_format(fmt: str) -> None:
         raise ReportError(msg)
 
 
-def render(r: Report, fmt: str, url: str, *, progress: Progress = lambda _f, _m: None) -> bytes:
+def render(r: Report, fmt: str, ref: DataRef, *, progress: Progress = lambda _f, _m: None) -> bytes:
     check_format(fmt)
     if fmt == "pdf":
         from reports.pdf import render_pdf
@@ -38,7 +39,7 @@ def render(r: Report, fmt: str, url: str, *, progress: Progress = lambda _f, _m:
     if fmt == "html":
         from reports.html_map import render_html
 
-        return render_html(r, url)
+        return render_html(r, ref)
     if fmt == "xlsx":
         from reports.workbook import render_xlsx
 
@@ -53,7 +54,7 @@ def file_name(r: Report, fmt: str) -> str:
     return f"养老服务报告_{r.area_name}_{r.data_date}{scenario}{FORMATS[fmt].suffix}"
 
 
-def export(url: str, request: ReportRequest, fmt: str, *, progress: Progress = lambda _f, _m: None) -> tuple[Report, bytes]:
+def export(ref: DataRef, request: ReportRequest, fmt: str, *, progress: Progress = lambda _f, _m: None) -> tuple[Report, bytes]:
     check_format(fmt)
-    r = collect(url, request, progress=progress)
-    return r, render(r, fmt, url, progress=progress)
+    r = collect(ref, request, progress=progress)
+    return r, render(r, fmt, ref, progress=progress)

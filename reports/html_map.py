@@ -14,6 +14,7 @@ from dashboard import coverage
 from dashboard.maps import STATIC_DIR, CoverageLayers, LocalAssets, build_coverage_map
 from dashboard.scorecard import care_kind_ids
 from dashboard.services import get_config
+from data.versions import DataRef
 from reports.content import DEMO_LABEL, Report
 
 _SCHEME = "eldercare-vendor:"  # placeholder base URL, replaced by the files' contents
@@ -69,12 +70,12 @@ def self_contained(page: str) -> str:
     return page
 
 
-def render_html(r: Report, url: str) -> bytes:
+def render_html(r: Report, ref: DataRef) -> bytes:
     """The report area's 15-minute map (walking bands, covered / uncovered elders, facilities) as one file."""
     config = get_config()
     speed = config.walking.speed_mps
     minutes = coverage.band_minutes(r.walk_minutes, config.walking.time_bands_min)
-    bands = coverage.band_polygons(url, care_kind_ids(), speed, minutes)
+    bands = coverage.band_polygons(ref, care_kind_ids(), speed, minutes)
     layers = r.map_layers
     fmap = build_coverage_map(CoverageLayers(
         district=layers.district, townships=layers.townships, facilities=layers.facilities,

@@ -28,16 +28,36 @@ def demo_bundle():
     return build_demo(seed=42)
 
 
+DEMO = "120118"  # the demo district's code
+
+
 def _load_bundle(url: str, bundle) -> str:
+    """The bundle as the demo district's versions (what `cli.py demo` stores)."""
     from data.db import create_schema, make_engine, session_factory
+    from data.demo import DATA_DATE
     from data.repository import Repository
+    from data.versions import register_district
 
     engine = make_engine(url)
     create_schema(engine)
     with session_factory(engine).begin() as session:
-        Repository(session).replace_all(bundle)
+        register_district(session, bundle.district["code"], bundle.district["name"], is_demo=True)
+        Repository(session, bundle.district["code"]).install_bundle(bundle, source_name="test bundle",
+                                                                    data_date=DATA_DATE, synthetic=True)
     engine.dispose()
     return url
+
+
+def demo_ref(url: str, district: str = DEMO):
+    """The current versions of a district (the demo by default), as the pages read them."""
+    from data.db import make_engine, session_factory
+    from data.versions import data_ref
+
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        ref = data_ref(session, url, district)
+    engine.dispose()
+    return ref
 
 
 @pytest.fixture(scope="session")

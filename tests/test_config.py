@@ -51,6 +51,10 @@ def test_unknown_top_level_section(tmp_path):
         ("disabled = 2.0,", "disabld = 2.0,", r"siting.extra_weight: .*unknown elder categories \['disabld'\]"),
         ("disabled = 2.0,", "disabled = -2.0,", r"siting.extra_weight: .*between 0 and 100"),
         ('new_site_kind = "community_station"', 'new_site_kind = "kiosk"', r"siting.new_site_kind: unknown .*'kiosk'"),
+        ('aliases = ["幸福院",', 'aliases = ["养老院", "幸福院",',
+         r"facility_kinds: '养老院' names both 'rural_mutual_aid' and 'institution'"),
+        ('lat = ["纬度",', 'lat = ["纬度", "纬度 ",', r"imports: .*synonyms.lat: repeated synonym\(s\) \['纬度'\]"),
+        ("max_zip_ratio = 100", "max_zip_ratio = 0.5", r"imports.max_zip_ratio: .*greater than 1"),
     ],
 )
 def test_bad_values_are_named(tmp_path, old, new, expected):

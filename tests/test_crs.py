@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
+from geo import crs
 from geo.crs import gcj02_to_wgs84, utm_crs_for, wgs84_to_gcj02
 
 GEOD = Geod(ellps="WGS84")
@@ -41,3 +42,34 @@ def test_gcj02_round_trip_within_half_metre(lon, lat):
     wlon, wlat = gcj02_to_wgs84(glon, glat)
     _, _, dist = GEOD.inv(lon, lat, float(wlon), float(wlat))
     assert dist < 0.5
+
+
+# Published reference values: wandergis/coordtransform (README), the implementation most Chinese GIS code copies.
+PUBLISHED = {
+    "wgs84_to_gcj02": ((116.404, 39.915), (116.41024449916938, 39.91640428150164)),
+    "gcj02_to_bd09": ((116.404, 39.915), (116.41036949371029, 39.92133699351021)),
+    "wgs84_to_bd09": ((116.404, 39.915), (116.41662724378733, 39.922699552216216)),
+}
+
+
+def test_bd09_and_gcj02_equal_published_values():
+    for name, ((lon, lat), (elon, elat)) in PUBLISHED.items():
+        glon, glat = getattr(crs, name)(lon, lat)
+        assert abs(float(glon) - elon) < 1e-12 and abs(float(glat) - elat) < 1e-12, name
+
+
+def test_bd09_inverse_returns_the_published_input():
+    (lon, lat), (blon, blat) = PUBLISHED["wgs84_to_bd09"]
+    wlon, wlat = crs.bd09_to_wgs84(blon, blat)
+    _, _, dist = GEOD.inv(lon, lat, float(wlon), float(wlat))
+    assert dist < 0.01  # the iterative inverse, not the usual 1–2 m closed form
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(74.0, 134.0), st.floats(18.0, 53.0))
+def test_bd09_round_trip_within_one_metre(lon, lat):
+    for system, forward in (("bd09", crs.wgs84_to_bd09), ("gcj02", crs.wgs84_to_gcj02), ("wgs84", lambda a, b: (a, b))):
+        flon, flat = forward(lon, lat)
+        wlon, wlat = crs.lonlat_to_wgs84(np.array([flon]), np.array([flat]), system)
+        _, _, dist = GEOD.inv(lon, lat, float(wlon[0]), float(wlat[0]))
+        assert dist < 1.0, system

@@ -13,10 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from config import load_config
 from data.db import make_engine, session_factory
-from data.models import ResidentialProject
+from data.models import DataVersion
 from data.project_import import COLUMNS, ProjectFileError, import_projects, projects_from_frame, read_projects
 from data.repository import Repository
+from data.versions import current_versions, rollback
 from planning.four_sync import FAIL, NA, NOT_EVALUATED, PASS, Project, WalkAccess, check_project, compliance_rate
+from tests.conftest import DEMO
 from tests.test_cli_coverage import files  # noqa: F401  (fixture: roads, facilities, demand)
 from tests.test_reach import lonlat
 
@@ -143,21 +145,32 @@ def test_missing_or_misspelt_columns(tmp_path):
         read_projects(path, township_codes={TOWNSHIP})
 
 
-def test_import_is_all_or_nothing(tmp_path, writable_demo_url):
+def test_import_is_a_new_version_all_or_nothing(tmp_path, writable_demo_url):
     Session = session_factory(make_engine(writable_demo_url))
     with Session() as s:
-        before = s.scalar(select(func.count()).select_from(ResidentialProject))
+        before = current_versions(s, DEMO)["projects"]
+        n_versions = s.scalar(select(func.count()).select_from(DataVersion))
+        old_names = list(Repository(s, DEMO).projects()["name"])
     good = read_projects(write_csv(tmp_path / "p.csv", [GOOD, {**GOOD, "name": "幸福里"}]), township_codes={TOWNSHIP})
-    stray = replace(good[1], township_code="999999999999")  # not in the database: the second insert fails
-    with pytest.raises(IntegrityError), Session.begin() as s:
-        import_projects(s, [good[0], stray])
+    broken = replace(good[1], households=0)  # passes nothing to the reader, but the table's check refuses it
+    with pytest.raises(IntegrityError, match="households_pos"), Session.begin() as s:
+        import_projects(s, DEMO, [good[0], broken])
     with Session() as s:
-        assert s.scalar(select(func.count()).select_from(ResidentialProject)) == before  # the first one is gone too
+        assert current_versions(s, DEMO)["projects"] == before  # the first project is gone too
+        assert s.scalar(select(func.count()).select_from(DataVersion)) == n_versions
     with Session.begin() as s:
-        assert import_projects(s, good, replace=True) == 2
+        import_projects(s, DEMO, good, replace=True)
     with Session() as s:
-        assert s.scalars(select(ResidentialProject.name).order_by(ResidentialProject.id)).all() == ["阳光家园", "幸福里"]
-        assert projects_from_frame(Repository(s).projects()) == good  # stored as read, dates included
+        assert projects_from_frame(Repository(s, DEMO).projects()) == good  # stored as read, dates included
+    with Session.begin() as s:
+        import_projects(s, DEMO, good[:1])  # appended to the current version, as a new one
+    with Session() as s:
+        assert list(Repository(s, DEMO).projects()["name"]) == ["阳光家园", "幸福里", "阳光家园"]
+    with Session.begin() as s:
+        rollback(s, DEMO, "projects")
+        rollback(s, DEMO, "projects")
+    with Session() as s:
+        assert list(Repository(s, DEMO).projects()["name"]) == old_names  # nothing was overwritten
 
 
 def run(*args):

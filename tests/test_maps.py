@@ -9,12 +9,13 @@ from dashboard.maps import LocalAssets, MapLayers, build_overview_map, facility_
 from data.db import make_engine, session_factory
 from data.repository import Repository
 from geo.density import hex_density
+from tests.conftest import DEMO
 
 
 @pytest.fixture(scope="module")
 def layers(demo_db_url):
     with session_factory(make_engine(demo_db_url))() as s:
-        repo = Repository(s)
+        repo = Repository(s, DEMO)
         return {
             "district": repo.district(), "townships": repo.townships(), "facilities": repo.facilities(),
             "roads": repo.roads(township_code="120118102000"), "elders": repo.elder_groups(),

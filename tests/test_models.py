@@ -5,14 +5,15 @@ import datetime as dt
 
 import pytest
 import shapely
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from data.db import create_schema, make_engine, session_factory
-from data.loader import DatabaseNotEmptyError, install_demo
-from data.models import Community, DatasetMeta, Facility, ResidentialProject, Road, Township
+from data.db import LegacySchemaError, create_schema, make_engine, session_factory
+from data.loader import DatabaseNotEmptyError, install_demo, remove_demo
+from data.models import Community, DataVersion, District, Facility, ResidentialProject, Road
 from data.repository import Repository
-from tests.conftest import _load_bundle
+from data.versions import current_versions
+from tests.conftest import DEMO, _load_bundle
 
 
 def small_bundle(bundle):
@@ -35,7 +36,7 @@ def round_trip(url, bundle):
     sub = small_bundle(bundle)
     engine = make_engine(_load_bundle(url, sub))
     with session_factory(engine)() as session:
-        repo = Repository(session)
+        repo = Repository(session, DEMO)
         towns = repo.townships()
         assert list(towns["code"]) == sorted(t["code"] for t in sub.townships)
         for t in sub.townships:
@@ -82,6 +83,7 @@ def test_round_trip_postgis(pg_url, demo_bundle):
         # A real spatial query: every facility lies in its own township polygon.
         outside = conn.execute(text(
             "SELECT count(*) FROM facility f JOIN township t ON t.code = f.township_code "
+            "AND t.version_id = (SELECT id FROM data_version WHERE kind = 'townships' AND is_current) "
             "WHERE NOT ST_Contains(t.geom, f.geom)"
         )).scalar()
         assert outside == 0
@@ -94,13 +96,13 @@ def test_round_trip_postgis(pg_url, demo_bundle):
 def test_full_demo_on_postgis(pg_demo_url, demo_bundle):
     engine = make_engine(pg_demo_url)
     with session_factory(engine)() as s:
-        counts = Repository(s).counts()
-        assert counts["road"] == demo_bundle.stats["road_lines"]
-        assert counts["elder_group"] == demo_bundle.stats["elder_groups"]
-        assert counts["facility"] == demo_bundle.stats["facilities"]
+        counts = Repository(s, DEMO).counts()
+        assert counts["roads"] == demo_bundle.stats["road_lines"]
+        assert counts["elders"] == demo_bundle.stats["elder_groups"]
+        assert counts["facilities"] == demo_bundle.stats["facilities"]
         union_diff = s.execute(text(
             "SELECT ST_Area(ST_SymDifference((SELECT ST_Union(geom) FROM township), "
-            "(SELECT geom FROM district))) / (SELECT ST_Area(geom) FROM district)"
+            "(SELECT geom FROM district_outline))) / (SELECT ST_Area(geom) FROM district_outline)"
         )).scalar()
         assert union_diff < 1e-9  # PostGIS agrees: the townships partition the district
     engine.dispose()
@@ -116,16 +118,20 @@ def test_failed_load_leaves_previous_content(tmp_path, demo_bundle):
     bad_fac = [dict(f) for f in good.facilities]
     bad_fac[-1]["staff_professional"] = bad_fac[-1]["staff_total"] + 1  # violates staff_split
     bad = dataclasses.replace(good, facilities=bad_fac, meta={**good.meta, "seed": "999"})
-    with pytest.raises(IntegrityError, match="staff_split"), session_factory(engine).begin() as s:
-        Repository(s).replace_all(bad)
     with session_factory(engine)() as s:
-        counts = Repository(s).counts()
-        assert counts["facility"] == len(good.facilities)
-        assert counts["township"] == len(good.townships)
-        assert s.get(DatasetMeta, "seed").value == good.meta["seed"]
+        before = current_versions(s, DEMO)
+    with pytest.raises(IntegrityError, match="staff_split"), session_factory(engine).begin() as s:
+        Repository(s, DEMO).install_bundle(bad, source_name="bad", data_date=dt.date(2026, 7, 1), synthetic=True)
+    with session_factory(engine)() as s:
+        assert current_versions(s, DEMO) == before
+        counts = Repository(s, DEMO).counts()
+        assert counts["facilities"] == len(good.facilities)
+        assert counts["townships"] == len(good.townships)
+        assert Repository(s, DEMO).meta()["seed"] == good.meta["seed"]
+        assert s.scalar(select(func.count()).select_from(DataVersion)) == len(before)  # no half version left
 
 
-def test_install_demo_is_idempotent_and_refuses_foreign_data(tmp_path):
+def test_install_demo_is_idempotent_and_refuses_an_imported_district(tmp_path):
     engine = _sqlite(tmp_path)
     lines = []
     first = install_demo(engine, seed=3, progress=lines.append)
@@ -134,12 +140,29 @@ def test_install_demo_is_idempotent_and_refuses_foreign_data(tmp_path):
     again = install_demo(engine, seed=3, progress=lines.append)
     assert not again.built and "跳过" in again.message
 
-    with session_factory(engine).begin() as s:  # now make it look like a real district's data
-        s.execute(DatasetMeta.__table__.delete())
-    with pytest.raises(DatabaseNotEmptyError, match="--force"):
-        install_demo(engine, seed=3, progress=lines.append)
+    with session_factory(engine).begin() as s:  # now make the district look imported (real data)
+        s.execute(update(District).values(is_demo=False))
+    with pytest.raises(DatabaseNotEmptyError, match="真实"):
+        install_demo(engine, seed=4, progress=lines.append)
+    with pytest.raises(DatabaseNotEmptyError, match="拒绝删除"):
+        remove_demo(engine)
     with session_factory(engine)() as s:
-        assert s.scalar(select(Township.code).limit(1)) is not None  # untouched
+        assert Repository(s, DEMO).counts()["townships"] == 23  # untouched
+
+
+def test_old_one_district_layout_is_named_and_a_demo_one_rebuilt(tmp_path):
+    engine = _sqlite(tmp_path)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE dataset_meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(2000))")
+        conn.exec_driver_sql("CREATE TABLE district (code VARCHAR(6) PRIMARY KEY, name TEXT, geom BLOB)")
+        conn.exec_driver_sql("INSERT INTO dataset_meta VALUES ('is_demo', 'false')")
+    with pytest.raises(LegacySchemaError, match="旧版"):
+        create_schema(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE dataset_meta SET value = 'true'")
+    assert install_demo(engine, seed=3, progress=lambda _m: None).built
+    with session_factory(engine)() as s:
+        assert Repository(s, DEMO).meta()["is_demo"] == "true"
 
 
 def test_geometry_column_rejects_non_geometry(tmp_path):
@@ -156,7 +179,12 @@ def test_check_constraints_guard_counts(tmp_path, demo_bundle):
         f = s.scalars(select(Facility)).first()
         f.beds_care = f.beds_total + 1
         s.flush()
-    with pytest.raises(IntegrityError), session_factory(engine).begin() as s:
-        s.add(Community(code="x", name="x", township_code="nope", committee_type="村委会", is_urban=False,
-                        geom=shapely.Point(0, 0)))
+    with pytest.raises(IntegrityError), session_factory(engine).begin() as s:  # a row needs a real version
+        s.add(Community(version_id=10**6, code="x", name="x", township_code="nope", committee_type="村委会",
+                        is_urban=False, geom=shapely.Point(0, 0)))
         s.flush()
+    with pytest.raises(IntegrityError, match="ux_data_version_current|UNIQUE"), session_factory(engine).begin() as s:
+        v = s.scalars(select(DataVersion).where(DataVersion.kind == "facilities")).one()
+        s.add(DataVersion(district_code=v.district_code, kind="facilities", data_date=v.data_date, source_name="x",
+                          row_count=0, details={}, created_at=v.created_at, created_by="t", is_current=True))
+        s.flush()  # a second current version of one kind

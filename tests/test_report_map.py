@@ -10,6 +10,7 @@ from shapely.geometry import Point
 
 from reports import static_map
 from reports.static_map import MapLayers, nice_length_m, render_map
+from tests.conftest import demo_ref
 
 
 @pytest.mark.parametrize(("span_m", "expected"), [(4_000, 1_000), (9_000, 2_000), (60_000, 20_000), (1_000, 200)])
@@ -27,7 +28,7 @@ def colour_share(png: bytes, hex_colour: str, tol: int = 12) -> float:
 def demo_layers(demo_db_url):
     from dashboard import services
 
-    layers = services.base_layers(demo_db_url)
+    layers = services.base_layers(demo_ref(demo_db_url))
     twp = layers.townships.loc["120118102000"]  # 独流镇
     c = twp.geometry.representative_point()
     hexes = gpd.GeoDataFrame({"total": [5]}, geometry=[Point(c.x, c.y).buffer(0.01)], crs="EPSG:4326")

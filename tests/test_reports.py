@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from shapely.geometry import Point
 
-from tests.conftest import ROOT, app_test, assert_clean, copy_sqlite, missing
+from tests.conftest import DEMO, ROOT, app_test, assert_clean, copy_sqlite, demo_ref, missing
 
 TOWNSHIP, TOWNSHIP_NAME = "120118102000", "独流镇"
 GAP_CENTRE = (116.97273, 38.99543)  # an uncovered cluster of the seed-42 demo in 独流镇 (南肖楼村)
@@ -54,12 +54,12 @@ def report_db(demo_db_url, tmp_path_factory):
     from planning.scenario import Change
 
     url = copy_sqlite(demo_db_url, tmp_path_factory.mktemp("reports") / "reports.db")
-    fac = base_layers(url).facilities
+    fac = base_layers(demo_ref(url)).facilities
     care = {k.id for k in get_config().facility_kinds if k.care_service}
     station = fac[(fac["township_code"] == TOWNSHIP) & fac["kind_id"].isin(care) & (fac["status"] == "operating")]
     engine = make_engine(url)
     with session_factory(engine).begin() as session:
-        repo = ScenarioRepository(session)
+        repo = ScenarioRepository(session, DEMO)
         sid = repo.create("独流镇补点方案", author="测试")
         repo.add_change(sid, Change("open", kind_id="day_care", point=Point(*GAP_CENTRE), note="南肖楼"))
         repo.add_change(sid, Change("close", facility_code=str(station["code"].iloc[-1])))
@@ -74,7 +74,7 @@ def township_pdf(report_db, tmp_path_factory):
     from reports.export import export
 
     url, sid = report_db
-    r, data = export(url, ReportRequest(township=TOWNSHIP, scenario_id=sid), "pdf")
+    r, data = export(demo_ref(url), ReportRequest(township=TOWNSHIP, scenario_id=sid), "pdf")
     path = tmp_path_factory.mktemp("pdf") / "township.pdf"
     path.write_bytes(data)
     return r, path
@@ -86,7 +86,7 @@ def district_pdf(report_db, tmp_path_factory):
     from reports.content import ReportRequest
     from reports.export import export
 
-    r, data = export(report_db[0], ReportRequest(), "pdf")
+    r, data = export(demo_ref(report_db[0]), ReportRequest(), "pdf")
     path = tmp_path_factory.mktemp("pdf") / "district.pdf"
     path.write_bytes(data)
     return r, path
@@ -132,7 +132,7 @@ def test_scorecard_page_shows_the_scorecards_values(township_pdf, report_db):
 
     _, path = township_pdf
     page = _scorecard_page(path)
-    table = area_table(scorecard(report_db[0]), TOWNSHIP, compare=DISTRICT)
+    table = area_table(scorecard(demo_ref(report_db[0])), TOWNSHIP, compare=DISTRICT)
     for row in table.to_dict("records"):
         cells = _compact(f"{row['指标']}{row['状态']}{row['实际值']}{row['目标']}{row['全区']}")
         assert cells in page, (cells, page[:400])
@@ -145,7 +145,7 @@ def test_district_pdf_names_every_township(district_pdf, report_db):
     assert _pages(path) >= 3
     _assert_fonts_embedded(path)
     text = _compact(_pdftotext(path))
-    for name in base_layers(report_db[0]).townships["name"]:
+    for name in base_layers(demo_ref(report_db[0])).townships["name"]:
         assert name in text, name
     assert r.scenario is None and "规划情景前后对比" not in text
 
@@ -170,9 +170,9 @@ def test_bad_requests_name_what_to_fix(report_db):
 
     url, sid = report_db
     with pytest.raises(ReportError, match="999.*独流镇"):
-        collect(url, ReportRequest(township="999"))
+        collect(demo_ref(url), ReportRequest(township="999"))
     with pytest.raises(ReportError, match=f"情景 {sid + 100} 不存在.*独流镇补点方案"):
-        collect(url, ReportRequest(scenario_id=sid + 100))
+        collect(demo_ref(url), ReportRequest(scenario_id=sid + 100))
     with pytest.raises(ReportError, match="foo"):
         ReportRequest(sections=("map", "foo"))
 
@@ -196,10 +196,10 @@ def test_workbook_numbers_equal_the_scorecard(report_db):
     from reports.export import export
 
     url, _ = report_db
-    card = scorecard(url)
+    card = scorecard(demo_ref(url))
     label_of = {t.label_zh: t.id for t in card.targets}
     for township in (TOWNSHIP, None):
-        _, data = export(url, ReportRequest(township=township, sections=("scorecard", "coverage")), "xlsx")
+        _, data = export(demo_ref(url), ReportRequest(township=township, sections=("scorecard", "coverage")), "xlsx")
         wb = openpyxl.load_workbook(io.BytesIO(data))
         ws = wb["考核指标"]
         head = [c.value for c in ws[1]]
@@ -215,7 +215,7 @@ def test_workbook_numbers_equal_the_scorecard(report_db):
             ws = wb["乡镇指标"]
             head = [c.value for c in ws[1]]
             matrix = card.matrix("value")
-            towns = base_layers(url).townships
+            towns = base_layers(demo_ref(url)).townships
             code_of = dict(zip(towns["name"], towns["code"], strict=True))
             checked = 0
             for row in ws.iter_rows(min_row=2, values_only=True):
@@ -233,7 +233,7 @@ def test_geopackage_and_geojson_layers(report_db, tmp_path):
     from reports.export import export
 
     url, _ = report_db
-    r, gpkg = export(url, ReportRequest(township=TOWNSHIP), "gpkg")
+    r, gpkg = export(demo_ref(url), ReportRequest(township=TOWNSHIP), "gpkg")
     path = tmp_path / "layers.gpkg"
     path.write_bytes(gpkg)
     names = {row[0] for row in pyogrio.list_layers(path)}
@@ -245,7 +245,7 @@ def test_geopackage_and_geojson_layers(report_db, tmp_path):
     elders = r.coverage.set_index("类别").loc["60岁以上老人"]
     assert hexes["elders"].sum() == pytest.approx(elders["老人数"])
     assert hexes.loc[hexes["covered"] == 1, "elders"].sum() == pytest.approx(elders["步行可达"])
-    _, zipped = export(url, ReportRequest(township=TOWNSHIP), "geojson")
+    _, zipped = export(demo_ref(url), ReportRequest(township=TOWNSHIP), "geojson")
     with zipfile.ZipFile(io.BytesIO(zipped)) as z:
         assert {n.removesuffix(".geojson") for n in z.namelist()} == names
 
@@ -262,7 +262,7 @@ def test_html_export_opens_offline_and_draws_the_facilities(report_db, tmp_path)
     from playwright.sync_api import sync_playwright
 
     url, _ = report_db
-    r, data = export(url, ReportRequest(township=TOWNSHIP, sections=("map",)), "html")
+    r, data = export(demo_ref(url), ReportRequest(township=TOWNSHIP, sections=("map",)), "html")
     page_text = data.decode("utf-8")
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=\"https?:", page_text)
     path = tmp_path / "map.html"
@@ -331,7 +331,7 @@ def test_the_same_report_from_postgis(pg_demo_url, demo_db_url):
     from reports.export import export
 
     def sheets(url: str) -> dict[str, list[tuple]]:
-        _, data = export(url, ReportRequest(township=TOWNSHIP, sections=("scorecard", "coverage", "gaps", "four_sync")),
+        _, data = export(demo_ref(url), ReportRequest(township=TOWNSHIP, sections=("scorecard", "coverage", "gaps", "four_sync")),
                          "xlsx")
         wb = openpyxl.load_workbook(io.BytesIO(data))
         return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb if ws.title != "说明"}

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from dashboard.state import MAP_TOWNSHIP, SCN_ID, SCN_VIEW
 from data.db import make_engine, session_factory
 from data.models import Facility, Scenario, ScenarioChange
-from tests.conftest import app_test, assert_clean
+from tests.conftest import DEMO, app_test, assert_clean
 from tests.test_scenarios import base_fingerprint
 
 
@@ -161,7 +161,7 @@ def test_opened_sites_belong_to_the_township_they_stand_in(demo_db_url):
     from planning.scenario import Change, apply_changes
 
     with session_factory(make_engine(demo_db_url))() as s:
-        repo = Repository(s)
+        repo = Repository(s, DEMO)
         facilities, townships = repo.facilities(), repo.townships()
     inside = townships.iloc[3]
     where = inside.geometry.representative_point()

@@ -13,7 +13,7 @@ from data.models import Facility
 from data.repository import Repository
 from data.scenarios import ScenarioRepoError, ScenarioRepository
 from planning.scenario import Change, ScenarioError, apply_changes
-from tests.conftest import _load_bundle
+from tests.conftest import DEMO, _load_bundle
 
 LEVELS = {k.id: k.level for k in load_config().facility_kinds}
 
@@ -34,14 +34,14 @@ def base_fingerprint(Session) -> str:
 
 def test_round_trip_and_order(db):
     with db.begin() as s:
-        repo = ScenarioRepository(s)
+        repo = ScenarioRepository(s, DEMO)
         sid = repo.create("静海镇补点方案", author="规划科")
         code = s.scalars(select(Facility.code).where(Facility.kind_id == "rural_mutual_aid")).first()
         repo.add_change(sid, Change("open", kind_id="community_station", point=Point(116.93, 38.93), note="新站A"))
         repo.add_change(sid, Change("close", facility_code=code))
         repo.add_change(sid, Change("open", kind_id="day_care", point=Point(116.91, 38.92), candidate_id="C17"))
     with db() as s:
-        repo = ScenarioRepository(s)
+        repo = ScenarioRepository(s, DEMO)
         got = repo.changes(sid)
         assert [c.action for c in got] == ["open", "close", "open"]
         assert got[0].point.equals(Point(116.93, 38.93)) and got[0].note == "新站A"
@@ -53,7 +53,7 @@ def test_round_trip_and_order(db):
 def test_scenario_operations_never_touch_the_base(db):
     before = base_fingerprint(db)
     with db.begin() as s:
-        repo = ScenarioRepository(s)
+        repo = ScenarioRepository(s, DEMO)
         codes = s.scalars(select(Facility.code).limit(3)).all()
         a = repo.create("方案一")
         repo.add_change(a, Change("close", facility_code=codes[0]))
@@ -65,8 +65,8 @@ def test_scenario_operations_never_touch_the_base(db):
         repo.add_change(c, Change("open", kind_id="meal_point", point=Point(116.95, 38.9)))
         repo.remove_last_change(b)
     with db() as s:
-        repo = ScenarioRepository(s)
-        fac = Repository(s).facilities()
+        repo = ScenarioRepository(s, DEMO)
+        fac = Repository(s, DEMO).facilities()
         assert [ch.action for ch in repo.changes(c)] == ["close", "change_kind", "change_beds", "open"]
         assert [ch.action for ch in repo.changes(b)] == ["close", "change_kind"]
         after = apply_changes(fac, repo.changes(c), kind_levels=LEVELS)
@@ -76,13 +76,13 @@ def test_scenario_operations_never_touch_the_base(db):
         assert row["kind_id"] == "day_care" and row["level"] == LEVELS["day_care"]
         assert after[after["code"] == codes[2]].iloc[0]["beds_total"] == 99
     with db.begin() as s:
-        ScenarioRepository(s).delete(b)
+        ScenarioRepository(s, DEMO).delete(b)
     assert base_fingerprint(db) == before
 
 
 def test_errors_say_what_to_fix(db):
     with db.begin() as s:
-        repo = ScenarioRepository(s)
+        repo = ScenarioRepository(s, DEMO)
         a = repo.create("方案")
         repo.create("依赖方案", base_id=a)
         with pytest.raises(ScenarioRepoError, match="已有同名情景“方案”"):

@@ -1,0 +1,226 @@
+"""Districts and their dated data versions: register, add, make current, roll back, list.
+
+Every import of one kind of data for one district is a ``DataVersion``; its
+rows are inserted once and never updated. "Current" is one flag per
+(district, kind), guarded by a partial unique index, so switching versions
+(an import, a rollback) is one small update in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import pandas as pd
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from data.models import (
+    DATA_KINDS,
+    KIND_ZH,
+    Community,
+    DataVersion,
+    District,
+    DistrictMeta,
+    DistrictOutline,
+    ElderGroup,
+    Facility,
+    ResidentialProject,
+    Road,
+    Township,
+)
+
+# The table holding each kind's rows.
+KIND_MODELS = {
+    "district": DistrictOutline, "townships": Township, "communities": Community, "facilities": Facility,
+    "elders": ElderGroup, "roads": Road, "projects": ResidentialProject,
+}
+
+
+class VersionError(ValueError):
+    """A district or version operation that cannot be done; the message says why and what to do."""
+
+
+class DataRef(NamedTuple):
+    """Which data a computation reads: database, district, and the version of each kind.
+
+    Hashable and small, so it is the cache key of every cached service: a new
+    import or a rollback changes ``versions`` and so every key.
+    """
+
+    url: str
+    district: str
+    versions: tuple[tuple[str, int], ...]
+
+    @property
+    def version_map(self) -> dict[str, int]:
+        return dict(self.versions)
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a file, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a container
+        return "unknown"
+
+
+def check_kind(kind: str) -> str:
+    if kind not in DATA_KINDS:
+        msg = f"未知的数据类型 {kind!r}（unknown kind）；可选：{', '.join(DATA_KINDS)}"
+        raise VersionError(msg)
+    return kind
+
+
+def districts(session: Session) -> pd.DataFrame:
+    """code, name, is_demo, created_at, sorted by code."""
+    rows = session.execute(select(District.code, District.name, District.is_demo, District.created_at)
+                           .order_by(District.code)).all()
+    return pd.DataFrame(rows, columns=["code", "name", "is_demo", "created_at"])
+
+
+def get_district(session: Session, code: str) -> District:
+    d = session.get(District, code)
+    if d is None:
+        known = ", ".join(f"{r.code} {r.name}" for r in session.scalars(select(District).order_by(District.code)))
+        msg = (f"数据库中没有区县 {code!r}（no such district）；已有：{known or '无'}。"
+               "用 `python cli.py import district FILE --code CODE --name NAME` 导入一个区县。")
+        raise VersionError(msg)
+    return d
+
+
+def register_district(session: Session, code: str, name: str, *, is_demo: bool = False) -> District:
+    """The district's registry row, created when missing; a name or demo-flag clash is an error."""
+    d = session.get(District, code)
+    if d is None:
+        d = District(code=code, name=name, is_demo=is_demo, created_at=utc_now())
+        session.add(d)
+        session.flush()
+        return d
+    if d.is_demo != is_demo:
+        msg = (f"区县 {code}（{d.name}）是{'演示区县' if d.is_demo else '已导入的真实区县'}，"
+               f"不能{'作为演示数据重建' if is_demo else '导入真实数据'}。"
+               + ("演示区县可以用 `python cli.py demo --remove` 删除后再导入。" if d.is_demo else
+                  "演示数据可以放到另一个数据库（--database-url）。"))
+        raise VersionError(msg)
+    return d
+
+
+def current_versions(session: Session, district: str) -> dict[str, int]:
+    """kind -> id of the current version (kinds never imported are absent)."""
+    rows = session.execute(select(DataVersion.kind, DataVersion.id).where(
+        DataVersion.district_code == district, DataVersion.is_current)).all()
+    return {k: i for k, i in rows}
+
+
+def data_ref(session: Session, url: str, district: str) -> DataRef:
+    get_district(session, district)
+    cur = current_versions(session, district)
+    return DataRef(url, district, tuple(sorted(cur.items())))
+
+
+def add_version(session: Session, district: str, kind: str, *, data_date: dt.date, source_name: str,
+                sha256: str | None, row_count: int, details: Mapping | None = None,
+                created_by: str | None = None, synthetic: bool = False) -> int:
+    """A new (not yet current) version; insert its rows, then :func:`make_current`."""
+    check_kind(kind)
+    v = DataVersion(district_code=district, kind=kind, data_date=data_date, source_name=source_name[:255],
+                    sha256=sha256, row_count=row_count, details=dict(details or {}), created_at=utc_now(),
+                    created_by=(created_by or os_user())[:80], is_current=False, is_synthetic=synthetic)
+    session.add(v)
+    session.flush()
+    return v.id
+
+
+def make_current(session: Session, version_id: int) -> None:
+    v = session.get(DataVersion, version_id)
+    if v is None:
+        msg = f"版本 {version_id} 不存在 (no version {version_id})"
+        raise VersionError(msg)
+    session.execute(update(DataVersion).where(DataVersion.district_code == v.district_code,
+                                              DataVersion.kind == v.kind, DataVersion.is_current)
+                    .values(is_current=False))
+    session.flush()
+    session.execute(update(DataVersion).where(DataVersion.id == version_id).values(is_current=True))
+    session.flush()
+
+
+def rollback(session: Session, district: str, kind: str) -> tuple[int, int]:
+    """Make the version before the current one current again; returns (from id, to id)."""
+    get_district(session, district)
+    check_kind(kind)
+    cur = current_versions(session, district).get(kind)
+    if cur is None:
+        msg = f"{district} 还没有导入过{KIND_ZH[kind]}（{kind}），无可回退"
+        raise VersionError(msg)
+    prev = session.scalar(select(func.max(DataVersion.id)).where(
+        DataVersion.district_code == district, DataVersion.kind == kind, DataVersion.id < cur))
+    if prev is None:
+        msg = f"{district} 的{KIND_ZH[kind]}（{kind}）只有一个版本（{cur}），没有更早的版本可以回退"
+        raise VersionError(msg)
+    make_current(session, prev)
+    return cur, prev
+
+
+def versions(session: Session, district: str, kind: str | None = None) -> pd.DataFrame:
+    """Every version of a district (one kind or all), newest first."""
+    stmt = select(DataVersion).where(DataVersion.district_code == district)
+    if kind is not None:
+        stmt = stmt.where(DataVersion.kind == check_kind(kind))
+    rows = [{"id": v.id, "kind": v.kind, "current": v.is_current, "data_date": v.data_date,
+             "rows": v.row_count, "source": v.source_name, "sha256": v.sha256 or "", "created_at": v.created_at,
+             "created_by": v.created_by, "synthetic": v.is_synthetic}
+            for v in session.scalars(stmt.order_by(DataVersion.kind, DataVersion.id.desc()))]
+    cols = ["id", "kind", "current", "data_date", "rows", "source", "sha256", "created_at", "created_by", "synthetic"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def version_rows(session: Session, version_id: int) -> DataVersion:
+    v = session.get(DataVersion, version_id)
+    if v is None:
+        msg = f"版本 {version_id} 不存在 (no version {version_id})"
+        raise VersionError(msg)
+    return v
+
+
+def insert_rows(session: Session, model, rows: list[dict], version_id: int, *, chunk: int = 2000) -> None:
+    """Insert one version's rows in chunks, in the caller's transaction."""
+    for start in range(0, len(rows), chunk):
+        session.execute(insert(model), [{**r, "version_id": version_id} for r in rows[start:start + chunk]])
+
+
+def store_version(session: Session, district: str, kind: str, rows: list[dict], *, data_date: dt.date,
+                  source_name: str, sha256: str | None, details: Mapping | None = None,
+                  created_by: str | None = None, synthetic: bool = False) -> int:
+    """A new current version of ``kind`` holding ``rows``, in the caller's transaction (all or nothing)."""
+    get_district(session, district)
+    vid = add_version(session, district, kind, data_date=data_date, source_name=source_name, sha256=sha256,
+                      row_count=len(rows), details=details, created_by=created_by, synthetic=synthetic)
+    insert_rows(session, KIND_MODELS[kind], rows, vid)
+    make_current(session, vid)
+    return vid
+
+
+def remove_district_data(session: Session, district: str) -> None:
+    """Delete every version and row of one district (the demo's rebuild; real districts keep history)."""
+    ids = select(DataVersion.id).where(DataVersion.district_code == district).scalar_subquery()
+    for model in KIND_MODELS.values():
+        session.execute(delete(model).where(model.version_id.in_(ids)))
+    session.execute(delete(DataVersion).where(DataVersion.district_code == district))
+    session.execute(delete(DistrictMeta).where(DistrictMeta.district_code == district))
+    session.flush()

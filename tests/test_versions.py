@@ -1,0 +1,165 @@
+"""Several districts in one database, dated data versions, rollback; `cli.py districts / versions / rollback`."""
+
+import dataclasses
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from data.db import make_engine, session_factory
+from data.repository import Repository
+from data.versions import VersionError, current_versions, register_district, rollback, store_version
+from planning.scorecard import DISTRICT
+from tests.conftest import DEMO, ROOT, demo_ref
+
+HEXI = "120103"
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "cli.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def hexi_bundle():
+    """A second, small district (Hexi's real outline and official streets, synthetic rest)."""
+    from data.demo import build_demo
+
+    return build_demo(seed=7, district_code=HEXI, elders_total=20_000, project_count=5)
+
+
+def facility_rows(bundle, keep: int):
+    return [dict(f) for f in bundle.facilities[:keep]]
+
+
+def sql(url, query):
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        out = conn.execute(text(query)).all()
+    engine.dispose()
+    return out
+
+
+def scorecard_cells(url, district):
+    from dashboard.scorecard import scorecard
+
+    return scorecard(demo_ref(url, district)).cells
+
+
+def test_two_districts_keep_their_own_figures(writable_demo_url, hexi_bundle):
+    """Importing (and rebuilding) a second district leaves the demo's scorecard exactly as it was."""
+    before = scorecard_cells(writable_demo_url, DEMO)
+    engine = make_engine(writable_demo_url)
+    with session_factory(engine).begin() as s:
+        register_district(s, HEXI, "河西区")
+        Repository(s, HEXI).install_bundle(hexi_bundle, source_name="hexi", data_date=dt.date(2026, 9, 30),
+                                           synthetic=True)
+    with session_factory(engine).begin() as s:  # "rebuilt": every kind again, as new versions
+        Repository(s, HEXI).install_bundle(hexi_bundle, source_name="hexi again", data_date=dt.date(2026, 10, 31),
+                                           synthetic=True)
+    engine.dispose()
+    after = scorecard_cells(writable_demo_url, DEMO)
+    assert after.equals(before)
+    # Hexi reads its own rows: its facility count is the bundle's, read back by raw SQL through the current version
+    (n_hexi,), = sql(writable_demo_url, "SELECT COUNT(*) FROM facility f JOIN data_version v ON v.id = f.version_id "
+                                         f"WHERE v.district_code = '{HEXI}' AND v.is_current")
+    assert n_hexi == len(hexi_bundle.facilities)
+    hexi = scorecard_cells(writable_demo_url, HEXI)
+    towns = {t["code"] for t in hexi_bundle.townships}
+    assert set(hexi["area"]) == towns | {DISTRICT} and len(towns) == 14  # Hexi's 14 official streets
+    # the demo's name cannot be taken by an import, nor an imported district rebuilt as the demo
+    with session_factory(make_engine(writable_demo_url)).begin() as s, pytest.raises(VersionError, match="演示区县"):
+        register_district(s, DEMO, "静海区", is_demo=False)
+
+
+def test_a_new_version_then_rollback_restores_the_figures(writable_demo_url, demo_bundle):
+    engine = make_engine(writable_demo_url)
+    Session = session_factory(engine)
+    ref0 = demo_ref(writable_demo_url)
+    keep = 100
+    with Session.begin() as s:
+        store_version(s, DEMO, "facilities", facility_rows(demo_bundle, keep), data_date=dt.date(2026, 9, 30),
+                      source_name="fewer.xlsx", sha256="0" * 64)
+    ref1 = demo_ref(writable_demo_url)
+    assert ref1 != ref0  # every cache key changes with the version
+    with Session() as s:
+        assert len(Repository(s, DEMO).facilities()) == keep
+        assert Repository(s, DEMO).meta()["data_date"] == "2026-09-30"
+        assert Repository(s, DEMO, ref0.version_map).facilities().shape[0] == len(demo_bundle.facilities)
+    operating = sum(f["status"] == "operating" for f in demo_bundle.facilities[:keep])
+    (n,), = sql(writable_demo_url, "SELECT COUNT(*) FROM facility f JOIN data_version v ON v.id = f.version_id "
+                                   "WHERE v.is_current AND f.status = 'operating'")
+    assert n == operating
+    with Session.begin() as s:
+        was, now = rollback(s, DEMO, "facilities")
+    assert (was, now) == (ref1.version_map["facilities"], ref0.version_map["facilities"])
+    assert demo_ref(writable_demo_url) == ref0
+    (n,), = sql(writable_demo_url, "SELECT COUNT(*) FROM facility f JOIN data_version v ON v.id = f.version_id "
+                                   "WHERE v.is_current")
+    assert n == len(demo_bundle.facilities)
+    (total,), = sql(writable_demo_url, "SELECT COUNT(*) FROM facility")
+    assert total == len(demo_bundle.facilities) + keep  # nothing was deleted or overwritten
+    with Session.begin() as s, pytest.raises(VersionError, match="只有一个版本"):
+        rollback(s, DEMO, "facilities")
+    engine.dispose()
+
+
+def test_a_failed_version_leaves_the_current_one(writable_demo_url, demo_bundle):
+    from sqlalchemy.exc import IntegrityError
+
+    rows = facility_rows(demo_bundle, 10)
+    rows[-1]["beds_care"] = rows[-1]["beds_total"] + 1  # violates beds_split on the last insert
+    before = demo_ref(writable_demo_url)
+    engine = make_engine(writable_demo_url)
+    with pytest.raises(IntegrityError), session_factory(engine).begin() as s:
+        store_version(s, DEMO, "facilities", rows, data_date=dt.date(2026, 9, 30), source_name="bad.xlsx",
+                      sha256=None)
+    engine.dispose()
+    assert demo_ref(writable_demo_url) == before
+    (n,), = sql(writable_demo_url, "SELECT COUNT(*) FROM data_version")
+    assert n == len(before.versions)
+
+
+def test_cli_districts_versions_rollback(writable_demo_url, demo_bundle):
+    url = writable_demo_url
+    out = cli("districts", "--database-url", url)
+    assert out.returncode == 0, out.stderr
+    assert "120118 静海区（演示）" in out.stdout and "设施 v" in out.stdout
+    out = cli("versions", "--district", DEMO, "--database-url", url)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 1 + 7 and all("\t*\t" in ln for ln in lines[1:])  # one current version per kind
+    bad = cli("rollback", "--district", DEMO, "--kind", "facilities", "--database-url", url)
+    assert bad.returncode == 2 and "只有一个版本" in bad.stderr
+    unknown = cli("versions", "--district", "999999", "--database-url", url)
+    assert unknown.returncode == 2 and "120118 静海区" in unknown.stderr  # lists what exists
+    engine = make_engine(url)
+    with session_factory(engine).begin() as s:
+        store_version(s, DEMO, "facilities", facility_rows(demo_bundle, 5), data_date=dt.date(2026, 9, 30),
+                      source_name="five.csv", sha256="a" * 64)
+    with session_factory(engine)() as s:
+        newest = current_versions(s, DEMO)["facilities"]
+    engine.dispose()
+    out = cli("versions", "--district", DEMO, "--kind", "facilities", "--database-url", url)
+    first = out.stdout.strip().splitlines()[1].split("\t")
+    assert first[:5] == [str(newest), "facilities", "*", "2026-09-30", "5"] and first[5] == "five.csv"
+    out = cli("rollback", "--district", DEMO, "--kind", "facilities", "--database-url", url)
+    assert out.returncode == 0, out.stderr
+    assert f"由 v{newest} 回退" in out.stdout and f"{len(demo_bundle.facilities):,} 行" in out.stdout
+
+
+def test_scenarios_belong_to_their_district(writable_demo_url, hexi_bundle):
+    from data.scenarios import ScenarioRepoError, ScenarioRepository
+
+    engine = make_engine(writable_demo_url)
+    with session_factory(engine).begin() as s:
+        register_district(s, HEXI, "河西区")
+        Repository(s, HEXI).install_bundle(dataclasses.replace(hexi_bundle), source_name="hexi",
+                                           data_date=dt.date(2026, 9, 30), synthetic=True)
+        sid = ScenarioRepository(s, DEMO).create("同名方案")
+        ScenarioRepository(s, HEXI).create("同名方案")  # the same name in another district is fine
+        assert list(ScenarioRepository(s, HEXI).list()["name"]) == ["同名方案"]
+        with pytest.raises(ScenarioRepoError, match="不存在"):
+            ScenarioRepository(s, HEXI).changes(sid)  # another district's scenario is not found
+    engine.dispose()
