@@ -1,0 +1,581 @@
+"""Turning a read file into a kind's rows, with every problem found (row, column, value, why, fix).
+
+One function per kind: ``prepare_district``, ``prepare_townships``,
+``prepare_communities``, ``prepare_facilities``, ``prepare_elders``. Each takes
+what was read and the district's context (outline, townships, communities) and
+returns a ``Prepared``: rows ready to store, problems (errors refuse the import,
+warnings are shown) and notices. Pure: no database, no Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import h3
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Point
+
+from config import DashboardConfig
+from data.imports.coords import CrsDecision, decide_lonlat_crs
+from data.imports.mapping import Field, MappingFile, describe, map_columns
+from data.imports.tables import RawTable
+from data.imports.values import (
+    BadValue,
+    PlaceIndex,
+    code_text,
+    count,
+    date,
+    header_key,
+    is_missing,
+    name_index,
+    number,
+    yes_no,
+)
+from geo.crs import utm_crs_for
+
+H3_RES = 9
+TOWN_TYPES = ("街道", "镇", "乡", "其他")
+STATUS = {"运营": "operating", "运营中": "operating", "正常": "operating", "在营": "operating", "operating": "operating",
+          "暂停": "suspended", "停业": "suspended", "suspended": "suspended", "规划": "planned", "planned": "planned",
+          "在建": "building", "建设中": "building", "building": "building"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int | None  # spreadsheet row (None: the file as a whole)
+    column: str
+    value: str
+    why: str
+    fix: str
+    severity: str = "error"  # error | warning
+
+    def line(self) -> str:
+        where = f"第 {self.row} 行，" if self.row is not None else ""
+        col = f"列“{self.column}”，" if self.column else ""
+        val = f"值 {self.value!r}：" if self.value != "" else ""
+        return f"{'错误' if self.severity == 'error' else '警告'}：{where}{col}{val}{self.why}；{self.fix}"
+
+
+@dataclass
+class Prepared:
+    kind: str
+    rows: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    mapping: list[str] = field(default_factory=list)
+    crs: CrsDecision | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The district's current data an import is checked against (WGS84)."""
+
+    district_code: str
+    outline: shapely.Geometry | None
+    townships: gpd.GeoDataFrame | None  # code, name, geometry
+    communities: gpd.GeoDataFrame | None  # code, name, township_code, geometry (point), boundary
+
+
+def _multi(g) -> MultiPolygon:
+    g = shapely.make_valid(g)
+    if isinstance(g, MultiPolygon):
+        return g
+    polys = [p for p in getattr(g, "geoms", [g]) if p.geom_type == "Polygon"]
+    return MultiPolygon(polys)
+
+
+# ---- GIS kinds ---------------------------------------------------------------
+
+def prepare_district(layer: gpd.GeoDataFrame) -> Prepared:
+    out = Prepared("district")
+    polys = [g for g in layer.geometry if g is not None and g.geom_type in ("Polygon", "MultiPolygon")]
+    if not polys:
+        out.problems.append(Problem(None, "", "", "文件中没有面（多边形）要素", "导入区县边界的面图层"))
+        return out
+    outline = _multi(shapely.union_all(polys))
+    out.rows.append({"geom": outline, "is_synthetic": False})
+    metric = utm_crs_for(outline.centroid.x, outline.centroid.y)
+    area = gpd.GeoSeries([outline], crs=4326).to_crs(metric).area.iloc[0] / 1e6
+    out.notices.append(f"区界：{len(polys)} 个面合并为一个，面积 {area:,.1f} km²")
+    return out
+
+
+def prepare_townships(layer: gpd.GeoDataFrame, ctx: Context, config: DashboardConfig,
+                      override: MappingFile | None = None) -> Prepared:
+    out = Prepared("townships")
+    fields = [Field("code", "12 位区划代码", True), Field("name", "名称", True), Field("type", "类型（街道/镇/乡）")]
+    header = [c for c in layer.columns if c != "geometry"]
+    mapping = map_columns(header, fields, _synonyms(config, code=("code12", *config.imports.synonyms.get("township_code", ()),
+                                                                  "区划代码"),
+                                                    name=config.imports.synonyms.get("township", ())), override)
+    out.mapping = describe(mapping, header, fields)
+    seen: dict[str, int] = {}
+    polys = []
+    for i, rec in enumerate(layer.itertuples(index=False)):
+        n = i + 1
+        vals = {f: str(getattr(rec, header[c]) if getattr(rec, header[c]) is not None else "").strip()
+                for f, c in mapping.items()}
+        code = code_text(vals["code"], digits=12)
+        if isinstance(code, BadValue):
+            out.problems.append(Problem(n, header[mapping["code"]], vals["code"], code.why, code.fix))
+            continue
+        if not code.startswith(ctx.district_code):
+            out.problems.append(Problem(n, header[mapping["code"]], code, f"不是区县 {ctx.district_code} 的乡镇代码",
+                                        f"乡镇代码应以 {ctx.district_code} 开头"))
+        if code in seen:
+            out.problems.append(Problem(n, header[mapping["code"]], code, f"与第 {seen[code]} 个要素代码重复",
+                                        "每个乡镇（街道）一个要素；多个面请先合并"))
+            continue
+        seen[code] = n
+        name = vals["name"]
+        ttype = vals.get("type", "")
+        if ttype not in TOWN_TYPES:
+            ttype = next((t for t in ("街道", "镇", "乡") if name.endswith(t)), "其他")
+        geom = rec.geometry
+        if geom is None or geom.geom_type not in ("Polygon", "MultiPolygon"):
+            out.problems.append(Problem(n, "geometry", "", "不是面要素", "导入乡镇（街道）的面图层"))
+            continue
+        poly = _multi(geom)
+        polys.append(poly)
+        out.rows.append({"code": code, "name": name, "type": ttype, "district_code": ctx.district_code,
+                         "seat": None, "geom": poly, "is_synthetic": False})
+    if polys and ctx.outline is not None:
+        out.problems += _partition_checks(polys, [r["name"] for r in out.rows], ctx.outline)
+    return out
+
+
+def prepare_communities(layer: gpd.GeoDataFrame, ctx: Context, config: DashboardConfig,
+                        override: MappingFile | None = None) -> Prepared:
+    """Village / community polygons (or points) with their official codes; the township from the code."""
+    out = Prepared("communities")
+    fields = [Field("code", "12 位区划代码", True), Field("name", "名称", True), Field("township", "所属乡镇（街道）"),
+              Field("committee_type", "村居类型")]
+    header = [c for c in layer.columns if c != "geometry"]
+    syn = config.imports.synonyms
+    mapping = map_columns(header, fields, _synonyms(config, code=("code12", *syn.get("community_code", ())),
+                                                    name=syn.get("community", ()),
+                                                    township=("parentcode", "parent_code",
+                                                              *syn.get("township_code", ()))), override)
+    out.mapping = describe(mapping, header, fields)
+    if ctx.townships is None:
+        out.problems.append(Problem(None, "", "", "本区还没有导入乡镇（街道）", "先导入 townships，再导入村（社区）"))
+        return out
+    towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True)))
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(layer.itertuples(index=False)):
+        n = i + 1
+        vals = {f: str(getattr(rec, header[c]) if getattr(rec, header[c]) is not None else "").strip()
+                for f, c in mapping.items()}
+        code = code_text(vals["code"], digits=12)
+        if isinstance(code, BadValue):
+            out.problems.append(Problem(n, header[mapping["code"]], vals["code"], code.why, code.fix))
+            continue
+        if code in seen:
+            out.problems.append(Problem(n, header[mapping["code"]], code, f"与第 {seen[code]} 个要素代码重复",
+                                        "每个村（社区）一个要素"))
+            continue
+        seen[code] = n
+        town = towns.resolve(vals["township"]) if vals.get("township") else towns.resolve(code[:9] + "000")
+        if isinstance(town, BadValue):
+            out.problems.append(Problem(n, header[mapping.get("township", mapping["code"])], vals.get("township", code),
+                                        f"所属乡镇（街道）：{town.why}", town.fix))
+            continue
+        geom = rec.geometry
+        if geom is None or geom.is_empty:
+            out.problems.append(Problem(n, "geometry", "", "没有几何", "每个村（社区）需要一个点或面"))
+            continue
+        polygon = geom.geom_type in ("Polygon", "MultiPolygon") or geom.geom_type == "GeometryCollection"
+        boundary = _multi(geom) if polygon else None
+        point = boundary.representative_point() if polygon else geom.representative_point()
+        name = vals["name"]
+        ctype = vals.get("committee_type") or ("村委会" if name.endswith("村") or "村委" in name else "居委会")
+        out.rows.append({"code": code, "name": name, "township_code": town, "committee_type": ctype[:16],
+                         "is_urban": ctype != "村委会", "geom": point, "boundary": boundary, "is_synthetic": False})
+    return out
+
+
+def _partition_checks(polys: list, names: list[str], outline) -> list[Problem]:
+    """Townships that overlap each other, or leave part of the district uncovered (warnings with the area)."""
+    metric = utm_crs_for(outline.centroid.x, outline.centroid.y)
+    s = gpd.GeoSeries(polys, crs=4326).to_crs(metric)
+    district = gpd.GeoSeries([outline], crs=4326).to_crs(metric).iloc[0]
+    out = []
+    tree = shapely.STRtree(s.values)
+    left, right = tree.query(s.values, predicate="overlaps")
+    for a, b in zip(left, right, strict=True):
+        if a < b:
+            area = s.iloc[a].intersection(s.iloc[b]).area
+            if area > 1e4:  # 1 hectare: digitising slivers are not reported
+                out.append(Problem(None, "geometry", f"{names[a]} / {names[b]}", f"两个乡镇重叠 {area / 1e6:.3f} km²",
+                                   "修正边界使乡镇互不重叠", "warning"))
+    gap = district.difference(shapely.union_all(s.values)).area
+    if gap > 0.005 * district.area:
+        out.append(Problem(None, "geometry", "", f"乡镇未覆盖区界内 {gap / 1e6:.2f} km²（{gap / district.area:.1%}）",
+                           "补齐缺失的乡镇（街道）边界", "warning"))
+    return out
+
+
+def _synonyms(config: DashboardConfig, **extra: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    syn = dict(config.imports.synonyms)
+    for k, v in extra.items():
+        syn[k] = (*v, *syn.get(k, ()))
+    return syn
+
+
+# ---- facilities (a table with longitude / latitude) ---------------------------
+
+FACILITY_FIELDS = [
+    Field("code", "编码"), Field("name", "名称", True), Field("kind", "设施类型", True),
+    Field("lon", "经度", True), Field("lat", "纬度", True), Field("township", "所属乡镇（街道）"),
+    Field("community", "所属村（社区）"), Field("address", "地址"), Field("status", "状态"),
+    Field("beds_total", "床位"), Field("beds_care", "护理型床位"), Field("beds_dementia", "认知症床位"),
+    Field("staff_total", "工作人员"), Field("staff_professional", "专业护理人员"),
+    Field("staff_prejob_trained", "岗前培训人员"), Field("medical_partner", "签约医疗机构"),
+    Field("operating_model", "运营模式"), Field("opened_on", "开业日期"), Field("star_rating", "星级"),
+]
+COUNT_FIELDS = ("beds_total", "beds_care", "beds_dementia", "staff_total", "staff_professional",
+                "staff_prejob_trained")
+
+
+def kind_lookup(config: DashboardConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
+    names = {k.id: (k.id, k.name_zh, k.name_en, *k.aliases) for k in config.facility_kinds}
+    out = name_index(names)
+    for text, kind_id in (extra or {}).items():
+        out[header_key(text)] = kind_id
+    return out
+
+
+def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *, crs: str = "auto",
+                       override: MappingFile | None = None, progress: Callable[[str], None] = lambda _m: None) -> Prepared:
+    out = Prepared("facilities")
+    fields = FACILITY_FIELDS
+    mapping = map_columns(table.header, fields, config.imports.synonyms, override)
+    out.mapping = describe(mapping, table.header, fields)
+    out.notices += table.notices
+    missing = config.imports.missing_values
+    kinds = kind_lookup(config, (override.values.get("kind") if override else None))
+    kind_ids = {k.id for k in config.facility_kinds}
+    bad_kind_map = sorted(set(kinds.values()) - kind_ids)
+    if bad_kind_map:
+        out.problems.append(Problem(None, "", "", f"映射文件的类型值指向未知的设施类型 {bad_kind_map}",
+                                    f"可用：{', '.join(sorted(kind_ids))}"))
+        return out
+    towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True))) \
+        if ctx.townships is not None else None
+    comms = PlaceIndex.communities(dict(zip(ctx.communities["code"], ctx.communities["name"], strict=True))) \
+        if ctx.communities is not None and len(ctx.communities) else None
+    col = {f: table.header[i] for f, i in mapping.items()}
+
+    def cell(row, f: str) -> str:
+        return row[mapping[f]].strip() if f in mapping else ""
+
+    def bad(n: int, f: str, value: str, why: str, fix: str, severity: str = "error") -> None:
+        out.problems.append(Problem(n, col.get(f, f), value, why, fix, severity))
+
+    # total rows (合计) are not facilities
+    body = [(n, r) for n, r in zip(table.row_numbers, table.rows, strict=True)
+            if not any(c.strip() in config.imports.total_row_labels for c in r[:3])]
+    if len(body) < len(table.rows):
+        out.notices.append(f"跳过 {len(table.rows) - len(body)} 个合计行")
+    lon = np.full(len(body), np.nan)
+    lat = np.full(len(body), np.nan)
+    declared_town: list[str | None] = [None] * len(body)
+    parsed: list[dict | None] = [None] * len(body)
+    seen_codes: dict[str, int] = {}
+    kind_names = "、".join(k.name_zh for k in config.facility_kinds)
+    for i, (n, row) in enumerate(body):
+        rec: dict = {}
+        ok = True
+        for f in ("name", "kind", "lon", "lat"):
+            if is_missing(cell(row, f), missing):
+                bad(n, f, cell(row, f), "必填项为空", f"填写{next(x.label_zh for x in fields if x.name == f)}")
+                ok = False
+        if not ok:
+            continue
+        rec["name"] = cell(row, "name")[:120]
+        k = kinds.get(header_key(cell(row, "kind")))
+        if k is None:
+            bad(n, "kind", cell(row, "kind"), "未知的设施类型",
+                f"填写已配置的类型之一（{kind_names}），或把这个叫法加到 config/dashboard.toml 对应类型的 aliases，"
+                "或在 --mapping 文件的 [values.kind] 中映射")
+            ok = False
+        rec["kind_id"] = k
+        x, y = number(cell(row, "lon")), number(cell(row, "lat"))
+        for f, v in (("lon", x), ("lat", y)):
+            if isinstance(v, BadValue):
+                bad(n, f, cell(row, f), v.why, "填写十进制度数，如 117.2")
+                ok = False
+        if ok:
+            lon[i], lat[i] = x, y
+        code = cell(row, "code")
+        if code and not is_missing(code, missing):
+            c = code_text(code)
+            if isinstance(c, BadValue):
+                bad(n, "code", code, c.why, c.fix)
+                ok = False
+            elif c in seen_codes:
+                bad(n, "code", code, f"编码与第 {seen_codes[c]} 行重复", "每个设施一个唯一编码")
+                ok = False
+            else:
+                seen_codes[c] = n
+                rec["code"] = c[:32]
+        for f in COUNT_FIELDS:
+            t = cell(row, f)
+            if is_missing(t, missing):
+                rec[f] = 0
+                continue
+            v = count(t)
+            if isinstance(v, BadValue):
+                bad(n, f, t, v.why, v.fix)
+                ok = False
+            else:
+                rec[f] = v
+        if ok and (rec["beds_care"] > rec["beds_total"] or rec["beds_dementia"] > rec["beds_total"]):
+            bad(n, "beds_care", cell(row, "beds_care"), f"护理型/认知症床位多于总床位 {rec['beds_total']}",
+                "核对床位数：分项不能多于总数")
+            ok = False
+        if ok and (rec["staff_professional"] > rec["staff_total"] or rec["staff_prejob_trained"] > rec["staff_total"]):
+            if rec["staff_total"] == 0:
+                rec["staff_total"] = max(rec["staff_professional"], rec["staff_prejob_trained"])
+            else:
+                bad(n, "staff_professional", cell(row, "staff_professional"),
+                    f"专业/培训人员多于工作人员 {rec['staff_total']}", "核对人数：分项不能多于总数")
+                ok = False
+        t = cell(row, "status")
+        rec["status"] = "operating" if is_missing(t, missing) else STATUS.get(t.lower())
+        if rec["status"] is None:
+            bad(n, "status", t, "未知的状态", f"填写 {'、'.join(sorted({k for k in STATUS if not k.isascii()}))}")
+            ok = False
+        t = cell(row, "medical_partner")
+        if is_missing(t, missing):
+            rec["medical_partner"], rec["medical_partner_name"] = False, None
+        else:
+            yn = yes_no(t)
+            rec["medical_partner"] = yn if isinstance(yn, bool) else True  # a partner's name means yes
+            rec["medical_partner_name"] = None if isinstance(yn, bool) else t[:120]
+        t = cell(row, "opened_on")
+        rec["opened_on"] = None
+        if not is_missing(t, missing):
+            d = date(t)
+            if isinstance(d, BadValue):
+                bad(n, "opened_on", t, d.why, d.fix)
+                ok = False
+            else:
+                rec["opened_on"] = d
+        t = cell(row, "star_rating")
+        rec["star_rating"] = None
+        if not is_missing(t, missing):
+            v = count(t.replace("星", "").replace("级", ""))
+            if isinstance(v, BadValue) or not 1 <= v <= 5:
+                bad(n, "star_rating", t, "星级应为 1–5", "填写 1 到 5 的整数，或留空")
+                ok = False
+            else:
+                rec["star_rating"] = v
+        rec["address"] = cell(row, "address")[:200]
+        rec["operating_model"] = (cell(row, "operating_model") or "未填")[:20]
+        t = cell(row, "township")
+        if t and not is_missing(t, missing):
+            if towns is None:
+                bad(n, "township", t, "本区还没有导入乡镇（街道）", "先导入 townships，或去掉这一列", "warning")
+            else:
+                code = towns.resolve(t)
+                if isinstance(code, BadValue):
+                    bad(n, "township", t, code.why, code.fix)
+                    ok = False
+                else:
+                    declared_town[i] = code
+        t = cell(row, "community")
+        rec["community_code"] = None
+        if t and not is_missing(t, missing) and comms is not None:
+            code = comms.resolve(t)
+            if isinstance(code, BadValue):
+                bad(n, "community", t, code.why, code.fix, "warning")
+            else:
+                rec["community_code"] = code
+        if ok:
+            parsed[i] = rec
+    progress("判断坐标系 …")
+    good = np.array([p is not None for p in parsed])
+    decision = decide_lonlat_crs(lon[good], lat[good], crs, outline=ctx.outline, townships=ctx.townships,
+                                 declared=[d for d, g in zip(declared_town, good, strict=True) if g])
+    out.crs = decision
+    out.notices += decision.lines
+    if decision.error:
+        out.problems.append(Problem(None, f"{col.get('lon', '经度')}/{col.get('lat', '纬度')}", "", decision.error,
+                                    decision.fix))
+        return out
+    wlon, wlat = np.full(len(body), np.nan), np.full(len(body), np.nan)
+    wlon[good], wlat[good] = decision.lon, decision.lat
+    in_town = _locate(wlon, wlat, ctx)
+    tol = config.imports.township_match_m
+    for i, (n, _row) in enumerate(body):
+        rec = parsed[i]
+        if rec is None:
+            continue
+        p = Point(float(wlon[i]), float(wlat[i]))
+        if ctx.outline is not None and not ctx.outline.contains(p):
+            dist = _distance_m(ctx.outline, p)
+            if dist > tol:
+                bad(n, "lon", f"{lon[i]}, {lat[i]}", f"点位在区界外 {dist:,.0f} m",
+                    "核对经纬度（是否填反、坐标系是否正确），或确认设施属于本区")
+                continue
+        located = in_town[i]
+        if declared_town[i] and located and declared_town[i] != located:
+            dist = _distance_m(ctx.townships.set_index("code").geometry[declared_town[i]], p)
+            if dist > tol:
+                bad(n, "township", cell(_row, "township"),
+                    f"点位不在所填乡镇内（距其边界 {dist:,.0f} m，落在 {ctx.townships.set_index('code')['name'][located]}）",
+                    "核对所属乡镇或经纬度", "warning")
+        rec["township_code"] = declared_town[i] or located
+        if rec["township_code"] is None:
+            bad(n, "lon", f"{lon[i]}, {lat[i]}", "点位不在任何乡镇（街道）内", "核对经纬度，或先导入完整的乡镇边界")
+            continue
+        rec["level"] = config.kind(rec["kind_id"]).level
+        rec["geom"] = Point(round(float(wlon[i]), 7), round(float(wlat[i]), 7))
+        rec["is_synthetic"] = False
+        rec.setdefault("code", None)
+        out.rows.append(rec)
+    # rows without a code get a stable one from the district and their row
+    taken = {r["code"] for r in out.rows if r["code"]}
+    for r, (n, _row) in zip(out.rows, [b for b, p in zip(body, parsed, strict=True) if p is not None], strict=False):
+        if not r["code"]:
+            code = f"{ctx.district_code}-F{n:05d}"
+            while code in taken:
+                code += "x"
+            r["code"] = code
+            taken.add(code)
+    return out
+
+
+def _locate(lon: np.ndarray, lat: np.ndarray, ctx: Context) -> list[str | None]:
+    """Code of the township each point stands in (None outside all or without a point)."""
+    out: list[str | None] = [None] * len(lon)
+    if ctx.townships is None or not len(lon):
+        return out
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    pts = shapely.points(lon[ok], lat[ok])
+    idx = np.flatnonzero(ok)
+    hit_pt, hit_town = shapely.STRtree(ctx.townships.geometry.values).query(pts, predicate="within")
+    codes = ctx.townships["code"].to_numpy()
+    for p, t in zip(hit_pt, hit_town, strict=True):
+        out[idx[p]] = codes[t]
+    return out
+
+
+def _distance_m(geom, p: Point) -> float:
+    metric = utm_crs_for(p.x, p.y)
+    s = gpd.GeoSeries([geom, p], crs=4326).to_crs(metric)
+    return float(s.iloc[0].distance(s.iloc[1]))
+
+
+# ---- elders (counts per village / community) -----------------------------------
+
+ELDER_FIELDS = [
+    Field("community_code", "村（社区）代码"), Field("community", "村（社区）名称"), Field("township", "所属乡镇（街道）"),
+    Field("age_60_69", "60–69岁", True), Field("age_70_79", "70–79岁", True), Field("age_80_plus", "80岁以上", True),
+    Field("elders", "60岁以上合计"), Field("disabled", "失能"), Field("dementia", "失智"), Field("empty_nest", "空巢"),
+    Field("living_alone", "独居"), Field("extreme_poverty", "特困"), Field("low_income", "低保"),
+]
+AGE_FIELDS = ("age_60_69", "age_70_79", "age_80_plus")
+CATEGORY_FIELDS = ("disabled", "dementia", "empty_nest", "living_alone", "extreme_poverty", "low_income")
+
+
+def prepare_elders(table: RawTable, ctx: Context, config: DashboardConfig,
+                   override: MappingFile | None = None) -> Prepared:
+    out = Prepared("elders")
+    mapping = map_columns(table.header, ELDER_FIELDS, config.imports.synonyms, override)
+    out.mapping = describe(mapping, table.header, ELDER_FIELDS)
+    out.notices += table.notices
+    if "community_code" not in mapping and "community" not in mapping:
+        out.problems.append(Problem(None, "", "", "找不到村（社区）代码或名称列",
+                                    f"加一列“社区代码”或“社区”；文件中的列：{', '.join(h for h in table.header if h)}"))
+        return out
+    if ctx.communities is None or not len(ctx.communities):
+        out.problems.append(Problem(None, "", "", "本区还没有导入村（社区）", "先导入 communities（带点位或边界），再导入老年人口"))
+        return out
+    col = {f: table.header[i] for f, i in mapping.items()}
+    comms = PlaceIndex.communities(dict(zip(ctx.communities["code"], ctx.communities["name"], strict=True)))
+    info = ctx.communities.set_index("code")
+    missing = config.imports.missing_values
+    numeric = [f for f in (*AGE_FIELDS, "elders", *CATEGORY_FIELDS) if f in mapping]
+    totals: list[tuple[int, list[str]]] = []
+    body: list[tuple[int, list[str]]] = []
+    for n, r in zip(table.row_numbers, table.rows, strict=True):
+        (totals if any(c.strip() in config.imports.total_row_labels for c in r[:4]) else body).append((n, r))
+    sums = dict.fromkeys(numeric, 0)
+    seen: dict[str, int] = {}
+    for n, row in body:
+        ok = True
+        rec: dict = {}
+        key_f = "community_code" if "community_code" in mapping else "community"
+        t = row[mapping[key_f]].strip()
+        code = comms.resolve(t) if not is_missing(t, missing) else BadValue("必填项为空", "填写村（社区）代码或名称")
+        if isinstance(code, BadValue):
+            out.problems.append(Problem(n, col[key_f], t, code.why, code.fix))
+            ok = False
+        elif code in seen:
+            out.problems.append(Problem(n, col[key_f], t, f"与第 {seen[code]} 行是同一个村（社区）", "每个村（社区）一行"))
+            ok = False
+        else:
+            seen[code] = n
+        for f in numeric:
+            v = row[mapping[f]].strip()
+            if is_missing(v, missing):
+                if f in AGE_FIELDS:
+                    out.problems.append(Problem(n, col[f], v, "必填项为空", "填写人数（没有填 0）"))
+                    ok = False
+                rec[f] = 0
+                continue
+            c = count(v)
+            if isinstance(c, BadValue):
+                out.problems.append(Problem(n, col[f], v, c.why, c.fix))
+                ok = False
+                rec[f] = 0
+            else:
+                rec[f] = c
+                sums[f] += c
+        if not ok:
+            continue
+        total = sum(rec[f] for f in AGE_FIELDS)
+        if "elders" in rec and rec["elders"] != total:
+            out.problems.append(Problem(n, col["elders"], str(rec["elders"]),
+                                        f"60岁以上合计 ≠ 各年龄段之和 {total}", "核对各年龄段人数与合计"))
+            continue
+        over = [f for f in CATEGORY_FIELDS if rec.get(f, 0) > total]
+        if over:
+            out.problems.append(Problem(n, col[over[0]], str(rec[over[0]]), f"类别人数多于60岁以上老人 {total}",
+                                        "核对该类别人数"))
+            continue
+        c = info.loc[code]
+        point = c.geometry
+        out.rows.append({
+            "community_code": code, "township_code": c["township_code"],
+            "cell_h3": h3.latlng_to_cell(point.y, point.x, H3_RES), "geom": point,
+            **{f: rec.get(f, 0) for f in (*AGE_FIELDS, *CATEGORY_FIELDS)}, "is_synthetic": False,
+        })
+    for n, row in totals:
+        wrong = []
+        for f in numeric:
+            v = count(row[mapping[f]].strip()) if not is_missing(row[mapping[f]], missing) else None
+            if isinstance(v, int) and v != sums[f]:
+                wrong.append(f"{col[f]} 合计 {v} ≠ 各行之和 {sums[f]}")
+        if wrong:
+            out.problems.append(Problem(n, "合计", "", "；".join(wrong), "核对合计行或各行人数（合计行与明细不符）"))
+        else:
+            out.notices.append(f"第 {n} 行是合计行，与各列之和一致，已跳过")
+    return out
+
+
+__all__ = ["Context", "Prepared", "Problem", "prepare_district", "prepare_elders", "prepare_facilities",
+           "prepare_townships"]

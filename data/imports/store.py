@@ -1,0 +1,177 @@
+"""One import: read, map, check, and store as a new current version — or refuse and store nothing.
+
+``run_import`` is what ``cli.py import`` (and later the 数据管理 page) calls. It
+reads the district's current data as the context of the checks, prepares the
+rows with the pure functions of ``data.imports.kinds``, and stores them as a new
+version in one transaction. Any error refuses the whole file with every
+problem listed; the current version stays as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from config import DashboardConfig
+from data.db import create_schema, session_factory
+from data.imports import gis, kinds, tables
+from data.imports.mapping import MappingError, read_mapping_file
+from data.imports.tables import TableError
+from data.models import DATA_KINDS, KIND_ZH, District
+from data.repository import Repository
+from data.versions import VersionError, file_sha256, get_district, register_district, store_version
+
+IMPORT_KINDS = ("district", "townships", "communities", "facilities", "elders", "projects")
+
+
+class ImportRefused(ValueError):
+    """The file cannot be imported; ``problems`` lists every reason, nothing was stored."""
+
+    def __init__(self, message: str, prepared: kinds.Prepared | None = None) -> None:
+        super().__init__(message)
+        self.prepared = prepared
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    crs: str | None = None  # None: the file's own (GIS) or auto (tables)
+    encoding: str | None = None
+    sheet: str | None = None
+    layer: str | None = None
+    mapping: Path | None = None
+    data_date: dt.date | None = None
+    dry_run: bool = False
+    name: str | None = None  # district: its name
+    created_by: str | None = None
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    rows: int
+    version_id: int | None  # None for a dry run
+    prepared: kinds.Prepared
+    by_township: dict[str, int] = field(default_factory=dict)
+
+
+def _context(session, district: str) -> kinds.Context:
+    repo = Repository(session, district)
+    outline = repo.district().geometry.iloc[0] if repo.has("district") else None
+    towns = repo.townships()[["code", "name", "geometry"]].reset_index(drop=True) if repo.has("townships") else None
+    comms = None
+    if repo.has("communities"):
+        comms = repo.communities()[["code", "name", "township_code", "geometry"]].reset_index(drop=True)
+    return kinds.Context(district, outline, towns, comms)
+
+
+def _known_headers(config: DashboardConfig) -> list[str]:
+    return [s for names in config.imports.synonyms.values() for s in names] + list(config.imports.synonyms)
+
+
+def _check_size(path: Path, config: DashboardConfig) -> None:
+    if not path.exists():
+        msg = f"文件不存在：{path}"
+        raise ImportRefused(msg)
+    size = path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.iterdir())
+    if size > config.imports.max_file_mb * 1e6:
+        msg = f"{path.name} 有 {size / 1e6:,.0f} MB，超过上限 {config.imports.max_file_mb:g} MB（[imports] max_file_mb）"
+        raise ImportRefused(msg)
+
+
+def prepare(session, district: str, kind: str, path: Path, options: ImportOptions, config: DashboardConfig,
+            progress: Callable[[str], None]) -> kinds.Prepared:
+    """Read and check the file against the district's current data (nothing stored)."""
+    ctx = _context(session, district)
+    override = None
+    if options.mapping is not None:
+        fields = {"facilities": kinds.FACILITY_FIELDS, "elders": kinds.ELDER_FIELDS}.get(kind, [])
+        override = read_mapping_file(options.mapping, fields)
+    suffix = path.suffix.lower()
+    progress(f"读取 {path.name} …")
+    if kind in ("district", "townships", "communities"):
+        layer = gis.read_gis(path, layer=options.layer, crs=options.crs, encoding=options.encoding,
+                             max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio,
+                             max_bytes=config.imports.max_file_mb * 1e6 * config.imports.max_zip_ratio)
+        if kind == "district":
+            out = kinds.prepare_district(layer.frame)
+        elif kind == "townships":
+            out = kinds.prepare_townships(layer.frame, ctx, config, override)
+        else:
+            out = kinds.prepare_communities(layer.frame, ctx, config, override)
+        out.notices[:0] = layer.notices
+        return out
+    if suffix not in tables.TABLE_SUFFIXES:
+        msg = f"{KIND_ZH[kind]}请用 CSV、.xlsx 或 .xls 表格，而不是 {suffix or '无扩展名的文件'}"
+        raise ImportRefused(msg)
+    table = tables.read_table(path, _known_headers(config), encoding=options.encoding, sheet=options.sheet)
+    what = [f"表头在第 {table.header_row} 行"]
+    if table.encoding:
+        what.append(f"编码 {table.encoding}")
+    if table.sheet:
+        what.append(f"工作表“{table.sheet}”")
+    progress("，".join(what) + f"，{len(table.rows):,} 个数据行")
+    if kind == "facilities":
+        return kinds.prepare_facilities(table, ctx, config, crs=options.crs or "auto", override=override,
+                                        progress=progress)
+    if kind == "elders":
+        return kinds.prepare_elders(table, ctx, config, override)
+    msg = f"暂不支持导入 {kind}"
+    raise ImportRefused(msg)
+
+
+def run_import(engine: Engine, district: str, kind: str, path: str | Path, config: DashboardConfig,
+               options: ImportOptions | None = None, *,
+               progress: Callable[[str], None] = lambda _m: None) -> ImportResult:
+    """Import one file; ImportRefused (with every problem) stores nothing."""
+    options = options or ImportOptions()
+    path = Path(path)
+    if kind not in DATA_KINDS:
+        msg = f"未知的数据类型 {kind!r}；可选：{', '.join(DATA_KINDS)}"
+        raise ImportRefused(msg)
+    if kind not in IMPORT_KINDS:
+        msg = f"{KIND_ZH[kind]}（{kind}）的导入尚未实现"
+        raise ImportRefused(msg)
+    _check_size(path, config)
+    create_schema(engine)
+    Session = session_factory(engine)
+    with Session() as session:
+        try:
+            if kind != "district":
+                get_district(session, district)
+            elif options.name is None and session.get(District, district) is None:
+                msg = "导入新区县需要 --name 名称"
+                raise ImportRefused(msg)
+            prepared = prepare(session, district, kind, path, options, config, progress)
+        except (TableError, MappingError, gis.GisError, VersionError) as exc:
+            raise ImportRefused(str(exc)) from None
+    for line in prepared.mapping:
+        progress(f"  列映射：{line}")
+    for line in prepared.notices:
+        progress(line)
+    if prepared.errors:
+        msg = f"{path.name}：{len(prepared.errors)} 处错误，未导入任何数据（nothing stored）"
+        raise ImportRefused(msg, prepared)
+    if not prepared.rows:
+        msg = f"{path.name}：没有可导入的数据行"
+        raise ImportRefused(msg, prepared)
+    by_town = dict(Counter(r.get("township_code") for r in prepared.rows if r.get("township_code")))
+    if options.dry_run:
+        return ImportResult(kind, len(prepared.rows), None, prepared, by_town)
+    progress(f"写入 {len(prepared.rows):,} 行（一个事务）…")
+    details = {"mapping": prepared.mapping, "crs": prepared.crs.system if prepared.crs else None,
+               "notices": prepared.notices[:50], "warnings": len(prepared.warnings), "by_township": by_town}
+    with Session.begin() as session:
+        try:
+            if kind == "district":
+                register_district(session, district, options.name or get_district(session, district).name)
+            vid = store_version(session, district, kind, prepared.rows, data_date=options.data_date or dt.date.today(),
+                                source_name=path.name, sha256=file_sha256(path) if path.is_file() else None,
+                                details=details, created_by=options.created_by)
+        except VersionError as exc:
+            raise ImportRefused(str(exc)) from None
+    return ImportResult(kind, len(prepared.rows), vid, prepared, by_town)

@@ -1,0 +1,404 @@
+"""Importing a real district (Hexi, Tianjin 120103) from files as a bureau hands them over.
+
+The Hexi street and community polygons have no stated licence: they are read
+from ../shared/data here and never copied into the project. Truth for every
+position is the WGS84 file itself: what we write in another CRS or encoding
+must come back within 1 m.
+"""
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from openpyxl import Workbook
+from pyproj import CRS, Geod
+
+from config import load_config
+from data.db import make_engine, session_factory
+from data.imports.store import ImportOptions, ImportRefused, run_import
+from data.repository import Repository
+from data.versions import current_versions
+from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
+from tests.conftest import ROOT
+
+SHARED = ROOT.parent / "shared" / "data"
+HEXI = "120103"
+GEOD = Geod(ellps="WGS84")
+
+pytestmark = pytest.mark.skipif(not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists(),
+                                reason="../shared/data (the Hexi test files) is not beside the checkout")
+
+
+@pytest.fixture(scope="module")
+def truth():
+    streets = gpd.read_file(SHARED / "tianjin_hexi_streets_wgs84.geojson")
+    streets["code"] = streets["code"].astype(str)
+    comms = gpd.read_file(SHARED / "tianjin_hexi_communities_wgs84.geojson")
+    comms["code"] = comms["code"].astype(str)
+    comms["parentcode"] = comms["parentcode"].astype(str)
+    districts = gpd.read_file(SHARED / "tianjin_districts_wgs84.geojson")
+    outline = districts[districts["adcode"].astype(str) == HEXI].geometry.iloc[0]
+    return streets, comms, outline
+
+
+def max_vertex_gap_m(a, b) -> float:
+    """Largest distance between matching vertices of two geometries with the same vertex list."""
+    pa, pb = shapely.get_coordinates(a), shapely.get_coordinates(b)
+    assert pa.shape == pb.shape
+    _, _, d = GEOD.inv(pa[:, 0], pa[:, 1], pb[:, 0], pb[:, 1])
+    return float(np.max(d))
+
+
+def streets_shapefile_zip(streets, folder, *, epsg: int, prj_epsg: int | None = None, cpg: bool = True):
+    """The streets as a planning bureau's shapefile: Gauss–Krüger, GBK .dbf, zipped."""
+    shp = folder / "街道.shp"
+    gdf = streets[["code", "name", "geometry"]].rename(columns={"code": "街道代码", "name": "街道名称"})
+    gdf.to_crs(epsg).to_file(shp, encoding="GBK")
+    if prj_epsg is not None:
+        shp.with_suffix(".prj").write_text(CRS.from_epsg(prj_epsg).to_wkt("WKT1_ESRI"))
+    if not cpg:
+        shp.with_suffix(".cpg").unlink(missing_ok=True)
+    out = folder / "streets.zip"
+    with zipfile.ZipFile(out, "w") as zf:
+        for part in folder.glob("街道.*"):
+            zf.write(part, f"规划局/{part.name}")
+    return out
+
+
+@pytest.fixture
+def db(tmp_path):
+    return make_engine(f"sqlite:///{tmp_path / 'import.db'}")
+
+
+def imp(engine, kind, path, **opts):
+    return run_import(engine, HEXI, kind, path, load_config(), ImportOptions(**opts))
+
+
+def onboard(engine, truth, tmp_path):
+    """District outline (AMap GCJ-02), streets (GK shapefile, GBK), communities (GeoJSON)."""
+    streets, _, _ = truth
+    imp(engine, "district", SHARED / "tianjin_districts_amap_gcj02.geojson", crs="gcj02", name="河西区",
+        data_date=dt.date(2023, 6, 30))
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    imp(engine, "townships", streets_shapefile_zip(streets, folder, epsg=4527, cpg=False))
+    imp(engine, "communities", corrected_communities(truth, tmp_path))
+
+
+def corrected_communities(truth, tmp_path):
+    """The real community file with its one duplicate code fixed the way a bureau would: the second
+    feature (珠海里社区, which repeats 恩德里's code 120103006003) left out until its code is known."""
+    _, comms, _ = truth
+    path = tmp_path / "communities.geojson"
+    comms[comms["name"] != "珠海里社区"].to_file(path, driver="GeoJSON")
+    return path
+
+
+def test_the_real_community_file_is_refused_for_its_duplicate_code(db, truth, tmp_path):
+    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
+    imp(db, "townships", SHARED / "tianjin_hexi_streets_wgs84.geojson")
+    with pytest.raises(ImportRefused) as exc:
+        imp(db, "communities", SHARED / "tianjin_hexi_communities_wgs84.geojson")
+    (err,) = exc.value.prepared.errors
+    assert (err.row, err.value) == (141, "120103006003") and "第 30 个要素" in err.why
+    r = imp(db, "communities", corrected_communities(truth, tmp_path))
+    assert r.rows == 140 and set(r.by_township) <= set(truth[0]["code"])
+
+
+def test_district_from_amap_gcj02_matches_the_wgs84_truth(db, truth, tmp_path):
+    _, _, outline = truth
+    # only Hexi's feature: the AMap file holds all 16 districts
+    amap = gpd.read_file(SHARED / "tianjin_districts_amap_gcj02.geojson")
+    one = tmp_path / "hexi_gcj02.geojson"
+    amap[amap["adcode"].astype(str) == HEXI].to_file(one, driver="GeoJSON")
+    r = imp(db, "district", one, crs="gcj02", name="河西区")
+    assert r.rows == 1 and r.version_id is not None
+    with session_factory(db)() as s:
+        got = Repository(s, HEXI).district().geometry.iloc[0]
+    assert max_vertex_gap_m(shapely.normalize(got), shapely.normalize(outline)) < 1.0
+
+
+def test_townships_shapefile_gauss_kruger_gbk_without_cpg(db, truth, tmp_path):
+    streets, _, _ = truth
+    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")  # all 16 merged: a big outline
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    path = streets_shapefile_zip(streets, folder, epsg=4527, cpg=False)
+    r = imp(db, "townships", path)
+    assert r.rows == 14
+    assert any("GB18030" in n for n in r.prepared.notices)
+    with session_factory(db)() as s:
+        got = Repository(s, HEXI).townships()
+    for row in streets.itertuples():
+        stored = got.loc[row.code]
+        assert stored["name"] == row.name  # GBK read right
+        assert max_vertex_gap_m(stored.geometry.geoms[0], row.geometry) < 1.0
+
+
+def test_gauss_kruger_zone_prefix_mismatch_is_read_right(db, truth, tmp_path):
+    streets, _, _ = truth
+    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    # eastings with the zone prefix (EPSG:4527, zone 39), but the .prj says the same zone without it (EPSG:4548, CM 117°E)
+    r = imp(db, "townships", streets_shapefile_zip(streets, folder, epsg=4527, prj_epsg=4548))
+    assert any("4527" in n for n in r.prepared.notices)
+    with session_factory(db)() as s:
+        got = Repository(s, HEXI).townships()
+    first = streets.iloc[0]
+    assert max_vertex_gap_m(got.loc[first.code].geometry.geoms[0], first.geometry) < 1.0
+
+
+def test_a_file_without_crs_is_refused_with_the_fix(db, truth, tmp_path):
+    streets, _, _ = truth
+    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    path = streets_shapefile_zip(streets, folder, epsg=4527)
+    (folder / "街道.prj").unlink()
+    with zipfile.ZipFile(path, "w") as zf:
+        for part in folder.glob("街道.*"):
+            zf.write(part, part.name)
+    with pytest.raises(ImportRefused, match="没有坐标系信息.*--crs"):
+        imp(db, "townships", path)
+    assert imp(db, "townships", path, crs="EPSG:4527").rows == 14
+
+
+def facility_points(truth, n_per: int = 2):
+    """Facility sites: the real communities' representative points, a few per community."""
+    _, comms, _ = truth
+    comms = comms[comms["name"] != "珠海里社区"]  # the real file's duplicate code (see above)
+    streets = truth[0].set_index("code")["name"]
+    rows = []
+    for c in comms.itertuples():
+        p = c.geometry.representative_point()
+        for k in range(n_per):
+            rows.append({"code": f"{c.code}{k}", "name": f"{c.name}养老服务站{k}", "lon": p.x, "lat": p.y,
+                         "street": streets[c.parentcode]})
+    return pd.DataFrame(rows)
+
+
+def test_facilities_excel_title_row_numeric_codes_amap_coordinates(db, truth, tmp_path):
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1)
+    glon, glat = wgs84_to_gcj02(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["河西区养老服务设施统计表（2023年6月）"])
+    ws.merge_cells("A1:H1")
+    ws.append(["序号", "机构编码", "机构名称", "类型", "所属街道", "经度", "纬度", "床位数"])
+    for i, r in enumerate(pts.itertuples(), start=1):
+        ws.append([i, int(r.code), r.name, "社区养老服务站", r.street.removesuffix("街道") if i % 2 else r.street,
+                   float(glon[i - 1]), float(glat[i - 1]), f"{i % 7 * 10}张"])
+    ws.append([None] * 8)
+    path = tmp_path / "设施.xlsx"
+    wb.save(path)
+    r = imp(db, "facilities", path)  # --crs auto
+    assert r.prepared.crs.system == "gcj02"
+    assert r.rows == len(pts) and not r.prepared.errors
+    assert any("跳过表头上方 1 行" in n for n in r.prepared.notices)
+    with session_factory(db)() as s:
+        fac = Repository(s, HEXI).facilities().set_index("code")
+    for k, row in enumerate(pts.itertuples()):
+        got = fac.loc[row.code]  # a 12+1-digit code Excel stored as a number, back as text
+        _, _, d = GEOD.inv(row.lon, row.lat, got.geometry.x, got.geometry.y)
+        assert d < 1.0
+        assert got["beds_total"] == (k + 1) % 7 * 10
+
+
+def test_facilities_gbk_csv_with_baidu_coordinates_and_bureau_kind_names(db, truth, tmp_path):
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1)
+    blon, blat = wgs84_to_bd09(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+    names = ["日照中心", "老年食堂", "养老院", "幸福院"]
+    lines = ["名称,设施类型,街道,lng,lat,护理型床位,总床位"]
+    for i, r in enumerate(pts.itertuples()):
+        lines.append(f"{r.name},{names[i % 4]},{r.street},{blon[i]:.7f},{blat[i]:.7f},无,\"1,200\"")
+    path = tmp_path / "facilities_gbk.csv"
+    path.write_bytes("\r\n".join(lines).encode("gbk"))
+    r = imp(db, "facilities", path)
+    assert r.prepared.crs.system == "bd09"
+    with session_factory(db)() as s:
+        fac = Repository(s, HEXI).facilities()
+    assert set(fac["kind_id"]) == {"day_care", "meal_point", "institution", "rural_mutual_aid"}
+    assert (fac["beds_total"] == 1200).all() and (fac["beds_care"] == 0).all()
+    got = fac.set_index("name").loc[pts["name"]]
+    _, _, d = GEOD.inv(pts["lon"].to_numpy(), pts["lat"].to_numpy(), got.geometry.x.to_numpy(),
+                       got.geometry.y.to_numpy())
+    assert d.max() < 1.0
+
+
+def test_auto_crs_wgs84_and_refusal_when_evidence_is_ambiguous(db, truth, tmp_path):
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1)
+    csv = tmp_path / "wgs.csv"
+    pts.assign(kind="日间照料中心").rename(columns={"name": "名称", "kind": "类型", "street": "所属街道", "lon": "经度",
+                                                "lat": "纬度"}).drop(columns="code").to_csv(csv, index=False)
+    r = imp(db, "facilities", csv, dry_run=True)
+    assert r.prepared.crs.system == "wgs84" and r.version_id is None
+    # three sites deep inside their streets, and no township column: every reading fits as well as the others
+    streets = truth[0]
+    deep = [s.geometry.buffer(-0.004).representative_point() for s in streets.itertuples()][:3]
+    amb = tmp_path / "ambiguous.csv"
+    amb.write_text("名称,类型,经度,纬度\n" + "\n".join(f"站{i},养老院,{p.x},{p.y}" for i, p in enumerate(deep)),
+                   encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        imp(db, "facilities", amb)
+    text = " ".join(p.line() for p in exc.value.prepared.errors)
+    assert "证据不足" in text and "--crs" in text
+    with session_factory(db)() as s:
+        assert "facilities" not in current_versions(s, HEXI)  # nothing stored
+    assert imp(db, "facilities", amb, crs="wgs84").rows == 3
+
+
+def test_every_bad_cell_is_listed_and_nothing_stored(db, truth, tmp_path):
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1).head(20)
+    rows = []
+    for i, r in enumerate(pts.itertuples()):
+        kind = "宇宙飞船" if i == 3 else "养老院"
+        lon = "东经117" if i == 5 else f"{r.lon}"
+        beds = "很多" if i == 7 else "30"
+        rows.append(f"{r.name},{kind},{lon},{r.lat},{beds},{'2023年2月30日' if i == 9 else '2021/5/1'}")
+    path = tmp_path / "bad.csv"
+    path.write_text("名称,类型,经度,纬度,床位,开业日期\n" + "\n".join(rows), encoding="utf-8-sig")
+    with pytest.raises(ImportRefused) as exc:
+        imp(db, "facilities", path, crs="wgs84")
+    errors = exc.value.prepared.errors
+    assert [(p.row, p.column) for p in errors] == [(5, "类型"), (7, "经度"), (9, "床位"), (11, "开业日期")]
+    assert "宇宙飞船" in errors[0].line() and "养老机构（敬老院）" in errors[0].fix  # lists the configured kinds
+    with session_factory(db)() as s:
+        assert "facilities" not in current_versions(s, HEXI)
+
+
+def elder_sheet(truth, path, *, total_off_by: int = 0):
+    _, comms, _ = truth
+    comms = comms[comms["name"] != "珠海里社区"]
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["河西区60岁以上老年人口统计（截至2023年6月30日）"])
+    ws.append(["序号", "社区代码", "社区名称", "60-69岁", "70-79岁", "80岁以上", "60岁以上", "失能", "空巢"])
+    sums = np.zeros(6, dtype=int)
+    for i, c in enumerate(comms.itertuples(), start=1):
+        a, b, e = 300 + i, 200 + i % 50, 80 + i % 30
+        vals = [a, b, e, a + b + e, i % 9, i % 13]
+        sums += vals
+        ws.append([i, float(c.code), c.name, *vals])  # the code as Excel stores a number
+    ws.append(["合计", None, None, *(sums + np.array([total_off_by, 0, 0, total_off_by, 0, 0])).tolist()])
+    wb.save(path)
+    return int(sums[3])
+
+
+def test_elders_with_a_total_row_that_matches_and_one_that_does_not(db, truth, tmp_path):
+    onboard(db, truth, tmp_path)
+    total = elder_sheet(truth, tmp_path / "ok.xlsx")
+    r = imp(db, "elders", tmp_path / "ok.xlsx")
+    assert any("合计行" in n and "一致" in n for n in r.prepared.notices)
+    with session_factory(db)() as s:
+        elders = Repository(s, HEXI).elder_groups()
+    assert int(elders[["age_60_69", "age_70_79", "age_80_plus"]].sum().sum()) == total
+    assert len(elders) == len(truth[1]) - 1  # one group per community (the duplicate left out)
+    elder_sheet(truth, tmp_path / "bad.xlsx", total_off_by=5)
+    with pytest.raises(ImportRefused) as exc:
+        imp(db, "elders", tmp_path / "bad.xlsx")
+    assert any("合计" in p.why and "≠ 各行之和" in p.why for p in exc.value.prepared.errors)
+
+
+def test_cli_import_prints_mapping_and_last_line(tmp_path, truth):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "cli.py", *map(str, args), "--database-url", url], cwd=ROOT,
+                              capture_output=True, text=True)
+
+    out = cli("import", "district", SHARED / "tianjin_districts_amap_gcj02.geojson", "--code", HEXI,
+              "--name", "河西区", "--crs", "gcj02", "--data-date", "2023-06-30")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1].startswith("imported district: 1 rows, version ")
+    streets, _, _ = truth
+    shutil.copy(SHARED / "tianjin_hexi_streets_wgs84.geojson", tmp_path / "streets.geojson")
+    out = cli("import", "townships", tmp_path / "streets.geojson", "--district", HEXI)
+    assert out.returncode == 0, out.stderr
+    assert "列映射" in out.stdout and out.stdout.strip().endswith("version 2")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("机构名称,类型\n甲,养老院\n", encoding="utf-8")
+    out = cli("import", "facilities", bad, "--district", HEXI)
+    assert out.returncode == 2 and "经度" in out.stderr and "文件中的列" in out.stderr
+    out = cli("versions", "--district", HEXI)
+    assert "\ttownships\t*\t" in out.stdout and "streets.geojson" in out.stdout
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1.20103002001E+11", "120103002001"),  # Excel's number display of a 12-digit code
+    ("120103002001.0", "120103002001"),
+    ("012345", "012345"),  # leading zeros kept
+    ("'120103002001", "120103002001"),  # Excel's text marker
+])
+def test_codes_stay_text(text, expected):
+    from data.imports.values import code_text
+
+    assert code_text(text) == expected
+
+
+def test_values_as_bureaus_write_them():
+    from data.imports.values import BadValue, PlaceIndex, code_text, count, date, number
+
+    assert isinstance(code_text("1.20103E+11", digits=12), BadValue)  # Excel's display lost digits: refused, not guessed
+    assert number("1,200") == 1200 and number("1，200") == 1200 and count("120张") == 120 and number(" 3.5 ") == 3.5
+    assert isinstance(count("12.5"), BadValue) and isinstance(number("很多"), BadValue)
+    assert date("45107") == dt.date(2023, 6, 30)  # Excel serial: 45107 days after 1899-12-30
+    assert date("2023/6/30") == date("2023年6月30日") == date("2023-06-30") == date("2023.6.30") == dt.date(2023, 6, 30)
+    assert date("2023年6月") == dt.date(2023, 6, 1)
+    assert isinstance(date("2023-02-30"), BadValue)
+    towns = PlaceIndex.townships({"120103002000": "大营门街道", "120103003000": "下瓦房街道"})
+    assert towns.resolve("大营门") == towns.resolve("大营门街道") == towns.resolve("1.20103002000E+11") == "120103002000"
+    assert isinstance(towns.resolve("小营门"), BadValue)
+    comms = PlaceIndex.communities({"120103002001": "福建路社区居委会"})
+    assert comms.resolve("福建路社区") == comms.resolve("福建路") == "120103002001"
+
+
+def test_a_filled_in_template_imports_as_is(db, truth, tmp_path):
+    from openpyxl import load_workbook
+
+    from data.imports.template import template_xlsx
+
+    onboard(db, truth, tmp_path)
+    streets = truth[0]
+    blank = tmp_path / "模板.xlsx"
+    blank.write_bytes(template_xlsx("facilities", load_config(), townships=sorted(streets["name"])))
+    wb = load_workbook(blank)
+    ws = wb["数据"]
+    assert ws.data_validations.dataValidation, "drop-down lists for the kinds and townships"
+    header = [c.value for c in ws[1]]
+    site = streets.iloc[0]
+    p = site.geometry.representative_point()
+    values = {"经度": f"{p.x:.7f}", "纬度": f"{p.y:.7f}", "所属街道": site["name"]}
+    for col, v in values.items():
+        ws.cell(row=2, column=header.index(col) + 1, value=v)
+    wb.save(blank)
+    r = imp(db, "facilities", blank, crs="wgs84")
+    assert r.rows == 1 and r.by_township == {site["code"]: 1}
+
+
+@pytest.mark.postgres
+def test_the_same_import_on_postgis(pg_url, truth, tmp_path):
+    engine = make_engine(pg_url)
+    onboard(engine, truth, tmp_path)
+    total = elder_sheet(truth, tmp_path / "elders.xlsx")
+    imp(engine, "elders", tmp_path / "elders.xlsx")
+    with session_factory(engine)() as s:
+        repo = Repository(s, HEXI)
+        elders = repo.elder_groups()
+        towns = repo.townships()
+        assert set(current_versions(s, HEXI)) == {"district", "townships", "communities", "elders"}
+    assert int(elders[["age_60_69", "age_70_79", "age_80_plus"]].sum().sum()) == total
+    for row in truth[0].itertuples():  # the Gauss–Krüger shapefile's streets, back in WGS84 within 1 m
+        assert max_vertex_gap_m(towns.loc[row.code].geometry.geoms[0], row.geometry) < 1.0
+    engine.dispose()
