@@ -414,7 +414,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
         return 2
     options = ImportOptions(crs=args.crs, encoding=args.encoding, sheet=args.sheet, layer=args.layer,
                             mapping=args.mapping, data_date=data_date, dry_run=args.dry_run,
-                            name=getattr(args, "name", None))
+                            name=getattr(args, "name", None), margin_m=getattr(args, "margin_m", None))
     engine = make_engine(database_url(args.database_url))
     try:
         result = run_import(engine, district, args.kind, args.file, load_config(), options,
@@ -658,7 +658,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ("townships", "township / street polygons with 12-digit codes (GIS file)"),
                             ("communities", "village / community polygons or points with 12-digit codes (GIS file)"),
                             ("facilities", "facility list (CSV, .xlsx, .xls) with longitude / latitude"),
-                            ("elders", "elder counts per village / community (CSV, .xlsx, .xls)")):
+                            ("elders", "elder counts per village / community (CSV, .xlsx, .xls)"),
+                            ("roads", "an OSM extract (.osm.pbf/.osm/.osm.bz2) of any size, or road lines (GIS file)")):
         k = imp_kinds.add_parser(kind, help=help_text)
         k.add_argument("file", type=Path)
         if kind == "district":
@@ -675,6 +676,9 @@ def build_parser() -> argparse.ArgumentParser:
         k.add_argument("--mapping", type=Path, default=None, help="TOML: [columns] field = column, [values.kind] …")
         k.add_argument("--data-date", default=None, help="统计截止日期 YYYY-MM-DD (default today)")
         k.add_argument("--dry-run", action="store_true", help="read and check only; store nothing")
+        if kind == "roads":
+            k.add_argument("--margin-m", type=float, default=None,
+                           help="keep roads this far beyond the district outline (default [imports] margin_m: 2000)")
         k.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
         k.set_defaults(func=_cmd_import)
 

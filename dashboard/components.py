@@ -66,11 +66,13 @@ def follow_township_link(names: dict[str, str]) -> None:
         st.session_state[LINKED_TOWNSHIP] = linked
 
 
-def page_setup(*, area_picker: bool = True) -> services.BaseLayers | None:
-    """Common start of every page: state, sidebar (language, area), data.
+def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> services.BaseLayers | None:
+    """Common start of every page: state, sidebar (language, district, area), data.
 
-    Returns None (after showing what to do) when there is no data yet. Without
-    ``area_picker`` the page shows its own picker of the same key (乡镇视图).
+    Returns None (after saying precisely what is missing and how to load it)
+    when the district lacks data the page needs: the base layers, and the kinds
+    in ``needs`` (say roads, for walking). Without ``area_picker`` the page shows
+    its own picker of the same key (乡镇视图).
     """
     _leave_legacy_page_mode()
     config = services.get_config()
@@ -86,6 +88,11 @@ def page_setup(*, area_picker: bool = True) -> services.BaseLayers | None:
         layers = services.base_layers(services.current_ref(url, district))
     except services.DataMissingError as exc:
         st.error(str(exc))
+        return None
+    missing = [k for k in needs if k not in layers.ref.version_map]
+    if missing:
+        st.error(services.missing_message(district, missing))
+        footer(layers.meta)
         return None
     names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
     if st.session_state.get(MAP_TOWNSHIP) not in ("", *names):  # picked in another district

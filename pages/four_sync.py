@@ -13,7 +13,7 @@ from dashboard.maps import LocalAssets, build_projects_map
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
 
 config = services.get_config()
-layers = page_setup()
+layers = page_setup(needs=("roads",))
 if layers is None:
     st.stop()
 st.title(pick("四同步检查", "Four-synchronous checks"))

@@ -23,7 +23,7 @@ from dashboard.state import (
 from planning.scenario import ScenarioError
 
 config = services.get_config()
-layers = page_setup()
+layers = page_setup(needs=("roads",))
 if layers is None:
     st.stop()
 st.title(pick("情景规划与优化选址", "Scenarios and optimal siting"))

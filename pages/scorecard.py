@@ -11,7 +11,7 @@ from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
 from planning.scorecard import LIGHT_EN, LIGHT_ZH
 
 config = services.get_config()
-layers = page_setup()
+layers = page_setup(needs=("roads",))
 if layers is None:
     st.stop()
 ref = layers.ref

@@ -19,7 +19,7 @@ from dashboard.state import (
 )
 
 config = services.get_config()
-layers = page_setup()
+layers = page_setup(needs=("roads",))
 if layers is None:
     st.stop()
 st.title(t("page_coverage"))

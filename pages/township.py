@@ -12,7 +12,7 @@ from dashboard.state import MAP_BASEMAP
 from planning.scorecard import DISTRICT
 
 config = services.get_config()
-layers = page_setup(area_picker=False)
+layers = page_setup(area_picker=False, needs=("roads",))
 if layers is None:
     st.stop()
 ref = layers.ref

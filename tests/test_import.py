@@ -114,20 +114,22 @@ def test_the_real_community_file_is_refused_for_its_duplicate_code(db, truth, tm
 
 def test_district_from_amap_gcj02_matches_the_wgs84_truth(db, truth, tmp_path):
     _, _, outline = truth
-    # only Hexi's feature: the AMap file holds all 16 districts
-    amap = gpd.read_file(SHARED / "tianjin_districts_amap_gcj02.geojson")
-    one = tmp_path / "hexi_gcj02.geojson"
-    amap[amap["adcode"].astype(str) == HEXI].to_file(one, driver="GeoJSON")
-    r = imp(db, "district", one, crs="gcj02", name="河西区")
+    # the AMap file as shipped: all 16 districts, GCJ-02; --code picks Hexi's feature
+    r = imp(db, "district", SHARED / "tianjin_districts_amap_gcj02.geojson", crs="gcj02", name="河西区")
     assert r.rows == 1 and r.version_id is not None
     with session_factory(db)() as s:
         got = Repository(s, HEXI).district().geometry.iloc[0]
     assert max_vertex_gap_m(shapely.normalize(got), shapely.normalize(outline)) < 1.0
+    with pytest.raises(ImportRefused) as exc:
+        run_import(db, "120199", "district", SHARED / "tianjin_districts_amap_gcj02.geojson", load_config(),
+                   ImportOptions(crs="gcj02", name="不存在区"))
+    assert "没有代码为 120199" in exc.value.prepared.errors[0].why and "120103" in exc.value.prepared.errors[0].fix
 
 
 def test_townships_shapefile_gauss_kruger_gbk_without_cpg(db, truth, tmp_path):
     streets, _, _ = truth
-    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")  # all 16 merged: a big outline
+    r = imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")  # all 16: Hexi's is taken
+    assert any("取列“adcode”为 120103" in n for n in r.prepared.notices)
     folder = tmp_path / "shp"
     folder.mkdir()
     path = streets_shapefile_zip(streets, folder, epsg=4527, cpg=False)
@@ -402,3 +404,68 @@ def test_the_same_import_on_postgis(pg_url, truth, tmp_path):
     for row in truth[0].itertuples():  # the Gauss–Krüger shapefile's streets, back in WGS84 within 1 m
         assert max_vertex_gap_m(towns.loc[row.code].geometry.geoms[0], row.geometry) < 1.0
     engine.dispose()
+
+
+def write_grid_osm(path, outline, *, step_deg: float = 0.004, pad_deg: float = 0.05):
+    """A generated OSM file: a residential street grid over the district and well beyond it (shared node ids at
+    every crossing), one motorway through it, and one street far away. Returns the ways as (id, highway, coords)."""
+    minx, miny, maxx, maxy = outline.bounds
+    xs = np.arange(minx - pad_deg, maxx + pad_deg, step_deg)
+    ys = np.arange(miny - pad_deg, maxy + pad_deg, step_deg)
+    node_id = {}
+    nodes = []
+    for i, x in enumerate(xs):
+        for j, y in enumerate(ys):
+            node_id[i, j] = len(nodes) + 1
+            nodes.append((len(nodes) + 1, x, y))
+    ways = []
+    for j in range(len(ys)):
+        ways.append(("residential", [node_id[i, j] for i in range(len(xs))]))
+    for i in range(len(xs)):
+        ways.append(("residential", [node_id[i, j] for j in range(len(ys))]))
+    mid = len(ys) // 2
+    ways.append(("motorway", [node_id[i, mid] for i in range(len(xs))]))
+    far = [(len(nodes) + 1, 100.0, 30.0), (len(nodes) + 2, 100.01, 30.0)]
+    nodes += far
+    ways.append(("residential", [far[0][0], far[1][0]]))
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="test">\n')
+        for nid, x, y in nodes:
+            fh.write(f'<node id="{nid}" version="1" lat="{y:.7f}" lon="{x:.7f}"/>\n')
+        for k, (hw, refs) in enumerate(ways, start=1):
+            fh.write(f'<way id="{k}" version="1">' + "".join(f'<nd ref="{r}"/>' for r in refs)
+                     + f'<tag k="highway" v="{hw}"/></way>\n')
+        fh.write("</osm>\n")
+    coords = {nid: (x, y) for nid, x, y in nodes}
+    return [(k, hw, [coords[r] for r in refs]) for k, (hw, refs) in enumerate(ways, start=1)]
+
+
+def test_roads_from_an_osm_file_clipped_to_the_district_and_a_margin(db, truth, tmp_path):
+    from data.imports.roads import clip_area
+
+    onboard(db, truth, tmp_path)
+    with session_factory(db)() as s:
+        outline = Repository(s, HEXI).district().geometry.iloc[0]
+    ways = write_grid_osm(tmp_path / "grid.osm", outline)
+    area = clip_area(outline, 2000.0)
+    expected = [w for w in ways if w[1] != "motorway" and shapely.LineString(w[2]).intersects(area)]  # brute force
+    r = imp(db, "roads", tmp_path / "grid.osm")
+    assert f"保留区界外扩 2,000 m 内可步行的 {len(expected):,} 条" in " ".join(r.prepared.notices)
+    with session_factory(db)() as s:
+        lines = Repository(s, HEXI).roads()
+    assert shapely.union_all(lines.geometry.values).within(area.buffer(1e-9))
+    # the grid inside the outline is kept whole: every crossing node inside is a vertex of the stored lines
+    inside = {(round(x, 7), round(y, 7)) for w in expected for x, y in w[2] if outline.contains(shapely.Point(x, y))}
+    stored = {tuple(np.round(c, 7)) for c in shapely.get_coordinates(lines.geometry.values)}
+    assert inside <= stored
+
+
+def test_roads_from_the_real_finland_pbf_reads_every_highway_way(tmp_path):
+    """The real pyosmium test extract: SOURCES.md counts 343 ways tagged highway."""
+    from data.imports.roads import osm_roads
+
+    box = shapely.box(26.90, 60.50, 27.00, 60.56)
+    lines, classes, counts = osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", box)
+    assert counts["ways_read"] == 343
+    assert 0 < counts["ways_kept"] <= 343 and len(lines) == len(classes)
+    assert all(line.within(box) for line in lines)

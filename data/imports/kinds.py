@@ -97,8 +97,27 @@ def _multi(g) -> MultiPolygon:
 
 # ---- GIS kinds ---------------------------------------------------------------
 
-def prepare_district(layer: gpd.GeoDataFrame) -> Prepared:
+DISTRICT_CODE_COLUMNS = ("adcode", "code", "区划代码", "行政区划代码", "district_code", "gb", "区县代码")
+
+
+def prepare_district(layer: gpd.GeoDataFrame, code: str) -> Prepared:
+    """The district's outline: its own feature(s) when the file holds several districts with codes, else
+    every polygon of the file merged."""
     out = Prepared("district")
+    for col in layer.columns:
+        if col == "geometry" or header_key(col) not in {header_key(c) for c in DISTRICT_CODE_COLUMNS}:
+            continue
+        codes = layer[col].astype(str).str.strip().str.removesuffix(".0")
+        if codes.nunique() > 1:
+            mine = codes.str.startswith(code)
+            if not mine.any():
+                shown = ", ".join(sorted(codes.unique())[:20])
+                out.problems.append(Problem(None, col, code, f"文件有 {len(codes)} 个区县要素，没有代码为 {code} 的",
+                                            f"检查 --code；文件中的代码：{shown}"))
+                return out
+            out.notices.append(f"文件有 {codes.nunique()} 个区县：取列“{col}”为 {code} 的 {int(mine.sum())} 个要素")
+            layer = layer[mine.to_numpy()]
+            break
     polys = [g for g in layer.geometry if g is not None and g.geom_type in ("Polygon", "MultiPolygon")]
     if not polys:
         out.problems.append(Problem(None, "", "", "文件中没有面（多边形）要素", "导入区县边界的面图层"))

@@ -19,14 +19,14 @@ from sqlalchemy import Engine
 
 from config import DashboardConfig
 from data.db import create_schema, session_factory
-from data.imports import gis, kinds, tables
+from data.imports import gis, kinds, roads, tables
 from data.imports.mapping import MappingError, read_mapping_file
 from data.imports.tables import TableError
 from data.models import DATA_KINDS, KIND_ZH, District
 from data.repository import Repository
 from data.versions import VersionError, file_sha256, get_district, register_district, store_version
 
-IMPORT_KINDS = ("district", "townships", "communities", "facilities", "elders", "projects")
+IMPORT_KINDS = ("district", "townships", "communities", "facilities", "elders", "roads")
 
 
 class ImportRefused(ValueError):
@@ -47,6 +47,7 @@ class ImportOptions:
     data_date: dt.date | None = None
     dry_run: bool = False
     name: str | None = None  # district: its name
+    margin_m: float | None = None  # roads: kept this far beyond the outline (default [imports] margin_m)
     created_by: str | None = None
 
 
@@ -93,12 +94,14 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
         override = read_mapping_file(options.mapping, fields)
     suffix = path.suffix.lower()
     progress(f"读取 {path.name} …")
+    if kind == "roads":
+        return _prepare_roads(ctx, path, options, config, progress)
     if kind in ("district", "townships", "communities"):
         layer = gis.read_gis(path, layer=options.layer, crs=options.crs, encoding=options.encoding,
                              max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio,
                              max_bytes=config.imports.max_file_mb * 1e6 * config.imports.max_zip_ratio)
         if kind == "district":
-            out = kinds.prepare_district(layer.frame)
+            out = kinds.prepare_district(layer.frame, district)
         elif kind == "townships":
             out = kinds.prepare_townships(layer.frame, ctx, config, override)
         else:
@@ -122,6 +125,47 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
         return kinds.prepare_elders(table, ctx, config, override)
     msg = f"暂不支持导入 {kind}"
     raise ImportRefused(msg)
+
+
+def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, config: DashboardConfig,
+                   progress: Callable[[str], None]) -> kinds.Prepared:
+    import numpy as np
+    import shapely
+
+    out = kinds.Prepared("roads")
+    if ctx.outline is None:
+        out.problems.append(kinds.Problem(None, "", "", "本区还没有导入区界", "先导入 district，道路按区界外扩裁剪"))
+        return out
+    margin = options.margin_m if options.margin_m is not None else config.imports.margin_m
+    area = roads.clip_area(ctx.outline, margin)
+    if roads.is_osm(path):
+        lines, classes, counts = roads.osm_roads(path, area, excluded=frozenset(config.network.osm_excluded_highways),
+                                                 progress=progress)
+        out.notices.append(f"OSM：读 {counts['ways_read']:,} 条道路，保留区界外扩 {margin:,.0f} m 内可步行的 "
+                           f"{counts['ways_kept']:,} 条（{len(lines):,} 段）")
+    else:
+        layer = gis.read_gis(path, layer=options.layer, crs=options.crs, encoding=options.encoding,
+                             max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio)
+        out.notices += layer.notices
+        lines, counts = roads.line_roads(layer.frame, area)
+        classes = ["street"] * len(lines)
+        out.notices.append(f"线文件：区界外扩 {margin:,.0f} m 内 {len(lines):,} 条线")
+        for key, zh in (("crossings_without_vertex", "处线相交但没有共同节点（不连通：立交或数字化错误）"),
+                        ("dangling_ends", "个悬挂端点（道路尽头或未接上）")):
+            if counts[key]:
+                out.problems.append(kinds.Problem(None, "geometry", "", f"{counts[key]:,} {zh}",
+                                                  "如是数字化错误，请在 GIS 中打断相交线并接上端点", "warning"))
+    if not lines:
+        out.problems.append(kinds.Problem(None, "", "", "区界附近没有道路", "检查文件是否覆盖本区，或坐标系是否正确"))
+        return out
+    mids = shapely.line_interpolate_point(np.array(lines, dtype=object), 0.5, normalized=True)
+    town = np.full(len(lines), None, dtype=object)
+    if ctx.townships is not None:
+        hit_l, hit_t = shapely.STRtree(ctx.townships.geometry.values).query(mids, predicate="within")
+        town[hit_l] = ctx.townships["code"].to_numpy()[hit_t]
+    out.rows = [{"road_class": c, "township_code": t, "geom": g, "is_synthetic": False}
+                for g, c, t in zip(lines, classes, town, strict=True)]
+    return out
 
 
 def run_import(engine: Engine, district: str, kind: str, path: str | Path, config: DashboardConfig,

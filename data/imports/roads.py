@@ -1,0 +1,111 @@
+"""Road lines for a district: from an OSM extract of any size, or a planning bureau's line file.
+
+OSM: the file is streamed with pyosmium (ways with a ``highway`` tag only, node
+locations from its index), and only the walkable ways reaching the district
+plus a margin are kept, clipped to it — so walks that leave the district and
+come back are right. A line file's lines are clipped the same way; lines that
+cross without a shared vertex (they do not connect: bridges, or a digitising
+slip) and dangling ends are counted and reported. Pure: no database, no Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from shapely.geometry import LineString
+
+from geo.crs import utm_crs_for
+from geo.network import DEFAULT_EXCLUDED_HIGHWAYS, OSM_SUFFIXES, _walkable
+
+ROAD_CLASS = {
+    **dict.fromkeys(("trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link"), "arterial"),
+    **dict.fromkeys(("tertiary", "tertiary_link", "unclassified", "road"), "connector"),
+    **dict.fromkeys(("residential", "living_street", "service"), "street"),
+}
+
+
+def is_osm(path: Path) -> bool:
+    return path.name.lower().endswith(OSM_SUFFIXES)
+
+
+def clip_area(outline, margin_m: float):
+    """The district outline grown by ``margin_m`` (in its UTM zone), in WGS84."""
+    metric = utm_crs_for(outline.centroid.x, outline.centroid.y)
+    grown = gpd.GeoSeries([outline], crs=4326).to_crs(metric).buffer(margin_m)
+    return grown.to_crs(4326).iloc[0]
+
+
+def osm_roads(path: Path, area, *, excluded: frozenset[str] = DEFAULT_EXCLUDED_HIGHWAYS,
+              progress: Callable[[str], None] = lambda _m: None) -> tuple[list[LineString], list[str], dict]:
+    """(lines, road classes, counts) of the walkable OSM ways within ``area``, streamed."""
+    import osmium
+
+    minx, miny, maxx, maxy = area.bounds
+    prepared = shapely.prepared.prep(area)
+    lines, classes = [], []
+    seen = kept = 0
+    try:
+        ways = (osmium.FileProcessor(str(path))
+                .with_locations()
+                .with_filter(osmium.filter.KeyFilter("highway"))
+                .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)))
+        for way in ways:
+            seen += 1
+            if seen % 500_000 == 0:
+                progress(f"  已读 {seen:,} 条道路，保留 {kept:,} 条 …")
+            tags = way.tags
+            highway = tags.get("highway")
+            if not _walkable(highway, tags.get("foot"), tags.get("access"), excluded):
+                continue
+            coords = [(n.lon, n.lat) for n in way.nodes if n.location.valid()]
+            if len(coords) < 2:
+                continue
+            xy = np.asarray(coords)
+            if xy[:, 0].max() < minx or xy[:, 0].min() > maxx or xy[:, 1].max() < miny or xy[:, 1].min() > maxy:
+                continue
+            line = LineString(coords)
+            if not prepared.intersects(line):
+                continue
+            for part in _parts(line if prepared.contains(line) else line.intersection(area)):
+                lines.append(part)
+                classes.append(ROAD_CLASS.get(highway, "lane"))
+            kept += 1
+    except RuntimeError as exc:
+        msg = f"无法按 OSM 数据读取 {path.name}：{exc}"
+        raise ValueError(msg) from None
+    return lines, classes, {"ways_read": seen, "ways_kept": kept}
+
+
+def line_roads(frame: gpd.GeoDataFrame, area) -> tuple[list[LineString], dict]:
+    """Lines of a GIS layer (WGS84) within ``area``, with counts of crossings without a vertex and dead ends."""
+    lines = []
+    for g in frame.geometry:
+        if g is None or g.is_empty:
+            continue
+        if g.geom_type not in ("LineString", "MultiLineString"):
+            msg = f"道路文件应为线要素，发现 {g.geom_type}"
+            raise ValueError(msg)
+        lines += _parts(g.intersection(area))
+    arr = np.array(lines, dtype=object)
+    tree = shapely.STRtree(arr)
+    a, b = tree.query(arr, predicate="crosses")
+    crossings = int((a < b).sum())
+    ends = np.concatenate([shapely.get_coordinates(shapely.get_point(arr, 0)),
+                           shapely.get_coordinates(shapely.get_point(arr, -1))]) if len(arr) else np.empty((0, 2))
+    verts = shapely.get_coordinates(arr)
+    _, counts = np.unique(np.round(verts, 7), axis=0, return_counts=True)
+    vert_count = dict(zip(map(tuple, np.unique(np.round(verts, 7), axis=0)), counts, strict=True))
+    dangling = int(sum(vert_count.get(tuple(np.round(e, 7)), 0) == 1 for e in ends))
+    return lines, {"crossings_without_vertex": crossings, "dangling_ends": dangling}
+
+
+def _parts(g) -> list[LineString]:
+    if g.is_empty:
+        return []
+    if g.geom_type == "LineString":
+        return [g] if g.length > 0 else []
+    return [p for p in getattr(g, "geoms", []) if p.geom_type == "LineString" and p.length > 0]

@@ -1,0 +1,74 @@
+"""Every page on an imported district (Hexi, from the real street and community files) beside the demo."""
+
+import pytest
+
+from tests.conftest import app_test, assert_clean, copy_sqlite
+from tests.test_import import HEXI, SHARED, elder_sheet, facility_points, imp, onboard, write_grid_osm
+
+pytestmark = pytest.mark.skipif(not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists(),
+                                reason="../shared/data (the Hexi test files) is not beside the checkout")
+
+
+@pytest.fixture(scope="module")
+def two_districts(demo_db_url, tmp_path_factory):
+    """The demo database with Hexi imported beside it: outline, streets, communities, facilities, elders, roads."""
+    import geopandas as gpd
+
+    from data.db import make_engine, session_factory
+    from data.repository import Repository
+
+    tmp = tmp_path_factory.mktemp("hexi")
+    url = copy_sqlite(demo_db_url, tmp / "two.db")
+    engine = make_engine(url)
+    streets = gpd.read_file(SHARED / "tianjin_hexi_streets_wgs84.geojson")
+    streets["code"] = streets["code"].astype(str)
+    comms = gpd.read_file(SHARED / "tianjin_hexi_communities_wgs84.geojson")
+    comms["code"], comms["parentcode"] = comms["code"].astype(str), comms["parentcode"].astype(str)
+    truth = (streets, comms, None)
+    onboard(engine, truth, tmp)
+    pts = facility_points(truth, n_per=1).iloc[::3]
+    pts.assign(kind="社区养老服务站").rename(columns={"code": "编码", "name": "名称", "kind": "类型", "street": "所属街道",
+                                              "lon": "经度", "lat": "纬度"}).to_csv(tmp / "fac.csv", index=False)
+    imp(engine, "facilities", tmp / "fac.csv", crs="wgs84")
+    elder_sheet(truth, tmp / "elders.xlsx")
+    imp(engine, "elders", tmp / "elders.xlsx")
+    with session_factory(engine)() as s:
+        outline = Repository(s, HEXI).district().geometry.iloc[0]
+    write_grid_osm(tmp / "grid.osm", outline, step_deg=0.003, pad_deg=0.02)
+    imp(engine, "roads", tmp / "grid.osm")
+    engine.dispose()
+    return url, streets
+
+
+@pytest.mark.parametrize("page", ["pages/scorecard.py", "pages/map.py", "pages/service_circle.py",
+                                  "pages/township.py", "pages/scenarios.py", "pages/four_sync.py"])
+def test_pages_open_on_the_imported_district(two_districts, monkeypatch, page):
+    url, streets = two_districts
+    at = app_test(page, url, monkeypatch)
+    at.query_params["district"] = HEXI
+    at.run()
+    assert_clean(at)
+    text = " ".join(str(m.value) for m in at.markdown) + " ".join(str(t.value) for t in at.title)
+    assert "演示数据（合成）" not in " ".join(str(c.value) for c in at.caption)  # not the demo's footer
+    if page == "pages/map.py":
+        assert "河西区" in text
+    picker = at.sidebar.selectbox[0]  # the district picker: both districts offered
+    assert set(picker.options) >= {"河西区", "静海区（演示）"}
+
+
+def test_scorecard_of_the_imported_district_counts_its_own_elders(two_districts, monkeypatch):
+    url, _ = two_districts
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:  # raw SQL through the current version: the independent figure
+        total = conn.execute(sa.text(
+            "SELECT SUM(age_60_69 + age_70_79 + age_80_plus) FROM elder_group e JOIN data_version v "
+            f"ON v.id = e.version_id WHERE v.district_code = '{HEXI}' AND v.is_current")).scalar()
+    engine.dispose()
+    at = app_test("pages/map.py", url, monkeypatch)
+    at.query_params["district"] = HEXI
+    at.run()
+    assert_clean(at)
+    figures = {m.label: m.value for m in at.metric}
+    assert figures["60岁以上老人"] == f"{total:,}"
