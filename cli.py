@@ -659,7 +659,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ("communities", "village / community polygons or points with 12-digit codes (GIS file)"),
                             ("facilities", "facility list (CSV, .xlsx, .xls) with longitude / latitude"),
                             ("elders", "elder counts per village / community (CSV, .xlsx, .xls)"),
-                            ("roads", "an OSM extract (.osm.pbf/.osm/.osm.bz2) of any size, or road lines (GIS file)")):
+                            ("roads", "an OSM extract (.osm.pbf/.osm/.osm.bz2) of any size, or road lines (GIS file)"),
+                            ("projects", "residential projects, the four-sync template (CSV or .xlsx): the full list")):
         k = imp_kinds.add_parser(kind, help=help_text)
         k.add_argument("file", type=Path)
         if kind == "district":

@@ -219,3 +219,20 @@ def test_live_page_shows_a_new_sos_without_reload_and_records_the_acknowledgemen
     assert history[-1] == ("acknowledged", "值班员 李四")
     assert errors == []
     page.close()
+
+
+def test_a_district_imported_while_the_app_runs_is_shown_by_its_link(server, server_db_url, browser, tmp_path):
+    """Hexi imported into the running app's database: its link shows its 14 real streets on the scorecard map."""
+    from tests.test_imported_district_pages import SHARED, import_hexi
+
+    if not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists():
+        pytest.skip("../shared/data (the Hexi test files) is not beside the checkout")
+    streets = import_hexi(server_db_url, tmp_path)
+    page, errors = open_page(browser, f"{server}/?district=120103")
+    areas = page.frame_locator(MAP_IFRAME).locator("path.score-area")
+    areas.first.wait_for(state="attached", timeout=180_000)
+    assert areas.count() == len(streets) == 14
+    assert page.get_by_role("heading", name="全区（河西区）").count() == 1
+    assert page.get_by_text("演示数据（合成）").count() == 0
+    assert errors == []
+    page.close()

@@ -26,7 +26,7 @@ from data.imports.store import ImportOptions, ImportRefused, run_import
 from data.repository import Repository
 from data.versions import current_versions
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
-from tests.conftest import ROOT
+from tests.conftest import ROOT, missing
 
 SHARED = ROOT.parent / "shared" / "data"
 HEXI = "120103"
@@ -231,6 +231,7 @@ def test_facilities_gbk_csv_with_baidu_coordinates_and_bureau_kind_names(db, tru
         fac = Repository(s, HEXI).facilities()
     assert set(fac["kind_id"]) == {"day_care", "meal_point", "institution", "rural_mutual_aid"}
     assert (fac["beds_total"] == 1200).all() and (fac["beds_care"] == 0).all()
+    assert fac["code"].is_unique and set(fac["code"]) == {f"{HEXI}-F{n:05d}" for n in range(2, len(pts) + 2)}
     got = fac.set_index("name").loc[pts["name"]]
     _, _, d = GEOD.inv(pts["lon"].to_numpy(), pts["lat"].to_numpy(), got.geometry.x.to_numpy(),
                        got.geometry.y.to_numpy())
@@ -335,6 +336,16 @@ def test_cli_import_prints_mapping_and_last_line(tmp_path, truth):
     assert out.returncode == 2 and "经度" in out.stderr and "文件中的列" in out.stderr
     out = cli("versions", "--district", HEXI)
     assert "\ttownships\t*\t" in out.stdout and "streets.geojson" in out.stdout
+    from tests.test_four_sync import GOOD, write_csv
+
+    street = str(streets["code"].iloc[0])
+    good = write_csv(tmp_path / "projects.csv", [{**GOOD, "township_code": street, "lon": "117.22", "lat": "39.10"}])
+    out = cli("import", "projects", good, "--district", HEXI)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("version 3") and f"{street} 1" in out.stdout
+    wrong = write_csv(tmp_path / "wrong.csv", [GOOD])  # a Jinghai township: not Hexi's
+    out = cli("import", "projects", wrong, "--district", HEXI)
+    assert out.returncode == 2 and "township_code" in out.stderr and "120118100000" in out.stderr
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -460,12 +471,52 @@ def test_roads_from_an_osm_file_clipped_to_the_district_and_a_margin(db, truth, 
     assert inside <= stored
 
 
-def test_roads_from_the_real_finland_pbf_reads_every_highway_way(tmp_path):
-    """The real pyosmium test extract: SOURCES.md counts 343 ways tagged highway."""
-    from data.imports.roads import osm_roads
+@pytest.mark.parametrize("use_tool", [False, True])
+def test_roads_from_the_real_finland_pbf_reads_every_highway_way(use_tool):
+    """The real pyosmium test extract: SOURCES.md counts 343 ways tagged highway; a box around the file's
+    whole extent keeps every walkable one, whether osmium-tool cuts first or pyosmium reads it all."""
+    from data.imports.roads import osm_roads, osmium_tool
 
+    if use_tool and osmium_tool() is None:
+        missing("osmium-tool is not installed (apt-get install osmium-tool)")
     box = shapely.box(26.90, 60.50, 27.00, 60.56)
-    lines, classes, counts = osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", box)
+    lines, classes, counts = osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", box, use_tool=use_tool)
     assert counts["ways_read"] == 343
     assert 0 < counts["ways_kept"] <= 343 and len(lines) == len(classes)
     assert all(line.within(box) for line in lines)
+    small = shapely.box(26.94, 60.525, 26.96, 60.535)  # a cut: fewer ways, the same with or without the tool
+    kept = osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", small, use_tool=use_tool)[2]["ways_kept"]
+    assert 0 < kept < counts["ways_kept"]
+    assert kept == osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", small, use_tool=False)[2]["ways_kept"]
+
+
+def test_mapping_file_gpkg_layer_and_swapped_columns(db, truth, tmp_path):
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1).head(30)
+    # the bureau's own headers and kind words, mapped by a file; longitude and latitude columns swapped
+    table = pd.DataFrame({"机构全称": pts["name"], "服务形态": "综合养老服务中心", "北纬度": pts["lon"], "东经度": pts["lat"],
+                          "辖区": pts["street"]})
+    table.to_csv(tmp_path / "own.csv", index=False)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\nname = "机构全称"\nkind = "服务形态"\nlon = "东经度"\nlat = "北纬度"\n'
+                       'township = "辖区"\n\n[values.kind]\n"综合养老服务中心" = "township_centre"\n', encoding="utf-8")
+    r = imp(db, "facilities", tmp_path / "own.csv", mapping=mapping, crs="wgs84")
+    assert any("填反" in n for n in r.prepared.notices)
+    assert "name（名称） ← 机构全称" in r.prepared.mapping
+    with session_factory(db)() as s:
+        fac = Repository(s, HEXI).facilities()
+    assert set(fac["kind_id"]) == {"township_centre"}
+    _, _, d = GEOD.inv(pts["lon"].to_numpy(), pts["lat"].to_numpy(), fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy())
+    assert d.max() < 1.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[columns]\nnmae = "机构全称"\n', encoding="utf-8")
+    with pytest.raises(ImportRefused, match=r"未知字段 \['nmae'\]"):
+        imp(db, "facilities", tmp_path / "own.csv", mapping=bad)
+    # a GeoPackage with two layers: --layer picks one, none is refused naming them
+    gpkg = tmp_path / "two.gpkg"
+    streets = truth[0][["code", "name", "geometry"]]
+    streets.to_file(gpkg, layer="streets", driver="GPKG")
+    streets.head(2).to_file(gpkg, layer="draft", driver="GPKG")
+    with pytest.raises(ImportRefused, match="多个图层.*streets.*--layer|多个图层.*draft"):
+        imp(db, "townships", gpkg)
+    assert imp(db, "townships", gpkg, layer="streets").rows == 14

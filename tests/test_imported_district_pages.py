@@ -9,16 +9,14 @@ pytestmark = pytest.mark.skipif(not (SHARED / "tianjin_hexi_streets_wgs84.geojso
                                 reason="../shared/data (the Hexi test files) is not beside the checkout")
 
 
-@pytest.fixture(scope="module")
-def two_districts(demo_db_url, tmp_path_factory):
-    """The demo database with Hexi imported beside it: outline, streets, communities, facilities, elders, roads."""
+def import_hexi(url: str, tmp):
+    """Hexi imported into the database at ``url``: outline, streets, communities, facilities, elders, roads.
+    Returns the street frame (the truth)."""
     import geopandas as gpd
 
     from data.db import make_engine, session_factory
     from data.repository import Repository
 
-    tmp = tmp_path_factory.mktemp("hexi")
-    url = copy_sqlite(demo_db_url, tmp / "two.db")
     engine = make_engine(url)
     streets = gpd.read_file(SHARED / "tianjin_hexi_streets_wgs84.geojson")
     streets["code"] = streets["code"].astype(str)
@@ -37,7 +35,15 @@ def two_districts(demo_db_url, tmp_path_factory):
     write_grid_osm(tmp / "grid.osm", outline, step_deg=0.003, pad_deg=0.02)
     imp(engine, "roads", tmp / "grid.osm")
     engine.dispose()
-    return url, streets
+    return streets
+
+
+@pytest.fixture(scope="module")
+def two_districts(demo_db_url, tmp_path_factory):
+    """The demo database with Hexi imported beside it."""
+    tmp = tmp_path_factory.mktemp("hexi")
+    url = copy_sqlite(demo_db_url, tmp / "two.db")
+    return url, import_hexi(url, tmp)
 
 
 @pytest.mark.parametrize("page", ["pages/scorecard.py", "pages/map.py", "pages/service_circle.py",

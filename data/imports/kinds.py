@@ -141,22 +141,10 @@ def prepare_townships(layer: gpd.GeoDataFrame, ctx: Context, config: DashboardCo
     out.mapping = describe(mapping, header, fields)
     seen: dict[str, int] = {}
     polys = []
-    for i, rec in enumerate(layer.itertuples(index=False)):
-        n = i + 1
-        vals = {f: str(getattr(rec, header[c]) if getattr(rec, header[c]) is not None else "").strip()
-                for f, c in mapping.items()}
-        code = code_text(vals["code"], digits=12)
-        if isinstance(code, BadValue):
-            out.problems.append(Problem(n, header[mapping["code"]], vals["code"], code.why, code.fix))
-            continue
+    for n, rec, vals, code in _coded_features(layer, header, mapping, out, seen, "每个乡镇（街道）一个要素；多个面请先合并"):
         if not code.startswith(ctx.district_code):
             out.problems.append(Problem(n, header[mapping["code"]], code, f"不是区县 {ctx.district_code} 的乡镇代码",
                                         f"乡镇代码应以 {ctx.district_code} 开头"))
-        if code in seen:
-            out.problems.append(Problem(n, header[mapping["code"]], code, f"与第 {seen[code]} 个要素代码重复",
-                                        "每个乡镇（街道）一个要素；多个面请先合并"))
-            continue
-        seen[code] = n
         name = vals["name"]
         ttype = vals.get("type", "")
         if ttype not in TOWN_TYPES:
@@ -172,6 +160,26 @@ def prepare_townships(layer: gpd.GeoDataFrame, ctx: Context, config: DashboardCo
     if polys and ctx.outline is not None:
         out.problems += _partition_checks(polys, [r["name"] for r in out.rows], ctx.outline)
     return out
+
+
+def _coded_features(layer, header: list[str], mapping: dict[str, int], out: Prepared, seen: dict[str, int],
+                    duplicate_fix: str):
+    """(feature number, record, mapped values, 12-digit code) of each feature with a valid, unrepeated code;
+    the others are recorded as problems."""
+    for i, rec in enumerate(layer.itertuples(index=False)):
+        n = i + 1
+        vals = {f: str(getattr(rec, header[c]) if getattr(rec, header[c]) is not None else "").strip()
+                for f, c in mapping.items()}
+        code = code_text(vals["code"], digits=12)
+        if isinstance(code, BadValue):
+            out.problems.append(Problem(n, header[mapping["code"]], vals["code"], code.why, code.fix))
+            continue
+        if code in seen:
+            out.problems.append(Problem(n, header[mapping["code"]], code, f"与第 {seen[code]} 个要素代码重复",
+                                        duplicate_fix))
+            continue
+        seen[code] = n
+        yield n, rec, vals, code
 
 
 def prepare_communities(layer: gpd.GeoDataFrame, ctx: Context, config: DashboardConfig,
@@ -192,19 +200,7 @@ def prepare_communities(layer: gpd.GeoDataFrame, ctx: Context, config: Dashboard
         return out
     towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True)))
     seen: dict[str, int] = {}
-    for i, rec in enumerate(layer.itertuples(index=False)):
-        n = i + 1
-        vals = {f: str(getattr(rec, header[c]) if getattr(rec, header[c]) is not None else "").strip()
-                for f, c in mapping.items()}
-        code = code_text(vals["code"], digits=12)
-        if isinstance(code, BadValue):
-            out.problems.append(Problem(n, header[mapping["code"]], vals["code"], code.why, code.fix))
-            continue
-        if code in seen:
-            out.problems.append(Problem(n, header[mapping["code"]], code, f"与第 {seen[code]} 个要素代码重复",
-                                        "每个村（社区）一个要素"))
-            continue
-        seen[code] = n
+    for n, rec, vals, code in _coded_features(layer, header, mapping, out, seen, "每个村（社区）一个要素"):
         town = towns.resolve(vals["township"]) if vals.get("township") else towns.resolve(code[:9] + "000")
         if isinstance(town, BadValue):
             out.problems.append(Problem(n, header[mapping.get("township", mapping["code"])], vals.get("township", code),
@@ -438,6 +434,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
     wlon[good], wlat[good] = decision.lon, decision.lat
     in_town = _locate(wlon, wlat, ctx)
     tol = config.imports.township_match_m
+    rows_of: list[int] = []  # the spreadsheet row of each stored row
     for i, (n, _row) in enumerate(body):
         rec = parsed[i]
         if rec is None:
@@ -465,9 +462,10 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
         rec["is_synthetic"] = False
         rec.setdefault("code", None)
         out.rows.append(rec)
+        rows_of.append(n)
     # rows without a code get a stable one from the district and their row
     taken = {r["code"] for r in out.rows if r["code"]}
-    for r, (n, _row) in zip(out.rows, [b for b, p in zip(body, parsed, strict=True) if p is not None], strict=False):
+    for r, n in zip(out.rows, rows_of, strict=True):
         if not r["code"]:
             code = f"{ctx.district_code}-F{n:05d}"
             while code in taken:

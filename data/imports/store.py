@@ -26,7 +26,7 @@ from data.models import DATA_KINDS, KIND_ZH, District
 from data.repository import Repository
 from data.versions import VersionError, file_sha256, get_district, register_district, store_version
 
-IMPORT_KINDS = ("district", "townships", "communities", "facilities", "elders", "roads")
+IMPORT_KINDS = ("district", "townships", "communities", "facilities", "elders", "roads", "projects")
 
 
 class ImportRefused(ValueError):
@@ -111,7 +111,8 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
     if suffix not in tables.TABLE_SUFFIXES:
         msg = f"{KIND_ZH[kind]}请用 CSV、.xlsx 或 .xls 表格，而不是 {suffix or '无扩展名的文件'}"
         raise ImportRefused(msg)
-    table = tables.read_table(path, _known_headers(config), encoding=options.encoding, sheet=options.sheet)
+    known = _known_headers(config) + (list(override.columns.values()) if override else [])
+    table = tables.read_table(path, known, encoding=options.encoding, sheet=options.sheet)
     what = [f"表头在第 {table.header_row} 行"]
     if table.encoding:
         what.append(f"编码 {table.encoding}")
@@ -168,6 +169,38 @@ def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, confi
     return out
 
 
+def _import_projects(Session, district: str, path: Path, options: ImportOptions,
+                     progress: Callable[[str], None]) -> ImportResult:
+    """The four-sync project template (its own fixed columns) as the district's new projects version."""
+    from data.project_import import ProjectFileError, import_projects, read_projects
+
+    with Session() as session:
+        try:
+            get_district(session, district)
+            repo = Repository(session, district)
+            codes = set(repo.townships()["code"]) if repo.has("townships") else set()
+        except VersionError as exc:
+            raise ImportRefused(str(exc)) from None
+    if not codes:
+        msg = f"区县 {district} 还没有导入乡镇（街道）：先导入 townships，项目按乡镇代码检查"
+        raise ImportRefused(msg)
+    try:
+        projects = read_projects(path, township_codes=codes)
+    except ProjectFileError as exc:
+        prepared = kinds.Prepared("projects", problems=[kinds.Problem(None, "", "", e, "按模板修改后重新导入")
+                                                        for e in exc.errors])
+        raise ImportRefused(f"{path.name}：{len(exc.errors)} 处问题，未导入任何数据（nothing stored）", prepared) from None
+    prepared = kinds.Prepared("projects")
+    by_town = dict(Counter(p.township_code for p in projects))
+    if options.dry_run:
+        return ImportResult("projects", len(projects), None, prepared, by_town)
+    progress(f"写入 {len(projects):,} 个项目（一个事务）…")
+    with Session.begin() as session:
+        vid = import_projects(session, district, projects, replace=True, source_name=path.name,
+                              sha256=file_sha256(path), data_date=options.data_date)
+    return ImportResult("projects", len(projects), vid, prepared, by_town)
+
+
 def run_import(engine: Engine, district: str, kind: str, path: str | Path, config: DashboardConfig,
                options: ImportOptions | None = None, *,
                progress: Callable[[str], None] = lambda _m: None) -> ImportResult:
@@ -183,6 +216,8 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
     _check_size(path, config)
     create_schema(engine)
     Session = session_factory(engine)
+    if kind == "projects":
+        return _import_projects(Session, district, path, options, progress)
     with Session() as session:
         try:
             if kind != "district":
