@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import shapely
+from numba import njit
 from pyproj import CRS, Transformer
 
 WGS84 = "EPSG:4326"
@@ -40,79 +41,128 @@ def transform_geom(geom, src: str | CRS, dst: str | CRS):
     return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
-def _outside_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
-
-
-def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@njit(cache=True, nogil=True, inline="always")
+def _offset(lon: float, lat: float) -> tuple[float, float]:
+    """The GCJ-02 offset (degrees) of one WGS84 point; (0, 0) outside China."""
+    if lon < 72.004 or lon > 137.8347 or lat < 0.8293 or lat > 55.8271:
+        return 0.0, 0.0
     x = lon - 105.0
     y = lat - 35.0
-    dlat = (
-        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
-        + (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-        + (20.0 * np.sin(y * math.pi) + 40.0 * np.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-        + (160.0 * np.sin(y / 12.0 * math.pi) + 320.0 * np.sin(y * math.pi / 30.0)) * 2.0 / 3.0
-    )
-    dlon = (
-        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
-        + (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-        + (20.0 * np.sin(x * math.pi) + 40.0 * np.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-        + (150.0 * np.sin(x / 12.0 * math.pi) + 300.0 * np.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
-    )
-    radlat = lat / 180.0 * math.pi
-    magic = 1.0 - _EE * np.sin(radlat) ** 2
-    sqrtmagic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * math.pi)
-    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * math.pi)
+    pi = math.pi
+    shared = (20.0 * math.sin(6.0 * x * pi) + 20.0 * math.sin(2.0 * x * pi)) * 2.0 / 3.0
+    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x)) + shared
+            + (20.0 * math.sin(y * pi) + 40.0 * math.sin(y / 3.0 * pi)) * 2.0 / 3.0
+            + (160.0 * math.sin(y / 12.0 * pi) + 320.0 * math.sin(y * pi / 30.0)) * 2.0 / 3.0)
+    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x)) + shared
+            + (20.0 * math.sin(x * pi) + 40.0 * math.sin(x / 3.0 * pi)) * 2.0 / 3.0
+            + (150.0 * math.sin(x / 12.0 * pi) + 300.0 * math.sin(x / 30.0 * pi)) * 2.0 / 3.0)
+    radlat = lat / 180.0 * pi
+    magic = 1.0 - _EE * math.sin(radlat) ** 2
+    sqrtmagic = math.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrtmagic) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * math.cos(radlat) * pi)
     return dlon, dlat
 
 
+@njit(cache=True, nogil=True)
+def _forward_kernel(lon, lat, out_lon, out_lat):
+    for i in range(lon.shape[0]):
+        dlon, dlat = _offset(lon[i], lat[i])
+        out_lon[i] = lon[i] + dlon
+        out_lat[i] = lat[i] + dlat
+
+
+@njit(cache=True, nogil=True)
+def _inverse_kernel(glon, glat, out_lon, out_lat, tolerance, max_iterations):
+    """Fixed-point inverse per point, each point iterating until it moves less than ``tolerance``."""
+    for i in range(glon.shape[0]):
+        wlon, wlat = glon[i], glat[i]
+        for _ in range(max_iterations):
+            dlon, dlat = _offset(wlon, wlat)
+            elon = wlon + dlon - glon[i]
+            elat = wlat + dlat - glat[i]
+            wlon -= elon
+            wlat -= elat
+            if abs(elon) < tolerance and abs(elat) < tolerance:
+                break
+        out_lon[i] = wlon
+        out_lat[i] = wlat
+
+
+def _arrays(lon, lat) -> tuple[np.ndarray, np.ndarray, tuple]:
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    shape = np.broadcast_shapes(lon.shape, lat.shape)
+    return (np.ascontiguousarray(np.broadcast_to(lon, shape)).ravel(),
+            np.ascontiguousarray(np.broadcast_to(lat, shape)).ravel(), shape)
+
+
 def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Forward GCJ-02 offset (vectorised). Points outside China are unchanged."""
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    dlon, dlat = _delta(lon, lat)
-    out = _outside_china(lon, lat)
-    return np.where(out, lon, lon + dlon), np.where(out, lat, lat + dlat)
+    """Forward GCJ-02 offset (vectorised, compiled). Points outside China are unchanged."""
+    x, y, shape = _arrays(lon, lat)
+    out_lon, out_lat = np.empty_like(x), np.empty_like(y)
+    _forward_kernel(x, y, out_lon, out_lat)
+    return out_lon.reshape(shape), out_lat.reshape(shape)
 
 
-def gcj02_to_wgs84(lon, lat, *, iterations: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`wgs84_to_gcj02` by fixed-point iteration (about 1e-7 deg)."""
-    glon = np.asarray(lon, dtype=float)
-    glat = np.asarray(lat, dtype=float)
-    wlon, wlat = glon.copy(), glat.copy()
-    for _ in range(iterations):
-        flon, flat = wgs84_to_gcj02(wlon, wlat)
-        wlon = wlon - (flon - glon)
-        wlat = wlat - (flat - glat)
-    return wlon, wlat
+def gcj02_to_wgs84(lon, lat, *, tolerance_deg: float = 1e-10, max_iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`wgs84_to_gcj02` by fixed-point iteration, per point until it moves less than
+    ``tolerance_deg`` (about 0.01 mm; three rounds inside China, as the offset varies slowly)."""
+    x, y, shape = _arrays(lon, lat)
+    out_lon, out_lat = np.empty_like(x), np.empty_like(y)
+    _inverse_kernel(x, y, out_lon, out_lat, tolerance_deg, max_iterations)
+    return out_lon.reshape(shape), out_lat.reshape(shape)
 
 
 _X_PI = math.pi * 3000.0 / 180.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _to_bd(x: float, y: float) -> tuple[float, float]:
+    z = math.sqrt(x * x + y * y) + 0.00002 * math.sin(y * _X_PI)
+    theta = math.atan2(y, x) + 0.000003 * math.cos(x * _X_PI)
+    return z * math.cos(theta) + 0.0065, z * math.sin(theta) + 0.006
+
+
+@njit(cache=True, nogil=True)
+def _bd_forward_kernel(lon, lat, out_lon, out_lat):
+    for i in range(lon.shape[0]):
+        out_lon[i], out_lat[i] = _to_bd(lon[i], lat[i])
+
+
+@njit(cache=True, nogil=True)
+def _bd_inverse_kernel(blon, blat, out_lon, out_lat, tolerance, max_iterations):
+    """The usual closed-form guess, refined per point by fixed-point iteration."""
+    for i in range(blon.shape[0]):
+        x, y = blon[i] - 0.0065, blat[i] - 0.006
+        z = math.sqrt(x * x + y * y) - 0.00002 * math.sin(y * _X_PI)
+        theta = math.atan2(y, x) - 0.000003 * math.cos(x * _X_PI)
+        glon, glat = z * math.cos(theta), z * math.sin(theta)
+        for _ in range(max_iterations):
+            flon, flat = _to_bd(glon, glat)
+            elon, elat = flon - blon[i], flat - blat[i]
+            glon -= elon
+            glat -= elat
+            if abs(elon) < tolerance and abs(elat) < tolerance:
+                break
+        out_lon[i] = glon
+        out_lat[i] = glat
+
+
 def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
-    """Baidu's BD-09 from GCJ-02 (the public formula, vectorised)."""
-    x = np.asarray(lon, dtype=float)
-    y = np.asarray(lat, dtype=float)
-    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
-    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
-    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+    """Baidu's BD-09 from GCJ-02 (the public formula, vectorised, compiled)."""
+    x, y, shape = _arrays(lon, lat)
+    out_lon, out_lat = np.empty_like(x), np.empty_like(y)
+    _bd_forward_kernel(x, y, out_lon, out_lat)
+    return out_lon.reshape(shape), out_lat.reshape(shape)
 
 
-def bd09_to_gcj02(lon, lat, *, iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_gcj02(lon, lat, *, tolerance_deg: float = 1e-10, max_iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`gcj02_to_bd09`: the usual closed-form guess refined by fixed-point iteration."""
-    blon = np.asarray(lon, dtype=float)
-    blat = np.asarray(lat, dtype=float)
-    x, y = blon - 0.0065, blat - 0.006
-    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
-    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
-    glon, glat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(iterations):
-        flon, flat = gcj02_to_bd09(glon, glat)
-        glon = glon - (flon - blon)
-        glat = glat - (flat - blat)
-    return glon, glat
+    x, y, shape = _arrays(lon, lat)
+    out_lon, out_lat = np.empty_like(x), np.empty_like(y)
+    _bd_inverse_kernel(x, y, out_lon, out_lat, tolerance_deg, max_iterations)
+    return out_lon.reshape(shape), out_lat.reshape(shape)
 
 
 def wgs84_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
