@@ -69,7 +69,8 @@ def to_local(values: pd.Series, zone: dt.tzinfo) -> pd.Series:
 
 def live_view(ref: DataRef, layers: services.BaseLayers, config: DashboardConfig, *, township: str | None = None,
               now: dt.datetime | None = None) -> LiveView:
-    """The panels' data; ``township`` narrows stations and alerts (response times stay district-wide)."""
+    """The panels' data for the district's stations; ``township`` narrows stations and alerts further
+    (response times and the latest actions are not narrowed)."""
     now = now or utc_now()
     zone = config.live.zone
     nodata = config.live.rule("nodata")
@@ -78,7 +79,8 @@ def live_view(ref: DataRef, layers: services.BaseLayers, config: DashboardConfig
         sites = sites[sites["township_code"] == township].reset_index(drop=True)
     with session_factory(services.get_engine(ref.url))() as session:
         store = LiveStore(session, config.live.rules, now=lambda: now)
-        panel = store.panel(local_day_start(now, zone), stations=list(sites["code"]) if township else None)
+        # the district's (or township's) stations only: other districts share the live tables
+        panel = store.panel(local_day_start(now, zone), stations=list(sites["code"]))
     status, alerts, actions = panel.status, panel.alerts, panel.actions
 
     names = dict(zip(sites["code"], sites["name"], strict=True))

@@ -520,3 +520,44 @@ def test_mapping_file_gpkg_layer_and_swapped_columns(db, truth, tmp_path):
     with pytest.raises(ImportRefused, match="多个图层.*streets.*--layer|多个图层.*draft"):
         imp(db, "townships", gpkg)
     assert imp(db, "townships", gpkg, layer="streets").rows == 14
+
+
+def test_road_lines_file_reports_crossings_without_a_vertex_and_dead_ends(db, truth, tmp_path):
+    onboard(db, truth, tmp_path)
+    streets = truth[0]
+    x0, y0 = streets.geometry.iloc[0].representative_point().coords[0]
+    d = 0.002
+    lines = [  # a plus sign drawn as two lines that cross without a shared vertex, and a connected L
+        shapely.LineString([(x0 - d, y0), (x0 + d, y0)]), shapely.LineString([(x0, y0 - d), (x0, y0 + d)]),
+        shapely.LineString([(x0 + 2 * d, y0), (x0 + 3 * d, y0), (x0 + 3 * d, y0 + d)]),
+    ]
+    path = tmp_path / "roads.geojson"
+    gpd.GeoDataFrame(geometry=lines, crs=4326).to_file(path, driver="GeoJSON")
+    r = imp(db, "roads", path)
+    warnings = " ".join(p.why for p in r.prepared.warnings)
+    assert "1 处线相交但没有共同节点" in warnings
+    assert "6 个悬挂端点" in warnings  # every end of the three lines: none is shared
+    assert r.rows == 3
+
+
+def test_overlapping_townships_and_elders_that_do_not_add_up(db, truth, tmp_path):
+    streets, _, _ = truth
+    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
+    grown = streets.copy()
+    grown.loc[0, "geometry"] = grown.geometry.iloc[0].buffer(0.003)  # about 300 m into its neighbours
+    grown.iloc[1:].to_file(tmp_path / "partial.geojson", driver="GeoJSON")  # and one street missing
+    grown.to_file(tmp_path / "grown.geojson", driver="GeoJSON")
+    r = imp(db, "townships", tmp_path / "grown.geojson", dry_run=True)
+    assert any("重叠" in p.why for p in r.prepared.warnings)
+    r = imp(db, "townships", tmp_path / "partial.geojson", dry_run=True)
+    assert any("未覆盖区界内" in p.why for p in r.prepared.warnings)
+    onboard(db, truth, tmp_path)
+    comms = truth[1][truth[1]["name"] != "珠海里社区"]
+    code = comms["code"].iloc[0]
+    sheet = tmp_path / "e.csv"
+    sheet.write_text("社区代码,60-69岁,70-79岁,80岁以上,60岁以上,失能\n"
+                     f"{code},10,5,2,18,1\n{comms['code'].iloc[1]},10,5,2,17,30\n", encoding="utf-8")
+    with pytest.raises(ImportRefused) as exc:
+        imp(db, "elders", sheet)
+    whys = [(p.row, p.why) for p in exc.value.prepared.errors]
+    assert whys == [(2, "60岁以上合计 ≠ 各年龄段之和 17"), (3, "类别人数多于60岁以上老人 17")]
