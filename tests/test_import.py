@@ -533,6 +533,10 @@ def test_road_lines_file_reports_crossings_without_a_vertex_and_dead_ends(db, tr
     ]
     path = tmp_path / "roads.geojson"
     gpd.GeoDataFrame(geometry=lines, crs=4326).to_file(path, driver="GeoJSON")
+    points = tmp_path / "points.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.Point(x0, y0)], crs=4326).to_file(points, driver="GeoJSON")
+    with pytest.raises(ImportRefused, match="道路文件应为线要素"):
+        imp(db, "roads", points)  # a clear refusal, not a traceback
     r = imp(db, "roads", path)
     warnings = " ".join(p.why for p in r.prepared.warnings)
     assert "1 处线相交但没有共同节点" in warnings

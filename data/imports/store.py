@@ -20,13 +20,10 @@ from sqlalchemy import Engine
 from config import DashboardConfig
 from data.db import create_schema, session_factory
 from data.imports import gis, kinds, roads, tables
-from data.imports.mapping import MappingError, read_mapping_file
-from data.imports.tables import TableError
+from data.imports.mapping import read_mapping_file
 from data.models import DATA_KINDS, KIND_ZH, District
 from data.repository import Repository
 from data.versions import VersionError, file_sha256, get_district, register_district, store_version
-
-IMPORT_KINDS = ("district", "townships", "communities", "facilities", "elders", "roads", "projects")
 
 
 class ImportRefused(ValueError):
@@ -210,9 +207,6 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
     if kind not in DATA_KINDS:
         msg = f"未知的数据类型 {kind!r}；可选：{', '.join(DATA_KINDS)}"
         raise ImportRefused(msg)
-    if kind not in IMPORT_KINDS:
-        msg = f"{KIND_ZH[kind]}（{kind}）的导入尚未实现"
-        raise ImportRefused(msg)
     _check_size(path, config)
     create_schema(engine)
     Session = session_factory(engine)
@@ -226,7 +220,7 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
                 msg = "导入新区县需要 --name 名称"
                 raise ImportRefused(msg)
             prepared = prepare(session, district, kind, path, options, config, progress)
-        except (TableError, MappingError, gis.GisError, VersionError) as exc:
+        except ValueError as exc:  # TableError, MappingError, GisError, VersionError and the readers' own
             raise ImportRefused(str(exc)) from None
     for line in prepared.mapping:
         progress(f"  列映射：{line}")
