@@ -656,7 +656,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp_kinds = imp.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind, help_text in (("district", "the district outline (GeoJSON, Shapefile .zip/folder, GeoPackage)"),
                             ("townships", "township / street polygons with 12-digit codes (GIS file)"),
-                            ("communities", "village / community polygons or points with 12-digit codes (GIS file)"),
+                            ("communities", "village / community polygons or points with 12-digit codes (GIS file, or a sheet "
+                                            "with longitude / latitude)"),
                             ("facilities", "facility list (CSV, .xlsx, .xls) with longitude / latitude"),
                             ("elders", "elder counts per village / community (CSV, .xlsx, .xls)"),
                             ("roads", "an OSM extract (.osm.pbf/.osm/.osm.bz2) of any size, or road lines (GIS file)"),

@@ -565,3 +565,25 @@ def test_overlapping_townships_and_elders_that_do_not_add_up(db, truth, tmp_path
         imp(db, "elders", sheet)
     whys = [(p.row, p.why) for p in exc.value.prepared.errors]
     assert whys == [(2, "60岁以上合计 ≠ 各年龄段之和 17"), (3, "类别人数多于60岁以上老人 17")]
+
+
+def test_communities_as_a_table_of_amap_points(db, truth, tmp_path):
+    """Villages without polygons: a sheet of codes, names, streets and AMap coordinates (auto → GCJ-02)."""
+    streets, comms, _ = truth
+    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
+    imp(db, "townships", SHARED / "tianjin_hexi_streets_wgs84.geojson")
+    comms = comms[comms["name"] != "珠海里社区"]
+    pts = comms.geometry.representative_point()
+    glon, glat = wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
+    names = streets.set_index("code")["name"]
+    table = pd.DataFrame({"社区代码": comms["code"], "社区名称": comms["name"],
+                          "所属街道": [names[c] for c in comms["parentcode"]], "经度": glon, "纬度": glat})
+    table.to_csv(tmp_path / "villages.csv", index=False, encoding="gbk")
+    r = imp(db, "communities", tmp_path / "villages.csv")
+    assert r.prepared.crs.system == "gcj02" and r.rows == len(comms)
+    with session_factory(db)() as s:
+        got = Repository(s, HEXI).communities()
+    _, _, d = GEOD.inv(pts.x.to_numpy(), pts.y.to_numpy(), got.loc[comms["code"]].geometry.x.to_numpy(),
+                       got.loc[comms["code"]].geometry.y.to_numpy())
+    assert d.max() < 1.0
+    assert (got.loc[comms["code"], "township_code"].to_numpy() == comms["parentcode"].to_numpy()).all()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import h3
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import MultiPolygon, Point
 
@@ -163,11 +164,11 @@ def prepare_townships(layer: gpd.GeoDataFrame, ctx: Context, config: DashboardCo
 
 
 def _coded_features(layer, header: list[str], mapping: dict[str, int], out: Prepared, seen: dict[str, int],
-                    duplicate_fix: str):
-    """(feature number, record, mapped values, 12-digit code) of each feature with a valid, unrepeated code;
-    the others are recorded as problems."""
+                    duplicate_fix: str, *, row_numbers: list[int] | None = None):
+    """(feature number — or spreadsheet row —, record, mapped values, 12-digit code) of each feature with a valid,
+    unrepeated code; the others are recorded as problems."""
     for i, rec in enumerate(layer.itertuples(index=False)):
-        n = i + 1
+        n = row_numbers[i] if row_numbers is not None else i + 1
         vals = {f: str(getattr(rec, header[c]) if getattr(rec, header[c]) is not None else "").strip()
                 for f, c in mapping.items()}
         code = code_text(vals["code"], digits=12)
@@ -182,9 +183,52 @@ def _coded_features(layer, header: list[str], mapping: dict[str, int], out: Prep
         yield n, rec, vals, code
 
 
+def table_points(table: RawTable, ctx: Context, config: DashboardConfig, *, crs: str = "auto",
+                 override: MappingFile | None = None) -> tuple[gpd.GeoDataFrame, list[int], Prepared]:
+    """A table with longitude / latitude as a point layer in WGS84 (its columns kept), the spreadsheet row of
+    each point, and what was found on the way (bad numbers, the coordinate system and its evidence)."""
+    out = Prepared("points")
+    fields = [Field("lon", "经度", True), Field("lat", "纬度", True), Field("township", "所属乡镇（街道）")]
+    mapping = map_columns(table.header, fields, config.imports.synonyms, override)
+    out.mapping = [line for line in describe(mapping, table.header, fields) if not line.startswith("未使用")]
+    out.notices += table.notices
+    towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True))) \
+        if ctx.townships is not None else None
+    keep, lon, lat, declared = [], [], [], []
+    for n, row in zip(table.row_numbers, table.rows, strict=True):
+        if any(c.strip() in config.imports.total_row_labels for c in row[:3]):
+            continue
+        x, y = number(row[mapping["lon"]]), number(row[mapping["lat"]])
+        bad = [(f, v) for f, v in (("lon", x), ("lat", y)) if isinstance(v, BadValue)]
+        for f, v in bad:
+            out.problems.append(Problem(n, table.header[mapping[f]], row[mapping[f]], v.why, "填写十进制度数，如 117.2"))
+        if bad:
+            continue
+        t = row[mapping["township"]].strip() if "township" in mapping else ""
+        code = towns.resolve(t) if towns is not None and t else None
+        keep.append(n)
+        lon.append(x)
+        lat.append(y)
+        declared.append(code if isinstance(code, str) else None)
+    decision = decide_lonlat_crs(np.array(lon), np.array(lat), crs, outline=ctx.outline, townships=ctx.townships,
+                                 declared=declared)
+    out.crs = decision
+    out.notices += decision.lines
+    if decision.error:
+        out.problems.append(Problem(None, "经度/纬度", "", decision.error, decision.fix))
+        return gpd.GeoDataFrame(geometry=[], crs=4326), [], out
+    index = {n: i for i, n in enumerate(table.row_numbers)}
+    frame = pd.DataFrame([table.rows[index[n]] for n in keep], columns=[h or f"列{i + 1}" for i, h in
+                                                                        enumerate(table.header)])
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    points = gpd.GeoDataFrame(frame, geometry=shapely.points(decision.lon, decision.lat), crs=4326)
+    return points, keep, out
+
+
 def prepare_communities(layer: gpd.GeoDataFrame, ctx: Context, config: DashboardConfig,
-                        override: MappingFile | None = None) -> Prepared:
-    """Village / community polygons (or points) with their official codes; the township from the code."""
+                        override: MappingFile | None = None, *, row_numbers: list[int] | None = None) -> Prepared:
+    """Village / community polygons (or points) with their official codes; the township from the code.
+    ``row_numbers``: the spreadsheet row of each feature, when the points came from a table."""
     out = Prepared("communities")
     fields = [Field("code", "12 位区划代码", True), Field("name", "名称", True), Field("township", "所属乡镇（街道）"),
               Field("committee_type", "村居类型")]
@@ -200,7 +244,8 @@ def prepare_communities(layer: gpd.GeoDataFrame, ctx: Context, config: Dashboard
         return out
     towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True)))
     seen: dict[str, int] = {}
-    for n, rec, vals, code in _coded_features(layer, header, mapping, out, seen, "每个村（社区）一个要素"):
+    for n, rec, vals, code in _coded_features(layer, header, mapping, out, seen, "每个村（社区）一个要素",
+                                              row_numbers=row_numbers):
         town = towns.resolve(vals["township"]) if vals.get("township") else towns.resolve(code[:9] + "000")
         if isinstance(town, BadValue):
             out.problems.append(Problem(n, header[mapping.get("township", mapping["code"])], vals.get("township", code),

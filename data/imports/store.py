@@ -93,6 +93,20 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
     progress(f"读取 {path.name} …")
     if kind == "roads":
         return _prepare_roads(ctx, path, options, config, progress)
+    if kind == "communities" and suffix in tables.TABLE_SUFFIXES:  # village points with longitude / latitude
+        if ctx.townships is None:
+            msg = "本区还没有导入乡镇（街道）：先导入 townships，再导入村（社区）"
+            raise ImportRefused(msg)
+        table = tables.read_table(path, _known_headers(config), encoding=options.encoding, sheet=options.sheet)
+        points, rows, found = kinds.table_points(table, ctx, config, crs=options.crs or "auto", override=override)
+        if found.errors:
+            return found
+        out = kinds.prepare_communities(points, ctx, config, override, row_numbers=rows)
+        out.notices[:0] = found.notices
+        out.problems[:0] = found.problems
+        out.mapping[:0] = found.mapping
+        out.crs = found.crs
+        return out
     if kind in ("district", "townships", "communities"):
         layer = gis.read_gis(path, layer=options.layer, crs=options.crs, encoding=options.encoding,
                              max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio,
