@@ -587,3 +587,31 @@ def test_communities_as_a_table_of_amap_points(db, truth, tmp_path):
                        got.loc[comms["code"]].geometry.y.to_numpy())
     assert d.max() < 1.0
     assert (got.loc[comms["code"], "township_code"].to_numpy() == comms["parentcode"].to_numpy()).all()
+
+
+def test_an_old_xls_sheet_with_a_merged_title_and_a_date_cell(db, truth, tmp_path):
+    """Excel 97–2003 (.xls), as older bureau systems still export: read with xlrd, written here with xlwt."""
+    import xlwt
+
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1).head(5)
+    book = xlwt.Workbook(encoding="utf-8")
+    ws = book.add_sheet("设施")
+    ws.write_merge(0, 0, 0, 5, "河西区养老机构名册")
+    for c, h in enumerate(["机构名称", "类型", "所属街道", "经度", "纬度", "开业日期"]):
+        ws.write(1, c, h)
+    dates = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for r, p in enumerate(pts.itertuples(), start=2):
+        ws.write(r, 0, p.name)
+        ws.write(r, 1, "敬老院")
+        ws.write(r, 2, p.street)
+        ws.write(r, 3, float(p.lon))
+        ws.write(r, 4, float(p.lat))
+        ws.write(r, 5, dt.date(2020, 1, r), dates)
+    book.save(str(tmp_path / "old.xls"))
+    r = imp(db, "facilities", tmp_path / "old.xls", crs="wgs84")
+    assert r.rows == 5 and any("跳过表头上方 1 行" in n for n in r.prepared.notices)
+    with session_factory(db)() as s:
+        fac = Repository(s, HEXI).facilities().sort_values("opened_on")
+    assert list(fac["opened_on"]) == [dt.date(2020, 1, d) for d in range(2, 7)]
+    assert set(fac["kind_id"]) == {"institution"}
