@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import copy_sqlite, missing
 from tools.browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, click_map_at, metric_value, wait_metric_changes
 from tools.net import free_port
+from tools.wait import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,18 +38,22 @@ def server(server_db_url, tmp_path_factory):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited:\n{log_path.read_text()}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
+                return r.status == 200
         except OSError:
-            time.sleep(0.5)
-    else:
+            return False
+
+    try:
+        wait_until(healthy, timeout_s=60, what="the streamlit server's health check")
+    except (TimeoutError, RuntimeError) as exc:
         proc.kill()
         log.close()
-        pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
+        pytest.fail(f"streamlit did not start: {exc}\n{log_path.read_text()}")
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -96,7 +101,11 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
     frame = page.frame_locator(MAP_IFRAME)
     frame.locator(".marker-cluster, .fac-marker").first.wait_for(timeout=90_000)
-    page.wait_for_timeout(1500)
+    # every facility drawn: single markers plus the counts on the clusters reach the total
+    page.locator(MAP_IFRAME).element_handle().content_frame().wait_for_function(
+        """n => document.querySelectorAll('.fac-marker').length + [...document.querySelectorAll('.marker-cluster span')]
+             .reduce((s, e) => s + parseInt(e.innerText || '0', 10), 0) === n""",
+        arg=len(demo_bundle.facilities), timeout=60_000)
 
     singles = frame.locator(".fac-marker").count()
     clustered = sum(int(t) for t in frame.locator(".marker-cluster span").all_inner_texts())
@@ -208,9 +217,7 @@ def test_live_page_shows_a_new_sos_without_reload_and_records_the_acknowledgemen
     assert page.evaluate("window.__notReloaded === true")
     assert the_map.evaluate("e => e.__kept === true")  # the map was updated in place, not redrawn
 
-    page.get_by_label("处理人（必填）").fill("值班员 李四")
-    page.get_by_label("处理人（必填）").press("Enter")
-    page.wait_for_timeout(1500)
+    page.get_by_label("处理人（必填）").fill("值班员 李四")  # committed when the button click takes the focus
     alert_id = alert_row(server_db_url, "sos")[0].id
     page.locator(f".st-key-ack-{alert_id} button").click()
     page.get_by_text("已确认：#").wait_for(timeout=15_000)

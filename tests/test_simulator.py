@@ -3,7 +3,6 @@
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +14,7 @@ from data.models import Facility
 from tests.conftest import ROOT
 from tools.ingest_process import IngestProcess
 from tools.net import free_port
+from tools.wait import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -33,11 +33,12 @@ def test_simulator_posts_realistic_traffic(writable_demo_url, tmp_path):
         stored, dupes = map(int, re.search(r"新存 (\d+)，重复 (\d+)", run.stdout.splitlines()[-1]).groups())
         engine = make_engine(url)
         with session_factory(engine)() as s:
-            deadline = time.monotonic() + 30  # the service's timed rules run every check_interval_s
-            while s.scalar(select(func.count()).select_from(Alert).where(
-                    Alert.rule_id.in_(["station_silent", "ticket_sla"]))) < 2 and time.monotonic() < deadline:
-                time.sleep(0.5)
+            def timed_alerts_fired() -> bool:  # the service's timed rules run every check_interval_s
                 s.rollback()
+                return s.scalar(select(func.count()).select_from(Alert).where(
+                    Alert.rule_id.in_(["station_silent", "ticket_sla"]))) >= 2
+
+            wait_until(timed_alerts_fired, timeout_s=30, what="the silent-station and ticket-SLA alerts", poll_s=0.5)
             stations = s.scalar(select(func.count()).select_from(Facility).where(
                 Facility.kind_id.in_(load_config().live.station_kinds),
                 Facility.status == "operating"))

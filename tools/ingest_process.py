@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx2 as httpx
 
 from tools.net import free_port
+from tools.wait import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,19 +34,23 @@ class IngestProcess:
             stdout=out, stderr=subprocess.STDOUT)
         if self.log:
             out.close()
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise TimeoutError("the process exited")
             try:
-                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
-                    return self
+                return httpx.get(f"{self.base}/health", timeout=1).status_code == 200
             except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                tail = self.log.read_text(errors="replace")[-2000:] if self.log else ""
-                msg = f"the ingest service did not start on port {self.port}\n{tail}"
-                raise RuntimeError(msg)
-            time.sleep(0.1)
+                return False
+
+        try:
+            wait_until(up, timeout_s=timeout, what="the ingest service's health check")
+        except TimeoutError as exc:
+            self.stop()
+            tail = self.log.read_text(errors="replace")[-2000:] if self.log else ""
+            msg = f"the ingest service did not start on port {self.port} ({exc})\n{tail}"
+            raise RuntimeError(msg) from None
+        return self
 
     def kill(self) -> None:
         """kill -9: no shutdown code runs, as in a power cut."""
