@@ -173,29 +173,17 @@ def run_clip(method: str, path: Path) -> tuple[float, int, float]:
 
 
 def python_gcj_to_wgs(lon: float, lat: float) -> tuple[float, float]:
-    """The formula point by point (the plain way), with the same fixed-point inverse."""
-    a, ee = 6378245.0, 0.00669342162296594323
-
-    def fwd(x0, y0):
-        x, y = x0 - 105.0, y0 - 35.0
-        dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-                + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-                + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-                + (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0)
-        dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-                + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-                + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-                + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0)
-        rad = y0 / 180.0 * math.pi
-        magic = 1 - ee * math.sin(rad) ** 2
-        sm = math.sqrt(magic)
-        return (x0 + dlon * 180.0 / (a / sm * math.cos(rad) * math.pi),
-                y0 + dlat * 180.0 / ((a * (1 - ee)) / (magic * sm) * math.pi))
+    """The plain way: the same offset formula run point by point in Python (the compiled kernel's
+    pure-Python original), with the same fixed-point inverse."""
+    from geo.crs import _offset
 
     wx, wy = lon, lat
-    for _ in range(6):
-        fx, fy = fwd(wx, wy)
-        wx, wy = wx - (fx - lon), wy - (fy - lat)
+    for _ in range(10):
+        dx, dy = _offset.py_func(wx, wy)
+        ex, ey = wx + dx - lon, wy + dy - lat
+        wx, wy = wx - ex, wy - ey
+        if abs(ex) < 1e-10 and abs(ey) < 1e-10:
+            break
     return wx, wy
 
 

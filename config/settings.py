@@ -382,7 +382,7 @@ class Imports(_Strict):
         # "类型" may name a facility kind or a township type: fields of different kinds may share a synonym,
         # so only repeats within one field's list are refused here.
         for field, names in self.synonyms.items():
-            keys = [_header_key(n) for n in names]
+            keys = [header_key(n) for n in names]
             dupes = sorted({k for k in keys if keys.count(k) > 1})
             if dupes:
                 msg = f"synonyms.{field}: repeated synonym(s) {dupes}"
@@ -390,7 +390,7 @@ class Imports(_Strict):
         return self
 
 
-def _header_key(text: str) -> str:
+def header_key(text: str) -> str:
     """How headers are compared: trimmed, lower case, without spaces and with ASCII brackets."""
     return "".join(str(text).split()).lower().replace("（", "(").replace("）", ")")
 
@@ -444,7 +444,7 @@ class DashboardConfig(_Strict):
         seen: dict[str, str] = {}
         for kind in self.facility_kinds:
             for name in (kind.id, kind.name_zh, *kind.aliases):
-                other = seen.setdefault(_header_key(name), kind.id)
+                other = seen.setdefault(header_key(name), kind.id)
                 if other != kind.id:
                     msg = f"facility_kinds: {name!r} names both {other!r} and {kind.id!r}; keep it in one kind only"
                     raise ValueError(msg)

@@ -85,12 +85,6 @@ class Repository:
             out["is_demo"] = "true" if d.is_demo else "false"
         return out
 
-    def version_dates(self) -> dict[str, str]:
-        """kind -> data date of the version read."""
-        rows = self.session.execute(select(DataVersion.kind, DataVersion.data_date).where(
-            DataVersion.id.in_(list(self.versions.values())))).all()
-        return {k: d.isoformat() for k, d in rows}
-
     def install_bundle(self, bundle, *, source_name: str, data_date, synthetic: bool,
                        created_by: str | None = None) -> dict[str, int]:
         """Every kind of a bundle as new current versions of this district (the demo's build)."""

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from data.live_models import utc_now
 from data.models import (
     DATA_KINDS,
     KIND_ZH,
@@ -69,10 +70,6 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
 def os_user() -> str:
     try:
         return getpass.getuser()
@@ -108,7 +105,7 @@ def register_district(session: Session, code: str, name: str, *, is_demo: bool =
     """The district's registry row, created when missing; a name or demo-flag clash is an error."""
     d = session.get(District, code)
     if d is None:
-        d = District(code=code, name=name, is_demo=is_demo, created_at=utc_now())
+        d = District(code=code, name=name, is_demo=is_demo, created_at=utc_now().replace(microsecond=0))
         session.add(d)
         session.flush()
         return d
@@ -140,7 +137,7 @@ def add_version(session: Session, district: str, kind: str, *, data_date: dt.dat
     """A new (not yet current) version; insert its rows, then :func:`make_current`."""
     check_kind(kind)
     v = DataVersion(district_code=district, kind=kind, data_date=data_date, source_name=source_name[:255],
-                    sha256=sha256, row_count=row_count, details=dict(details or {}), created_at=utc_now(),
+                    sha256=sha256, row_count=row_count, details=dict(details or {}), created_at=utc_now().replace(microsecond=0),
                     created_by=(created_by or os_user())[:80], is_current=False, is_synthetic=synthetic)
     session.add(v)
     session.flush()

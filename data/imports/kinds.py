@@ -479,6 +479,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
     wlon[good], wlat[good] = decision.lon, decision.lat
     in_town = _locate(wlon, wlat, ctx)
     tol = config.imports.township_match_m
+    town_rows = ctx.townships.set_index("code") if ctx.townships is not None else None
     rows_of: list[int] = []  # the spreadsheet row of each stored row
     for i, (n, _row) in enumerate(body):
         rec = parsed[i]
@@ -493,10 +494,10 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
                 continue
         located = in_town[i]
         if declared_town[i] and located and declared_town[i] != located:
-            dist = _distance_m(ctx.townships.set_index("code").geometry[declared_town[i]], p)
+            dist = _distance_m(town_rows.geometry[declared_town[i]], p)
             if dist > tol:
                 bad(n, "township", cell(_row, "township"),
-                    f"点位不在所填乡镇内（距其边界 {dist:,.0f} m，落在 {ctx.townships.set_index('code')['name'][located]}）",
+                    f"点位不在所填乡镇内（距其边界 {dist:,.0f} m，落在 {town_rows['name'][located]}）",
                     "核对所属乡镇或经纬度", "warning")
         rec["township_code"] = declared_town[i] or located
         if rec["township_code"] is None:

@@ -48,10 +48,12 @@ def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
             raise TableError(msg) from None
     for enc in ENCODINGS:
         try:
-            return data.decode(enc), ("utf-8" if enc == "utf-8-sig" and not data.startswith(b"\xef\xbb\xbf")
-                                      else "utf-8-sig" if enc == "utf-8-sig" else "gbk/gb18030")
+            text = data.decode(enc)
         except UnicodeDecodeError:
             continue
+        if enc == "gb18030":
+            return text, "gbk/gb18030"
+        return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     msg = "文件既不是 UTF-8 也不是 GBK/GB18030 编码；用 --encoding 指定编码，或在 Excel 中另存为 “CSV UTF-8”"
     raise TableError(msg)
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from config.settings import header_key  # how names are compared: the config's synonyms are checked the same way
+
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 (the 1900 leap-year bug included)
 
 
@@ -124,11 +126,6 @@ def yes_no(text: str) -> bool | BadValue:
     if t in _NO:
         return False
     return BadValue("应为 是 / 否", "填写 是 或 否")
-
-
-def header_key(text: str) -> str:
-    """How names are compared: trimmed, lower case, no spaces, ASCII brackets (as the config's synonyms)."""
-    return "".join(str(text).split()).lower().replace("（", "(").replace("）", ")")
 
 
 def name_index(names: Mapping[str, Iterable[str]]) -> dict[str, str]:
