@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from dashboard import cache
+
+cache.install()  # the services' memo through Streamlit's caches
+
 st.set_page_config(page_title="养老服务一张图", page_icon="🗺️", layout="wide")
 pages = [
     st.Page("pages/scorecard.py", title="联席会议总览", icon=":material/leaderboard:", url_path="scorecard", default=True),

@@ -147,6 +147,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     import numpy as np
 
     from planning.coverage import CoverageModel
+    from reports.cells import safe_cell
 
     try:
         net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "需求点": (args.demand, True)})
@@ -165,7 +166,8 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
             network = "" if s < 0 else f"{res.network_m[i]:.1f}"
             walk = "" if s < 0 else f"{res.network_m[i] / args.speed / 60.0:.2f}"
             straight = "" if not np.isfinite(res.straight_m[i]) else f"{res.straight_m[i]:.1f}"
-            w.writerow([pid, "" if s < 0 else fac.ids[s], network, walk, int(res.covered[i]), straight])
+            w.writerow([safe_cell(pid), "" if s < 0 else safe_cell(fac.ids[s]), network, walk, int(res.covered[i]),
+                        straight])
     total = float(dem.weight.sum())
     covered = float(dem.weight[res.covered].sum())
     print(f"步行 {args.minutes:g} 分钟（{args.speed:g} m/s，{cutoff:.0f} m）覆盖：{res.share():.2%}；"
@@ -182,6 +184,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     from geo.reach import PointIndex, Reach, coverage_matrix
     from planning.coverage import CoverageModel
     from planning.siting import SitingProblem
+    from reports.cells import safe_cell
 
     if (args.k is None) == (args.target_share is None):
         print("错误：请给出 --k（新增站点数）或 --target-share（目标覆盖率）其中之一 (give exactly one)", file=sys.stderr)
@@ -217,7 +220,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         w = csv.writer(fh)
         w.writerow(["id", "lon", "lat"])
         for cid in result.chosen:
-            w.writerow([cid, *where[cid]])
+            w.writerow([safe_cell(cid), *where[cid]])
     print(f"新增 {len(result.chosen)} 个站点后覆盖 {result.share:.2%}（{result.solve_s:.2f} s，{result.method}）")
     bound = "" if result.bound is None else f"{result.bound:g}"
     print(f"status={result.status} objective={result.objective:g} bound={bound} sites={len(result.chosen)}")
@@ -231,6 +234,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     from config import load_config
     from data.project_import import ProjectFileError, read_projects
     from planning.four_sync import OVERALL_ZH, check_projects, walk_access
+    from reports.cells import safe_cell
 
     config = load_config()
     try:
@@ -269,7 +273,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
         w = csv.writer(fh)
         w.writerow(["name", "status", "failed_rules", "reasons"])
         for c in checks:
-            w.writerow([c.project.name, c.status, ";".join(c.failed_rules), "；".join(c.reasons)])
+            w.writerow([safe_cell(c.project.name), c.status, ";".join(c.failed_rules), safe_cell("；".join(c.reasons))])
     counts = {s: sum(c.status == s for c in checks) for s in OVERALL_ZH}
     print("，".join(f"{OVERALL_ZH[s]} {n}" for s, n in counts.items()) + f"；结果写入 {args.out}")
     if walks is None:
@@ -495,9 +499,6 @@ def _network_options(p: argparse.ArgumentParser) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     import os
 
-    from streamlit import logger as st_logger
-
-    st_logger.set_log_level("error")  # the cached services run without a Streamlit session here
     from reports.content import ReportError, ReportRequest
     from reports.export import export
     from reports.static_map import FontMissingError

@@ -89,7 +89,7 @@ def main() -> int:
     from streamlit import logger
 
     logger.set_log_level("error")
-    from dashboard import scorecard
+    from services import scorecard
 
     with tempfile.TemporaryDirectory() as tmp:
         url = demo_database(Path(tmp))

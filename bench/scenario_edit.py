@@ -43,7 +43,7 @@ def demo_database(folder: Path) -> str:
 
 
 def edit_points(url: str, n: int) -> list[tuple[float, float]]:
-    from dashboard import coverage, scenarios
+    from services import coverage, scenarios
     from tests.conftest import demo_ref
 
     ref = demo_ref(url)
@@ -56,8 +56,8 @@ def edit_points(url: str, n: int) -> list[tuple[float, float]]:
 def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
     from shapely.geometry import Point
 
-    from dashboard import coverage, scenarios
     from planning.scenario import Change
+    from services import coverage, scenarios
     from tests.conftest import demo_ref
 
     care = tuple(sorted(k.id for k in scenarios.get_config().facility_kinds if k.care_service))

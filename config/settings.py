@@ -7,6 +7,7 @@ basemaps are looked up by id; adding one is a change to the TOML file only.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 import zoneinfo
@@ -320,6 +321,32 @@ class Measure(_Strict):
         return self
 
 
+# The kind of data (an import's kind) each scorecard table is read from.
+TABLE_KIND = {"facility": "facilities", "community": "communities", "township": "townships", "elder": "elders",
+              "project": "projects"}
+
+
+class Change(_Strict):
+    """A target on the change of its measure between a baseline and now (needs dated data versions).
+
+    ``since``: a fixed baseline date (the plan's base period); ``back_days``: this
+    many days before the data date. The baseline is the data as it stood then
+    (for each kind the latest version dated on or before it). ``per_year``:
+    the change scaled to 365 days of the span between the two data dates.
+    """
+
+    since: dt.date | None = None
+    back_days: int | None = Field(default=None, gt=0)
+    per_year: bool = False
+
+    @model_validator(mode="after")
+    def _one_baseline(self) -> Change:
+        if (self.since is None) == (self.back_days is None):
+            msg = "change: give exactly one of since (a date, YYYY-MM-DD) or back_days (days before the data date)"
+            raise ValueError(msg)
+        return self
+
+
 class Target(_Strict):
     id: str = Field(pattern=_ID)
     label_zh: str
@@ -330,7 +357,13 @@ class Target(_Strict):
     source: str
     definition_zh: str = ""  # how the figure is computed, in words (shown as help)
     measure: Measure | None = None
+    change: Change | None = None  # judge the measure's change since a baseline, not its level
     unsupported_zh: str | None = None  # why the data cannot support it (required without a measure)
+
+    @property
+    def measure_unit(self) -> str:
+        """The unit of the measure itself: a percentage-point change is of a percentage."""
+        return "%" if self.unit == "pp" else self.unit
 
     @model_validator(mode="after")
     def _measure_or_reason(self) -> Target:
@@ -340,16 +373,29 @@ class Target(_Strict):
         if self.measure is not None and self.unsupported_zh:
             msg = f"target {self.id!r} has a measure and unsupported_zh; keep one"
             raise ValueError(msg)
+        if self.change is not None and self.measure is None:
+            msg = f"target {self.id!r}: change needs a measure (the quantity whose change is judged)"
+            raise ValueError(msg)
         if self.measure is not None and self.unit == "count" and self.measure.denominator is not None:
             msg = f"target {self.id!r}: a count has no denominator"
             raise ValueError(msg)
-        if self.measure is not None and self.unit in ("%", "per_1000") and self.measure.denominator is None:
+        if self.measure is not None and self.unit in ("%", "per_1000", "pp") and self.measure.denominator is None:
             msg = f"target {self.id!r}: a rate needs a denominator (at least its label_zh: the population's rows)"
             raise ValueError(msg)
-        if self.measure is not None and self.unit == "pp":
-            msg = f"target {self.id!r}: percentage-point changes need history the database does not keep"
+        if self.measure is not None and self.unit == "pp" and self.change is None:
+            msg = (f"target {self.id!r}: unit \"pp\" (percentage points) is a change; add [targets.change] "
+                   "with since = YYYY-MM-DD or back_days = N")
             raise ValueError(msg)
         return self
+
+    def tables(self) -> set[str]:
+        """The scorecard tables its measure reads."""
+        if self.measure is None:
+            return set()
+        out = {p.table for p in self.measure.parts()}
+        if any(p.has_facility is not None for p in self.measure.parts()):
+            out.add("facility")
+        return out
 
 
 class Scorecard(_Strict):

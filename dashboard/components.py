@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import services
 from dashboard.i18n import t
 from dashboard.state import DISTRICT, LANG, LINKED_DISTRICT, LINKED_TOWNSHIP, MAP_TOWNSHIP, init_state
 from data.db import database_url
+from services import base
 
 
 def _leave_legacy_page_mode() -> None:
@@ -35,7 +35,7 @@ def pick_district(url: str, default: str) -> str | None:
     A link's district wins once; then the picker. None (after saying what to do)
     when the database has no district at all.
     """
-    listing = services.district_list(url)
+    listing = base.district_list(url)
     if listing.empty:
         st.error(t("no_district"))
         return None
@@ -66,7 +66,7 @@ def follow_township_link(names: dict[str, str]) -> None:
         st.session_state[LINKED_TOWNSHIP] = linked
 
 
-def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> services.BaseLayers | None:
+def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> base.BaseLayers | None:
     """Common start of every page: state, sidebar (language, district, area), data.
 
     Returns None (after saying precisely what is missing and how to load it)
@@ -75,7 +75,7 @@ def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> serv
     its own picker of the same key (乡镇视图).
     """
     _leave_legacy_page_mode()
-    config = services.get_config()
+    config = base.get_config()
     init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
     with st.sidebar:
         st.radio(t("language"), options=["zh", "en"], format_func=lambda v: "中文" if v == "zh" else "English",
@@ -85,13 +85,13 @@ def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> serv
     if district is None:
         return None
     try:
-        layers = services.base_layers(services.current_ref(url, district))
-    except services.DataMissingError as exc:
+        layers = base.base_layers(base.current_ref(url, district))
+    except base.DataMissingError as exc:
         st.error(str(exc))
         return None
     missing = [k for k in needs if k not in layers.ref.version_map]
     if missing:
-        st.error(services.missing_message(district, missing))
+        st.error(base.missing_message(district, missing))
         footer(layers.meta)
         return None
     names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))

@@ -13,12 +13,12 @@ import geopandas as gpd
 import pandas as pd
 
 from config import DashboardConfig
-from dashboard import services
 from data.db import session_factory
 from data.live import LiveStore
 from data.live_models import utc_now
 from data.versions import DataRef
 from planning.alerts import AlertStateError, station_state
+from services import base
 
 SEVERITY_ORDER = ("critical", "warning", "info")
 SEVERITY = {"critical": ("紧急", "Critical", "#c62828"), "warning": ("警告", "Warning", "#ef6c00"),
@@ -48,7 +48,7 @@ class LiveView:
         return {s: int(self.open_counts.get(s, 0)) for s in SEVERITY_ORDER}
 
 
-def station_sites(layers: services.BaseLayers, config: DashboardConfig) -> gpd.GeoDataFrame:
+def station_sites(layers: base.BaseLayers, config: DashboardConfig) -> gpd.GeoDataFrame:
     f = layers.facilities
     sites = f[f["kind_id"].isin(config.live.station_kinds) & (f["status"] == "operating")]
     return sites[["code", "name", "kind_id", "township_code", "geometry"]].reset_index(drop=True)
@@ -67,7 +67,7 @@ def to_local(values: pd.Series, zone: dt.tzinfo) -> pd.Series:
     return t.dt.tz_localize("UTC").dt.tz_convert(zone).dt.strftime("%m-%d %H:%M:%S").fillna("—")
 
 
-def live_view(ref: DataRef, layers: services.BaseLayers, config: DashboardConfig, *, township: str | None = None,
+def live_view(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, *, township: str | None = None,
               now: dt.datetime | None = None) -> LiveView:
     """The panels' data for the district's stations; ``township`` narrows stations and alerts further
     (response times and the latest actions are not narrowed)."""
@@ -77,7 +77,7 @@ def live_view(ref: DataRef, layers: services.BaseLayers, config: DashboardConfig
     sites = station_sites(layers, config)
     if township:
         sites = sites[sites["township_code"] == township].reset_index(drop=True)
-    with session_factory(services.get_engine(ref.url))() as session:
+    with session_factory(base.get_engine(ref.url))() as session:
         store = LiveStore(session, config.live.rules, now=lambda: now)
         # the district's (or township's) stations only: other districts share the live tables
         panel = store.panel(local_day_start(now, zone), stations=list(sites["code"]))
@@ -118,7 +118,7 @@ def live_view(ref: DataRef, layers: services.BaseLayers, config: DashboardConfig
 def act(ref: DataRef, config: DashboardConfig, alert_id: int, action: str, user: str, note: str = "") -> str | None:
     """Acknowledge or resolve; None when done, else the reason in Chinese (nothing changed)."""
     try:
-        with session_factory(services.get_engine(ref.url)).begin() as session:
+        with session_factory(base.get_engine(ref.url)).begin() as session:
             store = LiveStore(session, config.live.rules)
             (store.acknowledge if action == "acknowledge" else store.resolve)(alert_id, user, note)
     except (AlertStateError, ValueError, KeyError) as exc:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from dashboard import scenarios
 from dashboard.i18n import pick
 from dashboard.state import MAP_TOWNSHIP, REPORT_FILES, REPORT_FORMATS, REPORT_SCENARIO, REPORT_SECTIONS
 from data.versions import DataRef
 from reports.content import SECTIONS, ReportError, ReportRequest, collect
 from reports.export import FORMATS, file_name, render
 from reports.static_map import FontMissingError
+from services import scenarios
 
 DEFAULT_FORMATS = ["pdf", "xlsx"]
 

@@ -12,9 +12,7 @@ import streamlit as st
 from shapely.geometry import Point
 from streamlit_folium import st_folium
 
-from dashboard import coverage, scenarios, services
 from dashboard.i18n import pick
-from dashboard.maps import LocalAssets, ScenarioLayers, build_scenario_map
 from dashboard.state import (
     MAP_BASEMAP,
     SCN_AUTHOR,
@@ -30,8 +28,10 @@ from data.scenarios import ScenarioRepoError
 from data.versions import DataRef
 from geo.crs import gcj02_to_wgs84
 from geo.points import PointFileError, read_points
+from maps.builders import LocalAssets, ScenarioLayers, build_scenario_map
 from planning.candidates import imported_candidates
 from planning.scenario import Change, ScenarioError
+from services import base, coverage, scenarios
 
 ACTION_LABELS = {"open": ("新增", "Open"), "close": ("关闭", "Close"), "change_kind": ("改类型", "Change kind"),
                  "change_beds": ("改床位", "Change beds")}
@@ -42,7 +42,7 @@ def _action(a: str) -> str:
 
 
 def _kinds() -> dict[str, str]:
-    return {k.id: pick(k.name_zh, k.name_en) for k in services.get_config().facility_kinds}
+    return {k.id: pick(k.name_zh, k.name_en) for k in base.get_config().facility_kinds}
 
 
 def _write(ref: DataRef, fn, done: str, *, select_result: bool = False) -> None:
@@ -94,10 +94,10 @@ def manage(ref: DataRef, listing: pd.DataFrame, sid: int) -> None:
         with st.form("scn_new", clear_on_submit=True, border=False):
             c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="bottom")
             name = c1.text_input(pick("新情景名称", "New scenario name"), placeholder=scenarios.default_name())
-            base = c2.selectbox(pick("基于", "Based on"), options=[0, *names],
+            base_id = c2.selectbox(pick("基于", "Based on"), options=[0, *names],
                                 format_func=lambda i: names.get(i, pick("现状", "Current situation")))
             if c3.form_submit_button(pick("新建", "Create"), type="primary"):
-                _write(ref, lambda r: r.create(name or scenarios.default_name(), author=author, base_id=base or None),
+                _write(ref, lambda r: r.create(name or scenarios.default_name(), author=author, base_id=base_id or None),
                        pick("已新建情景", "Scenario created"), select_result=True)
         if not sid:
             return
@@ -124,9 +124,9 @@ def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category:
         still_uncovered=coverage.weight_hexes(eng, ~after.result.covered & ~diff.newly_uncovered, category, res),
         opened=after.counted[~after.counted["id"].isin(before_ids)][["code", "name", "geometry"]],
         closed=cmp.before.counted[~cmp.before.counted["id"].isin(set(after.counted["id"]))][["code", "name", "geometry"]],
-        proposed=proposed, roads=services.roads(ref, township) if township else None,
+        proposed=proposed, roads=base.roads(ref, township) if township else None,
         selected_township=township,
-    ), config=services.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
+    ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     return st_folium(fmap, height=height, use_container_width=True, key=key,
                      returned_objects=["last_clicked"] if clickable else [])
 
@@ -181,11 +181,11 @@ def handle_click(ref: DataRef, eng, sid: int, out: dict | None) -> None:
         return  # the same click, returned again after the rerun it caused
     st.session_state[SCN_LAST_CLICK] = key
     lon, lat = float(click["lng"]), float(click["lat"])
-    if services.get_config().basemap(st.session_state[MAP_BASEMAP]).crs == "gcj02":
+    if base.get_config().basemap(st.session_state[MAP_BASEMAP]).crs == "gcj02":
         lon, lat = (float(v[0]) for v in gcj02_to_wgs84(np.array([lon]), np.array([lat])))
     access = scenarios.snap_distance_m(eng, lon, lat)
     if access is None:
-        st.warning(pick(f"该位置（{lon:.5f}, {lat:.5f}）距最近道路超过 {services.get_config().walking.max_snap_m:g} 米，"
+        st.warning(pick(f"该位置（{lon:.5f}, {lat:.5f}）距最近道路超过 {base.get_config().walking.max_snap_m:g} 米，"
                         "老人无法步行到达；请点在道路附近。", "Too far from any street; click next to a street."))
         return
     kind = st.session_state[SCN_KIND]
@@ -282,7 +282,7 @@ def compare_pick(listing: pd.DataFrame) -> tuple[int, int]:
 
 def siting_form(sid_name: str) -> dict | None:
     """The optimiser's settings; returns them when the user starts a solve."""
-    cfg = services.get_config().siting
+    cfg = base.get_config().siting
     kinds = _kinds()
     extras = "，".join(f"{dict((c[0], c[1]) for c in coverage.CATEGORIES)[c]} +{w:g}" for c, w in cfg.extra_weight.items())
     st.caption(pick(f"在“{sid_name}”的设施之上新增站点（现有设施保留）。每位老人权重 1，另加：{extras}（config/dashboard.toml 的 [siting]）。",
@@ -366,11 +366,11 @@ def save_proposal(ref: DataRef, listing: pd.DataFrame, proposal: dict) -> None:
         st.session_state[SCN_PROPOSAL] = None
         st.rerun()
     if save:
-        base = proposal["base"] or None
-        if base is not None and base not in set(listing["id"].astype(int)):
-            base = None
+        base_id = proposal["base"] or None
+        if base_id is not None and base_id not in set(listing["id"].astype(int)):
+            base_id = None
         try:
-            sid = scenarios.save_changes_as(ref, name, st.session_state[SCN_AUTHOR], base, proposal["changes"])
+            sid = scenarios.save_changes_as(ref, name, st.session_state[SCN_AUTHOR], base_id, proposal["changes"])
         except (ScenarioRepoError, ScenarioError) as exc:
             st.error(str(exc))
             return
@@ -403,7 +403,7 @@ def gaps_view(ref: DataRef, eng, layers, sid: int, cmp: scenarios.Comparison, ca
     cands = scenarios.generated_candidates(eng, cmp.after.result)
     matrix, _ = scenarios.cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
     gaps = scenarios.gaps(eng, cmp.after.result, cands, matrix)
-    link = services.get_config().siting.gap_link_m
+    link = base.get_config().siting.gap_link_m
     st.caption(pick(f"未覆盖老人按相距 {link:g} 米以内连成片，按加权人数排序；“最佳单点”为能覆盖该片最多老人的候选位置。",
                     f"Uncovered elders within {link:g} m of each other form a cluster, heaviest first."))
     if not gaps:

@@ -20,6 +20,8 @@ COV_SPEED = "cov.speed"
 COV_MODE = "cov.mode"
 COV_CATEGORY = "cov.category"
 
+SC_SINCE = "sc.since"  # the baseline data date of the scorecard's comparison
+
 LIVE_USER = "live.user"
 LIVE_NOTE = "live.note"
 LIVE_MESSAGE = "live.message"

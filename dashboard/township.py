@@ -1,4 +1,4 @@
-"""Pieces of the 乡镇视图 page: the township picker (with a shareable link), stations, gaps."""
+"""Pieces of the 乡镇视图 page: the township picker (with a shareable link) and the stations table."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from dashboard import scenarios
 from dashboard.components import TOWNSHIP_QUERY, follow_township_link
 from dashboard.i18n import pick
-from dashboard.services import get_config
 from dashboard.state import MAP_TOWNSHIP
-from data.versions import DataRef
+from services.base import get_config
 
 STATUS_ZH = {"operating": "运营", "suspended": "暂停", "planned": "规划", "building": "在建"}
 
@@ -50,13 +48,3 @@ def stations_table(facilities: gpd.GeoDataFrame) -> pd.DataFrame:
                                                            strict=True)],
         pick("开业日期", "Opened"): f["opened_on"],
     })
-
-
-def township_gaps(ref: DataRef, eng, result, code: str, *, top: int = 10) -> list:
-    """The heaviest uncovered clusters of elders in one township, with their best single site."""
-    cands = scenarios.generated_candidates(eng, result)
-    cutoff = get_config().scorecard.walk_minutes * 60.0 * get_config().walking.speed_mps
-    matrix, _ = scenarios.cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff)
-    within = (eng.groups["township_code"] == code).to_numpy()
-    return scenarios.gaps(eng, result, cands, matrix, top=top, within=within)
-

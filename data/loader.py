@@ -7,6 +7,7 @@ district.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,10 +15,23 @@ from sqlalchemy import Engine
 
 from data.db import create_schema, drop_legacy_demo, session_factory
 from data.demo import DATA_DATE, GENERATOR_VERSION, build_demo
+from data.demo.facilities import facilities_on
+from data.models import Facility
 from data.repository import Repository
-from data.versions import VersionError, current_versions, register_district, remove_district_data
+from data.versions import (
+    VersionError,
+    add_version,
+    current_versions,
+    insert_rows,
+    register_district,
+    remove_district_data,
+)
 
 DEMO_DISTRICT = "120118"
+# Earlier facility lists of the demo, derived from the opening dates, so that the change targets
+# (coverage gain since the 14th five-year plan's base, beds added in a year) and the scorecard's
+# "since" comparison have history to work on: the plan's base date and a year before the data date.
+HISTORY_DATES = (dt.date(2020, 12, 31), DATA_DATE - dt.timedelta(days=365))
 
 
 class DatabaseNotEmptyError(RuntimeError):
@@ -59,14 +73,26 @@ def install_demo(
     bundle = build_demo(seed=seed, district_code=district_code, progress=progress)
     progress("[写入] 在单个事务中写入数据库 …")
     with Session.begin() as session:
-        try:
-            register_district(session, bundle.district["code"], bundle.district["name"], is_demo=True)
-        except VersionError as exc:
-            raise DatabaseNotEmptyError(str(exc)) from None
-        remove_district_data(session, bundle.district["code"])
-        Repository(session, bundle.district["code"]).install_bundle(
-            bundle, source_name=f"演示数据生成器 seed={seed}", data_date=DATA_DATE, synthetic=True)
+        store_demo(session, bundle, source_name=f"演示数据生成器 seed={seed}")
     return DemoResult(True, bundle.stats, "演示区县已生成。")
+
+
+def store_demo(session, bundle, *, source_name: str) -> None:
+    """The demo bundle as the demo district's versions, replacing its own earlier ones, in the caller's
+    transaction: the earlier facility lists (``HISTORY_DATES``) first, then every kind as current."""
+    code = bundle.district["code"]
+    try:
+        register_district(session, code, bundle.district["name"], is_demo=True)
+    except VersionError as exc:
+        raise DatabaseNotEmptyError(str(exc)) from None
+    remove_district_data(session, code)
+    for date in HISTORY_DATES:  # older versions first: history is the versions before the current one
+        rows = facilities_on(bundle.facilities, date)
+        vid = add_version(session, code, "facilities", data_date=date, source_name=source_name, sha256=None,
+                          row_count=len(rows), synthetic=True,
+                          details={"derived": "按开业日期回推：该日前已开业的设施（床位等按现状）"})
+        insert_rows(session, Facility, rows, vid)
+    Repository(session, code).install_bundle(bundle, source_name=source_name, data_date=DATA_DATE, synthetic=True)
 
 
 def remove_demo(engine: Engine, *, district_code: str = DEMO_DISTRICT) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import pandas as pd
@@ -59,6 +60,11 @@ class DataRef(NamedTuple):
     @property
     def version_map(self) -> dict[str, int]:
         return dict(self.versions)
+
+    def only(self, kinds: Iterable[str]) -> DataRef:
+        """The same data narrowed to these kinds (a cache key that ignores the others)."""
+        keep = set(kinds)
+        return DataRef(self.url, self.district, tuple((k, i) for k, i in self.versions if k in keep))
 
 
 def file_sha256(path) -> str:
@@ -129,6 +135,61 @@ def data_ref(session: Session, url: str, district: str) -> DataRef:
     get_district(session, district)
     cur = current_versions(session, district)
     return DataRef(url, district, tuple(sorted(cur.items())))
+
+
+@dataclass(frozen=True)
+class DatedRef:
+    """The data of a district as it stood on a date: for each kind, the latest version dated on or before it."""
+
+    ref: DataRef
+    dates: dict[str, dt.date]  # the data date of the version read, per kind
+    later: tuple[str, ...]  # kinds with no version that old: their earliest version is read instead
+
+    def date_of(self, kinds: Iterable[str]) -> dt.date | None:
+        """The latest data date among these kinds (None when none of them was read)."""
+        found = [self.dates[k] for k in kinds if k in self.dates]
+        return max(found) if found else None
+
+
+def _chain(session: Session, ref: DataRef):
+    """(kind, id, data_date) of every version up to each kind's current one (a rolled-back one is not history)."""
+    rows = session.execute(select(DataVersion.kind, DataVersion.id, DataVersion.data_date).where(
+        DataVersion.district_code == ref.district)).all()
+    top = ref.version_map
+    return [(k, i, d) for k, i, d in rows if k in top and i <= top[k]]
+
+
+def version_dates(session: Session, ref: DataRef) -> dict[str, dt.date]:
+    """kind -> data date of the version ``ref`` reads."""
+    ids = {i: k for k, i in ref.versions}
+    rows = session.execute(select(DataVersion.id, DataVersion.data_date).where(DataVersion.id.in_(list(ids)))).all()
+    return {ids[i]: d for i, d in rows}
+
+
+def ref_as_of(session: Session, ref: DataRef, date: dt.date) -> DatedRef:
+    """``ref``'s district as it stood on ``date``: per kind, the latest version (by data date, then
+    import order) dated on or before it among the versions up to the current one; a kind with none
+    that old reads its earliest version and is listed in ``later``."""
+    by_kind: dict[str, list[tuple[dt.date, int]]] = {}
+    for k, i, d in _chain(session, ref):
+        by_kind.setdefault(k, []).append((d, i))
+    chosen, dates, later = {}, {}, []
+    for k, found in sorted(by_kind.items()):
+        old = [x for x in found if x[0] <= date]
+        d, i = max(old) if old else min(found)
+        if not old:
+            later.append(k)
+        chosen[k], dates[k] = i, d
+    return DatedRef(DataRef(ref.url, ref.district, tuple(sorted(chosen.items()))), dates, tuple(later))
+
+
+def history_dates(session: Session, ref: DataRef, kinds: Iterable[str]) -> list[dt.date]:
+    """The data dates of these kinds' earlier versions (before the current ones' latest date), newest first."""
+    kinds = set(kinds)
+    now = max((d for k, d in version_dates(session, ref).items() if k in kinds), default=None)
+    if now is None:
+        return []
+    return sorted({d for k, _i, d in _chain(session, ref) if k in kinds and d < now}, reverse=True)
 
 
 def add_version(session: Session, district: str, kind: str, *, data_date: dt.date, source_name: str,

@@ -6,13 +6,14 @@ from pathlib import Path
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import four_sync, services
 from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
-from dashboard.maps import LocalAssets, build_projects_map
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
+from maps.builders import LocalAssets, build_projects_map
+from reports.cells import csv_bytes
+from services import base, four_sync
 
-config = services.get_config()
+config = base.get_config()
 layers = page_setup(needs=("roads",))
 if layers is None:
     st.stop()
@@ -73,8 +74,8 @@ columns = ["name", "状态", "不合规项", "原因", "households"]
 st.dataframe(shown[columns] if len(shown) else shown, hide_index=True, width="stretch",
              column_config={"name": pick("项目", "Project"), "households": pick("户数", "Households")})
 st.download_button(pick("下载 CSV", "Download CSV"), icon=":material/download:", mime="text/csv",
-                   data=(shown[["name", "status", "failed_rules", "原因"]].rename(columns={"原因": "reasons"})
-                         .to_csv(index=False).encode("utf-8-sig") if len(shown) else b""),
+                   data=(csv_bytes(shown[["name", "status", "failed_rules", "原因"]].rename(columns={"原因": "reasons"}))
+                         if len(shown) else b""),
                    file_name=f"four_sync_{as_of}.csv")
 
 with st.expander(pick("导入住宅项目（CSV / Excel 模板）", "Import projects (CSV / Excel)")):

@@ -6,13 +6,14 @@ import html
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import live, services
+from dashboard import live
 from dashboard.components import footer, page_setup
 from dashboard.i18n import lang, pick
-from dashboard.maps import LocalAssets, build_live_map, live_station_layer
 from dashboard.state import LIVE_MESSAGE, LIVE_NOTE, LIVE_USER, MAP_BASEMAP, MAP_TOWNSHIP
+from maps.builders import LocalAssets, build_live_map, live_station_layer
+from services import base
 
-config = services.get_config()
+config = base.get_config()
 layers = page_setup()
 if layers is None:
     st.stop()

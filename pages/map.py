@@ -3,13 +3,13 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import services
 from dashboard.components import footer, kpi_cards, page_setup
 from dashboard.i18n import pick, t
-from dashboard.maps import LocalAssets, MapLayers, build_overview_map
 from dashboard.state import MAP_BASEMAP, MAP_CLUSTER, MAP_KINDS, MAP_LAYERS, MAP_TOWNSHIP
+from maps.builders import LocalAssets, MapLayers, build_overview_map
+from services import base
 
-config = services.get_config()
+config = base.get_config()
 layers = page_setup()
 if layers is None:
     st.title(t("app_title"))
@@ -18,7 +18,7 @@ if layers is None:
 township = st.session_state[MAP_TOWNSHIP] or None
 area_name = layers.townships.loc[township, "name"] if township else layers.meta.get("district_name", "")
 st.title(f"{t('page_map')} · {area_name}")
-kpis = services.area_kpis(layers, township)
+kpis = base.area_kpis(layers, township)
 kpi_cards(
     kpis,
     beds_target=config.target("beds_per_1000").target,
@@ -53,8 +53,8 @@ def map_panel() -> None:
             district=layers.district,
             townships=layers.townships,
             facilities=fac,
-            density=services.density(ref, township, res) if "density" in shown else None,
-            roads=services.roads(ref, township) if "roads" in shown else None,
+            density=base.density(ref, township, res) if "density" in shown else None,
+            roads=base.roads(ref, township) if "roads" in shown else None,
             selected_township=township,
             show_townships="townships" in shown,
         ),

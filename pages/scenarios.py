@@ -3,7 +3,6 @@
 import geopandas as gpd
 import streamlit as st
 
-from dashboard import coverage, scenarios, services
 from dashboard import scenario_views as v
 from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
@@ -21,8 +20,9 @@ from dashboard.state import (
     init_scenario_state,
 )
 from planning.scenario import ScenarioError
+from services import base, coverage, scenarios
 
-config = services.get_config()
+config = base.get_config()
 layers = page_setup(needs=("roads",))
 if layers is None:
     st.stop()

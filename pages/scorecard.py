@@ -3,14 +3,15 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import scorecard, services
+from dashboard import scorecard_views as views
 from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
-from dashboard.maps import LocalAssets, build_scorecard_map
-from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
+from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_SINCE
+from maps.builders import LocalAssets, build_scorecard_map
 from planning.scorecard import LIGHT_EN, LIGHT_ZH
+from services import base, scorecard
 
-config = services.get_config()
+config = base.get_config()
 layers = page_setup(needs=("roads",))
 if layers is None:
     st.stop()
@@ -33,12 +34,22 @@ k4.metric(pick("数据暂不支持", "Not computable"), len(card.unsupported), b
           help=pick("数据库中没有相应数据的指标，见页面底部，不做估算。", "Listed at the bottom; never estimated."))
 
 st.subheader(pick(f"全区（{layers.district['name'].iloc[0]}）", "District"))
-st.dataframe(scorecard.styled(scorecard.area_table(card)), hide_index=True, width="stretch",
-             height=scorecard.table_height(len(card.targets)), column_config={
+st.dataframe(views.styled(views.area_table(card)), hide_index=True, width="stretch",
+             height=views.table_height(len(card.targets)), column_config={
     "指标": st.column_config.TextColumn(width="large"), "口径": st.column_config.TextColumn(width="large")})
-if card.missing:
-    st.warning(pick("未评估（缺少计算所需数据）：", "Not evaluated: ") + "、".join(
-        config.target(t).label_zh for t in card.missing))
+for tid, why in card.notes.items():
+    st.warning(pick(f"未评估 · {config.target(tid).label_zh}：{why}", f"Not evaluated · {config.target(tid).label_en}: {why}"))
+
+history = scorecard.since_dates(ref)
+if history:
+    st.subheader(pick("与基期对比", "Since a baseline"))
+    if st.session_state.get(SC_SINCE) not in history:
+        st.session_state[SC_SINCE] = history[0]
+    since = st.selectbox(pick("基期（较早的数据日期）", "Baseline data date"), options=history, key=SC_SINCE)
+    then, dated = scorecard.scorecard_since(ref, since)
+    st.caption(views.since_caption(dated))
+    st.dataframe(views.since_table(card, then), hide_index=True, width="stretch",
+                 height=views.table_height(len(card.targets)))
 
 st.subheader(pick("按乡镇（街道）", "By township"))
 labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}
@@ -55,9 +66,9 @@ with left:
                      f"**District {scorecard.fmt_value(district['value'], target.unit)}**, "
                      f"target {scorecard.fmt_target(target)}"))
     ranking = cells.assign(name=[names.get(c, c) for c in cells.index],
-                           state=[scorecard.light_label(x) for x in cells["light"]]).sort_values(
+                           state=[views.light_label(x) for x in cells["light"]]).sort_values(
         "value", ascending=target.direction != "at_least", na_position="last")
-    st.dataframe(scorecard.styled(ranking[["name", "text", "state"]], "state"), hide_index=True, width="stretch", height=420,
+    st.dataframe(views.styled(ranking[["name", "text", "state"]], "state"), hide_index=True, width="stretch", height=420,
                  column_config={"name": pick("乡镇（街道）", "Township"), "text": labels[tid],
                                 "state": pick("状态", "Light")})
 with right:
@@ -68,10 +79,10 @@ with right:
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key="scorecard_map")
 
 with st.expander(pick("全部指标 × 乡镇（街道）", "All targets × townships"), expanded=False):
-    st.dataframe(scorecard.township_matrix(card, names), width="stretch")
+    st.dataframe(views.township_matrix(card, names), width="stretch")
 
 st.subheader(pick("数据暂不支持的指标", "Targets the data cannot support"))
-st.dataframe(scorecard.unsupported_table(card), hide_index=True, width="stretch")
+st.dataframe(views.unsupported_table(card), hide_index=True, width="stretch")
 st.download_button(pick("下载考核表 CSV（全区及各乡镇，含分子分母）", "Download CSV"), icon=":material/download:",
-                   data=scorecard.csv_bytes(card, names), file_name=f"scorecard_{as_of}.csv", mime="text/csv")
+                   data=views.scorecard_csv(card, names), file_name=f"scorecard_{as_of}.csv", mime="text/csv")
 footer(layers.meta)

@@ -3,10 +3,8 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import coverage, services
 from dashboard.components import footer, page_setup
 from dashboard.i18n import pick, t
-from dashboard.maps import CoverageLayers, LocalAssets, build_coverage_map
 from dashboard.state import (
     COV_CATEGORY,
     COV_KINDS,
@@ -17,8 +15,10 @@ from dashboard.state import (
     MAP_TOWNSHIP,
     init_coverage_state,
 )
+from maps.builders import CoverageLayers, LocalAssets, build_coverage_map
+from services import base, coverage
 
-config = services.get_config()
+config = base.get_config()
 layers = page_setup(needs=("roads",))
 if layers is None:
     st.stop()
@@ -74,7 +74,7 @@ def panel() -> None:
         CoverageLayers(district=layers.district, townships=layers.townships,
                        facilities=sites, covered_hexes=cov_hex,
                        uncovered_hexes=uncov_hex, bands=bands, areas=areas,
-                       roads=services.roads(ref, township) if township else None, selected_township=township),
+                       roads=base.roads(ref, township) if township else None, selected_township=township),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(),
     )
     st_folium(fmap, height=600, use_container_width=True, returned_objects=[], key="coverage_map")

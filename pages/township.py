@@ -3,15 +3,17 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard import coverage, four_sync, scorecard, services, township
+from dashboard import scorecard_views as views
+from dashboard import township
 from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
-from dashboard.maps import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
 from dashboard.scenario_views import gap_table
 from dashboard.state import MAP_BASEMAP
+from maps.builders import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
 from planning.scorecard import DISTRICT
+from services import base, coverage, four_sync, scenarios, scorecard
 
-config = services.get_config()
+config = base.get_config()
 layers = page_setup(area_picker=False, needs=("roads",))
 if layers is None:
     st.stop()
@@ -30,7 +32,7 @@ _, checked = four_sync.checks(ref)
 projects = checked[checked["township_code"] == code] if len(checked) else checked
 
 walk, walk_all = card.cell("walk15_coverage", code), card.cell("walk15_coverage")
-kpis = services.area_kpis(layers, code)
+kpis = base.area_kpis(layers, code)
 care_here = layers.facilities[(layers.facilities["township_code"] == code)
                               & layers.facilities["kind_id"].isin(scorecard.care_kind_ids())
                               & (layers.facilities["status"] == "operating")]
@@ -49,8 +51,8 @@ counts = scorecard.light_counts(card, code)
 st.caption(pick(f"本乡镇达标 {counts['green']} 项、接近 {counts['amber']} 项、未达标 {counts['red']} 项；"
                 "排名在有数据的乡镇（街道）中由好到差；“仅全区考核”的指标只列数值。",
                 "Rank among townships with data, best first."))
-st.dataframe(scorecard.styled(scorecard.area_table(card, code, compare=DISTRICT)), hide_index=True, width="stretch",
-             height=scorecard.table_height(len(card.targets)),
+st.dataframe(views.styled(views.area_table(card, code, compare=DISTRICT)), hide_index=True, width="stretch",
+             height=views.table_height(len(card.targets)),
              column_config={"指标": st.column_config.TextColumn(width="large"),
                             "口径": st.column_config.TextColumn(width="medium")})
 
@@ -65,13 +67,13 @@ with tab_map:
                        facilities=coverage.selected_sites(eng, scorecard.care_kind_ids())[1],
                        covered_hexes=coverage.weight_hexes(eng, result.covered, "elders", 9, township=code),
                        uncovered_hexes=coverage.weight_hexes(eng, ~result.covered, "elders", 9, township=code),
-                       bands=bands, roads=services.roads(ref, code), selected_township=code),
+                       bands=bands, roads=base.roads(ref, code), selected_township=code),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="township_map")
     st.caption(pick("绿色：步行可达的老人；红色：未覆盖的老人；色带为各运营中养老服务设施的步行等时圈（邻近乡镇的设施同样计入）。",
                     "Green: covered elders; red: uncovered; bands: walking isochrones."))
 with tab_gaps:
-    gaps = township.township_gaps(ref, eng, result, code)
+    gaps = scenarios.township_gaps(ref, eng, result, code)
     if gaps:
         table = gap_table(eng, gaps, layers.townships)
         st.dataframe(table, hide_index=True, width="stretch", column_config={

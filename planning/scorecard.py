@@ -8,12 +8,17 @@ the configuration only. Frames are given by the caller, one per table name
 ``township_code`` column (``township`` uses ``code``). A derived column a
 measure needs but the caller could not provide (the walking flag without a
 network, say) makes that target "not evaluated", never a guessed number.
+
+A target with a ``change`` is judged on the change of its measure between a
+baseline and now: the caller gives the baseline's frames (the data as it stood
+then) and both data dates; without them the target is "not evaluated" with the
+caller's reason.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,6 +26,7 @@ import pandas as pd
 from config.settings import HAS_FACILITY_KEY, Condition, Measure, Quantity, Target, Where
 
 SCALE = {"%": 100.0, "per_1000": 1000.0, "count": 1.0}
+DAYS_PER_YEAR = 365.0
 # Traffic lights: met / nearly (within amber_share of the target) / short / nothing to judge
 # (an empty denominator: a 街道 has no villages) /
 # township of a district-only target / a column the caller could not compute.
@@ -37,17 +43,32 @@ class MissingColumnError(KeyError):
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """The data as it stood at a change target's baseline, or why there is none."""
+
+    frames: dict[str, pd.DataFrame] | None  # None: no data that old
+    as_of: dt.date | None = None  # the baseline's data date
+    now_as_of: dt.date | None = None  # the current data date of the same kinds (the span of per_year)
+    reason_zh: str = ""  # why frames is None
+
+
+@dataclass(frozen=True)
 class Scorecard:
     """``cells``: one row per (target, area) with numerator, denominator, value and light.
 
-    ``area`` is a township code or ``DISTRICT``. ``missing`` maps a target id to
-    the columns that kept it from being evaluated.
+    ``area`` is a township code or ``DISTRICT``. For a change target ``value`` is
+    the change, ``base_value`` and ``current_value`` the measure then and now.
+    ``missing`` maps a target id to the columns that kept it from being
+    evaluated; ``notes`` says in words why a target was not evaluated;
+    ``spans`` gives each evaluated change target's (baseline, current) data dates.
     """
 
     targets: tuple[Target, ...]  # supported targets, config order
     unsupported: tuple[Target, ...]
     cells: pd.DataFrame
     missing: dict[str, tuple[str, ...]]
+    notes: dict[str, str] = field(default_factory=dict)
+    spans: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
 
     def cell(self, target_id: str, area: str = DISTRICT) -> pd.Series:
         hit = self.cells[(self.cells["target_id"] == target_id) & (self.cells["area"] == area)]
@@ -158,30 +179,81 @@ def _value(num: float, den: float | None, unit: str) -> float | None:
     return num / den * SCALE[unit] if den > 0 else None
 
 
+CELL_COLUMNS = ["target_id", "area", "numerator", "denominator", "value", "light", "base_value", "current_value"]
+
+
+def _area_values(frames: dict[str, pd.DataFrame], t: Target, areas: list[str],
+                 as_of: dt.date) -> dict[str, tuple[float, float | None, float | None]]:
+    """area -> (numerator, denominator or None, value or None) of a target's measure (its own unit)."""
+    m = t.measure
+    num_total, num_town = _amounts(frames, m, m.numerator, as_of)
+    den_total, den_town = (None, None) if t.measure_unit == "count" else _amounts(frames, m, m.denominator, as_of)
+    out = {}
+    for a in areas:
+        num = num_total if a == DISTRICT else float(num_town.get(a, 0.0))
+        den = None if den_town is None else den_total if a == DISTRICT else float(den_town.get(a, 0.0))
+        out[a] = (num, den, _value(num, den, t.measure_unit))
+    return out
+
+
+def _change_values(t: Target, now: dict, baseline: Baseline, areas: list[str]) -> tuple[dict, dict]:
+    """(area -> change, area -> baseline value) of a change target."""
+    then = _area_values(baseline.frames, t, areas, baseline.as_of)
+    scale = 1.0
+    if t.change.per_year:
+        scale = DAYS_PER_YEAR / (baseline.now_as_of - baseline.as_of).days
+    change = {a: None if now[a][2] is None or then[a][2] is None else (now[a][2] - then[a][2]) * scale for a in areas}
+    return change, {a: then[a][2] for a in areas}
+
+
+def _baseline_problem(t: Target, baseline: Baseline | None) -> str | None:
+    if baseline is None or baseline.frames is None:
+        return baseline.reason_zh if baseline is not None and baseline.reason_zh else "没有基期数据"
+    if t.change.per_year and (baseline.now_as_of - baseline.as_of).days <= 0:
+        return f"基期与现数据日期相同（{baseline.as_of}），无法折算年增量"
+    return None
+
+
 def compute_scorecard(targets: tuple[Target, ...], frames: dict[str, pd.DataFrame], *, township_codes,
-                      as_of: dt.date, amber_share: float) -> Scorecard:
-    """Every supported target for the district and each of ``township_codes``."""
+                      as_of: dt.date, amber_share: float,
+                      baselines: dict[str, Baseline] | None = None) -> Scorecard:
+    """Every supported target for the district and each of ``township_codes``.
+
+    ``baselines``: target id -> the data at its baseline, for the targets with a ``change``.
+    """
     supported = tuple(t for t in targets if t.measure is not None)
-    rows, missing = [], {}
+    baselines = baselines or {}
+    rows, missing, notes, spans = [], {}, {}, {}
+    areas = [DISTRICT, *township_codes]
+
+    def not_evaluated(t: Target, why: str) -> None:
+        notes[t.id] = why
+        rows.extend(dict(target_id=t.id, area=a, numerator=np.nan, denominator=np.nan, value=np.nan,
+                         light="not_evaluated", base_value=np.nan, current_value=np.nan) for a in areas)
+
     for t in supported:
-        m = t.measure
-        areas = [DISTRICT, *township_codes]
+        problem = _baseline_problem(t, baselines.get(t.id)) if t.change is not None else None
+        if problem:
+            not_evaluated(t, problem)
+            continue
         try:
-            num_total, num_town = _amounts(frames, m, m.numerator, as_of)
-            den_total, den_town = (None, None) if t.unit == "count" else _amounts(frames, m, m.denominator, as_of)
+            now = _area_values(frames, t, areas, as_of)
+            change, then = _change_values(t, now, baselines[t.id], areas) if t.change is not None else (None, None)
         except MissingColumnError as exc:
             missing[t.id] = (exc.args[0],)
-            rows += [dict(target_id=t.id, area=a, numerator=np.nan, denominator=np.nan, value=np.nan,
-                          light="not_evaluated") for a in areas]
+            not_evaluated(t, f"缺少计算所需的数据列 {exc.args[0]}")
             continue
+        if t.change is not None:
+            spans[t.id] = (baselines[t.id].as_of, baselines[t.id].now_as_of)
         for a in areas:
-            num = num_total if a == DISTRICT else float(num_town.get(a, 0.0))
-            den = None if den_town is None else den_total if a == DISTRICT else float(den_town.get(a, 0.0))
-            value = _value(num, den, t.unit)
-            judged = a == DISTRICT or m.scope == "all"
+            num, den, level = now[a]
+            value = level if change is None else change[a]
+            judged = a == DISTRICT or t.measure.scope == "all"
             rows.append(dict(target_id=t.id, area=a, numerator=num,
                              denominator=np.nan if den is None else den,
                              value=np.nan if value is None else value,
-                             light=light(value, t.target, t.direction, amber_share) if judged else "not_judged"))
-    cells = pd.DataFrame(rows, columns=["target_id", "area", "numerator", "denominator", "value", "light"])
-    return Scorecard(supported, tuple(t for t in targets if t.measure is None), cells, missing)
+                             light=light(value, t.target, t.direction, amber_share) if judged else "not_judged",
+                             base_value=np.nan if then is None or then[a] is None else then[a],
+                             current_value=np.nan if level is None else level))
+    cells = pd.DataFrame(rows, columns=CELL_COLUMNS)
+    return Scorecard(supported, tuple(t for t in targets if t.measure is None), cells, missing, notes, spans)

@@ -1,4 +1,4 @@
-"""What a report says: one area's numbers, tables and map layers, gathered from the dashboard's services.
+"""What a report says: one area's numbers, tables and map layers, gathered from the services.
 
 The same ``Report`` feeds the PDF, the workbook, the offline HTML map and the
 GeoPackage / GeoJSON export, so every format shows the same figures as the
@@ -17,13 +17,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from dashboard import coverage, four_sync, scenarios
-from dashboard import scorecard as sc
-from dashboard.services import _repo_call, area_kpis, base_layers, get_config
-from dashboard.township import township_gaps
 from data.versions import DataRef
 from planning.scorecard import DISTRICT, LIGHT_ZH, Scorecard
 from reports.static_map import MapLayers
+from services import coverage, four_sync, scenarios
+from services import scorecard as sc
+from services.base import area_kpis, base_layers, get_config, repo_call
 
 SECTIONS = {
     "map": "总览地图",
@@ -121,6 +120,7 @@ def scorecard_table(card: Scorecard, area: str, *, district_compare: bool) -> pd
         row = {"序号": i, "target_id": t.id, "指标": t.label_zh, "light": c["light"], "状态": LIGHT_ZH[c["light"]],
                "value": c["value"], "实际值": sc.fmt_value(c["value"], t.unit), "target": t.target,
                "目标": sc.fmt_target(t), "unit": t.unit,
+               "基期 → 现在": sc.change_text(card, t, c) or card.notes.get(t.id, ""),
                "numerator": c["numerator"], "分子": f"{m.numerator.label_zh} {sc.fmt_amount(c['numerator'])}",
                "denominator": c["denominator"] if m.denominator else np.nan,
                "分母": f"{m.denominator.label_zh} {sc.fmt_amount(c['denominator'])}" if m.denominator else "—",
@@ -301,7 +301,7 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
     if "gaps" in request.sections:
         progress(0.4, "查找未覆盖老人集中片区 …")
         if township:
-            found = township_gaps(ref, eng, result, township, top=TOP_GAPS)
+            found = scenarios.township_gaps(ref, eng, result, township, top=TOP_GAPS)
         else:
             cands = scenarios.generated_candidates(eng, result)
             cm, _ = scenarios.cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
@@ -332,5 +332,5 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
 
 
 def _community_names(ref: DataRef) -> dict[str, str]:
-    frame = _repo_call(ref, lambda r: r.communities())
+    frame = repo_call(ref, lambda r: r.communities())
     return dict(zip(frame["code"], frame["name"], strict=True))

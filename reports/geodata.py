@@ -15,8 +15,8 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
 
-from dashboard.services import get_config
 from reports.content import Report
+from services.base import get_config
 
 
 def _points(frame: pd.DataFrame, lon: str, lat: str, columns: dict[str, str]) -> gpd.GeoDataFrame:

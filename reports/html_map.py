@@ -10,12 +10,12 @@ from pathlib import Path
 
 from branca.element import Element
 
-from dashboard import coverage
-from dashboard.maps import STATIC_DIR, CoverageLayers, LocalAssets, build_coverage_map
-from dashboard.scorecard import care_kind_ids
-from dashboard.services import get_config
 from data.versions import DataRef
+from maps.builders import STATIC_DIR, CoverageLayers, LocalAssets, build_coverage_map
 from reports.content import DEMO_LABEL, Report
+from services import coverage
+from services.base import get_config
+from services.scorecard import care_kind_ids
 
 _SCHEME = "eldercare-vendor:"  # placeholder base URL, replaced by the files' contents
 _VENDOR = STATIC_DIR / "vendor"

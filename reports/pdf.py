@@ -11,11 +11,11 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from dashboard.scorecard import fmt_value
-from dashboard.services import get_config
 from planning.scorecard import LIGHT_ZH
 from reports.content import DEMO_LABEL, SECTIONS, Report
 from reports.static_map import render_map, use_cjk_font
+from services.base import get_config
+from services.scorecard import fmt_value
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))

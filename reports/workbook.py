@@ -9,8 +9,9 @@ import pandas as pd
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from dashboard.scorecard import LIGHT_COLOURS
+from reports.cells import safe_frame
 from reports.content import DEMO_LABEL, SECTIONS, Report
+from services.scorecard import LIGHT_COLOURS
 
 PERCENT, ONE_DECIMAL, INTEGER = "0.0%", "0.0", "#,##0"
 
@@ -33,7 +34,7 @@ def _scorecard(r: Report) -> pd.DataFrame:
     out = pd.DataFrame({"序号": s["序号"], "指标": s["指标"], "状态": s["状态"], "实际值": s["value"],
                         "单位": s["unit"].map({"%": "%", "per_1000": "每千人", "count": "个"}).fillna(s["unit"]),
                         "目标": s["target"], "目标说明": s["目标"], "分子": s["numerator"], "分子说明": s["分子"],
-                        "分母": s["denominator"], "分母说明": s["分母"]})
+                        "分母": s["denominator"], "分母说明": s["分母"], "基期 → 现在": s["基期 → 现在"]})
     if r.township:
         out["全区实际值"] = s["district_value"]
         out["排名"] = s["排名"]
@@ -98,7 +99,7 @@ def render_xlsx(r: Report) -> bytes:
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as xw:
         for name, frame in sheets(r).items():
-            frame.replace({np.nan: None}).to_excel(xw, sheet_name=name, index=False)
+            safe_frame(frame).replace({np.nan: None}).to_excel(xw, sheet_name=name, index=False)
             ws = xw.sheets[name]
             _format(ws, name, frame)
             if name == "考核指标":  # the light column coloured like the page

@@ -34,16 +34,12 @@ DEMO = "120118"  # the demo district's code
 def _load_bundle(url: str, bundle) -> str:
     """The bundle as the demo district's versions (what `cli.py demo` stores)."""
     from data.db import create_schema, make_engine, session_factory
-    from data.demo import DATA_DATE
-    from data.repository import Repository
-    from data.versions import register_district
+    from data.loader import store_demo
 
     engine = make_engine(url)
     create_schema(engine)
     with session_factory(engine).begin() as session:
-        register_district(session, bundle.district["code"], bundle.district["name"], is_demo=True)
-        Repository(session, bundle.district["code"]).install_bundle(bundle, source_name="test bundle",
-                                                                    data_date=DATA_DATE, synthetic=True)
+        store_demo(session, bundle, source_name="test bundle")
     engine.dispose()
     return url
 

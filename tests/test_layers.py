@@ -1,4 +1,5 @@
-"""House rule: geo/ and planning/ stay pure (no streamlit, no sqlalchemy)."""
+"""House rules: geo/ and planning/ stay pure (no streamlit, no sqlalchemy); services/, reports/ and cli.py
+never run Streamlit code (they sit beside dashboard/, not on it)."""
 
 import ast
 import subprocess
@@ -32,6 +33,35 @@ def test_pure_packages_do_not_import_ui_or_db_transitively():
         f"print(','.join(m for m in {FORBIDDEN!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def _direct_imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+def test_services_reports_and_cli_import_no_dashboard_nor_streamlit():
+    files = [*(ROOT / "services").rglob("*.py"), *(ROOT / "reports").rglob("*.py"), *(ROOT / "maps").rglob("*.py"),
+             ROOT / "cli.py"]
+    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in files for name in _direct_imports(path)
+                 if name.split(".")[0] in ("dashboard", "streamlit", "streamlit_folium")]
+    assert offenders == []
+
+
+def test_services_reports_and_cli_do_not_load_streamlit_transitively():
+    modules = [f"{p.parent.name}.{p.stem}" for pkg in ("services", "reports", "maps")
+               for p in (ROOT / pkg).glob("*.py") if p.stem != "__init__"]
+    code = "import sys\nimport cli\n" + "".join(f"import {m}\n" for m in modules) + (
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & {'streamlit', 'dashboard'})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "services.scorecard" in modules and "reports.content" in modules
     assert out.stdout.strip() == ""
 
 

@@ -9,14 +9,15 @@ from config import load_config
 from dashboard.state import LIVE_NOTE, LIVE_USER, MAP_TOWNSHIP
 from data.live import EventRow, HeartbeatRow
 from data.live_models import Alert, AlertHistory, utc_now
-from data.models import Facility
+from data.models import DataVersion, Facility
 from tests.conftest import app_test, assert_clean, live_write
 
 
 def stations(url: str) -> list[tuple[str, str]]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(Facility.code, Facility.township_code).where(
+        rows = conn.execute(sa.select(Facility.code, Facility.township_code).join(  # the current facility list
+            DataVersion, DataVersion.id == Facility.version_id).where(DataVersion.is_current,
             Facility.status == "operating", Facility.kind_id.in_(load_config().live.station_kinds))
             .order_by(Facility.code)).all()
     engine.dispose()

@@ -5,10 +5,10 @@ import re
 import pytest
 
 from config import load_config
-from dashboard.maps import LocalAssets, MapLayers, build_overview_map, facility_popup_html
 from data.db import make_engine, session_factory
 from data.repository import Repository
 from geo.density import hex_density
+from maps.builders import LocalAssets, MapLayers, build_overview_map, facility_popup_html
 from tests.conftest import DEMO
 
 

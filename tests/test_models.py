@@ -120,6 +120,7 @@ def test_failed_load_leaves_previous_content(tmp_path, demo_bundle):
     bad = dataclasses.replace(good, facilities=bad_fac, meta={**good.meta, "seed": "999"})
     with session_factory(engine)() as s:
         before = current_versions(s, DEMO)
+        n_versions = s.scalar(select(func.count()).select_from(DataVersion))
     with pytest.raises(IntegrityError, match="staff_split"), session_factory(engine).begin() as s:
         Repository(s, DEMO).install_bundle(bad, source_name="bad", data_date=dt.date(2026, 7, 1), synthetic=True)
     with session_factory(engine)() as s:
@@ -128,7 +129,7 @@ def test_failed_load_leaves_previous_content(tmp_path, demo_bundle):
         assert counts["facilities"] == len(good.facilities)
         assert counts["townships"] == len(good.townships)
         assert Repository(s, DEMO).meta()["seed"] == good.meta["seed"]
-        assert s.scalar(select(func.count()).select_from(DataVersion)) == len(before)  # no half version left
+        assert s.scalar(select(func.count()).select_from(DataVersion)) == n_versions  # no half version left
 
 
 def test_install_demo_is_idempotent_and_refuses_an_imported_district(tmp_path):
@@ -184,7 +185,7 @@ def test_check_constraints_guard_counts(tmp_path, demo_bundle):
                         is_urban=False, geom=shapely.Point(0, 0)))
         s.flush()
     with pytest.raises(IntegrityError, match="ux_data_version_current|UNIQUE"), session_factory(engine).begin() as s:
-        v = s.scalars(select(DataVersion).where(DataVersion.kind == "facilities")).one()
+        v = s.scalars(select(DataVersion).where(DataVersion.kind == "facilities", DataVersion.is_current)).one()
         s.add(DataVersion(district_code=v.district_code, kind="facilities", data_date=v.data_date, source_name="x",
                           row_count=0, details={}, created_at=v.created_at, created_by="t", is_current=True))
         s.flush()  # a second current version of one kind

@@ -26,9 +26,9 @@ def colour_share(png: bytes, hex_colour: str, tol: int = 12) -> float:
 
 @pytest.fixture(scope="module")
 def demo_layers(demo_db_url):
-    from dashboard import services
+    from services import base
 
-    layers = services.base_layers(demo_ref(demo_db_url))
+    layers = base.base_layers(demo_ref(demo_db_url))
     twp = layers.townships.loc["120118102000"]  # 独流镇
     c = twp.geometry.representative_point()
     hexes = gpd.GeoDataFrame({"total": [5]}, geometry=[Point(c.x, c.y).buffer(0.01)], crs="EPSG:4326")

@@ -48,10 +48,10 @@ def _fonts(path) -> list[tuple[str, str]]:
 def report_db(demo_db_url, tmp_path_factory):
     """A copy of the demo with one scenario: a day-care site opened in an uncovered cluster of 独流镇,
     and one of the township's stations closed."""
-    from dashboard.services import base_layers, get_config
     from data.db import make_engine, session_factory
     from data.scenarios import ScenarioRepository
     from planning.scenario import Change
+    from services.base import base_layers, get_config
 
     url = copy_sqlite(demo_db_url, tmp_path_factory.mktemp("reports") / "reports.db")
     fac = base_layers(demo_ref(url)).facilities
@@ -101,7 +101,7 @@ def _assert_fonts_embedded(path) -> None:
 
 
 def test_township_pdf_pages_fonts_and_text(township_pdf, report_db):
-    from dashboard.services import get_config
+    from services.base import get_config
 
     r, path = township_pdf
     assert _pages(path) >= 3
@@ -127,8 +127,9 @@ def _scorecard_page(path) -> str:
 
 def test_scorecard_page_shows_the_scorecards_values(township_pdf, report_db):
     """Each row reads label, light, value, target, district value — the page's own formatting of the same data."""
-    from dashboard.scorecard import area_table, scorecard
+    from dashboard.scorecard_views import area_table
     from planning.scorecard import DISTRICT
+    from services.scorecard import scorecard
 
     _, path = township_pdf
     page = _scorecard_page(path)
@@ -139,7 +140,7 @@ def test_scorecard_page_shows_the_scorecards_values(township_pdf, report_db):
 
 
 def test_district_pdf_names_every_township(district_pdf, report_db):
-    from dashboard.services import base_layers
+    from services.base import base_layers
 
     r, path = district_pdf
     assert _pages(path) >= 3
@@ -190,10 +191,10 @@ def _same(a, b) -> bool:
 def test_workbook_numbers_equal_the_scorecard(report_db):
     import openpyxl
 
-    from dashboard.scorecard import scorecard
-    from dashboard.services import base_layers
     from reports.content import ReportRequest
     from reports.export import export
+    from services.base import base_layers
+    from services.scorecard import scorecard
 
     url, _ = report_db
     card = scorecard(demo_ref(url))

@@ -156,9 +156,9 @@ def test_opened_sites_belong_to_the_township_they_stand_in(demo_db_url):
     from shapely.geometry import Point
 
     from config import load_config
-    from dashboard.scenarios import with_townships
     from data.repository import Repository
     from planning.scenario import Change, apply_changes
+    from services.scenarios import with_townships
 
     with session_factory(make_engine(demo_db_url))() as s:
         repo = Repository(s, DEMO)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from config import ConfigError, load_config
-from planning.scorecard import DISTRICT, compute_scorecard, light
+from planning.scorecard import DISTRICT, Baseline, compute_scorecard, light
 from tests.test_config import TEXT, write
 
 AS_OF = dt.date(2026, 6, 30)
@@ -40,11 +40,23 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
     return {"facility": fac, "community": communities, "township": townships, "elder": elders, "project": projects}
 
 
+def frames_on(date: dt.date) -> dict[str, pd.DataFrame]:
+    """tiny_frames() as they stood on ``date``: the facilities opened by then (a past version's list)."""
+    frames = tiny_frames()
+    frames["facility"] = frames["facility"][frames["facility"]["opened_on"] <= date]
+    return frames
+
+
+PLAN_BASE, YEAR_BASE = dt.date(2020, 12, 31), dt.date(2025, 12, 31)
+
+
 @pytest.fixture(scope="module")
 def card():
     cfg = load_config()
+    baselines = {"facility_coverage_gain": Baseline(frames_on(PLAN_BASE), as_of=PLAN_BASE, now_as_of=AS_OF),
+                 "bed_growth": Baseline(frames_on(YEAR_BASE), as_of=YEAR_BASE, now_as_of=AS_OF)}
     return compute_scorecard(cfg.targets, tiny_frames(), township_codes=["T1", "T2", "T3"], as_of=AS_OF,
-                             amber_share=cfg.scorecard.amber_share)
+                             amber_share=cfg.scorecard.amber_share, baselines=baselines)
 
 
 # (target, area, numerator, denominator, value, light) worked out by hand from tiny_frames()
@@ -64,7 +76,14 @@ HAND = [
     ("beds_per_1000", "T2", 40, 2000, 20.0, "red"),
     ("beds_per_1000", "T3", 100, 500, 200.0, "green"),
     ("care_bed_share", DISTRICT, 102, 160, 63.75, "green"),
-    ("bed_growth", DISTRICT, 30, None, 30.0, "red"),  # f1 + f3; f7 opened exactly 365 days before: out
+    # beds of operating care facilities: now f1 20 + f2 0 + f3 10 + f5 100 + f7 30 = 160; on 2025-12-31
+    # (f1 not open yet) 140: +20 in the 181 days to 2026-06-30, i.e. 20 × 365 / 181 a year
+    ("bed_growth", DISTRICT, 160, None, 20 * 365 / 181, "red"),
+    # villages/communities with an operating home/community facility: now C1 (f2), C3 (f3, f7) of 5 = 40 %;
+    # on 2020-12-31 only f2 was open: C1 = 20 %; +20 percentage points
+    ("facility_coverage_gain", DISTRICT, 2, 5, 20.0, "green"),
+    ("facility_coverage_gain", "T1", 1, 2, 0.0, "red"),  # C1 then and now, C2 never
+    ("facility_coverage_gain", "T2", 1, 2, 50.0, "green"),  # C3 gained; C4's station is suspended
     ("urban_daycare_coverage", DISTRICT, 1, 2, 50.0, "red"),  # C3 yes, C4 only a suspended station
     ("township_institution_rate", DISTRICT, 1, 2, 50.0, "red"),  # T3 of T1, T3 (T2 is a 街道)
     ("township_institution_rate", "T2", 0, 0, None, "none"),
@@ -84,13 +103,33 @@ def test_matches_hand_computation(card, target, area, num, den, value, lamp):
     assert cell["light"] == lamp
 
 
+def test_a_change_keeps_both_values_and_its_span(card):
+    gain = card.cell("facility_coverage_gain")
+    assert gain["base_value"] == pytest.approx(20.0) and gain["current_value"] == pytest.approx(40.0)
+    assert card.spans == {"facility_coverage_gain": (PLAN_BASE, AS_OF), "bed_growth": (YEAR_BASE, AS_OF)}
+    assert card.cell("bed_growth", "T1")["light"] == "not_judged"  # judged for the district only
+    assert np.isnan(card.cell("beds_per_1000")["base_value"])  # a level, not a change
+
+
+def test_a_change_without_a_baseline_is_not_evaluated_with_the_reason():
+    cfg = load_config()
+    why = "需要 2020-12-31 或更早的设施数据版本作基期"
+    card = compute_scorecard(cfg.targets, tiny_frames(), township_codes=["T1"], as_of=AS_OF, amber_share=0.8,
+                             baselines={"facility_coverage_gain": Baseline(None, reason_zh=why),
+                                        "bed_growth": Baseline(frames_on(AS_OF), as_of=AS_OF, now_as_of=AS_OF)})
+    assert card.notes["facility_coverage_gain"] == why
+    assert "无法折算年增量" in card.notes["bed_growth"]  # a baseline of the same date has no span
+    for tid in ("facility_coverage_gain", "bed_growth"):
+        assert set(card.cells.loc[card.cells["target_id"] == tid, "light"]) == {"not_evaluated"}
+    assert card.cell("beds_per_1000")["value"] == pytest.approx(160 / 3.5)  # the others are unaffected
+
+
 def test_unsupported_targets_are_listed_not_computed(card):
     ids = {t.id for t in card.unsupported}
-    assert ids == {"volunteer_training_rate", "brand_chain_orgs", "facility_coverage_gain", "barrier_free_new",
-                   "barrier_free_retrofit"}
+    assert ids == {"volunteer_training_rate", "brand_chain_orgs", "barrier_free_new", "barrier_free_retrofit"}
     assert all(t.unsupported_zh for t in card.unsupported)
     assert not set(card.cells["target_id"]) & ids
-    assert len(card.targets) == 12
+    assert len(card.targets) == 13
 
 
 def test_rank_and_matrix(card):
@@ -149,6 +188,9 @@ numerator = { label_zh = "认知症床位", sum = "beds_total", where = { kind_i
     ('table = "township"\nwhere = { type = ["镇", "乡"] }', 'table = "facility"', r"has_facility: only rows of \['community', 'township'\]"),
     ('label_en = "operating complexes" }', 'label_en = "operating complexes" }\ndenominator = { label_zh = "x" }',
      r"a count has no denominator"),
+    ("since = 2020-12-31\n", "since = 2020-12-31\nback_days = 365\n", r"give exactly one of since .* or back_days"),
+    ("[targets.change]\nsince = 2020-12-31\n", "", r'unit "pp" \(percentage points\) is a change; add \[targets.change\]'),
+    ("back_days = 365", "back_days = 0", r"targets\[10\].change.back_days: Input should be greater than 0"),
 ])
 def test_bad_measures_are_named(tmp_path, old, new, expected):
     assert old in TEXT

@@ -12,6 +12,8 @@ from tests.conftest import app_test, assert_clean
 from tests.test_scorecard import AS_OF, tiny_frames
 
 TOWNSHIP = "120118100000"
+# The current facility list (the demo also keeps earlier, dated lists)
+FACILITY = "facility f JOIN data_version fv ON fv.id = f.version_id AND fv.is_current"
 
 
 def figures(at) -> dict[str, str]:
@@ -42,13 +44,13 @@ def district_rows(at) -> pd.DataFrame:
 
 def test_district_figures_equal_independent_counts(scorecard_page, demo_db_url):
     rows = district_rows(scorecard_page)
-    partner, stations = sql(demo_db_url, "SELECT SUM(medical_partner), COUNT(*) FROM facility WHERE status = 'operating' "
+    partner, stations = sql(demo_db_url, f"SELECT SUM(medical_partner), COUNT(*) FROM {FACILITY} WHERE status = 'operating' "
                                          "AND kind_id IN ('township_centre', 'community_station')")
     row = rows.loc["medical_partner_rate"]
     assert row["实际值"] == f"{partner / stations * 100:.1f}%"
     assert row["分子"] == f"已签约 {partner}" and row["分母"] == f"运营中的中心（站） {stations}"
-    villages, with_site = sql(demo_db_url, """
-        SELECT COUNT(*), SUM(EXISTS (SELECT 1 FROM facility f WHERE f.community_code = c.code AND f.status = 'operating'
+    villages, with_site = sql(demo_db_url, f"""
+        SELECT COUNT(*), SUM(EXISTS (SELECT 1 FROM {FACILITY} WHERE f.community_code = c.code AND f.status = 'operating'
                                      AND f.kind_id IN ('rural_mutual_aid', 'community_station', 'day_care')))
         FROM community c WHERE committee_type = '村委会'""")
     assert rows.loc["rural_village_coverage", "实际值"] == f"{with_site / villages * 100:.1f}%"
@@ -67,10 +69,10 @@ def test_walking_coverage_equals_the_service_circle_page(scorecard_page, demo_db
 def test_light_counts_and_unsupported(scorecard_page):
     rows = district_rows(scorecard_page)
     m = figures(scorecard_page)
-    assert m["达标"] == f"{(rows['状态'] == '达标').sum()} / 12"
+    assert m["达标"] == f"{(rows['状态'] == '达标').sum()} / 13"
     assert int(m["未达标"]) == (rows["状态"] == "未达标").sum()
     unsupported = scorecard_page.dataframe[-1].value
-    assert len(unsupported) == int(m["数据暂不支持"]) == 5
+    assert len(unsupported) == int(m["数据暂不支持"]) == 4
     assert unsupported["为何无法计算"].str.len().min() > 0
 
 
@@ -79,24 +81,52 @@ def test_map_target_changes_the_ranking(scorecard_page):
     assert target.value == "walk15_coverage"
     target.set_value("beds_per_1000").run()
     assert_clean(scorecard_page)
-    ranking = scorecard_page.dataframe[1].value
+    ranking = next(d.value for d in scorecard_page.dataframe if "text" in d.value.columns)
     values = ranking["text"].astype(float)  # beds per 1,000: every township has elders
     assert values.is_monotonic_decreasing and len(values) == 23
     assert any("**全区 24.9**" in md.value for md in scorecard_page.markdown)
 
 
+def test_since_a_baseline_shows_then_and_now(scorecard_page, demo_db_url):
+    """The demo keeps dated facility lists: the comparison reads the one of the chosen date."""
+    import datetime as dt
+
+    since = next(sb for sb in scorecard_page.selectbox if sb.label == "基期（较早的数据日期）")
+    assert since.value == dt.date(2025, 6, 30) and len(since.options) == 2  # the newest earlier date first
+    care = ("'township_centre','community_station','rural_mutual_aid','day_care','meal_point','institution',"
+            "'embedded_complex','rehab_nursing'")
+
+    def beds_per_1000(date: str) -> str:
+        beds, = sql(demo_db_url, f"SELECT SUM(beds_total) FROM facility f JOIN data_version v ON v.id = f.version_id "
+                                 f"WHERE v.kind = 'facilities' AND v.data_date = '{date}' AND f.status = 'operating' "
+                                 f"AND f.kind_id IN ({care})")
+        elders, = sql(demo_db_url, "SELECT SUM(age_60_69 + age_70_79 + age_80_plus) FROM elder_group")
+        return f"{beds / elders * 1000:.1f}"
+
+    def row():
+        table = next(d.value for d in scorecard_page.dataframe if "基期状态" in d.value.columns)
+        return table[table["指标"] == "每千名老年人养老床位数"].iloc[0]
+
+    assert row()["基期"] == beds_per_1000("2025-06-30") and row()["现在"] == "24.9"
+    assert any("设施 2025-06-30" in c.value and "老年人口" in c.value for c in scorecard_page.caption)
+    since.set_value(dt.date(2020, 12, 31)).run()
+    assert_clean(scorecard_page)
+    assert row()["基期"] == beds_per_1000("2020-12-31")
+
+
 def test_csv_download_has_every_cell(scorecard_page):
-    from dashboard.scorecard import csv_bytes
+    from dashboard.scorecard_views import scorecard_csv
     from planning.scorecard import compute_scorecard
 
     assert scorecard_page.get("download_button")[0].proto.url.endswith(".csv")
     cfg = load_config()
     card = compute_scorecard(cfg.targets, tiny_frames(), township_codes=["T1", "T2", "T3"], as_of=AS_OF,
                              amber_share=0.8)
-    df = pd.read_csv(io.BytesIO(csv_bytes(card, {"T1": "甲镇"})))
-    assert len(df) == 12 * 4
+    hostile = '=HYPERLINK("http://example.invalid","点击")'  # a township name as a bureau's file might carry it
+    df = pd.read_csv(io.BytesIO(scorecard_csv(card, {"T1": "甲镇", "T3": hostile})))
+    assert len(df) == 13 * 4
     assert {"numerator", "denominator", "value", "light_zh", "target", "label_zh"} <= set(df.columns)
-    assert set(df["area_name"]) == {"全区", "甲镇", "T2", "T3"}
+    assert set(df["area_name"]) == {"全区", "甲镇", "T2", "'" + hostile}
 
 
 @pytest.fixture
@@ -113,7 +143,7 @@ def test_township_from_the_link_with_its_scorecard_row(township_page, scorecard_
     rows = township_page.dataframe[0].value
     district = district_rows(scorecard_page)
     assert (rows["全区"] == district["实际值"]).all()  # the district column is the scorecard page's figure
-    n_care, = sql(demo_db_url, f"SELECT COUNT(*) FROM facility WHERE township_code = '{TOWNSHIP}' AND "
+    n_care, = sql(demo_db_url, f"SELECT COUNT(*) FROM {FACILITY} WHERE township_code = '{TOWNSHIP}' AND "
                                "status = 'operating' AND kind_id NOT IN ('dispatch_centre', 'health_centre', "
                                "'village_clinic')")
     assert figures(township_page)["运营中的养老服务设施"] == f"{n_care:,}"
@@ -124,7 +154,7 @@ def test_township_from_the_link_with_its_scorecard_row(township_page, scorecard_
 
 
 def test_township_tabs(township_page, demo_db_url):
-    n_sites, = sql(demo_db_url, f"SELECT COUNT(*) FROM facility WHERE township_code = '{TOWNSHIP}'")
+    n_sites, = sql(demo_db_url, f"SELECT COUNT(*) FROM {FACILITY} WHERE township_code = '{TOWNSHIP}'")
     stations = next(d.value for d in township_page.dataframe if "签约医疗机构" in d.value.columns)
     assert len(stations) == n_sites
     n_projects, = sql(demo_db_url, f"SELECT COUNT(*) FROM residential_project WHERE township_code = '{TOWNSHIP}'")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from config import load_config
 from data.db import make_engine, session_factory
 from data.live_models import Alert, IngestCredential, LiveEvent, StationStatus
-from data.models import Facility
+from data.models import DataVersion, Facility
 from tests.conftest import ROOT
 from tools.ingest_process import IngestProcess
 from tools.net import free_port
@@ -39,8 +39,9 @@ def test_simulator_posts_realistic_traffic(writable_demo_url, tmp_path):
                     Alert.rule_id.in_(["station_silent", "ticket_sla"]))) >= 2
 
             wait_until(timed_alerts_fired, timeout_s=30, what="the silent-station and ticket-SLA alerts", poll_s=0.5)
-            stations = s.scalar(select(func.count()).select_from(Facility).where(
-                Facility.kind_id.in_(load_config().live.station_kinds),
+            stations = s.scalar(select(func.count()).select_from(Facility).join(  # the current facility list
+                DataVersion, DataVersion.id == Facility.version_id).where(
+                DataVersion.is_current, Facility.kind_id.in_(load_config().live.station_kinds),
                 Facility.status == "operating"))
             assert s.scalar(select(func.count()).select_from(StationStatus)) == stations
             assert s.scalar(select(func.count()).select_from(LiveEvent)) == stored > 100

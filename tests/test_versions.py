@@ -9,8 +9,18 @@ import pytest
 from sqlalchemy import text
 
 from data.db import make_engine, session_factory
+from data.demo import DATA_DATE
+from data.loader import HISTORY_DATES
 from data.repository import Repository
-from data.versions import VersionError, current_versions, register_district, rollback, store_version
+from data.versions import (
+    VersionError,
+    current_versions,
+    history_dates,
+    ref_as_of,
+    register_district,
+    rollback,
+    store_version,
+)
 from planning.scorecard import DISTRICT
 from tests.conftest import DEMO, ROOT, demo_ref
 
@@ -42,7 +52,7 @@ def sql(url, query):
 
 
 def scorecard_cells(url, district):
-    from dashboard.scorecard import scorecard
+    from services.scorecard import scorecard
 
     return scorecard(demo_ref(url, district)).cells
 
@@ -78,6 +88,7 @@ def test_a_new_version_then_rollback_restores_the_figures(writable_demo_url, dem
     Session = session_factory(engine)
     ref0 = demo_ref(writable_demo_url)
     keep = 100
+    (total0,), = sql(writable_demo_url, "SELECT COUNT(*) FROM facility")
     with Session.begin() as s:
         store_version(s, DEMO, "facilities", facility_rows(demo_bundle, keep), data_date=dt.date(2026, 9, 30),
                       source_name="fewer.xlsx", sha256="0" * 64)
@@ -99,9 +110,9 @@ def test_a_new_version_then_rollback_restores_the_figures(writable_demo_url, dem
                                    "WHERE v.is_current")
     assert n == len(demo_bundle.facilities)
     (total,), = sql(writable_demo_url, "SELECT COUNT(*) FROM facility")
-    assert total == len(demo_bundle.facilities) + keep  # nothing was deleted or overwritten
+    assert total == total0 + keep  # nothing was deleted or overwritten
     with Session.begin() as s, pytest.raises(VersionError, match="只有一个版本"):
-        rollback(s, DEMO, "facilities")
+        rollback(s, DEMO, "elders")
     engine.dispose()
 
 
@@ -111,6 +122,7 @@ def test_a_failed_version_leaves_the_current_one(writable_demo_url, demo_bundle)
     rows = facility_rows(demo_bundle, 10)
     rows[-1]["beds_care"] = rows[-1]["beds_total"] + 1  # violates beds_split on the last insert
     before = demo_ref(writable_demo_url)
+    (n0,), = sql(writable_demo_url, "SELECT COUNT(*) FROM data_version")
     engine = make_engine(writable_demo_url)
     with pytest.raises(IntegrityError), session_factory(engine).begin() as s:
         store_version(s, DEMO, "facilities", rows, data_date=dt.date(2026, 9, 30), source_name="bad.xlsx",
@@ -118,7 +130,7 @@ def test_a_failed_version_leaves_the_current_one(writable_demo_url, demo_bundle)
     engine.dispose()
     assert demo_ref(writable_demo_url) == before
     (n,), = sql(writable_demo_url, "SELECT COUNT(*) FROM data_version")
-    assert n == len(before.versions)
+    assert n == n0
 
 
 def test_cli_districts_versions_rollback(writable_demo_url, demo_bundle):
@@ -129,8 +141,9 @@ def test_cli_districts_versions_rollback(writable_demo_url, demo_bundle):
     out = cli("versions", "--district", DEMO, "--database-url", url)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
-    assert len(lines) == 1 + 7 and all("\t*\t" in ln for ln in lines[1:])  # one current version per kind
-    bad = cli("rollback", "--district", DEMO, "--kind", "facilities", "--database-url", url)
+    assert len(lines) == 1 + 7 + len(HISTORY_DATES)  # every kind, and the demo's earlier facility lists
+    assert sum("\t*\t" in ln for ln in lines[1:]) == 7  # one current version per kind
+    bad = cli("rollback", "--district", DEMO, "--kind", "elders", "--database-url", url)
     assert bad.returncode == 2 and "只有一个版本" in bad.stderr
     unknown = cli("versions", "--district", "999999", "--database-url", url)
     assert unknown.returncode == 2 and "120118 静海区" in unknown.stderr  # lists what exists
@@ -163,3 +176,69 @@ def test_scenarios_belong_to_their_district(writable_demo_url, hexi_bundle):
         with pytest.raises(ScenarioRepoError, match="不存在"):
             ScenarioRepository(s, HEXI).changes(sid)  # another district's scenario is not found
     engine.dispose()
+
+
+def test_the_data_as_it_stood_on_a_date(writable_demo_url, demo_bundle):
+    """Per kind the latest version dated on or before the day; a rolled-back version is not history."""
+    url = writable_demo_url
+    plan_base, year_before = HISTORY_DATES
+    engine = make_engine(url)
+    with session_factory(engine).begin() as s:  # a newer list, then taken back
+        store_version(s, DEMO, "facilities", facility_rows(demo_bundle, 3), data_date=dt.date(2026, 9, 30),
+                      source_name="wrong.xlsx", sha256=None)
+        rollback(s, DEMO, "facilities")
+    ids = dict(sql(url, "SELECT data_date, id FROM data_version WHERE kind = 'facilities'"))
+    ids = {dt.date.fromisoformat(str(d)): i for d, i in ids.items()}
+    ref = demo_ref(url)
+    with session_factory(engine)() as s:
+        mid = ref_as_of(s, ref, dt.date(2025, 12, 31))
+        assert mid.ref.version_map["facilities"] == ids[year_before]
+        assert mid.dates["facilities"] == year_before and "facilities" not in mid.later
+        assert "elders" in mid.later and mid.ref.version_map["elders"] == ref.version_map["elders"]  # none older
+        assert ref_as_of(s, ref, dt.date(2026, 10, 1)).ref.version_map["facilities"] == ids[DATA_DATE]  # not 9-30
+        assert ref_as_of(s, ref, plan_base).ref.version_map["facilities"] == ids[plan_base]  # the day itself
+        early = ref_as_of(s, ref, dt.date(2019, 1, 1))
+        assert early.ref.version_map["facilities"] == ids[plan_base] and "facilities" in early.later
+        assert history_dates(s, ref, {"facilities"}) == [year_before, plan_base]
+        assert history_dates(s, ref, {"elders"}) == []
+    engine.dispose()
+
+
+def test_change_targets_match_raw_sql_over_two_versions(demo_db_url):
+    """Beds added in a year and the coverage gain since the plan's base, recomputed by SQL on the stored versions."""
+    from services.scorecard import scorecard
+
+    plan_base, year_before = HISTORY_DATES
+    care = "('township_centre','community_station','rural_mutual_aid','day_care','meal_point','institution'," \
+           "'embedded_complex','rehab_nursing')"
+    home = "('township_centre','community_station','rural_mutual_aid','day_care','meal_point','embedded_complex')"
+
+    def version(date):
+        (vid,), = sql(demo_db_url, f"SELECT id FROM data_version WHERE district_code = '{DEMO}' AND "
+                                   f"kind = 'facilities' AND data_date = '{date}'")
+        return vid
+
+    def beds(vid):
+        (n,), = sql(demo_db_url, f"SELECT SUM(beds_total) FROM facility WHERE version_id = {vid} AND "
+                                 f"status = 'operating' AND kind_id IN {care}")
+        return n
+
+    def coverage(vid):
+        (covered, total), = sql(demo_db_url, f"""
+            SELECT COUNT(DISTINCT f.community_code), (SELECT COUNT(*) FROM community c JOIN data_version v
+                   ON v.id = c.version_id WHERE v.district_code = '{DEMO}' AND v.is_current)
+            FROM facility f JOIN community c ON c.code = f.community_code
+            JOIN data_version cv ON cv.id = c.version_id AND cv.is_current AND cv.district_code = '{DEMO}'
+            WHERE f.version_id = {vid} AND f.status = 'operating' AND f.kind_id IN {home}""")
+        return 100.0 * covered / total
+
+    now = version(DATA_DATE)
+    card = scorecard(demo_ref(demo_db_url))
+    days = (DATA_DATE - year_before).days
+    growth = card.cell("bed_growth")
+    assert growth["value"] == pytest.approx((beds(now) - beds(version(year_before))) * 365 / days)
+    assert growth["base_value"] == beds(version(year_before)) and growth["current_value"] == beds(now)
+    gain = card.cell("facility_coverage_gain")
+    assert gain["base_value"] == pytest.approx(coverage(version(plan_base)))
+    assert gain["value"] == pytest.approx(coverage(now) - coverage(version(plan_base)))
+    assert card.spans["bed_growth"] == (year_before, DATA_DATE)

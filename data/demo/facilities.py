@@ -237,3 +237,10 @@ def build_facilities(
             operating_model="民办",
         )
     return out
+
+
+def facilities_on(rows: list[dict], date: dt.date) -> list[dict]:
+    """The facility list as it stood on ``date``, derived from the opening dates: built facilities
+    (operating or suspended now) opened on or before it. Beds, staff and partners as now."""
+    return [dict(r) for r in rows
+            if r["status"] in ("operating", "suspended") and r["opened_on"] is not None and r["opened_on"] <= date]

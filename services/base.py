@@ -1,11 +1,10 @@
-"""Cached service functions the pages call. The only UI module that touches data/."""
+"""The district's data as the pages, reports and CLI read it: configuration, engine, base layers, density."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import geopandas as gpd
-import streamlit as st
 
 from config import DashboardConfig, load_config
 from data import versions
@@ -15,6 +14,7 @@ from data.repository import ELDER_COUNT_COLUMNS, Repository
 from data.versions import DataRef
 from geo.density import hex_density
 from planning.kpis import OverviewKPIs, overview_kpis
+from services.cache import memo
 
 
 class DataMissingError(RuntimeError):
@@ -33,19 +33,19 @@ def missing_message(district: str, kinds: list[str]) -> str:
     return "\n".join(lines)
 
 
-@st.cache_resource(show_spinner=False)
+@memo(kind="resource", ttl_s=None)
 def get_config() -> DashboardConfig:
     return load_config()
 
 
-@st.cache_resource(show_spinner=False)
+@memo(kind="resource", ttl_s=None)
 def get_engine(url: str):
     engine = make_engine(url)
     create_schema(engine)
     return engine
 
 
-def _repo_call(ref: DataRef, fn):
+def repo_call(ref: DataRef, fn):
     """Run ``fn(repository)`` on the district and versions of ``ref`` (the caller's cache key)."""
     engine = get_engine(ref.url)
     with session_factory(engine)() as session:
@@ -74,7 +74,7 @@ class BaseLayers:
     elders: gpd.GeoDataFrame
 
 
-@st.cache_data(ttl=300, show_spinner="正在读取数据 …")
+@memo(ttl_s=300, message="正在读取数据 …")
 def base_layers(ref: DataRef) -> BaseLayers:
     def read(repo: Repository) -> BaseLayers:
         missing = [k for k in REQUIRED_KINDS if not repo.has(k)]
@@ -90,15 +90,15 @@ def base_layers(ref: DataRef) -> BaseLayers:
             elders=repo.elder_groups(),
         )
 
-    return _repo_call(ref, read)
+    return repo_call(ref, read)
 
 
-@st.cache_data(ttl=300, show_spinner="正在读取道路 …")
+@memo(ttl_s=300, message="正在读取道路 …")
 def roads(ref: DataRef, township_code: str | None) -> gpd.GeoDataFrame:
-    return _repo_call(ref, lambda repo: repo.roads(township_code=township_code))
+    return repo_call(ref, lambda repo: repo.roads(township_code=township_code))
 
 
-@st.cache_data(ttl=300, show_spinner=False)
+@memo(ttl_s=300)
 def density(ref: DataRef, township_code: str | None, resolution: int) -> gpd.GeoDataFrame:
     elders = base_layers(ref).elders
     if township_code:

@@ -1,4 +1,4 @@
-"""Services for the 四同步检查 page: every stored project checked against the configured rules."""
+"""Four-synchronous checks: every stored project of a district checked against the configured rules."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import streamlit as st
 
-from dashboard.coverage import engine
-from dashboard.services import _repo_call, base_layers, get_config, get_engine
 from data.db import session_factory
 from data.project_import import (
     COLUMNS,
@@ -20,6 +17,9 @@ from data.project_import import (
 )
 from data.versions import DataRef, file_sha256
 from planning.four_sync import OVERALL_ZH, STATUS_ZH, ProjectCheck, check_projects, walk_access
+from services.base import base_layers, get_config, get_engine, repo_call
+from services.cache import memo
+from services.coverage import engine
 
 STAGE_ZH = {"plan": "规划", "build": "建设", "accept": "验收", "deliver": "交付"}
 
@@ -32,11 +32,11 @@ def as_of_date(meta: dict[str, str]) -> dt.date:
         return dt.date.today()
 
 
-@st.cache_data(ttl=300, show_spinner="正在检查四同步 …")
+@memo(ttl_s=300, message="正在检查四同步 …")
 def checks(ref: DataRef) -> tuple[list[ProjectCheck], pd.DataFrame]:
     """(checks, table): one row per project with status, failed rules, reasons and each rule's outcome."""
     config = get_config()
-    frame, meta = _repo_call(ref, lambda r: (r.projects(), r.meta()))
+    frame, meta = repo_call(ref, lambda r: (r.projects(), r.meta()))
     projects = projects_from_frame(frame)
     walk_rule = next((r for r in config.four_sync.rules if r.kind == "walk"), None)
     walks = None

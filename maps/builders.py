@@ -1,4 +1,4 @@
-"""Folium map builders. No streamlit here: the same map serves the page and exports.
+"""Folium map builders. No streamlit here: the same map serves the pages and the HTML export.
 
 Leaflet and its plugins are served from the app's own static folder (see
 ``LocalAssets``), so the no-tiles basemap works with no internet at all.

@@ -1,4 +1,4 @@
-"""Cached coverage services for the 15分钟服务圈 page (network, model, polygons)."""
+"""Walking coverage: the network and coverage engine of a district's data, isochrones, service areas, tables."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import streamlit as st
 
-from dashboard.services import _repo_call, get_config
 from data.db import PROJECT_ROOT
 from data.versions import DataRef
 from geo.density import hex_density
@@ -18,6 +16,8 @@ from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
 from geo.snapping import Snapped, snap_points
 from planning.coverage import CoverageModel, CoverageResult
+from services.base import get_config, repo_call
+from services.cache import memo
 
 # (id, Chinese label, English label); "elders" is all 60+.
 CATEGORIES = (
@@ -55,10 +55,19 @@ def network_for_lines(lines, cache_dir: Path) -> tuple[WalkNetwork, bool]:
     return net, False
 
 
-@st.cache_resource(show_spinner="正在构建步行路网与覆盖模型（首次约数秒）…")
+# The kinds the engine reads: its cache key ignores the others (a new project list keeps the engine).
+ENGINE_KINDS = ("roads", "elders", "facilities")
+
+
 def engine(ref: DataRef) -> CoverageEngine:
+    """The walking network and coverage model of the district's roads, elders and facilities at ``ref``."""
+    return _engine(ref.only(ENGINE_KINDS))
+
+
+@memo(kind="resource", ttl_s=None, max_entries=4, message="正在构建步行路网与覆盖模型（首次约数秒）…")
+def _engine(ref: DataRef) -> CoverageEngine:
     config = get_config()
-    roads, groups, facilities = _repo_call(ref, lambda r: (r.roads(), r.elder_groups(), r.facilities()))
+    roads, groups, facilities = repo_call(ref, lambda r: (r.roads(), r.elder_groups(), r.facilities()))
     net, cached = network_for_lines(list(roads.geometry.values), PROJECT_ROOT / config.network.cache_dir)
     lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
     demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
@@ -94,7 +103,7 @@ def band_minutes(minutes: int, configured: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted({b for b in configured if b < minutes} | {minutes}))
 
 
-@st.cache_data(ttl=3600, show_spinner="正在计算等时圈 …", max_entries=16)
+@memo(ttl_s=3600, max_entries=16, message="正在计算等时圈 …")
 def band_polygons(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes: tuple[int, ...]) -> gpd.GeoDataFrame:
     eng = engine(ref)
     sites, _ = selected_sites(eng, kind_ids)
@@ -104,7 +113,7 @@ def band_polygons(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes
     return out.dissolve(by="minutes", as_index=False)[["minutes", "geometry"]]
 
 
-@st.cache_data(ttl=3600, show_spinner="正在计算服务范围 …", max_entries=16)
+@memo(ttl_s=3600, max_entries=16, message="正在计算服务范围 …")
 def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> gpd.GeoDataFrame:
     eng = engine(ref)
     sites, _ = selected_sites(eng, kind_ids)

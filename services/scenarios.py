@@ -1,4 +1,4 @@
-"""Services for the 情景规划 page: stored scenarios, their coverage against the current situation, siting."""
+"""Scenarios: stored changes, their coverage against the current situation, gaps and siting."""
 
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import streamlit as st
 from shapely.geometry import Point
 
-from dashboard.coverage import CATEGORY_IDS, CoverageEngine, engine
-from dashboard.services import base_layers, get_config, get_engine
 from data.db import session_factory
 from data.scenarios import ScenarioRepository
 from data.versions import DataRef
@@ -25,6 +22,9 @@ from planning.coverage import CoverageResult
 from planning.gaps import Gap, find_gaps
 from planning.scenario import Change, CoverageDiff, apply_changes, coverage_diff
 from planning.siting import SitingProblem, SitingResult
+from services.base import base_layers, get_config, get_engine
+from services.cache import memo
+from services.coverage import CATEGORY_IDS, CoverageEngine, engine
 
 
 def scenario_call(ref: DataRef, fn, *, write: bool = False):
@@ -210,7 +210,17 @@ def save_changes_as(ref: DataRef, name: str, author: str, base_id: int | None, c
     return scenario_call(ref, write, write=True)
 
 
-@st.cache_data(ttl=600, show_spinner="正在计算候选点的步行覆盖 …", max_entries=8)
+@memo(ttl_s=600, max_entries=8, message="正在计算候选点的步行覆盖 …")
 def cached_candidate_matrix(ref: DataRef, ids: tuple, lonlat_bytes: bytes, cutoff_m: float):
     lonlat = np.frombuffer(lonlat_bytes, dtype=np.float64).reshape(-1, 2)
     return candidate_matrix(engine(ref), Candidates(np.array(ids), lonlat, np.zeros(len(ids)), "generated"), cutoff_m)
+
+
+def township_gaps(ref: DataRef, eng: CoverageEngine, result: CoverageResult, code: str, *, top: int = 10) -> list[Gap]:
+    """The heaviest uncovered clusters of elders in one township, with their best single site."""
+    cands = generated_candidates(eng, result)
+    config = get_config()
+    cutoff = config.scorecard.walk_minutes * 60.0 * config.walking.speed_mps
+    matrix, _ = cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff)
+    within = (eng.groups["township_code"] == code).to_numpy()
+    return gaps(eng, result, cands, matrix, top=top, within=within)

@@ -1,0 +1,118 @@
+"""The scorecard as the 联席会议总览 and 乡镇视图 pages show it (labels in the UI language, coloured lights)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dashboard.i18n import pick
+from data.models import KIND_ZH
+from data.versions import DatedRef
+from planning.scorecard import DISTRICT, LIGHT_EN, LIGHT_ZH, Scorecard
+from reports.cells import csv_bytes
+from services.scorecard import (
+    HISTORY_KINDS,
+    LIGHT_COLOURS,
+    change_text,
+    fmt_amount,
+    fmt_change,
+    fmt_target,
+    fmt_value,
+)
+
+
+def light_label(light: str) -> str:
+    return pick(LIGHT_ZH[light], LIGHT_EN[light])
+
+
+_LIGHT_OF_LABEL = {**{v: k for k, v in LIGHT_ZH.items()}, **{v: k for k, v in LIGHT_EN.items()}}
+
+
+def styled(table: pd.DataFrame, column: str = "状态"):
+    """The table with its light column coloured (no emoji: a projector PC may lack the font)."""
+    return table.style.map(lambda v: f"background-color: {LIGHT_COLOURS[_LIGHT_OF_LABEL[v]]}", subset=[column])
+
+
+def table_height(n_rows: int) -> int:
+    """Pixels that show every row of a st.dataframe without scrolling."""
+    return 38 + 35 * n_rows
+
+
+def _amount_text(q, value: float) -> str:
+    return f"{pick(q.label_zh, q.label_en or q.label_zh)} {fmt_amount(value)}"
+
+
+def area_table(card: Scorecard, area: str = DISTRICT, *, compare: str | None = None) -> pd.DataFrame:
+    """One row per supported target: light, label, value, target, numerator and denominator.
+
+    ``compare``: another area (the district) shown beside it, with the township's rank.
+    """
+    cells = card.area(area)
+    other = card.area(compare) if compare else None
+    rows = []
+    for t in card.targets:
+        c, m = cells.loc[t.id], t.measure
+        row = {"状态": light_label(c["light"]), "指标": pick(t.label_zh, t.label_en),
+               "实际值": fmt_value(c["value"], t.unit)}
+        if other is not None:
+            row["全区"] = fmt_value(other.loc[t.id, "value"], t.unit)
+            rank = card.rank(t.id, area) if t.measure.scope == "all" else None
+            row["排名"] = f"{rank[0]} / {rank[1]}" if rank else "—"
+        row |= {"目标": fmt_target(t), "分子": _amount_text(m.numerator, c["numerator"]),
+                "分母": _amount_text(m.denominator, c["denominator"]) if m.denominator else "—",
+                "基期 → 现在": change_text(card, t, c) or card.notes.get(t.id, ""),
+                "口径": t.definition_zh, "来源": t.source}
+        rows.append(row)
+    return pd.DataFrame(rows, index=pd.Index([t.id for t in card.targets], name="target_id"))
+
+
+def township_matrix(card: Scorecard, names: dict[str, str]):
+    """Townships × targets, values formatted, cells coloured by their light (a pandas Styler)."""
+    units = {t.id: t.unit for t in card.targets}
+    values, lights = card.matrix("value"), card.matrix("light")
+    text = pd.DataFrame({tid: [fmt_value(v, units[tid]) for v in values[tid]] for tid in values.columns},
+                        index=values.index)
+    labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}
+    text.index = [names.get(c, c) for c in text.index]
+    lights.index = text.index
+    text.columns = lights.columns = [labels[c] for c in text.columns]
+    return text.style.apply(lambda col: [f"background-color: {LIGHT_COLOURS[x]}" for x in lights[col.name]])
+
+
+def unsupported_table(card: Scorecard) -> pd.DataFrame:
+    return pd.DataFrame([{"指标": pick(t.label_zh, t.label_en), "目标": fmt_target(t),
+                          "为何无法计算": t.unsupported_zh, "来源": t.source} for t in card.unsupported])
+
+
+def since_table(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.DataFrame:
+    """Each target's value at the baseline and now, the change, and both lights."""
+    a, b = now.area(area), then.area(area)
+    rows = []
+    for t in now.targets:
+        v0, v1 = b.loc[t.id, "value"], a.loc[t.id, "value"]
+        rows.append({"指标": pick(t.label_zh, t.label_en), "基期": fmt_value(v0, t.unit), "现在": fmt_value(v1, t.unit),
+                     "变化": fmt_change(v1 - v0, t.unit) if np.isfinite(v0) and np.isfinite(v1) else "—",
+                     "基期状态": light_label(b.loc[t.id, "light"]), "状态": light_label(a.loc[t.id, "light"])})
+    return pd.DataFrame(rows)
+
+
+def since_caption(dated: DatedRef) -> str:
+    """Which data the baseline is: the kinds with a version that old, and those read as they are now."""
+    had = [f"{KIND_ZH[k]} {dated.dates[k]}" for k in sorted(HISTORY_KINDS) if k in dated.dates and k not in dated.later]
+    now = [KIND_ZH[k] for k in sorted(dated.dates) if k in dated.later]
+    text = pick("基期数据：", "Baseline data: ") + ("、".join(had) or "—")
+    if now:
+        text += pick(f"；{'、'.join(now)}没有该日或更早的版本，按现有最早版本计", f"; {', '.join(now)}: earliest version")
+    return text
+
+
+def scorecard_csv(card: Scorecard, names: dict[str, str]) -> bytes:
+    """Every cell with ids, names, labels and targets, for a spreadsheet (formulas neutralised)."""
+    targets = {t.id: t for t in card.targets}
+    out = card.cells.copy()
+    out.insert(2, "area_name", ["全区" if a == DISTRICT else names.get(a, a) for a in out["area"]])
+    out.insert(1, "label_zh", [targets[t].label_zh for t in out["target_id"]])
+    out["target"] = [targets[t].target for t in out["target_id"]]
+    out["unit"] = [targets[t].unit for t in out["target_id"]]
+    out["light_zh"] = out["light"].map(LIGHT_ZH)
+    return csv_bytes(out)

@@ -1,0 +1,36 @@
+"""Exports neutralise text a spreadsheet would run as a formula (CSV injection)."""
+
+import io
+
+import numpy as np
+import openpyxl
+import pandas as pd
+
+from reports.cells import csv_bytes, safe_cell, safe_frame
+
+
+def test_formula_starts_get_an_apostrophe_and_nothing_else_changes():
+    for text in ("=1+1", "+86 22 1234", "-2+3", "@SUM(A1)", "\t=1", "\r=1"):
+        assert safe_cell(text) == "'" + text
+    for value in ("静海镇", "１=1", "a=b", "", 5, -3.5, None, np.nan):
+        assert safe_cell(value) is value
+
+
+def test_frames_keep_numbers_as_numbers():
+    frame = pd.DataFrame({"名称": ["=cmd|' /C calc'!A0", "敬老院"], "床位": [-1, 20], "=列": ["@x", "y"]})
+    out = safe_frame(frame)
+    assert list(out.columns) == ["名称", "床位", "'=列"]
+    assert out["名称"].tolist() == ["'=cmd|' /C calc'!A0", "敬老院"]
+    assert out["床位"].tolist() == [-1, 20] and out["床位"].dtype == frame["床位"].dtype
+    assert out["'=列"].tolist() == ["'@x", "y"]
+    assert frame["名称"][0].startswith("=")  # the caller's frame is untouched
+
+
+def test_csv_and_excel_read_back_as_text_not_formulas(tmp_path):
+    frame = pd.DataFrame({"名称": ["=HYPERLINK(\"http://example.invalid\")", "普通"], "n": [1, 2]})
+    back = pd.read_csv(io.BytesIO(csv_bytes(frame)), encoding="utf-8-sig")
+    assert back["名称"][0] == "'=HYPERLINK(\"http://example.invalid\")"
+    path = tmp_path / "x.xlsx"
+    safe_frame(frame).to_excel(path, index=False)
+    cell = openpyxl.load_workbook(path)["Sheet1"]["A2"]
+    assert cell.data_type == "s" and cell.value.startswith("'=")
