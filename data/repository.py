@@ -123,6 +123,11 @@ class Repository:
         df = _frame(self.session, Community, where=self._where("communities")).drop(columns=["boundary", "id"])
         return df.sort_values("code").set_index("code", drop=False)
 
+    def community_boundaries(self) -> gpd.GeoSeries:
+        """Each community's boundary polygon by code (None where only a point was imported)."""
+        df = _frame(self.session, Community, geometry="boundary", where=self._where("communities"))
+        return df.set_index("code").geometry
+
     def facilities(self, *, township_code: str | None = None) -> gpd.GeoDataFrame:
         where = self._where("facilities") + ([Facility.township_code == township_code] if township_code else [])
         return _frame(self.session, Facility, where=where).sort_values("id").set_index("id", drop=False)

@@ -39,3 +39,62 @@ def hex_density(
     out = gpd.GeoDataFrame(summed.reset_index(), geometry=polys, crs="EPSG:4326")
     out["total"] = out["total"].astype(np.int64)
     return out
+
+
+def cells_in(boundary, resolution: int) -> list[str]:
+    """The H3 cells whose centres fall inside ``boundary`` (a WGS84 polygon or multipolygon), sorted."""
+    parts = getattr(boundary, "geoms", [boundary])
+    cells: set[str] = set()
+    for poly in parts:
+        shell = [(lat, lng) for lng, lat in poly.exterior.coords]
+        holes = [[(lat, lng) for lng, lat in ring.coords] for ring in poly.interiors]
+        cells.update(h3.h3shape_to_cells(h3.LatLngPoly(shell, *holes), resolution))
+    return sorted(cells)
+
+
+def _deal(counts: np.ndarray, quotas: np.ndarray) -> np.ndarray:
+    """(cells × bands) integers: ``counts`` of each band dealt into cells of ``quotas`` people each, every cell
+    getting bands in proportion (the units are interleaved by band before they are dealt in order)."""
+    band = np.repeat(np.arange(len(counts)), counts)
+    key = np.concatenate([(np.arange(n) + 0.5) / n for n in counts if n > 0]) if len(band) else np.array([])
+    band = band[np.argsort(key, kind="stable")]
+    cell = np.repeat(np.arange(len(quotas)), quotas)
+    out = np.zeros((len(quotas), len(counts)), dtype=np.int64)
+    np.add.at(out, (cell, band), 1)
+    return out
+
+
+def largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """``total`` split into integers proportional to ``weights`` (Hamilton's method; the sum is exact)."""
+    w = np.asarray(weights, dtype=float)
+    if total == 0 or w.sum() <= 0:
+        return np.zeros(len(w), dtype=np.int64)
+    exact = total * w / w.sum()
+    out = np.floor(exact).astype(np.int64)
+    short = total - int(out.sum())
+    out[np.argsort(-(exact - out), kind="stable")[:short]] += 1
+    return out
+
+
+def spread_counts(cells: list[str], bands: dict[str, int], subsets: dict[str, int]) -> list[dict]:
+    """A community's counts spread evenly over its cells, as whole people.
+
+    ``bands`` partition the people (age bands); each cell gets its share of the
+    total and, within it, the bands in proportion. ``subsets`` (categories such as
+    living alone) are parts of the total: each cell gets them in proportion to its
+    people, never more than it has. Every column's sum over the cells equals the
+    input. Cells that would get nobody are left out; one row per remaining cell.
+    """
+    names = list(bands)
+    counts = np.array([bands[b] for b in names], dtype=np.int64)
+    total = int(counts.sum())
+    quotas = largest_remainder(total, np.ones(len(cells)))
+    per_band = _deal(counts, quotas)
+    rows = []
+    sub = {s: largest_remainder(n, quotas) for s, n in subsets.items()}
+    for i, c in enumerate(cells):
+        if quotas[i] == 0:
+            continue
+        rows.append({"cell": c, **{b: int(per_band[i, j]) for j, b in enumerate(names)},
+                     **{s: int(v[i]) for s, v in sub.items()}})
+    return rows

@@ -307,7 +307,18 @@ def test_elders_with_a_total_row_that_matches_and_one_that_does_not(db, truth, t
     with session_factory(db)() as s:
         elders = Repository(s, HEXI).elder_groups()
     assert int(elders[["age_60_69", "age_70_79", "age_80_plus"]].sum().sum()) == total
-    assert len(elders) == len(truth[1]) - 1  # one group per community (the duplicate left out)
+    # each community's people are spread over the H3 cells of its real polygon: the sheet's figures per
+    # community (written by elder_sheet: 300 + i, 200 + i % 50, 80 + i % 30, i % 9 disabled) add up again
+    comms = truth[1][truth[1]["name"] != "珠海里社区"].reset_index(drop=True)
+    per = elders.groupby("community_code")[["age_60_69", "age_70_79", "age_80_plus", "disabled"]].sum()
+    for i, c in enumerate(comms.itertuples(), start=1):
+        assert per.loc[c.code].tolist() == [300 + i, 200 + i % 50, 80 + i % 30, i % 9], c.name
+    assert len(elders) > 3 * len(comms)  # spread, not one lump per community
+    polygon = comms.set_index("code").geometry
+    inside = [polygon[code].contains(pt) for code, pt in zip(elders["community_code"], elders.geometry, strict=True)]
+    assert all(inside)
+    people = elders[["age_60_69", "age_70_79", "age_80_plus"]].sum(axis=1)
+    assert (elders["disabled"] <= people).all() and (people > 0).all()
     elder_sheet(truth, tmp_path / "bad.xlsx", total_off_by=5)
     with pytest.raises(ImportRefused) as exc:
         imp(db, "elders", tmp_path / "bad.xlsx")

@@ -78,3 +78,52 @@ def test_scorecard_of_the_imported_district_counts_its_own_elders(two_districts,
     assert_clean(at)
     figures = {m.label: m.value for m in at.metric}
     assert figures["60岁以上老人"] == f"{total:,}"
+
+
+def test_report_cli_on_the_imported_district(two_districts, tmp_path):
+    """`cli.py report --district` on Hexi: its own name, its 14 real streets, and no demo label."""
+    import subprocess
+    import sys
+
+    import openpyxl
+    import pandas as pd
+
+    from tests.conftest import ROOT
+
+    url, streets = two_districts
+    out = tmp_path / "hexi.xlsx"
+    run = subprocess.run([sys.executable, "cli.py", "report", "--district", HEXI, "--format", "xlsx", "--out", out,
+                          "--database-url", url], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    about = dict(openpyxl.load_workbook(out)["说明"].iter_rows(min_row=2, values_only=True))
+    assert about["范围"] == "河西区全区" and about["数据性质"] == "实际数据"
+    coverage = pd.read_excel(out, sheet_name="步行覆盖")
+    assert set(coverage["乡镇（街道）"]) == set(streets["name"]) | {"全区"} and len(streets) == 14
+
+
+def test_siting_on_the_dense_imported_district(two_districts):
+    """MCLP on Hexi, where walks overlap: the coverage it promises is what the coverage model then measures."""
+    import numpy as np
+
+    from services import base, coverage, scenarios, scorecard
+
+    url, _ = two_districts
+    ref = base.current_ref(url, HEXI)
+    config = base.get_config()
+    eng = coverage.engine(ref)
+    now = scorecard.walk_result(eng)
+    cutoff_m = config.scorecard.walk_minutes * 60.0 * config.walking.speed_mps
+    cands = scenarios.generated_candidates(eng, now)
+    assert len(cands) >= 10
+    matrix, _ = scenarios.candidate_matrix(eng, cands, cutoff_m)
+    exact = scenarios.solve(eng, now, cands, matrix, k=3, target_share=None, method="exact", time_limit_s=120)
+    greedy = scenarios.solve(eng, now, cands, matrix, k=3, target_share=None, method="greedy", time_limit_s=120)
+    assert exact.status == "optimal" and len(exact.chosen) == 3
+    assert exact.objective >= greedy.objective - 1e-6
+    weights = scenarios.demand_weights(eng)
+    assert exact.objective > weights[now.covered].sum()  # three sites in the gaps add coverage
+    # a second method: open the chosen sites on the network and let the coverage model measure them
+    changes = scenarios.open_changes(cands, exact.chosen, "community_station", "test")
+    cmp = scenarios.compare(ref, eng, changes, scorecard.care_kind_ids(), cutoff_m)
+    assert np.array_equal(cmp.before.result.covered, now.covered)
+    assert weights[cmp.after.result.covered].sum() == pytest.approx(exact.objective, rel=1e-9)

@@ -36,6 +36,7 @@ from data.imports.values import (
     yes_no,
 )
 from geo.crs import utm_crs_for
+from geo.density import cells_in, spread_counts
 
 H3_RES = 9
 TOWN_TYPES = ("街道", "镇", "乡", "其他")
@@ -578,6 +579,7 @@ def prepare_elders(table: RawTable, ctx: Context, config: DashboardConfig,
         (totals if any(c.strip() in config.imports.total_row_labels for c in r[:4]) else body).append((n, r))
     sums = dict.fromkeys(numeric, 0)
     seen: dict[str, int] = {}
+    spread = [0, 0]  # communities spread over the cells of their boundary, and those cells
     for n, row in body:
         ok = True
         rec: dict = {}
@@ -621,12 +623,22 @@ def prepare_elders(table: RawTable, ctx: Context, config: DashboardConfig,
                                         "核对该类别人数"))
             continue
         c = info.loc[code]
-        point = c.geometry
-        out.rows.append({
-            "community_code": code, "township_code": c["township_code"],
-            "cell_h3": h3.latlng_to_cell(point.y, point.x, H3_RES), "geom": point,
-            **{f: rec.get(f, 0) for f in (*AGE_FIELDS, *CATEGORY_FIELDS)}, "is_synthetic": False,
-        })
+        boundary = c.get("boundary")
+        cells = cells_in(boundary, H3_RES) if boundary is not None and not boundary.is_empty else []
+        at_cells = bool(cells)  # else a community imported as a point (or smaller than a cell): all at its point
+        if at_cells:
+            spread[0] += 1
+            spread[1] += len(cells)
+        else:
+            cells = [h3.latlng_to_cell(c.geometry.y, c.geometry.x, H3_RES)]
+        for part in spread_counts(cells, {f: rec[f] for f in AGE_FIELDS}, {f: rec.get(f, 0) for f in CATEGORY_FIELDS}):
+            cell = part.pop("cell")
+            lat, lng = h3.cell_to_latlng(cell) if at_cells else (c.geometry.y, c.geometry.x)
+            out.rows.append({"community_code": code, "township_code": c["township_code"], "cell_h3": cell,
+                             "geom": Point(lng, lat), **part, "is_synthetic": False})
+    if spread[0]:
+        out.notices.append(f"{spread[0]} 个村（社区）的老人按其边界内的 {spread[1]} 个 H3 网格（约 0.1 km²）均匀分布，"
+                           "各项人数之和不变；其余放在村（社区）点位")
     for n, row in totals:
         wrong = []
         for f in numeric:

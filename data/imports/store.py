@@ -64,6 +64,7 @@ def _context(session, district: str) -> kinds.Context:
     comms = None
     if repo.has("communities"):
         comms = repo.communities()[["code", "name", "township_code", "geometry"]].reset_index(drop=True)
+        comms["boundary"] = repo.community_boundaries().reindex(comms["code"]).to_numpy()
     return kinds.Context(district, outline, towns, comms)
 
 
