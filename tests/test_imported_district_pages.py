@@ -127,3 +127,35 @@ def test_siting_on_the_dense_imported_district(two_districts):
     cmp = scenarios.compare(ref, eng, changes, scorecard.care_kind_ids(), cutoff_m)
     assert np.array_equal(cmp.before.result.covered, now.covered)
     assert weights[cmp.after.result.covered].sum() == pytest.approx(exact.objective, rel=1e-9)
+
+
+def test_change_targets_on_the_imported_district(two_districts, tmp_path):
+    """Two dated facility lists of Hexi: beds added in the year between them, as the versions' difference;
+    the coverage gain since 2020 says which version it lacks; the comparison offers the earlier date."""
+    import datetime as dt
+
+    from data.db import make_engine, session_factory
+    from data.repository import Repository
+    from services import base, scorecard
+
+    url = copy_sqlite(two_districts[0], tmp_path / "dated.db")
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        now = Repository(s, HEXI).facilities()
+    sheet = now.assign(lon=now.geometry.x, lat=now.geometry.y)[["code", "name", "township_code", "lon", "lat"]]
+    sheet = sheet.rename(columns={"code": "编码", "name": "名称", "township_code": "所属街道", "lon": "经度", "lat": "纬度"})
+    sheet["类型"], sheet["床位"] = "社区养老服务站", 10
+    older = sheet.iloc[: len(sheet) // 2]
+    older.to_csv(tmp_path / "2025.csv", index=False)
+    sheet.to_csv(tmp_path / "2026.csv", index=False)
+    imp(engine, "facilities", tmp_path / "2025.csv", crs="wgs84", data_date=dt.date(2025, 6, 30))
+    imp(engine, "facilities", tmp_path / "2026.csv", crs="wgs84", data_date=dt.date(2026, 6, 30))
+    engine.dispose()
+    ref = base.current_ref(url, HEXI)
+    card = scorecard.scorecard(ref)
+    growth = card.cell("bed_growth")
+    assert growth["value"] == pytest.approx((len(sheet) - len(older)) * 10)  # 365 days apart: one year's worth
+    assert (growth["base_value"], growth["current_value"]) == (len(older) * 10, len(sheet) * 10)
+    assert card.cell("facility_coverage_gain")["light"] == "not_evaluated"
+    assert "2020-12-31 或更早的设施数据版本" in card.notes["facility_coverage_gain"]
+    assert dt.date(2025, 6, 30) in scorecard.since_dates(ref)
