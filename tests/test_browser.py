@@ -6,6 +6,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -174,12 +175,16 @@ def test_four_sync_page_draws_every_project(server, browser, demo_bundle):
     page.close()
 
 
-def test_scorecard_landing_page_colours_every_township(server, browser, demo_bundle):
-    page, errors = open_page(browser, f"{server}/")
+@pytest.mark.parametrize("path", ["/", "/scorecard"])
+def test_scorecard_landing_page_colours_every_township(server, browser, demo_bundle, path):
+    """The root opens the landing page under its own name, and that name opens it too."""
+    page, errors = open_page(browser, f"{server}{path}")
     areas = page.frame_locator(MAP_IFRAME).locator("path.score-area")
     areas.first.wait_for(state="attached", timeout=180_000)
     assert areas.count() == len(demo_bundle.townships)
     assert page.get_by_role("heading", name="联席会议总览").count() == 1
+    assert page.get_by_text("Page not found").count() == 0
+    assert urlsplit(page.url).path == "/scorecard"
     assert errors == []
     page.close()
 
