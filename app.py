@@ -26,5 +26,6 @@ pages = [
     st.Page("pages/four_sync.py", title="四同步检查", icon=":material/fact_check:", url_path="four_sync"),
     st.Page("pages/report.py", title="报告导出", icon=":material/picture_as_pdf:", url_path="report"),
     st.Page("pages/live.py", title="实时监测", icon=":material/monitor_heart:", url_path="live"),
+    st.Page("pages/data_admin.py", title="数据管理", icon=":material/database:", url_path="data_admin"),
 ]
 st.navigation(pages).run()

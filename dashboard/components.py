@@ -10,7 +10,7 @@ from data.db import database_url
 from services import base
 
 
-def _leave_legacy_page_mode() -> None:
+def leave_legacy_page_mode() -> None:
     """Make a deep link like /map work on a freshly started server.
 
     Streamlit treats an app with a ``pages/`` folder as a legacy multipage
@@ -39,11 +39,8 @@ def pick_district(url: str, default: str) -> str | None:
     if listing.empty:
         st.error(t("no_district"))
         return None
-    names = {r.code: f"{r.name}（演示）" if r.is_demo else r.name for r in listing.itertuples()}
-    linked = st.query_params.get(DISTRICT_QUERY)
-    if linked in names and linked != st.session_state.get(LINKED_DISTRICT):
-        st.session_state[DISTRICT] = linked
-        st.session_state[LINKED_DISTRICT] = linked
+    names = district_names(listing)
+    follow_district_link(names)
     if st.session_state.get(DISTRICT) not in names:
         st.session_state[DISTRICT] = default if default in names else next(iter(names))
     if len(names) > 1:
@@ -53,6 +50,18 @@ def pick_district(url: str, default: str) -> str | None:
     if st.query_params.get(DISTRICT_QUERY) != code:
         st.query_params[DISTRICT_QUERY] = code
     return code
+
+
+def district_names(listing) -> dict[str, str]:
+    return {r.code: f"{r.name}（演示）" if r.is_demo else r.name for r in listing.itertuples()}
+
+
+def follow_district_link(names: dict[str, str]) -> None:
+    """A link ending in ?district=CODE selects that district once; the picker rules afterwards."""
+    linked = st.query_params.get(DISTRICT_QUERY)
+    if linked in names and linked != st.session_state.get(LINKED_DISTRICT):
+        st.session_state[DISTRICT] = linked
+        st.session_state[LINKED_DISTRICT] = linked
 
 
 def follow_township_link(names: dict[str, str]) -> None:
@@ -66,6 +75,12 @@ def follow_township_link(names: dict[str, str]) -> None:
         st.session_state[LINKED_TOWNSHIP] = linked
 
 
+def language_toggle() -> None:
+    with st.sidebar:
+        st.radio(t("language"), options=["zh", "en"], format_func=lambda v: "中文" if v == "zh" else "English",
+                 key=LANG, horizontal=True)
+
+
 def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> base.BaseLayers | None:
     """Common start of every page: state, sidebar (language, district, area), data.
 
@@ -74,12 +89,10 @@ def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> base
     in ``needs`` (say roads, for walking). Without ``area_picker`` the page shows
     its own picker of the same key (乡镇视图).
     """
-    _leave_legacy_page_mode()
+    leave_legacy_page_mode()
     config = base.get_config()
     init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
-    with st.sidebar:
-        st.radio(t("language"), options=["zh", "en"], format_func=lambda v: "中文" if v == "zh" else "English",
-                 key=LANG, horizontal=True)
+    language_toggle()
     url = database_url()
     district = pick_district(url, config.app.district_code)
     if district is None:

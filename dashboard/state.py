@@ -22,6 +22,22 @@ COV_CATEGORY = "cov.category"
 
 SC_SINCE = "sc.since"  # the baseline data date of the scorecard's comparison
 
+DA_KIND = "da.kind"  # the kind of data being imported
+DA_SOURCE = "da.source"  # "upload" | "server"
+DA_SERVER_FILE = "da.server_file"
+DA_CRS = "da.crs"
+DA_ENCODING = "da.encoding"
+DA_SHEET = "da.sheet"
+DA_DATE = "da.date"
+DA_COLUMNS = "da.columns"  # field -> column chosen by hand ("" = not used); the rest from the synonyms
+DA_VALUES = "da.values"  # field -> {value in the file -> id}: the value maps edited by hand
+DA_CHECK = "da.check"  # (key of the file and options, the dry run's Check): rerun only when the key changes
+DA_ACCEPT = "da.accept"  # warnings accepted
+DA_FILTER = "da.filter"  # problems shown: all / error / warning
+DA_DONE = "da.done"  # the last import's summary, shown once
+DA_NEW_CODE = "da.new_code"
+DA_NEW_NAME = "da.new_name"
+
 LIVE_USER = "live.user"
 LIVE_NOTE = "live.note"
 LIVE_MESSAGE = "live.message"

@@ -648,3 +648,39 @@ def live_station_layer(stations: gpd.GeoDataFrame, *, config: DashboardConfig, b
             fill_opacity=0.95, class_name=f"live-{row.state}",
         ).add_to(fg)
     return fg
+
+
+PREVIEW_COLOURS = {"ok": "#2e7d32", "warning": "#f9a825", "error": "#c62828"}
+PREVIEW_LABELS = {"ok": "无问题", "warning": "警告", "error": "错误"}
+
+
+def build_preview_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None, points: pd.DataFrame,
+                      *, config: DashboardConfig, basemap_id: str, assets: LocalAssets | None = None) -> folium.Map:
+    """An import's rows before anything is stored: one dot per row (``row``, ``lon``, ``lat``, ``status``,
+    ``info`` — plain text, escaped here), coloured fine / warning / error, over the district and townships."""
+    basemap = config.basemap(basemap_id)
+    pts = gpd.GeoDataFrame(points[["row", "status"]].copy(), crs=4326,
+                           geometry=gpd.points_from_xy(points["lon"], points["lat"]))
+    bounds = _shift(district, basemap).total_bounds
+    if not pts.empty:  # rows far outside the district must be seen too
+        pb = _shift(pts, basemap).total_bounds
+        bounds = [min(bounds[0], pb[0]), min(bounds[1], pb[1]), max(bounds[2], pb[2]), max(bounds[3], pb[3])]
+    m = base_map(district, bounds, basemap, assets or LocalAssets())
+    if townships is not None and not townships.empty:
+        add_townships(m, townships, basemap, selected=None)
+    if not pts.empty:
+        shown = _shift(pts, basemap)
+        shown["geometry"] = _round(shown.geometry.values, 6)
+        shown["info"] = [html.escape(str(s)) for s in points["info"]]
+        shown["colour"] = shown["status"].map(PREVIEW_COLOURS)
+        folium.GeoJson(
+            shown.to_json(),
+            name="导入预览",
+            marker=folium.CircleMarker(radius=5, weight=1, color="#ffffff", fill=True, fill_opacity=0.9),
+            style_function=lambda f: {"fillColor": f["properties"]["colour"]},
+            popup=folium.GeoJsonPopup(fields=["info"], labels=False),
+        ).add_to(m)
+    counts = points["status"].value_counts() if len(points) else pd.Series(dtype=int)
+    legend = "<b>导入预览</b>" + "".join(
+        f"<div>{_dot(PREVIEW_COLOURS[s])}{PREVIEW_LABELS[s]} {int(counts.get(s, 0)):,}</div>" for s in PREVIEW_COLOURS)
+    return finish(m, legend, bounds)

@@ -97,7 +97,7 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     # A deep link as the very first request of a fresh server (see
-    # dashboard.components._leave_legacy_page_mode).
+    # dashboard.components.leave_legacy_page_mode).
     page.goto(f"{server}/map", wait_until="domcontentloaded")
     page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
     frame = page.frame_locator(MAP_IFRAME)

@@ -78,7 +78,7 @@ def test_ruff_is_clean():
 
 def test_page_urls_are_the_file_names():
     """A deep link is resolved against the pages/ file names until st.navigation has run once
-    (see dashboard.components._leave_legacy_page_mode); a different url_path shows "Page not found"."""
+    (see dashboard.components.leave_legacy_page_mode); a different url_path shows "Page not found"."""
     import re
 
     app = (ROOT / "app.py").read_text(encoding="utf-8")

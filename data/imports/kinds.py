@@ -69,6 +69,16 @@ class Prepared:
     notices: list[str] = field(default_factory=list)
     mapping: list[str] = field(default_factory=list)
     crs: CrsDecision | None = None
+    # what a page shows and edits (tables only): the file's columns, field -> column used, and
+    # (spreadsheet row, longitude, latitude) in WGS84 of every row whose coordinates could be read
+    header: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    points: list[tuple[int, float, float]] = field(default_factory=list)
+    table: dict[str, object] = field(default_factory=dict)  # encoding, sheet, header_row, data_rows
+
+    def rows_with(self, severity: str) -> set[int]:
+        """Spreadsheet rows with a problem of this severity."""
+        return {p.row for p in self.problems if p.severity == severity and p.row is not None}
 
     @property
     def errors(self) -> list[Problem]:
@@ -215,6 +225,8 @@ def table_points(table: RawTable, ctx: Context, config: DashboardConfig, *, crs:
                                  declared=declared)
     out.crs = decision
     out.notices += decision.lines
+    if decision.system:  # the positions as decided, for a preview map
+        out.points = [(n, float(x), float(y)) for n, x, y in zip(keep, decision.lon, decision.lat, strict=True)]
     if decision.error:
         out.problems.append(Problem(None, "经度/纬度", "", decision.error, decision.fix))
         return gpd.GeoDataFrame(geometry=[], crs=4326), [], out
@@ -323,6 +335,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
     fields = FACILITY_FIELDS
     mapping = map_columns(table.header, fields, config.imports.synonyms, override)
     out.mapping = describe(mapping, table.header, fields)
+    out.columns = {f: table.header[i] for f, i in mapping.items()}
     out.notices += table.notices
     missing = config.imports.missing_values
     kinds = kind_lookup(config, (override.values.get("kind") if override else None))
@@ -334,6 +347,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
         return out
     towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True))) \
         if ctx.townships is not None else None
+    town_values = override.values.get("township", {}) if override else {}  # the file's name -> code or name
     comms = PlaceIndex.communities(dict(zip(ctx.communities["code"], ctx.communities["name"], strict=True))) \
         if ctx.communities is not None and len(ctx.communities) else None
     col = {f: table.header[i] for f, i in mapping.items()}
@@ -377,7 +391,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
             if isinstance(v, BadValue):
                 bad(n, f, cell(row, f), v.why, "填写十进制度数，如 117.2")
                 ok = False
-        if ok:
+        if not isinstance(x, BadValue) and not isinstance(y, BadValue):  # shown on a preview even with other errors
             lon[i], lat[i] = x, y
         code = cell(row, "code")
         if code and not is_missing(code, missing):
@@ -450,7 +464,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
             if towns is None:
                 bad(n, "township", t, "本区还没有导入乡镇（街道）", "先导入 townships，或去掉这一列", "warning")
             else:
-                code = towns.resolve(t)
+                code = towns.resolve(town_values.get(t, t))
                 if isinstance(code, BadValue):
                     bad(n, "township", t, code.why, code.fix)
                     ok = False
@@ -472,6 +486,11 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
                                  declared=[d for d, g in zip(declared_town, good, strict=True) if g])
     out.crs = decision
     out.notices += decision.lines
+    have = ~np.isnan(lon)
+    if decision.system and have.any():  # every readable position (rows with other errors too), for a preview map
+        seen = decide_lonlat_crs(lon[have], lat[have], decision.system)
+        rows = np.array([n for n, _r in body])[have].tolist()
+        out.points = [(n, float(x), float(y)) for n, x, y in zip(rows, seen.lon, seen.lat, strict=True)]
     if decision.error:
         out.problems.append(Problem(None, f"{col.get('lon', '经度')}/{col.get('lat', '纬度')}", "", decision.error,
                                     decision.fix))
@@ -560,6 +579,7 @@ def prepare_elders(table: RawTable, ctx: Context, config: DashboardConfig,
     out = Prepared("elders")
     mapping = map_columns(table.header, ELDER_FIELDS, config.imports.synonyms, override)
     out.mapping = describe(mapping, table.header, ELDER_FIELDS)
+    out.columns = {f: table.header[i] for f, i in mapping.items()}
     out.notices += table.notices
     if "community_code" not in mapping and "community" not in mapping:
         out.problems.append(Problem(None, "", "", "找不到村（社区）代码或名称列",

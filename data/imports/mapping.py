@@ -70,15 +70,20 @@ def read_mapping_file(path: str | Path, fields: list[Field]) -> MappingFile:
 
 
 def map_columns(header: list[str], fields: list[Field], synonyms: Mapping[str, tuple[str, ...]],
-                override: MappingFile | None = None) -> dict[str, int]:
-    """field name → column index. A required field without a column is an error listing the columns found."""
+                override: MappingFile | None = None, *, partial: bool = False) -> dict[str, int]:
+    """field name → column index. A required field without a column is an error listing the columns found
+    (with ``partial``, the fields that could be mapped; a page then asks for the rest)."""
     keys = [header_key(h) for h in header]
     out: dict[str, int] = {}
     taken: set[int] = set()
     override = override or MappingFile()
     for f in fields:  # the mapping file first: its choices are never taken by a synonym
+        if override.columns.get(f.name) == "":  # explicitly left unmapped
+            continue
         if f.name in override.columns:
             wanted = header_key(override.columns[f.name])
+            if wanted not in keys and partial:
+                continue
             if wanted not in keys:
                 msg = (f"映射文件把字段 {f.name}（{f.label_zh}）指向列“{override.columns[f.name]}”，但文件中没有这一列；"
                        f"文件中的列：{', '.join(h for h in header if h)}")
@@ -86,7 +91,7 @@ def map_columns(header: list[str], fields: list[Field], synonyms: Mapping[str, t
             out[f.name] = keys.index(wanted)
             taken.add(out[f.name])
     for f in fields:
-        if f.name in out:
+        if f.name in out or override.columns.get(f.name) == "":
             continue
         for syn in (f.name, *synonyms.get(f.name, ())):
             k = header_key(syn)
@@ -96,7 +101,7 @@ def map_columns(header: list[str], fields: list[Field], synonyms: Mapping[str, t
                 taken.add(hits[0])
                 break
     missing = [f for f in fields if f.required and f.name not in out]
-    if missing:
+    if missing and not partial:
         need = "；".join(f"{f.name}（{f.label_zh}，可用列名：{'、'.join(synonyms.get(f.name, ())[:6])}）" for f in missing)
         msg = (f"找不到必填字段的列：{need}。文件中的列：{', '.join(h for h in header if h) or '（无）'}。"
                "改列名，把列名加入 config/dashboard.toml [imports.synonyms]，或用 --mapping 指定")

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from config import DashboardConfig
 from data.db import create_schema, session_factory
 from data.imports import gis, kinds, roads, tables
-from data.imports.mapping import read_mapping_file
+from data.imports.mapping import MappingError, MappingFile, map_columns, read_mapping_file
 from data.models import DATA_KINDS, KIND_ZH, District
 from data.repository import Repository
 from data.versions import VersionError, file_sha256, get_district, register_district, store_version
@@ -46,6 +46,8 @@ class ImportOptions:
     name: str | None = None  # district: its name
     margin_m: float | None = None  # roads: kept this far beyond the outline (default [imports] margin_m)
     created_by: str | None = None
+    override: MappingFile | None = None  # the page's mapping (instead of a --mapping file)
+    source_name: str | None = None  # the name recorded in the version (an upload's own name); default the file's
 
 
 @dataclass
@@ -86,8 +88,8 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
             progress: Callable[[str], None]) -> kinds.Prepared:
     """Read and check the file against the district's current data (nothing stored)."""
     ctx = _context(session, district)
-    override = None
-    if options.mapping is not None:
+    override = options.override
+    if override is None and options.mapping is not None:
         fields = {"facilities": kinds.FACILITY_FIELDS, "elders": kinds.ELDER_FIELDS}.get(kind, [])
         override = read_mapping_file(options.mapping, fields)
     suffix = path.suffix.lower()
@@ -131,13 +133,25 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
     if table.sheet:
         what.append(f"工作表“{table.sheet}”")
     progress("，".join(what) + f"，{len(table.rows):,} 个数据行")
-    if kind == "facilities":
-        return kinds.prepare_facilities(table, ctx, config, crs=options.crs or "auto", override=override,
-                                        progress=progress)
-    if kind == "elders":
-        return kinds.prepare_elders(table, ctx, config, override)
-    msg = f"暂不支持导入 {kind}"
-    raise ImportRefused(msg)
+    try:
+        if kind == "facilities":
+            out = kinds.prepare_facilities(table, ctx, config, crs=options.crs or "auto", override=override,
+                                           progress=progress)
+        elif kind == "elders":
+            out = kinds.prepare_elders(table, ctx, config, override)
+        else:
+            msg = f"暂不支持导入 {kind}"
+            raise ImportRefused(msg)
+    except MappingError as exc:  # the columns are known: a page lets the user pick them
+        out = kinds.Prepared(kind, problems=[kinds.Problem(None, "", "", str(exc), "为必填字段指定一列（列映射）")])
+        out.notices += table.notices
+        fields = kinds.FACILITY_FIELDS if kind == "facilities" else kinds.ELDER_FIELDS
+        found = map_columns(table.header, fields, config.imports.synonyms, override, partial=True)
+        out.columns = {f: table.header[i] for f, i in found.items()}
+    out.header = list(table.header)
+    out.table = {"encoding": table.encoding, "sheet": table.sheet, "header_row": table.header_row,
+                 "data_rows": len(table.rows)}
+    return out
 
 
 def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, config: DashboardConfig,
@@ -241,11 +255,12 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
         progress(f"  列映射：{line}")
     for line in prepared.notices:
         progress(line)
+    shown = options.source_name or path.name
     if prepared.errors:
-        msg = f"{path.name}：{len(prepared.errors)} 处错误，未导入任何数据（nothing stored）"
+        msg = f"{shown}：{len(prepared.errors)} 处错误，未导入任何数据（nothing stored）"
         raise ImportRefused(msg, prepared)
     if not prepared.rows:
-        msg = f"{path.name}：没有可导入的数据行"
+        msg = f"{shown}：没有可导入的数据行"
         raise ImportRefused(msg, prepared)
     by_town = dict(Counter(r.get("township_code") for r in prepared.rows if r.get("township_code")))
     if options.dry_run:
@@ -258,7 +273,8 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
             if kind == "district":
                 register_district(session, district, options.name or get_district(session, district).name)
             vid = store_version(session, district, kind, prepared.rows, data_date=options.data_date or dt.date.today(),
-                                source_name=path.name, sha256=file_sha256(path) if path.is_file() else None,
+                                source_name=options.source_name or path.name,
+                                sha256=file_sha256(path) if path.is_file() else None,
                                 details=details, created_by=options.created_by)
         except VersionError as exc:
             raise ImportRefused(str(exc)) from None

@@ -1,0 +1,277 @@
+"""Pieces of the 数据管理 page: district choice, file source, options, mapping editor, check results, versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.components import district_names, follow_district_link
+from dashboard.i18n import pick, t
+from dashboard.state import (
+    DA_ACCEPT,
+    DA_CHECK,
+    DA_COLUMNS,
+    DA_CRS,
+    DA_DATE,
+    DA_DONE,
+    DA_ENCODING,
+    DA_FILTER,
+    DA_KIND,
+    DA_NEW_CODE,
+    DA_NEW_NAME,
+    DA_SERVER_FILE,
+    DA_SHEET,
+    DA_SOURCE,
+    DA_VALUES,
+    DISTRICT,
+)
+from data.imports.mapping import MappingFile
+from data.imports.store import ImportOptions
+from data.models import DATA_KINDS, KIND_ZH
+from services import base, data_admin
+
+NEW = "__new__"  # the district choice that creates one from an outline file
+TABLE_CRS = ("auto", "wgs84", "cgcs2000", "gcj02", "bd09")
+GIS_CRS = ("", "wgs84", "cgcs2000", "gcj02", "bd09")
+CRS_ZH = {"auto": "自动判断（按证据）", "": "文件自带", "wgs84": "WGS84（GPS）", "cgcs2000": "CGCS2000",
+          "gcj02": "GCJ-02（高德、腾讯）", "bd09": "BD-09（百度）"}
+UPLOAD_TYPES = sorted({s.rsplit(".", 1)[-1] for s in data_admin.SUFFIXES})
+
+
+def init_state() -> None:
+    defaults = {DA_KIND: "facilities", DA_SOURCE: "upload", DA_CRS: "auto", DA_ENCODING: "", DA_SHEET: "",
+                DA_DATE: dt.date.today(), DA_COLUMNS: {}, DA_VALUES: {}, DA_ACCEPT: False, DA_FILTER: "all",
+                DA_NEW_CODE: "", DA_NEW_NAME: ""}
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+def district_choice(url: str, default: str) -> str:
+    """The sidebar's district picker, with one more choice: a new district from its outline file."""
+    names = district_names(base.district_list(url))
+    follow_district_link(names)
+    options = [*names, NEW]
+    if st.session_state.get(DISTRICT) not in options:
+        st.session_state[DISTRICT] = default if default in names else options[0]
+    with st.sidebar:
+        st.selectbox(t("district"), options=options, key=DISTRICT,
+                     format_func=lambda c: pick("＋ 新建区县（导入区界）", "+ New district (outline)") if c == NEW
+                     else names[c])
+    return st.session_state[DISTRICT]
+
+
+def new_district() -> tuple[str, str] | None:
+    """Code and name of the district to create; None (after saying why) until both are valid."""
+    c1, c2 = st.columns(2)
+    code = c1.text_input(pick("区县代码（6位行政区划代码）", "District code (6 digits)"), key=DA_NEW_CODE).strip()
+    name = c2.text_input(pick("区县名称", "District name"), key=DA_NEW_NAME).strip()
+    if not code or not name:
+        st.info(pick("填写区县代码和名称，再上传区界文件（GeoJSON、Shapefile .zip、GeoPackage）。",
+                     "Give the code and name, then upload the outline."))
+        return None
+    problem = data_admin.district_code_problem(code, name)
+    if problem:
+        st.error(problem)
+        return None
+    return code, name
+
+
+def file_key(path: Path, shown_name: str) -> str:
+    """What identifies a file's content cheaply: the bytes' hash for uploads, size and time for server files."""
+    if st.session_state[DA_SOURCE] == "upload":
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    stat = path.stat()
+    return f"{shown_name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def source_file(folder: Path) -> tuple[Path, str] | None:
+    """The file to import: an upload (written under a server-chosen name) or one from the import folder."""
+    config = base.get_config()
+    src = st.radio(pick("文件来源", "Source"), ["upload", "server"], key=DA_SOURCE, horizontal=True,
+                   format_func=lambda s: pick("上传文件", "Upload") if s == "upload" else
+                   pick(f"服务器导入目录（{config.imports.import_folder}，用于超过上传上限的大文件）", "Server folder"))
+    try:
+        if src == "upload":
+            up = st.file_uploader(pick("选择文件", "File"), type=UPLOAD_TYPES, key="da.upload")
+            if up is None:
+                return None
+            return data_admin.save_upload(up.getvalue(), up.name, folder, config), up.name
+        files = data_admin.server_files(config)
+        if not files:
+            st.info(pick(f"服务器导入目录 {config.imports.import_folder} 中还没有可导入的文件。",
+                         "The server import folder is empty."))
+            return None
+        rel = st.selectbox(pick("服务器上的文件", "Server file"), files, key=DA_SERVER_FILE)
+        return data_admin.server_file(rel, config), Path(rel).name
+    except data_admin.FileRefused as exc:
+        st.error(str(exc))
+        return None
+
+
+def kind_choice(new: bool) -> str:
+    if new:
+        st.session_state[DA_KIND] = "district"
+    return st.selectbox(pick("数据类型", "Kind"), DATA_KINDS, key=DA_KIND, disabled=new,
+                        format_func=lambda k: f"{KIND_ZH[k]}（{k}）")
+
+
+def options_form(kind: str) -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    table = kind in data_admin.TABLE_KINDS or kind == "communities"
+    crs_options = TABLE_CRS if kind in data_admin.TABLE_KINDS else GIS_CRS
+    if st.session_state[DA_CRS] not in crs_options:
+        st.session_state[DA_CRS] = crs_options[0]
+    c1.selectbox(pick("坐标系", "CRS"), crs_options, key=DA_CRS, format_func=CRS_ZH.get,
+                 help=pick("表格的经纬度默认自动判断；GIS 文件按文件自带的坐标系读取", "Tables: decided from evidence"))
+    c2.selectbox(pick("编码", "Encoding"), ["", "utf-8", "gbk"], key=DA_ENCODING,
+                 format_func=lambda e: pick("自动识别", "Detect") if e == "" else e.upper(), disabled=not table)
+    c3.text_input(pick("工作表（名称或序号，空=第一个）", "Sheet"), key=DA_SHEET, disabled=not table)
+    c4.date_input(pick("统计截止日期（数据日期）", "Data date"), key=DA_DATE)
+
+
+def import_options(kind: str, source_name: str, name: str | None) -> ImportOptions:
+    ss = st.session_state
+    columns = {k: v for k, v in ss[DA_COLUMNS].items()}
+    values = {k: dict(v) for k, v in ss[DA_VALUES].items() if v}
+    override = MappingFile(columns, values) if columns or values else None
+    return ImportOptions(crs=ss[DA_CRS] or None, encoding=ss[DA_ENCODING] or None, sheet=ss[DA_SHEET] or None,
+                         data_date=ss[DA_DATE], override=override, source_name=source_name, name=name)
+
+
+def options_key(kind: str, district: str, options: ImportOptions, content: str, ref) -> str:
+    o = options
+    mapping = data_admin.mapping_toml(o.override) if o.override else ""
+    return "|".join(map(str, (district, kind, content, o.crs, o.encoding, o.sheet, mapping, o.name, ref)))
+
+
+def cached_check(key: str, run):
+    """The dry run for ``key``, computed once per change of file, options or the district's data."""
+    held = st.session_state.get(DA_CHECK)
+    if held is None or held[0] != key:
+        st.session_state[DA_CHECK] = (key, run())
+    return st.session_state[DA_CHECK][1]
+
+
+def understood(check: data_admin.Check) -> None:
+    """What was read, before anything is stored: the table, the notices, the CRS and its evidence."""
+    p = check.prepared
+    if p is not None and p.table:
+        info = p.table
+        parts = [pick(f"表头在第 {info['header_row']} 行", f"header row {info['header_row']}"),
+                 pick(f"{info['data_rows']:,} 个数据行", f"{info['data_rows']:,} data rows")]
+        if info.get("encoding"):
+            parts.append(pick(f"编码 {info['encoding']}", f"encoding {info['encoding']}"))
+        if info.get("sheet"):
+            parts.append(pick(f"工作表“{info['sheet']}”", f"sheet {info['sheet']}"))
+        st.markdown("**" + pick("读取", "Read") + "**" + pick("：", ": ") + "，".join(parts))
+    if p is not None and p.notices:
+        st.markdown("\n".join(f"- {n}" for n in p.notices))
+    evidence = data_admin.crs_evidence(p)
+    if not evidence.empty:
+        st.caption(pick("坐标系判断的证据（每种读法）", "CRS evidence per reading"))
+        st.dataframe(evidence, hide_index=True, width="stretch")
+
+
+def mapping_editor(kind: str, check: data_admin.Check, widget_key: str) -> None:
+    """One select box per field, pre-filled from the synonyms; choices are kept as the mapping override."""
+    p = check.prepared
+    if kind not in data_admin.TABLE_KINDS or p is None or not p.header:
+        return
+    st.markdown("**" + pick("列映射（可修改）", "Column mapping") + "**")
+    options = ["", *[h for h in p.header if h]]
+    cols = st.columns(4)
+    for i, f in enumerate(data_admin.FIELDS[kind]):
+        key = f"da.col.{widget_key}.{f.name}"
+        if key not in st.session_state:
+            st.session_state[key] = p.columns.get(f.name, "")
+        cols[i % 4].selectbox(f"{f.label_zh}{' *' if f.required else ''}", options, key=key,
+                              format_func=lambda h: pick("（不使用）", "(unused)") if h == "" else h,
+                              on_change=_set_column, args=(f.name, key))
+
+
+def _set_column(field: str, key: str) -> None:
+    st.session_state[DA_COLUMNS] = {**st.session_state[DA_COLUMNS], field: st.session_state[key]}
+
+
+def value_maps(kind: str, check: data_admin.Check, widget_key: str, url: str, district: str) -> None:
+    """Facility kinds and township names the file uses that did not match: map each by hand."""
+    p = check.prepared
+    if kind != "facilities" or p is None:
+        return
+    config = base.get_config()
+    unknown = sorted({x.value for x in p.errors if x.why == "未知的设施类型"})
+    towns = sorted({x.value for x in p.errors if x.column == p.columns.get("township") and x.value})
+    if not unknown and not towns:
+        return
+    st.markdown("**" + pick("值映射：文件中的叫法 → 系统中的类型 / 乡镇", "Value maps") + "**")
+    kinds = {k.id: k.name_zh for k in config.facility_kinds}
+    for field, values, choices in (("kind", unknown, kinds), ("township", towns, data_admin.township_names(url, district))):
+        for v in values:
+            key = f"da.val.{widget_key}.{field}.{v}"
+            st.selectbox(f"“{v}” →", ["", *choices], key=key, format_func=lambda c, ch=choices: "（未映射）" if c == ""
+                         else ch[c], on_change=_set_value, args=(field, v, key))
+
+
+def _set_value(field: str, value: str, key: str) -> None:
+    values = {k: dict(v) for k, v in st.session_state[DA_VALUES].items()}
+    chosen = st.session_state[key]
+    values.setdefault(field, {})
+    if chosen:
+        values[field][value] = chosen
+    else:
+        values[field].pop(value, None)
+    st.session_state[DA_VALUES] = values
+
+
+def problems(check: data_admin.Check) -> pd.DataFrame:
+    """The problem list, filtered by the radio above it; returns it (the map shows the same rows)."""
+    table = data_admin.problem_table(check.prepared)
+    if table.empty:
+        return table
+    n_err, n_warn = int((table["级别"] == "错误").sum()), int((table["级别"] == "警告").sum())
+    st.radio(pick("显示", "Show"), ["all", "error", "warning"], key=DA_FILTER, horizontal=True,
+             format_func=lambda f: {"all": pick(f"全部 {len(table)}", f"All {len(table)}"),
+                                    "error": pick(f"错误 {n_err}", f"Errors {n_err}"),
+                                    "warning": pick(f"警告 {n_warn}", f"Warnings {n_warn}")}[f])
+    wanted = {"error": "错误", "warning": "警告"}.get(st.session_state[DA_FILTER])
+    shown = table if wanted is None else table[table["级别"] == wanted]
+    st.dataframe(shown, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(shown)))
+    return shown
+
+
+def versions_tab(url: str, district: str) -> None:
+    table = data_admin.version_table(url, district)
+    st.dataframe(table, hide_index=True, width="stretch")
+    kinds = [k for k in DATA_KINDS if (table["数据"] == KIND_ZH[k]).any()]
+    if not kinds:
+        return
+    st.subheader(pick("回退", "Roll back"))
+    kind = st.selectbox(pick("回退哪类数据", "Kind"), kinds, format_func=KIND_ZH.get, key="da.rollback_kind")
+    try:
+        plan = data_admin.rollback_plan(url, district, kind)
+    except data_admin.VersionError as exc:
+        st.info(str(exc))
+        return
+    cur, prev = plan.current, plan.previous
+    st.markdown(pick(f"当前版本 {cur['id']}（{cur['data_date']}，{cur['rows']:,} 行，{cur['source']}）将不再使用，"
+                     f"改用版本 {prev['id']}（{prev['data_date']}，{prev['rows']:,} 行，{prev['source']}）。"
+                     "数据不删除，之后可以再导入。",
+                     f"Version {cur['id']} is replaced by version {prev['id']}; nothing is deleted."))
+    sure = st.checkbox(pick("确认回退", "Confirm"), key=f"da.rollback_sure.{kind}.{cur['id']}")
+    if st.button(pick("回退到上一版本", "Roll back"), disabled=not sure, key="da.rollback"):
+        was, now = data_admin.do_rollback(url, district, kind)
+        st.session_state[DA_DONE] = pick(f"{KIND_ZH[kind]}已由版本 {was} 回退到 {now}", f"Rolled back {was} → {now}")
+        st.rerun()
+
+
+def templates_tab(url: str, district: str | None) -> None:
+    st.caption(pick("空白模板：中文表头、一行示例、类型与乡镇的下拉列表。填好后在“导入数据”中上传。",
+                    "Blank templates with drop-down lists."))
+    for kind in ("facilities", "elders"):
+        st.download_button(pick(f"{KIND_ZH[kind]}模板（.xlsx）", f"{kind} template"), icon=":material/download:",
+                           data=data_admin.template(kind, url, district), file_name=f"{KIND_ZH[kind]}模板.xlsx",
+                           key=f"da.template.{kind}")

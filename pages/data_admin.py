@@ -1,0 +1,98 @@
+"""数据管理: a district's files checked before anything is stored, imported as dated versions, rolled back."""
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import data_views as v
+from dashboard.components import footer, language_toggle, leave_legacy_page_mode
+from dashboard.i18n import pick
+from dashboard.state import DA_ACCEPT, DA_CHECK, DA_DONE, MAP_BASEMAP, init_state
+from data.db import database_url
+from data.imports.store import ImportRefused
+from maps.builders import LocalAssets, build_preview_map
+from reports.problems import problems_xlsx
+from services import base, data_admin
+
+leave_legacy_page_mode()
+config = base.get_config()
+init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
+v.init_state()
+language_toggle()
+url = database_url()
+district = v.district_choice(url, config.app.district_code)
+new = district == v.NEW
+st.title(pick("数据管理", "Data management"))
+if st.session_state.get(DA_DONE):
+    st.success(st.session_state.pop(DA_DONE))
+tab_import, tab_versions, tab_templates = st.tabs([pick("导入数据", "Import"), pick("版本与回退", "Versions"),
+                                                   pick("空白模板", "Templates")])
+with tab_import:
+    naming = v.new_district() if new else None
+    kind = v.kind_choice(new)
+    v.options_form(kind)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = v.source_file(Path(tmp)) if not new or naming else None
+        if source is not None:
+            path, shown_name = source
+            target = naming[0] if new else district
+            options = v.import_options(kind, shown_name, naming[1] if new else None)
+            ref = None if new else base.current_ref(url, district).versions
+            content = v.file_key(path, shown_name)
+            key = v.options_key(kind, target, options, content, ref)
+            check = v.cached_check(key, lambda: data_admin.check(url, target, kind, path, options))
+            v.understood(check)
+            v.mapping_editor(kind, check, content[:16])
+            v.value_maps(kind, check, content[:16], url, target)
+            st.subheader(pick("问题清单", "Problems"))
+            shown = v.problems(check)
+            if check.prepared is not None and check.prepared.problems:
+                st.download_button(pick("下载问题清单（Excel，问题单元格标色）", "Download problems (Excel)"),
+                                   data=problems_xlsx(path, check.prepared, options),
+                                   file_name="问题清单.xlsx", icon=":material/download:")
+            outline, towns = (None, None) if new else data_admin.outline_and_townships(url, district)
+            points = data_admin.point_table(check.prepared, None if len(shown) == len(
+                data_admin.problem_table(check.prepared)) else set(shown["行"].dropna()))
+            if outline is not None and not points.empty:
+                st.subheader(pick("预览地图（尚未保存）", "Preview (not stored)"))
+                st_folium(build_preview_map(outline, towns, points, config=config, assets=LocalAssets(),
+                                            basemap_id=st.session_state[MAP_BASEMAP]),
+                          height=460, use_container_width=True, returned_objects=[], key="da_map")
+            if check.ok and check.prepared is not None:
+                st.subheader(pick("与当前版本相比", "Against the current version"))
+                st.dataframe(data_admin.changes(url, target, kind, check.prepared.rows), hide_index=True,
+                             width="stretch")
+            errors = check.prepared.errors if check.prepared is not None else []
+            warnings = check.prepared.warnings if check.prepared is not None else []
+            if check.message:
+                st.error(check.message)
+            if warnings and not errors:
+                st.checkbox(pick(f"已核对 {len(warnings)} 条警告，仍然导入", "Accept the warnings"), key=DA_ACCEPT)
+            blocked = bool(check.message) or (bool(warnings) and not st.session_state[DA_ACCEPT])
+            if st.button(pick(f"导入为新版本（{check.rows:,} 行）", f"Import ({check.rows:,} rows)"), type="primary",
+                         disabled=blocked, icon=":material/upload:"):
+                with st.status(pick("导入中 …", "Importing …"), expanded=True) as status:
+                    try:
+                        r = data_admin.store(url, target, kind, path, options, progress=status.write)
+                    except ImportRefused as exc:
+                        status.update(label=str(exc), state="error")
+                    else:
+                        status.update(label=pick("已导入", "Imported"), state="complete")
+                        st.session_state[DA_DONE] = pick(
+                            f"已导入 {r.rows:,} 行，新版本 {r.version_id}（{options.data_date}）",
+                            f"Imported {r.rows:,} rows as version {r.version_id}")
+                        st.session_state.pop(DA_CHECK, None)
+                        if new:
+                            st.session_state[v.DISTRICT] = target
+                        st.rerun()
+with tab_versions:
+    if new:
+        st.info(pick("新区县还没有版本。", "A new district has no versions yet."))
+    else:
+        v.versions_tab(url, district)
+with tab_templates:
+    v.templates_tab(url, None if new else district)
+if not new:
+    footer(data_admin.district_meta(url, district))

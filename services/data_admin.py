@@ -1,0 +1,372 @@
+"""The 数据管理 page's questions: where a file comes from, what an import would do, what changed, versions.
+
+Uploaded bytes are written under a name the server chooses (the client's name is
+kept only as the version's source name); server-side files are read only from
+``[imports] import_folder``. Checking is a dry run of the same import engine as
+``cli.py import``, so the page and the command line can never disagree.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from config import DashboardConfig
+from data.db import PROJECT_ROOT, session_factory
+from data.imports import kinds as import_kinds
+from data.imports.mapping import Field, MappingFile
+from data.imports.store import ImportOptions, ImportRefused, ImportResult, run_import
+from data.imports.template import template_xlsx
+from data.models import KIND_ZH
+from data.repository import Repository
+from data.versions import VersionError, get_district, rollback, version_rows, versions
+from geo.crs import utm_crs_for
+from services.base import get_config, get_engine
+
+# What a file may be, by its name's ending (longest first); anything else is refused before it is written.
+SUFFIXES = (".osm.pbf", ".osm.bz2", ".geojson", ".json", ".gpkg", ".zip", ".osm", ".csv", ".xlsx", ".xls")
+TABLE_KINDS = ("facilities", "elders")  # kinds with a column mapping the page can edit
+FIELDS: dict[str, list[Field]] = {"facilities": import_kinds.FACILITY_FIELDS, "elders": import_kinds.ELDER_FIELDS}
+READINGS = {"wgs84": "WGS84（GPS、天地图）", "gcj02": "GCJ-02（高德、腾讯）", "bd09": "BD-09（百度）"}
+MOVED_M = 50.0  # a facility whose point moved further than this is "moved"
+
+
+class FileRefused(ValueError):
+    """A file the page will not read: its kind of name, its size, or where it lies; the message says which."""
+
+
+def suffix_of(name: str) -> str:
+    """The allowed ending of a file name ('.osm.pbf', '.xlsx' …), lower case; FileRefused otherwise."""
+    low = name.lower()
+    for s in SUFFIXES:
+        if low.endswith(s):
+            return s
+    msg = f"不支持的文件类型：{name!r}。可用：{'、'.join(SUFFIXES)}（Shapefile 请打包为 .zip）"
+    raise FileRefused(msg)
+
+
+def save_upload(data: bytes, client_name: str, folder: Path, config: DashboardConfig) -> Path:
+    """The upload's bytes in ``folder`` under a server-chosen name with the client's (checked) ending."""
+    suffix = suffix_of(client_name)
+    if len(data) > config.imports.max_file_mb * 1e6:
+        msg = (f"文件有 {len(data) / 1e6:,.0f} MB，超过上限 {config.imports.max_file_mb:g} MB；"
+               f"大文件请放到服务器的导入目录 {config.imports.import_folder} 后从那里选择")
+        raise FileRefused(msg)
+    path = folder / f"upload{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+def _root(folder: str) -> Path:
+    p = Path(folder)
+    return (p if p.is_absolute() else PROJECT_ROOT / p).resolve()
+
+
+def server_files(config: DashboardConfig) -> list[str]:
+    """Importable files under the import folder, as paths relative to it (sorted)."""
+    root = _root(config.imports.import_folder)
+    if not root.is_dir():
+        return []
+    out = []
+    for p in root.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            try:
+                suffix_of(p.name)
+            except FileRefused:
+                continue
+            out.append(p.relative_to(root).as_posix())
+    return sorted(out)
+
+
+def server_file(relative: str, config: DashboardConfig) -> Path:
+    """A file under the import folder; anything that resolves outside it (.., absolute, a link) is refused."""
+    root = _root(config.imports.import_folder)
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        msg = f"只能导入服务器导入目录（{config.imports.import_folder}）中的文件：{relative!r} 不在其中"
+        raise FileRefused(msg)
+    suffix_of(path.name)
+    return path
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a dry run of an import found: the prepared rows and problems, or why the file cannot be read."""
+
+    kind: str
+    prepared: import_kinds.Prepared | None
+    message: str  # the refusal's summary ("" when it would import)
+    rows: int
+    by_township: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.message
+
+
+def check(url: str, district: str, kind: str, path: Path, options: ImportOptions,
+          progress: Callable[[str], None] = lambda _m: None) -> Check:
+    """A dry run of the import: nothing is stored."""
+    try:
+        r = run_import(get_engine(url), district, kind, path, get_config(),
+                       ImportOptions(**{**options.__dict__, "dry_run": True}), progress=progress)
+    except ImportRefused as exc:
+        return Check(kind, exc.prepared, str(exc), 0, {})
+    return Check(kind, r.prepared, "", r.rows, r.by_township)
+
+
+def store(url: str, district: str, kind: str, path: Path, options: ImportOptions,
+          progress: Callable[[str], None] = lambda _m: None) -> ImportResult:
+    """The import itself (ImportRefused, storing nothing, if the file has errors after all)."""
+    return run_import(get_engine(url), district, kind, path, get_config(), options, progress=progress)
+
+
+def problem_table(prepared: import_kinds.Prepared | None) -> pd.DataFrame:
+    """行 / 列 / 值 / 问题 / 如何修改 / 级别, errors first, then by row."""
+    cols = ["行", "列", "值", "问题", "如何修改", "级别"]
+    if prepared is None or not prepared.problems:
+        return pd.DataFrame(columns=cols)
+    rows = [{"行": p.row, "列": p.column, "值": p.value, "问题": p.why, "如何修改": p.fix,
+             "级别": "错误" if p.severity == "error" else "警告"} for p in prepared.problems]
+    out = pd.DataFrame(rows, columns=cols)
+    out["行"] = out["行"].astype("Int64")
+    return out.sort_values(["级别", "行"], key=lambda s: s.map({"错误": 0, "警告": 1}) if s.name == "级别" else s,
+                           na_position="first", kind="stable").reset_index(drop=True)
+
+
+def point_table(prepared: import_kinds.Prepared | None, rows: set[int] | None = None) -> pd.DataFrame:
+    """Every readable position of the file (or of ``rows``): row, lon, lat, status (ok / warning / error) and
+    info, the row's problems in words (plain text: the map escapes it)."""
+    cols = ["row", "lon", "lat", "status", "info"]
+    if prepared is None or not prepared.points:
+        return pd.DataFrame(columns=cols)
+    errors, warnings = prepared.rows_with("error"), prepared.rows_with("warning")
+    said: dict[int, list[str]] = {}
+    for p in prepared.problems:
+        if p.row is not None:
+            said.setdefault(p.row, []).append(f"{p.column}：{p.why}")
+    frame = pd.DataFrame(prepared.points, columns=["row", "lon", "lat"])
+    if rows is not None:
+        frame = frame[frame["row"].isin(rows)]
+    frame["status"] = ["error" if r in errors else "warning" if r in warnings else "ok" for r in frame["row"]]
+    frame["info"] = [f"第 {r} 行" + ("：" + "；".join(said[r]) if r in said else "") for r in frame["row"]]
+    return frame[cols].reset_index(drop=True)
+
+
+def crs_evidence(prepared: import_kinds.Prepared | None) -> pd.DataFrame:
+    """For ``--crs auto``: one row per reading (WGS84, GCJ-02, BD-09) with its evidence."""
+    if prepared is None or prepared.crs is None or not prepared.crs.evidence:
+        return pd.DataFrame()
+    frame = pd.DataFrame(prepared.crs.evidence)
+    frame["reading"] = frame["reading"].map(READINGS).fillna(frame["reading"])
+    return frame.rename(columns={"reading": "按此读法", "in_township": "落在所填乡镇的行", "in_district": "在区界内的行"})
+
+
+# ---- what would change ---------------------------------------------------------------------------------------
+
+def changes(url: str, district: str, kind: str, rows: list[dict]) -> pd.DataFrame:
+    """What importing ``rows`` changes against the current version, by township (and the district)."""
+    with session_factory(get_engine(url))() as session:
+        repo = Repository(session, district)
+        names = dict(zip(repo.townships()["code"], repo.townships()["name"], strict=True)) \
+            if repo.has("townships") else {}
+        if kind == "facilities":
+            before = repo.facilities() if repo.has("facilities") else None
+            return _facility_changes(before, rows, names)
+        if kind == "elders":
+            before = repo.elder_groups() if repo.has("elders") else None
+            return _elder_changes(before, rows, names)
+        n_before = repo.counts().get(kind, 0) if repo.has(kind) else 0
+    return pd.DataFrame([{"乡镇（街道）": "全区", "现版本行数": n_before, "新版本行数": len(rows),
+                          "变化": len(rows) - n_before}])
+
+
+def _facility_changes(before: pd.DataFrame | None, rows: list[dict], names: dict[str, str]) -> pd.DataFrame:
+    new = pd.DataFrame([{"code": r["code"], "township_code": r["township_code"], "beds_total": r["beds_total"],
+                         "lon": r["geom"].x, "lat": r["geom"].y} for r in rows])
+    old = pd.DataFrame(columns=new.columns) if before is None else pd.DataFrame({
+        "code": before["code"], "township_code": before["township_code"], "beds_total": before["beds_total"],
+        "lon": before.geometry.x, "lat": before.geometry.y})
+    both = new.merge(old, on="code", how="outer", suffixes=("", "_old"), indicator=True)
+    both["town"] = both["township_code"].fillna(both["township_code_old"])
+    common = both["_merge"] == "both"
+    moved = np.zeros(len(both), dtype=bool)
+    if common.any():
+        c = both[common]
+        metric = utm_crs_for(float(c["lon"].mean()), float(c["lat"].mean()))
+        import geopandas as gpd
+
+        a = gpd.GeoSeries(gpd.points_from_xy(c["lon"], c["lat"]), crs=4326).to_crs(metric)
+        b = gpd.GeoSeries(gpd.points_from_xy(c["lon_old"], c["lat_old"]), crs=4326).to_crs(metric)
+        moved[common.to_numpy()] = a.distance(b).to_numpy() > MOVED_M
+    beds_new = both["beds_total"].fillna(0)
+    beds_old = both["beds_total_old"].fillna(0)
+    both = both.assign(added=both["_merge"] == "left_only", removed=both["_merge"] == "right_only", moved=moved,
+                       beds_changed=common & (beds_new != beds_old), beds_delta=beds_new - beds_old)
+    table = both.groupby("town").agg(新增=("added", "sum"), 撤销=("removed", "sum"), 移动超过50米=("moved", "sum"),
+                                     床位有变化=("beds_changed", "sum"), 床位增减=("beds_delta", "sum"))
+    return _with_total(table, names)
+
+
+def _elder_changes(before: pd.DataFrame | None, rows: list[dict], names: dict[str, str]) -> pd.DataFrame:
+    ages = ("age_60_69", "age_70_79", "age_80_plus")
+    new = pd.DataFrame(rows)
+    now = new.assign(n=new[list(ages)].sum(axis=1)).groupby("township_code")["n"].sum()
+    then = pd.Series(dtype=float) if before is None else \
+        before.assign(n=before[list(ages)].sum(axis=1)).groupby("township_code")["n"].sum()
+    table = pd.DataFrame({"现版本60岁以上": then, "新版本60岁以上": now}).fillna(0)
+    table["增减"] = table["新版本60岁以上"] - table["现版本60岁以上"]
+    return _with_total(table, names)
+
+
+def _with_total(table: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    table = table.astype("int64")
+    table.index = [names.get(c, c) for c in table.index]
+    total = pd.DataFrame([table.sum()], index=["全区"])
+    return pd.concat([table, total]).rename_axis("乡镇（街道）").reset_index()
+
+
+# ---- the district --------------------------------------------------------------------------------------------
+
+def official_districts() -> dict[str, str]:
+    """Official county-level codes and names the project ships (data/sources, Tianjin's 16 districts)."""
+    import json
+
+    path = PROJECT_ROOT / "data" / "sources" / "tianjin_districts_wgs84.geojson"
+    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    return {str(f["properties"]["adcode"]): f["properties"]["name"] for f in features}
+
+
+def district_code_problem(code: str, name: str) -> str | None:
+    """Why a new district's code and name cannot be used (None when they can)."""
+    if not (len(code) == 6 and code.isdigit()):
+        return f"区县代码应为 6 位数字（行政区划代码，如 120103），而不是 {code!r}"
+    official = official_districts().get(code)
+    if official is not None and official != name:
+        return f"代码 {code} 的正式名称是“{official}”，与填写的“{name}”不符"
+    return None
+
+
+def township_names(url: str, district: str) -> dict[str, str]:
+    with session_factory(get_engine(url))() as session:
+        repo = Repository(session, district)
+        return dict(zip(repo.townships()["code"], repo.townships()["name"], strict=True)) \
+            if repo.has("townships") else {}
+
+
+def district_meta(url: str, district: str) -> dict[str, str]:
+    """The district's facts (is_demo, data_date …) as the pages' footer shows them."""
+    with session_factory(get_engine(url))() as session:
+        return Repository(session, district).meta()
+
+
+def outline_and_townships(url: str, district: str):
+    """(district outline, townships) as stored now; None for what has not been imported yet."""
+    with session_factory(get_engine(url))() as session:
+        repo = Repository(session, district)
+        return (repo.district() if repo.has("district") else None,
+                repo.townships() if repo.has("townships") else None)
+
+
+# ---- versions ------------------------------------------------------------------------------------------------
+
+def version_table(url: str, district: str) -> pd.DataFrame:
+    with session_factory(get_engine(url))() as session:
+        v = versions(session, district)
+    v["kind"] = v["kind"].map(KIND_ZH).fillna(v["kind"])
+    return v.rename(columns={"id": "版本", "kind": "数据", "current": "当前", "data_date": "数据日期", "rows": "行数",
+                             "source": "来源文件", "sha256": "SHA-256", "created_at": "导入时间",
+                             "created_by": "导入人", "synthetic": "合成"})
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    kind: str
+    current: dict  # id, data_date, rows, source
+    previous: dict
+
+
+def rollback_plan(url: str, district: str, kind: str) -> RollbackPlan:
+    """What a rollback of ``kind`` would do (VersionError when there is nothing to go back to)."""
+    with session_factory(get_engine(url))() as session:
+        get_district(session, district)
+        v = versions(session, district, kind)
+        current = v[v["current"]]
+        if current.empty:
+            msg = f"还没有导入过{KIND_ZH.get(kind, kind)}"
+            raise VersionError(msg)
+        cur_id = int(current["id"].iloc[0])
+        older = v[v["id"] < cur_id]
+        if older.empty:
+            msg = f"{KIND_ZH.get(kind, kind)}只有一个版本（{cur_id}），没有更早的版本可以回退"
+            raise VersionError(msg)
+        prev_id = int(older["id"].max())
+
+        def brief(vid: int) -> dict:
+            r = version_rows(session, vid)
+            return {"id": vid, "data_date": r.data_date, "rows": r.row_count, "source": r.source_name}
+
+        return RollbackPlan(kind, brief(cur_id), brief(prev_id))
+
+
+def do_rollback(url: str, district: str, kind: str) -> tuple[int, int]:
+    with session_factory(get_engine(url)).begin() as session:
+        return rollback(session, district, kind)
+
+
+# ---- mappings and templates ----------------------------------------------------------------------------------
+
+def mapping_toml(mapping: MappingFile) -> str:
+    """A mapping as the --mapping TOML file (the CLI reads the same file)."""
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["[columns]", *(f"{k} = {q(v)}" for k, v in mapping.columns.items())]
+    for field_name, values in mapping.values.items():
+        lines += ["", f"[values.{field_name}]", *(f"{q(a)} = {q(b)}" for a, b in values.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _mapping_dir(config: DashboardConfig, district: str, kind: str) -> Path:
+    return _root(config.imports.mapping_folder) / district / kind
+
+
+def saved_mappings(district: str, kind: str) -> list[str]:
+    folder = _mapping_dir(get_config(), district, kind)
+    return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
+
+
+def _mapping_path(district: str, kind: str, name: str) -> Path:
+    clean = "".join(ch for ch in name.strip() if ch.isalnum() or ch in "-_ ")[:40].strip()
+    if not clean:
+        msg = "映射名称只能用文字、数字、空格、- 和 _"
+        raise FileRefused(msg)
+    return _mapping_dir(get_config(), district, kind) / f"{clean}.toml"
+
+
+def save_mapping(district: str, kind: str, name: str, mapping: MappingFile) -> str:
+    """Keep a named mapping for next month's file; returns the name it was saved under."""
+    path = _mapping_path(district, kind, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(mapping_toml(mapping), encoding="utf-8")
+    return path.stem
+
+
+def load_mapping(district: str, kind: str, name: str) -> MappingFile:
+    raw = tomllib.loads(_mapping_path(district, kind, name).read_text(encoding="utf-8"))
+    return MappingFile(columns=dict(raw.get("columns", {})), values={k: dict(v) for k, v in raw.get("values", {}).items()})
+
+
+def template(kind: str, url: str, district: str | None) -> bytes:
+    towns = None
+    if district:
+        with session_factory(get_engine(url))() as session:
+            repo = Repository(session, district)
+            towns = list(repo.townships()["name"]) if repo.has("townships") else None
+    return template_xlsx(kind, get_config(), townships=towns)
+

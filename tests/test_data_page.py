@@ -1,0 +1,164 @@
+"""数据管理 (AppTest): Hexi with boundaries only; a GBK CSV with Baidu coordinates and a kind name the
+configuration does not know is checked, mapped by hand, imported; a file with errors cannot be; rollback."""
+
+import io
+
+import openpyxl
+import pytest
+
+from dashboard.state import DA_ACCEPT
+from geo.crs import wgs84_to_bd09
+from tests.conftest import app_test, assert_clean
+from tests.test_import import GEOD, HEXI, SHARED, facility_points, onboard, truth  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.skipif(not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists(),
+                                reason="../shared/data (the Hexi test files) is not beside the checkout")
+
+ODD_KIND = "托老所"  # a bureau's own name for day care, not among the configured aliases
+
+
+@pytest.fixture
+def hexi_url(truth, tmp_path):  # noqa: F811
+    from data.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'hexi.db'}"
+    engine = make_engine(url)
+    onboard(engine, truth, tmp_path)
+    engine.dispose()
+    return url
+
+
+def baidu_csv(truth, *, bad_row: bool = False, known: bool = False) -> tuple[bytes, object]:  # noqa: F811
+    """Hexi's facilities as a bureau's GBK CSV with Baidu coordinates. Unless ``known``, the kind column's header
+    (机构类别) is one no synonym knows and one kind name in four (托老所) is one no alias knows."""
+    pts = facility_points(truth, n_per=1)
+    blon, blat = wgs84_to_bd09(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+    kinds = ["日照中心", "老年食堂", "养老院", "日照中心" if known else ODD_KIND]
+    lines = [f"名称,{'设施类型' if known else '机构类别'},街道,lng,lat,总床位"]
+    for i, r in enumerate(pts.itertuples()):
+        beds = "很多" if bad_row and i == 3 else "20张"
+        lines.append(f"{r.name},{kinds[i % 4]},{r.street},{blon[i]:.7f},{blat[i]:.7f},{beds}")
+    return "\r\n".join(lines).encode("gbk"), pts
+
+
+def open_page(url, monkeypatch):
+    at = app_test("pages/data_admin.py", url, monkeypatch)
+    at.query_params["district"] = HEXI
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def by_key(widgets, key):
+    return next(w for w in widgets if w.key == key)
+
+
+def test_a_district_with_boundaries_only_opens_every_page_and_says_what_is_missing(hexi_url, monkeypatch):
+    for page in ("pages/scorecard.py", "pages/map.py", "pages/service_circle.py", "pages/scenarios.py",
+                 "pages/township.py", "pages/four_sync.py", "pages/report.py", "pages/live.py"):
+        at = app_test(page, hexi_url, monkeypatch)
+        at.run()
+        assert not at.exception, page
+        text = " ".join(e.value for e in at.error)
+        assert "python cli.py import facilities" in text and "python cli.py import elders" in text, page
+
+
+def test_check_map_by_hand_import_and_roll_back(hexi_url, truth, monkeypatch):  # noqa: F811
+    from sqlalchemy import create_engine, text
+
+    data, pts = baidu_csv(truth)
+    at = open_page(hexi_url, monkeypatch)
+    at.selectbox(key="da.kind").set_value("facilities").run()
+    at.file_uploader(key="da.upload").set_value(("设施名单.csv", data, "text/csv")).run()
+    assert not at.exception
+    # the kind column has a header no synonym knows: an error, and the mapping editor offers every column
+    problems = next(d.value for d in at.dataframe if "如何修改" in d.value.columns)
+    assert "找不到必填字段" in problems["问题"].iloc[0] and "机构类别" in problems["问题"].iloc[0]
+    assert any("设施名单.csv：1 处错误" in e.value for e in at.error)
+    kind_column = next(s for s in at.selectbox if s.label == "设施类型 *")
+    kind_column.set_value("机构类别").run()
+    assert not at.exception
+    # what was understood: the encoding, the CRS chosen from the evidence, shown per reading
+    said = " ".join(m.value for m in at.markdown)
+    assert "编码 gb18030" in said.lower() or "编码 gbk" in said.lower()
+    assert "BD-09" in said or "bd09" in said
+    evidence = next(d.value for d in at.dataframe if "落在所填乡镇的行" in d.value.columns).set_index("按此读法")
+    assert evidence["落在所填乡镇的行"].idxmax() == "BD-09（百度）" and len(evidence) == 3
+    # the unknown kind is an error that blocks the import, and is offered as a value map
+    problems = next(d.value for d in at.dataframe if "如何修改" in d.value.columns)
+    odd = problems[problems["值"] == ODD_KIND]
+    assert len(odd) == (len(pts) + 3 - 3) // 4 and set(odd["级别"]) == {"错误"}
+    button = next(b for b in at.button if b.label.startswith("导入为新版本"))
+    assert button.disabled
+    value_map = next(s for s in at.selectbox if s.label == f"“{ODD_KIND}” →")
+    value_map.set_value("day_care").run()
+    assert_clean(at)  # no error left
+    button = next(b for b in at.button if b.label.startswith("导入为新版本"))
+    assert f"（{len(pts):,} 行）" in button.label
+    warnings = at.checkbox(key=DA_ACCEPT) if any(c.key == DA_ACCEPT for c in at.checkbox) else None
+    if warnings is not None:  # a point a few metres outside its declared street: accepted explicitly
+        assert button.disabled
+        warnings.check().run()
+    button = next(b for b in at.button if b.label.startswith("导入为新版本"))
+    assert not button.disabled
+    changes = next(d.value for d in at.dataframe if "新增" in d.value.columns)
+    assert changes.set_index("乡镇（街道）").loc["全区", "新增"] == len(pts)
+    button.click().run()
+    assert_clean(at)
+    assert any(f"已导入 {len(pts):,} 行" in s.value for s in at.success)
+    engine = create_engine(hexi_url)
+    with engine.connect() as conn:
+        kinds = conn.execute(text(
+            "SELECT f.name, f.kind_id FROM facility f JOIN data_version v ON v.id = f.version_id "
+            "WHERE v.is_current AND v.kind = 'facilities'")).all()
+    engine.dispose()
+    odd_names = set(pts["name"].iloc[3::4])
+    assert {k for n, k in kinds if n in odd_names} == {"day_care"} and len(kinds) == len(pts)
+    # versions: a second import, then roll it back
+    at.file_uploader(key="da.upload").set_value(("设施名单.csv", data.replace("20张".encode("gbk"),
+                                                                           "30张".encode("gbk")), "text/csv")).run()
+    next(b for b in at.button if b.label.startswith("导入为新版本")).click().run()
+    assert_clean(at)
+    at.selectbox(key="da.rollback_kind").set_value("facilities").run()
+    sure = next(c for c in at.checkbox if c.key and c.key.startswith("da.rollback_sure"))
+    assert by_key(at.button, "da.rollback").disabled
+    sure.check().run()
+    by_key(at.button, "da.rollback").click().run()
+    assert_clean(at)
+    engine = create_engine(hexi_url)
+    with engine.connect() as conn:
+        beds = conn.execute(text(
+            "SELECT DISTINCT f.beds_total FROM facility f JOIN data_version v ON v.id = f.version_id "
+            "WHERE v.is_current AND v.kind = 'facilities'")).scalars().all()
+    engine.dispose()
+    assert beds == [20]  # the first list is current again
+
+
+def test_a_file_with_errors_cannot_be_imported_and_its_problems_download(hexi_url, truth, monkeypatch,  # noqa: F811
+                                                                       tmp_path):
+    from data.imports.store import ImportOptions
+    from reports.problems import problems_xlsx
+    from services import data_admin
+
+    data, _ = baidu_csv(truth, bad_row=True, known=True)
+    at = open_page(hexi_url, monkeypatch)
+    at.selectbox(key="da.kind").set_value("facilities").run()
+    at.file_uploader(key="da.upload").set_value(("bad.csv", data, "text/csv")).run()
+    assert not at.exception
+    assert any("bad.csv：1 处错误" in e.value for e in at.error)
+    assert next(b for b in at.button if b.label.startswith("导入为新版本")).disabled
+    problems = next(d.value for d in at.dataframe if "如何修改" in d.value.columns)
+    bad = problems[problems["级别"] == "错误"]
+    assert bad[["行", "列", "值"]].values.tolist() == [[5, "总床位", "很多"]]  # the 4th facility, under the header
+    assert any("问题清单" in b.proto.label for b in at.get("download_button"))
+    # the download: the township's own sheet with that cell highlighted and explained
+    path = tmp_path / "upload.csv"
+    path.write_bytes(data)
+    check = data_admin.check(hexi_url, HEXI, "facilities", path, ImportOptions())
+    wb = openpyxl.load_workbook(io.BytesIO(problems_xlsx(path, check.prepared, ImportOptions())))
+    sheet = wb["数据"]
+    header = [c.value for c in sheet[1]]
+    cell = sheet.cell(row=5, column=header.index("总床位") + 1)  # the sheet keeps the file's rows in place
+    assert cell.value == "很多" and cell.fill.fgColor.rgb.endswith("FFCDD2") and cell.comment is not None
+    assert sheet.cell(row=5, column=header.index("原表行号") + 1).value == 5
+    assert [c.value for c in wb["问题清单"][2]][:3] == [5, "总床位", "很多"]
