@@ -1,5 +1,6 @@
 """The real app in Debian's headless Chromium (Playwright, no downloaded browser)."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -26,11 +27,11 @@ def server_db_url(demo_db_url, tmp_path_factory) -> str:
     return copy_sqlite(demo_db_url, tmp_path_factory.mktemp("server-db") / "demo.db")
 
 
-@pytest.fixture(scope="module")
-def server(server_db_url, tmp_path_factory):
+@contextlib.contextmanager
+def streamlit_server(db_url: str, work: Path):
+    """``streamlit run app.py`` on a free loopback port over ``db_url``; yields its base URL."""
     port = free_port()
-    work = tmp_path_factory.mktemp("streamlit")
-    env = {**os.environ, "DATABASE_URL": server_db_url}
+    env = {**os.environ, "DATABASE_URL": db_url}
     log_path = work / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
@@ -59,6 +60,12 @@ def server(server_db_url, tmp_path_factory):
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
+
+
+@pytest.fixture(scope="module")
+def server(server_db_url, tmp_path_factory):
+    with streamlit_server(server_db_url, tmp_path_factory.mktemp("streamlit")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -246,5 +253,111 @@ def test_a_district_imported_while_the_app_runs_is_shown_by_its_link(server, ser
     assert areas.count() == len(streets) == 14
     assert page.get_by_role("heading", name="全区（河西区）").count() == 1
     assert page.get_by_text("演示数据（合成）").count() == 0
+    assert errors == []
+    page.close()
+
+
+FACILITY_POSITIONS_JS = """() => {
+  const out = [];
+  const walk = l => l.getLayers ? l.getLayers().forEach(walk) : l.getLatLng && out.push([l.getLatLng().lng, l.getLatLng().lat]);
+  for (const k of Object.keys(window)) if (k.startsWith('facility_layer_')) walk(window[k]);
+  return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def hexi_server(tmp_path_factory):
+    """A database holding only Hexi (real outline, streets, communities; elders, roads), whose facility list
+    of 2025-06-30 is current: the baseline the data page's new list is compared with."""
+    import datetime as dt
+
+    from tests.test_import import imp
+    from tests.test_imported_district_pages import SHARED, import_hexi
+
+    if not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists():
+        pytest.skip("../shared/data (the Hexi test files) is not beside the checkout")
+    from data.db import make_engine
+
+    tmp = tmp_path_factory.mktemp("hexi-server")
+    url = f"sqlite:///{tmp / 'hexi.db'}"
+    import_hexi(url, tmp)
+    engine = make_engine(url)
+    imp(engine, "facilities", tmp / "fac.csv", crs="wgs84", data_date=dt.date(2025, 6, 30))
+    engine.dispose()
+    with streamlit_server(url, tmp) as base_url:
+        yield base_url, url
+
+
+def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(hexi_server, browser, tmp_path):
+    """Upload through the browser, CRS evidence shown, the kind column and one kind name mapped by hand,
+    imported; 一张图 then draws every new facility within 5 m of the truth; the scorecard's comparison with
+    the 2025-06-30 list shows the beds gained."""
+    import geopandas as gpd
+    import sqlalchemy as sa
+    from pyproj import Geod
+
+    from tests.test_data_page import ODD_KIND, baidu_csv
+    from tests.test_import import SHARED
+
+    server, db_url = hexi_server
+    streets = gpd.read_file(SHARED / "tianjin_hexi_streets_wgs84.geojson")
+    comms = gpd.read_file(SHARED / "tianjin_hexi_communities_wgs84.geojson")
+    streets["code"], comms["code"] = streets["code"].astype(str), comms["code"].astype(str)
+    data, truth = baidu_csv((streets, comms, None))
+    upload = tmp_path / "设施名单.csv"
+    upload.write_bytes(data)
+
+    page, errors = open_page(browser, f"{server}/data_admin?district=120103", height=3000)
+    page.wait_for_selector("text=数据类型", timeout=120_000)
+    page.locator("input[type=file]").set_input_files(upload)
+    page.wait_for_selector("text=列映射", timeout=120_000)  # the kind column's header is unknown: pick it
+    page.get_by_role("combobox", name="设施类型 *").click()
+    page.get_by_role("option", name="机构类别", exact=True).click()
+    page.wait_for_selector("text=坐标系判断的证据", timeout=120_000)
+    assert page.get_by_text("BD-09（百度），已转换为 WGS84").count() >= 1  # the reading the evidence chose
+    page.wait_for_selector(f"text=“{ODD_KIND}” →", timeout=120_000)
+    page.get_by_role("combobox", name=f"“{ODD_KIND}” →").click()
+    page.get_by_role("option", name="老年日间照料中心", exact=True).click()
+    page.get_by_role("button", name=f"导入为新版本（{len(truth)} 行）").wait_for(timeout=120_000)
+    # one point lies 50 m outside its declared street (AMap/Baidu pins sit on the boundary road): a warning
+    # that must be accepted explicitly before the import is allowed
+    accept = page.get_by_text("已核对 1 条警告，仍然导入")
+    accept.wait_for(timeout=60_000)
+    accept.click()
+    button = page.get_by_role("button", name=f"导入为新版本（{len(truth)} 行）", disabled=False)
+    try:
+        button.wait_for(timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(tmp_path / "data_page.png"), full_page=True)
+        raise
+    button.click()
+    page.wait_for_selector(f"text=已导入 {len(truth)} 行", timeout=120_000)
+    assert errors == []
+    page.close()
+
+    page, errors = open_page(browser, f"{server}/map?district=120103")
+    frame = page.locator(MAP_IFRAME)
+    frame.wait_for(timeout=120_000)
+    content = frame.element_handle().content_frame()
+    content.wait_for_function(f"({FACILITY_POSITIONS_JS})().length === {len(truth)}", timeout=120_000)
+    drawn = content.evaluate(FACILITY_POSITIONS_JS)
+    geod = Geod(ellps="WGS84")
+    for lon, lat in zip(truth["lon"], truth["lat"], strict=True):
+        nearest = min(geod.inv(lon, lat, x, y)[2] for x, y in drawn)
+        assert nearest < 5.0
+    page.close()
+
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        elders = conn.execute(sa.text("SELECT SUM(age_60_69 + age_70_79 + age_80_plus) FROM elder_group e JOIN "
+                                      "data_version v ON v.id = e.version_id WHERE v.is_current")).scalar()
+    engine.dispose()
+    page, errors = open_page(browser, f"{server}/scorecard?district=120103", height=3000)
+    page.wait_for_selector("text=基期数据：设施 2025-06-30", timeout=180_000)  # the newest earlier list
+    row = page.locator("[role=row]").filter(has_text="每千名老年人养老床位数").last
+    row.wait_for(state="attached", timeout=60_000)  # the grid's accessible rows are not painted
+    cells = [c.strip() for c in row.locator("[role=gridcell]").all_text_contents()]
+    now = f"{len(truth) * 20 * 1000 / elders:.1f}"  # every new facility has 20 beds; the old list none
+    assert cells[1:4] == ["0.0", now, f"+{now}"]
     assert errors == []
     page.close()
