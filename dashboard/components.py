@@ -146,6 +146,8 @@ def footer(meta: dict[str, str]) -> None:
         parts.append(f"**{t('demo_footer')}**")
     if meta.get("data_date"):
         parts.append(f"{t('data_date')} {meta['data_date']}")
+    if meta.get("versions"):
+        parts.append(f"{t('versions')}：{meta['versions']}")
     parts.append(t("sources") if meta.get("is_demo") == "true" else t("sources_imported"))
     st.divider()
     st.caption(" · ".join(parts))

@@ -36,6 +36,7 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "facilities_by_level": ("运营中设施（按1+3+N层级）", "Operating facilities by 1+3+N level"),
     "demo_footer": ("演示数据（合成）", "Demo data (synthetic)"),
     "data_date": ("数据日期", "Data date"),
+    "versions": ("数据版本", "Data versions"),
     "sources": ("数据来源：区界与区划代码为公开数据，其余为合成数据", "Sources: outline and codes are public data; everything else is synthetic"),
     "no_facilities": ("所选范围内没有符合条件的设施。", "No facilities match the selection."),
     "page_coverage": ("15分钟养老服务圈", "15-minute service circle"),

@@ -15,6 +15,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from data.models import (
+    DATA_KINDS,
+    KIND_ZH,
     Community,
     DataVersion,
     District,
@@ -76,9 +78,11 @@ class Repository:
         out = {m.key: m.value for m in self.session.scalars(
             select(DistrictMeta).where(DistrictMeta.district_code == self.district_code))}
         if self.versions:
-            dates = self.session.scalars(select(DataVersion.data_date).where(
+            rows = self.session.execute(select(DataVersion.kind, DataVersion.id, DataVersion.data_date).where(
                 DataVersion.id.in_(list(self.versions.values())))).all()
-            out["data_date"] = max(dates).isoformat()
+            out["data_date"] = max(d for _k, _i, d in rows).isoformat()
+            order = {k: i for i, k in enumerate(DATA_KINDS)}
+            out["versions"] = "、".join(f"{KIND_ZH[k]} v{i}（{d}）" for k, i, d in sorted(rows, key=lambda r: order[r[0]]))
         d = self.session.get(District, self.district_code)
         if d is not None:
             out.setdefault("district_name", d.name)

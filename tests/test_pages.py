@@ -21,7 +21,9 @@ def test_every_page_runs(app, page):
     app.run()
     app.switch_page(page).run()
     assert_clean(app)
-    assert "演示数据（合成）" in " ".join(c.value for c in app.caption)
+    captions = " ".join(c.value for c in app.caption)
+    assert "演示数据（合成）" in captions
+    assert "数据版本：区界 v" in captions and "设施 v" in captions and "（2026-06-30）" in captions  # the versions read
 
 
 def test_landing_page_is_the_scorecard(app):
