@@ -21,11 +21,13 @@ from dashboard.state import (
     DA_ENCODING,
     DA_FILTER,
     DA_KIND,
+    DA_MAP,
     DA_NEW_CODE,
     DA_NEW_NAME,
     DA_SERVER_FILE,
     DA_SHEET,
     DA_SOURCE,
+    DA_TABLE,
     DA_VALUES,
     DISTRICT,
 )
@@ -146,6 +148,31 @@ def options_key(kind: str, district: str, options: ImportOptions, content: str, 
     o = options
     mapping = data_admin.mapping_toml(o.override) if o.override else ""
     return "|".join(map(str, (district, kind, content, o.crs, o.encoding, o.sheet, mapping, o.name, ref)))
+
+
+def cached_table(kind: str, content: str, path: Path, options: ImportOptions):
+    """A facility or elder sheet read once per file, encoding and sheet; None for other kinds (or when it cannot
+    be read: the check then says why)."""
+    if kind not in data_admin.TABLE_KINDS:
+        return None
+    key = f"{content}|{options.encoding}|{options.sheet}"
+    held = st.session_state.get(DA_TABLE)
+    if held is None or held[0] != key:
+        try:
+            st.session_state[DA_TABLE] = (key, data_admin.read_table(path, options))
+        except ValueError:
+            return None
+    return st.session_state[DA_TABLE][1]
+
+
+def preview_map(points: pd.DataFrame, key: str, build):
+    """The preview map, rebuilt only when the points, their status or the layers under them change: an edit
+    that moves nothing (a column that is not a position) keeps the same map, which the browser then keeps."""
+    digest = f"{key}|{int(pd.util.hash_pandas_object(points, index=False).sum())}"
+    held = st.session_state.get(DA_MAP)
+    if held is None or held[0] != digest:
+        st.session_state[DA_MAP] = (digest, build())
+    return st.session_state[DA_MAP][1]
 
 
 def cached_check(key: str, run):
@@ -273,5 +300,6 @@ def templates_tab(url: str, district: str | None) -> None:
                     "Blank templates with drop-down lists."))
     for kind in ("facilities", "elders"):
         st.download_button(pick(f"{KIND_ZH[kind]}模板（.xlsx）", f"{kind} template"), icon=":material/download:",
-                           data=data_admin.template(kind, url, district), file_name=f"{KIND_ZH[kind]}模板.xlsx",
+                           data=lambda k=kind: data_admin.template(k, url, district),  # made when clicked
+                           file_name=f"{KIND_ZH[kind]}模板.xlsx",
                            key=f"da.template.{kind}")

@@ -31,6 +31,8 @@ DA_SHEET = "da.sheet"
 DA_DATE = "da.date"
 DA_COLUMNS = "da.columns"  # field -> column chosen by hand ("" = not used); the rest from the synonyms
 DA_VALUES = "da.values"  # field -> {value in the file -> id}: the value maps edited by hand
+DA_TABLE = "da.table"  # (key of the file, encoding and sheet, the sheet as read): read once while mapping
+DA_MAP = "da.map"  # (key of the points shown, the preview map): rebuilt only when they change
 DA_CHECK = "da.check"  # (key of the file and options, the dry run's Check): rerun only when the key changes
 DA_ACCEPT = "da.accept"  # warnings accepted
 DA_FILTER = "da.filter"  # problems shown: all / error / warning

@@ -152,6 +152,38 @@ class _FacilityLayer(JSCSSMixin, Layer):
         self.default_css = assets.cluster_css() if cluster else []
 
 
+class _PreviewPoints(Layer):
+    """Many thousand rows as circle markers on one canvas, from compact arrays: [lon, lat, status, row] per
+    point and the problem text of the rows that have one (escaped in Python; the browser only concatenates)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function() {
+          var colours = {{ this.colours|tojson }}, said = {{ this.said_json }}, pts = {{ this.points_json }};
+          var renderer = L.canvas({padding: 0.2}), group = L.featureGroup();
+          for (var i = 0; i < pts.length; i++) {
+            var p = pts[i], row = p[3];
+            L.circleMarker([p[1], p[0]], {renderer: renderer, radius: 5, weight: 1, color: '#ffffff',
+                                          fillColor: colours[p[2]], fillOpacity: 0.9})
+              .bindPopup('第 ' + row + ' 行' + (said[row] ? '：' + said[row] : ''))
+              .addTo(group);
+          }
+          return group;
+        })();
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points: list, said: dict, colours: list[str], *, name: str) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "PreviewPoints"
+        self.colours = colours
+        self.points_json = json.dumps(points, separators=(",", ":"))
+        self.said_json = json.dumps(said, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
 class _MetricScale(MacroElement):
     """A metric-only scale bar (folium's control_scale also shows miles)."""
 
@@ -225,15 +257,17 @@ def facility_popup_html(row, kind_name: str, level_name: str, status_label: str)
 STATUS_LABELS = {"operating": "运营中", "suspended": "暂停", "planned": "规划中", "building": "建设中"}
 
 
-def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets: LocalAssets) -> folium.Map:
-    """An empty map with local Leaflet assets, the basemap (or none) and the district outline."""
+def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets: LocalAssets, *,
+             canvas: bool = False) -> folium.Map:
+    """An empty map with local Leaflet assets, the basemap (or none) and the district outline
+    (``canvas``: vector layers drawn on one canvas, for many thousands of points)."""
     minx, miny, maxx, maxy = focus_bounds
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=10,
         tiles=None,
         control_scale=False,
-        prefer_canvas=False,
+        prefer_canvas=canvas,
         zoom_control=True,
         # Map options, not tile options: leaflet.markercluster needs maxZoom without tiles.
         **{"minZoom": 7, "maxZoom": 18, "zoomSnap": 0.25},
@@ -657,7 +691,8 @@ PREVIEW_LABELS = {"ok": "无问题", "warning": "警告", "error": "错误"}
 def build_preview_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None, points: pd.DataFrame,
                       *, config: DashboardConfig, basemap_id: str, assets: LocalAssets | None = None) -> folium.Map:
     """An import's rows before anything is stored: one dot per row (``row``, ``lon``, ``lat``, ``status``,
-    ``info`` — plain text, escaped here), coloured fine / warning / error, over the district and townships."""
+    ``problems`` — plain text, escaped here), coloured fine / warning / error, over the district and townships;
+    a click shows the row and its problems."""
     basemap = config.basemap(basemap_id)
     pts = gpd.GeoDataFrame(points[["row", "status"]].copy(), crs=4326,
                            geometry=gpd.points_from_xy(points["lon"], points["lat"]))
@@ -670,16 +705,13 @@ def build_preview_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | 
         add_townships(m, townships, basemap, selected=None)
     if not pts.empty:
         shown = _shift(pts, basemap)
-        shown["geometry"] = _round(shown.geometry.values, 6)
-        shown["info"] = [html.escape(str(s)) for s in points["info"]]
-        shown["colour"] = shown["status"].map(PREVIEW_COLOURS)
-        folium.GeoJson(
-            shown.to_json(),
-            name="导入预览",
-            marker=folium.CircleMarker(radius=5, weight=1, color="#ffffff", fill=True, fill_opacity=0.9),
-            style_function=lambda f: {"fillColor": f["properties"]["colour"]},
-            popup=folium.GeoJsonPopup(fields=["info"], labels=False),
-        ).add_to(m)
+        status = list(PREVIEW_COLOURS)
+        xy = np.round(shapely.get_coordinates(shown.geometry.values), 6)
+        rows = points["row"].astype(int).to_numpy()
+        compact = [[float(x), float(y), status.index(st), int(r)]
+                   for (x, y), st, r in zip(xy, points["status"], rows, strict=True)]
+        said = {int(r): html.escape(str(text)) for r, text in zip(rows, points["problems"], strict=True) if text}
+        _PreviewPoints(compact, said, [PREVIEW_COLOURS[k] for k in status], name="导入预览").add_to(m)
     counts = points["status"].value_counts() if len(points) else pd.Series(dtype=int)
     legend = "<b>导入预览</b>" + "".join(
         f"<div>{_dot(PREVIEW_COLOURS[s])}{PREVIEW_LABELS[s]} {int(counts.get(s, 0)):,}</div>" for s in PREVIEW_COLOURS)

@@ -42,7 +42,8 @@ with tab_import:
             ref = None if new else base.current_ref(url, district).versions
             content = v.file_key(path, shown_name)
             key = v.options_key(kind, target, options, content, ref)
-            check = v.cached_check(key, lambda: data_admin.check(url, target, kind, path, options))
+            table = v.cached_table(kind, content, path, options)
+            check = v.cached_check(key, lambda: data_admin.check(url, target, kind, path, options, table=table))
             v.understood(check)
             v.mapping_editor(kind, check, content[:16])
             v.value_maps(kind, check, content[:16], url, target)
@@ -50,15 +51,16 @@ with tab_import:
             shown = v.problems(check)
             if check.prepared is not None and check.prepared.problems:
                 st.download_button(pick("下载问题清单（Excel，问题单元格标色）", "Download problems (Excel)"),
-                                   data=problems_xlsx(path, check.prepared, options),
+                                   data=lambda: problems_xlsx(table, check.prepared),
                                    file_name="问题清单.xlsx", icon=":material/download:")
             outline, towns = (None, None) if new else data_admin.outline_and_townships(url, district)
             points = data_admin.point_table(check.prepared, None if len(shown) == len(
                 data_admin.problem_table(check.prepared)) else set(shown["行"].dropna()))
             if outline is not None and not points.empty:
                 st.subheader(pick("预览地图（尚未保存）", "Preview (not stored)"))
-                st_folium(build_preview_map(outline, towns, points, config=config, assets=LocalAssets(),
-                                            basemap_id=st.session_state[MAP_BASEMAP]),
+                fmap = v.preview_map(points, f"{target}|{ref}|{st.session_state[MAP_BASEMAP]}", lambda: build_preview_map(
+                    outline, towns, points, config=config, assets=LocalAssets(), basemap_id=st.session_state[MAP_BASEMAP]))
+                st_folium(fmap,
                           height=460, use_container_width=True, returned_objects=[], key="da_map")
             if check.ok and check.prepared is not None:
                 st.subheader(pick("与当前版本相比", "Against the current version"))

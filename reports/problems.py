@@ -4,24 +4,22 @@ highlighted and the reason beside them, and the list itself on a second sheet.""
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 
-from data.imports import tables
 from data.imports.kinds import Prepared
-from data.imports.store import ImportOptions
+from data.imports.tables import RawTable
 from reports.cells import safe_cell
 
 ERROR_FILL = PatternFill("solid", fgColor="FFCDD2")
 WARNING_FILL = PatternFill("solid", fgColor="FFECB3")
 
 
-def problems_xlsx(path: Path, prepared: Prepared, options: ImportOptions) -> bytes:
-    """Sheet 数据: the file's header and rows as read, each problem cell filled (red: error, amber: warning)
-    with the reason as a comment and in a last column 问题; sheet 问题清单: row, column, value, why, fix."""
+def problems_xlsx(table: RawTable | None, prepared: Prepared) -> bytes:
+    """Sheet 数据 (for a table): its header and rows as read, each problem cell filled (red: error, amber:
+    warning) with the reason as a comment and in a last column 问题; sheet 问题清单: row, column, value, why, fix."""
     wb = Workbook()
     data = wb.active
     data.title = "数据"
@@ -30,8 +28,7 @@ def problems_xlsx(path: Path, prepared: Prepared, options: ImportOptions) -> byt
     for p in prepared.problems:
         by_cell.setdefault((p.row, p.column), []).append(p)
         by_row.setdefault(p.row, []).append(p)
-    if prepared.header and Path(path).suffix.lower() in tables.TABLE_SUFFIXES:
-        table = tables.read_table(path, list(prepared.header), encoding=options.encoding, sheet=options.sheet)
+    if table is not None:
         data.append([safe_cell(h) for h in table.header] + ["原表行号", "问题"])
         for c in data[1]:
             c.font = Font(bold=True)

@@ -20,7 +20,8 @@ from config import DashboardConfig
 from data.db import PROJECT_ROOT, session_factory
 from data.imports import kinds as import_kinds
 from data.imports.mapping import Field, MappingFile
-from data.imports.store import ImportOptions, ImportRefused, ImportResult, run_import
+from data.imports.store import ImportOptions, ImportRefused, ImportResult, read_input_table, run_import
+from data.imports.tables import RawTable
 from data.imports.template import template_xlsx
 from data.models import KIND_ZH
 from data.repository import Repository
@@ -109,12 +110,17 @@ class Check:
         return not self.message
 
 
+def read_table(path: Path, options: ImportOptions) -> RawTable:
+    """The sheet as the import reads it (TableError, a ValueError, when it cannot be read)."""
+    return read_input_table(path, options, get_config())
+
+
 def check(url: str, district: str, kind: str, path: Path, options: ImportOptions,
-          progress: Callable[[str], None] = lambda _m: None) -> Check:
-    """A dry run of the import: nothing is stored."""
+          progress: Callable[[str], None] = lambda _m: None, table: RawTable | None = None) -> Check:
+    """A dry run of the import: nothing is stored. ``table``: the sheet already read (``read_table``)."""
     try:
         r = run_import(get_engine(url), district, kind, path, get_config(),
-                       ImportOptions(**{**options.__dict__, "dry_run": True}), progress=progress)
+                       ImportOptions(**{**options.__dict__, "dry_run": True}), progress=progress, table=table)
     except ImportRefused as exc:
         return Check(kind, exc.prepared, str(exc), 0, {})
     return Check(kind, r.prepared, "", r.rows, r.by_township)
@@ -141,8 +147,8 @@ def problem_table(prepared: import_kinds.Prepared | None) -> pd.DataFrame:
 
 def point_table(prepared: import_kinds.Prepared | None, rows: set[int] | None = None) -> pd.DataFrame:
     """Every readable position of the file (or of ``rows``): row, lon, lat, status (ok / warning / error) and
-    info, the row's problems in words (plain text: the map escapes it)."""
-    cols = ["row", "lon", "lat", "status", "info"]
+    problems, the row's problems in words ("" for none; plain text: the map escapes it)."""
+    cols = ["row", "lon", "lat", "status", "problems"]
     if prepared is None or not prepared.points:
         return pd.DataFrame(columns=cols)
     errors, warnings = prepared.rows_with("error"), prepared.rows_with("warning")
@@ -154,7 +160,7 @@ def point_table(prepared: import_kinds.Prepared | None, rows: set[int] | None = 
     if rows is not None:
         frame = frame[frame["row"].isin(rows)]
     frame["status"] = ["error" if r in errors else "warning" if r in warnings else "ok" for r in frame["row"]]
-    frame["info"] = [f"第 {r} 行" + ("：" + "；".join(said[r]) if r in said else "") for r in frame["row"]]
+    frame["problems"] = ["；".join(said.get(r, [])) for r in frame["row"]]
     return frame[cols].reset_index(drop=True)
 
 
@@ -228,7 +234,7 @@ def _with_total(table: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     table = table.astype("int64")
     table.index = [names.get(c, c) for c in table.index]
     total = pd.DataFrame([table.sum()], index=["全区"])
-    return pd.concat([table, total]).rename_axis("乡镇（街道）").reset_index()
+    return pd.concat([total, table]).rename_axis("乡镇（街道）").reset_index()  # the district first
 
 
 # ---- the district --------------------------------------------------------------------------------------------

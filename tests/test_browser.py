@@ -1,20 +1,15 @@
 """The real app in Debian's headless Chromium (Playwright, no downloaded browser)."""
 
 import contextlib
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import copy_sqlite, missing
+from tools.app_server import ServerError, app_server
 from tools.browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, click_map_at, metric_value, wait_metric_changes
-from tools.net import free_port
-from tools.wait import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,37 +24,11 @@ def server_db_url(demo_db_url, tmp_path_factory) -> str:
 
 @contextlib.contextmanager
 def streamlit_server(db_url: str, work: Path):
-    """``streamlit run app.py`` on a free loopback port over ``db_url``; yields its base URL."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_url}
-    log_path = work / "server.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
     try:
-        wait_until(healthy, timeout_s=60, what="the streamlit server's health check")
-    except (TimeoutError, RuntimeError) as exc:
-        proc.kill()
-        log.close()
-        pytest.fail(f"streamlit did not start: {exc}\n{log_path.read_text()}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+        with app_server(db_url, work) as url:
+            yield url
+    except ServerError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -154,8 +154,9 @@ def test_a_file_with_errors_cannot_be_imported_and_its_problems_download(hexi_ur
     # the download: the township's own sheet with that cell highlighted and explained
     path = tmp_path / "upload.csv"
     path.write_bytes(data)
-    check = data_admin.check(hexi_url, HEXI, "facilities", path, ImportOptions())
-    wb = openpyxl.load_workbook(io.BytesIO(problems_xlsx(path, check.prepared, ImportOptions())))
+    table = data_admin.read_table(path, ImportOptions())
+    check = data_admin.check(hexi_url, HEXI, "facilities", path, ImportOptions(), table=table)
+    wb = openpyxl.load_workbook(io.BytesIO(problems_xlsx(table, check.prepared)))
     sheet = wb["数据"]
     header = [c.value for c in sheet[1]]
     cell = sheet.cell(row=5, column=header.index("总床位") + 1)  # the sheet keeps the file's rows in place

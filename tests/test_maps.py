@@ -87,3 +87,28 @@ def test_popup_text_is_escaped(layers):
     row["address"] = "A & B"
     html = facility_popup_html(row, "类型", "层级", "运营中")
     assert "<script>" not in html and "&lt;script&gt;" in html and "A &amp; B" in html
+
+
+def test_preview_map_draws_every_row_and_escapes_the_problem_text():
+    import json
+    import re
+
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from config import load_config
+    from maps.builders import PREVIEW_COLOURS, build_preview_map
+
+    district = gpd.GeoDataFrame({"code": ["1"], "name": ["区"], "is_synthetic": [False]},
+                                geometry=[shapely.box(117.0, 39.0, 117.1, 39.1)], crs=4326)
+    hostile = '类型：<img src=x onerror="alert(1)">'
+    points = pd.DataFrame({"row": [2, 3, 4], "lon": [117.01, 117.02, 117.2], "lat": [39.01, 39.02, 39.2],
+                           "status": ["ok", "warning", "error"], "problems": ["", "街道：不在所填乡镇内", hostile]})
+    html = build_preview_map(district, None, points, config=load_config(), basemap_id="none").get_root().render()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=" in html
+    drawn = json.loads(re.search(r"pts = (\[\[.*?\]\]);", html).group(1))
+    assert [p[3] for p in drawn] == [2, 3, 4]  # every row, the one outside the district too
+    assert [list(PREVIEW_COLOURS)[p[2]] for p in drawn] == ["ok", "warning", "error"]
+    legend = [json.dumps(text)[1:-1] for text in ("无问题 1", "警告 1", "错误 1")]  # as the legend's JSON holds them
+    assert all(text in html for text in legend)

@@ -84,9 +84,15 @@ def _check_size(path: Path, config: DashboardConfig) -> None:
         raise ImportRefused(msg)
 
 
+def read_input_table(path: Path, options: ImportOptions, config: DashboardConfig) -> tables.RawTable:
+    """The sheet or CSV as the engine reads it (a page keeps it while the mapping is edited)."""
+    return tables.read_table(path, _known_headers(config), encoding=options.encoding, sheet=options.sheet)
+
+
 def prepare(session, district: str, kind: str, path: Path, options: ImportOptions, config: DashboardConfig,
-            progress: Callable[[str], None]) -> kinds.Prepared:
-    """Read and check the file against the district's current data (nothing stored)."""
+            progress: Callable[[str], None], table: tables.RawTable | None = None) -> kinds.Prepared:
+    """Read and check the file against the district's current data (nothing stored); ``table``: the file
+    already read by ``read_input_table`` with the same options."""
     ctx = _context(session, district)
     override = options.override
     if override is None and options.mapping is not None:
@@ -125,8 +131,9 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
     if suffix not in tables.TABLE_SUFFIXES:
         msg = f"{KIND_ZH[kind]}请用 CSV、.xlsx 或 .xls 表格，而不是 {suffix or '无扩展名的文件'}"
         raise ImportRefused(msg)
-    known = _known_headers(config) + (list(override.columns.values()) if override else [])
-    table = tables.read_table(path, known, encoding=options.encoding, sheet=options.sheet)
+    if table is None:
+        known = _known_headers(config) + (list(override.columns.values()) if override else [])
+        table = tables.read_table(path, known, encoding=options.encoding, sheet=options.sheet)
     what = [f"表头在第 {table.header_row} 行"]
     if table.encoding:
         what.append(f"编码 {table.encoding}")
@@ -229,8 +236,10 @@ def _import_projects(Session, district: str, path: Path, options: ImportOptions,
 
 def run_import(engine: Engine, district: str, kind: str, path: str | Path, config: DashboardConfig,
                options: ImportOptions | None = None, *,
-               progress: Callable[[str], None] = lambda _m: None) -> ImportResult:
-    """Import one file; ImportRefused (with every problem) stores nothing."""
+               progress: Callable[[str], None] = lambda _m: None,
+               table: tables.RawTable | None = None) -> ImportResult:
+    """Import one file; ImportRefused (with every problem) stores nothing. ``table``: a facility or elder
+    sheet already read (``read_input_table``), so a page editing the mapping does not read it again."""
     options = options or ImportOptions()
     path = Path(path)
     if kind not in DATA_KINDS:
@@ -248,7 +257,8 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
             elif options.name is None and session.get(District, district) is None:
                 msg = "导入新区县需要 --name 名称"
                 raise ImportRefused(msg)
-            prepared = prepare(session, district, kind, path, options, config, progress)
+            prepared = prepare(session, district, kind, path, options, config, progress,
+                               table if kind in ("facilities", "elders") else None)
         except ValueError as exc:  # TableError, MappingError, GisError, VersionError and the readers' own
             raise ImportRefused(str(exc)) from None
     for line in prepared.mapping:

@@ -7,6 +7,7 @@ No database, no Streamlit.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -24,7 +25,12 @@ class BadValue:
 
 
 def is_missing(text: str, missing: Iterable[str]) -> bool:
-    return text.strip() in set(missing)
+    return text.strip() in _missing_set(missing if isinstance(missing, tuple) else tuple(missing))
+
+
+@functools.lru_cache(maxsize=8)
+def _missing_set(missing: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(missing)
 
 
 _SCI = re.compile(r"^\s*([0-9]+)(?:\.([0-9]+))?[eE]\+?([0-9]+)\s*$")
@@ -54,14 +60,22 @@ def code_text(text: str, *, digits: int | None = None) -> str | BadValue:
 
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-_UNITS = ("张", "人", "个", "户", "名", "平方米", "㎡", "m²", "m2", "平米", "岁", "床", "间", "处", "所", "家", "元",
-          "万元")
+_UNITS = tuple(sorted(("张", "人", "个", "户", "名", "平方米", "㎡", "m²", "m2", "平米", "岁", "床", "间", "处", "所", "家",
+                       "元", "万元"), key=len, reverse=True))  # longest first: 万元 before 元
 
 
 def number(text: str) -> float | BadValue:
     """``120张``, ``1,200``, ``1，200``, `` 3.5 `` → a finite number."""
-    t = str(text).strip().replace(",", "").replace("，", "").replace(" ", "")
-    for unit in sorted(_UNITS, key=len, reverse=True):
+    t = str(text).strip()
+    try:  # the common case: a plain decimal number
+        x = float(t)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(x) and _NUMBER.match(t):
+            return x
+    t = t.replace(",", "").replace("，", "").replace(" ", "")
+    for unit in _UNITS:
         if t.endswith(unit):
             t = t[: -len(unit)]
             break
