@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from streamlit_folium import st_folium
 
 from dashboard.components import district_names, follow_district_link
 from dashboard.i18n import pick, t
@@ -30,10 +31,12 @@ from dashboard.state import (
     DA_TABLE,
     DA_VALUES,
     DISTRICT,
+    MAP_BASEMAP,
 )
 from data.imports.mapping import MappingFile
 from data.imports.store import ImportOptions
 from data.models import DATA_KINDS, KIND_ZH
+from maps.builders import LocalAssets, build_version_map
 from services import base, data_admin
 
 NEW = "__new__"  # the district choice that creates one from an outline file
@@ -220,6 +223,35 @@ def mapping_editor(kind: str, check: data_admin.Check, widget_key: str) -> None:
                               on_change=_set_column, args=(f.name, key))
 
 
+def saved_mapping(kind: str, check: data_admin.Check, widget_key: str, district: str) -> None:
+    """Keep this mapping (columns and value maps) under a name for next month's file, or use a kept one."""
+    p = check.prepared
+    if kind not in data_admin.TABLE_KINDS or p is None or not p.header:
+        return
+    left, right = st.columns(2)
+    names = data_admin.saved_mappings(district, kind)
+    if names:
+        chosen = left.selectbox(pick("使用已保存的映射", "Use a saved mapping"), ["", *names], key="da.load_mapping",
+                                format_func=lambda n: pick("（不使用）", "(none)") if n == "" else n)
+        if chosen and left.button(pick("套用", "Apply"), key="da.apply_mapping"):
+            kept = data_admin.load_mapping(district, kind, chosen)
+            st.session_state[DA_COLUMNS] = dict(kept.columns)
+            st.session_state[DA_VALUES] = {k: dict(v) for k, v in kept.values.items()}
+            for key in [k for k in st.session_state if str(k).startswith(("da.col.", "da.val."))]:
+                del st.session_state[key]  # the select boxes start again from the kept choices
+            st.rerun()
+    name = right.text_input(pick("把当前映射保存为", "Save this mapping as"), key="da.mapping_name",
+                            placeholder=pick("如：民政局月报", "e.g. monthly list"))
+    if name and right.button(pick("保存映射", "Save mapping"), key="da.save_mapping"):
+        current = MappingFile(dict(p.columns), {k: dict(v) for k, v in st.session_state[DA_VALUES].items() if v})
+        try:
+            saved = data_admin.save_mapping(district, kind, name, current)
+        except data_admin.FileRefused as exc:
+            right.error(str(exc))
+        else:
+            right.success(pick(f"已保存映射“{saved}”", f"Saved “{saved}”"))
+
+
 def _set_column(field: str, key: str) -> None:
     st.session_state[DA_COLUMNS] = {**st.session_state[DA_COLUMNS], field: st.session_state[key]}
 
@@ -276,6 +308,13 @@ def versions_tab(url: str, district: str) -> None:
     kinds = [k for k in DATA_KINDS if (table["数据"] == KIND_ZH[k]).any()]
     if not kinds:
         return
+    drawable = table[table["数据"].isin([KIND_ZH[k] for k in data_admin.DRAWABLE])]
+    if not drawable.empty:
+        st.subheader(pick("在地图上查看某个版本", "Show a version on the map"))
+        labels = {int(r["版本"]): f"{r['数据']} v{r['版本']}（{r['数据日期']}，{r['行数']:,} 行{'，当前' if r['当前'] else ''}）"
+                  for _i, r in drawable.iterrows()}
+        vid = st.selectbox(pick("版本", "Version"), list(labels), format_func=labels.get, key="da.show_version")
+        version_map(url, district, vid, labels[vid])
     st.subheader(pick("回退", "Roll back"))
     kind = st.selectbox(pick("回退哪类数据", "Kind"), kinds, format_func=KIND_ZH.get, key="da.rollback_kind")
     try:
@@ -303,3 +342,13 @@ def templates_tab(url: str, district: str | None) -> None:
                            data=lambda k=kind: data_admin.template(k, url, district),  # made when clicked
                            file_name=f"{KIND_ZH[kind]}模板.xlsx",
                            key=f"da.template.{kind}")
+
+
+def version_map(url: str, district: str, version_id: int, label: str) -> None:
+    _kind, frame = data_admin.version_layer(url, district, version_id)
+    outline, _towns = data_admin.outline_and_townships(url, district)
+    if outline is None:
+        return
+    fmap = build_version_map(outline, frame, label=label, config=base.get_config(),
+                             basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
+    st_folium(fmap, height=420, use_container_width=True, returned_objects=[], key="da_version_map")

@@ -716,3 +716,30 @@ def build_preview_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | 
     legend = "<b>导入预览</b>" + "".join(
         f"<div>{_dot(PREVIEW_COLOURS[s])}{PREVIEW_LABELS[s]} {int(counts.get(s, 0)):,}</div>" for s in PREVIEW_COLOURS)
     return finish(m, legend, bounds)
+
+
+def build_version_map(district: gpd.GeoDataFrame, frame: gpd.GeoDataFrame, *, label: str, config: DashboardConfig,
+                      basemap_id: str, assets: LocalAssets | None = None) -> folium.Map:
+    """One stored version of a kind drawn over the current outline: polygons as outlines, points as dots, each
+    with its name (escaped) as the tooltip."""
+    basemap = config.basemap(basemap_id)
+    bounds = _shift(district, basemap).total_bounds
+    if not frame.empty:
+        fb = _shift(frame, basemap).total_bounds
+        bounds = [min(bounds[0], fb[0]), min(bounds[1], fb[1]), max(bounds[2], fb[2]), max(bounds[3], fb[3])]
+    m = base_map(district, bounds, basemap, assets or LocalAssets())
+    if not frame.empty:
+        shown = _shift(frame[["name", "geometry"]].reset_index(drop=True), basemap)
+        shown["name"] = [html.escape(str(n)) for n in shown["name"]]
+        points = bool(shown.geom_type.isin(["Point"]).all())
+        shown["geometry"] = _round(shown.geometry.values if points else
+                                   shapely.simplify(shown.geometry.values, 0.00003))
+        folium.GeoJson(
+            shown.to_json(), name=html.escape(label),
+            marker=folium.CircleMarker(radius=4, weight=1, color="#ffffff", fill=True, fill_color="#1565c0",
+                                       fill_opacity=0.9) if points else None,
+            style_function=(lambda _f: {}) if points else
+            (lambda _f: {"color": "#1565c0", "weight": 1.5, "fillOpacity": 0.05}),
+            tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False),
+        ).add_to(m)
+    return finish(m, f"<b>{html.escape(label)}</b><div>{len(frame):,} 条</div>", bounds)

@@ -46,6 +46,7 @@ with tab_import:
             check = v.cached_check(key, lambda: data_admin.check(url, target, kind, path, options, table=table))
             v.understood(check)
             v.mapping_editor(kind, check, content[:16])
+            v.saved_mapping(kind, check, content[:16], target)
             v.value_maps(kind, check, content[:16], url, target)
             st.subheader(pick("问题清单", "Problems"))
             shown = v.problems(check)

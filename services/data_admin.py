@@ -347,7 +347,7 @@ def saved_mappings(district: str, kind: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
 
 
-def _mapping_path(district: str, kind: str, name: str) -> Path:
+def mapping_path(district: str, kind: str, name: str) -> Path:
     clean = "".join(ch for ch in name.strip() if ch.isalnum() or ch in "-_ ")[:40].strip()
     if not clean:
         msg = "映射名称只能用文字、数字、空格、- 和 _"
@@ -357,14 +357,14 @@ def _mapping_path(district: str, kind: str, name: str) -> Path:
 
 def save_mapping(district: str, kind: str, name: str, mapping: MappingFile) -> str:
     """Keep a named mapping for next month's file; returns the name it was saved under."""
-    path = _mapping_path(district, kind, name)
+    path = mapping_path(district, kind, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(mapping_toml(mapping), encoding="utf-8")
     return path.stem
 
 
 def load_mapping(district: str, kind: str, name: str) -> MappingFile:
-    raw = tomllib.loads(_mapping_path(district, kind, name).read_text(encoding="utf-8"))
+    raw = tomllib.loads(mapping_path(district, kind, name).read_text(encoding="utf-8"))
     return MappingFile(columns=dict(raw.get("columns", {})), values={k: dict(v) for k, v in raw.get("values", {}).items()})
 
 
@@ -376,3 +376,20 @@ def template(kind: str, url: str, district: str | None) -> bytes:
             towns = list(repo.townships()["name"]) if repo.has("townships") else None
     return template_xlsx(kind, get_config(), townships=towns)
 
+
+
+# Kinds whose versions can be drawn, and how their rows are read.
+DRAWABLE = {"district": "district", "townships": "townships", "communities": "communities",
+            "facilities": "facilities", "projects": "projects"}
+
+
+def version_layer(url: str, district: str, version_id: int):
+    """(kind, rows as a GeoDataFrame with ``name``) of any stored version, current or not."""
+    with session_factory(get_engine(url))() as session:
+        v = version_rows(session, version_id)
+        if v.district_code != district or v.kind not in DRAWABLE:
+            msg = f"版本 {version_id} 不是本区可在地图上显示的版本"
+            raise VersionError(msg)
+        repo = Repository(session, district, {v.kind: version_id})
+        frame = getattr(repo, DRAWABLE[v.kind])()
+    return v.kind, frame

@@ -2,6 +2,7 @@
 configuration does not know is checked, mapped by hand, imported; a file with errors cannot be; rollback."""
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -119,6 +120,10 @@ def test_check_map_by_hand_import_and_roll_back(hexi_url, truth, monkeypatch):  
                                                                            "30张".encode("gbk")), "text/csv")).run()
     next(b for b in at.button if b.label.startswith("导入为新版本")).click().run()
     assert_clean(at)
+    shown = at.selectbox(key="da.show_version")  # any version can be drawn: the first facility list
+    first = next(o for o in shown.options if o.startswith("设施 v") and "当前" not in o)
+    shown.set_value(int(re.match(r"设施 v(\d+)", first).group(1))).run()
+    assert not at.exception
     at.selectbox(key="da.rollback_kind").set_value("facilities").run()
     sure = next(c for c in at.checkbox if c.key and c.key.startswith("da.rollback_sure"))
     assert by_key(at.button, "da.rollback").disabled
@@ -163,3 +168,37 @@ def test_a_file_with_errors_cannot_be_imported_and_its_problems_download(hexi_ur
     assert cell.value == "很多" and cell.fill.fgColor.rgb.endswith("FFCDD2") and cell.comment is not None
     assert sheet.cell(row=5, column=header.index("原表行号") + 1).value == 5
     assert [c.value for c in wb["问题清单"][2]][:3] == [5, "总床位", "很多"]
+
+
+def test_a_saved_mapping_maps_next_months_file(hexi_url, truth, monkeypatch):  # noqa: F811
+    """The kind column and the bureau's kind name mapped once, saved under a name; next month's file (a new
+    session) is mapped by choosing that name."""
+    import uuid
+
+    from services import data_admin
+
+    name = f"月报{uuid.uuid4().hex[:8]}"
+    data, pts = baidu_csv(truth)
+    try:
+        at = open_page(hexi_url, monkeypatch)
+        at.file_uploader(key="da.upload").set_value(("一月.csv", data, "text/csv")).run()
+        next(s for s in at.selectbox if s.label == "设施类型 *").set_value("机构类别").run()
+        next(s for s in at.selectbox if s.label == f"“{ODD_KIND}” →").set_value("day_care").run()
+        at.text_input(key="da.mapping_name").set_value(name).run()
+        at.button(key="da.save_mapping").click().run()
+        assert any(f"已保存映射“{name}”" in s.value for s in at.success)
+        saved = data_admin.load_mapping(HEXI, "facilities", name)
+        assert saved.columns["kind"] == "机构类别" and saved.values == {"kind": {ODD_KIND: "day_care"}}
+
+        later = open_page(hexi_url, monkeypatch)  # a new session: nothing mapped yet
+        later.file_uploader(key="da.upload").set_value(("二月.csv", data, "text/csv")).run()
+        assert next(b for b in later.button if b.label.startswith("导入为新版本")).disabled
+        later.selectbox(key="da.load_mapping").set_value(name).run()
+        later.button(key="da.apply_mapping").click().run()
+        assert not later.exception
+        problems = next(d.value for d in later.dataframe if "如何修改" in d.value.columns)
+        assert set(problems["级别"]) <= {"警告"}  # no error left: the kept mapping did it all
+        assert next(b for b in later.button if b.label.startswith("导入为新版本")).label.endswith(f"（{len(pts):,} 行）")
+    finally:
+        folder = data_admin.mapping_path(HEXI, "facilities", name)
+        folder.unlink(missing_ok=True)
