@@ -510,7 +510,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return 2
     sections = tuple(s.strip() for s in args.sections.split(",") if s.strip()) if args.sections else None
     try:
-        request = ReportRequest(township=args.township, scenario_id=args.scenario,
+        request = ReportRequest(township=args.township, scenario_id=args.scenario, since=args.since,
                                 **({"sections": sections} if sections else {}))
         r, data = export(_data_ref(args), request, args.format, progress=lambda _f, m: print(m, flush=True))
     except (ReportError, FontMissingError, InputError) as exc:
@@ -521,6 +521,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
     os.replace(tmp, out)  # a scheduled export never leaves a half-written file behind
     print(f"已生成 {r.title}（{args.format}，{len(data) / 1024:,.0f} KB，{time.perf_counter() - started:.1f} s）：{out}")
     return 0
+
+
+def _date_arg(text: str):
+    """An argparse type: YYYY-MM-DD, or a message naming the form (argparse exits 2 with it)."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        msg = f"应为 YYYY-MM-DD 形式的日期，得到 {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -644,6 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pdf: A4 report; html: offline interactive map; xlsx: the tables; gpkg / geojson: the layers")
     rep.add_argument("--sections", default=None,
                      help="comma-separated: map,scorecard,coverage,gaps,four_sync,scenario (default: all)")
+    rep.add_argument("--since", type=_date_arg, default=None,
+                     help="YYYY-MM-DD: add 与基期对比, every target then (the data as it stood that day) and now")
     rep.add_argument("--out", required=True, help="file to write")
     _district_option(rep)
     rep.set_defaults(func=_cmd_report)

@@ -8,12 +8,20 @@ from dataclasses import dataclass
 import streamlit as st
 
 from dashboard.i18n import pick
-from dashboard.state import MAP_TOWNSHIP, REPORT_FILES, REPORT_FORMATS, REPORT_SCENARIO, REPORT_SECTIONS
+from dashboard.state import (
+    MAP_TOWNSHIP,
+    REPORT_FILES,
+    REPORT_FORMATS,
+    REPORT_SCENARIO,
+    REPORT_SECTIONS,
+    REPORT_SINCE,
+)
 from data.versions import DataRef
 from reports.content import SECTIONS, ReportError, ReportRequest, collect
 from reports.export import FORMATS, file_name, render
 from reports.static_map import FontMissingError
 from services import scenarios
+from services import scorecard as sc
 
 DEFAULT_FORMATS = ["pdf", "xlsx"]
 
@@ -27,7 +35,8 @@ class Generated:
 
 
 def init_state() -> None:
-    for key, value in {REPORT_SECTIONS: [s for s in SECTIONS if s != "scenario"], REPORT_FORMATS: DEFAULT_FORMATS,
+    for key, value in {REPORT_SECTIONS: [s for s in SECTIONS if s not in ("scenario", "since")],
+                       REPORT_FORMATS: DEFAULT_FORMATS,
                        REPORT_SCENARIO: 0, REPORT_FILES: None}.items():
         st.session_state.setdefault(key, value)
 
@@ -38,21 +47,31 @@ def choices(ref: DataRef) -> ReportRequest | None:
     names = {0: pick("不含情景", "No scenario")} | dict(zip(listing["id"].astype(int), listing["name"], strict=True))
     if st.session_state[REPORT_SCENARIO] not in names:
         st.session_state[REPORT_SCENARIO] = 0
-    sections = st.pills(pick("章节", "Sections"), options=[s for s in SECTIONS if s != "scenario"],
+    sections = st.pills(pick("章节", "Sections"), options=[s for s in SECTIONS if s not in ("scenario", "since")],
                         format_func=SECTIONS.get, selection_mode="multi", key=REPORT_SECTIONS)
     st.pills(pick("导出格式", "Formats"), options=list(FORMATS), format_func=lambda f: FORMATS[f].label_zh,
              selection_mode="multi", key=REPORT_FORMATS)
     sid = st.selectbox(pick("规划情景（前后对比）", "Scenario (before / after)"), options=list(names),
                        format_func=names.get, key=REPORT_SCENARIO, width=480,
                        help=pick("选择后报告增加“规划情景前后对比”一节：前后地图与覆盖变化。", "Adds a before/after section."))
+    history = sc.since_dates(ref)
+    since = None
+    if history:
+        options = [None, *history]
+        if st.session_state.get(REPORT_SINCE, "unset") not in options:  # first visit: a year or a quarter back
+            st.session_state[REPORT_SINCE] = sc.default_since(history, max(sc.current_dates(ref).values()))
+        since = st.selectbox(pick("与基期对比（较早的数据日期）", "Compare with an earlier data date"), options,
+                             format_func=lambda d: pick("不对比", "None") if d is None else str(d),
+                             key=REPORT_SINCE, width=480)
     if not sections and not sid:
         st.warning(pick("请至少选择一个章节。", "Choose at least one section."))
         return None
     if not st.session_state[REPORT_FORMATS]:
         st.warning(pick("请至少选择一种导出格式。", "Choose at least one format."))
         return None
-    return ReportRequest(township=st.session_state.get(MAP_TOWNSHIP) or None, scenario_id=sid or None,
-                         sections=tuple(s for s in SECTIONS if s in sections or (s == "scenario" and sid)))
+    return ReportRequest(township=st.session_state.get(MAP_TOWNSHIP) or None, scenario_id=sid or None, since=since,
+                         sections=tuple(s for s in SECTIONS if s in sections or (s == "scenario" and sid)
+                                        or (s == "since" and since)))
 
 
 def generate(ref: DataRef, request: ReportRequest, formats: list[str]) -> None:

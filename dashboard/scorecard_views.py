@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from dashboard.i18n import pick
-from data.models import KIND_ZH
 from data.versions import DatedRef
 from planning.scorecard import DISTRICT, LIGHT_EN, LIGHT_ZH, Scorecard
-from reports.cells import csv_bytes
 from services.scorecard import (
-    HISTORY_KINDS,
     LIGHT_COLOURS,
+    baseline_words,
     change_text,
     fmt_amount,
-    fmt_change,
     fmt_target,
     fmt_value,
+    since_rows,
 )
 
 
@@ -86,33 +83,12 @@ def unsupported_table(card: Scorecard) -> pd.DataFrame:
 
 def since_table(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.DataFrame:
     """Each target's value at the baseline and now, the change, and both lights."""
-    a, b = now.area(area), then.area(area)
-    rows = []
-    for t in now.targets:
-        v0, v1 = b.loc[t.id, "value"], a.loc[t.id, "value"]
-        rows.append({"指标": pick(t.label_zh, t.label_en), "基期": fmt_value(v0, t.unit), "现在": fmt_value(v1, t.unit),
-                     "变化": fmt_change(v1 - v0, t.unit) if np.isfinite(v0) and np.isfinite(v1) else "—",
-                     "基期状态": light_label(b.loc[t.id, "light"]), "状态": light_label(a.loc[t.id, "light"])})
-    return pd.DataFrame(rows)
+    rows = since_rows(now, then, area)
+    return pd.DataFrame({"指标": [pick(z, e) for z, e in zip(rows["指标"], rows["label_en"], strict=True)],
+                         "基期": rows["基期"], "现在": rows["现在"], "变化": rows["变化"],
+                         "基期状态": rows["light_then"].map(light_label), "状态": rows["light_now"].map(light_label)})
 
 
 def since_caption(dated: DatedRef) -> str:
     """Which data the baseline is: the kinds with a version that old, and those read as they are now."""
-    had = [f"{KIND_ZH[k]} {dated.dates[k]}" for k in sorted(HISTORY_KINDS) if k in dated.dates and k not in dated.later]
-    now = [KIND_ZH[k] for k in sorted(dated.dates) if k in dated.later]
-    text = pick("基期数据：", "Baseline data: ") + ("、".join(had) or "—")
-    if now:
-        text += pick(f"；{'、'.join(now)}没有该日或更早的版本，按现有最早版本计", f"; {', '.join(now)}: earliest version")
-    return text
-
-
-def scorecard_csv(card: Scorecard, names: dict[str, str]) -> bytes:
-    """Every cell with ids, names, labels and targets, for a spreadsheet (formulas neutralised)."""
-    targets = {t.id: t for t in card.targets}
-    out = card.cells.copy()
-    out.insert(2, "area_name", ["全区" if a == DISTRICT else names.get(a, a) for a in out["area"]])
-    out.insert(1, "label_zh", [targets[t].label_zh for t in out["target_id"]])
-    out["target"] = [targets[t].target for t in out["target_id"]]
-    out["unit"] = [targets[t].unit for t in out["target_id"]]
-    out["light_zh"] = out["light"].map(LIGHT_ZH)
-    return csv_bytes(out)
+    return baseline_words(dated)

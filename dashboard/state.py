@@ -106,3 +106,4 @@ REPORT_FILES = "report.files"  # the last generated files: {"request": ..., "fil
 REPORT_SECTIONS = "report.sections"
 REPORT_FORMATS = "report.formats"
 REPORT_SCENARIO = "report.scenario"  # 0 = no scenario section
+REPORT_SINCE = "report.since"  # the baseline date of the 与基期对比 section; None = no comparison

@@ -1,5 +1,7 @@
 """联席会议总览: the policy targets computed from the database, district and townships, with a map."""
 
+import datetime as dt
+
 import streamlit as st
 from streamlit_folium import st_folium
 
@@ -43,8 +45,8 @@ for tid, why in card.notes.items():
 history = scorecard.since_dates(ref)
 if history:
     st.subheader(pick("与基期对比", "Since a baseline"))
-    if st.session_state.get(SC_SINCE) not in history:
-        st.session_state[SC_SINCE] = history[0]
+    if st.session_state.get(SC_SINCE) not in history:  # a year back, else a quarter, else the newest
+        st.session_state[SC_SINCE] = scorecard.default_since(history, dt.date.fromisoformat(as_of))
     since = st.selectbox(pick("基期（较早的数据日期）", "Baseline data date"), options=history, key=SC_SINCE)
     then, dated = scorecard.scorecard_since(ref, since)
     st.caption(views.since_caption(dated))

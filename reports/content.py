@@ -31,6 +31,7 @@ SECTIONS = {
     "gaps": "未覆盖老人集中片区",
     "four_sync": "新建住宅四同步问题",
     "scenario": "规划情景前后对比",
+    "since": "与基期对比",
 }
 DEMO_LABEL = "演示数据（合成）"
 TOP_GAPS = 10
@@ -47,6 +48,7 @@ class ReportRequest:
     township: str | None = None  # a township code; None: the whole district
     scenario_id: int | None = None
     sections: tuple[str, ...] = tuple(SECTIONS)
+    since: dt.date | None = None  # compare every target with the data as it stood then
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.sections if s not in SECTIONS]
@@ -64,6 +66,13 @@ class ScenarioPart:
     townships: pd.DataFrame  # per township, the elders covered before / after
     before: MapLayers
     after: MapLayers
+
+
+@dataclass(frozen=True)
+class SincePart:
+    date: dt.date
+    baseline: str  # which data the baseline is, in words
+    table: pd.DataFrame  # services.scorecard.since_rows of the report's area
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class Report:
     scenario: ScenarioPart | None
     map_layers: MapLayers
     kinds: dict[str, tuple[str, str]]  # care kinds drawn: id -> (Chinese name, colour)
+    since: SincePart | None = None
 
     @property
     def township(self) -> str | None:
@@ -104,7 +114,8 @@ class Report:
         return f"{self.area_name}养老服务设施布局与{self.minutes}分钟服务圈报告"
 
     def has(self, section: str) -> bool:
-        return section in self.request.sections and (section != "scenario" or self.scenario is not None)
+        return section in self.request.sections and (section != "scenario" or self.scenario is not None) \
+            and (section != "since" or self.since is not None)
 
 
 def _names(townships: pd.DataFrame) -> dict[str, str]:
@@ -313,6 +324,11 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
     if wants_scenario:
         progress(0.65, "计算情景前后对比 …")
         scenario = _scenario_part(ref, eng, layers, request.scenario_id, name, township, cutoff_m)
+    since = None
+    if request.since is not None and "since" in request.sections:
+        progress(0.7, "计算与基期的对比 …")
+        then, dated = sc.scorecard_since(ref, request.since)
+        since = SincePart(request.since, sc.baseline_words(dated), sc.since_rows(card, then, area))
     progress(0.75, "整理地图图层 …")
     care = eng.facilities[eng.facilities["kind_id"].isin(sc.care_kind_ids())]
     zone = ZoneInfo(config.live.timezone)
@@ -327,8 +343,9 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
         matrix=matrix, matrix_lights=lights,
         coverage=coverage_table(result, layers.townships, township),
         gaps=gaps, four_sync=four_sync_rows(checked, layers.townships, township), scenario=scenario,
-        map_layers=_map_layers(eng, layers, result, township, care), kinds=_kinds(),
+        map_layers=_map_layers(eng, layers, result, township, care), kinds=_kinds(), since=since,
     )
+
 
 
 def _community_names(ref: DataRef) -> dict[str, str]:

@@ -117,6 +117,39 @@ def scorecard_since(ref: DataRef, date: dt.date) -> tuple[Scorecard, DatedRef]:
     return scorecard(dated.ref), dated
 
 
+def default_since(dates: list[dt.date], now: dt.date) -> dt.date | None:
+    """The baseline a comparison opens with: the newest earlier data date a year or more back, else a quarter
+    or more back, else the newest earlier one (``dates`` newest first)."""
+    for days in (365, 90):
+        old = [d for d in dates if (now - d).days >= days]
+        if old:
+            return old[0]
+    return dates[0] if dates else None
+
+
+def since_rows(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.DataFrame:
+    """Each target's value at the baseline and now, the change, both lights; numbers and their text."""
+    a, b = now.area(area), then.area(area)
+    rows = []
+    for t in now.targets:
+        v0, v1 = b.loc[t.id, "value"], a.loc[t.id, "value"]
+        delta = v1 - v0 if np.isfinite(v0) and np.isfinite(v1) else np.nan
+        rows.append({"target_id": t.id, "指标": t.label_zh, "label_en": t.label_en, "unit": t.unit, "then": v0,
+                     "now": v1, "change": delta, "基期": fmt_value(v0, t.unit), "现在": fmt_value(v1, t.unit),
+                     "变化": fmt_change(delta, t.unit), "light_then": b.loc[t.id, "light"],
+                     "light_now": a.loc[t.id, "light"]})
+    return pd.DataFrame(rows)
+
+
+def baseline_words(dated) -> str:
+    """Which data a baseline is: the kinds with a version that old (and its date), and those read as now."""
+    had = [f"{KIND_ZH[k]} {dated.dates[k]}" for k in sorted(HISTORY_KINDS)
+           if k in dated.dates and k not in dated.later]
+    later = [KIND_ZH[k] for k in sorted(dated.dates) if k in dated.later]
+    text = "基期数据：" + ("、".join(had) or "—")
+    return text + (f"；{'、'.join(later)}没有该日或更早的版本，按现有最早版本计" if later else "")
+
+
 def fmt_value(value: float, unit: str) -> str:
     if value is None or not np.isfinite(value):
         return "—"

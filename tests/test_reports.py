@@ -342,3 +342,50 @@ def test_the_same_report_from_postgis(pg_demo_url, demo_db_url):
     for name in lite:
         for a, b in zip(pg[name], lite[name], strict=True):
             assert all(_same(x, y) if isinstance(y, float) else x == y for x, y in zip(a, b, strict=True)), (name, a, b)
+
+
+def test_cli_report_since_a_baseline_date(report_db, tmp_path):
+    """`--since`: every target then (the demo's facility list of 2025-06-30) and now, in the workbook and the PDF."""
+    import openpyxl
+    import sqlalchemy as sa
+
+    url, _ = report_db
+    out = tmp_path / "since.xlsx"
+    cmd = [sys.executable, "cli.py", "report", "--database-url", url, "--format", "xlsx", "--out", str(out),
+           "--since", "2025-12-31"]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    sheet = openpyxl.load_workbook(out)["与基期对比"]
+    header = [c.value for c in sheet[1]]
+    rows = {r[0]: dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)}
+    care = ("'township_centre','community_station','rural_mutual_aid','day_care','meal_point','institution',"
+            "'embedded_complex','rehab_nursing'")
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        def beds(version: str) -> float:
+            return conn.execute(sa.text(
+                f"SELECT SUM(beds_total) FROM facility f JOIN data_version v ON v.id = f.version_id WHERE "
+                f"v.kind = 'facilities' AND {version} AND f.status = 'operating' AND f.kind_id IN ({care})")).scalar()
+
+        then, now = beds("v.data_date = '2025-06-30'"), beds("v.is_current")
+        elders, = conn.execute(sa.text("SELECT SUM(age_60_69 + age_70_79 + age_80_plus) FROM elder_group")).one()
+    engine.dispose()
+    beds_row = rows["每千名老年人养老床位数"]
+    assert beds_row["基期 2025-12-31"] == pytest.approx(then / elders * 1000)  # the list dated on or before it
+    assert beds_row["现在 2026-06-30"] == pytest.approx(now / elders * 1000) and then < now
+    assert "设施 2025-06-30" in beds_row["基期数据"]
+    bad = subprocess.run([*cmd[:-1], "2025-13-01"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "应为 YYYY-MM-DD" in bad.stderr
+
+
+def test_default_baseline_is_a_year_or_a_quarter_back():
+    import datetime as dt
+
+    from services.scorecard import default_since
+
+    now = dt.date(2026, 6, 30)
+    d = [dt.date(2026, 5, 31), dt.date(2026, 3, 31), dt.date(2025, 6, 30), dt.date(2020, 12, 31)]
+    assert default_since(d, now) == dt.date(2025, 6, 30)  # the newest a year or more back
+    assert default_since(d[:2], now) == dt.date(2026, 3, 31)  # else a quarter or more back
+    assert default_since(d[:1], now) == dt.date(2026, 5, 31)  # else the newest
+    assert default_since([], now) is None
