@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from dashboard.i18n import pick
 from data.versions import DatedRef
 from planning.scorecard import DISTRICT, LIGHT_EN, LIGHT_ZH, Scorecard
+from reports.cells import csv_bytes
 from services.scorecard import (
     LIGHT_COLOURS,
     baseline_words,
     change_text,
     fmt_amount,
+    fmt_change,
     fmt_target,
     fmt_value,
     since_rows,
@@ -89,6 +92,34 @@ def since_table(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.Dat
                          "基期状态": rows["light_then"].map(light_label), "状态": rows["light_now"].map(light_label)})
 
 
+CHANGE_LEGEND_ZH = {"green": "改善", "red": "变差", "none": "不变或无数据"}
+CHANGE_LEGEND_EN = {"green": "Better", "red": "Worse", "none": "Same or no data"}
+
+
+def change_cells(now: Scorecard, then: Scorecard, target) -> pd.DataFrame:
+    """Per township: the change of one target since the baseline, as text, and whether it is better
+    (green), worse (red) or the same (none), by the target's direction; for the scorecard map."""
+    a, b = now.townships(target.id)["value"], then.townships(target.id)["value"].reindex(now.townships(target.id).index)
+    delta = a - b
+    better = delta > 0 if target.direction == "at_least" else delta < 0
+    worse = delta < 0 if target.direction == "at_least" else delta > 0
+    light = np.where(better, "green", np.where(worse, "red", "none"))
+    return pd.DataFrame({"value": delta, "light": light, "text": [fmt_change(d, target.unit) for d in delta]},
+                        index=a.index)
+
+
 def since_caption(dated: DatedRef) -> str:
     """Which data the baseline is: the kinds with a version that old, and those read as they are now."""
     return baseline_words(dated)
+
+
+def scorecard_csv(card: Scorecard, names: dict[str, str]) -> bytes:
+    """Every cell with ids, names, labels and targets, for a spreadsheet (formulas neutralised)."""
+    targets = {t.id: t for t in card.targets}
+    out = card.cells.copy()
+    out.insert(2, "area_name", ["全区" if a == DISTRICT else names.get(a, a) for a in out["area"]])
+    out.insert(1, "label_zh", [targets[t].label_zh for t in out["target_id"]])
+    out["target"] = [targets[t].target for t in out["target_id"]]
+    out["unit"] = [targets[t].unit for t in out["target_id"]]
+    out["light_zh"] = out["light"].map(LIGHT_ZH)
+    return csv_bytes(out)

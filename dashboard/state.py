@@ -21,6 +21,7 @@ COV_MODE = "cov.mode"
 COV_CATEGORY = "cov.category"
 
 SC_SINCE = "sc.since"  # the baseline data date of the scorecard's comparison
+SC_MAP_CHANGE = "sc.map_change"  # the township map shows the change since the baseline, not the value
 
 DA_KIND = "da.kind"  # the kind of data being imported
 DA_SOURCE = "da.source"  # "upload" | "server"

@@ -338,6 +338,8 @@ def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, 
                   show_all: bool = True) -> None:
     twp = _shift(townships, basemap)[["code", "name", "type", "geometry"]].copy()
     twp["geometry"] = _round(shapely.simplify(twp.geometry.values, 0.00003))
+    twp["name"] = [html.escape(str(n)) for n in twp["name"]]  # names come from a bureau's file; tooltips are HTML
+    twp["type"] = [html.escape(str(n)) for n in twp["type"]]
     twp["selected"] = twp["code"] == (selected or "")
     if not show_all:
         twp = twp[twp["selected"]]
@@ -629,6 +631,7 @@ def build_scorecard_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     m = base_map(district, bounds, basemap, assets)
     twp = _shift(townships, basemap)[["code", "name", "geometry"]].copy()
     twp["geometry"] = _round(shapely.simplify(twp.geometry.values, 0.00003))
+    twp["name"] = [html.escape(str(n)) for n in twp["name"]]  # names come from a bureau's file; tooltips are HTML
     twp["fill"] = [LIGHT_FILL[cells["light"].get(c, "none")] for c in twp["code"]]
     twp["value"] = [cells["text"].get(c, "—") for c in twp["code"]]
     twp["selected"] = twp["code"] == (selected_township or "")
@@ -637,7 +640,7 @@ def build_scorecard_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.65, "className": "score-area",
                                   "color": "#d84315" if f["properties"]["selected"] else "#ffffff",
                                   "weight": 3 if f["properties"]["selected"] else 1.2},
-        tooltip=folium.GeoJsonTooltip(fields=["name", "value"], aliases=["乡镇（街道）", label]),
+        tooltip=folium.GeoJsonTooltip(fields=["name", "value"], aliases=["乡镇（街道）", html.escape(label)]),
     ).add_to(m)
     html_legend = f"<b>{html.escape(label)}</b>" + "".join(
         f"<div>{_dot(LIGHT_FILL[k])}{html.escape(v)}</div>" for k, v in legend.items())

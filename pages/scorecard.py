@@ -8,7 +8,7 @@ from streamlit_folium import st_folium
 from dashboard import scorecard_views as views
 from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
-from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_SINCE
+from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_MAP_CHANGE, SC_SINCE
 from maps.builders import LocalAssets, build_scorecard_map
 from planning.scorecard import LIGHT_EN, LIGHT_ZH
 from services import base, scorecard
@@ -43,6 +43,7 @@ for tid, why in card.notes.items():
     st.warning(pick(f"未评估 · {config.target(tid).label_zh}：{why}", f"Not evaluated · {config.target(tid).label_en}: {why}"))
 
 history = scorecard.since_dates(ref)
+then = None
 if history:
     st.subheader(pick("与基期对比", "Since a baseline"))
     if st.session_state.get(SC_SINCE) not in history:  # a year back, else a quarter, else the newest
@@ -74,8 +75,14 @@ with left:
                  column_config={"name": pick("乡镇（街道）", "Township"), "text": labels[tid],
                                 "state": pick("状态", "Light")})
 with right:
-    legend = {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
-    fmap = build_scorecard_map(layers.district, layers.townships, cells, label=labels[tid], legend=legend,
+    change = then is not None and st.radio(
+        pick("地图显示", "Map shows"), [False, True], horizontal=True, key=SC_MAP_CHANGE,
+        format_func=lambda c: pick(f"较基期 {since} 的变化", f"Change since {since}") if c else pick("现值", "Value"))
+    shown, label = (views.change_cells(card, then, target), pick(f"{labels[tid]}：较 {since} 变化", labels[tid])) \
+        if change else (cells, labels[tid])
+    legend = {k: pick(views.CHANGE_LEGEND_ZH[k], views.CHANGE_LEGEND_EN[k]) for k in views.CHANGE_LEGEND_ZH} \
+        if change else {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
+    fmap = build_scorecard_map(layers.district, layers.townships, shown, label=label, legend=legend,
                                config=config, basemap_id=st.session_state[MAP_BASEMAP],
                                selected_township=st.session_state[MAP_TOWNSHIP] or None, assets=LocalAssets())
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key="scorecard_map")
