@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 from pathlib import Path
@@ -175,7 +176,9 @@ def preview_map(points: pd.DataFrame, key: str, build):
     held = st.session_state.get(DA_MAP)
     if held is None or held[0] != digest:
         st.session_state[DA_MAP] = (digest, build())
-    return st.session_state[DA_MAP][1]
+    # a folium map changes as it renders, so the kept one is never rendered: each run draws a copy of it (the
+    # same element names, so the same HTML, which the browser then keeps)
+    return copy.deepcopy(st.session_state[DA_MAP][1])
 
 
 def cached_check(key: str, run):
