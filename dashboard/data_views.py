@@ -293,6 +293,7 @@ def problems(check: data_admin.Check) -> pd.DataFrame:
     """The problem list, filtered by the radio above it; returns it (the map shows the same rows)."""
     table = data_admin.problem_table(check.prepared)
     if table.empty:
+        st.session_state[DA_FILTER] = "all"  # no list, no filter: the map shows every row
         return table
     n_err, n_warn = int((table["级别"] == "错误").sum()), int((table["级别"] == "警告").sum())
     st.radio(pick("显示", "Show"), ["all", "error", "warning"], key=DA_FILTER, horizontal=True,

@@ -9,7 +9,7 @@ from streamlit_folium import st_folium
 from dashboard import data_views as v
 from dashboard.components import footer, language_toggle, leave_legacy_page_mode
 from dashboard.i18n import pick
-from dashboard.state import DA_ACCEPT, DA_CHECK, DA_DONE, MAP_BASEMAP, init_state
+from dashboard.state import DA_ACCEPT, DA_CHECK, DA_DONE, DA_FILTER, MAP_BASEMAP, init_state
 from data.db import database_url
 from data.imports.store import ImportRefused
 from maps.builders import LocalAssets, build_preview_map
@@ -55,8 +55,8 @@ with tab_import:
                                    data=lambda: problems_xlsx(table, check.prepared),
                                    file_name="问题清单.xlsx", icon=":material/download:")
             outline, towns = (None, None) if new else data_admin.outline_and_townships(url, district)
-            points = data_admin.point_table(check.prepared, None if len(shown) == len(
-                data_admin.problem_table(check.prepared)) else set(shown["行"].dropna()))
+            points = data_admin.point_table(check.prepared, None if st.session_state[DA_FILTER] == "all"
+                                            else set(shown["行"].dropna()))  # the map shows what the list shows
             if outline is not None and not points.empty:
                 st.subheader(pick("预览地图（尚未保存）", "Preview (not stored)"))
                 fmap = v.preview_map(points, f"{target}|{ref}|{st.session_state[MAP_BASEMAP]}", lambda: build_preview_map(

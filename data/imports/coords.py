@@ -60,18 +60,19 @@ def decide_lonlat_crs(lon: np.ndarray, lat: np.ndarray, crs: str = "auto", *, ou
         return CrsDecision("wgs84", lon, lat, lines)
     evidence = []
     readings = {}
+    use_towns = townships is not None and any(declared)
+    if use_towns:  # one tree and one array of declared codes for the three readings
+        codes = townships["code"].to_numpy()
+        tree = shapely.STRtree(townships.geometry.values)
+        wanted = np.array([d if d is not None else "" for d in declared], dtype=object)
     for system in READINGS:
         wlon, wlat = lonlat_to_wgs84(lon, lat, system)
         readings[system] = (wlon, wlat)
-        pts = shapely.points(wlon, wlat)
         in_district = int(shapely.contains_xy(outline, wlon, wlat).sum()) if outline is not None else None
         in_town = None
-        if townships is not None and any(declared):
-            codes = townships["code"].to_numpy()
-            hit_p, hit_t = shapely.STRtree(townships.geometry.values).query(pts, predicate="within")
-            located = np.full(len(pts), None, dtype=object)
-            located[hit_p] = codes[hit_t]
-            in_town = int(sum(d is not None and d == loc for d, loc in zip(declared, located, strict=True)))
+        if use_towns:
+            hit_p, hit_t = tree.query(shapely.points(wlon, wlat), predicate="within")
+            in_town = int((wanted[hit_p] == codes[hit_t]).sum())  # a point in two townships counts once at most
         evidence.append({"reading": system, "in_township": in_town, "in_district": in_district})
     n_declared = sum(d is not None for d in declared)
     key = "in_township" if n_declared and evidence[0]["in_township"] is not None else "in_district"
