@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.i18n import t
-from dashboard.state import DISTRICT, LANG, LINKED_DISTRICT, LINKED_TOWNSHIP, MAP_TOWNSHIP, init_state
+from dashboard.state import DISTRICT, LANG, LINKED_DISTRICT, LINKED_TOWNSHIP, MAP_TOWNSHIP, MARK_SINCE, init_state
 from data.db import database_url
 from services import base
+from services import scorecard as sc
 
 
 def leave_legacy_page_mode() -> None:
@@ -138,6 +139,23 @@ def kpi_cards(kpis, *, beds_target: float, level_names: dict[str, str]) -> None:
     cols = st.columns(len(kpis.facilities_by_level))
     for col, (level_id, n) in zip(cols, kpis.facilities_by_level.items(), strict=True):
         col.metric(level_names.get(level_id, level_id), f"{n:,}", border=True)
+
+
+def mark_since(ref) -> tuple[object, frozenset[str] | None, frozenset[str] | None]:
+    """The sidebar's 'new since' date (default a year or a quarter back) and what is new since then:
+    (date or None, facility codes, project names); the sets are None when no version is that old."""
+    history = sc.since_dates(ref)
+    if not history:
+        return None, None, None
+    options = [None, *history]
+    if st.session_state.get(MARK_SINCE, "unset") not in options:
+        st.session_state[MARK_SINCE] = sc.default_since(history, max(sc.current_dates(ref).values()))
+    with st.sidebar:
+        since = st.selectbox(t("mark_since"), options, key=MARK_SINCE,
+                             format_func=lambda d: t("mark_none") if d is None else str(d))
+    if since is None:
+        return None, None, None
+    return since, sc.new_since(ref, since, "facilities"), sc.new_since(ref, since, "projects")
 
 
 def footer(meta: dict[str, str]) -> None:

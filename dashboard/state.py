@@ -21,6 +21,7 @@ COV_MODE = "cov.mode"
 COV_CATEGORY = "cov.category"
 
 SC_SINCE = "sc.since"  # the baseline data date of the scorecard's comparison
+MARK_SINCE = "ui.mark_since"  # lists mark what is new since this earlier data date (None: no marks)
 SC_MAP_CHANGE = "sc.map_change"  # the township map shows the change since the baseline, not the value
 
 DA_KIND = "da.kind"  # the kind of data being imported

@@ -28,13 +28,17 @@ def pick_township(names: dict[str, str]) -> str:
     return code
 
 
-def stations_table(facilities: gpd.GeoDataFrame) -> pd.DataFrame:
-    """The township's facilities, care services first, with beds, staff and medical partner."""
+def stations_table(facilities: gpd.GeoDataFrame, new: frozenset[str] | None = None) -> pd.DataFrame:
+    """The township's facilities, care services first, with beds, staff and medical partner; ``new``: codes of
+    facilities new since a baseline (marked in a first column and listed first)."""
     config = get_config()
     kinds = {k.id: k for k in config.facility_kinds}
-    f = facilities.assign(_care=[not kinds[k].care_service for k in facilities["kind_id"]])
-    f = f.sort_values(["_care", "kind_id", "name"])
+    f = facilities.assign(_care=[not kinds[k].care_service for k in facilities["kind_id"]],
+                          _old=[new is None or c not in new for c in facilities["code"]])
+    f = f.sort_values(["_old", "_care", "kind_id", "name"])  # new ones first when marked
+    marks = {pick("较基期", "Since"): ["新增" if c in new else "" for c in f["code"]]} if new is not None else {}
     return pd.DataFrame({
+        **marks,
         pick("名称", "Name"): f["name"],
         pick("类型", "Kind"): [pick(kinds[k].name_zh, kinds[k].name_en) for k in f["kind_id"]],
         pick("状态", "Status"): [STATUS_ZH.get(s, s) for s in f["status"]],

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard.components import footer, page_setup
+from dashboard.components import footer, mark_since, page_setup
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
 from maps.builders import LocalAssets, build_projects_map
@@ -71,6 +71,12 @@ with right:
 
 st.subheader(pick("检查结果", "Results"))
 columns = ["name", "状态", "不合规项", "原因", "households"]
+since, _, new_projects = mark_since(ref)
+if new_projects is not None and len(shown):
+    shown = shown.assign(较基期=["新增" if n in new_projects else "" for n in shown["name"]])
+    columns = ["较基期", *columns]
+    st.caption(pick(f"“较基期”标出 {since} 以后新录入的项目（{int((shown['较基期'] == '新增').sum())} 个）。",
+                    f"New since {since} are marked."))
 st.dataframe(shown[columns] if len(shown) else shown, hide_index=True, width="stretch",
              column_config={"name": pick("项目", "Project"), "households": pick("户数", "Households")})
 st.download_button(pick("下载 CSV", "Download CSV"), icon=":material/download:", mime="text/csv",

@@ -5,7 +5,7 @@ from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
 from dashboard import township
-from dashboard.components import footer, page_setup
+from dashboard.components import footer, mark_since, page_setup
 from dashboard.i18n import pick
 from dashboard.scenario_views import gap_table
 from dashboard.state import MAP_BASEMAP
@@ -84,7 +84,11 @@ with tab_gaps:
         st.success(pick(f"{name}的老人均在{minutes:g}分钟步行范围内。", "Every elder here is covered."))
 with tab_sites:
     here = layers.facilities[layers.facilities["township_code"] == code]
-    st.dataframe(township.stations_table(here), hide_index=True, width="stretch")
+    since, new_sites, _ = mark_since(ref)
+    if since is not None and new_sites is not None:
+        st.caption(pick(f"“较基期”标出 {since} 以后新增的设施（本乡镇 {here['code'].isin(new_sites).sum()} 个）。",
+                        f"New since {since} are marked."))
+    st.dataframe(township.stations_table(here, new_sites), hide_index=True, width="stretch")
 with tab_projects:
     if len(projects):
         pmap = build_projects_map(layers.district, layers.townships, projects, config=config,

@@ -111,6 +111,19 @@ def scorecard(ref: DataRef) -> Scorecard:
                              baselines=baselines)
 
 
+@memo(ttl_s=300)
+def new_since(ref: DataRef, date: dt.date, kind: str) -> frozenset[str] | None:
+    """Facility codes (``facilities``) or project names (``projects``) present now but not in the data as it
+    stood on ``date``; None when that kind has no version that old (nothing can be called new)."""
+    dated = dated_ref(ref, date)
+    if kind in dated.later or kind not in dated.ref.version_map:
+        return None
+    key, read = {"facilities": ("code", lambda r: r.facilities()), "projects": ("name", lambda r: r.projects())}[kind]
+    then = set(repo_call(dated.ref, read)[key])
+    now = set(repo_call(ref, read)[key])
+    return frozenset(now - then)
+
+
 def scorecard_since(ref: DataRef, date: dt.date) -> tuple[Scorecard, DatedRef]:
     """The scorecard of the data as it stood on ``date``, and which versions that is."""
     dated = dated_ref(ref, date)

@@ -198,3 +198,17 @@ def test_change_cells_colour_by_the_targets_direction():
     assert up["text"].tolist() == ["+10.0 个百分点", "-10.0 个百分点", "+0.0 个百分点"]
     down = change_cells(now, then, SimpleNamespace(id="x", direction="at_most", unit="count"))
     assert down["light"].tolist() == ["red", "green", "none"] and down["text"].tolist() == ["+10", "-10", "+0"]
+
+
+def test_township_stations_mark_what_is_new_since_a_year_back(township_page, demo_db_url):
+    """The demo keeps the facility list of 2025-06-30: the stations opened since are marked 新增 (checked by SQL)."""
+    from dashboard.state import MARK_SINCE
+
+    assert str(township_page.session_state[MARK_SINCE]) == "2025-06-30"  # a year before the data date
+    stations = next(d.value for d in township_page.dataframe if "签约医疗机构" in d.value.columns)
+    new, = sql(demo_db_url, f"""
+        SELECT COUNT(*) FROM {FACILITY} WHERE f.township_code = '{TOWNSHIP}' AND f.code NOT IN (
+            SELECT o.code FROM facility o JOIN data_version ov ON ov.id = o.version_id
+            WHERE ov.kind = 'facilities' AND ov.data_date = '2025-06-30')""")
+    assert (stations["较基期"] == "新增").sum() == new and new > 0
+    assert (stations["较基期"].iloc[:new] == "新增").all()  # listed first

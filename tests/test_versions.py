@@ -242,3 +242,24 @@ def test_change_targets_match_raw_sql_over_two_versions(demo_db_url):
     assert gain["base_value"] == pytest.approx(coverage(version(plan_base)))
     assert gain["value"] == pytest.approx(coverage(now) - coverage(version(plan_base)))
     assert card.spans["bed_growth"] == (year_before, DATA_DATE)
+
+
+def test_what_is_new_since_a_date(writable_demo_url, demo_bundle):
+    """A later project list with one project added: that one is new since the demo's date; nothing can be
+    called new since a day before any list."""
+    from services.scorecard import new_since
+
+    rows = [dict(p) for p in demo_bundle.projects]
+    rows.append({**rows[0], "name": "新建小区（测试）"})
+    engine = make_engine(writable_demo_url)
+    with session_factory(engine).begin() as s:
+        store_version(s, DEMO, "projects", rows, data_date=dt.date(2026, 9, 30), source_name="projects.xlsx",
+                      sha256=None)
+    engine.dispose()
+    ref = demo_ref(writable_demo_url)
+    assert new_since(ref, DATA_DATE, "projects") == {"新建小区（测试）"}
+    assert new_since(ref, dt.date(2019, 1, 1), "projects") is None
+    # the list of a year before held the built facilities opened by then: everything else on today's list is new
+    then = {f["code"] for f in demo_bundle.facilities if f["status"] in ("operating", "suspended")
+            and f["opened_on"] is not None and f["opened_on"] <= HISTORY_DATES[1]}
+    assert new_since(ref, HISTORY_DATES[1], "facilities") == {f["code"] for f in demo_bundle.facilities} - then
