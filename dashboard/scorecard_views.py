@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from dashboard.i18n import pick
@@ -14,10 +13,10 @@ from services.scorecard import (
     baseline_words,
     change_text,
     fmt_amount,
-    fmt_change,
     fmt_target,
     fmt_value,
     since_rows,
+    township_change,
 )
 
 
@@ -97,15 +96,8 @@ CHANGE_LEGEND_EN = {"green": "Better", "red": "Worse", "none": "Same or no data"
 
 
 def change_cells(now: Scorecard, then: Scorecard, target) -> pd.DataFrame:
-    """Per township: the change of one target since the baseline, as text, and whether it is better
-    (green), worse (red) or the same (none), by the target's direction; for the scorecard map."""
-    a, b = now.townships(target.id)["value"], then.townships(target.id)["value"].reindex(now.townships(target.id).index)
-    delta = a - b
-    better = delta > 0 if target.direction == "at_least" else delta < 0
-    worse = delta < 0 if target.direction == "at_least" else delta > 0
-    light = np.where(better, "green", np.where(worse, "red", "none"))
-    return pd.DataFrame({"value": delta, "light": light, "text": [fmt_change(d, target.unit) for d in delta]},
-                        index=a.index)
+    """Per township: the change of one target since the baseline, for the scorecard map."""
+    return township_change(now, then, target)
 
 
 def since_caption(dated: DatedRef) -> str:

@@ -34,6 +34,7 @@ SECTIONS = {
     "since": "与基期对比",
 }
 DEMO_LABEL = "演示数据（合成）"
+CHANGE_MAP_TARGET = "walk15_coverage"  # the district report maps this target's change by township
 TOP_GAPS = 10
 
 Progress = Callable[[float, str], None]
@@ -73,6 +74,8 @@ class SincePart:
     date: dt.date
     baseline: str  # which data the baseline is, in words
     table: pd.DataFrame  # services.scorecard.since_rows of the report's area
+    map_target: str | None = None  # district reports: the target whose change is mapped by township
+    townships: pd.DataFrame | None = None  # services.scorecard.township_change of that target
 
 
 @dataclass(frozen=True)
@@ -328,7 +331,10 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
     if request.since is not None and "since" in request.sections:
         progress(0.7, "计算与基期的对比 …")
         then, dated = sc.scorecard_since(ref, request.since)
-        since = SincePart(request.since, sc.baseline_words(dated), sc.since_rows(card, then, area))
+        mapped = next((t for t in card.targets if t.id == CHANGE_MAP_TARGET), None) if township is None else None
+        since = SincePart(request.since, sc.baseline_words(dated), sc.since_rows(card, then, area),
+                          mapped.label_zh if mapped else None,
+                          sc.township_change(card, then, mapped) if mapped else None)
     progress(0.75, "整理地图图层 …")
     care = eng.facilities[eng.facilities["kind_id"].isin(sc.care_kind_ids())]
     zone = ZoneInfo(config.live.timezone)

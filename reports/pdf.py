@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from planning.scorecard import LIGHT_ZH
 from reports.content import DEMO_LABEL, SECTIONS, Report
-from reports.static_map import render_map, use_cjk_font
+from reports.static_map import render_change_map, render_map, use_cjk_font
 from services.base import get_config
 from services.scorecard import fmt_value
 
@@ -71,6 +71,9 @@ def maps(r: Report) -> dict[str, str]:
     out = {}
     if r.has("map"):
         out["overview"] = _data_uri(render_map(r.map_layers, kinds=r.kinds))
+    if r.has("since") and r.since.townships is not None:
+        out["since"] = _data_uri(render_change_map(r.map_layers.district, r.map_layers.townships, r.since.townships,
+                                                   title=f"{r.since.map_target}：{r.since.date} 以来的变化"))
     if r.has("scenario"):
         for key in ("before", "after"):
             out[key] = _data_uri(render_map(getattr(r.scenario, key), kinds=r.kinds, width_in=3.5, height_in=3.3,

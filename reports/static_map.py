@@ -15,6 +15,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import matplotlib as mpl
+import pandas as pd
 
 mpl.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -82,6 +83,42 @@ def _north_arrow(ax) -> None:
     ax.annotate("", xy=(0.95, 0.97), xytext=(0.95, 0.88), xycoords="axes fraction",
                 arrowprops={"arrowstyle": "-|>,head_width=0.5,head_length=0.9", "color": "#212121", "lw": 1.6})
     ax.text(0.95, 0.845, "北 N", transform=ax.transAxes, ha="center", va="top", fontsize=8, fontweight="bold")
+
+
+CHANGE_FILL = {"green": "#66bb6a", "red": "#e53935", "none": "#e0e0e0"}
+CHANGE_LABEL = {"green": "改善", "red": "变差", "none": "不变或无数据"}
+
+
+def render_change_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, change: pd.DataFrame, *,
+                      title: str, width_in: float = 6.7, height_in: float = 5.6, dpi: int = 170) -> bytes:
+    """PNG bytes: townships filled by whether a target got better or worse since the baseline (``change``
+    indexed by township code with ``light`` and ``text``), each that changed labelled with its change."""
+    use_cjk_font()
+    c = district.union_all().centroid
+    crs = utm_crs_for(c.x, c.y)
+    d, t = district.to_crs(crs), townships.to_crs(crs)
+    fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=dpi)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    lights = t["code"].map(change["light"]).fillna("none")
+    t.plot(ax=ax, color=[CHANGE_FILL[x] for x in lights], edgecolor="white", linewidth=0.6, alpha=0.8)
+    d.boundary.plot(ax=ax, color="#37474f", linewidth=1.0)
+    for code, geom, light in zip(t["code"], t.geometry, lights, strict=True):
+        if light != "none":  # only what changed is labelled; the grey ones say it themselves
+            p = geom.representative_point()
+            ax.text(p.x, p.y, change.loc[code, "text"], fontsize=5.5, ha="center", va="center", color="#212121")
+    ax.legend(handles=[Patch(facecolor=CHANGE_FILL[k], label=v) for k, v in CHANGE_LABEL.items()], loc="upper center",
+              bbox_to_anchor=(0.5, -0.01), ncol=3, fontsize=6.5, frameon=False)
+    minx, miny, maxx, maxy = d.total_bounds
+    span = maxx - minx
+    length = nice_length_m(span)
+    _scale_bar(ax, maxx - length - span * 0.04, miny + span * 0.03, length, span * 0.008)
+    _north_arrow(ax)
+    ax.set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: str = "",

@@ -163,6 +163,19 @@ def baseline_words(dated) -> str:
     return text + (f"；{'、'.join(later)}没有该日或更早的版本，按现有最早版本计" if later else "")
 
 
+def township_change(now: Scorecard, then: Scorecard, target) -> pd.DataFrame:
+    """Per township (indexed by code): one target's value then and now, the change, and whether that is better
+    (green), worse (red) or the same or unknown (none) by the target's direction."""
+    a = now.townships(target.id)["value"]
+    b = then.townships(target.id)["value"].reindex(a.index)
+    delta = a - b
+    better = delta > 0 if target.direction == "at_least" else delta < 0
+    worse = delta < 0 if target.direction == "at_least" else delta > 0
+    light = np.where(better, "green", np.where(worse, "red", "none"))
+    return pd.DataFrame({"then": b, "now": a, "value": delta, "light": light,
+                         "text": [fmt_change(d, target.unit) for d in delta]}, index=a.index)
+
+
 def fmt_value(value: float, unit: str) -> str:
     if value is None or not np.isfinite(value):
         return "—"

@@ -389,3 +389,24 @@ def test_default_baseline_is_a_year_or_a_quarter_back():
     assert default_since(d[:2], now) == dt.date(2026, 3, 31)  # else a quarter or more back
     assert default_since(d[:1], now) == dt.date(2026, 5, 31)  # else the newest
     assert default_since([], now) is None
+
+
+def test_district_pdf_maps_the_change_by_township(report_db, tmp_path):
+    """The 与基期对比 section of a district PDF: the table and a township map of the walking coverage change."""
+    import datetime as dt
+
+    from reports.content import ReportRequest
+    from reports.export import export
+
+    _poppler()
+    url, _ = report_db
+    request = ReportRequest(sections=("since",), since=dt.date(2025, 12, 31))
+    r, data = export(demo_ref(url), request, "pdf")
+    assert r.since is not None and set(r.since.townships.index) == set(r.map_layers.townships["code"])
+    path = tmp_path / "since.pdf"
+    path.write_bytes(data)
+    text = _compact(_pdftotext(path))
+    assert "与基期对比" in text and "基期数据：设施2025-06-30" in text
+    images = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
+    kinds = [line.split()[2] for line in images.strip().splitlines()[2:]]
+    assert kinds.count("image") == 1  # the township map of the change (no other map asked for; an alpha mask is not a map)
