@@ -27,9 +27,12 @@ new = district == v.NEW
 st.title(pick("数据管理", "Data management"))
 if st.session_state.get(DA_DONE):
     st.success(st.session_state.pop(DA_DONE))
-tab_import, tab_versions, tab_templates = st.tabs([pick("导入数据", "Import"), pick("版本与回退", "Versions"),
-                                                   pick("空白模板", "Templates")])
-with tab_import:
+
+
+@st.fragment
+def import_tab() -> None:
+    """Choosing, checking and importing a file. A fragment: an edit of the mapping, a value map or the problem
+    filter reruns only this part, not the sidebar, the versions and the templates."""
     naming = v.new_district() if new else None
     kind = v.kind_choice(new)
     v.options_form(kind)
@@ -90,6 +93,12 @@ with tab_import:
                         if new:
                             st.session_state[v.DISTRICT] = target
                         st.rerun()
+
+
+tab_import, tab_versions, tab_templates = st.tabs([pick("导入数据", "Import"), pick("版本与回退", "Versions"),
+                                                   pick("空白模板", "Templates")])
+with tab_import:
+    import_tab()
 with tab_versions:
     if new:
         st.info(pick("新区县还没有版本。", "A new district has no versions yet."))

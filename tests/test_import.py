@@ -626,3 +626,39 @@ def test_an_old_xls_sheet_with_a_merged_title_and_a_date_cell(db, truth, tmp_pat
         fac = Repository(s, HEXI).facilities().sort_values("opened_on")
     assert list(fac["opened_on"]) == [dt.date(2020, 1, d) for d in range(2, 7)]
     assert set(fac["kind_id"]) == {"institution"}
+
+
+def test_one_table_checked_again_under_other_mappings_reads_each_column_afresh(db, truth, tmp_path):
+    """The 数据管理 page keeps the sheet and checks it again after each mapping edit: every check must read
+    the columns its mapping names, whatever an earlier check of the same table parsed."""
+    from data.imports.mapping import MappingFile
+    from data.imports.store import read_input_table
+
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1)
+    beds = [10 * (i % 5) + 20 for i in range(len(pts))]  # 20 … 60
+    care = [b // 2 for b in beds]
+    lines = ["名称,设施类型,街道,经度,纬度,床位数,护理型床位,备用床位"]
+    for i, r in enumerate(pts.itertuples()):
+        lines.append(f"{r.name},养老院,{r.street},{r.lon:.7f},{r.lat:.7f},{beds[i]},{care[i]},{care[i]}张")
+    path = tmp_path / "beds.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    cfg = load_config()
+    table = read_input_table(path, ImportOptions(), cfg)
+
+    def check(columns):
+        o = ImportOptions(dry_run=True, crs="wgs84", override=MappingFile(columns, {}) if columns else None)
+        try:
+            return run_import(db, HEXI, "facilities", path, cfg, o, table=table).prepared
+        except ImportRefused as exc:
+            return exc.prepared
+
+    first = check({})
+    assert [r["beds_total"] for r in first.rows] == beds and [r["beds_care"] for r in first.rows] == care
+    spare = check({"beds_total": "备用床位"})  # 10张 … 30张: the unit is read off
+    assert [r["beds_total"] for r in spare.rows] == care
+    none = check({"beds_total": ""})  # unmapped: 0 beds, and every care bed is then more than the total
+    assert not none.rows and len(none.errors) == len(pts)
+    assert {p.why for p in none.errors} == {f"护理型/认知症床位多于总床位 {0}"}
+    again = check({})
+    assert [r["beds_total"] for r in again.rows] == beds

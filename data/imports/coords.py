@@ -18,6 +18,7 @@ import numpy as np
 import shapely
 
 from geo.crs import lonlat_to_wgs84
+from geo.overlay import points_in_polygons
 
 READINGS = ("wgs84", "gcj02", "bd09")
 READING_ZH = {"wgs84": "WGS84（GPS、天地图）", "gcj02": "GCJ-02（高德、腾讯）", "bd09": "BD-09（百度）",
@@ -63,7 +64,7 @@ def decide_lonlat_crs(lon: np.ndarray, lat: np.ndarray, crs: str = "auto", *, ou
     use_towns = townships is not None and any(declared)
     if use_towns:  # one tree and one array of declared codes for the three readings
         codes = townships["code"].to_numpy()
-        tree = shapely.STRtree(townships.geometry.values)
+        polygons = townships.geometry.values
         wanted = np.array([d if d is not None else "" for d in declared], dtype=object)
     for system in READINGS:
         wlon, wlat = lonlat_to_wgs84(lon, lat, system)
@@ -71,7 +72,7 @@ def decide_lonlat_crs(lon: np.ndarray, lat: np.ndarray, crs: str = "auto", *, ou
         in_district = int(shapely.contains_xy(outline, wlon, wlat).sum()) if outline is not None else None
         in_town = None
         if use_towns:
-            hit_p, hit_t = tree.query(shapely.points(wlon, wlat), predicate="within")
+            hit_p, hit_t = points_in_polygons(wlon, wlat, polygons)
             in_town = int((wanted[hit_p] == codes[hit_t]).sum())  # a point in two townships counts once at most
         evidence.append({"reading": system, "in_township": in_town, "in_district": in_district})
     n_declared = sum(d is not None for d in declared)

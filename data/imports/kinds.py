@@ -37,6 +37,7 @@ from data.imports.values import (
 )
 from geo.crs import utm_crs_for
 from geo.density import cells_in, spread_counts
+from geo.overlay import polygon_of
 
 H3_RES = 9
 TOWN_TYPES = ("街道", "镇", "乡", "其他")
@@ -206,9 +207,7 @@ def table_points(table: RawTable, ctx: Context, config: DashboardConfig, *, crs:
     towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True))) \
         if ctx.townships is not None else None
     keep, lon, lat, declared = [], [], [], []
-    for n, row in zip(table.row_numbers, table.rows, strict=True):
-        if any(c.strip() in config.imports.total_row_labels for c in row[:3]):
-            continue
+    for n, row in _body_rows(table, config):
         x, y = number(row[mapping["lon"]]), number(row[mapping["lat"]])
         bad = [(f, v) for f, v in (("lon", x), ("lat", y)) if isinstance(v, BadValue)]
         for f, v in bad:
@@ -329,6 +328,60 @@ def kind_lookup(config: DashboardConfig, extra: dict[str, str] | None = None) ->
     return out
 
 
+def _body_rows(table: RawTable, config: DashboardConfig) -> list[tuple[int, list[str]]]:
+    """(spreadsheet row, cells) of every row that is not a total (合计) row."""
+    labels = config.imports.total_row_labels
+    return [(n, r) for n, r in zip(table.row_numbers, table.rows, strict=True)
+            if not any(c.strip() in labels for c in r[:3])]
+
+
+def _status(text: str) -> str | None:
+    return STATUS.get(text.lower())
+
+
+def _star(text: str) -> int | BadValue:
+    v = count(text.replace("星", "").replace("级", ""))
+    if isinstance(v, BadValue) or not 1 <= v <= 5:
+        return BadValue("星级应为 1–5", "填写 1 到 5 的整数，或留空")
+    return v
+
+
+class _Cells:
+    """The body rows' cells column by column: each mapped field's stripped text, whether it is missing, and its
+    parsed value. A parser runs once per distinct text (sheets repeat their kinds, townships, statuses and dates);
+    columns parsed by a module-level parser are kept on the table, so a page that remaps one field re-parses
+    only that field's column."""
+
+    def __init__(self, table: RawTable, rows: list[list[str]], mapping: dict[str, int], missing: tuple[str, ...]):
+        self._rows, self._mapping, self._memo = rows, mapping, table.memo
+        self._missing = frozenset(missing)
+        self._blank = [""] * len(rows)
+
+    def _kept(self, key, make):
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    def text(self, f: str) -> list[str]:
+        if f not in self._mapping:
+            return self._blank
+        ci = self._mapping[f]
+        return self._kept((ci, "text"), lambda: [r[ci].strip() if ci < len(r) else "" for r in self._rows])
+
+    def missing(self, f: str) -> list[bool]:
+        ci = self._mapping.get(f)
+        return self._kept((ci, "missing", self._missing), lambda: [t in self._missing for t in self.text(f)])
+
+    def parse(self, f: str, parser: Callable[[str], object], *, memo: bool = True) -> list:
+        """``parser`` of each cell of ``f`` (of "" where ``f`` is not mapped); ``memo=False`` for a parser that
+        depends on more than the text (the district's places, the override's value maps)."""
+        def run() -> list:
+            seen: dict[str, object] = {}
+            return [seen[t] if t in seen else seen.setdefault(t, parser(t)) for t in self.text(f)]
+
+        return self._kept((self._mapping.get(f), parser), run) if memo else run()
+
+
 def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *, crs: str = "auto",
                        override: MappingFile | None = None, progress: Callable[[str], None] = lambda _m: None) -> Prepared:
     out = Prepared("facilities")
@@ -337,7 +390,6 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
     out.mapping = describe(mapping, table.header, fields)
     out.columns = {f: table.header[i] for f, i in mapping.items()}
     out.notices += table.notices
-    missing = config.imports.missing_values
     kinds = kind_lookup(config, (override.values.get("kind") if override else None))
     kind_ids = {k.id for k in config.facility_kinds}
     bad_kind_map = sorted(set(kinds.values()) - kind_ids)
@@ -352,128 +404,136 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
         if ctx.communities is not None and len(ctx.communities) else None
     col = {f: table.header[i] for f, i in mapping.items()}
 
-    def cell(row, f: str) -> str:
-        return row[mapping[f]].strip() if f in mapping else ""
-
     def bad(n: int, f: str, value: str, why: str, fix: str, severity: str = "error") -> None:
         out.problems.append(Problem(n, col.get(f, f), value, why, fix, severity))
 
     # total rows (合计) are not facilities
-    body = [(n, r) for n, r in zip(table.row_numbers, table.rows, strict=True)
-            if not any(c.strip() in config.imports.total_row_labels for c in r[:3])]
+    body = _body_rows(table, config)
     if len(body) < len(table.rows):
         out.notices.append(f"跳过 {len(table.rows) - len(body)} 个合计行")
+    cells = _Cells(table, [r for _n, r in body], mapping, config.imports.missing_values)
+    text = {f.name: cells.text(f.name) for f in fields}  # every field's cells and missing flags, looked up once
+    blank = {f.name: cells.missing(f.name) for f in fields}
     lon = np.full(len(body), np.nan)
     lat = np.full(len(body), np.nan)
     declared_town: list[str | None] = [None] * len(body)
     parsed: list[dict | None] = [None] * len(body)
     seen_codes: dict[str, int] = {}
     kind_names = "、".join(k.name_zh for k in config.facility_kinds)
-    for i, (n, row) in enumerate(body):
+    required = [(f, text[f], blank[f], f"填写{next(x.label_zh for x in fields if x.name == f)}")
+                for f in ("name", "kind", "lon", "lat")]
+    kind_of = cells.parse("kind", lambda t: kinds.get(header_key(t)), memo=False)  # the override's values may differ
+    x_of, y_of = cells.parse("lon", number), cells.parse("lat", number)
+    code_of = cells.parse("code", code_text)
+    counts = {f: cells.parse(f, count) for f in COUNT_FIELDS}
+    status_of = cells.parse("status", lambda t: STATUS.get(t.lower()))
+    partner_of = cells.parse("medical_partner", yes_no)
+    opened_of = cells.parse("opened_on", date)
+    star_of = cells.parse("star_rating", _star)
+    town_of = cells.parse("township", lambda t: towns.resolve(town_values.get(t, t)), memo=False) \
+        if towns is not None else None
+    comm_of = cells.parse("community", comms.resolve, memo=False) if comms is not None else None
+    names, addresses, models = text["name"], text["address"], text["operating_model"]
+    for i, (n, _row) in enumerate(body):
         rec: dict = {}
         ok = True
-        for f in ("name", "kind", "lon", "lat"):
-            if is_missing(cell(row, f), missing):
-                bad(n, f, cell(row, f), "必填项为空", f"填写{next(x.label_zh for x in fields if x.name == f)}")
+        for f, values, missing_, fix in required:
+            if missing_[i]:
+                bad(n, f, values[i], "必填项为空", fix)
                 ok = False
         if not ok:
             continue
-        rec["name"] = cell(row, "name")[:120]
-        k = kinds.get(header_key(cell(row, "kind")))
+        rec["name"] = names[i][:120]
+        k = kind_of[i]
         if k is None:
-            bad(n, "kind", cell(row, "kind"), "未知的设施类型",
+            bad(n, "kind", text["kind"][i], "未知的设施类型",
                 f"填写已配置的类型之一（{kind_names}），或把这个叫法加到 config/dashboard.toml 对应类型的 aliases，"
                 "或在 --mapping 文件的 [values.kind] 中映射")
             ok = False
         rec["kind_id"] = k
-        x, y = number(cell(row, "lon")), number(cell(row, "lat"))
+        x, y = x_of[i], y_of[i]
         for f, v in (("lon", x), ("lat", y)):
             if isinstance(v, BadValue):
-                bad(n, f, cell(row, f), v.why, "填写十进制度数，如 117.2")
+                bad(n, f, text[f][i], v.why, "填写十进制度数，如 117.2")
                 ok = False
         if not isinstance(x, BadValue) and not isinstance(y, BadValue):  # shown on a preview even with other errors
             lon[i], lat[i] = x, y
-        code = cell(row, "code")
-        if code and not is_missing(code, missing):
-            c = code_text(code)
+        if text["code"][i] and not blank["code"][i]:
+            c = code_of[i]
             if isinstance(c, BadValue):
-                bad(n, "code", code, c.why, c.fix)
+                bad(n, "code", text["code"][i], c.why, c.fix)
                 ok = False
             elif c in seen_codes:
-                bad(n, "code", code, f"编码与第 {seen_codes[c]} 行重复", "每个设施一个唯一编码")
+                bad(n, "code", text["code"][i], f"编码与第 {seen_codes[c]} 行重复", "每个设施一个唯一编码")
                 ok = False
             else:
                 seen_codes[c] = n
                 rec["code"] = c[:32]
         for f in COUNT_FIELDS:
-            t = cell(row, f)
-            if is_missing(t, missing):
+            if blank[f][i]:
                 rec[f] = 0
                 continue
-            v = count(t)
+            v = counts[f][i]
             if isinstance(v, BadValue):
-                bad(n, f, t, v.why, v.fix)
+                bad(n, f, text[f][i], v.why, v.fix)
                 ok = False
             else:
                 rec[f] = v
         if ok and (rec["beds_care"] > rec["beds_total"] or rec["beds_dementia"] > rec["beds_total"]):
-            bad(n, "beds_care", cell(row, "beds_care"), f"护理型/认知症床位多于总床位 {rec['beds_total']}",
+            bad(n, "beds_care", text["beds_care"][i], f"护理型/认知症床位多于总床位 {rec['beds_total']}",
                 "核对床位数：分项不能多于总数")
             ok = False
         if ok and (rec["staff_professional"] > rec["staff_total"] or rec["staff_prejob_trained"] > rec["staff_total"]):
             if rec["staff_total"] == 0:
                 rec["staff_total"] = max(rec["staff_professional"], rec["staff_prejob_trained"])
             else:
-                bad(n, "staff_professional", cell(row, "staff_professional"),
+                bad(n, "staff_professional", text["staff_professional"][i],
                     f"专业/培训人员多于工作人员 {rec['staff_total']}", "核对人数：分项不能多于总数")
                 ok = False
-        t = cell(row, "status")
-        rec["status"] = "operating" if is_missing(t, missing) else STATUS.get(t.lower())
+        rec["status"] = "operating" if blank["status"][i] else status_of[i]
         if rec["status"] is None:
-            bad(n, "status", t, "未知的状态", f"填写 {'、'.join(sorted({k for k in STATUS if not k.isascii()}))}")
+            bad(n, "status", text["status"][i], "未知的状态",
+                f"填写 {'、'.join(sorted({k for k in STATUS if not k.isascii()}))}")
             ok = False
-        t = cell(row, "medical_partner")
-        if is_missing(t, missing):
+        if blank["medical_partner"][i]:
             rec["medical_partner"], rec["medical_partner_name"] = False, None
         else:
-            yn = yes_no(t)
+            yn = partner_of[i]
             rec["medical_partner"] = yn if isinstance(yn, bool) else True  # a partner's name means yes
-            rec["medical_partner_name"] = None if isinstance(yn, bool) else t[:120]
-        t = cell(row, "opened_on")
+            rec["medical_partner_name"] = None if isinstance(yn, bool) else text["medical_partner"][i][:120]
         rec["opened_on"] = None
-        if not is_missing(t, missing):
-            d = date(t)
+        if not blank["opened_on"][i]:
+            d = opened_of[i]
             if isinstance(d, BadValue):
-                bad(n, "opened_on", t, d.why, d.fix)
+                bad(n, "opened_on", text["opened_on"][i], d.why, d.fix)
                 ok = False
             else:
                 rec["opened_on"] = d
-        t = cell(row, "star_rating")
         rec["star_rating"] = None
-        if not is_missing(t, missing):
-            v = count(t.replace("星", "").replace("级", ""))
-            if isinstance(v, BadValue) or not 1 <= v <= 5:
-                bad(n, "star_rating", t, "星级应为 1–5", "填写 1 到 5 的整数，或留空")
+        if not blank["star_rating"][i]:
+            v = star_of[i]
+            if isinstance(v, BadValue):
+                bad(n, "star_rating", text["star_rating"][i], v.why, v.fix)
                 ok = False
             else:
                 rec["star_rating"] = v
-        rec["address"] = cell(row, "address")[:200]
-        rec["operating_model"] = (cell(row, "operating_model") or "未填")[:20]
-        t = cell(row, "township")
-        if t and not is_missing(t, missing):
-            if towns is None:
+        rec["address"] = addresses[i][:200]
+        rec["operating_model"] = (models[i] or "未填")[:20]
+        t = text["township"][i]
+        if t and not blank["township"][i]:
+            if town_of is None:
                 bad(n, "township", t, "本区还没有导入乡镇（街道）", "先导入 townships，或去掉这一列", "warning")
             else:
-                code = towns.resolve(town_values.get(t, t))
+                code = town_of[i]
                 if isinstance(code, BadValue):
                     bad(n, "township", t, code.why, code.fix)
                     ok = False
                 else:
                     declared_town[i] = code
-        t = cell(row, "community")
+        t = text["community"][i]
         rec["community_code"] = None
-        if t and not is_missing(t, missing) and comms is not None:
-            code = comms.resolve(t)
+        if t and not blank["community"][i] and comm_of is not None:
+            code = comm_of[i]
             if isinstance(code, BadValue):
                 bad(n, "community", t, code.why, code.fix, "warning")
             else:
@@ -519,7 +579,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
         if declared_town[i] and located and declared_town[i] != located:
             dist = _distance_m(town_rows.geometry[declared_town[i]], p)
             if dist > tol:
-                bad(n, "township", cell(_row, "township"),
+                bad(n, "township", text["township"][i],
                     f"点位不在所填乡镇内（距其边界 {dist:,.0f} m，落在 {town_rows['name'][located]}）",
                     "核对所属乡镇或经纬度", "warning")
         rec["township_code"] = declared_town[i] or located
@@ -549,14 +609,9 @@ def _locate(lon: np.ndarray, lat: np.ndarray, ctx: Context) -> list[str | None]:
     out: list[str | None] = [None] * len(lon)
     if ctx.townships is None or not len(lon):
         return out
-    ok = np.isfinite(lon) & np.isfinite(lat)
-    pts = shapely.points(lon[ok], lat[ok])
-    idx = np.flatnonzero(ok)
-    hit_pt, hit_town = shapely.STRtree(ctx.townships.geometry.values).query(pts, predicate="within")
+    which = polygon_of(lon, lat, ctx.townships.geometry.values)
     codes = ctx.townships["code"].to_numpy()
-    for p, t in zip(hit_pt, hit_town, strict=True):
-        out[idx[p]] = codes[t]
-    return out
+    return [codes[w] if w >= 0 else None for w in which]
 
 
 def _distance_m(geom, p: Point) -> float:

@@ -36,6 +36,8 @@ class RawTable:
     encoding: str | None = None
     sheet: str | None = None
     notices: list[str] = field(default_factory=list)
+    # parsed columns kept while one table is checked again and again (a page editing the mapping): see kinds
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
