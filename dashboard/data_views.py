@@ -169,10 +169,14 @@ def cached_table(kind: str, content: str, path: Path, options: ImportOptions):
     return st.session_state[DA_TABLE][1]
 
 
-def preview_map(points: pd.DataFrame, key: str, build):
-    """The preview map, rebuilt only when the points, their status or the layers under them change: an edit
-    that moves nothing (a column that is not a position) keeps the same map, which the browser then keeps."""
-    digest = f"{key}|{int(pd.util.hash_pandas_object(points, index=False).sum())}"
+def points_digest(points: pd.DataFrame, key: str) -> str:
+    """What a preview map of ``points`` depends on: ``key`` (district, data, basemap) and the points' positions and
+    status, so an edit that moves nothing (a column that is not a position) keeps the same map."""
+    return f"{key}|{int(pd.util.hash_pandas_object(points, index=False).sum())}"
+
+
+def kept_map(digest: str, build):
+    """The preview map for ``digest``, built once; the browser then keeps the same map across edits."""
     held = st.session_state.get(DA_MAP)
     if held is None or held[0] != digest:
         st.session_state[DA_MAP] = (digest, build())

@@ -12,7 +12,7 @@ from dashboard.i18n import pick
 from dashboard.state import DA_ACCEPT, DA_CHECK, DA_DONE, DA_FILTER, MAP_BASEMAP, init_state
 from data.db import database_url
 from data.imports.store import ImportRefused
-from maps.builders import LocalAssets, build_preview_map
+from maps.builders import LocalAssets, build_preview_map, build_version_map
 from reports.problems import problems_xlsx
 from services import base, data_admin
 
@@ -60,12 +60,19 @@ def import_tab() -> None:
             outline, towns = (None, None) if new else data_admin.outline_and_townships(url, district)
             points = data_admin.point_table(check.prepared, None if st.session_state[DA_FILTER] == "all"
                                             else set(shown["行"].dropna()))  # the map shows what the list shows
-            if outline is not None and not points.empty:
+            shapes = data_admin.shape_frame(kind, check.prepared)
+            basemap = st.session_state[MAP_BASEMAP]
+            if shapes is not None:  # polygons or lines: drawn over the outline (or as the outline, for a new one)
                 st.subheader(pick("预览地图（尚未保存）", "Preview (not stored)"))
-                fmap = v.preview_map(points, f"{target}|{ref}|{st.session_state[MAP_BASEMAP]}", lambda: build_preview_map(
-                    outline, towns, points, config=config, assets=LocalAssets(), basemap_id=st.session_state[MAP_BASEMAP]))
-                st_folium(fmap,
-                          height=460, use_container_width=True, returned_objects=[], key="da_map")
+                fmap = v.kept_map(f"{target}|{ref}|{basemap}|{key}", lambda: build_version_map(
+                    outline if outline is not None else shapes, shapes, label=pick("导入预览（尚未保存）", "Preview"),
+                    config=config, basemap_id=basemap, assets=LocalAssets()))
+                st_folium(fmap, height=460, use_container_width=True, returned_objects=[], key="da_map")
+            elif outline is not None and not points.empty:
+                st.subheader(pick("预览地图（尚未保存）", "Preview (not stored)"))
+                fmap = v.kept_map(v.points_digest(points, f"{target}|{ref}|{basemap}"), lambda: build_preview_map(
+                    outline, towns, points, config=config, assets=LocalAssets(), basemap_id=basemap))
+                st_folium(fmap, height=460, use_container_width=True, returned_objects=[], key="da_map")
             if check.ok and check.prepared is not None:
                 st.subheader(pick("与当前版本相比", "Against the current version"))
                 st.dataframe(data_admin.changes(url, target, kind, check.prepared.rows), hide_index=True,

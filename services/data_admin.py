@@ -164,6 +164,30 @@ def point_table(prepared: import_kinds.Prepared | None, rows: set[int] | None = 
     return frame[cols].reset_index(drop=True)
 
 
+ROAD_CLASS_ZH = {"arterial": "主干路", "connector": "次干路", "street": "支路", "lane": "小路、步行道"}
+
+
+def shape_frame(kind: str, prepared: import_kinds.Prepared | None):
+    """The polygons or lines an import of a GIS kind (district, townships, communities, roads) would store, as a
+    GeoDataFrame with ``name`` (plain text) for the preview map; None for the kinds previewed as points."""
+    import geopandas as gpd
+
+    if kind not in ("district", "townships", "communities", "roads") or prepared is None or not prepared.rows:
+        return None
+    rows = prepared.rows
+    if kind == "communities":  # their boundaries where the file has them, else their points
+        geoms = [r["boundary"] if r.get("boundary") is not None else r["geom"] for r in rows]
+    else:
+        geoms = [r["geom"] for r in rows]
+    if kind == "roads":
+        names = [ROAD_CLASS_ZH.get(r["road_class"], r["road_class"]) for r in rows]
+    elif kind == "district":
+        names = ["区界"] * len(rows)
+    else:
+        names = [f"{r['name']}（{r['code']}）" for r in rows]
+    return gpd.GeoDataFrame({"name": names}, geometry=geoms, crs=4326)
+
+
 def crs_evidence(prepared: import_kinds.Prepared | None) -> pd.DataFrame:
     """For ``--crs auto``: one row per reading (WGS84, GCJ-02, BD-09) with its evidence."""
     if prepared is None or prepared.crs is None or not prepared.crs.evidence:

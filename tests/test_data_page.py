@@ -202,3 +202,95 @@ def test_a_saved_mapping_maps_next_months_file(hexi_url, truth, monkeypatch):  #
     finally:
         folder = data_admin.mapping_path(HEXI, "facilities", name)
         folder.unlink(missing_ok=True)
+
+
+def kept_check(at):
+    """The page's last dry run (its Check), as the page keeps it in the session."""
+    from dashboard.state import DA_CHECK
+
+    return at.session_state[DA_CHECK][1]
+
+
+def preview_shown(at) -> bool:
+    return any(h.value == "预览地图（尚未保存）" for h in at.subheader)
+
+
+def test_elder_counts_preview_at_their_communities_and_import(hexi_url, truth, monkeypatch, tmp_path):  # noqa: F811
+    """The civil-affairs registry's sheet (title row, codes stored as numbers, a 合计 row): each row is shown at its
+    community, a bad count is an error at that place that blocks the import; corrected, it imports and the
+    change by township is the sheet's own total."""
+    from services import data_admin
+    from tests.test_import import elder_sheet
+
+    _, comms, _ = truth
+    comms = comms[comms["name"] != "珠海里社区"].set_index("code")
+    path = tmp_path / "elders.xlsx"
+    total = elder_sheet(truth, path)
+    good = path.read_bytes()
+    wb = openpyxl.load_workbook(path)
+    wb.active.cell(row=5, column=5).value = "很多"  # the third community's 70–79 count
+    bad = io.BytesIO()
+    wb.save(bad)
+
+    at = open_page(hexi_url, monkeypatch)
+    at.selectbox(key="da.kind").set_value("elders").run()
+    at.file_uploader(key="da.upload").set_value(("老年人口.xlsx", bad.getvalue(), "application/octet-stream")).run()
+    assert not at.exception and preview_shown(at)
+    assert next(b for b in at.button if b.label.startswith("导入为新版本")).disabled
+    points = data_admin.point_table(kept_check(at).prepared)
+    assert len(points) == len(comms)  # one per community row, the 合计 row not among them
+    assert points.loc[points["row"] == 5, "status"].tolist() == ["error"]
+    assert set(points.loc[points["row"] != 5, "status"]) == {"ok"}
+    sheet_codes = [str(int(float(c.value))) for c in openpyxl.load_workbook(io.BytesIO(good)).active["B"][2:-1]]
+    for code, r in zip(sheet_codes, points.sort_values("row").itertuples(), strict=True):
+        assert comms.geometry[code].contains(shapely_point(r.lon, r.lat)), code  # inside the real boundary
+
+    at.file_uploader(key="da.upload").set_value(("老年人口.xlsx", good, "application/octet-stream")).run()
+    assert_clean(at)
+    changes = next(d.value for d in at.dataframe if "新版本60岁以上" in d.value.columns).set_index("乡镇（街道）")
+    assert changes.loc["全区", "现版本60岁以上"] == 0 and changes.loc["全区", "新版本60岁以上"] == total
+    next(b for b in at.button if b.label.startswith("导入为新版本")).click().run()
+    assert_clean(at)
+    assert any("已导入" in s.value for s in at.success)
+
+
+def shapely_point(x, y):
+    import shapely
+
+    return shapely.Point(x, y)
+
+
+def test_townships_and_roads_preview_as_shapes(hexi_url, truth, monkeypatch, tmp_path):  # noqa: F811
+    """GIS kinds are previewed as the polygons or lines they would store: the real streets with their names, and
+    an OSM street grid clipped to the district and its margin."""
+    import shapely
+
+    from data.imports.roads import clip_area
+    from services import data_admin
+    from tests.test_import import write_grid_osm
+
+    streets, _, outline = truth
+    at = open_page(hexi_url, monkeypatch)
+    at.selectbox(key="da.kind").set_value("townships").run()
+    data = (SHARED / "tianjin_hexi_streets_wgs84.geojson").read_bytes()
+    at.file_uploader(key="da.upload").set_value(("streets.geojson", data, "application/geo+json")).run()
+    assert not at.exception and preview_shown(at)
+    shapes = data_admin.shape_frame("townships", kept_check(at).prepared)
+    assert sorted(shapes["name"]) == sorted(f"{n}（{c}）" for n, c in zip(streets["name"], streets["code"],
+                                                                       strict=True))
+    for name, geom in zip(streets["name"], streets.geometry, strict=True):
+        mine = shapes.geometry[shapes["name"].str.startswith(f"{name}（")].iloc[0]
+        assert mine.symmetric_difference(geom).area < 1e-9 * max(geom.area, 1e-12) + 1e-12
+
+    at.selectbox(key="da.kind").set_value("roads").run()
+    ways = write_grid_osm(tmp_path / "grid.osm", outline)
+    at.file_uploader(key="da.upload").set_value(("grid.osm", (tmp_path / "grid.osm").read_bytes(),
+                                                 "application/xml")).run()
+    assert not at.exception and preview_shown(at)
+    roads = data_admin.shape_frame("roads", kept_check(at).prepared)
+    stored, _towns = data_admin.outline_and_townships(hexi_url, HEXI)  # the outline as imported (from AMap)
+    area = clip_area(stored.geometry.iloc[0], 2000.0)
+    assert set(roads["name"]) == {"支路"}  # residential streets; the motorway is not walkable
+    assert shapely.union_all(roads.geometry.values).within(area.buffer(1e-6))
+    expected = [w for w in ways if w[1] != "motorway" and shapely.LineString(w[2]).intersects(area)]
+    assert f"可步行的 {len(expected):,} 条" in " ".join(kept_check(at).prepared.notices)

@@ -662,3 +662,22 @@ def test_one_table_checked_again_under_other_mappings_reads_each_column_afresh(d
     assert {p.why for p in none.errors} == {f"护理型/认知症床位多于总床位 {0}"}
     again = check({})
     assert [r["beds_total"] for r in again.rows] == beds
+
+
+def test_gc_paused_turns_the_collector_back_on_even_after_an_error():
+    import gc
+
+    from data.imports.store import gc_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        assert not gc.isenabled()
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()

@@ -672,6 +672,8 @@ def prepare_elders(table: RawTable, ctx: Context, config: DashboardConfig,
             ok = False
         else:
             seen[code] = n
+            at = info.geometry[code]  # the community's point: where the preview map shows this row
+            out.points.append((n, float(at.x), float(at.y)))
         for f in numeric:
             v = row[mapping[f]].strip()
             if is_missing(v, missing):
