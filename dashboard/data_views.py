@@ -310,6 +310,19 @@ def problems(check: data_admin.Check) -> pd.DataFrame:
     return shown
 
 
+def import_summary(summary) -> None:
+    """After an import: its rows by township and what changed against the version it replaced."""
+    if summary is None:
+        return
+    by_town, change = summary
+    left, right = st.columns([2, 3])
+    left.caption(pick("本次导入：各乡镇（街道）行数", "Rows by township"))
+    left.dataframe(by_town, hide_index=True, width="stretch")
+    if change is not None:
+        right.caption(pick("与被替换的版本相比", "Against the replaced version"))
+        right.dataframe(change, hide_index=True, width="stretch")
+
+
 def versions_tab(url: str, district: str) -> None:
     table = data_admin.version_table(url, district)
     st.dataframe(table, hide_index=True, width="stretch")

@@ -38,7 +38,8 @@ DA_MAP = "da.map"  # (key of the points shown, the preview map): rebuilt only wh
 DA_CHECK = "da.check"  # (key of the file and options, the dry run's Check): rerun only when the key changes
 DA_ACCEPT = "da.accept"  # warnings accepted
 DA_FILTER = "da.filter"  # problems shown: all / error / warning
-DA_DONE = "da.done"  # the last import's summary, shown once
+DA_DONE = "da.done"  # the last import's (or rollback's) message, shown once
+DA_SUMMARY = "da.summary"  # the last import's (rows by township, change against the version it replaced), shown once
 DA_NEW_CODE = "da.new_code"
 DA_NEW_NAME = "da.new_name"
 

@@ -9,9 +9,10 @@ from streamlit_folium import st_folium
 from dashboard import data_views as v
 from dashboard.components import footer, language_toggle, leave_legacy_page_mode
 from dashboard.i18n import pick
-from dashboard.state import DA_ACCEPT, DA_CHECK, DA_DONE, DA_FILTER, MAP_BASEMAP, init_state
+from dashboard.state import DA_ACCEPT, DA_CHECK, DA_DONE, DA_FILTER, DA_SUMMARY, MAP_BASEMAP, init_state
 from data.db import database_url
 from data.imports.store import ImportRefused
+from data.models import KIND_ZH
 from maps.builders import LocalAssets, build_preview_map, build_version_map
 from reports.problems import problems_xlsx
 from services import base, data_admin
@@ -27,6 +28,7 @@ new = district == v.NEW
 st.title(pick("数据管理", "Data management"))
 if st.session_state.get(DA_DONE):
     st.success(st.session_state.pop(DA_DONE))
+    v.import_summary(st.session_state.pop(DA_SUMMARY, None))
 
 
 @st.fragment
@@ -73,10 +75,11 @@ def import_tab() -> None:
                 fmap = v.kept_map(v.points_digest(points, f"{target}|{ref}|{basemap}"), lambda: build_preview_map(
                     outline, towns, points, config=config, assets=LocalAssets(), basemap_id=basemap))
                 st_folium(fmap, height=460, use_container_width=True, returned_objects=[], key="da_map")
+            change = None
             if check.ok and check.prepared is not None:
                 st.subheader(pick("与当前版本相比", "Against the current version"))
-                st.dataframe(data_admin.changes(url, target, kind, check.prepared.rows), hide_index=True,
-                             width="stretch")
+                change = data_admin.changes(url, target, kind, check.prepared.rows)
+                st.dataframe(change, hide_index=True, width="stretch")
             errors = check.prepared.errors if check.prepared is not None else []
             warnings = check.prepared.warnings if check.prepared is not None else []
             if check.message:
@@ -94,8 +97,10 @@ def import_tab() -> None:
                     else:
                         status.update(label=pick("已导入", "Imported"), state="complete")
                         st.session_state[DA_DONE] = pick(
-                            f"已导入 {r.rows:,} 行，新版本 {r.version_id}（{options.data_date}）",
+                            f"已导入 {r.rows:,} 行{KIND_ZH[kind]}，新版本 {r.version_id}（数据日期 {options.data_date}）",
                             f"Imported {r.rows:,} rows as version {r.version_id}")
+                        st.session_state[DA_SUMMARY] = (
+                            data_admin.rows_by_township(url, target, kind, r.prepared.rows), change)
                         st.session_state.pop(DA_CHECK, None)
                         if new:
                             st.session_state[v.DISTRICT] = target

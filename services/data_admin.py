@@ -261,6 +261,19 @@ def _with_total(table: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return pd.concat([total, table]).rename_axis("乡镇（街道）").reset_index()  # the district first
 
 
+def rows_by_township(url: str, district: str, kind: str, rows: list[dict]) -> pd.DataFrame:
+    """What an import brought, per township (by name, largest first): rows, or for elders (stored per H3 cell)
+    the people aged 60+; rows without a township (a district outline) as 未归属乡镇."""
+    names = township_names(url, district)
+    ages = ("age_60_69", "age_70_79", "age_80_plus")
+    what = "60岁以上老人" if kind == "elders" else f"{KIND_ZH.get(kind, kind)}行数"
+    frame = pd.DataFrame({"town": [r.get("township_code") for r in rows],
+                          "n": [sum(r[a] for a in ages) if kind == "elders" else 1 for r in rows]})
+    table = frame.groupby(frame["town"].fillna(""), sort=False)["n"].sum().sort_values(ascending=False, kind="stable")
+    return pd.DataFrame({"乡镇（街道）": [names.get(c, c) if c else "未归属乡镇" for c in table.index],
+                         what: table.to_numpy().astype("int64")})
+
+
 # ---- the district --------------------------------------------------------------------------------------------
 
 def official_districts() -> dict[str, str]:

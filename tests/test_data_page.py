@@ -251,7 +251,24 @@ def test_elder_counts_preview_at_their_communities_and_import(hexi_url, truth, m
     assert changes.loc["全区", "现版本60岁以上"] == 0 and changes.loc["全区", "新版本60岁以上"] == total
     next(b for b in at.button if b.label.startswith("导入为新版本")).click().run()
     assert_clean(at)
-    assert any("已导入" in s.value for s in at.success)
+    assert any("已导入" in s.value and "老年人口" in s.value for s in at.success)
+    # the summary: people by street, summed by hand from the sheet's cells and the real file's parent codes
+    _, _, ages = sheet_ages(good)
+    streets = truth[0].set_index("code")["name"]
+    want: dict[str, int] = {}
+    for code, n in ages.items():
+        street = streets[comms.loc[code, "parentcode"]]
+        want[street] = want.get(street, 0) + n
+    by_town = next(d.value for d in at.dataframe if "60岁以上老人" in d.value.columns).set_index("乡镇（街道）")
+    assert by_town["60岁以上老人"].to_dict() == want
+
+
+def sheet_ages(data: bytes):
+    """(header, rows, community code → its 60+ count) read straight from the elder sheet's cells."""
+    ws = openpyxl.load_workbook(io.BytesIO(data)).active
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=3)]
+    ages = {str(int(float(r[1]))): int(r[3]) + int(r[4]) + int(r[5]) for r in rows if r[1] is not None}
+    return rows[0], rows, ages
 
 
 def shapely_point(x, y):
