@@ -39,6 +39,7 @@ DA_CHECK = "da.check"  # (key of the file and options, the dry run's Check): rer
 DA_ACCEPT = "da.accept"  # warnings accepted
 DA_FILTER = "da.filter"  # problems shown: all / error / warning
 DA_DONE = "da.done"  # the last import's (or rollback's) message, shown once
+DA_IMPORTED = "da.imported"  # (file key, kind, district, version id) of the session's last import
 DA_SUMMARY = "da.summary"  # the last import's (rows by township, change against the version it replaced), shown once
 DA_NEW_CODE = "da.new_code"
 DA_NEW_NAME = "da.new_name"

@@ -161,7 +161,11 @@ class _PreviewPoints(Layer):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = (function() {
           var colours = {{ this.colours|tojson }}, said = {{ this.said_json }}, pts = {{ this.points_json }};
-          var renderer = L.canvas({padding: 0.2}), group = L.featureGroup();
+          var map = {{ this._parent.get_name() }};
+          if (!map.getPane('previewPoints')) {  // above the townships' filled polygons (overlayPane, 400)
+            map.createPane('previewPoints').style.zIndex = 450;
+          }
+          var renderer = L.canvas({padding: 0.2, pane: 'previewPoints'}), group = L.featureGroup();
           for (var i = 0; i < pts.length; i++) {
             var p = pts[i], row = p[3];
             L.circleMarker([p[1], p[0]], {renderer: renderer, radius: 5, weight: 1, color: '#ffffff',

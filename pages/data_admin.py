@@ -9,7 +9,16 @@ from streamlit_folium import st_folium
 from dashboard import data_views as v
 from dashboard.components import footer, language_toggle, leave_legacy_page_mode
 from dashboard.i18n import pick
-from dashboard.state import DA_ACCEPT, DA_CHECK, DA_DONE, DA_FILTER, DA_SUMMARY, MAP_BASEMAP, init_state
+from dashboard.state import (
+    DA_ACCEPT,
+    DA_CHECK,
+    DA_DONE,
+    DA_FILTER,
+    DA_IMPORTED,
+    DA_SUMMARY,
+    MAP_BASEMAP,
+    init_state,
+)
 from data.db import database_url
 from data.imports.store import ImportRefused
 from data.models import KIND_ZH
@@ -86,7 +95,14 @@ def import_tab() -> None:
                 st.error(check.message)
             if warnings and not errors:
                 st.checkbox(pick(f"已核对 {len(warnings)} 条警告，仍然导入", "Accept the warnings"), key=DA_ACCEPT)
-            blocked = bool(check.message) or (bool(warnings) and not st.session_state[DA_ACCEPT])
+            done = st.session_state.get(DA_IMPORTED)  # (file, kind, district, version) of this session's last import
+            again = done is not None and done[:3] == (content, kind, target) and \
+                dict(ref or ()).get(kind) == done[3]
+            if again:  # a second click would store the same file twice
+                st.info(pick(f"这个文件已导入为{KIND_ZH[kind]}当前版本 {done[3]}。新的数据请上传新文件；"
+                             "要重新导入这个文件，先在“版本与回退”中回退。",
+                             f"This file is the current version {done[3]} already."))
+            blocked = bool(check.message) or (bool(warnings) and not st.session_state[DA_ACCEPT]) or again
             if st.button(pick(f"导入为新版本（{check.rows:,} 行）", f"Import ({check.rows:,} rows)"), type="primary",
                          disabled=blocked, icon=":material/upload:"):
                 with st.status(pick("导入中 …", "Importing …"), expanded=True) as status:
@@ -101,6 +117,7 @@ def import_tab() -> None:
                             f"Imported {r.rows:,} rows as version {r.version_id}")
                         st.session_state[DA_SUMMARY] = (
                             data_admin.rows_by_township(url, target, kind, r.prepared.rows), change)
+                        st.session_state[DA_IMPORTED] = (content, kind, target, r.version_id)
                         st.session_state.pop(DA_CHECK, None)
                         if new:
                             st.session_state[v.DISTRICT] = target

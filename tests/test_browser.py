@@ -226,6 +226,15 @@ def test_a_district_imported_while_the_app_runs_is_shown_by_its_link(server, ser
     page.close()
 
 
+PREVIEW_POINTS_JS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map), out = [];
+  map.eachLayer(l => {
+    if (l instanceof L.CircleMarker && l.options.renderer && l.options.renderer instanceof L.Canvas) {
+      const p = l.getLatLng();
+      out.push({colour: l.options.fillColor, lon: p.lng, lat: p.lat, popup: l.getPopup().getContent()});
+    }
+  });
+  return out; }"""
 FACILITY_POSITIONS_JS = """() => {
   const out = [];
   const walk = l => l.getLayers ? l.getLayers().forEach(walk) : l.getLatLng && out.push([l.getLatLng().lng, l.getLatLng().lat]);
@@ -265,6 +274,7 @@ def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(he
     import sqlalchemy as sa
     from pyproj import Geod
 
+    from maps.builders import PREVIEW_COLOURS
     from tests.test_data_page import ODD_KIND, baidu_csv
     from tests.test_import import SHARED
 
@@ -292,6 +302,17 @@ def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(he
     # that must be accepted explicitly before the import is allowed
     accept = page.get_by_text("已核对 1 条警告，仍然导入")
     accept.wait_for(timeout=60_000)
+    # on the preview map that row is the one amber point; a click on it shows its row and its problem
+    iframe = page.locator(MAP_IFRAME).first
+    iframe.scroll_into_view_if_needed()
+    preview = iframe.element_handle().content_frame()
+    preview.wait_for_function(f"({PREVIEW_POINTS_JS})().length === {len(truth)}", timeout=120_000)
+    amber = [p for p in preview.evaluate(PREVIEW_POINTS_JS) if p["colour"] == PREVIEW_COLOURS["warning"]]
+    assert len(amber) == 1
+    click_map_at(page, amber[0]["lon"], amber[0]["lat"], iframe=iframe)
+    popup = preview.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=30_000)
+    assert popup.inner_text() == amber[0]["popup"] and "点位不在所填乡镇内" in popup.inner_text()
     accept.click()
     button = page.get_by_role("button", name=f"导入为新版本（{len(truth)} 行）", disabled=False)
     try:

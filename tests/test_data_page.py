@@ -115,6 +115,9 @@ def test_check_map_by_hand_import_and_roll_back(hexi_url, truth, monkeypatch):  
     engine.dispose()
     odd_names = set(pts["name"].iloc[3::4])
     assert {k for n, k in kinds if n in odd_names} == {"day_care"} and len(kinds) == len(pts)
+    # the same file, still chosen, cannot be stored a second time by another click
+    assert any("这个文件已导入为设施当前版本" in i.value for i in at.info)
+    assert next(b for b in at.button if b.label.startswith("导入为新版本")).disabled
     # versions: a second import, then roll it back
     at.file_uploader(key="da.upload").set_value(("设施名单.csv", data.replace("20张".encode("gbk"),
                                                                            "30张".encode("gbk")), "text/csv")).run()

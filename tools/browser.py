@@ -25,12 +25,13 @@ def wait_metric_changes(page, label: str, before: str, *, timeout_ms: int = 60_0
     )
 
 
-def click_map_at(page, lon: float, lat: float, *, zoom: int = 17) -> None:
-    """Zoom the page's map onto (lon, lat) as a user would, then click there with the mouse.
+def click_map_at(page, lon: float, lat: float, *, zoom: int = 17, iframe=None) -> None:
+    """Zoom the page's map (or the map in ``iframe``, a locator) onto (lon, lat) as a user would, then click there
+    with the mouse.
 
     streamlit-folium keeps the Leaflet map as ``window.map`` in its iframe.
     """
-    iframe = page.locator(MAP_IFRAME)
+    iframe = iframe if iframe is not None else page.locator(MAP_IFRAME)
     frame = iframe.element_handle().content_frame()
     frame.wait_for_function("() => window.map && window.map.getZoom")
     x, y = frame.evaluate(
