@@ -41,6 +41,7 @@ from maps.builders import LocalAssets, build_version_map
 from services import base, data_admin
 
 NEW = "__new__"  # the district choice that creates one from an outline file
+SWITCH_TO = "da.switch_to"  # a district just created, chosen in the sidebar on the next run
 TABLE_CRS = ("auto", "wgs84", "cgcs2000", "gcj02", "bd09")
 GIS_CRS = ("", "wgs84", "cgcs2000", "gcj02", "bd09")
 CRS_ZH = {"auto": "自动判断（按证据）", "": "文件自带", "wgs84": "WGS84（GPS）", "cgcs2000": "CGCS2000",
@@ -61,6 +62,8 @@ def district_choice(url: str, default: str) -> str:
     names = district_names(base.district_list(url))
     follow_district_link(names)
     options = [*names, NEW]
+    if st.session_state.get(SWITCH_TO) in names:
+        st.session_state[DISTRICT] = st.session_state.pop(SWITCH_TO)
     if st.session_state.get(DISTRICT) not in options:
         st.session_state[DISTRICT] = default if default in names else options[0]
     with st.sidebar:

@@ -119,8 +119,8 @@ def import_tab() -> None:
                             data_admin.rows_by_township(url, target, kind, r.prepared.rows), change)
                         st.session_state[DA_IMPORTED] = (content, kind, target, r.version_id)
                         st.session_state.pop(DA_CHECK, None)
-                        if new:
-                            st.session_state[v.DISTRICT] = target
+                        if new:  # the sidebar shows the district just made (set before its widget, next run)
+                            st.session_state[v.SWITCH_TO] = target
                         st.rerun()
 
 
