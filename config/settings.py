@@ -168,6 +168,9 @@ class Live(_Strict):
     refresh_s: float = Field(ge=1, le=300, description="live page panels refresh interval")
     check_interval_s: float = Field(ge=1, le=600, description="ingest: how often the timed rules run")
     max_batch: int = Field(ge=1, le=10000, description="items per POST")
+    max_body_kb: int = Field(ge=1, le=100_000, description="largest request body; bigger ones get 413 unread")
+    max_future_s: int = Field(ge=0, le=86_400, description="how far ahead of the server's clock a time may be")
+    max_age_days: int = Field(ge=1, le=3650, description="how old a posted heartbeat or event may be")
     station_kinds: tuple[str, ...] = Field(min_length=1, description="facility kinds that send heartbeats")
     timezone: str = Field(description="local time zone of the day boundaries and shown times")
     rules: tuple[AlertRule, ...]

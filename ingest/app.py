@@ -12,6 +12,7 @@ the OpenAPI docs are at ``/docs``.
 
 import datetime as dt
 import logging
+import math
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from config.settings import EVENT_TYPES
 from data.db import create_schema, make_engine, session_factory
 from data.live import EventRow, HeartbeatRow, LiveStore
 from data.live_models import utc_now
+from ingest.guard import CREDENTIAL, WriteGuard
 from ingest.schemas import Accepted, EventIn, HeartbeatIn, event_payload, to_utc
 
 log = logging.getLogger("eldercare.ingest")
@@ -46,6 +48,17 @@ def _field(loc) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+def _json_safe(value):
+    """A rejected input as JSON can carry it: NaN and ±Infinity (which JSON cannot) as their names."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _relevant(errors: list[dict], body) -> list[dict]:
@@ -99,25 +112,36 @@ def create_app(url: str, *, config: DashboardConfig | None = None, now: Callable
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _field(e["loc"]) + (".type" if e["type"].startswith("union_tag") else ""),
-                   "message": e["msg"], "input": e.get("input")}
+                   "message": e["msg"], "input": _json_safe(e.get("input"))}
                   for e in _relevant(list(exc.errors()), exc.body)]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return JSONResponse(status_code=422, content={"message": f"invalid payload, nothing stored — {summary}",
                                                       "errors": jsonable(errors)})
 
-    def credential(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> tuple[str, str | None]:
+    def lookup(token: str) -> tuple[str, str | None] | None:
+        with read_session() as session:
+            return LiveStore(session, rules, now=now).credential(token)
+
+    # writes are authenticated and their size bounded before FastAPI reads their body (ingest/guard.py)
+    app.add_middleware(WriteGuard, authenticate=lookup, max_bytes=config.live.max_body_kb * 1024)
+
+    def credential(request: Request,
+                   creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> tuple[str, str | None]:
+        checked = getattr(request.state, CREDENTIAL, None)
+        if checked is not None:  # a write: WriteGuard has looked the token up already
+            return checked
         if creds is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token (Authorization: Bearer …)",
                                 headers={"WWW-Authenticate": "Bearer"})
-        with read_session() as session:
-            found = LiveStore(session, rules, now=now).credential(creds.credentials)
+        found = lookup(creds.credentials)
         if found is None:
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token",
                                 headers={"WWW-Authenticate": "Bearer"})
         return found
 
     def station_items(items, cred) -> list:
-        items = items if isinstance(items, list) else [items]
+        sent_list = isinstance(items, list)
+        items = items if sent_list else [items]
         if len(items) > config.live.max_batch:
             raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                                 f"{len(items)} items; at most {config.live.max_batch} per request")
@@ -128,7 +152,29 @@ def create_app(url: str, *, config: DashboardConfig | None = None, now: Callable
             if item.station_id != station:
                 raise HTTPException(status.HTTP_403_FORBIDDEN,
                                     f"body[{i}].station_id {item.station_id!r}: this token is for station {station!r}")
+        _plausible_times(items, sent_list)
         return items
+
+    def _plausible_times(items: list, sent_list: bool) -> None:
+        """A time far ahead of the server's clock (a device set to 2099 would never go silent) or older than
+        the configured age is refused as invalid, like any other bad field."""
+        current = now()
+        latest = current + dt.timedelta(seconds=config.live.max_future_s)
+        earliest = current - dt.timedelta(days=config.live.max_age_days)
+        errors = []
+        for i, item in enumerate(items):
+            t = to_utc(item.time)
+            if t > latest:
+                why = f"{t:%Y-%m-%d %H:%M} UTC is ahead of the server's clock by more than {config.live.max_future_s} s"
+            elif t < earliest:
+                why = f"{t:%Y-%m-%d %H:%M} UTC is older than {config.live.max_age_days} days"
+            else:
+                continue
+            loc = ("body", i, "time") if sent_list else ("body", "time")
+            errors.append({"loc": loc, "msg": why + "; check the device's clock", "type": "value_error",
+                           "input": item.time.isoformat()})
+        if errors:
+            raise RequestValidationError(errors, body=list(items) if sent_list else items[0])
 
     def write(fn):
         try:

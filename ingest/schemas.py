@@ -18,7 +18,8 @@ def to_utc(t: dt.datetime) -> dt.datetime:
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and Infinity are refused: a reading of NaN would compare false with every threshold
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class HeartbeatIn(_In):

@@ -15,6 +15,7 @@ from ingest.app import create_app
 from tools.ingest_process import IngestProcess
 
 NOW = "2026-11-23T08:00:00+08:00"
+SERVER_NOW = dt.datetime(2026, 11, 23, 0, 5)  # the service's clock in these tests (naive UTC): NOW + 5 min
 
 
 def issue(url: str, **kw) -> str:
@@ -39,7 +40,7 @@ def api(tmp_path):
     url = f"sqlite:///{tmp_path / 'ingest.db'}"
     station = issue(url, role="station", station_code="S1")
     reader = issue(url, role="reader", label="12349 platform")
-    with TestClient(create_app(url, run_timer=False)) as client:
+    with TestClient(create_app(url, run_timer=False, now=lambda: SERVER_NOW)) as client:
         yield client, url, {"Authorization": f"Bearer {station}"}, {"Authorization": f"Bearer {reader}"}
 
 
@@ -177,3 +178,95 @@ def test_a_sender_resends_the_same_batch_until_accepted():
         post_until_accepted(client, "/v1/events", "tok", [sos("r2")], pause_s=0)
     with client_answering(503) as client, pytest.raises(IngestUnavailable):
         post_until_accepted(client, "/v1/events", "tok", [sos("r3")], pause_s=0, max_attempts=3)
+
+
+def asgi_post(app, headers: dict[str, str], chunks, *, path: str = "/v1/events"):
+    """POST straight through the app's ASGI interface: (status, body, how many times the body was asked for).
+    ``chunks`` is an iterator of body pieces; an endless one is a sender that never stops."""
+    import asyncio
+
+    asked = 0
+    sent: list[dict] = []
+
+    async def receive():
+        nonlocal asked
+        asked += 1
+        piece = next(chunks, None)
+        return {"type": "http.request", "body": piece or b"", "more_body": piece is not None}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80)}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], body, asked
+
+
+def endless(piece: bytes = b"x" * 1_000_000):
+    while True:
+        yield piece
+
+
+def test_a_write_is_authenticated_and_bounded_before_its_body_is_read(tmp_path):
+    """FastAPI parses a body before it checks the token; the guard in front of it must not: an unknown sender's
+    endless body is never read, and a known sender's oversized body is read only up to the limit."""
+    import json
+
+    url = f"sqlite:///{tmp_path / 'ingest.db'}"
+    token = issue(url, role="station", station_code="S1")
+    app = create_app(url, run_timer=False, now=lambda: SERVER_NOW)
+    limit = load_config().live.max_body_kb * 1024
+
+    code, body, asked = asgi_post(app, {"content-type": "application/json"}, endless())
+    assert (code, asked) == (401, 0) and b"missing bearer token" in body
+    code, body, asked = asgi_post(app, {"authorization": "Bearer forged"}, endless())
+    assert (code, asked) == (401, 0) and b"unknown or revoked token" in body
+
+    mine = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    code, body, asked = asgi_post(app, {**mine, "content-length": str(10**9)}, endless())
+    assert (code, asked) == (413, 0)
+    code, body, asked = asgi_post(app, mine, endless())  # chunked: no length announced
+    assert code == 413 and asked == limit // 1_000_000 + 1  # read up to the limit and not one piece more
+    assert count(url, LiveEvent) == 0
+
+    small = json.dumps(sos()).encode()
+    code, body, _ = asgi_post(app, mine, iter([small[:10], small[10:]]))  # a small body in two pieces passes
+    assert code == 201, body
+    assert count(url, LiveEvent) == 1
+
+
+@pytest.mark.parametrize(("time", "why"), [
+    ("2099-01-01T08:00:00+08:00", "ahead of the server's clock"),  # a device whose clock says 2099
+    ("2026-11-23T08:10:01+08:00", "ahead of the server's clock"),  # 5 min 1 s after the server's 08:05
+    ("2026-09-01T08:00:00+08:00", "older than 30 days"),
+])
+def test_implausible_times_are_refused_and_nothing_stored(api, time, why):
+    client, url, station, _ = api
+    r = client.post("/v1/events", json=[sos("ok"), sos("late", time=time)], headers=station)
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "body[1].time" and why in error["message"]
+    assert count(url, LiveEvent) == 0
+
+
+def test_times_within_the_window_are_taken(api):
+    client, url, station, _ = api
+    times = ["2026-11-23T08:09:59+08:00", "2026-10-25T08:06:00+08:00"]  # 4 min 59 s ahead; 29 days back
+    r = client.post("/v1/events", json=[sos(f"t{i}", time=t) for i, t in enumerate(times)], headers=station)
+    assert r.status_code == 201 and r.json()["stored"] == 2
+
+
+def test_nan_and_infinity_are_refused(api):
+    client, url, station, _ = api
+    vitals = '{"event_id": "v1", "station_id": "S1", "time": "%s", "type": "vitals_abnormal", "device_id": "w-1", ' \
+             '"metric": "heart_rate", "value": %s}'
+    for bad in ("NaN", "Infinity", "-Infinity"):
+        r = client.post("/v1/events", content=vitals % (NOW, bad), headers={**station, "content-type": "application/json"})
+        assert r.status_code == 422, (bad, r.text)
+        assert "body.value" in [e["field"] for e in r.json()["errors"]]
+    assert count(url, LiveEvent) == 0
