@@ -509,6 +509,7 @@ def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basem
         areas = _shift(layers.areas, basemap).reset_index(drop=True)
         areas["geometry"] = _round(shapely.simplify(areas.geometry.values, 0.00002))
         areas["fill"] = [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))]
+        areas["name"] = [html.escape(str(n)) for n in areas["name"]]  # facility names: a bureau's file; HTML tooltip
         folium.GeoJson(
             areas[["name", "fill", "geometry"]].to_json(), name="服务范围（最近设施）",
             style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.3,
@@ -637,10 +638,10 @@ def build_scorecard_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     twp["geometry"] = _round(shapely.simplify(twp.geometry.values, 0.00003))
     twp["name"] = [html.escape(str(n)) for n in twp["name"]]  # names come from a bureau's file; tooltips are HTML
     twp["fill"] = [LIGHT_FILL[cells["light"].get(c, "none")] for c in twp["code"]]
-    twp["value"] = [cells["text"].get(c, "—") for c in twp["code"]]
+    twp["value"] = [html.escape(str(cells["text"].get(c, "—"))) for c in twp["code"]]
     twp["selected"] = twp["code"] == (selected_township or "")
     folium.GeoJson(
-        twp.to_json(), name=label,
+        twp.to_json(), name=html.escape(label),  # the layer control writes names as HTML
         style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.65, "className": "score-area",
                                   "color": "#d84315" if f["properties"]["selected"] else "#ffffff",
                                   "weight": 3 if f["properties"]["selected"] else 1.2},

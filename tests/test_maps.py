@@ -112,3 +112,67 @@ def test_preview_map_draws_every_row_and_escapes_the_problem_text():
     assert [list(PREVIEW_COLOURS)[p[2]] for p in drawn] == ["ok", "warning", "error"]
     legend = [json.dumps(text)[1:-1] for text in ("无问题 1", "警告 1", "错误 1")]  # as the legend's JSON holds them
     assert all(text in html for text in legend)
+
+
+XSS = ('<script>alert(1)</script>', '<img src=x onerror=alert(2)>', '<svg onload=alert(3)>',
+       '<a href="javascript:alert(4)">x</a>')
+
+
+def assert_inert(html: str) -> None:
+    """No payload reaches the page as markup: each appears only escaped. JSON inside the page spells < > & '
+    as \\u003c … (Jinja's tojson), which the browser's script turns back into the characters a tooltip's
+    innerHTML then parses: so the check reads the text as the script will."""
+    seen = html
+    for code, ch in (("\\u003c", "<"), ("\\u003e", ">"), ("\\u0026", "&"), ("\\u0027", "'")):
+        seen = seen.replace(code, ch)
+    for payload in XSS:
+        assert payload not in seen, payload
+    assert "&lt;img src=x onerror=alert(2)&gt;" in seen
+
+
+def test_every_map_escapes_names_from_a_bureaus_files(layers):
+    """Township names and types, facility names (overview, service areas), project names, scorecard and version
+    labels come from imported files; tooltips and popups are HTML, so each must arrive escaped."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from maps.builders import (
+        CoverageLayers,
+        build_coverage_map,
+        build_projects_map,
+        build_scorecard_map,
+        build_version_map,
+    )
+
+    config = load_config()
+    n = len(layers["townships"])
+    towns = layers["townships"].copy()
+    towns["name"] = [XSS[i % len(XSS)] for i in range(n)]
+    towns["type"] = XSS[1]
+    facilities = layers["facilities"].head(8).copy()
+    facilities["name"] = [XSS[i % len(XSS)] for i in range(len(facilities))]
+    _, html = render({**layers, "townships": towns}, facilities=facilities)
+    assert_inert(html)
+
+    empty = gpd.GeoDataFrame({"total": []}, geometry=[], crs=4326)
+    areas = gpd.GeoDataFrame({"site_id": list(range(4)), "name": list(XSS)},
+                             geometry=[t.buffer(-0.001) for t in towns.geometry.iloc[:4]], crs=4326)
+    m = build_coverage_map(CoverageLayers(layers["district"], towns, facilities, empty, empty, areas=areas),
+                           config=config, basemap_id="none", assets=LocalAssets())
+    assert_inert(m.get_root().render())
+
+    p = towns.geometry.iloc[0].representative_point()
+    projects = pd.DataFrame({"name": list(XSS), "status": ["compliant"] * 4, "households": [100] * 4,
+                             "原因": [XSS[1]] * 4, "lon": [p.x] * 4, "lat": [p.y] * 4})
+    m = build_projects_map(layers["district"], towns, projects, config=config, basemap_id="none",
+                           assets=LocalAssets())
+    assert_inert(m.get_root().render())
+
+    cells = pd.DataFrame({"light": "green", "text": XSS[1]}, index=towns["code"])
+    m = build_scorecard_map(layers["district"], towns, cells, label=XSS[1], legend={"green": XSS[1]}, config=config,
+                            basemap_id="none", assets=LocalAssets())
+    assert_inert(m.get_root().render())
+
+    m = build_version_map(layers["district"], facilities, label=XSS[1], config=config, basemap_id="none",
+                          assets=LocalAssets())
+    assert_inert(m.get_root().render())
