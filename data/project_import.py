@@ -7,7 +7,6 @@ once, each with its row number (as a spreadsheet shows it: the header is row
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import re
@@ -44,21 +43,25 @@ class ProjectFileError(ValueError):
         super().__init__(f"{path.name}：{len(errors)} 处问题，未导入任何数据 (nothing imported)\n{shown}{more}")
 
 
-def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        import pandas as pd
+def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and (spreadsheet row, cells by column) of each non-blank row, read by the import engine's
+    reader: UTF-8 or GBK CSVs, .xlsx; an unreadable file is a ProjectFileError saying why, never a traceback."""
+    from data.imports.tables import read_grid
 
-        df = pd.read_excel(path, dtype=str, keep_default_na=False)
-        header = [str(c).strip() for c in df.columns]
-        return header, [dict(zip(header, (str(v) for v in row), strict=True)) for row in df.itertuples(index=False)]
-    if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            return header, [{k.strip(): (v or "") for k, v in r.items() if k is not None} for r in reader]
-    msg = f"{path.name}: use a .csv (UTF-8) or .xlsx file, not {suffix or 'a file without extension'}"
-    raise ProjectFileError(path, [msg])
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".xlsm"):
+        msg = f"{path.name}: use a .csv (UTF-8 or GBK) or .xlsx file, not {suffix or 'a file without extension'}"
+        raise ProjectFileError(path, [msg])
+    try:
+        grid, _info = read_grid(path)
+    except ValueError as exc:  # TableError: not a workbook, not a known encoding, encrypted …
+        raise ProjectFileError(path, [str(exc)]) from None
+    if not grid:
+        return [], []
+    header = [str(c).strip() for c in grid[0]]
+    rows = [(i + 1, {h: (str(row[j]) if j < len(row) else "") for j, h in enumerate(header) if h})
+            for i, row in enumerate(grid[1:], start=1) if any(str(c).strip() for c in row)]
+    return [h for h in header if h], rows
 
 
 def district_township_codes(district_code: str) -> set[str]:
@@ -86,7 +89,7 @@ def read_projects(path: str | Path, *, township_codes: Collection[str]) -> list[
     codes = set(township_codes)
     errors: list[str] = []
     projects = []
-    for n, row in enumerate(rows, start=2):
+    for n, row in rows:
         def bad(col: str, problem: str, row=row, n=n) -> None:
             errors.append(f"第 {n} 行，列 {col}，值 {row.get(col, '')!r}：{problem}")
 

@@ -7,6 +7,7 @@ to fix; nothing is skipped silently.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ def _geojson_rows(path: Path) -> list:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         _fail(path, "file", f"not valid GeoJSON ({exc})")
+    except RecursionError:  # arrays nested thousands deep: no GeoJSON looks like that
+        _fail(path, "file", "not valid GeoJSON (nested too deeply)")
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         _fail(path, "file", "expected a GeoJSON FeatureCollection")
     crs = (data.get("crs") or {}).get("properties", {}).get("name", "")
@@ -109,18 +112,27 @@ def _geojson_rows(path: Path) -> list:
     return rows
 
 
+def _csv_text(path: Path) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK: what Excel writes on a Chinese Windows)."""
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if encoding == "utf-8-sig" or not any(ch in text for ch in "\x00\ufffd"):
+            return text
+    _fail(path, "file", "is neither UTF-8 nor GBK text; save the CSV as UTF-8")
+    return ""
+
+
 def _csv_rows(path: Path) -> list:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            missing = [c for c in ("id", "lon", "lat") if c not in header]
-            if missing:
-                _fail(path, "header", f"missing column(s) {missing}; expected id, lon, lat (and optional weight)")
-            return [
-                (f"row {n}", {k.strip(): v for k, v in row.items() if k}, row.get("lon"), row.get("lat"))
-                for n, row in enumerate(reader, start=2)
-            ]
-    except UnicodeDecodeError:
-        _fail(path, "file", "is not UTF-8 text; save the CSV as UTF-8")
-    return []
+    reader = csv.DictReader(io.StringIO(_csv_text(path), newline=""))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("id", "lon", "lat") if c not in header]
+    if missing:
+        _fail(path, "header", f"missing column(s) {missing}; expected id, lon, lat (and optional weight)")
+    return [
+        (f"row {n}", {k.strip(): v for k, v in row.items() if k}, row.get("lon"), row.get("lat"))
+        for n, row in enumerate(reader, start=2)
+    ]

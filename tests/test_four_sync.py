@@ -216,3 +216,21 @@ def test_cli_errors(tmp_path, files):  # noqa: F811
     assert r.returncode == 2 and "文件不存在" in r.stderr
     r = run("--projects", write_csv(tmp_path / "p.csv", [GOOD]), "--roads", roads, "--out", tmp_path / "o.csv")
     assert r.returncode == 2 and "--roads 与 --facilities 需同时给出" in r.stderr
+
+
+def test_a_gbk_csv_reads_and_broken_files_are_refused_with_a_message(tmp_path):
+    """A bureau's GBK CSV is read like a UTF-8 one; a corrupt workbook, a CSV saved as .xlsx and binary noise are
+    each a ProjectFileError saying what is wrong (the page shows it), never a traceback."""
+    rows = [GOOD, {**GOOD, "name": "幸福里"}]
+    utf8 = write_csv(tmp_path / "p.csv", rows)
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes(utf8.read_text(encoding="utf-8").encode("gbk"))
+    assert [p.name for p in read_projects(gbk, township_codes={TOWNSHIP})] == ["阳光家园", "幸福里"]
+    broken = {"corrupt.xlsx": b"PK\x03\x04 not really a workbook", "csv_as.xlsx": utf8.read_bytes(),
+              "noise.csv": bytes(range(256)) * 20}
+    for name, data in broken.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ProjectFileError) as exc:
+            read_projects(path, township_codes={TOWNSHIP})
+        assert ("Excel" in str(exc.value)) if name.endswith(".xlsx") else ("编码" in str(exc.value)), name
