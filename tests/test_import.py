@@ -681,3 +681,42 @@ def test_gc_paused_turns_the_collector_back_on_even_after_an_error():
         assert not gc.isenabled()  # left as it was found
     finally:
         gc.enable()
+
+
+def _rezip(src, dest, replace: dict[str, bytes]):
+    """A copy of the zip ``src`` with some parts replaced (or added)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, replace.pop(info.filename, zin.read(info.filename)))
+        for name, data in replace.items():
+            zout.writestr(name, data)
+    return dest
+
+
+def test_hostile_workbooks_are_refused_before_they_are_unpacked(db, truth, tmp_path):
+    """An .xlsx that unpacks to a hundred times its size and more (a zip bomb), and one whose sheet XML defines
+    nested entities (a billion laughs): each refused with what it is, nothing stored, no traceback."""
+    onboard(db, truth, tmp_path)
+    wb = Workbook()
+    wb.active.append(["名称", "类型", "经度", "纬度"])
+    wb.active.append(["甲", "养老院", 117.2, 39.1])
+    good = tmp_path / "good.xlsx"
+    wb.save(good)
+    bomb = _rezip(good, tmp_path / "bomb.xlsx", {"xl/media/padding.bin": b"\0" * 200_000_000})  # 200 MB of zeros
+    assert bomb.stat().st_size < 1_000_000
+    laughs = ('<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">'
+              + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
+                        for i in range(1, 9))
+              + ']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+              '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol8;</t></is></c></row></sheetData></worksheet>')
+    xml_bomb = _rezip(good, tmp_path / "laughs.xlsx", {"xl/worksheets/sheet1.xml": laughs.encode()})
+    before = current_versions_of(db)
+    for path, says in ((bomb, "可能是恶意构造的压缩文件"), (xml_bomb, "XML 中定义了实体")):
+        with pytest.raises(ImportRefused, match=says):
+            imp(db, "facilities", path)
+    assert current_versions_of(db) == before
+
+
+def current_versions_of(engine):
+    with session_factory(engine)() as s:
+        return current_versions(s, HEXI)

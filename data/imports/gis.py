@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from data.imports.archive import ArchiveError, checked_entries
 from geo.crs import lonlat_to_wgs84
 
 GIS_SUFFIXES = (".zip", ".shp", ".geojson", ".json", ".gpkg")
@@ -41,21 +42,10 @@ class GisLayer:
 def _safe_unzip(path: Path, dest: Path, *, max_entries: int, max_ratio: float, max_bytes: float) -> Path:
     """The .shp inside a zip, its parts written under ``dest`` with names we choose."""
     try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile:
-        msg = f"{path.name} 不是有效的 zip 文件"
-        raise GisError(msg) from None
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > max_entries:
-            msg = f"zip 中有 {len(infos)} 个文件，超过上限 {max_entries}；只打包一个图层的 .shp/.shx/.dbf/.prj/.cpg"
-            raise GisError(msg)
-        total = sum(i.file_size for i in infos)
-        packed = max(1, path.stat().st_size)
-        if total > max_bytes or total / packed > max_ratio:
-            msg = (f"zip 解压后 {total / 1e6:,.0f} MB（压缩比 {total / packed:,.0f}），超过上限；"
-                   "请检查文件，或只打包需要的图层")
-            raise GisError(msg)
+        infos = checked_entries(path, max_entries=max_entries, max_ratio=max_ratio, max_bytes=max_bytes)
+    except ArchiveError as exc:
+        raise GisError(f"{exc}；只打包一个图层的 .shp/.shx/.dbf/.prj/.cpg") from None
+    with zipfile.ZipFile(path) as zf:
         shps = [i for i in infos if PurePosixPath(i.filename).suffix.lower() == ".shp"]
         if len(shps) != 1:
             names = ", ".join(PurePosixPath(i.filename).name for i in shps) or "无"

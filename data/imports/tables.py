@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.imports.archive import ArchiveError, check_xlsx
 from data.imports.values import header_key
 
 TABLE_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls")
@@ -70,13 +71,32 @@ def _csv_grid(path: Path, encoding: str | None) -> tuple[list[list[str]], str]:
     return [list(r) for r in csv.reader(io.StringIO(text), dialect)], enc
 
 
+def _defused(exc: BaseException | None) -> bool:
+    """Whether defusedxml refused the XML somewhere in the exception's chain (openpyxl wraps it)."""
+    from defusedxml import DefusedXmlException
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, DefusedXmlException):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def _xlsx_grid(path: Path, sheet: str | None) -> tuple[list[list[str]], str]:
     from openpyxl import load_workbook
 
     try:
+        check_xlsx(path)  # a zip bomb is refused before openpyxl unpacks a byte of it
+    except ArchiveError as exc:
+        raise TableError(str(exc)) from None
+    try:  # openpyxl parses with defusedxml (installed): entity expansion in a part's XML is refused
         wb = load_workbook(path, read_only=False, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        msg = f"无法读取 Excel 文件（{type(exc).__name__}）；确认它是 .xlsx 文件且未加密"
+        if _defused(exc):
+            msg = "无法读取 Excel 文件（XML 中定义了实体：可能是恶意构造的文件，未读取）；请在 Excel 中另存为新的 .xlsx"
+        else:
+            msg = f"无法读取 Excel 文件（{type(exc).__name__}）；确认它是 .xlsx 文件且未加密"
         raise TableError(msg) from None
     ws = _pick_sheet(wb.sheetnames, sheet, lambda n: wb[n])
     grid = [[_cell_text(c.value, c.number_format) for c in row] for row in ws.iter_rows()]
