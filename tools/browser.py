@@ -34,12 +34,15 @@ def click_map_at(page, lon: float, lat: float, *, zoom: int = 17, iframe=None) -
     iframe = iframe if iframe is not None else page.locator(MAP_IFRAME)
     frame = iframe.element_handle().content_frame()
     frame.wait_for_function("() => window.map && window.map.getZoom")
+    frame.evaluate("([lat, lng, zoom]) => { window.map.setView([lat, lng], zoom, {animate: false}); }", [lat, lon, zoom])
+    # a zoom or pan still running (the map's own first fit) would move the point after we measured it
+    frame.wait_for_function("() => !window.map._animatingZoom && !(window.map._panAnim && window.map._panAnim._inProgress)")
+    iframe.scroll_into_view_if_needed()  # a click outside the viewport reaches nothing
     x, y = frame.evaluate(
-        """([lat, lng, zoom]) => { window.map.setView([lat, lng], zoom, {animate: false});
-             const p = window.map.latLngToContainerPoint([lat, lng]);
+        """([lat, lng]) => { const p = window.map.latLngToContainerPoint([lat, lng]);
              const r = window.map.getContainer().getBoundingClientRect();
              return [p.x + r.left, p.y + r.top]; }""",
-        [lat, lon, zoom],
+        [lat, lon],
     )
     box = iframe.bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
