@@ -86,6 +86,7 @@ class Siting(_Strict):
     max_candidates: int = Field(ge=10, le=20000)
     max_new_sites: int = Field(ge=1, le=500)
     time_limit_s: float = Field(gt=0, le=3600)
+    max_time_limit_s: float = Field(gt=0, le=3600, description="the longest solver time a page visitor may ask for")
     gap_link_m: float = Field(gt=0, le=5000, description="uncovered elders this close form one gap")
 
     @field_validator("extra_weight")
@@ -447,8 +448,18 @@ def header_key(text: str) -> str:
     return "".join(str(text).split()).lower().replace("（", "(").replace("）", ")")
 
 
+class Auth(_Strict):
+    mode: Literal["local", "oidc", "proxy"] = Field(description="who signs users in: the app's own accounts, an "
+                                                   "OIDC provider, or a trusted gateway's headers")
+    idle_minutes: float = Field(gt=0, le=24 * 60, description="a session ends after this long without a request")
+    absolute_hours: float = Field(gt=0, le=24 * 7, description="a session ends this long after sign-in")
+    max_failures: int = Field(ge=1, le=100, description="wrong passwords in a row that lock an account")
+    lockout_minutes: float = Field(gt=0, le=24 * 60, description="how long a locked account stays locked")
+
+
 class DashboardConfig(_Strict):
     app: AppSettings
+    auth: Auth
     walking: Walking
     network: Network
     density: Density

@@ -302,8 +302,8 @@ def siting_form(sid_name: str) -> dict | None:
         method = c3.radio(pick("求解方法", "Method"), options=["exact", "greedy"], horizontal=True,
                           format_func=lambda m: pick("精确最优（HiGHS）", "Exact (HiGHS)") if m == "exact"
                           else pick("快速贪心 + 交换", "Greedy + swap"))
-        limit = c4.number_input(pick("限时（秒）", "Time limit (s)"), min_value=1.0, max_value=3600.0,
-                                value=float(cfg.time_limit_s))
+        limit = c4.number_input(pick("限时（秒）", "Time limit (s)"), min_value=1.0, max_value=float(cfg.max_time_limit_s),
+                                value=min(float(cfg.time_limit_s), float(cfg.max_time_limit_s)))
         kind = c5.selectbox(pick("新站点类型", "Kind of new sites"), options=list(kinds), format_func=kinds.get,
                             index=list(kinds).index(cfg.new_site_kind))
         if not st.form_submit_button(pick("开始优化", "Optimise"), type="primary", icon=":material/bolt:"):

@@ -182,7 +182,12 @@ def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix,
 def solve(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, k: int | None,
           target_share: float | None, method: str, time_limit_s: float,
           progress: Callable[[str], None] = lambda _m: None) -> SitingResult:
-    """MCLP (``k``) or LSCP (``target_share``) over the candidates, existing coverage kept."""
+    """MCLP (``k``) or LSCP (``target_share``) over the candidates, existing coverage kept. The time limit is
+    bounded by ``[siting] max_time_limit_s`` here, whatever a form or a request asked for."""
+    bound = get_config().siting.max_time_limit_s
+    if time_limit_s > bound:
+        progress(f"限时 {time_limit_s:g} 秒超过允许的 {bound:g} 秒，按 {bound:g} 秒求解")
+        time_limit_s = bound
     progress(f"模型化简：{len(cands):,} 个候选点 × {matrix.shape[1]:,} 个老人点位 …")
     problem = SitingProblem(matrix, demand_weights(eng), candidate_ids=cands.ids, covered_now=result.covered)
     r = problem.reductions

@@ -90,3 +90,14 @@ def test_new_facility_kind_needs_no_code(tmp_path):
     assert cfg.kind("bath_service").name_zh == "助浴点"
     with pytest.raises(KeyError, match="unknown facility kind 'sauna'"):
         cfg.kind("sauna")
+
+
+def test_the_dashboard_listens_on_loopback_by_default():
+    """Without a sign-in in front of it, the dashboard must not listen on every interface (Streamlit's default)."""
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]
+    assert server["address"] == "127.0.0.1"
+    assert server.get("enableXsrfProtection", True) is True and server.get("enableCORS", True) is True

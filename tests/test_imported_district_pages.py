@@ -116,7 +116,11 @@ def test_siting_on_the_dense_imported_district(two_districts):
     cands = scenarios.generated_candidates(eng, now)
     assert len(cands) >= 10
     matrix, _ = scenarios.candidate_matrix(eng, cands, cutoff_m)
-    exact = scenarios.solve(eng, now, cands, matrix, k=3, target_share=None, method="exact", time_limit_s=120)
+    said: list[str] = []
+    exact = scenarios.solve(eng, now, cands, matrix, k=3, target_share=None, method="exact", time_limit_s=3600,
+                            progress=said.append)  # more than a visitor may ask for: bounded by the config
+    bound = config.siting.max_time_limit_s
+    assert f"限时 3600 秒超过允许的 {bound:g} 秒" in said[0] and any(f"限时 {bound:g} 秒）" in s for s in said)
     greedy = scenarios.solve(eng, now, cands, matrix, k=3, target_share=None, method="greedy", time_limit_s=120)
     assert exact.status == "optimal" and len(exact.chosen) == 3
     assert exact.objective >= greedy.objective - 1e-6
