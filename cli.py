@@ -72,6 +72,59 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The password from standard input (its first line): never from the command line, where ps and the shell's
+    history would show it."""
+    if not args.password_stdin:
+        print("错误：用 --password-stdin 从标准输入给出密码（不要写在命令行上）", file=sys.stderr)
+        return None
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _cmd_user(args: argparse.Namespace) -> int:
+    from data import accounts
+    from data.account_models import ROLE_ZH
+    from data.db import create_schema, database_url, make_engine, session_factory
+    from data.live_models import utc_now
+
+    engine = make_engine(database_url(args.database_url))
+    create_schema(engine)
+    now = utc_now()
+    try:
+        with session_factory(engine).begin() as session:
+            if args.action == "add":
+                password = _read_password(args)
+                if password is None:
+                    return 2
+                user = accounts.add_user(session, args.login, password, args.role, townships=args.township or (),
+                                         district_code=args.district, display_name=args.name or "", now=now)
+                roles = "、".join(ROLE_ZH[r] for r in user.roles)
+                print(f"已创建账号 {user.login}（{roles}{'；乡镇 ' + '、'.join(user.townships) if user.townships else ''}）；"
+                      "首次登录须修改密码")
+            elif args.action == "list":
+                for a in accounts.accounts(session):
+                    state = "停用" if a["disabled"] else ("锁定至 " + f"{a['locked_until']:%H:%M} UTC"
+                                                        if a["locked_until"] and a["locked_until"] > now else "正常")
+                    print(f"{a['login']:<20} {'、'.join(ROLE_ZH[r] for r in a['roles']):<16} {state:<8} "
+                          f"{'、'.join(a['townships']) or '—'}")
+            elif args.action == "disable":
+                n = accounts.disable(session, args.login, now=now)
+                print(f"已停用账号 {args.login}，结束 {n} 个登录会话")
+            elif args.action == "reset-password":
+                password = _read_password(args)
+                if password is None:
+                    return 2
+                accounts.reset_password(session, args.login, password, now=now)
+                print(f"已重置 {args.login} 的密码；其登录会话已全部结束，下次登录须修改密码")
+            elif args.action == "unlock":
+                accounts.unlock(session, args.login)
+                print(f"已解锁账号 {args.login}")
+    except accounts.AccountError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from config import load_config
     from data.db import create_schema, database_url, make_engine, session_factory
@@ -646,6 +699,30 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--label", default="", help="a note saying who holds the token")
     tok.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     tok.set_defaults(func=_cmd_token)
+
+    from data.account_models import ROLES
+
+    usr = sub.add_parser("user", help="dashboard accounts: add, list, disable, reset-password, unlock")
+    users = usr.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ua = users.add_parser("add", help="a new account (the password from standard input; changed at first sign-in)")
+    ua.add_argument("login")
+    ua.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
+    ua.add_argument("--township", action="append", default=None, help="12-digit township code (township heads; "
+                    "repeat for several)")
+    ua.add_argument("--district", default=None, help="6-digit district code the account is limited to")
+    ua.add_argument("--name", default=None, help="the person's name as shown in the dashboard")
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    users.add_parser("list", help="every account with its roles, state and townships")
+    for action, text in (("disable", "stop an account (its sessions end; it stays in the audit trail)"),
+                         ("reset-password", "a new password from standard input; to be changed at next sign-in"),
+                         ("unlock", "lift a lock after failed sign-ins")):
+        one = users.add_parser(action, help=text)
+        one.add_argument("login")
+        if action == "reset-password":
+            one.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    for one in users.choices.values():
+        one.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    usr.set_defaults(func=_cmd_user)
 
     rep = sub.add_parser("report", help="export the report of the district or one township (PDF, HTML map, Excel, GIS)",
                          description="Scheduled exports: the same report as the 报告导出 page.")

@@ -1,0 +1,268 @@
+"""Accounts, passwords and sign-in sessions (issue 16, local mode).
+
+- Passwords: at least 8 characters of at least 3 classes (lower case, upper case,
+  digits, others); hashed with argon2id; a new or reset password must be changed
+  at the next sign-in.
+- Sign-in: ``max_failures`` wrong passwords in a row lock the account for
+  ``lockout_minutes`` (a correct password during the lock does not sign in). An
+  unknown login costs the same hash as a known one, so timing does not tell
+  which logins exist.
+- Sessions: a random 256-bit token (the cookie's value), stored as its SHA-256;
+  it ends after ``idle_minutes`` without a request, ``absolute_hours`` after
+  sign-in, on sign-out, and when the account is disabled or its password reset.
+
+Every function takes a SQLAlchemy session (the caller owns the transaction) and
+``now`` (UTC, no zone), so tests drive the clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+
+from data.account_models import ROLES, UserAccount, UserSession
+
+LOGIN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,39}$")
+TOWNSHIP_CODE = re.compile(r"^\d{12}$")
+_hasher = PasswordHasher()  # argon2id with the library's current recommended cost
+_DUMMY = _hasher.hash("not a password of anyone")
+
+
+class AccountError(ValueError):
+    """A request about accounts that cannot be carried out; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    idle_minutes: float = 30
+    absolute_hours: float = 12
+    max_failures: int = 5
+    lockout_minutes: float = 30
+
+
+def policy_of(auth) -> Policy:
+    """The policy of the configuration's ``[auth]`` table."""
+    return Policy(auth.idle_minutes, auth.absolute_hours, auth.max_failures, auth.lockout_minutes)
+
+
+@dataclass(frozen=True)
+class User:
+    """Who a request comes from: what every page and service is given (never the password hash)."""
+
+    id: int
+    login: str
+    display_name: str
+    roles: tuple[str, ...]
+    district_code: str | None
+    townships: tuple[str, ...]
+    must_change_password: bool
+
+    def has(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt: ``user`` and ``token`` on success, else ``refused`` (a reason code:
+    unknown, wrong_password, locked, disabled) and the words to show."""
+
+    user: User | None
+    token: str | None
+    refused: str | None
+    message: str
+
+
+def password_problem(password: str, login: str = "") -> str | None:
+    """Why a password may not be used (None when it may)."""
+    if len(password) < 8:
+        return "密码至少 8 个字符"
+    classes = sum(bool(re.search(p, password)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]", r"[^a-zA-Z0-9]"))
+    if classes < 3:
+        return "密码须含小写字母、大写字母、数字、符号中的至少三类"
+    if login and login.lower() in password.lower():
+        return "密码不能包含登录名"
+    return None
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _user(a: UserAccount) -> User:
+    return User(a.id, a.login, a.display_name, tuple(a.roles), a.district_code, tuple(a.townships),
+                a.must_change_password)
+
+
+def _get(session, login: str) -> UserAccount:
+    account = session.scalar(select(UserAccount).where(UserAccount.login == login.strip().lower()))
+    if account is None:
+        msg = f"没有登录名为 {login!r} 的账号（python cli.py user list 列出全部）"
+        raise AccountError(msg)
+    return account
+
+
+def add_user(session, login: str, password: str, roles: Iterable[str], *, now: dt.datetime,
+             townships: Iterable[str] = (), district_code: str | None = None, display_name: str = "",
+             must_change: bool = True, is_demo: bool = False) -> User:
+    login = login.strip().lower()
+    roles = tuple(dict.fromkeys(roles))
+    townships = tuple(dict.fromkeys(townships))
+    if not LOGIN.match(login):
+        msg = f"登录名 {login!r} 不可用：2–40 个小写字母、数字、点、下划线或连字符，以字母或数字开头"
+        raise AccountError(msg)
+    unknown = [r for r in roles if r not in ROLES]
+    if not roles or unknown:
+        msg = f"角色 {list(unknown) or '（未给出）'} 无效；可用：{', '.join(ROLES)}"
+        raise AccountError(msg)
+    bad = [t for t in townships if not TOWNSHIP_CODE.match(t)]
+    if bad:
+        msg = f"乡镇代码 {bad} 无效：应为 12 位统计用区划代码"
+        raise AccountError(msg)
+    if "township_head" in roles and not townships:
+        msg = "乡镇负责人须指定所负责的乡镇（--township 12 位代码，可多个）"
+        raise AccountError(msg)
+    if "security_admin" in roles and len(roles) > 1 or "auditor" in roles and len(roles) > 1:
+        msg = "安全管理员、审计员须为单独的账号（不与其他角色兼任：三员分立）"
+        raise AccountError(msg)
+    problem = password_problem(password, login)
+    if problem:
+        raise AccountError(problem)
+    if session.scalar(select(UserAccount.id).where(UserAccount.login == login)) is not None:
+        msg = f"登录名 {login!r} 已存在"
+        raise AccountError(msg)
+    account = UserAccount(login=login, display_name=display_name[:60], password_hash=_hasher.hash(password),
+                          roles=list(roles), townships=list(townships), district_code=district_code,
+                          must_change_password=must_change, created_at=now, password_changed_at=now, is_demo=is_demo)
+    session.add(account)
+    session.flush()
+    return _user(account)
+
+
+def sign_in(session, login: str, password: str, *, now: dt.datetime, policy: Policy = Policy()) -> SignIn:
+    account = session.scalar(select(UserAccount).where(UserAccount.login == login.strip().lower()))
+    if account is None:
+        with contextlib.suppress(VerificationError):  # the same work as a wrong password: timing tells nothing
+            _hasher.verify(_DUMMY, password)
+        return SignIn(None, None, "unknown", "登录名或密码不正确")
+    if account.disabled:
+        return SignIn(None, None, "disabled", "账号已停用，请联系安全管理员")
+    if account.locked_until is not None and account.locked_until > now:
+        left = int((account.locked_until - now).total_seconds() // 60) + 1
+        return SignIn(None, None, "locked", f"连续 {policy.max_failures} 次密码错误，账号已锁定，约 {left} 分钟后再试"
+                                            "（或请安全管理员解锁）")
+    try:
+        _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        account.failed_logins += 1
+        if account.failed_logins >= policy.max_failures:
+            account.locked_until = now + dt.timedelta(minutes=policy.lockout_minutes)
+            account.failed_logins = 0
+            return SignIn(None, None, "locked", f"连续 {policy.max_failures} 次密码错误，账号已锁定 "
+                                                f"{policy.lockout_minutes:g} 分钟")
+        left = policy.max_failures - account.failed_logins
+        return SignIn(None, None, "wrong_password", f"登录名或密码不正确（再错 {left} 次将锁定账号）")
+    account.failed_logins = 0
+    account.locked_until = None
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = _hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_sha256=token_hash(token), account_id=account.id, created_at=now, last_seen_at=now))
+    session.flush()
+    return SignIn(_user(account), token, None, "已登录")
+
+
+def session_user(session, token: str | None, *, now: dt.datetime, policy: Policy = Policy()) -> User | None:
+    """The signed-in user of a session token, its last-seen time moved to ``now``; None (and the session ended
+    with its reason) when the token is unknown, ended, idle too long, too old, or its account disabled."""
+    if not token:
+        return None
+    row = session.get(UserSession, token_hash(token))
+    if row is None or row.ended_at is not None:
+        return None
+    account = session.get(UserAccount, row.account_id)
+    reason = None
+    if account is None or account.disabled:
+        reason = "disabled"
+    elif now - row.last_seen_at > dt.timedelta(minutes=policy.idle_minutes):
+        reason = "idle"
+    elif now - row.created_at > dt.timedelta(hours=policy.absolute_hours):
+        reason = "absolute"
+    if reason:
+        row.ended_at, row.end_reason = now, reason
+        return None
+    row.last_seen_at = now
+    return _user(account)
+
+
+def sign_out(session, token: str, *, now: dt.datetime) -> None:
+    row = session.get(UserSession, token_hash(token))
+    if row is not None and row.ended_at is None:
+        row.ended_at, row.end_reason = now, "logout"
+
+
+def _end_sessions(session, account_id: int, now: dt.datetime, reason: str, keep: str | None = None) -> int:
+    where = [UserSession.account_id == account_id, UserSession.ended_at.is_(None)]
+    if keep:
+        where.append(UserSession.token_sha256 != token_hash(keep))
+    return session.execute(update(UserSession).where(*where).values(ended_at=now, end_reason=reason)).rowcount
+
+
+def change_password(session, login: str, old: str, new: str, *, now: dt.datetime, keep_token: str | None = None) -> None:
+    """The user's own change (the old password is asked again); every other session of the account ends
+    (``keep_token``: the session the change was made in)."""
+    account = _get(session, login)
+    try:
+        _hasher.verify(account.password_hash, old)
+    except (VerificationError, InvalidHashError):
+        raise AccountError("原密码不正确") from None
+    if new == old:
+        raise AccountError("新密码不能与原密码相同")
+    problem = password_problem(new, account.login)
+    if problem:
+        raise AccountError(problem)
+    account.password_hash = _hasher.hash(new)
+    account.must_change_password = False
+    account.password_changed_at = now
+    _end_sessions(session, account.id, now, "revoked", keep=keep_token)
+
+
+def reset_password(session, login: str, new: str, *, now: dt.datetime) -> None:
+    """An administrator's reset: the user must change it at the next sign-in; every session of the account ends."""
+    account = _get(session, login)
+    problem = password_problem(new, account.login)
+    if problem:
+        raise AccountError(problem)
+    account.password_hash = _hasher.hash(new)
+    account.must_change_password = True
+    account.password_changed_at = now
+    account.failed_logins, account.locked_until = 0, None
+    _end_sessions(session, account.id, now, "revoked")
+
+
+def disable(session, login: str, *, now: dt.datetime) -> int:
+    """Stop an account (kept for the audit trail); returns how many of its sessions ended."""
+    account = _get(session, login)
+    account.disabled = True
+    return _end_sessions(session, account.id, now, "disabled")
+
+
+def unlock(session, login: str) -> None:
+    account = _get(session, login)
+    account.failed_logins, account.locked_until = 0, None
+
+
+def accounts(session) -> list[dict]:
+    """Every account as plain values (no hash), by login."""
+    rows = session.scalars(select(UserAccount).order_by(UserAccount.login)).all()
+    return [{"login": a.login, "display_name": a.display_name, "roles": list(a.roles), "townships": list(a.townships),
+             "district": a.district_code, "disabled": a.disabled, "must_change_password": a.must_change_password,
+             "locked_until": a.locked_until, "created_at": a.created_at} for a in rows]

@@ -1,0 +1,178 @@
+"""Accounts, passwords and sessions (issue 16, local sign-in), on a driven clock."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from data.account_models import UserAccount, UserSession
+from data.accounts import (
+    AccountError,
+    Policy,
+    add_user,
+    change_password,
+    disable,
+    password_problem,
+    reset_password,
+    session_user,
+    sign_in,
+    sign_out,
+    token_hash,
+    unlock,
+)
+from data.db import create_schema, make_engine, session_factory
+
+T0 = dt.datetime(2026, 11, 30, 1, 0)
+PW = "Jinghai-2026"
+POLICY = Policy(idle_minutes=30, absolute_hours=12, max_failures=5, lockout_minutes=30)
+
+
+def test_the_configured_policy_is_the_one_these_tests_hold_to():
+    """等保 2.0 level 2–3 as the issue sets it: 30 idle minutes, 12 hours, 5 failures, 30 minutes locked."""
+    from config import load_config
+    from data.accounts import policy_of
+
+    assert policy_of(load_config().auth) == POLICY
+
+
+@pytest.fixture
+def db(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'accounts.db'}")
+    create_schema(engine)
+    Session = session_factory(engine)
+    with Session.begin() as s:
+        add_user(s, "wang.planner", PW, ["planner"], now=T0)
+        add_user(s, "li.town", PW, ["township_head"], townships=["120223100000"], district_code="120223", now=T0)
+    return Session
+
+
+def at(minutes: float) -> dt.datetime:
+    return T0 + dt.timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(("password", "problem"), [
+    ("Ab1!xyz", "至少 8 个字符"),  # 7 characters
+    ("abcdefgh12", "至少三类"),  # two classes
+    ("ABCDEFGH!!", "至少三类"),
+    ("Wang.planner1", "不能包含登录名"),
+    ("abcdEFGH", "至少三类"),
+])
+def test_password_rules(password, problem):
+    assert problem in password_problem(password, "wang.planner")
+
+
+@pytest.mark.parametrize("password", ["Abcdefg1", "abcdefg1!", "ABCD1234#", "静海区养老Ab1"])
+def test_passwords_that_meet_the_rules(password):
+    assert password_problem(password, "wang.planner") is None
+
+
+def test_accounts_are_checked_and_only_the_argon2id_hash_is_kept(db):
+    with db.begin() as s:
+        for kwargs, says in (({"login": "Bad Login!", "roles": ["planner"]}, "登录名"),
+                             ({"login": "x.y", "roles": ["mayor"]}, "角色"),
+                             ({"login": "x.y", "roles": ["township_head"]}, "须指定所负责的乡镇"),
+                             ({"login": "x.y", "roles": ["auditor", "planner"]}, "三员分立"),
+                             ({"login": "wang.planner", "roles": ["leader"]}, "已存在")):
+            with pytest.raises(AccountError, match=says):
+                add_user(s, password=PW, now=T0, **kwargs)
+        stored = s.scalar(select(UserAccount.password_hash).where(UserAccount.login == "wang.planner"))
+    assert stored.startswith("$argon2id$") and PW not in stored
+
+
+def test_five_wrong_passwords_lock_the_account_for_30_minutes(db):
+    with db.begin() as s:
+        said = [sign_in(s, "wang.planner", "wrong", now=at(i), policy=POLICY) for i in range(5)]
+    assert [r.refused for r in said] == ["wrong_password"] * 4 + ["locked"]
+    assert [r.message[-8:] for r in said[:4]] == [f"再错 {n} 次将锁定账号）"[-8:] for n in (4, 3, 2, 1)]
+    with db.begin() as s:
+        assert sign_in(s, "wang.planner", PW, now=at(4 + 29), policy=POLICY).refused == "locked"  # right, but locked
+        ok = sign_in(s, "wang.planner", PW, now=at(4 + 30.01), policy=POLICY)
+    assert ok.user is not None and ok.user.login == "wang.planner" and ok.token
+    with db.begin() as s:  # the count starts again after a success
+        said = [sign_in(s, "wang.planner", "wrong", now=at(40 + i), policy=POLICY).refused for i in range(4)]
+        assert said == ["wrong_password"] * 4
+        unlock(s, "wang.planner")
+        assert sign_in(s, "wang.planner", "wrong", now=at(50), policy=POLICY).message.endswith("再错 4 次将锁定账号）")
+
+
+def test_an_unknown_login_is_refused_like_a_wrong_password(db):
+    with db.begin() as s:
+        unknown = sign_in(s, "nobody", PW, now=T0)
+        wrong = sign_in(s, "wang.planner", "Wrong-pass1", now=T0)
+    assert unknown.message == "登录名或密码不正确" and wrong.message.startswith(unknown.message)
+
+
+def test_sessions_end_after_30_idle_minutes_and_12_hours_in_all(db):
+    with db.begin() as s:
+        token = sign_in(s, "li.town", PW, now=T0).token
+        user = session_user(s, token, now=at(29), policy=POLICY)
+        assert user.townships == ("120223100000",) and user.must_change_password  # a new account must change it
+        assert session_user(s, token, now=at(29 + 29), policy=POLICY) is not None  # each request moves the idle clock
+        assert session_user(s, token, now=at(58 + 31), policy=POLICY) is None  # 31 idle minutes
+        assert session_user(s, token, now=at(90), policy=POLICY) is None  # and it stays ended
+        assert s.get(UserSession, token_hash(token)).end_reason == "idle"
+        busy = sign_in(s, "li.town", PW, now=T0).token
+        for minute in range(20, 12 * 60, 20):  # active all day
+            assert session_user(s, busy, now=at(minute), policy=POLICY) is not None, minute
+        assert session_user(s, busy, now=at(12 * 60 + 1), policy=POLICY) is None
+        assert s.get(UserSession, token_hash(busy)).end_reason == "absolute"
+
+
+def test_sign_out_disable_and_reset_end_sessions(db):
+    with db.begin() as s:
+        a = sign_in(s, "wang.planner", PW, now=T0).token
+        b = sign_in(s, "wang.planner", PW, now=T0).token
+        sign_out(s, a, now=at(1))
+        assert session_user(s, a, now=at(2)) is None and session_user(s, b, now=at(2)) is not None
+        change_password(s, "wang.planner", PW, "Another-pass9", now=at(3), keep_token=b)
+        c_user = session_user(s, b, now=at(4))
+        assert c_user is not None and not c_user.must_change_password
+        other = sign_in(s, "wang.planner", "Another-pass9", now=at(5)).token
+        reset_password(s, "wang.planner", "Reset-pass-7", now=at(6))  # an administrator's reset ends them all
+        assert session_user(s, b, now=at(7)) is None and session_user(s, other, now=at(7)) is None
+        again = sign_in(s, "wang.planner", "Reset-pass-7", now=at(8))
+        assert again.user.must_change_password
+        disable(s, "wang.planner", now=at(9))
+        assert session_user(s, again.token, now=at(10)) is None
+        assert sign_in(s, "wang.planner", "Reset-pass-7", now=at(11)).refused == "disabled"
+    with pytest.raises(AccountError, match="原密码不正确"), db.begin() as s:
+        change_password(s, "li.town", "Wrong-old-1", "Brand-new-2", now=at(12))
+
+
+def test_cli_user_commands(tmp_path):
+    """The first administrator of a real district's database is made on the command line; the password comes
+    from standard input only, and is in no output."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+
+    def user(*args, stdin=""):
+        return subprocess.run([sys.executable, "cli.py", "user", *args, "--database-url", url], cwd=ROOT, input=stdin,
+                              capture_output=True, text=True)
+
+    r = user("add", "zhang.admin", "--role", "data_admin", "--password-stdin", stdin=PW + "\n")
+    assert r.returncode == 0 and "已创建账号 zhang.admin（数据管理员）" in r.stdout, r.stderr
+    r = user("add", "zhao.head", "--role", "township_head", "--township", "120223100000", "--password-stdin",
+             stdin=PW + "\n")
+    assert r.returncode == 0 and "乡镇 120223100000" in r.stdout
+    r = user("add", "weak.one", "--role", "leader", "--password-stdin", stdin="password\n")
+    assert r.returncode == 2 and "至少三类" in r.stderr
+    r = user("add", "no.stdin", "--role", "leader")
+    assert r.returncode == 2 and "--password-stdin" in r.stderr
+    r = user("disable", "zhao.head")
+    assert r.returncode == 0
+    listing = user("list").stdout.splitlines()
+    assert [line.split()[0] for line in listing] == ["zhang.admin", "zhao.head"]
+    assert "停用" in listing[1] and "正常" in listing[0]
+    r = user("reset-password", "nobody", "--password-stdin", stdin="Whatever-9\n")
+    assert r.returncode == 2 and "没有登录名为 'nobody' 的账号" in r.stderr
+    assert user("unlock", "zhang.admin").returncode == 0
+    everything = "".join(x.stdout + x.stderr for x in (r,)) + "\n".join(listing)
+    assert PW not in everything
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        hashes = s.scalars(select(UserAccount.password_hash)).all()
+    assert all(h.startswith("$argon2id$") and PW not in h for h in hashes)
