@@ -226,26 +226,26 @@ def change_password(session, login: str, old: str, new: str, *, now: dt.datetime
         raise AccountError("原密码不正确") from None
     if new == old:
         raise AccountError("新密码不能与原密码相同")
-    problem = password_problem(new, account.login)
-    if problem:
-        raise AccountError(problem)
-    account.password_hash = _hasher.hash(new)
-    account.must_change_password = False
-    account.password_changed_at = now
-    _end_sessions(session, account.id, now, "revoked", keep=keep_token)
+    _set_password(session, account, new, now=now, must_change=False, keep_token=keep_token)
 
 
 def reset_password(session, login: str, new: str, *, now: dt.datetime) -> None:
     """An administrator's reset: the user must change it at the next sign-in; every session of the account ends."""
     account = _get(session, login)
+    _set_password(session, account, new, now=now, must_change=True)
+    account.failed_logins, account.locked_until = 0, None
+
+
+def _set_password(session, account: UserAccount, new: str, *, now: dt.datetime, must_change: bool,
+                  keep_token: str | None = None) -> None:
+    """A new password that meets the rules, hashed; the account's sessions (but ``keep_token``'s) end."""
     problem = password_problem(new, account.login)
     if problem:
         raise AccountError(problem)
     account.password_hash = _hasher.hash(new)
-    account.must_change_password = True
+    account.must_change_password = must_change
     account.password_changed_at = now
-    account.failed_logins, account.locked_until = 0, None
-    _end_sessions(session, account.id, now, "revoked")
+    _end_sessions(session, account.id, now, "revoked", keep=keep_token)
 
 
 def disable(session, login: str, *, now: dt.datetime) -> int:

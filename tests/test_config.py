@@ -98,6 +98,9 @@ def test_the_dashboard_listens_on_loopback_by_default():
 
     from tests.conftest import ROOT
 
-    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    server = config["server"]
     assert server["address"] == "127.0.0.1"
+    # a table's own toolbar CSV would export names as written (=cmd|…): only our neutralised exports remain
+    assert config["client"]["disableDataExport"] is True
     assert server.get("enableXsrfProtection", True) is True and server.get("enableCORS", True) is True
