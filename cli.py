@@ -82,7 +82,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_user(args: argparse.Namespace) -> int:
-    from data import accounts
+    from data import accounts, audit
     from data.account_models import ROLE_ZH
     from data.db import create_schema, database_url, make_engine, session_factory
     from data.live_models import utc_now
@@ -119,10 +119,29 @@ def _cmd_user(args: argparse.Namespace) -> int:
             elif args.action == "unlock":
                 accounts.unlock(session, args.login)
                 print(f"已解锁账号 {args.login}")
+            if args.action != "list":  # every change of an account is in the audit trail, with its outcome
+                audit.record_now(session, f"account.{args.action}", actor=audit.os_actor(), object=args.login,
+                                 detail={"roles": getattr(args, "role", None) or [],
+                                         "townships": getattr(args, "township", None) or []})
     except accounts.AccountError as exc:
+        with session_factory(engine).begin() as session:
+            audit.record_now(session, f"account.{args.action}", actor=audit.os_actor(), object=args.login,
+                             outcome="refused", detail={"why": str(exc)[:200]})
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from data import audit
+    from data.db import create_schema, database_url, make_engine, session_factory
+
+    engine = make_engine(database_url(args.database_url))
+    create_schema(engine)
+    with session_factory(engine)() as session:
+        verdict = audit.verify(session, audit.audit_key())
+    print(verdict.why, file=sys.stdout if verdict.ok else sys.stderr)
+    return 0 if verdict.ok else 1
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -723,6 +742,11 @@ def build_parser() -> argparse.ArgumentParser:
     for one in users.choices.values():
         one.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     usr.set_defaults(func=_cmd_user)
+
+    aud = sub.add_parser("audit", help="the audit trail: verify its HMAC chain (exit 1 at the first broken row)")
+    aud.add_argument("action", choices=["verify"])
+    aud.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    aud.set_defaults(func=_cmd_audit)
 
     rep = sub.add_parser("report", help="export the report of the district or one township (PDF, HTML map, Excel, GIS)",
                          description="Scheduled exports: the same report as the 报告导出 page.")

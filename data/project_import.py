@@ -183,9 +183,15 @@ def import_projects(session: Session, district: str, projects: list[Project], *,
                                   .order_by(ResidentialProject.id)).all()
             rows = [{k: getattr(r, k) for k in _KEEP} for r in old]
     rows += [project_row(p) for p in projects]
-    return store_version(session, district, "projects", rows, data_date=data_date or dt.date.today(),
-                         source_name=source_name or "projects", sha256=sha256,
-                         details={"added": len(projects), "replace": replace})
+    vid = store_version(session, district, "projects", rows, data_date=data_date or dt.date.today(),
+                        source_name=source_name or "projects", sha256=sha256,
+                        details={"added": len(projects), "replace": replace})
+    from data import audit
+
+    audit.record_now(session, "import", actor=audit.os_actor(), object=f"{district} projects v{vid}",
+                     detail={"rows": len(rows), "added": len(projects), "replace": replace,
+                             "source": source_name or "projects"})
+    return vid
 
 
 def projects_from_frame(frame) -> list[Project]:

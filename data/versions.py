@@ -232,6 +232,9 @@ def rollback(session: Session, district: str, kind: str) -> tuple[int, int]:
         msg = f"{district} 的{KIND_ZH[kind]}（{kind}）只有一个版本（{cur}），没有更早的版本可以回退"
         raise VersionError(msg)
     make_current(session, prev)
+    from data import audit
+
+    audit.record_now(session, "rollback", actor=audit.os_actor(), object=f"{district} {kind} v{cur}→v{prev}")
     return cur, prev
 
 

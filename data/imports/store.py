@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from config import DashboardConfig
+from data import audit
 from data.db import create_schema, session_factory
 from data.imports import gis, kinds, roads, tables
 from data.imports.mapping import MappingError, MappingFile, map_columns, read_mapping_file
@@ -308,6 +309,10 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
                                 source_name=options.source_name or path.name,
                                 sha256=file_sha256(path) if path.is_file() else None,
                                 details=details, created_by=options.created_by)
+            audit.record_now(session, "import", actor=options.created_by or audit.os_actor(),
+                             object=f"{district} {kind} v{vid}",
+                             detail={"rows": len(prepared.rows), "source": options.source_name or path.name,
+                                     "data_date": str(options.data_date or dt.date.today())})
         except VersionError as exc:
             raise ImportRefused(str(exc)) from None
     return ImportResult(kind, len(prepared.rows), vid, prepared, by_town)

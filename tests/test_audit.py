@@ -1,0 +1,98 @@
+"""The audit trail's HMAC chain: it verifies; an edited, deleted or inserted row is found (raw SQL plays the
+tamperer); imports, rollbacks and account changes are recorded; ``cli.py audit verify`` says so by exit code."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from data.audit import AuditEntry, record, verify
+from data.db import create_schema, make_engine, session_factory
+from tests.conftest import ROOT
+
+KEY = bytes(range(32))
+T0 = dt.datetime(2026, 11, 30, 2, 0, 0, 123456)
+
+
+@pytest.fixture
+def db(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    create_schema(engine)
+    Session = session_factory(engine)
+    with Session.begin() as s:
+        for i, (action, outcome) in enumerate((("login", "ok"), ("import", "ok"), ("login", "refused"),
+                                               ("rollback", "ok"))):
+            record(s, action, actor="wang", outcome=outcome, now=T0 + dt.timedelta(seconds=i), key=KEY,
+                   object=f"obj{i}", detail={"rows": i, "名称": "静海"})
+    return engine, Session
+
+
+def test_an_untouched_chain_verifies(db):
+    _, Session = db
+    with Session() as s:
+        v = verify(s, KEY)
+        assert v.ok and v.rows == 4
+        assert [e.id for e in s.query(AuditEntry).order_by(AuditEntry.id)] == [1, 2, 3, 4]
+        assert not verify(s, bytes(32)).ok  # another key: nothing verifies
+
+
+@pytest.mark.parametrize(("tamper", "first_bad"), [
+    ("UPDATE audit_entry SET outcome = 'ok' WHERE id = 3", 3),  # a refusal turned into a success
+    ("UPDATE audit_entry SET actor = 'li' WHERE id = 1", 1),
+    ("UPDATE audit_entry SET detail = '{\"rows\": 9}' WHERE id = 2", 2),
+    ("DELETE FROM audit_entry WHERE id = 2", 2),  # a row taken out of the middle
+    ("DELETE FROM audit_entry WHERE id = 4", 4),  # the last row taken out: the head still counts it
+])
+def test_tampering_is_found_at_its_row(db, tamper, first_bad):
+    engine, Session = db
+    with engine.begin() as conn:
+        conn.execute(text(tamper))
+    with Session() as s:
+        v = verify(s, KEY)
+    assert not v.ok and v.first_bad == first_bad, v.why
+
+
+def test_imports_rollbacks_and_account_changes_are_recorded_and_cli_verifies(tmp_path):
+    """Through the command line, as an administrator would act; then a row is edited and verify fails."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {**os.environ, "ELDERCARE_AUDIT_KEY": KEY.hex()}
+
+    def cli(*args, stdin=""):
+        return subprocess.run([sys.executable, "cli.py", *args, "--database-url", url], cwd=ROOT, env=env, input=stdin,
+                              capture_output=True, text=True)
+
+    assert cli("user", "add", "wang.admin", "--role", "data_admin", "--password-stdin",
+               stdin="Jinghai-2026\n").returncode == 0
+    assert cli("user", "add", "weak", "--role", "leader", "--password-stdin", stdin="weak\n").returncode == 2
+    assert cli("user", "disable", "wang.admin").returncode == 0
+    districts = ROOT / "data" / "sources" / "tianjin_districts_wgs84.geojson"
+    for _ in range(2):
+        assert cli("import", "district", str(districts), "--code", "120103", "--name", "河西区").returncode == 0
+    assert cli("rollback", "--district", "120103", "--kind", "district").returncode == 0
+    ok = cli("audit", "verify")
+    assert ok.returncode == 0 and "审计记录 6 条，链完整" in ok.stdout, ok.stdout + ok.stderr
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT action, outcome, object FROM audit_entry ORDER BY id")).all()
+    assert [(a, o) for a, o, _ in rows] == [("account.add", "ok"), ("account.add", "refused"),
+                                           ("account.disable", "ok"), ("import", "ok"), ("import", "ok"),
+                                           ("rollback", "ok")]
+    assert rows[5][2].startswith("120103 district v")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_entry SET outcome = 'ok' WHERE id = 2"))
+    bad = cli("audit", "verify")
+    assert bad.returncode == 1 and "第 2 条记录" in bad.stderr
+
+
+def test_the_key_file_is_made_once_readable_by_its_owner_only(tmp_path, monkeypatch):
+    from data.audit import audit_key
+
+    monkeypatch.delenv("ELDERCARE_AUDIT_KEY", raising=False)
+    path = tmp_path / "var" / "audit.key"
+    first = audit_key(path)
+    assert len(first) == 32 and audit_key(path) == first
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["audit.key"]  # no draft left behind
