@@ -283,6 +283,10 @@ class LiveStore:
             raise ValueError(msg)
         self._history([{"alert_id": alert_id, "at": now, "action": "acknowledged" if action == "acknowledge" else
                         "resolved", "actor": user, "note": note}])
+        from data import audit  # the handler as typed (staff, not an elder); the note's words stay in the history
+
+        audit.record_now(self.session, f"alert.{action}", actor=audit.os_actor(), object=f"告警 {alert_id}",
+                         detail={"handler": user[:40], "note_chars": len(note)})
 
     def acknowledge(self, alert_id: int, user: str, note: str = "") -> None:
         self._step(alert_id, "acknowledge", user, note)

@@ -31,6 +31,13 @@ class ScenarioRepository:
         self.session = session
         self.district = district
 
+    def _audit(self, action: str, sc: Scenario, **detail) -> None:
+        """One row of the audit trail, in this transaction (until sign-in exists, the OS user acts)."""
+        from data import audit
+
+        audit.record_now(self.session, f"scenario.{action}", actor=audit.os_actor(),
+                         object=f"{self.district} 情景 {sc.id}“{sc.name}”", detail=detail)
+
     def _get(self, scenario_id: int) -> Scenario:
         sc = self.session.get(Scenario, scenario_id)
         if sc is None or sc.district_code != self.district:
@@ -58,6 +65,7 @@ class ScenarioRepository:
                       created_at=now, updated_at=now)
         self.session.add(sc)
         self.session.flush()
+        self._audit("create", sc, base_id=base_id)
         return sc.id
 
     def add_change(self, scenario_id: int, change: Change) -> int:
@@ -73,6 +81,7 @@ class ScenarioRepository:
         ))
         sc.updated_at = _now()
         self.session.flush()
+        self._audit("edit", sc, change=change.action, seq=seq, facility=change.facility_code or "")
         return seq
 
     def remove_last_change(self, scenario_id: int) -> None:
@@ -83,6 +92,7 @@ class ScenarioRepository:
             self.session.delete(last)
             sc.updated_at = _now()
             self.session.flush()
+            self._audit("edit", sc, undo=last.action, seq=last.seq)
 
     def changes(self, scenario_id: int, *, with_base: bool = True) -> list[Change]:
         """Changes in application order: the base chain's first, then this scenario's."""
@@ -112,9 +122,11 @@ class ScenarioRepository:
 
     def rename(self, scenario_id: int, new_name: str) -> None:
         sc = self._get(scenario_id)
+        was = sc.name
         sc.name = self._check_name(new_name, exclude=sc.id)
         sc.updated_at = _now()
         self.session.flush()
+        self._audit("rename", sc, was=was)
 
     def delete(self, scenario_id: int) -> None:
         sc = self._get(scenario_id)
@@ -123,6 +135,7 @@ class ScenarioRepository:
             msg = (f"情景“{sc.name}”是 {len(children)} 个情景的基准（{'、'.join(children)}），请先删除或改基准 "
                    f"(other scenarios build on it)")
             raise ScenarioRepoError(msg)
+        self._audit("delete", sc)
         self.session.execute(delete(ScenarioChange).where(ScenarioChange.scenario_id == sc.id))
         self.session.delete(sc)
         self.session.flush()

@@ -96,3 +96,46 @@ def test_the_key_file_is_made_once_readable_by_its_owner_only(tmp_path, monkeypa
     assert len(first) == 32 and audit_key(path) == first
     assert path.stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in path.parent.iterdir()) == ["audit.key"]  # no draft left behind
+
+
+def test_scenario_and_alert_actions_are_recorded_in_order(tmp_path, monkeypatch):
+    """Each scenario change and each alert step writes its row with the action; the handler typed on the live
+    page is kept, the note's words are not; the chain verifies."""
+    from shapely.geometry import Point
+
+    from config import load_config
+    from data.live import EventRow, LiveStore
+    from data.scenarios import ScenarioRepository
+    from data.versions import register_district
+    from planning.scenario import Change
+
+    monkeypatch.setenv("ELDERCARE_AUDIT_KEY", KEY.hex())
+    engine = make_engine(f"sqlite:///{tmp_path / 'actions.db'}")
+    create_schema(engine)
+    Session = session_factory(engine)
+    with Session.begin() as s:
+        register_district(s, "120223", "静海区")
+        repo = ScenarioRepository(s, "120223")
+        sid = repo.create("东片加站")
+        repo.add_change(sid, Change("open", kind_id="community_station", point=Point(116.9, 38.9)))
+        repo.add_change(sid, Change("close", facility_code="F001"))
+        repo.remove_last_change(sid)
+        repo.rename(sid, "东片加站（二）")
+        repo.delete(sid)
+    with Session.begin() as s:
+        store = LiveStore(s, load_config().live.rules, now=lambda: dt.datetime(2026, 11, 30, 1, 0))
+        store.add_events([EventRow("e1", "S1", dt.datetime(2026, 11, 30, 0, 59), "sos_button", {"device_id": "b1"})])
+        alert_id = s.execute(text("SELECT id FROM alert")).scalar_one()
+        store.acknowledge(alert_id, "调度员小李", "已电话联系，家属说老人张某某摔倒")
+        store.resolve(alert_id, "调度员小李", "")
+    with Session() as s:
+        rows = s.execute(text("SELECT action, object, detail FROM audit_entry ORDER BY id")).all()
+        assert verify(s, KEY).ok
+    assert [r[0] for r in rows] == ["scenario.create", "scenario.edit", "scenario.edit", "scenario.edit",
+                                    "scenario.rename", "scenario.delete", "alert.acknowledge", "alert.resolve"]
+    import json
+
+    details = [json.loads(r[2]) for r in rows]
+    assert rows[4][1].endswith("“东片加站（二）”") and details[4] == {"was": "东片加站"}
+    assert details[6] == {"handler": "调度员小李", "note_chars": 16}  # the note's words stay out of the trail
+    assert all("张某某" not in json.dumps(d, ensure_ascii=False) for d in details)
