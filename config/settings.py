@@ -417,8 +417,13 @@ class Basemap(_Strict):
     subdomains: str = ""
 
 
+UPLOAD_KINDS = ("district", "townships", "communities", "facilities", "elders", "roads", "projects", "candidates")
+
+
 class Imports(_Strict):
     max_file_mb: float = Field(gt=0, le=10_000)
+    upload_mb: dict[str, float] = Field(description="the largest upload a page takes, per kind of file; larger "
+                                        "files go through the server import folder")
     max_zip_entries: int = Field(ge=1, le=100_000)
     max_zip_ratio: float = Field(gt=1, le=10_000)
     missing_values: tuple[str, ...]
@@ -429,6 +434,16 @@ class Imports(_Strict):
                                "(relative to the project, or absolute); nothing outside it is ever read")
     mapping_folder: str = Field(min_length=1, description="where the 数据管理 page keeps named column mappings")
     synonyms: dict[str, tuple[str, ...]]
+
+    @field_validator("upload_mb")
+    @classmethod
+    def _upload_kinds(cls, v: dict[str, float]) -> dict[str, float]:
+        missing, unknown = set(UPLOAD_KINDS) - set(v), set(v) - set(UPLOAD_KINDS)
+        if missing or unknown or any(not 0 < mb <= 10_000 for mb in v.values()):
+            msg = (f"[imports] upload_mb: one limit in MB (0–10,000] for each of {', '.join(UPLOAD_KINDS)}"
+                   f"{'; missing ' + str(sorted(missing)) if missing else ''}{'; unknown ' + str(sorted(unknown)) if unknown else ''}")
+            raise ValueError(msg)
+        return v
 
     @model_validator(mode="after")
     def _one_field_per_header(self) -> Imports:

@@ -108,7 +108,7 @@ def source_file(folder: Path) -> tuple[Path, str] | None:
             up = st.file_uploader(pick("选择文件", "File"), type=UPLOAD_TYPES, key="da.upload")
             if up is None:
                 return None
-            return data_admin.save_upload(up.getvalue(), up.name, folder, config), up.name
+            return data_admin.save_upload(up.getvalue(), up.name, folder, config, st.session_state[DA_KIND]), up.name
         files = data_admin.server_files(config)
         if not files:
             st.info(pick(f"服务器导入目录 {config.imports.import_folder} 中还没有可导入的文件。",

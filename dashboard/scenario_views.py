@@ -31,7 +31,7 @@ from geo.points import PointFileError, read_points
 from maps.builders import LocalAssets, ScenarioLayers, build_scenario_map
 from planning.candidates import imported_candidates
 from planning.scenario import Change, ScenarioError
-from services import base, coverage, scenarios
+from services import base, coverage, data_admin, scenarios
 
 ACTION_LABELS = {"open": ("新增", "Open"), "close": ("关闭", "Close"), "change_kind": ("改类型", "Change kind"),
                  "change_beds": ("改床位", "Change beds")}
@@ -251,7 +251,11 @@ def change_list(ref: DataRef, sid: int, own: list[Change], n_base: int) -> None:
 
 def uploaded_candidates(upload):
     """Candidates from an uploaded GeoJSON/CSV (id, lon, lat); None (with the error shown) when unusable."""
-    suffix = Path(upload.name).suffix.lower()
+    problem = data_admin.upload_limit_problem(len(upload.getvalue()), "candidates", base.get_config())
+    if problem:
+        st.error(problem)
+        return None
+    suffix = ".csv" if upload.name.lower().endswith(".csv") else ".geojson"  # never the client's name or ending
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"candidates{suffix}"
         path.write_bytes(upload.getvalue())

@@ -11,7 +11,7 @@ from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
 from maps.builders import LocalAssets, build_projects_map
 from reports.cells import csv_bytes
-from services import base, four_sync
+from services import base, data_admin, four_sync
 
 config = base.get_config()
 layers = page_setup(needs=("roads",))
@@ -88,7 +88,10 @@ with st.expander(pick("导入住宅项目（CSV / Excel 模板）", "Import proj
     st.caption("列：" + ", ".join(four_sync.COLUMNS) + "。日期 YYYY-MM-DD 或留空；任一单元格有误则整份文件不导入。")
     upload = st.file_uploader(pick("项目文件", "Project file"), type=["csv", "xlsx"])
     replace = st.checkbox(pick("替换现有全部项目", "Replace all existing projects"))
-    if upload is not None and st.button(pick("导入", "Import"), type="primary"):
+    too_big = data_admin.upload_limit_problem(len(upload.getvalue()), "projects", config) if upload else None
+    if too_big:
+        st.error(too_big)
+    elif upload is not None and st.button(pick("导入", "Import"), type="primary"):
         with tempfile.TemporaryDirectory() as tmp:
             # never a path from the client's file name: a fixed name with an allowed suffix
             path = Path(tmp) / ("upload.xlsx" if upload.name.lower().endswith(".xlsx") else "upload.csv")

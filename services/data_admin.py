@@ -51,13 +51,23 @@ def suffix_of(name: str) -> str:
     raise FileRefused(msg)
 
 
-def save_upload(data: bytes, client_name: str, folder: Path, config: DashboardConfig) -> Path:
-    """The upload's bytes in ``folder`` under a server-chosen name with the client's (checked) ending."""
+def upload_limit_problem(size: int, kind: str, config: DashboardConfig) -> str | None:
+    """Why an upload of ``size`` bytes of ``kind`` is refused (None when it is taken): ``[imports] upload_mb``."""
+    limit = config.imports.upload_mb.get(kind, config.imports.max_file_mb)
+    if size <= limit * 1e6:
+        return None
+    what = KIND_ZH.get(kind, {"candidates": "候选点"}.get(kind, kind))
+    return (f"文件有 {size / 1e6:,.1f} MB，超过{what}文件的上传上限 {limit:g} MB；"
+            f"大文件请放到服务器的导入目录 {config.imports.import_folder} 后从那里选择")
+
+
+def save_upload(data: bytes, client_name: str, folder: Path, config: DashboardConfig, kind: str) -> Path:
+    """The upload's bytes in ``folder`` under a server-chosen name with the client's (checked) ending, when
+    within the kind's upload limit."""
     suffix = suffix_of(client_name)
-    if len(data) > config.imports.max_file_mb * 1e6:
-        msg = (f"文件有 {len(data) / 1e6:,.0f} MB，超过上限 {config.imports.max_file_mb:g} MB；"
-               f"大文件请放到服务器的导入目录 {config.imports.import_folder} 后从那里选择")
-        raise FileRefused(msg)
+    problem = upload_limit_problem(len(data), kind, config)
+    if problem:
+        raise FileRefused(problem)
     path = folder / f"upload{suffix}"
     path.write_bytes(data)
     return path

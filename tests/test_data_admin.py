@@ -36,18 +36,33 @@ def test_server_files_are_listed_and_read_only_inside_the_import_folder(tmp_path
             data_admin.server_file(hostile, config)
 
 
-def test_an_upload_is_stored_under_the_servers_name_and_bounded(tmp_path):
-    config = with_imports(tmp_path, max_file_mb=0.001)  # 1,000 bytes
+def test_an_upload_is_stored_under_the_servers_name_and_bounded_per_kind(tmp_path):
+    limits = {**load_config().imports.upload_mb, "facilities": 0.001, "roads": 0.002}  # 1,000 and 2,000 bytes
+    config = with_imports(tmp_path, upload_mb=limits)
     folder = tmp_path / "up"
     folder.mkdir()
-    path = data_admin.save_upload(b"a,b\n1,2\n", "../../../etc/名单.CSV", folder, config)
+    path = data_admin.save_upload(b"a,b\n1,2\n", "../../../etc/名单.CSV", folder, config, "facilities")
     assert path == folder / "upload.csv" and path.read_bytes() == b"a,b\n1,2\n"
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["upload.csv"]
-    with pytest.raises(FileRefused, match="超过上限"):
-        data_admin.save_upload(b"x" * 1001, "big.csv", folder, config)
+    with pytest.raises(FileRefused, match="超过设施文件的上传上限 0.001 MB"):
+        data_admin.save_upload(b"x" * 1001, "big.csv", folder, config, "facilities")
+    assert data_admin.save_upload(b"x" * 1001, "lines.geojson", folder, config, "roads").stat().st_size == 1001
+    assert data_admin.upload_limit_problem(2001, "roads", config) is not None
     for name in ("run.exe", "sheet.xlsm", "noext"):
         with pytest.raises(FileRefused, match="不支持的文件类型"):
-            data_admin.save_upload(b"x", name, folder, config)
+            data_admin.save_upload(b"x", name, folder, config, "facilities")
+
+
+def test_every_upload_kind_has_a_limit():
+    from pydantic import ValidationError
+
+    config = load_config()
+    assert set(config.imports.upload_mb) == {"district", "townships", "communities", "facilities", "elders", "roads",
+                                              "projects", "candidates"}
+    with pytest.raises(ValidationError, match="missing \\['roads'\\]"):
+        type(config.imports).model_validate({**config.imports.model_dump(),
+                                             "upload_mb": {k: v for k, v in config.imports.upload_mb.items()
+                                                           if k != "roads"}})
 
 
 def test_a_mapping_name_cannot_leave_the_mapping_folder():
