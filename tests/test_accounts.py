@@ -176,3 +176,30 @@ def test_cli_user_commands(tmp_path):
     with session_factory(engine)() as s:
         hashes = s.scalars(select(UserAccount.password_hash)).all()
     assert all(h.startswith("$argon2id$") and PW not in h for h in hashes)
+
+
+def test_sign_in_forms_refuse_a_missing_csrf_token_and_an_oversized_body(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+    from starlette.applications import Starlette
+
+    from web.auth_routes import auth_routes
+
+    url = f"sqlite:///{tmp_path / 'forms.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    engine = make_engine(url)
+    create_schema(engine)
+    with session_factory(engine).begin() as s:
+        add_user(s, "wang.planner", PW, ["planner"], now=T0)
+    with TestClient(Starlette(routes=auth_routes()), follow_redirects=False) as client:
+        r = client.post("/auth/login", data={"login": "wang.planner", "password": PW})  # no token: another site's form
+        assert r.status_code == 400 and "表单已过期" in r.text and "eldercare_session" not in r.cookies
+        page = client.get("/auth/login")
+        csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+        r = client.post("/auth/login", data={"login": "wang.planner", "password": "x" * 5000, "csrf": csrf})
+        assert r.status_code == 400  # more than 4 KB: not read to the end
+        r = client.post("/auth/login", data={"login": "wang.planner", "password": PW, "csrf": csrf})
+        assert r.status_code == 400  # each form shown has a token of its own: the refusal's form replaced it
+        csrf = client.get("/auth/login").text.split('name="csrf" value="')[1].split('"')[0]
+        r = client.post("/auth/login", data={"login": "wang.planner", "password": PW, "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/auth/password"
+        assert client.get("/auth/login?m=<script>").text.count("<script>") == 0

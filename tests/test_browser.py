@@ -355,3 +355,56 @@ def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(he
     assert cells[1:4] == ["0.0", now, f"+{now}"]
     assert errors == []
     page.close()
+
+
+def test_sign_in_password_change_and_sign_out_through_the_browser(demo_db_url, browser, tmp_path):
+    """server.py's forms: a wrong password is refused and counted, the right one sets an HttpOnly SameSite=Strict
+    session cookie and, for a new account, asks for a new password first; sign-out ends the session in the
+    database; each step is in the audit trail."""
+    import sqlalchemy as sa
+
+    from data import accounts
+    from data.db import make_engine, session_factory
+    from data.live_models import utc_now
+
+    url = copy_sqlite(demo_db_url, tmp_path / "signin.db")
+    engine = make_engine(url)
+    with session_factory(engine).begin() as s:
+        accounts.add_user(s, "wang.planner", "Jinghai-2026", ["planner"], now=utc_now())
+    try:
+        with app_server(url, tmp_path, script="server.py") as server:
+            context = browser.new_context(viewport={"width": 1200, "height": 900})
+            page = context.new_page()
+            page.goto(f"{server}/auth/login")
+            page.fill("#login", "wang.planner")
+            page.fill("#password", "wrong-Pass1")
+            page.click("button[type=submit]")
+            page.get_by_text("登录名或密码不正确（再错 4 次将锁定账号）").wait_for(timeout=30_000)
+            page.fill("#login", "wang.planner")
+            page.fill("#password", "Jinghai-2026")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server}/auth/password", timeout=30_000)  # a new account changes its password first
+            (cookie,) = [c for c in context.cookies() if c["name"] == "eldercare_session"]
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
+            assert page.evaluate("document.cookie").find("eldercare_session") < 0  # no script can read it
+            page.fill("#old", "Jinghai-2026")
+            page.fill("#new", "Tianjin-2027")
+            page.fill("#again", "Tianjin-2027")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{server}/", timeout=30_000)
+            page.get_by_text("联席会议总览").first.wait_for(timeout=120_000)  # the dashboard itself
+            page.goto(f"{server}/auth/login")  # a form's CSRF token, then sign out with it
+            csrf = page.locator("input[name=csrf]").get_attribute("value")
+            r = context.request.post(f"{server}/auth/logout", form={"csrf": csrf}, max_redirects=0)
+            assert r.status == 303 and r.headers["location"] == "/auth/login?m=logout"
+            context.close()
+    except ServerError as exc:
+        pytest.fail(str(exc))
+    with engine.connect() as conn:
+        ended = conn.execute(sa.text("SELECT end_reason FROM user_session")).scalars().all()
+        changed = conn.execute(sa.text("SELECT must_change_password FROM user_account")).scalar_one()
+        trail = conn.execute(sa.text("SELECT action, outcome FROM audit_entry WHERE action IN "
+                                     "('login', 'logout', 'password.change') ORDER BY id")).all()
+    assert ended == ["logout"] and not changed
+    assert [tuple(r) for r in trail] == [("login", "refused"), ("login", "ok"), ("password.change", "ok"),
+                                         ("logout", "ok")]

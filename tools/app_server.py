@@ -20,14 +20,15 @@ class ServerError(RuntimeError):
 
 
 @contextlib.contextmanager
-def app_server(db_url: str, work: Path):
-    """Yields the server's base URL; its output goes to ``work/server.log``."""
+def app_server(db_url: str, work: Path, *, script: str = "app.py"):
+    """Yields the server's base URL; its output goes to ``work/server.log``. ``script``: app.py, or server.py for
+    the dashboard with its sign-in routes."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url}
     log_path = work / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )

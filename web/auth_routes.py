@@ -1,0 +1,181 @@
+"""Sign-in, sign-out and password change as plain HTTP forms (issue 16, local mode).
+
+Served by ``server.py`` (``st.App(routes=…)``) beside the dashboard. The session
+token goes to the browser only as an HttpOnly, SameSite=Strict cookie (Secure
+behind HTTPS), so no script of the page can read it and no other site can send
+it; the database keeps only its SHA-256 (data/accounts.py). Each form carries a
+CSRF token matched against a cookie of its own. Every attempt, refused or not,
+is a row of the audit trail. Bodies are read only up to 4 KB.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import secrets
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from config import load_config
+from data import accounts, audit
+from data.db import create_schema, database_url, make_engine, session_factory
+
+SESSION_COOKIE = "eldercare_session"
+CSRF_COOKIE = "eldercare_csrf"
+MAX_FORM_BYTES = 4096
+
+_PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title} · 养老服务一张图</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:"Noto Sans CJK SC",sans-serif;background:#f5f3ee;margin:0}}
+main{{max-width:360px;margin:12vh auto;background:#fff;padding:28px 32px;border-radius:8px;
+box-shadow:0 1px 4px rgba(0,0,0,.15)}}h1{{font-size:20px;margin:0 0 4px}}p.sub{{color:#666;margin:0 0 20px}}
+label{{display:block;margin:12px 0 4px;font-size:14px}}input{{width:100%;box-sizing:border-box;padding:8px;
+font-size:15px;border:1px solid #bbb;border-radius:4px}}button{{margin-top:20px;width:100%;padding:10px;
+background:#c62828;color:#fff;border:0;border-radius:4px;font-size:15px}}.msg{{background:#fdecea;color:#b71c1c;
+padding:8px 10px;border-radius:4px;margin-top:12px;font-size:14px}}.ok{{background:#e8f5e9;color:#1b5e20}}
+</style></head><body><main><h1>养老服务一张图</h1><p class="sub">{title}</p>{message}
+<form method="post" action="{action}" autocomplete="off">{fields}
+<input type="hidden" name="csrf" value="{csrf}"><button type="submit">{button}</button></form></main></body></html>"""
+
+
+def _engine():
+    engine = make_engine(database_url())
+    create_schema(engine)
+    return engine
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
+
+
+def _page(request: Request, *, title: str, action: str, fields: str, button: str, message: str = "",
+          ok: bool = False, status: int = 200) -> Response:
+    csrf = secrets.token_urlsafe(24)
+    text = f'<div class="msg{" ok" if ok else ""}" role="alert">{html.escape(message)}</div>' if message else ""
+    response = HTMLResponse(_PAGE.format(title=html.escape(title), action=action, fields=fields, button=button,
+                                         message=text, csrf=csrf), status_code=status)
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_secure(request), path="/auth")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The posted form's fields (first value each), or None when it is too big, or its CSRF token is missing or
+    not the one its cookie holds."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return None
+    fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not secrets.compare_digest(fields.get("csrf", ""), expected):
+        return None
+    return fields
+
+
+_LOGIN_FIELDS = ('<label for="login">登录名</label><input id="login" name="login" autofocus required maxlength="40">'
+                 '<label for="password">密码</label>'
+                 '<input id="password" name="password" type="password" required maxlength="200">')
+_PASSWORD_FIELDS = ('<label for="old">原密码</label><input id="old" name="old" type="password" required maxlength="200">'
+                    '<label for="new">新密码（至少 8 位，含大写、小写、数字、符号中的三类）</label>'
+                    '<input id="new" name="new" type="password" required maxlength="200">'
+                    '<label for="again">再次输入新密码</label>'
+                    '<input id="again" name="again" type="password" required maxlength="200">')
+
+
+def login_page(request: Request, message: str = "", status: int = 200, ok: bool = False) -> Response:
+    return _page(request, title="登录", action="/auth/login", fields=_LOGIN_FIELDS, button="登录", message=message,
+                 status=status, ok=ok)
+
+
+async def login(request: Request) -> Response:
+    if request.method == "GET":
+        said = {"logout": "已退出登录", "timeout": "会话已超时，请重新登录"}.get(request.query_params.get("m", ""), "")
+        return login_page(request, said, ok=bool(said))
+    fields = await _form(request)
+    if fields is None:
+        return login_page(request, "表单已过期，请重新输入", status=400)
+    login_name = fields.get("login", "").strip()[:40]
+    policy = accounts.policy_of(load_config().auth)
+    now = _now()
+    with session_factory(_engine()).begin() as session:
+        result = accounts.sign_in(session, login_name, fields.get("password", ""), now=now, policy=policy)
+        audit.record_now(session, "login", actor=login_name or "(空)", client=_client(request),
+                         outcome="ok" if result.user else "refused",
+                         role=",".join(result.user.roles) if result.user else "",
+                         session_id=accounts.token_hash(result.token)[:16] if result.token else "",
+                         detail={} if result.user else {"why": result.refused})
+    if result.user is None:
+        return login_page(request, result.message, status=401)
+    target = "/auth/password" if result.user.must_change_password else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, result.token, httponly=True, samesite="strict", secure=_secure(request),
+                        path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/auth")
+    return response
+
+
+async def logout(request: Request) -> Response:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    fields = await _form(request)
+    if token and fields is not None:
+        now = _now()
+        with session_factory(_engine()).begin() as session:
+            user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(load_config().auth))
+            accounts.sign_out(session, token, now=now)
+            audit.record_now(session, "logout", actor=user.login if user else "(已过期)", client=_client(request),
+                             session_id=accounts.token_hash(token)[:16])
+    response = RedirectResponse("/auth/login?m=logout", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def password(request: Request) -> Response:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    now = _now()
+    with session_factory(_engine()).begin() as session:
+        user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(load_config().auth))
+    if user is None:
+        return RedirectResponse("/auth/login?m=timeout", status_code=303)
+
+    def form(message: str = "", status: int = 200) -> Response:
+        title = "首次登录，请修改密码" if user.must_change_password else "修改密码"
+        return _page(request, title=title, action="/auth/password", fields=_PASSWORD_FIELDS, button="修改密码",
+                     message=message, status=status)
+
+    if request.method == "GET":
+        return form()
+    fields = await _form(request)
+    if fields is None:
+        return form("表单已过期，请重新输入", 400)
+    if fields.get("new", "") != fields.get("again", ""):
+        return form("两次输入的新密码不一致", 400)
+    try:
+        with session_factory(_engine()).begin() as session:
+            accounts.change_password(session, user.login, fields.get("old", ""), fields.get("new", ""), now=now,
+                                     keep_token=token)
+            audit.record_now(session, "password.change", actor=user.login, client=_client(request),
+                             session_id=accounts.token_hash(token)[:16])
+    except accounts.AccountError as exc:
+        with session_factory(_engine()).begin() as session:
+            audit.record_now(session, "password.change", actor=user.login, client=_client(request), outcome="refused",
+                             session_id=accounts.token_hash(token)[:16], detail={"why": str(exc)[:100]})
+        return form(str(exc), 400)
+    return RedirectResponse("/", status_code=303)
+
+
+def auth_routes() -> list[Route]:
+    return [Route("/auth/login", login, methods=["GET", "POST"]), Route("/auth/logout", logout, methods=["POST"]),
+            Route("/auth/password", password, methods=["GET", "POST"])]
