@@ -584,10 +584,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
     try:
         request = ReportRequest(township=args.township, scenario_id=args.scenario, since=args.since,
                                 **({"sections": sections} if sections else {}))
-        r, data = export(_data_ref(args), request, args.format, progress=lambda _f, m: print(m, flush=True))
+        ref = _data_ref(args)
+        r, data = export(ref, request, args.format, progress=lambda _f, m: print(m, flush=True))
     except (ReportError, FontMissingError, InputError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
+    from services import audit
+
+    audit.record(ref.url, "report.export", object=f"{ref.district} {r.title}", township=request.township or "",
+                 detail={"formats": [args.format], "sections": list(request.sections), "scenario": args.scenario,
+                         "since": str(args.since or ""), "file": out.name})
     tmp = out.with_name(f".{out.name}.part")
     tmp.write_bytes(data)
     os.replace(tmp, out)  # a scheduled export never leaves a half-written file behind

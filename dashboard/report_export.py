@@ -20,7 +20,7 @@ from data.versions import DataRef
 from reports.content import SECTIONS, ReportError, ReportRequest, collect
 from reports.export import FORMATS, file_name, render
 from reports.static_map import FontMissingError
-from services import scenarios
+from services import audit, scenarios
 from services import scorecard as sc
 
 DEFAULT_FORMATS = ["pdf", "xlsx"]
@@ -92,6 +92,9 @@ def generate(ref: DataRef, request: ReportRequest, formats: list[str]) -> None:
         st.error(str(exc))
         return
     bar.empty()
+    audit.record(ref.url, "report.export", object=f"{ref.district} {r.title}", township=request.township or "",
+                 detail={"formats": list(formats), "sections": list(request.sections),
+                         "scenario": request.scenario_id, "since": str(request.since or "")})
     st.session_state[REPORT_FILES] = {"request": request, "formats": list(formats), "files": files,
                                       "seconds": time.perf_counter() - started, "title": r.title}
 

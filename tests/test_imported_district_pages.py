@@ -99,6 +99,15 @@ def test_report_cli_on_the_imported_district(two_districts, tmp_path):
     assert about["范围"] == "河西区全区" and about["数据性质"] == "实际数据"
     coverage = pd.read_excel(out, sheet_name="步行覆盖")
     assert set(coverage["乡镇（街道）"]) == set(streets["name"]) | {"全区"} and len(streets) == 14
+    import json
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:  # a report leaving the system is in the audit trail
+        (obj, detail), = conn.execute(sa.text("SELECT object, detail FROM audit_entry WHERE action = 'report.export'"))
+    engine.dispose()
+    assert obj.startswith(HEXI) and json.loads(detail)["formats"] == ["xlsx"]
 
 
 def test_siting_on_the_dense_imported_district(two_districts):
