@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import data_views as v
-from dashboard.components import footer, language_toggle, leave_legacy_page_mode
+from dashboard.components import audited_download, footer, language_toggle, leave_legacy_page_mode
 from dashboard.i18n import pick
 from dashboard.state import (
     DA_ACCEPT,
@@ -65,9 +65,9 @@ def import_tab() -> None:
             st.subheader(pick("问题清单", "Problems"))
             shown = v.problems(check)
             if check.prepared is not None and check.prepared.problems:
-                st.download_button(pick("下载问题清单（Excel，问题单元格标色）", "Download problems (Excel)"),
-                                   data=lambda: problems_xlsx(table, check.prepared),
-                                   file_name="问题清单.xlsx", icon=":material/download:")
+                audited_download(pick("下载问题清单（Excel，问题单元格标色）", "Download problems (Excel)"),
+                                 data=lambda: problems_xlsx(table, check.prepared), file_name="问题清单.xlsx",
+                                 icon=":material/download:", what=f"problems {kind}", district=target)
             outline, towns = (None, None) if new else data_admin.outline_and_townships(url, district)
             points = data_admin.point_table(check.prepared, None if st.session_state[DA_FILTER] == "all"
                                             else set(shown["行"].dropna()))  # the map shows what the list shows

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard.components import footer, mark_since, page_setup
+from dashboard.components import audited_download, footer, mark_since, page_setup
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
 from maps.builders import LocalAssets, build_projects_map
@@ -79,10 +79,10 @@ if new_projects is not None and len(shown):
                     f"New since {since} are marked."))
 st.dataframe(shown[columns] if len(shown) else shown, hide_index=True, width="stretch",
              column_config={"name": pick("项目", "Project"), "households": pick("户数", "Households")})
-st.download_button(pick("下载 CSV", "Download CSV"), icon=":material/download:", mime="text/csv",
-                   data=(csv_bytes(shown[["name", "status", "failed_rules", "原因"]].rename(columns={"原因": "reasons"}))
-                         if len(shown) else b""),
-                   file_name=f"four_sync_{as_of}.csv")
+audited_download(pick("下载 CSV", "Download CSV"), icon=":material/download:", mime="text/csv",
+                 data=(csv_bytes(shown[["name", "status", "failed_rules", "原因"]].rename(columns={"原因": "reasons"}))
+                       if len(shown) else b""),
+                 file_name=f"four_sync_{as_of}.csv", what="four_sync", district=ref.district)
 
 with st.expander(pick("导入住宅项目（CSV / Excel 模板）", "Import projects (CSV / Excel)")):
     st.caption("列：" + ", ".join(four_sync.COLUMNS) + "。日期 YYYY-MM-DD 或留空；任一单元格有误则整份文件不导入。")

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
-from dashboard.components import footer, page_setup
+from dashboard.components import audited_download, footer, page_setup
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_MAP_CHANGE, SC_SINCE
 from maps.builders import LocalAssets, build_scorecard_map
@@ -92,6 +92,7 @@ with st.expander(pick("全部指标 × 乡镇（街道）", "All targets × town
 
 st.subheader(pick("数据暂不支持的指标", "Targets the data cannot support"))
 st.dataframe(views.unsupported_table(card), hide_index=True, width="stretch")
-st.download_button(pick("下载考核表 CSV（全区及各乡镇，含分子分母）", "Download CSV"), icon=":material/download:",
-                   data=views.scorecard_csv(card, names), file_name=f"scorecard_{as_of}.csv", mime="text/csv")
+audited_download(pick("下载考核表 CSV（全区及各乡镇，含分子分母）", "Download CSV"), icon=":material/download:",
+                 data=views.scorecard_csv(card, names), file_name=f"scorecard_{as_of}.csv", mime="text/csv",
+                 what="scorecard", district=layers.ref.district)
 footer(layers.meta)

@@ -212,3 +212,19 @@ def test_township_stations_mark_what_is_new_since_a_year_back(township_page, dem
             WHERE ov.kind = 'facilities' AND ov.data_date = '2025-06-30')""")
     assert (stations["较基期"] == "新增").sum() == new and new > 0
     assert (stations["较基期"].iloc[:new] == "新增").all()  # listed first
+
+
+def test_the_csv_download_is_in_the_audit_trail(demo_db_url, tmp_path, monkeypatch):
+    """A table leaving the system through a download button is a row of the audit trail."""
+    import json
+
+    from tests.conftest import DEMO, copy_sqlite
+
+    url = copy_sqlite(demo_db_url, tmp_path / "download.db")
+    at = app_test("pages/scorecard.py", url, monkeypatch)
+    at.run()
+    (button,) = [b for b in at.download_button if b.label.startswith("下载考核表 CSV")]
+    button.click().run()
+    assert not at.exception
+    obj, detail = sql(url, "SELECT object, detail FROM audit_entry WHERE action = 'download'")
+    assert obj == f"{DEMO} scorecard_2026-06-30.csv" and json.loads(detail) == {"what": "scorecard"}
