@@ -720,3 +720,23 @@ def test_hostile_workbooks_are_refused_before_they_are_unpacked(db, truth, tmp_p
 def current_versions_of(engine):
     with session_factory(engine)() as s:
         return current_versions(s, HEXI)
+
+
+def test_checking_a_kept_table_again_keeps_no_more_parsed_columns(db, truth, tmp_path):
+    """The page checks one kept sheet after every edit: the columns parsed and kept on it must not grow with the
+    number of checks (a parser that is a new function each time would add a column per check)."""
+    from data.imports.store import read_input_table
+
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1)
+    lines = ["名称,设施类型,街道,经度,纬度,状态,床位数"]
+    lines += [f"{r.name},养老院,{r.street},{r.lon:.7f},{r.lat:.7f},运营,10" for r in pts.itertuples()]
+    path = tmp_path / "kept.csv"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    cfg = load_config()
+    table = read_input_table(path, ImportOptions(), cfg)
+    sizes = []
+    for _ in range(3):
+        run_import(db, HEXI, "facilities", path, cfg, ImportOptions(dry_run=True, crs="wgs84"), table=table)
+        sizes.append(len(table.memo))
+    assert sizes[0] > 0 and sizes == [sizes[0]] * 3

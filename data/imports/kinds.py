@@ -426,7 +426,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
     x_of, y_of = cells.parse("lon", number), cells.parse("lat", number)
     code_of = cells.parse("code", code_text)
     counts = {f: cells.parse(f, count) for f in COUNT_FIELDS}
-    status_of = cells.parse("status", lambda t: STATUS.get(t.lower()))
+    status_of = cells.parse("status", _status)  # a module-level parser: the same memo key on every check
     partner_of = cells.parse("medical_partner", yes_no)
     opened_of = cells.parse("opened_on", date)
     star_of = cells.parse("star_rating", _star)
