@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from config import load_config
 from data import accounts, audit
-from data.db import create_schema, database_url, make_engine, session_factory
+from data.db import database_url, session_factory
+from services.base import get_config, get_engine
 
 SESSION_COOKIE = "eldercare_session"
 CSRF_COOKIE = "eldercare_csrf"
@@ -42,9 +42,8 @@ padding:8px 10px;border-radius:4px;margin-top:12px;font-size:14px}}.ok{{backgrou
 
 
 def _engine():
-    engine = make_engine(database_url())
-    create_schema(engine)
-    return engine
+    """The database's engine, made (and its schema created) once per process, as for the pages."""
+    return get_engine(database_url())
 
 
 def _now() -> dt.datetime:
@@ -108,7 +107,7 @@ async def login(request: Request) -> Response:
     if fields is None:
         return login_page(request, "表单已过期，请重新输入", status=400)
     login_name = fields.get("login", "").strip()[:40]
-    policy = accounts.policy_of(load_config().auth)
+    policy = accounts.policy_of(get_config().auth)
     now = _now()
     with session_factory(_engine()).begin() as session:
         result = accounts.sign_in(session, login_name, fields.get("password", ""), now=now, policy=policy)
@@ -133,7 +132,7 @@ async def logout(request: Request) -> Response:
     if token and fields is not None:
         now = _now()
         with session_factory(_engine()).begin() as session:
-            user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(load_config().auth))
+            user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(get_config().auth))
             accounts.sign_out(session, token, now=now)
             audit.record_now(session, "logout", actor=user.login if user else "(已过期)", client=_client(request),
                              session_id=accounts.token_hash(token)[:16])
@@ -146,7 +145,7 @@ async def password(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE, "")
     now = _now()
     with session_factory(_engine()).begin() as session:
-        user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(load_config().auth))
+        user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(get_config().auth))
     if user is None:
         return RedirectResponse("/auth/login?m=timeout", status_code=303)
 
