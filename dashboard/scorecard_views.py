@@ -16,7 +16,6 @@ from services.scorecard import (
     fmt_target,
     fmt_value,
     since_rows,
-    township_change,
 )
 
 
@@ -93,11 +92,6 @@ def since_table(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.Dat
 
 CHANGE_LEGEND_ZH = {"green": "改善", "red": "变差", "none": "不变或无数据"}
 CHANGE_LEGEND_EN = {"green": "Better", "red": "Worse", "none": "Same or no data"}
-
-
-def change_cells(now: Scorecard, then: Scorecard, target) -> pd.DataFrame:
-    """Per township: the change of one target since the baseline, for the scorecard map."""
-    return township_change(now, then, target)
 
 
 def since_caption(dated: DatedRef) -> str:

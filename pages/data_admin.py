@@ -73,16 +73,16 @@ def import_tab() -> None:
                                             else set(shown["行"].dropna()))  # the map shows what the list shows
             shapes = data_admin.shape_frame(kind, check.prepared)
             basemap = st.session_state[MAP_BASEMAP]
+            fmap = None
             if shapes is not None:  # polygons or lines: drawn over the outline (or as the outline, for a new one)
-                st.subheader(pick("预览地图（尚未保存）", "Preview (not stored)"))
                 fmap = v.kept_map(f"{target}|{ref}|{basemap}|{key}", lambda: build_version_map(
                     outline if outline is not None else shapes, shapes, label=pick("导入预览（尚未保存）", "Preview"),
                     config=config, basemap_id=basemap, assets=LocalAssets()))
-                st_folium(fmap, height=460, use_container_width=True, returned_objects=[], key="da_map")
             elif outline is not None and not points.empty:
-                st.subheader(pick("预览地图（尚未保存）", "Preview (not stored)"))
                 fmap = v.kept_map(v.points_digest(points, f"{target}|{ref}|{basemap}"), lambda: build_preview_map(
                     outline, towns, points, config=config, assets=LocalAssets(), basemap_id=basemap))
+            if fmap is not None:
+                st.subheader(pick("预览地图（尚未保存）", "Preview (not stored)"))
                 st_folium(fmap, height=460, use_container_width=True, returned_objects=[], key="da_map")
             change = None
             if check.ok and check.prepared is not None:

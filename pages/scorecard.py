@@ -78,7 +78,7 @@ with right:
     change = then is not None and st.radio(
         pick("地图显示", "Map shows"), [False, True], horizontal=True, key=SC_MAP_CHANGE,
         format_func=lambda c: pick(f"较基期 {since} 的变化", f"Change since {since}") if c else pick("现值", "Value"))
-    shown, label = (views.change_cells(card, then, target), pick(f"{labels[tid]}：较 {since} 变化", labels[tid])) \
+    shown, label = (scorecard.township_change(card, then, target), pick(f"{labels[tid]}：较 {since} 变化", labels[tid])) \
         if change else (cells, labels[tid])
     legend = {k: pick(views.CHANGE_LEGEND_ZH[k], views.CHANGE_LEGEND_EN[k]) for k in views.CHANGE_LEGEND_ZH} \
         if change else {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}

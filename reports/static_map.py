@@ -85,6 +85,20 @@ def _north_arrow(ax) -> None:
     ax.text(0.95, 0.845, "北 N", transform=ax.transAxes, ha="center", va="top", fontsize=8, fontweight="bold")
 
 
+def _finish(fig, ax, x0: float, y0: float, span: float, title: str, dpi: int) -> bytes:
+    """A scale bar in the lower right and a north arrow over the area shown (from ``x0``, ``y0``, ``span`` metres
+    wide), the title if any; the figure as PNG bytes, closed."""
+    length = nice_length_m(span)
+    _scale_bar(ax, x0 + span - length - span * 0.04, y0 + span * 0.03, length, span * 0.008)
+    _north_arrow(ax)
+    if title:
+        ax.set_title(title, fontsize=10)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", dpi=dpi, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
 CHANGE_FILL = {"green": "#66bb6a", "red": "#e53935", "none": "#e0e0e0"}
 CHANGE_LABEL = {"green": "改善", "red": "变差", "none": "不变或无数据"}
 
@@ -109,16 +123,8 @@ def render_change_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, c
             ax.text(p.x, p.y, change.loc[code, "text"], fontsize=5.5, ha="center", va="center", color="#212121")
     ax.legend(handles=[Patch(facecolor=CHANGE_FILL[k], label=v) for k, v in CHANGE_LABEL.items()], loc="upper center",
               bbox_to_anchor=(0.5, -0.01), ncol=3, fontsize=6.5, frameon=False)
-    minx, miny, maxx, maxy = d.total_bounds
-    span = maxx - minx
-    length = nice_length_m(span)
-    _scale_bar(ax, maxx - length - span * 0.04, miny + span * 0.03, length, span * 0.008)
-    _north_arrow(ax)
-    ax.set_title(title, fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    minx, miny, maxx, _ = d.total_bounds
+    return _finish(fig, ax, minx, miny, maxx - minx, title, dpi)
 
 
 def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: str = "",
@@ -172,14 +178,5 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
                                  markeredgecolor="white", markersize=8, label=label))
     ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=legend_cols, fontsize=6.5, frameon=False,
               columnspacing=1.2, handletextpad=0.4)  # below the map: nothing of the area hidden
-    span = maxx - minx + 2 * pad
-    length = nice_length_m(span)
-    _scale_bar(ax, maxx + pad - length - span * 0.04, miny - pad + span * 0.03, length, span * 0.008)
-    _north_arrow(ax)
-    if title:
-        ax.set_title(title, fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", dpi=dpi, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return _finish(fig, ax, minx - pad, miny - pad, maxx - minx + 2 * pad, title, dpi)
 

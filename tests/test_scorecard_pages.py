@@ -182,21 +182,21 @@ def test_the_township_map_can_show_the_change_since_the_baseline(scorecard_page)
     assert_clean(scorecard_page)
 
 
-def test_change_cells_colour_by_the_targets_direction():
+def test_township_change_colours_by_the_targets_direction():
     """Hand example: T1 rises 10 → 20, T2 falls 20 → 10, T3 stays; better is up for at_least, down for at_most."""
     from types import SimpleNamespace
 
-    from dashboard.scorecard_views import change_cells
+    from services.scorecard import township_change
 
     def card(values):
         frame = pd.DataFrame({"value": values}, index=pd.Index(["T1", "T2", "T3"], name="area"))
         return SimpleNamespace(townships=lambda _tid: frame)
 
     now, then = card([20.0, 10.0, 15.0]), card([10.0, 20.0, 15.0])
-    up = change_cells(now, then, SimpleNamespace(id="x", direction="at_least", unit="%"))
+    up = township_change(now, then, SimpleNamespace(id="x", direction="at_least", unit="%"))
     assert up["light"].tolist() == ["green", "red", "none"] and up["value"].tolist() == [10.0, -10.0, 0.0]
     assert up["text"].tolist() == ["+10.0 个百分点", "-10.0 个百分点", "+0.0 个百分点"]
-    down = change_cells(now, then, SimpleNamespace(id="x", direction="at_most", unit="count"))
+    down = township_change(now, then, SimpleNamespace(id="x", direction="at_most", unit="count"))
     assert down["light"].tolist() == ["red", "green", "none"] and down["text"].tolist() == ["+10", "-10", "+0"]
 
 
