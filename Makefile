@@ -15,7 +15,7 @@ $(STAMP): requirements.txt
 
 run: $(STAMP)
 	$(PY) cli.py demo
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(VENV)/bin/streamlit run server.py --server.port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -82,51 +82,36 @@ def _read_password(args: argparse.Namespace) -> str | None:
 
 
 def _cmd_user(args: argparse.Namespace) -> int:
-    from data import accounts, audit
+    from data import accounts
     from data.account_models import ROLE_ZH
-    from data.db import create_schema, database_url, make_engine, session_factory
+    from data.db import create_schema, database_url, make_engine
     from data.live_models import utc_now
+    from services import accounts as account_service
+    from services.access import Caller
 
-    engine = make_engine(database_url(args.database_url))
-    create_schema(engine)
-    now = utc_now()
-    try:
-        with session_factory(engine).begin() as session:
-            if args.action == "add":
-                password = _read_password(args)
-                if password is None:
-                    return 2
-                user = accounts.add_user(session, args.login, password, args.role, townships=args.township or (),
-                                         district_code=args.district, display_name=args.name or "", now=now)
-                roles = "、".join(ROLE_ZH[r] for r in user.roles)
-                print(f"已创建账号 {user.login}（{roles}{'；乡镇 ' + '、'.join(user.townships) if user.townships else ''}）；"
-                      "首次登录须修改密码")
-            elif args.action == "list":
-                for a in accounts.accounts(session):
-                    state = "停用" if a["disabled"] else ("锁定至 " + f"{a['locked_until']:%H:%M} UTC"
-                                                        if a["locked_until"] and a["locked_until"] > now else "正常")
-                    print(f"{a['login']:<20} {'、'.join(ROLE_ZH[r] for r in a['roles']):<16} {state:<8} "
-                          f"{'、'.join(a['townships']) or '—'}")
-            elif args.action == "disable":
-                n = accounts.disable(session, args.login, now=now)
-                print(f"已停用账号 {args.login}，结束 {n} 个登录会话")
-            elif args.action == "reset-password":
-                password = _read_password(args)
-                if password is None:
-                    return 2
-                accounts.reset_password(session, args.login, password, now=now)
-                print(f"已重置 {args.login} 的密码；其登录会话已全部结束，下次登录须修改密码")
-            elif args.action == "unlock":
-                accounts.unlock(session, args.login)
-                print(f"已解锁账号 {args.login}")
-            if args.action != "list":  # every change of an account is in the audit trail, with its outcome
-                audit.record_now(session, f"account.{args.action}", actor=audit.os_actor(), object=args.login,
-                                 detail={"roles": getattr(args, "role", None) or [],
-                                         "townships": getattr(args, "township", None) or []})
+    url = database_url(args.database_url)
+    create_schema(make_engine(url))
+    if args.action == "list":
+        now = utc_now()
+        for a in account_service.listing(url, Caller.cli()):
+            state = "停用" if a["disabled"] else ("锁定至 " + f"{a['locked_until']:%H:%M} UTC"
+                                                if a["locked_until"] and a["locked_until"] > now else "正常")
+            print(f"{a['login']:<20} {'、'.join(ROLE_ZH[r] for r in a['roles']):<16} {state:<8} "
+                  f"{'、'.join(a['townships']) or '—'}")
+        return 0
+    password = ""
+    if args.action in ("add", "reset-password"):
+        password = _read_password(args)
+        if password is None:
+            return 2
+    try:  # every change of an account is in the audit trail, with its outcome
+        print(account_service.change(url, Caller.cli(), args.action, args.login, password=password,
+                                     roles=tuple(getattr(args, "role", None) or ()),
+                                     townships=tuple(getattr(args, "township", None) or ()),
+                                     district=getattr(args, "district", None),
+                                     display_name=getattr(args, "name", None) or "",
+                                     external_id=getattr(args, "oidc_subject", None)))
     except accounts.AccountError as exc:
-        with session_factory(engine).begin() as session:
-            audit.record_now(session, f"account.{args.action}", actor=audit.os_actor(), object=args.login,
-                             outcome="refused", detail={"why": str(exc)[:200]})
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     return 0
@@ -142,6 +127,32 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         verdict = audit.verify(session, audit.audit_key())
     print(verdict.why, file=sys.stdout if verdict.ok else sys.stderr)
     return 0 if verdict.ok else 1
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    """``db secure``: the roles, grants and row-level security policies of a PostgreSQL deployment, installed
+    by the tables' owner; ``db check``: whether the connection of DATABASE_URL could bypass them."""
+    from data import rls
+    from data.db import create_schema, database_url, make_engine
+
+    engine = make_engine(database_url(args.database_url))
+    try:
+        if args.action == "secure":
+            create_schema(engine)
+            passwords = [sys.stdin.readline().rstrip("\r\n") for _ in range(2)]
+            if not all(len(p) >= 12 for p in passwords):
+                print("错误：从标准输入逐行给出应用角色与接入角色的密码（各至少 12 个字符）", file=sys.stderr)
+                return 2
+            rls.install(engine, app_role=args.app_role, app_password=passwords[0], ingest_role=args.ingest_role,
+                        ingest_password=passwords[1])
+            print(f"已启用行级安全：应用以角色 {args.app_role} 连接，实时数据接入服务以角色 {args.ingest_role} 连接")
+            return 0
+        problem = rls.role_problem(engine) if rls.installed(engine) else "尚未启用行级安全（python cli.py db secure）"
+    except rls.RlsError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    print(problem or "连接角色不能绕过乡镇范围的行级安全策略", file=sys.stderr if problem else sys.stdout)
+    return 1 if problem else 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -727,7 +738,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from data.account_models import ROLES
 
-    usr = sub.add_parser("user", help="dashboard accounts: add, list, disable, reset-password, unlock")
+    usr = sub.add_parser("user", help="dashboard accounts: add, list, disable, reset-password, unlock, link")
     users = usr.add_subparsers(dest="action", required=True, metavar="ACTION")
     ua = users.add_parser("add", help="a new account (the password from standard input; changed at first sign-in)")
     ua.add_argument("login")
@@ -737,7 +748,12 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--district", default=None, help="6-digit district code the account is limited to")
     ua.add_argument("--name", default=None, help="the person's name as shown in the dashboard")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    ua.add_argument("--oidc-subject", default=None, help="oidc mode: the identity provider's subject (sub) of "
+                    "this person")
     users.add_parser("list", help="every account with its roles, state and townships")
+    link = users.add_parser("link", help="oidc mode: map an identity provider's subject to an account")
+    link.add_argument("login")
+    link.add_argument("--oidc-subject", default=None, help="the provider's subject (sub); omit to unmap")
     for action, text in (("disable", "stop an account (its sessions end; it stays in the audit trail)"),
                          ("reset-password", "a new password from standard input; to be changed at next sign-in"),
                          ("unlock", "lift a lock after failed sign-ins")):
@@ -748,6 +764,14 @@ def build_parser() -> argparse.ArgumentParser:
     for one in users.choices.values():
         one.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     usr.set_defaults(func=_cmd_user)
+
+    dbp = sub.add_parser("db", help="PostgreSQL: install the township scope's row-level security (secure) or check "
+                         "the connection (check)")
+    dbp.add_argument("action", choices=["secure", "check"])
+    dbp.add_argument("--app-role", default="eldercare_app", help="the dashboard's role (secure)")
+    dbp.add_argument("--ingest-role", default="eldercare_ingest", help="the ingest service's role (secure)")
+    dbp.add_argument("--database-url", default=None, help="secure: the tables' owner; check: the app's URL")
+    dbp.set_defaults(func=_cmd_db)
 
     aud = sub.add_parser("audit", help="the audit trail: verify its HMAC chain (exit 1 at the first broken row)")
     aud.add_argument("action", choices=["verify"])

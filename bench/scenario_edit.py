@@ -31,7 +31,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, click_map_at, metric_value, wait_metric_changes  # noqa: E402
+from tools.browser import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MAP_IFRAME,
+    click_map_at,
+    metric_value,
+    sign_in,
+    wait_metric_changes,
+)
 from tools.net import free_port  # noqa: E402
 
 
@@ -58,11 +66,12 @@ def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
 
     from planning.scenario import Change
     from services import coverage, scenarios
+    from services.access import Caller
     from tests.conftest import demo_ref
 
     care = tuple(sorted(k.id for k in scenarios.get_config().facility_kinds if k.care_service))
     ref = demo_ref(url)
-    sid = scenarios.scenario_call(ref, lambda r: r.create(f"bench {time.time_ns()}"), write=True)
+    sid = scenarios.scenario_call(ref, lambda r: r.create(f"bench {time.time_ns()}"), caller=Caller.cli())
     times = []
     for lon, lat in points:
         t = time.perf_counter()
@@ -70,7 +79,7 @@ def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
             coverage.engine.clear()
         eng = coverage.engine(ref)
         scenarios.scenario_call(ref, lambda r, p=(lon, lat): r.add_change(sid, Change("open", kind_id="community_station",
-                                                                                       point=Point(*p))), write=True)
+                                                                                       point=Point(*p))), caller=Caller.cli())
         changes = scenarios.scenario_call(ref, lambda r: r.changes(sid))
         cmp = scenarios.compare(ref, eng, changes, care, 900.0)
         cmp.diff.table("elders")
@@ -82,7 +91,7 @@ def browser_edits(url: str, points) -> list[float]:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
                              "--server.headless", "true"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -95,6 +104,7 @@ def browser_edits(url: str, points) -> list[float]:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            sign_in(page, f"http://127.0.0.1:{port}", "demo.planner")
             page.goto(f"http://127.0.0.1:{port}/scenarios")
             page.frame_locator(MAP_IFRAME).locator(".fac-dot").first.wait_for(timeout=180_000)
             times = []

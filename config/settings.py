@@ -8,6 +8,7 @@ basemaps are looked up by id; adding one is a change to the TOML file only.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import tomllib
 import zoneinfo
@@ -470,11 +471,20 @@ class Auth(_Strict):
     absolute_hours: float = Field(gt=0, le=24 * 7, description="a session ends this long after sign-in")
     max_failures: int = Field(ge=1, le=100, description="wrong passwords in a row that lock an account")
     lockout_minutes: float = Field(gt=0, le=24 * 60, description="how long a locked account stays locked")
+    proxy_user_header: str = Field(default="X-Forwarded-User", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,63}$",
+                                   description="proxy mode: the header in which the gateway names the user")
+
+
+class AuditSettings(_Strict):
+    retention_days: int = Field(ge=180, le=3650, description="rows older than this are archived to a file "
+                                "(等保 2.0 asks for at least six months); never dropped")
+    archive_folder: str = Field(description="where archived rows go (relative to the project, or absolute)")
 
 
 class DashboardConfig(_Strict):
     app: AppSettings
     auth: Auth
+    audit: AuditSettings
     walking: Walking
     network: Network
     density: Density
@@ -573,11 +583,12 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 
 def load_config(path: str | Path | None = None) -> DashboardConfig:
-    """Load and validate the dashboard configuration.
+    """Load and validate the dashboard configuration: ``path``, else ``$ELDERCARE_CONFIG`` (a deployment's own
+    copy), else config/dashboard.toml.
 
     Raises ConfigError whose message names the file and each offending key.
     """
-    path = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    path = Path(path or os.environ.get("ELDERCARE_CONFIG") or DEFAULT_CONFIG_PATH)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

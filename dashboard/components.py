@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import auth
 from dashboard.i18n import t
-from dashboard.state import DISTRICT, LANG, LINKED_DISTRICT, LINKED_TOWNSHIP, MAP_TOWNSHIP, MARK_SINCE, init_state
+from dashboard.state import (
+    AUTH_USER,
+    DISTRICT,
+    LANG,
+    LINKED_DISTRICT,
+    LINKED_TOWNSHIP,
+    MAP_TOWNSHIP,
+    MARK_SINCE,
+    init_state,
+)
+from data.accounts import User
 from data.db import database_url
-from services import base
+from services import access, base
 from services import scorecard as sc
 
 
@@ -30,13 +41,15 @@ TOWNSHIP_QUERY = "township"
 DISTRICT_QUERY = "district"
 
 
-def pick_district(url: str, default: str) -> str | None:
-    """The district picker of the shared sidebar, kept in the URL as ?district=CODE.
+def pick_district(url: str, default: str, user: User) -> str | None:
+    """The district picker of the shared sidebar, kept in the URL as ?district=CODE: the districts the user may
+    see only.
 
     A link's district wins once; then the picker. None (after saying what to do)
     when the database has no district at all.
     """
     listing = base.district_list(url)
+    listing = listing[[access.may_see_district(user, c) for c in listing["code"]]]
     if listing.empty:
         st.error(t("no_district"))
         return None
@@ -74,6 +87,14 @@ def follow_township_link(names: dict[str, str]) -> None:
     if linked in names and linked != st.session_state.get(LINKED_TOWNSHIP):
         st.session_state[MAP_TOWNSHIP] = linked
         st.session_state[LINKED_TOWNSHIP] = linked
+    elif linked and linked not in names and linked != st.session_state.get(LINKED_TOWNSHIP):
+        # another township's link (or a code that does not exist): refused, said, and in the audit trail
+        st.session_state[LINKED_TOWNSHIP] = linked
+        from services import audit
+
+        audit.record(database_url(), "township.view", object=str(linked)[:120], township=str(linked)[:12],
+                     actor=caller().actor, outcome="refused", detail={"via": "link"})
+        st.warning(f"无权查看乡镇 {str(linked)[:12]}（或该乡镇不存在）：只显示您负责的乡镇。")
 
 
 def language_toggle() -> None:
@@ -82,20 +103,40 @@ def language_toggle() -> None:
                  key=LANG, horizontal=True)
 
 
-def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> base.BaseLayers | None:
-    """Common start of every page: state, sidebar (language, district, area), data.
+def page_start(page: str) -> User:
+    """The start of every page: out of legacy page mode, state, the signed-in user who may open ``page``
+    (else a prompt or a refusal, and the run stops), the language toggle."""
+    leave_legacy_page_mode()
+    config = base.get_config()
+    init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
+    user = auth.gate(page)
+    st.session_state[AUTH_USER] = user
+    language_toggle()
+    return user
+
+
+def current_user() -> User:
+    """The user the gate let through in this run (page_start)."""
+    return st.session_state[AUTH_USER]
+
+
+def caller() -> access.Caller:
+    """This session's user as the services are told who asks (session and address for the audit trail)."""
+    return access.Caller(current_user(), auth.session_hash(), auth.client_address())
+
+
+def page_setup(page: str, *, area_picker: bool = True, needs: tuple[str, ...] = ()) -> base.BaseLayers | None:
+    """Common start of every data page: the gate, state, sidebar (language, district, area), data.
 
     Returns None (after saying precisely what is missing and how to load it)
     when the district lacks data the page needs: the base layers, and the kinds
     in ``needs`` (say roads, for walking). Without ``area_picker`` the page shows
     its own picker of the same key (乡镇视图).
     """
-    leave_legacy_page_mode()
+    user = page_start(page)
     config = base.get_config()
-    init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
-    language_toggle()
     url = database_url()
-    district = pick_district(url, config.app.district_code)
+    district = pick_district(url, config.app.district_code, user)
     if district is None:
         return None
     try:
@@ -108,20 +149,31 @@ def page_setup(*, area_picker: bool = True, needs: tuple[str, ...] = ()) -> base
         st.error(base.missing_message(district, missing))
         footer(layers.meta)
         return None
-    names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
-    if st.session_state.get(MAP_TOWNSHIP) not in ("", *names):  # picked in another district
-        st.session_state[MAP_TOWNSHIP] = ""
+    names = visible_townships(layers, user)
+    if not names:
+        st.error(f"账号 {user.login} 在区县 {district} 没有可查看的乡镇（街道），请联系安全管理员。")
+        return None
+    whole = access.scope_of(user, district).whole
+    if st.session_state.get(MAP_TOWNSHIP) not in (("",) if whole else ()) + tuple(names):  # another district's
+        st.session_state[MAP_TOWNSHIP] = "" if whole else next(iter(names))
     if not area_picker:
         return layers
     follow_township_link(names)
     with st.sidebar:
         st.selectbox(
             t("area"),
-            options=["", *names],
+            options=["", *names] if whole else list(names),
             format_func=lambda c: t("whole_district") if c == "" else names[c],
             key=MAP_TOWNSHIP,
         )
     return layers
+
+
+def visible_townships(layers: base.BaseLayers, user: User) -> dict[str, str]:
+    """code -> name of the townships whose rows the user may see (a township head's own; else every one)."""
+    scope = access.scope_of(user, layers.ref.district)
+    return {c: n for c, n in zip(layers.townships["code"], layers.townships["name"], strict=True)
+            if scope.allows(c)}
 
 
 def kpi_cards(kpis, *, beds_target: float, level_names: dict[str, str]) -> None:
@@ -177,6 +229,7 @@ def audited_download(label: str, *, data, file_name: str, what: str, district: s
     from services import audit
 
     def note() -> None:
-        audit.record(database_url(), "download", object=f"{district} {file_name}".strip(), detail={"what": what})
+        audit.record(database_url(), "download", object=f"{district} {file_name}".strip(), detail={"what": what},
+                     actor=caller().actor)
 
     st.download_button(label, data=data, file_name=file_name, on_click=note, key=key, **kwargs)

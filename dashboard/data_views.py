@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard.components import district_names, follow_district_link
+from dashboard.components import caller, current_user, district_names, follow_district_link
 from dashboard.i18n import pick, t
 from dashboard.state import (
     DA_ACCEPT,
@@ -38,7 +38,8 @@ from data.imports.mapping import MappingFile
 from data.imports.store import ImportOptions
 from data.models import DATA_KINDS, KIND_ZH
 from maps.builders import LocalAssets, build_version_map
-from services import base, data_admin
+from services import access, base, data_admin
+from services.access import AccessDenied
 
 NEW = "__new__"  # the district choice that creates one from an outline file
 SWITCH_TO = "da.switch_to"  # a district just created, chosen in the sidebar on the next run
@@ -59,9 +60,14 @@ def init_state() -> None:
 
 def district_choice(url: str, default: str) -> str:
     """The sidebar's district picker, with one more choice: a new district from its outline file."""
-    names = district_names(base.district_list(url))
+    listing = base.district_list(url)
+    user = current_user()
+    names = district_names(listing[[access.may_see_district(user, c) for c in listing["code"]]])
     follow_district_link(names)
-    options = [*names, NEW]
+    options = [*names, NEW] if user.district_code is None else list(names)  # an account bound to a district
+    if not options:
+        st.error(t("no_district"))
+        st.stop()
     if st.session_state.get(SWITCH_TO) in names:
         st.session_state[DISTRICT] = st.session_state.pop(SWITCH_TO)
     if st.session_state.get(DISTRICT) not in options:
@@ -353,7 +359,11 @@ def versions_tab(url: str, district: str) -> None:
                      f"Version {cur['id']} is replaced by version {prev['id']}; nothing is deleted."))
     sure = st.checkbox(pick("确认回退", "Confirm"), key=f"da.rollback_sure.{kind}.{cur['id']}")
     if st.button(pick("回退到上一版本", "Roll back"), disabled=not sure, key="da.rollback"):
-        was, now = data_admin.do_rollback(url, district, kind)
+        try:
+            was, now = data_admin.do_rollback(url, district, kind, caller=caller())
+        except AccessDenied as exc:
+            st.error(str(exc))
+            return
         st.session_state[DA_DONE] = pick(f"{KIND_ZH[kind]}已由版本 {was} 回退到 {now}", f"Rolled back {was} → {now}")
         st.rerun()
 

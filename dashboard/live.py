@@ -13,12 +13,14 @@ import geopandas as gpd
 import pandas as pd
 
 from config import DashboardConfig
+from data import audit as data_audit
 from data.db import session_factory
 from data.live import LiveStore
 from data.live_models import utc_now
 from data.versions import DataRef
 from planning.alerts import AlertStateError, station_state
-from services import base
+from services import audit, base
+from services.access import AccessDenied, Caller, Scope, scope_of
 
 SEVERITY_ORDER = ("critical", "warning", "info")
 SEVERITY = {"critical": ("紧急", "Critical", "#c62828"), "warning": ("警告", "Warning", "#ef6c00"),
@@ -54,6 +56,14 @@ def station_sites(layers: base.BaseLayers, config: DashboardConfig) -> gpd.GeoDa
     return sites[["code", "name", "kind_id", "township_code", "geometry"]].reset_index(drop=True)
 
 
+def scoped_sites(layers: base.BaseLayers, config: DashboardConfig, scope: Scope) -> gpd.GeoDataFrame:
+    """The stations of the townships the user may see."""
+    sites = station_sites(layers, config)
+    if scope.whole:
+        return sites
+    return sites[sites["township_code"].isin(scope.townships)].reset_index(drop=True)
+
+
 def local_day_start(now_utc: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     """Midnight of the local day of ``now_utc`` (UTC, no zone), as UTC without a zone."""
     local = now_utc.replace(tzinfo=dt.UTC).astimezone(zone)
@@ -67,17 +77,17 @@ def to_local(values: pd.Series, zone: dt.tzinfo) -> pd.Series:
     return t.dt.tz_localize("UTC").dt.tz_convert(zone).dt.strftime("%m-%d %H:%M:%S").fillna("—")
 
 
-def live_view(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, *, township: str | None = None,
-              now: dt.datetime | None = None) -> LiveView:
-    """The panels' data for the district's stations; ``township`` narrows stations and alerts further
-    (response times and the latest actions are not narrowed)."""
+def live_view(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, *, scope: Scope,
+              township: str | None = None, now: dt.datetime | None = None) -> LiveView:
+    """The panels' data for the stations of the user's ``scope``; ``township`` narrows stations, alerts and
+    actions further (the response times are the district's, a figure without any row)."""
     now = now or utc_now()
     zone = config.live.zone
     nodata = config.live.rule("nodata")
-    sites = station_sites(layers, config)
+    sites = scoped_sites(layers, config, scope)
     if township:
         sites = sites[sites["township_code"] == township].reset_index(drop=True)
-    with session_factory(base.get_engine(ref.url))() as session:
+    with session_factory(base.get_engine(ref.url), townships=scope.townships)() as session:  # RLS on PostgreSQL
         store = LiveStore(session, config.live.rules, now=lambda: now)
         # the district's (or township's) stations only: other districts share the live tables
         panel = store.panel(local_day_start(now, zone), stations=list(sites["code"]))
@@ -115,12 +125,24 @@ def live_view(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, *,
                     mttr_s=panel.mttr_s, now=now.replace(tzinfo=dt.UTC).astimezone(zone))
 
 
-def act(ref: DataRef, config: DashboardConfig, alert_id: int, action: str, user: str, note: str = "") -> str | None:
-    """Acknowledge or resolve; None when done, else the reason in Chinese (nothing changed)."""
+def act(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, alert_id: int, action: str,
+        caller: Caller, note: str = "") -> str | None:
+    """Acknowledge or resolve under the caller's account; None when done, else the reason in Chinese (nothing
+    changed). Only an operator may, and only for an alert of a station in their scope (refusals audited)."""
     try:
-        with session_factory(base.get_engine(ref.url)).begin() as session:
-            store = LiveStore(session, config.live.rules)
-            (store.acknowledge if action == "acknowledge" else store.resolve)(alert_id, user, note)
+        audit.allowed(ref.url, caller, "alert.handle", object=f"告警 {alert_id}")
+    except AccessDenied as exc:
+        return str(exc)
+    scope = scope_of(caller.user, ref.district) if caller.user else Scope(ref.district)
+    in_scope = set(scoped_sites(layers, config, scope)["code"])
+    try:
+        with session_factory(base.get_engine(ref.url), townships=scope.townships).begin() as session:
+            store = LiveStore(session, config.live.rules, actor=caller.actor)
+            if store.alert_station(alert_id) not in in_scope:
+                audit_row = {"object": f"告警 {alert_id}", "outcome": "refused", "detail": {"why": "out of scope"}}
+                data_audit.record_now(session, f"alert.{action}", actor=caller.actor, **audit_row)
+                return f"告警 {alert_id} 不在您负责的范围内（或不存在），未作处理。"
+            (store.acknowledge if action == "acknowledge" else store.resolve)(alert_id, caller.actor.login, note)
     except (AlertStateError, ValueError, KeyError) as exc:
         return str(exc.args[0] if exc.args else exc)
     return None

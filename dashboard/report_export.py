@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dashboard.components import caller
 from dashboard.i18n import pick
 from dashboard.state import (
     MAP_TOWNSHIP,
@@ -22,6 +23,7 @@ from reports.export import FORMATS, file_name, render
 from reports.static_map import FontMissingError
 from services import audit, scenarios
 from services import scorecard as sc
+from services.access import AccessDenied
 
 DEFAULT_FORMATS = ["pdf", "xlsx"]
 
@@ -76,6 +78,11 @@ def choices(ref: DataRef) -> ReportRequest | None:
 
 def generate(ref: DataRef, request: ReportRequest, formats: list[str]) -> None:
     """Render every chosen format from one collected report, with a progress bar; keep them for download."""
+    try:  # a township head: their own townships' reports only (refusals audited)
+        audit.allowed_area(ref.url, caller(), "report.export", ref.district, request.township)
+    except AccessDenied as exc:
+        st.error(str(exc))
+        return
     bar = st.progress(0.0, text=pick("准备中 …", "Starting …"))
     started = time.perf_counter()
     n = len(formats)
@@ -93,6 +100,7 @@ def generate(ref: DataRef, request: ReportRequest, formats: list[str]) -> None:
         return
     bar.empty()
     audit.record(ref.url, "report.export", object=f"{ref.district} {r.title}", township=request.township or "",
+                 actor=caller().actor,
                  detail={"formats": list(formats), "sections": list(request.sections),
                          "scenario": request.scenario_id, "since": str(request.since or "")})
     st.session_state[REPORT_FILES] = {"request": request, "formats": list(formats), "files": files,

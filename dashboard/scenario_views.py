@@ -12,10 +12,10 @@ import streamlit as st
 from shapely.geometry import Point
 from streamlit_folium import st_folium
 
+from dashboard.components import caller, current_user
 from dashboard.i18n import pick
 from dashboard.state import (
     MAP_BASEMAP,
-    SCN_AUTHOR,
     SCN_COMPARE,
     SCN_FLASH,
     SCN_ID,
@@ -32,6 +32,7 @@ from maps.builders import LocalAssets, ScenarioLayers, build_scenario_map
 from planning.candidates import imported_candidates
 from planning.scenario import Change, ScenarioError
 from services import base, coverage, data_admin, scenarios
+from services.access import AccessDenied
 
 ACTION_LABELS = {"open": ("新增", "Open"), "close": ("关闭", "Close"), "change_kind": ("改类型", "Change kind"),
                  "change_beds": ("改床位", "Change beds")}
@@ -48,8 +49,8 @@ def _kinds() -> dict[str, str]:
 def _write(ref: DataRef, fn, done: str, *, select_result: bool = False) -> None:
     """Run a scenario write; on success flash ``done`` and rerun, else show why it failed (nothing is stored)."""
     try:
-        out = scenarios.scenario_call(ref, fn, write=True)
-    except (ScenarioRepoError, ScenarioError) as exc:
+        out = scenarios.scenario_call(ref, fn, caller=caller())
+    except (ScenarioRepoError, ScenarioError, AccessDenied) as exc:
         st.error(str(exc))
         return
     if select_result:
@@ -60,7 +61,7 @@ def _write(ref: DataRef, fn, done: str, *, select_result: bool = False) -> None:
 
 def _add_change(ref: DataRef, sid: int, change: Change, done: str) -> None:
     """Add a change to the scenario; with none selected, a new scenario is made for it first."""
-    author = st.session_state[SCN_AUTHOR]
+    author = current_user().login
 
     def write(repo):
         target = sid or repo.create(scenarios.default_name(), author=author)
@@ -89,8 +90,7 @@ def picker(listing: pd.DataFrame) -> int:
 def manage(ref: DataRef, listing: pd.DataFrame, sid: int) -> None:
     names = dict(zip(listing["id"].astype(int), listing["name"], strict=True))
     with st.expander(pick("新建 / 复制 / 重命名 / 删除情景", "New / duplicate / rename / delete")):
-        st.text_input(pick("编辑人", "Author"), key=SCN_AUTHOR, max_chars=80)
-        author = st.session_state[SCN_AUTHOR]
+        author = current_user().login
         with st.form("scn_new", clear_on_submit=True, border=False):
             c1, c2, c3 = st.columns([3, 3, 1], vertical_alignment="bottom")
             name = c1.text_input(pick("新情景名称", "New scenario name"), placeholder=scenarios.default_name())
@@ -232,7 +232,7 @@ def candidate_form(ref: DataRef, sid: int, eng, cmp: scenarios.Comparison) -> No
                                          note=f"候选点 {cands.ids[i]}"), pick(f"已在候选点 {cands.ids[i]} 新增站点", "Site opened"))
 
 
-def change_list(ref: DataRef, sid: int, own: list[Change], n_base: int) -> None:
+def change_list(ref: DataRef, sid: int, own: list[Change], n_base: int, *, editable: bool = True) -> None:
     st.markdown(pick(f"**本情景的变更（{len(own)} 项）**", f"**Changes ({len(own)})**"))
     if n_base:
         st.caption(pick(f"另含基准情景的 {n_base} 项变更。", f"Plus {n_base} changes of the base scenario."))
@@ -245,7 +245,7 @@ def change_list(ref: DataRef, sid: int, own: list[Change], n_base: int) -> None:
         pick("对象", "What"): c.facility_code or c.candidate_id or (f"{c.point.x:.5f}, {c.point.y:.5f}" if c.point else ""),
         pick("类型/床位", "Kind/beds"): kinds.get(c.kind_id, "") if c.kind_id else ("" if c.beds_total is None else c.beds_total),
     } for i, c in enumerate(own, start=1)]), hide_index=True, width="stretch", height=min(36 * len(own) + 38, 260))
-    if st.button(pick("撤销最后一项变更", "Undo the last change"), icon=":material/undo:"):
+    if editable and st.button(pick("撤销最后一项变更", "Undo the last change"), icon=":material/undo:"):
         _write(ref, lambda r: r.remove_last_change(sid), pick("已撤销", "Undone"))
 
 
@@ -336,8 +336,13 @@ def run_siting(ref: DataRef, eng, cmp: scenarios.Comparison, sid: int, opts: dic
         matrix, on_net = scenarios.candidate_matrix(eng, cands, cutoff_m)
         if not on_net.all():
             status.write(pick(f"{int((~on_net).sum())} 个候选点距道路过远，不参与选址。", "Some candidates are off the network."))
-        res = scenarios.solve(eng, cmp.after.result, cands, matrix, k=opts["k"], target_share=opts["share"],
-                              method=opts["method"], time_limit_s=opts["limit"], progress=status.write)
+        try:
+            res = scenarios.solve(ref, eng, cmp.after.result, cands, matrix, k=opts["k"], target_share=opts["share"],
+                                  method=opts["method"], time_limit_s=opts["limit"], caller=caller(),
+                                  progress=status.write)
+        except AccessDenied as exc:
+            status.update(label=str(exc), state="error")
+            return
         state = "error" if res.status == "infeasible" else "complete"
         status.update(label=pick(f"完成：{len(res.chosen)} 个站点，{res.solve_s:.2f} 秒（{res.status}）",
                                  f"Done: {len(res.chosen)} sites in {res.solve_s:.2f} s ({res.status})"), state=state)
@@ -374,8 +379,8 @@ def save_proposal(ref: DataRef, listing: pd.DataFrame, proposal: dict) -> None:
         if base_id is not None and base_id not in set(listing["id"].astype(int)):
             base_id = None
         try:
-            sid = scenarios.save_changes_as(ref, name, st.session_state[SCN_AUTHOR], base_id, proposal["changes"])
-        except (ScenarioRepoError, ScenarioError) as exc:
+            sid = scenarios.save_changes_as(ref, name, caller(), base_id, proposal["changes"])
+        except (ScenarioRepoError, ScenarioError, AccessDenied) as exc:
             st.error(str(exc))
             return
         st.session_state[SCN_PROPOSAL] = None

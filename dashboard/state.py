@@ -5,6 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 LANG = "ui.lang"
+AUTH_TOKEN = "auth.token"  # the session token of the browser's first request (local mode); "" = none
+AUTH_USER = "auth.user"  # the user the page gate let through in this run (data.accounts.User)
+AUTH_SEEN = "auth.seen"  # oidc and proxy modes: the last run's time, for the app's own idle timeout
 DISTRICT = "ui.district"  # the district every page shows
 LINKED_DISTRICT = "ui.linked_district"  # the ?district=CODE link already followed
 MAP_TOWNSHIP = "map.township"
@@ -44,7 +47,6 @@ DA_SUMMARY = "da.summary"  # the last import's (rows by township, change against
 DA_NEW_CODE = "da.new_code"
 DA_NEW_NAME = "da.new_name"
 
-LIVE_USER = "live.user"
 LIVE_NOTE = "live.note"
 LIVE_MESSAGE = "live.message"
 
@@ -80,7 +82,6 @@ SCN_ID = "scn.id"  # selected scenario id; 0 = the current situation
 SCN_SELECT_NEXT = "scn.select_next"  # a scenario id to select on the next run (set after creating one)
 SCN_VIEW = "scn.view"
 SCN_KIND = "scn.kind"  # kind of the site a map click opens
-SCN_AUTHOR = "scn.author"
 SCN_LAST_CLICK = "scn.last_click"  # the map click already handled
 SCN_CATEGORY = "scn.category"
 SCN_FLASH = "scn.flash"  # a message to show once after a rerun
@@ -97,7 +98,6 @@ def init_scenario_state(*, new_site_kind: str) -> None:
         SCN_ID: 0,
         SCN_VIEW: "edit",
         SCN_KIND: new_site_kind,
-        SCN_AUTHOR: "",
         SCN_LAST_CLICK: None,
         SCN_CATEGORY: "elders",
         SCN_PROPOSAL: None,

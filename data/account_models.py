@@ -40,6 +40,8 @@ class UserAccount(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     password_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     is_demo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # the identity provider's subject (oidc mode), mapped to this account by the security administrator
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
 class UserSession(Base):

@@ -30,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 
 from data.account_models import ROLES, UserAccount, UserSession
+from data.audit import Actor
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,39}$")
 TOWNSHIP_CODE = re.compile(r"^\d{12}$")
@@ -65,9 +66,14 @@ class User:
     district_code: str | None
     townships: tuple[str, ...]
     must_change_password: bool
+    is_demo: bool = False
 
     def has(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
+
+    def actor(self, *, session: str = "", client: str = "") -> Actor:
+        """The user as the audit trail names them."""
+        return Actor(self.login, ",".join(self.roles), session[:16], client[:64])
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ def token_hash(token: str) -> str:
 
 def _user(a: UserAccount) -> User:
     return User(a.id, a.login, a.display_name, tuple(a.roles), a.district_code, tuple(a.townships),
-                a.must_change_password)
+                a.must_change_password, a.is_demo)
 
 
 def _get(session, login: str) -> UserAccount:
@@ -180,14 +186,27 @@ def sign_in(session, login: str, password: str, *, now: dt.datetime, policy: Pol
     return SignIn(_user(account), token, None, "已登录")
 
 
-def session_user(session, token: str | None, *, now: dt.datetime, policy: Policy = Policy()) -> User | None:
-    """The signed-in user of a session token, its last-seen time moved to ``now``; None (and the session ended
-    with its reason) when the token is unknown, ended, idle too long, too old, or its account disabled."""
+SEEN_EVERY = dt.timedelta(seconds=60)  # last-seen is written at most once a minute (every page run reads it)
+
+
+@dataclass(frozen=True)
+class SessionCheck:
+    """A session token checked: its user, or None and, when this check ended the session, why (idle, absolute,
+    disabled) — the caller records a timeout in the audit trail."""
+
+    user: User | None
+    ended: str | None = None
+
+
+def check_session(session, token: str | None, *, now: dt.datetime, policy: Policy = Policy()) -> SessionCheck:
+    """The signed-in user of a session token, its last-seen time moved to ``now`` (at most once a minute); None
+    (and the session ended with its reason) when the token is unknown, ended, idle too long, too old, or its
+    account disabled."""
     if not token:
-        return None
+        return SessionCheck(None)
     row = session.get(UserSession, token_hash(token))
     if row is None or row.ended_at is not None:
-        return None
+        return SessionCheck(None)
     account = session.get(UserAccount, row.account_id)
     reason = None
     if account is None or account.disabled:
@@ -198,9 +217,38 @@ def session_user(session, token: str | None, *, now: dt.datetime, policy: Policy
         reason = "absolute"
     if reason:
         row.ended_at, row.end_reason = now, reason
+        return SessionCheck(None, reason)
+    if now - row.last_seen_at >= SEEN_EVERY:
+        row.last_seen_at = now
+    return SessionCheck(_user(account))
+
+
+def session_user(session, token: str | None, *, now: dt.datetime, policy: Policy = Policy()) -> User | None:
+    """``check_session``'s user."""
+    return check_session(session, token, now=now, policy=policy).user
+
+
+def find_user(session, *, login: str | None = None, external_id: str | None = None) -> User | None:
+    """The enabled account of a login (proxy mode) or of an identity provider's subject (oidc mode)."""
+    if login is not None:
+        where = UserAccount.login == login.strip().lower()
+    elif external_id:
+        where = UserAccount.external_id == external_id
+    else:
         return None
-    row.last_seen_at = now
-    return _user(account)
+    account = session.scalar(select(UserAccount).where(where))
+    return None if account is None or account.disabled else _user(account)
+
+
+def link_external(session, login: str, external_id: str | None) -> None:
+    """Map an identity provider's subject to the account (None: unmap)."""
+    account = _get(session, login)
+    if external_id:
+        other = session.scalar(select(UserAccount.login).where(UserAccount.external_id == external_id))
+        if other is not None and other != account.login:
+            msg = f"统一身份认证标识 {external_id!r} 已对应账号 {other}"
+            raise AccountError(msg)
+    account.external_id = external_id or None
 
 
 def sign_out(session, token: str, *, now: dt.datetime) -> None:
@@ -266,3 +314,53 @@ def accounts(session) -> list[dict]:
     return [{"login": a.login, "display_name": a.display_name, "roles": list(a.roles), "townships": list(a.townships),
              "district": a.district_code, "disabled": a.disabled, "must_change_password": a.must_change_password,
              "locked_until": a.locked_until, "created_at": a.created_at} for a in rows]
+
+
+# The demo database's accounts, one per role (README "The demo district"): for trying the dashboard on this
+# machine only. They sign in only while the server listens on loopback (web/auth_routes.py), a real district's
+# database never gets them, and `cli.py demo --remove` deletes them with the demo.
+DEMO_PASSWORD = "Jinghai-Demo-2026"
+DEMO_ACCOUNTS = (  # login, role, display name
+    ("demo.leader", "leader", "演示·分管领导"),
+    ("demo.planner", "planner", "演示·规划人员"),
+    ("demo.head", "township_head", "演示·乡镇负责人"),
+    ("demo.operator", "operator", "演示·调度员"),
+    ("demo.data", "data_admin", "演示·数据管理员"),
+    ("demo.security", "security_admin", "演示·安全管理员"),
+    ("demo.auditor", "auditor", "演示·审计员"),
+)
+
+
+def ensure_demo_accounts(session, *, township: str, now: dt.datetime) -> list[str]:
+    """The demo accounts that are missing, made (the township head's over ``township``); returns their logins.
+    An existing account of the same login is left as it is."""
+    made = []
+    for login, role, name in DEMO_ACCOUNTS:
+        if session.scalar(select(UserAccount.id).where(UserAccount.login == login)) is not None:
+            continue
+        add_user(session, login, DEMO_PASSWORD, [role], now=now, display_name=name, must_change=False, is_demo=True,
+                 townships=[township] if role == "township_head" else [])
+        made.append(login)
+    return made
+
+
+def remove_demo_accounts(session) -> int:
+    """Delete the demo accounts and their sessions; returns how many accounts went."""
+    from sqlalchemy import delete
+
+    ids = list(session.scalars(select(UserAccount.id).where(UserAccount.is_demo.is_(True))))
+    if ids:
+        session.execute(delete(UserSession).where(UserSession.account_id.in_(ids)))
+        session.execute(delete(UserAccount).where(UserAccount.id.in_(ids)))
+    return len(ids)
+
+
+def has_scoped_accounts(session) -> bool:
+    """Whether an enabled account (not a demo one) is limited to townships: the deployment is then scoped."""
+    rows = session.execute(select(UserAccount.townships).where(UserAccount.disabled.is_(False),
+                                                               UserAccount.is_demo.is_(False))).scalars()
+    return any(bool(t) for t in rows)
+
+
+def has_demo_accounts(session) -> bool:
+    return session.scalar(select(UserAccount.id).where(UserAccount.is_demo.is_(True)).limit(1)) is not None

@@ -79,14 +79,33 @@ def audit_key(path: Path | None = None) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def record_now(session, action: str, *, actor: str, **kwargs) -> int:
-    """``record`` with the current time (UTC) and the deployment's key."""
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, as the audit trail names them: a signed-in user (login, roles, a prefix of the session's hash,
+    the client's address) or, on the command line, the OS user."""
+
+    login: str
+    role: str = ""
+    session: str = ""
+    client: str = ""
+
+    @classmethod
+    def cli(cls) -> Actor:
+        return cls(os_actor())
+
+
+def record_now(session, action: str, *, actor: str | Actor, **kwargs) -> int:
+    """``record`` with the current time (UTC) and the deployment's key; an ``Actor`` fills role, session and
+    client as well."""
+    if isinstance(actor, Actor):
+        kwargs = {"role": actor.role, "session_id": actor.session, "client": actor.client, **kwargs}
+        actor = actor.login
     return record(session, action, actor=actor, now=dt.datetime.now(dt.UTC).replace(tzinfo=None), key=audit_key(),
                   **kwargs)
 
 
 def os_actor() -> str:
-    """Who acts when no one has signed in (the command line, and the pages until sign-in exists): the OS user."""
+    """Who acts on the command line: the OS user."""
     from data.versions import os_user
 
     return f"os:{os_user()}"

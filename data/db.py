@@ -175,17 +175,53 @@ def create_schema(engine: Engine) -> None:
                   "请把数据导出后用 `python cli.py import` 导入一个新数据库（--database-url）。")
                + " This database has the old one-district layout.")
         raise LegacySchemaError(msg)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
-    Base.metadata.create_all(engine)
+    from sqlalchemy import inspect
+
+    have = set(inspect(engine).get_table_names())
+    if not all(t in have for t in Base.metadata.tables):  # complete: nothing to create (the app's role owns nothing)
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+        Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     for table in Base.metadata.sorted_tables:  # indexes added since a table was created
         for index in table.indexes:
             index.create(engine, checkfirst=True)
 
 
-def session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added to a model since its table was created (nullable ones only: a column that needs a value
+    for the rows already there needs a migration of its own, and is refused here)."""
+    import warnings
+
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SAWarning
+    from sqlalchemy.schema import CreateColumn
+
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        with warnings.catch_warnings():  # reflection does not know PostGIS's geometry type; names are all we read
+            warnings.filterwarnings("ignore", "Did not recognize type", SAWarning)
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable:
+                msg = f"表 {table.name} 缺少必填列 {column.name}：需要数据库迁移 (column {column.name} missing)"
+                raise LegacySchemaError(msg)
+            spec = CreateColumn(column).compile(dialect=engine.dialect)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {spec}")
+
+
+def session_factory(engine: Engine, *, townships=None) -> sessionmaker:
+    """Sessions on ``engine`` whose transactions read within a township scope: ``townships`` None is the whole
+    district (the services' own computations, and users whose scope is the district), else a township head's
+    codes. On PostgreSQL each transaction sets it for the row-level security policies (data/rls.py)."""
+    from data import rls  # noqa: F401  (registers the scope's after_begin hook)
+
+    info = {"townships": None if townships is None else frozenset(townships)}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def spatial_index(table: str, column: str = "geom") -> DDL:

@@ -86,10 +86,11 @@ class LiveStore:
     """The live tables through one session; ``now`` is the clock (a fake one in tests)."""
 
     def __init__(self, session: Session, rules: Sequence[AlertRule], *,
-                 now: Callable[[], dt.datetime] = utc_now) -> None:
+                 now: Callable[[], dt.datetime] = utc_now, actor=None) -> None:
         self.session = session
         self.rules = tuple(rules)
         self.now = now
+        self.actor = actor  # data.audit.Actor of the person acknowledging or resolving (None: the OS user)
         self._pg = session.get_bind().dialect.name == "postgresql"
 
     def _insert(self, model):
@@ -285,7 +286,8 @@ class LiveStore:
                         "resolved", "actor": user, "note": note}])
         from data import audit  # the handler as typed (staff, not an elder); the note's words stay in the history
 
-        audit.record_now(self.session, f"alert.{action}", actor=audit.os_actor(), object=f"告警 {alert_id}",
+        audit.record_now(self.session, f"alert.{action}", actor=self.actor or audit.os_actor(),
+                         object=f"告警 {alert_id}",
                          detail={"handler": user[:40], "note_chars": len(note)})
 
     def acknowledge(self, alert_id: int, user: str, note: str = "") -> None:
@@ -315,26 +317,33 @@ class LiveStore:
         return self._frame(select(*AlertHistory.__table__.columns).where(AlertHistory.alert_id == alert_id)
                            .order_by(AlertHistory.id))
 
-    def actions(self, *, limit: int = 20) -> pd.DataFrame:
-        """The latest acknowledgements and resolutions by people (not the system), newest first."""
+    def actions(self, *, limit: int = 20, stations: Sequence[str] | None = None) -> pd.DataFrame:
+        """The latest acknowledgements and resolutions by people (not the system), newest first; ``stations``:
+        of these stations only."""
+        where = [AlertHistory.actor != SYSTEM, AlertHistory.action.in_(["acknowledged", "resolved"])]
+        if stations is not None:
+            where.append(Alert.station_code.in_(list(stations)))
         return self._frame(
             select(AlertHistory.at, AlertHistory.action, AlertHistory.actor, AlertHistory.note, Alert.id.label("alert_id"),
                    Alert.title, Alert.severity, Alert.station_code)
             .join(Alert, Alert.id == AlertHistory.alert_id)
-            .where(AlertHistory.actor != SYSTEM, AlertHistory.action.in_(["acknowledged", "resolved"]))
-            .order_by(AlertHistory.id.desc()).limit(limit))
+            .where(*where).order_by(AlertHistory.id.desc()).limit(limit))
+
+    def alert_station(self, alert_id: int) -> str | None:
+        """The station an alert belongs to (None: no such alert)."""
+        return self.session.scalar(select(Alert.station_code).where(Alert.id == alert_id))
 
     def panel(self, since: dt.datetime, *, stations: Sequence[str] | None = None, alert_limit: int = 300,
               action_limit: int = 15) -> Panel:
         """The live page's queries (also timed under load by bench/live_load.py); ``stations``
-        narrows the open alerts and their counts (a township's stations)."""
+        narrows the open alerts, their counts and the latest actions (a district's or a township's stations)."""
         rank = case({"critical": 0, "warning": 1, "info": 2}, value=Alert.severity, else_=3)
         where = [Alert.state != "resolved"] + ([Alert.station_code.in_(list(stations))] if stations is not None else [])
         alerts = self._frame(select(*Alert.__table__.columns).where(*where)
                              .order_by(rank, Alert.last_at.desc(), Alert.id.desc()).limit(alert_limit))
         counts = dict(self.session.execute(select(Alert.severity, func.count()).where(*where)
                                            .group_by(Alert.severity)).all())
-        return Panel(self.station_status(), alerts, counts, self.actions(limit=action_limit),
+        return Panel(self.station_status(), alerts, counts, self.actions(limit=action_limit, stations=stations),
                      *self.response_times(since))
 
     def response_times(self, since: dt.datetime) -> tuple[float | None, float | None]:

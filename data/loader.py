@@ -68,6 +68,8 @@ def install_demo(
                 and repo_meta.get("generator_version") == GENERATOR_VERSION)
         if same and not force:
             counts = Repository(session, district_code).counts()
+            demo_accounts(session, list(Repository(session, district_code).townships()["code"]))
+            session.commit()  # a demo database made before the demo accounts gets them
             return DemoResult(False, counts, f"演示区县已存在（seed={seed}），跳过构建。用 --force 重新生成。")
 
     bundle = build_demo(seed=seed, district_code=district_code, progress=progress)
@@ -93,6 +95,19 @@ def store_demo(session, bundle, *, source_name: str) -> None:
                           details={"derived": "按开业日期回推：该日前已开业的设施（床位等按现状）"})
         insert_rows(session, Facility, rows, vid)
     Repository(session, code).install_bundle(bundle, source_name=source_name, data_date=DATA_DATE, synthetic=True)
+    demo_accounts(session, [t["code"] for t in bundle.townships])
+
+
+def demo_accounts(session, township_codes: list[str]) -> None:
+    """The demo's accounts, one per role; the township head's is the district seat's township (the first
+    town, 镇, by code; else the first township)."""
+    import datetime as dt
+
+    from data.accounts import ensure_demo_accounts
+
+    codes = sorted(township_codes)
+    towns = [c for c in codes if c[6:9] >= "100"]
+    ensure_demo_accounts(session, township=(towns or codes)[0], now=dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
 
 def remove_demo(engine: Engine, *, district_code: str = DEMO_DISTRICT) -> str:
@@ -114,4 +129,7 @@ def remove_demo(engine: Engine, *, district_code: str = DEMO_DISTRICT) -> str:
         session.execute(delete(Scenario).where(Scenario.district_code == district_code))
         remove_district_data(session, district_code)
         session.delete(d)
-    return f"已删除演示区县 {district_code}（含其数据版本与情景）。"
+        from data.accounts import remove_demo_accounts
+
+        remove_demo_accounts(session)
+    return f"已删除演示区县 {district_code}（含其数据版本、情景与演示账号）。"

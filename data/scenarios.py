@@ -27,15 +27,16 @@ def _now() -> dt.datetime:
 class ScenarioRepository:
     """The scenarios of one district (a scenario belongs to the district it was made for)."""
 
-    def __init__(self, session: Session, district: str) -> None:
+    def __init__(self, session: Session, district: str, *, actor=None) -> None:
         self.session = session
         self.district = district
+        self.actor = actor  # data.audit.Actor of whoever writes (None: the OS user, as on the command line)
 
     def _audit(self, action: str, sc: Scenario, **detail) -> None:
-        """One row of the audit trail, in this transaction (until sign-in exists, the OS user acts)."""
+        """One row of the audit trail, in this transaction."""
         from data import audit
 
-        audit.record_now(self.session, f"scenario.{action}", actor=audit.os_actor(),
+        audit.record_now(self.session, f"scenario.{action}", actor=self.actor or audit.os_actor(),
                          object=f"{self.district} 情景 {sc.id}“{sc.name}”", detail=detail)
 
     def _get(self, scenario_id: int) -> Scenario:

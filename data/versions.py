@@ -218,8 +218,9 @@ def make_current(session: Session, version_id: int) -> None:
     session.flush()
 
 
-def rollback(session: Session, district: str, kind: str) -> tuple[int, int]:
-    """Make the version before the current one current again; returns (from id, to id)."""
+def rollback(session: Session, district: str, kind: str, *, actor=None) -> tuple[int, int]:
+    """Make the version before the current one current again; returns (from id, to id). ``actor``: who, as the
+    audit trail names them (data.audit.Actor; default the OS user)."""
     get_district(session, district)
     check_kind(kind)
     cur = current_versions(session, district).get(kind)
@@ -234,7 +235,7 @@ def rollback(session: Session, district: str, kind: str) -> tuple[int, int]:
     make_current(session, prev)
     from data import audit
 
-    audit.record_now(session, "rollback", actor=audit.os_actor(), object=f"{district} {kind} v{cur}→v{prev}")
+    audit.record_now(session, "rollback", actor=actor or audit.os_actor(), object=f"{district} {kind} v{cur}→v{prev}")
     return cur, prev
 
 

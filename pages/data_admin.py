@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import data_views as v
-from dashboard.components import audited_download, footer, language_toggle, leave_legacy_page_mode
+from dashboard.components import audited_download, caller, footer, page_start
 from dashboard.i18n import pick
 from dashboard.state import (
     DA_ACCEPT,
@@ -17,7 +17,6 @@ from dashboard.state import (
     DA_IMPORTED,
     DA_SUMMARY,
     MAP_BASEMAP,
-    init_state,
 )
 from data.db import database_url
 from data.imports.store import ImportRefused
@@ -25,12 +24,11 @@ from data.models import KIND_ZH
 from maps.builders import LocalAssets, build_preview_map, build_version_map
 from reports.problems import problems_xlsx
 from services import base, data_admin
+from services.access import AccessDenied
 
-leave_legacy_page_mode()
+user = page_start("data_admin")
 config = base.get_config()
-init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
 v.init_state()
-language_toggle()
 url = database_url()
 district = v.district_choice(url, config.app.district_code)
 new = district == v.NEW
@@ -107,8 +105,9 @@ def import_tab() -> None:
                          disabled=blocked, icon=":material/upload:"):
                 with st.status(pick("导入中 …", "Importing …"), expanded=True) as status:
                     try:
-                        r = data_admin.store(url, target, kind, path, options, progress=status.write)
-                    except ImportRefused as exc:
+                        r = data_admin.store(url, target, kind, path, options, caller=caller(),
+                                             progress=status.write)
+                    except (ImportRefused, AccessDenied) as exc:
                         status.update(label=str(exc), state="error")
                     else:
                         status.update(label=pick("已导入", "Imported"), state="complete")

@@ -14,7 +14,7 @@ from reports.cells import csv_bytes
 from services import base, data_admin, four_sync
 
 config = base.get_config()
-layers = page_setup(needs=("roads",))
+layers = page_setup("four_sync", needs=("roads",))
 if layers is None:
     st.stop()
 st.title(pick("四同步检查", "Four-synchronous checks"))

@@ -7,14 +7,14 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import live
-from dashboard.components import footer, page_setup
+from dashboard.components import caller, current_user, footer, page_setup
 from dashboard.i18n import lang, pick
-from dashboard.state import LIVE_MESSAGE, LIVE_NOTE, LIVE_USER, MAP_BASEMAP, MAP_TOWNSHIP
+from dashboard.state import LIVE_MESSAGE, LIVE_NOTE, MAP_BASEMAP, MAP_TOWNSHIP
 from maps.builders import LocalAssets, build_live_map, live_station_layer
-from services import base
+from services import access, base
 
 config = base.get_config()
-layers = page_setup()
+layers = page_setup("live")
 if layers is None:
     st.stop()
 ref = layers.ref
@@ -24,10 +24,14 @@ st.title(pick("实时监测", "Live monitoring"))
 st.caption(pick(f"站点心跳与告警来自实时数据接入服务（python cli.py ingest），本页每 {refresh:g} 秒自动刷新，无需手动刷新页面。"
                 "老人信息只以匿名编号传输，页面不显示。",
                 f"Heartbeats and alerts from the ingest service; this page refreshes itself every {refresh:g} s."))
-with st.sidebar:
-    st.text_input(pick("处理人（必填）", "Your name (required)"), key=LIVE_USER, max_chars=40,
-                  placeholder=pick("如：调度中心 王某", "e.g. dispatcher on duty"))
-    st.text_input(pick("处理备注（可选）", "Note (optional)"), key=LIVE_NOTE, max_chars=200)
+user = current_user()
+scope = access.scope_of(user, ref.district)
+handles = access.may(user, "alert.handle")
+if handles:
+    with st.sidebar:
+        st.text_input(pick("处理备注（可选）", "Note (optional)"), key=LIVE_NOTE, max_chars=200,
+                      help=pick("备注随告警记录保存：请勿填写老人姓名、身份证号等个人信息。",
+                                "Kept with the alert: never write an elder's name or ID number."))
 
 labels = {k: v[1 if en else 0] for k, v in live.STATION_STATE.items()}
 colours = {k: v[2] for k, v in live.STATION_STATE.items()}
@@ -36,14 +40,11 @@ township = st.session_state[MAP_TOWNSHIP] or None
 
 
 def do(alert_id: int, action: str) -> None:
-    """Button callback: runs before the panel reruns, so the list already shows the new state."""
-    user = st.session_state[LIVE_USER].strip()
-    if not user:
-        st.session_state[LIVE_MESSAGE] = ("error", pick("请先在左侧填写处理人，再确认或解除告警。", "Enter your name first."))
-        return
-    error = live.act(ref, config, alert_id, action, user, st.session_state[LIVE_NOTE])
+    """Button callback: runs before the panel reruns, so the list already shows the new state. Recorded under
+    the signed-in account."""
+    error = live.act(ref, layers, config, alert_id, action, caller(), st.session_state.get(LIVE_NOTE, ""))
     done = pick("已确认", "Acknowledged") if action == "acknowledge" else pick("已解除", "Resolved")
-    st.session_state[LIVE_MESSAGE] = ("error", error) if error else ("success", f"{done}：#{alert_id}（{user}）")
+    st.session_state[LIVE_MESSAGE] = ("error", error) if error else ("success", f"{done}：#{alert_id}（{user.login}）")
     if not error:
         st.session_state[LIVE_NOTE] = ""
 
@@ -62,6 +63,8 @@ def alert_card(a) -> None:
                         f"<br><small>{html.escape(a.detail)}</small>", unsafe_allow_html=True)
         who = f"（{a.acked_by}，{a.acked_local}）" if a.state == "acknowledged" else ""
         c_text.caption(f"#{a.id} · {state}{who} · 首次 {a.first_local} · 最近 {a.last_local} · 共 {a.count} 次")
+        if not handles:
+            return
         if a.state == "firing":
             c_buttons.button(pick("确认", "Acknowledge"), key=f"ack-{a.id}", on_click=do, args=(int(a.id), "acknowledge"),
                              type="primary", width="stretch")
@@ -71,7 +74,7 @@ def alert_card(a) -> None:
 
 @st.fragment(run_every=refresh)
 def panels() -> None:
-    view = live.live_view(ref, layers, config, township=township)
+    view = live.live_view(ref, layers, config, scope=scope, township=township)
     sev = view.open_by_severity()
     k = st.columns(6)
     k[0].metric(pick("在线站点", "Stations online"), f"{view.online()} / {len(view.stations)}", border=True,

@@ -10,7 +10,7 @@ from maps.builders import LocalAssets, MapLayers, build_overview_map
 from services import base
 
 config = base.get_config()
-layers = page_setup()
+layers = page_setup("map")
 if layers is None:
     st.title(t("app_title"))
     st.stop()

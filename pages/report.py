@@ -7,7 +7,7 @@ from dashboard.components import footer, page_setup
 from dashboard.i18n import pick
 from dashboard.state import MAP_TOWNSHIP, REPORT_FORMATS
 
-layers = page_setup(needs=("roads",))
+layers = page_setup("report", needs=("roads",))
 if layers is None:
     st.stop()
 ref = layers.ref

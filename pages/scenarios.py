@@ -4,7 +4,7 @@ import geopandas as gpd
 import streamlit as st
 
 from dashboard import scenario_views as v
-from dashboard.components import footer, page_setup
+from dashboard.components import current_user, footer, page_setup
 from dashboard.i18n import pick
 from dashboard.state import (
     COV_KINDS,
@@ -20,10 +20,10 @@ from dashboard.state import (
     init_scenario_state,
 )
 from planning.scenario import ScenarioError
-from services import base, coverage, scenarios
+from services import access, base, coverage, scenarios
 
 config = base.get_config()
-layers = page_setup(needs=("roads",))
+layers = page_setup("scenarios", needs=("roads",))
 if layers is None:
     st.stop()
 st.title(pick("情景规划与优化选址", "Scenarios and optimal siting"))
@@ -45,11 +45,20 @@ with c1:
     sid = v.picker(listing)
 c2.selectbox(pick("老人类别", "Elder category"), options=list(categories), format_func=categories.get, key=SCN_CATEGORY)
 category = st.session_state[SCN_CATEGORY]
-v.manage(ref, listing, sid)
+editor = access.may(current_user(), "scenario.edit")  # a leader reads the scenarios; a planner edits them
+if editor:
+    v.manage(ref, listing, sid)
+else:
+    st.info(pick("只读：可查看与对比情景；新建、编辑与优化选址由规划人员进行。",
+                 "Read-only: planners create and edit scenarios."))
 st.caption(pick(f"按步行 {minutes} 分钟、{speed:.2f} m/s、计入 {len(kind_ids)} 类设施计算（在“15分钟服务圈”页调整）。",
                 f"{minutes} min at {speed:.2f} m/s, {len(kind_ids)} facility kinds (set on the coverage page)."))
-views = {"edit": pick("编辑情景", "Edit"), "optimise": pick("优化选址", "Optimise"),
+views = {"edit": pick("编辑情景", "Edit") if editor else pick("查看情景", "View"), "optimise": pick("优化选址", "Optimise"),
          "gaps": pick("缺口识别", "Gaps"), "compare": pick("情景对比", "Compare")}
+if not editor:
+    del views["optimise"]
+    if st.session_state.get(SCN_VIEW) not in views:
+        st.session_state[SCN_VIEW] = "edit"
 view = st.radio(pick("视图", "View"), options=list(views), format_func=views.get, horizontal=True, key=SCN_VIEW,
                 label_visibility="collapsed")
 
@@ -63,22 +72,24 @@ name = listing.set_index("id")["name"].get(sid, pick("现状", "the current situ
 
 if view == "edit":
     # a map click is handled before anything is drawn: it stores the change and reruns at once
-    v.handle_click(ref, eng, sid, st.session_state.get(SCN_MAP))
+    if editor:
+        v.handle_click(ref, eng, sid, st.session_state.get(SCN_MAP))
     v.kpis(cmp, category, township)
     left, right = st.columns([3, 2])
     with left:
-        v.scenario_map(ref, eng, layers, cmp, category, township, key=SCN_MAP, clickable=True)
+        v.scenario_map(ref, eng, layers, cmp, category, township, key=SCN_MAP, clickable=editor)
         st.caption(pick(f"前后对比计算 {cmp.seconds * 1000:.0f} ms。绿色：新增覆盖；红色：失去覆盖；黄色：仍未覆盖。",
                         f"Before/after in {cmp.seconds * 1000:.0f} ms."))
     with right:
-        kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}
-        st.selectbox(pick("点击地图新增的站点类型", "Kind a map click opens"), options=list(kinds),
-                     format_func=kinds.get, key=SCN_KIND)
-        st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
-        v.candidate_form(ref, sid, eng, cmp)
-        v.modify_form(ref, sid, cmp.after.facilities, township)
+        if editor:
+            kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}
+            st.selectbox(pick("点击地图新增的站点类型", "Kind a map click opens"), options=list(kinds),
+                         format_func=kinds.get, key=SCN_KIND)
+            st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
+            v.candidate_form(ref, sid, eng, cmp)
+            v.modify_form(ref, sid, cmp.after.facilities, township)
         own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False)) if sid else []
-        v.change_list(ref, sid, own, len(changes) - len(own))
+        v.change_list(ref, sid, own, len(changes) - len(own), editable=editor)
     c1, c2 = st.columns([3, 2])
     with c1:
         st.subheader(pick("各乡镇覆盖变化", "By township"))

@@ -6,21 +6,22 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
-from dashboard.components import audited_download, footer, page_setup
+from dashboard.components import audited_download, current_user, footer, page_setup, visible_townships
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_MAP_CHANGE, SC_SINCE
 from maps.builders import LocalAssets, build_scorecard_map
 from planning.scorecard import LIGHT_EN, LIGHT_ZH
-from services import base, scorecard
+from services import access, base, scorecard
 
 config = base.get_config()
-layers = page_setup(needs=("roads",))
+layers = page_setup("scorecard", needs=("roads",))
 if layers is None:
     st.stop()
 ref = layers.ref
 st.title(pick("联席会议总览", "Joint-meeting scorecard"))
-card = scorecard.scorecard(ref)
-names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+scope = access.scope_of(current_user(), ref.district)
+card = scorecard.scorecard_for(ref, scope)  # a township head's: the district and their townships, with ranks
+names = visible_townships(layers, current_user())
 as_of = layers.meta.get("data_date", "—")
 st.caption(pick(f"规划目标对照：数据日期 {as_of}，全部由数据库实时计算；指标口径与目标值见 config/dashboard.toml 的 [[targets]]。"
                 f":green-badge[达标]　:orange-badge[接近：差距在目标的 {1 - config.scorecard.amber_share:.0%} 以内]　"
@@ -49,7 +50,7 @@ if history:
     if st.session_state.get(SC_SINCE) not in history:  # a year back, else a quarter, else the newest
         st.session_state[SC_SINCE] = scorecard.default_since(history, dt.date.fromisoformat(as_of))
     since = st.selectbox(pick("基期（较早的数据日期）", "Baseline data date"), options=history, key=SC_SINCE)
-    then, dated = scorecard.scorecard_since(ref, since)
+    then, dated = scorecard.scorecard_since(ref, since, scope)
     st.caption(views.since_caption(dated))
     st.dataframe(views.since_table(card, then), hide_index=True, width="stretch",
                  height=views.table_height(len(card.targets)))
@@ -68,12 +69,18 @@ with left:
     st.markdown(pick(f"**全区 {scorecard.fmt_value(district['value'], target.unit)}**，目标 {scorecard.fmt_target(target)}",
                      f"**District {scorecard.fmt_value(district['value'], target.unit)}**, "
                      f"target {scorecard.fmt_target(target)}"))
+    ranks = [card.rank(tid, c) for c in cells.index]
     ranking = cells.assign(name=[names.get(c, c) for c in cells.index],
-                           state=[views.light_label(x) for x in cells["light"]]).sort_values(
+                           state=[views.light_label(x) for x in cells["light"]],
+                           rank=[f"{r[0]} / {r[1]}" if r else "—" for r in ranks]).sort_values(
         "value", ascending=target.direction != "at_least", na_position="last")
-    st.dataframe(views.styled(ranking[["name", "text", "state"]], "state"), hide_index=True, width="stretch", height=420,
-                 column_config={"name": pick("乡镇（街道）", "Township"), "text": labels[tid],
-                                "state": pick("状态", "Light")})
+    st.dataframe(views.styled(ranking[["rank", "name", "text", "state"]], "state"), hide_index=True, width="stretch",
+                 height=420 if scope.whole else "content",
+                 column_config={"rank": pick("名次", "Rank"), "name": pick("乡镇（街道）", "Township"),
+                                "text": labels[tid], "state": pick("状态", "Light")})
+    if not scope.whole:
+        st.caption(pick("名次为在全区各乡镇（街道）中的位置；其他乡镇的数值不对本账号显示。",
+                        "Rank among all townships; other townships' values are not shown to this account."))
 with right:
     change = then is not None and st.radio(
         pick("地图显示", "Map shows"), [False, True], horizontal=True, key=SC_MAP_CHANGE,
@@ -82,7 +89,7 @@ with right:
         if change else (cells, labels[tid])
     legend = {k: pick(views.CHANGE_LEGEND_ZH[k], views.CHANGE_LEGEND_EN[k]) for k in views.CHANGE_LEGEND_ZH} \
         if change else {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
-    fmap = build_scorecard_map(layers.district, layers.townships, shown, label=label, legend=legend,
+    fmap = build_scorecard_map(layers.district, layers.townships.loc[list(names)], shown, label=label, legend=legend,
                                config=config, basemap_id=st.session_state[MAP_BASEMAP],
                                selected_township=st.session_state[MAP_TOWNSHIP] or None, assets=LocalAssets())
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key="scorecard_map")

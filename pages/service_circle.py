@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard.components import footer, page_setup
+from dashboard.components import current_user, footer, page_setup, visible_townships
 from dashboard.i18n import pick, t
 from dashboard.state import (
     COV_CATEGORY,
@@ -19,7 +19,7 @@ from maps.builders import CoverageLayers, LocalAssets, build_coverage_map
 from services import base, coverage
 
 config = base.get_config()
-layers = page_setup(needs=("roads",))
+layers = page_setup("service_circle", needs=("roads",))
 if layers is None:
     st.stop()
 st.title(t("page_coverage"))
@@ -80,7 +80,8 @@ def panel() -> None:
     st_folium(fmap, height=600, use_container_width=True, returned_objects=[], key="coverage_map")
     st.caption(f"{t('cov_caption')} {eng.build_note}")
     st.subheader(t("cov_table"))
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
+    visible = visible_townships(layers, current_user())  # a township head's rows only
+    st.dataframe(table[table.index.isin(list(visible))], hide_index=True, width="stretch", column_config={
         "步行覆盖率": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
         "直线1km覆盖率": st.column_config.NumberColumn(format="percent"),
         "直线高估（百分点）": st.column_config.NumberColumn(format="%.1f"),

@@ -5,26 +5,26 @@ from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
 from dashboard import township
-from dashboard.components import footer, mark_since, page_setup
+from dashboard.components import current_user, footer, mark_since, page_setup, visible_townships
 from dashboard.i18n import pick
 from dashboard.scenario_views import gap_table
 from dashboard.state import MAP_BASEMAP
 from maps.builders import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
 from planning.scorecard import DISTRICT
-from services import base, coverage, four_sync, scenarios, scorecard
+from services import access, base, coverage, four_sync, scenarios, scorecard
 
 config = base.get_config()
-layers = page_setup(area_picker=False, needs=("roads",))
+layers = page_setup("township", area_picker=False, needs=("roads",))
 if layers is None:
     st.stop()
 ref = layers.ref
 st.title(pick("乡镇视图", "Township view"))
-names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+names = visible_townships(layers, current_user())  # a township head's own; everyone else's: every township
 code = township.pick_township(names)
 name = names[code]
 st.markdown(pick(f":material/picture_as_pdf: [导出{name}报告（PDF、Excel、离线地图）](report?township={code})",
                  f":material/picture_as_pdf: [Export the report of {name}](report?township={code})"))
-card = scorecard.scorecard(ref)
+card = scorecard.scorecard_for(ref, access.scope_of(current_user(), ref.district))
 eng = coverage.engine(ref)
 result = scorecard.walk_result(eng)
 minutes = config.scorecard.walk_minutes

@@ -17,6 +17,7 @@ caller's reason.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -69,6 +70,14 @@ class Scorecard:
     missing: dict[str, tuple[str, ...]]
     notes: dict[str, str] = field(default_factory=dict)
     spans: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
+    ranks: dict[tuple[str, str], tuple[int, int] | None] | None = None  # kept by ``only``: the whole district's
+
+    def only(self, areas: frozenset[str]) -> Scorecard:
+        """The card of a user who may see these townships only: the district's cells and theirs, each of their
+        ranks still among every township (computed here, before the other townships' cells go)."""
+        ranks = {(t.id, a): self.rank(t.id, a) for t in self.targets for a in areas}
+        keep = (self.cells["area"] == DISTRICT) | self.cells["area"].isin(areas)
+        return dataclasses.replace(self, cells=self.cells[keep].reset_index(drop=True), ranks=ranks)
 
     def cell(self, target_id: str, area: str = DISTRICT) -> pd.Series:
         hit = self.cells[(self.cells["target_id"] == target_id) & (self.cells["area"] == area)]
@@ -93,6 +102,8 @@ class Scorecard:
 
     def rank(self, target_id: str, area: str) -> tuple[int, int] | None:
         """(rank, of) of a township among those with a value, best first; None without a value."""
+        if self.ranks is not None:
+            return self.ranks.get((target_id, area))
         target = next(t for t in self.targets if t.id == target_id)
         v = self.townships(target_id)["value"].dropna()
         if area not in v.index:

@@ -27,6 +27,8 @@ from data.models import KIND_ZH
 from data.repository import Repository
 from data.versions import VersionError, get_district, rollback, version_rows, versions
 from geo.crs import utm_crs_for
+from services import audit
+from services.access import Caller
 from services.base import get_config, get_engine
 
 # What a file may be, by its name's ending (longest first); anything else is refused before it is written.
@@ -136,10 +138,14 @@ def check(url: str, district: str, kind: str, path: Path, options: ImportOptions
     return Check(kind, r.prepared, "", r.rows, r.by_township)
 
 
-def store(url: str, district: str, kind: str, path: Path, options: ImportOptions,
+def store(url: str, district: str, kind: str, path: Path, options: ImportOptions, *, caller: Caller,
           progress: Callable[[str], None] = lambda _m: None) -> ImportResult:
-    """The import itself (ImportRefused, storing nothing, if the file has errors after all)."""
-    return run_import(get_engine(url), district, kind, path, get_config(), options, progress=progress)
+    """The import itself (ImportRefused, storing nothing, if the file has errors after all); only a data
+    administrator may (AccessDenied, audited)."""
+    audit.allowed(url, caller, "import", object=f"{district} {kind}")
+    options = ImportOptions(**{**options.__dict__, "created_by": caller.actor.login})
+    return run_import(get_engine(url), district, kind, path, get_config(), options, progress=progress,
+                      actor=caller.actor)
 
 
 def problem_table(prepared: import_kinds.Prepared | None) -> pd.DataFrame:
@@ -367,9 +373,10 @@ def rollback_plan(url: str, district: str, kind: str) -> RollbackPlan:
         return RollbackPlan(kind, brief(cur_id), brief(prev_id))
 
 
-def do_rollback(url: str, district: str, kind: str) -> tuple[int, int]:
+def do_rollback(url: str, district: str, kind: str, *, caller: Caller) -> tuple[int, int]:
+    audit.allowed(url, caller, "rollback", object=f"{district} {kind}")
     with session_factory(get_engine(url)).begin() as session:
-        return rollback(session, district, kind)
+        return rollback(session, district, kind, actor=caller.actor)
 
 
 # ---- mappings and templates ----------------------------------------------------------------------------------

@@ -22,17 +22,21 @@ from planning.coverage import CoverageResult
 from planning.gaps import Gap, find_gaps
 from planning.scenario import Change, CoverageDiff, apply_changes, coverage_diff
 from planning.siting import SitingProblem, SitingResult
+from services import audit
+from services.access import Caller
 from services.base import base_layers, get_config, get_engine
 from services.cache import memo
 from services.coverage import CATEGORY_IDS, CoverageEngine, engine
 
 
-def scenario_call(ref: DataRef, fn, *, write: bool = False):
-    """Run ``fn(ScenarioRepository)``; with ``write`` in one transaction that commits or rolls back whole."""
+def scenario_call(ref: DataRef, fn, *, caller: Caller | None = None):
+    """Run ``fn(ScenarioRepository)``; with a ``caller`` it writes, in one transaction that commits or rolls back
+    whole, after checking that the caller may edit scenarios (AccessDenied, audited, otherwise)."""
     factory = session_factory(get_engine(ref.url))
-    if write:
+    if caller is not None:
+        audit.allowed(ref.url, caller, "scenario.edit", object=ref.district)
         with factory.begin() as session:
-            return fn(ScenarioRepository(session, ref.district))
+            return fn(ScenarioRepository(session, ref.district, actor=caller.actor))
     with factory() as session:
         return fn(ScenarioRepository(session, ref.district))
 
@@ -179,11 +183,13 @@ def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix,
                      candidate_cover=matrix, candidate_ids=cands.ids, top=top)
 
 
-def solve(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, k: int | None,
-          target_share: float | None, method: str, time_limit_s: float,
+def solve(ref: DataRef, eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, k: int | None,
+          target_share: float | None, method: str, time_limit_s: float, caller: Caller,
           progress: Callable[[str], None] = lambda _m: None) -> SitingResult:
-    """MCLP (``k``) or LSCP (``target_share``) over the candidates, existing coverage kept. The time limit is
-    bounded by ``[siting] max_time_limit_s`` here, whatever a form or a request asked for."""
+    """MCLP (``k``) or LSCP (``target_share``) over the candidates, existing coverage kept. Only a planner (or
+    the command line) may run it (AccessDenied, audited); the time limit is bounded by ``[siting]
+    max_time_limit_s`` here, whatever a form or a request asked for."""
+    audit.allowed(ref.url, caller, "siting", object=ref.district)
     bound = get_config().siting.max_time_limit_s
     if time_limit_s > bound:
         progress(f"限时 {time_limit_s:g} 秒超过允许的 {bound:g} 秒，按 {bound:g} 秒求解")
@@ -205,14 +211,14 @@ def open_changes(cands: Candidates, chosen, kind_id: str, note: str) -> list[Cha
             for c in chosen]
 
 
-def save_changes_as(ref: DataRef, name: str, author: str, base_id: int | None, changes: list[Change]) -> int:
+def save_changes_as(ref: DataRef, name: str, caller: Caller, base_id: int | None, changes: list[Change]) -> int:
     def write(repo: ScenarioRepository) -> int:
-        sid = repo.create(name, author=author, base_id=base_id)
+        sid = repo.create(name, author=caller.actor.login, base_id=base_id)
         for ch in changes:
             repo.add_change(sid, ch)
         return sid
 
-    return scenario_call(ref, write, write=True)
+    return scenario_call(ref, write, caller=caller)
 
 
 @memo(ttl_s=600, max_entries=8, message="正在计算候选点的步行覆盖 …")

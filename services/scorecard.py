@@ -14,6 +14,7 @@ from data.models import KIND_ZH
 from data.versions import DataRef, DatedRef, history_dates, ref_as_of, version_dates
 from planning.scorecard import DISTRICT, Baseline, Scorecard, compute_scorecard
 from services import four_sync
+from services.access import Scope
 from services.base import base_layers, get_config, get_engine, repo_call
 from services.cache import memo
 from services.coverage import engine, evaluate
@@ -111,6 +112,19 @@ def scorecard(ref: DataRef) -> Scorecard:
                              baselines=baselines)
 
 
+def scorecard_for(ref: DataRef, scope: Scope) -> Scorecard:
+    """The scorecard as the user of ``scope`` may see it: a township head's own townships' cells beside the
+    district's, with their ranks among every township; the whole card otherwise. The scope is part of the key
+    of everything cached from it."""
+    card = scorecard(ref)
+    return card if scope.whole else _scoped(ref, scope)
+
+
+@memo(ttl_s=300)
+def _scoped(ref: DataRef, scope: Scope) -> Scorecard:
+    return scorecard(ref).only(scope.townships)
+
+
 @memo(ttl_s=300)
 def new_since(ref: DataRef, date: dt.date, kind: str) -> frozenset[str] | None:
     """Facility codes (``facilities``) or project names (``projects``) present now but not in the data as it
@@ -124,10 +138,11 @@ def new_since(ref: DataRef, date: dt.date, kind: str) -> frozenset[str] | None:
     return frozenset(now - then)
 
 
-def scorecard_since(ref: DataRef, date: dt.date) -> tuple[Scorecard, DatedRef]:
-    """The scorecard of the data as it stood on ``date``, and which versions that is."""
+def scorecard_since(ref: DataRef, date: dt.date, scope: Scope | None = None) -> tuple[Scorecard, DatedRef]:
+    """The scorecard of the data as it stood on ``date`` (as ``scope`` may see it), and which versions that is."""
     dated = dated_ref(ref, date)
-    return scorecard(dated.ref), dated
+    card = scorecard(dated.ref) if scope is None else scorecard_for(dated.ref, scope)
+    return card, dated
 
 
 def default_since(dates: list[dt.date], now: dt.date) -> dt.date | None:

@@ -81,13 +81,47 @@ def writable_demo_url(demo_db_url, tmp_path) -> str:
     return copy_sqlite(demo_db_url, tmp_path / "demo-copy.db")
 
 
-def app_test(script: str, database_url: str, monkeypatch, *, timeout: int = 180):
-    """An AppTest of ``script`` (relative to the project root) on the database at ``database_url``."""
+TEST_PASSWORD = "Test-Passw0rd"
+PAGE_ROLE = {"pages/data_admin.py": "data_admin", "pages/live.py": "operator", "pages/audit_log.py": "auditor",
+             "pages/accounts.py": "security_admin"}  # else planner
+
+
+def sign_in_token(url: str, role: str = "planner", townships: tuple[str, ...] = ()) -> str:
+    """A real sign-in of a test account of ``role`` (made when missing): the token the sign-in form would have
+    set as the session cookie."""
+    from data import accounts
+    from data.db import create_schema, make_engine, session_factory
+    from data.live_models import utc_now
+
+    login = f"test.{role.replace('_', '-')}" + (f".{'-'.join(townships)}" if townships else "")
+    engine = make_engine(url)
+    create_schema(engine)
+    with session_factory(engine).begin() as s:
+        if accounts.find_user(s, login=login) is None:
+            accounts.add_user(s, login[:40], TEST_PASSWORD, [role], townships=townships, now=utc_now(),
+                              must_change=False)
+        result = accounts.sign_in(s, login[:40], TEST_PASSWORD, now=utc_now())
+    engine.dispose()
+    assert result.token, result.message
+    return result.token
+
+
+def app_test(script: str, database_url: str, monkeypatch, *, timeout: int = 180, role: str | None = None,
+             townships: tuple[str, ...] = (), signed_in: bool = True):
+    """An AppTest of ``script`` (relative to the project root) on the database at ``database_url``, signed in as
+    a test account of ``role`` (default: the role the page is for) — a real sign-in, whose token the session
+    holds as the browser's cookie would give it (AppTest sends no cookies)."""
     from streamlit.testing.v1 import AppTest
+
+    from dashboard.state import AUTH_TOKEN
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.chdir(ROOT)
-    return AppTest.from_file(str(ROOT / script), default_timeout=timeout)
+    at = AppTest.from_file(str(ROOT / script), default_timeout=timeout)
+    if signed_in:
+        at.session_state[AUTH_TOKEN] = sign_in_token(database_url, role or PAGE_ROLE.get(script, "planner"),
+                                                     townships)
+    return at
 
 
 def assert_clean(at) -> None:

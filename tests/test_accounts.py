@@ -191,15 +191,15 @@ def test_sign_in_forms_refuse_a_missing_csrf_token_and_an_oversized_body(tmp_pat
     with session_factory(engine).begin() as s:
         add_user(s, "wang.planner", PW, ["planner"], now=T0)
     with TestClient(Starlette(routes=auth_routes()), follow_redirects=False) as client:
-        r = client.post("/auth/login", data={"login": "wang.planner", "password": PW})  # no token: another site's form
+        r = client.post("/account/login", data={"login": "wang.planner", "password": PW})  # no token: another site's form
         assert r.status_code == 400 and "表单已过期" in r.text and "eldercare_session" not in r.cookies
-        page = client.get("/auth/login")
+        page = client.get("/account/login")
         csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
-        r = client.post("/auth/login", data={"login": "wang.planner", "password": "x" * 5000, "csrf": csrf})
+        r = client.post("/account/login", data={"login": "wang.planner", "password": "x" * 5000, "csrf": csrf})
         assert r.status_code == 400  # more than 4 KB: not read to the end
-        r = client.post("/auth/login", data={"login": "wang.planner", "password": PW, "csrf": csrf})
+        r = client.post("/account/login", data={"login": "wang.planner", "password": PW, "csrf": csrf})
         assert r.status_code == 400  # each form shown has a token of its own: the refusal's form replaced it
-        csrf = client.get("/auth/login").text.split('name="csrf" value="')[1].split('"')[0]
-        r = client.post("/auth/login", data={"login": "wang.planner", "password": PW, "csrf": csrf})
-        assert r.status_code == 303 and r.headers["location"] == "/auth/password"
-        assert client.get("/auth/login?m=<script>").text.count("<script>") == 0
+        csrf = client.get("/account/login").text.split('name="csrf" value="')[1].split('"')[0]
+        r = client.post("/account/login", data={"login": "wang.planner", "password": PW, "csrf": csrf})
+        assert r.status_code == 303 and r.headers["location"] == "/account/password"
+        assert client.get("/account/login?m=<script>").text.count("<script>") == 0

@@ -7,9 +7,18 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import copy_sqlite, missing
+from tests.conftest import TEST_PASSWORD, copy_sqlite, missing, sign_in_token
 from tools.app_server import ServerError, app_server
-from tools.browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, click_map_at, metric_value, wait_metric_changes
+from tools.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEMO_PASSWORD,
+    MAP_IFRAME,
+    click_map_at,
+    metric_value,
+    sign_in,
+    wait_metric_changes,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,11 +58,14 @@ def browser():
         b.close()
 
 
-def open_page(browser, url: str, *, height: int = 1200):
-    """A new page at ``url``, and the list its JavaScript errors are collected in."""
+def open_page(browser, url: str, *, height: int = 1200, login: str = "demo.planner", password: str = DEMO_PASSWORD):
+    """A new page signed in as ``login`` through the sign-in form, at ``url``, and the list its JavaScript errors
+    are collected in."""
     page = browser.new_page(viewport={"width": 1400, "height": height})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    parts = urlsplit(url)
+    sign_in(page, f"{parts.scheme}://{parts.netloc}", login, password)
     page.goto(url, wait_until="domcontentloaded")
     return page, errors
 
@@ -72,8 +84,14 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     page.route("**/*", block_other_hosts)
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    # A deep link as the very first request of a fresh server (see
-    # dashboard.components.leave_legacy_page_mode).
+    # A deep link as the first page of a fresh server (see dashboard.components.leave_legacy_page_mode): without
+    # a session the gate sends it to the sign-in form first.
+    page.goto(f"{server}/map", wait_until="domcontentloaded")
+    assert urlsplit(page.url).path == "/account/login"
+    page.fill("#login", "demo.leader")
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/account/login" not in u, timeout=30_000)
     page.goto(f"{server}/map", wait_until="domcontentloaded")
     page.wait_for_selector("[data-testid='stApp']", timeout=60_000)
     frame = page.frame_locator(MAP_IFRAME)
@@ -183,7 +201,7 @@ def test_live_page_shows_a_new_sos_without_reload_and_records_the_acknowledgemen
     from tests.test_live_page import alert_row, stations
 
     refresh = load_config().live.refresh_s
-    page, errors = open_page(browser, f"{server}/live", height=1400)
+    page, errors = open_page(browser, f"{server}/live", height=1400, login="demo.operator")
     page.frame_locator(MAP_IFRAME).first.locator("path.live-never, path.live-open").first.wait_for(
         state="attached", timeout=180_000)
     page.evaluate("window.__notReloaded = true")
@@ -198,13 +216,12 @@ def test_live_page_shows_a_new_sos_without_reload_and_records_the_acknowledgemen
     assert page.evaluate("window.__notReloaded === true")
     assert the_map.evaluate("e => e.__kept === true")  # the map was updated in place, not redrawn
 
-    page.get_by_label("处理人（必填）").fill("值班员 李四")  # committed when the button click takes the focus
     alert_id = alert_row(server_db_url, "sos")[0].id
     page.locator(f".st-key-ack-{alert_id} button").click()
     page.get_by_text("已确认：#").wait_for(timeout=15_000)
-    row, history = alert_row(server_db_url, "sos")
-    assert (row.state, row.acked_by) == ("acknowledged", "值班员 李四")
-    assert history[-1] == ("acknowledged", "值班员 李四")
+    row, history = alert_row(server_db_url, "sos")  # recorded under the signed-in account, not a typed name
+    assert (row.state, row.acked_by) == ("acknowledged", "demo.operator")
+    assert history[-1] == ("acknowledged", "demo.operator")
     assert errors == []
     page.close()
 
@@ -262,6 +279,8 @@ def hexi_server(tmp_path_factory):
     engine = make_engine(url)
     imp(engine, "facilities", tmp / "fac.csv", crs="wgs84", data_date=dt.date(2025, 6, 30))
     engine.dispose()
+    for role in ("planner", "data_admin"):  # a real district has no demo account: test accounts of their own
+        sign_in_token(url, role)
     with streamlit_server(url, tmp) as base_url:
         yield base_url, url
 
@@ -286,7 +305,8 @@ def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(he
     upload = tmp_path / "设施名单.csv"
     upload.write_bytes(data)
 
-    page, errors = open_page(browser, f"{server}/data_admin?district=120103", height=3000)
+    page, errors = open_page(browser, f"{server}/data_admin?district=120103", height=3000, login="test.data-admin",
+                             password=TEST_PASSWORD)
     page.wait_for_selector("text=数据类型", timeout=120_000)
     page.locator("input[type=file]").set_input_files(upload)
     page.wait_for_selector("text=列映射", timeout=120_000)  # the kind column's header is unknown: pick it
@@ -329,7 +349,7 @@ def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(he
     assert errors == []
     page.close()
 
-    page, errors = open_page(browser, f"{server}/map?district=120103")
+    page, errors = open_page(browser, f"{server}/map?district=120103", login="test.planner", password=TEST_PASSWORD)
     frame = page.locator(MAP_IFRAME)
     frame.wait_for(timeout=120_000)
     content = frame.element_handle().content_frame()
@@ -346,7 +366,8 @@ def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(he
         elders = conn.execute(sa.text("SELECT SUM(age_60_69 + age_70_79 + age_80_plus) FROM elder_group e JOIN "
                                       "data_version v ON v.id = e.version_id WHERE v.is_current")).scalar()
     engine.dispose()
-    page, errors = open_page(browser, f"{server}/scorecard?district=120103", height=3000)
+    page, errors = open_page(browser, f"{server}/scorecard?district=120103", height=3000, login="test.planner",
+                             password=TEST_PASSWORD)
     page.wait_for_selector("text=基期数据：设施 2025-06-30", timeout=180_000)  # the newest earlier list
     row = page.locator("[role=row]").filter(has_text="每千名老年人养老床位数").last
     row.wait_for(state="attached", timeout=60_000)  # the grid's accessible rows are not painted
@@ -375,7 +396,7 @@ def test_sign_in_password_change_and_sign_out_through_the_browser(demo_db_url, b
         with app_server(url, tmp_path, script="server.py") as server:
             context = browser.new_context(viewport={"width": 1200, "height": 900})
             page = context.new_page()
-            page.goto(f"{server}/auth/login")
+            page.goto(f"{server}/account/login")
             page.fill("#login", "wang.planner")
             page.fill("#password", "wrong-Pass1")
             page.click("button[type=submit]")
@@ -383,7 +404,7 @@ def test_sign_in_password_change_and_sign_out_through_the_browser(demo_db_url, b
             page.fill("#login", "wang.planner")
             page.fill("#password", "Jinghai-2026")
             page.click("button[type=submit]")
-            page.wait_for_url(f"{server}/auth/password", timeout=30_000)  # a new account changes its password first
+            page.wait_for_url(f"{server}/account/password", timeout=30_000)  # a new account changes its password first
             (cookie,) = [c for c in context.cookies() if c["name"] == "eldercare_session"]
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
             assert page.evaluate("document.cookie").find("eldercare_session") < 0  # no script can read it
@@ -393,16 +414,18 @@ def test_sign_in_password_change_and_sign_out_through_the_browser(demo_db_url, b
             page.click("button[type=submit]")
             page.wait_for_url(f"{server}/", timeout=30_000)
             page.get_by_text("联席会议总览").first.wait_for(timeout=120_000)  # the dashboard itself
-            page.goto(f"{server}/auth/login")  # a form's CSRF token, then sign out with it
+            page.goto(f"{server}/account/login")  # a form's CSRF token, then sign out with it
             csrf = page.locator("input[name=csrf]").get_attribute("value")
-            r = context.request.post(f"{server}/auth/logout", form={"csrf": csrf}, max_redirects=0)
-            assert r.status == 303 and r.headers["location"] == "/auth/login?m=logout"
+            r = context.request.post(f"{server}/account/logout", form={"csrf": csrf}, max_redirects=0)
+            assert r.status == 303 and r.headers["location"] == "/account/login?m=logout"
             context.close()
     except ServerError as exc:
         pytest.fail(str(exc))
     with engine.connect() as conn:
-        ended = conn.execute(sa.text("SELECT end_reason FROM user_session")).scalars().all()
-        changed = conn.execute(sa.text("SELECT must_change_password FROM user_account")).scalar_one()
+        ended = conn.execute(sa.text("SELECT end_reason FROM user_session s JOIN user_account a ON a.id = "
+                                     "s.account_id WHERE a.login = 'wang.planner'")).scalars().all()
+        changed = conn.execute(sa.text("SELECT must_change_password FROM user_account WHERE login = "
+                                       "'wang.planner'")).scalar_one()
         trail = conn.execute(sa.text("SELECT action, outcome FROM audit_entry WHERE action IN "
                                      "('login', 'logout', 'password.change') ORDER BY id")).all()
     assert ended == ["logout"] and not changed

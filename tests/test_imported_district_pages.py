@@ -115,6 +115,7 @@ def test_siting_on_the_dense_imported_district(two_districts):
     import numpy as np
 
     from services import base, coverage, scenarios, scorecard
+    from services.access import Caller
 
     url, _ = two_districts
     ref = base.current_ref(url, HEXI)
@@ -126,11 +127,12 @@ def test_siting_on_the_dense_imported_district(two_districts):
     assert len(cands) >= 10
     matrix, _ = scenarios.candidate_matrix(eng, cands, cutoff_m)
     said: list[str] = []
-    exact = scenarios.solve(eng, now, cands, matrix, k=3, target_share=None, method="exact", time_limit_s=3600,
-                            progress=said.append)  # more than a visitor may ask for: bounded by the config
+    exact = scenarios.solve(ref, eng, now, cands, matrix, k=3, target_share=None, method="exact", time_limit_s=3600,
+                            caller=Caller.cli(), progress=said.append)  # more than a visitor may ask for: bounded by the config
     bound = config.siting.max_time_limit_s
     assert f"限时 3600 秒超过允许的 {bound:g} 秒" in said[0] and any(f"限时 {bound:g} 秒）" in s for s in said)
-    greedy = scenarios.solve(eng, now, cands, matrix, k=3, target_share=None, method="greedy", time_limit_s=120)
+    greedy = scenarios.solve(ref, eng, now, cands, matrix, k=3, target_share=None, method="greedy", time_limit_s=120,
+                             caller=Caller.cli())
     assert exact.status == "optimal" and len(exact.chosen) == 3
     assert exact.objective >= greedy.objective - 1e-6
     weights = scenarios.demand_weights(eng)

@@ -82,6 +82,6 @@ def test_page_urls_are_the_file_names():
     import re
 
     app = (ROOT / "app.py").read_text(encoding="utf-8")
-    pages = re.findall(r'st\.Page\("pages/(\w+)\.py".*?url_path="([^"]+)"', app)
+    pages = [(stem, url) for url, stem in re.findall(r'"(\w+)": \("pages/(\w+)\.py"', app)]
     assert len(pages) == len(list((ROOT / "pages").glob("*.py")))
     assert all(stem == url for stem, url in pages), pages

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from config import load_config
-from dashboard.state import LIVE_NOTE, LIVE_USER, MAP_TOWNSHIP
+from dashboard.state import LIVE_NOTE, MAP_TOWNSHIP
 from data.live import EventRow, HeartbeatRow
 from data.live_models import Alert, AlertHistory, utc_now
 from data.models import DataVersion, Facility
@@ -76,31 +76,68 @@ def test_kpis_and_alerts_from_the_live_tables(page):
     assert m["今日确认用时"] == "—"
 
 
-def test_acknowledge_needs_a_name_then_records_it(page):
+def test_acknowledge_is_recorded_under_the_signed_in_operator(page):
+    import sqlalchemy as sa
+
     at, url, _facts = page
     sos, _ = alert_row(url, "sos")
-    at.button(key=f"ack-{sos.id}").click().run()
-    assert any("请先在左侧填写处理人" in e.value for e in at.error)
-    assert alert_row(url, "sos")[0].state == "firing"  # nothing changed
-
-    at.text_input(key=LIVE_USER).input("调度员 张三")
     at.text_input(key=LIVE_NOTE).input("已电话联系家属")
     at.run()
     at.button(key=f"ack-{sos.id}").click().run()
     row, history = alert_row(url, "sos")
-    assert (row.state, row.acked_by, row.ack_note) == ("acknowledged", "调度员 张三", "已电话联系家属")
-    assert history == [("fired", "system"), ("acknowledged", "调度员 张三")]
+    who = "test.operator"  # the account app_test signed in: no name box to type another one into
+    assert (row.state, row.acked_by, row.ack_note) == ("acknowledged", who, "已电话联系家属")
+    assert history == [("fired", "system"), ("acknowledged", who)]
     assert any("已确认" in s.value for s in at.success)
     assert at.text_input(key=LIVE_NOTE).value == ""  # the note is not carried to the next alert
     assert metrics(at)["今日确认用时"] != "—"
     actions = at.dataframe[0].value
-    assert list(actions["处理人"]) == ["调度员 张三"] and list(actions["动作"]) == ["确认"]
+    assert list(actions["处理人"]) == [who] and list(actions["动作"]) == ["确认"]
 
     at.button(key=f"res-{sos.id}").click().run()
     row, history = alert_row(url, "sos")
-    assert (row.state, row.resolved_by) == ("resolved", "调度员 张三")
+    assert (row.state, row.resolved_by) == ("resolved", who)
     assert metrics(at)["紧急（未解除）"] == "0"
     assert not any(b.key == f"res-{sos.id}" for b in at.button)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        trail = conn.execute(sa.text("SELECT actor, role, action, outcome FROM audit_entry WHERE action LIKE "
+                                     "'alert.%' ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(r) for r in trail] == [(who, "operator", "alert.acknowledge", "ok"),
+                                         (who, "operator", "alert.resolve", "ok")]
+
+
+def test_a_leader_reads_the_live_page_but_handles_no_alert(writable_demo_url, monkeypatch):
+    seed(writable_demo_url)
+    at = app_test("pages/live.py", writable_demo_url, monkeypatch, role="leader")
+    at.run()
+    assert_clean(at)
+    assert metrics(at)["紧急（未解除）"] == "1"
+    assert not [b for b in at.button if b.key and b.key.startswith(("ack-", "res-"))]
+
+
+def test_an_operator_of_one_township_sees_and_handles_only_its_stations(writable_demo_url, monkeypatch):
+    from dashboard import live
+    from data.accounts import User
+    from services import base
+    from services.access import Caller, Scope
+
+    facts = seed(writable_demo_url)
+    sos, _ = alert_row(writable_demo_url, "sos")
+    ref = base.current_ref(writable_demo_url, "120118")
+    layers = base.base_layers(ref)
+    config = base.get_config()
+    sos_town = layers.facilities.set_index("code").loc[sos.station_code, "township_code"]
+    other = next(c for c in layers.townships["code"] if c != sos_town)
+    operator = User(1, "op.other", "", ("operator",), None, (other,), False)
+    view = live.live_view(ref, layers, config, scope=Scope("120118", frozenset([other])))
+    assert set(view.stations["township_code"]) <= {other}
+    assert sos.id not in set(view.alerts["id"]) if len(view.alerts) else True
+    said = live.act(ref, layers, config, int(sos.id), "acknowledge", Caller(operator))
+    assert said and "不在您负责的范围内" in said
+    assert alert_row(writable_demo_url, "sos")[0].state == "firing"  # nothing changed
+    assert facts["total"] > len(view.stations)
 
 
 def test_township_narrows_stations_and_alerts(page):

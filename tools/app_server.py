@@ -20,16 +20,17 @@ class ServerError(RuntimeError):
 
 
 @contextlib.contextmanager
-def app_server(db_url: str, work: Path, *, script: str = "app.py"):
-    """Yields the server's base URL; its output goes to ``work/server.log``. ``script``: app.py, or server.py for
-    the dashboard with its sign-in routes."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": db_url}
+def app_server(db_url: str, work: Path, *, script: str = "server.py", port: int | None = None,
+               env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+    """Yields the server's base URL; its output goes to ``work/server.log``. ``script``: server.py (the dashboard
+    with its sign-in routes) or app.py; ``env`` and ``args``: more environment and streamlit options."""
+    port = port or free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, **(env or {})}
     log_path = work / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
+         "--server.address", "127.0.0.1", "--server.headless", "true", *args],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"

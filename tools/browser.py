@@ -8,6 +8,17 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 MAP_IFRAME = "iframe[title='streamlit_folium.st_folium']"
+DEMO_PASSWORD = "Jinghai-Demo-2026"  # data.accounts.DEMO_PASSWORD (README "The demo district")
+
+
+def sign_in(page, base_url: str, login: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through server.py's form as a person would; the page ends on the dashboard (or on the forced
+    password change of a new account)."""
+    page.goto(f"{base_url}/account/login")
+    page.fill("#login", login)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda u: "/account/login" not in u, timeout=30_000)
 
 
 def metric_value(page, label: str) -> str:

@@ -1,4 +1,5 @@
-"""Sign-in, sign-out and password change as plain HTTP forms (issue 16, local mode).
+"""Sign-in, sign-out and password change as plain HTTP forms (issue 16, local mode), under /account/ (Streamlit
+keeps /auth/ and /oauth2callback for st.login, the oidc mode).
 
 Served by ``server.py`` (``st.App(routes=…)``) beside the dashboard. The session
 token goes to the browser only as an HttpOnly, SameSite=Strict cookie (Secure
@@ -36,9 +37,14 @@ label{{display:block;margin:12px 0 4px;font-size:14px}}input{{width:100%;box-siz
 font-size:15px;border:1px solid #bbb;border-radius:4px}}button{{margin-top:20px;width:100%;padding:10px;
 background:#c62828;color:#fff;border:0;border-radius:4px;font-size:15px}}.msg{{background:#fdecea;color:#b71c1c;
 padding:8px 10px;border-radius:4px;margin-top:12px;font-size:14px}}.ok{{background:#e8f5e9;color:#1b5e20}}
+.demo{{margin-top:20px;background:#fff8e1;border:1px solid #ffcc80;padding:8px 12px;border-radius:4px;font-size:13px}}
+.demo ul{{margin:6px 0 0;padding-left:18px}}code{{background:#f5f5f5;padding:0 3px}}
 </style></head><body><main><h1>养老服务一张图</h1><p class="sub">{title}</p>{message}
 <form method="post" action="{action}" autocomplete="off">{fields}
-<input type="hidden" name="csrf" value="{csrf}"><button type="submit">{button}</button></form></main></body></html>"""
+<input type="hidden" name="csrf" value="{csrf}"><button type="submit">{button}</button></form>{after}</main></body></html>"""
+
+_DEMO = ('<div class="demo" role="note"><b>演示账号</b>（仅本机试用演示数据；密码均为 <code>{password}</code>）：'
+         '<ul>{items}</ul></div>')
 
 
 def _engine():
@@ -59,12 +65,12 @@ def _secure(request: Request) -> bool:
 
 
 def _page(request: Request, *, title: str, action: str, fields: str, button: str, message: str = "",
-          ok: bool = False, status: int = 200) -> Response:
+          ok: bool = False, status: int = 200, after: str = "") -> Response:
     csrf = secrets.token_urlsafe(24)
     text = f'<div class="msg{" ok" if ok else ""}" role="alert">{html.escape(message)}</div>' if message else ""
     response = HTMLResponse(_PAGE.format(title=html.escape(title), action=action, fields=fields, button=button,
-                                         message=text, csrf=csrf), status_code=status)
-    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_secure(request), path="/auth")
+                                         message=text, csrf=csrf, after=after), status_code=status)
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_secure(request), path="/account")
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -94,9 +100,30 @@ _PASSWORD_FIELDS = ('<label for="old">原密码</label><input id="old" name="old
                     '<input id="again" name="again" type="password" required maxlength="200">')
 
 
+def listens_on_loopback() -> bool:
+    """Whether the server is bound to this machine only (the demo accounts sign in only then)."""
+    from streamlit import config
+
+    return str(config.get_option("server.address") or "") in ("127.0.0.1", "localhost", "::1")
+
+
+def _demo_banner() -> str:
+    """The demo accounts, listed on the sign-in page while the database has them and the server is local."""
+    if not listens_on_loopback():
+        return ""
+    with session_factory(_engine())() as session:
+        if not accounts.has_demo_accounts(session):
+            return ""
+    from data.account_models import ROLE_ZH
+
+    items = "".join(f"<li><code>{html.escape(login)}</code> {html.escape(ROLE_ZH[role])}</li>"
+                    for login, role, _ in accounts.DEMO_ACCOUNTS)
+    return _DEMO.format(password=html.escape(accounts.DEMO_PASSWORD), items=items)
+
+
 def login_page(request: Request, message: str = "", status: int = 200, ok: bool = False) -> Response:
-    return _page(request, title="登录", action="/auth/login", fields=_LOGIN_FIELDS, button="登录", message=message,
-                 status=status, ok=ok)
+    return _page(request, title="登录", action="/account/login", fields=_LOGIN_FIELDS, button="登录", message=message,
+                 status=status, ok=ok, after=_demo_banner())
 
 
 async def login(request: Request) -> Response:
@@ -111,6 +138,9 @@ async def login(request: Request) -> Response:
     now = _now()
     with session_factory(_engine()).begin() as session:
         result = accounts.sign_in(session, login_name, fields.get("password", ""), now=now, policy=policy)
+        if result.user is not None and result.user.is_demo and not listens_on_loopback():
+            accounts.sign_out(session, result.token, now=now)
+            result = accounts.SignIn(None, None, "demo_remote", "演示账号只能在本机使用（服务须监听 127.0.0.1）")
         audit.record_now(session, "login", actor=login_name or "(空)", client=_client(request),
                          outcome="ok" if result.user else "refused",
                          role=",".join(result.user.roles) if result.user else "",
@@ -118,15 +148,18 @@ async def login(request: Request) -> Response:
                          detail={} if result.user else {"why": result.refused})
     if result.user is None:
         return login_page(request, result.message, status=401)
-    target = "/auth/password" if result.user.must_change_password else "/"
+    target = "/account/password" if result.user.must_change_password else "/"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, result.token, httponly=True, samesite="strict", secure=_secure(request),
                         path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/auth")
+    response.delete_cookie(CSRF_COOKIE, path="/account")
     return response
 
 
 async def logout(request: Request) -> Response:
+    if request.method == "GET":  # the dashboard's link: a form of its own, so the sign-out carries a CSRF token
+        return _page(request, title="退出登录", action="/account/logout", fields="<p>确定要退出登录吗？</p>",
+                     button="退出登录")
     token = request.cookies.get(SESSION_COOKIE, "")
     fields = await _form(request)
     if token and fields is not None:
@@ -136,7 +169,7 @@ async def logout(request: Request) -> Response:
             accounts.sign_out(session, token, now=now)
             audit.record_now(session, "logout", actor=user.login if user else "(已过期)", client=_client(request),
                              session_id=accounts.token_hash(token)[:16])
-    response = RedirectResponse("/auth/login?m=logout", status_code=303)
+    response = RedirectResponse("/account/login?m=logout", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -147,11 +180,11 @@ async def password(request: Request) -> Response:
     with session_factory(_engine()).begin() as session:
         user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(get_config().auth))
     if user is None:
-        return RedirectResponse("/auth/login?m=timeout", status_code=303)
+        return RedirectResponse("/account/login?m=timeout", status_code=303)
 
     def form(message: str = "", status: int = 200) -> Response:
         title = "首次登录，请修改密码" if user.must_change_password else "修改密码"
-        return _page(request, title=title, action="/auth/password", fields=_PASSWORD_FIELDS, button="修改密码",
+        return _page(request, title=title, action="/account/password", fields=_PASSWORD_FIELDS, button="修改密码",
                      message=message, status=status)
 
     if request.method == "GET":
@@ -176,5 +209,5 @@ async def password(request: Request) -> Response:
 
 
 def auth_routes() -> list[Route]:
-    return [Route("/auth/login", login, methods=["GET", "POST"]), Route("/auth/logout", logout, methods=["POST"]),
-            Route("/auth/password", password, methods=["GET", "POST"])]
+    return [Route("/account/login", login, methods=["GET", "POST"]), Route("/account/logout", logout, methods=["GET", "POST"]),
+            Route("/account/password", password, methods=["GET", "POST"])]

@@ -259,9 +259,10 @@ def _import_projects(Session, district: str, path: Path, options: ImportOptions,
 def run_import(engine: Engine, district: str, kind: str, path: str | Path, config: DashboardConfig,
                options: ImportOptions | None = None, *,
                progress: Callable[[str], None] = lambda _m: None,
-               table: tables.RawTable | None = None) -> ImportResult:
+               table: tables.RawTable | None = None, actor: audit.Actor | None = None) -> ImportResult:
     """Import one file; ImportRefused (with every problem) stores nothing. ``table``: a facility or elder
-    sheet already read (``read_input_table``), so a page editing the mapping does not read it again."""
+    sheet already read (``read_input_table``), so a page editing the mapping does not read it again.
+    ``actor``: who imports, as the audit trail names them (default: ``created_by``, else the OS user)."""
     options = options or ImportOptions()
     path = Path(path)
     if kind not in DATA_KINDS:
@@ -309,7 +310,7 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
                                 source_name=options.source_name or path.name,
                                 sha256=file_sha256(path) if path.is_file() else None,
                                 details=details, created_by=options.created_by)
-            audit.record_now(session, "import", actor=options.created_by or audit.os_actor(),
+            audit.record_now(session, "import", actor=actor or options.created_by or audit.os_actor(),
                              object=f"{district} {kind} v{vid}",
                              detail={"rows": len(prepared.rows), "source": options.source_name or path.name,
                                      "data_date": str(options.data_date or dt.date.today())})

@@ -1,0 +1,163 @@
+"""The township scope enforced by PostgreSQL itself (issue 16): row-level security on the township-scoped
+tables, an application role that cannot bypass it, an ingest role that can only write live data, and an
+append-only audit trail.
+
+- Every transaction of the app says whose scope it reads in: ``set_config('eldercare.townships', …, true)``
+  (``true``: local to the transaction), set by ``data.db`` when the transaction begins, from the session's
+  ``info["townships"]``: ``*`` for the whole district (the services' own computations, and every user whose
+  scope is the district), or the township codes of a township head. A pooled connection therefore never
+  carries one user's scope into another's transaction, and a transaction that set nothing sees no row.
+- The policies are ``FORCE``d, so they hold for the tables' owner too; the app role is neither superuser nor
+  BYPASSRLS and owns nothing (``check_role`` refuses to start otherwise).
+- The ingest role (``python cli.py ingest``) may read the credentials and facility codes it checks, and write
+  the live tables; nothing else.
+
+``python cli.py db secure --app-role NAME --ingest-role NAME`` installs all this as the database's owner
+(passwords from standard input); SQLite has no roles, and the same scope is applied in the data layer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+SETTING = "eldercare.townships"
+WHOLE = "*"
+# tables whose rows belong to a township, with the expression naming it
+TOWNSHIP_TABLES = {
+    "community": "township_code",
+    "facility": "township_code",
+    "elder_group": "township_code",
+    "residential_project": "township_code",
+}
+# live tables: rows of a station, scoped by the station's township
+STATION_TABLES = ("station_status", "heartbeat", "live_event", "hotline_ticket", "alert")
+SCOPED_TABLES = (*TOWNSHIP_TABLES, *STATION_TABLES, "alert_history")
+LIVE_WRITES = (*STATION_TABLES, "alert_history", "ingest_credential")
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class RlsError(RuntimeError):
+    """The database's roles or policies do not enforce the township scope; the message says what to fix."""
+
+
+def scope_value(townships) -> str:
+    """The setting's value for a scope: ``*`` (None: the whole district) or the codes, comma-separated."""
+    if townships is None:
+        return WHOLE
+    codes = sorted(townships)
+    if not all(re.fullmatch(r"\d{12}", c) for c in codes):
+        msg = f"township codes must be 12 digits: {codes}"
+        raise ValueError(msg)
+    return ",".join(codes)
+
+
+@event.listens_for(Session, "after_begin")
+def _set_scope(session: Session, transaction, connection) -> None:
+    """Each transaction on PostgreSQL starts by setting its scope, local to the transaction."""
+    if connection.dialect.name != "postgresql":
+        return
+    connection.execute(text("SELECT set_config(:name, :value, true)"),
+                       {"name": SETTING, "value": scope_value(session.info.get("townships"))})
+
+
+def _ddl(app_role: str, ingest_role: str) -> list[str]:
+    in_scope = (f"CREATE OR REPLACE FUNCTION eldercare_in_scope(code text) RETURNS boolean LANGUAGE sql STABLE AS $$ "
+                f"SELECT coalesce(current_setting('{SETTING}', true), '') = '{WHOLE}' OR code = ANY(string_to_array("
+                f"nullif(current_setting('{SETTING}', true), ''), ',')) $$")
+    station = ("CREATE OR REPLACE FUNCTION eldercare_station_in_scope(station text) RETURNS boolean LANGUAGE sql "
+               f"STABLE AS $$ SELECT coalesce(current_setting('{SETTING}', true), '') = '{WHOLE}' OR EXISTS ("
+               "SELECT 1 FROM facility f WHERE f.code = station AND eldercare_in_scope(f.township_code)) $$")
+    sql = [in_scope, station,
+           f"GRANT USAGE ON SCHEMA public TO {app_role}, {ingest_role}",
+           f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app_role}",
+           f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_entry FROM {app_role}",  # append-only for the app
+           f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}, {ingest_role}",
+           f"GRANT EXECUTE ON FUNCTION eldercare_in_scope(text), eldercare_station_in_scope(text) TO {app_role}, "
+           f"{ingest_role}",
+           f"GRANT SELECT ON facility, data_version, district TO {ingest_role}",
+           f"GRANT SELECT, INSERT, UPDATE ON {', '.join(LIVE_WRITES)} TO {ingest_role}"]
+    for table, column in TOWNSHIP_TABLES.items():
+        sql += _policies(table, f"eldercare_in_scope({column})", app_role, ingest_role,
+                         ingest_reads=table == "facility")
+    for table in STATION_TABLES:
+        sql += _policies(table, "eldercare_station_in_scope(station_code)", app_role, ingest_role, ingest_writes=True)
+    sql += _policies("alert_history", "EXISTS (SELECT 1 FROM alert a WHERE a.id = alert_id)", app_role, ingest_role,
+                     ingest_writes=True)
+    return sql
+
+
+def _policies(table: str, using: str, app_role: str, ingest_role: str, *, ingest_reads: bool = False,
+              ingest_writes: bool = False) -> list[str]:
+    out = [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY", f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+           f"DROP POLICY IF EXISTS township_scope ON {table}", f"DROP POLICY IF EXISTS ingest_all ON {table}",
+           f"CREATE POLICY township_scope ON {table} TO {app_role} USING ({using}) WITH CHECK ({using})"]
+    if ingest_reads or ingest_writes:
+        out.append(f"CREATE POLICY ingest_all ON {table} TO {ingest_role} USING (true) WITH CHECK (true)")
+    return out
+
+
+def _role(conn, name: str, password: str) -> None:
+    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).scalar()
+    verb = "ALTER" if exists else "CREATE"
+    literal = conn.execute(text("SELECT quote_literal(:p)"), {"p": password}).scalar_one()
+    conn.exec_driver_sql(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE "
+                         f"PASSWORD {literal}")
+
+
+def install(owner_engine: Engine, *, app_role: str, app_password: str, ingest_role: str,
+            ingest_password: str) -> None:
+    """Create (or update) the two roles and install the grants and policies, in one transaction, as the
+    owner of the tables (create the schema first)."""
+    for name in (app_role, ingest_role):
+        if not ROLE_NAME.match(name):
+            msg = f"role name {name!r}: lower-case letters, digits and _ only"
+            raise RlsError(msg)
+    if owner_engine.dialect.name != "postgresql":
+        msg = "row-level security needs PostgreSQL; SQLite applies the township scope in the data layer"
+        raise RlsError(msg)
+    with owner_engine.begin() as conn:
+        _role(conn, app_role, app_password)
+        _role(conn, ingest_role, ingest_password)
+        for statement in _ddl(app_role, ingest_role):
+            conn.exec_driver_sql(statement)
+
+
+def installed(engine: Engine) -> bool:
+    """Whether this PostgreSQL database has the policies (``python cli.py db secure`` has run)."""
+    if engine.dialect.name != "postgresql":
+        return False
+    with engine.connect() as conn:
+        return bool(conn.execute(text("SELECT count(*) FROM pg_policies WHERE policyname = 'township_scope'"))
+                    .scalar())
+
+
+def role_problem(engine: Engine) -> str | None:
+    """Why the app's connection could see past the township scope (None when it cannot): a superuser or
+    BYPASSRLS role, a role that owns a scoped table, or a scoped table without forced row-level security."""
+    with engine.connect() as conn:
+        me = conn.execute(text("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
+                               "WHERE rolname = current_user")).one()
+        if me.rolsuper or me.rolbypassrls:
+            return (f"数据库角色 {me.current_user} 是超级用户或有 BYPASSRLS 权限，可绕过乡镇范围的行级安全策略："
+                    "请用 python cli.py db secure 建立应用角色，并让 DATABASE_URL 以该角色连接。")
+        owned = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner = "
+                                  "current_user AND tablename = ANY(:t)"), {"t": list(SCOPED_TABLES)}).scalars().all()
+        if owned:
+            return (f"数据库角色 {me.current_user} 拥有表 {', '.join(owned)}（表的所有者可修改策略）：应用须以不拥有任何表的"
+                    "角色连接（python cli.py db secure）。")
+        loose = conn.execute(text("SELECT relname FROM pg_class WHERE relname = ANY(:t) AND relkind = 'r' AND NOT "
+                                  "(relrowsecurity AND relforcerowsecurity)"), {"t": list(SCOPED_TABLES)}).scalars().all()
+        if loose:
+            return f"表 {', '.join(loose)} 没有启用强制行级安全（python cli.py db secure）。"
+    return None
+
+
+def check_role(engine: Engine) -> None:
+    """The start-up check of a scoped deployment: raise RlsError when the connection could bypass the scope."""
+    problem = role_problem(engine)
+    if problem:
+        raise RlsError(problem)

@@ -1,0 +1,203 @@
+"""PostgreSQL enforces the township scope itself (issue 16, item 3): row-level security on a real server, an app
+role that cannot bypass it, an ingest role that only writes live data, an append-only audit trail."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from tests.conftest import _load_bundle, _new_database
+
+APP, INGEST = "eldercare_app_test", "eldercare_ingest_test"
+
+
+@pytest.fixture(scope="module")
+def secured(pg_server, demo_bundle):
+    """The demo on its own PostGIS database, secured by `cli.py db secure` as its owner (the server's
+    superuser); yields (owner URL, app URL, ingest URL)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    owner = _load_bundle(_new_database(pg_server, "rls_demo"), demo_bundle)
+    r = subprocess.run([sys.executable, "cli.py", "db", "secure", "--app-role", APP, "--ingest-role", INGEST,
+                        "--database-url", owner], input="app-password-123\ningest-password-456\n", cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    url = make_url(owner)
+    as_role = lambda role, pw: url.set(username=role, password=pw).render_as_string(hide_password=False)  # noqa: E731
+    return owner, as_role(APP, "app-password-123"), as_role(INGEST, "ingest-password-456")
+
+
+def towns_of(url: str, table: str = "facility") -> dict[str, int]:
+    """Rows per township, read by the owner (a superuser: no policy applies) — the truth to compare with."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"SELECT township_code, count(*) FROM {table} GROUP BY 1")).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def scoped_counts(url: str, townships, table: str = "facility") -> dict[str, int]:
+    from data.db import session_factory
+
+    engine = sa.create_engine(url)
+    with session_factory(engine, townships=townships)() as s:
+        rows = s.execute(sa.text(f"SELECT township_code, count(*) FROM {table} GROUP BY 1")).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def test_a_township_scope_sees_its_own_rows_only(secured):
+    owner, app, _ = secured
+    truth = towns_of(owner)
+    a, b = sorted(truth)[:2]
+    assert scoped_counts(app, [a]) == {a: truth[a]}
+    assert scoped_counts(app, [a, b]) == {a: truth[a], b: truth[b]}
+    assert scoped_counts(app, None) == truth  # the whole district: every row
+    elders = towns_of(owner, "elder_group")
+    assert scoped_counts(app, [b], "elder_group") == {b: elders[b]}
+
+
+def test_no_scope_set_means_no_rows(secured):
+    owner, app, _ = secured
+    engine = sa.create_engine(app)
+    with engine.connect() as conn:  # a plain connection: nothing set the scope
+        counts = {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar()
+                  for t in ("facility", "elder_group", "community", "residential_project")}
+    engine.dispose()
+    assert counts == dict.fromkeys(counts, 0)
+    assert sum(towns_of(owner).values()) > 0
+
+
+def test_a_pooled_connection_carries_no_scope_into_the_next_transaction(secured):
+    from data.db import session_factory
+
+    owner, app, _ = secured
+    truth = towns_of(owner)
+    a, b = sorted(truth)[:2]
+    engine = sa.create_engine(app, pool_size=1, max_overflow=0)  # one connection, reused by every transaction
+    with session_factory(engine, townships=[a])() as s:
+        pid = s.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        assert s.execute(sa.text("SELECT count(*) FROM facility")).scalar() == truth[a]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() == pid  # the same connection
+        assert conn.execute(sa.text("SELECT count(*) FROM facility")).scalar() == 0
+        assert conn.execute(sa.text("SELECT current_setting('eldercare.townships', true)")).scalar() in (None, "")
+    with session_factory(engine, townships=[b])() as s:
+        assert s.execute(sa.text("SELECT count(*) FROM facility")).scalar() == truth[b]
+    engine.dispose()
+
+
+def test_writes_for_another_township_fail(secured):
+    from data.db import session_factory
+
+    owner, app, _ = secured
+    a, b = sorted(towns_of(owner))[:2]
+    engine = sa.create_engine(app)
+    with session_factory(engine, townships=[a])() as s:
+        version, code = s.execute(sa.text("SELECT version_id, code FROM facility LIMIT 1")).one()
+        with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
+            s.execute(sa.text("UPDATE facility SET township_code = :b WHERE code = :c"), {"b": b, "c": code})
+        s.rollback()
+        moved = s.execute(sa.text("UPDATE facility SET beds_total = 1 WHERE township_code = :b"), {"b": b}).rowcount
+        assert moved == 0  # another township's rows cannot even be found to update
+        s.rollback()
+    engine.dispose()
+    assert version is not None
+
+
+def test_the_audit_trail_is_append_only_for_the_app(secured):
+    from data import audit
+    from data.db import session_factory
+
+    _, app, _ = secured
+    engine = sa.create_engine(app)
+    with session_factory(engine).begin() as s:
+        audit.record_now(s, "test.rls", actor="tester")
+    for statement in ("UPDATE audit_entry SET actor = 'x'", "DELETE FROM audit_entry"):
+        with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            conn.execute(sa.text(statement))
+    engine.dispose()
+
+
+def test_the_start_up_check_refuses_a_role_that_could_bypass_the_policies(secured, monkeypatch):
+    from data import rls
+    from services import base
+
+    owner, app, _ = secured
+    engines = [sa.create_engine(owner), sa.create_engine(app)]
+    problem = rls.role_problem(engines[0])
+    assert problem and "超级用户" in problem
+    assert rls.role_problem(engines[1]) is None
+    for e in engines:
+        e.dispose()
+    assert base.deployment_problem(app) is None
+    assert "超级用户" in base.deployment_problem(owner)
+
+
+def test_the_dashboard_refuses_to_run_as_the_owner(secured, monkeypatch):
+    from tests.conftest import app_test
+
+    owner, _, _ = secured
+    at = app_test("pages/map.py", owner, monkeypatch, role="leader")
+    at.run()
+    assert not at.exception
+    assert any("超级用户" in e.value for e in at.error)
+    assert not at.metric
+
+
+def test_a_township_head_on_postgresql_gets_their_township_only(secured, monkeypatch):
+    from tests.conftest import app_test
+    from tests.test_access import HEAD_TOWN
+
+    _, app, _ = secured
+    at = app_test("pages/township.py", app, monkeypatch, role="township_head", townships=(HEAD_TOWN,))
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.selectbox if s.label == "乡镇（街道）"] == [HEAD_TOWN]
+    stations = next(d.value for d in at.dataframe if "床位" in " ".join(map(str, d.value.columns)))
+    assert len(stations) > 0
+
+
+def test_the_ingest_role_writes_live_data_and_nothing_else(secured):
+    from config import load_config
+    from data.db import session_factory
+    from data.live import EventRow, LiveStore
+    from data.live_models import utc_now
+
+    owner, app, ingest = secured
+    engine = sa.create_engine(ingest)
+    with session_factory(engine).begin() as s:
+        station = s.execute(sa.text("SELECT code FROM facility WHERE kind_id = 'community_station' LIMIT 1")).scalar()
+        LiveStore(s, load_config().live.rules).add_events([
+            EventRow("rls-sos-1", station, utc_now(), "sos_button", {"device_id": "RLS-1"})])
+    for statement in ("SELECT count(*) FROM user_account", "SELECT count(*) FROM audit_entry",
+                      "UPDATE facility SET beds_total = 0", "DELETE FROM alert"):
+        with engine.connect() as conn, pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            conn.execute(sa.text(statement))
+    engine.dispose()
+    town = towns_of_station(owner, station)
+    other = next(t for t in towns_of(owner) if t != town)
+    assert alerts_seen(app, [town]) == 1 and alerts_seen(app, [other]) == 0
+
+
+def towns_of_station(owner: str, station: str) -> str:
+    engine = sa.create_engine(owner)
+    with engine.connect() as conn:
+        town = conn.execute(sa.text("SELECT township_code FROM facility WHERE code = :c LIMIT 1"), {"c": station}).scalar()
+    engine.dispose()
+    return town
+
+
+def alerts_seen(app: str, townships) -> int:
+    from data.db import session_factory
+
+    engine = sa.create_engine(app)
+    with session_factory(engine, townships=townships)() as s:
+        n = s.execute(sa.text("SELECT count(*) FROM alert WHERE station_code IN (SELECT station_code FROM live_event "
+                              "WHERE event_id = 'rls-sos-1')")).scalar()
+    engine.dispose()
+    return n
