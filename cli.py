@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -123,10 +124,38 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     engine = make_engine(database_url(args.database_url))
     create_schema(engine)
+    key = audit.audit_key()
+    if args.action == "archive":  # rows older than the retention go to a file, never dropped
+        from config import load_config
+        from data.db import PROJECT_ROOT
+        from data.live_models import utc_now
+
+        settings = load_config().audit
+        folder = Path(settings.archive_folder)
+        folder = folder if folder.is_absolute() else PROJECT_ROOT / folder
+        now = utc_now()
+        try:
+            with session_factory(engine).begin() as session:
+                n, path = audit.archive(session, key, before=now - dt.timedelta(days=settings.retention_days),
+                                        folder=folder, now=now)
+                if n:
+                    audit.record_now(session, "audit.archive", actor=audit.os_actor(), object=path.name,
+                                     detail={"rows": n})
+        except (ValueError, OSError) as exc:
+            print(f"错误：{exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # noqa: BLE001  (PostgreSQL: the app's role may not delete audit rows)
+            print(f"错误：归档须以数据库所有者运行（--database-url）：{str(exc).splitlines()[0]}", file=sys.stderr)
+            return 2
+        print(f"已归档 {n:,} 条早于 {settings.retention_days} 天的审计记录到 {path}" if n else
+              f"没有早于 {settings.retention_days} 天的审计记录")
+        return 0
+    verdicts = [audit.verify_archive(Path(f), key) for f in args.archive or ()]
     with session_factory(engine)() as session:
-        verdict = audit.verify(session, audit.audit_key())
-    print(verdict.why, file=sys.stdout if verdict.ok else sys.stderr)
-    return 0 if verdict.ok else 1
+        verdicts.append(audit.verify(session, key))
+    for verdict in verdicts:
+        print(verdict.why, file=sys.stdout if verdict.ok else sys.stderr)
+    return 0 if all(v.ok for v in verdicts) else 1
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
@@ -773,8 +802,11 @@ def build_parser() -> argparse.ArgumentParser:
     dbp.add_argument("--database-url", default=None, help="secure: the tables' owner; check: the app's URL")
     dbp.set_defaults(func=_cmd_db)
 
-    aud = sub.add_parser("audit", help="the audit trail: verify its HMAC chain (exit 1 at the first broken row)")
-    aud.add_argument("action", choices=["verify"])
+    aud = sub.add_parser("audit", help="the audit trail: verify its HMAC chain (exit 1 at the first broken row), or "
+                         "archive the rows older than [audit] retention_days to a file")
+    aud.add_argument("action", choices=["verify", "archive"])
+    aud.add_argument("--archive", action="append", default=None, metavar="FILE",
+                     help="verify: check these archive files as well")
     aud.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     aud.set_defaults(func=_cmd_audit)
 

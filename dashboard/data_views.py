@@ -386,3 +386,59 @@ def version_map(url: str, district: str, version_id: int, label: str) -> None:
     fmap = build_version_map(outline, frame, label=label, config=base.get_config(),
                              basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     st_folium(fmap, height=420, use_container_width=True, returned_objects=[], key="da_version_map")
+
+
+def tokens_tab(url: str, district: str) -> None:
+    """The ingest API's tokens of the district's stations: issue (shown once), list, revoke."""
+    from dashboard.live import station_sites
+    from services import tokens
+
+    try:
+        layers = base.base_layers(base.current_ref(url, district))
+    except base.DataMissingError:
+        st.info(pick("先导入设施，才能为站点发放接入令牌。", "Import the facilities first."))
+        return
+    sites = station_sites(layers, base.get_config())
+    names = dict(zip(sites["code"], sites["name"], strict=True))
+    st.caption(pick("站点设备与网关凭令牌向实时数据接入服务（python cli.py ingest）报送心跳与事件；令牌只显示一次，"
+                    "数据库只存其摘要。丢失或泄露时吊销并重新发放。",
+                    "Each station's token is shown once; only its hash is kept."))
+    shown = st.session_state.pop("da.token_shown", None)
+    if shown:
+        st.success(pick("新令牌（只显示这一次，请复制到站点网关的配置中）：", "The new token (shown once):"))
+        st.code(shown, language=None)
+    with st.form("da_token", clear_on_submit=True, border=True):
+        c1, c2 = st.columns([3, 2])
+        station = c1.selectbox(pick("站点", "Station"), options=["", *names],
+                               format_func=lambda c: pick("（读取系统用的只读令牌）", "(a reader token)") if c == ""
+                               else f"{names[c]}（{c}）")
+        label = c2.text_input(pick("持有者说明", "Held by"), max_chars=80, placeholder=pick("如：网关 3 号", "gateway 3"))
+        if st.form_submit_button(pick("发放令牌", "Issue"), type="primary"):
+            try:
+                st.session_state["da.token_shown"] = tokens.issue(url, caller(), station=station or None, label=label,
+                                                                  stations=list(names))
+            except (tokens.TokenError, AccessDenied) as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+    listing = tokens.listing(url, caller(), list(names))
+    if listing.empty:
+        st.caption(pick("还没有发放令牌。", "No token yet."))
+        return
+    table = pd.DataFrame({"编号": listing["id"], "类型": listing["role"].map({"station": "站点", "reader": "只读"}),
+                          "站点": [names.get(c, c or "—") for c in listing["station_code"]], "持有者": listing["label"],
+                          "发放": listing["created_at"].astype(str).str[:16],
+                          "状态": ["已吊销" if pd.notna(r) else "有效" for r in listing["revoked_at"]]})
+    st.dataframe(table, hide_index=True, width="stretch")
+    live = [int(i) for i, r in zip(listing["id"], listing["revoked_at"], strict=True) if pd.isna(r)]
+    if live:
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        which = c1.selectbox(pick("吊销令牌", "Revoke"), options=live, key="da.token_revoke")
+        if c2.button(pick("吊销", "Revoke"), key="da.token_revoke_go"):
+            try:
+                tokens.revoke(url, caller(), which)
+            except (tokens.TokenError, AccessDenied) as exc:
+                st.error(str(exc))
+            else:
+                st.session_state[DA_DONE] = pick(f"已吊销令牌 {which}", f"Token {which} revoked")
+                st.rerun()

@@ -21,7 +21,7 @@ from data.versions import DataRef
 from reports.content import SECTIONS, ReportError, ReportRequest, collect
 from reports.export import FORMATS, file_name, render
 from reports.static_map import FontMissingError
-from services import audit, scenarios
+from services import access, audit, scenarios
 from services import scorecard as sc
 from services.access import AccessDenied
 
@@ -45,7 +45,10 @@ def init_state() -> None:
 
 def choices(ref: DataRef) -> ReportRequest | None:
     """Sections, scenario and formats; the request (area from the sidebar) or None when nothing is chosen."""
-    listing = scenarios.scenario_list(ref)
+    user = caller().user
+    listing = scenarios.scenario_list(ref, viewer=user.login)  # their own and the shared ones
+    if not access.may_open(user, "scenarios"):  # a township head: no district plans in their report
+        listing = listing.iloc[0:0]
     names = {0: pick("不含情景", "No scenario")} | dict(zip(listing["id"].astype(int), listing["name"], strict=True))
     if st.session_state[REPORT_SCENARIO] not in names:
         st.session_state[REPORT_SCENARIO] = 0

@@ -78,8 +78,10 @@ def flash() -> None:
 
 
 def picker(listing: pd.DataFrame) -> int:
+    me = current_user().login
     names = {0: pick("现状（不修改）", "Current situation (read-only)")}
-    names |= {int(r.id): f"{r.name}（{r.changes} 项变更）" for r in listing.itertuples()}
+    names |= {int(r.id): f"{r.name}（{r.changes} 项变更{'' if r.owner in (None, me) else '，' + str(r.owner)}"
+                         f"{'，共享' if r.shared else '，私有'}）" for r in listing.itertuples()}
     if st.session_state[SCN_ID] not in names:
         st.session_state[SCN_ID] = 0
     st.selectbox(pick("当前情景", "Scenario"), options=list(names), format_func=names.get, key=SCN_ID,
@@ -101,6 +103,19 @@ def manage(ref: DataRef, listing: pd.DataFrame, sid: int) -> None:
                        pick("已新建情景", "Scenario created"), select_result=True)
         if not sid:
             return
+        row = listing.set_index("id").loc[sid]
+        if row["owner"] not in (None, current_user().login):
+            st.caption(pick(f"此情景由 {row['owner']} 创建并共享，只能查看；可“复制”为自己的情景再修改。",
+                            "Shared by another planner: duplicate it to edit."))
+            if st.button(pick("复制为我的情景", "Duplicate as mine")):
+                _write(ref, lambda r: r.duplicate(sid, f"{names[sid]} 副本", author=author), pick("已复制", "Duplicated"),
+                       select_result=True)
+            return
+        shared = st.toggle(pick("与全区共享（其他规划人员与分管领导可查看）", "Share with the district"),
+                           value=bool(row["shared"]), key=f"scn.shared.{sid}")
+        if shared != bool(row["shared"]):
+            _write(ref, lambda r: r.set_shared(sid, shared),
+                   pick("已共享" if shared else "已设为私有", "Shared" if shared else "Private"))
         c1, c2, c3, c4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
         new_name = c1.text_input(pick("名称", "Name"), value=names[sid], key=f"scn.rename.{sid}")
         if c2.button(pick("重命名", "Rename")):
@@ -269,7 +284,7 @@ def uploaded_candidates(upload):
 
 
 def compare_changes(ref: DataRef, sid: int) -> list[Change]:
-    return scenarios.scenario_call(ref, lambda r: r.changes(sid)) if sid else []
+    return scenarios.scenario_call(ref, lambda r: r.changes(sid), viewer=current_user().login) if sid else []
 
 
 def compare_pick(listing: pd.DataFrame) -> tuple[int, int]:

@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, Integer, String, select, update
+from sqlalchemy import JSON, DateTime, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data.db import PROJECT_ROOT, Base
@@ -53,6 +53,19 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     mac: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+
+
+class AuditArchive(Base):
+    __tablename__ = "audit_archive"
+    __table_args__ = ({"comment": "rows moved out of audit_entry into archive files (retention), never dropped"},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    first_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_mac: Mapped[str] = mapped_column(String(64), nullable=False)  # the chain goes on from here
+    file_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    file_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 GENESIS = "0" * 64
@@ -153,10 +166,17 @@ class Verdict:
         return self.first_bad is None
 
 
+def _chain_start(session) -> tuple[str, int]:
+    """Where the rows still in the table chain on from: the last archived row's MAC and the next id."""
+    last = session.scalars(select(AuditArchive).order_by(AuditArchive.last_id.desc()).limit(1)).first()
+    return (GENESIS, 1) if last is None else (last.last_mac, last.last_id + 1)
+
+
 def verify(session, key: bytes) -> Verdict:
-    """Walk the chain from the first row: every id in order (none missing), every MAC recomputed, and the head
-    pointing at the last row (a deleted last row shows too)."""
-    previous, expected_id, n = GENESIS, 1, 0
+    """Walk the chain from the first row kept (after the archived ones): every id in order (none missing), every
+    MAC recomputed, and the head pointing at the last row (a deleted last row shows too)."""
+    previous, expected_id = _chain_start(session)
+    n = expected_id - 1
     for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id)).yield_per(1000):
         if e.id != expected_id:
             return Verdict(n, expected_id, f"第 {expected_id} 条记录缺失（下一条是第 {e.id} 条）")
@@ -166,4 +186,63 @@ def verify(session, key: bytes) -> Verdict:
     head = session.get(AuditHead, 1)
     if head is not None and (head.count != n or head.mac != previous):
         return Verdict(n, n + 1, f"链尾应为第 {head.count} 条，实有 {n} 条：最后的记录被删除过")
-    return Verdict(n, None, f"审计记录 {n:,} 条，链完整")
+    archived = _chain_start(session)[1] - 1
+    return Verdict(n, None, f"审计记录 {n:,} 条，链完整" + (f"（其中前 {archived:,} 条已归档）" if archived else ""))
+
+
+def _row_dict(e: AuditEntry) -> dict:
+    return {"id": e.id, "at": e.at.isoformat(timespec="microseconds"), "actor": e.actor, "role": e.role,
+            "session": e.session, "client": e.client, "action": e.action, "object": e.object, "township": e.township,
+            "outcome": e.outcome, "detail": e.detail, "mac": e.mac}
+
+
+def archive(session, key: bytes, *, before: dt.datetime, folder: Path, now: dt.datetime) -> tuple[int, Path | None]:
+    """Move the rows older than ``before`` out of the table into one gzipped JSON-lines file in ``folder`` (its
+    first line says where the chain starts), in the caller's transaction: the rows are checked against their
+    chain first, the file is written whole (beside, then renamed) before any row is deleted, and the archive is
+    recorded so that ``verify`` goes on from its last row. Returns (rows, file) — (0, None) when none is old."""
+    import gzip
+
+    previous, first = _chain_start(session)
+    last = session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.at < before))
+    if last is None or last < first:
+        return 0, None
+    rows = list(session.scalars(select(AuditEntry).where(AuditEntry.id <= last).order_by(AuditEntry.id)))
+    expected, mac = first, previous
+    for e in rows:  # never archive a broken chain: the file would certify tampering
+        if e.id != expected or not hmac.compare_digest(_mac(key, mac, e), e.mac):
+            msg = f"第 {expected} 条审计记录缺失或被改动，拒绝归档；请先 python cli.py audit verify"
+            raise ValueError(msg)
+        expected, mac = expected + 1, e.mac
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"audit-{first:09d}-{last:09d}.jsonl.gz"
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    with gzip.open(draft, "wt", encoding="utf-8") as fh:
+        fh.write(json.dumps({"previous_mac": previous, "first_id": first, "last_id": last}) + "\n")
+        for e in rows:
+            fh.write(json.dumps(_row_dict(e), ensure_ascii=False, sort_keys=True) + "\n")
+    os.replace(draft, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    session.add(AuditArchive(at=now, first_id=first, last_id=last, last_mac=mac, file_name=path.name,
+                             file_sha256=digest))
+    session.execute(delete(AuditEntry).where(AuditEntry.id <= last))
+    session.flush()
+    return len(rows), path
+
+
+def verify_archive(path: Path, key: bytes) -> Verdict:
+    """Check an archive file on its own: its rows chain from the MAC its first line names."""
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        header = json.loads(fh.readline())
+        previous, expected, n = header["previous_mac"], header["first_id"], 0
+        for line in fh:
+            row = json.loads(line)
+            row["at"] = dt.datetime.fromisoformat(row["at"])
+            if row["id"] != expected or not hmac.compare_digest(_mac(key, previous, row), row["mac"]):
+                return Verdict(n, expected, f"归档 {path.name} 第 {expected} 条记录缺失或被改动")
+            previous, expected, n = row["mac"], expected + 1, n + 1
+    if expected - 1 != header["last_id"]:
+        return Verdict(n, expected, f"归档 {path.name} 应到第 {header['last_id']} 条，实到第 {expected - 1} 条")
+    return Verdict(n, None, f"归档 {path.name}：{n:,} 条，链完整")

@@ -105,6 +105,23 @@ class LiveStore:
         self.session.flush()
         return token
 
+    def credentials(self, stations: Sequence[str] | None = None) -> pd.DataFrame:
+        """Every token's label, role, station and dates (never the token: only its hash is kept), newest first;
+        ``stations``: station tokens of these stations only (reader tokens included)."""
+        c = IngestCredential
+        stmt = select(c.id, c.role, c.station_code, c.label, c.created_at, c.revoked_at)
+        if stations is not None:
+            stmt = stmt.where((c.role == "reader") | c.station_code.in_(list(stations)))
+        return self._frame(stmt.order_by(c.id.desc()))
+
+    def revoke_token(self, credential_id: int) -> bool:
+        """Revoke one token at once (the ingest API refuses it from the next request); False when unknown or
+        already revoked."""
+        done = self.session.execute(update(IngestCredential).where(IngestCredential.id == credential_id,
+                                                                   IngestCredential.revoked_at.is_(None))
+                                    .values(revoked_at=self.now()))
+        return done.rowcount == 1
+
     def credential(self, token: str) -> tuple[str, str | None] | None:
         """(role, station code) of a valid token, None for an unknown or revoked one."""
         row = self.session.execute(

@@ -290,6 +290,9 @@ class Scenario(Base):
     author: Mapped[str] = mapped_column(String(80), nullable=False, default="")
     base_id: Mapped[int | None] = mapped_column(ForeignKey("scenario.id"), nullable=True,
                                                 comment="NULL: built on the current situation")
+    owner: Mapped[str | None] = mapped_column(String(80), comment="login of its maker; NULL: made before "
+                                              "scenarios had owners (shared)")
+    shared: Mapped[bool | None] = mapped_column(Boolean, comment="shared with the district; NULL: as shared")
     created_at: Mapped[dt.datetime] = mapped_column(nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(nullable=False)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from data.models import Scenario, ScenarioChange
@@ -27,10 +27,24 @@ def _now() -> dt.datetime:
 class ScenarioRepository:
     """The scenarios of one district (a scenario belongs to the district it was made for)."""
 
-    def __init__(self, session: Session, district: str, *, actor=None) -> None:
+    def __init__(self, session: Session, district: str, *, actor=None, viewer: str | None = None) -> None:
         self.session = session
         self.district = district
         self.actor = actor  # data.audit.Actor of whoever writes (None: the OS user, as on the command line)
+        # the login whose scenarios these are: they see their own and the shared ones, and change only their own;
+        # None (the command line, the services' own reads) sees and changes every one
+        self.viewer = viewer
+
+    def _visible(self, sc: Scenario) -> bool:
+        return self.viewer is None or sc.owner in (None, self.viewer) or sc.shared is not False
+
+    def _own(self, scenario_id: int) -> Scenario:
+        """A scenario the viewer may change: their own (or one made before scenarios had owners)."""
+        sc = self._get(scenario_id)
+        if self.viewer is not None and sc.owner not in (None, self.viewer):
+            msg = f"情景“{sc.name}”由 {sc.owner} 创建，只有创建人可以修改；可复制为自己的情景再改 (not your scenario)"
+            raise ScenarioRepoError(msg)
+        return sc
 
     def _audit(self, action: str, sc: Scenario, **detail) -> None:
         """One row of the audit trail, in this transaction."""
@@ -41,7 +55,7 @@ class ScenarioRepository:
 
     def _get(self, scenario_id: int) -> Scenario:
         sc = self.session.get(Scenario, scenario_id)
-        if sc is None or sc.district_code != self.district:
+        if sc is None or sc.district_code != self.district or not self._visible(sc):
             msg = f"情景 {scenario_id} 不存在 (no scenario with id {scenario_id})"
             raise ScenarioRepoError(msg)
         return sc
@@ -58,12 +72,14 @@ class ScenarioRepository:
             raise ScenarioRepoError(msg)
         return name
 
-    def create(self, name: str, *, author: str = "", base_id: int | None = None) -> int:
+    def create(self, name: str, *, author: str = "", base_id: int | None = None, shared: bool = False) -> int:
+        """A new scenario owned by the viewer (private unless ``shared``); the command line's are shared."""
         if base_id is not None:
             self._get(base_id)
         now = _now()
         sc = Scenario(district_code=self.district, name=self._check_name(name), author=author.strip(), base_id=base_id,
-                      created_at=now, updated_at=now)
+                      created_at=now, updated_at=now, owner=self.viewer,
+                      shared=True if self.viewer is None else shared)
         self.session.add(sc)
         self.session.flush()
         self._audit("create", sc, base_id=base_id)
@@ -73,7 +89,7 @@ class ScenarioRepository:
         if change.action not in ACTIONS:
             msg = f"unknown action {change.action!r}; use one of {ACTIONS}"
             raise ScenarioRepoError(msg)
-        sc = self._get(scenario_id)
+        sc = self._own(scenario_id)
         seq = (self.session.scalar(select(func.max(ScenarioChange.seq)).where(ScenarioChange.scenario_id == sc.id)) or 0) + 1
         self.session.add(ScenarioChange(
             scenario_id=sc.id, seq=seq, action=change.action, facility_code=change.facility_code,
@@ -86,7 +102,7 @@ class ScenarioRepository:
         return seq
 
     def remove_last_change(self, scenario_id: int) -> None:
-        sc = self._get(scenario_id)
+        sc = self._own(scenario_id)
         last = self.session.scalars(select(ScenarioChange).where(ScenarioChange.scenario_id == sc.id)
                                     .order_by(ScenarioChange.seq.desc()).limit(1)).first()
         if last is not None:
@@ -121,8 +137,16 @@ class ScenarioRepository:
             self.add_change(new_id, change)
         return new_id
 
+    def set_shared(self, scenario_id: int, shared: bool) -> None:
+        """Share the scenario with the district (every planner and leader reads it), or make it private again."""
+        sc = self._own(scenario_id)
+        sc.shared = shared
+        sc.updated_at = _now()
+        self.session.flush()
+        self._audit("share" if shared else "unshare", sc)
+
     def rename(self, scenario_id: int, new_name: str) -> None:
-        sc = self._get(scenario_id)
+        sc = self._own(scenario_id)
         was = sc.name
         sc.name = self._check_name(new_name, exclude=sc.id)
         sc.updated_at = _now()
@@ -130,7 +154,7 @@ class ScenarioRepository:
         self._audit("rename", sc, was=was)
 
     def delete(self, scenario_id: int) -> None:
-        sc = self._get(scenario_id)
+        sc = self._own(scenario_id)
         children = self.session.scalars(select(Scenario.name).where(Scenario.base_id == sc.id)).all()
         if children:
             msg = (f"情景“{sc.name}”是 {len(children)} 个情景的基准（{'、'.join(children)}），请先删除或改基准 "
@@ -144,10 +168,15 @@ class ScenarioRepository:
     def list(self) -> pd.DataFrame:
         counts = (select(ScenarioChange.scenario_id, func.count().label("n"))
                   .group_by(ScenarioChange.scenario_id).subquery())
+        where = [Scenario.district_code == self.district]
+        if self.viewer is not None:
+            where.append(or_(Scenario.owner.is_(None), Scenario.owner == self.viewer, Scenario.shared.is_not(False)))
         rows = self.session.execute(
             select(Scenario.id, Scenario.name, Scenario.author, Scenario.base_id, Scenario.created_at,
-                   Scenario.updated_at, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.scenario_id == Scenario.id).where(Scenario.district_code == self.district)
+                   Scenario.updated_at, func.coalesce(counts.c.n, 0), Scenario.owner,
+                   func.coalesce(Scenario.shared, True))
+            .outerjoin(counts, counts.c.scenario_id == Scenario.id).where(*where)
             .order_by(Scenario.updated_at.desc(), Scenario.id)
         ).all()
-        return pd.DataFrame(rows, columns=["id", "name", "author", "base_id", "created_at", "updated_at", "changes"])
+        return pd.DataFrame(rows, columns=["id", "name", "author", "base_id", "created_at", "updated_at", "changes",
+                                           "owner", "shared"])

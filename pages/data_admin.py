@@ -123,8 +123,9 @@ def import_tab() -> None:
                         st.rerun()
 
 
-tab_import, tab_versions, tab_templates = st.tabs([pick("导入数据", "Import"), pick("版本与回退", "Versions"),
-                                                   pick("空白模板", "Templates")])
+tab_import, tab_versions, tab_templates, tab_tokens = st.tabs([
+    pick("导入数据", "Import"), pick("版本与回退", "Versions"), pick("空白模板", "Templates"),
+    pick("站点接入令牌", "Station tokens")])
 with tab_import:
     import_tab()
 with tab_versions:
@@ -134,5 +135,8 @@ with tab_versions:
         v.versions_tab(url, district)
 with tab_templates:
     v.templates_tab(url, None if new else district)
+with tab_tokens:
+    if not new:
+        v.tokens_tab(url, district)
 if not new:
     footer(data_admin.district_meta(url, district))

@@ -38,7 +38,8 @@ minutes, speed = int(st.session_state[COV_MINUTES]), float(st.session_state[COV_
 cutoff = minutes * 60.0 * speed
 township = st.session_state[MAP_TOWNSHIP] or None
 categories = {c: pick(zh, en) for c, zh, en in coverage.CATEGORIES}
-listing = scenarios.scenario_list(ref)
+me = current_user().login
+listing = scenarios.scenario_list(ref, viewer=me)  # their own and the shared ones
 
 c1, c2 = st.columns([3, 2])
 with c1:
@@ -88,7 +89,7 @@ if view == "edit":
             st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
             v.candidate_form(ref, sid, eng, cmp)
             v.modify_form(ref, sid, cmp.after.facilities, township)
-        own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False)) if sid else []
+        own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False), viewer=me) if sid else []
         v.change_list(ref, sid, own, len(changes) - len(own), editable=editor)
     c1, c2 = st.columns([3, 2])
     with c1:

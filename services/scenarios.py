@@ -29,20 +29,23 @@ from services.cache import memo
 from services.coverage import CATEGORY_IDS, CoverageEngine, engine
 
 
-def scenario_call(ref: DataRef, fn, *, caller: Caller | None = None):
+def scenario_call(ref: DataRef, fn, *, caller: Caller | None = None, viewer: str | None = None):
     """Run ``fn(ScenarioRepository)``; with a ``caller`` it writes, in one transaction that commits or rolls back
-    whole, after checking that the caller may edit scenarios (AccessDenied, audited, otherwise)."""
+    whole, after checking that the caller may edit scenarios (AccessDenied, audited, otherwise), on the caller's
+    own scenarios only. A read as ``viewer`` (a login) sees their own scenarios and the shared ones; None (the
+    command line, the services' own reads) every one."""
     factory = session_factory(get_engine(ref.url))
     if caller is not None:
         audit.allowed(ref.url, caller, "scenario.edit", object=ref.district)
         with factory.begin() as session:
-            return fn(ScenarioRepository(session, ref.district, actor=caller.actor))
+            return fn(ScenarioRepository(session, ref.district, actor=caller.actor,
+                                         viewer=caller.user.login if caller.user else None))
     with factory() as session:
-        return fn(ScenarioRepository(session, ref.district))
+        return fn(ScenarioRepository(session, ref.district, viewer=viewer))
 
 
-def scenario_list(ref: DataRef) -> pd.DataFrame:
-    return scenario_call(ref, lambda repo: repo.list())
+def scenario_list(ref: DataRef, viewer: str | None = None) -> pd.DataFrame:
+    return scenario_call(ref, lambda repo: repo.list(), viewer=viewer)
 
 
 def default_name(prefix: str = "情景") -> str:

@@ -86,9 +86,33 @@ PAGE_ROLE = {"pages/data_admin.py": "data_admin", "pages/live.py": "operator", "
              "pages/accounts.py": "security_admin"}  # else planner
 
 
+_TOKENS: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+
 def sign_in_token(url: str, role: str = "planner", townships: tuple[str, ...] = ()) -> str:
     """A real sign-in of a test account of ``role`` (made when missing): the token the sign-in form would have
-    set as the session cookie."""
+    set as the session cookie. One sign-in per database and account (argon2 is slow on purpose): every AppTest
+    of it shares the session, as the tabs of one browser would; a token whose session has ended is replaced."""
+    key = (url, role, tuple(townships))
+    if key in _TOKENS and _session_alive(url, _TOKENS[key]):
+        return _TOKENS[key]
+    _TOKENS[key] = _sign_in(url, role, townships)
+    return _TOKENS[key]
+
+
+def _session_alive(url: str, token: str) -> bool:
+    from data import accounts
+    from data.db import make_engine, session_factory
+    from data.live_models import utc_now
+
+    engine = make_engine(url)
+    with session_factory(engine)() as s:
+        alive = accounts.session_user(s, token, now=utc_now()) is not None
+    engine.dispose()
+    return alive
+
+
+def _sign_in(url: str, role: str, townships: tuple[str, ...]) -> str:
     from data import accounts
     from data.db import create_schema, make_engine, session_factory
     from data.live_models import utc_now
@@ -128,6 +152,21 @@ def assert_clean(at) -> None:
     """The AppTest run raised nothing and showed no error box."""
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, driven by Playwright (never a downloaded browser)."""
+    from tools.browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        missing("Debian chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from data.audit import AuditEntry, record, verify
 from data.db import create_schema, make_engine, session_factory
@@ -139,3 +139,78 @@ def test_scenario_and_alert_actions_are_recorded_in_order(tmp_path, monkeypatch)
     assert rows[4][1].endswith("“东片加站（二）”") and details[4] == {"was": "东片加站"}
     assert details[6] == {"handler": "调度员小李", "note_chars": 16}  # the note's words stay out of the trail
     assert all("张某某" not in json.dumps(d, ensure_ascii=False) for d in details)
+
+
+def test_archive_moves_old_rows_to_a_file_and_the_chain_goes_on(tmp_path):
+    """Rows older than the cut-off leave the table for a gzipped file whose own chain verifies; the table's chain
+    verifies from the archived row on; an edit inside the file is found; nothing is lost: file + table = all rows."""
+    import datetime as dt
+    import gzip
+    import json
+
+    from data.audit import archive, verify_archive
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'archive.db'}")
+    create_schema(engine)
+    old, new = dt.datetime(2026, 1, 10), dt.datetime(2026, 11, 30)
+    with session_factory(engine).begin() as s:
+        for i, at in enumerate([old, old, old, new, new]):
+            record(s, "import", actor=f"u{i}", now=at, key=KEY, detail={"rows": i})
+    with session_factory(engine).begin() as s:
+        n, path = archive(s, KEY, before=dt.datetime(2026, 6, 1), folder=tmp_path / "arch", now=new)
+    assert n == 3 and path.exists()
+    with session_factory(engine)() as s:
+        kept = [e.actor for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        assert kept == ["u3", "u4"]
+        assert verify(s, KEY).ok and "前 3 条已归档" in verify(s, KEY).why
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    assert [json.loads(x)["actor"] for x in lines[1:]] == ["u0", "u1", "u2"]
+    assert verify_archive(path, KEY).ok
+    with session_factory(engine).begin() as s:  # a later row appended after the archive still chains
+        record(s, "login", actor="u5", now=new, key=KEY)
+    with session_factory(engine)() as s:
+        assert verify(s, KEY).ok
+    tampered = tmp_path / "tampered.jsonl.gz"
+    rows = [json.loads(x) for x in lines]
+    rows[2]["outcome"] = "refused"
+    with gzip.open(tampered, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    assert verify_archive(tampered, KEY).first_bad == 2
+    with session_factory(engine).begin() as s:  # nothing old is left: a second archive moves nothing
+        assert archive(s, KEY, before=dt.datetime(2026, 6, 1), folder=tmp_path / "arch", now=new) == (0, None)
+    engine.dispose()
+
+
+def test_cli_archive_by_retention_then_verify_with_the_file(tmp_path):
+    """`cli.py audit archive` moves the rows older than [audit] retention_days (180) to the archive folder of the
+    deployment's config; `audit verify --archive FILE` checks the file and the table."""
+    import datetime as dt
+    import re
+
+    url = f"sqlite:///{tmp_path / 'ret.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with session_factory(engine).begin() as s:
+        for days in (400, 200, 179, 1):  # two beyond the 180 days, two within
+            record(s, "login", actor=f"d{days}", now=now - dt.timedelta(days=days), key=KEY)
+    engine.dispose()
+    config = (ROOT / "config" / "dashboard.toml").read_text(encoding="utf-8")
+    own = tmp_path / "dashboard.toml"
+    own.write_text(re.sub(r'(?m)^archive_folder = .*$', f'archive_folder = "{tmp_path / "archive"}"', config),
+                   encoding="utf-8")
+    env = {**os.environ, "ELDERCARE_AUDIT_KEY": KEY.hex(), "ELDERCARE_CONFIG": str(own)}
+    run = lambda *a: subprocess.run([sys.executable, "cli.py", "audit", *a, "--database-url", url], cwd=ROOT,  # noqa: E731
+                                    env=env, capture_output=True, text=True)
+    r = run("archive")
+    assert r.returncode == 0 and "已归档 2 条早于 180 天的审计记录" in r.stdout, r.stdout + r.stderr
+    (file,) = (tmp_path / "archive").iterdir()
+    r = run("verify", "--archive", str(file))
+    assert r.returncode == 0, r.stderr
+    assert "2 条，链完整" in r.stdout and "审计记录 5 条，链完整（其中前 2 条已归档）" in r.stdout
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        kept = conn.execute(text("SELECT actor FROM audit_entry ORDER BY id")).scalars().all()
+    engine.dispose()
+    assert kept[:2] == ["d179", "d1"] and kept[2].startswith("os:")  # the archiving itself, by the OS user

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, app_test, copy_sqlite, missing
+from tests.conftest import ROOT, app_test, copy_sqlite
 from tools.app_server import ServerError, app_server
-from tools.browser import CHROMIUM, CHROMIUM_ARGS
 from tools.net import free_port
 
 pytestmark = pytest.mark.browser
@@ -25,18 +24,6 @@ def config_with_mode(tmp: Path, mode: str) -> Path:
     path = tmp / "dashboard.toml"
     path.write_text(re.sub(r'(?m)^mode = "local"', f'mode = "{mode}"', text, count=1), encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        missing("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @contextlib.contextmanager
@@ -68,9 +55,8 @@ def identity_provider(work: Path):
     process on a free loopback port; yields its issuer URL."""
     import subprocess
     import sys
-    import urllib.request
 
-    from tools.wait import wait_until
+    from tools.wait import http_ok, wait_until
 
     port = free_port()
     log = (work / "idp.log").open("w")
@@ -78,15 +64,9 @@ def identity_provider(work: Path):
                              "--require-nonce", "true"], stdout=log, stderr=subprocess.STDOUT)
     issuer = f"http://127.0.0.1:{port}"
 
-    def up() -> bool:
-        try:
-            with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
     try:
-        wait_until(up, timeout_s=30, what="the identity provider")
+        wait_until(lambda: http_ok(f"{issuer}/.well-known/openid-configuration"), timeout_s=30,
+                   what="the identity provider")
         yield issuer
     finally:
         proc.terminate()

@@ -7,11 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import TEST_PASSWORD, copy_sqlite, missing, sign_in_token
+from tests.conftest import TEST_PASSWORD, copy_sqlite, sign_in_token
 from tools.app_server import ServerError, app_server
 from tools.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DEMO_PASSWORD,
     MAP_IFRAME,
     click_map_at,
@@ -44,18 +42,6 @@ def streamlit_server(db_url: str, work: Path):
 def server(server_db_url, tmp_path_factory):
     with streamlit_server(server_db_url, tmp_path_factory.mktemp("streamlit")) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        missing("Debian chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, url: str, *, height: int = 1200, login: str = "demo.planner", password: str = DEMO_PASSWORD):

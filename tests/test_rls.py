@@ -201,3 +201,51 @@ def alerts_seen(app: str, townships) -> int:
                               "WHERE event_id = 'rls-sos-1')")).scalar()
     engine.dispose()
     return n
+
+
+def test_a_township_head_gets_no_row_of_another_township_on_postgresql(secured, monkeypatch):
+    from services import base
+    from tests.test_access import assert_no_other_township
+
+    owner, app, _ = secured
+    layers = base.base_layers(base.current_ref(app, "120118"))
+    names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+    assert_no_other_township(app, monkeypatch, names)
+
+
+def test_a_bypassrls_role_or_a_table_owner_is_refused_too(secured):
+    """Neither superuser: one role with BYPASSRLS, one that owns a scoped table; `cli.py db check` says so."""
+    import subprocess
+    import sys
+
+    from data import rls
+    from tests.conftest import ROOT
+
+    owner, app, _ = secured
+    admin = sa.create_engine(owner)
+    with admin.begin() as conn:
+        for role, extra in (("eldercare_bypass_test", "BYPASSRLS"), ("eldercare_owner_test", "")):
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+            conn.exec_driver_sql(f"CREATE ROLE {role} LOGIN NOSUPERUSER {extra}")
+            conn.exec_driver_sql(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS scratch_owner_probe (x int)")
+        conn.exec_driver_sql("ALTER TABLE community OWNER TO eldercare_owner_test")
+    url = make_url(owner)
+    try:
+        for role, words in (("eldercare_bypass_test", "BYPASSRLS"), ("eldercare_owner_test", "拥有表 community")):
+            engine = sa.create_engine(url.set(username=role, password="x"))
+            problem = rls.role_problem(engine)
+            engine.dispose()
+            assert problem and words in problem, problem
+        r = subprocess.run([sys.executable, "cli.py", "db", "check", "--database-url",
+                            url.set(username="eldercare_bypass_test").render_as_string(hide_password=False)],
+                           cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 1 and "BYPASSRLS" in r.stderr
+        r = subprocess.run([sys.executable, "cli.py", "db", "check", "--database-url", app], cwd=ROOT,
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and "不能绕过" in r.stdout, r.stderr
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE community OWNER TO CURRENT_USER")
+            conn.exec_driver_sql("DROP TABLE IF EXISTS scratch_owner_probe")
+        admin.dispose()

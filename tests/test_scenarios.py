@@ -131,3 +131,33 @@ def test_changes_to_sites_opened_in_the_same_scenario(demo_bundle):
     with pytest.raises(ScenarioError, match=r"change 2 \(change_kind\): unknown facility kind 'spa'"):
         apply_changes(fac, [Change("open", kind_id="day_care", point=Point(1, 1)),
                             Change("change_kind", facility_code="S-1", kind_id="spa")], kind_levels=LEVELS)
+
+
+def test_scenarios_are_private_to_their_owner_until_shared(writable_demo_url):
+    """A planner's new scenario is theirs: another planner neither lists nor opens it; once shared, the other reads
+    it but cannot change it (duplicating it gives them their own); the command line sees every one."""
+    from data.db import make_engine, session_factory
+    from data.scenarios import ScenarioRepoError, ScenarioRepository
+    from planning.scenario import Change
+
+    engine = make_engine(writable_demo_url)
+    with session_factory(engine).begin() as s:
+        wang = ScenarioRepository(s, DEMO, viewer="wang.planner")
+        sid = wang.create("王的方案")
+        wang.add_change(sid, Change("close", facility_code="X1"))
+        li = ScenarioRepository(s, DEMO, viewer="li.planner")
+        assert "王的方案" not in set(li.list()["name"])
+        with pytest.raises(ScenarioRepoError, match="不存在"):
+            li.changes(sid)
+        wang.set_shared(sid, True)
+        assert list(li.list().set_index("name").loc[["王的方案"], "owner"]) == ["wang.planner"]
+        assert [c.facility_code for c in li.changes(sid)] == ["X1"]
+        for write in (lambda: li.add_change(sid, Change("close", facility_code="X2")), lambda: li.rename(sid, "改名"),
+                      lambda: li.delete(sid), lambda: li.set_shared(sid, False), lambda: li.remove_last_change(sid)):
+            with pytest.raises(ScenarioRepoError, match="只有创建人可以修改"):
+                write()
+        copy = li.duplicate(sid, "李的副本")
+        li.add_change(copy, Change("close", facility_code="X2"))
+        assert [c.facility_code for c in li.changes(copy)] == ["X1", "X2"]
+        assert {"王的方案", "李的副本"} <= set(ScenarioRepository(s, DEMO).list()["name"])  # the command line
+    engine.dispose()

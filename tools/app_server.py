@@ -6,11 +6,10 @@ import contextlib
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 from tools.net import free_port
-from tools.wait import wait_until
+from tools.wait import http_ok, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,11 +37,7 @@ def app_server(db_url: str, work: Path, *, script: str = "server.py", port: int 
     def healthy() -> bool:
         if proc.poll() is not None:
             raise ServerError(f"streamlit exited:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return http_ok(f"{url}/_stcore/health")
 
     try:
         wait_until(healthy, timeout_s=60, what="the streamlit server's health check")
