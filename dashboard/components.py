@@ -139,8 +139,9 @@ def page_setup(page: str, *, area_picker: bool = True, needs: tuple[str, ...] = 
     district = pick_district(url, config.app.district_code, user)
     if district is None:
         return None
-    try:
-        layers = base.base_layers(base.current_ref(url, district))
+    scope = access.scope_of(user, district)
+    try:  # a township head's facilities and elders: theirs only, read through the scoped data layer
+        layers = base.base_layers(base.current_ref(url, district), scope.townships)
     except base.DataMissingError as exc:
         st.error(str(exc))
         return None

@@ -82,6 +82,11 @@ class EventRow:
     payload: dict
 
 
+def _attrs(model) -> list:
+    """A model's mapped columns as ORM attributes (an ORM statement, so a session's township scope applies)."""
+    return [getattr(model, c.key) for c in model.__table__.columns]
+
+
 class LiveStore:
     """The live tables through one session; ``now`` is the clock (a fake one in tests)."""
 
@@ -319,11 +324,11 @@ class LiveStore:
         return pd.DataFrame(result.all(), columns=list(result.keys()))
 
     def station_status(self) -> pd.DataFrame:
-        return self._frame(select(*StationStatus.__table__.columns).order_by(StationStatus.station_code))
+        return self._frame(select(*_attrs(StationStatus)).order_by(StationStatus.station_code))
 
     def alerts(self, state: str | None = None, *, limit: int = 500) -> pd.DataFrame:
         """Alerts, newest first; ``state``: firing, acknowledged, resolved or open (not resolved)."""
-        stmt = select(*Alert.__table__.columns)
+        stmt = select(*_attrs(Alert))
         if state == "open":
             stmt = stmt.where(Alert.state != "resolved")
         elif state is not None:
@@ -331,7 +336,7 @@ class LiveStore:
         return self._frame(stmt.order_by(Alert.last_at.desc(), Alert.id.desc()).limit(limit))
 
     def history(self, alert_id: int) -> pd.DataFrame:
-        return self._frame(select(*AlertHistory.__table__.columns).where(AlertHistory.alert_id == alert_id)
+        return self._frame(select(*_attrs(AlertHistory)).where(AlertHistory.alert_id == alert_id)
                            .order_by(AlertHistory.id))
 
     def actions(self, *, limit: int = 20, stations: Sequence[str] | None = None) -> pd.DataFrame:
@@ -356,7 +361,7 @@ class LiveStore:
         narrows the open alerts, their counts and the latest actions (a district's or a township's stations)."""
         rank = case({"critical": 0, "warning": 1, "info": 2}, value=Alert.severity, else_=3)
         where = [Alert.state != "resolved"] + ([Alert.station_code.in_(list(stations))] if stations is not None else [])
-        alerts = self._frame(select(*Alert.__table__.columns).where(*where)
+        alerts = self._frame(select(*_attrs(Alert)).where(*where)
                              .order_by(rank, Alert.last_at.desc(), Alert.id.desc()).limit(alert_limit))
         counts = dict(self.session.execute(select(Alert.severity, func.count()).where(*where)
                                            .group_by(Alert.severity)).all())

@@ -40,12 +40,13 @@ BUNDLE_FIELDS = {"townships": "townships", "communities": "communities", "facili
 
 
 def _frame(session: Session, model, *, geometry: str = "geom", where: Iterable = ()) -> gpd.GeoDataFrame:
-    cols = [c for c in model.__table__.columns if c.name != "version_id"]
+    # the mapped attributes, not the table's columns: an ORM statement, so a session's township scope applies
+    cols = [getattr(model, c.key) for c in model.__table__.columns if c.name != "version_id"]
     stmt = select(*cols)
     for clause in where:
         stmt = stmt.where(clause)
     rows = session.execute(stmt).all()
-    df = pd.DataFrame(rows, columns=[c.name for c in cols])
+    df = pd.DataFrame(rows, columns=[c.key for c in cols])
     gdf = gpd.GeoDataFrame(df, geometry=geometry, crs="EPSG:4326")
     return gdf.rename_geometry("geometry")
 

@@ -13,14 +13,15 @@ append-only audit trail.
   the live tables; nothing else.
 
 ``python cli.py db secure --app-role NAME --ingest-role NAME`` installs all this as the database's owner
-(passwords from standard input); SQLite has no roles, and the same scope is applied in the data layer.
+(passwords from standard input). SQLite has no roles: there (and on PostgreSQL too, as a second line) the same
+scope is applied in the data layer, to every ORM statement of a session opened with townships.
 """
 
 from __future__ import annotations
 
 import re
 
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -53,6 +54,30 @@ def scope_value(townships) -> str:
         msg = f"township codes must be 12 digits: {codes}"
         raise ValueError(msg)
     return ",".join(codes)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_statements(state) -> None:
+    """The same scope in the data layer, on SQLite as on PostgreSQL: every ORM select, update and delete of a
+    session opened with townships reads and changes the rows of those townships only (and the live rows of
+    their stations)."""
+    townships = state.session.info.get("townships")
+    if townships is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    from sqlalchemy.orm import with_loader_criteria
+
+    from data.live_models import Alert, AlertHistory, Heartbeat, HotlineTicket, LiveEvent, StationStatus
+    from data.models import Community, ElderGroup, Facility, ResidentialProject
+
+    towns = sorted(townships)
+    stations = select(Facility.code).where(Facility.township_code.in_(towns))
+    alerts = select(Alert.id).where(Alert.station_code.in_(stations))
+    criteria = [with_loader_criteria(model, model.township_code.in_(towns), include_aliases=True)
+                for model in (Community, Facility, ElderGroup, ResidentialProject)]
+    criteria += [with_loader_criteria(model, model.station_code.in_(stations), include_aliases=True)
+                 for model in (StationStatus, Heartbeat, LiveEvent, HotlineTicket, Alert)]
+    criteria.append(with_loader_criteria(AlertHistory, AlertHistory.alert_id.in_(alerts), include_aliases=True))
+    state.statement = state.statement.options(*criteria)
 
 
 @event.listens_for(Session, "after_begin")

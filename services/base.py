@@ -66,10 +66,11 @@ def deployment_problem(url: str) -> str | None:
     return rls.role_problem(engine)
 
 
-def repo_call(ref: DataRef, fn):
-    """Run ``fn(repository)`` on the district and versions of ``ref`` (the caller's cache key)."""
+def repo_call(ref: DataRef, fn, townships: frozenset[str] | None = None):
+    """Run ``fn(repository)`` on the district and versions of ``ref`` (the caller's cache key), reading the rows
+    of ``townships`` only when given (the data layer's scope; row-level security on PostgreSQL)."""
     engine = get_engine(ref.url)
-    with session_factory(engine)() as session:
+    with session_factory(engine, townships=townships)() as session:
         return fn(Repository(session, ref.district, ref.version_map))
 
 
@@ -96,7 +97,10 @@ class BaseLayers:
 
 
 @memo(ttl_s=300, message="正在读取数据 …")
-def base_layers(ref: DataRef) -> BaseLayers:
+def base_layers(ref: DataRef, townships: frozenset[str] | None = None) -> BaseLayers:
+    """The district's outline, townships, facilities and elder groups; with ``townships`` (a township head's
+    scope) the facilities and elders of those townships only, read through the scoped data layer. The services'
+    own computations (coverage, scorecard) read the whole district."""
     def read(repo: Repository) -> BaseLayers:
         missing = [k for k in REQUIRED_KINDS if not repo.has(k)]
         if missing:
@@ -111,7 +115,7 @@ def base_layers(ref: DataRef) -> BaseLayers:
             elders=repo.elder_groups(),
         )
 
-    return repo_call(ref, read)
+    return repo_call(ref, read, townships)
 
 
 @memo(ttl_s=300, message="正在读取道路 …")

@@ -249,3 +249,37 @@ def test_a_bypassrls_role_or_a_table_owner_is_refused_too(secured):
             conn.exec_driver_sql("ALTER TABLE community OWNER TO CURRENT_USER")
             conn.exec_driver_sql("DROP TABLE IF EXISTS scratch_owner_probe")
         admin.dispose()
+
+
+def test_the_data_layer_applies_the_same_scope_on_sqlite(writable_demo_url):
+    """SQLite has no row-level security: a session opened with townships still reads and changes their rows
+    only — facilities, elders, projects, and the live rows of their stations (counted here with raw SQL)."""
+    from sqlalchemy import func, select, update
+
+    from data.db import session_factory
+    from data.live import EventRow
+    from data.live_models import Alert, utc_now
+    from data.models import ElderGroup, Facility, ResidentialProject
+    from tests.conftest import live_write
+    from tests.test_live_page import stations
+
+    truth = towns_of(writable_demo_url)
+    a = sorted(truth)[0]
+    elders = towns_of(writable_demo_url, "elder_group")
+    live = stations(writable_demo_url)
+    mine = next(c for c, t in live if t == a)
+    other = next(c for c, t in live if t != a)
+    live_write(writable_demo_url, lambda s: s.add_events([
+        EventRow(f"scope-{c}", c, utc_now(), "sos_button", {"device_id": f"D-{c}"}) for c in (mine, other)]))
+    engine = sa.create_engine(writable_demo_url)
+    with session_factory(engine, townships=[a])() as s:
+        assert dict(s.execute(select(Facility.township_code, func.count()).group_by(Facility.township_code))
+                    .all()) == {a: truth[a]}
+        assert s.scalar(select(func.count()).select_from(ElderGroup)) == elders[a]
+        assert set(s.scalars(select(ResidentialProject.township_code))) <= {a}
+        assert set(s.scalars(select(Alert.station_code))) == {mine}
+        assert s.execute(update(Facility).where(Facility.code == other).values(name="x")).rowcount == 0
+        s.rollback()
+    with session_factory(engine)() as s:  # the whole district: every row
+        assert s.scalar(select(func.count()).select_from(Facility)) == sum(truth.values())
+    engine.dispose()
