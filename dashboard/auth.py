@@ -23,9 +23,7 @@ from data import accounts, audit
 from data.accounts import User
 from data.db import database_url, session_factory
 from services import access, base
-
-SESSION_COOKIE = "eldercare_session"  # the cookie web/auth_routes.py sets
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+from web.auth_routes import SESSION_COOKIE, listens_on_loopback
 
 
 def _now() -> dt.datetime:
@@ -49,10 +47,6 @@ def session_hash() -> str:
 def actor(user: User) -> audit.Actor:
     """The user as this session's audit rows name them."""
     return user.actor(session=session_hash(), client=client_address())
-
-
-def listens_on_loopback() -> bool:
-    return str(st.get_option("server.address") or "") in LOOPBACK
 
 
 def _engine():

@@ -154,7 +154,7 @@ def page_setup(page: str, *, area_picker: bool = True, needs: tuple[str, ...] = 
     if not names:
         st.error(f"账号 {user.login} 在区县 {district} 没有可查看的乡镇（街道），请联系安全管理员。")
         return None
-    whole = access.scope_of(user, district).whole
+    whole = scope.whole
     if st.session_state.get(MAP_TOWNSHIP) not in (("",) if whole else ()) + tuple(names):  # another district's
         st.session_state[MAP_TOWNSHIP] = "" if whole else next(iter(names))
     if not area_picker:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -35,7 +36,12 @@ from data.audit import Actor
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,39}$")
 TOWNSHIP_CODE = re.compile(r"^\d{12}$")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
-_DUMMY = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy() -> str:
+    """A hash to verify an unknown login's password against (made once, when first needed)."""
+    return _hasher.hash("not a password of anyone")
 
 
 class AccountError(ValueError):
@@ -157,7 +163,7 @@ def sign_in(session, login: str, password: str, *, now: dt.datetime, policy: Pol
     account = session.scalar(select(UserAccount).where(UserAccount.login == login.strip().lower()))
     if account is None:
         with contextlib.suppress(VerificationError):  # the same work as a wrong password: timing tells nothing
-            _hasher.verify(_DUMMY, password)
+            _hasher.verify(_dummy(), password)
         return SignIn(None, None, "unknown", "登录名或密码不正确")
     if account.disabled:
         return SignIn(None, None, "disabled", "账号已停用，请联系安全管理员")

@@ -9,7 +9,7 @@ from data.db import session_factory
 from data.live_models import utc_now
 from services import audit as audit_service
 from services.access import Caller
-from services.base import get_engine
+from services.engine import get_engine
 
 CHANGES = ("add", "disable", "reset-password", "unlock", "link")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from data import audit
 from data.db import session_factory
 from services.access import AccessDenied, Caller, require, scope_of
-from services.base import get_engine
+from services.engine import get_engine
 
 
 def record(url: str, action: str, *, object: str = "", township: str = "", detail: dict | None = None,  # noqa: A002

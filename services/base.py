@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 
-from config import DashboardConfig, load_config
 from data import versions
-from data.db import create_schema, make_engine, session_factory
+from data.db import session_factory
 from data.models import KIND_ZH
 from data.repository import ELDER_COUNT_COLUMNS, Repository
 from data.versions import DataRef
 from geo.density import hex_density
 from planning.kpis import OverviewKPIs, overview_kpis
 from services.cache import memo
+from services.engine import get_config, get_engine  # noqa: F401  (re-exported: the pages' and services' way in)
 
 
 class DataMissingError(RuntimeError):
@@ -31,18 +31,6 @@ def missing_message(district: str, kinds: list[str]) -> str:
               if k != "district" else f"- {KIND_ZH[k]}：`python cli.py import district FILE --code {district} --name 名称`"
               for k in kinds]
     return "\n".join(lines)
-
-
-@memo(kind="resource", ttl_s=None)
-def get_config() -> DashboardConfig:
-    return load_config()
-
-
-@memo(kind="resource", ttl_s=None)
-def get_engine(url: str):
-    engine = make_engine(url)
-    create_schema(engine)
-    return engine
 
 
 @memo(kind="resource", ttl_s=60)

@@ -10,7 +10,7 @@ from data.db import session_factory
 from data.live import LiveStore
 from services import audit as audit_service
 from services.access import Caller
-from services.base import get_config, get_engine
+from services.engine import get_config, get_engine
 
 
 class TokenError(ValueError):

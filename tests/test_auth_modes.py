@@ -157,3 +157,38 @@ def test_proxy_mode_is_refused_when_the_app_is_not_bound_to_loopback(demo_db_url
     finally:
         st_config.set_option("server.address", old)
         base.get_config.clear()
+
+
+def test_oidc_mode_keeps_the_apps_own_idle_timeout(demo_db_url, monkeypatch, tmp_path):
+    """st.user as the provider left it (AppTest seeds it): the subject's account is let in; after 30 minutes
+    without a run the app ends the sign-in itself, whatever the provider's session, and audits the timeout."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from dashboard.state import AUTH_SEEN
+    from services import base
+
+    url = copy_sqlite(demo_db_url, tmp_path / "idle.db")
+    add_account(url, "sun.leader", "leader", external_id="sun@jinghai.gov")
+    monkeypatch.setenv("ELDERCARE_CONFIG", str(config_with_mode(tmp_path, "oidc")))
+    base.get_config.clear()
+    try:
+        at = app_test("pages/map.py", url, monkeypatch, signed_in=False)
+        at.user = {"is_logged_in": True, "sub": "sun@jinghai.gov", "email": "sun@jinghai.gov"}
+        at.run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert any("sun.leader 本人（分管领导）" in c.value for c in at.sidebar.caption)
+        at.session_state[AUTH_SEEN] = at.session_state[AUTH_SEEN] - dt.timedelta(minutes=31)
+        at.run()
+        assert not at.metric  # the page is gone: signed out by the app
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT actor, detail FROM audit_entry WHERE action = 'session.timeout'")).all()
+        engine.dispose()
+        assert [r[0] for r in rows] == ["sun.leader"]
+        at.user = {"is_logged_in": True, "sub": "nobody@elsewhere"}
+        at.run()
+        assert any("尚未开通本系统权限" in e.value for e in at.error)
+    finally:
+        base.get_config.clear()

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from data import accounts, audit
 from data.db import database_url, session_factory
-from services.base import get_config, get_engine
+from services.engine import get_config, get_engine
 
 SESSION_COOKIE = "eldercare_session"
 CSRF_COOKIE = "eldercare_csrf"

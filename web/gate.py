@@ -13,11 +13,11 @@ from http.cookies import SimpleCookie
 
 from data import accounts
 from data.db import database_url, session_factory
-from services.base import get_config, get_engine
+from services.engine import get_config, get_engine
+from web.auth_routes import SESSION_COOKIE
 
 OPEN_PREFIXES = ("/account/", "/auth/", "/oauth2callback", "/_stcore/", "/static/", "/app/static/", "/component/",
                  "/media/", "/favicon")
-SESSION_COOKIE = "eldercare_session"
 
 
 def _cookie(headers: list[tuple[bytes, bytes]], name: str) -> str:
