@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(VENV)/bin/streamlit run server.py --server.port $(PORT)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile   # two workers (the machine's two cores); a file's tests stay together
 
 demo: $(STAMP)
 	$(PY) cli.py demo --force
