@@ -72,7 +72,7 @@ def _local_user(policy: accounts.Policy) -> tuple[User | None, str | None]:
     with session_factory(_engine()).begin() as session:
         check = accounts.check_session(session, token, now=_now(), policy=policy)
         if check.ended in ("idle", "absolute"):
-            audit.record_now(session, "session.timeout", actor=audit.Actor("(会话)", "", session_hash(),
+            audit.record_now(session, "session.timeout", actor=audit.Actor(check.login, "", session_hash(),
                                                                            client_address()),
                              detail={"why": check.ended})
     return check.user, check.ended

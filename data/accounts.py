@@ -202,6 +202,7 @@ class SessionCheck:
 
     user: User | None
     ended: str | None = None
+    login: str = ""  # whose session this check ended (for the audit row)
 
 
 def check_session(session, token: str | None, *, now: dt.datetime, policy: Policy = Policy()) -> SessionCheck:
@@ -223,7 +224,7 @@ def check_session(session, token: str | None, *, now: dt.datetime, policy: Polic
         reason = "absolute"
     if reason:
         row.ended_at, row.end_reason = now, reason
-        return SessionCheck(None, reason)
+        return SessionCheck(None, reason, account.login if account is not None else "")
     if now - row.last_seen_at >= SEEN_EVERY:
         row.last_seen_at = now
     return SessionCheck(_user(account))

@@ -364,3 +364,16 @@ def test_a_township_head_gets_no_row_of_another_township_from_any_page(writable_
     at.run()
     text = " ".join((d.value.data if hasattr(d.value, "data") else d.value).to_csv() for d in at.dataframe)
     assert sum(n in text for c, n in names.items() if c != HEAD_TOWN) == len(names) - 1
+
+
+def test_an_idle_session_times_out_at_the_next_run_and_the_trail_names_its_account(writable_demo_url, monkeypatch):
+    at = app_test("pages/audit_log.py", writable_demo_url, monkeypatch, role="auditor")
+    at.run()
+    assert_clean(at) and at.dataframe
+    engine = sa.create_engine(writable_demo_url)
+    with engine.begin() as conn:  # 31 minutes without a request, as the clock would make it
+        conn.execute(sa.text("UPDATE user_session SET last_seen_at = datetime(last_seen_at, '-31 minutes')"))
+    engine.dispose()
+    at.run()
+    assert [i.value for i in at.info] == ["会话已结束（超时、已退出或账号被停用），请重新登录。"]
+    assert ("test.auditor", "session.timeout", "", "", "ok") in trail(writable_demo_url)
