@@ -30,9 +30,9 @@ with st.form("audit_filter", border=True):
                          max_value=today, format="YYYY-MM-DD")
     who = c2.text_input(pick("账号包含", "Account contains"), max_chars=40)
     known = audit.known_actions(url)
-    actions = c3.multiselect(pick("操作", "Actions"), options=known,
+    actions = c3.multiselect(pick("操作", "Actions"), options=known, placeholder=pick("全部", "All"),
                              format_func=lambda a: f"{audit.ACTION_ZH.get(a, a)}（{a}）")
-    outcomes = c4.multiselect(pick("结果", "Outcome"), options=list(audit.OUTCOME_ZH),
+    outcomes = c4.multiselect(pick("结果", "Outcome"), options=list(audit.OUTCOME_ZH), placeholder=pick("全部", "All"),
                               format_func=audit.OUTCOME_ZH.get)
     st.form_submit_button(pick("查询", "Search"), type="primary")
 
