@@ -319,16 +319,21 @@ def add_site_inplace(reach: Reach, index: PointIndex, site: Snapped, label: int,
 
 @njit(cache=True, nogil=True)
 def _collect(touched, n_touched, dist, edge_u, edge_v, node_ptr, node_pts, ent_edge, ent_off_u, ent_off_v,
-             ent_access, site_edge, site_off_u, site_access, cutoff, stamp, mark, out):
-    """Points within ``cutoff`` of one site (searched into ``dist``); returns how many, listed in ``out``."""
+             ent_access, site_edge, site_off_u, site_access, cutoff, stamp, mark, out, out_m):
+    """Points within ``cutoff`` of one site (searched into ``dist``): how many, listed in ``out`` with their
+    walks in ``out_m``. A point on the site's own edge takes the better of the direct walk and the ends."""
     n = 0
     node = edge_u[site_edge]
     for k in range(node_ptr[node], node_ptr[node + 1]):
         if ent_edge[k] == site_edge:
             i = node_pts[k]
-            if abs(ent_off_u[k] - site_off_u) + site_access + ent_access[k] <= cutoff and mark[i] != stamp:
+            direct = abs(ent_off_u[k] - site_off_u) + site_access + ent_access[k]
+            ends = min(dist[edge_u[site_edge]] + ent_off_u[k], dist[edge_v[site_edge]] + ent_off_v[k]) + ent_access[k]
+            best = min(direct, ends)
+            if best <= cutoff and mark[i] != stamp:
                 mark[i] = stamp
                 out[n] = i
+                out_m[n] = best
                 n += 1
     for t in range(n_touched):
         node = touched[t]
@@ -337,12 +342,77 @@ def _collect(touched, n_touched, dist, edge_u, edge_v, node_ptr, node_pts, ent_e
             if mark[i] == stamp:
                 continue
             e = ent_edge[k]
-            best = min(dist[edge_u[e]] + ent_off_u[k], dist[edge_v[e]] + ent_off_v[k])
-            if best + ent_access[k] <= cutoff:
+            best = min(dist[edge_u[e]] + ent_off_u[k], dist[edge_v[e]] + ent_off_v[k]) + ent_access[k]
+            if best <= cutoff:
                 mark[i] = stamp
                 out[n] = i
+                out_m[n] = best
                 n += 1
     return n
+
+
+@dataclass(frozen=True)
+class WalkPairs:
+    """Every (site, point) pair within the cutoff and its walk in metres, sorted by site then point."""
+
+    site: np.ndarray  # int64
+    point: np.ndarray  # int64
+    metres: np.ndarray  # float64
+    n_sites: int
+    n_points: int
+    cutoff_m: float
+
+    def coverage(self):
+        """The (sites × points) boolean matrix of the same pairs."""
+        from scipy import sparse
+
+        return sparse.csr_matrix((np.ones(len(self.site), dtype=bool), (self.site, self.point)),
+                                 shape=(self.n_sites, self.n_points))
+
+    def subset(self, sites: np.ndarray | None = None, points: np.ndarray | None = None) -> WalkPairs:
+        """The pairs of the given sites and points (index arrays), renumbered in that order."""
+        keep = np.ones(len(self.site), dtype=bool)
+        site_map = np.arange(self.n_sites)
+        point_map = np.arange(self.n_points)
+        n_s, n_p = self.n_sites, self.n_points
+        if sites is not None:
+            site_map = np.full(self.n_sites, -1)
+            site_map[sites] = np.arange(len(sites))
+            keep &= site_map[self.site] >= 0
+            n_s = len(sites)
+        if points is not None:
+            point_map = np.full(self.n_points, -1)
+            point_map[points] = np.arange(len(points))
+            keep &= point_map[self.point] >= 0
+            n_p = len(points)
+        s, p = site_map[self.site[keep]], point_map[self.point[keep]]
+        order = np.lexsort((p, s))
+        return WalkPairs(s[order], p[order], self.metres[keep][order], n_s, n_p, self.cutoff_m)
+
+
+def walk_pairs(reach: Reach, index: PointIndex, sites: Snapped, points: Snapped, *, cutoff_m: float) -> WalkPairs:
+    """Every site's points within ``cutoff_m`` walking metres, with the walk: one search per site, each stopping
+    at the cutoff (the input of the siting models; the walks are those :meth:`Reach.nearest` finds)."""
+    net = reach.net
+    mark = np.full(len(points.ok), -1, dtype=np.int64)
+    out = np.empty(len(points.ok), dtype=np.int64)
+    out_m = np.empty(len(points.ok))
+    rows, cols, metres = [], [], []
+    for j in np.flatnonzero(sites.ok):
+        n = reach._search(*reach._seeds(sites.subset(np.arange(len(sites.ok)) == j), np.array([j])), cutoff_m)
+        m = _collect(reach._touched, n, reach._dist, net.edge_u, net.edge_v, index.node_ptr, index.node_pts,
+                     index.ent_edge, index.ent_off_u, index.ent_off_v, index.ent_access, int(sites.edge[j]),
+                     float(sites.offset_u_m[j]), float(sites.access_m[j]), float(cutoff_m), int(j), mark, out, out_m)
+        reach._reset(n)
+        order = np.argsort(out[:m], kind="stable")
+        rows.append(np.full(m, j, dtype=np.int64))
+        cols.append(out[:m][order])
+        metres.append(out_m[:m][order])
+    if not rows:
+        return WalkPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), len(sites.ok), len(points.ok),
+                         float(cutoff_m))
+    return WalkPairs(np.concatenate(rows), np.concatenate(cols), np.concatenate(metres), len(sites.ok),
+                     len(points.ok), float(cutoff_m))
 
 
 def coverage_matrix(reach: Reach, index: PointIndex, sites: Snapped, points: Snapped, *, cutoff_m: float):
@@ -350,20 +420,4 @@ def coverage_matrix(reach: Reach, index: PointIndex, sites: Snapped, points: Sna
 
     One search per site, each stopping at the cutoff (the input of siting models).
     """
-    from scipy import sparse
-
-    net = reach.net
-    mark = np.full(len(points.ok), -1, dtype=np.int64)
-    out = np.empty(len(points.ok), dtype=np.int64)
-    rows, cols = [], []
-    for j in np.flatnonzero(sites.ok):
-        n = reach._search(*reach._seeds(sites.subset(np.arange(len(sites.ok)) == j), np.array([j])), cutoff_m)
-        m = _collect(reach._touched, n, reach._dist, net.edge_u, net.edge_v, index.node_ptr, index.node_pts,
-                     index.ent_edge, index.ent_off_u, index.ent_off_v, index.ent_access, int(sites.edge[j]),
-                     float(sites.offset_u_m[j]), float(sites.access_m[j]), float(cutoff_m), int(j), mark, out)
-        reach._reset(n)
-        rows.append(np.full(m, j, dtype=np.int64))
-        cols.append(out[:m].copy())
-    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-    return sparse.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=(len(sites.ok), len(points.ok)))
+    return walk_pairs(reach, index, sites, points, cutoff_m=cutoff_m).coverage()

@@ -216,3 +216,22 @@ def test_coverage_matrix_rows_equal_single_site_coverage(finland, seed, k, minut
         assert np.array_equal(matrix[j].toarray().ravel(), alone.covered)
     together = model.evaluate(sites, cutoff_m=cutoff)
     assert np.array_equal(np.asarray(matrix.sum(axis=0)).ravel() > 0, together.covered)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 6), minutes=st.integers(1, 20))
+def test_walk_pairs_give_each_sites_own_walks(finland, seed, k, minutes):
+    """Every pair's metres equal that one site's nearest-walk search (a second method: Reach.nearest alone)."""
+    from geo.reach import PointIndex, walk_pairs
+
+    model = _model(finland, seed)
+    sites = _sites(finland, seed, k)
+    cutoff = minutes * 60.0
+    pairs = walk_pairs(Reach(finland), PointIndex(finland, model.demand), sites, model.demand, cutoff_m=cutoff)
+    for j in range(k):
+        alone = Reach(finland).nearest(sites.subset(np.arange(k) == j), model.demand, cutoff_m=cutoff)
+        mine = pairs.site == j
+        assert np.array_equal(pairs.point[mine], np.flatnonzero(alone.site >= 0))
+        assert np.allclose(pairs.metres[mine], alone.network_m[alone.site >= 0])
+    sub = pairs.subset(sites=np.array([k - 1]), points=np.flatnonzero(model.demand.ok)[::2])
+    assert (sub.site == 0).all() and sub.n_sites == 1

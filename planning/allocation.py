@@ -1,0 +1,459 @@
+"""Siting on walking distances and capacities: capacitated maximal coverage and p-median.
+
+Both start from :class:`geo.reach.WalkPairs` — every (site, elder point)
+pair within the walking limit and its walk in metres — for the candidates
+and for the existing facilities, which stay open:
+
+- **capacitated MCLP** (``solve_capacitated(k)``): each site serves at most
+  its capacity (elders; beds for institutions); choose k new sites so that
+  the most weight is *served*, each elder by a site within the walk that has
+  room. Fractional service of a point is allowed (a point is a building or a
+  compound of many elders).
+- **p-median** (``solve_pmedian(k)``): choose k new sites minimising the total
+  weighted walk to the nearest open site, an elder beyond the limit counting
+  at ``penalty_m``.
+
+:func:`served_within_capacity` is the served measure shown on the map: each
+elder assigned to the nearest facility with room (pairs taken shortest walk
+first), within the walking limit.
+
+Reductions before HiGHS: points nobody reaches (or of zero weight) are
+dropped and points with identical reach (capacitated: the same site set;
+p-median: the same sites at the same savings) merged; p-median keeps only
+the pairs that beat a point's current walk. Each model has a fast heuristic
+(lazy greedy; p-median adds drop-add swaps) that also seeds the MIP.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+
+import numpy as np
+from numba import njit
+
+from geo.reach import WalkPairs
+from planning.mip import Model, csr_from_groups
+from planning.siting import Reductions, SitingResult
+
+
+@njit(cache=True)
+def _assign_nearest(order, site, point, weight_left, room, flow):
+    """Walk the pairs shortest first; each gives its point as much of the site's room as it needs."""
+    for q in order:
+        s = site[q]
+        p = point[q]
+        take = min(weight_left[p], room[s])
+        if take > 0:
+            weight_left[p] -= take
+            room[s] -= take
+            flow[q] = take
+
+
+def served_within_capacity(pairs: WalkPairs, weights: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(served weight per point, load per site): every point goes to the nearest site with room, nearest pairs
+    first, splitting across sites when one fills up."""
+    weights = np.asarray(weights, dtype=np.float64)
+    capacity = np.asarray(capacity, dtype=np.float64)
+    if capacity.shape != (pairs.n_sites,):
+        msg = f"capacity must have one value per site ({pairs.n_sites}), got shape {capacity.shape}"
+        raise ValueError(msg)
+    left = weights.copy()
+    room = capacity.copy()
+    flow = np.zeros(len(pairs.site))
+    _assign_nearest(np.argsort(pairs.metres, kind="stable"), pairs.site, pairs.point, left, room, flow)
+    return weights - left, capacity - room
+
+
+def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the runs of equal values in a sorted array."""
+    if len(sorted_values) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    return starts, np.r_[starts[1:], len(sorted_values)]
+
+
+def _check_capacity(name: str, capacity, n: int) -> np.ndarray:
+    capacity = np.broadcast_to(np.asarray(capacity, dtype=np.float64), (n,)).copy()
+    if np.any(np.isnan(capacity)) or np.any(capacity < 0):
+        msg = f"{name} must be non-negative numbers, inf for no limit (one per site, or one for all)"
+        raise ValueError(msg)
+    return capacity
+
+
+class AllocationProblem:
+    """Candidate and existing walks, weights and capacities, checked once; solve either model many times."""
+
+    def __init__(self, candidates: WalkPairs, weights: np.ndarray, *, candidate_ids, capacity=np.inf,
+                 existing: WalkPairs | None = None, existing_capacity=np.inf) -> None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (candidates.n_points,):
+            msg = f"weights must have one value per demand point ({candidates.n_points}), got shape {weights.shape}"
+            raise ValueError(msg)
+        if np.any(weights < 0) or not np.all(np.isfinite(weights)):
+            msg = "weights must be finite and non-negative"
+            raise ValueError(msg)
+        ids = np.asarray(candidate_ids, dtype=object)
+        if len(ids) != candidates.n_sites:
+            msg = f"{len(ids)} candidate ids for {candidates.n_sites} candidates"
+            raise ValueError(msg)
+        if existing is None:
+            existing = WalkPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0, candidates.n_points,
+                                 candidates.cutoff_m)
+        if existing.n_points != candidates.n_points:
+            msg = "existing and candidate walks must be to the same demand points"
+            raise ValueError(msg)
+        self.cand = candidates
+        self.existing = existing
+        self.weights = weights
+        self.candidate_ids = ids
+        self.capacity = _check_capacity("capacity", capacity, candidates.n_sites)
+        self.existing_capacity = _check_capacity("existing_capacity", existing_capacity, existing.n_sites)
+        self.total_weight = float(weights.sum())
+        self.n_cand = candidates.n_sites
+
+    # ---- shared -----------------------------------------------------------
+    def _all_pairs(self) -> WalkPairs:
+        """Existing sites first (0 … E-1), then the candidates (E …)."""
+        e = self.existing
+        return WalkPairs(np.concatenate([e.site, self.cand.site + e.n_sites]), np.concatenate([e.point, self.cand.point]),
+                         np.concatenate([e.metres, self.cand.metres]), e.n_sites + self.n_cand, self.cand.n_points,
+                         self.cand.cutoff_m)
+
+    def _result(self, model, method, status, picks, objective, bound, started, *, covered, message="",
+                reductions, minimise=False) -> SitingResult:
+        picks = np.sort(np.asarray(picks, dtype=np.int64))
+        gap = None
+        if bound is not None and bound != 0:
+            gap = max(0.0, (objective - bound) / objective if minimise else (bound - objective) / bound)
+        elif bound is not None:
+            gap = 0.0
+        return SitingResult(method=method, status=status, chosen=tuple(self.candidate_ids[picks].tolist()),
+                            objective=float(objective), bound=None if bound is None else float(bound), gap=gap,
+                            total_weight=self.total_weight, solve_s=time.perf_counter() - started,
+                            reductions=reductions, message=message, model=model, covered=float(covered))
+
+    def served(self, picks) -> float:
+        """Weight served within capacity (nearest with room) with the existing sites and these candidates."""
+        picks = np.asarray(picks, dtype=np.int64)
+        allp = self._all_pairs()
+        open_ = np.zeros(allp.n_sites, dtype=bool)
+        open_[: self.existing.n_sites] = True
+        open_[self.existing.n_sites + picks] = True
+        keep = open_[allp.site]
+        sub = WalkPairs(allp.site[keep], allp.point[keep], allp.metres[keep], allp.n_sites, allp.n_points, allp.cutoff_m)
+        served, _ = served_within_capacity(sub, self.weights, np.r_[self.existing_capacity, self.capacity])
+        return float(served.sum())
+
+    # ---- capacitated maximal coverage -------------------------------------
+    def _capacitated_groups(self):
+        """Merge points by the set of sites reaching them; returns (groups' weight, pairs (group, site, metres))."""
+        allp = self._all_pairs()
+        reached = np.zeros(allp.n_points, dtype=bool)
+        reached[allp.point] = True
+        keep_point = reached & (self.weights > 0)
+        order = np.lexsort((allp.site, allp.point))
+        site, point, metres = allp.site[order], allp.point[order], allp.metres[order]
+        ok = keep_point[point]
+        site, point, metres = site[ok], point[ok], metres[ok]
+        starts, ends = _runs(point)
+        groups: dict[bytes, int] = {}
+        point_group = np.empty(len(starts), dtype=np.int64)
+        for n, (a, b) in enumerate(zip(starts, ends, strict=True)):
+            point_group[n] = groups.setdefault(site[a:b].tobytes(), len(groups))
+        pts = point[starts]
+        gw = np.bincount(point_group, weights=self.weights[pts], minlength=len(groups))
+        # one pair per (group, site): the group's first point's pairs stand for it (the nearest walk among
+        # the group's points is kept for the heuristic's nearest-first order)
+        g_of_pair = np.repeat(point_group, ends - starts)
+        key = g_of_pair * allp.n_sites + site
+        uniq, inv = np.unique(key, return_inverse=True)
+        best = np.full(len(uniq), np.inf)
+        np.minimum.at(best, inv, metres)
+        return gw, uniq // allp.n_sites, uniq % allp.n_sites, best, int(reached.sum())
+
+    def _capacitated_greedy(self, k, gw, g_site_g, g_site_s, g_metres):
+        """Existing sites take their nearest groups up to capacity; then k times the candidate serving the most
+        of what is left (lazy greedy: a candidate's gain only falls) takes its nearest groups.
+        Returns (picks, served weight, served weight after each pick from 0 on)."""
+        n_e = self.existing.n_sites
+        cap = np.r_[self.existing_capacity, self.capacity]
+        left = gw.copy()
+        order = np.lexsort((g_metres, g_site_s))  # by site, nearest first
+        s_sorted, g_sorted = g_site_s[order], g_site_g[order]
+        s_ptr = np.searchsorted(s_sorted, np.arange(len(cap) + 1))
+
+        def take(s):
+            room = cap[s]
+            for g in g_sorted[s_ptr[s]:s_ptr[s + 1]]:
+                if room <= 0:
+                    break
+                t = min(left[g], room)
+                left[g] -= t
+                room -= t
+            return cap[s] - room
+
+        exist_order = np.argsort(g_metres[g_site_s < n_e], kind="stable")
+        eg, es = g_site_g[g_site_s < n_e][exist_order], g_site_s[g_site_s < n_e][exist_order]
+        room_e = self.existing_capacity.copy()
+        for g, s in zip(eg, es, strict=True):
+            t = min(left[g], room_e[s])
+            left[g] -= t
+            room_e[s] -= t
+        served = float(gw.sum() - left.sum())
+
+        def gain(j):
+            s = n_e + j
+            return min(cap[s], float(left[g_sorted[s_ptr[s]:s_ptr[s + 1]]].sum()))
+
+        heap = [(-gain(j), j) for j in range(self.n_cand) if s_ptr[n_e + j + 1] > s_ptr[n_e + j]]
+        heapq.heapify(heap)
+        picks = []
+        prefix = [served]
+        while heap and len(picks) < k:
+            neg, j = heapq.heappop(heap)
+            now = gain(j)
+            if heap and now < -heap[0][0] - 1e-12:
+                heapq.heappush(heap, (-now, j))
+                continue
+            if now <= 0:
+                break
+            served += take(n_e + j)
+            picks.append(j)
+            prefix.append(served)
+        return np.array(picks, dtype=np.int64), served, np.array(prefix)
+
+    def solve_capacitated(self, k: int, *, method: str = "exact", time_limit_s: float = 60.0) -> SitingResult:
+        """The k new sites that let the most weight be served within every site's capacity and the walk."""
+        if k < 0:
+            msg = f"k must be a non-negative number of sites, got {k}"
+            raise ValueError(msg)
+        started = time.perf_counter()
+        gw, pg, ps, pm, reached = self._capacitated_groups()
+        n_e = self.existing.n_sites
+        red = Reductions(demand_in=self.cand.n_points, demand_kept=len(gw), candidates_in=self.n_cand,
+                         candidates_kept=len(np.unique(ps[ps >= n_e])))
+        picks, greedy_served, _ = self._capacitated_greedy(k, gw, pg, ps, pm)
+        if method == "greedy":
+            return self._result("capacitated", "greedy", "heuristic", picks, greedy_served, None, started,
+                                covered=greedy_served, reductions=red)
+        cap = np.minimum(np.r_[self.existing_capacity, self.capacity], max(self.total_weight, 1.0))  # inf: no limit
+        model = Model(maximise=True)
+        used = np.unique(ps[ps >= n_e]) - n_e  # candidates reaching anyone
+        x_of = np.full(self.n_cand, -1)
+        x = model.add_cols(np.zeros(len(used)), integer=True)
+        x_of[used] = x
+        z = model.add_cols(gw[pg])  # z = share of group g served by site s
+        n_pairs = len(pg)
+        # each group at most once: sum_s z_gs <= 1
+        model.add_rows(*csr_from_groups(pg, z, np.ones(n_pairs), len(gw)), upper=1.0)
+        # each site within capacity: sum_g w_g z_gs - C_s x_s <= 0 (existing: <= C_s)
+        cand_pair = ps >= n_e
+        indptr, indices, values = csr_from_groups(ps, z, gw[pg], len(cap))
+        # append -C x_s to each candidate site's row
+        counts = np.diff(indptr)
+        extra = np.zeros(len(cap), dtype=np.int64)
+        extra[n_e + used] = 1
+        new_ptr = np.zeros(len(cap) + 1, dtype=np.int64)
+        np.cumsum(counts + extra, out=new_ptr[1:])
+        new_idx = np.empty(int(new_ptr[-1]), dtype=np.int64)
+        new_val = np.empty(int(new_ptr[-1]))
+        body = np.ones(int(new_ptr[-1]), dtype=bool)
+        tail = new_ptr[1:][extra == 1] - 1
+        body[tail] = False
+        new_idx[body], new_val[body] = indices, values
+        new_idx[tail], new_val[tail] = x_of[np.flatnonzero(extra) - n_e], -cap[np.flatnonzero(extra)]
+        upper = np.where(np.arange(len(cap)) < n_e, cap, 0.0)
+        upper = np.where(np.isfinite(upper), upper, np.inf)
+        model.add_rows(new_ptr, new_idx, new_val, upper=upper)
+        # z_gs <= min(1, C_s / w_g) x_s for candidate pairs (the tight link that makes the LP no weaker than MCLP)
+        cp = np.flatnonzero(cand_pair)
+        link = np.minimum(1.0, cap[ps[cp]] / np.maximum(gw[pg[cp]], 1e-12))
+        ptr = np.arange(0, 2 * len(cp) + 1, 2)
+        idx2 = np.empty(2 * len(cp), dtype=np.int64)
+        val2 = np.empty(2 * len(cp))
+        idx2[0::2], val2[0::2] = z[cp], 1.0
+        idx2[1::2], val2[1::2] = x_of[ps[cp] - n_e], -link
+        model.add_rows(ptr, idx2, val2, upper=0.0)
+        model.add_row(x, np.ones(len(x)), upper=float(k))
+        start = self._capacitated_start(picks, gw, pg, ps, pm, x_of, model.n_cols, len(x))
+        out = model.solve(time_limit_s=time_limit_s, start=start)
+        chosen = used[out.x[x] > 0.5]
+        objective = float(out.x[z] @ gw[pg])
+        status = out.status
+        bound = max(out.bound, objective) if status == "optimal" else out.bound
+        msg = "" if status == "optimal" else f"time limit {time_limit_s:g} s reached; best found returned"
+        return self._result("capacitated", "exact", status, chosen, objective, bound, started, covered=objective,
+                            reductions=red, message=msg)
+
+    def _capacitated_start(self, picks, gw, pg, ps, pm, x_of, n_cols, n_x):
+        """The heuristic's sites with an optimal-enough assignment for them: nearest first, as in served()."""
+        n_e = self.existing.n_sites
+        cap = np.r_[self.existing_capacity, self.capacity]
+        open_ = np.zeros(len(cap), dtype=bool)
+        open_[:n_e] = True
+        open_[n_e + picks] = True
+        left = gw.copy()
+        room = cap.copy()
+        flow = np.zeros(len(pg))
+        order = np.argsort(pm, kind="stable")
+        order = order[open_[ps[order]]]
+        _assign_nearest(order, ps, pg, left, room, flow)
+        x = np.zeros(n_cols)
+        x[x_of[picks]] = 1.0
+        x[n_x:n_x + len(pg)] = np.where(gw[pg] > 0, flow / np.maximum(gw[pg], 1e-12), 0.0)
+        return x
+
+    # ---- p-median ---------------------------------------------------------
+    def _pmedian_inputs(self, penalty_m: float):
+        """Each point's walk now (existing sites, else the penalty) and the candidate pairs that beat it."""
+        now = np.full(self.cand.n_points, float(penalty_m))
+        if len(self.existing.site):
+            np.minimum.at(now, self.existing.point, self.existing.metres)
+        saving = now[self.cand.point] - self.cand.metres
+        keep = (saving > 1e-9) & (self.weights[self.cand.point] > 0)
+        return now, self.cand.site[keep], self.cand.point[keep], saving[keep]
+
+    def _pmedian_greedy(self, k, site, point, saving, w, *, swap_seconds):
+        """Greedy by total weighted saving, then drop-add swaps (each chosen site out, the best one in) until
+        no swap helps or the time is up. Works on pairs sorted by point."""
+        n_points = int(point.max()) + 1 if len(point) else 0
+
+        def best_saving(open_):
+            s = np.where(open_[site], saving, 0.0)
+            out = np.zeros(n_points)
+            if len(s):
+                np.maximum.at(out, point, s)
+            return out
+
+        def gains(cur):
+            return np.bincount(site, weights=w[point] * np.maximum(0.0, saving - cur[point]), minlength=self.n_cand)
+
+        open_ = np.zeros(self.n_cand, dtype=bool)
+        cur = np.zeros(n_points)
+        for _ in range(min(k, self.n_cand)):
+            g = gains(cur)
+            g[open_] = -1
+            j = int(np.argmax(g))
+            if g[j] <= 1e-12:
+                break
+            open_[j] = True
+            mine = site == j
+            np.maximum.at(cur, point[mine], saving[mine])
+        total = float((w[:n_points] * cur).sum())
+        deadline = time.perf_counter() + swap_seconds
+        improved = True
+        while improved and time.perf_counter() < deadline:
+            improved = False
+            for j in np.flatnonzero(open_):
+                if time.perf_counter() >= deadline:
+                    break
+                open_[j] = False
+                without = best_saving(open_)
+                g = gains(without)
+                g[open_] = -1
+                c = int(np.argmax(g))
+                value = float((w[:n_points] * without).sum()) + max(0.0, float(g[c]))
+                if c != j and value > total + 1e-9:
+                    open_[c] = True
+                    total = value
+                    improved = True
+                else:
+                    open_[j] = True
+        return np.flatnonzero(open_), total
+
+    def solve_pmedian(self, k: int, *, penalty_m: float | None = None, method: str = "exact",
+                      time_limit_s: float = 60.0, swap_seconds: float = 0.3) -> SitingResult:
+        """The k new sites minimising the total weighted walk to the nearest open site; a point beyond the walking
+        limit counts at ``penalty_m`` (default: the limit). The objective is weighted metres; ``covered`` is the
+        weight within the limit."""
+        if k < 0:
+            msg = f"k must be a non-negative number of sites, got {k}"
+            raise ValueError(msg)
+        penalty = self.cand.cutoff_m if penalty_m is None else float(penalty_m)
+        if penalty < self.cand.cutoff_m:
+            msg = f"penalty_m ({penalty:g}) must be at least the walking limit ({self.cand.cutoff_m:g} m)"
+            raise ValueError(msg)
+        started = time.perf_counter()
+        now, site, point, saving = self._pmedian_inputs(penalty)
+        base = float(self.weights @ now)
+        # merge points with identical (site, saving) rows; weights summed
+        order = np.lexsort((site, point))
+        site, point, saving = site[order], point[order], saving[order]
+        starts, ends = _runs(point)
+        groups: dict[bytes, int] = {}
+        pg = np.empty(len(starts), dtype=np.int64)
+        for n, (a, b) in enumerate(zip(starts, ends, strict=True)):
+            pg[n] = groups.setdefault(site[a:b].tobytes() + np.round(saving[a:b], 6).tobytes(), len(groups))
+        gw = np.bincount(pg, weights=self.weights[point[starts]], minlength=len(groups))
+        first = np.zeros(len(groups), dtype=np.int64)
+        first[pg[::-1]] = np.arange(len(pg))[::-1]
+        keep_pair = np.repeat(first[pg] == np.arange(len(pg)), ends - starts)  # the first point speaks for its group
+        g_of_pair = np.repeat(pg, ends - starts)
+        gs, gp, gv = site[keep_pair], g_of_pair[keep_pair], saving[keep_pair]
+        red = Reductions(demand_in=self.cand.n_points, demand_kept=len(groups), candidates_in=self.n_cand,
+                         candidates_kept=len(np.unique(gs)))
+        within_now = np.zeros(self.cand.n_points, dtype=bool)
+        within_now[self.existing.point] = True  # existing pairs are within the limit by construction
+        picks, saved = self._pmedian_greedy(k, gs, gp, gv, gw, swap_seconds=swap_seconds)
+
+        def covered_with(chosen):
+            hit = within_now.copy()
+            mask = np.isin(self.cand.site, chosen)
+            hit[self.cand.point[mask]] = True
+            return float(self.weights[hit].sum())
+
+        if method == "greedy" or len(gs) == 0 or k == 0:
+            status = "heuristic" if method == "greedy" else "optimal"
+            return self._result("pmedian", "greedy" if method == "greedy" else "exact", status, picks, base - saved,
+                                None if method == "greedy" else base - saved, started, covered=covered_with(picks),
+                                reductions=red, minimise=True)
+        used = np.unique(gs)
+        x_of = np.full(self.n_cand, -1)
+        model = Model(maximise=True)
+        x = model.add_cols(np.zeros(len(used)), integer=True)
+        x_of[used] = x
+        z = model.add_cols(gw[gp] * gv)
+        model.add_rows(*csr_from_groups(gp, z, np.ones(len(gp)), len(gw)), upper=1.0)
+        ptr = np.arange(0, 2 * len(gp) + 1, 2)
+        idx = np.empty(2 * len(gp), dtype=np.int64)
+        val = np.empty(2 * len(gp))
+        idx[0::2], val[0::2] = z, 1.0
+        idx[1::2], val[1::2] = x_of[gs], -1.0
+        model.add_rows(ptr, idx, val, upper=0.0)
+        model.add_row(x, np.ones(len(x)), upper=float(k))
+        start = np.zeros(model.n_cols)
+        start[x_of[picks[x_of[picks] >= 0]]] = 1.0
+        open_ = np.zeros(self.n_cand, dtype=bool)
+        open_[picks] = True
+        sv = np.where(open_[gs], gv, -np.inf)
+        best = np.full(len(gw), -np.inf)
+        np.maximum.at(best, gp, sv)
+        chosen_pair = open_[gs] & (sv == best[gp])
+        _, firsts = np.unique(gp[chosen_pair], return_index=True)
+        start[z[np.flatnonzero(chosen_pair)[firsts]]] = 1.0
+        out = model.solve(time_limit_s=time_limit_s, start=start)
+        chosen = used[out.x[x] > 0.5]
+        objective = base - float(out.objective)
+        bound = objective if out.status == "optimal" else base - out.bound
+        msg = "" if out.status == "optimal" else f"time limit {time_limit_s:g} s reached; best found returned"
+        return self._result("pmedian", "exact", out.status, chosen, objective, bound, started,
+                            covered=covered_with(chosen), reductions=red, message=msg, minimise=True)
+
+    def pmedian_cost(self, picks, penalty_m: float | None = None) -> float:
+        """Total weighted walk with the existing sites and these candidates open (a point beyond the limit at the
+        penalty) — the p-median objective, computed directly."""
+        penalty = self.cand.cutoff_m if penalty_m is None else float(penalty_m)
+        now = np.full(self.cand.n_points, penalty)
+        if len(self.existing.site):
+            np.minimum.at(now, self.existing.point, self.existing.metres)
+        mask = np.isin(self.cand.site, np.asarray(picks, dtype=np.int64))
+        np.minimum.at(now, self.cand.point[mask], self.cand.metres[mask])
+        return float(self.weights @ now)
+
+    def served_curve(self, max_k: int) -> np.ndarray:
+        """Served weight after the capacitated greedy's first k picks, k = 0 … max_k, from one greedy run (each
+        pick's nearest groups up to its capacity: a feasible assignment, so a lower bound at every k)."""
+        gw, pg, ps, pm, _ = self._capacitated_groups()
+        prefix = self._capacitated_greedy(max_k, gw, pg, ps, pm)[2]
+        return np.r_[prefix, np.full(max_k + 1 - len(prefix), prefix[-1])]
