@@ -81,6 +81,115 @@ def _check_capacity(name: str, capacity, n: int) -> np.ndarray:
     return capacity
 
 
+MAX_LINKED_PAIRS = 300_000
+
+
+class _PMedianBenders:
+    """p-median as "most weighted saving" by Benders decomposition (after Duran-Mateo et al. 2022).
+
+    The master holds the site choices x_j and, per demand group g, its saving θ_g ≤ max saving; a cut at level
+    t reads θ_g ≤ t + Σ_j max(0, s_gj − t)·x_j, valid for every x (the best open site's saving is at most t, or
+    that site adds its excess). Cuts are separated at the best t for the current x (where the cumulative x of
+    the group's sites, best first, reaches 1): first on the LP relaxation until no cut is violated, then on
+    the MIP's integer answers until none is — the MIP's objective is then the true saving, proven optimal.
+    The master stays small: sites + groups columns and only the cuts that were needed.
+    """
+
+    def __init__(self, site, group, saving, weight, n_sites) -> None:
+        order = np.lexsort((-saving, group))
+        self.site, self.group, self.saving = site[order], group[order], saving[order]
+        self.weight = weight
+        self.used = np.unique(site)
+        self.x_of = np.full(n_sites, -1)
+        self.x_of[self.used] = np.arange(len(self.used))
+        self.starts, _ = _runs(self.group)
+
+    def _cuts(self, x: np.ndarray, theta: np.ndarray, tol: float):
+        """CSR rows of the violated cuts at ``x`` (θ_g − Σ (s − t) x_j ≤ t) and the true saving per group at x."""
+        xp = x[self.x_of[self.site]]
+        cum = np.cumsum(xp)
+        cum -= np.repeat(cum[self.starts] - xp[self.starts], np.diff(np.r_[self.starts, len(xp)]))
+        big = len(xp)
+        first = np.minimum.reduceat(np.where(cum >= 1 - 1e-9, np.arange(len(xp)), big), self.starts)
+        t = np.where(first < big, self.saving[np.minimum(first, big - 1)], 0.0)
+        above = self.saving > t[self.group] + 1e-12
+        excess = np.where(above, self.saving - t[self.group], 0.0)
+        value = t + np.bincount(self.group, weights=excess * xp, minlength=len(self.starts))
+        bad = theta > value + tol
+        take = above & bad[self.group]
+        rows = self.group[take]
+        n_rows = int(bad.sum())
+        row_of = np.full(len(self.starts), -1)
+        row_of[bad] = np.arange(n_rows)
+        per_row = np.bincount(row_of[rows], minlength=n_rows) + 1  # + the θ entry
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(per_row, out=indptr[1:])
+        idx = np.empty(int(indptr[-1]), dtype=np.int64)
+        val = np.empty(int(indptr[-1]))
+        head = indptr[:-1]
+        idx[head] = len(self.used) + np.flatnonzero(bad)
+        val[head] = 1.0
+        body = np.ones(len(idx), dtype=bool)
+        body[head] = False
+        idx[body] = self.x_of[self.site[take]]  # pairs are sorted by group, so rows fill in order
+        val[body] = -excess[take]
+        return (indptr, idx, val, t[bad]), value
+
+    def solve(self, k: int, start_sites: np.ndarray, *, time_limit_s: float):
+        """(chosen sites, their true saving, the proven upper bound, status)."""
+        from planning.mip import add_rows, outcome, set_integer, set_start
+
+        deadline = time.perf_counter() + time_limit_s
+        n_x, n_g = len(self.used), len(self.starts)
+        model = Model(maximise=True)
+        x = model.add_cols(np.zeros(n_x))  # continuous first: the LP rounds
+        theta = model.add_cols(self.weight, lower=0.0, upper=self.saving[self.starts])
+        model.add_row(x, np.ones(n_x), upper=float(k))
+        start = np.zeros(n_x)
+        start[self.x_of[start_sites]] = 1.0
+        tol = 1e-7
+        for xv in (start, np.zeros(n_x)):  # cuts tight at the heuristic's answer and at "nothing open"
+            (indptr, idx, val, t), _ = self._cuts(xv, np.full(n_g, np.inf), tol)
+            model.add_rows(indptr, idx, val, upper=t)
+        h, _ = model.build(time_limit_s=time_limit_s, integer=False)
+
+        def rounds(mip: bool):
+            while True:
+                h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
+                h.run()
+                try:
+                    out = outcome(h, model.n_cols, mip, time_limit_s)
+                except RuntimeError:  # the time ran out before any answer: the heuristic's stands
+                    return None, None
+                (indptr, idx, val, t), value = self._cuts(out.x[x], out.x[theta], tol * max(1.0, float(self.saving.max())))
+                if len(t) == 0 or out.status != "optimal" or time.perf_counter() >= deadline:
+                    return out, value
+                add_rows(h, indptr, idx, val, upper=t)
+                if mip:
+                    set_start(h, np.r_[np.round(out.x[x]), np.minimum(value, out.x[theta])])
+
+        _, start_value = self._cuts(start, np.zeros(n_g), np.inf)
+        best_true = float(self.weight @ start_value)
+        best_sites = self.used[start > 0.5]
+        no_bound = float(self.weight @ self.saving[self.starts])  # every group at its best saving
+        out, _ = rounds(False)
+        if out is None or out.status != "optimal":
+            return best_sites, best_true, no_bound if out is None else max(out.bound, best_true), "time_limit"
+        set_integer(h, x)
+        set_start(h, np.r_[start, start_value])
+        lp_bound = out.objective
+        out, _ = rounds(True)
+        if out is None:
+            return best_sites, best_true, max(lp_bound, best_true), "time_limit"
+        picks = out.x[x] > 0.5
+        true = float(self.weight @ self._cuts(picks.astype(float), np.zeros(n_g), np.inf)[1])
+        if true >= best_true - 1e-9:
+            best_true, best_sites = true, self.used[picks]
+        bound = max(float(out.bound), best_true)
+        status = "optimal" if out.status == "optimal" and bound - best_true <= 1e-6 * max(1.0, abs(bound)) else "time_limit"
+        return best_sites, best_true, bound, status
+
+
 class AllocationProblem:
     """Candidate and existing walks, weights and capacities, checked once; solve either model many times."""
 
@@ -237,7 +346,14 @@ class AllocationProblem:
         if method == "greedy":
             return self._result("capacitated", "greedy", "heuristic", picks, greedy_served, None, started,
                                 covered=greedy_served, reductions=red)
-        cap = np.minimum(np.r_[self.existing_capacity, self.capacity], max(self.total_weight, 1.0))  # inf: no limit
+        # a site serves at most its capacity and at most the weight it reaches (inf capacity: no limit)
+        reach = np.bincount(ps, weights=gw[pg], minlength=n_e + self.n_cand)
+        cap = np.minimum(np.r_[self.existing_capacity, self.capacity], reach)
+        upper = min(float(gw.sum()), float(cap[:n_e].sum() + np.sort(cap[n_e:])[::-1][:k].sum()))
+        if greedy_served >= upper - 1e-9 * max(1.0, upper):  # every site full (or everyone served): proven
+            return self._result("capacitated", "exact", "optimal", picks, greedy_served, upper, started,
+                                covered=greedy_served, reductions=red,
+                                message="已达上界：每个站点满员或所有可达老人均已服务")
         model = Model(maximise=True)
         used = np.unique(ps[ps >= n_e]) - n_e  # candidates reaching anyone
         x_of = np.full(self.n_cand, -1)
@@ -266,8 +382,9 @@ class AllocationProblem:
         upper = np.where(np.arange(len(cap)) < n_e, cap, 0.0)
         upper = np.where(np.isfinite(upper), upper, np.inf)
         model.add_rows(new_ptr, new_idx, new_val, upper=upper)
-        # z_gs <= min(1, C_s / w_g) x_s for candidate pairs (the tight link that makes the LP no weaker than MCLP)
-        cp = np.flatnonzero(cand_pair)
+        # z_gs <= min(1, C_s / w_g) x_s for candidate pairs (the tight link that makes the LP no weaker than MCLP);
+        # left out on very large models, where the capacity rows alone keep the formulation exact
+        cp = np.flatnonzero(cand_pair) if n_pairs <= MAX_LINKED_PAIRS else np.zeros(0, dtype=np.int64)
         link = np.minimum(1.0, cap[ps[cp]] / np.maximum(gw[pg[cp]], 1e-12))
         ptr = np.arange(0, 2 * len(cp) + 1, 2)
         idx2 = np.empty(2 * len(cp), dtype=np.int64)
@@ -408,36 +525,11 @@ class AllocationProblem:
             return self._result("pmedian", "greedy" if method == "greedy" else "exact", status, picks, base - saved,
                                 None if method == "greedy" else base - saved, started, covered=covered_with(picks),
                                 reductions=red, minimise=True)
-        used = np.unique(gs)
-        x_of = np.full(self.n_cand, -1)
-        model = Model(maximise=True)
-        x = model.add_cols(np.zeros(len(used)), integer=True)
-        x_of[used] = x
-        z = model.add_cols(gw[gp] * gv)
-        model.add_rows(*csr_from_groups(gp, z, np.ones(len(gp)), len(gw)), upper=1.0)
-        ptr = np.arange(0, 2 * len(gp) + 1, 2)
-        idx = np.empty(2 * len(gp), dtype=np.int64)
-        val = np.empty(2 * len(gp))
-        idx[0::2], val[0::2] = z, 1.0
-        idx[1::2], val[1::2] = x_of[gs], -1.0
-        model.add_rows(ptr, idx, val, upper=0.0)
-        model.add_row(x, np.ones(len(x)), upper=float(k))
-        start = np.zeros(model.n_cols)
-        start[x_of[picks[x_of[picks] >= 0]]] = 1.0
-        open_ = np.zeros(self.n_cand, dtype=bool)
-        open_[picks] = True
-        sv = np.where(open_[gs], gv, -np.inf)
-        best = np.full(len(gw), -np.inf)
-        np.maximum.at(best, gp, sv)
-        chosen_pair = open_[gs] & (sv == best[gp])
-        _, firsts = np.unique(gp[chosen_pair], return_index=True)
-        start[z[np.flatnonzero(chosen_pair)[firsts]]] = 1.0
-        out = model.solve(time_limit_s=time_limit_s, start=start)
-        chosen = used[out.x[x] > 0.5]
-        objective = base - float(out.objective)
-        bound = objective if out.status == "optimal" else base - out.bound
-        msg = "" if out.status == "optimal" else f"time limit {time_limit_s:g} s reached; best found returned"
-        return self._result("pmedian", "exact", out.status, chosen, objective, bound, started,
+        chosen, saved_true, bound, status = _PMedianBenders(gs, gp, gv, gw, self.n_cand).solve(
+            k, picks, time_limit_s=time_limit_s)
+        msg = "" if status == "optimal" else f"time limit {time_limit_s:g} s reached; best found returned"
+        return self._result("pmedian", "exact", status, chosen, base - saved_true,
+                            base - saved_true if status == "optimal" else base - bound, started,
                             covered=covered_with(chosen), reductions=red, message=msg, minimise=True)
 
     def pmedian_cost(self, picks, penalty_m: float | None = None) -> float:

@@ -62,6 +62,16 @@ class Model:
 
     def solve(self, *, time_limit_s: float, integer: bool = True, start: np.ndarray | None = None,
               rel_gap: float = 0.0) -> Outcome:
+        if self.n_cols == 0:
+            return Outcome("optimal", np.zeros(0), 0.0, 0.0)
+        h, mip = self.build(time_limit_s=time_limit_s, integer=integer, rel_gap=rel_gap)
+        if start is not None and mip:
+            set_start(h, start)
+        h.run()
+        return outcome(h, self.n_cols, mip, time_limit_s)
+
+    def build(self, *, time_limit_s: float, integer: bool = True, rel_gap: float = 0.0):
+        """The HiGHS object holding this model (for solvers that add rows as they go); returns (highs, is_mip)."""
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("time_limit", float(time_limit_s))
@@ -96,33 +106,51 @@ class Model:
         if mip:
             lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
                                for i in is_int]
-        if self.n_cols == 0 or not lp.col_cost_.any() and self.n_rows == 0:
-            return Outcome("optimal", np.zeros(self.n_cols), 0.0, 0.0)
         h.passModel(lp)
-        if start is not None and mip:
-            sol = highspy.HighsSolution()
-            sol.col_value = list(np.asarray(start, dtype=np.float64))
-            h.setSolution(sol)
-        h.run()
-        status = h.getModelStatus()
-        info = h.getInfo()
-        if status == highspy.HighsModelStatus.kModelEmpty:
-            return Outcome("optimal", np.zeros(self.n_cols), 0.0, 0.0)
-        if status == highspy.HighsModelStatus.kInfeasible:
-            return Outcome("infeasible", np.zeros(self.n_cols), float("nan"), float("nan"))
-        if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
-            msg = f"HiGHS ended with status {h.modelStatusToString(status)}"
-            raise RuntimeError(msg)
-        x = np.asarray(h.getSolution().col_value, dtype=np.float64)
-        if status == highspy.HighsModelStatus.kTimeLimit and (len(x) != self.n_cols or info.primal_solution_status < 2):
-            msg = f"no feasible solution found within the time limit ({time_limit_s:g} s)"
-            raise RuntimeError(msg)
-        objective = float(info.objective_function_value)
-        bound = float(info.mip_dual_bound) if mip else objective
-        state = "optimal" if status == highspy.HighsModelStatus.kOptimal else "time_limit"
-        if state == "optimal":  # a dual bound a hair beyond the objective is solver tolerance, not information
-            bound = objective
-        return Outcome(state, x, objective, bound)
+        return h, mip
+
+
+def set_start(h, start: np.ndarray) -> None:
+    sol = highspy.HighsSolution()
+    sol.col_value = list(np.asarray(start, dtype=np.float64))
+    h.setSolution(sol)
+
+
+def add_rows(h, indptr, indices, values, *, lower=-np.inf, upper=np.inf) -> None:
+    """Add CSR rows to a built model (a cut round)."""
+    n = len(indptr) - 1
+    lo = np.broadcast_to(np.asarray(lower, dtype=np.float64), (n,)).copy()
+    hi = np.broadcast_to(np.asarray(upper, dtype=np.float64), (n,)).copy()
+    h.addRows(n, lo, hi, int(indptr[-1]), np.asarray(indptr[:-1], dtype=np.int32), np.asarray(indices, dtype=np.int32),
+              np.asarray(values, dtype=np.float64))
+
+
+def set_integer(h, cols: np.ndarray) -> None:
+    cols = np.asarray(cols, dtype=np.int32)
+    h.changeColsIntegrality(len(cols), cols, np.ones(len(cols), dtype=np.uint8))
+
+
+def outcome(h, n_cols: int, mip: bool, time_limit_s: float) -> Outcome:
+    """The status, values, objective and bound of the last run of ``h``."""
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if status == highspy.HighsModelStatus.kModelEmpty:
+        return Outcome("optimal", np.zeros(n_cols), 0.0, 0.0)
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return Outcome("infeasible", np.zeros(n_cols), float("nan"), float("nan"))
+    if status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit):
+        msg = f"HiGHS ended with status {h.modelStatusToString(status)}"
+        raise RuntimeError(msg)
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64)
+    if status == highspy.HighsModelStatus.kTimeLimit and (len(x) != n_cols or info.primal_solution_status < 2):
+        msg = f"no feasible solution found within the time limit ({time_limit_s:g} s)"
+        raise RuntimeError(msg)
+    objective = float(info.objective_function_value)
+    bound = float(info.mip_dual_bound) if mip else objective
+    state = "optimal" if status == highspy.HighsModelStatus.kOptimal else "time_limit"
+    if state == "optimal":  # a dual bound a hair beyond the objective is solver tolerance, not information
+        bound = objective
+    return Outcome(state, x, objective, bound)
 
 
 def csr_from_groups(groups: np.ndarray, cols: np.ndarray, values: np.ndarray, n_rows: int):

@@ -89,6 +89,13 @@ def test_capacitated_equals_brute_force_max_flow(seed, n_cand, n_dem, k, n_exist
                for combo in itertools.combinations(range(n_cand), min(k, n_cand)))
     r = p.solve_capacitated(k)
     assert r.status == "optimal" and r.objective == pytest.approx(best, abs=1e-6)
+    import planning.allocation as allocation
+
+    linked, allocation.MAX_LINKED_PAIRS = allocation.MAX_LINKED_PAIRS, 0  # the large-model form: capacity rows only
+    try:
+        assert p.solve_capacitated(k).objective == pytest.approx(best, abs=1e-6)
+    finally:
+        allocation.MAX_LINKED_PAIRS = linked
     chosen = {int(c) for c in r.chosen} | set(range(n_cand, n_cand + n_exist))
     assert max_flow_served(allw, w, cap, chosen) == pytest.approx(best, abs=1e-6)  # the sites really serve it
     g = p.solve_capacitated(k, method="greedy")
