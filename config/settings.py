@@ -89,6 +89,14 @@ class Siting(_Strict):
     time_limit_s: float = Field(gt=0, le=3600)
     max_time_limit_s: float = Field(gt=0, le=3600, description="the longest solver time a page visitor may ask for")
     gap_link_m: float = Field(gt=0, le=5000, description="uncovered elders this close form one gap")
+    township_floor: float = Field(default=0.5, ge=0, le=1, description="equity: every township's covered share at least")
+    rural_floor: float = Field(default=0.5, ge=0, le=1, description="equity: elders in villages (村) covered at least")
+    urban_floor: float = Field(default=0.0, ge=0, le=1, description="equity: elders in urban communities covered at least")
+    cost_new_build: float = Field(default=150, ge=0, description="budget: a new station's cost (万元) when its file says none")
+    cost_renovation: float = Field(default=50, ge=0, description="budget: renovating a vacant public building (万元)")
+    pmedian_penalty_m: float | None = Field(default=None, gt=0, le=100_000, description=(
+        "p-median: the walk an elder beyond the limit counts at (metres; unset: the limit itself)"))
+    curve_exact_every: int = Field(default=10, ge=1, le=500, description="curve: the exact optimum every this many sites")
 
     @field_validator("extra_weight")
     @classmethod
@@ -211,6 +219,10 @@ class FacilityKind(_Strict):
     icon: str = Field(min_length=1, max_length=2)
     care_service: bool
     aliases: tuple[str, ...] = ()
+    capacity: int | None = Field(default=None, ge=0, le=1_000_000, description=(
+        "elders one facility of this kind serves (served-within-capacity coverage, capacitated siting); "
+        "a facility's own 服务能力 in the data overrides it; unset: no limit"))
+    capacity_from_beds: bool = Field(default=False, description="institutions: their beds are their capacity")
 
     @field_validator("colour")
     @classmethod

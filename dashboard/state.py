@@ -86,6 +86,9 @@ SCN_LAST_CLICK = "scn.last_click"  # the map click already handled
 SCN_CATEGORY = "scn.category"
 SCN_FLASH = "scn.flash"  # a message to show once after a rerun
 SCN_PROPOSAL = "scn.proposal"  # the optimiser's last answer, until saved or discarded
+SCN_CURVE = "scn.curve"  # the last coverage curve (k = 1 … K) and its base scenario
+SCN_MODEL = "scn.model"  # the siting model picked on 优化选址
+SCN_K = "scn.k"  # its number of new sites (the curve's chosen k lands here)
 SCN_COMPARE = "scn.compare"  # the two scenario ids compared side by side
 SCN_MAP = "scn.map"  # the clickable edit map; its last click is read at the start of the next run
 
@@ -101,6 +104,8 @@ def init_scenario_state(*, new_site_kind: str) -> None:
         SCN_LAST_CLICK: None,
         SCN_CATEGORY: "elders",
         SCN_PROPOSAL: None,
+        SCN_CURVE: None,
+        SCN_MODEL: "mclp",
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)

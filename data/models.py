@@ -173,6 +173,8 @@ class Facility(Base):
     township_code: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
     community_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
     geom = mapped_column(Geometry("POINT"), nullable=False)
+    service_capacity: Mapped[int | None] = mapped_column(
+        Integer, nullable=True, comment="elders it can serve (服务能力); empty: its kind's capacity from config")
     beds_total: Mapped[Count]
     beds_care: Mapped[Count] = mapped_column(comment="护理型床位")
     beds_dementia: Mapped[Count] = mapped_column(comment="认知症床位")

@@ -25,6 +25,8 @@ class PointTable:
     ids: np.ndarray  # str
     lonlat: np.ndarray  # (n, 2) WGS84
     weight: np.ndarray  # (n,) >= 0, 1 when the file has none
+    cost: np.ndarray | None = None  # (n,) a candidate's cost (NaN where not given); None: no cost column
+    build: np.ndarray | None = None  # (n,) "new" | "renovation" | "" (candidates: build new or renovate)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -46,7 +48,8 @@ def _number(path: Path, where: str, name: str, value) -> float:
 
 
 def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
-    """Points with an ``id`` (and, when ``weighted``, an optional ``weight``, default 1)."""
+    """Points with an ``id`` (and, when ``weighted``, an optional ``weight``, default 1); candidate files may
+    add ``cost`` (any unit, the budget's) and ``build`` (new / renovation, 新建 / 改造)."""
     path = Path(path)
     if not path.exists():
         _fail(path, "file", "not found")
@@ -59,7 +62,7 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
         _fail(path, "file", f"unknown type {suffix!r}; use GeoJSON (.geojson) or CSV with lon,lat columns")
     if not rows:
         _fail(path, "file", "contains no points")
-    ids, lonlat, weight = [], [], []
+    ids, lonlat, weight, cost, build = [], [], [], [], []
     seen: dict[str, str] = {}
     for where, props, lon, lat in rows:
         pid = props.get("id")
@@ -78,10 +81,28 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
             w = _number(path, where, "weight", props["weight"])
             if w < 0:
                 _fail(path, where, f"weight must not be negative, got {w}")
+        c = np.nan
+        if props.get("cost") not in (None, ""):
+            c = _number(path, where, "cost", props["cost"])
+            if c < 0:
+                _fail(path, where, f"cost must not be negative, got {c}")
+        b = str(props.get("build") or "").strip().lower()
+        b = BUILD_WORDS.get(b, b)
+        if b not in ("", "new", "renovation"):
+            _fail(path, where, f"build must be new (新建) or renovation (改造), got {props.get('build')!r}")
         ids.append(pid)
         lonlat.append((lon, lat))
         weight.append(w)
-    return PointTable(ids=np.array(ids, dtype=object), lonlat=np.array(lonlat, dtype=float), weight=np.array(weight))
+        cost.append(c)
+        build.append(b)
+    has_cost = any(np.isfinite(cost))
+    return PointTable(ids=np.array(ids, dtype=object), lonlat=np.array(lonlat, dtype=float), weight=np.array(weight),
+                      cost=np.array(cost) if has_cost else None,
+                      build=np.array(build, dtype=object) if any(build) else None)
+
+
+BUILD_WORDS = {"新建": "new", "改造": "renovation", "改建": "renovation", "闲置改造": "renovation",
+               "renovate": "renovation"}
 
 
 def _geojson_rows(path: Path) -> list:

@@ -14,6 +14,7 @@ from dashboard.state import (
     SCN_CATEGORY,
     SCN_KIND,
     SCN_MAP,
+    SCN_MODEL,
     SCN_PROPOSAL,
     SCN_VIEW,
     init_coverage_state,
@@ -103,6 +104,8 @@ elif view == "optimise":
     opts = v.siting_form(name)
     if opts:
         v.run_siting(ref, eng, cmp, sid, opts, cutoff)
+    if st.session_state[SCN_MODEL] == "curve":
+        v.curve_view(ref, eng, cmp, sid, cutoff)
     proposal = st.session_state[SCN_PROPOSAL]
     if proposal and proposal["base"] == sid and proposal["cutoff_m"] == cutoff:
         v.proposal_summary(proposal["result"])

@@ -25,6 +25,8 @@ class Candidates:
     lonlat: np.ndarray  # (n, 2) WGS84
     weight: np.ndarray  # uncovered weight that handed itself to the site (0 for imported ones)
     source: str  # "generated" | "imported"
+    cost: np.ndarray | None = None  # per candidate (NaN: not given in its file); None: none given
+    build: np.ndarray | None = None  # "new" | "renovation" | "" per candidate
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -47,16 +49,23 @@ def siting_weights(elders: np.ndarray, categories: Mapping[str, np.ndarray], ext
 
 def underserved_candidates(net: WalkNetwork, demand: Snapped, weights: np.ndarray, covered: np.ndarray, *,
                            spacing_m: float, max_count: int, prefix: str = "G") -> Candidates:
-    """Network nodes next to uncovered elders, at most one per ``spacing_m`` square, heaviest first."""
+    """Network nodes next to uncovered elders, at most one per ``spacing_m`` square, heaviest first.
+
+    ``covered`` is a mask (covered elders hand nothing) or, in a dense city where almost everyone is within
+    reach of a station but the stations are full, the share of each point already served (0 … 1): then the
+    elders beyond capacity are what the candidates gather.
+    """
     if spacing_m <= 0 or max_count < 1:
         msg = f"spacing_m must be positive and max_count at least 1 (got {spacing_m}, {max_count})"
         raise ValueError(msg)
     weights = np.asarray(weights, dtype=np.float64)
-    take = demand.ok & ~np.asarray(covered, dtype=bool) & (weights > 0)
+    covered = np.asarray(covered)
+    need = weights * (1.0 - np.clip(covered.astype(np.float64), 0.0, 1.0))
+    take = demand.ok & (need > 1e-9)
     edge = demand.edge[take]
     near_u = demand.offset_u_m[take] <= demand.offset_v_m[take]
     node = np.where(near_u, net.edge_u[edge], net.edge_v[edge])
-    node_w = np.bincount(node, weights=weights[take], minlength=net.n_nodes)
+    node_w = np.bincount(node, weights=need[take], minlength=net.n_nodes)
     nodes = np.flatnonzero(node_w > 0)
     if len(nodes) == 0:
         return Candidates(np.array([], dtype=str), np.empty((0, 2)), np.empty(0), "generated")
@@ -72,6 +81,19 @@ def underserved_candidates(net: WalkNetwork, demand: Snapped, weights: np.ndarra
     return Candidates(ids, net.node_lonlat[best].copy(), node_w[best], "generated")
 
 
-def imported_candidates(ids, lonlat: np.ndarray) -> Candidates:
+def imported_candidates(ids, lonlat: np.ndarray, *, cost=None, build=None) -> Candidates:
     lonlat = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
-    return Candidates(np.asarray(ids).astype(str), lonlat, np.zeros(len(lonlat)), "imported")
+    return Candidates(np.asarray(ids).astype(str), lonlat, np.zeros(len(lonlat)), "imported",
+                      None if cost is None else np.asarray(cost, dtype=np.float64),
+                      None if build is None else np.asarray(build, dtype=object))
+
+
+def candidate_costs(cands: Candidates, *, new_build: float, renovation: float) -> np.ndarray:
+    """Each candidate's cost: its file's figure, else the configured cost of renovating (when it is marked
+    a renovation) or of building new."""
+    n = len(cands)
+    build = cands.build if cands.build is not None else np.full(n, "", dtype=object)
+    default = np.where(build == "renovation", float(renovation), float(new_build))
+    if cands.cost is None:
+        return default
+    return np.where(np.isfinite(cands.cost), cands.cost, default)

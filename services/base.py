@@ -111,6 +111,13 @@ def roads(ref: DataRef, township_code: str | None) -> gpd.GeoDataFrame:
     return repo_call(ref, lambda repo: repo.roads(township_code=township_code))
 
 
+@memo(ttl_s=300, message="正在读取村（社区） …")
+def communities(ref: DataRef) -> gpd.GeoDataFrame:
+    """The district's villages and communities (empty when none were imported)."""
+    return repo_call(ref, lambda repo: repo.communities() if repo.has("communities") else
+                     gpd.GeoDataFrame({"code": [], "is_urban": []}, geometry=[], crs="EPSG:4326"))
+
+
 @memo(ttl_s=300)
 def density(ref: DataRef, township_code: str | None, resolution: int) -> gpd.GeoDataFrame:
     elders = base_layers(ref).elders

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -15,13 +14,12 @@ from shapely.geometry import Point
 from data.db import session_factory
 from data.scenarios import ScenarioRepository
 from data.versions import DataRef
-from geo.reach import PointIndex, Reach, coverage_matrix
-from geo.snapping import concat_snapped, snap_points
+from geo.reach import PointIndex, Reach, walk_pairs
+from geo.snapping import Snapped, concat_snapped, snap_points
 from planning.candidates import Candidates, siting_weights, underserved_candidates
 from planning.coverage import CoverageResult
 from planning.gaps import Gap, find_gaps
 from planning.scenario import Change, CoverageDiff, apply_changes, coverage_diff
-from planning.siting import SitingProblem, SitingResult
 from services import audit
 from services.access import Caller
 from services.base import base_layers, get_config, get_engine
@@ -63,6 +61,7 @@ class Evaluation:
     facilities: gpd.GeoDataFrame  # every facility after the changes (all statuses)
     counted: gpd.GeoDataFrame  # operating facilities of the counted kinds
     result: CoverageResult
+    sites: Snapped  # the counted facilities on the network, in the same order
 
 
 def evaluate_set(eng: CoverageEngine, facilities: gpd.GeoDataFrame, kind_ids: tuple[str, ...], cutoff_m: float) -> Evaluation:
@@ -76,7 +75,7 @@ def evaluate_set(eng: CoverageEngine, facilities: gpd.GeoDataFrame, kind_ids: tu
         snap_points(eng.net, np.column_stack([opened.geometry.x, opened.geometry.y]).reshape(-1, 2),
                     opened["id"].to_numpy(), max_snap_m=get_config().walking.max_snap_m),
     ])
-    return Evaluation(facilities, counted, eng.model.evaluate(sites, cutoff_m=cutoff_m))
+    return Evaluation(facilities, counted, eng.model.evaluate(sites, cutoff_m=cutoff_m), sites)
 
 
 @dataclass(frozen=True)
@@ -171,11 +170,17 @@ def generated_candidates(eng: CoverageEngine, result: CoverageResult) -> Candida
                                   spacing_m=cfg.candidate_spacing_m, max_count=cfg.max_candidates)
 
 
-def candidate_matrix(eng: CoverageEngine, cands: Candidates, cutoff_m: float):
-    """(candidates × elder groups) walking coverage, and which candidates lie on the network."""
+def candidate_pairs(eng: CoverageEngine, cands: Candidates, cutoff_m: float):
+    """Every (candidate, elder group) walk within ``cutoff_m``, and which candidates lie on the network."""
     snapped = snap_points(eng.net, cands.lonlat, np.arange(len(cands)), max_snap_m=get_config().walking.max_snap_m)
     demand = eng.model.demand
-    return coverage_matrix(Reach(eng.net), PointIndex(eng.net, demand), snapped, demand, cutoff_m=cutoff_m), snapped.ok
+    return walk_pairs(Reach(eng.net), PointIndex(eng.net, demand), snapped, demand, cutoff_m=cutoff_m), snapped.ok
+
+
+def candidate_matrix(eng: CoverageEngine, cands: Candidates, cutoff_m: float):
+    """(candidates × elder groups) walking coverage, and which candidates lie on the network."""
+    pairs, ok = candidate_pairs(eng, cands, cutoff_m)
+    return pairs.coverage(), ok
 
 
 def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, top: int = 20,
@@ -184,28 +189,6 @@ def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix,
     uncovered = ~result.covered if within is None else ~result.covered & within
     return find_gaps(eng.model.demand.xy, demand_weights(eng), uncovered, link_m=get_config().siting.gap_link_m,
                      candidate_cover=matrix, candidate_ids=cands.ids, top=top)
-
-
-def solve(ref: DataRef, eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix, *, k: int | None,
-          target_share: float | None, method: str, time_limit_s: float, caller: Caller,
-          progress: Callable[[str], None] = lambda _m: None) -> SitingResult:
-    """MCLP (``k``) or LSCP (``target_share``) over the candidates, existing coverage kept. Only a planner (or
-    the command line) may run it (AccessDenied, audited); the time limit is bounded by ``[siting]
-    max_time_limit_s`` here, whatever a form or a request asked for."""
-    audit.allowed(ref.url, caller, "siting", object=ref.district)
-    bound = get_config().siting.max_time_limit_s
-    if time_limit_s > bound:
-        progress(f"限时 {time_limit_s:g} 秒超过允许的 {bound:g} 秒，按 {bound:g} 秒求解")
-        time_limit_s = bound
-    progress(f"模型化简：{len(cands):,} 个候选点 × {matrix.shape[1]:,} 个老人点位 …")
-    problem = SitingProblem(matrix, demand_weights(eng), candidate_ids=cands.ids, covered_now=result.covered)
-    r = problem.reductions
-    progress(f"化简后 {r.candidates_kept:,} 个候选点 × {r.demand_kept:,} 个需求组；求解中（HiGHS，限时 {time_limit_s:g} 秒）…")
-    if target_share is not None:
-        return problem.solve_lscp(target_share, time_limit_s=time_limit_s)
-    if method == "greedy":
-        return problem.solve_greedy(k)
-    return problem.solve_mclp(k, time_limit_s=time_limit_s)
 
 
 def open_changes(cands: Candidates, chosen, kind_id: str, note: str) -> list[Change]:

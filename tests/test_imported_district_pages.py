@@ -114,7 +114,7 @@ def test_siting_on_the_dense_imported_district(two_districts):
     """MCLP on Hexi, where walks overlap: the coverage it promises is what the coverage model then measures."""
     import numpy as np
 
-    from services import base, coverage, scenarios, scorecard
+    from services import base, coverage, scenarios, scorecard, siting
     from services.access import Caller
 
     url, _ = two_districts
@@ -125,14 +125,14 @@ def test_siting_on_the_dense_imported_district(two_districts):
     cutoff_m = config.scorecard.walk_minutes * 60.0 * config.walking.speed_mps
     cands = scenarios.generated_candidates(eng, now)
     assert len(cands) >= 10
-    matrix, _ = scenarios.candidate_matrix(eng, cands, cutoff_m)
+    ev = scenarios.compare(ref, eng, [], scorecard.care_kind_ids(), cutoff_m).after
+    si = siting.inputs(ref, eng, ev, cands, cutoff_m)
     said: list[str] = []
-    exact = scenarios.solve(ref, eng, now, cands, matrix, k=3, target_share=None, method="exact", time_limit_s=3600,
-                            caller=Caller.cli(), progress=said.append)  # more than a visitor may ask for: bounded by the config
+    exact = siting.solve(ref, si, siting.SitingRequest("mclp", k=3, time_limit_s=3600), caller=Caller.cli(),
+                         progress=said.append)  # more than a visitor may ask for: bounded by the config
     bound = config.siting.max_time_limit_s
     assert f"限时 3600 秒超过允许的 {bound:g} 秒" in said[0] and any(f"限时 {bound:g} 秒）" in s for s in said)
-    greedy = scenarios.solve(ref, eng, now, cands, matrix, k=3, target_share=None, method="greedy", time_limit_s=120,
-                             caller=Caller.cli())
+    greedy = siting.solve(ref, si, siting.SitingRequest("mclp", k=3, method="greedy"), caller=Caller.cli())
     assert exact.status == "optimal" and len(exact.chosen) == 3
     assert exact.objective >= greedy.objective - 1e-6
     weights = scenarios.demand_weights(eng)

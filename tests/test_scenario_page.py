@@ -191,3 +191,48 @@ def test_beds_per_1000_do_not_follow_the_category(page):
     page.run()
     assert_clean(page)
     assert metrics(page)["每千名老人床位"] == beds  # always per 1,000 elders 60+
+
+
+@pytest.mark.parametrize("model", ["capacitated", "pmedian", "equity", "budget", "lscp"])
+def test_every_siting_model_answers_on_the_page(page, model):
+    from dashboard.state import SCN_MODEL
+
+    page.session_state[SCN_VIEW] = "optimise"
+    page.session_state[SCN_MODEL] = model
+    page.run()
+    if model in ("capacitated", "pmedian", "equity"):
+        next(n for n in page.number_input if n.label == "新增站点数 k").set_value(4)
+    button(page, "开始优化").click().run()
+    if model == "equity" and page.error:  # four sites cannot lift every township: the page says which
+        floors = page.dataframe[0].value
+        short = floors["范围"][floors["达标"] == "✗"]
+        assert "无解" in page.error[0].value and any(n in page.error[0].value for n in short)
+        next(c for c in page.checkbox if c.label.startswith("不设下限")).check()
+        button(page, "开始优化").click().run()
+    assert_clean(page)
+    m = metrics(page)
+    label = {"capacitated": "容量内服务", "pmedian": "人均步行距离", "budget": "花费"}.get(model, "加权覆盖率")
+    assert label in m, sorted(m)
+    if model == "pmedian":
+        assert 0 < number(m["人均步行距离"]) <= 900  # capped at the 15-minute walk
+    if model == "budget":
+        assert number(m["花费"].replace(",", "")) <= 1000  # within the form's default budget
+    if model == "equity":  # every township and the villages, each at its floor or the instance said why not
+        floors = page.dataframe[0].value
+        assert "农村（村委会）" in set(floors["范围"]) and len(floors) >= 10
+
+
+def test_curve_shows_the_elbow_and_hands_its_k_to_the_exact_model(page):
+    from dashboard.state import SCN_K, SCN_MODEL
+
+    page.session_state[SCN_VIEW] = "optimise"
+    page.session_state[SCN_MODEL] = "curve"
+    page.run()
+    next(n for n in page.number_input if n.label == "曲线最多到 k =").set_value(12)
+    button(page, "开始优化").click().run()
+    assert_clean(page)
+    assert any("拐点 k =" in c.value for c in page.caption)
+    chosen = next(n for n in page.number_input if n.label == "选定新增站点数")
+    chosen.set_value(3).run()
+    next(b for b in page.button if b.label.startswith("用 3 个站点")).click().run()
+    assert page.session_state[SCN_MODEL] == "mclp" and page.session_state[SCN_K] == 3

@@ -315,6 +315,7 @@ FACILITY_FIELDS = [
     Field("staff_total", "工作人员"), Field("staff_professional", "专业护理人员"),
     Field("staff_prejob_trained", "岗前培训人员"), Field("medical_partner", "签约医疗机构"),
     Field("operating_model", "运营模式"), Field("opened_on", "开业日期"), Field("star_rating", "星级"),
+    Field("service_capacity", "服务能力（人）"),
 ]
 COUNT_FIELDS = ("beds_total", "beds_care", "beds_dementia", "staff_total", "staff_professional",
                 "staff_prejob_trained")
@@ -430,6 +431,7 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
     partner_of = cells.parse("medical_partner", yes_no)
     opened_of = cells.parse("opened_on", date)
     star_of = cells.parse("star_rating", _star)
+    capacity_of = cells.parse("service_capacity", count)
     town_of = cells.parse("township", lambda t: towns.resolve(town_values.get(t, t)), memo=False) \
         if towns is not None else None
     comm_of = cells.parse("community", comms.resolve, memo=False) if comms is not None else None
@@ -517,6 +519,14 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
                 ok = False
             else:
                 rec["star_rating"] = v
+        rec["service_capacity"] = None  # blank: the kind's capacity from config
+        if not blank["service_capacity"][i]:
+            v = capacity_of[i]
+            if isinstance(v, BadValue):
+                bad(n, "service_capacity", text["service_capacity"][i], v.why, "填写该设施能服务的老人数，如 500；不清楚就留空")
+                ok = False
+            else:
+                rec["service_capacity"] = v
         rec["address"] = addresses[i][:200]
         rec["operating_model"] = (models[i] or "未填")[:20]
         t = text["township"][i]

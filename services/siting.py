@@ -1,0 +1,97 @@
+"""Siting on the district's data: the page's (情景规划 → 优化选址) way into planning/location.py.
+
+:func:`inputs` gathers the walks of the candidates and of the facilities that
+stay (a scenario's operating care facilities), their capacities, the demand
+weights and the township / rural labels; :func:`solve` checks the caller may
+run siting, bounds the time limit and runs the asked model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from data.versions import DataRef
+from geo.reach import PointIndex, Reach, walk_pairs
+from planning.candidates import Candidates, candidate_costs
+from planning.capacity import facility_capacity
+from planning.location import MODEL_LABELS, MODELS, SitingInputs, SitingRequest, run_model, served_curve, served_share
+from planning.siting import CoverageCurve, Floor, SitingResult
+from services import audit
+from services.access import Caller
+from services.base import base_layers, get_config
+from services.base import communities as base_communities
+from services.coverage import CoverageEngine
+from services.scenarios import Evaluation, candidate_pairs, demand_weights
+
+__all__ = ["MODELS", "MODEL_LABELS", "SitingInputs", "SitingRequest", "inputs", "labels_and_floors", "served_curve",
+           "served_share", "solve"]
+
+
+def labels_and_floors(eng: CoverageEngine, townships, communities, config) -> tuple[np.ndarray, tuple[Floor, ...]]:
+    """Each elder group's label (its township's index × 2 + 1 when it lives in a village) and the configured
+    floors: every township, the villages (农村), the urban communities (城镇)."""
+    groups = eng.groups
+    codes = sorted(set(groups["township_code"].astype(str)) | set(townships["code"].astype(str)))
+    index = {c: i for i, c in enumerate(codes)}
+    urban = dict(zip(communities["code"].astype(str), communities["is_urban"].astype(bool), strict=True)) \
+        if len(communities) else {}
+    street = dict(zip(townships["code"].astype(str), townships["type"].astype(str) == "街道", strict=True))
+    rural = np.array([not urban.get(str(cc), street.get(str(tc), False))
+                      for cc, tc in zip(groups["community_code"], groups["township_code"], strict=True)], dtype=bool)
+    labels = np.array([index[str(t)] for t in groups["township_code"]], dtype=np.int64) * 2 + rural
+    names = dict(zip(townships["code"].astype(str), townships["name"].astype(str), strict=True))
+    cfg = config.siting
+    floors = [Floor(names.get(c, c), (2 * i, 2 * i + 1), cfg.township_floor) for c, i in index.items()
+              if cfg.township_floor > 0 and c in set(groups["township_code"].astype(str))]
+    all_rural = tuple(2 * i + 1 for i in index.values())
+    all_urban = tuple(2 * i for i in index.values())
+    if cfg.rural_floor > 0 and rural.any():
+        floors.append(Floor("农村（村委会）", all_rural, cfg.rural_floor))
+    if cfg.urban_floor > 0 and (~rural).any():
+        floors.append(Floor("城镇（居委会）", all_urban, cfg.urban_floor))
+    return labels, tuple(floors)
+
+
+def inputs(ref: DataRef, eng: CoverageEngine, ev: Evaluation, cands: Candidates, cutoff_m: float, *,
+           new_kind: str | None = None) -> SitingInputs:
+    """Everything the models need for ``cands`` over the facilities of ``ev`` (a scenario's after-set)."""
+    config = get_config()
+    townships, communities = base_layers(ref).townships, base_communities(ref)
+    pairs, on_net = candidate_pairs(eng, cands, cutoff_m)
+    demand = eng.model.demand
+    existing = walk_pairs(Reach(eng.net), PointIndex(eng.net, demand), ev.sites, demand, cutoff_m=cutoff_m)
+    kinds = config.facility_kinds
+    new_kind = new_kind or config.siting.new_site_kind
+    new_cap = facility_capacity(_one_of_kind(new_kind), kinds)[0]
+    labels, floors = labels_and_floors(eng, townships, communities, config)
+    return SitingInputs(cands=cands, pairs=pairs, on_net=on_net, existing=existing,
+                        existing_capacity=facility_capacity(ev.counted, kinds), new_capacity=float(new_cap),
+                        covered=ev.result.covered, weights=demand_weights(eng),
+                        costs=candidate_costs(cands, new_build=config.siting.cost_new_build,
+                                              renovation=config.siting.cost_renovation),
+                        labels=labels, floors=floors, cutoff_m=float(cutoff_m))
+
+
+def _one_of_kind(kind_id: str) -> pd.DataFrame:
+    return pd.DataFrame({"kind_id": [kind_id], "beds_total": [0], "service_capacity": [None]})
+
+
+def solve(ref: DataRef, si: SitingInputs, request: SitingRequest, *, caller: Caller,
+          progress: Callable[[str], None] = lambda _m: None) -> SitingResult | CoverageCurve:
+    """Run the asked model over the candidates with the facilities that stay. Only a planner (or the command
+    line) may run it (AccessDenied, audited); the time limit is bounded by ``[siting] max_time_limit_s`` here,
+    whatever a form or a request asked for. A bad request raises ValueError naming what to change."""
+    why = request.problem()
+    if why:
+        raise ValueError(why)
+    audit.allowed(ref.url, caller, "siting", object=ref.district)
+    cfg = get_config().siting
+    limit = request.time_limit_s
+    if limit > cfg.max_time_limit_s:
+        progress(f"限时 {limit:g} 秒超过允许的 {cfg.max_time_limit_s:g} 秒，按 {cfg.max_time_limit_s:g} 秒求解")
+        limit = cfg.max_time_limit_s
+    return run_model(si, request, time_limit_s=limit, penalty_m=cfg.pmedian_penalty_m,
+                     curve_exact_every=cfg.curve_exact_every, progress=progress)
