@@ -288,52 +288,108 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _siting_labels(dem, args, config):
+    """Labels (township index × 2 + rural) and floors of the demand file's township / rural columns."""
+    import numpy as np
+
+    from planning.siting import Floor
+
+    towns = dem.township if dem.township is not None else np.full(len(dem), "", dtype=object)
+    rural = dem.rural if dem.rural is not None else np.zeros(len(dem), dtype=bool)
+    names = sorted(set(towns.tolist()) - {""})
+    index = {t: i for i, t in enumerate(["", *names])}
+    labels = np.array([index[t] for t in towns], dtype=np.int64) * 2 + rural
+    township_floor = config.siting.township_floor if args.township_floor is None else args.township_floor
+    rural_floor = config.siting.rural_floor if args.rural_floor is None else args.rural_floor
+    floors = [Floor(t, (2 * index[t], 2 * index[t] + 1), township_floor) for t in names if township_floor > 0]
+    if dem.rural is not None and rural.any() and rural_floor > 0:
+        floors.append(Floor("农村", tuple(2 * i + 1 for i in index.values()), rural_floor))
+    return labels, tuple(floors)
+
+
 def _cmd_siting(args: argparse.Namespace) -> int:
     import csv
 
     import numpy as np
 
-    from geo.reach import PointIndex, Reach, coverage_matrix
+    from config import load_config
+    from geo.reach import PointIndex, Reach, walk_pairs
+    from planning.candidates import candidate_costs, imported_candidates
     from planning.coverage import CoverageModel
-    from planning.siting import SitingProblem
+    from planning.location import MODEL_LABELS, SitingInputs, SitingRequest, run_model, served_curve
     from reports.cells import safe_cell
 
-    if (args.k is None) == (args.target_share is None):
+    model = args.model or ("lscp" if args.target_share is not None else "budget" if args.budget is not None else "mclp")
+    request = SitingRequest(model=model, k=args.k, target_share=args.target_share, budget=args.budget,
+                            maximin=args.maximin, method=args.method, time_limit_s=args.time_limit)
+    if model in ("mclp", "lscp") and (args.k is None) == (args.target_share is None):
         print("错误：请给出 --k（新增站点数）或 --target-share（目标覆盖率）其中之一 (give exactly one)", file=sys.stderr)
         return 2
-    if args.k is not None and args.k < 1 or args.target_share is not None and not 0 < args.target_share <= 1:
-        print("错误：--k 必须 ≥ 1，--target-share 必须在 (0, 1] 之间", file=sys.stderr)
+    why = request.problem()
+    if why:
+        print(f"错误：{why}（--model {model}）", file=sys.stderr)
         return 2
+    config = load_config()
     try:
         net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "候选点": (args.candidates, False),
                                        "需求点": (args.demand, True)})
     except InputError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    (_, fac_s), (cand, cand_s), (dem, dem_s) = pts["设施"], pts["候选点"], pts["需求点"]
+    (fac, fac_s), (cand, cand_s), (dem, dem_s) = pts["设施"], pts["候选点"], pts["需求点"]
     cutoff = args.minutes * 60.0 * args.speed
-    model = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
-    now = model.evaluate(fac_s, cutoff_m=cutoff)
+    cov = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
+    now = cov.evaluate(fac_s, cutoff_m=cutoff)
     print(f"现状：步行 {args.minutes:g} 分钟覆盖 {now.share():.2%}", flush=True)
-    matrix = coverage_matrix(Reach(net), PointIndex(net, dem_s), cand_s, dem_s, cutoff_m=cutoff)
-    problem = SitingProblem(matrix, dem.weight, candidate_ids=cand.ids, covered_now=now.covered)
-    r = problem.reductions
-    print(f"模型化简：需求点 {r.demand_in:,} → {r.demand_kept:,}，候选点 {r.candidates_in:,} → {r.candidates_kept:,}",
-          flush=True)
-    if args.k is not None:
-        result = (problem.solve_greedy(args.k) if args.method == "greedy"
-                  else problem.solve_mclp(args.k, time_limit_s=args.time_limit))
-    else:
-        result = problem.solve_lscp(args.target_share, time_limit_s=args.time_limit)
+    print(f"模型：{MODEL_LABELS[model][0]}（{model}）", flush=True)
+    index = PointIndex(net, dem_s)
+    cands = imported_candidates(cand.ids, cand.lonlat, cost=cand.cost, build=cand.build)
+    labels, floors = _siting_labels(dem, args, config)
+    new_cap = args.capacity
+    if new_cap is None:
+        kind = next(k for k in config.facility_kinds if k.id == config.siting.new_site_kind)
+        new_cap = float(kind.capacity) if kind.capacity is not None else float("inf")
+    si = SitingInputs(
+        cands=cands, pairs=walk_pairs(Reach(net), index, cand_s, dem_s, cutoff_m=cutoff), on_net=cand_s.ok,
+        existing=walk_pairs(Reach(net), index, fac_s, dem_s, cutoff_m=cutoff),
+        existing_capacity=fac.capacity if fac.capacity is not None else np.full(len(fac), np.inf),
+        new_capacity=new_cap, covered=now.covered, weights=dem.weight,
+        costs=candidate_costs(cands, new_build=config.siting.cost_new_build, renovation=config.siting.cost_renovation),
+        labels=labels, floors=floors, cutoff_m=cutoff)
+    try:
+        result = run_model(si, request, time_limit_s=args.time_limit, penalty_m=args.penalty_m,
+                           curve_exact_every=config.siting.curve_exact_every,
+                           progress=lambda m: print(m, flush=True))
+    except ValueError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    if model == "curve":
+        served = served_curve(si, args.k)
+        total = result.total_weight or 1.0
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["k", "covered_share_greedy", "covered_share_exact", "served_share_greedy"])
+            for k in result.k:
+                exact = result.exact.get(int(k))
+                w.writerow([int(k), f"{result.greedy[k] / total:.6f}", "" if exact is None else
+                            f"{exact.objective / total:.6f}", f"{served[k] / total:.6f}"])
+        print(f"拐点：新增 {result.elbow} 个站点（覆盖 {result.greedy[result.elbow] / total:.2%}）；{result.solve_s:.2f} s")
+        print(f"elbow={result.elbow} k_max={args.k} share_at_elbow={result.greedy[result.elbow] / total:.4f}")
+        return 0
     if result.message:
         print(result.message)
+    for name, got, floor in result.floor_shares:
+        print(f"  {name}：{got:.2%}（下限 {floor:.0%}）{'' if got >= floor - 1e-9 else ' 未达标'}")
     where = dict(zip(cand.ids.tolist(), cand.lonlat.tolist(), strict=True))
+    cost_of = dict(zip(cand.ids.tolist(), si.costs.tolist(), strict=True))
     with open(args.out, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", "lon", "lat"])
+        w.writerow(["id", "lon", "lat", "cost"])
         for cid in result.chosen:
-            w.writerow([safe_cell(cid), *where[cid]])
-    print(f"新增 {len(result.chosen)} 个站点后覆盖 {result.share:.2%}（{result.solve_s:.2f} s，{result.method}）")
+            w.writerow([safe_cell(cid), *where[cid], f"{cost_of[cid]:g}"])
+    what = {"pmedian": f"加权步行距离合计 {result.objective:,.0f} m", "capacitated": f"容量内服务 {result.share:.2%}"}
+    print(f"新增 {len(result.chosen)} 个站点后{what.get(model, f'覆盖 {result.share:.2%}')}"
+          f"（{result.solve_s:.2f} s，{result.method}）")
     bound = "" if result.bound is None else f"{result.bound:g}"
     print(f"status={result.status} objective={result.objective:g} bound={bound} sites={len(result.chosen)}")
     return 0 if result.status != "infeasible" else 3
@@ -694,21 +750,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     sit = sub.add_parser(
         "siting",
-        help="choose new station sites: best k (MCLP) or fewest for a target share (LSCP)",
+        help="choose new station sites with any siting model (coverage, capacity, walking, equity, budget, curve)",
         description=(
-            "Existing facilities are kept; new sites are chosen among the candidates to cover "
-            "the most demand weight within the walk (--k) or to reach a covered share with the "
-            "fewest sites (--target-share). The last line is status=... objective=... bound=... sites=..."
+            "Existing facilities are kept; new sites are chosen among the candidates. --model: mclp (best --k for "
+            "coverage; the default), lscp (fewest for --target-share), capacitated (best --k served within capacity: "
+            "--capacity for new sites, a capacity column for facilities), pmedian (best --k for the least total walk), "
+            "equity (best --k with township floors from the demand file's township column and rural floors from its "
+            "rural column), budget (most coverage within --budget, candidate file's cost / build columns), curve "
+            "(coverage for k = 1 … --k, the elbow; writes k,share rows). The last line is status=... objective=... "
+            "bound=... sites=... (curve: elbow=... k_max=... share_at_elbow=...)."
         ),
     )
     _walk_arguments(sit)
-    sit.add_argument("--candidates", required=True, type=Path, help="candidate site points (GeoJSON or CSV id,lon,lat)")
+    sit.add_argument("--candidates", required=True, type=Path,
+                     help="candidate site points (GeoJSON or CSV id,lon,lat; optional cost, build = new|renovation)")
+    sit.add_argument("--model", choices=["mclp", "lscp", "capacitated", "pmedian", "equity", "budget", "curve"],
+                     default=None, help="the question (default mclp, or lscp with --target-share)")
     goal = sit.add_mutually_exclusive_group()
-    goal.add_argument("--k", type=int, default=None, help="number of new sites (MCLP)")
+    goal.add_argument("--k", type=int, default=None, help="number of new sites (the curve: up to this many)")
     goal.add_argument("--target-share", type=float, default=None, help="covered share to reach, e.g. 0.9 (LSCP)")
+    goal.add_argument("--budget", type=float, default=None, help="budget in the candidates' cost unit (budget model)")
+    sit.add_argument("--capacity", type=float, default=None,
+                     help="elders one new site serves (default: the config's capacity of [siting] new_site_kind)")
+    sit.add_argument("--penalty-m", type=float, default=None,
+                     help="p-median: the walk an elder beyond the limit counts at (default: the limit)")
+    sit.add_argument("--maximin", action="store_true", help="equity: raise the lowest township instead of floors")
+    sit.add_argument("--township-floor", type=float, default=None, help="equity: every township's floor (default: config)")
+    sit.add_argument("--rural-floor", type=float, default=None, help="equity: the villages' floor (default: config)")
     sit.add_argument("--time-limit", type=float, default=60.0, help="solver time limit in seconds (default 60)")
-    sit.add_argument("--method", choices=["exact", "greedy"], default="exact", help="exact (HiGHS) or greedy + swap")
-    sit.add_argument("--out", required=True, type=Path, help="output CSV of the chosen candidates: id,lon,lat")
+    sit.add_argument("--method", choices=["exact", "greedy"], default="exact", help="exact (HiGHS) or the fast heuristic")
+    sit.add_argument("--out", required=True, type=Path,
+                     help="output CSV: the chosen candidates id,lon,lat,cost (curve: k and the shares)")
     sit.set_defaults(func=_cmd_siting)
 
     fs = sub.add_parser(

@@ -27,6 +27,9 @@ class PointTable:
     weight: np.ndarray  # (n,) >= 0, 1 when the file has none
     cost: np.ndarray | None = None  # (n,) a candidate's cost (NaN where not given); None: no cost column
     build: np.ndarray | None = None  # (n,) "new" | "renovation" | "" (candidates: build new or renovate)
+    capacity: np.ndarray | None = None  # (n,) elders a facility serves (inf where not given); None: no such column
+    township: np.ndarray | None = None  # (n,) demand: the township a point belongs to ("" where not given)
+    rural: np.ndarray | None = None  # (n,) demand: lives in a village (农村)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -62,7 +65,7 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
         _fail(path, "file", f"unknown type {suffix!r}; use GeoJSON (.geojson) or CSV with lon,lat columns")
     if not rows:
         _fail(path, "file", "contains no points")
-    ids, lonlat, weight, cost, build = [], [], [], [], []
+    ids, lonlat, weight, cost, build, capacity, township, rural = [], [], [], [], [], [], [], []
     seen: dict[str, str] = {}
     for where, props, lon, lat in rows:
         pid = props.get("id")
@@ -90,15 +93,33 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
         b = BUILD_WORDS.get(b, b)
         if b not in ("", "new", "renovation"):
             _fail(path, where, f"build must be new (新建) or renovation (改造), got {props.get('build')!r}")
+        cap = np.inf
+        if props.get("capacity") not in (None, ""):
+            cap = _number(path, where, "capacity", props["capacity"])
+            if cap < 0:
+                _fail(path, where, f"capacity must not be negative, got {cap}")
+        r = str(props.get("rural") or "").strip().lower()
+        if r not in RURAL_WORDS:
+            _fail(path, where, f"rural must be 1/0 (是/否, 村/居), got {props.get('rural')!r}")
         ids.append(pid)
         lonlat.append((lon, lat))
         weight.append(w)
         cost.append(c)
         build.append(b)
-    has_cost = any(np.isfinite(cost))
+        capacity.append(cap)
+        township.append(str(props.get("township") or "").strip())
+        rural.append(RURAL_WORDS[r])
+    keys = set().union(*(props for _, props, _, _ in rows))
     return PointTable(ids=np.array(ids, dtype=object), lonlat=np.array(lonlat, dtype=float), weight=np.array(weight),
-                      cost=np.array(cost) if has_cost else None,
-                      build=np.array(build, dtype=object) if any(build) else None)
+                      cost=np.array(cost) if any(np.isfinite(cost)) else None,
+                      build=np.array(build, dtype=object) if any(build) else None,
+                      capacity=np.array(capacity) if "capacity" in keys else None,
+                      township=np.array(township, dtype=object) if "township" in keys else None,
+                      rural=np.array(rural, dtype=bool) if "rural" in keys else None)
+
+
+RURAL_WORDS = {"": False, "0": False, "1": True, "是": True, "否": False, "true": True, "false": False, "村": True,
+               "居": False, "村委会": True, "居委会": False, "rural": True, "urban": False}
 
 
 BUILD_WORDS = {"新建": "new", "改造": "renovation", "改建": "renovation", "闲置改造": "renovation",
