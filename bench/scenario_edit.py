@@ -1,19 +1,24 @@
-"""How fast a scenario edit shows its before/after on the demo district (target ≤ 1 s).
+"""How fast a scenario edit shows on the map, and whether the map stays where the planner put it (issue 17).
 
 Two measurements on a fresh demo database (seed 42):
   service: store one change (a new station at an under-served street node),
-           read the scenario back and compute before/after (both facility sets
-           on the walking network, the difference per township and category),
-           with the cached engine, as the page does; baseline side by side in
-           the same run: the same edit when the engine is rebuilt from the
-           database every time (network, snapping, model), i.e. without the
-           engine cache.
-  browser: the real page in Debian's headless Chromium: click on the map,
-           wait until the covered-elders figure changes; every click is a new
-           site, so each one is a real edit (map redrawn included).
-Last line: RESULT edit_ms=... rebuild_ms=... speedup_vs_rebuild=... browser_edit_s=...
+           read the scenario back and compute before/after, with the cached
+           engine, as the page does; baseline side by side in the same run:
+           the same edit when the engine is rebuilt from the database every
+           time (network, snapping, model), i.e. without the engine cache.
+  browser: the real page (server.py, signed in as demo.planner) in Debian's
+           headless Chromium. The map is zoomed once onto a township (zoom 14)
+           and then left alone: --clicks clicks at street nodes in view, each
+           timed from the mouse click until the "计入站点" figure shows one more
+           site; after every click the map's zoom and centre are compared with
+           the ones set at the start. Then 15分钟服务圈: --slides moves of the
+           minutes slider, each timed until the map has drawn its new layers
+           (streamlit-folium's feature group replaced in the same frame).
+Last line: RESULT edit_ms=... rebuild_ms=... speedup_vs_rebuild=... browser_edit_median_s=...
+browser_edit_p95_s=... first10_median_s=... last10_median_s=... clicks_applied=... clicks=... zoom_kept=...
+slider_map_s=...
 
-Usage: python bench/scenario_edit.py [--edits 15] [--clicks 8]
+Usage: python bench/scenario_edit.py [--edits 15] [--clicks 30] [--slides 8]
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -35,10 +42,9 @@ from tools.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     MAP_IFRAME,
-    click_map_at,
+    click_map_point,
     metric_value,
     sign_in,
-    wait_metric_changes,
 )
 from tools.net import free_port  # noqa: E402
 
@@ -59,6 +65,21 @@ def edit_points(url: str, n: int) -> list[tuple[float, float]]:
     care = tuple(sorted(k.id for k in scenarios.get_config().facility_kinds if k.care_service))
     now = scenarios.compare(ref, eng, [], care, 900.0).after.result
     return [tuple(map(float, p)) for p in scenarios.generated_candidates(eng, now).lonlat[:n]]
+
+
+def view_points(url: str, centre: tuple[float, float], n: int, half_deg: float) -> list[tuple[float, float]]:
+    """``n`` street nodes within ``half_deg`` of ``centre``, spread out (every k-th of them by distance)."""
+    from services import coverage
+    from tests.conftest import demo_ref
+
+    eng = coverage.engine(demo_ref(url))
+    ll = eng.net.node_lonlat
+    near = np.flatnonzero((np.abs(ll[:, 0] - centre[0]) < half_deg) & (np.abs(ll[:, 1] - centre[1]) < half_deg * 0.6))
+    if len(near) < n:
+        msg = f"only {len(near)} street nodes in view; widen the view"
+        raise SystemExit(msg)
+    pick = near[np.linspace(0, len(near) - 1, n).astype(int)]
+    return [tuple(map(float, ll[i])) for i in pick]
 
 
 def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
@@ -87,7 +108,11 @@ def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
     return times
 
 
-def browser_edits(url: str, points) -> list[float]:
+def _view(frame) -> list[float]:
+    return frame.evaluate("() => [window.map.getZoom(), window.map.getCenter().lat, window.map.getCenter().lng]")
+
+
+def browser_run(url: str, centre, points, slides: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
@@ -95,7 +120,7 @@ def browser_edits(url: str, points) -> list[float]:
                              "--server.headless", "true"], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(120):
+        for _ in range(240):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2)
                 break
@@ -107,17 +132,45 @@ def browser_edits(url: str, points) -> list[float]:
             sign_in(page, f"http://127.0.0.1:{port}", "demo.planner")
             page.goto(f"http://127.0.0.1:{port}/scenarios")
             page.frame_locator(MAP_IFRAME).locator(".fac-dot").first.wait_for(timeout=180_000)
-            times = []
+            frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+            frame.evaluate("([lat, lng]) => { window.map.setView([lat, lng], 14, {animate: false}); }",
+                           [centre[1], centre[0]])
+            start_view = _view(frame)
+            times, kept = [], 0
             for lon, lat in points:
-                page.wait_for_function(f"() => document.querySelectorAll(\"{MAP_IFRAME}\").length === 1")
-                page.wait_for_timeout(800)  # let the new map settle before the planner clicks again
-                before = metric_value(page, "情景覆盖老人")
+                before = metric_value(page, "计入站点")
                 t = time.perf_counter()
-                click_map_at(page, lon, lat)
-                wait_metric_changes(page, "情景覆盖老人", before)
+                click_map_point(page, lon, lat)
+                page.wait_for_function(
+                    """(before) => { const m = [...document.querySelectorAll("[data-testid='stMetric']")]
+                         .find(e => e.innerText.includes("计入站点"));
+                         return m && m.querySelector("[data-testid='stMetricValue']").innerText !== before; }""",
+                    arg=before, timeout=120_000, polling="raf")
                 times.append(time.perf_counter() - t)
+                frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+                v = _view(frame)
+                kept += int(v[0] == start_view[0] and abs(v[1] - start_view[1]) < 1e-9
+                            and abs(v[2] - start_view[2]) < 1e-9)
+            page.get_by_text(f"本情景的变更（{len(points)} 项）").wait_for(timeout=120_000)
+            applied = len(points)  # the change list says so (the wait above fails otherwise)
+            page.goto(f"http://127.0.0.1:{port}/service_circle")
+            page.frame_locator(MAP_IFRAME).locator(".fac-dot").first.wait_for(timeout=180_000)
+            slider = page.locator("[data-testid='stSlider'] input[type='range']").first
+            slide_times = []
+            for i in range(slides):
+                frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+                frame.evaluate("() => { window.__fg0 = window.__GLOBAL_DATA__.last_feature_group; window.__probe = 1; }")
+                slider.focus()
+                t = time.perf_counter()
+                slider.press("ArrowLeft" if i % 2 == 0 else "ArrowRight")
+                frame.wait_for_function("() => window.__GLOBAL_DATA__.last_feature_group !== window.__fg0",
+                                        timeout=120_000, polling="raf")
+                slide_times.append(time.perf_counter() - t)
+                if frame.evaluate("() => window.__probe") != 1:
+                    msg = "the coverage map's frame was reloaded by a slider move"
+                    raise SystemExit(msg)
             browser.close()
-        return times
+        return {"times": times, "kept": kept, "applied": applied, "slides": slide_times}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -126,11 +179,12 @@ def browser_edits(url: str, points) -> list[float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--edits", type=int, default=15)
-    ap.add_argument("--clicks", type=int, default=8)
+    ap.add_argument("--clicks", type=int, default=30)
+    ap.add_argument("--slides", type=int, default=8)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = demo_database(Path(tmp))
-        points = edit_points(url, a.edits + a.clicks + 3)
+        points = edit_points(url, a.edits + 4)
         service_edits(url, points[:1], rebuild=False)  # warm: engine built, kernels compiled
         fast = service_edits(url, points[1:1 + a.edits], rebuild=False)
         slow = service_edits(url, points[1:4], rebuild=True)
@@ -138,12 +192,23 @@ def main() -> None:
         print(f"service edit (cached engine): median {med_fast * 1000:.0f} ms over {len(fast)} edits "
               f"(max {max(fast) * 1000:.0f} ms)", flush=True)
         print(f"baseline, engine rebuilt per edit: median {med_slow * 1000:.0f} ms over {len(slow)} edits", flush=True)
-        clicks = browser_edits(url, points[1 + a.edits:1 + a.edits + a.clicks])
-        med_click = statistics.median(clicks)
-        print(f"browser: click -> new covered figure: median {med_click:.2f} s over {len(clicks)} clicks "
-              f"(max {max(clicks):.2f} s)", flush=True)
+        centre = points[-1]
+        clicks = view_points(url, centre, a.clicks, half_deg=0.02)
+        run = browser_run(url, centre, clicks, a.slides)
+    t = np.array(run["times"])
+    med, p95 = float(np.median(t)), float(np.percentile(t, 95))
+    first, last = float(np.median(t[:10])), float(np.median(t[-10:]))
+    slide = statistics.median(run["slides"])
+    print(f"browser: click -> new figure: median {med:.3f} s, p95 {p95:.3f} s over {len(t)} clicks "
+          f"(first ten {first:.3f} s, last ten {last:.3f} s, max {t.max():.3f} s)", flush=True)
+    print(f"browser: zoom and centre unchanged after {run['kept']} of {len(t)} clicks; "
+          f"{run['applied']} of {len(t)} clicks applied", flush=True)
+    print(f"browser: slider move -> map redrawn in place: median {slide:.3f} s over {len(run['slides'])} moves",
+          flush=True)
     print(f"RESULT edit_ms={med_fast * 1000:.0f} rebuild_ms={med_slow * 1000:.0f} "
-          f"speedup_vs_rebuild={med_slow / med_fast:.0f} browser_edit_s={med_click:.2f}")
+          f"speedup_vs_rebuild={med_slow / med_fast:.0f} browser_edit_median_s={med:.3f} browser_edit_p95_s={p95:.3f} "
+          f"first10_median_s={first:.3f} last10_median_s={last:.3f} clicks_applied={run['applied']} "
+          f"clicks={len(t)} zoom_kept={run['kept']} slider_map_s={slide:.3f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Siting benchmark (issue 4): ours vs spopt's MCLP and vs HiGHS without our reductions.
+"""Siting benchmark (issues 4 and 17): ours vs spopt's MCLP and PMedian and vs HiGHS without our reductions.
 
 Built from the demo district's roads: 2,000 candidate sites, the existing
 operating care facilities kept, k = 30 new sites, 15 minutes at 1.0 m/s. The
@@ -9,8 +9,15 @@ most uncovered elders, at most one per 250 m square (``--candidates random``:
      (its documented route; model build and solve timed together); objectives must match.
   B: 50,000 demand points — ours to proven optimum vs the same MCLP handed to HiGHS
      without reductions (time limit 120 s, so the ratio is a lower bound); greedy + swap.
+  U: a dense city (bench/urban.py: Hexi's density, 242,000 elders in 12,000 buildings, 110 stations of
+     600 places, 2,000 candidates gathered where elders are beyond capacity, one per 125 m square), k = 30:
+     capacitated MCLP and p-median to proven optimum (or the time limit, with the gap); spopt's PMedian
+     (PuLP + CBC, dense cost matrix) against ours on a cut of the city small enough for it; the coverage
+     curve k = 1 … 60 (greedy at every k, exact every 10) with the served-within-capacity curve; the
+     heuristics' share of the optimum and their time.
 Last line: RESULT exact_a_s=... spopt_a_s=... speedup_vs_spopt=... exact_b_s=...
-plain_highs_b_s=... greedy_b_s=... greedy_share=...
+plain_highs_b_s=... greedy_b_s=... greedy_share=... urban_capacitated_s=... urban_pmedian_s=...
+spopt_pmedian_s=... speedup_vs_spopt_pmedian=... curve_s=... heuristic_min_share=... heuristic_max_s=...
 
 Times are medians (ours and greedy: --repeat, plain HiGHS: --plain-repeat;
 spopt once, as it takes tens of seconds).
@@ -101,13 +108,113 @@ def spopt_mclp(matrix, existing, weights):
     return elapsed, float(pulp.value(mclp.problem.objective))
 
 
+def urban_inputs():
+    from bench.urban import city
+    from geo.reach import walk_pairs
+    from planning.allocation import served_within_capacity
+
+    lines, buildings, elders, stations = city()
+    net = network_from_lines(lines)
+    dem = snap_points(net, buildings, np.arange(len(buildings)), max_snap_m=300)
+    ex = snap_points(net, stations, np.arange(len(stations)), max_snap_m=300)
+    index = PointIndex(net, dem)
+    existing = walk_pairs(Reach(net), index, ex, dem, cutoff_m=CUTOFF_M)
+    cap = np.full(len(stations), 600.0)
+    served, _ = served_within_capacity(existing, elders, cap)
+    share_served = np.where(elders > 0, served / elders, 1.0)
+    cands = underserved_candidates(net, dem, elders, share_served, spacing_m=125.0, max_count=N_CANDIDATES)
+    cs = snap_points(net, cands.lonlat, np.arange(len(cands)), max_snap_m=300)
+    pairs = walk_pairs(Reach(net), index, cs, dem, cutoff_m=CUTOFF_M)
+    covered = np.zeros(len(elders), dtype=bool)
+    covered[existing.point] = True
+    return net, elders, existing, cap, pairs, covered, dem
+
+
+def spopt_pmedian(pairs, existing, weights, penalty):
+    """spopt's PMedian on a dense cost matrix (walks, the penalty where beyond the limit), existing sites kept."""
+    import pulp
+    from spopt.locate import PMedian
+
+    t = time.perf_counter()
+    n_c, n_e = pairs.n_sites, existing.n_sites
+    cost = np.full((pairs.n_points, n_c + n_e), penalty)
+    cost[pairs.point, pairs.site] = np.minimum(pairs.metres, penalty)
+    cost[existing.point, n_c + existing.site] = np.minimum(existing.metres, penalty)
+    predefined = np.r_[np.zeros(n_c, dtype=bool), np.ones(n_e, dtype=bool)]
+    model = PMedian.from_cost_matrix(cost, weights, p_facilities=K + n_e, predefined_facilities_arr=predefined)
+    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    return time.perf_counter() - t, float(pulp.value(model.problem.objective))
+
+
+def urban(repeat: int, time_limit: float, cut_m: float) -> dict:
+    from planning.allocation import AllocationProblem
+
+    t = time.perf_counter()
+    net, elders, existing, cap, pairs, covered, dem = urban_inputs()
+    print(f"[U] city: {net.n_nodes:,} street nodes, {elders.sum():,.0f} elders in {len(elders):,} buildings, "
+          f"{existing.n_sites} stations (600 places each), {pairs.n_sites:,} candidates, {len(pairs.site):,} "
+          f"candidate walks within {CUTOFF_M:.0f} m; built in {time.perf_counter() - t:.1f} s", flush=True)
+    ids = np.arange(pairs.n_sites)
+    problem = AllocationProblem(pairs, elders, candidate_ids=ids, capacity=600.0, existing=existing,
+                                existing_capacity=cap)
+    cap_s, cap_r = median_time(lambda: problem.solve_capacitated(K, time_limit_s=time_limit), repeat)
+    print(f"[U] capacitated MCLP k={K}: {cap_s:.2f} s, status {cap_r.status}, served {cap_r.objective:,.0f} "
+          f"(bound {cap_r.bound:,.0f}) {cap_r.message}", flush=True)
+    pm_s, pm_r = median_time(lambda: problem.solve_pmedian(K, time_limit_s=time_limit), repeat)
+    print(f"[U] p-median k={K}: {pm_s:.2f} s, status {pm_r.status}, total walk {pm_r.objective:,.0f} m "
+          f"(bound {pm_r.bound:,.0f}, gap {pm_r.gap:.4%})", flush=True)
+    cg_s, cg_r = median_time(lambda: problem.solve_capacitated(K, method="greedy"), repeat)
+    pg_s, pg_r = median_time(lambda: problem.solve_pmedian(K, method="greedy"), repeat)
+    cap_share, pm_share = cg_r.objective / cap_r.objective, pm_r.objective / pg_r.objective
+    print(f"[U] heuristics: capacitated {cg_s:.3f} s ({cap_share:.2%} of the optimum), p-median {pg_s:.3f} s "
+          f"({pm_share:.2%}: the optimum's walk over the heuristic's)", flush=True)
+    # the curve k = 1 … 60: walking coverage (greedy at every k, exact every 10) and served within capacity
+    cov = SitingProblem(pairs.coverage(), elders, candidate_ids=ids, covered_now=covered)
+    t = time.perf_counter()
+    curve = cov.curve(60, exact_at=range(10, 61, 10), time_limit_s=time_limit)
+    served = problem.served_curve(60)
+    curve_s = time.perf_counter() - t
+    print(f"[U] curve k=1..60: {curve_s:.2f} s; elbow k={curve.elbow}; coverage {curve.greedy[0] / elders.sum():.2%}"
+          f" -> {curve.greedy[-1] / elders.sum():.2%}; served {served[0] / elders.sum():.2%} -> "
+          f"{served[-1] / elders.sum():.2%}", flush=True)
+    # spopt's PMedian on a cut: the buildings, candidates and stations inside a square of cut_m metres
+    xy = dem.xy
+    centre = np.median(xy, axis=0)
+    inside = np.flatnonzero(np.all(np.abs(xy - centre) <= cut_m / 2, axis=1))
+    cand_in = np.unique(pairs.site[np.isin(pairs.point, inside)])
+    cut_pairs = pairs.subset(sites=cand_in, points=inside)
+    ex_in = np.unique(existing.site[np.isin(existing.point, inside)])
+    cut_ex = existing.subset(sites=ex_in, points=inside)
+    cut = AllocationProblem(cut_pairs, elders[inside], candidate_ids=np.arange(len(cand_in)), existing=cut_ex)
+    ours_s, ours_r = median_time(lambda: cut.solve_pmedian(K, time_limit_s=time_limit), repeat)
+    print(f"[U] cut {cut_m:.0f} m square: {len(inside):,} buildings, {len(cand_in)} candidates, {len(ex_in)} stations;"
+          f" ours {ours_s:.3f} s, status {ours_r.status}, total walk {ours_r.objective:,.1f}", flush=True)
+    sp_s, sp_obj = spopt_pmedian(cut_pairs, cut_ex, elders[inside], CUTOFF_M)
+    print(f"[U] spopt PMedian (PuLP + CBC), build + solve: {sp_s:.2f} s, total walk {sp_obj:,.1f}", flush=True)
+    if abs(sp_obj - ours_r.objective) > 1e-6 * max(1.0, sp_obj):
+        raise SystemExit(f"p-median objectives differ: ours {ours_r.objective} vs spopt {sp_obj}")
+    return {"cap_s": cap_s, "pm_s": pm_s, "sp_s": sp_s, "ours_cut_s": ours_s, "curve_s": curve_s,
+            "shares": (cap_share, pm_share), "heur_s": (cg_s, pg_s), "statuses": (cap_r.status, pm_r.status)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--plain-time-limit", type=float, default=120.0)
     ap.add_argument("--repeat", type=int, default=5, help="runs of our solver and greedy (medians printed)")
     ap.add_argument("--plain-repeat", type=int, default=3, help="runs of the unreduced HiGHS baseline")
     ap.add_argument("--candidates", choices=["underserved", "random"], default="underserved")
+    ap.add_argument("--urban-time-limit", type=float, default=60.0, help="time limit of each urban exact solve")
+    ap.add_argument("--cut-m", type=float, default=900.0, help="side of the square cut handed to spopt's PMedian")
+    ap.add_argument("--only-urban", action="store_true", help="skip instances A and B")
     a = ap.parse_args()
+    u = urban(a.repeat, a.urban_time_limit, a.cut_m)
+    urban_line = (f"urban_capacitated_s={u['cap_s']:.2f} urban_pmedian_s={u['pm_s']:.2f} "
+                  f"spopt_pmedian_s={u['sp_s']:.2f} speedup_vs_spopt_pmedian={u['sp_s'] / u['ours_cut_s']:.0f} "
+                  f"curve_s={u['curve_s']:.2f} heuristic_min_share={min(u['shares']):.4f} "
+                  f"heuristic_max_s={max(u['heur_s']):.3f}")
+    if a.only_urban:
+        print(f"RESULT {urban_line}")
+        return
     rng = np.random.default_rng(2026)
     net, fac_s, cand_s, elders = demo_inputs(rng, a.candidates)
     print(f"demo network {net.n_nodes:,} nodes; {int(fac_s.ok.sum())} existing care facilities; "
@@ -140,7 +247,8 @@ def main() -> None:
           f"objective {res_plain.objective:g}, bound {res_plain.bound:g}", flush=True)
     print(
         f"RESULT exact_a_s={exact_a:.3f} spopt_a_s={spopt_a:.2f} speedup_vs_spopt={spopt_a / exact_a:.0f} "
-        f"exact_b_s={exact_b:.2f} plain_highs_b_s={plain_s:.1f} greedy_b_s={greedy_s:.3f} greedy_share={share:.4f}"
+        f"exact_b_s={exact_b:.2f} plain_highs_b_s={plain_s:.1f} greedy_b_s={greedy_s:.3f} greedy_share={share:.4f} "
+        f"{urban_line}"
     )
 
 

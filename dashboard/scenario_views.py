@@ -10,28 +10,30 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from shapely.geometry import Point
-from streamlit_folium import st_folium
 
+from dashboard import live_map
 from dashboard.components import caller, current_user
 from dashboard.i18n import pick
 from dashboard.state import (
     MAP_BASEMAP,
+    SCN_CLICKS,
     SCN_COMPARE,
     SCN_CURVE,
     SCN_FLASH,
     SCN_ID,
     SCN_K,
     SCN_KIND,
-    SCN_LAST_CLICK,
+    SCN_MAP,
     SCN_MODEL,
     SCN_PROPOSAL,
+    SCN_REFUSED,
     SCN_SELECT_NEXT,
 )
 from data.scenarios import ScenarioRepoError
 from data.versions import DataRef
 from geo.crs import gcj02_to_wgs84
 from geo.points import PointFileError, read_points
-from maps.builders import LocalAssets, ScenarioLayers, build_scenario_map
+from maps.builders import LocalAssets, ScenarioLayers, scenario_live_map
 from planning.candidates import imported_candidates
 from planning.scenario import Change, ScenarioError
 from services import base, coverage, data_admin, scenarios, siting
@@ -131,11 +133,16 @@ def manage(ref: DataRef, listing: pd.DataFrame, sid: int) -> None:
 
 
 def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category: str, township: str | None, *,
-                 proposed: gpd.GeoDataFrame | None = None, key: str, clickable: bool = False, height: int = 560):
+                 proposed: gpd.GeoDataFrame | None = None, key: str, clickable: bool = False, height: int = 560,
+                 refused: list | None = None):
     res = 9 if township else 8
     after, diff = cmp.after, cmp.diff
     before_ids = set(cmp.before.counted["id"])
-    fmap = build_scenario_map(ScenarioLayers(
+    refused_gdf = None
+    if refused:
+        refused_gdf = gpd.GeoDataFrame({"why": [w for _, _, w in refused]},
+                                       geometry=[Point(lon, lat) for lon, lat, _ in refused], crs="EPSG:4326")
+    live = scenario_live_map(ScenarioLayers(
         district=layers.district, townships=layers.townships, facilities=after.counted,
         newly_covered=coverage.weight_hexes(eng, diff.newly_covered, category, res),
         newly_uncovered=coverage.weight_hexes(eng, diff.newly_uncovered, category, res),
@@ -143,10 +150,9 @@ def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category:
         opened=after.counted[~after.counted["id"].isin(before_ids)][["code", "name", "geometry"]],
         closed=cmp.before.counted[~cmp.before.counted["id"].isin(set(after.counted["id"]))][["code", "name", "geometry"]],
         proposed=proposed, roads=base.roads(ref, township) if township else None,
-        selected_township=township,
-    ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
-    return st_folium(fmap, height=height, use_container_width=True, key=key,
-                     returned_objects=["last_clicked"] if clickable else [])
+        selected_township=township, refused=refused_gdf,
+    ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(), clickable=clickable)
+    return live_map.show(live, key=key, height=height, clickable=clickable)
 
 
 def kpis(cmp: scenarios.Comparison, category: str, township: str | None) -> None:
@@ -190,25 +196,84 @@ def category_table(cmp: scenarios.Comparison) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def handle_click(ref: DataRef, eng, sid: int, out: dict | None) -> None:
-    click = (out or {}).get("last_clicked")
-    if not click:
-        return
-    key = (round(float(click["lat"]), 7), round(float(click["lng"]), 7))
-    if key == st.session_state[SCN_LAST_CLICK]:
-        return  # the same click, returned again after the rerun it caused
-    st.session_state[SCN_LAST_CLICK] = key
-    lon, lat = float(click["lng"]), float(click["lat"])
-    if base.get_config().basemap(st.session_state[MAP_BASEMAP]).crs == "gcj02":
-        lon, lat = (float(v[0]) for v in gcj02_to_wgs84(np.array([lon]), np.array([lat])))
-    access = scenarios.snap_distance_m(eng, lon, lat)
-    if access is None:
-        st.warning(pick(f"该位置（{lon:.5f}, {lat:.5f}）距最近道路超过 {base.get_config().walking.max_snap_m:g} 米，"
-                        "老人无法步行到达；请点在道路附近。", "Too far from any street; click next to a street."))
-        return
+def apply_clicks(ref: DataRef, eng, sid: int, clicks: list[tuple[float, float]]) -> tuple[int, list]:
+    """Open a station at each click (lat, lng as drawn), in one transaction; a click too far from any street
+    opens nothing and is returned with why. Returns (the scenario written to, refused (lon, lat, why))."""
+    cfg = base.get_config()
     kind = st.session_state[SCN_KIND]
-    _add_change(ref, sid, Change("open", kind_id=kind, point=Point(lon, lat), note=f"地图点选新增（{_kinds()[kind]}）"),
-                pick(f"已新增站点（{lon:.5f}, {lat:.5f}，距道路 {access:.0f} 米）", "Site opened"))
+    opened, refused = [], []
+    for lat, lng in clicks:
+        lon, la = lng, lat
+        if cfg.basemap(st.session_state[MAP_BASEMAP]).crs == "gcj02":  # drawn shifted: stored in WGS84
+            lon, la = (float(v[0]) for v in gcj02_to_wgs84(np.array([lng]), np.array([lat])))
+        access = scenarios.snap_distance_m(eng, lon, la)
+        if access is None:
+            refused.append((lon, la, pick(f"未新增：距道路超过 {cfg.walking.max_snap_m:g} 米", "Too far from a street")))
+            continue
+        opened.append(Change("open", kind_id=kind, point=Point(lon, la), note=f"地图点选新增（{_kinds()[kind]}）"))
+    if not opened:
+        return sid, refused
+    author = current_user().login
+
+    def write(repo):
+        target = sid or repo.create(scenarios.default_name(), author=author)
+        for ch in opened:
+            repo.add_change(target, ch)
+        return target
+
+    try:
+        target = scenarios.scenario_call(ref, write, caller=caller())
+    except (ScenarioRepoError, ScenarioError, AccessDenied) as exc:
+        st.error(str(exc))
+        return sid, refused
+    st.toast(pick(f"已新增 {len(opened)} 个站点", f"{len(opened)} site(s) opened"), icon="✅")
+    return target, refused
+
+
+@st.fragment
+def edit_view(ref: DataRef, eng, layers, sid: int, kind_ids: tuple, cutoff: float, category: str,
+              township: str | None, editor: bool) -> None:
+    """The map, its figures and the change list; a map click reruns only this part, and the map is redrawn in
+    place (the planner's centre and zoom stay)."""
+    if editor:
+        clicks = live_map.new_clicks(st.session_state.get(SCN_MAP), SCN_CLICKS)
+        if clicks:
+            target, refused = apply_clicks(ref, eng, sid, clicks)
+            st.session_state[SCN_REFUSED] = refused[-5:]
+            if target != sid:  # the first click made a scenario: the picker above must show it
+                st.session_state[SCN_SELECT_NEXT] = target
+                st.rerun()
+    changes = compare_changes(ref, sid)
+    try:
+        cmp = scenarios.compare(ref, eng, changes, kind_ids, cutoff)
+    except ScenarioError as exc:
+        st.error(pick(f"情景无法应用到现状数据：{exc}。请撤销该变更或删除情景。", f"The scenario does not apply: {exc}"))
+        return
+    kpis(cmp, category, township)
+    left, right = st.columns([3, 2])
+    with left:
+        scenario_map(ref, eng, layers, cmp, category, township, key=SCN_MAP, clickable=editor,
+                     refused=st.session_state.get(SCN_REFUSED))
+        st.caption(pick(f"前后对比计算 {cmp.seconds * 1000:.0f} ms。绿色：新增覆盖；红色：失去覆盖；黄色：仍未覆盖。",
+                        f"Before/after in {cmp.seconds * 1000:.0f} ms."))
+    with right:
+        if editor:
+            kinds = _kinds()
+            st.selectbox(pick("点击地图新增的站点类型", "Kind a map click opens"), options=list(kinds),
+                         format_func=kinds.get, key=SCN_KIND)
+            st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
+            candidate_form(ref, sid, eng, cmp)
+            modify_form(ref, sid, cmp.after.facilities, township)
+        own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False),
+                                      viewer=current_user().login) if sid else []
+        change_list(ref, sid, own, len(changes) - len(own), editable=editor)
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        st.subheader(pick("各乡镇覆盖变化", "By township"))
+        township_table(cmp, layers.townships, category)
+    with c2:
+        st.subheader(pick("各类老人覆盖变化", "By category"))
+        category_table(cmp)
 
 
 def modify_form(ref: DataRef, sid: int, facilities: gpd.GeoDataFrame, township: str | None) -> None:

@@ -82,15 +82,16 @@ SCN_ID = "scn.id"  # selected scenario id; 0 = the current situation
 SCN_SELECT_NEXT = "scn.select_next"  # a scenario id to select on the next run (set after creating one)
 SCN_VIEW = "scn.view"
 SCN_KIND = "scn.kind"  # kind of the site a map click opens
-SCN_LAST_CLICK = "scn.last_click"  # the map click already handled
 SCN_CATEGORY = "scn.category"
 SCN_FLASH = "scn.flash"  # a message to show once after a rerun
 SCN_PROPOSAL = "scn.proposal"  # the optimiser's last answer, until saved or discarded
 SCN_CURVE = "scn.curve"  # the last coverage curve (k = 1 … K) and its base scenario
 SCN_MODEL = "scn.model"  # the siting model picked on 优化选址
+SCN_CLICKS = "scn.clicks"  # {map instance: last click number handled}: every click applied once
+SCN_REFUSED = "scn.refused"  # the last clicks that opened nothing, shown on the map with why
 SCN_K = "scn.k"  # its number of new sites (the curve's chosen k lands here)
 SCN_COMPARE = "scn.compare"  # the two scenario ids compared side by side
-SCN_MAP = "scn.map"  # the clickable edit map; its last click is read at the start of the next run
+SCN_MAP = "scn.map"  # the clickable edit map; its new clicks are applied at the start of the next run
 
 
 def init_scenario_state(*, new_site_kind: str) -> None:
@@ -101,7 +102,6 @@ def init_scenario_state(*, new_site_kind: str) -> None:
         SCN_ID: 0,
         SCN_VIEW: "edit",
         SCN_KIND: new_site_kind,
-        SCN_LAST_CLICK: None,
         SCN_CATEGORY: "elders",
         SCN_PROPOSAL: None,
         SCN_CURVE: None,

@@ -377,11 +377,70 @@ def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, basemap: Basemap
 
 
 def finish(m: folium.Map, legend: str, focus_bounds) -> folium.Map:
+    _frame(m, legend, focus_bounds)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    return m
+
+
+def _frame(m: folium.Map, legend: str, focus_bounds) -> None:
+    """The legend and the first view (fitted once, when the map is made; later views are the user's)."""
     minx, miny, maxx, maxy = focus_bounds
     _Legend(legend).add_to(m)
-    folium.LayerControl(collapsed=True, position="topright").add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    return m
+
+
+@dataclass
+class LiveMap:
+    """A map in two parts, for maps that change while the user works on them: the ``base`` (basemap, outline,
+    townships, roads, legend; the same on every rerun, so the browser keeps the map, its centre and zoom) and
+    the ``groups`` that change (drawn in place by streamlit-folium's ``feature_group_to_add``)."""
+
+    base: folium.Map
+    groups: list
+
+    def composed(self) -> folium.Map:
+        """Everything on one static map (offline HTML export, tests)."""
+        for g in self.groups:
+            g.add_to(self.base)
+        folium.LayerControl(collapsed=True, position="topright").add_to(self.base)
+        return self.base
+
+
+class ClickQueue(MacroElement):
+    """Every map click, numbered, sent to Streamlit at once (no debounce) as the list of the last clicks.
+
+    streamlit-folium returns only the last click, so clicks made while the page is busy overwrite each other;
+    here each click gets (map instance, sequence number, lat, lng) and the whole recent list rides in the
+    ``selected_tags`` field streamlit-folium passes through, so the page applies every click it has not seen.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          var inst = Math.random().toString(36).slice(2, 10);
+          var seq = 0, clicks = [];
+          map.on('click', function (e) {
+            seq += 1;
+            clicks.push([inst, seq, e.latlng.lat, e.latlng.lng]);
+            if (clicks.length > {{ this.keep }}) { clicks.shift(); }
+            var gd = window.__GLOBAL_DATA__;
+            if (!gd || !window.Streamlit) { return; }
+            gd.selected_tags = clicks.slice();
+            var data = {selected_tags: gd.selected_tags};
+            gd.previous_data = data;
+            window.Streamlit.setComponentValue(data);
+          });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, keep: int = 200) -> None:
+        super().__init__()
+        self._name = "ClickQueue"
+        self.keep = int(keep)
 
 
 def focus_bounds(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, selected: str | None,
@@ -480,18 +539,30 @@ class CoverageLayers:
 
 def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
                        assets: LocalAssets | None = None) -> folium.Map:
-    """The 15-minute circle map: isochrone bands or service areas, covered / uncovered elders, facilities."""
+    """The 15-minute circle map on one static map (offline exports)."""
+    return coverage_live_map(layers, config=config, basemap_id=basemap_id, assets=assets).composed()
+
+
+def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
+                      assets: LocalAssets | None = None) -> LiveMap:
+    """The 15-minute circle map: isochrone bands or service areas, covered / uncovered elders, facilities.
+    The base holds the district, the townships, the roads and the legend; the rest changes with the sliders."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
     bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
     m = base_map(layers.district, bounds, basemap, assets)
     add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+    add_townships(m, layers.townships, basemap, selected=layers.selected_township)
+    legend = ["<b>步行等时圈 / 服务范围</b><div>颜色由深到浅：步行时间由短到长；服务范围每块归属步行最近的设施</div>",
+              f"<b>未覆盖老人（每格）</b><div>{_swatches(UNCOVERED_COLOURS)}</div>"]
+    _frame(m, "".join(legend), bounds)
+    groups = []
     # elders first, so the walking bands and service areas read on top of them
-    add_hexagons(m, layers.uncovered_hexes, basemap, name="未覆盖老人", tooltip="未覆盖老人",
-                 colours=UNCOVERED_COLOURS, opacity=0.6)
-    add_hexagons(m, layers.covered_hexes, basemap, name="已覆盖老人", tooltip="已覆盖老人",
-                 colours=COVERED_COLOURS, opacity=0.45, show=False)
-    legend = []
+    for hexes, name, colours, opacity, show in ((layers.uncovered_hexes, "未覆盖老人", UNCOVERED_COLOURS, 0.6, True),
+                                                (layers.covered_hexes, "已覆盖老人", COVERED_COLOURS, 0.45, False)):
+        fg = folium.FeatureGroup(name=name, show=show)
+        add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=opacity)
+        groups.append(fg)
     if layers.bands is not None and not layers.bands.empty:
         bands = _shift(layers.bands, basemap).sort_values("minutes", ascending=False)
         n = len(bands)
@@ -502,25 +573,24 @@ def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basem
             folium.GeoJson(geom.__geo_interface__, tooltip=f"步行 {row.minutes} 分钟可达",
                            style_function=lambda _f, c=colour: {"fillColor": c, "fillOpacity": 0.3,
                                                                 "color": c, "weight": 1.2}).add_to(fg)
-            legend.append(f"<div>{_swatches((colour,))}{row.minutes} 分钟</div>")
-        fg.add_to(m)
-        legend.insert(0, "<b>步行等时圈</b>")
+        groups.append(fg)
     if layers.areas is not None and not layers.areas.empty:
         areas = _shift(layers.areas, basemap).reset_index(drop=True)
         areas["geometry"] = _round(shapely.simplify(areas.geometry.values, 0.00002))
         areas["fill"] = [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))]
         areas["name"] = [html.escape(str(n)) for n in areas["name"]]  # facility names: a bureau's file; HTML tooltip
+        fg = folium.FeatureGroup(name="服务范围（最近设施）")
         folium.GeoJson(
             areas[["name", "fill", "geometry"]].to_json(), name="服务范围（最近设施）",
             style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.3,
                                       "color": f["properties"]["fill"], "weight": 1.0},
             tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["最近设施"]),
-        ).add_to(m)
-        legend.append("<b>服务范围</b><div>每块归属步行最近的设施</div>")
-    legend.append(f"<b>未覆盖老人（每格）</b><div>{_swatches(UNCOVERED_COLOURS)}</div>")
-    add_townships(m, layers.townships, basemap, selected=layers.selected_township)
-    add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
-    return finish(m, "".join(legend), bounds)
+        ).add_to(fg)
+        groups.append(fg)
+    fg = folium.FeatureGroup(name="养老服务设施")
+    add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
+    groups.append(fg)
+    return LiveMap(m, [g for g in groups if g._children])
 
 
 NEW_COVER_COLOURS = ("#e5f5e0", "#a1d99b", "#74c476", "#31a354", "#006d2c")
@@ -541,26 +611,33 @@ class ScenarioLayers:
     proposed: gpd.GeoDataFrame | None = None  # optimiser's proposal not yet saved: id, geometry
     roads: gpd.GeoDataFrame | None = None
     selected_township: str | None = None
+    refused: gpd.GeoDataFrame | None = None  # clicks that opened nothing: geometry and "why"
 
 
 def _point_layer(m: folium.Map, points: gpd.GeoDataFrame, basemap: Basemap, *, name: str, label: str,
                  colour: str, symbol: str) -> None:
     if points is None or points.empty:
         return
-    fg = folium.FeatureGroup(name=name)
     for row in _shift(points, basemap).itertuples():
         tip = html.escape(f"{label}：{row.name}")
         folium.Marker(
             [row.geometry.y, row.geometry.x], tooltip=tip,
             icon=folium.DivIcon(html=f'<div class="scn-mark" style="background:{colour}">{symbol}</div>',
                                 icon_size=(20, 20), icon_anchor=(10, 10), class_name="scn-icon"),
-        ).add_to(fg)
-    fg.add_to(m)
+        ).add_to(m)
 
 
 def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basemap_id: str,
                        assets: LocalAssets | None = None) -> folium.Map:
-    """The difference map: newly covered / newly uncovered elders, opened, closed and proposed sites."""
+    """The difference map on one static map (offline exports)."""
+    return scenario_live_map(layers, config=config, basemap_id=basemap_id, assets=assets).composed()
+
+
+def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basemap_id: str,
+                      assets: LocalAssets | None = None, clickable: bool = False) -> LiveMap:
+    """The difference map: newly covered / newly uncovered elders, opened, closed and proposed sites, and the
+    clicks that opened nothing (with why). The base (district, townships, roads, legend and, ``clickable``, the
+    click queue) stays; the rest is redrawn in place after every edit."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
     bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
@@ -568,22 +645,41 @@ def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basem
     m.get_root().header.add_child(Element(
         "<style>.scn-mark{width:20px;height:20px;border-radius:10px;border:2px solid #fff;color:#fff;"
         "font:700 13px/16px sans-serif;text-align:center;box-shadow:0 0 3px rgba(0,0,0,.7);box-sizing:border-box}"
+        ".scn-refused{background:#fff3e0;border:1px solid #e65100;color:#bf360c;font:12px sans-serif;padding:2px 4px}"
         "</style>"))
     add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
-    legend = []
+    add_townships(m, layers.townships, basemap, selected=layers.selected_township)
+    legend, groups = [], []
     for hexes, name, colours in ((layers.still_uncovered, "仍未覆盖老人", STILL_UNCOVERED_COLOURS),
                                  (layers.newly_uncovered, "新失去覆盖的老人", LOST_COVER_COLOURS),
                                  (layers.newly_covered, "新增覆盖的老人", NEW_COVER_COLOURS)):
-        add_hexagons(m, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=0.65)
+        fg = folium.FeatureGroup(name=name)
+        add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=0.65)
+        groups.append(fg)
         legend.append(f"<b>{name}</b><div>{_swatches(colours)}</div>")
-    add_townships(m, layers.townships, basemap, selected=layers.selected_township)
-    add_facilities(m, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True, popups=False)
+    fg = folium.FeatureGroup(name="养老服务设施")
+    add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True, popups=False)
+    groups.append(fg)
     marks = ((layers.closed, "关闭的站点", "关闭", "#616161", "×"), (layers.opened, "新增站点", "新增", "#2e7d32", "+"),
              (layers.proposed, "优化建议站点", "建议", "#6a1b9a", "★"))
     for points, name, label, colour, symbol in marks:
-        _point_layer(m, points, basemap, name=name, label=label, colour=colour, symbol=symbol)
+        fg = folium.FeatureGroup(name=name)
+        _point_layer(fg, points, basemap, name=name, label=label, colour=colour, symbol=symbol)
+        groups.append(fg)
+    if layers.refused is not None and not layers.refused.empty:
+        fg = folium.FeatureGroup(name="未新增的点击")
+        for row in _shift(layers.refused, basemap).itertuples():
+            folium.CircleMarker([row.geometry.y, row.geometry.x], radius=7, color="#e65100", fill=True,
+                                fill_opacity=0.6, weight=2).add_child(folium.Tooltip(
+                                    html.escape(row.why), permanent=True, direction="right",
+                                    class_name="scn-refused")).add_to(fg)
+        groups.append(fg)
     legend.append("<div>" + " ".join(f"{_dot(colour)}{label}" for _p, _n, label, colour, _s in marks) + "</div>")
-    return finish(m, "".join(legend), bounds)
+    if clickable:
+        legend.append("<div>点击地图即在该处新增站点</div>")
+        ClickQueue().add_to(m)
+    _frame(m, "".join(legend), bounds)
+    return LiveMap(m, [g for g in groups if g._children])
 
 
 PROJECT_STATUS_COLOURS = {"compliant": "#2e7d32", "violation": "#c62828", "incomplete": "#757575"}

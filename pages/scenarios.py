@@ -12,8 +12,6 @@ from dashboard.state import (
     COV_SPEED,
     MAP_TOWNSHIP,
     SCN_CATEGORY,
-    SCN_KIND,
-    SCN_MAP,
     SCN_MODEL,
     SCN_PROPOSAL,
     SCN_VIEW,
@@ -64,71 +62,46 @@ if not editor:
 view = st.radio(pick("视图", "View"), options=list(views), format_func=views.get, horizontal=True, key=SCN_VIEW,
                 label_visibility="collapsed")
 
-changes = v.compare_changes(ref, sid)
-try:
-    cmp = scenarios.compare(ref, eng, changes, kind_ids, cutoff)
-except ScenarioError as exc:
-    st.error(pick(f"情景无法应用到现状数据：{exc}。请撤销该变更或删除情景。", f"The scenario does not apply: {exc}"))
-    st.stop()
-name = listing.set_index("id")["name"].get(sid, pick("现状", "the current situation"))
-
 if view == "edit":
-    # a map click is handled before anything is drawn: it stores the change and reruns at once
-    if editor:
-        v.handle_click(ref, eng, sid, st.session_state.get(SCN_MAP))
-    v.kpis(cmp, category, township)
-    left, right = st.columns([3, 2])
-    with left:
-        v.scenario_map(ref, eng, layers, cmp, category, township, key=SCN_MAP, clickable=editor)
-        st.caption(pick(f"前后对比计算 {cmp.seconds * 1000:.0f} ms。绿色：新增覆盖；红色：失去覆盖；黄色：仍未覆盖。",
-                        f"Before/after in {cmp.seconds * 1000:.0f} ms."))
-    with right:
-        if editor:
-            kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}
-            st.selectbox(pick("点击地图新增的站点类型", "Kind a map click opens"), options=list(kinds),
-                         format_func=kinds.get, key=SCN_KIND)
-            st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
-            v.candidate_form(ref, sid, eng, cmp)
-            v.modify_form(ref, sid, cmp.after.facilities, township)
-        own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False), viewer=me) if sid else []
-        v.change_list(ref, sid, own, len(changes) - len(own), editable=editor)
-    c1, c2 = st.columns([3, 2])
-    with c1:
-        st.subheader(pick("各乡镇覆盖变化", "By township"))
-        v.township_table(cmp, layers.townships, category)
-    with c2:
-        st.subheader(pick("各类老人覆盖变化", "By category"))
-        v.category_table(cmp)
-
-elif view == "optimise":
-    opts = v.siting_form(name)
-    if opts:
-        v.run_siting(ref, eng, cmp, sid, opts, cutoff)
-    if st.session_state[SCN_MODEL] == "curve":
-        v.curve_view(ref, eng, cmp, sid, cutoff)
-    proposal = st.session_state[SCN_PROPOSAL]
-    if proposal and proposal["base"] == sid and proposal["cutoff_m"] == cutoff:
-        v.proposal_summary(proposal["result"])
-        after = scenarios.compare(ref, eng, changes + proposal["changes"], kind_ids, cutoff, base_changes=changes)
-        points = gpd.GeoDataFrame({"name": [c.candidate_id for c in proposal["changes"]]},
-                                  geometry=[c.point for c in proposal["changes"]], crs="EPSG:4326")
-        v.kpis(after, category, township)
-        v.scenario_map(ref, eng, layers, after, category, township, proposed=points, key="proposal_map")
-        v.save_proposal(ref, listing, proposal)
-
-elif view == "gaps":
-    v.gaps_view(ref, eng, layers, sid, cmp, category, township, cutoff)
-
+    v.edit_view(ref, eng, layers, sid, kind_ids, cutoff, category, township, editor)
 else:
-    a, b = v.compare_pick(listing)
-    ca, cb = v.compare_changes(ref, a), v.compare_changes(ref, b)
-    ab = scenarios.compare(ref, eng, cb, kind_ids, cutoff, base_changes=ca)
-    st.caption(pick("指标为情景 B 相对情景 A 的变化。", "Figures show B relative to A."))
-    v.kpis(ab, category, township)
-    cols = st.columns(2)
-    for col, ch, key in ((cols[0], ca, "cmp_a"), (cols[1], cb, "cmp_b")):
-        with col:
-            v.scenario_map(ref, eng, layers, scenarios.compare(ref, eng, ch, kind_ids, cutoff), category, township,
-                           key=key, height=420)
-    v.township_table(ab, layers.townships, category, names_ab=(pick("情景A", "A"), pick("情景B", "B")))
+    changes = v.compare_changes(ref, sid)
+    try:
+        cmp = scenarios.compare(ref, eng, changes, kind_ids, cutoff)
+    except ScenarioError as exc:
+        st.error(pick(f"情景无法应用到现状数据：{exc}。请撤销该变更或删除情景。", f"The scenario does not apply: {exc}"))
+        st.stop()
+    name = listing.set_index("id")["name"].get(sid, pick("现状", "the current situation"))
+
+    if view == "optimise":
+        opts = v.siting_form(name)
+        if opts:
+            v.run_siting(ref, eng, cmp, sid, opts, cutoff)
+        if st.session_state[SCN_MODEL] == "curve":
+            v.curve_view(ref, eng, cmp, sid, cutoff)
+        proposal = st.session_state[SCN_PROPOSAL]
+        if proposal and proposal["base"] == sid and proposal["cutoff_m"] == cutoff:
+            v.proposal_summary(proposal["result"])
+            after = scenarios.compare(ref, eng, changes + proposal["changes"], kind_ids, cutoff, base_changes=changes)
+            points = gpd.GeoDataFrame({"name": [c.candidate_id for c in proposal["changes"]]},
+                                      geometry=[c.point for c in proposal["changes"]], crs="EPSG:4326")
+            v.kpis(after, category, township)
+            v.scenario_map(ref, eng, layers, after, category, township, proposed=points, key="proposal_map")
+            v.save_proposal(ref, listing, proposal)
+
+    elif view == "gaps":
+        v.gaps_view(ref, eng, layers, sid, cmp, category, township, cutoff)
+
+    else:
+        a, b = v.compare_pick(listing)
+        ca, cb = v.compare_changes(ref, a), v.compare_changes(ref, b)
+        ab = scenarios.compare(ref, eng, cb, kind_ids, cutoff, base_changes=ca)
+        st.caption(pick("指标为情景 B 相对情景 A 的变化。", "Figures show B relative to A."))
+        v.kpis(ab, category, township)
+        cols = st.columns(2)
+        for col, ch, key in ((cols[0], ca, "cmp_a"), (cols[1], cb, "cmp_b")):
+            with col:
+                v.scenario_map(ref, eng, layers, scenarios.compare(ref, eng, ch, kind_ids, cutoff), category, township,
+                               key=key, height=420)
+        v.township_table(ab, layers.townships, category, names_ab=(pick("情景A", "A"), pick("情景B", "B")))
 footer(layers.meta)

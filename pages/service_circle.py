@@ -1,8 +1,8 @@
 """15分钟服务圈: walking-network coverage of elders, recomputed on every change."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
+from dashboard import live_map
 from dashboard.components import current_user, footer, page_setup, visible_townships
 from dashboard.i18n import pick, t
 from dashboard.state import (
@@ -15,7 +15,7 @@ from dashboard.state import (
     MAP_TOWNSHIP,
     init_coverage_state,
 )
-from maps.builders import CoverageLayers, LocalAssets, build_coverage_map
+from maps.builders import CoverageLayers, LocalAssets, coverage_live_map
 from services import base, coverage
 
 config = base.get_config()
@@ -70,14 +70,14 @@ def panel() -> None:
         bands = coverage.band_polygons(ref, kind_ids, speed, coverage.band_minutes(minutes, config.walking.time_bands_min))
     elif kind_ids:
         areas = coverage.area_polygons(ref, kind_ids, minutes * 60.0 * speed)
-    fmap = build_coverage_map(
+    live = coverage_live_map(
         CoverageLayers(district=layers.district, townships=layers.townships,
                        facilities=sites, covered_hexes=cov_hex,
                        uncovered_hexes=uncov_hex, bands=bands, areas=areas,
                        roads=base.roads(ref, township) if township else None, selected_township=township),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(),
     )
-    st_folium(fmap, height=600, use_container_width=True, returned_objects=[], key="coverage_map")
+    live_map.show(live, key="coverage_map", height=600)  # redrawn in place: the view stays where the user put it
     st.caption(f"{t('cov_caption')} {eng.build_note}")
     st.subheader(t("cov_table"))
     visible = visible_townships(layers, current_user())  # a township head's rows only

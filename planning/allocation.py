@@ -84,110 +84,151 @@ def _check_capacity(name: str, capacity, n: int) -> np.ndarray:
 MAX_LINKED_PAIRS = 300_000
 
 
-class _PMedianBenders:
-    """p-median as "most weighted saving" by Benders decomposition (after Duran-Mateo et al. 2022).
+class _PMedianLagrange:
+    """p-median as "most weighted saving": a Lagrangian bound over every candidate, reduction tests, then an
+    exact MIP on the candidates that survive (after Beasley's Lagrangian method for the p-median).
 
-    The master holds the site choices x_j and, per demand group g, its saving θ_g ≤ max saving; a cut at level
-    t reads θ_g ≤ t + Σ_j max(0, s_gj − t)·x_j, valid for every x (the best open site's saving is at most t, or
-    that site adds its excess). Cuts are separated at the best t for the current x (where the cumulative x of
-    the group's sites, best first, reaches 1): first on the LP relaxation until no cut is violated, then on
-    the MIP's integer answers until none is — the MIP's objective is then the true saving, proven optimal.
-    The master stays small: sites + groups columns and only the cuts that were needed.
+    Relaxing each group's "served once" row with u_g ≥ 0 gives, for any u, the upper bound
+    L(u) = Σ_g u_g + (sum of the k largest site values), a site's value being Σ_g max(0, w_g·s_gj − u_g).
+    Subgradient steps lower it. Any choice containing site j is worth at most L_j(u) (j's value plus the k−1
+    largest others); when L_j(u) is below the best choice found, j is in no optimum and is dropped. The
+    compact MIP (z_gj ≤ x_j, Σ_j z_gj ≤ 1, Σ x ≤ k) on the survivors is then optimal over all candidates.
     """
 
     def __init__(self, site, group, saving, weight, n_sites) -> None:
-        order = np.lexsort((-saving, group))
-        self.site, self.group, self.saving = site[order], group[order], saving[order]
-        self.weight = weight
-        self.used = np.unique(site)
-        self.x_of = np.full(n_sites, -1)
-        self.x_of[self.used] = np.arange(len(self.used))
-        self.starts, _ = _runs(self.group)
+        self.site, self.group, self.saving, self.weight = site, group, saving, weight
+        self.n_sites, self.n_groups = n_sites, len(weight)
+        self.value = weight[group] * saving  # each pair's weighted saving
 
-    def _cuts(self, x: np.ndarray, theta: np.ndarray, tol: float):
-        """CSR rows of the violated cuts at ``x`` (θ_g − Σ (s − t) x_j ≤ t) and the true saving per group at x."""
-        xp = x[self.x_of[self.site]]
-        cum = np.cumsum(xp)
-        cum -= np.repeat(cum[self.starts] - xp[self.starts], np.diff(np.r_[self.starts, len(xp)]))
-        big = len(xp)
-        first = np.minimum.reduceat(np.where(cum >= 1 - 1e-9, np.arange(len(xp)), big), self.starts)
-        t = np.where(first < big, self.saving[np.minimum(first, big - 1)], 0.0)
-        above = self.saving > t[self.group] + 1e-12
-        excess = np.where(above, self.saving - t[self.group], 0.0)
-        value = t + np.bincount(self.group, weights=excess * xp, minlength=len(self.starts))
-        bad = theta > value + tol
-        take = above & bad[self.group]
-        rows = self.group[take]
-        n_rows = int(bad.sum())
-        row_of = np.full(len(self.starts), -1)
-        row_of[bad] = np.arange(n_rows)
-        per_row = np.bincount(row_of[rows], minlength=n_rows) + 1  # + the θ entry
-        indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(per_row, out=indptr[1:])
-        idx = np.empty(int(indptr[-1]), dtype=np.int64)
-        val = np.empty(int(indptr[-1]))
-        head = indptr[:-1]
-        idx[head] = len(self.used) + np.flatnonzero(bad)
-        val[head] = 1.0
-        body = np.ones(len(idx), dtype=bool)
-        body[head] = False
-        idx[body] = self.x_of[self.site[take]]  # pairs are sorted by group, so rows fill in order
-        val[body] = -excess[take]
-        return (indptr, idx, val, t[bad]), value
+    def true_saving(self, sites) -> float:
+        open_ = np.zeros(self.n_sites, dtype=bool)
+        open_[np.asarray(sites, dtype=np.int64)] = True
+        best = np.zeros(self.n_groups)
+        mask = open_[self.site]
+        np.maximum.at(best, self.group[mask], self.saving[mask])
+        return float(self.weight @ best)
+
+    def _lagrange(self, u: np.ndarray, k: int):
+        site_value = np.bincount(self.site, weights=np.maximum(0.0, self.value - u[self.group]),
+                                 minlength=self.n_sites)
+        top = np.argpartition(-site_value, k - 1)[:k] if k < self.n_sites else np.arange(self.n_sites)
+        return float(u.sum() + site_value[top].sum()), site_value, top
+
+    def group_saving(self, sites) -> np.ndarray:
+        """Each group's weighted saving with these sites open."""
+        open_ = np.zeros(self.n_sites, dtype=bool)
+        open_[np.asarray(sites, dtype=np.int64)] = True
+        out = np.zeros(self.n_groups)
+        mask = open_[self.site]
+        np.maximum.at(out, self.group[mask], self.value[mask])
+        return out
+
+    def bound(self, k: int, best: float, *, seconds: float, iterations: int = 600, start_sites=None):
+        """(the lowest bound found, its multipliers, the best choice met on the way and its saving).
+
+        The multipliers start at each group's saving under ``start_sites`` (a good choice makes a close bound:
+        its value plus the k largest improvements still open), else at each group's best saving."""
+        if start_sites is not None and len(start_sites):
+            u = self.group_saving(start_sites)
+        else:
+            u = np.zeros(self.n_groups)
+            np.maximum.at(u, self.group, self.value)  # every group at its best saving: L(u) = Σ max
+        best_bound, best_u = np.inf, u.copy()
+        best_sites, best_val = None, best
+        step, stall = 2.0, 0
+        deadline = time.perf_counter() + seconds
+        for _ in range(iterations):
+            if time.perf_counter() > deadline:
+                break
+            lval, _, top = self._lagrange(u, k)
+            if lval < best_bound - 1e-9 * max(1.0, abs(lval)):
+                best_bound, best_u, stall = lval, u.copy(), 0
+            else:
+                stall += 1
+                if stall >= 20:
+                    step, stall = step / 2, 0
+            val = self.true_saving(top)  # the relaxation's sites are a choice too
+            if val > best_val:
+                best_sites, best_val = top, val
+            if best_bound - best_val <= 1e-9 * max(1.0, best_bound) or step < 1e-6:
+                break
+            open_ = np.zeros(self.n_sites, dtype=bool)
+            open_[top] = True
+            served = np.bincount(self.group[open_[self.site] & (self.value > u[self.group])],
+                                 minlength=self.n_groups)
+            grad = 1.0 - served  # d L / d u_g
+            norm = float(grad @ grad)
+            if norm == 0:
+                break
+            u = np.maximum(0.0, u - step * (lval - best_val) / norm * grad)
+        return best_bound, best_u, best_sites, best_val
 
     def solve(self, k: int, start_sites: np.ndarray, *, time_limit_s: float):
         """(chosen sites, their true saving, the proven upper bound, status)."""
-        from planning.mip import add_rows, outcome, set_integer, set_start
-
-        deadline = time.perf_counter() + time_limit_s
-        n_x, n_g = len(self.used), len(self.starts)
-        model = Model(maximise=True)
-        x = model.add_cols(np.zeros(n_x))  # continuous first: the LP rounds
-        theta = model.add_cols(self.weight, lower=0.0, upper=self.saving[self.starts])
-        model.add_row(x, np.ones(n_x), upper=float(k))
-        start = np.zeros(n_x)
-        start[self.x_of[start_sites]] = 1.0
-        tol = 1e-7
-        for xv in (start, np.zeros(n_x)):  # cuts tight at the heuristic's answer and at "nothing open"
-            (indptr, idx, val, t), _ = self._cuts(xv, np.full(n_g, np.inf), tol)
-            model.add_rows(indptr, idx, val, upper=t)
-        h, _ = model.build(time_limit_s=time_limit_s, integer=False)
-
-        def rounds(mip: bool):
-            while True:
-                h.setOptionValue("time_limit", max(0.01, deadline - time.perf_counter()))
-                h.run()
-                try:
-                    out = outcome(h, model.n_cols, mip, time_limit_s)
-                except RuntimeError:  # the time ran out before any answer: the heuristic's stands
-                    return None, None
-                (indptr, idx, val, t), value = self._cuts(out.x[x], out.x[theta], tol * max(1.0, float(self.saving.max())))
-                if len(t) == 0 or out.status != "optimal" or time.perf_counter() >= deadline:
-                    return out, value
-                add_rows(h, indptr, idx, val, upper=t)
-                if mip:
-                    set_start(h, np.r_[np.round(out.x[x]), np.minimum(value, out.x[theta])])
-
-        _, start_value = self._cuts(start, np.zeros(n_g), np.inf)
-        best_true = float(self.weight @ start_value)
-        best_sites = self.used[start > 0.5]
-        no_bound = float(self.weight @ self.saving[self.starts])  # every group at its best saving
-        out, _ = rounds(False)
-        if out is None or out.status != "optimal":
-            return best_sites, best_true, no_bound if out is None else max(out.bound, best_true), "time_limit"
-        set_integer(h, x)
-        set_start(h, np.r_[start, start_value])
-        lp_bound = out.objective
-        out, _ = rounds(True)
+        started = time.perf_counter()
+        chosen = np.asarray(start_sites, dtype=np.int64)
+        saved = self.true_saving(chosen)
+        k = min(k, self.n_sites)
+        if k == 0 or self.n_groups == 0:
+            return chosen, saved, saved, "optimal"
+        bound, u, sites, val = self.bound(k, saved, seconds=min(time_limit_s / 3, 10.0), start_sites=chosen)
+        if sites is not None and val > saved:
+            chosen, saved = sites, val
+        tol = 1e-9 * max(1.0, bound)
+        if bound - saved <= tol:
+            return chosen, saved, max(bound, saved), "optimal"
+        # reduction: drop every site whose best possible choice is worth less than the best found
+        _, site_value, top = self._lagrange(u, k)
+        order = np.sort(site_value)[::-1]
+        top_k1 = float(order[: k - 1].sum())  # the k-1 largest values
+        kth = float(order[k - 1]) if len(order) >= k else 0.0
+        with_j = u.sum() + site_value + np.where(site_value >= kth, top_k1 + kth - site_value, top_k1)
+        keep = np.flatnonzero(with_j >= saved - tol)
+        keep = np.union1d(keep, chosen)
+        out = self._mip(keep, k, chosen, time_limit_s - (time.perf_counter() - started))
         if out is None:
-            return best_sites, best_true, max(lp_bound, best_true), "time_limit"
-        picks = out.x[x] > 0.5
-        true = float(self.weight @ self._cuts(picks.astype(float), np.zeros(n_g), np.inf)[1])
-        if true >= best_true - 1e-9:
-            best_true, best_sites = true, self.used[picks]
-        bound = max(float(out.bound), best_true)
-        status = "optimal" if out.status == "optimal" and bound - best_true <= 1e-6 * max(1.0, abs(bound)) else "time_limit"
-        return best_sites, best_true, bound, status
+            return chosen, saved, max(bound, saved), "time_limit"
+        mip_sites, status, mip_bound = out
+        mip_saved = self.true_saving(mip_sites)
+        if mip_saved > saved:
+            chosen, saved = mip_sites, mip_saved
+        if status == "optimal":  # optimal over the survivors, and no dropped site is in an optimum
+            return chosen, saved, saved, "optimal"
+        return chosen, saved, max(min(bound, mip_bound), saved), "time_limit"
+
+    def _mip(self, work: np.ndarray, k: int, start_sites: np.ndarray, seconds: float):
+        if seconds <= 0:
+            return None
+        inside = np.zeros(self.n_sites, dtype=bool)
+        inside[work] = True
+        pairs = np.flatnonzero(inside[self.site])
+        x_of = np.full(self.n_sites, -1)
+        model = Model(maximise=True)
+        x = model.add_cols(np.zeros(len(work)), integer=True)
+        x_of[work] = x
+        z = model.add_cols(self.value[pairs])
+        model.add_rows(*csr_from_groups(self.group[pairs], z, np.ones(len(pairs)), self.n_groups), upper=1.0)
+        ptr = np.arange(0, 2 * len(pairs) + 1, 2)
+        idx = np.empty(2 * len(pairs), dtype=np.int64)
+        val = np.empty(2 * len(pairs))
+        idx[0::2], val[0::2] = z, 1.0
+        idx[1::2], val[1::2] = x_of[self.site[pairs]], -1.0
+        model.add_rows(ptr, idx, val, upper=0.0)
+        model.add_row(x, np.ones(len(x)), upper=float(k))
+        start = np.zeros(model.n_cols)
+        start[x_of[start_sites]] = 1.0
+        open_pair = np.isin(self.site[pairs], start_sites)
+        v = np.where(open_pair, self.value[pairs], -np.inf)
+        best = np.full(self.n_groups, -np.inf)
+        np.maximum.at(best, self.group[pairs], v)
+        hit = open_pair & (v == best[self.group[pairs]]) & (v > 0)
+        _, first = np.unique(self.group[pairs][hit], return_index=True)
+        start[z[np.flatnonzero(hit)[first]]] = 1.0
+        try:
+            out = model.solve(time_limit_s=seconds, start=start)
+        except RuntimeError:
+            return None
+        return work[out.x[x] > 0.5], out.status, out.bound
 
 
 class AllocationProblem:
@@ -525,7 +566,7 @@ class AllocationProblem:
             return self._result("pmedian", "greedy" if method == "greedy" else "exact", status, picks, base - saved,
                                 None if method == "greedy" else base - saved, started, covered=covered_with(picks),
                                 reductions=red, minimise=True)
-        chosen, saved_true, bound, status = _PMedianBenders(gs, gp, gv, gw, self.n_cand).solve(
+        chosen, saved_true, bound, status = _PMedianLagrange(gs, gp, gv, gw, self.n_cand).solve(
             k, picks, time_limit_s=time_limit_s)
         msg = "" if status == "optimal" else f"time limit {time_limit_s:g} s reached; best found returned"
         return self._result("pmedian", "exact", status, chosen, base - saved_true,

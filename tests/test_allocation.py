@@ -161,6 +161,7 @@ def test_pmedian_equals_brute_force(seed, n_cand, n_dem, k, n_exist, penalty):
     best = brute_pmedian(walks, w, k, penalty, ex)
     r = p.solve_pmedian(k, penalty_m=penalty)
     assert r.status == "optimal" and r.objective == pytest.approx(best, abs=1e-6)
+    assert r.bound <= best + 1e-6  # a lower bound on the walk
     assert p.pmedian_cost([int(c) for c in r.chosen], penalty) == pytest.approx(best, abs=1e-6)
     g = p.solve_pmedian(k, penalty_m=penalty, method="greedy")
     assert g.objective >= best - 1e-6 and len(g.chosen) <= k

@@ -112,6 +112,7 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     metric = page.locator("[data-testid='stMetric']").first
     before = metric.inner_text()
     assert "15 分钟步行覆盖率" in before
+    page.locator(MAP_IFRAME).element_handle().content_frame().evaluate("() => { window.__probe = 1; }")
     slider = page.locator("[data-testid='stSlider'] input[type='range']").first
     slider.focus()
     for _ in range(5):
@@ -123,10 +124,9 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     after = metric.inner_text()
     share = lambda text: float(text.strip().splitlines()[-1].strip().rstrip("%"))  # noqa: E731
     assert share(after) < share(before)
-    page.wait_for_function(  # the old map is replaced by the new one
-        f"() => document.querySelectorAll(\"{MAP_IFRAME}\").length === 1", timeout=60_000
-    )
     frame.locator("path[fill='#1b5e20']").first.wait_for(state="attached", timeout=60_000)  # 5-minute band drawn
+    # drawn in place: the map's frame is the one the test marked before the slider moved
+    assert page.locator(MAP_IFRAME).element_handle().content_frame().evaluate("() => window.__probe") == 1
     assert page.locator("[data-testid='stException']").count() == 0
     assert errors == []
     page.close()
@@ -417,3 +417,32 @@ def test_sign_in_password_change_and_sign_out_through_the_browser(demo_db_url, b
     assert ended == ["logout"] and not changed
     assert [tuple(r) for r in trail] == [("login", "refused"), ("login", "ok"), ("password.change", "ok"),
                                          ("logout", "ok")]
+
+
+def test_the_edit_map_keeps_its_view_and_applies_every_click(server, browser, underserved_point):
+    """Zoom in, click three times without waiting: three changes, the same centre and zoom, the page and the
+    map's frame never reloaded (a marker left in each window survives)."""
+    from tools.browser import click_map_point
+
+    page, errors = open_page(browser, f"{server}/scenarios", height=1300)
+    page.frame_locator(MAP_IFRAME).locator(".fac-dot").first.wait_for(timeout=120_000)
+    frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+    lon, lat = underserved_point
+    frame.evaluate("([lat, lng]) => { window.map.setView([lat, lng], 15, {animate: false}); window.__probe = 1; }",
+                   [lat, lon])
+    page.evaluate("() => { window.__probe = 1; }")
+    view = frame.evaluate("() => [window.map.getZoom(), window.map.getCenter().lat, window.map.getCenter().lng]")
+    before = metric_value(page, "情景覆盖老人")
+    for dlon, dlat in ((0.0, 0.0), (0.0006, 0.0), (0.0, 0.0006)):  # ~50 m apart, all next to streets
+        click_map_point(page, lon + dlon, lat + dlat)
+    page.get_by_text("本情景的变更（3 项）").wait_for(timeout=120_000)
+    wait_metric_changes(page, "情景覆盖老人", before)
+    frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+    assert frame.evaluate("() => window.__probe") == 1, "the map's frame was reloaded"
+    assert page.evaluate("() => window.__probe") == 1, "the page was reloaded"
+    after = frame.evaluate("() => [window.map.getZoom(), window.map.getCenter().lat, window.map.getCenter().lng]")
+    assert after[0] == view[0] and after[1:] == pytest.approx(view[1:], abs=1e-9)
+    frame.locator(".scn-mark").nth(2).wait_for(state="attached", timeout=60_000)  # three new-site marks drawn in place
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert errors == []
+    page.close()

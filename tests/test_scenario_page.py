@@ -236,3 +236,28 @@ def test_curve_shows_the_elbow_and_hands_its_k_to_the_exact_model(page):
     chosen.set_value(3).run()
     next(b for b in page.button if b.label.startswith("用 3 个站点")).click().run()
     assert page.session_state[SCN_MODEL] == "mclp" and page.session_state[SCN_K] == 3
+
+
+def test_every_queued_click_is_applied_once_and_a_refused_one_says_why(page, db, underserved_point):
+    """The map sends its recent clicks numbered (maps.builders.ClickQueue); each is applied once, whatever was
+    missed while the page was busy; a click far from every street opens nothing and the map says why."""
+    from dashboard.state import SCN_MAP, SCN_REFUSED
+
+    lon, lat = underserved_point
+    clicks = [["m1", 1, lat, lon], ["m1", 2, lat + 0.0005, lon]]  # two clicks arrived during one busy run
+    page.session_state[SCN_MAP] = {"selected_tags": clicks}
+    page.run()
+    assert page.session_state[SCN_ID] != 0  # the first click made a scenario
+    page.run()
+    assert_clean(page)
+    assert [a for _, a, _ in stored_changes(db)] == ["open", "open"]
+    page.session_state[SCN_MAP] = {"selected_tags": clicks + [["m1", 3, lat, lon + 0.0005]]}
+    page.run()
+    page.run()  # the same list again: nothing new
+    assert [a for _, a, _ in stored_changes(db)] == ["open"] * 3
+    page.session_state[SCN_MAP] = {"selected_tags": [*clicks, ["m1", 3, lat, lon + 0.0005], ["m1", 4, 30.0, 100.0]]}
+    page.run()
+    assert_clean(page)
+    assert len(stored_changes(db)) == 3  # far from every street of the district
+    assert "距道路超过 300 米" in page.session_state[SCN_REFUSED][0][2]
+    assert "本情景的变更（3 项）" in "".join(m.value for m in page.markdown)

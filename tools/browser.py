@@ -46,6 +46,14 @@ def click_map_at(page, lon: float, lat: float, *, zoom: int = 17, iframe=None) -
     frame = iframe.element_handle().content_frame()
     frame.wait_for_function("() => window.map && window.map.getZoom")
     frame.evaluate("([lat, lng, zoom]) => { window.map.setView([lat, lng], zoom, {animate: false}); }", [lat, lon, zoom])
+    click_map_point(page, lon, lat, iframe=iframe)
+
+
+def click_map_point(page, lon: float, lat: float, *, iframe=None) -> None:
+    """Click (lon, lat) on the map as it is now shown (no pan or zoom first)."""
+    iframe = iframe if iframe is not None else page.locator(MAP_IFRAME)
+    frame = iframe.element_handle().content_frame()
+    frame.wait_for_function("() => window.map && window.map.getZoom")
     # a zoom or pan still running (the map's own first fit) would move the point after we measured it
     frame.wait_for_function("() => !window.map._animatingZoom && !(window.map._panAnim && window.map._panAnim._inProgress)")
     iframe.scroll_into_view_if_needed()  # a click outside the viewport reaches nothing
