@@ -235,7 +235,8 @@ class FacilityKind(_Strict):
 
 # The tables a scorecard measure may count or sum, and their columns. Derived
 # columns: facility.care_service (the kind's flag), elder.elders (all 60+),
-# elder.walk15 (reaches a care service within scorecard.walk_minutes on foot),
+# elder.walk15 (reaches a care service within scorecard.walk_minutes on foot), elder.served15 (elders of the
+# group served within those minutes and the facilities' capacity: nearest facility with room),
 # project.four_sync (overall four-synchronous status: compliant | violation | incomplete).
 SCORECARD_COLUMNS: dict[str, tuple[str, ...]] = {
     "facility": ("kind_id", "level", "status", "township_code", "community_code", "beds_total", "beds_care",
@@ -244,7 +245,7 @@ SCORECARD_COLUMNS: dict[str, tuple[str, ...]] = {
     "community": ("code", "township_code", "committee_type", "is_urban"),
     "township": ("code", "type"),
     "elder": ("township_code", "community_code", "age_60_69", "age_70_79", "age_80_plus", *ELDER_CATEGORIES[1:],
-              "elders", "walk15"),
+              "elders", "walk15", "served15"),
     "project": ("township_code", "households", "area_type", "facility_area_m2", "facility_in_elderly_use",
                 "four_sync"),
 }

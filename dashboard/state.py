@@ -22,6 +22,7 @@ COV_MINUTES = "cov.minutes"
 COV_SPEED = "cov.speed"
 COV_MODE = "cov.mode"
 COV_CATEGORY = "cov.category"
+COV_BASIS = "cov.basis"  # reach (within the walk) | served (within the walk and the facilities' capacity)
 
 SC_SINCE = "sc.since"  # the baseline data date of the scorecard's comparison
 MARK_SINCE = "ui.mark_since"  # lists mark what is new since this earlier data date (None: no marks)
@@ -73,6 +74,7 @@ def init_coverage_state(*, care_kind_ids: list[str], speed_mps: float, minutes: 
         COV_SPEED: speed_mps,
         COV_MODE: "bands",
         COV_CATEGORY: "elders",
+        COV_BASIS: "reach",
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)

@@ -6,6 +6,7 @@ from dashboard import live_map
 from dashboard.components import current_user, footer, page_setup, visible_townships
 from dashboard.i18n import pick, t
 from dashboard.state import (
+    COV_BASIS,
     COV_CATEGORY,
     COV_KINDS,
     COV_MINUTES,
@@ -38,8 +39,14 @@ def panel() -> None:
     c2.slider(t("cov_minutes"), min_value=1, max_value=30, step=1, key=COV_MINUTES)
     c3.slider(t("cov_speed"), min_value=0.5, max_value=1.5, step=0.05, key=COV_SPEED, format="%.2f m/s")
     c4.selectbox(t("cov_category"), options=list(categories), format_func=categories.get, key=COV_CATEGORY)
-    st.radio(t("cov_mode"), options=["bands", "areas"], horizontal=True, key=COV_MODE,
+    c5, c6 = st.columns(2)
+    c5.radio(t("cov_mode"), options=["bands", "areas"], horizontal=True, key=COV_MODE,
              format_func=lambda m: t("cov_mode_bands") if m == "bands" else t("cov_mode_areas"))
+    c6.radio(pick("覆盖口径", "Coverage basis"), options=["reach", "served"], horizontal=True, key=COV_BASIS,
+             format_func=lambda b: pick("步行可达（不计容量）", "Within the walk") if b == "reach"
+             else pick("容量内服务（按服务能力）", "Served within capacity"),
+             help=pick("容量内服务：每位老人分配给步行可达、仍有余位的最近设施；设施服务能力见 config 的设施类型 capacity，"
+                       "或数据中的“服务能力”。", "Each elder to the nearest facility within the walk that has room."))
 
     township = st.session_state[MAP_TOWNSHIP] or None
     kind_ids = tuple(sorted(st.session_state[COV_KINDS]))
@@ -53,9 +60,21 @@ def panel() -> None:
     share = covered / total if total else 0.0
     straight = row["直线1km覆盖率"] if row is not None else (result.straight_share(category) or 0.0)
 
+    served_label = None
+    if st.session_state[COV_BASIS] == "served":
+        served = coverage.served_by_township(eng, coverage.served_share(ref, kind_ids, minutes * 60.0 * speed), category)
+        table.insert(3, "容量内服务", served.reindex(table.index).fillna(0).round().astype(int))
+        table.insert(4, "容量内服务率", table["容量内服务"] / table["老人数"].where(table["老人数"] > 0))
+        got = table.loc[township, "容量内服务"] if township else table["容量内服务"].sum()
+        served_label = got / total if total else 0.0
     k1, k2, k3, k4 = st.columns(4)
-    k1.metric(t("cov_share", minutes=minutes), f"{share:.1%}", border=True,
-              help=t("cov_share_help", m=minutes * 60 * speed))
+    if served_label is not None:
+        k1.metric(pick(f"{minutes} 分钟容量内服务率", f"Served within capacity ({minutes} min)"), f"{served_label:.1%}",
+                  delta=f"{(served_label - share) * 100:+.1f} pp", delta_color="off", border=True,
+                  help=pick(f"步行可达 {share:.1%}，其中设施有余位能服务的比例", "Reach minus what capacity cannot serve"))
+    else:
+        k1.metric(t("cov_share", minutes=minutes), f"{share:.1%}", border=True,
+                  help=t("cov_share_help", m=minutes * 60 * speed))
     k2.metric(t("cov_straight"), f"{straight:.1%}", delta=f"{(straight - share) * 100:+.1f} pp", delta_color="off",
               border=True, help=t("cov_straight_help"))
     k3.metric(t("cov_uncovered"), f"{int(total - covered):,}", border=True)
@@ -83,6 +102,7 @@ def panel() -> None:
     visible = visible_townships(layers, current_user())  # a township head's rows only
     st.dataframe(table[table.index.isin(list(visible))], hide_index=True, width="stretch", column_config={
         "步行覆盖率": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
+        "容量内服务率": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
         "直线1km覆盖率": st.column_config.NumberColumn(format="percent"),
         "直线高估（百分点）": st.column_config.NumberColumn(format="%.1f"),
     })

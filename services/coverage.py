@@ -98,6 +98,30 @@ def evaluate(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, spe
                               straight_line_m=get_config().walking.straight_line_m)
 
 
+@memo(ttl_s=3600, max_entries=16, message="正在按服务能力分配老人 …")
+def served_share(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> np.ndarray:
+    """Share of each elder group served within capacity: every elder to the nearest facility (of these kinds)
+    that still has room within ``cutoff_m`` walking metres, nearest pairs first (planning.allocation)."""
+    from geo.reach import PointIndex, Reach, walk_pairs
+    from planning.allocation import served_within_capacity
+    from planning.capacity import facility_capacity
+
+    eng = engine(ref)
+    sites, facilities = selected_sites(eng, kind_ids)
+    demand = eng.model.demand
+    pairs = walk_pairs(Reach(eng.net), PointIndex(eng.net, demand), sites, demand, cutoff_m=cutoff_m)
+    elders = eng.model.weights[:, 0]
+    served, _ = served_within_capacity(pairs, elders, facility_capacity(facilities, get_config().facility_kinds))
+    return np.divide(served, elders, out=np.zeros_like(elders), where=elders > 0)
+
+
+def served_by_township(eng: CoverageEngine, share: np.ndarray, category: str) -> pd.Series:
+    """Elders of one category served within capacity, per township (a group's served share applies to all its
+    categories alike)."""
+    w = eng.model.weights[:, CATEGORY_IDS.index(category)] * share
+    return pd.Series(w, index=eng.groups["township_code"].to_numpy()).groupby(level=0).sum()
+
+
 def band_minutes(minutes: int, configured: tuple[int, ...]) -> tuple[int, ...]:
     """The configured bands up to the chosen minutes, and the chosen minutes itself."""
     return tuple(sorted({b for b in configured if b < minutes} | {minutes}))

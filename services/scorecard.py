@@ -17,7 +17,7 @@ from services import four_sync
 from services.access import Scope
 from services.base import base_layers, get_config, get_engine, repo_call
 from services.cache import memo
-from services.coverage import engine, evaluate
+from services.coverage import ENGINE_KINDS, engine, evaluate, served_share
 
 LIGHT_COLOURS = {"green": "#c8e6c9", "amber": "#ffecb3", "red": "#ffcdd2", "none": "#eeeeee",
                  "not_judged": "#f5f5f5", "not_evaluated": "#eeeeee"}
@@ -50,6 +50,9 @@ def _frames(ref: DataRef, tables: set[str]) -> dict[str, pd.DataFrame]:
         elders = pd.DataFrame(eng.groups.drop(columns="geometry"))
         elders["elders"] = elders[["age_60_69", "age_70_79", "age_80_plus"]].sum(axis=1)
         elders["walk15"] = walk_result(eng).covered
+        config = get_config()
+        cutoff = config.scorecard.walk_minutes * 60.0 * config.walking.speed_mps
+        elders["served15"] = elders["elders"].to_numpy() * served_share(ref.only(ENGINE_KINDS), care_kind_ids(), cutoff)
         out["elder"] = elders
     if "project" in tables:
         projects = pd.DataFrame(repo_call(ref, lambda r: r.projects()).drop(columns="geometry"))

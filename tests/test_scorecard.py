@@ -33,8 +33,8 @@ def tiny_frames() -> dict[str, pd.DataFrame]:
         ("C4", "T2", "居委会", True), ("C5", "T3", "村委会", False),
     ], columns=["code", "township_code", "committee_type", "is_urban"])
     townships = pd.DataFrame([("T1", "镇"), ("T2", "街道"), ("T3", "乡")], columns=["code", "type"])
-    elders = pd.DataFrame([("T1", 600, True), ("T1", 400, False), ("T2", 2000, True), ("T3", 500, False)],
-                          columns=["township_code", "elders", "walk15"])
+    elders = pd.DataFrame([("T1", 600, True, 450), ("T1", 400, False, 0), ("T2", 2000, True, 1200),
+                           ("T3", 500, False, 0)], columns=["township_code", "elders", "walk15", "served15"])
     projects = pd.DataFrame([("T1", "compliant"), ("T1", "violation"), ("T2", "incomplete"), ("T2", "compliant")],
                             columns=["township_code", "four_sync"])
     return {"facility": fac, "community": communities, "township": townships, "elder": elders, "project": projects}
@@ -91,6 +91,8 @@ HAND = [
     ("rural_village_coverage", DISTRICT, 1, 3, 100 / 3, "red"),
     ("walk15_coverage", DISTRICT, 2600, 3500, 2600 / 35, "red"),
     ("walk15_coverage", "T1", 600, 1000, 60.0, "red"),
+    ("walk15_served", DISTRICT, 1650, 3500, 1650 / 35, "red"),  # within the walk and the capacity: 450 + 1200
+    ("walk15_served", "T2", 1200, 2000, 60.0, "red"),
 ]
 
 
@@ -129,7 +131,7 @@ def test_unsupported_targets_are_listed_not_computed(card):
     assert ids == {"volunteer_training_rate", "brand_chain_orgs", "barrier_free_new", "barrier_free_retrofit"}
     assert all(t.unsupported_zh for t in card.unsupported)
     assert not set(card.cells["target_id"]) & ids
-    assert len(card.targets) == 13
+    assert len(card.targets) == 14
 
 
 def test_rank_and_matrix(card):
@@ -142,10 +144,10 @@ def test_rank_and_matrix(card):
 
 def test_a_missing_derived_column_is_not_evaluated_not_guessed():
     frames = tiny_frames()
-    frames["elder"] = frames["elder"].drop(columns=["walk15"])
+    frames["elder"] = frames["elder"].drop(columns=["walk15", "served15"])
     cfg = load_config()
     card = compute_scorecard(cfg.targets, frames, township_codes=["T1"], as_of=AS_OF, amber_share=0.8)
-    assert card.missing == {"walk15_coverage": ("walk15",)}
+    assert card.missing == {"walk15_coverage": ("walk15",), "walk15_served": ("served15",)}
     assert card.cell("walk15_coverage")["light"] == "not_evaluated"
     assert card.cell("beds_per_1000")["value"] == pytest.approx(160 / 3.5)
 
@@ -202,7 +204,7 @@ def test_scorecard_columns_exist_in_the_schema():
     from config.settings import SCORECARD_COLUMNS
     from data.models import Community, ElderGroup, Facility, ResidentialProject, Township
 
-    derived = {"care_service", "elders", "walk15", "four_sync"}
+    derived = {"care_service", "elders", "walk15", "served15", "four_sync"}
     for table, model in (("facility", Facility), ("community", Community), ("township", Township),
                          ("elder", ElderGroup), ("project", ResidentialProject)):
         stored = set(SCORECARD_COLUMNS[table]) - derived

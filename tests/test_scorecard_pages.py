@@ -69,7 +69,7 @@ def test_walking_coverage_equals_the_service_circle_page(scorecard_page, demo_db
 def test_light_counts_and_unsupported(scorecard_page):
     rows = district_rows(scorecard_page)
     m = figures(scorecard_page)
-    assert m["达标"] == f"{(rows['状态'] == '达标').sum()} / 13"
+    assert m["达标"] == f"{(rows['状态'] == '达标').sum()} / 14"
     assert int(m["未达标"]) == (rows["状态"] == "未达标").sum()
     unsupported = scorecard_page.dataframe[-1].value
     assert len(unsupported) == int(m["数据暂不支持"]) == 4
@@ -124,7 +124,7 @@ def test_csv_download_has_every_cell(scorecard_page):
                              amber_share=0.8)
     hostile = '=HYPERLINK("http://example.invalid","点击")'  # a township name as a bureau's file might carry it
     df = pd.read_csv(io.BytesIO(scorecard_csv(card, {"T1": "甲镇", "T3": hostile})))
-    assert len(df) == 13 * 4
+    assert len(df) == 14 * 4  # the computable targets × (district + three townships)
     assert {"numerator", "denominator", "value", "light_zh", "target", "label_zh"} <= set(df.columns)
     assert set(df["area_name"]) == {"全区", "甲镇", "T2", "'" + hostile}
 
@@ -228,3 +228,35 @@ def test_the_csv_download_is_in_the_audit_trail(demo_db_url, tmp_path, monkeypat
     assert not at.exception
     obj, detail = sql(url, "SELECT object, detail FROM audit_entry WHERE action = 'download'")
     assert obj == f"{DEMO} scorecard_2026-06-30.csv" and json.loads(detail) == {"what": "scorecard"}
+
+
+def test_served_within_capacity_never_exceeds_reach_or_capacity(demo_db_url, monkeypatch):
+    """15分钟服务圈 on the capacity basis: per township served ≤ within the walk, and the district's served elders
+    no more than the operating care facilities can take (capacities summed by hand from raw SQL and the config)."""
+    import sqlalchemy as sa
+
+    from config import load_config
+    from dashboard.state import COV_BASIS
+
+    circle = app_test("pages/service_circle.py", demo_db_url, monkeypatch)
+    circle.run()
+    circle.session_state[COV_BASIS] = "served"
+    circle.run()
+    assert_clean(circle)
+    m = figures(circle)
+    served_share = float(m["15 分钟容量内服务率"].rstrip("%"))
+    table = circle.dataframe[0].value
+    assert (table["容量内服务"] <= table["步行可达"]).all() and table["容量内服务"].sum() > 0
+    kinds = {k.id: k for k in load_config().facility_kinds}
+    with sa.create_engine(demo_db_url).connect() as c:
+        rows = c.execute(sa.text("SELECT kind_id, beds_total, service_capacity FROM facility f "
+                                 "JOIN data_version v ON v.id = f.version_id AND v.is_current "
+                                 "WHERE f.status = 'operating'")).all()
+    capacity = 0.0
+    for kind_id, beds, own in rows:
+        k = kinds[kind_id]
+        if not k.care_service:
+            continue
+        capacity += own if own is not None else beds if k.capacity_from_beds else (k.capacity or float("inf"))
+    assert table["容量内服务"].sum() <= capacity + len(table)  # rounding per township
+    assert served_share <= float(m["15 分钟步行覆盖率"].rstrip("%")) if "15 分钟步行覆盖率" in m else served_share < 100
