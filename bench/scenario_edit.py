@@ -68,18 +68,33 @@ def edit_points(url: str, n: int) -> list[tuple[float, float]]:
 
 
 def view_points(url: str, centre: tuple[float, float], n: int, half_deg: float) -> list[tuple[float, float]]:
-    """``n`` street nodes within ``half_deg`` of ``centre``, spread out (every k-th of them by distance)."""
+    """``n`` street nodes within ``half_deg`` of ``centre``, clear of the facility dots (≥ 100 m) and of each
+    other (≥ 160 m), so each click lands on the map itself, not on a marker (Leaflet markers keep their clicks)."""
+    from geo.crs import WGS84, transformer, utm_crs_for
     from services import coverage
     from tests.conftest import demo_ref
 
     eng = coverage.engine(demo_ref(url))
     ll = eng.net.node_lonlat
     near = np.flatnonzero((np.abs(ll[:, 0] - centre[0]) < half_deg) & (np.abs(ll[:, 1] - centre[1]) < half_deg * 0.6))
-    if len(near) < n:
-        msg = f"only {len(near)} street nodes in view; widen the view"
-        raise SystemExit(msg)
-    pick = near[np.linspace(0, len(near) - 1, n).astype(int)]
-    return [tuple(map(float, ll[i])) for i in pick]
+    utm = transformer(WGS84, utm_crs_for(*centre))
+
+    def to_m(lonlat):
+        return np.column_stack(utm.transform(lonlat[:, 0], lonlat[:, 1]))
+
+    xy = to_m(ll[near])
+    fac = to_m(np.column_stack([eng.facilities.geometry.x, eng.facilities.geometry.y]))
+    chosen: list[int] = []
+    for i in np.random.default_rng(7).permutation(len(near)):
+        if np.min(np.hypot(*(fac - xy[i]).T)) < 100:
+            continue
+        if chosen and np.min(np.hypot(*(xy[chosen] - xy[i]).T)) < 160:
+            continue
+        chosen.append(i)
+        if len(chosen) == n:
+            return [tuple(map(float, ll[near[i]])) for i in chosen]
+    msg = f"only {len(chosen)} clear street nodes in view; widen the view"
+    raise SystemExit(msg)
 
 
 def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
@@ -97,7 +112,7 @@ def service_edits(url: str, points, *, rebuild: bool) -> list[float]:
     for lon, lat in points:
         t = time.perf_counter()
         if rebuild:
-            coverage.engine.clear()
+            coverage._engine.clear()  # the memoised engine behind coverage.engine
         eng = coverage.engine(ref)
         scenarios.scenario_call(ref, lambda r, p=(lon, lat): r.add_change(sid, Change("open", kind_id="community_station",
                                                                                        point=Point(*p))), caller=Caller.cli())

@@ -151,7 +151,9 @@ def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category:
         closed=cmp.before.counted[~cmp.before.counted["id"].isin(set(after.counted["id"]))][["code", "name", "geometry"]],
         proposed=proposed, roads=base.roads(ref, township) if township else None,
         selected_township=township, refused=refused_gdf,
-    ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(), clickable=clickable)
+        base_facilities=cmp.before.counted if clickable else None,  # the edit map's base stays put
+    ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(), clickable=clickable,
+        townships_json=base.townships_geojson(ref, township, st.session_state[MAP_BASEMAP]))
     return live_map.show(live, key=key, height=height, clickable=clickable)
 
 

@@ -338,8 +338,10 @@ def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, na
     ).add_to(m)
 
 
-def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
-                  show_all: bool = True) -> None:
+def townships_geojson(townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
+                      show_all: bool = True) -> str:
+    """The township outlines as GeoJSON text, simplified, shifted for the basemap and with escaped names (the
+    slow part of drawing them: callers that draw the same outlines on every rerun keep this text)."""
     twp = _shift(townships, basemap)[["code", "name", "type", "geometry"]].copy()
     twp["geometry"] = _round(shapely.simplify(twp.geometry.values, 0.00003))
     twp["name"] = [html.escape(str(n)) for n in twp["name"]]  # names come from a bureau's file; tooltips are HTML
@@ -347,8 +349,14 @@ def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, 
     twp["selected"] = twp["code"] == (selected or "")
     if not show_all:
         twp = twp[twp["selected"]]
+    return twp.to_json()
+
+
+def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
+                  show_all: bool = True, geojson: str | None = None) -> None:
+    """Township outlines (``geojson``: the text :func:`townships_geojson` made for the same arguments)."""
     folium.GeoJson(
-        twp.to_json(),
+        geojson or townships_geojson(townships, basemap, selected=selected, show_all=show_all),
         name="乡镇（街道）边界",
         style_function=lambda f: {
             "color": "#d84315" if f["properties"]["selected"] else "#546e7a",
@@ -612,6 +620,7 @@ class ScenarioLayers:
     roads: gpd.GeoDataFrame | None = None
     selected_township: str | None = None
     refused: gpd.GeoDataFrame | None = None  # clicks that opened nothing: geometry and "why"
+    base_facilities: gpd.GeoDataFrame | None = None  # drawn in the fixed base (default: ``facilities``)
 
 
 def _point_layer(m: folium.Map, points: gpd.GeoDataFrame, basemap: Basemap, *, name: str, label: str,
@@ -634,7 +643,8 @@ def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basem
 
 
 def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basemap_id: str,
-                      assets: LocalAssets | None = None, clickable: bool = False) -> LiveMap:
+                      assets: LocalAssets | None = None, clickable: bool = False,
+                      townships_json: str | None = None) -> LiveMap:
     """The difference map: newly covered / newly uncovered elders, opened, closed and proposed sites, and the
     clicks that opened nothing (with why). The base (district, townships, roads, legend and, ``clickable``, the
     click queue) stays; the rest is redrawn in place after every edit."""
@@ -648,7 +658,10 @@ def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basema
         ".scn-refused{background:#fff3e0;border:1px solid #e65100;color:#bf360c;font:12px sans-serif;padding:2px 4px}"
         "</style>"))
     add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
-    add_townships(m, layers.townships, basemap, selected=layers.selected_township)
+    add_townships(m, layers.townships, basemap, selected=layers.selected_township, geojson=townships_json)
+    # the facilities of the scenario's base stay in the base; what the edits open or close is marked on top
+    add_facilities(m, layers.base_facilities if layers.base_facilities is not None else layers.facilities, basemap,
+                   config, cluster=False, assets=assets, compact=True, popups=False)
     legend, groups = [], []
     for hexes, name, colours in ((layers.still_uncovered, "仍未覆盖老人", STILL_UNCOVERED_COLOURS),
                                  (layers.newly_uncovered, "新失去覆盖的老人", LOST_COVER_COLOURS),
@@ -657,9 +670,6 @@ def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basema
         add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=0.65)
         groups.append(fg)
         legend.append(f"<b>{name}</b><div>{_swatches(colours)}</div>")
-    fg = folium.FeatureGroup(name="养老服务设施")
-    add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True, popups=False)
-    groups.append(fg)
     marks = ((layers.closed, "关闭的站点", "关闭", "#616161", "×"), (layers.opened, "新增站点", "新增", "#2e7d32", "+"),
              (layers.proposed, "优化建议站点", "建议", "#6a1b9a", "★"))
     for points, name, label, colour, symbol in marks:

@@ -78,6 +78,12 @@ def evaluate_set(eng: CoverageEngine, facilities: gpd.GeoDataFrame, kind_ids: tu
     return Evaluation(facilities, counted, eng.model.evaluate(sites, cutoff_m=cutoff_m), sites)
 
 
+@memo(ttl_s=600, max_entries=16)
+def current_evaluation(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> Evaluation:
+    """The current situation evaluated (the "before" of every edit on it), kept across the edits."""
+    return evaluate_set(engine(ref), base_layers(ref).facilities, kind_ids, cutoff_m)
+
+
 @dataclass(frozen=True)
 class Comparison:
     before: Evaluation
@@ -98,7 +104,8 @@ def compare(ref: DataRef, eng: CoverageEngine, changes: list[Change], kind_ids: 
     def applied(chs: list[Change]) -> gpd.GeoDataFrame:
         return with_townships(apply_changes(current, chs, kind_levels=levels), layers.townships) if chs else current
 
-    before = evaluate_set(eng, applied(base_changes or []), kind_ids, cutoff_m)
+    before = current_evaluation(ref, kind_ids, cutoff_m) if not base_changes else \
+        evaluate_set(eng, applied(base_changes), kind_ids, cutoff_m)
     after = evaluate_set(eng, applied(changes), kind_ids, cutoff_m)
     diff = coverage_diff(before.result, after.result)
     return Comparison(before, after, diff, tuple(changes), time.perf_counter() - started)

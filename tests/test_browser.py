@@ -433,7 +433,7 @@ def test_the_edit_map_keeps_its_view_and_applies_every_click(server, browser, un
     page.evaluate("() => { window.__probe = 1; }")
     view = frame.evaluate("() => [window.map.getZoom(), window.map.getCenter().lat, window.map.getCenter().lng]")
     before = metric_value(page, "情景覆盖老人")
-    for dlon, dlat in ((0.0, 0.0), (0.0006, 0.0), (0.0, 0.0006)):  # ~50 m apart, all next to streets
+    for dlon, dlat in ((0.0, 0.0), (0.0014, 0.0), (0.0, 0.0012)):  # ~120 m apart (clear of each other's marks)
         click_map_point(page, lon + dlon, lat + dlat)
     page.get_by_text("本情景的变更（3 项）").wait_for(timeout=120_000)
     wait_metric_changes(page, "情景覆盖老人", before)

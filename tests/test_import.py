@@ -740,3 +740,27 @@ def test_checking_a_kept_table_again_keeps_no_more_parsed_columns(db, truth, tmp
         run_import(db, HEXI, "facilities", path, cfg, ImportOptions(dry_run=True, crs="wgs84"), table=table)
         sizes.append(len(table.memo))
     assert sizes[0] > 0 and sizes == [sizes[0]] * 3
+
+
+def test_a_facilitys_own_service_capacity_is_read_and_a_bad_one_named(db, truth, tmp_path):
+    """服务能力 (elders a facility serves) is optional: a number is stored, a blank leaves the kind's capacity,
+    a word is listed with its row and nothing is stored."""
+    from sqlalchemy import select
+
+    from data.models import Facility
+
+    onboard(db, truth, tmp_path)
+    pts = facility_points(truth, n_per=1).head(3)
+    rows = [f"{r.name},社区养老服务站,{r.lon},{r.lat},{cap}" for r, cap in zip(pts.itertuples(), ["250", "", "很多"],
+                                                                          strict=True)]
+    path = tmp_path / "cap.csv"
+    path.write_text("名称,类型,经度,纬度,服务能力\n" + "\n".join(rows), encoding="utf-8-sig")
+    with pytest.raises(ImportRefused) as exc:
+        imp(db, "facilities", path, crs="wgs84")
+    errors = exc.value.prepared.errors
+    assert [(p.row, p.column) for p in errors] == [(4, "服务能力")] and "留空" in errors[0].fix
+    path.write_text("名称,类型,经度,纬度,服务能力\n" + "\n".join(rows[:2]), encoding="utf-8-sig")
+    imp(db, "facilities", path, crs="wgs84")
+    with session_factory(db)() as s:
+        got = sorted(s.scalars(select(Facility.service_capacity)).all(), key=lambda v: (v is None, v))
+    assert got == [250, None]
