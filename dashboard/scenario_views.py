@@ -440,25 +440,23 @@ MODEL_NOTES = {
 }
 
 
-def _candidates(opts: dict, eng, cmp, status):
-    if opts["source"] == "upload":
-        return uploaded_candidates(opts["upload"])
-    status.write(pick("在服务不足的区域生成候选点 …", "Generating candidates …"))
-    return scenarios.generated_candidates(eng, cmp.after.result)
-
-
 def run_siting(ref: DataRef, eng, cmp: scenarios.Comparison, sid: int, opts: dict, cutoff_m: float) -> None:
     request = opts["request"]
     with st.status(pick("正在优化选址 …", "Optimising …"), expanded=True) as status:
-        cands = _candidates(opts, eng, cmp, status)
-        if cands is None:
-            status.update(label=pick("候选点文件有误", "Bad candidate file"), state="error")
-            return
-        if len(cands) == 0:
-            status.update(label=pick("没有候选点：所有老人均已覆盖或无法到达。", "No candidates."), state="error")
-            return
-        status.write(pick(f"计算 {len(cands):,} 个候选点的 {cutoff_m:.0f} 米步行距离 …", "Candidate walks …"))
+        cands = None
+        if opts["source"] == "upload":
+            cands = uploaded_candidates(opts["upload"])
+            if cands is None:
+                status.update(label=pick("候选点文件有误", "Bad candidate file"), state="error")
+                return
+        else:
+            status.write(pick("在未覆盖或超出设施服务能力的老人附近生成候选点 …", "Generating candidates …"))
         si = siting.inputs(ref, eng, cmp.after, cands, cutoff_m, new_kind=opts["kind"])
+        cands = si.cands
+        if len(cands) == 0:
+            status.update(label=pick("没有候选点：所有老人均已服务或无法到达。", "No candidates."), state="error")
+            return
+        status.write(pick(f"{len(cands):,} 个候选点的 {cutoff_m:.0f} 米步行距离已算好", "Candidate walks ready"))
         if not si.on_net.all():
             status.write(pick(f"{int((~si.on_net).sum())} 个候选点距道路过远，不参与选址。", "Some candidates are off the network."))
         try:

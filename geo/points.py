@@ -79,25 +79,13 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
         lat = _number(path, where, "lat", lat)
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             _fail(path, where, f"lon/lat ({lon}, {lat}) is not a WGS84 coordinate (EPSG:4326)")
-        w = 1.0
-        if weighted and props.get("weight") not in (None, ""):
-            w = _number(path, where, "weight", props["weight"])
-            if w < 0:
-                _fail(path, where, f"weight must not be negative, got {w}")
-        c = np.nan
-        if props.get("cost") not in (None, ""):
-            c = _number(path, where, "cost", props["cost"])
-            if c < 0:
-                _fail(path, where, f"cost must not be negative, got {c}")
+        w = _non_negative(path, where, props, "weight", 1.0) if weighted else 1.0
+        c = _non_negative(path, where, props, "cost", np.nan)
         b = str(props.get("build") or "").strip().lower()
         b = BUILD_WORDS.get(b, b)
         if b not in ("", "new", "renovation"):
             _fail(path, where, f"build must be new (新建) or renovation (改造), got {props.get('build')!r}")
-        cap = np.inf
-        if props.get("capacity") not in (None, ""):
-            cap = _number(path, where, "capacity", props["capacity"])
-            if cap < 0:
-                _fail(path, where, f"capacity must not be negative, got {cap}")
+        cap = _non_negative(path, where, props, "capacity", np.inf)
         r = str(props.get("rural") or "").strip().lower()
         if r not in RURAL_WORDS:
             _fail(path, where, f"rural must be 1/0 (是/否, 村/居), got {props.get('rural')!r}")
@@ -120,6 +108,16 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
 
 RURAL_WORDS = {"": False, "0": False, "1": True, "是": True, "否": False, "true": True, "false": False, "村": True,
                "居": False, "村委会": True, "居委会": False, "rural": True, "urban": False}
+
+
+def _non_negative(path: Path, where: str, props: dict, name: str, default: float) -> float:
+    """An optional non-negative number column; ``default`` when the cell is empty or the column absent."""
+    if props.get(name) in (None, ""):
+        return default
+    value = _number(path, where, name, props[name])
+    if value < 0:
+        _fail(path, where, f"{name} must not be negative, got {value}")
+    return value
 
 
 BUILD_WORDS = {"新建": "new", "改造": "renovation", "改建": "renovation", "闲置改造": "renovation",

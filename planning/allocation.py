@@ -34,7 +34,7 @@ from numba import njit
 
 from geo.reach import WalkPairs
 from planning.mip import Model, csr_from_groups
-from planning.siting import Reductions, SitingResult
+from planning.siting import Reductions, SitingResult, checked_demand
 
 
 @njit(cache=True)
@@ -236,17 +236,8 @@ class AllocationProblem:
 
     def __init__(self, candidates: WalkPairs, weights: np.ndarray, *, candidate_ids, capacity=np.inf,
                  existing: WalkPairs | None = None, existing_capacity=np.inf) -> None:
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (candidates.n_points,):
-            msg = f"weights must have one value per demand point ({candidates.n_points}), got shape {weights.shape}"
-            raise ValueError(msg)
-        if np.any(weights < 0) or not np.all(np.isfinite(weights)):
-            msg = "weights must be finite and non-negative"
-            raise ValueError(msg)
-        ids = np.asarray(candidate_ids, dtype=object)
-        if len(ids) != candidates.n_sites:
-            msg = f"{len(ids)} candidate ids for {candidates.n_sites} candidates"
-            raise ValueError(msg)
+        weights, ids = checked_demand(weights, candidate_ids, n_dem=candidates.n_points, n_cand=candidates.n_sites,
+                                      rows="candidates")
         if existing is None:
             existing = WalkPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0, candidates.n_points,
                                  candidates.cutoff_m)

@@ -100,6 +100,23 @@ def elbow_of(values: np.ndarray) -> int:
     return int(np.argmax(norm - np.arange(n + 1) / n))
 
 
+def checked_demand(weights, candidate_ids, *, n_dem: int, n_cand: int, rows: str) -> tuple[np.ndarray, np.ndarray]:
+    """The weights (finite, non-negative, one per demand point) and candidate ids (one per candidate) as
+    arrays, or ValueError naming what does not fit."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (n_dem,):
+        msg = f"weights must have one value per demand point ({n_dem}), got shape {weights.shape}"
+        raise ValueError(msg)
+    if np.any(weights < 0) or not np.all(np.isfinite(weights)):
+        msg = "weights must be finite and non-negative"
+        raise ValueError(msg)
+    ids = np.asarray(candidate_ids, dtype=object)
+    if len(ids) != n_cand:
+        msg = f"{len(ids)} candidate ids for {n_cand} {rows}"
+        raise ValueError(msg)
+    return weights, ids
+
+
 class SitingProblem:
     """Coverage matrix + weights, reduced once; solve many times."""
 
@@ -110,18 +127,8 @@ class SitingProblem:
         demand point that floors refer to (a township's index, rural or urban, …); ``reduce=False`` keeps the
         model as given (for comparison only): every demand point and candidate stays, covered demand is free."""
         coverage = sparse.csr_matrix(coverage, dtype=bool)
-        weights = np.asarray(weights, dtype=np.float64)
         n_cand, n_dem = coverage.shape
-        if weights.shape != (n_dem,):
-            msg = f"weights must have one value per demand point ({n_dem}), got shape {weights.shape}"
-            raise ValueError(msg)
-        if np.any(weights < 0) or not np.all(np.isfinite(weights)):
-            msg = "weights must be finite and non-negative"
-            raise ValueError(msg)
-        ids = np.asarray(candidate_ids, dtype=object)
-        if len(ids) != n_cand:
-            msg = f"{len(ids)} candidate ids for {n_cand} matrix rows"
-            raise ValueError(msg)
+        weights, ids = checked_demand(weights, candidate_ids, n_dem=n_dem, n_cand=n_cand, rows="matrix rows")
         costs = np.ones(n_cand) if costs is None else np.asarray(costs, dtype=np.float64)
         if costs.shape != (n_cand,) or np.any(costs < 0) or not np.all(np.isfinite(costs)):
             msg = f"costs must be {n_cand} finite non-negative values, one per candidate"

@@ -15,7 +15,8 @@ import pandas as pd
 
 from data.versions import DataRef
 from geo.reach import PointIndex, Reach, walk_pairs
-from planning.candidates import Candidates, candidate_costs
+from planning.allocation import served_within_capacity
+from planning.candidates import Candidates, candidate_costs, underserved_candidates
 from planning.capacity import facility_capacity
 from planning.location import MODEL_LABELS, MODELS, SitingInputs, SitingRequest, run_model, served_curve, served_share
 from planning.siting import CoverageCurve, Floor, SitingResult
@@ -55,21 +56,32 @@ def labels_and_floors(eng: CoverageEngine, townships, communities, config) -> tu
     return labels, tuple(floors)
 
 
-def inputs(ref: DataRef, eng: CoverageEngine, ev: Evaluation, cands: Candidates, cutoff_m: float, *,
+def inputs(ref: DataRef, eng: CoverageEngine, ev: Evaluation, cands: Candidates | None, cutoff_m: float, *,
            new_kind: str | None = None) -> SitingInputs:
-    """Everything the models need for ``cands`` over the facilities of ``ev`` (a scenario's after-set)."""
+    """Everything the models need for ``cands`` over the facilities of ``ev`` (a scenario's after-set).
+
+    ``cands=None``: generated where elders are not served — beyond every facility's walk, or within it but
+    beyond its capacity (a dense city, where nearly everyone is near a full station).
+    """
     config = get_config()
     townships, communities = base_layers(ref).townships, base_communities(ref)
-    pairs, on_net = candidate_pairs(eng, cands, cutoff_m)
     demand = eng.model.demand
     existing = walk_pairs(Reach(eng.net), PointIndex(eng.net, demand), ev.sites, demand, cutoff_m=cutoff_m)
     kinds = config.facility_kinds
+    existing_capacity = facility_capacity(ev.counted, kinds)
+    weights = demand_weights(eng)
+    if cands is None:
+        served, _ = served_within_capacity(existing, weights, existing_capacity)
+        share = np.divide(served, weights, out=np.ones_like(weights), where=weights > 0)
+        cands = underserved_candidates(eng.net, demand, weights, share, spacing_m=config.siting.candidate_spacing_m,
+                                       max_count=config.siting.max_candidates)
+    pairs, on_net = candidate_pairs(eng, cands, cutoff_m)
     new_kind = new_kind or config.siting.new_site_kind
     new_cap = facility_capacity(_one_of_kind(new_kind), kinds)[0]
     labels, floors = labels_and_floors(eng, townships, communities, config)
     return SitingInputs(cands=cands, pairs=pairs, on_net=on_net, existing=existing,
-                        existing_capacity=facility_capacity(ev.counted, kinds), new_capacity=float(new_cap),
-                        covered=ev.result.covered, weights=demand_weights(eng),
+                        existing_capacity=existing_capacity, new_capacity=float(new_cap),
+                        covered=ev.result.covered, weights=weights,
                         costs=candidate_costs(cands, new_build=config.siting.cost_new_build,
                                               renovation=config.siting.cost_renovation),
                         labels=labels, floors=floors, cutoff_m=float(cutoff_m))

@@ -73,3 +73,13 @@ def test_diff_needs_the_same_demand(hand_net):
 def test_imported_candidates_keep_ids():
     c = imported_candidates(["A1", "B2"], lonlat((0, 0), (100, 0)))
     assert c.source == "imported" and list(c.ids) == ["A1", "B2"] and c.lonlat.shape == (2, 2)
+
+
+def test_candidates_gather_elders_beyond_capacity_in_a_dense_city(hand_net):
+    """Everyone is within a station's walk, but stations are full: the share served, not the reach, decides."""
+    d = snap(hand_net, DEMAND)
+    w = np.array([WEIGHTS[k][0] for k in DEMAND], dtype=float)  # d1 10, d2 5, d3 4, d4 3, d5 2 (off), d6 1
+    served = np.array([0.4, 1.0, 0.5, 1.0, 0.0, 1.0])  # d1: 4 of 10 served, d3: 2 of 4
+    fine = underserved_candidates(hand_net, d, w, served, spacing_m=10, max_count=10)
+    assert sorted(fine.weight.tolist()) == [2.0, 6.0]  # d3's 2 unserved and d1's 6; the full ones hand nothing
+    assert len(underserved_candidates(hand_net, d, w, np.ones(6), spacing_m=10, max_count=10)) == 0
