@@ -100,14 +100,6 @@ class _PMedianLagrange:
         self.n_sites, self.n_groups = n_sites, len(weight)
         self.value = weight[group] * saving  # each pair's weighted saving
 
-    def true_saving(self, sites) -> float:
-        open_ = np.zeros(self.n_sites, dtype=bool)
-        open_[np.asarray(sites, dtype=np.int64)] = True
-        best = np.zeros(self.n_groups)
-        mask = open_[self.site]
-        np.maximum.at(best, self.group[mask], self.saving[mask])
-        return float(self.weight @ best)
-
     def _lagrange(self, u: np.ndarray, k: int):
         site_value = np.bincount(self.site, weights=np.maximum(0.0, self.value - u[self.group]),
                                  minlength=self.n_sites)
@@ -122,6 +114,9 @@ class _PMedianLagrange:
         mask = open_[self.site]
         np.maximum.at(out, self.group[mask], self.value[mask])
         return out
+
+    def true_saving(self, sites) -> float:
+        return float(self.group_saving(sites).sum())
 
     def bound(self, k: int, best: float, *, seconds: float, iterations: int = 600, start_sites=None):
         """(the lowest bound found, its multipliers, the best choice met on the way and its saving).
@@ -437,11 +432,16 @@ class AllocationProblem:
         return x
 
     # ---- p-median ---------------------------------------------------------
-    def _pmedian_inputs(self, penalty_m: float):
-        """Each point's walk now (existing sites, else the penalty) and the candidate pairs that beat it."""
-        now = np.full(self.cand.n_points, float(penalty_m))
+    def _walk_now(self, penalty_m: float) -> np.ndarray:
+        """Each point's walk to the nearest existing site, ``penalty_m`` where none is within the limit."""
+        now = np.full(self.cand.n_points, penalty_m)
         if len(self.existing.site):
             np.minimum.at(now, self.existing.point, self.existing.metres)
+        return now
+
+    def _pmedian_inputs(self, penalty_m: float):
+        """Each point's walk now (existing sites, else the penalty) and the candidate pairs that beat it."""
+        now = self._walk_now(float(penalty_m))
         saving = now[self.cand.point] - self.cand.metres
         keep = (saving > 1e-9) & (self.weights[self.cand.point] > 0)
         return now, self.cand.site[keep], self.cand.point[keep], saving[keep]
@@ -550,10 +550,7 @@ class AllocationProblem:
     def pmedian_cost(self, picks, penalty_m: float | None = None) -> float:
         """Total weighted walk with the existing sites and these candidates open (a point beyond the limit at the
         penalty) — the p-median objective, computed directly."""
-        penalty = self.cand.cutoff_m if penalty_m is None else float(penalty_m)
-        now = np.full(self.cand.n_points, penalty)
-        if len(self.existing.site):
-            np.minimum.at(now, self.existing.point, self.existing.metres)
+        now = self._walk_now(self.cand.cutoff_m if penalty_m is None else float(penalty_m))
         mask = np.isin(self.cand.site, np.asarray(picks, dtype=np.int64))
         np.minimum.at(now, self.cand.point[mask], self.cand.metres[mask])
         return float(self.weights @ now)

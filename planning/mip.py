@@ -71,7 +71,7 @@ class Model:
         return outcome(h, self.n_cols, mip, time_limit_s)
 
     def build(self, *, time_limit_s: float, integer: bool = True, rel_gap: float = 0.0):
-        """The HiGHS object holding this model (for solvers that add rows as they go); returns (highs, is_mip)."""
+        """The HiGHS object holding this model; returns (highs, is_mip)."""
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("time_limit", float(time_limit_s))
@@ -114,20 +114,6 @@ def set_start(h, start: np.ndarray) -> None:
     sol = highspy.HighsSolution()
     sol.col_value = list(np.asarray(start, dtype=np.float64))
     h.setSolution(sol)
-
-
-def add_rows(h, indptr, indices, values, *, lower=-np.inf, upper=np.inf) -> None:
-    """Add CSR rows to a built model (a cut round)."""
-    n = len(indptr) - 1
-    lo = np.broadcast_to(np.asarray(lower, dtype=np.float64), (n,)).copy()
-    hi = np.broadcast_to(np.asarray(upper, dtype=np.float64), (n,)).copy()
-    h.addRows(n, lo, hi, int(indptr[-1]), np.asarray(indptr[:-1], dtype=np.int32), np.asarray(indices, dtype=np.int32),
-              np.asarray(values, dtype=np.float64))
-
-
-def set_integer(h, cols: np.ndarray) -> None:
-    cols = np.asarray(cols, dtype=np.int32)
-    h.changeColsIntegrality(len(cols), cols, np.ones(len(cols), dtype=np.uint8))
 
 
 def outcome(h, n_cols: int, mip: bool, time_limit_s: float) -> Outcome:
