@@ -1,8 +1,9 @@
 """Realistic live traffic for the demo stations, posted through the real ingest API.
 
 ``python cli.py simulate`` issues a token for every station (revoked when it
-stops), then every second posts heartbeats and events as the stations and
-their home devices would:
+stops), brings every station online with a first heartbeat, then every
+second posts heartbeats and events as the stations and their home devices
+would:
 
 - stations open 08:00–18:00 local time; occupancy follows the day (a morning
   and an afternoon peak) and one station runs over capacity for a while;
@@ -238,12 +239,16 @@ def run(stations: list[Station], tokens: dict[str, str], live: Live, *, api: str
     progress(f"模拟 {len(stations)} 个站点：每秒 {rate:g} 个事件，心跳每 {heartbeat_s:g} 秒；"
              f"失联站点 {silent}，超员站点 {crowded}")
 
-    start = time.monotonic()
-    burst_at = min(60.0, duration / 3) if duration else 60.0
-    beat_next = {s.code: start + rng.uniform(0, heartbeat_s) for s in stations if s.code != silent}
     # Over capacity for its first heartbeats (half the run, at least one): counted in beats, not
     # wall time, so a slow tick (the burst) cannot skip the episode.
     crowded_beats = max(1, int((duration / 2 if duration else 300) / heartbeat_s))
+    # Every station but the silent one comes online first, so the live page knows each of them however short
+    # the run or slow the service; the regular beats after that are staggered over the interval.
+    send_heartbeats([traffic.heartbeat(s, clock(), crowded=s.code == crowded) for s in stations if s.code != silent])
+    crowded_beats -= bool(crowded)
+    start = time.monotonic()
+    burst_at = min(60.0, duration / 3) if duration else 60.0
+    beat_next = {s.code: start + rng.uniform(0, heartbeat_s) for s in stations if s.code != silent}
     tick, carry, last_report = 0, 0.0, start
     try:
         while not duration or time.monotonic() - start < duration:
