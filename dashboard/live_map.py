@@ -1,25 +1,112 @@
 """Maps that change while the user works on them, without the browser losing its map.
 
-streamlit-folium keeps a map mounted while its base script is unchanged and
-draws ``feature_group_to_add`` in place; the centre and zoom stay the user's
-because none is passed. Clicks come from :class:`maps.builders.ClickQueue`:
-numbered, so every click is applied once, however busy the page was.
+streamlit-folium's frontend keeps a map mounted while its base script is
+unchanged and evaluates the ``feature_group`` and ``layer_control`` scripts in
+place; the centre and zoom stay the user's because none is passed. Here that
+frontend is fed directly: the base is rendered once per ``base_key`` and kept in
+the session (st_folium would build and render it again on every rerun: most of
+an edit's time), and the changing groups are light layers written as one script
+(:meth:`maps.builders.LiveMap.groups_script`). Clicks come from
+:class:`maps.builders.ClickQueue`: numbered, so every click is applied once,
+however busy the page was.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import branca
 import folium
+import folium.elements
 import streamlit as st
-from streamlit_folium import st_folium
+from folium.map import Layer
+
+# streamlit-folium's frontend and the helpers st_folium renders a map with (pinned in requirements.txt;
+# tests/test_live_map.py checks that the base arguments here are the ones st_folium sends).
+from streamlit_folium import _component_func, _get_header, _get_html, _get_map_string, get_full_id
 
 from maps.builders import LiveMap
 
+_MOUNTED = "_live_map_bases"  # session key: base_key -> _Mounted, the last few
+_KEEP = 4
+
+
+@dataclass(frozen=True)
+class _Mounted:
+    """A base as streamlit-folium's frontend takes it."""
+
+    script: str
+    header: str
+    html: str
+    map_id: str
+    css_links: list[str]
+    js_links: list[str]
+    layers: list[tuple[str, str, bool]]  # (name, variable, overlay) of the base's controllable layers
+    digest: str
+
+
+def _links(m: folium.Map) -> tuple[list[str], list[str]]:
+    """The stylesheets and scripts the map's elements ask for, in order, once each (as st_folium collects)."""
+    css, js = [], []
+
+    def walk(el):
+        if isinstance(el, branca.colormap.ColorMap):
+            yield el
+        if isinstance(el, folium.elements.JSCSSMixin):
+            yield el
+        for child in getattr(el, "_children", {}).values():
+            yield from walk(child)
+
+    for el in walk(m):
+        css.extend(href for _, href in getattr(el, "default_css", []))
+        js.extend(src for _, src in getattr(el, "default_js", []))
+    return list(dict.fromkeys(css)), list(dict.fromkeys(js))
+
+
+def mount(base: folium.Map) -> _Mounted:
+    """Render ``base`` once as the frontend mounts it (the same script, header and html st_folium makes)."""
+    base.get_root().render()
+    base.render()
+    html = _get_html(base)
+    header = _get_header(base)
+    script = _get_map_string(base)  # renames the elements' variables: read the layers' names after it
+    layers = [(c.layer_name, c.get_name(), c.overlay) for c in base._children.values()
+              if isinstance(c, Layer) and c.control]
+    css, js = _links(base)
+    return _Mounted(script, header, html, get_full_id(base), css, js, layers,
+                    hashlib.sha256(script.encode()).hexdigest()[:16])
+
+
+def _mounted(live: LiveMap) -> _Mounted:
+    if live.base_key is None:
+        return mount(live.base)
+    bases: OrderedDict = st.session_state.setdefault(_MOUNTED, OrderedDict())
+    if live.base_key not in bases:
+        bases[live.base_key] = mount(live.base)
+        while len(bases) > _KEEP:
+            bases.popitem(last=False)
+    bases.move_to_end(live.base_key)
+    return bases[live.base_key]
+
 
 def show(live: LiveMap, *, key: str, height: int, clickable: bool = False):
-    """Draw the map (mounted once per base) with its changing groups; returns the component's value."""
-    return st_folium(live.base, key=key, height=height, use_container_width=True,
-                     returned_objects=["selected_tags"] if clickable else [], feature_group_to_add=live.groups,
-                     layer_control=folium.LayerControl(collapsed=True, position="topright"))
+    """Draw the map (mounted once per base) with its changing groups; returns the component's value, which is
+    also kept in ``st.session_state[key]`` (read there before the map is drawn again)."""
+    m = _mounted(live)
+    returned = ["selected_tags"] if clickable else []
+    frontend_key = f"{key}-{m.digest}"  # a new base is a new map; the same base stays mounted
+
+    def keep_value() -> None:
+        st.session_state[key] = st.session_state.get(frontend_key, {})
+
+    return _component_func(
+        script=m.script, header=m.header, html=m.html, id=m.map_id, key=frontend_key, height=height, width=None,
+        returned_objects=returned, default={k: None for k in returned}, zoom=None, center=None,
+        feature_group=live.groups_script(), return_on_hover=False, layer_control=live.control_script(m.layers),
+        pixelated=False, css_links=m.css_links, js_links=m.js_links, on_change=keep_value, wrap_longitude=False,
+    )
 
 
 def new_clicks(value: dict | None, seen_key: str) -> list[tuple[float, float]]:

@@ -153,7 +153,8 @@ def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category:
         selected_township=township, refused=refused_gdf,
         base_facilities=cmp.before.counted if clickable else None,  # the edit map's base stays put
     ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(), clickable=clickable,
-        townships_json=base.townships_geojson(ref, township, st.session_state[MAP_BASEMAP]))
+        townships_json=base.townships_geojson(ref, township, st.session_state[MAP_BASEMAP]),
+        base_key=(key, ref, township, st.session_state[MAP_BASEMAP], clickable, tuple(cmp.before.counted["id"])))
     return live_map.show(live, key=key, height=height, clickable=clickable)
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import h3
 import numpy as np
 import pandas as pd
+import shapely
 from shapely.geometry import Polygon
 
 
@@ -39,6 +42,37 @@ def hex_density(
     out = gpd.GeoDataFrame(summed.reset_index(), geometry=polys, crs="EPSG:4326")
     out["total"] = out["total"].astype(np.int64)
     return out
+
+
+@dataclass(frozen=True)
+class HexIndex:
+    """Fixed points (elder groups) assigned once to their H3 hexagons at one resolution, so that summing any
+    selection of them into hexagons is a bincount, not a pass of H3 calls (maps redrawn at every edit)."""
+
+    resolution: int
+    hexes: np.ndarray  # the hexagon ids, sorted
+    of_point: np.ndarray  # per point, its hexagon's index in ``hexes``
+    polygons: np.ndarray  # per hexagon, its WGS84 polygon
+
+    @classmethod
+    def of(cls, cells, resolution: int) -> HexIndex:
+        """The index of points with H3 ``cells`` (at ``resolution`` or finer)."""
+        parents = [h3.cell_to_parent(c, resolution) if h3.get_resolution(c) > resolution else c for c in cells]
+        hexes, of_point = np.unique(np.asarray(parents, dtype=object), return_inverse=True)
+        polygons = shapely.polygons([[(lng, lat) for lat, lng in h3.cell_to_boundary(c)] for c in hexes]) \
+            if len(hexes) else np.array([], dtype=object)
+        return cls(resolution, hexes, of_point.astype(np.int64), polygons)
+
+    def sum(self, weights: np.ndarray, mask: np.ndarray | None = None, *, column: str = "n") -> gpd.GeoDataFrame:
+        """The hexagons of the points with ``mask`` and weight > 0: their summed ``weights`` (``column``), the same
+        frame :func:`hex_density` makes (``hex``, ``column``, ``total`` as whole numbers, ``geometry``)."""
+        w = np.asarray(weights, dtype=float)
+        keep = (w > 0) if mask is None else (np.asarray(mask, dtype=bool) & (w > 0))
+        summed = np.bincount(self.of_point[keep], weights=w[keep], minlength=len(self.hexes))
+        used = np.flatnonzero(np.bincount(self.of_point[keep], minlength=len(self.hexes)))
+        return gpd.GeoDataFrame({"hex": self.hexes[used], column: summed[used],
+                                 "total": summed[used].astype(np.int64)},
+                                geometry=self.polygons[used], crs="EPSG:4326")
 
 
 def cells_in(boundary, resolution: int) -> list[str]:

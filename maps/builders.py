@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import html
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import folium
@@ -77,6 +78,35 @@ class LocalAssets:
         ]
 
 
+class _Text(Element):
+    """Text put into the page as it is. branca compiles every rendered part of a MacroElement as a Jinja
+    template once more, which for a layer carrying thousands of features costs more than the rest of the map."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs) -> str:
+        return self.text
+
+
+class _Light(Layer):
+    """A layer whose script carries its own data and adds itself to its parent when shown: rendered without
+    branca's second template pass, and drawable in place (:meth:`LiveMap.groups_script`)."""
+
+    def render(self, **kwargs) -> None:
+        figure = self.get_root()
+        for part in ("header", "html", "script"):
+            macro = self._template.module.__dict__.get(part)
+            if macro is not None:
+                getattr(figure, part).add_child(_Text(macro(self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+    def script(self) -> str:
+        return self._template.module.script(self, {})
+
+
 class _Legend(MacroElement):
     _template = Template(
         """
@@ -100,7 +130,7 @@ class _Legend(MacroElement):
         self.legend_html = legend_html
 
 
-class _FacilityLayer(JSCSSMixin, Layer):
+class _FacilityLayer(JSCSSMixin, _Light):
     """All facilities as one GeoJSON layer; markers, tooltips and popups made in the browser.
 
     Far lighter than one folium Marker per facility (a few hundred bytes each
@@ -186,6 +216,103 @@ class _PreviewPoints(Layer):
         self.colours = colours
         self.points_json = json.dumps(points, separators=(",", ":"))
         self.said_json = json.dumps(said, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def geojson_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: int = 5) -> str:
+    """Features as GeoJSON text: geometry written by GEOS (rounded to ``ndigits``), the ``properties`` by json
+    with every string escaped for HTML (they reach tooltips)."""
+    geoms = shapely.to_geojson(_round(np.asarray(gdf.geometry.values), ndigits))
+    cols = [gdf[c].tolist() for c in properties]
+    feats = []
+    for i, g in enumerate(geoms):
+        props = {c: html.escape(v[i]) if isinstance(v[i], str) else v[i] for c, v in zip(properties, cols, strict=True)}
+        feats.append(f'{{"type":"Feature","properties":{json.dumps(props, ensure_ascii=False)},"geometry":{g}}}')
+    return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
+
+
+class _GeoJsonLayer(_Light):
+    """Polygons or lines from :func:`geojson_text`: a fixed ``style``, the fill (and, ``line_from_fill``, the
+    outline) from the property ``fill_from``, and a tooltip: ``tip`` and, if given, the property ``tip_field``
+    (numbers shown with thousands separators)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson({{ this.data }}, {
+          interactive: {{ this.interactive|tojson }},
+          {%- if this.canvas %}
+          renderer: window.__eomCanvas = window.__eomCanvas || L.canvas({padding: 0.3}),
+          {%- endif %}
+          style: function (f) {
+            var s = Object.assign({}, {{ this.style|tojson }});
+            {%- if this.fill_from %}
+            s.fillColor = f.properties[{{ this.fill_from|tojson }}];
+            {%- if this.line_from_fill %} s.color = s.fillColor;{% endif %}
+            {%- endif %}
+            return s;
+          }
+        });
+        {%- if this.tip is not none %}
+        {{ this.get_name() }}.bindTooltip(function (l) {
+          {%- if this.tip_field %}
+          var v = l.feature.properties[{{ this.tip_field|tojson }}];
+          return {{ this.tip|tojson }} + (typeof v === 'number' ? v.toLocaleString('zh-CN') : v);
+          {%- else %}
+          return {{ this.tip|tojson }};
+          {%- endif %}
+        }, {sticky: true});
+        {%- endif %}
+        {%- if this.show %}
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: str, *, style: dict, name: str | None = None, fill_from: str | None = None,
+                 line_from_fill: bool = False, tip: str | None = None, tip_field: str | None = None,
+                 interactive: bool = True, show: bool = True, control: bool = True, canvas: bool = False) -> None:
+        super().__init__(name=name, overlay=True, control=control, show=show)
+        self._name = "GeoJsonLayer"
+        self.canvas = canvas
+        self.data = data.replace("</", "<\\/")  # no string can close the surrounding <script>
+        self.style, self.fill_from, self.line_from_fill = style, fill_from, line_from_fill
+        self.tip = html.escape(tip) if tip is not None else None
+        self.tip_field, self.interactive = tip_field, interactive
+
+
+class _MarkLayer(_Light):
+    """Points as round labelled marks (``symbol`` on ``colour``), or, with ``ring``, as hollow circles; each
+    with its tooltip (escaped here), ``permanent`` ones with the class ``tip_class``."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.featureGroup();
+        {{ this.points|tojson }}.forEach(function (p) {
+          {%- if this.ring %}
+          var m = L.circleMarker([p[0], p[1]], {radius: 7, color: {{ this.colour|tojson }}, fill: true,
+                                                fillOpacity: 0.6, weight: 2});
+          {%- else %}
+          var m = L.marker([p[0], p[1]], {icon: L.divIcon({html: {{ this.icon_html|tojson }}, className: 'scn-icon',
+                                                           iconSize: [20, 20], iconAnchor: [10, 10]})});
+          {%- endif %}
+          m.bindTooltip(p[2], {{ this.tip_options|tojson }}).addTo({{ this.get_name() }});
+        });
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, points: gpd.GeoDataFrame, tips: list[str], *, colour: str, symbol: str = "",
+                 ring: bool = False, permanent: bool = False, tip_class: str = "") -> None:
+        super().__init__(overlay=True, control=False)
+        self._name = "MarkLayer"
+        self.points = [[round(g.y, 6), round(g.x, 6), html.escape(t)]
+                       for g, t in zip(points.geometry, tips, strict=True)]
+        self.colour, self.ring = colour, ring
+        self.icon_html = f'<div class="scn-mark" style="background:{colour}">{html.escape(symbol)}</div>'
+        self.tip_options = {"permanent": True, "direction": "right", "className": tip_class} if permanent else {}
 
 
 class _MetricScale(MacroElement):
@@ -319,23 +446,35 @@ def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, basemap: Basemap, *, detai
 
 
 def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, name: str, tooltip: str,
-                 colours: tuple[str, ...] = DENSITY_COLOURS, opacity: float = 0.55, show: bool = True) -> None:
-    """H3 hexagons coloured by ``total`` in quantile classes."""
+                 colours: tuple[str, ...] = DENSITY_COLOURS, opacity: float = 0.55, show: bool = True,
+                 by_class: bool = False) -> None:
+    """H3 hexagons coloured by ``total`` in quantile classes; the tooltip says ``tooltip`` and the number.
+
+    ``by_class``: one feature per colour class (the tooltip gives the class's range), for maps redrawn at every
+    edit: a few shapes for the browser to replace instead of one per hexagon."""
     if hexes is None or hexes.empty:
         return
     hexes = _shift(hexes, basemap)
-    bins = density_bins(hexes["total"].to_numpy(), len(colours))
-    data = hexes[["total", "geometry"]].copy()
-    data["geometry"] = _round(data.geometry.values, 4)  # ~10 m: invisible on cells 170 m and more across
-    data["fill"] = [_colour_for(v, bins, colours) for v in data["total"]]
-    folium.GeoJson(
-        data.to_json(),
-        name=name,
-        show=show,
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": opacity,
-                                  "color": "#ffffff", "weight": 0.3},
-        tooltip=folium.GeoJsonTooltip(fields=["total"], aliases=[tooltip], localize=True),
-    ).add_to(m)
+    totals = hexes["total"].to_numpy()
+    bins = density_bins(totals, len(colours))
+    fills = [_colour_for(v, bins, colours) for v in totals]
+    style = {"fillOpacity": opacity, "color": "#ffffff", "weight": 0.3}
+    if by_class:
+        rows = []
+        for fill in dict.fromkeys(fills):
+            pick = np.array([f == fill for f in fills])
+            lo, hi, n = int(totals[pick].min()), int(totals[pick].max()), int(pick.sum())
+            rows.append({"fill": fill, "tip": f"{tooltip}：每格 {lo:,}{'' if lo == hi else f'–{hi:,}'} 人（{n:,} 格）",
+                         "geometry": shapely.multipolygons(hexes.geometry.values[pick])})
+        data = gpd.GeoDataFrame(rows, geometry="geometry", crs=hexes.crs)
+        _GeoJsonLayer(geojson_text(data, ("fill", "tip"), ndigits=4), name=name, show=show, style=style,
+                      fill_from="fill", tip="", tip_field="tip", canvas=True).add_to(m)
+        return
+    data = gpd.GeoDataFrame({"total": totals.astype(int).tolist(), "fill": fills},
+                            geometry=hexes.geometry.values, crs=hexes.crs)
+    _GeoJsonLayer(geojson_text(data, ("total", "fill"), ndigits=4),  # ~10 m: invisible on cells 170 m across
+                  name=name, show=show, style=style, fill_from="fill", tip=f"{tooltip}：", tip_field="total",
+                  canvas=True).add_to(m)
 
 
 def townships_geojson(townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
@@ -399,19 +538,65 @@ def _frame(m: folium.Map, legend: str, focus_bounds) -> None:
 
 @dataclass
 class LiveMap:
-    """A map in two parts, for maps that change while the user works on them: the ``base`` (basemap, outline,
+    """A map in two parts, for maps that change while the user works on them: the base (basemap, outline,
     townships, roads, legend; the same on every rerun, so the browser keeps the map, its centre and zoom) and
-    the ``groups`` that change (drawn in place by streamlit-folium's ``feature_group_to_add``)."""
+    the ``groups`` that change, drawn in place.
 
-    base: folium.Map
+    The base is built on first use (``build_base``): a page that already shows the base of ``base_key`` need
+    not build it again. ``base_key`` is None when the caller cannot tell one base from another."""
+
+    build_base: Callable[[], folium.Map]
     groups: list
+    base_key: Hashable | None = None
+    _base: folium.Map | None = field(default=None, repr=False)
+
+    @property
+    def base(self) -> folium.Map:
+        if self._base is None:
+            self._base = self.build_base()
+        return self._base
 
     def composed(self) -> folium.Map:
         """Everything on one static map (offline HTML export, tests)."""
+        m = self.base
         for g in self.groups:
-            g.add_to(self.base)
-        folium.LayerControl(collapsed=True, position="topright").add_to(self.base)
-        return self.base
+            g.add_to(m)
+        folium.LayerControl(collapsed=True, position="topright").add_to(m)
+        return m
+
+    def groups_script(self) -> str:
+        """The groups as one script for streamlit-folium's ``feature_group`` argument, evaluated in the mounted
+        map (the variable ``map_div``): each group a feature group of light layers (no second render pass),
+        added when shown and listed in ``window.feature_group`` so that the next update removes it."""
+        out = []
+        for i, g in enumerate(self.groups):
+            g._id = f"feature_group_{i}"
+            name = g.get_name()
+            parts = [f"var {name} = L.featureGroup();"]
+            for child in g._children.values():
+                if not isinstance(child, _Light):
+                    msg = f"{type(child).__name__} in a live group: use the light layers of maps.builders"
+                    raise TypeError(msg)
+                parts.append(child.script())
+            if g.show:
+                parts.append(f"map_div.addLayer({name});")
+            parts.append(f"window.feature_group = window.feature_group || []; window.feature_group.push({name});")
+            out.append("\n".join(parts))
+        return "\n".join(out)
+
+    def control_script(self, base_layers: list[tuple[str, str, bool]]) -> str:
+        """The layer control over ``base_layers`` (name, variable, overlay) of the mounted base and the groups,
+        as streamlit-folium's ``layer_control`` argument (it removes ``window.layer_control`` before)."""
+        groups = [(g.layer_name, g.get_name(), True) for g in self.groups]
+        bases = {n: v for n, v, overlay in base_layers if not overlay}
+        overlays = {n: v for n, v, overlay in base_layers + groups if overlay}
+
+        def js(d: dict) -> str:
+            return "{" + ",".join(f"{json.dumps(n, ensure_ascii=False)}:{v}" for n, v in d.items()) + "}"
+
+        return (f"var layer_control_layer_control = L.control.layers({js(bases)}, {js(overlays)}, "
+                '{"autoZIndex": true, "collapsed": true, "position": "topright"}).addTo(map_div);\n'
+                "window.layer_control = layer_control_layer_control;")
 
 
 class ClickQueue(MacroElement):
@@ -552,53 +737,54 @@ def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basem
 
 
 def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
-                      assets: LocalAssets | None = None) -> LiveMap:
+                      assets: LocalAssets | None = None, base_key: Hashable | None = None) -> LiveMap:
     """The 15-minute circle map: isochrone bands or service areas, covered / uncovered elders, facilities.
     The base holds the district, the townships, the roads and the legend; the rest changes with the sliders."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
-    bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
-    m = base_map(layers.district, bounds, basemap, assets)
-    add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
-    add_townships(m, layers.townships, basemap, selected=layers.selected_township)
-    legend = ["<b>步行等时圈 / 服务范围</b><div>颜色由深到浅：步行时间由短到长；服务范围每块归属步行最近的设施</div>",
-              f"<b>未覆盖老人（每格）</b><div>{_swatches(UNCOVERED_COLOURS)}</div>"]
-    _frame(m, "".join(legend), bounds)
+
+    def build_base() -> folium.Map:
+        bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
+        m = base_map(layers.district, bounds, basemap, assets)
+        add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+        add_townships(m, layers.townships, basemap, selected=layers.selected_township)
+        legend = ["<b>步行等时圈 / 服务范围</b><div>颜色由深到浅：步行时间由短到长；服务范围每块归属步行最近的设施</div>",
+                  f"<b>未覆盖老人（每格）</b><div>{_swatches(UNCOVERED_COLOURS)}</div>"]
+        _frame(m, "".join(legend), bounds)
+        return m
+
     groups = []
     # elders first, so the walking bands and service areas read on top of them
     for hexes, name, colours, opacity, show in ((layers.uncovered_hexes, "未覆盖老人", UNCOVERED_COLOURS, 0.6, True),
                                                 (layers.covered_hexes, "已覆盖老人", COVERED_COLOURS, 0.45, False)):
         fg = folium.FeatureGroup(name=name, show=show)
-        add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=opacity)
+        add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=opacity, by_class=True)
         groups.append(fg)
     if layers.bands is not None and not layers.bands.empty:
         bands = _shift(layers.bands, basemap).sort_values("minutes", ascending=False)
         n = len(bands)
+        data = gpd.GeoDataFrame({
+            "fill": [BAND_COLOURS[min(n - 1 - i, len(BAND_COLOURS) - 1)] for i in range(n)],
+            "tip": [f"步行 {m} 分钟可达" for m in bands["minutes"]],
+        }, geometry=bands.geometry.values, crs=bands.crs)  # simplified for drawing by services.coverage
         fg = folium.FeatureGroup(name="步行等时圈")
-        for i, row in enumerate(bands.itertuples()):
-            colour = BAND_COLOURS[min(n - 1 - i, len(BAND_COLOURS) - 1)]
-            geom = _round(shapely.simplify(row.geometry, 0.00002))
-            folium.GeoJson(geom.__geo_interface__, tooltip=f"步行 {row.minutes} 分钟可达",
-                           style_function=lambda _f, c=colour: {"fillColor": c, "fillOpacity": 0.3,
-                                                                "color": c, "weight": 1.2}).add_to(fg)
+        _GeoJsonLayer(geojson_text(data, ("fill", "tip")), style={"fillOpacity": 0.3, "weight": 1.2},
+                      fill_from="fill", line_from_fill=True, tip="", tip_field="tip").add_to(fg)
         groups.append(fg)
     if layers.areas is not None and not layers.areas.empty:
         areas = _shift(layers.areas, basemap).reset_index(drop=True)
-        areas["geometry"] = _round(shapely.simplify(areas.geometry.values, 0.00002))
-        areas["fill"] = [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))]
-        areas["name"] = [html.escape(str(n)) for n in areas["name"]]  # facility names: a bureau's file; HTML tooltip
+        data = gpd.GeoDataFrame({
+            "fill": [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))],
+            "name": [str(n) for n in areas["name"]],  # facility names: a bureau's file; escaped by geojson_text
+        }, geometry=shapely.simplify(areas.geometry.values, 0.00002), crs=areas.crs)
         fg = folium.FeatureGroup(name="服务范围（最近设施）")
-        folium.GeoJson(
-            areas[["name", "fill", "geometry"]].to_json(), name="服务范围（最近设施）",
-            style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.3,
-                                      "color": f["properties"]["fill"], "weight": 1.0},
-            tooltip=folium.GeoJsonTooltip(fields=["name"], aliases=["最近设施"]),
-        ).add_to(fg)
+        _GeoJsonLayer(geojson_text(data, ("fill", "name")), style={"fillOpacity": 0.3, "weight": 1.0},
+                      fill_from="fill", line_from_fill=True, tip="最近设施：", tip_field="name").add_to(fg)
         groups.append(fg)
     fg = folium.FeatureGroup(name="养老服务设施")
     add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
     groups.append(fg)
-    return LiveMap(m, [g for g in groups if g._children])
+    return LiveMap(build_base, [g for g in groups if g._children], base_key)
 
 
 NEW_COVER_COLOURS = ("#e5f5e0", "#a1d99b", "#74c476", "#31a354", "#006d2c")
@@ -623,17 +809,12 @@ class ScenarioLayers:
     base_facilities: gpd.GeoDataFrame | None = None  # drawn in the fixed base (default: ``facilities``)
 
 
-def _point_layer(m: folium.Map, points: gpd.GeoDataFrame, basemap: Basemap, *, name: str, label: str,
-                 colour: str, symbol: str) -> None:
+def _point_layer(m: folium.Map, points: gpd.GeoDataFrame, basemap: Basemap, *, label: str, colour: str,
+                 symbol: str) -> None:
     if points is None or points.empty:
         return
-    for row in _shift(points, basemap).itertuples():
-        tip = html.escape(f"{label}：{row.name}")
-        folium.Marker(
-            [row.geometry.y, row.geometry.x], tooltip=tip,
-            icon=folium.DivIcon(html=f'<div class="scn-mark" style="background:{colour}">{symbol}</div>',
-                                icon_size=(20, 20), icon_anchor=(10, 10), class_name="scn-icon"),
-        ).add_to(m)
+    points = _shift(points, basemap)
+    _MarkLayer(points, [f"{label}：{n}" for n in points["name"]], colour=colour, symbol=symbol).add_to(m)
 
 
 def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basemap_id: str,
@@ -644,52 +825,54 @@ def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basem
 
 def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basemap_id: str,
                       assets: LocalAssets | None = None, clickable: bool = False,
-                      townships_json: str | None = None) -> LiveMap:
+                      townships_json: str | None = None, base_key: Hashable | None = None) -> LiveMap:
     """The difference map: newly covered / newly uncovered elders, opened, closed and proposed sites, and the
     clicks that opened nothing (with why). The base (district, townships, roads, legend and, ``clickable``, the
     click queue) stays; the rest is redrawn in place after every edit."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
-    bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
-    m = base_map(layers.district, bounds, basemap, assets)
-    m.get_root().header.add_child(Element(
-        "<style>.scn-mark{width:20px;height:20px;border-radius:10px;border:2px solid #fff;color:#fff;"
-        "font:700 13px/16px sans-serif;text-align:center;box-shadow:0 0 3px rgba(0,0,0,.7);box-sizing:border-box}"
-        ".scn-refused{background:#fff3e0;border:1px solid #e65100;color:#bf360c;font:12px sans-serif;padding:2px 4px}"
-        "</style>"))
-    add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
-    add_townships(m, layers.townships, basemap, selected=layers.selected_township, geojson=townships_json)
-    # the facilities of the scenario's base stay in the base; what the edits open or close is marked on top
-    add_facilities(m, layers.base_facilities if layers.base_facilities is not None else layers.facilities, basemap,
-                   config, cluster=False, assets=assets, compact=True, popups=False)
-    legend, groups = [], []
-    for hexes, name, colours in ((layers.still_uncovered, "仍未覆盖老人", STILL_UNCOVERED_COLOURS),
-                                 (layers.newly_uncovered, "新失去覆盖的老人", LOST_COVER_COLOURS),
-                                 (layers.newly_covered, "新增覆盖的老人", NEW_COVER_COLOURS)):
-        fg = folium.FeatureGroup(name=name)
-        add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=0.65)
-        groups.append(fg)
-        legend.append(f"<b>{name}</b><div>{_swatches(colours)}</div>")
     marks = ((layers.closed, "关闭的站点", "关闭", "#616161", "×"), (layers.opened, "新增站点", "新增", "#2e7d32", "+"),
              (layers.proposed, "优化建议站点", "建议", "#6a1b9a", "★"))
+    hex_layers = ((layers.still_uncovered, "仍未覆盖老人", STILL_UNCOVERED_COLOURS),
+                  (layers.newly_uncovered, "新失去覆盖的老人", LOST_COVER_COLOURS),
+                  (layers.newly_covered, "新增覆盖的老人", NEW_COVER_COLOURS))
+
+    def build_base() -> folium.Map:
+        bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
+        m = base_map(layers.district, bounds, basemap, assets)
+        m.get_root().header.add_child(Element(
+            "<style>.scn-mark{width:20px;height:20px;border-radius:10px;border:2px solid #fff;color:#fff;"
+            "font:700 13px/16px sans-serif;text-align:center;box-shadow:0 0 3px rgba(0,0,0,.7);box-sizing:border-box}"
+            ".scn-refused{background:#fff3e0;border:1px solid #e65100;color:#bf360c;font:12px sans-serif;padding:2px 4px}"
+            "</style>"))
+        add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+        add_townships(m, layers.townships, basemap, selected=layers.selected_township, geojson=townships_json)
+        # the facilities of the scenario's base stay in the base; what the edits open or close is marked on top
+        add_facilities(m, layers.base_facilities if layers.base_facilities is not None else layers.facilities,
+                       basemap, config, cluster=False, assets=assets, compact=True, popups=False)
+        legend = [f"<b>{name}</b><div>{_swatches(colours)}</div>" for _h, name, colours in hex_layers]
+        legend.append("<div>" + " ".join(f"{_dot(colour)}{label}" for _p, _n, label, colour, _s in marks) + "</div>")
+        if clickable:
+            legend.append("<div>点击地图即在该处新增站点</div>")
+            ClickQueue().add_to(m)
+        _frame(m, "".join(legend), bounds)
+        return m
+
+    groups = []
+    for hexes, name, colours in hex_layers:
+        fg = folium.FeatureGroup(name=name)
+        add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=0.65, by_class=True)
+        groups.append(fg)
     for points, name, label, colour, symbol in marks:
         fg = folium.FeatureGroup(name=name)
-        _point_layer(fg, points, basemap, name=name, label=label, colour=colour, symbol=symbol)
+        _point_layer(fg, points, basemap, label=label, colour=colour, symbol=symbol)
         groups.append(fg)
     if layers.refused is not None and not layers.refused.empty:
         fg = folium.FeatureGroup(name="未新增的点击")
-        for row in _shift(layers.refused, basemap).itertuples():
-            folium.CircleMarker([row.geometry.y, row.geometry.x], radius=7, color="#e65100", fill=True,
-                                fill_opacity=0.6, weight=2).add_child(folium.Tooltip(
-                                    html.escape(row.why), permanent=True, direction="right",
-                                    class_name="scn-refused")).add_to(fg)
+        _MarkLayer(_shift(layers.refused, basemap), list(layers.refused["why"]), colour="#e65100", ring=True,
+                   permanent=True, tip_class="scn-refused").add_to(fg)
         groups.append(fg)
-    legend.append("<div>" + " ".join(f"{_dot(colour)}{label}" for _p, _n, label, colour, _s in marks) + "</div>")
-    if clickable:
-        legend.append("<div>点击地图即在该处新增站点</div>")
-        ClickQueue().add_to(m)
-    _frame(m, "".join(legend), bounds)
-    return LiveMap(m, [g for g in groups if g._children])
+    return LiveMap(build_base, [g for g in groups if g._children], base_key)
 
 
 PROJECT_STATUS_COLOURS = {"compliant": "#2e7d32", "violation": "#c62828", "incomplete": "#757575"}

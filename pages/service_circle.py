@@ -95,6 +95,7 @@ def panel() -> None:
                        uncovered_hexes=uncov_hex, bands=bands, areas=areas,
                        roads=base.roads(ref, township) if township else None, selected_township=township),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(),
+        base_key=("coverage_map", ref, township, st.session_state[MAP_BASEMAP]),
     )
     live_map.show(live, key="coverage_map", height=600)  # redrawn in place: the view stays where the user put it
     st.caption(f"{t('cov_caption')} {eng.build_note}")

@@ -38,6 +38,7 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
     """
     out = facilities.copy()
     new_rows: dict[str, dict] = {}  # opened sites, concatenated once at the end
+    existing = set(out["code"])  # the codes in ``out``, kept in step with it
     opened = 0
     for n, ch in enumerate(changes, start=1):
         where = f"change {n} ({ch.action})"
@@ -50,7 +51,7 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
                 raise ScenarioError(msg)
             opened += 1
             code = ch.facility_code or f"S-{opened}"
-            if code in new_rows or code in set(out["code"]):
+            if code in new_rows or code in existing:
                 msg = f"{where}: facility code {code!r} already exists"
                 raise ScenarioError(msg)
             row = dict.fromkeys(out.columns)
@@ -85,6 +86,7 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
             continue
         if ch.action == "close":
             out = out.drop(index=hit)
+            existing.discard(ch.facility_code)
         elif ch.action == "change_kind":
             out.loc[hit, "kind_id"] = ch.kind_id
             out.loc[hit, "level"] = kind_levels[ch.kind_id]

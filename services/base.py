@@ -106,7 +106,7 @@ def base_layers(ref: DataRef, townships: frozenset[str] | None = None) -> BaseLa
     return repo_call(ref, read, townships)
 
 
-@memo(ttl_s=300, message="正在读取道路 …")
+@memo(kind="resource", ttl_s=300, message="正在读取道路 …")  # shared, not copied: read it, never change it
 def roads(ref: DataRef, township_code: str | None) -> gpd.GeoDataFrame:
     return repo_call(ref, lambda repo: repo.roads(township_code=township_code))
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,7 +13,7 @@ import shapely
 
 from data.db import PROJECT_ROOT
 from data.versions import DataRef
-from geo.density import hex_density
+from geo.density import HexIndex
 from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
 from geo.snapping import Snapped, snap_points
@@ -44,6 +44,13 @@ class CoverageEngine:
     facility_snap: Snapped
     groups: gpd.GeoDataFrame  # elder groups (demand), same order as the model's demand
     build_note: str
+    hex_indexes: dict = field(default_factory=dict, repr=False, compare=False)  # resolution -> HexIndex, on use
+
+    def hex_index(self, resolution: int) -> HexIndex:
+        """The elder groups' hexagons at ``resolution`` (made on first use, then kept with the engine)."""
+        if resolution not in self.hex_indexes:
+            self.hex_indexes[resolution] = HexIndex.of(self.groups["cell_h3"], resolution)
+        return self.hex_indexes[resolution]
 
 
 def network_for_lines(lines, cache_dir: Path) -> tuple[WalkNetwork, bool]:
@@ -129,13 +136,19 @@ def band_minutes(minutes: int, configured: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted({b for b in configured if b < minutes} | {minutes}))
 
 
+BAND_DISPLAY_TOLERANCE_DEG = 0.00002  # ~2 m: the bands are drawn, never measured
+
+
+@memo(kind="resource", ttl_s=3600, max_entries=32)  # shared, not copied: read it, never change it
 def band_polygons(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes: tuple[int, ...]) -> gpd.GeoDataFrame:
-    """The walking bands of these minutes; each band is kept on its own, so moving the minutes slider computes
-    only the one band that is new (5 and 10 stay when 15 becomes 14)."""
+    """The walking bands of these minutes, nested and simplified for drawing. Each band is computed on its own,
+    so moving the minutes slider computes only the one band that is new (5 and 10 stay when 15 becomes 14);
+    the nesting and simplification of each set of minutes is kept too (moving back is a lookup)."""
     parts = [_band(ref, kind_ids, speed, int(m)) for m in sorted(minutes)]
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
     if len(out) > 1:  # nested, as bands computed together are: each band holds the shorter ones
         out["geometry"] = list(itertools.accumulate(out.geometry.values, lambda a, b: shapely.union(a, b)))
+    out["geometry"] = shapely.simplify(out.geometry.values, BAND_DISPLAY_TOLERANCE_DEG)
     return out
 
 
@@ -160,13 +173,10 @@ def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> g
 def weight_hexes(eng: CoverageEngine, mask: np.ndarray, category: str, resolution: int, *,
                  township: str | None = None) -> gpd.GeoDataFrame:
     """Hexagons of the elders of one category selected by ``mask`` (optionally in one township)."""
-    w = eng.model.weights[:, CATEGORY_IDS.index(category)]
-    keep = mask & (w > 0)
+    keep = np.asarray(mask, dtype=bool)
     if township:
-        keep &= (eng.groups["township_code"] == township).to_numpy()
-    g = eng.groups.loc[keep, ["cell_h3", "geometry"]].copy()
-    g["n"] = w[keep]
-    return hex_density(g, resolution=resolution, count_columns=("n",))
+        keep = keep & (eng.groups["township_code"] == township).to_numpy()
+    return eng.hex_index(resolution).sum(eng.model.weights[:, CATEGORY_IDS.index(category)], keep)
 
 
 def coverage_hexes(eng: CoverageEngine, result: CoverageResult, category: str, resolution: int):

@@ -78,10 +78,17 @@ def evaluate_set(eng: CoverageEngine, facilities: gpd.GeoDataFrame, kind_ids: tu
     return Evaluation(facilities, counted, eng.model.evaluate(sites, cutoff_m=cutoff_m), sites)
 
 
-@memo(ttl_s=600, max_entries=16)
+@memo(kind="resource", ttl_s=600, max_entries=16)  # shared, not copied: read it, never change it
 def current_evaluation(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> Evaluation:
     """The current situation evaluated (the "before" of every edit on it), kept across the edits."""
     return evaluate_set(engine(ref), base_layers(ref).facilities, kind_ids, cutoff_m)
+
+
+@memo(kind="resource", ttl_s=600, max_entries=8)  # shared, not copied: read it, never change it
+def current_facilities(ref: DataRef) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The current facilities and the townships, the inputs of every edit's comparison (not copied per edit)."""
+    layers = base_layers(ref)
+    return layers.facilities, layers.townships
 
 
 @dataclass(frozen=True)
@@ -97,12 +104,11 @@ def compare(ref: DataRef, eng: CoverageEngine, changes: list[Change], kind_ids: 
             *, base_changes: list[Change] | None = None) -> Comparison:
     """``changes`` against ``base_changes`` (default: the current situation)."""
     started = time.perf_counter()
-    layers = base_layers(ref)
-    current = layers.facilities
+    current, townships = current_facilities(ref)
     levels = kind_levels()
 
     def applied(chs: list[Change]) -> gpd.GeoDataFrame:
-        return with_townships(apply_changes(current, chs, kind_levels=levels), layers.townships) if chs else current
+        return with_townships(apply_changes(current, chs, kind_levels=levels), townships) if chs else current
 
     before = current_evaluation(ref, kind_ids, cutoff_m) if not base_changes else \
         evaluate_set(eng, applied(base_changes), kind_ids, cutoff_m)

@@ -1,0 +1,149 @@
+"""Maps drawn in place: the base mounted once as st_folium would send it, the changing groups as light layers,
+and the hexagon sums behind them."""
+
+import json
+import re
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import Point, box
+
+from config import load_config
+from data.db import make_engine, session_factory
+from data.repository import Repository
+from geo.density import HexIndex, hex_density
+from maps.builders import (
+    CoverageLayers,
+    LocalAssets,
+    ScenarioLayers,
+    add_hexagons,
+    coverage_live_map,
+    geojson_text,
+    scenario_live_map,
+)
+from tests.conftest import DEMO
+
+
+@pytest.fixture(scope="module")
+def layers(demo_db_url):
+    with session_factory(make_engine(demo_db_url))() as s:
+        repo = Repository(s, DEMO)
+        return {"district": repo.district(), "townships": repo.townships(), "facilities": repo.facilities(),
+                "elders": repo.elder_groups()}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hex_index_sums_what_hex_density_sums(layers, seed):
+    """A second method: the H3 pass of hex_density over the selected groups."""
+    elders = layers["elders"]
+    rng = np.random.default_rng(seed)
+    mask = rng.random(len(elders)) < 0.4
+    weights = rng.integers(0, 4, len(elders)).astype(float)
+    got = HexIndex.of(elders["cell_h3"], 8).sum(weights, mask)
+    chosen = elders[mask & (weights > 0)].copy()
+    chosen["n"] = weights[mask & (weights > 0)]
+    want = hex_density(chosen, resolution=8, count_columns=("n",))
+    assert list(got["hex"]) == list(want["hex"])
+    assert np.allclose(got["n"], want["n"]) and list(got["total"]) == list(want["total"])
+    assert got.geometry.geom_equals(want.geometry).all()
+
+
+def _scenario(layers, refused=None):
+    f = layers["facilities"]
+    empty = gpd.GeoDataFrame({"total": []}, geometry=[], crs=4326)
+    return ScenarioLayers(district=layers["district"], townships=layers["townships"], facilities=f,
+                          newly_covered=empty, newly_uncovered=empty, still_uncovered=empty,
+                          opened=f.head(2)[["code", "name", "geometry"]], closed=f.iloc[2:3][["code", "name", "geometry"]],
+                          proposed=None, refused=refused, base_facilities=f)
+
+
+def test_the_mounted_base_is_what_st_folium_sends(layers, monkeypatch):
+    """The base arguments fed to streamlit-folium's frontend are the ones its own st_folium makes for the same
+    map (the reference: st_folium itself, on a second build of the same base)."""
+    import streamlit_folium
+
+    from dashboard import live_map
+
+    sent = {}
+    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kw: sent.update(kw))
+    config = load_config()
+
+    def build():
+        return scenario_live_map(_scenario(layers), config=config, basemap_id="none", assets=LocalAssets(),
+                                 clickable=True)
+
+    streamlit_folium.st_folium(build().base, key="m", height=500, returned_objects=["selected_tags"])
+    mounted = live_map.mount(build().base)
+    for arg in ("script", "header", "html", "id", "css_links", "js_links"):
+        assert getattr(mounted, {"id": "map_id"}.get(arg, arg)) == sent[arg], arg
+    assert [n for n, _v, _o in mounted.layers] == ["乡镇（街道）边界", "养老服务设施"]  # the base's own overlays
+
+
+def test_groups_are_drawn_in_place_and_listed_for_removal(layers):
+    config = load_config()
+    f = layers["facilities"]
+    hexes = gpd.GeoDataFrame({"total": [2, 2, 7]}, geometry=[box(117 + i * 0.01, 38.8, 117.005 + i * 0.01, 38.805)
+                                                             for i in range(3)], crs=4326)
+    live = coverage_live_map(CoverageLayers(layers["district"], layers["townships"], f, covered_hexes=hexes,
+                                            uncovered_hexes=hexes), config=config, basemap_id="none")
+    js = live.groups_script()
+    names = [g.get_name() for g in live.groups]
+    assert names == [f"feature_group_feature_group_{i}" for i in range(len(live.groups))]
+    shown = {g.get_name(): g.show for g in live.groups}
+    for name, show in shown.items():
+        assert f"var {name} = L.featureGroup();" in js
+        assert (f"map_div.addLayer({name});" in js) == show  # 已覆盖老人 starts hidden, as on the static map
+        assert f"window.feature_group.push({name});" in js
+    assert shown[names[1]] is False
+    # totals 2, 2, 7 in five quantile classes: breaks 2, 3, 5, 7, so the two 2s share the first colour and the
+    # 7 takes the third; one shape per class, its range and count in words (on both hexagon layers)
+    assert js.count("每格 2 人（2 格）") == 2 and js.count("每格 7 人（1 格）") == 2
+    control = live.control_script([("乡镇（街道）边界", "geo_json_div_3", True)])
+    assert '"乡镇（街道）边界":geo_json_div_3' in control
+    assert all(f'"{g.layer_name}":{g.get_name()}' in control for g in live.groups)
+    assert "window.layer_control = layer_control_layer_control;" in control
+
+
+def test_a_heavy_folium_element_in_a_live_group_is_refused(layers):
+    live = scenario_live_map(_scenario(layers), config=load_config(), basemap_id="none")
+    folium.Marker([39.0, 117.0]).add_to(live.groups[0])
+    with pytest.raises(TypeError, match="light layers"):
+        live.groups_script()
+
+
+def test_refused_clicks_and_marks_carry_escaped_tips(layers):
+    refused = gpd.GeoDataFrame({"why": ['<img src=x onerror=alert(1)>']}, geometry=[Point(117.0, 38.9)], crs=4326)
+    js = scenario_live_map(_scenario(layers, refused), config=load_config(), basemap_id="none").groups_script()
+    seen = js  # read as the browser's script will (Jinja's tojson spells < > & ' as \\u003c …)
+    for code, ch in (("\\u003c", "<"), ("\\u003e", ">"), ("\\u0026", "&"), ("\\u0027", "'")):
+        seen = seen.replace(code, ch)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in seen and "<img" not in seen
+    assert js.count("scn-refused") == 1
+    assert js.count(json.dumps("新增：")[1:-1]) == 2 and js.count(json.dumps("关闭：")[1:-1]) == 1
+
+
+def test_geojson_text_is_json_with_rounded_coordinates_and_escaped_strings():
+    gdf = gpd.GeoDataFrame({"name": ["</script><b>x</b>", "乙"], "n": [3, 4]},
+                           geometry=[Point(117.1234567, 39.7654321), Point(117.2, 39.3)], crs=4326)
+    text = geojson_text(gdf, ("name", "n"), ndigits=4)
+    data = json.loads(text)
+    assert [f["geometry"]["coordinates"] for f in data["features"]] == [[117.1235, 39.7654], [117.2, 39.3]]
+    assert [f["properties"] for f in data["features"]] == [
+        {"name": "&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;", "n": 3}, {"name": "乙", "n": 4}]
+    assert not re.search(r"</", text)
+
+
+def test_hexagons_by_class_keep_every_cell(layers):
+    """One shape per colour class, and together they hold every hexagon of the layer."""
+    elders = layers["elders"]
+    hexes = HexIndex.of(elders["cell_h3"], 8).sum(np.ones(len(elders)))
+    m = folium.Map()
+    add_hexagons(m, hexes, load_config().basemap("none"), name="x", tooltip="x", by_class=True)
+    (layer,) = [c for c in m._children.values() if c._name == "GeoJsonLayer"]
+    data = json.loads(layer.data)
+    assert sum(len(f["geometry"]["coordinates"]) for f in data["features"]) == len(hexes)
+    counts = [int(re.search(r"（(\d[\d,]*) 格）", f["properties"]["tip"]).group(1).replace(",", ""))
+              for f in data["features"]]
+    assert sum(counts) == len(hexes)
