@@ -218,50 +218,75 @@ class _PreviewPoints(Layer):
         self.said_json = json.dumps(said, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
-def geojson_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: int = 5) -> str:
-    """Features as GeoJSON text: geometry written by GEOS (rounded to ``ndigits``), the ``properties`` by json
-    with every string escaped for HTML (they reach tooltips)."""
-    geoms = shapely.to_geojson(_round(np.asarray(gdf.geometry.values), ndigits))
+def shapes_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: int = 5) -> str:
+    """Polygons as compact JSON for the browser, decoded by :class:`_ShapeLayer`: per feature its properties
+    ``p`` (every string escaped for HTML: they reach tooltips) and its polygons ``g``, each ring a flat list of
+    integer steps in 10^-ndigits degrees (x, y of the first point, then the differences). A third of the size of
+    GeoJSON: what a map redrawn at every slider move sends and parses."""
+    geoms = np.asarray(gdf.geometry.values)
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    steps = np.round(coords * 10.0 ** ndigits).astype(np.int64)
+    same = np.r_[False, coord_of[1:] == coord_of[:-1]]
+    steps[1:][same[1:]] -= np.round(coords[:-1] * 10.0 ** ndigits).astype(np.int64)[same[1:]]
+    numbers = steps.ravel().astype(str).tolist()
+    bounds = np.searchsorted(coord_of, np.arange(len(rings) + 1)) * 2
+    ring_txt = ["[" + ",".join(numbers[bounds[r]:bounds[r + 1]]) + "]" for r in range(len(rings))]
+    poly_txt = [[] for _ in range(len(parts))]
+    for r, p in enumerate(ring_of):
+        poly_txt[p].append(ring_txt[r])
+    feat_polys = [[] for _ in range(len(geoms))]
+    for p, f in enumerate(part_of):
+        feat_polys[f].append("[" + ",".join(poly_txt[p]) + "]")
     cols = [gdf[c].tolist() for c in properties]
     feats = []
-    for i, g in enumerate(geoms):
+    for i in range(len(geoms)):
         props = {c: html.escape(v[i]) if isinstance(v[i], str) else v[i] for c, v in zip(properties, cols, strict=True)}
-        feats.append(f'{{"type":"Feature","properties":{json.dumps(props, ensure_ascii=False)},"geometry":{g}}}')
-    return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
+        feats.append(f'{{"p":{json.dumps(props, ensure_ascii=False)},"g":[{",".join(feat_polys[i])}]}}')
+    return "[" + ",".join(feats) + "]"
 
 
-class _GeoJsonLayer(_Light):
-    """Polygons or lines from :func:`geojson_text`: a fixed ``style``, the fill (and, ``line_from_fill``, the
-    outline) from the property ``fill_from``, and a tooltip: ``tip`` and, if given, the property ``tip_field``
-    (numbers shown with thousands separators)."""
+class _ShapeLayer(_Light):
+    """Polygons from :func:`shapes_text`: a fixed ``style``, the fill (and, ``line_from_fill``, the outline) from
+    the property ``fill_from``, and a tooltip: ``tip`` and, if given, the property ``tip_field`` (numbers shown
+    with thousands separators); ``canvas``: drawn on one shared canvas rather than as SVG paths."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJson({{ this.data }}, {
-          interactive: {{ this.interactive|tojson }},
-          {%- if this.canvas %}
-          renderer: window.__eomCanvas = window.__eomCanvas || L.canvas({padding: 0.3}),
-          {%- endif %}
-          style: function (f) {
-            var s = Object.assign({}, {{ this.style|tojson }});
+        var {{ this.get_name() }} = (function () {
+          var group = L.featureGroup(), scale = {{ this.scale }};
+          {{ this.data }}.forEach(function (f) {
+            var polys = f.g.map(function (poly) {
+              return poly.map(function (r) {
+                var out = [], x = 0, y = 0;
+                for (var i = 0; i < r.length; i += 2) { x += r[i]; y += r[i + 1]; out.push([y / scale, x / scale]); }
+                return out;
+              });
+            });
+            var s = Object.assign({interactive: {{ this.interactive|tojson }}}, {{ this.style|tojson }});
+            {%- if this.canvas %}
+            s.renderer = window.__eomCanvas = window.__eomCanvas || L.canvas({padding: 0.3});
+            {%- endif %}
             {%- if this.fill_from %}
-            s.fillColor = f.properties[{{ this.fill_from|tojson }}];
+            s.fillColor = f.p[{{ this.fill_from|tojson }}];
             {%- if this.line_from_fill %} s.color = s.fillColor;{% endif %}
             {%- endif %}
-            return s;
-          }
-        });
-        {%- if this.tip is not none %}
-        {{ this.get_name() }}.bindTooltip(function (l) {
-          {%- if this.tip_field %}
-          var v = l.feature.properties[{{ this.tip_field|tojson }}];
-          return {{ this.tip|tojson }} + (typeof v === 'number' ? v.toLocaleString('zh-CN') : v);
-          {%- else %}
-          return {{ this.tip|tojson }};
-          {%- endif %}
-        }, {sticky: true});
-        {%- endif %}
+            var shape = L.polygon(polys, s);
+            {%- if this.tip is not none %}
+            {%- if this.tip_field %}
+            var v = f.p[{{ this.tip_field|tojson }}];
+            shape.bindTooltip({{ this.tip|tojson }} + (typeof v === 'number' ? v.toLocaleString('zh-CN') : v),
+                              {sticky: true});
+            {%- else %}
+            shape.bindTooltip({{ this.tip|tojson }}, {sticky: true});
+            {%- endif %}
+            {%- endif %}
+            group.addLayer(shape);
+          });
+          return group;
+        })();
         {%- if this.show %}
         {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
         {%- endif %}
@@ -269,14 +294,15 @@ class _GeoJsonLayer(_Light):
         """
     )
 
-    def __init__(self, data: str, *, style: dict, name: str | None = None, fill_from: str | None = None,
-                 line_from_fill: bool = False, tip: str | None = None, tip_field: str | None = None,
-                 interactive: bool = True, show: bool = True, control: bool = True, canvas: bool = False) -> None:
+    def __init__(self, gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, style: dict, name: str | None = None,
+                 fill_from: str | None = None, line_from_fill: bool = False, tip: str | None = None,
+                 tip_field: str | None = None, interactive: bool = True, show: bool = True, control: bool = True,
+                 canvas: bool = False, ndigits: int = 5) -> None:
         super().__init__(name=name, overlay=True, control=control, show=show)
-        self._name = "GeoJsonLayer"
-        self.canvas = canvas
-        self.data = data.replace("</", "<\\/")  # no string can close the surrounding <script>
-        self.style, self.fill_from, self.line_from_fill = style, fill_from, line_from_fill
+        self._name = "ShapeLayer"
+        self.data = shapes_text(gdf, properties, ndigits=ndigits).replace("</", "<\\/")  # no closing </script>
+        self.scale = 10 ** ndigits
+        self.canvas, self.style, self.fill_from, self.line_from_fill = canvas, style, fill_from, line_from_fill
         self.tip = html.escape(tip) if tip is not None else None
         self.tip_field, self.interactive = tip_field, interactive
 
@@ -467,14 +493,13 @@ def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, na
             rows.append({"fill": fill, "tip": f"{tooltip}：每格 {lo:,}{'' if lo == hi else f'–{hi:,}'} 人（{n:,} 格）",
                          "geometry": shapely.multipolygons(hexes.geometry.values[pick])})
         data = gpd.GeoDataFrame(rows, geometry="geometry", crs=hexes.crs)
-        _GeoJsonLayer(geojson_text(data, ("fill", "tip"), ndigits=4), name=name, show=show, style=style,
-                      fill_from="fill", tip="", tip_field="tip", canvas=True).add_to(m)
+        _ShapeLayer(data, ("fill", "tip"), name=name, show=show, style=style, fill_from="fill", tip="",
+                    tip_field="tip", canvas=True, ndigits=4).add_to(m)
         return
     data = gpd.GeoDataFrame({"total": totals.astype(int).tolist(), "fill": fills},
                             geometry=hexes.geometry.values, crs=hexes.crs)
-    _GeoJsonLayer(geojson_text(data, ("total", "fill"), ndigits=4),  # ~10 m: invisible on cells 170 m across
-                  name=name, show=show, style=style, fill_from="fill", tip=f"{tooltip}：", tip_field="total",
-                  canvas=True).add_to(m)
+    _ShapeLayer(data, ("total", "fill"), name=name, show=show, style=style, fill_from="fill",
+                tip=f"{tooltip}：", tip_field="total", canvas=True, ndigits=4).add_to(m)  # ~10 m: cells are 170 m+
 
 
 def townships_geojson(townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
@@ -768,21 +793,22 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
             "tip": [f"步行 {m} 分钟可达" for m in bands["minutes"]],
         }, geometry=bands.geometry.values, crs=bands.crs)  # simplified for drawing by services.coverage
         fg = folium.FeatureGroup(name="步行等时圈")
-        _GeoJsonLayer(geojson_text(data, ("fill", "tip")), style={"fillOpacity": 0.3, "weight": 1.2},
-                      fill_from="fill", line_from_fill=True, tip="", tip_field="tip").add_to(fg)
+        _ShapeLayer(data, ("fill", "tip"), style={"fillOpacity": 0.3, "weight": 1.2}, fill_from="fill",
+                    line_from_fill=True, tip="", tip_field="tip").add_to(fg)
         groups.append(fg)
     if layers.areas is not None and not layers.areas.empty:
         areas = _shift(layers.areas, basemap).reset_index(drop=True)
         data = gpd.GeoDataFrame({
             "fill": [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))],
-            "name": [str(n) for n in areas["name"]],  # facility names: a bureau's file; escaped by geojson_text
+            "name": [str(n) for n in areas["name"]],  # facility names: a bureau's file; escaped by shapes_text
         }, geometry=shapely.simplify(areas.geometry.values, 0.00002), crs=areas.crs)
         fg = folium.FeatureGroup(name="服务范围（最近设施）")
-        _GeoJsonLayer(geojson_text(data, ("fill", "name")), style={"fillOpacity": 0.3, "weight": 1.0},
-                      fill_from="fill", line_from_fill=True, tip="最近设施：", tip_field="name").add_to(fg)
+        _ShapeLayer(data, ("fill", "name"), style={"fillOpacity": 0.3, "weight": 1.0}, fill_from="fill",
+                    line_from_fill=True, tip="最近设施：", tip_field="name").add_to(fg)
         groups.append(fg)
     fg = folium.FeatureGroup(name="养老服务设施")
-    add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True)
+    add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True,
+                   popups=False)  # the tooltip names each; details are on 一张图, not resent at every move
     groups.append(fg)
     return LiveMap(build_base, [g for g in groups if g._children], base_key)
 

@@ -8,7 +8,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from config import load_config
 from data.db import make_engine, session_factory
@@ -20,8 +20,8 @@ from maps.builders import (
     ScenarioLayers,
     add_hexagons,
     coverage_live_map,
-    geojson_text,
     scenario_live_map,
+    shapes_text,
 )
 from tests.conftest import DEMO
 
@@ -124,15 +124,28 @@ def test_refused_clicks_and_marks_carry_escaped_tips(layers):
     assert js.count(json.dumps("新增：")[1:-1]) == 2 and js.count(json.dumps("关闭：")[1:-1]) == 1
 
 
-def test_geojson_text_is_json_with_rounded_coordinates_and_escaped_strings():
+def _decoded(ring: list[int], scale: float) -> list[tuple[float, float]]:
+    """A ring of shapes_text back to (x, y): the running sum of the steps (what the browser's script does)."""
+    xy = np.cumsum(np.asarray(ring).reshape(-1, 2), axis=0) / scale
+    return [tuple(p) for p in xy]
+
+
+def test_shapes_text_rounds_rings_and_escapes_strings():
+    outer = [(117.123456, 39.1), (117.2, 39.3), (117.3, 39.100004), (117.123456, 39.1)]
+    hole = [(117.2, 39.15), (117.22, 39.2), (117.24, 39.15), (117.2, 39.15)]
     gdf = gpd.GeoDataFrame({"name": ["</script><b>x</b>", "乙"], "n": [3, 4]},
-                           geometry=[Point(117.1234567, 39.7654321), Point(117.2, 39.3)], crs=4326)
-    text = geojson_text(gdf, ("name", "n"), ndigits=4)
+                           geometry=[Polygon(outer, [hole]), MultiPolygon([box(117, 39, 117.01, 39.01),
+                                                                          box(117.5, 39, 117.51, 39.01)])], crs=4326)
+    text = shapes_text(gdf, ("name", "n"), ndigits=4)
     data = json.loads(text)
-    assert [f["geometry"]["coordinates"] for f in data["features"]] == [[117.1235, 39.7654], [117.2, 39.3]]
-    assert [f["properties"] for f in data["features"]] == [
-        {"name": "&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;", "n": 3}, {"name": "乙", "n": 4}]
-    assert not re.search(r"</", text)
+    assert [f["p"] for f in data] == [{"name": "&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;", "n": 3}, {"name": "乙", "n": 4}]
+    (poly,) = data[0]["g"]
+    assert _decoded(poly[0], 1e4) == [(117.1235, 39.1), (117.2, 39.3), (117.3, 39.1), (117.1235, 39.1)]
+    assert _decoded(poly[1], 1e4) == hole
+    assert len(data[1]["g"]) == 2 and all(len(p) == 1 for p in data[1]["g"])  # two squares, no holes
+    xs = [x for p in data[1]["g"] for x, _ in _decoded(p[0], 1e4)]
+    assert min(xs) == 117.0 and max(xs) == 117.51
+    assert "</" not in text.replace("<\\/", "")
 
 
 def test_hexagons_by_class_keep_every_cell(layers):
@@ -141,9 +154,8 @@ def test_hexagons_by_class_keep_every_cell(layers):
     hexes = HexIndex.of(elders["cell_h3"], 8).sum(np.ones(len(elders)))
     m = folium.Map()
     add_hexagons(m, hexes, load_config().basemap("none"), name="x", tooltip="x", by_class=True)
-    (layer,) = [c for c in m._children.values() if c._name == "GeoJsonLayer"]
+    (layer,) = [c for c in m._children.values() if c._name == "ShapeLayer"]
     data = json.loads(layer.data)
-    assert sum(len(f["geometry"]["coordinates"]) for f in data["features"]) == len(hexes)
-    counts = [int(re.search(r"（(\d[\d,]*) 格）", f["properties"]["tip"]).group(1).replace(",", ""))
-              for f in data["features"]]
+    assert sum(len(f["g"]) for f in data) == len(hexes)
+    counts = [int(re.search(r"（(\d[\d,]*) 格）", f["p"]["tip"]).group(1).replace(",", "")) for f in data]
     assert sum(counts) == len(hexes)

@@ -92,9 +92,11 @@ def test_no_payload_runs_on_any_page_or_in_the_html_export(demo_db_url, browser,
     live_write(url, lambda s: s.acknowledge(s.alerts("open")["id"].iloc[0].item(), "demo.operator",
                                             XSS[1] + XSS[0]))
     # the pages whose maps and tables carry these names (the map builders' escaping of every layer is also
-    # checked without a browser in tests/test_maps.py): townships, facilities, stations, projects
+    # checked without a browser in tests/test_maps.py): townships, facilities, stations, projects; the maps drawn
+    # in place (15-minute circle, scenarios) carry them in their light layers
     pages = [("scorecard", "demo.planner"), ("map", "demo.planner"), ("township", "demo.planner"),
-             ("four_sync", "demo.planner"), ("live", "demo.operator")]
+             ("service_circle", "demo.planner"), ("scenarios", "demo.planner"), ("four_sync", "demo.planner"),
+             ("live", "demo.operator")]
     try:
         with app_server(url, tmp_path) as server:
             for path, login in pages:
