@@ -354,6 +354,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         existing=walk_pairs(Reach(net), index, fac_s, dem_s, cutoff_m=cutoff),
         existing_capacity=fac.capacity if fac.capacity is not None else np.full(len(fac), np.inf),
         new_capacity=new_cap, covered=now.covered, weights=dem.weight,
+        people=dem.people if dem.people is not None else dem.weight,
         costs=candidate_costs(cands, new_build=config.siting.cost_new_build, renovation=config.siting.cost_renovation),
         labels=labels, floors=floors, cutoff_m=cutoff)
     try:
@@ -754,7 +755,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Existing facilities are kept; new sites are chosen among the candidates. --model: mclp (best --k for "
             "coverage; the default), lscp (fewest for --target-share), capacitated (best --k served within capacity: "
-            "--capacity for new sites, a capacity column for facilities), pmedian (best --k for the least total walk), "
+            "--capacity for new sites, a capacity column for facilities, a people column for the demand points when "
+            "a point's weight is not its number of elders), pmedian (best --k for the least total walk), "
             "equity (best --k with township floors from the demand file's township column and rural floors from its "
             "rural column), budget (most coverage within --budget, candidate file's cost / build columns), curve "
             "(coverage for k = 1 … --k, the elbow; writes k,share rows). The last line is status=... objective=... "

@@ -30,6 +30,7 @@ class PointTable:
     capacity: np.ndarray | None = None  # (n,) elders a facility serves (inf where not given); None: no such column
     township: np.ndarray | None = None  # (n,) demand: the township a point belongs to ("" where not given)
     rural: np.ndarray | None = None  # (n,) demand: lives in a village (农村)
+    people: np.ndarray | None = None  # (n,) demand: elders at the point, who take places (None: the weight)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -52,7 +53,8 @@ def _number(path: Path, where: str, name: str, value) -> float:
 
 def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
     """Points with an ``id`` (and, when ``weighted``, an optional ``weight``, default 1); candidate files may
-    add ``cost`` (any unit, the budget's) and ``build`` (new / renovation, 新建 / 改造)."""
+    add ``cost`` (any unit, the budget's) and ``build`` (new / renovation, 新建 / 改造); demand files ``people``
+    (the elders at a point, who take places within capacities; default the weight)."""
     path = Path(path)
     if not path.exists():
         _fail(path, "file", "not found")
@@ -65,7 +67,7 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
         _fail(path, "file", f"unknown type {suffix!r}; use GeoJSON (.geojson) or CSV with lon,lat columns")
     if not rows:
         _fail(path, "file", "contains no points")
-    ids, lonlat, weight, cost, build, capacity, township, rural = [], [], [], [], [], [], [], []
+    ids, lonlat, weight, cost, build, capacity, township, rural, people = [], [], [], [], [], [], [], [], []
     seen: dict[str, str] = {}
     for where, props, lon, lat in rows:
         pid = props.get("id")
@@ -80,6 +82,9 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             _fail(path, where, f"lon/lat ({lon}, {lat}) is not a WGS84 coordinate (EPSG:4326)")
         w = _non_negative(path, where, props, "weight", 1.0) if weighted else 1.0
+        n = _non_negative(path, where, props, "people", w)
+        if w > 0 and n <= 0:
+            _fail(path, where, f"people must be at least 1 where weight is {w:g} (who would take a place?)")
         c = _non_negative(path, where, props, "cost", np.nan)
         b = str(props.get("build") or "").strip().lower()
         b = BUILD_WORDS.get(b, b)
@@ -97,13 +102,15 @@ def read_points(path: str | Path, *, weighted: bool = False) -> PointTable:
         capacity.append(cap)
         township.append(str(props.get("township") or "").strip())
         rural.append(RURAL_WORDS[r])
+        people.append(n)
     keys = set().union(*(props for _, props, _, _ in rows))
     return PointTable(ids=np.array(ids, dtype=object), lonlat=np.array(lonlat, dtype=float), weight=np.array(weight),
                       cost=np.array(cost) if any(np.isfinite(cost)) else None,
                       build=np.array(build, dtype=object) if any(build) else None,
                       capacity=np.array(capacity) if "capacity" in keys else None,
                       township=np.array(township, dtype=object) if "township" in keys else None,
-                      rural=np.array(rural, dtype=bool) if "rural" in keys else None)
+                      rural=np.array(rural, dtype=bool) if "rural" in keys else None,
+                      people=np.array(people) if "people" in keys else None)
 
 
 RURAL_WORDS = {"": False, "0": False, "1": True, "是": True, "否": False, "true": True, "false": False, "村": True,

@@ -65,6 +65,17 @@ def served_within_capacity(pairs: WalkPairs, weights: np.ndarray, capacity: np.n
     return weights - left, np.bincount(pairs.site, weights=flow, minlength=pairs.n_sites)  # no inf − inf
 
 
+def _heaviest_within(site: np.ndarray, people: np.ndarray, per_person: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Per site, the most weight it could serve: its pairs' people taken heaviest per person first, up to its
+    capacity (a bound: what it is actually given is never more)."""
+    order = np.lexsort((-per_person, site))
+    s, p, v = site[order], people[order], per_person[order]
+    start = np.searchsorted(s, np.arange(len(capacity)))
+    before = np.cumsum(p) - p - np.repeat(np.r_[0.0, np.cumsum(p)][start], np.diff(np.r_[start, len(s)]))
+    taken = np.minimum(p, np.maximum(0.0, capacity[s] - before))
+    return np.bincount(s, weights=taken * v, minlength=len(capacity))
+
+
 def _runs(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(starts, ends) of the runs of equal values in a sorted array."""
     if len(sorted_values) == 0:
@@ -230,9 +241,20 @@ class AllocationProblem:
     """Candidate and existing walks, weights and capacities, checked once; solve either model many times."""
 
     def __init__(self, candidates: WalkPairs, weights: np.ndarray, *, candidate_ids, capacity=np.inf,
-                 existing: WalkPairs | None = None, existing_capacity=np.inf) -> None:
+                 existing: WalkPairs | None = None, existing_capacity=np.inf, people: np.ndarray | None = None) -> None:
+        """``weights``: what the objective counts per demand point (siting weights); ``people``: what takes a
+        place within a site's capacity (default the weights: one weight, one place)."""
         weights, ids = checked_demand(weights, candidate_ids, n_dem=candidates.n_points, n_cand=candidates.n_sites,
                                       rows="candidates")
+        if people is None:
+            people = weights
+        people = np.asarray(people, dtype=np.float64)
+        if people.shape != weights.shape or not np.all(np.isfinite(people)) or (people < 0).any():
+            msg = f"people must be one non-negative number per demand point ({len(weights)}), got shape {people.shape}"
+            raise ValueError(msg)
+        if ((weights > 0) & (people <= 0)).any():
+            msg = "every demand point with a weight needs at least one person (people > 0)"
+            raise ValueError(msg)
         if existing is None:
             existing = WalkPairs(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), 0, candidates.n_points,
                                  candidates.cutoff_m)
@@ -242,6 +264,8 @@ class AllocationProblem:
         self.cand = candidates
         self.existing = existing
         self.weights = weights
+        self.people = people
+        self.value_per_person = np.divide(weights, people, out=np.zeros_like(weights), where=people > 0)
         self.candidate_ids = ids
         self.capacity = _check_capacity("capacity", capacity, candidates.n_sites)
         self.existing_capacity = _check_capacity("existing_capacity", existing_capacity, existing.n_sites)
@@ -270,7 +294,8 @@ class AllocationProblem:
                             reductions=reductions, message=message, model=model, covered=float(covered))
 
     def served(self, picks) -> float:
-        """Weight served within capacity (nearest with room) with the existing sites and these candidates."""
+        """Weight of the people served within capacity (nearest with room) with the existing sites and these
+        candidates."""
         picks = np.asarray(picks, dtype=np.int64)
         allp = self._all_pairs()
         open_ = np.zeros(allp.n_sites, dtype=bool)
@@ -278,12 +303,13 @@ class AllocationProblem:
         open_[self.existing.n_sites + picks] = True
         keep = open_[allp.site]
         sub = WalkPairs(allp.site[keep], allp.point[keep], allp.metres[keep], allp.n_sites, allp.n_points, allp.cutoff_m)
-        served, _ = served_within_capacity(sub, self.weights, np.r_[self.existing_capacity, self.capacity])
-        return float(served.sum())
+        served, _ = served_within_capacity(sub, self.people, np.r_[self.existing_capacity, self.capacity])
+        return float(served @ self.value_per_person)
 
     # ---- capacitated maximal coverage -------------------------------------
     def _capacitated_groups(self):
-        """The demand points anyone reaches (weight > 0), renumbered, and their pairs (group, site, metres).
+        """The demand points anyone reaches (weight > 0), renumbered: their weights, people, and their pairs
+        (group, site, metres).
 
         Points are not merged by their site sets: in a dense city hardly two points share one (12,000 points
         made 11,188 groups in the benchmark city) and the merge cost more than it saved.
@@ -292,38 +318,41 @@ class AllocationProblem:
         keep = self.weights[allp.point] > 0
         point, site, metres = allp.point[keep], allp.site[keep], allp.metres[keep]
         used, group = np.unique(point, return_inverse=True)
-        return self.weights[used], group.ravel(), site, metres, len(used)
+        return self.weights[used], self.people[used], group.ravel(), site, metres
 
-    def _capacitated_greedy(self, k, gw, g_site_g, g_site_s, g_metres):
-        """Existing sites take their nearest groups up to capacity; then k times the candidate serving the most
-        of what is left (lazy greedy: a candidate's gain only falls) takes its nearest groups.
+    def _capacitated_greedy(self, k, gw, gp, g_site_g, g_site_s, g_metres):
+        """Existing sites take their nearest people up to capacity; then k times the candidate whose nearest
+        people left up to its capacity weigh the most (lazy greedy: a candidate's gain only falls) takes them.
         Returns (picks, served weight, served weight after each pick from 0 on)."""
         n_e = self.existing.n_sites
         cap = np.r_[self.existing_capacity, self.capacity]
-        left = gw.copy()
+        vpp = gw / gp  # weight per person of each group
+        left = gp.copy()  # people not served yet
         span = float(g_metres.max()) + 1.0 if len(g_metres) else 1.0
         order = np.argsort(g_site_s * span + g_metres)  # by site, nearest first (one float key: faster than lexsort)
         s_sorted, g_sorted = g_site_s[order], g_site_g[order]
         s_ptr = np.searchsorted(s_sorted, np.arange(len(cap) + 1))
 
+        def nearest_up_to_capacity(s):
+            """(groups, people each) site s would take: its nearest people left, up to its capacity."""
+            seg = g_sorted[s_ptr[s]:s_ptr[s + 1]]
+            lp = left[seg]
+            before = np.cumsum(lp) - lp
+            return seg, np.minimum(lp, np.maximum(0.0, cap[s] - before))
+
         def take(s):
-            room = cap[s]
-            for g in g_sorted[s_ptr[s]:s_ptr[s + 1]]:
-                if room <= 0:
-                    break
-                t = min(left[g], room)
-                left[g] -= t
-                room -= t
-            return cap[s] - room
+            seg, t = nearest_up_to_capacity(s)
+            left[seg] -= t
+            return float(t @ vpp[seg])
 
         ex = np.flatnonzero(g_site_s < n_e)
         ex = ex[np.argsort(g_metres[ex], kind="stable")]
         _assign_nearest(ex, g_site_s, g_site_g, left, cap.copy(), np.zeros(len(g_site_s)))
-        served = float(gw.sum() - left.sum())
+        served = float((gp - left) @ vpp)
 
         def gain(j):
-            s = n_e + j
-            return min(cap[s], float(left[g_sorted[s_ptr[s]:s_ptr[s + 1]]].sum()))
+            seg, t = nearest_up_to_capacity(n_e + j)
+            return float(t @ vpp[seg])
 
         heap = [(-gain(j), j) for j in range(self.n_cand) if s_ptr[n_e + j + 1] > s_ptr[n_e + j]]
         heapq.heapify(heap)
@@ -348,18 +377,20 @@ class AllocationProblem:
             msg = f"k must be a non-negative number of sites, got {k}"
             raise ValueError(msg)
         started = time.perf_counter()
-        gw, pg, ps, pm, reached = self._capacitated_groups()
+        gw, gp, pg, ps, pm = self._capacitated_groups()
         n_e = self.existing.n_sites
         red = Reductions(demand_in=self.cand.n_points, demand_kept=len(gw), candidates_in=self.n_cand,
                          candidates_kept=len(np.unique(ps[ps >= n_e])))
-        picks, greedy_served, _ = self._capacitated_greedy(k, gw, pg, ps, pm)
+        picks, greedy_served, _ = self._capacitated_greedy(k, gw, gp, pg, ps, pm)
         if method == "greedy":
             return self._result("capacitated", "greedy", "heuristic", picks, greedy_served, None, started,
                                 covered=greedy_served, reductions=red)
-        # a site serves at most its capacity and at most the weight it reaches (inf capacity: no limit)
-        reach = np.bincount(ps, weights=gw[pg], minlength=n_e + self.n_cand)
+        # a site serves at most its capacity and at most the people it reaches (inf capacity: no limit) ...
+        reach = np.bincount(ps, weights=gp[pg], minlength=n_e + self.n_cand)
         cap = np.minimum(np.r_[self.existing_capacity, self.capacity], reach)
-        upper = min(float(gw.sum()), float(cap[:n_e].sum() + np.sort(cap[n_e:])[::-1][:k].sum()))
+        # ... and so at most the weight of its heaviest people up to that capacity
+        site_top = _heaviest_within(ps, gp[pg], gw[pg] / gp[pg], cap)
+        upper = min(float(gw.sum()), float(site_top[:n_e].sum() + np.sort(site_top[n_e:])[::-1][:k].sum()))
         if greedy_served >= upper - 1e-9 * max(1.0, upper):  # every site full (or everyone served): proven
             return self._result("capacitated", "exact", "optimal", picks, greedy_served, upper, started,
                                 covered=greedy_served, reductions=red,
@@ -373,9 +404,9 @@ class AllocationProblem:
         n_pairs = len(pg)
         # each group at most once: sum_s z_gs <= 1
         model.add_rows(*csr_from_groups(pg, z, np.ones(n_pairs), len(gw)), upper=1.0)
-        # each site within capacity: sum_g w_g z_gs - C_s x_s <= 0 (existing: <= C_s)
+        # each site within capacity: sum_g p_g z_gs - C_s x_s <= 0 (existing: <= C_s), p_g the group's people
         cand_pair = ps >= n_e
-        indptr, indices, values = csr_from_groups(ps, z, gw[pg], len(cap))
+        indptr, indices, values = csr_from_groups(ps, z, gp[pg], len(cap))
         # append -C x_s to each candidate site's row
         counts = np.diff(indptr)
         extra = np.zeros(len(cap), dtype=np.int64)
@@ -392,10 +423,10 @@ class AllocationProblem:
         upper = np.where(np.arange(len(cap)) < n_e, cap, 0.0)
         upper = np.where(np.isfinite(upper), upper, np.inf)
         model.add_rows(new_ptr, new_idx, new_val, upper=upper)
-        # z_gs <= min(1, C_s / w_g) x_s for candidate pairs (the tight link that makes the LP no weaker than MCLP);
+        # z_gs <= min(1, C_s / p_g) x_s for candidate pairs (the tight link that makes the LP no weaker than MCLP);
         # left out on very large models, where the capacity rows alone keep the formulation exact
         cp = np.flatnonzero(cand_pair) if n_pairs <= MAX_LINKED_PAIRS else np.zeros(0, dtype=np.int64)
-        link = np.minimum(1.0, cap[ps[cp]] / np.maximum(gw[pg[cp]], 1e-12))
+        link = np.minimum(1.0, cap[ps[cp]] / gp[pg[cp]])
         ptr = np.arange(0, 2 * len(cp) + 1, 2)
         idx2 = np.empty(2 * len(cp), dtype=np.int64)
         val2 = np.empty(2 * len(cp))
@@ -403,7 +434,7 @@ class AllocationProblem:
         idx2[1::2], val2[1::2] = x_of[ps[cp] - n_e], -link
         model.add_rows(ptr, idx2, val2, upper=0.0)
         model.add_row(x, np.ones(len(x)), upper=float(k))
-        start = self._capacitated_start(picks, gw, pg, ps, pm, x_of, model.n_cols, len(x))
+        start = self._capacitated_start(picks, gp, pg, ps, pm, x_of, model.n_cols, len(x))
         out = model.solve(time_limit_s=time_limit_s, start=start)
         chosen = used[out.x[x] > 0.5]
         objective = float(out.x[z] @ gw[pg])
@@ -413,14 +444,14 @@ class AllocationProblem:
         return self._result("capacitated", "exact", status, chosen, objective, bound, started, covered=objective,
                             reductions=red, message=msg)
 
-    def _capacitated_start(self, picks, gw, pg, ps, pm, x_of, n_cols, n_x):
+    def _capacitated_start(self, picks, gp, pg, ps, pm, x_of, n_cols, n_x):
         """The heuristic's sites with an optimal-enough assignment for them: nearest first, as in served()."""
         n_e = self.existing.n_sites
         cap = np.r_[self.existing_capacity, self.capacity]
         open_ = np.zeros(len(cap), dtype=bool)
         open_[:n_e] = True
         open_[n_e + picks] = True
-        left = gw.copy()
+        left = gp.copy()
         room = cap.copy()
         flow = np.zeros(len(pg))
         order = np.argsort(pm, kind="stable")
@@ -428,7 +459,7 @@ class AllocationProblem:
         _assign_nearest(order, ps, pg, left, room, flow)
         x = np.zeros(n_cols)
         x[x_of[picks]] = 1.0
-        x[n_x:n_x + len(pg)] = np.where(gw[pg] > 0, flow / np.maximum(gw[pg], 1e-12), 0.0)
+        x[n_x:n_x + len(pg)] = flow / gp[pg]  # the share of each group's people served
         return x
 
     # ---- p-median ---------------------------------------------------------
@@ -558,6 +589,6 @@ class AllocationProblem:
     def served_curve(self, max_k: int) -> np.ndarray:
         """Served weight after the capacitated greedy's first k picks, k = 0 … max_k, from one greedy run (each
         pick's nearest groups up to its capacity: a feasible assignment, so a lower bound at every k)."""
-        gw, pg, ps, pm, _ = self._capacitated_groups()
-        prefix = self._capacitated_greedy(max_k, gw, pg, ps, pm)[2]
+        gw, gp, pg, ps, pm = self._capacitated_groups()
+        prefix = self._capacitated_greedy(max_k, gw, gp, pg, ps, pm)[2]
         return np.r_[prefix, np.full(max_k + 1 - len(prefix), prefix[-1])]

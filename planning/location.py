@@ -65,7 +65,8 @@ class SitingInputs:
     existing_capacity: np.ndarray
     new_capacity: float  # capacity of one new station (the kind the optimiser opens)
     covered: np.ndarray  # elder groups within the walk of a facility that stays
-    weights: np.ndarray  # siting weight per elder group
+    weights: np.ndarray  # siting weight per elder group (what the objectives count)
+    people: np.ndarray  # elders per group (what takes a place within a capacity)
     costs: np.ndarray  # per candidate
     labels: np.ndarray  # per elder group: township index * 2 + rural
     floors: tuple[Floor, ...]
@@ -73,10 +74,12 @@ class SitingInputs:
 
 
 def served_share(si: SitingInputs) -> float:
-    """Share of the siting weight served within capacity by the facilities that stay (nearest with room)."""
-    served, _ = served_within_capacity(si.existing, si.weights, si.existing_capacity)
+    """Share of the siting weight whose elders the facilities that stay serve within capacity (nearest with
+    room; capacity counts elders, each served elder brings their group's weight per elder)."""
+    served, _ = served_within_capacity(si.existing, si.people, si.existing_capacity)
+    per_person = np.divide(si.weights, si.people, out=np.zeros_like(si.weights), where=si.people > 0)
     total = float(si.weights.sum())
-    return float(served.sum()) / total if total else 0.0
+    return float(served @ per_person) / total if total else 0.0
 
 
 def run_model(si: SitingInputs, request: SitingRequest, *, time_limit_s: float, penalty_m: float | None = None,
@@ -91,7 +94,7 @@ def run_model(si: SitingInputs, request: SitingRequest, *, time_limit_s: float, 
     progress(f"建立模型：{len(ids):,} 个候选点 × {si.pairs.n_points:,} 个老人点位 …")
     if model in ("capacitated", "pmedian"):
         problem = AllocationProblem(si.pairs, si.weights, candidate_ids=ids, capacity=si.new_capacity,
-                                    existing=si.existing, existing_capacity=si.existing_capacity)
+                                    existing=si.existing, existing_capacity=si.existing_capacity, people=si.people)
         progress(f"求解中（{'HiGHS' if request.method == 'exact' else '快速方法'}，限时 {limit:g} 秒）…")
         if model == "capacitated":
             return problem.solve_capacitated(k, method=request.method, time_limit_s=limit)
@@ -118,5 +121,5 @@ def run_model(si: SitingInputs, request: SitingRequest, *, time_limit_s: float, 
 def served_curve(si: SitingInputs, max_k: int) -> np.ndarray:
     """Served-within-capacity weight after the capacitated greedy's first k picks, k = 0 … max_k."""
     problem = AllocationProblem(si.pairs, si.weights, candidate_ids=si.cands.ids, capacity=si.new_capacity,
-                                existing=si.existing, existing_capacity=si.existing_capacity)
+                                existing=si.existing, existing_capacity=si.existing_capacity, people=si.people)
     return problem.served_curve(max_k)

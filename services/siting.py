@@ -70,9 +70,10 @@ def inputs(ref: DataRef, eng: CoverageEngine, ev: Evaluation, cands: Candidates 
     kinds = config.facility_kinds
     existing_capacity = facility_capacity(ev.counted, kinds)
     weights = demand_weights(eng)
+    people = eng.model.weights[:, 0]  # elders 60+: who takes a place
     if cands is None:
-        served, _ = served_within_capacity(existing, weights, existing_capacity)
-        share = np.divide(served, weights, out=np.ones_like(weights), where=weights > 0)
+        served, _ = served_within_capacity(existing, people, existing_capacity)
+        share = np.divide(served, people, out=np.ones_like(people), where=people > 0)
         cands = underserved_candidates(eng.net, demand, weights, share, spacing_m=config.siting.candidate_spacing_m,
                                        max_count=config.siting.max_candidates)
     pairs, on_net = candidate_pairs(eng, cands, cutoff_m)
@@ -81,7 +82,7 @@ def inputs(ref: DataRef, eng: CoverageEngine, ev: Evaluation, cands: Candidates 
     labels, floors = labels_and_floors(eng, townships, communities, config)
     return SitingInputs(cands=cands, pairs=pairs, on_net=on_net, existing=existing,
                         existing_capacity=existing_capacity, new_capacity=float(new_cap),
-                        covered=ev.result.covered, weights=weights,
+                        covered=ev.result.covered, weights=weights, people=people,
                         costs=candidate_costs(cands, new_build=config.siting.cost_new_build,
                                               renovation=config.siting.cost_renovation),
                         labels=labels, floors=floors, cutoff_m=float(cutoff_m))

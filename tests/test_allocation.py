@@ -107,6 +107,65 @@ def test_capacitated_equals_brute_force_max_flow(seed, n_cand, n_dem, k, n_exist
     assert np.all(load <= cap + 1e-9) and np.all(served <= w + 1e-9)
 
 
+def test_capacity_counts_people_and_the_objective_counts_weight():
+    """One station with room for two elders; P (an 80+ disabled elder: 1 person, weight 4) is 300 m away, Q and R
+    (1 person, weight 1 each) 100 m away. The best it can do is P and one of Q, R: weight 5 by two people. Were the
+    room counted in weight (4 places for P) it could reach 2 at most."""
+    walks = pairs_of(np.array([[300, 100, 100]]), 900)
+    p = AllocationProblem(walks, np.array([4.0, 1.0, 1.0]), candidate_ids=["a"], capacity=[2],
+                          people=np.array([1.0, 1.0, 1.0]))
+    r = p.solve_capacitated(1)
+    assert r.status == "optimal" and r.chosen == ("a",) and r.objective == pytest.approx(5.0)
+    # nearest with room (what the page reports as served): Q and R, the nearer two
+    assert p.served([0]) == pytest.approx(2.0)
+    assert p.solve_capacitated(1, method="greedy").objective == pytest.approx(2.0)
+    assert p.served_curve(1).tolist() == pytest.approx([0.0, 2.0])
+    # an existing station's room counts people too: room for one, it takes Q (nearest); a then takes P and R
+    e = pairs_of(np.array([[INF, 50, INF]]), 900)
+    q = AllocationProblem(walks, np.array([4.0, 1.0, 1.0]), candidate_ids=["a"], capacity=[2], existing=e,
+                          existing_capacity=[1], people=np.array([1.0, 1.0, 1.0]))
+    assert q.solve_capacitated(1).objective == pytest.approx(6.0) and q.served([0]) == pytest.approx(6.0)
+    with pytest.raises(ValueError, match="needs at least one person"):
+        AllocationProblem(walks, np.array([4.0, 1.0, 1.0]), candidate_ids=["a"], people=np.array([0.0, 1.0, 1.0]))
+
+
+def min_cost_flow_value(walks, weights, people, capacity, open_sites):
+    """Most weight the open sites serve within capacity, people taking the places: a min-cost max-flow (networkx),
+    each person worth their point's weight per person."""
+    g = nx.DiGraph()
+    for i, (w, n) in enumerate(zip(weights, people, strict=True)):
+        if n > 0:
+            g.add_edge("src", ("p", i), capacity=int(n), weight=-round(1_000_000 * w / n))
+    for j in open_sites:
+        g.add_edge(("s", j), "sink", capacity=int(capacity[j]))
+    for s, p in zip(walks.site, walks.point, strict=True):
+        if s in open_sites and people[p] > 0:
+            g.add_edge(("p", int(p)), ("s", int(s)), capacity=int(people[p]))
+    if "sink" not in g or "src" not in g:
+        return 0.0
+    flow = nx.max_flow_min_cost(g, "src", "sink")
+    return sum(f * weights[i] / people[i] for (_, i), f in flow["src"].items())
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 100_000), n_cand=st.integers(1, 5), n_dem=st.integers(1, 10), k=st.integers(1, 3))
+def test_capacitated_with_people_equals_brute_force_min_cost_flow(seed, n_cand, n_dem, k):
+    rng = np.random.default_rng(seed)
+    walks = np.where(rng.uniform(size=(n_cand, n_dem)) < 0.5, rng.uniform(0, 900, (n_cand, n_dem)), INF)
+    people = rng.integers(1, 8, n_dem).astype(float)
+    w = people * rng.integers(1, 5, n_dem)  # each elder weighs 1 … 4 (priority categories)
+    cap = rng.integers(1, 15, n_cand).astype(float)
+    pairs = pairs_of(walks, 900)
+    p = AllocationProblem(pairs, w, candidate_ids=np.arange(n_cand), capacity=cap, people=people)
+    best = max(min_cost_flow_value(pairs, w, people, cap, set(combo))
+               for combo in itertools.combinations(range(n_cand), min(k, n_cand)))
+    r = p.solve_capacitated(k)
+    assert r.status == "optimal" and r.objective == pytest.approx(best, abs=1e-6)
+    g = p.solve_capacitated(k, method="greedy")
+    assert g.objective <= best + 1e-6 and len(g.chosen) <= k
+    assert p.served([int(c) for c in g.chosen]) <= best + 1e-6  # nearest-with-room never beats the optimum
+
+
 # p-median on a line: points at 0, 100, 400, 1000 m (weights 1 1 2 1), candidates at 0, 300, 1000; limit 500 m.
 LINE_POINTS = np.array([0.0, 100.0, 400.0, 1000.0])
 LINE_W = np.array([1.0, 1.0, 2.0, 1.0])

@@ -30,3 +30,15 @@ def test_broken_point_files_are_refused_with_what_is_wrong(tmp_path, name, data,
     (tmp_path / name).write_bytes(data)
     with pytest.raises(PointFileError, match=says):
         read_points(tmp_path / name)
+
+
+def test_demand_people_default_to_the_weight_and_must_be_there_for_a_weight(tmp_path):
+    (tmp_path / "d.csv").write_text("id,lon,lat,weight,people\na,117.1,39.1,4,1\nb,117.2,39.2,2,\n", encoding="utf-8")
+    pts = read_points(tmp_path / "d.csv", weighted=True)
+    assert list(pts.people) == [1, 2]  # b's empty cell: its weight
+    assert read_points(tmp_path / "d.csv").people is not None
+    (tmp_path / "w.csv").write_text("id,lon,lat,weight\na,117.1,39.1,4\n", encoding="utf-8")
+    assert read_points(tmp_path / "w.csv", weighted=True).people is None
+    (tmp_path / "z.csv").write_text("id,lon,lat,weight,people\na,117.1,39.1,4,0\n", encoding="utf-8")
+    with pytest.raises(PointFileError, match="people must be at least 1 where weight is 4"):
+        read_points(tmp_path / "z.csv", weighted=True)
