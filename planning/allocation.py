@@ -101,9 +101,14 @@ class _PMedianLagrange:
 
     Relaxing each group's "served once" row with u_g ≥ 0 gives, for any u, the upper bound
     L(u) = Σ_g u_g + (sum of the k largest site values), a site's value being Σ_g max(0, w_g·s_gj − u_g).
-    Subgradient steps lower it. Any choice containing site j is worth at most L_j(u) (j's value plus the k−1
-    largest others); when L_j(u) is below the best choice found, j is in no optimum and is dropped. The
-    compact MIP (z_gj ≤ x_j, Σ_j z_gj ≤ 1, Σ x ≤ k) on the survivors is then optimal over all candidates.
+    The multipliers come from minimising a smoothed L (softplus for each max, the top-k sum as
+    min_μ kμ + Σ_j (value_j − μ)⁺) with L-BFGS-B at a falling temperature: far closer to the LP bound than
+    subgradient steps in the same time. Any u gives a valid bound: the true L is evaluated at the end.
+    The relaxation's top k sites, improved by best-improvement swaps, are the incumbent.
+    Reduction: a choice containing site j is worth at most L_j(u) (j's value plus the k−1 largest others) and
+    one without a top site i at most L(u) − value_i + the (k+1)-th value; j below the incumbent is dropped, i
+    below it is in every optimum and fixed open. The compact MIP (z_gj ≤ x_j, Σ_j z_gj ≤ 1, Σ x ≤ k) on the
+    survivors is then optimal over all candidates.
     """
 
     def __init__(self, site, group, saving, weight, n_sites) -> None:
@@ -129,45 +134,76 @@ class _PMedianLagrange:
     def true_saving(self, sites) -> float:
         return float(self.group_saving(sites).sum())
 
-    def bound(self, k: int, best: float, *, seconds: float, iterations: int = 600, start_sites=None):
-        """(the lowest bound found, its multipliers, the best choice met on the way and its saving).
+    def _smoothed(self, xv: np.ndarray, k: int, tau: float):
+        """The smoothed L at (u, μ) and its gradient."""
+        g_n, v = self.n_groups, self.value
+        u, mu = xv[:g_n], xv[g_n]
 
-        The multipliers start at each group's saving under ``start_sites`` (a good choice makes a close bound:
-        its value plus the k largest improvements still open), else at each group's best saving."""
-        if start_sites is not None and len(start_sites):
-            u = self.group_saving(start_sites)
-        else:
-            u = np.zeros(self.n_groups)
-            np.maximum.at(u, self.group, self.value)  # every group at its best saving: L(u) = Σ max
-        best_bound, best_u = np.inf, u.copy()
-        best_sites, best_val = None, best
-        step, stall = 2.0, 0
+        def softplus(x):
+            z = x / tau
+            return (np.where(z > 30, x, tau * np.log1p(np.exp(np.minimum(z, 30)))),
+                    1.0 / (1.0 + np.exp(-np.clip(z, -60, 60))))
+
+        a, da = softplus(v - u[self.group])
+        b, db = softplus(np.bincount(self.site, weights=a, minlength=self.n_sites) - mu)
+        grad_u = 1.0 - np.bincount(self.group, weights=db[self.site] * da, minlength=g_n)
+        return float(u.sum() + k * mu + b.sum()), np.r_[grad_u, k - db.sum()]
+
+    def dual(self, k: int, start_sites, *, seconds: float):
+        """Multipliers from the smoothed dual, started at each group's saving under ``start_sites``; yields
+        (u, L(u), the relaxation's top k sites) after each temperature, the last within ``seconds``."""
+        from scipy.optimize import minimize
+
+        u = self.group_saving(start_sites)
+        values = np.bincount(self.site, weights=np.maximum(0.0, self.value - u[self.group]), minlength=self.n_sites)
+        xv = np.r_[u, np.sort(values)[::-1][k - 1]]
+        scale = float(np.median(self.value)) if len(self.value) else 1.0
         deadline = time.perf_counter() + seconds
-        for _ in range(iterations):
-            if time.perf_counter() > deadline:
+        for factor, iterations in ((0.1, 200), (0.01, 150), (0.001, 20)):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return
+            res = minimize(self._smoothed, xv, args=(k, scale * factor), jac=True, method="L-BFGS-B",
+                           bounds=[(0.0, None)] * len(xv), options={"maxiter": iterations})
+            xv = res.x
+            bound, _, top = self._lagrange(xv[:self.n_groups], k)
+            yield xv[:self.n_groups], bound, top
+
+    def swaps(self, sites, *, seconds: float) -> np.ndarray:
+        """Best-improvement swaps (one open site out, one candidate in) until none improves or time is up. The
+        gain of every swap at once: each group's best and second-best open saving give what removing a site
+        loses and what adding one wins."""
+        open_ = np.zeros(self.n_sites, dtype=bool)
+        open_[np.asarray(sites, dtype=np.int64)] = True
+        v, g_of, s_of, g_n = self.value, self.group, self.site, self.n_groups
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline and open_.any() and not open_.all():
+            q = np.flatnonzero(open_[s_of])
+            q = q[np.lexsort((-v[q], g_of[q]))]
+            g = g_of[q]
+            first = np.r_[True, g[1:] != g[:-1]]
+            second = np.r_[False, (g[1:] == g[:-1]) & first[:-1]]
+            best1, best2, at = np.zeros(g_n), np.zeros(g_n), np.full(g_n, -1)
+            best1[g[first]], at[g[first]] = v[q[first]], s_of[q[first]]
+            best2[g[second]] = v[q[second]]
+            opened = np.flatnonzero(open_)
+            pos = np.full(self.n_sites, -1)
+            pos[opened] = np.arange(len(opened))
+            add = np.bincount(s_of, weights=np.maximum(0.0, v - best1[g_of]), minlength=self.n_sites)
+            has = at >= 0
+            loss = np.bincount(pos[at[has]], weights=(best1 - best2)[has], minlength=len(opened))
+            p = np.flatnonzero(~open_[s_of] & has[g_of])  # a new site's pairs with groups an open site serves
+            gp = g_of[p]
+            fix = np.maximum(best2[gp], v[p]) - best2[gp] - np.maximum(0.0, v[p] - best1[gp])
+            delta = np.zeros((len(opened), self.n_sites))
+            np.add.at(delta, (pos[at[gp]], s_of[p]), fix)
+            delta += add[None, :] - loss[:, None]
+            delta[:, open_] = -np.inf
+            i, j = np.unravel_index(int(np.argmax(delta)), delta.shape)
+            if delta[i, j] <= 1e-9 * max(1.0, float(best1.sum())):
                 break
-            lval, _, top = self._lagrange(u, k)
-            if lval < best_bound - 1e-9 * max(1.0, abs(lval)):
-                best_bound, best_u, stall = lval, u.copy(), 0
-            else:
-                stall += 1
-                if stall >= 20:
-                    step, stall = step / 2, 0
-            val = self.true_saving(top)  # the relaxation's sites are a choice too
-            if val > best_val:
-                best_sites, best_val = top, val
-            if best_bound - best_val <= 1e-9 * max(1.0, best_bound) or step < 1e-6:
-                break
-            open_ = np.zeros(self.n_sites, dtype=bool)
-            open_[top] = True
-            served = np.bincount(self.group[open_[self.site] & (self.value > u[self.group])],
-                                 minlength=self.n_groups)
-            grad = 1.0 - served  # d L / d u_g
-            norm = float(grad @ grad)
-            if norm == 0:
-                break
-            u = np.maximum(0.0, u - step * (lval - best_val) / norm * grad)
-        return best_bound, best_u, best_sites, best_val
+            open_[opened[i]], open_[j] = False, True
+        return np.flatnonzero(open_)
 
     def solve(self, k: int, start_sites: np.ndarray, *, time_limit_s: float):
         """(chosen sites, their true saving, the proven upper bound, status)."""
@@ -177,21 +213,30 @@ class _PMedianLagrange:
         k = min(k, self.n_sites)
         if k == 0 or self.n_groups == 0:
             return chosen, saved, saved, "optimal"
-        bound, u, sites, val = self.bound(k, saved, seconds=min(time_limit_s / 3, 10.0), start_sites=chosen)
-        if sites is not None and val > saved:
-            chosen, saved = sites, val
+        bound, u = np.inf, None
+        for u_t, bound_t, top in self.dual(k, chosen, seconds=min(time_limit_s / 3, 15.0)):
+            if bound_t < bound:
+                bound, u = bound_t, u_t
+            better = self.swaps(top, seconds=1.0)  # the relaxation's sites, improved: often the optimum
+            val = self.true_saving(better)
+            if val > saved:
+                chosen, saved = better, val
+        if u is None:
+            return chosen, saved, saved, "time_limit"
         tol = 1e-9 * max(1.0, bound)
         if bound - saved <= tol:
             return chosen, saved, max(bound, saved), "optimal"
-        # reduction: drop every site whose best possible choice is worth less than the best found
-        _, site_value, top = self._lagrange(u, k)
+        _, site_value, _ = self._lagrange(u, k)
         order = np.sort(site_value)[::-1]
         top_k1 = float(order[: k - 1].sum())  # the k-1 largest values
         kth = float(order[k - 1]) if len(order) >= k else 0.0
-        with_j = u.sum() + site_value + np.where(site_value >= kth, top_k1 + kth - site_value, top_k1)
-        keep = np.flatnonzero(with_j >= saved - tol)
-        keep = np.union1d(keep, chosen)
-        out = self._mip(keep, k, chosen, time_limit_s - (time.perf_counter() - started))
+        next_ = float(order[k]) if len(order) > k else 0.0
+        in_top = site_value >= kth
+        with_j = u.sum() + site_value + np.where(in_top, top_k1 + kth - site_value, top_k1)
+        keep = np.union1d(np.flatnonzero(with_j >= saved - tol), chosen)
+        without_i = bound - site_value + next_  # a top site left out: its value gives way to the (k+1)-th
+        fixed = np.flatnonzero(in_top & (without_i < saved - tol))
+        out = self._mip(keep, k, chosen, time_limit_s - (time.perf_counter() - started), fixed=fixed)
         if out is None:
             return chosen, saved, max(bound, saved), "time_limit"
         mip_sites, status, mip_bound = out
@@ -202,7 +247,8 @@ class _PMedianLagrange:
             return chosen, saved, saved, "optimal"
         return chosen, saved, max(min(bound, mip_bound), saved), "time_limit"
 
-    def _mip(self, work: np.ndarray, k: int, start_sites: np.ndarray, seconds: float):
+    def _mip(self, work: np.ndarray, k: int, start_sites: np.ndarray, seconds: float, *, fixed=()):
+        """The compact MIP over the sites ``work`` (``fixed`` ones open), started at ``start_sites``."""
         if seconds <= 0:
             return None
         inside = np.zeros(self.n_sites, dtype=bool)
@@ -210,7 +256,7 @@ class _PMedianLagrange:
         pairs = np.flatnonzero(inside[self.site])
         x_of = np.full(self.n_sites, -1)
         model = Model(maximise=True)
-        x = model.add_cols(np.zeros(len(work)), integer=True)
+        x = model.add_cols(np.zeros(len(work)), lower=np.isin(work, fixed).astype(float), integer=True)
         x_of[work] = x
         z = model.add_cols(self.value[pairs])
         model.add_rows(*csr_from_groups(self.group[pairs], z, np.ones(len(pairs)), self.n_groups), upper=1.0)
