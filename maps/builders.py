@@ -758,13 +758,17 @@ class CoverageLayers:
 def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
                        assets: LocalAssets | None = None) -> folium.Map:
     """The 15-minute circle map on one static map (offline exports)."""
-    return coverage_live_map(layers, config=config, basemap_id=basemap_id, assets=assets).composed()
+    return coverage_live_map(layers, config=config, basemap_id=basemap_id, assets=assets,
+                             facility_popups=True).composed()
 
 
 def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
-                      assets: LocalAssets | None = None, base_key: Hashable | None = None) -> LiveMap:
+                      assets: LocalAssets | None = None, base_key: Hashable | None = None,
+                      facility_popups: bool = False) -> LiveMap:
     """The 15-minute circle map: isochrone bands or service areas, covered / uncovered elders, facilities.
-    The base holds the district, the townships, the roads and the legend; the rest changes with the sliders."""
+    The base holds the district, the townships, the roads and the legend; the rest changes with the sliders.
+    The facilities carry popups only with ``facility_popups`` (the export): on the page they are sent again at
+    every slider move, and the tooltip names each."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
 
@@ -808,7 +812,7 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
         groups.append(fg)
     fg = folium.FeatureGroup(name="养老服务设施")
     add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True,
-                   popups=False)  # the tooltip names each; details are on 一张图, not resent at every move
+                   popups=facility_popups)
     groups.append(fg)
     return LiveMap(build_base, [g for g in groups if g._children], base_key)
 

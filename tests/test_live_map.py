@@ -159,3 +159,14 @@ def test_hexagons_by_class_keep_every_cell(layers):
     assert sum(len(f["g"]) for f in data) == len(hexes)
     counts = [int(re.search(r"（(\d[\d,]*) 格）", f["p"]["tip"]).group(1).replace(",", "")) for f in data]
     assert sum(counts) == len(hexes)
+
+
+def test_facility_popups_ride_in_the_export_not_in_every_slider_move(layers):
+    from maps.builders import build_coverage_map
+
+    config = load_config()
+    cov = CoverageLayers(layers["district"], layers["townships"], layers["facilities"].head(5), covered_hexes=None,
+                         uncovered_hexes=None)
+    assert "fac-popup" not in coverage_live_map(cov, config=config, basemap_id="none").groups_script()
+    html = build_coverage_map(cov, config=config, basemap_id="none", assets=LocalAssets()).get_root().render()
+    assert html.count("fac-popup") >= 5
