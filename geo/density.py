@@ -9,7 +9,6 @@ import h3
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import Polygon
 
 
 def hex_density(
@@ -30,16 +29,12 @@ def hex_density(
         raise ValueError(msg)
     if groups.empty:
         return gpd.GeoDataFrame({"hex": [], "total": [], "geometry": []}, geometry="geometry", crs="EPSG:4326")
-    parents = [
-        h3.cell_to_parent(c, resolution) if h3.get_resolution(c) > resolution else c
-        for c in groups[cell_column]
-    ]
+    idx = HexIndex.of(groups[cell_column], resolution)
     df = pd.DataFrame(groups[list(count_columns)].to_numpy(), columns=list(count_columns))
-    df["hex"] = parents
-    summed = df.groupby("hex", sort=True)[list(count_columns)].sum()
+    summed = df.groupby(idx.of_point, sort=True)[list(count_columns)].sum()  # every hexagon has a group
     summed["total"] = summed.sum(axis=1) if len(count_columns) > 1 else summed[count_columns[0]]
-    polys = [Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)]) for c in summed.index]
-    out = gpd.GeoDataFrame(summed.reset_index(), geometry=polys, crs="EPSG:4326")
+    summed.insert(0, "hex", idx.hexes)
+    out = gpd.GeoDataFrame(summed.reset_index(drop=True), geometry=idx.polygons, crs="EPSG:4326")
     out["total"] = out["total"].astype(np.int64)
     return out
 
