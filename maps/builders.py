@@ -227,9 +227,10 @@ def shapes_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: 
     parts, part_of = shapely.get_parts(geoms, return_index=True)
     rings, ring_of = shapely.get_rings(parts, return_index=True)
     coords, coord_of = shapely.get_coordinates(rings, return_index=True)
-    steps = np.round(coords * 10.0 ** ndigits).astype(np.int64)
-    same = np.r_[False, coord_of[1:] == coord_of[:-1]]
-    steps[1:][same[1:]] -= np.round(coords[:-1] * 10.0 ** ndigits).astype(np.int64)[same[1:]]
+    ints = np.round(coords * 10.0 ** ndigits).astype(np.int64)
+    steps = ints.copy()
+    same = coord_of[1:] == coord_of[:-1]  # a point after another of the same ring: its step from that one
+    steps[1:][same] = ints[1:][same] - ints[:-1][same]
     numbers = steps.ravel().astype(str).tolist()
     bounds = np.searchsorted(coord_of, np.arange(len(rings) + 1)) * 2
     ring_txt = ["[" + ",".join(numbers[bounds[r]:bounds[r + 1]]) + "]" for r in range(len(rings))]
@@ -483,12 +484,12 @@ def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, na
     hexes = _shift(hexes, basemap)
     totals = hexes["total"].to_numpy()
     bins = density_bins(totals, len(colours))
-    fills = [_colour_for(v, bins, colours) for v in totals]
+    fills = np.array([_colour_for(v, bins, colours) for v in totals], dtype=object)
     style = {"fillOpacity": opacity, "color": "#ffffff", "weight": 0.3}
     if by_class:
         rows = []
         for fill in dict.fromkeys(fills):
-            pick = np.array([f == fill for f in fills])
+            pick = fills == fill
             lo, hi, n = int(totals[pick].min()), int(totals[pick].max()), int(pick.sum())
             rows.append({"fill": fill, "tip": f"{tooltip}：每格 {lo:,}{'' if lo == hi else f'–{hi:,}'} 人（{n:,} 格）",
                          "geometry": shapely.multipolygons(hexes.geometry.values[pick])})
@@ -496,7 +497,7 @@ def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, na
         _ShapeLayer(data, ("fill", "tip"), name=name, show=show, style=style, fill_from="fill", tip="",
                     tip_field="tip", canvas=True, ndigits=4).add_to(m)
         return
-    data = gpd.GeoDataFrame({"total": totals.astype(int).tolist(), "fill": fills},
+    data = gpd.GeoDataFrame({"total": totals.astype(int).tolist(), "fill": fills.tolist()},
                             geometry=hexes.geometry.values, crs=hexes.crs)
     _ShapeLayer(data, ("total", "fill"), name=name, show=show, style=style, fill_from="fill",
                 tip=f"{tooltip}：", tip_field="total", canvas=True, ndigits=4).add_to(m)  # ~10 m: cells are 170 m+
@@ -805,7 +806,7 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
         data = gpd.GeoDataFrame({
             "fill": [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))],
             "name": [str(n) for n in areas["name"]],  # facility names: a bureau's file; escaped by shapes_text
-        }, geometry=shapely.simplify(areas.geometry.values, 0.00002), crs=areas.crs)
+        }, geometry=areas.geometry.values, crs=areas.crs)  # simplified for drawing by services.coverage
         fg = folium.FeatureGroup(name="服务范围（最近设施）")
         _ShapeLayer(data, ("fill", "name"), style={"fillOpacity": 0.3, "weight": 1.0}, fill_from="fill",
                     line_from_fill=True, tip="最近设施：", tip_field="name").add_to(fg)

@@ -50,6 +50,11 @@ def _assign_nearest(order, site, point, weight_left, room, flow):
             flow[q] = take
 
 
+def weight_per_person(weights: np.ndarray, people: np.ndarray) -> np.ndarray:
+    """Each demand point's weight per person (0 where nobody lives): what one served elder brings."""
+    return np.divide(weights, people, out=np.zeros_like(weights, dtype=np.float64), where=people > 0)
+
+
 def served_within_capacity(pairs: WalkPairs, weights: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(served weight per point, load per site): every point goes to the nearest site with room, nearest pairs
     first, splitting across sites when one fills up."""
@@ -155,13 +160,11 @@ class _PMedianLagrange:
         from scipy.optimize import minimize
 
         u = self.group_saving(start_sites)
-        values = np.bincount(self.site, weights=np.maximum(0.0, self.value - u[self.group]), minlength=self.n_sites)
-        xv = np.r_[u, np.sort(values)[::-1][k - 1]]
+        xv = np.r_[u, np.sort(self._lagrange(u, k)[1])[::-1][k - 1]]  # μ at the k-th site value
         scale = float(np.median(self.value)) if len(self.value) else 1.0
         deadline = time.perf_counter() + seconds
         for factor, iterations in ((0.1, 200), (0.01, 150), (0.001, 20)):
-            left = deadline - time.perf_counter()
-            if left <= 0:
+            if time.perf_counter() >= deadline:
                 return
             res = minimize(self._smoothed, xv, args=(k, scale * factor), jac=True, method="L-BFGS-B",
                            bounds=[(0.0, None)] * len(xv), options={"maxiter": iterations})
@@ -311,7 +314,7 @@ class AllocationProblem:
         self.existing = existing
         self.weights = weights
         self.people = people
-        self.value_per_person = np.divide(weights, people, out=np.zeros_like(weights), where=people > 0)
+        self.value_per_person = weight_per_person(weights, people)
         self.candidate_ids = ids
         self.capacity = _check_capacity("capacity", capacity, candidates.n_sites)
         self.existing_capacity = _check_capacity("existing_capacity", existing_capacity, existing.n_sites)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.reach import WalkPairs
-from planning.allocation import AllocationProblem, served_within_capacity
+from planning.allocation import AllocationProblem, served_within_capacity, weight_per_person
 from planning.candidates import Candidates
 from planning.siting import CoverageCurve, Floor, SitingProblem, SitingResult
 
@@ -77,9 +77,8 @@ def served_share(si: SitingInputs) -> float:
     """Share of the siting weight whose elders the facilities that stay serve within capacity (nearest with
     room; capacity counts elders, each served elder brings their group's weight per elder)."""
     served, _ = served_within_capacity(si.existing, si.people, si.existing_capacity)
-    per_person = np.divide(si.weights, si.people, out=np.zeros_like(si.weights), where=si.people > 0)
     total = float(si.weights.sum())
-    return float(served @ per_person) / total if total else 0.0
+    return float(served @ weight_per_person(si.weights, si.people)) / total if total else 0.0
 
 
 def run_model(si: SitingInputs, request: SitingRequest, *, time_limit_s: float, penalty_m: float | None = None,

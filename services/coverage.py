@@ -136,7 +136,7 @@ def band_minutes(minutes: int, configured: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted({b for b in configured if b < minutes} | {minutes}))
 
 
-BAND_DISPLAY_TOLERANCE_DEG = 0.00002  # ~2 m: the bands are drawn, never measured
+BAND_DISPLAY_TOLERANCE_DEG = 0.00002  # ~2 m: the bands and service areas are drawn, never measured
 
 
 @memo(kind="resource", ttl_s=3600, max_entries=32)  # shared, not copied: read it, never change it
@@ -167,6 +167,7 @@ def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> g
     sites, _ = selected_sites(eng, kind_ids)
     out = service_areas(eng.net, sites, cutoff_m=cutoff_m, triangulation=eng.triangulation)
     out["name"] = eng.facilities.set_index("id").loc[out["site_id"], "name"].to_numpy()
+    out["geometry"] = shapely.simplify(out.geometry.values, BAND_DISPLAY_TOLERANCE_DEG)  # drawn, never measured
     return out
 
 
