@@ -9,8 +9,8 @@ Two measurements on a fresh demo database (seed 42):
   browser: the real page (server.py, signed in as demo.planner) in Debian's
            headless Chromium. The map is zoomed once onto a township (zoom 14)
            and then left alone: --clicks clicks at street nodes in view, each
-           timed from the mouse click until the "计入站点" figure shows one more
-           site; after every click the map's zoom and centre are compared with
+           timed from the mouse click (its position on the map is found
+           first) until the "计入站点" figure shows one more site; after every click the map's zoom and centre are compared with
            the ones set at the start. Then 15分钟服务圈: --slides moves of the
            minutes slider, each timed until the map has drawn its new layers
            (streamlit-folium's feature group replaced in the same frame).
@@ -42,7 +42,7 @@ from tools.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     MAP_IFRAME,
-    click_map_point,
+    map_point_xy,
     metric_value,
     sign_in,
 )
@@ -154,8 +154,9 @@ def browser_run(url: str, centre, points, slides: int) -> dict:
             times, kept = [], 0
             for lon, lat in points:
                 before = metric_value(page, "计入站点")
+                x, y = map_point_xy(page, lon, lat)  # where to click: the planner's aim, not the page's time
                 t = time.perf_counter()
-                click_map_point(page, lon, lat)
+                page.mouse.click(x, y)
                 page.wait_for_function(
                     """(before) => { const m = [...document.querySelectorAll("[data-testid='stMetric']")]
                          .find(e => e.innerText.includes("计入站点"));

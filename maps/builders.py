@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,14 +219,10 @@ class _PreviewPoints(Layer):
         self.said_json = json.dumps(said, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
-def shapes_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: int = 5) -> str:
-    """Polygons as compact JSON for the browser, decoded by :class:`_ShapeLayer`: per feature its properties
-    ``p`` (every string escaped for HTML: they reach tooltips) and its polygons ``g``, each ring a flat list of
-    integer steps in 10^-ndigits degrees (x, y of the first point, then the differences). A third of the size of
-    GeoJSON: what a map redrawn at every slider move sends and parses."""
-    geoms = np.asarray(gdf.geometry.values)
-    parts, part_of = shapely.get_parts(geoms, return_index=True)
-    rings, ring_of = shapely.get_rings(parts, return_index=True)
+def _polygon_texts(polygons: np.ndarray, ndigits: int) -> list[str]:
+    """Each polygon as :func:`shapes_text` writes one: ``[[ring],[ring]…]``, each ring a flat list of integer
+    steps in 10^-ndigits degrees (x, y of the first point, then the differences)."""
+    rings, ring_of = shapely.get_rings(polygons, return_index=True)
     coords, coord_of = shapely.get_coordinates(rings, return_index=True)
     ints = np.round(coords * 10.0 ** ndigits).astype(np.int64)
     steps = ints.copy()
@@ -233,23 +230,72 @@ def shapes_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: 
     steps[1:][same] = ints[1:][same] - ints[:-1][same]
     numbers = steps.ravel().astype(str).tolist()
     bounds = np.searchsorted(coord_of, np.arange(len(rings) + 1)) * 2
-    ring_txt = ["[" + ",".join(numbers[bounds[r]:bounds[r + 1]]) + "]" for r in range(len(rings))]
-    poly_txt = [[] for _ in range(len(parts))]
-    for r, p in enumerate(ring_of):
-        poly_txt[p].append(ring_txt[r])
-    feat_polys = [[] for _ in range(len(geoms))]
-    for p, f in enumerate(part_of):
-        feat_polys[f].append("[" + ",".join(poly_txt[p]) + "]")
-    cols = [gdf[c].tolist() for c in properties]
+    rings_of: list[list[str]] = [[] for _ in range(len(polygons))]
+    for r, p in enumerate(ring_of.tolist()):
+        rings_of[p].append("[" + ",".join(numbers[bounds[r]:bounds[r + 1]]) + "]")
+    return ["[" + ",".join(rs) + "]" for rs in rings_of]
+
+
+def _features_text(props: list[dict], polygons: list[list[str]]) -> str:
+    """Features from their properties (strings escaped for HTML here: they reach tooltips) and their polygons'
+    texts."""
     feats = []
-    for i in range(len(geoms)):
-        props = {c: html.escape(v[i]) if isinstance(v[i], str) else v[i] for c, v in zip(properties, cols, strict=True)}
-        feats.append(f'{{"p":{json.dumps(props, ensure_ascii=False)},"g":[{",".join(feat_polys[i])}]}}')
+    for p, g in zip(props, polygons, strict=True):
+        p = {k: html.escape(v) if isinstance(v, str) else v for k, v in p.items()}
+        feats.append(f'{{"p":{json.dumps(p, ensure_ascii=False)},"g":[{",".join(g)}]}}')
     return "[" + ",".join(feats) + "]"
 
 
+def shapes_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: int = 5) -> str:
+    """Polygons as compact JSON for the browser, decoded by :class:`_ShapeLayer`: per feature its properties
+    ``p`` (every string escaped for HTML: they reach tooltips) and its polygons ``g``, each ring a flat list of
+    integer steps in 10^-ndigits degrees (x, y of the first point, then the differences). A third of the size of
+    GeoJSON: what a map redrawn at every slider move sends and parses."""
+    parts, part_of = shapely.get_parts(np.asarray(gdf.geometry.values), return_index=True)
+    texts = _polygon_texts(parts, ndigits)
+    polygons: list[list[str]] = [[] for _ in range(len(gdf))]
+    for p, f in enumerate(part_of.tolist()):
+        polygons[f].append(texts[p])
+    cols = [gdf[c].tolist() for c in properties]
+    return _features_text([dict(zip(properties, row, strict=True)) for row in zip(*cols, strict=True)]
+                          if properties else [{}] * len(gdf), polygons)
+
+
+class _HexTexts:
+    """Each H3 hexagon written once as :func:`shapes_text` writes a polygon, by its id, the basemap's CRS and the
+    digits: the maps redrawn at every edit and slider move draw the same cells again, and an H3 id always names
+    the same hexagon. Bounded: past ``limit`` cells it starts afresh."""
+
+    def __init__(self, limit: int = 300_000) -> None:
+        self._texts: dict[tuple[str, int], dict[str, str]] = {}
+        self._limit = limit
+        self._lock = threading.Lock()  # sessions run in threads
+
+    def of(self, hexes: gpd.GeoDataFrame, basemap: Basemap, ndigits: int) -> np.ndarray:
+        """The texts of ``hexes`` (H3 ids in ``hex``, their boundaries as WGS84 geometry), in order; shapes
+        without ids are written afresh."""
+        if "hex" not in hexes.columns:
+            return np.array(_polygon_texts(np.asarray(_shift(hexes, basemap).geometry.values), ndigits), dtype=object)
+        with self._lock:
+            known = self._texts.setdefault((basemap.crs, ndigits), {})
+            ids = hexes["hex"].tolist()
+            got = [known.get(h) for h in ids]
+            missing = [i for i, t in enumerate(got) if t is None]
+            if missing:
+                shown = _shift(hexes.iloc[missing], basemap).geometry.values
+                for i, t in zip(missing, _polygon_texts(np.asarray(shown), ndigits), strict=True):
+                    got[i] = t
+                if sum(len(d) for d in self._texts.values()) + len(missing) > self._limit:
+                    known.clear()
+                known.update((ids[i], got[i]) for i in missing)
+        return np.array(got, dtype=object)
+
+
+_HEX_TEXTS = _HexTexts()
+
+
 class _ShapeLayer(_Light):
-    """Polygons from :func:`shapes_text`: a fixed ``style``, the fill (and, ``line_from_fill``, the outline) from
+    """Polygons from :func:`shapes_text` (or its text): a fixed ``style``, the fill (and, ``line_from_fill``, the outline) from
     the property ``fill_from``, and a tooltip: ``tip`` and, if given, the property ``tip_field`` (numbers shown
     with thousands separators); ``canvas``: drawn on one shared canvas rather than as SVG paths."""
 
@@ -295,13 +341,15 @@ class _ShapeLayer(_Light):
         """
     )
 
-    def __init__(self, gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, style: dict, name: str | None = None,
+    def __init__(self, data: gpd.GeoDataFrame | str, properties: tuple[str, ...] = (), *, style: dict,
+                 name: str | None = None,
                  fill_from: str | None = None, line_from_fill: bool = False, tip: str | None = None,
                  tip_field: str | None = None, interactive: bool = True, show: bool = True, control: bool = True,
                  canvas: bool = False, ndigits: int = 5) -> None:
         super().__init__(name=name, overlay=True, control=control, show=show)
         self._name = "ShapeLayer"
-        self.data = shapes_text(gdf, properties, ndigits=ndigits).replace("</", "<\\/")  # no closing </script>
+        text = data if isinstance(data, str) else shapes_text(data, properties, ndigits=ndigits)  # str: written already
+        self.data = text.replace("</", "<\\/")  # no closing </script>
         self.scale = 10 ** ndigits
         self.canvas, self.style, self.fill_from, self.line_from_fill = canvas, style, fill_from, line_from_fill
         self.tip = html.escape(tip) if tip is not None else None
@@ -387,11 +435,6 @@ def density_bins(values: np.ndarray, classes: int = len(DENSITY_COLOURS)) -> lis
     return sorted({float(q) for q in qs})
 
 
-def _colour_for(value: float, bins: list[float], colours: tuple[str, ...] = DENSITY_COLOURS) -> str:
-    idx = int(np.searchsorted(bins[1:-1], value, side="right"))
-    return colours[min(idx, len(colours) - 1)]
-
-
 def facility_popup_html(row, kind_name: str, level_name: str, status_label: str) -> str:
     """Popup HTML for one facility; every value is escaped."""
     def esc(v) -> str:
@@ -475,32 +518,31 @@ def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, basemap: Basemap, *, detai
 def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, name: str, tooltip: str,
                  colours: tuple[str, ...] = DENSITY_COLOURS, opacity: float = 0.55, show: bool = True,
                  by_class: bool = False) -> None:
-    """H3 hexagons coloured by ``total`` in quantile classes; the tooltip says ``tooltip`` and the number.
+    """H3 hexagons (``hex``, ``total``, their boundaries) coloured by ``total`` in quantile classes; the tooltip
+    says ``tooltip`` and the number.
 
     ``by_class``: one feature per colour class (the tooltip gives the class's range), for maps redrawn at every
     edit: a few shapes for the browser to replace instead of one per hexagon."""
     if hexes is None or hexes.empty:
         return
-    hexes = _shift(hexes, basemap)
     totals = hexes["total"].to_numpy()
     bins = density_bins(totals, len(colours))
-    fills = np.array([_colour_for(v, bins, colours) for v in totals], dtype=object)
+    classes = np.minimum(np.searchsorted(bins[1:-1], totals, side="right"), len(colours) - 1)
+    texts = _HEX_TEXTS.of(hexes, basemap, 4)  # ~10 m: cells are 170 m+
     style = {"fillOpacity": opacity, "color": "#ffffff", "weight": 0.3}
     if by_class:
-        rows = []
-        for fill in dict.fromkeys(fills):
-            pick = fills == fill
+        props, polygons = [], []
+        for c in np.unique(classes):
+            pick = classes == c
             lo, hi, n = int(totals[pick].min()), int(totals[pick].max()), int(pick.sum())
-            rows.append({"fill": fill, "tip": f"{tooltip}：每格 {lo:,}{'' if lo == hi else f'–{hi:,}'} 人（{n:,} 格）",
-                         "geometry": shapely.multipolygons(hexes.geometry.values[pick])})
-        data = gpd.GeoDataFrame(rows, geometry="geometry", crs=hexes.crs)
-        _ShapeLayer(data, ("fill", "tip"), name=name, show=show, style=style, fill_from="fill", tip="",
+            props.append({"fill": colours[c], "tip": f"{tooltip}：每格 {lo:,}{'' if lo == hi else f'–{hi:,}'} 人（{n:,} 格）"})
+            polygons.append(texts[pick].tolist())
+        _ShapeLayer(_features_text(props, polygons), name=name, show=show, style=style, fill_from="fill", tip="",
                     tip_field="tip", canvas=True, ndigits=4).add_to(m)
         return
-    data = gpd.GeoDataFrame({"total": totals.astype(int).tolist(), "fill": fills.tolist()},
-                            geometry=hexes.geometry.values, crs=hexes.crs)
-    _ShapeLayer(data, ("total", "fill"), name=name, show=show, style=style, fill_from="fill",
-                tip=f"{tooltip}：", tip_field="total", canvas=True, ndigits=4).add_to(m)  # ~10 m: cells are 170 m+
+    props = [{"total": t, "fill": colours[c]} for t, c in zip(totals.astype(int).tolist(), classes.tolist(), strict=True)]
+    _ShapeLayer(_features_text(props, [[t] for t in texts.tolist()]), name=name, show=show, style=style,
+                fill_from="fill", tip=f"{tooltip}：", tip_field="total", canvas=True, ndigits=4).add_to(m)
 
 
 def townships_geojson(townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,

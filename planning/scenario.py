@@ -30,6 +30,27 @@ class Change:
     note: str = ""
 
 
+def _opened_row(columns, ch: Change, opened: int, where: str, kind_levels: dict[str, str], taken) -> dict:
+    """The row a site opened by ``ch`` (the ``opened``-th opening of its scenario) adds; ``taken``: the codes
+    already in use."""
+    if ch.point is None or ch.kind_id not in kind_levels:
+        msg = f"{where}: needs a point and a known facility kind (got kind {ch.kind_id!r})"
+        raise ScenarioError(msg)
+    code = ch.facility_code or f"S-{opened}"
+    if code in taken:
+        msg = f"{where}: facility code {code!r} already exists"
+        raise ScenarioError(msg)
+    row = dict.fromkeys(columns)
+    row.update({
+        "id": -opened, "code": code, "kind_id": ch.kind_id, "level": kind_levels[ch.kind_id],
+        "name": ch.note or f"规划新增站点 {code}", "address": "", "status": "operating",
+        "beds_total": ch.beds_total or 0, "beds_care": 0, "beds_dementia": 0, "staff_total": 0,
+        "staff_professional": 0, "staff_prejob_trained": 0, "medical_partner": False,
+        "operating_model": "规划", "geometry": ch.point,
+    })
+    return row
+
+
 def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, kind_levels: dict[str, str]) -> gpd.GeoDataFrame:
     """The facility set after ``changes``, in order, on a copy of ``facilities``.
 
@@ -38,7 +59,7 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
     """
     out = facilities.copy()
     new_rows: dict[str, dict] = {}  # opened sites, concatenated once at the end
-    existing = set(out["code"])  # the codes in ``out``, kept in step with it
+    taken = set(out["code"])  # the codes in ``out`` and ``new_rows``, kept in step with them
     opened = 0
     for n, ch in enumerate(changes, start=1):
         where = f"change {n} ({ch.action})"
@@ -46,23 +67,10 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
             msg = f"{where}: unknown action; use one of {ACTIONS}"
             raise ScenarioError(msg)
         if ch.action == "open":
-            if ch.point is None or ch.kind_id not in kind_levels:
-                msg = f"{where}: needs a point and a known facility kind (got kind {ch.kind_id!r})"
-                raise ScenarioError(msg)
             opened += 1
-            code = ch.facility_code or f"S-{opened}"
-            if code in new_rows or code in existing:
-                msg = f"{where}: facility code {code!r} already exists"
-                raise ScenarioError(msg)
-            row = dict.fromkeys(out.columns)
-            row.update({
-                "id": -opened, "code": code, "kind_id": ch.kind_id, "level": kind_levels[ch.kind_id],
-                "name": ch.note or f"规划新增站点 {code}", "address": "", "status": "operating",
-                "beds_total": ch.beds_total or 0, "beds_care": 0, "beds_dementia": 0, "staff_total": 0,
-                "staff_professional": 0, "staff_prejob_trained": 0, "medical_partner": False,
-                "operating_model": "规划", "geometry": ch.point,
-            })
-            new_rows[code] = row
+            row = _opened_row(out.columns, ch, opened, where, kind_levels, taken)
+            new_rows[row["code"]] = row
+            taken.add(row["code"])
             continue
         hit = out.index[out["code"] == ch.facility_code]
         if len(hit) == 0 and ch.facility_code not in new_rows:
@@ -78,6 +86,7 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
             row = new_rows[ch.facility_code]
             if ch.action == "close":
                 del new_rows[ch.facility_code]
+                taken.discard(ch.facility_code)
             elif ch.action == "change_kind":
                 row.update(kind_id=ch.kind_id, level=kind_levels[ch.kind_id])
             else:
@@ -86,7 +95,7 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
             continue
         if ch.action == "close":
             out = out.drop(index=hit)
-            existing.discard(ch.facility_code)
+            taken.discard(ch.facility_code)
         elif ch.action == "change_kind":
             out.loc[hit, "kind_id"] = ch.kind_id
             out.loc[hit, "level"] = kind_levels[ch.kind_id]
@@ -98,6 +107,27 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
         added = gpd.GeoDataFrame(list(new_rows.values()), geometry="geometry", crs=out.crs)
         out = pd.concat([out, added], ignore_index=True)
     return out.reset_index(drop=True)
+
+
+def append_openings(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, kind_levels: dict[str, str],
+                    first: int = 1, opened_before: int = 0) -> gpd.GeoDataFrame:
+    """``facilities`` (a scenario's set after its earlier changes, as :func:`apply_changes` made it) with the
+    sites ``changes`` open: the rows, order, codes and ids :func:`apply_changes` gives them after
+    ``opened_before`` earlier openings. ``changes`` are openings only; ``first`` numbers them in messages."""
+    taken = set(facilities["code"])
+    rows = []
+    for n, ch in enumerate(changes, start=first):
+        if ch.action != "open":
+            msg = f"change {n} ({ch.action}): append_openings takes openings only"
+            raise ValueError(msg)
+        row = _opened_row(facilities.columns, ch, opened_before + len(rows) + 1, f"change {n} (open)", kind_levels,
+                          taken)
+        taken.add(row["code"])
+        rows.append(row)
+    if not rows:
+        return facilities
+    added = gpd.GeoDataFrame(rows, geometry="geometry", crs=facilities.crs)
+    return pd.concat([facilities, added], ignore_index=True)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -19,7 +21,7 @@ from geo.snapping import Snapped, concat_snapped, snap_points
 from planning.candidates import Candidates, siting_weights, underserved_candidates
 from planning.coverage import CoverageResult
 from planning.gaps import Gap, find_gaps
-from planning.scenario import Change, CoverageDiff, apply_changes, coverage_diff
+from planning.scenario import Change, CoverageDiff, append_openings, apply_changes, coverage_diff
 from services import audit
 from services.access import Caller
 from services.base import base_layers, get_config, get_engine
@@ -100,19 +102,82 @@ class Comparison:
     seconds: float  # time from the stored changes to the numbers
 
 
+class _Evaluations:
+    """The last scenario evaluations, by data, counted kinds, walk and changes: an edit that opens sites extends
+    the evaluation of the changes before it, searching only the new sites' reach, instead of evaluating the whole
+    set again (a click on the edit map). Shared, not copied: read them, never change them."""
+
+    def __init__(self, max_entries: int = 32) -> None:
+        self._kept: OrderedDict = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key) -> Evaluation | None:
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        return None
+
+    def put(self, key, ev: Evaluation) -> None:
+        with self._lock:
+            self._kept[key] = ev
+            while len(self._kept) > self._max:
+                self._kept.popitem(last=False)
+
+
+_EVALUATIONS = _Evaluations()
+_EXTEND_AT_MOST = 8  # new openings searched one by one; more than that, the whole set is evaluated again
+
+
+def scenario_evaluation(ref: DataRef, eng: CoverageEngine, changes: list[Change] | tuple[Change, ...],
+                        kind_ids: tuple[str, ...], cutoff_m: float) -> Evaluation:
+    """The facility set after ``changes`` (on the current situation), evaluated."""
+    changes = tuple(changes)
+    if not changes:
+        return current_evaluation(ref, kind_ids, cutoff_m)
+    key = (ref, tuple(kind_ids), float(cutoff_m))
+    if (ev := _EVALUATIONS.get((*key, changes))) is not None:
+        return ev
+    current, townships = current_facilities(ref)
+    ev = None
+    for n in range(len(changes) - 1, max(len(changes) - 1 - _EXTEND_AT_MOST, -1), -1):
+        if changes[n].action != "open":
+            break
+        prev = _EVALUATIONS.get((*key, changes[:n])) if n else current_evaluation(ref, kind_ids, cutoff_m)
+        if prev is not None:
+            ev = _extended(eng, prev, changes, n, townships, kind_ids)
+            break
+    if ev is None:
+        ev = evaluate_set(eng, with_townships(apply_changes(current, changes, kind_levels=kind_levels()), townships),
+                          kind_ids, cutoff_m)
+    _EVALUATIONS.put((*key, changes), ev)
+    return ev
+
+
+def _extended(eng: CoverageEngine, prev: Evaluation, changes: tuple[Change, ...], n: int,
+              townships: gpd.GeoDataFrame, kind_ids: tuple[str, ...]) -> Evaluation:
+    """``prev``, the evaluation of ``changes[:n]``, with the sites ``changes[n:]`` (openings) open: the facilities,
+    counted order and coverage :func:`evaluate_set` gives the whole set."""
+    opened_before = sum(ch.action == "open" for ch in changes[:n])
+    facilities = with_townships(append_openings(prev.facilities, changes[n:], kind_levels=kind_levels(), first=n + 1,
+                                                opened_before=opened_before), townships)
+    new = facilities.iloc[len(prev.facilities):]
+    new = new[new["kind_id"].isin(kind_ids).to_numpy()]  # opened sites operate: counted if of a counted kind
+    snapped = snap_points(eng.net, np.column_stack([new.geometry.x, new.geometry.y]).reshape(-1, 2),
+                          new["id"].to_numpy(), max_snap_m=get_config().walking.max_snap_m)
+    result = prev.result
+    for j in range(len(new)):
+        result = eng.model.add_site(result, snapped.subset(np.array([j])), label=len(prev.counted) + j)
+    return Evaluation(facilities, pd.concat([prev.counted, new]), result, concat_snapped([prev.sites, snapped]))
+
+
 def compare(ref: DataRef, eng: CoverageEngine, changes: list[Change], kind_ids: tuple[str, ...], cutoff_m: float,
             *, base_changes: list[Change] | None = None) -> Comparison:
     """``changes`` against ``base_changes`` (default: the current situation)."""
     started = time.perf_counter()
-    current, townships = current_facilities(ref)
-    levels = kind_levels()
-
-    def applied(chs: list[Change]) -> gpd.GeoDataFrame:
-        return with_townships(apply_changes(current, chs, kind_levels=levels), townships) if chs else current
-
-    before = current_evaluation(ref, kind_ids, cutoff_m) if not base_changes else \
-        evaluate_set(eng, applied(base_changes), kind_ids, cutoff_m)
-    after = evaluate_set(eng, applied(changes), kind_ids, cutoff_m)
+    before = scenario_evaluation(ref, eng, base_changes or (), kind_ids, cutoff_m)
+    after = scenario_evaluation(ref, eng, changes, kind_ids, cutoff_m)
     diff = coverage_diff(before.result, after.result)
     return Comparison(before, after, diff, tuple(changes), time.perf_counter() - started)
 
@@ -132,21 +197,24 @@ class AreaSummary:
 
 
 def area_summary(cmp: Comparison, category: str, township: str | None) -> AreaSummary:
-    table = cmp.diff.table(category)
-    row = table.loc[[township]] if township else table
-    all_60 = cmp.diff.table("elders")["total"]
-    elders = float(all_60.loc[[township]].sum() if township else all_60.sum())
-    care = {k.id for k in get_config().facility_kinds if k.care_service}
+    d = cmp.diff
+    rows = slice(None) if not township else [d.area_ids.index(township)] if township in d.area_ids else []
+    k, k60 = d.categories.index(category), d.categories.index("elders")
+    elders = float(d.total[rows, k60].sum())
+    care = [k.id for k in get_config().facility_kinds if k.care_service]
 
     def beds(ev: Evaluation) -> float:
-        fac = ev.facilities[(ev.facilities["status"] == "operating") & ev.facilities["kind_id"].isin(care)]
-        fac = fac[fac["township_code"] == township] if township else fac
-        return 1000.0 * float(fac["beds_total"].sum()) / elders if elders else 0.0
+        f = ev.facilities
+        keep = (f["status"].to_numpy() == "operating") & np.isin(f["kind_id"].to_numpy(), care)
+        if township:
+            keep &= f["township_code"].to_numpy() == township
+        return 1000.0 * float(f["beds_total"].to_numpy()[keep].sum()) / elders if elders else 0.0
 
     def sites(ev: Evaluation) -> int:
-        return int((ev.counted["township_code"] == township).sum()) if township else len(ev.counted)
+        return int((ev.counted["township_code"].to_numpy() == township).sum()) if township else len(ev.counted)
 
-    return AreaSummary(total=float(row["total"].sum()), covered=(float(row["before"].sum()), float(row["after"].sum())),
+    return AreaSummary(total=float(d.total[rows, k].sum()),
+                       covered=(float(d.before[rows, k].sum()), float(d.after[rows, k].sum())),
                        sites=(sites(cmp.before), sites(cmp.after)), beds_per_1000=(beds(cmp.before), beds(cmp.after)))
 
 

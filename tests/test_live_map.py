@@ -167,6 +167,31 @@ def test_hexagons_by_class_keep_every_cell(layers):
     assert sum(counts) == len(hexes)
 
 
+@pytest.mark.parametrize("basemaps", [("amap", "none"), ("none", "amap")])
+def test_each_hexagon_is_its_cells_boundary_on_either_basemap(layers, basemaps):
+    """Hexagons are written once per cell and basemap and kept: on either basemap, in either order, every ring
+    drawn is its H3 cell's boundary (from H3 here), shifted to GCJ-02 on AMap only, to 10^-4 degrees."""
+    from geo.crs import wgs84_to_gcj02
+
+    config = load_config()
+    elders = layers["elders"]
+    hexes = HexIndex.of(elders["cell_h3"], 9).sum(np.ones(len(elders)))
+    for basemap_id in basemaps:
+        m = folium.Map()
+        add_hexagons(m, hexes, config.basemap(basemap_id), name="x", tooltip="x", by_class=True)
+        (layer,) = [c for c in m._children.values() if c._name == "ShapeLayer"]
+        drawn = sorted(tuple(_decoded(poly[0], 1e4)) for f in json.loads(layer.data) for poly in f["g"])
+        want = []
+        for cell in hexes["hex"]:
+            lat, lng = np.array(h3.cell_to_boundary(cell)).T
+            if basemap_id == "amap":
+                lng, lat = wgs84_to_gcj02(lng, lat)
+            ring = [(round(x, 4), round(y, 4)) for x, y in zip(lng, lat, strict=True)]
+            want.append(tuple([*ring, ring[0]]))
+        assert len(drawn) == len(hexes)
+        assert drawn == sorted(want)
+
+
 def test_facility_popups_ride_in_the_export_not_in_every_slider_move(layers):
     from maps.builders import build_coverage_map
 

@@ -161,3 +161,100 @@ def test_scenarios_are_private_to_their_owner_until_shared(writable_demo_url):
         assert [c.facility_code for c in li.changes(copy)] == ["X1", "X2"]
         assert {"王的方案", "李的副本"} <= set(ScenarioRepository(s, DEMO).list()["name"])  # the command line
     engine.dispose()
+
+
+def test_append_openings_numbers_sites_after_the_earlier_ones(demo_bundle):
+    """Sites opened after two earlier openings (one of them closed again) are S-3 and S-4 with ids -3 and -4, after
+    every row there already is; a code in use is refused with the change's own number."""
+    import geopandas as gpd
+
+    from planning.scenario import append_openings
+
+    fac = gpd.GeoDataFrame(demo_bundle.facilities[:5], geometry="geom", crs="EPSG:4326").rename_geometry("geometry")
+    earlier = apply_changes(fac, [Change("open", kind_id="day_care", point=Point(116.9, 38.9)),
+                                  Change("open", kind_id="day_care", point=Point(116.91, 38.9)),
+                                  Change("close", facility_code="S-1")], kind_levels=LEVELS)
+    out = append_openings(earlier, [Change("open", kind_id="meal_point", point=Point(116.92, 38.9), note="新站甲"),
+                                    Change("open", kind_id="day_care", point=Point(116.93, 38.9))],
+                          kind_levels=LEVELS, first=4, opened_before=2)
+    assert out["code"].tolist() == [*fac["code"], "S-2", "S-3", "S-4"]
+    assert out["id"].tolist()[-3:] == [-2, -3, -4]
+    assert out["name"].tolist()[-2:] == ["新站甲", "规划新增站点 S-4"]
+    assert out["level"].tolist()[-2:] == [LEVELS["meal_point"], LEVELS["day_care"]]
+    with pytest.raises(ScenarioError, match=r"change 5 \(open\): facility code 'S-2' already exists"):
+        append_openings(earlier, [Change("open", kind_id="day_care", point=Point(1, 1)),
+                                  Change("open", facility_code="S-2", kind_id="day_care", point=Point(1, 1))],
+                        kind_levels=LEVELS, first=4, opened_before=2)
+    with pytest.raises(ValueError, match="openings only"):
+        append_openings(earlier, [Change("close", facility_code="S-2")], kind_levels=LEVELS)
+
+
+def test_clicks_extend_the_last_evaluation_and_give_what_the_whole_set_gives(demo_db_url, monkeypatch):
+    """Each click opens one site: its evaluation extends the one before (only the new site's reach is searched)
+    and gives what evaluating the whole set again gives (the second method: one multi-source search from every
+    counted site), down to the order of the counted sites and the township of each new one. A site of a kind not
+    counted is listed but covers nothing."""
+    import numpy as np
+
+    from services import coverage, scenarios
+    from tests.conftest import demo_ref
+
+    ref = demo_ref(demo_db_url)
+    eng = coverage.engine(ref)
+    care = tuple(sorted(k.id for k in load_config().facility_kinds if k.care_service))
+    monkeypatch.setattr(scenarios, "_EVALUATIONS", scenarios._Evaluations())  # nothing from other tests
+    extended = []
+    real = scenarios._extended
+    monkeypatch.setattr(scenarios, "_extended", lambda *a: extended.append(a[3]) or real(*a))
+    now = scenarios.current_evaluation(ref, care, 900.0)
+    points = scenarios.generated_candidates(eng, now.result).lonlat[:5]
+    closed = now.counted["code"].iloc[0]
+    changes = [Change("close", facility_code=closed)]
+    changes += [Change("open", kind_id="community_station", point=Point(*p)) for p in points[:3]]
+    changes += [Change("open", kind_id="dispatch_centre", point=Point(*points[3]))]  # not a care service
+    changes += [Change("open", kind_id="day_care", point=Point(*points[4]))]
+    current, townships = scenarios.current_facilities(ref)
+    for k in range(1, len(changes) + 1):
+        got = scenarios.compare(ref, eng, changes[:k], care, 900.0).after
+        whole = scenarios.evaluate_set(eng, scenarios.with_townships(
+            apply_changes(current, changes[:k], kind_levels=scenarios.kind_levels()), townships), care, 900.0)
+        assert (got.result.covered == whole.result.covered).all()
+        assert np.allclose(got.result.network_m, whole.result.network_m)
+        assert np.allclose(got.result.area_covered, whole.result.area_covered)
+        assert got.counted["id"].tolist() == whole.counted["id"].tolist()
+        assert got.facilities["code"].tolist() == whole.facilities["code"].tolist()
+        assert got.facilities["township_code"].tolist() == whole.facilities["township_code"].tolist()
+    assert extended == [1, 2, 3, 4, 5]  # every opening extended the evaluation of the changes before it
+    assert "dispatch_centre" not in set(got.counted["kind_id"]) and len(got.counted) == len(now.counted) - 1 + 4
+    assert got.result.covered.sum() > now.result.covered.sum()
+
+
+def test_area_summary_of_one_township_by_hand(demo_db_url):
+    """The headline figures of one township, summed here from the facility rows and the elders' coverage: a care
+    facility closed there and a station opened there."""
+    import numpy as np
+
+    from services import coverage, scenarios
+    from tests.conftest import demo_ref
+
+    ref = demo_ref(demo_db_url)
+    eng = coverage.engine(ref)
+    care = tuple(sorted(k.id for k in load_config().facility_kinds if k.care_service))
+    current, _ = scenarios.current_facilities(ref)
+    ops = current[(current["status"] == "operating") & current["kind_id"].isin(care)]
+    with_beds = ops[ops["beds_total"] > 0].iloc[0]
+    twp = with_beds["township_code"]
+    inside = eng.groups[eng.groups["township_code"] == twp].geometry.iloc[0]
+    cmp = scenarios.compare(ref, eng, [Change("close", facility_code=with_beds["code"]),
+                                       Change("open", kind_id="community_station", point=Point(inside.x, inside.y))],
+                            care, 900.0)
+    s = scenarios.area_summary(cmp, "elders", twp)
+    mine = (eng.groups["township_code"] == twp).to_numpy()
+    elders = eng.model.weights[mine, coverage.CATEGORY_IDS.index("elders")]
+    beds = ops.loc[ops["township_code"] == twp, "beds_total"].sum()
+    sites = int((ops["township_code"] == twp).sum())
+    assert s.total == pytest.approx(elders.sum())
+    assert s.covered == pytest.approx((elders[cmp.before.result.covered[mine]].sum(),
+                                       elders[cmp.after.result.covered[mine]].sum()))
+    assert s.sites == (sites, sites)  # one closed, one opened
+    assert np.allclose(s.beds_per_1000, (1000 * beds / elders.sum(), 1000 * (beds - with_beds["beds_total"]) / elders.sum()))

@@ -49,8 +49,9 @@ def click_map_at(page, lon: float, lat: float, *, zoom: int = 17, iframe=None) -
     click_map_point(page, lon, lat, iframe=iframe)
 
 
-def click_map_point(page, lon: float, lat: float, *, iframe=None) -> None:
-    """Click (lon, lat) on the map as it is now shown (no pan or zoom first)."""
+def map_point_xy(page, lon: float, lat: float, *, iframe=None) -> tuple[float, float]:
+    """Where (lon, lat) is on the page, on the map as it is now shown (no pan or zoom first), once the map has
+    stopped moving and is scrolled into view."""
     iframe = iframe if iframe is not None else page.locator(MAP_IFRAME)
     frame = iframe.element_handle().content_frame()
     frame.wait_for_function("() => window.map && window.map.getZoom")
@@ -64,4 +65,9 @@ def click_map_point(page, lon: float, lat: float, *, iframe=None) -> None:
         [lat, lon],
     )
     box = iframe.bounding_box()
-    page.mouse.click(box["x"] + x, box["y"] + y)
+    return box["x"] + x, box["y"] + y
+
+
+def click_map_point(page, lon: float, lat: float, *, iframe=None) -> None:
+    """Click (lon, lat) on the map as it is now shown (no pan or zoom first)."""
+    page.mouse.click(*map_point_xy(page, lon, lat, iframe=iframe))
