@@ -219,8 +219,8 @@ def main() -> None:
           f"(first ten {first:.3f} s, last ten {last:.3f} s, max {t.max():.3f} s)", flush=True)
     print(f"browser: zoom and centre unchanged after {run['kept']} of {len(t)} clicks; "
           f"{run['applied']} of {len(t)} clicks applied", flush=True)
-    print(f"browser: slider move -> map redrawn in place: median {slide:.3f} s over {len(run['slides'])} moves",
-          flush=True)
+    print(f"browser: slider move -> map redrawn in place: median {slide:.3f} s over {len(run['slides'])} moves "
+          f"({' '.join(f'{x:.2f}' for x in run['slides'])})", flush=True)
     print(f"RESULT edit_ms={med_fast * 1000:.0f} rebuild_ms={med_slow * 1000:.0f} "
           f"speedup_vs_rebuild={med_slow / med_fast:.0f} browser_edit_median_s={med:.3f} browser_edit_p95_s={p95:.3f} "
           f"first10_median_s={first:.3f} last10_median_s={last:.3f} clicks_applied={run['applied']} "

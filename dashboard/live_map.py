@@ -1,12 +1,15 @@
 """Maps that change while the user works on them, without the browser losing its map.
 
-streamlit-folium's frontend keeps a map mounted while its base script is
-unchanged and evaluates the ``feature_group`` and ``layer_control`` scripts in
-place; the centre and zoom stay the user's because none is passed. Here that
-frontend is fed directly: the base is rendered once per ``base_key`` and kept in
-the session (st_folium would build and render it again on every rerun: most of
-an edit's time), and the changing groups are light layers written as one script
-(:meth:`maps.builders.LiveMap.groups_script`). Clicks come from
+streamlit-folium's frontend makes the map once, when its frame mounts, and from
+then on evaluates the ``feature_group`` and ``layer_control`` scripts in place;
+the centre and zoom stay the user's because none is passed. Here that frontend
+is fed directly: the base is rendered once per ``base_key`` and kept in the
+session (st_folium would build and render it again on every rerun: most of an
+edit's time), and the changing groups are light layers written as one script
+(:meth:`maps.builders.LiveMap.groups_script`). The base script itself rides as a
+file the frame loads when it mounts (Streamlit's media files: the session's own,
+named by their content), so that each update carries only what changed, not the
+base's few hundred kilobytes again. Clicks come from
 :class:`maps.builders.ClickQueue`: numbered, so every click is applied once,
 however busy the page was.
 """
@@ -14,6 +17,7 @@ however busy the page was.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -25,6 +29,7 @@ from folium.map import Layer
 
 # streamlit-folium's frontend and the helpers st_folium renders a map with (pinned in requirements.txt;
 # tests/test_live_map.py checks that the base arguments here are the ones st_folium sends).
+from streamlit import runtime
 from streamlit_folium import _component_func, _get_header, _get_html, _get_map_string, get_full_id
 
 from maps.builders import LiveMap
@@ -45,6 +50,12 @@ class _Mounted:
     js_links: list[str]
     layers: list[tuple[str, str, bool]]  # (name, variable, overlay) of the base's controllable layers
     digest: str
+    loader: bytes  # the file the frame loads when it mounts: the script as a string (see _RUN_BASE)
+
+
+# What the frontend runs to make the map, once the frame has loaded the base's file and made the map's element:
+# the base script, evaluated at the top level of a script so that its variables are global, as when inline.
+_RUN_BASE = "eval(window.__eomBase);"
 
 
 def _links(m: folium.Map) -> tuple[list[str], list[str]]:
@@ -75,8 +86,9 @@ def mount(base: folium.Map) -> _Mounted:
     layers = [(c.layer_name, c.get_name(), c.overlay) for c in base._children.values()
               if isinstance(c, Layer) and c.control]
     css, js = _links(base)
+    loader = f"window.__eomBase = {json.dumps(script, ensure_ascii=False)};".encode()
     return _Mounted(script, header, html, get_full_id(base), css, js, layers,
-                    hashlib.sha256(script.encode()).hexdigest()[:16])
+                    hashlib.sha256(script.encode()).hexdigest()[:16], loader)
 
 
 def _mounted(live: LiveMap) -> _Mounted:
@@ -102,11 +114,19 @@ def show(live: LiveMap, *, key: str, height: int, clickable: bool = False):
         st.session_state[key] = st.session_state.get(frontend_key, {})
 
     return _component_func(
-        script=m.script, header=m.header, html=m.html, id=m.map_id, key=frontend_key, height=height, width=None,
+        script=_RUN_BASE, header=m.header, html=m.html, id=m.map_id, key=frontend_key, height=height, width=None,
         returned_objects=returned, default={k: None for k in returned}, zoom=None, center=None,
         feature_group=live.groups_script(), return_on_hover=False, layer_control=live.control_script(m.layers),
-        pixelated=False, css_links=m.css_links, js_links=m.js_links, on_change=keep_value, wrap_longitude=False,
+        pixelated=False, css_links=m.css_links, js_links=[*m.js_links, _base_url(m, frontend_key)],
+        on_change=keep_value, wrap_longitude=False,
     )
+
+
+def _base_url(m: _Mounted, frontend_key: str) -> str:
+    """The URL of the base's file, registered for this run (a full run forgets the files of the one before)."""
+    url = runtime.get_instance().media_file_mgr.add(m.loader, "application/javascript", f"live-map-base:{frontend_key}")
+    root = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{root}{url}" if root else url
 
 
 def new_clicks(value: dict | None, seen_key: str) -> list[tuple[float, float]]:

@@ -8,9 +8,11 @@ when the basemap is a Chinese web map.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import threading
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -634,22 +636,33 @@ class LiveMap:
 
     def groups_script(self) -> str:
         """The groups as one script for streamlit-folium's ``feature_group`` argument, evaluated in the mounted
-        map (the variable ``map_div``): each group a feature group of light layers (no second render pass),
-        added when shown and listed in ``window.feature_group`` so that the next update removes it."""
-        out = []
+        map (the variable ``map_div``): each group a feature group of light layers (no second render pass).
+
+        The script keeps what it drew in ``window.__eomShown``, by the content of each group: a group the last
+        update drew the same stays on the map as it is (shown, or hidden by the user), and only the groups that
+        changed are built again (the facilities stay while the minutes slider moves); the ones gone are removed.
+        The groups are then stacked in their order again (a group built again would otherwise draw over one
+        that stayed). None is listed in ``window.feature_group``: the frontend would remove them all."""
+        out = ["var __eomWas = window.__eomShown || {}, __eomNow = {};"]
         for i, g in enumerate(self.groups):
             g._id = f"feature_group_{i}"
             name = g.get_name()
-            parts = [f"var {name} = L.featureGroup();"]
-            for child in g._children.values():
+            parts = []
+            for j, child in enumerate(g._children.values()):
                 if not isinstance(child, _Light):
                     msg = f"{type(child).__name__} in a live group: use the light layers of maps.builders"
                     raise TypeError(msg)
+                child._id = f"{i}_{j}"  # named by place, not at random: the same layer gives the same script
                 parts.append(child.script())
-            if g.show:
-                parts.append(f"map_div.addLayer({name});")
-            parts.append(f"window.feature_group = window.feature_group || []; window.feature_group.push({name});")
-            out.append("\n".join(parts))
+            body = "\n".join(parts)
+            key = json.dumps(hashlib.sha256(f"{name}\n{g.show}\n{body}".encode()).hexdigest()[:20])
+            out.append(f"var {name} = __eomWas[{key}] || (function () {{ var {name} = L.featureGroup();\n{body}\n"
+                       f"{f'map_div.addLayer({name});' if g.show else ''} return {name}; }})();\n"
+                       f"__eomNow[{key}] = {name};")
+        names = ", ".join(g.get_name() for g in self.groups)
+        out.append("for (var k in __eomWas) { if (!(k in __eomNow)) { map_div.removeLayer(__eomWas[k]); } }\n"
+                   f"[{names}].forEach(function (g) {{ if (map_div.hasLayer(g)) {{ g.bringToFront(); }} }});\n"
+                   "window.__eomShown = __eomNow;")
         return "\n".join(out)
 
     def control_script(self, base_layers: list[tuple[str, str, bool]]) -> str:
@@ -733,24 +746,21 @@ def build_overview_map(
 def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig, *, popups: bool = True) -> dict:
     """Facilities as a GeoJSON dict for the browser: kind, escaped tooltip and popup."""
     kinds = {k.id: k for k in config.facility_kinds}
-    features = []
-    for row in facilities.itertuples(index=False):
-        rec = row._asdict()
-        kind = kinds.get(rec["kind_id"])
-        kind_name = kind.name_zh if kind else rec["kind_id"]
-        level_name = config.level(kind.level).name_zh if kind else rec["level"]
-        status = STATUS_LABELS.get(rec["status"], rec["status"])
-        geom = rec["geometry"]
-        features.append({
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [round(geom.x, 6), round(geom.y, 6)]},
-            "properties": {
-                "kind": html.escape(rec["kind_id"]),
-                "op": rec["status"] == "operating",
-                "tip": html.escape(f"{rec['name']}（{kind_name}）"),
-                "popup": facility_popup_html(rec, kind_name, level_name, status) if popups else "",
-            },
-        })
+    kind_ids, statuses, names = (facilities[c].tolist() for c in ("kind_id", "status", "name"))
+    kind_names = [kinds[k].name_zh if k in kinds else k for k in kind_ids]
+    geoms = np.asarray(facilities.geometry.values)
+    xs, ys = np.round(shapely.get_x(geoms), 6).tolist(), np.round(shapely.get_y(geoms), 6).tolist()
+    popup_html = [""] * len(facilities)
+    if popups:  # the whole row: the export only (maps redrawn at every move leave them out)
+        popup_html = [facility_popup_html(row._asdict(), name,
+                                          config.level(kinds[row.kind_id].level).name_zh if row.kind_id in kinds
+                                          else row.level, STATUS_LABELS.get(row.status, row.status))
+                      for row, name in zip(facilities.itertuples(index=False), kind_names, strict=True)]
+    features = [{
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [x, y]},
+        "properties": {"kind": html.escape(k), "op": st == "operating", "tip": html.escape(f"{n}（{kn}）"), "popup": pop},
+    } for k, st, n, kn, x, y, pop in zip(kind_ids, statuses, names, kind_names, xs, ys, popup_html, strict=True)]
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -792,10 +802,54 @@ class CoverageLayers:
     facilities: gpd.GeoDataFrame
     covered_hexes: gpd.GeoDataFrame
     uncovered_hexes: gpd.GeoDataFrame
+    # the drawn text of the bands and areas is kept with their frame (the services' shared memos): never change
+    # a frame after it has been drawn
     bands: gpd.GeoDataFrame | None = None  # dissolved isochrones: minutes, geometry
     areas: gpd.GeoDataFrame | None = None  # service areas: site_id, name, geometry
     roads: gpd.GeoDataFrame | None = None
     selected_township: str | None = None
+
+
+_KEPT: dict[int, tuple[weakref.ref, dict]] = {}  # id(frame) -> (the frame, its texts by key)
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept_text(frame: gpd.GeoDataFrame, key: Hashable, make: Callable[[], str]) -> str:
+    """``make()``, written once per ``frame`` and ``key`` and kept while the frame lives: for the shared frames of
+    the services' resource memos (never changed; the same object at every slider move)."""
+    with _KEPT_LOCK:
+        ref, texts = _KEPT.get(id(frame), (None, None))
+        if ref is not None and ref() is frame and key in texts:
+            return texts[key]
+    text = make()
+    with _KEPT_LOCK:
+        ref, texts = _KEPT.get(id(frame), (None, None))
+        if ref is None or ref() is not frame:
+            texts = {}
+            _KEPT[id(frame)] = (weakref.ref(frame), texts)
+            weakref.finalize(frame, _KEPT.pop, id(frame), None)
+        texts[key] = text
+    return text
+
+
+def _bands_text(bands: gpd.GeoDataFrame, basemap: Basemap) -> str:
+    """Walking bands (``minutes``, nested polygons; simplified for drawing by services.coverage), longest first,
+    coloured from dark (shortest) to light."""
+    bands = _shift(bands, basemap).sort_values("minutes", ascending=False)
+    n = len(bands)
+    return shapes_text(gpd.GeoDataFrame({
+        "fill": [BAND_COLOURS[min(n - 1 - i, len(BAND_COLOURS) - 1)] for i in range(n)],
+        "tip": [f"步行 {m} 分钟可达" for m in bands["minutes"]],
+    }, geometry=bands.geometry.values, crs=bands.crs), ("fill", "tip"))
+
+
+def _areas_text(areas: gpd.GeoDataFrame, basemap: Basemap) -> str:
+    """Service areas (``name`` of the nearest facility: a bureau's file, escaped by shapes_text), each its colour."""
+    areas = _shift(areas, basemap).reset_index(drop=True)
+    return shapes_text(gpd.GeoDataFrame({
+        "fill": [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))],
+        "name": [str(n) for n in areas["name"]],
+    }, geometry=areas.geometry.values, crs=areas.crs), ("fill", "name"))
 
 
 def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
@@ -833,25 +887,16 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
         add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=opacity, by_class=True)
         groups.append(fg)
     if layers.bands is not None and not layers.bands.empty:
-        bands = _shift(layers.bands, basemap).sort_values("minutes", ascending=False)
-        n = len(bands)
-        data = gpd.GeoDataFrame({
-            "fill": [BAND_COLOURS[min(n - 1 - i, len(BAND_COLOURS) - 1)] for i in range(n)],
-            "tip": [f"步行 {m} 分钟可达" for m in bands["minutes"]],
-        }, geometry=bands.geometry.values, crs=bands.crs)  # simplified for drawing by services.coverage
         fg = folium.FeatureGroup(name="步行等时圈")
-        _ShapeLayer(data, ("fill", "tip"), style={"fillOpacity": 0.3, "weight": 1.2}, fill_from="fill",
-                    line_from_fill=True, tip="", tip_field="tip").add_to(fg)
+        _ShapeLayer(_kept_text(layers.bands, ("bands", basemap.crs), lambda: _bands_text(layers.bands, basemap)),
+                    style={"fillOpacity": 0.3, "weight": 1.2}, fill_from="fill", line_from_fill=True, tip="",
+                    tip_field="tip", canvas=True).add_to(fg)
         groups.append(fg)
     if layers.areas is not None and not layers.areas.empty:
-        areas = _shift(layers.areas, basemap).reset_index(drop=True)
-        data = gpd.GeoDataFrame({
-            "fill": [AREA_PALETTE[i % len(AREA_PALETTE)] for i in range(len(areas))],
-            "name": [str(n) for n in areas["name"]],  # facility names: a bureau's file; escaped by shapes_text
-        }, geometry=areas.geometry.values, crs=areas.crs)  # simplified for drawing by services.coverage
         fg = folium.FeatureGroup(name="服务范围（最近设施）")
-        _ShapeLayer(data, ("fill", "name"), style={"fillOpacity": 0.3, "weight": 1.0}, fill_from="fill",
-                    line_from_fill=True, tip="最近设施：", tip_field="name").add_to(fg)
+        _ShapeLayer(_kept_text(layers.areas, ("areas", basemap.crs), lambda: _areas_text(layers.areas, basemap)),
+                    style={"fillOpacity": 0.3, "weight": 1.0}, fill_from="fill", line_from_fill=True,
+                    tip="最近设施：", tip_field="name", canvas=True).add_to(fg)
         groups.append(fg)
     fg = folium.FeatureGroup(name="养老服务设施")
     add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True,

@@ -32,8 +32,7 @@ kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}
 categories = {c: pick(zh, en) for c, zh, en in coverage.CATEGORIES}
 
 
-@st.fragment
-def panel() -> None:
+def controls() -> None:
     c1, c2, c3, c4 = st.columns([3, 2, 2, 2])
     c1.multiselect(t("cov_kinds"), options=list(kinds), format_func=kinds.get, key=COV_KINDS)
     c2.slider(t("cov_minutes"), min_value=1, max_value=30, step=1, key=COV_MINUTES)
@@ -48,39 +47,18 @@ def panel() -> None:
              help=pick("容量内服务：每位老人分配给步行可达、仍有余位的最近设施；设施服务能力见 config 的设施类型 capacity，"
                        "或数据中的“服务能力”。", "Each elder to the nearest facility within the walk that has room."))
 
+
+@st.fragment
+def panel() -> None:
+    # the controls and figures stand above the map but are sent after it: the map is the heaviest message of a
+    # slider move, and the browser starts on it first (the controls' values are in the session already)
+    top, figures = st.container(), st.container()
     township = st.session_state[MAP_TOWNSHIP] or None
     kind_ids = tuple(sorted(st.session_state[COV_KINDS]))
     minutes, speed = int(st.session_state[COV_MINUTES]), float(st.session_state[COV_SPEED])
     category = st.session_state[COV_CATEGORY]
     result = coverage.evaluate(eng, kind_ids, minutes, speed)
-    table = coverage.township_table(result, layers.townships, category)
-    row = table.loc[township] if township else None
-    total = row["老人数"] if row is not None else table["老人数"].sum()
-    covered = row["步行可达"] if row is not None else table["步行可达"].sum()
-    share = covered / total if total else 0.0
-    straight = row["直线1km覆盖率"] if row is not None else (result.straight_share(category) or 0.0)
-
-    served_label = None
-    if st.session_state[COV_BASIS] == "served":
-        served = coverage.served_by_township(eng, coverage.served_share(ref, kind_ids, minutes * 60.0 * speed), category)
-        table.insert(3, "容量内服务", served.reindex(table.index).fillna(0).round().astype(int))
-        table.insert(4, "容量内服务率", table["容量内服务"] / table["老人数"].where(table["老人数"] > 0))
-        got = table.loc[township, "容量内服务"] if township else table["容量内服务"].sum()
-        served_label = got / total if total else 0.0
-    k1, k2, k3, k4 = st.columns(4)
-    if served_label is not None:
-        k1.metric(pick(f"{minutes} 分钟容量内服务率", f"Served within capacity ({minutes} min)"), f"{served_label:.1%}",
-                  delta=f"{(served_label - share) * 100:+.1f} pp", delta_color="off", border=True,
-                  help=pick(f"步行可达 {share:.1%}，其中设施有余位能服务的比例", "Reach minus what capacity cannot serve"))
-    else:
-        k1.metric(t("cov_share", minutes=minutes), f"{share:.1%}", border=True,
-                  help=t("cov_share_help", m=minutes * 60 * speed))
-    k2.metric(t("cov_straight"), f"{straight:.1%}", delta=f"{(straight - share) * 100:+.1f} pp", delta_color="off",
-              border=True, help=t("cov_straight_help"))
-    k3.metric(t("cov_uncovered"), f"{int(total - covered):,}", border=True)
     sites = coverage.selected_sites(eng, kind_ids)[1]
-    in_area = sites[sites["township_code"] == township] if township else sites
-    k4.metric(t("cov_sites"), f"{len(in_area):,}", border=True)
 
     res = 9 if township else 8  # finer than the overview: gaps are smaller than a 15-minute circle
     cov_hex, uncov_hex = coverage.coverage_hexes(eng, result, category, res)
@@ -99,6 +77,20 @@ def panel() -> None:
     )
     live_map.show(live, key="coverage_map", height=600)  # redrawn in place: the view stays where the user put it
     st.caption(f"{t('cov_caption')} {eng.build_note}")
+
+    table = coverage.township_table(result, layers.townships, category)
+    row = table.loc[township] if township else None
+    total = row["老人数"] if row is not None else table["老人数"].sum()
+    covered = row["步行可达"] if row is not None else table["步行可达"].sum()
+    share = covered / total if total else 0.0
+    straight = row["直线1km覆盖率"] if row is not None else (result.straight_share(category) or 0.0)
+    served_label = None
+    if st.session_state[COV_BASIS] == "served":
+        served = coverage.served_by_township(eng, coverage.served_share(ref, kind_ids, minutes * 60.0 * speed), category)
+        table.insert(3, "容量内服务", served.reindex(table.index).fillna(0).round().astype(int))
+        table.insert(4, "容量内服务率", table["容量内服务"] / table["老人数"].where(table["老人数"] > 0))
+        got = table.loc[township, "容量内服务"] if township else table["容量内服务"].sum()
+        served_label = got / total if total else 0.0
     st.subheader(t("cov_table"))
     visible = visible_townships(layers, current_user())  # a township head's rows only
     st.dataframe(table[table.index.isin(list(visible))], hide_index=True, width="stretch", column_config={
@@ -107,6 +99,22 @@ def panel() -> None:
         "直线1km覆盖率": st.column_config.NumberColumn(format="percent"),
         "直线高估（百分点）": st.column_config.NumberColumn(format="%.1f"),
     })
+
+    with top:
+        controls()
+    k1, k2, k3, k4 = figures.columns(4)
+    if served_label is not None:
+        k1.metric(pick(f"{minutes} 分钟容量内服务率", f"Served within capacity ({minutes} min)"), f"{served_label:.1%}",
+                  delta=f"{(served_label - share) * 100:+.1f} pp", delta_color="off", border=True,
+                  help=pick(f"步行可达 {share:.1%}，其中设施有余位能服务的比例", "Reach minus what capacity cannot serve"))
+    else:
+        k1.metric(t("cov_share", minutes=minutes), f"{share:.1%}", border=True,
+                  help=t("cov_share_help", m=minutes * 60 * speed))
+    k2.metric(t("cov_straight"), f"{straight:.1%}", delta=f"{(straight - share) * 100:+.1f} pp", delta_color="off",
+              border=True, help=t("cov_straight_help"))
+    k3.metric(t("cov_uncovered"), f"{int(total - covered):,}", border=True)
+    in_area = sites[sites["township_code"] == township] if township else sites
+    k4.metric(t("cov_sites"), f"{len(in_area):,}", border=True)
 
 
 panel()

@@ -161,7 +161,7 @@ def _band(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes: int) -
     return out.dissolve(by="minutes", as_index=False)[["minutes", "geometry"]]
 
 
-@memo(ttl_s=3600, max_entries=16, message="正在计算服务范围 …")
+@memo(kind="resource", ttl_s=3600, max_entries=16, message="正在计算服务范围 …")  # shared: read it, never change it
 def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> gpd.GeoDataFrame:
     eng = engine(ref)
     sites, _ = selected_sites(eng, kind_ids)

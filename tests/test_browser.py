@@ -106,13 +106,17 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
 
 
 def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
+    """The map is redrawn in place: the same frame, the groups that changed built again, the facilities (which
+    a minutes move does not change) left standing, their very markers kept."""
     page, errors = open_page(browser, f"{server}/service_circle", height=1300)
     frame = page.frame_locator(MAP_IFRAME)
     frame.locator(".fac-dot").first.wait_for(timeout=120_000)
     metric = page.locator("[data-testid='stMetric']").first
     before = metric.inner_text()
     assert "15 分钟步行覆盖率" in before
-    page.locator(MAP_IFRAME).element_handle().content_frame().evaluate("() => { window.__probe = 1; }")
+    inner = page.locator(MAP_IFRAME).element_handle().content_frame()
+    inner.evaluate("""() => { window.__probe = 1; document.querySelector('.fac-dot').dataset.probe = '1';
+                             window.__fg0 = window.__GLOBAL_DATA__.last_feature_group; }""")
     slider = page.locator("[data-testid='stSlider'] input[type='range']").first
     slider.focus()
     for _ in range(5):
@@ -124,7 +128,11 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     after = metric.inner_text()
     share = lambda text: float(text.strip().splitlines()[-1].strip().rstrip("%"))  # noqa: E731
     assert share(after) < share(before)
-    frame.locator("path[fill='#1b5e20']").first.wait_for(state="attached", timeout=60_000)  # 5-minute band drawn
+    inner.wait_for_function("() => window.__GLOBAL_DATA__.last_feature_group !== window.__fg0", timeout=60_000)
+    # the 5-minute band (the darkest) is on the map, drawn on its canvas
+    inner.wait_for_function("""() => Object.values(window.map._layers).some(l => l.options
+                                && l.options.fillColor === '#1b5e20' && window.map.hasLayer(l))""", timeout=60_000)
+    assert inner.evaluate("() => document.querySelectorAll('.fac-dot[data-probe]').length") == 1  # markers kept
     # drawn in place: the map's frame is the one the test marked before the slider moved
     assert page.locator(MAP_IFRAME).element_handle().content_frame().evaluate("() => window.__probe") == 1
     assert page.locator("[data-testid='stException']").count() == 0

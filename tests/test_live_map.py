@@ -99,9 +99,9 @@ def test_groups_are_drawn_in_place_and_listed_for_removal(layers):
     assert names == [f"feature_group_feature_group_{i}" for i in range(len(live.groups))]
     shown = {g.get_name(): g.show for g in live.groups}
     for name, show in shown.items():
-        assert f"var {name} = L.featureGroup();" in js
+        assert f"var {name} = __eomWas[" in js and f"var {name} = L.featureGroup();" in js
         assert (f"map_div.addLayer({name});" in js) == show  # 已覆盖老人 starts hidden, as on the static map
-        assert f"window.feature_group.push({name});" in js
+    assert "window.feature_group" not in js  # the frontend would remove them all before the next update
     assert shown[names[1]] is False
     # totals 2, 2, 7 in five quantile classes: breaks 2, 3, 5, 7, so the two 2s share the first colour and the
     # 7 takes the third; one shape per class, its range and count in words (on both hexagon layers)
@@ -110,6 +110,27 @@ def test_groups_are_drawn_in_place_and_listed_for_removal(layers):
     assert '"乡镇（街道）边界":geo_json_div_3' in control
     assert all(f'"{g.layer_name}":{g.get_name()}' in control for g in live.groups)
     assert "window.layer_control = layer_control_layer_control;" in control
+
+
+def test_a_group_keeps_its_key_until_its_content_changes(layers):
+    """Each group is drawn under a key of its content: the same layers built again give the same keys (the
+    browser keeps those groups as they are), and other hexagons change the hexagon group's key only."""
+    config = load_config()
+    f = layers["facilities"]
+
+    def keys(totals):
+        hexes = gpd.GeoDataFrame({"total": totals}, geometry=[box(117 + i * 0.01, 38.8, 117.005 + i * 0.01, 38.805)
+                                                              for i in range(3)], crs=4326)
+        js = coverage_live_map(CoverageLayers(layers["district"], layers["townships"], f, covered_hexes=hexes,
+                                              uncovered_hexes=hexes.iloc[:1]), config=config,
+                               basemap_id="none").groups_script()
+        return re.findall(r"var (\w+) = __eomWas\[(\"\w+\")\]", js)
+
+    first, again, other = keys([2, 2, 7]), keys([2, 2, 7]), keys([2, 3, 7])
+    assert [n for n, _ in first] == ["feature_group_feature_group_0", "feature_group_feature_group_1",
+                                     "feature_group_feature_group_2"]  # uncovered, covered, facilities
+    assert again == first
+    assert [a == b for a, b in zip(first, other, strict=True)] == [True, False, True]
 
 
 def test_a_heavy_folium_element_in_a_live_group_is_refused(layers):
@@ -201,3 +222,41 @@ def test_facility_popups_ride_in_the_export_not_in_every_slider_move(layers):
     assert "fac-popup" not in coverage_live_map(cov, config=config, basemap_id="none").groups_script()
     html = build_coverage_map(cov, config=config, basemap_id="none", assets=LocalAssets()).get_root().render()
     assert html.count("fac-popup") >= 5
+
+
+def test_the_base_rides_as_a_file_the_frame_loads_once(layers, monkeypatch):
+    """An update carries a one-line script, not the base: the base is a media file of the session (Streamlit's
+    own manager and storage here) that the frame loads when it mounts, holding exactly the script st_folium
+    would have inlined."""
+    import streamlit_folium
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from dashboard import live_map
+
+    storage = MemoryMediaFileStorage("/media")
+    manager = MediaFileManager(storage)
+    monkeypatch.setattr(live_map.runtime, "get_instance", lambda: type("R", (), {"media_file_mgr": manager})())
+    sent = []
+    monkeypatch.setattr(live_map, "_component_func", lambda **kw: sent.append(kw))
+    config = load_config()
+
+    def build():
+        return scenario_live_map(_scenario(layers), config=config, basemap_id="none", assets=LocalAssets(),
+                                 clickable=True, base_key=("test", 1))
+
+    live_map.show(build(), key="m", height=500, clickable=True)
+    live_map.show(build(), key="m", height=500, clickable=True)
+    inline = {}
+    monkeypatch.setattr(streamlit_folium, "_component_func", lambda **kw: inline.update(kw))
+    streamlit_folium.st_folium(build().base, key="m", height=500, returned_objects=["selected_tags"])
+    for kw in sent:
+        assert kw["script"] == "eval(window.__eomBase);"
+        assert kw["js_links"][:-1] == inline["js_links"]
+    url = sent[0]["js_links"][-1]
+    assert url == sent[1]["js_links"][-1] and url.startswith("/media/") and url.endswith(".js")
+    file = storage.get_file(url.removeprefix("/media/").removesuffix(".js"))
+    assert file.mimetype == "application/javascript"
+    text = file.content.decode()
+    assert text.startswith("window.__eomBase = ") and text.endswith(";")
+    assert json.loads(text.removeprefix("window.__eomBase = ").removesuffix(";")) == inline["script"]
