@@ -103,9 +103,13 @@ def _mounted(live: LiveMap) -> _Mounted:
     return bases[live.base_key]
 
 
-def show(live: LiveMap, *, key: str, height: int, clickable: bool = False):
+def show(live: LiveMap, *, key: str, height: int, clickable: bool = False, base_in_file: bool = True):
     """Draw the map (mounted once per base) with its changing groups; returns the component's value, which is
-    also kept in ``st.session_state[key]`` (read there before the map is drawn again)."""
+    also kept in ``st.session_state[key]`` (read there before the map is drawn again).
+
+    ``base_in_file``: the base rides as a file the frame loads when it mounts, not in every update. Measured in
+    one browser, A against B: the 15-minute map's slider moves show 50 ms sooner so; the edit map's clicks show
+    their figures 20–40 ms sooner with the base inline (the map's update then reaches the browser after them)."""
     m = _mounted(live)
     returned = ["selected_tags"] if clickable else []
     frontend_key = f"{key}-{m.digest}"  # a new base is a new map; the same base stays mounted
@@ -113,18 +117,19 @@ def show(live: LiveMap, *, key: str, height: int, clickable: bool = False):
     def keep_value() -> None:
         st.session_state[key] = st.session_state.get(frontend_key, {})
 
+    script, js_links = (_RUN_BASE, [*m.js_links, _base_url(m, frontend_key)]) if base_in_file else (m.script, m.js_links)
     return _component_func(
-        script=_RUN_BASE, header=m.header, html=m.html, id=m.map_id, key=frontend_key, height=height, width=None,
+        script=script, header=m.header, html=m.html, id=m.map_id, key=frontend_key, height=height, width=None,
         returned_objects=returned, default={k: None for k in returned}, zoom=None, center=None,
         feature_group=live.groups_script(), return_on_hover=False, layer_control=live.control_script(m.layers),
-        pixelated=False, css_links=m.css_links, js_links=[*m.js_links, _base_url(m, frontend_key)],
-        on_change=keep_value, wrap_longitude=False,
+        pixelated=False, css_links=m.css_links, js_links=js_links, on_change=keep_value, wrap_longitude=False,
     )
 
 
 def _base_url(m: _Mounted, frontend_key: str) -> str:
     """The URL of the base's file, registered for this run (a full run forgets the files of the one before)."""
-    url = runtime.get_instance().media_file_mgr.add(m.loader, "application/javascript", f"live-map-base:{frontend_key}")
+    manager = runtime.get_instance().media_file_mgr
+    url = manager.add(m.loader, "application/javascript", f"live-map-base:{frontend_key}")
     root = (st.get_option("server.baseUrlPath") or "").strip("/")
     return f"/{root}{url}" if root else url
 

@@ -19,6 +19,7 @@ from dashboard.state import (
     SCN_CLICKS,
     SCN_COMPARE,
     SCN_CURVE,
+    SCN_DETAILS,
     SCN_FLASH,
     SCN_ID,
     SCN_K,
@@ -155,7 +156,7 @@ def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category:
     ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(), clickable=clickable,
         townships_json=base.townships_geojson(ref, township, st.session_state[MAP_BASEMAP]),
         base_key=(key, ref, township, st.session_state[MAP_BASEMAP], clickable, tuple(cmp.before.counted["id"])))
-    return live_map.show(live, key=key, height=height, clickable=clickable)
+    return live_map.show(live, key=key, height=height, clickable=clickable, base_in_file=not clickable)
 
 
 def kpis(cmp: scenarios.Comparison, category: str, township: str | None) -> None:
@@ -270,6 +271,10 @@ def edit_view(ref: DataRef, eng, layers, sid: int, kind_ids: tuple, cutoff: floa
         own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False),
                                       viewer=current_user().login) if sid else []
         change_list(ref, sid, own, len(changes) - len(own), editable=editor)
+    # the tables only when asked for: a map click redraws all that is shown, and the two tables add some 30 ms
+    # to every click in the browser (the 情景对比 view shows them for any two scenarios)
+    if not st.toggle(pick("显示各乡镇、各类老人的覆盖变化表", "Show the tables by township and category"), key=SCN_DETAILS):
+        return
     c1, c2 = st.columns([3, 2])
     with c1:
         st.subheader(pick("各乡镇覆盖变化", "By township"))

@@ -94,6 +94,7 @@ SCN_REFUSED = "scn.refused"  # the last clicks that opened nothing, shown on the
 SCN_K = "scn.k"  # its number of new sites (the curve's chosen k lands here)
 SCN_COMPARE = "scn.compare"  # the two scenario ids compared side by side
 SCN_MAP = "scn.map"  # the clickable edit map; its new clicks are applied at the start of the next run
+SCN_DETAILS = "scn.details"  # the edit view also shows its tables by township and category (off: faster clicks)
 
 
 def init_scenario_state(*, new_site_kind: str) -> None:

@@ -832,15 +832,14 @@ def _kept_text(frame: gpd.GeoDataFrame, key: Hashable, make: Callable[[], str]) 
     return text
 
 
-def _bands_text(bands: gpd.GeoDataFrame, basemap: Basemap) -> str:
-    """Walking bands (``minutes``, nested polygons; simplified for drawing by services.coverage), longest first,
-    coloured from dark (shortest) to light."""
-    bands = _shift(bands, basemap).sort_values("minutes", ascending=False)
-    n = len(bands)
-    return shapes_text(gpd.GeoDataFrame({
-        "fill": [BAND_COLOURS[min(n - 1 - i, len(BAND_COLOURS) - 1)] for i in range(n)],
-        "tip": [f"步行 {m} 分钟可达" for m in bands["minutes"]],
-    }, geometry=bands.geometry.values, crs=bands.crs), ("fill", "tip"))
+def _band_text(bands: gpd.GeoDataFrame, minutes: int, basemap: Basemap) -> str:
+    """One walking band of ``bands`` (``minutes``, nested polygons; simplified for drawing by services.coverage),
+    coloured by its rank: the shortest darkest."""
+    rank = sorted(bands["minutes"]).index(minutes)
+    band = _shift(bands[bands["minutes"] == minutes], basemap)
+    return shapes_text(gpd.GeoDataFrame({"fill": [BAND_COLOURS[min(rank, len(BAND_COLOURS) - 1)]],
+                                         "tip": [f"步行 {minutes} 分钟可达"]},
+                                        geometry=band.geometry.values, crs=band.crs), ("fill", "tip"))
 
 
 def _areas_text(areas: gpd.GeoDataFrame, basemap: Basemap) -> str:
@@ -887,11 +886,14 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
         add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=opacity, by_class=True)
         groups.append(fg)
     if layers.bands is not None and not layers.bands.empty:
-        fg = folium.FeatureGroup(name="步行等时圈")
-        _ShapeLayer(_kept_text(layers.bands, ("bands", basemap.crs), lambda: _bands_text(layers.bands, basemap)),
-                    style={"fillOpacity": 0.3, "weight": 1.2}, fill_from="fill", line_from_fill=True, tip="",
-                    tip_field="tip", canvas=True).add_to(fg)
-        groups.append(fg)
+        # one group per band, longest first: a minutes move builds only the band that changed
+        for minutes in sorted(layers.bands["minutes"], reverse=True):
+            fg = folium.FeatureGroup(name=f"步行 {minutes} 分钟等时圈")
+            text = _kept_text(layers.bands, ("band", minutes, basemap.crs),
+                              lambda m=minutes: _band_text(layers.bands, m, basemap))
+            _ShapeLayer(text, style={"fillOpacity": 0.3, "weight": 1.2}, fill_from="fill", line_from_fill=True,
+                        tip="", tip_field="tip", canvas=True).add_to(fg)
+            groups.append(fg)
     if layers.areas is not None and not layers.areas.empty:
         fg = folium.FeatureGroup(name="服务范围（最近设施）")
         _ShapeLayer(_kept_text(layers.areas, ("areas", basemap.crs), lambda: _areas_text(layers.areas, basemap)),

@@ -260,3 +260,6 @@ def test_the_base_rides_as_a_file_the_frame_loads_once(layers, monkeypatch):
     text = file.content.decode()
     assert text.startswith("window.__eomBase = ") and text.endswith(";")
     assert json.loads(text.removeprefix("window.__eomBase = ").removesuffix(";")) == inline["script"]
+    sent.clear()
+    live_map.show(build(), key="m", height=500, clickable=True, base_in_file=False)  # the edit map: inline
+    assert sent[0]["script"] == inline["script"] and sent[0]["js_links"] == inline["js_links"]

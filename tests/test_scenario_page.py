@@ -261,3 +261,21 @@ def test_every_queued_click_is_applied_once_and_a_refused_one_says_why(page, db,
     assert len(stored_changes(db)) == 3  # far from every street of the district
     assert "距道路超过 300 米" in page.session_state[SCN_REFUSED][0][2]
     assert "本情景的变更（3 项）" in "".join(m.value for m in page.markdown)
+
+
+def test_the_tables_by_township_and_category_are_shown_when_asked_for(page, db):
+    """Off by default (a map click redraws all that is shown); on, the tables list every township of the
+    database and every category, and the township rows add up to the figure above them."""
+    from dashboard.state import SCN_DETAILS
+    from data.repository import Repository
+    from services.coverage import CATEGORIES
+
+    assert [s.value for s in page.subheader] == []
+    page.toggle(key=SCN_DETAILS).set_value(True).run()
+    assert_clean(page)
+    assert [s.value for s in page.subheader] == ["各乡镇覆盖变化", "各类老人覆盖变化"]
+    townships, categories = page.dataframe[-2].value, page.dataframe[-1].value
+    with db() as s:
+        assert len(townships) == len(Repository(s, DEMO).townships())
+    assert len(categories) == len(CATEGORIES)
+    assert townships["情景覆盖"].sum() == pytest.approx(number(metrics(page)["情景覆盖老人"]), abs=18)  # whole people
