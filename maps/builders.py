@@ -288,7 +288,8 @@ class _HexTexts:
                 for i, t in zip(missing, _polygon_texts(np.asarray(shown), ndigits), strict=True):
                     got[i] = t
                 if sum(len(d) for d in self._texts.values()) + len(missing) > self._limit:
-                    known.clear()
+                    self._texts.clear()
+                    known = self._texts.setdefault((basemap.crs, ndigits), {})
                 known.update((ids[i], got[i]) for i in missing)
         return np.array(got, dtype=object)
 
@@ -639,11 +640,13 @@ class LiveMap:
         map (the variable ``map_div``): each group a feature group of light layers (no second render pass).
 
         The script keeps what it drew in ``window.__eomShown``, by the content of each group: a group the last
-        update drew the same stays on the map as it is (shown, or hidden by the user), and only the groups that
-        changed are built again (the facilities stay while the minutes slider moves); the ones gone are removed.
-        The groups are then stacked in their order again (a group built again would otherwise draw over one
-        that stayed). None is listed in ``window.feature_group``: the frontend would remove them all."""
-        out = ["var __eomWas = window.__eomShown || {}, __eomNow = {};"]
+        update drew the same stays on the map as it is, and only the groups that changed are built again (the
+        facilities stay while the minutes slider moves); the ones gone are removed. A group built again is shown
+        as the user last left the layer of its name (``window.__eomNames``), else as ``show`` says. The groups
+        are then stacked in their order again (a group built again would otherwise draw over one that stayed).
+        None is listed in ``window.feature_group``: the frontend would remove them all."""
+        out = ["var __eomWas = window.__eomShown || {}, __eomNow = {}, __eomSeen = {}, __eomNames = {};",
+               "for (var n in (window.__eomNames || {})) { __eomSeen[n] = map_div.hasLayer(window.__eomNames[n]); }"]
         for i, g in enumerate(self.groups):
             g._id = f"feature_group_{i}"
             name = g.get_name()
@@ -655,14 +658,16 @@ class LiveMap:
                 child._id = f"{i}_{j}"  # named by place, not at random: the same layer gives the same script
                 parts.append(child.script())
             body = "\n".join(parts)
-            key = json.dumps(hashlib.sha256(f"{name}\n{g.show}\n{body}".encode()).hexdigest()[:20])
+            key = json.dumps(hashlib.sha256(f"{name}\n{body}".encode()).hexdigest()[:20])
+            label = json.dumps(g.layer_name, ensure_ascii=False)
             out.append(f"var {name} = __eomWas[{key}] || (function () {{ var {name} = L.featureGroup();\n{body}\n"
-                       f"{f'map_div.addLayer({name});' if g.show else ''} return {name}; }})();\n"
-                       f"__eomNow[{key}] = {name};")
+                       f"if ({label} in __eomSeen ? __eomSeen[{label}] : {json.dumps(bool(g.show))}) "
+                       f"{{ map_div.addLayer({name}); }} return {name}; }})();\n"
+                       f"__eomNow[{key}] = {name}; __eomNames[{label}] = {name};")
         names = ", ".join(g.get_name() for g in self.groups)
         out.append("for (var k in __eomWas) { if (!(k in __eomNow)) { map_div.removeLayer(__eomWas[k]); } }\n"
                    f"[{names}].forEach(function (g) {{ if (map_div.hasLayer(g)) {{ g.bringToFront(); }} }});\n"
-                   "window.__eomShown = __eomNow;")
+                   "window.__eomShown = __eomNow; window.__eomNames = __eomNames;")
         return "\n".join(out)
 
     def control_script(self, base_layers: list[tuple[str, str, bool]]) -> str:

@@ -201,7 +201,7 @@ def area_summary(cmp: Comparison, category: str, township: str | None) -> AreaSu
     rows = slice(None) if not township else [d.area_ids.index(township)] if township in d.area_ids else []
     k, k60 = d.categories.index(category), d.categories.index("elders")
     elders = float(d.total[rows, k60].sum())
-    care = [k.id for k in get_config().facility_kinds if k.care_service]
+    care = [kind.id for kind in get_config().facility_kinds if kind.care_service]
 
     def beds(ev: Evaluation) -> float:
         f = ev.facilities

@@ -107,7 +107,8 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
 
 def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     """The map is redrawn in place: the same frame, the groups that changed built again, the facilities (which
-    a minutes move does not change) left standing, their very markers kept."""
+    a minutes move does not change) left standing, their very markers kept; a layer the user hid stays hidden
+    when it is built again."""
     page, errors = open_page(browser, f"{server}/service_circle", height=1300)
     frame = page.frame_locator(MAP_IFRAME)
     frame.locator(".fac-dot").first.wait_for(timeout=120_000)
@@ -116,7 +117,9 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     assert "15 分钟步行覆盖率" in before
     inner = page.locator(MAP_IFRAME).element_handle().content_frame()
     inner.evaluate("""() => { window.__probe = 1; document.querySelector('.fac-dot').dataset.probe = '1';
-                             window.__fg0 = window.__GLOBAL_DATA__.last_feature_group; }""")
+                             window.__fg0 = window.__GLOBAL_DATA__.last_feature_group;
+                             window.__hid = window.__eomNames['未覆盖老人'];
+                             window.map.removeLayer(window.__hid); }""")  # as the layer control does
     slider = page.locator("[data-testid='stSlider'] input[type='range']").first
     slider.focus()
     for _ in range(5):
@@ -133,6 +136,8 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     inner.wait_for_function("""() => Object.values(window.map._layers).some(l => l.options
                                 && l.options.fillColor === '#1b5e20' && window.map.hasLayer(l))""", timeout=60_000)
     assert inner.evaluate("() => document.querySelectorAll('.fac-dot[data-probe]').length") == 1  # markers kept
+    rebuilt = "() => [window.__eomNames['未覆盖老人'] !== window.__hid, window.map.hasLayer(window.__eomNames['未覆盖老人'])]"
+    assert inner.evaluate(rebuilt) == [True, False]  # other hexagons, and still hidden
     # drawn in place: the map's frame is the one the test marked before the slider moved
     assert page.locator(MAP_IFRAME).element_handle().content_frame().evaluate("() => window.__probe") == 1
     assert page.locator("[data-testid='stException']").count() == 0
