@@ -647,15 +647,20 @@ class LiveMap:
         None is listed in ``window.feature_group``: the frontend would remove them all."""
         out = ["var __eomWas = window.__eomShown || {}, __eomNow = {}, __eomSeen = {}, __eomNames = {};",
                "for (var n in (window.__eomNames || {})) { __eomSeen[n] = map_div.hasLayer(window.__eomNames[n]); }"]
-        for i, g in enumerate(self.groups):
-            g._id = f"feature_group_{i}"
+        taken: dict[str, int] = {}
+        for g in self.groups:
+            # named by the layer's name, not by place or at random: the same layer gives the same script, however
+            # many groups come before it (the bands are as many as the minutes ask for)
+            stem = hashlib.sha256(g.layer_name.encode()).hexdigest()[:10]
+            taken[stem] = taken.get(stem, -1) + 1
+            g._id = f"{stem}_{taken[stem]}"
             name = g.get_name()
             parts = []
             for j, child in enumerate(g._children.values()):
                 if not isinstance(child, _Light):
                     msg = f"{type(child).__name__} in a live group: use the light layers of maps.builders"
                     raise TypeError(msg)
-                child._id = f"{i}_{j}"  # named by place, not at random: the same layer gives the same script
+                child._id = f"{g._id}_{j}"
                 parts.append(child.script())
             body = "\n".join(parts)
             key = json.dumps(hashlib.sha256(f"{name}\n{body}".encode()).hexdigest()[:20])
