@@ -36,16 +36,15 @@ from geo.crs import gcj02_to_wgs84
 from geo.points import PointFileError, read_points
 from maps.builders import LocalAssets, ScenarioLayers, scenario_live_map
 from planning.candidates import imported_candidates
-from planning.scenario import Change, ScenarioError
+from planning.scenario import ACTION_ZH, Change, ScenarioError
 from services import base, coverage, data_admin, scenarios, siting
 from services.access import AccessDenied
 
-ACTION_LABELS = {"open": ("新增", "Open"), "close": ("关闭", "Close"), "change_kind": ("改类型", "Change kind"),
-                 "change_beds": ("改床位", "Change beds")}
+ACTION_EN = {"open": "Open", "close": "Close", "change_kind": "Change kind", "change_beds": "Change beds"}
 
 
 def _action(a: str) -> str:
-    return pick(*ACTION_LABELS[a])
+    return pick(ACTION_ZH[a], ACTION_EN[a])
 
 
 def _kinds() -> dict[str, str]:
@@ -65,16 +64,22 @@ def _write(ref: DataRef, fn, done: str, *, select_result: bool = False) -> None:
     st.rerun()
 
 
-def _add_change(ref: DataRef, sid: int, change: Change, done: str) -> None:
-    """Add a change to the scenario; with none selected, a new scenario is made for it first."""
+def _adding(sid: int, changes: list[Change]):
+    """The write that adds ``changes`` to scenario ``sid`` (with none selected, to a new scenario made for them)
+    and returns the scenario written to."""
     author = current_user().login
 
     def write(repo):
         target = sid or repo.create(scenarios.default_name(), author=author)
-        repo.add_change(target, change)
+        for ch in changes:
+            repo.add_change(target, ch)
         return target
 
-    _write(ref, write, done, select_result=not sid)
+    return write
+
+
+def _add_change(ref: DataRef, sid: int, change: Change, done: str) -> None:
+    _write(ref, _adding(sid, [change]), done, select_result=not sid)
 
 
 def flash() -> None:
@@ -217,16 +222,8 @@ def apply_clicks(ref: DataRef, eng, sid: int, clicks: list[tuple[float, float]])
         opened.append(Change("open", kind_id=kind, point=Point(lon, la), note=f"地图点选新增（{_kinds()[kind]}）"))
     if not opened:
         return sid, refused
-    author = current_user().login
-
-    def write(repo):
-        target = sid or repo.create(scenarios.default_name(), author=author)
-        for ch in opened:
-            repo.add_change(target, ch)
-        return target
-
     try:
-        target = scenarios.scenario_call(ref, write, caller=caller())
+        target = scenarios.scenario_call(ref, _adding(sid, opened), caller=caller())
     except (ScenarioRepoError, ScenarioError, AccessDenied) as exc:
         st.error(str(exc))
         return sid, refused
@@ -252,6 +249,7 @@ def edit_view(ref: DataRef, eng, layers, sid: int, kind_ids: tuple, cutoff: floa
         cmp = scenarios.compare(ref, eng, changes, kind_ids, cutoff)
     except ScenarioError as exc:
         st.error(pick(f"情景无法应用到现状数据：{exc}。请撤销该变更或删除情景。", f"The scenario does not apply: {exc}"))
+        own_changes(ref, sid, len(changes), editable=editor)  # the undo stays at hand
         return
     kpis(cmp, category, township)
     left, right = st.columns([3, 2])
@@ -268,9 +266,7 @@ def edit_view(ref: DataRef, eng, layers, sid: int, kind_ids: tuple, cutoff: floa
             st.caption(pick("在地图上点击即在该处新增站点（未选情景时自动新建一个）。", "Click the map to open a site."))
             candidate_form(ref, sid, eng, cmp)
             modify_form(ref, sid, cmp.after.facilities, township)
-        own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False),
-                                      viewer=current_user().login) if sid else []
-        change_list(ref, sid, own, len(changes) - len(own), editable=editor)
+        own_changes(ref, sid, len(changes), editable=editor)
     # the tables only when asked for: a map click redraws all that is shown, and the two tables add some 30 ms
     # to every click in the browser (the 情景对比 view shows them for any two scenarios)
     if not st.toggle(pick("显示各乡镇、各类老人的覆盖变化表", "Show the tables by township and category"), key=SCN_DETAILS):
@@ -321,6 +317,13 @@ def candidate_form(ref: DataRef, sid: int, eng, cmp: scenarios.Comparison) -> No
             kind = st.session_state[SCN_KIND]
             _add_change(ref, sid, Change("open", kind_id=kind, point=Point(*cands.lonlat[i]), candidate_id=str(cands.ids[i]),
                                          note=f"候选点 {cands.ids[i]}"), pick(f"已在候选点 {cands.ids[i]} 新增站点", "Site opened"))
+
+
+def own_changes(ref: DataRef, sid: int, n_all: int, *, editable: bool) -> None:
+    """The change list of scenario ``sid`` itself (``n_all``: its changes with its base's)."""
+    own = scenarios.scenario_call(ref, lambda r: r.changes(sid, with_base=False),
+                                  viewer=current_user().login) if sid else []
+    change_list(ref, sid, own, n_all - len(own), editable=editable)
 
 
 def change_list(ref: DataRef, sid: int, own: list[Change], n_base: int, *, editable: bool = True) -> None:

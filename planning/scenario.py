@@ -13,10 +13,18 @@ from shapely.geometry import Point
 from planning.coverage import CoverageResult
 
 ACTIONS = ("open", "close", "change_kind", "change_beds")
+ACTION_ZH = {"open": "新增", "close": "关闭", "change_kind": "改类型", "change_beds": "改床位"}
 
 
 class ScenarioError(ValueError):
-    """A change that cannot apply (unknown facility, bad kind, …); the message says which."""
+    """A change that cannot apply (unknown facility, bad kind, …); the message says which, in Chinese for the
+    page and then in English."""
+
+
+def _refuse(n: int, ch: Change, zh: str, en: str) -> ScenarioError:
+    """The error of the ``n``-th change ``ch``: ``zh`` for the planner, ``en`` after it in brackets."""
+    return ScenarioError(f"第 {n} 项变更（{ACTION_ZH.get(ch.action, ch.action)}）：{zh} "
+                         f"(change {n} ({ch.action}): {en})")
 
 
 @dataclass(frozen=True)
@@ -30,16 +38,16 @@ class Change:
     note: str = ""
 
 
-def _opened_row(columns, ch: Change, opened: int, where: str, kind_levels: dict[str, str], taken) -> dict:
-    """The row a site opened by ``ch`` (the ``opened``-th opening of its scenario) adds; ``taken``: the codes
-    already in use."""
+def _opened_row(columns, ch: Change, opened: int, n: int, kind_levels: dict[str, str], taken) -> dict:
+    """The row a site opened by ``ch`` (the ``n``-th change and ``opened``-th opening of its scenario) adds;
+    ``taken``: the codes already in use."""
     if ch.point is None or ch.kind_id not in kind_levels:
-        msg = f"{where}: needs a point and a known facility kind (got kind {ch.kind_id!r})"
-        raise ScenarioError(msg)
+        raise _refuse(n, ch, f"缺少位置或设施类型“{ch.kind_id}”不在配置中，请撤销该变更",
+                      f"needs a point and a known facility kind (got kind {ch.kind_id!r})")
     code = ch.facility_code or f"S-{opened}"
     if code in taken:
-        msg = f"{where}: facility code {code!r} already exists"
-        raise ScenarioError(msg)
+        raise _refuse(n, ch, f"设施编码“{code}”已存在（现状数据可能已更新），请撤销该变更",
+                      f"facility code {code!r} already exists")
     row = dict.fromkeys(columns)
     row.update({
         "id": -opened, "code": code, "kind_id": ch.kind_id, "level": kind_levels[ch.kind_id],
@@ -62,26 +70,23 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
     taken = set(out["code"])  # the codes in ``out`` and ``new_rows``, kept in step with them
     opened = 0
     for n, ch in enumerate(changes, start=1):
-        where = f"change {n} ({ch.action})"
         if ch.action not in ACTIONS:
-            msg = f"{where}: unknown action; use one of {ACTIONS}"
-            raise ScenarioError(msg)
+            raise _refuse(n, ch, f"未知操作，应为{'、'.join(ACTION_ZH.values())}之一",
+                          f"unknown action; use one of {ACTIONS}")
         if ch.action == "open":
             opened += 1
-            row = _opened_row(out.columns, ch, opened, where, kind_levels, taken)
+            row = _opened_row(out.columns, ch, opened, n, kind_levels, taken)
             new_rows[row["code"]] = row
             taken.add(row["code"])
             continue
         hit = out.index[out["code"] == ch.facility_code]
         if len(hit) == 0 and ch.facility_code not in new_rows:
-            msg = f"{where}: no facility with code {ch.facility_code!r} in this scenario"
-            raise ScenarioError(msg)
+            raise _refuse(n, ch, f"本情景中没有编码为“{ch.facility_code}”的设施（现状数据可能已更新），请撤销该变更",
+                          f"no facility with code {ch.facility_code!r} in this scenario")
         if ch.action == "change_kind" and ch.kind_id not in kind_levels:
-            msg = f"{where}: unknown facility kind {ch.kind_id!r}"
-            raise ScenarioError(msg)
+            raise _refuse(n, ch, f"设施类型“{ch.kind_id}”不在配置中", f"unknown facility kind {ch.kind_id!r}")
         if ch.action == "change_beds" and (ch.beds_total is None or ch.beds_total < 0):
-            msg = f"{where}: beds_total must be a non-negative number"
-            raise ScenarioError(msg)
+            raise _refuse(n, ch, "床位数须为不小于 0 的整数", "beds_total must be a non-negative number")
         if ch.facility_code in new_rows:  # a site opened earlier in the scenario
             row = new_rows[ch.facility_code]
             if ch.action == "close":
@@ -120,8 +125,7 @@ def append_openings(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, 
         if ch.action != "open":
             msg = f"change {n} ({ch.action}): append_openings takes openings only"
             raise ValueError(msg)
-        row = _opened_row(facilities.columns, ch, opened_before + len(rows) + 1, f"change {n} (open)", kind_levels,
-                          taken)
+        row = _opened_row(facilities.columns, ch, opened_before + len(rows) + 1, n, kind_levels, taken)
         taken.add(row["code"])
         rows.append(row)
     if not rows:

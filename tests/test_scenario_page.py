@@ -279,3 +279,23 @@ def test_the_tables_by_township_and_category_are_shown_when_asked_for(page, db):
         assert len(townships) == len(Repository(s, DEMO).townships())
     assert len(categories) == len(CATEGORIES)
     assert townships["情景覆盖"].sum() == pytest.approx(number(metrics(page)["情景覆盖老人"]), abs=18)  # whole people
+
+
+def test_a_change_the_current_data_no_longer_takes_says_so_in_chinese(page, db):
+    """A scenario that closes a facility the district's data no longer has (it was re-imported without it):
+    the page says which change and what to do, in Chinese, and still lets the planner undo it."""
+    from data.scenarios import ScenarioRepository
+    from planning.scenario import Change
+
+    with db.begin() as s:
+        sid = ScenarioRepository(s, DEMO).create("旧数据上的方案", shared=True)
+        ScenarioRepository(s, DEMO).add_change(sid, Change("close", facility_code="GONE-1"))
+    page.run()  # the picker lists it
+    page.selectbox(key=SCN_ID).set_value(sid).run()
+    assert not page.exception
+    [err] = [e.value for e in page.error]
+    assert err.startswith("情景无法应用到现状数据：第 1 项变更（关闭）：本情景中没有编码为“GONE-1”的设施"), err
+    assert "请撤销该变更" in err
+    button(page, "撤销最后一项变更").click().run()
+    assert_clean(page)
+    assert [c for c in stored_changes(db) if c[0] == sid] == []

@@ -101,8 +101,11 @@ def test_apply_changes_errors(demo_bundle):
     import geopandas as gpd
 
     fac = gpd.GeoDataFrame(demo_bundle.facilities[:5], geometry="geom", crs="EPSG:4326").rename_geometry("geometry")
-    with pytest.raises(ScenarioError, match=r"change 1 \(close\): no facility with code 'nope'"):
+    with pytest.raises(ScenarioError, match=r"change 1 \(close\): no facility with code 'nope'") as err:
         apply_changes(fac, [Change("close", facility_code="nope")], kind_levels=LEVELS)
+    assert str(err.value).startswith("第 1 项变更（关闭）：本情景中没有编码为“nope”的设施")  # the planner reads Chinese
+    with pytest.raises(ScenarioError, match=r"^第 1 项变更（改床位）：床位数须为不小于 0 的整数"):
+        apply_changes(fac, [Change("change_beds", facility_code=fac["code"].iloc[0], beds_total=-1)], kind_levels=LEVELS)
     with pytest.raises(ScenarioError, match=r"change 2 \(open\): needs a point and a known facility kind"):
         apply_changes(fac, [Change("open", kind_id="day_care", point=Point(1, 1)), Change("open", kind_id="spa", point=Point(1, 1))],
                       kind_levels=LEVELS)
