@@ -461,6 +461,9 @@ def facility_popup_html(row, kind_name: str, level_name: str, status_label: str)
 STATUS_LABELS = {"operating": "运营中", "suspended": "暂停", "planned": "规划中", "building": "建设中"}
 
 
+PAPER_PANE = "eomPaper"  # beneath the overlay pane (400), above the tiles (200)
+
+
 def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets: LocalAssets, *,
              canvas: bool = False) -> folium.Map:
     """An empty map with local Leaflet assets, the basemap (or none) and the district outline
@@ -489,11 +492,19 @@ def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets:
             max_zoom=18,
             control=False,
         ).add_to(m)
+    outline = _round(_shift(district, basemap).geometry.values).tolist()[0].__geo_interface__
+    if not basemap.url:
+        # the district as paper on the plain background, in a pane of its own beneath every overlay: in the
+        # overlay pane it would be drawn as SVG, which Leaflet stacks above its canvas (z-index 200 over 100),
+        # and would wash out all that is drawn on canvas (hexagons, bands) to a tenth of its colour
+        folium.map.CustomPane(PAPER_PANE, z_index=350).add_to(m)
+        folium.GeoJson(outline, name="区界底色", pane=PAPER_PANE, interactive=False, control=False,
+                       style_function=lambda _f: {"stroke": False, "fillColor": "#fafaf5", "fillOpacity": 0.9},
+                       ).add_to(m)
     folium.GeoJson(
-        _round(_shift(district, basemap).geometry.values).tolist()[0].__geo_interface__,
+        outline,
         name="区界",
-        style_function=lambda _f: {"color": "#37474f", "weight": 2.5, "fillColor": "#fafaf5",
-                                   "fillOpacity": 0.0 if basemap.url else 0.9},
+        style_function=lambda _f: {"color": "#37474f", "weight": 2.5, "fillColor": "#fafaf5", "fillOpacity": 0.0},
         control=False,
     ).add_to(m)
     return m

@@ -136,6 +136,20 @@ def test_coverage_page_recomputes_when_the_slider_moves(server, browser):
     inner.wait_for_function("""() => Object.values(window.map._layers).some(l => l.options
                                 && l.options.fillColor === '#1b5e20' && window.map.hasLayer(l))""", timeout=60_000)
     assert inner.evaluate("() => document.querySelectorAll('.fac-dot[data-probe]').length") == 1  # markers kept
+    # what is drawn on the canvas shows: no near-opaque SVG fill is stacked above it (Leaflet puts an SVG above
+    # a canvas of the same pane), and the district's paper lies in a pane beneath them both
+    fills = inner.evaluate("""() => {
+        const z = el => Number(getComputedStyle(el).zIndex) || 0;
+        const overlay = document.querySelector('.leaflet-overlay-pane'), canvas = overlay.querySelector('canvas');
+        const above = [], beneath = [];
+        document.querySelectorAll('.leaflet-pane svg path').forEach(p => {
+            const pane = p.closest('.leaflet-pane'), op = Number(p.getAttribute('fill-opacity') ?? 1);
+            if (!p.getAttribute('fill') || p.getAttribute('fill') === 'none' || op <= 0.35) return;
+            const over = pane === overlay ? z(p.closest('svg')) > z(canvas) : z(pane) > z(overlay);
+            (over ? above : beneath).push(op);
+        });
+        return [above, beneath]; }""")
+    assert fills == [[], [0.9]], fills
     rebuilt = "() => [window.__eomNames['未覆盖老人'] !== window.__hid, window.map.hasLayer(window.__eomNames['未覆盖老人'])]"
     assert inner.evaluate(rebuilt) == [True, False]  # other hexagons, and still hidden
     # drawn in place: the map's frame is the one the test marked before the slider moved
