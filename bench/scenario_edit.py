@@ -217,6 +217,7 @@ def main() -> None:
     slide = statistics.median(run["slides"])
     print(f"browser: click -> new figure: median {med:.3f} s, p95 {p95:.3f} s over {len(t)} clicks "
           f"(first ten {first:.3f} s, last ten {last:.3f} s, max {t.max():.3f} s)", flush=True)
+    print(f"browser: each click, in order: {' '.join(f'{x:.2f}' for x in t)}", flush=True)
     print(f"browser: zoom and centre unchanged after {run['kept']} of {len(t)} clicks; "
           f"{run['applied']} of {len(t)} clicks applied", flush=True)
     print(f"browser: slider move -> map redrawn in place: median {slide:.3f} s over {len(run['slides'])} moves "

@@ -104,3 +104,16 @@ def test_the_dashboard_listens_on_loopback_by_default():
     # a table's own toolbar CSV would export names as written (=cmd|…): only our neutralised exports remain
     assert config["client"]["disableDataExport"] is True
     assert server.get("enableXsrfProtection", True) is True and server.get("enableCORS", True) is True
+
+
+def test_streamlit_runs_no_full_collection_after_every_run(monkeypatch):
+    """Streamlit's default collects every generation after each run and fragment run: with a district's cached
+    networks and geometries in the process that held the interpreter for 200-350 ms after every map click.
+    The project's settings, as Streamlit itself reads them from the project folder, turn it off."""
+    from streamlit import config as st_config
+
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    st_config.get_config_options(force_reparse=True)
+    assert st_config.get_option("runner.postScriptGC") is False
