@@ -42,11 +42,11 @@ def _opened_row(columns, ch: Change, opened: int, n: int, kind_levels: dict[str,
     """The row a site opened by ``ch`` (the ``n``-th change and ``opened``-th opening of its scenario) adds;
     ``taken``: the codes already in use."""
     if ch.point is None or ch.kind_id not in kind_levels:
-        raise _refuse(n, ch, f"缺少位置或设施类型“{ch.kind_id}”不在配置中，请撤销该变更",
+        raise _refuse(n, ch, f"缺少位置或设施类型“{ch.kind_id}”不在配置中",
                       f"needs a point and a known facility kind (got kind {ch.kind_id!r})")
     code = ch.facility_code or f"S-{opened}"
     if code in taken:
-        raise _refuse(n, ch, f"设施编码“{code}”已存在（现状数据可能已更新），请撤销该变更",
+        raise _refuse(n, ch, f"设施编码“{code}”已存在（现状数据可能已更新）",
                       f"facility code {code!r} already exists")
     row = dict.fromkeys(columns)
     row.update({
@@ -81,7 +81,7 @@ def apply_changes(facilities: gpd.GeoDataFrame, changes: Sequence[Change], *, ki
             continue
         hit = out.index[out["code"] == ch.facility_code]
         if len(hit) == 0 and ch.facility_code not in new_rows:
-            raise _refuse(n, ch, f"本情景中没有编码为“{ch.facility_code}”的设施（现状数据可能已更新），请撤销该变更",
+            raise _refuse(n, ch, f"本情景中没有编码为“{ch.facility_code}”的设施（现状数据可能已更新）",
                           f"no facility with code {ch.facility_code!r} in this scenario")
         if ch.action == "change_kind" and ch.kind_id not in kind_levels:
             raise _refuse(n, ch, f"设施类型“{ch.kind_id}”不在配置中", f"unknown facility kind {ch.kind_id!r}")
