@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import auth
-from dashboard.i18n import t
+from dashboard.i18n import pick, t
 from dashboard.state import (
     AUTH_USER,
     DISTRICT,
@@ -175,6 +175,12 @@ def visible_townships(layers: base.BaseLayers, user: User) -> dict[str, str]:
     scope = access.scope_of(user, layers.ref.district)
     return {c: n for c, n in zip(layers.townships["code"], layers.townships["name"], strict=True)
             if scope.allows(c)}
+
+
+def neighbours_note(n: int) -> str:
+    """What the grey rings of a township's coverage map are (services.scoped: kind and position only)."""
+    return pick(f"灰色圆圈：邻近乡镇的 {n} 处设施，步行可达本乡镇的老人，计入覆盖；按权限只显示其位置与类型。",
+                f"Grey rings: {n} sites of neighbouring townships that serve elders here (position and kind only).")
 
 
 def kpi_cards(kpis, *, beds_target: float, level_names: dict[str, str]) -> None:

@@ -829,6 +829,8 @@ class CoverageLayers:
     areas: gpd.GeoDataFrame | None = None  # service areas: site_id, name, geometry
     roads: gpd.GeoDataFrame | None = None
     selected_township: str | None = None
+    # other townships' sites that serve the scope's elders: kind_id and position only (services.scoped)
+    neighbours: gpd.GeoDataFrame | None = None
 
 
 _KEPT: dict[int, tuple[weakref.ref, dict]] = {}  # id(frame) -> (the frame, its texts by key)
@@ -896,6 +898,9 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
         add_townships(m, layers.townships, basemap, selected=layers.selected_township)
         legend = ["<b>步行等时圈 / 服务范围</b><div>颜色由深到浅：步行时间由短到长；服务范围每块归属步行最近的设施</div>",
                   f"<b>未覆盖老人（每格）</b><div>{_swatches(UNCOVERED_COLOURS)}</div>"]
+        if layers.neighbours is not None and not layers.neighbours.empty:
+            legend.append(f'<div><span class="sw" style="background:none;border:2px solid {NEIGHBOUR_COLOUR}"></span>'
+                          f"{NEIGHBOUR_LABEL}：仅示位置与类型</div>")
         _frame(m, "".join(legend), bounds)
         return m
 
@@ -925,7 +930,24 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
     add_facilities(fg, layers.facilities, basemap, config, cluster=False, assets=assets, compact=True,
                    popups=facility_popups)
     groups.append(fg)
+    if layers.neighbours is not None and not layers.neighbours.empty:
+        fg = folium.FeatureGroup(name=NEIGHBOUR_LABEL)
+        add_neighbours(fg, layers.neighbours, basemap, config)
+        groups.append(fg)
     return LiveMap(build_base, [g for g in groups if g._children], base_key)
+
+
+NEIGHBOUR_LABEL = "邻近乡镇设施（计入覆盖）"
+NEIGHBOUR_COLOUR = "#546e7a"
+
+
+def add_neighbours(m: folium.Map, neighbours: gpd.GeoDataFrame, basemap: Basemap, config: DashboardConfig) -> None:
+    """Other townships' sites that serve the scope's elders: a grey ring and their kind, nothing else (the frame
+    holds nothing else: services.scoped)."""
+    kinds = {k.id: k.name_zh for k in config.facility_kinds}
+    points = _shift(neighbours, basemap)
+    _MarkLayer(points, [f"邻近乡镇的{kinds.get(k, k)}（步行可达本乡镇老人，计入覆盖）" for k in points["kind_id"]],
+               colour=NEIGHBOUR_COLOUR, ring=True).add_to(m)
 
 
 NEW_COVER_COLOURS = ("#e5f5e0", "#a1d99b", "#74c476", "#31a354", "#006d2c")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import live_map
-from dashboard.components import current_user, footer, page_setup, visible_townships
+from dashboard.components import current_user, footer, neighbours_note, page_setup, visible_townships
 from dashboard.i18n import pick, t
 from dashboard.state import (
     COV_BASIS,
@@ -17,7 +17,7 @@ from dashboard.state import (
     init_coverage_state,
 )
 from maps.builders import CoverageLayers, LocalAssets, coverage_live_map
-from services import base, coverage
+from services import access, base, coverage, scoped
 
 config = base.get_config()
 layers = page_setup("service_circle", needs=("roads",))
@@ -58,25 +58,31 @@ def panel() -> None:
     minutes, speed = int(st.session_state[COV_MINUTES]), float(st.session_state[COV_SPEED])
     category = st.session_state[COV_CATEGORY]
     result = coverage.evaluate(eng, kind_ids, minutes, speed)
-    sites = coverage.selected_sites(eng, kind_ids)[1]
+    scope = access.scope_of(current_user(), ref.district).townships  # None: the whole district
+    view = scoped.visible_sites(ref, kind_ids, scope, minutes * 60.0 * speed)  # a township head's sites in full
+    sites = view.own
 
     res = 9 if township else 8  # finer than the overview: gaps are smaller than a 15-minute circle
-    cov_hex, uncov_hex = coverage.coverage_hexes(eng, result, category, res)
+    cov_hex, uncov_hex = coverage.coverage_hexes(eng, result, category, res, townships=scope)
     bands = areas = None
     if kind_ids and st.session_state[COV_MODE] == "bands":
-        bands = coverage.band_polygons(ref, kind_ids, speed, coverage.band_minutes(minutes, config.walking.time_bands_min))
+        bands = coverage.band_polygons(ref, kind_ids, speed, coverage.band_minutes(minutes, config.walking.time_bands_min),
+                                       scope)
     elif kind_ids:
-        areas = coverage.area_polygons(ref, kind_ids, minutes * 60.0 * speed)
+        areas = coverage.area_polygons(ref, kind_ids, minutes * 60.0 * speed, scope)
     live = coverage_live_map(
         CoverageLayers(district=layers.district, townships=layers.townships,
                        facilities=sites, covered_hexes=cov_hex,
                        uncovered_hexes=uncov_hex, bands=bands, areas=areas,
-                       roads=base.roads(ref, township) if township else None, selected_township=township),
+                       roads=base.roads(ref, township) if township else None, selected_township=township,
+                       neighbours=view.neighbours),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(),
         base_key=("coverage_map", ref, township, st.session_state[MAP_BASEMAP]),
     )
     live_map.show(live, key="coverage_map", height=600)  # redrawn in place: the view stays where the user put it
     st.caption(f"{t('cov_caption')} {eng.build_note}")
+    if len(view.neighbours):
+        st.caption(neighbours_note(len(view.neighbours)))
 
     table = coverage.township_table(result, layers.townships, category)
     row = table.loc[township] if township else None

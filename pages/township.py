@@ -5,13 +5,13 @@ from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
 from dashboard import township
-from dashboard.components import current_user, footer, mark_since, page_setup, visible_townships
+from dashboard.components import current_user, footer, mark_since, neighbours_note, page_setup, visible_townships
 from dashboard.i18n import pick
 from dashboard.scenario_views import gap_table
 from dashboard.state import MAP_BASEMAP
 from maps.builders import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
 from planning.scorecard import DISTRICT
-from services import access, base, coverage, four_sync, scenarios, scorecard
+from services import access, base, coverage, four_sync, scenarios, scoped, scorecard
 
 config = base.get_config()
 layers = page_setup("township", area_picker=False, needs=("roads",))
@@ -60,18 +60,23 @@ tab_map, tab_gaps, tab_sites, tab_projects = st.tabs([
     pick("15分钟覆盖地图", "Coverage map"), pick("覆盖缺口", "Gaps"), pick("养老服务站点", "Stations"),
     pick("住宅项目（四同步）", "Projects (four-sync)")])
 with tab_map:
+    # the township's own sites in full; a neighbour's that serve its elders as kind and position only
+    view = scoped.visible_sites(ref, scorecard.care_kind_ids(), frozenset([code]),
+                                minutes * 60.0 * config.walking.speed_mps)
     bands = coverage.band_polygons(ref, scorecard.care_kind_ids(), config.walking.speed_mps,
-                                   coverage.band_minutes(int(minutes), config.walking.time_bands_min))
+                                   coverage.band_minutes(int(minutes), config.walking.time_bands_min), frozenset([code]))
     fmap = build_coverage_map(
-        CoverageLayers(district=layers.district, townships=layers.townships,
-                       facilities=coverage.selected_sites(eng, scorecard.care_kind_ids())[1],
-                       covered_hexes=coverage.weight_hexes(eng, result.covered, "elders", 9, township=code),
-                       uncovered_hexes=coverage.weight_hexes(eng, ~result.covered, "elders", 9, township=code),
-                       bands=bands, roads=base.roads(ref, code), selected_township=code),
+        CoverageLayers(district=layers.district, townships=layers.townships, facilities=view.own,
+                       covered_hexes=coverage.weight_hexes(eng, result.covered, "elders", 9, townships=frozenset([code])),
+                       uncovered_hexes=coverage.weight_hexes(eng, ~result.covered, "elders", 9,
+                                                             townships=frozenset([code])),
+                       bands=bands, roads=base.roads(ref, code), selected_township=code, neighbours=view.neighbours),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="township_map")
-    st.caption(pick("绿色：步行可达的老人；红色：未覆盖的老人；色带为各运营中养老服务设施的步行等时圈（邻近乡镇的设施同样计入）。",
-                    "Green: covered elders; red: uncovered; bands: walking isochrones."))
+    st.caption(pick("蓝色：步行可达的老人；红色：未覆盖的老人；色带为各运营中养老服务设施的步行等时圈（邻近乡镇的设施同样计入）。",
+                    "Blue: covered elders; red: uncovered; bands: walking isochrones."))
+    if len(view.neighbours):
+        st.caption(neighbours_note(len(view.neighbours)))
 with tab_gaps:
     gaps = scenarios.township_gaps(ref, eng, result, code)
     if gaps:

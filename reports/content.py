@@ -13,14 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from data.versions import DataRef
 from planning.scorecard import DISTRICT, LIGHT_ZH, Scorecard
 from reports.static_map import MapLayers
-from services import coverage, four_sync, scenarios
+from services import coverage, four_sync, scenarios, scoped
 from services import scorecard as sc
 from services.base import area_kpis, base_layers, get_config, repo_call
 
@@ -234,12 +233,17 @@ def _kinds() -> dict[str, tuple[str, str]]:
     return {k.id: (k.name_zh, k.colour) for k in get_config().facility_kinds if k.care_service}
 
 
-def _map_layers(eng, layers, result, township: str | None, facilities: gpd.GeoDataFrame, **extra) -> MapLayers:
+def _area(township: str | None) -> frozenset[str] | None:
+    """The townships a report of ``township`` may show (services.scoped), whoever asks: None for the district."""
+    return frozenset([township]) if township else None
+
+
+def _map_layers(eng, layers, result, township: str | None, sites: scoped.SitesInView, **extra) -> MapLayers:
     res = 9 if township else 8
-    return MapLayers(district=layers.district, townships=layers.townships, facilities=facilities,
-                     covered=coverage.weight_hexes(eng, result.covered, "elders", res, township=township),
-                     uncovered=coverage.weight_hexes(eng, ~result.covered, "elders", res, township=township),
-                     focus=township, **extra)
+    return MapLayers(district=layers.district, townships=layers.townships, facilities=sites.own,
+                     covered=coverage.weight_hexes(eng, result.covered, "elders", res, townships=_area(township)),
+                     uncovered=coverage.weight_hexes(eng, ~result.covered, "elders", res, townships=_area(township)),
+                     focus=township, neighbours=sites.neighbours, **extra)
 
 
 def scenario_name(ref: DataRef, scenario_id: int) -> str:
@@ -273,14 +277,15 @@ def _scenario_part(ref: DataRef, eng, layers, scenario_id: int, name: str, towns
                           "变化": t["change"].round().astype(int), "现状覆盖率": t["share_before"],
                           "情景覆盖率": t["share_after"]}, index=t.index)
     towns = towns.sort_values("变化", key=np.abs, ascending=False, kind="stable")
-    before_ids, after_ids = set(cmp.before.counted["id"]), set(cmp.after.counted["id"])
-    opened = cmp.after.counted[~cmp.after.counted["id"].isin(before_ids)]
-    closed = cmp.before.counted[~cmp.before.counted["id"].isin(after_ids)]
+    before = scoped.sites_in_view(eng, cmp.before.counted, cmp.before.sites, _area(township), cutoff_m=cutoff_m)
+    after = scoped.sites_in_view(eng, cmp.after.counted, cmp.after.sites, _area(township), cutoff_m=cutoff_m)
+    opened = after.own[~after.own["id"].isin(set(cmp.before.counted["id"]))]  # the area's own changes only
+    closed = before.own[~before.own["id"].isin(set(cmp.after.counted["id"]))]
     return ScenarioPart(
         scenario_id=scenario_id, name=name, n_changes=len(changes), summary=summary,
         townships=towns,
-        before=_map_layers(eng, layers, cmp.before.result, township, cmp.before.counted, closed=closed),
-        after=_map_layers(eng, layers, cmp.after.result, township, cmp.after.counted, opened=opened),
+        before=_map_layers(eng, layers, cmp.before.result, township, before, closed=closed),
+        after=_map_layers(eng, layers, cmp.after.result, township, after, opened=opened),
     )
 
 
@@ -336,7 +341,8 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
                           mapped.label_zh if mapped else None,
                           sc.township_change(card, then, mapped) if mapped else None)
     progress(0.75, "整理地图图层 …")
-    care = eng.facilities[eng.facilities["kind_id"].isin(sc.care_kind_ids())]
+    # a township's report shows its own sites, and its neighbours' that serve it as kind and position only
+    sites = scoped.visible_sites(ref, sc.care_kind_ids(), _area(township), cutoff_m)
     zone = ZoneInfo(config.live.timezone)
     return Report(
         request=request, district_name=str(layers.district["name"].iloc[0]),
@@ -344,12 +350,12 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
         data_date=layers.meta.get("data_date", "—"), generated_at=dt.datetime.now(zone).replace(microsecond=0),
         is_demo=layers.meta.get("is_demo") == "true", walk_minutes=minutes,
         headline=_headline(card, area, table, area_kpis(layers, township).elders_60_plus,
-                           int((care["township_code"] == township).sum()) if township else len(care), minutes),
+                           len(sites.own), minutes),
         scorecard=table,
         matrix=matrix, matrix_lights=lights,
         coverage=coverage_table(result, layers.townships, township),
         gaps=gaps, four_sync=four_sync_rows(checked, layers.townships, township), scenario=scenario,
-        map_layers=_map_layers(eng, layers, result, township, care), kinds=_kinds(), since=since,
+        map_layers=_map_layers(eng, layers, result, township, sites), kinds=_kinds(), since=since,
     )
 
 

@@ -43,6 +43,10 @@ def layers(r: Report) -> dict[str, gpd.GeoDataFrame]:
         "townships": m.townships[["code", "name", "type", "geometry"]].reset_index(drop=True),
         "care_facilities": _sites(m.facilities, kinds),
     }
+    if m.neighbours is not None and not m.neighbours.empty:  # a township's: kind and position only
+        out["neighbour_facilities"] = gpd.GeoDataFrame(
+            {"kind_id": m.neighbours["kind_id"].to_numpy(), "kind_zh": [kinds.get(k, k) for k in m.neighbours["kind_id"]]},
+            geometry=m.neighbours.geometry.values, crs="EPSG:4326")
     hexes = [h.assign(covered=flag)[["hex", "n", "covered", "geometry"]]
              for h, flag in ((m.covered, True), (m.uncovered, False)) if h is not None and not h.empty]
     if hexes:

@@ -75,11 +75,13 @@ def render_html(r: Report, ref: DataRef) -> bytes:
     config = get_config()
     speed = config.walking.speed_mps
     minutes = coverage.band_minutes(r.walk_minutes, config.walking.time_bands_min)
-    bands = coverage.band_polygons(ref, care_kind_ids(), speed, minutes)
     layers = r.map_layers
+    bands = coverage.band_polygons(ref, care_kind_ids(), speed, minutes,  # a township's: cut to its outline
+                                   frozenset([layers.focus]) if layers.focus else None)
     fmap = build_coverage_map(CoverageLayers(
         district=layers.district, townships=layers.townships, facilities=layers.facilities,
         covered_hexes=layers.covered, uncovered_hexes=layers.uncovered, bands=bands, selected_township=layers.focus,
+        neighbours=layers.neighbours,
     ), config=config, basemap_id="none", assets=LocalAssets(_SCHEME))
     demo = f'<br><span class="demo">{DEMO_LABEL}</span>' if r.is_demo else ""
     fmap.get_root().header.add_child(Element(_TITLE_CSS))

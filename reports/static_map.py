@@ -29,6 +29,7 @@ CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                   "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
 CJK_FAMILY = "Noto Sans CJK SC"
 COVERED, UNCOVERED = "#66bb6a", "#e53935"
+NEIGHBOUR = "#546e7a"
 
 
 class FontMissingError(RuntimeError):
@@ -58,6 +59,7 @@ class MapLayers:
     focus: str | None = None           # a township code, else the district
     opened: gpd.GeoDataFrame | None = None   # a scenario's new sites
     closed: gpd.GeoDataFrame | None = None   # a scenario's closed sites
+    neighbours: gpd.GeoDataFrame | None = None  # other townships' sites serving the area: kind_id and position only
 
 
 def nice_length_m(span_m: float) -> float:
@@ -164,10 +166,14 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
         if part is None or part.empty:
             continue
         ax.scatter(part.geometry.x, part.geometry.y, s=14, c=colour, edgecolors="white", linewidths=0.4, zorder=4)
-        # the count is the area's own: a township map also draws its neighbours' sites, which serve it too
-        n = int((part["township_code"] == layers.focus).sum()) if layers.focus else len(part)
         legend.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor=colour, markeredgecolor="white",
-                             markersize=6, label=f"{name}（{n}）"))
+                             markersize=6, label=f"{name}（{len(part)}）"))
+    near = proj(layers.neighbours)
+    if near is not None and not near.empty:  # a township map: its neighbours' sites that serve it, kind not told
+        ax.scatter(near.geometry.x, near.geometry.y, s=14, facecolors="none", edgecolors=NEIGHBOUR, linewidths=0.9,
+                   zorder=4)
+        legend.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none", markeredgecolor=NEIGHBOUR,
+                             markersize=6, label=f"邻近乡镇设施，计入覆盖（{len(near)}）"))
     for pts, marker, colour, label in ((layers.opened, "P", "#2e7d32", "情景新增站点"),
                                        (layers.closed, "X", "#616161", "情景关闭站点")):
         p = proj(pts)

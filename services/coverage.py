@@ -18,7 +18,8 @@ from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
 from geo.snapping import Snapped, snap_points
 from planning.coverage import CoverageModel, CoverageResult
-from services.base import get_config, repo_call
+from services import scoped
+from services.base import base_layers, get_config, repo_call
 from services.cache import memo
 
 # (id, Chinese label, English label); "elders" is all 60+.
@@ -140,10 +141,14 @@ BAND_DISPLAY_TOLERANCE_DEG = 0.00002  # ~2 m: the bands and service areas are dr
 
 
 @memo(kind="resource", ttl_s=3600, max_entries=32)  # shared, not copied: read it, never change it
-def band_polygons(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes: tuple[int, ...]) -> gpd.GeoDataFrame:
+def band_polygons(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes: tuple[int, ...],
+                  townships: frozenset[str] | None = None) -> gpd.GeoDataFrame:
     """The walking bands of these minutes, nested and simplified for drawing. Each band is computed on its own,
     so moving the minutes slider computes only the one band that is new (5 and 10 stay when 15 becomes 14);
-    the nesting and simplification of each set of minutes is kept too (moving back is a lookup)."""
+    the nesting and simplification of each set of minutes is kept too (moving back is a lookup). With
+    ``townships`` (a scope), cut to their outline: nothing of another township is drawn."""
+    if townships is not None:
+        return scoped.clip(band_polygons(ref, kind_ids, speed, minutes), _outline(ref, townships))
     parts = [_band(ref, kind_ids, speed, int(m)) for m in sorted(minutes)]
     out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
     if len(out) > 1:  # nested, as bands computed together are: each band holds the shorter ones
@@ -162,7 +167,22 @@ def _band(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes: int) -
 
 
 @memo(kind="resource", ttl_s=3600, max_entries=16, message="正在计算服务范围 …")  # shared: read it, never change it
-def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> gpd.GeoDataFrame:
+def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float,
+                  townships: frozenset[str] | None = None) -> gpd.GeoDataFrame:
+    """Each site's service area (the streets nearest to it within ``cutoff_m``), named by its facility. With
+    ``townships`` (a scope): the areas of the scope's own sites and of the neighbouring sites that reach its
+    elders (named by kind only), cut to the scope's outline."""
+    if townships is not None:
+        view = scoped.visible_sites(ref, kind_ids, townships, cutoff_m)
+        whole = area_polygons(ref, kind_ids, cutoff_m)
+        kinds = {k.id: k.name_zh for k in get_config().facility_kinds}
+        kind_of = dict(zip(view.neighbour_ids, view.neighbours["kind_id"], strict=True))
+        own = set(view.own["id"])
+        keep = whole[whole["site_id"].isin(own | set(kind_of))].copy()
+        keep["name"] = [f"邻近乡镇的{kinds.get(kind_of[s], kind_of[s])}" if s in kind_of else n
+                        for s, n in zip(keep["site_id"], keep["name"], strict=True)]
+        keep["site_id"] = [s if s in own else -1 for s in keep["site_id"]]
+        return scoped.clip(keep, _outline(ref, townships))
     eng = engine(ref)
     sites, _ = selected_sites(eng, kind_ids)
     out = service_areas(eng.net, sites, cutoff_m=cutoff_m, triangulation=eng.triangulation)
@@ -172,18 +192,23 @@ def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float) -> g
 
 
 def weight_hexes(eng: CoverageEngine, mask: np.ndarray, category: str, resolution: int, *,
-                 township: str | None = None) -> gpd.GeoDataFrame:
-    """Hexagons of the elders of one category selected by ``mask`` (optionally in one township)."""
+                 townships: frozenset[str] | None = None) -> gpd.GeoDataFrame:
+    """Hexagons of the elders of one category selected by ``mask`` (with ``townships``, theirs only)."""
     keep = np.asarray(mask, dtype=bool)
-    if township:
-        keep = keep & (eng.groups["township_code"] == township).to_numpy()
+    if townships is not None:
+        keep = keep & eng.groups["township_code"].isin(townships).to_numpy()
     return eng.hex_index(resolution).sum(eng.model.weights[:, CATEGORY_IDS.index(category)], keep)
 
 
-def coverage_hexes(eng: CoverageEngine, result: CoverageResult, category: str, resolution: int):
-    """(covered, uncovered) elder hexagons of one category."""
-    return (weight_hexes(eng, result.covered, category, resolution),
-            weight_hexes(eng, ~result.covered, category, resolution))
+def coverage_hexes(eng: CoverageEngine, result: CoverageResult, category: str, resolution: int, *,
+                   townships: frozenset[str] | None = None):
+    """(covered, uncovered) elder hexagons of one category (with ``townships``, theirs only)."""
+    return (weight_hexes(eng, result.covered, category, resolution, townships=townships),
+            weight_hexes(eng, ~result.covered, category, resolution, townships=townships))
+
+
+def _outline(ref: DataRef, townships: frozenset[str]):
+    return scoped.outline(base_layers(ref).townships, townships)
 
 
 def township_table(result: CoverageResult, townships: pd.DataFrame, category: str) -> pd.DataFrame:
