@@ -7,6 +7,12 @@ row lock (PostgreSQL) and so orders concurrent writers, each chaining on the row
 ``$ELDERCARE_AUDIT_KEY`` (hex) or ``var/audit.key`` (made on first use, readable by its owner only); whoever
 holds it could rewrite the chain, so it belongs to the security administrator, not to the database.
 
+The head (how many rows, the last MAC) and every archive record (which rows went to which file, its SHA-256)
+are sealed with the same key, the archive records chained on each other, so a trail cut at either end, a forged
+archive record or a removed archive file shows. What the database alone cannot tell is a head set back to a state
+it really had, with that state's seal (saved before, restored after deleting the rows since): against that, keep
+the count ``audit verify`` prints somewhere the database's owner cannot write (the bureau's log server).
+
 No row names an elder: ``object`` is a version, an account or a scenario; ``detail`` holds counts and codes.
 """
 
@@ -53,6 +59,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     mac: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    seal: Mapped[str | None] = mapped_column(String(64), comment="HMAC of count and mac: a reset head shows")
 
 
 class AuditArchive(Base):
@@ -66,6 +73,8 @@ class AuditArchive(Base):
     last_mac: Mapped[str] = mapped_column(String(64), nullable=False)  # the chain goes on from here
     file_name: Mapped[str] = mapped_column(String(200), nullable=False)
     file_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    seal: Mapped[str | None] = mapped_column(String(64), comment="HMAC of this record chained to the archive "
+                                             "before it: a forged or removed archive record shows")
 
 
 GENESIS = "0" * 64
@@ -133,6 +142,20 @@ def _mac(key: bytes, previous: str, e: AuditEntry | dict) -> str:
     return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def _seal(key: bytes, *parts) -> str:
+    """The MAC of the chain's own records (head, archives), apart from the rows' by their first element."""
+    body = json.dumps(list(parts), ensure_ascii=False, separators=(",", ":"), default=str)
+    return hmac.new(key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _head_seal(key: bytes, count: int, mac: str) -> str:
+    return _seal(key, "head", count, mac)
+
+
+def _archive_seal(key: bytes, previous: str, a: AuditArchive) -> str:
+    return _seal(key, "archive", previous, a.first_id, a.last_id, a.last_mac, a.file_name, a.file_sha256)
+
+
 def record(session, action: str, *, actor: str, outcome: str = "ok", now: dt.datetime, key: bytes,
            object: str = "", township: str = "", role: str = "", session_id: str = "", client: str = "",  # noqa: A002
            detail: dict | None = None) -> int:
@@ -150,7 +173,7 @@ def record(session, action: str, *, actor: str, outcome: str = "ok", now: dt.dat
            "township": township[:12], "outcome": outcome, "detail": detail or {}}
     mac = _mac(key, head.mac, row)
     session.add(AuditEntry(**row, mac=mac))
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(mac=mac))
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(mac=mac, seal=_head_seal(key, head.count, mac)))
     session.flush()
     return row["id"]
 
@@ -172,9 +195,45 @@ def _chain_start(session) -> tuple[str, int]:
     return (GENESIS, 1) if last is None else (last.last_mac, last.last_id + 1)
 
 
-def verify(session, key: bytes) -> Verdict:
-    """Walk the chain from the first row kept (after the archived ones): every id in order (none missing), every
-    MAC recomputed, and the head pointing at the last row (a deleted last row shows too)."""
+def _archive_seals(session) -> str:
+    """The seal of the last archive record (GENESIS without any): the next one chains on it."""
+    seal = GENESIS
+    for a in session.scalars(select(AuditArchive).order_by(AuditArchive.first_id)):
+        seal = a.seal or GENESIS
+    return seal
+
+
+def _check_archives(session, key: bytes, folder: Path | None) -> Verdict | None:
+    """The archive records: from row 1 on without a gap, each sealed on the one before (a forged, edited or removed
+    record shows), and each file present in ``folder`` with its recorded SHA-256, its rows chaining from the record
+    before to the record's last MAC. The first thing wrong, else None."""
+    seal, mac, expected = GENESIS, GENESIS, 1
+    for a in session.scalars(select(AuditArchive).order_by(AuditArchive.first_id)):
+        if a.first_id != expected:
+            return Verdict(expected - 1, expected, f"归档记录应从第 {expected} 条起，实从第 {a.first_id} 条起：归档记录被删除或伪造")
+        if not a.seal or not hmac.compare_digest(_archive_seal(key, seal, a), a.seal):
+            return Verdict(expected - 1, expected, f"归档记录（第 {a.first_id}–{a.last_id} 条）与其校验码不符：被伪造或改动过")
+        if folder is not None:
+            path = folder / Path(a.file_name).name
+            if not path.exists():
+                return Verdict(expected - 1, expected, f"归档文件 {a.file_name} 不在 {folder}：被删除或移走")
+            if hashlib.sha256(path.read_bytes()).hexdigest() != a.file_sha256:
+                return Verdict(expected - 1, expected, f"归档文件 {a.file_name} 的 SHA-256 与记录不符：被改动过")
+            inner, first_mac, last_mac = _walk_archive(path, key)
+            if not inner.ok or first_mac != mac or last_mac != a.last_mac:
+                return Verdict(expected - 1, expected, inner.why if not inner.ok else
+                               f"归档文件 {a.file_name} 与归档记录接不上链")
+        seal, mac, expected = a.seal, a.last_mac, a.last_id + 1
+    return None
+
+
+def verify(session, key: bytes, *, folder: Path | None = None) -> Verdict:
+    """Walk the whole trail: the archive records and their files in ``folder`` (the deployment's archive folder;
+    None checks the records only), then the rows kept, every id in order (none missing) and every MAC recomputed,
+    and the sealed head pointing at the last row (a deleted last row, or a head reset to an earlier row, shows)."""
+    broken = _check_archives(session, key, folder)
+    if broken is not None:
+        return broken
     previous, expected_id = _chain_start(session)
     n = expected_id - 1
     for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id)).yield_per(1000):
@@ -184,8 +243,14 @@ def verify(session, key: bytes) -> Verdict:
             return Verdict(n, e.id, f"第 {e.id} 条记录与其校验码不符：被改动过")
         previous, expected_id, n = e.mac, expected_id + 1, n + 1
     head = session.get(AuditHead, 1)
-    if head is not None and (head.count != n or head.mac != previous):
-        return Verdict(n, n + 1, f"链尾应为第 {head.count} 条，实有 {n} 条：最后的记录被删除过")
+    if head is None:
+        if n:
+            return Verdict(n, n + 1, "审计链头缺失：被删除过")
+    else:
+        if not head.seal or not hmac.compare_digest(_head_seal(key, head.count, head.mac), head.seal):
+            return Verdict(n, n + 1, "审计链头与其校验码不符：被改动或重置过（链尾的记录可能被删除）")
+        if head.count != n or head.mac != previous:
+            return Verdict(n, n + 1, f"链尾应为第 {head.count} 条，实有 {n} 条：最后的记录被删除过")
     archived = _chain_start(session)[1] - 1
     return Verdict(n, None, f"审计记录 {n:,} 条，链完整" + (f"（其中前 {archived:,} 条已归档）" if archived else ""))
 
@@ -223,26 +288,34 @@ def archive(session, key: bytes, *, before: dt.datetime, folder: Path, now: dt.d
             fh.write(json.dumps(_row_dict(e), ensure_ascii=False, sort_keys=True) + "\n")
     os.replace(draft, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    session.add(AuditArchive(at=now, first_id=first, last_id=last, last_mac=mac, file_name=path.name,
-                             file_sha256=digest))
+    record = AuditArchive(at=now, first_id=first, last_id=last, last_mac=mac, file_name=path.name, file_sha256=digest)
+    record.seal = _archive_seal(key, _archive_seals(session), record)
+    session.add(record)
     session.execute(delete(AuditEntry).where(AuditEntry.id <= last))
     session.flush()
     return len(rows), path
 
 
-def verify_archive(path: Path, key: bytes) -> Verdict:
-    """Check an archive file on its own: its rows chain from the MAC its first line names."""
+def _walk_archive(path: Path, key: bytes) -> tuple[Verdict, str, str]:
+    """An archive file's own chain: (verdict, the MAC it starts from, the MAC of its last row)."""
     import gzip
 
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         header = json.loads(fh.readline())
-        previous, expected, n = header["previous_mac"], header["first_id"], 0
+        start = previous = header["previous_mac"]
+        expected, n = header["first_id"], 0
         for line in fh:
             row = json.loads(line)
             row["at"] = dt.datetime.fromisoformat(row["at"])
             if row["id"] != expected or not hmac.compare_digest(_mac(key, previous, row), row["mac"]):
-                return Verdict(n, expected, f"归档 {path.name} 第 {expected} 条记录缺失或被改动")
+                return Verdict(n, expected, f"归档 {path.name} 第 {expected} 条记录缺失或被改动"), start, previous
             previous, expected, n = row["mac"], expected + 1, n + 1
     if expected - 1 != header["last_id"]:
-        return Verdict(n, expected, f"归档 {path.name} 应到第 {header['last_id']} 条，实到第 {expected - 1} 条")
-    return Verdict(n, None, f"归档 {path.name}：{n:,} 条，链完整")
+        return (Verdict(n, expected, f"归档 {path.name} 应到第 {header['last_id']} 条，实到第 {expected - 1} 条"),
+                start, previous)
+    return Verdict(n, None, f"归档 {path.name}：{n:,} 条，链完整"), start, previous
+
+
+def verify_archive(path: Path, key: bytes) -> Verdict:
+    """Check an archive file on its own: its rows chain from the MAC its first line names."""
+    return _walk_archive(path, key)[0]

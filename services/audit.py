@@ -6,7 +6,7 @@ from __future__ import annotations
 from data import audit
 from data.db import session_factory
 from services.access import AccessDenied, Caller, require, scope_of
-from services.engine import get_engine
+from services.engine import get_config, get_engine
 
 
 def record(url: str, action: str, *, object: str = "", township: str = "", detail: dict | None = None,  # noqa: A002
@@ -83,10 +83,21 @@ def entries(url: str, caller: Caller, *, start, end, actor: str = "", actions: t
                                        "township", "outcome", "detail"])
 
 
+def archive_folder():
+    """The deployment's audit archive folder ([audit] archive_folder; relative to the project)."""
+    from pathlib import Path
+
+    from data.db import PROJECT_ROOT
+
+    folder = Path(get_config().audit.archive_folder)
+    return folder if folder.is_absolute() else PROJECT_ROOT / folder
+
+
 def verify_chain(url: str, caller: Caller) -> audit.Verdict:
+    """The whole trail: archive records and their files, the rows, the sealed head."""
     allowed(url, caller, "audit.view")
     with session_factory(get_engine(url))() as session:
-        return audit.verify(session, audit.audit_key())
+        return audit.verify(session, audit.audit_key(), folder=archive_folder())
 
 
 def known_actions(url: str) -> list[str]:

@@ -214,3 +214,84 @@ def test_cli_archive_by_retention_then_verify_with_the_file(tmp_path):
         kept = conn.execute(text("SELECT actor FROM audit_entry ORDER BY id")).scalars().all()
     engine.dispose()
     assert kept[:2] == ["d179", "d1"] and kept[2].startswith("os:")  # the archiving itself, by the OS user
+
+
+# -- the ends of the trail (issue 26): its head and its archive records are sealed with the key too ----------------
+
+def _mac_of(conn, row_id: int) -> str:
+    return conn.execute(text(f"SELECT mac FROM audit_entry WHERE id = {row_id}")).scalar_one()
+
+
+TRUNCATIONS = {
+    # the last two rows deleted and the head set back to the row before them, as a tamperer without the key would
+    "tail cut, head reset": lambda c: (c.execute(text("DELETE FROM audit_entry WHERE id > 4")),
+                                       c.execute(text("UPDATE audit_head SET count = 4, mac = :m"),
+                                                 {"m": _mac_of(c, 4)})),
+    # the first rows deleted: the chain starts at row 3
+    "head cut": lambda c: c.execute(text("DELETE FROM audit_entry WHERE id IN (3, 4)")),
+    # the first rows deleted behind an archive record that names them, with no file and a made-up seal
+    "head cut, forged archive record": lambda c: (
+        c.execute(text("INSERT INTO audit_archive (at, first_id, last_id, last_mac, file_name, file_sha256, seal) "
+                       "VALUES ('2026-11-30', 3, 4, :m, 'audit-000000003-000000004.jsonl.gz', :z, :z)"),
+                  {"m": _mac_of(c, 4), "z": "0" * 64}),
+        c.execute(text("DELETE FROM audit_entry WHERE id IN (3, 4)"))),
+    "head row edited": lambda c: c.execute(text("UPDATE audit_head SET count = count + 1")),
+    "head seal removed": lambda c: c.execute(text("UPDATE audit_head SET seal = NULL")),
+    "archive record removed": lambda c: c.execute(text("DELETE FROM audit_archive")),
+    "archive file deleted": None,  # done on the file system below
+    "archive file replaced": None,
+}
+
+
+@pytest.mark.parametrize("how", list(TRUNCATIONS))
+def test_a_trail_cut_at_either_end_fails_cli_verify_naming_why(tmp_path, how):
+    """Six rows, the first two archived to the deployment's archive folder; then one way of shortening the trail
+    or of faking its ends; `cli.py audit verify` exits 1 and says what is wrong."""
+    import re
+
+    url = f"sqlite:///{tmp_path / 'ends.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    folder = tmp_path / "archive"
+    with session_factory(engine).begin() as s:
+        for i in range(6):
+            record(s, "login", actor=f"u{i}", now=T0 + dt.timedelta(days=i), key=KEY)
+    from data.audit import archive
+
+    with session_factory(engine).begin() as s:
+        n, path = archive(s, KEY, before=T0 + dt.timedelta(days=2), folder=folder, now=T0 + dt.timedelta(days=7))
+    assert n == 2
+    config = (ROOT / "config" / "dashboard.toml").read_text(encoding="utf-8")
+    own = tmp_path / "dashboard.toml"
+    own.write_text(re.sub(r'(?m)^archive_folder = .*$', f'archive_folder = "{folder}"', config), encoding="utf-8")
+    env = {**os.environ, "ELDERCARE_AUDIT_KEY": KEY.hex(), "ELDERCARE_CONFIG": str(own)}
+
+    def verify_cli():
+        return subprocess.run([sys.executable, "cli.py", "audit", "verify", "--database-url", url], cwd=ROOT, env=env,
+                              capture_output=True, text=True)
+
+    before = verify_cli()
+    assert before.returncode == 0 and "审计记录 6 条，链完整（其中前 2 条已归档）" in before.stdout, before.stderr
+    if TRUNCATIONS[how] is not None:
+        with engine.begin() as conn:
+            TRUNCATIONS[how](conn)
+    elif how == "archive file deleted":
+        path.unlink()
+    else:  # a file of the same name whose rows chain, but not the archived ones
+        import gzip
+        import hashlib
+
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+        old = hashlib.sha256(path.read_bytes()).hexdigest()
+        path.write_bytes(gzip.compress(("\n".join(lines[:2]) + "\n").encode()))  # the header and the first row
+        assert hashlib.sha256(path.read_bytes()).hexdigest() != old
+    engine.dispose()
+    after = verify_cli()
+    why = {"tail cut, head reset": "审计链头与其校验码不符", "head cut": "第 3 条记录缺失",
+           "head cut, forged archive record": "校验码不符：被伪造或改动过",
+           "head row edited": "审计链头与其校验码不符", "head seal removed": "审计链头与其校验码不符",
+           "archive record removed": "第 1 条记录缺失", "archive file deleted": "不在",
+           "archive file replaced": "SHA-256 与记录不符"}[how]
+    assert after.returncode == 1, (how, after.stdout, after.stderr)
+    assert why in after.stderr, (how, after.stderr)
