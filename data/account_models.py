@@ -55,3 +55,14 @@ class UserSession(Base):
     last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     end_reason: Mapped[str | None] = mapped_column(String(16))  # logout, idle, absolute, disabled, revoked
+
+
+class SignInThrottle(Base):
+    __tablename__ = "sign_in_throttle"
+    __table_args__ = ({"comment": "failed sign-ins counted per login, per client address and per both, each with "
+                                  "the time before which that key is refused (a growing delay, not a lock)"},)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # pair:LOGIN|ADDR, client:ADDR, login:LOGIN
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)

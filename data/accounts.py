@@ -3,10 +3,15 @@
 - Passwords: at least 8 characters of at least 3 classes (lower case, upper case,
   digits, others); hashed with argon2id; a new or reset password must be changed
   at the next sign-in.
-- Sign-in: ``max_failures`` wrong passwords in a row lock the account for
-  ``lockout_minutes`` (a correct password during the lock does not sign in). An
-  unknown login costs the same hash as a known one, so timing does not tell
-  which logins exist.
+- Sign-in: one answer for every refusal (unknown login, wrong password, disabled
+  account) after the same work (one argon2 verification), so neither the words nor
+  the time tell which logins exist. Failures are counted per login and client
+  address together, per address and per login (``SignInThrottle``); past a number
+  of free tries each key waits a delay that doubles with every further failure, up
+  to ``lockout_minutes``. A stranger elsewhere therefore slows their own address,
+  not the person whose login they type, unless they fail many times more than that
+  person could (the per-login key); the security administrator sees the keys that
+  wait and clears them (``throttles``, ``unlock``).
 - Sessions: a random 256-bit token (the cookie's value), stored as its SHA-256;
   it ends after ``idle_minutes`` without a request, ``absolute_hours`` after
   sign-in, on sign-out, and when the account is disabled or its password reset.
@@ -17,7 +22,6 @@ Every function takes a SQLAlchemy session (the caller owns the transaction) and
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -30,7 +34,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 
-from data.account_models import ROLES, UserAccount, UserSession
+from data.account_models import ROLES, SignInThrottle, UserAccount, UserSession
 from data.audit import Actor
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,39}$")
@@ -85,7 +89,7 @@ class User:
 @dataclass(frozen=True)
 class SignIn:
     """The outcome of a sign-in attempt: ``user`` and ``token`` on success, else ``refused`` (a reason code:
-    unknown, wrong_password, locked, disabled) and the words to show."""
+    unknown, wrong_password, disabled, throttled) and the words to show (the same for the first three)."""
 
     user: User | None
     token: str | None
@@ -159,37 +163,87 @@ def add_user(session, login: str, password: str, roles: Iterable[str], *, now: d
     return _user(account)
 
 
-def sign_in(session, login: str, password: str, *, now: dt.datetime, policy: Policy = Policy()) -> SignIn:
+REFUSED = "登录名或密码不正确"  # every refusal says this, whatever the reason (recorded in the audit trail)
+
+# free failures before a key waits, as multiples of the policy's max_failures: the person at their own address
+# gets max_failures; an address trying many logins 4x; a login tried from many addresses 10x
+FREE_TRIES = {"pair": 1, "client": 4, "login": 10}
+
+
+def _throttle_keys(login: str, client: str) -> dict[str, str]:
+    login = login.strip().lower()[:40]
+    keys = {"login": f"login:{login}"}
+    if client:
+        keys |= {"pair": f"pair:{login}|{client[:64]}", "client": f"client:{client[:64]}"}
+    return keys
+
+
+def _delay(failures: int, free: int, cap_s: float) -> float:
+    """Seconds a key waits after ``failures``: none within ``free``, then 1, 2, 4 … up to ``cap_s``."""
+    over = failures - free
+    return 0.0 if over <= 0 else min(2.0 ** min(over - 1, 30), cap_s)
+
+
+def throttled_for(session, login: str, client: str, *, now: dt.datetime) -> float:
+    """Seconds before a sign-in of ``login`` from ``client`` is tried again (0: now)."""
+    rows = session.scalars(select(SignInThrottle).where(
+        SignInThrottle.key.in_(list(_throttle_keys(login, client).values())))).all()
+    waits = [(r.blocked_until - now).total_seconds() for r in rows if r.blocked_until is not None]
+    return max([0.0, *waits])
+
+
+def _count_failure(session, login: str, client: str, *, now: dt.datetime, policy: Policy) -> None:
+    for kind, key in _throttle_keys(login, client).items():
+        row = session.get(SignInThrottle, key)
+        if row is None:
+            row = SignInThrottle(key=key, failures=0, last_failure_at=now)
+            session.add(row)
+        elif now - row.last_failure_at > dt.timedelta(minutes=policy.lockout_minutes) * 2:
+            row.failures = 0  # a quiet while forgives the past
+        row.failures += 1
+        row.last_failure_at = now
+        wait = _delay(row.failures, FREE_TRIES[kind] * policy.max_failures, policy.lockout_minutes * 60)
+        row.blocked_until = now + dt.timedelta(seconds=wait) if wait else None
+
+
+def sign_in(session, login: str, password: str, *, now: dt.datetime, policy: Policy = Policy(),
+            client: str = "") -> SignIn:
+    """One sign-in attempt from ``client`` (an address; "" when unknown). Refused with the same words and the
+    same work whether the login is unknown, the password wrong or the account disabled; refused without any work
+    while a key of the attempt waits (throttled)."""
+    wait = throttled_for(session, login, client, now=now)
+    if wait > 0:
+        return SignIn(None, None, "throttled", f"尝试过于频繁，请 {int(wait) + 1} 秒后再试")
     account = session.scalar(select(UserAccount).where(UserAccount.login == login.strip().lower()))
-    if account is None:
-        with contextlib.suppress(VerificationError):  # the same work as a wrong password: timing tells nothing
-            _hasher.verify(_dummy(), password)
-        return SignIn(None, None, "unknown", "登录名或密码不正确")
-    if account.disabled:
-        return SignIn(None, None, "disabled", "账号已停用，请联系安全管理员")
-    if account.locked_until is not None and account.locked_until > now:
-        left = int((account.locked_until - now).total_seconds() // 60) + 1
-        return SignIn(None, None, "locked", f"连续 {policy.max_failures} 次密码错误，账号已锁定，约 {left} 分钟后再试"
-                                            "（或请安全管理员解锁）")
-    try:
-        _hasher.verify(account.password_hash, password)
+    reason = None
+    try:  # exactly one verification on every path: timing tells nothing
+        _hasher.verify(account.password_hash if account is not None else _dummy(), password)
     except (VerificationError, InvalidHashError):
-        account.failed_logins += 1
-        if account.failed_logins >= policy.max_failures:
-            account.locked_until = now + dt.timedelta(minutes=policy.lockout_minutes)
-            account.failed_logins = 0
-            return SignIn(None, None, "locked", f"连续 {policy.max_failures} 次密码错误，账号已锁定 "
-                                                f"{policy.lockout_minutes:g} 分钟")
-        left = policy.max_failures - account.failed_logins
-        return SignIn(None, None, "wrong_password", f"登录名或密码不正确（再错 {left} 次将锁定账号）")
-    account.failed_logins = 0
-    account.locked_until = None
+        reason = "unknown" if account is None else "wrong_password"
+    if reason is None and account is None:
+        reason = "unknown"  # the dummy's own text typed in
+    if reason is None and account.disabled:
+        reason = "disabled"
+    if reason is not None:
+        _count_failure(session, login, client, now=now, policy=policy)
+        return SignIn(None, None, reason, REFUSED)
+    for key in (k for kind, k in _throttle_keys(login, client).items() if kind != "client"):
+        row = session.get(SignInThrottle, key)
+        if row is not None:
+            session.delete(row)
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
     token = secrets.token_urlsafe(32)
     session.add(UserSession(token_sha256=token_hash(token), account_id=account.id, created_at=now, last_seen_at=now))
     session.flush()
     return SignIn(_user(account), token, None, "已登录")
+
+
+def throttles(session, *, now: dt.datetime) -> list[dict]:
+    """The keys that wait now or have failures counted, newest first: what the security administrator sees."""
+    rows = session.scalars(select(SignInThrottle).order_by(SignInThrottle.last_failure_at.desc())).all()
+    return [{"key": r.key, "failures": r.failures, "last_failure_at": r.last_failure_at,
+             "waits_s": max(0.0, (r.blocked_until - now).total_seconds()) if r.blocked_until else 0.0} for r in rows]
 
 
 SEEN_EVERY = dt.timedelta(seconds=60)  # last-seen is written at most once a minute (every page run reads it)
@@ -310,9 +364,24 @@ def disable(session, login: str, *, now: dt.datetime) -> int:
     return _end_sessions(session, account.id, now, "disabled")
 
 
-def unlock(session, login: str) -> None:
+def unlock(session, login: str) -> int:
+    """Clear the failures counted for ``login`` (alone and with any address); returns how many keys were cleared."""
     account = _get(session, login)
     account.failed_logins, account.locked_until = 0, None
+    keys = session.scalars(select(SignInThrottle).where(
+        SignInThrottle.key.like(f"pair:{account.login}|%") | (SignInThrottle.key == f"login:{account.login}"))).all()
+    for row in keys:
+        session.delete(row)
+    return len(keys)
+
+
+def clear_throttle(session, key: str) -> None:
+    """Clear one key of ``throttles`` (an address, say, after the security administrator has checked it)."""
+    row = session.get(SignInThrottle, key)
+    if row is None:
+        msg = f"没有这个登录限制：{key!r}"
+        raise AccountError(msg)
+    session.delete(row)
 
 
 def accounts(session) -> list[dict]:
@@ -370,4 +439,6 @@ def has_scoped_accounts(session) -> bool:
 
 
 def has_demo_accounts(session) -> bool:
-    return session.scalar(select(UserAccount.id).where(UserAccount.is_demo.is_(True)).limit(1)) is not None
+    """Whether an enabled demo account exists (a disabled one is not advertised)."""
+    return session.scalar(select(UserAccount.id).where(UserAccount.is_demo.is_(True), UserAccount.disabled.is_(False))
+                          .limit(1)) is not None

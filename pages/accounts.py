@@ -21,14 +21,17 @@ if done:
     st.success(done)
 
 rows = accounts.listing(url, caller())
+limits = accounts.throttle_listing(url, caller())
+waiting = {t["key"].split(":", 1)[1].split("|")[0] for t in limits if t["waits_s"] > 0 and t["key"].startswith(("login:", "pair:"))}
 table = pd.DataFrame([{
     "登录名": a["login"], "姓名": a["display_name"], "角色": "、".join(ROLE_ZH[r] for r in a["roles"]),
     "乡镇": "、".join(a["townships"]) or "—", "区县": a["district"] or "全部",
-    "状态": "停用" if a["disabled"] else ("锁定" if a["locked_until"] else "正常"),
+    "状态": "停用" if a["disabled"] else ("登录受限" if a["login"] in waiting else "正常"),
     "须改密码": "是" if a["must_change_password"] else "", "创建": f"{a['created_at']:%Y-%m-%d}"} for a in rows])
 st.dataframe(table, hide_index=True, width="stretch")
 
-tab_add, tab_change = st.tabs([pick("新建账号", "New account"), pick("停用 / 解锁 / 重置密码", "Change")])
+tab_add, tab_change, tab_limits = st.tabs([pick("新建账号", "New account"), pick("停用 / 解锁 / 重置密码", "Change"),
+                                           pick(f"登录限制（{len(limits)}）", f"Sign-in limits ({len(limits)})")])
 
 
 def run(action: str, login: str, **kw) -> None:
@@ -72,3 +75,15 @@ with tab_change:
                                 max_chars=200)
             if st.form_submit_button(pick("重置密码", "Reset password")):
                 run("reset-password", who, password=new)
+
+with tab_limits:
+    st.caption(pick("密码错误按“登录名+地址”、地址、登录名分别计数；超过免费次数后每次错误等待时间加倍（最长见 [auth] lockout_minutes）。"
+                    "陌生地址的尝试只会让该地址等待，不会锁住本人。", "Failures per login and address; a doubling wait."))
+    if limits:
+        st.dataframe(pd.DataFrame([{"限制对象": t["key"], "失败次数": t["failures"], "最近失败（UTC）": f"{t['last_failure_at']:%Y-%m-%d %H:%M:%S}",
+                                    "还需等待（秒）": round(t["waits_s"])} for t in limits]), hide_index=True, width="stretch")
+        key = st.selectbox(pick("解除哪一项", "Clear"), options=[t["key"] for t in limits])
+        if st.button(pick("解除该限制", "Clear it")):
+            run("clear-throttle", key)
+    else:
+        st.info(pick("当前没有登录限制。", "No sign-in limits."))

@@ -11,7 +11,7 @@ from services import audit as audit_service
 from services.access import Caller
 from services.engine import get_engine
 
-CHANGES = ("add", "disable", "reset-password", "unlock", "link")
+CHANGES = ("add", "disable", "reset-password", "unlock", "link", "clear-throttle")
 
 
 def change(url: str, caller: Caller, action: str, login: str, *, password: str = "", roles: tuple[str, ...] = (),
@@ -41,8 +41,11 @@ def change(url: str, caller: Caller, action: str, login: str, *, password: str =
                 accounts.reset_password(session, login, password, now=now)
                 done = f"已重置 {login} 的密码；其登录会话已全部结束，下次登录须修改密码"
             elif action == "unlock":
-                accounts.unlock(session, login)
-                done = f"已解锁账号 {login}"
+                n = accounts.unlock(session, login)
+                done = f"已解除账号 {login} 的登录限制（{n} 项）"
+            elif action == "clear-throttle":  # ``login`` is a key of throttles(): an address or a login
+                accounts.clear_throttle(session, login)
+                done = f"已解除登录限制 {login}"
             else:
                 accounts.link_external(session, login, external_id)
                 detail = {"external_id": external_id or ""}
@@ -61,3 +64,11 @@ def listing(url: str, caller: Caller) -> list[dict]:
     audit_service.allowed(url, caller, "account")
     with session_factory(get_engine(url))() as session:
         return accounts.accounts(session)
+
+
+def throttle_listing(url: str, caller: Caller) -> list[dict]:
+    """Failed sign-ins counted per login, address and both, and how long each still waits (the security
+    administrator's or the command line's only)."""
+    audit_service.allowed(url, caller, "account")
+    with session_factory(get_engine(url))() as session:
+        return accounts.throttles(session, now=utc_now())

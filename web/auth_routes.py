@@ -12,10 +12,13 @@ is a row of the audit trail. Bodies are read only up to 4 KB.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import secrets
 from urllib.parse import parse_qs
 
+import anyio
+import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -56,8 +59,25 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _client(request: Request) -> str:
+def _peer(request: Request) -> str:
     return request.client.host if request.client else ""
+
+
+def _client(request: Request) -> str:
+    """The address a request comes from: the peer, or behind the reverse proxy on this machine (a loopback peer)
+    the address it names last in X-Forwarded-For (the one it saw itself), so that sign-in limits and the audit
+    trail tell the intranet's users apart rather than all being the proxy."""
+    import ipaddress
+
+    peer = _peer(request)
+    forwarded = request.headers.get("x-forwarded-for", "")
+    try:
+        trusted = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        trusted = False
+    if trusted and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64]
+    return peer
 
 
 def _secure(request: Request) -> bool:
@@ -101,15 +121,32 @@ _PASSWORD_FIELDS = ('<label for="old">原密码</label><input id="old" name="old
 
 
 def listens_on_loopback() -> bool:
-    """Whether the server is bound to this machine only (the demo accounts sign in only then)."""
+    """Whether the server is bound to this machine only (the proxy mode trusts its header only then)."""
     from streamlit import config
 
     return str(config.get_option("server.address") or "") in ("127.0.0.1", "localhost", "::1")
 
 
-def _demo_banner() -> str:
-    """The demo accounts, listed on the sign-in page while the database has them and the server is local."""
-    if not listens_on_loopback():
+PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip", "forwarded")
+
+
+def from_this_machine(request: Request) -> bool:
+    """Whether the request itself comes from this machine: a loopback peer that no proxy forwarded (behind the
+    README's reverse proxy every request has a loopback peer, but carries the proxy's headers). The demo accounts
+    sign in, and are listed, only then."""
+    import ipaddress
+
+    try:
+        loopback = ipaddress.ip_address(_peer(request)).is_loopback
+    except ValueError:
+        return False
+    return loopback and not any(h in request.headers for h in PROXY_HEADERS)
+
+
+def _demo_banner(request: Request) -> str:
+    """The demo accounts, listed on the sign-in page while the database has enabled ones and the request comes
+    from this machine."""
+    if not from_this_machine(request):
         return ""
     with session_factory(_engine())() as session:
         if not accounts.has_demo_accounts(session):
@@ -123,7 +160,7 @@ def _demo_banner() -> str:
 
 def login_page(request: Request, message: str = "", status: int = 200, ok: bool = False) -> Response:
     return _page(request, title="登录", action="/account/login", fields=_LOGIN_FIELDS, button="登录", message=message,
-                 status=status, ok=ok, after=_demo_banner())
+                 status=status, ok=ok, after=_demo_banner(request))
 
 
 async def login(request: Request) -> Response:
@@ -134,18 +171,10 @@ async def login(request: Request) -> Response:
     if fields is None:
         return login_page(request, "表单已过期，请重新输入", status=400)
     login_name = fields.get("login", "").strip()[:40]
-    policy = accounts.policy_of(get_config().auth)
-    now = _now()
-    with session_factory(_engine()).begin() as session:
-        result = accounts.sign_in(session, login_name, fields.get("password", ""), now=now, policy=policy)
-        if result.user is not None and result.user.is_demo and not listens_on_loopback():
-            accounts.sign_out(session, result.token, now=now)
-            result = accounts.SignIn(None, None, "demo_remote", "演示账号只能在本机使用（服务须监听 127.0.0.1）")
-        audit.record_now(session, "login", actor=login_name or "(空)", client=_client(request),
-                         outcome="ok" if result.user else "refused",
-                         role=",".join(result.user.roles) if result.user else "",
-                         session_id=accounts.token_hash(result.token)[:16] if result.token else "",
-                         detail={} if result.user else {"why": result.refused})
+    # the password hash is slow on purpose: it runs in a worker thread, at most HASHING at a time, so a burst of
+    # sign-ins waits its turn while every other request (the dashboard's own) is answered
+    result = await anyio.to_thread.run_sync(_sign_in, login_name, fields.get("password", ""), _client(request),
+                                            from_this_machine(request), limiter=_hashing())
     if result.user is None:
         return login_page(request, result.message, status=401)
     target = "/account/password" if result.user.must_change_password else "/"
@@ -154,6 +183,31 @@ async def login(request: Request) -> Response:
                         path="/")
     response.delete_cookie(CSRF_COOKIE, path="/account")
     return response
+
+
+HASHING = 2  # sign-ins verified at once (the machine's cores); more wait in line
+
+
+@functools.cache
+def _hashing() -> anyio.CapacityLimiter:
+    return anyio.CapacityLimiter(HASHING)
+
+
+def _sign_in(login_name: str, password: str, client: str, local: bool) -> accounts.SignIn:
+    """One attempt, recorded in the audit trail with its reason (the page says the same words for every refusal)."""
+    policy = accounts.policy_of(get_config().auth)
+    now = _now()
+    with session_factory(_engine()).begin() as session:
+        result = accounts.sign_in(session, login_name, password, now=now, policy=policy, client=client)
+        if result.user is not None and result.user.is_demo and not local:
+            accounts.sign_out(session, result.token, now=now)
+            result = accounts.SignIn(None, None, "demo_remote", "演示账号只能在本机使用（不经代理，从 127.0.0.1 访问）")
+        audit.record_now(session, "login", actor=login_name or "(空)", client=client,
+                         outcome="ok" if result.user else "refused",
+                         role=",".join(result.user.roles) if result.user else "",
+                         session_id=accounts.token_hash(result.token)[:16] if result.token else "",
+                         detail={} if result.user else {"why": result.refused})
+    return result
 
 
 async def logout(request: Request) -> Response:

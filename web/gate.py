@@ -1,5 +1,6 @@
 """The sign-in gate in front of the dashboard (local mode): a browser opening a page without a live session is
-sent to /account/login before any of the app is served.
+sent to /account/login before any of the app is served, and Streamlit's upload, media and metrics routes answer
+nobody without one.
 
 Plain ASGI, so it sees every request first. Only page navigations (a GET asking for HTML, outside the
 sign-in forms and Streamlit's own asset and health routes) are checked; each page run checks the session
@@ -16,6 +17,9 @@ from data.db import database_url, session_factory
 from services.engine import get_config, get_engine
 from web.auth_routes import SESSION_COOKIE
 
+# Streamlit's own routes that hand out or take in data: refused (403) to a request without a signed-in session,
+# whatever it asks for (an upload PUT, a media file, the metrics)
+SESSION_PREFIXES = ("/_stcore/upload_file", "/media/", "/_stcore/metrics")
 OPEN_PREFIXES = ("/account/", "/auth/", "/oauth2callback", "/_stcore/", "/static/", "/app/static/", "/component/",
                  "/media/", "/favicon")
 
@@ -53,6 +57,12 @@ class SignInGate:
         self.app = app
 
     async def __call__(self, scope, receive, send) -> None:
+        if (scope["type"] == "http" and scope["path"].startswith(SESSION_PREFIXES) and get_config().auth.mode == "local"
+                and not _signed_in(_cookie(scope["headers"], SESSION_COOKIE))):
+            await send({"type": "http.response.start", "status": 403,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]})
+            await send({"type": "http.response.body", "body": "请先登录（sign in first）".encode()})
+            return
         if (scope["type"] == "http" and scope["method"] == "GET" and get_config().auth.mode == "local"
                 and not scope["path"].startswith(OPEN_PREFIXES) and _wants_html(scope["headers"])
                 and not _signed_in(_cookie(scope["headers"], SESSION_COOKIE))):
