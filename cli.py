@@ -121,18 +121,17 @@ def _cmd_user(args: argparse.Namespace) -> int:
 def _cmd_audit(args: argparse.Namespace) -> int:
     from data import audit
     from data.db import create_schema, database_url, make_engine, session_factory
+    from services.audit import archive_folder
 
     engine = make_engine(database_url(args.database_url))
     create_schema(engine)
     key = audit.audit_key()
     if args.action == "archive":  # rows older than the retention go to a file, never dropped
         from config import load_config
-        from data.db import PROJECT_ROOT
         from data.live_models import utc_now
 
         settings = load_config().audit
-        folder = Path(settings.archive_folder)
-        folder = folder if folder.is_absolute() else PROJECT_ROOT / folder
+        folder = archive_folder()
         now = utc_now()
         try:
             with session_factory(engine).begin() as session:
@@ -151,8 +150,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
               f"没有早于 {settings.retention_days} 天的审计记录")
         return 0
     verdicts = [audit.verify_archive(Path(f), key) for f in args.archive or ()]
-    with session_factory(engine)() as session:
-        verdicts.append(audit.verify(session, key))
+    with session_factory(engine)() as session:  # the archive records, their files, the rows and the sealed head
+        verdicts.append(audit.verify(session, key, folder=archive_folder()))
     for verdict in verdicts:
         print(verdict.why, file=sys.stdout if verdict.ok else sys.stderr)
     return 0 if all(v.ok for v in verdicts) else 1
@@ -616,7 +615,7 @@ def _cmd_template(args: argparse.Namespace) -> int:
     import os
 
     from config import load_config
-    from data.imports.template import template_xlsx
+    from reports.import_template import template_xlsx
 
     towns = None
     if args.district:

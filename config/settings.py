@@ -440,6 +440,7 @@ class Imports(_Strict):
                                         "files go through the server import folder")
     max_zip_entries: int = Field(ge=1, le=100_000)
     max_zip_ratio: float = Field(gt=1, le=10_000)
+    max_unzipped_mb: float = Field(gt=0, le=100_000, description="the most a zip may unpack to, in all")
     missing_values: tuple[str, ...]
     total_row_labels: tuple[str, ...] = Field(min_length=1)
     township_match_m: float = Field(ge=0, le=5000)

@@ -31,7 +31,7 @@ from data.db import create_schema, make_engine, session_factory
 from data.live import EventRow, HeartbeatRow, LiveStore
 from data.live_models import utc_now
 from ingest.guard import CREDENTIAL, WriteGuard
-from ingest.schemas import Accepted, EventIn, HeartbeatIn, event_payload, to_utc
+from ingest.schemas import Accepted, EventIn, HeartbeatIn, event_payload, personal_data, to_utc
 
 log = logging.getLogger("eldercare.ingest")
 _bearer = HTTPBearer(auto_error=False, description="per-station token (writes) or reader token (reads)")
@@ -51,7 +51,10 @@ def _field(loc) -> str:
 
 
 def _json_safe(value):
-    """A rejected input as JSON can carry it: NaN and ±Infinity (which JSON cannot) as their names."""
+    """A rejected input as JSON can carry it: NaN and ±Infinity (which JSON cannot) as their names; text holding
+    personal data (an ID or phone number) is not echoed back (nor so into any log of the sender's)."""
+    if isinstance(value, str) and personal_data(value):
+        return "(已隐去：含个人信息)"
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):

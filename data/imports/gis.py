@@ -52,12 +52,32 @@ def _safe_unzip(path: Path, dest: Path, *, max_entries: int, max_ratio: float, m
             msg = f"zip 中应恰有一个 .shp 图层，实际：{names}"
             raise GisError(msg)
         stem = PurePosixPath(shps[0].filename).with_suffix("")
+        written = 0
         for info in infos:
             p = PurePosixPath(info.filename)
             if p.with_suffix("") == stem and p.suffix.lower() in SHAPEFILE_PARTS:
                 # our own file name; nothing of the archive's path reaches the file system
-                (dest / f"layer{p.suffix.lower()}").write_bytes(zf.read(info))
+                written += _stream_member(zf, info, dest / f"layer{p.suffix.lower()}", max_bytes - written)
     return dest / "layer.shp"
+
+
+def _stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: float) -> int:
+    """Copy one member to ``target`` a megabyte at a time, never more than ``budget`` bytes (a member may unpack to
+    more than its header says); returns the bytes written."""
+    written = 0
+    name = PurePosixPath(info.filename).name
+    try:
+        with zf.open(info) as src, target.open("wb") as out:
+            while chunk := src.read(1 << 20):
+                written += len(chunk)
+                if written > budget:
+                    msg = f"zip 中的 {name} 解压后超过上限（其目录所记的大小不实）：可能是恶意构造的压缩文件，未读取"
+                    raise GisError(msg)
+                out.write(chunk)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:  # a member that does not unpack to what its header says
+        msg = f"zip 中的 {name} 已损坏或与其目录不符（{exc}）：请重新打包后再导入"
+        raise GisError(msg) from None
+    return written
 
 
 def _gk_fix(crs: CRS, frame: gpd.GeoDataFrame) -> tuple[CRS, str | None]:
@@ -98,7 +118,7 @@ def parse_crs(text: str) -> CRS:
 
 
 def read_gis(path: str | Path, *, layer: str | None = None, crs: str | None = None, encoding: str | None = None,
-             max_entries: int = 200, max_ratio: float = 100.0, max_bytes: float = 2e9) -> GisLayer:
+             max_entries: int = 200, max_ratio: float = 100.0, max_bytes: float = 1e9) -> GisLayer:
     """The layer's features in WGS84, with notices (CRS used, encoding, fixes)."""
     import pyogrio
 

@@ -139,7 +139,7 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
     if kind in ("district", "townships", "communities"):
         layer = gis.read_gis(path, layer=options.layer, crs=options.crs, encoding=options.encoding,
                              max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio,
-                             max_bytes=config.imports.max_file_mb * 1e6 * config.imports.max_zip_ratio)
+                             max_bytes=config.imports.max_unzipped_mb * 1e6)
         if kind == "district":
             out = kinds.prepare_district(layer.frame, district)
         elif kind == "townships":
@@ -201,7 +201,8 @@ def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, confi
                            f"{counts['ways_kept']:,} 条（{len(lines):,} 段）")
     else:
         layer = gis.read_gis(path, layer=options.layer, crs=options.crs, encoding=options.encoding,
-                             max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio)
+                             max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio,
+                             max_bytes=config.imports.max_unzipped_mb * 1e6)
         out.notices += layer.notices
         lines, counts = roads.line_roads(layer.frame, area)
         classes = ["street"] * len(lines)

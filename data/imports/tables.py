@@ -68,7 +68,13 @@ def _csv_grid(path: Path, encoding: str | None) -> tuple[list[list[str]], str]:
         dialect = csv.Sniffer().sniff(sample, delimiters=",\t;|")
     except csv.Error:
         dialect = csv.excel
-    return [list(r) for r in csv.reader(io.StringIO(text), dialect)], enc
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        return [list(r) for r in reader], enc
+    except csv.Error as exc:  # a bare carriage return inside an unquoted field, say
+        msg = (f"CSV 第 {reader.line_num} 行无法解析（{exc}）：多半是字段里有单独的回车符；"
+               "请用双引号把该字段括起来，或在 Excel 中另存为 “CSV UTF-8” 后再导入")
+        raise TableError(msg) from None
 
 
 def _defused(exc: BaseException | None) -> bool:

@@ -1,7 +1,9 @@
 """Blank Excel templates for the table kinds: Chinese headers, one example row, drop-down lists.
 
 The headers are the first synonym of each field in config, so a filled-in
-template maps by itself on import. Pure: no database, no Streamlit.
+template maps by itself on import. Every cell is written through
+``reports.cells.safe_cell``: a township name taken in from a bureau's file that
+starts like a formula stays text. Pure: no database, no Streamlit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from config import DashboardConfig
 from data.imports.kinds import ELDER_FIELDS, FACILITY_FIELDS
+from reports.cells import safe_cell
 
 TEMPLATE_KINDS = ("facilities", "elders")
 _EXAMPLES = {
@@ -39,12 +42,12 @@ def template_xlsx(kind: str, config: DashboardConfig, *, townships: list[str] | 
     wb = Workbook()
     ws = wb.active
     ws.title = "数据"
-    ws.append(headers)
+    _append(ws, headers)
     example = dict(_EXAMPLES[kind])
     if kind == "facilities":
         example["kind"] = config.facility_kinds[0].name_zh
         example["township"] = (townships or ["示例街道"])[0]
-    ws.append([example.get(f.name, "") for f in fields])
+    _append(ws, [example.get(f.name, "") for f in fields])
     bold, need = Font(bold=True), PatternFill("solid", fgColor="FFE0B2")
     for i, f in enumerate(fields, start=1):
         cell = ws.cell(row=1, column=i)
@@ -60,19 +63,23 @@ def template_xlsx(kind: str, config: DashboardConfig, *, townships: list[str] | 
         if townships:
             _dropdown(ws, lists, fields.index(next(f for f in fields if f.name == "township")) + 1, townships, "B")
     notes = wb.create_sheet("说明")
-    notes.append(["字段", "列名（可用的其他列名）", "必填"])
+    _append(notes, ["字段", "列名（可用的其他列名）", "必填"])
     for f in fields:
-        notes.append([f.label_zh, "、".join(syn.get(f.name, ())[:6]), "是" if f.required else ""])
-    notes.append([])
-    notes.append(["坐标：经纬度为十进制度；高德拾取的坐标导入时用 --crs gcj02，百度用 bd09，不确定时用 auto（自动判断）。"])
+        _append(notes, [f.label_zh, "、".join(syn.get(f.name, ())[:6]), "是" if f.required else ""])
+    _append(notes, [])
+    _append(notes, ["坐标：经纬度为十进制度；高德拾取的坐标导入时用 --crs gcj02，百度用 bd09，不确定时用 auto（自动判断）。"])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
 
 
+def _append(ws, row: list) -> None:
+    ws.append([safe_cell(v) for v in row])
+
+
 def _dropdown(ws, lists, column: int, values: list[str], list_column: str) -> None:
     for i, v in enumerate(values, start=1):
-        lists[f"{list_column}{i}"] = v
+        lists[f"{list_column}{i}"] = safe_cell(v)
     letter = get_column_letter(column)
     dv = DataValidation(type="list", formula1=f"=选项!${list_column}$1:${list_column}${len(values)}", allow_blank=True)
     dv.add(f"{letter}2:{letter}5000")
