@@ -13,13 +13,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
     from data.db import database_url, make_engine
-    from data.loader import DatabaseNotEmptyError, install_demo, remove_demo
+    from data.loader import DatabaseNotEmptyError, install_demo, remove_demo, remove_demo_accounts
 
     started = time.perf_counter()
     try:
         engine = make_engine(database_url(args.database_url))
         if args.remove:
             print(remove_demo(engine))
+            return 0
+        if args.remove_accounts:
+            print(remove_demo_accounts(engine))
             return 0
         result = install_demo(engine, seed=args.seed, force=args.force, progress=lambda m: print(m, flush=True))
     except (DatabaseNotEmptyError, ValueError) as exc:
@@ -51,25 +54,18 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
+    """A station's (or a reading system's) ingest token, issued and audited as on the 数据管理 page."""
+    from data.db import create_schema, database_url, make_engine
+    from services import tokens
+    from services.access import Caller
 
-    from config import load_config
-    from data.db import create_schema, database_url, make_engine, session_factory
-    from data.live import LiveStore
-    from data.models import DataVersion, Facility
-
-    engine = make_engine(database_url(args.database_url))
-    create_schema(engine)
-    with session_factory(engine).begin() as session:
-        station = select(Facility.id).join(DataVersion, DataVersion.id == Facility.version_id).where(
-            DataVersion.is_current, Facility.code == args.station).limit(1)
-        if args.station and session.scalar(station) is None:
-            print(f"错误：设施编码 {args.station!r} 不存在（facility code not found）", file=sys.stderr)
-            return 2
-        store = LiveStore(session, load_config().live.rules)
-        token = store.issue_token(role="station" if args.station else "reader", station_code=args.station,
-                                  label=args.label)
-    print(token)
+    url = database_url(args.database_url)
+    create_schema(make_engine(url))
+    try:
+        print(tokens.issue(url, Caller.cli(), station=args.station, label=args.label, stations=None))
+    except tokens.TokenError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -82,21 +78,36 @@ def _read_password(args: argparse.Namespace) -> str | None:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+def _cmd_townships(args: argparse.Namespace) -> int:
+    from data.db import create_schema, database_url, make_engine
+    from services import accounts as account_service
+
+    url = database_url(args.database_url)
+    create_schema(make_engine(url))
+    frame = account_service.townships(url, args.district)
+    if frame.empty:
+        where = f"区县 {args.district} " if args.district else ""
+        print(f"错误：{where}没有乡镇（街道）数据：先导入（python cli.py import townships FILE --district CODE）",
+              file=sys.stderr)
+        return 2
+    for row in frame.itertuples(index=False):
+        print(f"{row.code}\t{row.name}\t{row.type}\t{row.district_code}")
+    return 0
+
+
 def _cmd_user(args: argparse.Namespace) -> int:
     from data import accounts
     from data.account_models import ROLE_ZH
     from data.db import create_schema, database_url, make_engine
-    from data.live_models import utc_now
     from services import accounts as account_service
     from services.access import Caller
 
     url = database_url(args.database_url)
     create_schema(make_engine(url))
     if args.action == "list":
-        now = utc_now()
+        waiting = account_service.limited_logins(account_service.throttle_listing(url, Caller.cli()))
         for a in account_service.listing(url, Caller.cli()):
-            state = "停用" if a["disabled"] else ("锁定至 " + f"{a['locked_until']:%H:%M} UTC"
-                                                if a["locked_until"] and a["locked_until"] > now else "正常")
+            state = "停用" if a["disabled"] else ("登录受限" if a["login"] in waiting else "正常")
             print(f"{a['login']:<20} {'、'.join(ROLE_ZH[r] for r in a['roles']):<16} {state:<8} "
                   f"{'、'.join(a['townships']) or '—'}")
         return 0
@@ -167,10 +178,12 @@ def _cmd_db(args: argparse.Namespace) -> int:
     try:
         if args.action == "secure":
             create_schema(engine)
-            passwords = [sys.stdin.readline().rstrip("\r\n") for _ in range(2)]
-            if not all(len(p) >= 12 for p in passwords):
-                print("错误：从标准输入逐行给出应用角色与接入角色的密码（各至少 12 个字符）", file=sys.stderr)
-                return 2
+            passwords = [None, None]
+            if not args.existing_roles:
+                passwords = [sys.stdin.readline().rstrip("\r\n") for _ in range(2)]
+                if not all(len(p) >= 12 for p in passwords):
+                    print("错误：从标准输入逐行给出应用角色与接入角色的密码（各至少 12 个字符）", file=sys.stderr)
+                    return 2
             rls.install(engine, app_role=args.app_role, app_password=passwords[0], ingest_role=args.ingest_role,
                         ingest_password=passwords[1])
             print(f"已启用行级安全：应用以角色 {args.app_role} 连接，实时数据接入服务以角色 {args.ingest_role} 连接")
@@ -733,6 +746,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="rebuild the demo district even if the same demo is present")
     demo.add_argument("--remove", action="store_true",
                       help="delete the demo district (its data and scenarios); imported districts are never touched")
+    demo.add_argument("--remove-accounts", action="store_true",
+                      help="delete the demo accounts only (their sign-in is the published password), keeping the "
+                      "demo district")
     demo.set_defaults(func=_cmd_demo)
 
     cov = sub.add_parser(
@@ -856,9 +872,14 @@ def build_parser() -> argparse.ArgumentParser:
     link = users.add_parser("link", help="oidc mode: map an identity provider's subject to an account")
     link.add_argument("login")
     link.add_argument("--oidc-subject", default=None, help="the provider's subject (sub); omit to unmap")
+    tw = users.add_parser("townships", help="change the townships an account is limited to (see: cli.py townships)")
+    tw.add_argument("login")
+    tw.add_argument("--township", action="append", default=None, help="12-digit township code (repeat for several; "
+                    "none: not limited)")
+    tw.add_argument("--district", default=None, help="6-digit district code the townships must belong to")
     for action, text in (("disable", "stop an account (its sessions end; it stays in the audit trail)"),
                          ("reset-password", "a new password from standard input; to be changed at next sign-in"),
-                         ("unlock", "lift a lock after failed sign-ins")):
+                         ("unlock", "clear the failed sign-ins counted for a login (alone and with any address)")):
         one = users.add_parser(action, help=text)
         one.add_argument("login")
         if action == "reset-password":
@@ -867,12 +888,22 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     usr.set_defaults(func=_cmd_user)
 
+    twp = sub.add_parser("townships", help="list the townships of the current data (code, name, type): the codes "
+                         "an account may be limited to")
+    twp.add_argument("--district", default=None, help="6-digit district code (default: every district)")
+    twp.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    twp.set_defaults(func=_cmd_townships)
+
     dbp = sub.add_parser("db", help="PostgreSQL: install the township scope's row-level security (secure) or check "
                          "the connection (check)")
     dbp.add_argument("action", choices=["secure", "check"])
     dbp.add_argument("--app-role", default="eldercare_app", help="the dashboard's role (secure)")
     dbp.add_argument("--ingest-role", default="eldercare_ingest", help="the ingest service's role (secure)")
-    dbp.add_argument("--database-url", default=None, help="secure: the tables' owner; check: the app's URL")
+    dbp.add_argument("--existing-roles", action="store_true", help="secure: the two roles exist already (made by an "
+                     "administrator): install grants and policies only, read no password (otherwise the owner needs "
+                     "CREATEROLE)")
+    dbp.add_argument("--database-url", default=None, help="secure: the tables' owner (with CREATEROLE, or "
+                     "--existing-roles); check: the app's URL")
     dbp.set_defaults(func=_cmd_db)
 
     aud = sub.add_parser("audit", help="the audit trail: verify its HMAC chain (exit 1 at the first broken row), or "
@@ -959,8 +990,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that run as the tables' owner on a secured PostgreSQL database; every other command reads or changes
+# district data and runs with the app role's URL (README "Serving an intranet")
+OWNER_COMMANDS = ("db", "audit", "ingest", "simulate", "user")
+
+
+def _owner_sees_nothing(args: argparse.Namespace) -> str | None:
+    """Why this command would run blind (the owner's connection to a secured database), or None."""
+    url = getattr(args, "database_url", None)
+    from data.db import database_url, make_engine
+
+    url = database_url(url)
+    if not url.startswith("postgresql"):
+        return None
+    from data import rls
+
+    engine = make_engine(url)
+    try:
+        return rls.visibility_problem(engine)
+    finally:
+        engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command not in OWNER_COMMANDS:
+        problem = _owner_sees_nothing(args)
+        if problem:
+            print(f"错误：{problem}", file=sys.stderr)
+            return 2
     return int(args.func(args))
 
 

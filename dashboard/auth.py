@@ -8,8 +8,9 @@ One user record (data.accounts.User: login, roles, townships) whatever the mode 
   to a local account (``python cli.py user add … --oidc-subject``), and the app's own idle timeout applies;
 - ``proxy``: the user header of a trusted gateway, accepted only while the app listens on loopback behind it.
 
-The cookie and headers are those of the browser's first request of this session (Streamlit keeps them for
-the session's life); the token read from the cookie is kept in session state, where no browser can write.
+The token read from the session cookie is kept in session state, where no browser can write, and checked on
+every run against the cookie of the connection behind the run: a Streamlit session id reused by a connection
+without the cookie (or with another's) does not carry the signed-in session over.
 """
 
 from __future__ import annotations
@@ -59,13 +60,27 @@ def _record(action: str, *, login: str, outcome: str = "ok", **detail) -> None:
                          outcome=outcome, detail=detail)
 
 
+def _request_cookie() -> str | None:
+    """The session cookie of the connection behind this run ("" when it has none), or None when no request is
+    behind it (AppTest). On a reconnection Streamlit attaches the new connection to the session, so this is read
+    anew on every run."""
+    try:
+        if not st.context.headers:  # a real connection always sends headers (Host)
+            return None
+        token = st.context.cookies.get(SESSION_COOKIE)
+    except Exception:  # noqa: BLE001  (no request behind this run)
+        return None
+    return token if isinstance(token, str) else ""
+
+
 def _local_user(policy: accounts.Policy) -> tuple[User | None, str | None]:
+    cookie = _request_cookie()
     if AUTH_TOKEN not in st.session_state:
-        try:
-            token = st.context.cookies.get(SESSION_COOKIE)
-        except Exception:  # noqa: BLE001  (no request behind this run)
-            token = None
-        st.session_state[AUTH_TOKEN] = token if isinstance(token, str) else ""
+        st.session_state[AUTH_TOKEN] = cookie or ""
+    elif cookie is not None and cookie != st.session_state[AUTH_TOKEN]:
+        # the session is driven by a connection without its cookie (a Streamlit session id reused elsewhere) or
+        # with another sign-in's: it is that connection's sign-in, or none, that counts from now on
+        st.session_state[AUTH_TOKEN] = cookie
     token = st.session_state[AUTH_TOKEN]
     if not token:
         return None, None

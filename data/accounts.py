@@ -106,7 +106,28 @@ def password_problem(password: str, login: str = "") -> str | None:
         return "密码须含小写字母、大写字母、数字、符号中的至少三类"
     if login and login.lower() in password.lower():
         return "密码不能包含登录名"
+    if _common_base(password) in _common_passwords():
+        return "这是常见的弱密码（如 Passw0rd、P@ssw0rd、Password1），请换一个不易猜到的密码"
     return None
+
+
+_LEET = str.maketrans({"@": "a", "0": "o", "$": "s", "3": "e"})
+
+
+def _common_base(password: str) -> str:
+    """A password as the common-password list compares it: lower case, @0$3 read as aose, the digits and symbols
+    at its end dropped (a list entry may keep some: 1qaz2wsx)."""
+    text = password.lower()
+    return (re.sub(r"[^a-z]+$", "", text) or text).translate(_LEET)
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    from pathlib import Path
+
+    lines = (Path(__file__).with_name("common_passwords.txt")).read_text(encoding="utf-8").splitlines()
+    words = [w.strip().lower() for w in lines if w.strip() and not w.startswith("#")]
+    return frozenset(w.translate(_LEET) for w in words) | frozenset(_common_base(w) for w in words)
 
 
 def token_hash(token: str) -> str:
@@ -362,6 +383,23 @@ def disable(session, login: str, *, now: dt.datetime) -> int:
     account = _get(session, login)
     account.disabled = True
     return _end_sessions(session, account.id, now, "disabled")
+
+
+def set_townships(session, login: str, townships: Iterable[str]) -> User:
+    """Change the townships an account is limited to (checked as for a new account); its sessions go on and read
+    the new scope at their next run."""
+    account = _get(session, login)
+    townships = tuple(dict.fromkeys(townships))
+    bad = [t for t in townships if not TOWNSHIP_CODE.match(t)]
+    if bad:
+        msg = f"乡镇代码 {bad} 无效：应为 12 位统计用区划代码"
+        raise AccountError(msg)
+    if "township_head" in account.roles and not townships:
+        msg = "乡镇负责人须指定所负责的乡镇（至少一个）"
+        raise AccountError(msg)
+    account.townships = list(townships)
+    session.flush()
+    return _user(account)
 
 
 def unlock(session, login: str) -> int:

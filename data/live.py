@@ -128,12 +128,27 @@ class LiveStore:
         return done.rowcount == 1
 
     def credential(self, token: str) -> tuple[str, str | None] | None:
-        """(role, station code) of a valid token, None for an unknown or revoked one."""
+        """(role, station code) of a valid token, None for an unknown or revoked one (a removed district's
+        stations' tokens are revoked with it: data.loader.remove_demo)."""
         row = self.session.execute(
             select(IngestCredential.role, IngestCredential.station_code)
             .where(IngestCredential.token_sha256 == token_hash(token), IngestCredential.revoked_at.is_(None))
         ).first()
         return (row.role, row.station_code) if row else None
+
+    def station_exists(self, code: str) -> bool:
+        """Whether ``code`` is a facility of some district's current data."""
+        from data.models import DataVersion, Facility
+
+        return self.session.scalar(select(Facility.id).join(DataVersion, DataVersion.id == Facility.version_id)
+                                   .where(DataVersion.is_current, Facility.code == code).limit(1)) is not None
+
+    def revoke_station_tokens(self, codes: Sequence[str]) -> int:
+        """Revoke every token of these stations (their district removed); how many."""
+        done = self.session.execute(update(IngestCredential).where(IngestCredential.station_code.in_(list(codes)),
+                                                                   IngestCredential.revoked_at.is_(None))
+                                    .values(revoked_at=self.now()))
+        return done.rowcount
 
     # ---- alert decisions --------------------------------------------------
     def _history(self, rows: list[dict]) -> None:

@@ -110,6 +110,19 @@ def demo_accounts(session, township_codes: list[str]) -> None:
     ensure_demo_accounts(session, township=(towns or codes)[0], now=dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
 
+def remove_demo_accounts(engine: Engine) -> str:
+    """Delete the demo accounts (and their sessions) only; the demo district stays."""
+    from data.accounts import remove_demo_accounts as remove
+
+    create_schema(engine)
+    from data import audit
+
+    with session_factory(engine).begin() as session:
+        n = remove(session)
+        audit.record_now(session, "account.remove_demo", actor=audit.Actor.cli(), detail={"accounts": n})
+    return f"已删除演示账号 {n} 个（演示区县保留）。" if n else "数据库中没有演示账号。"
+
+
 def remove_demo(engine: Engine, *, district_code: str = DEMO_DISTRICT) -> str:
     """Delete the demo district (its data, versions and scenarios); imported districts are refused."""
     from sqlalchemy import delete, select
@@ -124,6 +137,12 @@ def remove_demo(engine: Engine, *, district_code: str = DEMO_DISTRICT) -> str:
         if not d.is_demo:
             msg = f"区县 {district_code}（{d.name}）是导入的真实数据，不是演示区县，拒绝删除。"
             raise DatabaseNotEmptyError(msg)
+        from data.live import LiveStore
+        from data.models import DataVersion, Facility
+
+        stations = session.scalars(select(Facility.code).join(DataVersion, DataVersion.id == Facility.version_id)
+                                   .where(DataVersion.district_code == district_code)).all()
+        revoked = LiveStore(session, ()).revoke_station_tokens(sorted(set(stations)))  # their tokens end with them
         ids = select(Scenario.id).where(Scenario.district_code == district_code).scalar_subquery()
         session.execute(delete(ScenarioChange).where(ScenarioChange.scenario_id.in_(ids)))
         session.execute(delete(Scenario).where(Scenario.district_code == district_code))
@@ -132,4 +151,4 @@ def remove_demo(engine: Engine, *, district_code: str = DEMO_DISTRICT) -> str:
         from data.accounts import remove_demo_accounts
 
         remove_demo_accounts(session)
-    return f"已删除演示区县 {district_code}（含其数据版本、情景与演示账号）。"
+    return f"已删除演示区县 {district_code}（含其数据版本、情景与演示账号；吊销其站点令牌 {revoked} 个）。"

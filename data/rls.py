@@ -125,18 +125,49 @@ def _policies(table: str, using: str, app_role: str, ingest_role: str, *, ingest
     return out
 
 
+def scram_verifier(password: str, *, salt: bytes | None = None, iterations: int = 4096) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password`` (RFC 5802 / 7677): what ``CREATE ROLE …
+    PASSWORD`` is given instead of the password, so that no statement, error or server log ever holds it."""
+    import base64
+    import hashlib
+    import hmac
+    import os
+
+    salt = salt if salt is not None else os.urandom(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
 def _role(conn, name: str, password: str) -> None:
     exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :n"), {"n": name}).scalar()
     verb = "ALTER" if exists else "CREATE"
-    literal = conn.execute(text("SELECT quote_literal(:p)"), {"p": password}).scalar_one()
+    # the verifier, never the password: a failed statement is printed with its text (and logged by the server)
     conn.exec_driver_sql(f"{verb} ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE "
-                         f"PASSWORD {literal}")
+                         f"PASSWORD '{scram_verifier(password)}'")
 
 
-def install(owner_engine: Engine, *, app_role: str, app_password: str, ingest_role: str,
-            ingest_password: str) -> None:
+def owner_problem(conn) -> str | None:
+    """Why the connected role cannot install the roles and policies (None when it can): it must be able to
+    create roles (CREATEROLE, or superuser)."""
+    me = conn.execute(text("SELECT current_user, rolsuper, rolcreaterole FROM pg_roles "
+                           "WHERE rolname = current_user")).one()
+    if not (me.rolsuper or me.rolcreaterole):
+        return (f"数据库角色 {me.current_user} 没有 CREATEROLE 权限，不能建立应用角色与接入角色：请由超级用户执行 "
+                f"ALTER ROLE {me.current_user} CREATEROLE 后重试，或由管理员预先建好两个角色（LOGIN NOSUPERUSER "
+                "NOBYPASSRLS，不拥有任何表）后用 --existing-roles 运行（不再设置密码）")
+    return None
+
+
+def install(owner_engine: Engine, *, app_role: str, app_password: str | None, ingest_role: str,
+            ingest_password: str | None) -> None:
     """Create (or update) the two roles and install the grants and policies, in one transaction, as the
-    owner of the tables (create the schema first)."""
+    owner of the tables (create the schema first). With the passwords None the roles must exist already (made by
+    an administrator): only the grants and policies are installed. No password reaches a statement: roles get
+    their SCRAM verifier; a failing statement is reported without its text."""
     for name in (app_role, ingest_role):
         if not ROLE_NAME.match(name):
             msg = f"role name {name!r}: lower-case letters, digits and _ only"
@@ -144,11 +175,32 @@ def install(owner_engine: Engine, *, app_role: str, app_password: str, ingest_ro
     if owner_engine.dialect.name != "postgresql":
         msg = "row-level security needs PostgreSQL; SQLite applies the township scope in the data layer"
         raise RlsError(msg)
+    from sqlalchemy.exc import DBAPIError
+
     with owner_engine.begin() as conn:
-        _role(conn, app_role, app_password)
-        _role(conn, ingest_role, ingest_password)
-        for statement in _ddl(app_role, ingest_role):
-            conn.exec_driver_sql(statement)
+        if app_password is not None or ingest_password is not None:
+            problem = owner_problem(conn)
+            if problem:
+                raise RlsError(problem)
+        else:
+            have = set(conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:n)"),
+                                    {"n": [app_role, ingest_role]}).scalars())
+            missing = [r for r in (app_role, ingest_role) if r not in have]
+            if missing:
+                msg = f"--existing-roles：角色 {', '.join(missing)} 不存在，请先由管理员建立"
+                raise RlsError(msg)
+        try:
+            if app_password is not None:
+                _role(conn, app_role, app_password)
+            if ingest_password is not None:
+                _role(conn, ingest_role, ingest_password)
+            for statement in _ddl(app_role, ingest_role):
+                conn.exec_driver_sql(statement)
+        except DBAPIError as exc:  # the server's words, never the statement (which named a role's verifier)
+            diag = getattr(exc.orig, "diag", None)
+            first = (getattr(diag, "message_primary", None) or str(exc.orig)).splitlines()[0]
+            msg = f"安装行级安全失败：{first}"
+            raise RlsError(msg) from None
 
 
 def installed(engine: Engine) -> bool:
@@ -178,6 +230,24 @@ def role_problem(engine: Engine) -> str | None:
                                   "(relrowsecurity AND relforcerowsecurity)"), {"t": list(SCOPED_TABLES)}).scalars().all()
         if loose:
             return f"表 {', '.join(loose)} 没有启用强制行级安全（python cli.py db secure）。"
+    return None
+
+
+def visibility_problem(engine: Engine) -> str | None:
+    """Why a command reading or changing district data would see no row through this connection (None when it
+    would see them): on a secured database the tables' owner is held to the forced policies, which are written for
+    the app role only, so the owner sees nothing (unless a superuser)."""
+    if not installed(engine):
+        return None
+    with engine.connect() as conn:
+        me = conn.execute(text("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")).one()
+        if me.rolsuper:
+            return None
+        owned = conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = "
+                                  "current_user AND tablename = ANY(:t)"), {"t": list(SCOPED_TABLES)}).scalar()
+    if owned:
+        return (f"数据库角色 {me.current_user} 是表的所有者：启用行级安全后它看不到任何区县数据，本命令的结果会是空的。"
+                "请用应用角色的连接（与仪表板相同的 DATABASE_URL）运行；db secure、audit archive 才以所有者运行")
     return None
 
 

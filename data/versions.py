@@ -97,6 +97,19 @@ def districts(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["code", "name", "is_demo", "created_at"])
 
 
+def current_townships(session: Session, district: str | None = None) -> pd.DataFrame:
+    """The townships of every district's (or one district's) current data: code, name, type, district_code, by
+    code."""
+    from data.models import Township
+
+    stmt = (select(Township.code, Township.name, Township.type, Township.district_code)
+            .join(DataVersion, DataVersion.id == Township.version_id).where(DataVersion.is_current)
+            .order_by(Township.code))
+    if district is not None:
+        stmt = stmt.where(Township.district_code == district)
+    return pd.DataFrame(session.execute(stmt).all(), columns=["code", "name", "type", "district_code"])
+
+
 def get_district(session: Session, code: str) -> District:
     d = session.get(District, code)
     if d is None:

@@ -22,7 +22,7 @@ if done:
 
 rows = accounts.listing(url, caller())
 limits = accounts.throttle_listing(url, caller())
-waiting = {t["key"].split(":", 1)[1].split("|")[0] for t in limits if t["waits_s"] > 0 and t["key"].startswith(("login:", "pair:"))}
+waiting = accounts.limited_logins(limits)
 table = pd.DataFrame([{
     "登录名": a["login"], "姓名": a["display_name"], "角色": "、".join(ROLE_ZH[r] for r in a["roles"]),
     "乡镇": "、".join(a["townships"]) or "—", "区县": a["district"] or "全部",
@@ -68,8 +68,15 @@ with tab_change:
         c1, c2 = st.columns(2)
         if c1.button(pick("停用（结束其全部会话）", "Disable"), disabled=not who):
             run("disable", who)
-        if c2.button(pick("解锁", "Unlock"), disabled=not who):
+        if c2.button(pick("解除登录限制", "Clear sign-in limits"), disabled=not who):
             run("unlock", who)
+        with st.form("acct_townships", clear_on_submit=False):
+            current = next((a["townships"] for a in rows if a["login"] == who), [])
+            codes_now = st.text_input(pick("乡镇范围（12 位代码，多个用逗号分隔；空 = 不限）", "Township codes"),
+                                      value=",".join(current), max_chars=400)
+            if st.form_submit_button(pick("修改乡镇范围", "Change townships")):
+                run("townships", who, townships=tuple(c.strip() for c in codes_now.replace("，", ",").split(",")
+                                                      if c.strip()))
         with st.form("acct_reset", clear_on_submit=True):
             new = st.text_input(pick("新的临时密码（下次登录须修改）", "New temporary password"), type="password",
                                 max_chars=200)

@@ -3,7 +3,7 @@ audit row in one transaction; a refused change is audited too."""
 
 from __future__ import annotations
 
-from data import accounts, audit
+from data import accounts, audit, versions
 from data.account_models import ROLE_ZH
 from data.db import session_factory
 from data.live_models import utc_now
@@ -11,7 +11,21 @@ from services import audit as audit_service
 from services.access import Caller
 from services.engine import get_engine
 
-CHANGES = ("add", "disable", "reset-password", "unlock", "link", "clear-throttle")
+CHANGES = ("add", "disable", "reset-password", "unlock", "link", "clear-throttle", "townships")
+
+
+def _check_townships(session, townships: tuple[str, ...], district: str | None) -> None:
+    """Every code a township of a district's current data (of ``district`` when given), else AccountError listing
+    where to find the codes."""
+    if not townships:
+        return
+    known = versions.current_townships(session, district)
+    missing = [t for t in townships if t not in set(known["code"])]
+    if missing:
+        where = f"区县 {district} 的" if district else "数据库中任何区县的"
+        msg = (f"乡镇代码 {'、'.join(missing)} 不是{where}乡镇（街道）；"
+               f"用 python cli.py townships{' --district ' + district if district else ''} 列出可用的代码")
+        raise accounts.AccountError(msg)
 
 
 def change(url: str, caller: Caller, action: str, login: str, *, password: str = "", roles: tuple[str, ...] = (),
@@ -27,7 +41,13 @@ def change(url: str, caller: Caller, action: str, login: str, *, password: str =
     detail = {"roles": list(roles), "townships": list(townships)} if action == "add" else {}
     try:
         with session_factory(get_engine(url)).begin() as session:
-            if action == "add":
+            if action in ("add", "townships"):
+                _check_townships(session, townships, district)
+            if action == "townships":
+                user = accounts.set_townships(session, login, townships)
+                detail = {"townships": list(townships)}
+                done = f"已将账号 {login} 的乡镇范围改为 {'、'.join(user.townships) or '（不限）'}"
+            elif action == "add":
                 user = accounts.add_user(session, login, password, roles, townships=townships, district_code=district,
                                          display_name=display_name, now=now)
                 if external_id:
@@ -66,9 +86,21 @@ def listing(url: str, caller: Caller) -> list[dict]:
         return accounts.accounts(session)
 
 
+def limited_logins(limits: list[dict]) -> set[str]:
+    """The logins of ``throttle_listing`` that wait now (alone or at some address)."""
+    return {t["key"].split(":", 1)[1].split("|")[0] for t in limits
+            if t["waits_s"] > 0 and t["key"].startswith(("login:", "pair:"))}
+
+
 def throttle_listing(url: str, caller: Caller) -> list[dict]:
     """Failed sign-ins counted per login, address and both, and how long each still waits (the security
     administrator's or the command line's only)."""
     audit_service.allowed(url, caller, "account")
     with session_factory(get_engine(url))() as session:
         return accounts.throttles(session, now=utc_now())
+
+
+def townships(url: str, district: str | None = None):
+    """The townships of the current data (code, name, type, district_code): what an account may be limited to."""
+    with session_factory(get_engine(url))() as session:
+        return versions.current_townships(session, district)

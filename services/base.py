@@ -14,7 +14,9 @@ from data.versions import DataRef
 from geo.density import hex_density
 from planning.kpis import OverviewKPIs, overview_kpis
 from services.cache import memo
-from services.engine import get_config, get_engine  # noqa: F401  (re-exported: the pages' and services' way in)
+
+# re-exported: the pages' and services' way in
+from services.engine import deployment_problem, get_config, get_engine  # noqa: F401
 
 
 class DataMissingError(RuntimeError):
@@ -31,27 +33,6 @@ def missing_message(district: str, kinds: list[str]) -> str:
               if k != "district" else f"- {KIND_ZH[k]}：`python cli.py import district FILE --code {district} --name 名称`"
               for k in kinds]
     return "\n".join(lines)
-
-
-@memo(kind="resource", ttl_s=60)
-def deployment_problem(url: str) -> str | None:
-    """The start-up check of the dashboard: on PostgreSQL, a deployment with township-scoped accounts (or with
-    the policies installed) must connect as a role that cannot bypass row-level security; the reason it may
-    not run, else None. SQLite applies the scope in the data layer."""
-    from data import rls
-    from data.accounts import has_scoped_accounts
-
-    engine = get_engine(url)
-    if engine.dialect.name != "postgresql":
-        return None
-    with session_factory(engine)() as session:
-        scoped = has_scoped_accounts(session)
-    if not (scoped or rls.installed(engine)):
-        return None
-    if not rls.installed(engine):
-        return ("数据库有按乡镇限定范围的账号，但尚未启用行级安全：请由数据库所有者运行 python cli.py db secure，"
-                "并让 DATABASE_URL 以其建立的应用角色连接。")
-    return rls.role_problem(engine)
 
 
 def repo_call(ref: DataRef, fn, townships: frozenset[str] | None = None):

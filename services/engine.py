@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from config import DashboardConfig, load_config
-from data.db import create_schema, make_engine
+from data.db import create_schema, make_engine, session_factory
 from services.cache import memo
 
 
@@ -18,3 +18,24 @@ def get_engine(url: str):
     engine = make_engine(url)
     create_schema(engine)
     return engine
+
+
+@memo(kind="resource", ttl_s=60)
+def deployment_problem(url: str) -> str | None:
+    """The start-up check of the dashboard: on PostgreSQL, a deployment with township-scoped accounts (or with
+    the policies installed) must connect as a role that cannot bypass row-level security; the reason it may
+    not run, else None. SQLite applies the scope in the data layer."""
+    from data import rls
+    from data.accounts import has_scoped_accounts
+
+    engine = get_engine(url)
+    if engine.dialect.name != "postgresql":
+        return None
+    with session_factory(engine)() as session:
+        scoped = has_scoped_accounts(session)
+    if not (scoped or rls.installed(engine)):
+        return None
+    if not rls.installed(engine):
+        return ("数据库有按乡镇限定范围的账号，但尚未启用行级安全：请由数据库所有者运行 python cli.py db secure，"
+                "并让 DATABASE_URL 以其建立的应用角色连接。")
+    return rls.role_problem(engine)

@@ -23,13 +23,17 @@ def listing(url: str, caller: Caller, stations: list[str]) -> pd.DataFrame:
         return LiveStore(session, get_config().live.rules).credentials(stations)
 
 
-def issue(url: str, caller: Caller, *, station: str | None, label: str, stations: list[str]) -> str:
-    """A new token for one of the district's ``stations`` (or, with ``station`` None, for a reading system)."""
+def issue(url: str, caller: Caller, *, station: str | None, label: str, stations: list[str] | None) -> str:
+    """A new token for one of the district's ``stations`` (or, with ``station`` None, for a reading system); with
+    ``stations`` None (the command line) any facility of a district's current data."""
     audit_service.allowed(url, caller, "token", object=station or "reader")
-    if station is not None and station not in stations:
+    if station is not None and stations is not None and station not in stations:
         msg = f"站点编码 {station!r} 不是本区县运营中的站点"
         raise TokenError(msg)
     with session_factory(get_engine(url)).begin() as session:
+        if station is not None and stations is None and not LiveStore(session, ()).station_exists(station):
+            msg = f"设施编码 {station!r} 不存在（facility code not found）"
+            raise TokenError(msg)
         token = LiveStore(session, get_config().live.rules).issue_token(
             role="station" if station else "reader", station_code=station, label=label.strip()[:80])
         audit.record_now(session, "token.issue", actor=caller.actor, object=station or "reader",

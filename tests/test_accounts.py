@@ -58,12 +58,17 @@ def at(minutes: float) -> dt.datetime:
     ("ABCDEFGH!!", "至少三类"),
     ("Wang.planner1", "不能包含登录名"),
     ("abcdEFGH", "至少三类"),
+    ("Passw0rd", "常见的弱密码"),  # issue 26: the three it names, and the same words dressed up
+    ("P@ssw0rd", "常见的弱密码"),
+    ("Password1", "常见的弱密码"),
+    ("PASSWORD-2026", "常见的弱密码"),
+    ("Admin@123", "常见的弱密码"),
 ])
 def test_password_rules(password, problem):
     assert problem in password_problem(password, "wang.planner")
 
 
-@pytest.mark.parametrize("password", ["Abcdefg1", "abcdefg1!", "ABCD1234#", "静海区养老Ab1"])
+@pytest.mark.parametrize("password", ["Abcdefg1", "abcdefg1!", "KQZD1234#", "静海区养老Ab1"])  # ABCD1234# is common now
 def test_passwords_that_meet_the_rules(password):
     assert password_problem(password, "wang.planner") is None
 
@@ -205,8 +210,10 @@ def test_cli_user_commands(tmp_path):
     r = user("add", "zhang.admin", "--role", "data_admin", "--password-stdin", stdin=PW + "\n")
     assert r.returncode == 0 and "已创建账号 zhang.admin（数据管理员）" in r.stdout, r.stderr
     r = user("add", "zhao.head", "--role", "township_head", "--township", "120223100000", "--password-stdin",
-             stdin=PW + "\n")
-    assert r.returncode == 0 and "乡镇 120223100000" in r.stdout
+             stdin=PW + "\n")  # a database without townships: no code can be right, and it says where to look
+    assert r.returncode == 2 and "不是数据库中任何区县的乡镇（街道）" in r.stderr and "cli.py townships" in r.stderr
+    r = user("add", "zhao.head", "--role", "leader", "--password-stdin", stdin=PW + "\n")
+    assert r.returncode == 0
     r = user("add", "weak.one", "--role", "leader", "--password-stdin", stdin="password\n")
     assert r.returncode == 2 and "至少三类" in r.stderr
     r = user("add", "no.stdin", "--role", "leader")
@@ -225,6 +232,46 @@ def test_cli_user_commands(tmp_path):
     with session_factory(engine)() as s:
         hashes = s.scalars(select(UserAccount.password_hash)).all()
     assert all(h.startswith("$argon2id$") and PW not in h for h in hashes)
+
+
+def test_township_codes_of_accounts_are_checked_against_the_districts_townships(writable_demo_url):
+    """Issue 26, finding 11: `user add --township` took any 12 digits; now the code must be a township of the
+    current data (`cli.py townships` lists them), and an account's townships can be changed."""
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    from tests.conftest import ROOT
+
+    def cli(*args, stdin=""):
+        return subprocess.run([sys.executable, "cli.py", *args, "--database-url", writable_demo_url], cwd=ROOT,
+                              input=stdin, capture_output=True, text=True)
+
+    listed = cli("townships", "--district", "120118")
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    engine = sa.create_engine(writable_demo_url)
+    with engine.connect() as conn:  # the demo's 23 townships, read here with SQL
+        truth = conn.execute(sa.text("SELECT t.code, t.name FROM township t JOIN data_version v ON v.id = t.version_id "
+                                     "WHERE v.is_current ORDER BY t.code")).all()
+    assert [(r[0], r[1]) for r in rows] == [tuple(t) for t in truth] and len(rows) == 23
+    bad = cli("user", "add", "sun.head", "--role", "township_head", "--township", "120223100000",
+              "--password-stdin", stdin=PW + "\n")
+    assert bad.returncode == 2 and "乡镇代码 120223100000 不是数据库中任何区县的乡镇（街道）" in bad.stderr
+    ok = cli("user", "add", "sun.head", "--role", "township_head", "--township", "120118100000",
+             "--password-stdin", stdin=PW + "\n")
+    assert ok.returncode == 0, ok.stderr
+    moved = cli("user", "townships", "sun.head", "--township", "120118001000", "--township", "120118100000")
+    assert moved.returncode == 0 and "120118001000、120118100000" in moved.stdout, moved.stderr
+    assert cli("user", "townships", "sun.head").returncode == 2  # a township head keeps at least one
+    with engine.connect() as conn:
+        kept = conn.execute(sa.text("SELECT townships FROM user_account WHERE login = 'sun.head'")).scalar_one()
+        trail = conn.execute(sa.text("SELECT action, outcome FROM audit_entry WHERE object = 'sun.head' "
+                                     "ORDER BY id")).all()
+    engine.dispose()
+    assert "120118001000" in kept
+    assert [tuple(t) for t in trail] == [("account.add", "refused"), ("account.add", "ok"),
+                                         ("account.townships", "ok"), ("account.townships", "refused")]
 
 
 def test_sign_in_forms_refuse_a_missing_csrf_token_and_an_oversized_body(tmp_path, monkeypatch):
@@ -252,3 +299,38 @@ def test_sign_in_forms_refuse_a_missing_csrf_token_and_an_oversized_body(tmp_pat
         r = client.post("/account/login", data={"login": "wang.planner", "password": PW, "csrf": csrf})
         assert r.status_code == 303 and r.headers["location"] == "/account/password"
         assert client.get("/account/login?m=<script>").text.count("<script>") == 0
+
+
+def test_a_streamlit_session_reattached_without_the_cookie_is_signed_out(writable_demo_url, monkeypatch):
+    """Issue 26, finding 10: the signed-in session is bound to the cookie of the connection behind each run; a
+    run whose connection carries no cookie (a Streamlit session id reused from elsewhere) is no longer signed in."""
+    from dashboard import auth
+    from tests.conftest import app_test
+
+    at = app_test("pages/scorecard.py", writable_demo_url, monkeypatch, role="leader")
+    at.run()
+    assert not at.exception and at.metric  # signed in: the page's figures
+    monkeypatch.setattr(auth, "_request_cookie", lambda: "")  # the next run's connection: no cookie
+    at.run()
+    assert [i.value for i in at.info] == ["请先登录。"]
+    assert not at.metric and not at.dataframe
+
+
+def test_demo_remove_accounts_removes_only_them(writable_demo_url):
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    from tests.conftest import ROOT
+
+    r = subprocess.run([sys.executable, "cli.py", "demo", "--remove-accounts", "--database-url", writable_demo_url],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and "已删除演示账号 7 个（演示区县保留）" in r.stdout, r.stdout + r.stderr
+    engine = sa.create_engine(writable_demo_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM user_account WHERE is_demo")).scalar() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM district WHERE code = '120118'")).scalar() == 1
+        assert conn.execute(sa.text("SELECT action FROM audit_entry ORDER BY id DESC LIMIT 1")).scalar() == \
+            "account.remove_demo"
+    engine.dispose()

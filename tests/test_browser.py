@@ -422,8 +422,8 @@ def test_sign_in_password_change_and_sign_out_through_the_browser(demo_db_url, b
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
             assert page.evaluate("document.cookie").find("eldercare_session") < 0  # no script can read it
             page.fill("#old", "Jinghai-2026")
-            page.fill("#new", "Tianjin-2027")
-            page.fill("#again", "Tianjin-2027")
+            page.fill("#new", "Tianjin-2027-Hx")
+            page.fill("#again", "Tianjin-2027-Hx")
             page.click("button[type=submit]")
             page.wait_for_url(f"{server}/", timeout=30_000)
             page.get_by_text("联席会议总览").first.wait_for(timeout=120_000)  # the dashboard itself

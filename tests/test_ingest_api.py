@@ -314,3 +314,45 @@ def test_pseudonyms_codes_and_short_notes_are_still_taken(api):
           {**CLOSED, "outcome": "已办结"}]
     r = client.post("/v1/events", json=ok, headers=station)
     assert r.status_code == 201 and r.json()["stored"] == 3
+
+
+def test_cli_tokens_are_audited_and_end_with_a_removed_demo(writable_demo_url):
+    """Issue 26, finding 11: `cli.py token` is a row of the audit trail like the page's; `demo --remove` revokes
+    the demo stations' tokens, so a heartbeat of a removed station is refused."""
+    import subprocess
+    import sys
+
+    import sqlalchemy as sa
+
+    from tests.conftest import ROOT
+    from tests.test_live_page import stations
+
+    url = writable_demo_url
+    code = stations(url)[0][0]
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "cli.py", *args, "--database-url", url], cwd=ROOT,
+                              capture_output=True, text=True)
+
+    issued = cli("token", "--station", code, "--label", "网关 1")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    assert cli("token", "--station", "NO-SUCH-STATION").returncode == 2
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT actor, action, object, outcome FROM audit_entry WHERE action = "
+                                    "'token.issue' ORDER BY id")).all()
+    assert [(r[1], r[2], r[3]) for r in rows] == [("token.issue", code, "ok")] and rows[0][0].startswith("os:")
+    heartbeat = {"station_id": code, "time": NOW, "status": "open", "occupancy": 3, "staff_on_duty": 1,
+                 "devices_online": 1, "devices_total": 1}
+    with TestClient(create_app(url, run_timer=False, now=lambda: SERVER_NOW)) as client:
+        ok = client.post("/v1/heartbeats", json=heartbeat, headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 201, ok.text
+    removed = cli("demo", "--remove")
+    assert removed.returncode == 0 and "吊销其站点令牌 1 个" in removed.stdout, removed.stdout + removed.stderr
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT revoked_at IS NOT NULL FROM ingest_credential")).scalars().all() == [1]
+    engine.dispose()
+    with TestClient(create_app(url, run_timer=False, now=lambda: SERVER_NOW)) as client:
+        gone = client.post("/v1/heartbeats", json=heartbeat, headers={"Authorization": f"Bearer {token}"})
+        assert gone.status_code == 401

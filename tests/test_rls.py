@@ -283,3 +283,70 @@ def test_the_data_layer_applies_the_same_scope_on_sqlite(writable_demo_url):
     with session_factory(engine)() as s:  # the whole district: every row
         assert s.scalar(select(func.count()).select_from(Facility)) == sum(truth.values())
     engine.dispose()
+
+
+def test_the_readme_postgresql_deployment_as_an_administrator_types_it(pg_server, tmp_path):
+    """Issue 26, finding 11, step by step as README "Serving an intranet" says: an owner role without CREATEROLE
+    is told what `db secure` needs (and no password reaches the output, the error or the server's log, which logs
+    every statement here); with CREATEROLE it secures the database; commands run with the owner's URL refuse
+    instead of printing an empty report; the dashboard refuses to start as the owner; with the app role's URL
+    the same report is written."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tools.app_server import ServerError, app_server
+
+    admin = sa.create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("DROP DATABASE IF EXISTS readme_deploy")
+        for role in ("readme_owner", "readme_app", "readme_ingest"):
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        conn.exec_driver_sql("CREATE ROLE readme_owner LOGIN PASSWORD 'owner-pass-2026'")
+        conn.exec_driver_sql("CREATE DATABASE readme_deploy OWNER readme_owner")
+        data_dir = conn.exec_driver_sql("SHOW data_directory").scalar()
+    with sa.create_engine(make_url(pg_server).set(database="readme_deploy"), isolation_level="AUTOCOMMIT").connect() \
+            as conn:  # the extension is the superuser's to create; then every statement is logged
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+        conn.exec_driver_sql("ALTER DATABASE readme_deploy SET log_statement = 'all'")
+    from pathlib import Path
+
+    candidate = Path(data_dir).parent / "server.log"  # tools/pgserver.py: the server's log beside its data
+    logfile = candidate if candidate.exists() else None
+    import os
+
+    assert logfile is not None or os.environ.get("TEST_DATABASE_URL"), "the throwaway server's log was not found"
+    server = make_url(pg_server)
+    owner = server.set(username="readme_owner", password="owner-pass-2026", database="readme_deploy")
+    owner_url = owner.render_as_string(hide_password=False)
+    app_url = owner.set(username="readme_app", password="app-secret-pass-1").render_as_string(hide_password=False)
+    passwords = "app-secret-pass-1\ningest-secret-pass-2\n"
+
+    def cli(*args, url=owner_url, stdin=""):
+        return subprocess.run([sys.executable, "cli.py", *args, "--database-url", url], cwd=ROOT, input=stdin,
+                              capture_output=True, text=True)
+
+    assert cli("demo").returncode == 0  # the district's data, as the owner
+    refused = cli("db", "secure", "--app-role", "readme_app", "--ingest-role", "readme_ingest", stdin=passwords)
+    assert refused.returncode == 2 and "没有 CREATEROLE 权限" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    with admin.connect() as conn:
+        conn.exec_driver_sql("ALTER ROLE readme_owner CREATEROLE")
+    done = cli("db", "secure", "--app-role", "readme_app", "--ingest-role", "readme_ingest", stdin=passwords)
+    assert done.returncode == 0, done.stderr
+    for out in (refused, done):
+        assert "app-secret-pass-1" not in out.stdout + out.stderr and "ingest-secret-pass-2" not in out.stdout + out.stderr
+    if logfile is not None:
+        log = logfile.read_text(errors="replace")
+        assert "CREATE ROLE readme_app" in log or "ALTER ROLE readme_app" in log  # the statements were logged …
+        assert "app-secret-pass-1" not in log and "ingest-secret-pass-2" not in log  # … without the passwords
+    blind = cli("report", "--format", "xlsx", "--out", str(tmp_path / "owner.xlsx"))
+    assert blind.returncode == 2 and "是表的所有者" in blind.stderr and not (tmp_path / "owner.xlsx").exists()
+    remove = cli("demo", "--remove")
+    assert remove.returncode == 2 and "是表的所有者" in remove.stderr and "Traceback" not in remove.stderr
+    assert cli("db", "check", url=app_url).returncode == 0
+    seen = cli("report", "--format", "xlsx", "--out", str(tmp_path / "app.xlsx"), url=app_url)
+    assert seen.returncode == 0 and (tmp_path / "app.xlsx").stat().st_size > 10_000, seen.stderr
+    with pytest.raises(ServerError, match="拒绝启动"), app_server(owner_url, tmp_path):
+        pass
+    admin.dispose()

@@ -112,3 +112,14 @@ def test_demo_accounts_sign_in_only_from_this_machine_without_a_proxy(live):
     engine.dispose()
     with httpx.Client() as c:
         assert "演示账号" not in c.get(f"{base}/account/login").text  # disabled ones are not advertised
+
+
+def test_the_sign_in_forms_may_not_be_framed_and_run_no_script(live):
+    base, _ = live
+    with httpx.Client() as c:
+        for path in ("/account/login", "/account/logout"):
+            r = c.get(f"{base}{path}")
+            csp = r.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp and "script-src" not in csp
+            assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+            assert "<script" not in r.text  # the policy leaves the forms working: they have no script

@@ -92,7 +92,18 @@ def _page(request: Request, *, title: str, action: str, fields: str, button: str
                                          message=text, csrf=csrf, after=after), status_code=status)
     response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=_secure(request), path="/account")
     response.headers["Cache-Control"] = "no-store"
+    response.headers.update(FORM_HEADERS)
     return response
+
+
+# The sign-in forms may not be framed (clickjacking), run no script, load nothing from elsewhere and post only here.
+FORM_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 async def _form(request: Request) -> dict[str, str] | None:
