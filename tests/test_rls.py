@@ -350,3 +350,25 @@ def test_the_readme_postgresql_deployment_as_an_administrator_types_it(pg_server
     with pytest.raises(ServerError, match="拒绝启动"), app_server(owner_url, tmp_path):
         pass
     admin.dispose()
+
+
+@pytest.mark.parametrize("fmt", ["html", "geojson", "xlsx"])
+def test_a_township_report_through_the_app_role_holds_nothing_of_another_township(secured, fmt, tmp_path):
+    """Issue 26: the scope test of the reports, on PostgreSQL as the row-level-secured app role (the truth read by
+    the owner, a superuser); the control: the district report through the same role names the others."""
+    from reports.content import ReportRequest
+    from reports.export import export
+    from services import base
+    from tests.test_access import HEAD_TOWN
+    from tests.test_scope_leaks import _text_of, secrets
+
+    owner, app, _ = secured
+    leaks = secrets(owner, HEAD_TOWN)
+    ref = base.current_ref(app, "120118")
+    _, data = export(ref, ReportRequest(township=HEAD_TOWN, sections=("map", "scorecard", "coverage", "gaps",
+                                                                      "four_sync")), fmt)
+    text = _text_of(data, fmt, tmp_path)
+    assert "静海镇" in text and leaks.found_in(text) == [] and leaks.positions_in(text) == []
+    if fmt == "geojson":
+        _, whole = export(ref, ReportRequest(sections=("map",)), fmt)
+        assert len(leaks.found_in(_text_of(whole, fmt, tmp_path))) > 100

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-import sqlite3
 import subprocess
 import zipfile
 from dataclasses import dataclass
@@ -40,38 +39,50 @@ class Secrets:
     own_outline: object  # the head's township polygon (WGS84)
 
     def found_in(self, blob: str) -> list[str]:
-        return sorted(s for s in self.text if s in blob)
+        """The names and codes of ``blob`` that are another township's (H3 cells read as tokens, the rest by
+        substring)."""
+        cells = set(_CELL.findall(blob))
+        words = [s for s in self.text if not _CELL.fullmatch(s)]
+        pattern = re.compile("|".join(map(re.escape, sorted(words, key=len, reverse=True))))  # one pass
+        return sorted(s for s in self.text if s in cells) + sorted({m.group(0) for m in pattern.finditer(blob)})
 
     def positions_in(self, blob: str) -> list[tuple[float, float]]:
         """Other townships' facility positions written in ``blob`` as a "lon, lat" or "lat, lon" pair to 4 decimals
         (~10 m)."""
-        return [(x, y) for x, y in self.positions if re.search(_pair(x, y), blob) or re.search(_pair(y, x), blob)]
+        pairs = {(a, b) for a, b in _PAIR.findall(blob)}
+        return [(x, y) for x, y in self.positions if (_trunc(x), _trunc(y)) in pairs or (_trunc(y), _trunc(x)) in pairs]
 
 
-def _pair(x: float, y: float) -> str:
-    def trunc(v: float) -> str:
-        return re.escape(f"{int(v * 1e4) / 1e4:.4f}")
-
-    return trunc(x) + r"\d*\s*,\s*" + trunc(y)
+_CELL = re.compile(r"[0-9a-f]{15}")
+_PAIR = re.compile(r"(-?\d{1,3}\.\d{4})\d*\s*,\s*(?=(-?\d{1,3}\.\d{4}))")
 
 
-def secrets(db_path: str, town: str = HEAD_TOWN) -> Secrets:
-    con = sqlite3.connect(db_path)
+def _trunc(v: float) -> str:
+    return f"{int(v * 1e4) / 1e4:.4f}"
 
-    def rows(sql: str) -> list[tuple]:
-        return con.execute(sql).fetchall()
 
+def secrets(url: str, town: str = HEAD_TOWN) -> Secrets:
+    """What is another township's in the database at ``url`` (SQLite or PostGIS), read with plain SQL (on
+    PostgreSQL as a role the policies do not limit)."""
+    import sqlalchemy as sa
+
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    engine = sa.create_engine(url)
+    geom = "ST_AsBinary(geom)" if engine.dialect.name == "postgresql" else "geom"
     own, other = set(), set()
-    for sql in ("SELECT name, township_code FROM facility", "SELECT code, township_code FROM facility",
-                "SELECT name, township_code FROM community", "SELECT code, township_code FROM community",
-                "SELECT name, township_code FROM residential_project",
-                "SELECT cell_h3, township_code FROM elder_group"):
-        for value, t in rows(sql):
-            (own if t == town else other).add(str(value))
-    facilities = rows(f"SELECT geom FROM facility WHERE township_code != '{town}'")
-    pts = np.array([(p.x, p.y) for p in (wkb.loads(g) for (g,) in facilities)])
-    outline = wkb.loads(rows(f"SELECT geom FROM township WHERE code = '{town}'")[0][0])
-    con.close()
+    with engine.connect() as conn:
+        for sql in ("SELECT name, township_code FROM facility", "SELECT code, township_code FROM facility",
+                    "SELECT name, township_code FROM community", "SELECT code, township_code FROM community",
+                    "SELECT name, township_code FROM residential_project",
+                    "SELECT cell_h3, township_code FROM elder_group"):
+            for value, t in conn.execute(sa.text(sql)):
+                (own if t == town else other).add(str(value))
+        facilities = conn.execute(sa.text(f"SELECT {geom} FROM facility WHERE township_code != :t"), {"t": town})
+        pts = np.array([(p.x, p.y) for p in (wkb.loads(bytes(g)) for (g,) in facilities)])
+        outline = wkb.loads(bytes(conn.execute(sa.text(f"SELECT {geom} FROM township WHERE code = :t"),
+                                               {"t": town}).scalar()))
+    engine.dispose()
     return Secrets(frozenset(other - own), pts, outline)
 
 
@@ -82,6 +93,8 @@ def _text_of(data: bytes, fmt: str, tmp_path) -> str:
         path = tmp_path / "r.pdf"
         path.write_bytes(data)
         return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    if fmt == "text":
+        return data.decode("utf-8-sig", "replace")
     if fmt in ("xlsx", "geojson"):
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             return "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
@@ -147,7 +160,7 @@ def test_a_township_report_in_any_format_holds_nothing_of_another_township(head_
     from reports.export import render
 
     ref, report = head_report
-    leaks = secrets(demo_db_url.removeprefix("sqlite:///"))
+    leaks = secrets(demo_db_url)
     text = _text_of(render(report, fmt, ref), fmt, tmp_path)
     assert "静海镇" in text  # the search reads the document
     assert leaks.found_in(text) == []
@@ -159,7 +172,7 @@ def test_a_township_reports_map_layers_lie_in_the_township_and_neighbours_show_k
     m = report.map_layers
     assert set(m.facilities["township_code"]) == {HEAD_TOWN}
     assert m.neighbours is None or list(m.neighbours.columns) == ["kind_id", "geometry"]
-    area = secrets(demo_db_url.removeprefix("sqlite:///")).own_outline
+    area = secrets(demo_db_url).own_outline
     for hexes in (m.covered, m.uncovered):  # every elder hexagon's centre in the township (a hexagon may overhang)
         assert shapely.contains(area.buffer(0.002), shapely.centroid(hexes.geometry.values)).all()
 
@@ -173,7 +186,7 @@ def test_the_search_finds_other_townships_in_a_district_export(demo_db_url, fmt,
 
     ref = demo_ref(demo_db_url)
     _, data = export(ref, ReportRequest(sections=("map", "scorecard", "coverage")), fmt)
-    leaks = secrets(demo_db_url.removeprefix("sqlite:///"))
+    leaks = secrets(demo_db_url)
     text = _text_of(data, fmt, tmp_path)
     assert len(leaks.found_in(text)) > 100
     assert len(leaks.positions_in(text)) > 100
@@ -183,6 +196,7 @@ def test_the_search_finds_other_townships_in_a_district_export(demo_db_url, fmt,
 
 HEAD_PAGES = ("scorecard", "map", "service_circle", "township", "four_sync", "live", "report")
 FACILITY_MAPS = ("map", "service_circle", "township")  # pages whose first map draws facilities
+WITH_DOWNLOADS = ("scorecard", "four_sync")  # pages with a download button for a township head
 
 
 class Received:
@@ -207,13 +221,20 @@ class Received:
     def text(self) -> str:
         bodies = []
         for r in self.responses:
+            if _STATIC.search(r.url.split("?")[0]):  # the same code for everyone: no data in it
+                continue
             try:
                 bodies.append(r.body())
             except Exception:  # a redirect or an aborted request has no body
                 continue
         raw = "\n".join(b.decode("utf-8", "replace") for b in [*self.frames, *bodies])
-        # component arguments travel as JSON with \\uXXXX escapes (and HTML inside them with more): read them too
-        return raw + "\n" + _unescape(_unescape(raw))
+        # component arguments travel as JSON with \\uXXXX escapes (and HTML inside them with more): read them
+        # unescaped (which keeps every character that was not escaped)
+        return _unescape(_unescape(raw))
+
+
+# the app's and components' own static files (Streamlit's bundle, Leaflet): served alike to everyone
+_STATIC = re.compile(r"/(?:static|component)/.*\.(?:js|css|woff2?|ttf|png|svg|ico|map)$")
 
 
 def _unescape(text: str) -> str:
@@ -258,8 +279,23 @@ def _visit(browser, base: str, login: str, paths: tuple[str, ...]):
                 ".fac-dot, .fac-marker, .marker-cluster").first.wait_for(timeout=90_000)
         points = _drawn_points(page)
         got.stop(page)
-        yield path, got.text(), points
+        text = got.text()
+        files = _downloads(page, base, text)
+        yield path, "\n".join([text, *files]), points, len(files)
     page.close()
+
+
+def _downloads(page, base: str, text: str) -> list[str]:
+    """Every file the page offers for download (its download buttons name media files), fetched with the page's
+    cookies and read as a person would read it (a workbook or a zip member by member)."""
+    out: list[str] = []
+    for path in sorted(set(re.findall(r"/media/[0-9a-f]{16,}\.(?:csv|xlsx|zip|html|pdf|json|geojson|txt)", text))):
+        r = page.request.get(f"{base}{path}")
+        if r.ok:
+            suffix = path.rsplit(".", 1)[1]
+            fmt = {"xlsx": "xlsx", "zip": "geojson", "pdf": "pdf"}.get(suffix, "text")
+            out.append(_text_of(r.body(), fmt, None) if fmt != "pdf" else "")
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -276,10 +312,11 @@ def head_server(demo_db_url, tmp_path_factory):
 @pytest.mark.parametrize("page", HEAD_PAGES)
 def test_a_township_heads_browser_receives_nothing_of_another_township(head_server, browser, page):
     base, url = head_server
-    leaks = secrets(url.removeprefix("sqlite:///"))
+    leaks = secrets(url)
     area = leaks.own_outline.buffer(CUTOFF_M / 85_000)  # a neighbour's site stands within the walk of the township
-    for path, text, points in _visit(browser, base, "demo.head", (page,)):
+    for path, text, points, files in _visit(browser, base, "demo.head", (page,)):
         assert "静海镇" in text, path  # the search reads what the page sent
+        assert files or path not in WITH_DOWNLOADS, path  # and the files it offers
         assert leaks.found_in(text)[:5] == [], path
         assert leaks.positions_in(text)[:5] == [], path
         outside = [p for p in points if not area.contains(shapely.Point(p))]
@@ -289,6 +326,6 @@ def test_a_township_heads_browser_receives_nothing_of_another_township(head_serv
 @pytest.mark.browser
 def test_the_search_finds_other_townships_in_a_planners_browser(head_server, browser):
     base, url = head_server
-    leaks = secrets(url.removeprefix("sqlite:///"))
-    ((_, text, _),) = _visit(browser, base, "demo.planner", ("map",))
+    leaks = secrets(url)
+    ((_, text, _, _),) = _visit(browser, base, "demo.planner", ("map",))
     assert len(leaks.found_in(text)) > 100 and len(leaks.positions_in(text)) > 100
