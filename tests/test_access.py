@@ -183,9 +183,8 @@ def test_scorecard_only_keeps_ranks_among_every_township():
     assert mine.rank(target.id, "b") is None
 
 
-def test_demo_accounts_one_per_role_and_only_on_loopback(writable_demo_url):
+def test_demo_accounts_one_per_role_and_only_from_this_machine(writable_demo_url):
     from starlette.testclient import TestClient
-    from streamlit import config as st_config
 
     from data import accounts
     from data.db import make_engine, session_factory
@@ -208,20 +207,19 @@ def test_demo_accounts_one_per_role_and_only_on_loopback(writable_demo_url):
 
         from web.auth_routes import auth_routes
 
-        client = TestClient(Starlette(routes=auth_routes()), base_url="http://127.0.0.1")
+        client = TestClient(Starlette(routes=auth_routes()), base_url="http://127.0.0.1",
+                            client=("127.0.0.1", 50000))
         page = client.get("/account/login")
         assert "演示账号" in page.text and "demo.auditor" in page.text
-        old = st_config.get_option("server.address")
-        st_config.set_option("server.address", "0.0.0.0")
-        try:
-            page = client.get("/account/login")
-            assert "演示账号" not in page.text  # not advertised to the network
-            csrf = client.cookies.get("eldercare_csrf")
-            r = client.post("/account/login", data={"login": "demo.planner", "password": accounts.DEMO_PASSWORD,
-                                                 "csrf": csrf}, follow_redirects=False)
-            assert r.status_code == 401 and "演示账号只能在本机使用" in r.text
-        finally:
-            st_config.set_option("server.address", old)
+        # the same loopback peer, but a request the reverse proxy forwarded from the intranet (issue 26): the
+        # published password is neither advertised nor accepted there
+        proxied = {"X-Forwarded-For": "10.1.2.3"}
+        page = client.get("/account/login", headers=proxied)
+        assert "演示账号" not in page.text
+        csrf = client.cookies.get("eldercare_csrf")
+        r = client.post("/account/login", data={"login": "demo.planner", "password": accounts.DEMO_PASSWORD,
+                                             "csrf": csrf}, headers=proxied, follow_redirects=False)
+        assert r.status_code == 401 and "演示账号只能在本机使用" in r.text
     finally:
         del os.environ["DATABASE_URL"]
     assert trail(writable_demo_url, "action = 'login'")[-1][4] == "refused"
