@@ -84,11 +84,14 @@ with tab_change:
                 run("reset-password", who, password=new)
 
 with tab_limits:
-    st.caption(pick("密码错误按“登录名+地址”、地址、登录名分别计数；超过免费次数后每次错误等待时间加倍（最长见 [auth] lockout_minutes）。"
-                    "陌生地址的尝试只会让该地址等待，不会锁住本人。", "Failures per login and address; a doubling wait."))
+    st.caption(pick("密码错误按“登录名+地址”、地址、登录名分别计数；超过免费次数后每次错误等待时间加倍"
+                    "（最长见 [auth] lockout_minutes）。陌生地址的尝试只会让该地址等待，不会锁住本人。",
+                    "Failures per login and address; a doubling wait."))
     if limits:
-        st.dataframe(pd.DataFrame([{"限制对象": t["key"], "失败次数": t["failures"], "最近失败（UTC）": f"{t['last_failure_at']:%Y-%m-%d %H:%M:%S}",
-                                    "还需等待（秒）": round(t["waits_s"])} for t in limits]), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame([{"限制对象": t["key"], "失败次数": t["failures"],
+                                    "最近失败（UTC）": f"{t['last_failure_at']:%Y-%m-%d %H:%M:%S}",
+                                    "还需等待（秒）": round(t["waits_s"])} for t in limits]),
+                     hide_index=True, width="stretch")
         key = st.selectbox(pick("解除哪一项", "Clear"), options=[t["key"] for t in limits])
         if st.button(pick("解除该限制", "Clear it")):
             run("clear-throttle", key)

@@ -372,3 +372,26 @@ def test_a_township_report_through_the_app_role_holds_nothing_of_another_townshi
     if fmt == "geojson":
         _, whole = export(ref, ReportRequest(sections=("map",)), fmt)
         assert len(leaks.found_in(_text_of(whole, fmt, tmp_path))) > 100
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page", ["township", "service_circle"])
+def test_a_township_heads_browser_on_postgresql_receives_nothing_of_another_township(secured, browser, page,
+                                                                                    tmp_path):
+    """The browser scope test of tests/test_scope_leaks.py, with the dashboard connected as the row-level-secured
+    app role: the two pages whose maps drew other townships' facilities before issue 26."""
+    import shapely
+
+    from tests.test_access import HEAD_TOWN
+    from tests.test_scope_leaks import CUTOFF_M, _visit, secrets
+    from tools.app_server import app_server
+
+    owner, app, _ = secured
+    leaks = secrets(owner, HEAD_TOWN)
+    area = leaks.own_outline.buffer(CUTOFF_M / 85_000)
+    with app_server(app, tmp_path) as base:
+        for path, text, points, _ in _visit(browser, base, "demo.head", (page,)):
+            assert "静海镇" in text, path
+            assert leaks.found_in(text)[:5] == [] and leaks.positions_in(text)[:5] == [], path
+            assert [p for p in points if not area.contains(shapely.Point(p))] == [], path
+            assert len(points) > 0, path  # the head's own sites were drawn
