@@ -360,7 +360,8 @@ class _ShapeLayer(_Light):
 
 
 class _MarkLayer(_Light):
-    """Points as round labelled marks (``symbol`` on ``colour``), or, with ``ring``, as hollow circles; each
+    """Points as round labelled marks (``symbol`` on ``colour``), or, with ``ring``, as circles (``hollow``: with a
+    white centre); each
     with its tooltip (escaped here), ``permanent`` ones with the class ``tip_class``."""
 
     _template = Template(
@@ -370,7 +371,8 @@ class _MarkLayer(_Light):
         {{ this.points|tojson }}.forEach(function (p) {
           {%- if this.ring %}
           var m = L.circleMarker([p[0], p[1]], {radius: 7, color: {{ this.colour|tojson }}, fill: true,
-                                                fillOpacity: 0.6, weight: 2});
+                                                fillColor: {{ this.fill|tojson }}, fillOpacity: {{ this.fill_opacity }},
+                                                weight: 2});
           {%- else %}
           var m = L.marker([p[0], p[1]], {icon: L.divIcon({html: {{ this.icon_html|tojson }}, className: 'scn-icon',
                                                            iconSize: [20, 20], iconAnchor: [10, 10]})});
@@ -383,12 +385,14 @@ class _MarkLayer(_Light):
     )
 
     def __init__(self, points: gpd.GeoDataFrame, tips: list[str], *, colour: str, symbol: str = "",
-                 ring: bool = False, permanent: bool = False, tip_class: str = "") -> None:
+                 ring: bool = False, hollow: bool = False, permanent: bool = False, tip_class: str = "") -> None:
         super().__init__(overlay=True, control=False)
         self._name = "MarkLayer"
         self.points = [[round(g.y, 6), round(g.x, 6), html.escape(t)]
                        for g, t in zip(points.geometry, tips, strict=True)]
         self.colour, self.ring = colour, ring
+        # ``hollow``: a white centre, so the ring reads as "a site here, nothing more" over the coloured bands
+        self.fill, self.fill_opacity = ("#ffffff", 0.9) if hollow else (colour, 0.6)
         self.icon_html = f'<div class="scn-mark" style="background:{colour}">{html.escape(symbol)}</div>'
         self.tip_options = {"permanent": True, "direction": "right", "className": tip_class} if permanent else {}
 
@@ -400,6 +404,26 @@ class _MetricScale(MacroElement):
         """
         {% macro script(this, kwargs) %}
         L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+
+class _KeepDrawn(MacroElement):
+    """Every vector renderer re-fitted to the map whenever the map's element changes size: the frame is laid out
+    after the map is made, and renderers made before then kept the first bounds, so that parts of the paper, the
+    roads and the bands were cut off in rectangles until the user moved the map."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+          if (!window.ResizeObserver) { return; }
+          new ResizeObserver(function () {
+            map.invalidateSize({pan: false});
+            map.eachLayer(function (l) { if (l instanceof L.Renderer && l._map) { l._reset(); } });
+          }).observe(map.getContainer());
+        })({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
@@ -483,6 +507,7 @@ def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets:
     m.default_css = assets.leaflet_css()
     m.get_root().header.add_child(Element(_CSS))
     _MetricScale().add_to(m)
+    _KeepDrawn().add_to(m)
     if basemap.url:
         folium.TileLayer(
             tiles=basemap.url,
@@ -947,7 +972,7 @@ def add_neighbours(m: folium.Map, neighbours: gpd.GeoDataFrame, basemap: Basemap
     kinds = {k.id: k.name_zh for k in config.facility_kinds}
     points = _shift(neighbours, basemap)
     _MarkLayer(points, [f"邻近乡镇的{kinds.get(k, k)}（步行可达本乡镇老人，计入覆盖）" for k in points["kind_id"]],
-               colour=NEIGHBOUR_COLOUR, ring=True).add_to(m)
+               colour=NEIGHBOUR_COLOUR, ring=True, hollow=True).add_to(m)
 
 
 NEW_COVER_COLOURS = ("#e5f5e0", "#a1d99b", "#74c476", "#31a354", "#006d2c")

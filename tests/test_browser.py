@@ -473,3 +473,37 @@ def test_the_edit_map_keeps_its_view_and_applies_every_click(server, browser, un
     assert page.locator("[data-testid='stException']").count() == 0
     assert errors == []
     page.close()
+
+
+def _changed_share(a: bytes, b: bytes) -> float:
+    """The share of pixels that differ between two PNG screenshots of the same size."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    x = np.asarray(Image.open(io.BytesIO(a)).convert("RGB"), dtype=np.int16)
+    y = np.asarray(Image.open(io.BytesIO(b)).convert("RGB"), dtype=np.int16)
+    return float((np.abs(x - y).max(axis=2) > 8).mean())
+
+
+@pytest.mark.parametrize("path", ["service_circle?township=120118001000", "township?township=120118001000"])
+def test_a_township_map_is_drawn_whole_without_being_moved(server, browser, path):
+    """The map as first shown equals the map after a move: before, renderers made while the frame was being
+    laid out kept their first bounds, and the paper, roads and bands of a small township's map were cut off in
+    rectangles until the user moved the map."""
+    page, errors = open_page(browser, f"{server}/{path}")
+    frame = page.locator(MAP_IFRAME).first
+    frame.wait_for(timeout=120_000)
+    frame.scroll_into_view_if_needed()
+    inner = frame.element_handle().content_frame()
+    inner.wait_for_function("() => window.map && document.querySelectorAll('.fac-dot').length > 0", timeout=120_000)
+    settled = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+    inner.evaluate(settled)
+    first = frame.screenshot()
+    inner.evaluate("() => { window.map.invalidateSize({pan: false}); window.map.fire('moveend'); }")
+    inner.evaluate(settled)
+    moved = frame.screenshot()
+    assert _changed_share(first, moved) < 0.01
+    assert errors == []
+    page.close()
