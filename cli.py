@@ -204,7 +204,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.rate <= 0 or args.duration < 0:
         print("错误：--rate 须大于 0，--duration 不能为负（0 表示一直运行）", file=sys.stderr)
         return 2
-    live = load_config().live
+    live, app_zone = load_config().live, load_config().app.zone
     engine = make_engine(database_url(args.database_url))
     create_schema(engine)
     sessions = session_factory(engine)
@@ -212,7 +212,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         stations = load_stations(session, live.station_kinds)
         tokens = issue_tokens(session, live, stations)
     try:
-        report = run(stations, tokens, live, api=args.api, rate=args.rate, duration=args.duration,
+        report = run(stations, tokens, live, api=args.api, rate=args.rate, duration=args.duration, zone=app_zone,
                      heartbeat_s=args.heartbeat_s, seed=args.seed, progress=lambda m: print(m, flush=True))
     except SimulatorError as exc:
         print(f"错误：{exc}", file=sys.stderr)

@@ -47,6 +47,22 @@ class AppSettings(_Strict):
     title_en: str
     district_code: str = Field(pattern=r"^\d{6}$")
     default_basemap: str
+    timezone: str = Field(description="the deployment's time zone: every time shown or printed (pages, reports, "
+                          "the audit log), the live page's day boundaries")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            msg = f"unknown time zone {v!r}; use an IANA name such as 'Asia/Shanghai'"
+            raise ValueError(msg) from None
+        return v
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
 
 class Walking(_Strict):
@@ -182,22 +198,7 @@ class Live(_Strict):
     max_future_s: int = Field(ge=0, le=86_400, description="how far ahead of the server's clock a time may be")
     max_age_days: int = Field(ge=1, le=3650, description="how old a posted heartbeat or event may be")
     station_kinds: tuple[str, ...] = Field(min_length=1, description="facility kinds that send heartbeats")
-    timezone: str = Field(description="local time zone of the day boundaries and shown times")
     rules: tuple[AlertRule, ...]
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(v)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            msg = f"unknown time zone {v!r}; use an IANA name such as 'Asia/Shanghai'"
-            raise ValueError(msg) from None
-        return v
-
-    @property
-    def zone(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.timezone)
 
     def rule(self, kind: str) -> AlertRule | None:
         """The first rule of a kind (nodata, sla, …), None when the config has none."""

@@ -82,7 +82,7 @@ def live_view(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, *,
     """The panels' data for the stations of the user's ``scope``; ``township`` narrows stations, alerts and
     actions further (the response times are the district's, a figure without any row)."""
     now = now or utc_now()
-    zone = config.live.zone
+    zone = config.app.zone
     nodata = config.live.rule("nodata")
     sites = scoped_sites(layers, config, scope)
     if township:

@@ -260,7 +260,7 @@ def versions(session: Session, district: str, kind: str | None = None) -> pd.Dat
     rows = [{"id": v.id, "kind": v.kind, "current": v.is_current, "data_date": v.data_date,
              "rows": v.row_count, "source": v.source_name, "sha256": v.sha256 or "", "created_at": v.created_at,
              "created_by": v.created_by, "synthetic": v.is_synthetic}
-            for v in session.scalars(stmt.order_by(DataVersion.kind, DataVersion.id.desc()))]
+            for v in session.scalars(stmt.order_by(DataVersion.id.desc()))]
     cols = ["id", "kind", "current", "data_date", "rows", "source", "sha256", "created_at", "created_by", "synthetic"]
     return pd.DataFrame(rows, columns=cols)
 

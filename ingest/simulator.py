@@ -196,7 +196,7 @@ def revoke_tokens(session: Session) -> int:
 
 
 def run(stations: list[Station], tokens: dict[str, str], live: Live, *, api: str, rate: float, duration: float,
-        heartbeat_s: float = 30, seed: int = 7, progress: Callable[[str], None] = print,
+        zone: dt.tzinfo, heartbeat_s: float = 30, seed: int = 7, progress: Callable[[str], None] = print,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> Report:
     """Post traffic for ``duration`` seconds (0: until interrupted). Returns what was sent."""
     if not stations:
@@ -204,7 +204,7 @@ def run(stations: list[Station], tokens: dict[str, str], live: Live, *, api: str
         raise SimulatorError(msg)
     rng = random.Random(seed)
     silent, crowded = rng.sample([s.code for s in stations], 2) if len(stations) > 1 else (stations[0].code, "")
-    traffic = Traffic(stations, rng, live.zone, silent=silent, crowded=crowded)
+    traffic = Traffic(stations, rng, zone, silent=silent, crowded=crowded)  # the stations' local time
     report = Report()
     poster = Poster(api, tokens, report)
     by_code = {s.code: s for s in stations}

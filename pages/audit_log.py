@@ -16,7 +16,7 @@ from services import audit, base
 page_start("audit_log")
 config = base.get_config()
 url = database_url()
-zone = config.live.zone
+zone = config.app.zone
 st.title(pick("审计日志", "Audit log"))
 st.caption(pick("每次登录、账号变更、导入与回滚、情景编辑、告警处理、报告与下载、被拒绝的操作都记录在此，逐条以 HMAC 链接，"
                 f"改动、插入或删除任何一条都能被发现。保留 {config.audit.retention_days} 天，更早的记录归档到文件"

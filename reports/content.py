@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -343,7 +342,7 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
     progress(0.75, "整理地图图层 …")
     # a township's report shows its own sites, and its neighbours' that serve it as kind and position only
     sites = scoped.visible_sites(ref, sc.care_kind_ids(), _area(township), cutoff_m)
-    zone = ZoneInfo(config.live.timezone)
+    zone = config.app.zone
     return Report(
         request=request, district_name=str(layers.district["name"].iloc[0]),
         area_name=names[township] if township else str(layers.district["name"].iloc[0]),

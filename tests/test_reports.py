@@ -413,3 +413,28 @@ def test_district_pdf_maps_the_change_by_township(report_db, tmp_path):
     images = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True).stdout
     kinds = [line.split()[2] for line in images.strip().splitlines()[2:]]
     assert kinds.count("image") == 1  # the township map of the change (no other map asked for; an alpha mask is not a map)
+
+
+def test_the_report_time_is_the_deployments_time_zone(report_db, tmp_path):
+    """Issue 27: `[app] timezone` is the deployment's zone for every time printed; the report was stamped with
+    the live panel's setting. A deployment in Helsinki gets Helsinki's time on its HTML map."""
+    import datetime as dt
+    import os
+    import re
+    from zoneinfo import ZoneInfo
+
+    url, _ = report_db
+    config = (ROOT / "config" / "dashboard.toml").read_text(encoding="utf-8")
+    own = tmp_path / "dashboard.toml"
+    own.write_text(re.sub(r'(?m)^timezone = .*$', 'timezone = "Europe/Helsinki"', config, count=1), encoding="utf-8")
+    out = tmp_path / "map.html"
+    zone = ZoneInfo("Europe/Helsinki")
+    before = dt.datetime.now(zone).replace(second=0, microsecond=0)
+    done = subprocess.run([sys.executable, "cli.py", "report", "--database-url", url, "--format", "html", "--out",
+                           str(out), "--township", TOWNSHIP], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ELDERCARE_CONFIG": str(own)})
+    after = dt.datetime.now(zone)
+    assert done.returncode == 0, done.stderr
+    stamp = re.search(r"生成于 (\d{4}-\d\d-\d\d \d\d:\d\d)", out.read_text(encoding="utf-8")).group(1)
+    printed = dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    assert before <= printed <= after  # Shanghai's clock would be 5 or 6 hours ahead

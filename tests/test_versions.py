@@ -157,6 +157,10 @@ def test_cli_districts_versions_rollback(writable_demo_url, demo_bundle):
     out = cli("versions", "--district", DEMO, "--kind", "facilities", "--database-url", url)
     first = out.stdout.strip().splitlines()[1].split("\t")
     assert first[:5] == [str(newest), "facilities", "*", "2026-09-30", "5"] and first[5] == "five.csv"
+    every = cli("versions", "--district", DEMO, "--database-url", url).stdout.strip().splitlines()[1:]
+    assert every[0].split("\t")[0] == str(newest)  # newest first across kinds (issue 27), as the README says
+    ids = [int(line.split("\t")[0]) for line in every]
+    assert ids == sorted(ids, reverse=True)
     out = cli("rollback", "--district", DEMO, "--kind", "facilities", "--database-url", url)
     assert out.returncode == 0, out.stderr
     assert f"由 v{newest} 回退" in out.stdout and f"{len(demo_bundle.facilities):,} 行" in out.stdout
