@@ -106,6 +106,20 @@ class Repository:
         self.versions = current_versions(self.session, self.district_code)
         return made
 
+    def sources_zh(self) -> str:
+        """What the data read comes from, in words: the district's own text when it has one (the demo's), else
+        each kind's source file and data date, from its version."""
+        own = self.session.scalar(select(DistrictMeta.value).where(DistrictMeta.district_code == self.district_code,
+                                                                   DistrictMeta.key == "sources_zh"))
+        if own:
+            return own
+        rows = self.session.execute(select(DataVersion.kind, DataVersion.source_name, DataVersion.data_date,
+                                           DataVersion.is_synthetic)
+                                    .where(DataVersion.id.in_(list(self.versions.values())))).all()
+        order = {k: i for i, k in enumerate(DATA_KINDS)}
+        return "；".join(f"{KIND_ZH[k]}：{src}（{d}{'，合成' if synthetic else ''}）"
+                        for k, src, d, synthetic in sorted(rows, key=lambda r: order[r[0]])) or "—"
+
     def counts(self) -> dict[str, int]:
         return {kind: int(self.session.scalar(select(func.count()).select_from(model).where(*self._where(kind))))
                 for kind, model in KIND_MODELS.items()}

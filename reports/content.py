@@ -96,6 +96,7 @@ class Report:
     map_layers: MapLayers
     kinds: dict[str, tuple[str, str]]  # care kinds drawn: id -> (Chinese name, colour)
     since: SincePart | None = None
+    sources_zh: str = "—"  # where the data comes from, in words (the district's versions, or the demo's own text)
 
     @property
     def township(self) -> str | None:
@@ -355,6 +356,7 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
         coverage=coverage_table(result, layers.townships, township),
         gaps=gaps, four_sync=four_sync_rows(checked, layers.townships, township), scenario=scenario,
         map_layers=_map_layers(eng, layers, result, township, sites), kinds=_kinds(), since=since,
+        sources_zh=repo_call(ref, lambda r: r.sources_zh()),
     )
 
 

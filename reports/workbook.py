@@ -25,7 +25,7 @@ def _about(r: Report) -> pd.DataFrame:
     rows += [("章节", "、".join(SECTIONS[s] for s in SECTIONS if r.has(s))),
              ("说明", "考核指标表中“实际值”“目标”与单位列一致：% 为百分数（如 56.3 即 56.3%），每千人为每千名60岁以上老人。"
                      "覆盖表中的覆盖率为 0–1 的比例。老人数据只含汇总数，不含任何个人信息。"),
-             ("数据来源", "区界与区划代码为公开数据；" + ("设施、老人、住宅项目为合成演示数据。" if r.is_demo else "其余为本区业务数据。"))]
+             ("数据来源", r.sources_zh)]
     return pd.DataFrame(rows, columns=["项目", "内容"])
 
 

@@ -438,3 +438,40 @@ def test_the_report_time_is_the_deployments_time_zone(report_db, tmp_path):
     stamp = re.search(r"生成于 (\d{4}-\d\d-\d\d \d\d:\d\d)", out.read_text(encoding="utf-8")).group(1)
     printed = dt.datetime.strptime(stamp, "%Y-%m-%d %H:%M").replace(tzinfo=zone)
     assert before <= printed <= after  # Shanghai's clock would be 5 or 6 hours ahead
+
+
+def test_a_districts_report_names_its_own_sources_not_tianjins(writable_demo_url, demo_bundle, tmp_path):
+    """Issue 27: the cover's and the workbook's 数据来源 were written in the template for Tianjin whatever the
+    district. Now the demo's words are data of the demo, and a district without its own text gets each kind's
+    source file and data date from its versions."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from openpyxl import load_workbook
+
+    from data.db import make_engine, session_factory
+    from data.versions import store_version
+    from reports.content import ReportRequest
+    from reports.export import export
+    from services.base import repo_call
+
+    said_by_demo = repo_call(demo_ref(writable_demo_url), lambda r: r.sources_zh())
+    assert said_by_demo == demo_bundle.meta["sources_zh"] and "天津市行政区划" in said_by_demo  # the demo's own
+    engine = make_engine(writable_demo_url)
+    with session_factory(engine).begin() as s:  # an imported facility list, and no text of the district's own
+        store_version(s, DEMO, "facilities", [dict(f) for f in demo_bundle.facilities], data_date=dt.date(2026, 9, 30),
+                      source_name="民政局养老机构台账2026Q3.xlsx", sha256="b" * 64)
+        s.execute(sa.text("DELETE FROM district_meta WHERE key = 'sources_zh'"))
+    engine.dispose()
+    sections = ("scorecard", "coverage")
+    _, data = export(demo_ref(writable_demo_url), ReportRequest(township=TOWNSHIP, sections=sections), "xlsx")
+    wb = load_workbook(io.BytesIO(data))
+    about = {row[0].value: row[1].value for row in wb.worksheets[0].iter_rows() if row[0].value}
+    said = about["数据来源"]
+    assert "设施：民政局养老机构台账2026Q3.xlsx（2026-09-30）" in said
+    assert "区界：" in said and "天津" not in said
+    _, pdf = export(demo_ref(writable_demo_url), ReportRequest(township=TOWNSHIP, sections=sections), "pdf")
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout.replace("\n", "")
+    assert "民政局养老机构台账2026Q3.xlsx" in text and "天津" not in text

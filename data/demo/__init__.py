@@ -201,6 +201,8 @@ def build_demo(
         "district_name": src.name,
         "data_date": DATA_DATE.isoformat(),
         "sources": (SOURCES_DIR / "SOURCES.md").relative_to(SOURCES_DIR.parent.parent).as_posix(),
+        # what the reports' cover says of the sources: the demo's own words, kept with its data
+        "sources_zh": "区界与区划代码为公开数据（天津市行政区划、国家统计局区划代码）；设施、老人、住宅项目为合成演示数据",
     }
     stats = {
         "townships": len(townships),
