@@ -26,7 +26,7 @@ from data.demo.roads import build_roads
 from data.demo.sources import SOURCES_DIR, load_district
 from geo.crs import WGS84, transform_geom, transformer, utm_crs_for
 
-GENERATOR_VERSION = "2"  # 2: earlier facility versions derived from the opening dates
+GENERATOR_VERSION = "3"  # 2: earlier facility versions derived from the opening dates; 3: the demo's own sources text
 DATA_DATE = dt.date(2026, 6, 30)  # the demo data's "as of" date, fixed for reproducibility
 DEMO_LABEL = "演示数据（合成）"
 
