@@ -265,6 +265,51 @@ def _walk_inputs(args: argparse.Namespace, point_files: dict[str, tuple[Path, bo
     return net, out
 
 
+def _coverage_stored(args: argparse.Namespace) -> int:
+    """15分钟服务圈 of a stored district: the page's own service calls on the current versions."""
+    from config import load_config
+    from data.db import database_url
+    from reports.cells import csv_bytes
+    from services import base, coverage
+
+    config = load_config()
+    url = database_url(args.database_url)
+    names = dict(base.district_list(url)[["code", "name"]].itertuples(index=False, name=None))
+    if args.district not in names:
+        print(f"错误：数据库中没有区县 {args.district}；现有：{'、'.join(f'{c} {n}' for c, n in names.items()) or '无'}",
+              file=sys.stderr)
+        return 2
+    ref = base.current_ref(url, args.district)
+    missing = [k for k in ("district", "townships", "facilities", "elders", "roads") if k not in ref.version_map]
+    if missing:
+        print(f"错误：{base.missing_message(args.district, missing)}", file=sys.stderr)
+        return 2
+    towns = base.base_layers(ref).townships
+    if args.township and args.township not in set(towns["code"]):
+        print(f"错误：乡镇代码 {args.township!r} 不在本区；可选：" + "、".join(f"{c} {n}" for c, n in
+              zip(towns["code"], towns["name"], strict=True)), file=sys.stderr)
+        return 2
+    known = {k.id for k in config.facility_kinds}
+    kinds = tuple(sorted(args.kinds.split(","))) if args.kinds else tuple(sorted(k.id for k in config.facility_kinds
+                                                                                 if k.care_service))
+    bad = [k for k in kinds if k not in known]
+    if bad or args.category not in coverage.CATEGORY_IDS:
+        print(f"错误：未知的设施类型 {bad}（可选：{', '.join(sorted(known))}）" if bad else
+              f"错误：未知的老人类别 {args.category!r}（可选：{', '.join(coverage.CATEGORY_IDS)}）", file=sys.stderr)
+        return 2
+    eng = coverage.engine(ref)
+    result = coverage.evaluate(eng, kinds, args.minutes, args.speed)
+    fig = coverage.circle_figures(eng, result, towns, kinds, args.category, args.township)
+    area = towns.loc[args.township, "name"] if args.township else names[args.district]
+    print(f"{area} {args.minutes:g} 分钟步行覆盖率 {fig.share:.1%}（步行可达 {fig.covered:,} ÷ 老人 {fig.elders:,}）；"
+          f"直线覆盖率 {fig.straight:.1%}；未覆盖 {fig.elders - fig.covered:,} 人；计入设施 {fig.sites:,} 个")
+    print(f"covered_share={fig.share:.6f} covered={fig.covered} elders={fig.elders} sites={fig.sites}")
+    if args.out is not None:
+        args.out.write_bytes(csv_bytes(fig.table.reset_index()))
+        print(f"已写出各乡镇覆盖表：{args.out}")
+    return 0
+
+
 def _cmd_coverage(args: argparse.Namespace) -> int:
     import csv
 
@@ -273,6 +318,12 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     from planning.coverage import CoverageModel
     from reports.cells import safe_cell
 
+    if args.district is not None:
+        return _coverage_stored(args)
+    if not (args.roads and args.facilities and args.demand and args.out):
+        print("错误：给出 --district CODE（已存储的区县），或 --roads、--facilities、--demand 与 --out（文件）",
+              file=sys.stderr)
+        return 2
     try:
         net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "需求点": (args.demand, True)})
     except InputError as exc:
@@ -661,10 +712,14 @@ def _district_township_names(args: argparse.Namespace) -> list[str]:
     return names
 
 
-def _walk_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--roads", required=True, type=Path, help="OSM extract (.osm.pbf/.osm/.osm.bz2) or lines (.geojson/.gpkg/.shp)")
-    p.add_argument("--facilities", required=True, type=Path, help="existing facility points (GeoJSON or CSV id,lon,lat)")
-    p.add_argument("--demand", required=True, type=Path, help="demand points with optional weight (GeoJSON or CSV)")
+def _walk_arguments(p: argparse.ArgumentParser, *, stored: bool = False) -> None:
+    need = "" if not stored else " (files mode; without --district)"
+    p.add_argument("--roads", required=not stored, type=Path,
+                   help="OSM extract (.osm.pbf/.osm/.osm.bz2) or lines (.geojson/.gpkg/.shp)" + need)
+    p.add_argument("--facilities", required=not stored, type=Path,
+                   help="existing facility points (GeoJSON or CSV id,lon,lat)" + need)
+    p.add_argument("--demand", required=not stored, type=Path,
+                   help="demand points with optional weight (GeoJSON or CSV)" + need)
     p.add_argument("--minutes", type=float, default=15.0, help="walking time cutoff in minutes (default 15)")
     _network_options(p)
 
@@ -760,8 +815,17 @@ def build_parser() -> argparse.ArgumentParser:
             "comparison. FAC and DEM: GeoJSON points or CSV with id,lon,lat (DEM may have weight)."
         ),
     )
-    _walk_arguments(cov)
-    cov.add_argument("--out", required=True, type=Path, help="output CSV: id,facility_id,network_m,walk_min,covered,straight_m")
+    _walk_arguments(cov, stored=True)
+    cov.add_argument("--out", type=Path, default=None, help="output CSV: files mode, one row per demand point "
+                     "(id,facility_id,network_m,walk_min,covered,straight_m); --district, the page's table by township")
+    cov.add_argument("--district", default=None, help="a stored district (6-digit code): what 15分钟服务圈 shows, on "
+                     "its current data")
+    cov.add_argument("--township", default=None, help="--district: one township's figures (12-digit code)")
+    cov.add_argument("--kinds", default=None, help="--district: facility kind ids, comma-separated (default: the "
+                     "care kinds, as the page)")
+    cov.add_argument("--category", default="elders", help="--district: elder category (elders, age_80_plus, "
+                     "disabled, …)")
+    cov.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     cov.set_defaults(func=_cmd_coverage)
 
     sit = sub.add_parser(

@@ -84,12 +84,8 @@ def panel() -> None:
     if len(view.neighbours):
         st.caption(neighbours_note(len(view.neighbours)))
 
-    table = coverage.township_table(result, layers.townships, category)
-    row = table.loc[township] if township else None
-    total = row["老人数"] if row is not None else table["老人数"].sum()
-    covered = row["步行可达"] if row is not None else table["步行可达"].sum()
-    share = covered / total if total else 0.0
-    straight = row["直线1km覆盖率"] if row is not None else (result.straight_share(category) or 0.0)
+    fig = coverage.circle_figures(eng, result, layers.townships, kind_ids, category, township)
+    table, total, covered, share, straight = fig.table, fig.elders, fig.covered, fig.share, fig.straight
     served_label = None
     if st.session_state[COV_BASIS] == "served":
         served = coverage.served_by_township(eng, coverage.served_share(ref, kind_ids, minutes * 60.0 * speed), category)
@@ -119,8 +115,7 @@ def panel() -> None:
     k2.metric(t("cov_straight"), f"{straight:.1%}", delta=f"{(straight - share) * 100:+.1f} pp", delta_color="off",
               border=True, help=t("cov_straight_help"))
     k3.metric(t("cov_uncovered"), f"{int(total - covered):,}", border=True)
-    in_area = sites[sites["township_code"] == township] if township else sites
-    k4.metric(t("cov_sites"), f"{len(in_area):,}", border=True)
+    k4.metric(t("cov_sites"), f"{fig.sites:,}", border=True)
 
 
 panel()

@@ -211,6 +211,31 @@ def _outline(ref: DataRef, townships: frozenset[str]):
     return scoped.outline(base_layers(ref).townships, townships)
 
 
+@dataclass(frozen=True)
+class CircleFigures:
+    """What 15分钟服务圈 shows for an area (a township, or the district with ``township`` None)."""
+
+    table: pd.DataFrame  # per township: township_table
+    elders: int
+    covered: int
+    share: float  # covered / elders (0 without elders)
+    straight: float  # the straight-line share, for comparison
+    sites: int  # facilities of the counted kinds in the area
+
+
+def circle_figures(eng: CoverageEngine, result: CoverageResult, townships: pd.DataFrame, kind_ids: tuple[str, ...],
+                   category: str, township: str | None = None) -> CircleFigures:
+    """The page's figures of one evaluation: the same call on the page and on the command line."""
+    table = township_table(result, townships, category)
+    row = table.loc[township] if township else None
+    total = int(row["老人数"]) if row is not None else int(table["老人数"].sum())
+    covered = int(row["步行可达"]) if row is not None else int(table["步行可达"].sum())
+    straight = float(row["直线1km覆盖率"]) if row is not None else float(result.straight_share(category) or 0.0)
+    sites = selected_sites(eng, kind_ids)[1]
+    n_sites = int((sites["township_code"] == township).sum()) if township else len(sites)
+    return CircleFigures(table, total, covered, covered / total if total else 0.0, straight, n_sites)
+
+
 def township_table(result: CoverageResult, townships: pd.DataFrame, category: str) -> pd.DataFrame:
     """Per township: elders, covered, share, gap, straight-line share; sorted by gap."""
     k = CATEGORY_IDS.index(category)

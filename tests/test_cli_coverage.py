@@ -103,3 +103,37 @@ def test_negative_weight_and_missing_roads(files):
     assert r.returncode == 2 and "nope.osm.pbf: road file not found" in r.stderr
     r = run("--roads", roads, "--facilities", fac, "--demand", bad, "--minutes", 0, "--out", out)
     assert r.returncode == 2 and "must be positive" in r.stderr
+
+
+def test_coverage_of_a_stored_district_prints_what_the_page_shows(demo_db_url, tmp_path):
+    """Issue 27: `coverage --district CODE` on the stored data, the page's own service call (equal, not close):
+    the figures of 15分钟服务圈 for a township, and its table by township."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from services import base, coverage
+    from tests.conftest import DEMO, ROOT, demo_ref
+
+    town = "120118100000"
+    out = tmp_path / "by_township.csv"
+    done = subprocess.run([sys.executable, "cli.py", "coverage", "--district", DEMO, "--township", town, "--out",
+                           str(out), "--database-url", demo_db_url], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    ref = demo_ref(demo_db_url)
+    eng = coverage.engine(ref)
+    care = tuple(sorted(k.id for k in base.get_config().facility_kinds if k.care_service))
+    fig = coverage.circle_figures(eng, coverage.evaluate(eng, care, 15, 1.0), base.base_layers(ref).townships, care,
+                                  "elders", town)
+    assert f"covered_share={fig.share:.6f} covered={fig.covered} elders={fig.elders} sites={fig.sites}" in done.stdout
+    printed = pd.read_csv(out, encoding="utf-8-sig", dtype={"code": str})  # floats read back as written (repr)
+    expected = fig.table.reset_index()
+    assert list(printed["code"]) == list(expected["code"])
+    for col in ("老人数", "步行可达", "未覆盖（缺口）"):
+        assert printed[col].tolist() == expected[col].tolist(), col
+    for col in ("步行覆盖率", "直线1km覆盖率"):
+        assert printed[col].tolist() == expected[col].tolist(), col
+    bad = subprocess.run([sys.executable, "cli.py", "coverage", "--district", "999001", "--database-url", demo_db_url],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "没有区县 999001" in bad.stderr and "120118" in bad.stderr
