@@ -459,6 +459,43 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     return 0 if result.status != "infeasible" else 3
 
 
+def _four_sync_rows(checks) -> list[list[str]]:
+    from reports.cells import safe_cell
+
+    return [[safe_cell(c.project.name), c.status, ";".join(c.failed_rules), safe_cell("；".join(c.reasons))]
+            for c in checks]
+
+
+def _four_sync_stored(args: argparse.Namespace) -> int:
+    """四同步检查 of a stored district: the page's own check of its current projects."""
+    import csv
+
+    from config import load_config
+    from data.db import database_url
+    from planning.four_sync import OVERALL_ZH
+    from services import base, four_sync
+
+    url = database_url(args.database_url)
+    district = args.district or load_config().app.district_code
+    listing = base.district_list(url)
+    if district not in set(listing["code"]):
+        have = "、".join(f"{c} {n}" for c, n in zip(listing["code"], listing["name"], strict=True)) or "无"
+        print(f"错误：数据库中没有区县 {district}；现有：{have}", file=sys.stderr)
+        return 2
+    ref = base.current_ref(url, district)
+    if "projects" not in ref.version_map:
+        print(f"错误：{base.missing_message(district, ['projects'])}", file=sys.stderr)
+        return 2
+    checks, _ = four_sync.checks(ref)
+    with open(args.out, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "status", "failed_rules", "reasons"])
+        w.writerows(_four_sync_rows(checks))
+    counts = {s: sum(c.status == s for c in checks) for s in OVERALL_ZH}
+    print("，".join(f"{OVERALL_ZH[s]} {n}" for s, n in counts.items()) + f"；结果写入 {args.out}")
+    return 0
+
+
 def _cmd_four_sync(args: argparse.Namespace) -> int:
     import csv
     import datetime as dt
@@ -466,8 +503,9 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     from config import load_config
     from data.project_import import ProjectFileError, read_projects
     from planning.four_sync import OVERALL_ZH, check_projects, walk_access
-    from reports.cells import safe_cell
 
+    if args.projects is None:
+        return _four_sync_stored(args)
     config = load_config()
     try:
         towns = _district_townships(args)
@@ -504,8 +542,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     with open(args.out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["name", "status", "failed_rules", "reasons"])
-        for c in checks:
-            w.writerow([safe_cell(c.project.name), c.status, ";".join(c.failed_rules), safe_cell("；".join(c.reasons))])
+        w.writerows(_four_sync_rows(checks))
     counts = {s: sum(c.status == s for c in checks) for s in OVERALL_ZH}
     print("，".join(f"{OVERALL_ZH[s]} {n}" for s, n in counts.items()) + f"；结果写入 {args.out}")
     if walks is None:
@@ -873,7 +910,9 @@ def build_parser() -> argparse.ArgumentParser:
             "rule is reported as not evaluated, never as passed."
         ),
     )
-    fs.add_argument("--projects", required=True, type=Path, help="project template, .csv (UTF-8) or .xlsx")
+    fs.add_argument("--projects", type=Path, default=None, help="project template, .csv (UTF-8) or .xlsx; without "
+                    "it, the district's stored projects as 四同步检查 checks them (its roads and facilities, its "
+                    "data date)")
     fs.add_argument("--roads", type=Path, default=None, help="OSM extract or line file, for the walking rule")
     fs.add_argument("--facilities", type=Path, default=None, help="elderly-care facility points, for the walking rule")
     _network_options(fs)

@@ -234,3 +234,22 @@ def test_a_gbk_csv_reads_and_broken_files_are_refused_with_a_message(tmp_path):
         with pytest.raises(ProjectFileError) as exc:
             read_projects(path, township_codes={TOWNSHIP})
         assert ("Excel" in str(exc.value)) if name.endswith(".xlsx") else ("编码" in str(exc.value)), name
+
+
+def test_cli_four_sync_of_a_stored_district_equals_the_pages_check(demo_db_url, tmp_path):
+    """Issue 27: `four-sync --district CODE` without a file checks the stored projects as 四同步检查 does."""
+    import csv
+
+    from services import four_sync
+    from tests.conftest import DEMO, demo_ref
+
+    out = tmp_path / "fs.csv"
+    done = subprocess.run([sys.executable, "cli.py", "four-sync", "--district", DEMO, "--out", str(out),
+                           "--database-url", demo_db_url], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    checks, _ = four_sync.checks(demo_ref(demo_db_url))
+    assert [(r["name"], r["status"], r["failed_rules"]) for r in rows] == \
+        [(c.project.name, c.status, ";".join(c.failed_rules)) for c in checks]
+    assert len(rows) == 40 and any(r["status"] == "violation" for r in rows)
