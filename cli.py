@@ -265,25 +265,42 @@ def _walk_inputs(args: argparse.Namespace, point_files: dict[str, tuple[Path, bo
     return net, out
 
 
+def _stored_ref(args: argparse.Namespace, needs: tuple[str, ...]):
+    """The current versions of ``--district`` (default: the config's) and the district's name, or None after
+    saying what is missing: the district (with the ones there are), or a kind of data (with how to import it)."""
+    from config import load_config
+    from data.db import database_url
+    from services import base
+
+    url = database_url(args.database_url)
+    district = args.district or load_config().app.district_code
+    names = dict(base.district_list(url)[["code", "name"]].itertuples(index=False, name=None))
+    if district not in names:
+        print(f"错误：数据库中没有区县 {district}；现有：{'、'.join(f'{c} {n}' for c, n in names.items()) or '无'}",
+              file=sys.stderr)
+        return None
+    ref = base.current_ref(url, district)
+    missing = [k for k in needs if k not in ref.version_map]
+    if missing:
+        print(f"错误：{base.missing_message(district, missing)}", file=sys.stderr)
+        return None
+    return ref, names[district]
+
+
+WALK_KINDS = ("district", "townships", "facilities", "elders", "roads")  # what a walking analysis reads
+
+
 def _coverage_stored(args: argparse.Namespace) -> int:
     """15分钟服务圈 of a stored district: the page's own service calls on the current versions."""
     from config import load_config
-    from data.db import database_url
     from reports.cells import csv_bytes
     from services import base, coverage
 
     config = load_config()
-    url = database_url(args.database_url)
-    names = dict(base.district_list(url)[["code", "name"]].itertuples(index=False, name=None))
-    if args.district not in names:
-        print(f"错误：数据库中没有区县 {args.district}；现有：{'、'.join(f'{c} {n}' for c, n in names.items()) or '无'}",
-              file=sys.stderr)
+    found = _stored_ref(args, WALK_KINDS)
+    if found is None:
         return 2
-    ref = base.current_ref(url, args.district)
-    missing = [k for k in ("district", "townships", "facilities", "elders", "roads") if k not in ref.version_map]
-    if missing:
-        print(f"错误：{base.missing_message(args.district, missing)}", file=sys.stderr)
-        return 2
+    ref, district_name = found
     towns = base.base_layers(ref).townships
     if args.township and args.township not in set(towns["code"]):
         print(f"错误：乡镇代码 {args.township!r} 不在本区；可选：" + "、".join(f"{c} {n}" for c, n in
@@ -300,7 +317,7 @@ def _coverage_stored(args: argparse.Namespace) -> int:
     eng = coverage.engine(ref)
     result = coverage.evaluate(eng, kinds, args.minutes, args.speed)
     fig = coverage.circle_figures(eng, result, towns, kinds, args.category, args.township)
-    area = towns.loc[args.township, "name"] if args.township else names[args.district]
+    area = towns.loc[args.township, "name"] if args.township else district_name
     print(f"{area} {args.minutes:g} 分钟步行覆盖率 {fig.share:.1%}（步行可达 {fig.covered:,} ÷ 老人 {fig.elders:,}）；"
           f"直线覆盖率 {fig.straight:.1%}；未覆盖 {fig.elders - fig.covered:,} 人；计入设施 {fig.sites:,} 个")
     print(f"covered_share={fig.share:.6f} covered={fig.covered} elders={fig.elders} sites={fig.sites}")
@@ -371,16 +388,13 @@ def _siting_labels(dem, args, config):
 
 
 def _cmd_siting(args: argparse.Namespace) -> int:
-    import csv
-
     import numpy as np
 
     from config import load_config
     from geo.reach import PointIndex, Reach, walk_pairs
     from planning.candidates import candidate_costs, imported_candidates
     from planning.coverage import CoverageModel
-    from planning.location import MODEL_LABELS, SitingInputs, SitingRequest, run_model, served_curve
-    from reports.cells import safe_cell
+    from planning.location import MODEL_LABELS, SitingInputs, SitingRequest, run_model
 
     model = args.model or ("lscp" if args.target_share is not None else "budget" if args.budget is not None else "mclp")
     request = SitingRequest(model=model, k=args.k, target_share=args.target_share, budget=args.budget,
@@ -391,6 +405,12 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     why = request.problem()
     if why:
         print(f"错误：{why}（--model {model}）", file=sys.stderr)
+        return 2
+    if args.district is not None:
+        return _siting_stored(args, model, request)
+    if not (args.roads and args.facilities and args.demand and args.candidates):
+        print("错误：给出 --district CODE（已存储的区县，候选点由页面的方法生成，或 --candidates 文件），"
+              "或 --roads、--facilities、--demand 与 --candidates（文件）", file=sys.stderr)
         return 2
     config = load_config()
     try:
@@ -427,6 +447,56 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
+    return _siting_output(args, model, si, result)
+
+
+def _siting_stored(args: argparse.Namespace, model: str, request) -> int:
+    """优化选址 of a stored district: the page's inputs (its current care facilities, candidates generated where
+    elders are not served, or --candidates) and its solve."""
+    from config import load_config
+    from planning.location import MODEL_LABELS
+    from services import coverage, scenarios, siting
+    from services.access import Caller
+
+    found = _stored_ref(args, WALK_KINDS)
+    if found is None:
+        return 2
+    ref, name = found
+    config = load_config()
+    care = tuple(sorted(k.id for k in config.facility_kinds if k.care_service))
+    cutoff = args.minutes * 60.0 * args.speed
+    eng = coverage.engine(ref)
+    current = scenarios.current_evaluation(ref, care, cutoff)
+    cands = None
+    if args.candidates is not None:
+        from geo.points import PointFileError, read_points
+        from planning.candidates import imported_candidates
+
+        try:
+            cand = read_points(args.candidates, weighted=False)
+        except PointFileError as exc:
+            print(f"错误：{exc}", file=sys.stderr)
+            return 2
+        cands = imported_candidates(cand.ids, cand.lonlat, cost=cand.cost, build=cand.build)
+    si = siting.inputs(ref, eng, current, cands, cutoff)
+    print(f"{name} 现状：步行 {args.minutes:g} 分钟覆盖 {current.result.share():.2%}；候选点 {len(si.cands):,} 个"
+          f"（{'文件' if cands is not None else '在未服务的老人附近生成'}）", flush=True)
+    print(f"模型：{MODEL_LABELS[model][0]}（{model}）", flush=True)
+    try:
+        result = siting.solve(ref, si, request, caller=Caller.cli(), progress=lambda m: print(m, flush=True))
+    except ValueError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    return _siting_output(args, model, si, result)
+
+
+def _siting_output(args: argparse.Namespace, model: str, si, result) -> int:
+    """The chosen sites (or the curve) to --out and the figures to standard output, for both kinds of input."""
+    import csv
+
+    from planning.location import served_curve
+    from reports.cells import safe_cell
+
     if model == "curve":
         served = served_curve(si, args.k)
         total = result.total_weight or 1.0
@@ -444,8 +514,8 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         print(result.message)
     for name, got, floor in result.floor_shares:
         print(f"  {name}：{got:.2%}（下限 {floor:.0%}）{'' if got >= floor - 1e-9 else ' 未达标'}")
-    where = dict(zip(cand.ids.tolist(), cand.lonlat.tolist(), strict=True))
-    cost_of = dict(zip(cand.ids.tolist(), si.costs.tolist(), strict=True))
+    where = dict(zip(si.cands.ids.tolist(), si.cands.lonlat.tolist(), strict=True))
+    cost_of = dict(zip(si.cands.ids.tolist(), si.costs.tolist(), strict=True))
     with open(args.out, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "lon", "lat", "cost"])
@@ -470,23 +540,13 @@ def _four_sync_stored(args: argparse.Namespace) -> int:
     """四同步检查 of a stored district: the page's own check of its current projects."""
     import csv
 
-    from config import load_config
-    from data.db import database_url
     from planning.four_sync import OVERALL_ZH
-    from services import base, four_sync
+    from services import four_sync
 
-    url = database_url(args.database_url)
-    district = args.district or load_config().app.district_code
-    listing = base.district_list(url)
-    if district not in set(listing["code"]):
-        have = "、".join(f"{c} {n}" for c, n in zip(listing["code"], listing["name"], strict=True)) or "无"
-        print(f"错误：数据库中没有区县 {district}；现有：{have}", file=sys.stderr)
+    found = _stored_ref(args, (*WALK_KINDS, "projects"))
+    if found is None:
         return 2
-    ref = base.current_ref(url, district)
-    if "projects" not in ref.version_map:
-        print(f"错误：{base.missing_message(district, ['projects'])}", file=sys.stderr)
-        return 2
-    checks, _ = four_sync.checks(ref)
+    checks, _ = four_sync.checks(found[0])
     with open(args.out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["name", "status", "failed_rules", "reasons"])
@@ -879,8 +939,11 @@ def build_parser() -> argparse.ArgumentParser:
             "bound=... sites=... (curve: elbow=... k_max=... share_at_elbow=...)."
         ),
     )
-    _walk_arguments(sit)
-    sit.add_argument("--candidates", required=True, type=Path,
+    _walk_arguments(sit, stored=True)
+    sit.add_argument("--district", default=None, help="a stored district (6-digit code): its current care facilities "
+                     "and elders, candidates generated as 优化选址 does (or --candidates)")
+    sit.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    sit.add_argument("--candidates", required=False, type=Path,
                      help="candidate site points (GeoJSON or CSV id,lon,lat; optional cost, build = new|renovation)")
     sit.add_argument("--model", choices=["mclp", "lscp", "capacitated", "pmedian", "equity", "budget", "curve"],
                      default=None, help="the question (default mclp, or lscp with --target-share)")

@@ -154,3 +154,27 @@ def test_bad_model_arguments_are_named(files, cand):  # noqa: F811
     bad = with_columns(cand, {"k1": {"build": "拆除"}})
     r = run("--roads", roads, "--facilities", fac, "--candidates", bad, "--demand", dem, "--budget", 5, "--out", out)
     assert r.returncode == 2 and "build must be new (新建) or renovation (改造)" in r.stderr
+
+
+def test_siting_on_a_stored_district_chooses_what_the_page_would(demo_db_url, tmp_path):
+    """Issue 27: `siting --district CODE --model mclp --k 3` needs no file: the page's inputs (current care
+    facilities, candidates generated where elders are not served) and its solve; the same sites as the service
+    call on the same data."""
+    from planning.location import SitingRequest
+    from services import base, scenarios, siting
+    from services.access import Caller
+    from services.coverage import engine
+    from tests.conftest import DEMO, demo_ref
+
+    out = tmp_path / "sites.csv"
+    done = subprocess.run([sys.executable, "cli.py", "siting", "--district", DEMO, "--model", "mclp", "--k", "3",
+                           "--out", str(out), "--database-url", demo_db_url], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with out.open(encoding="utf-8") as fh:
+        chosen = [row["id"] for row in csv.DictReader(fh)]
+    ref = demo_ref(demo_db_url)
+    care = tuple(sorted(k.id for k in base.get_config().facility_kinds if k.care_service))
+    si = siting.inputs(ref, engine(ref), scenarios.current_evaluation(ref, care, 900.0), None, 900.0)
+    result = siting.solve(ref, si, SitingRequest(model="mclp", k=3, time_limit_s=60.0), caller=Caller.cli())
+    assert chosen == [str(c) for c in result.chosen] and len(chosen) == 3
+    assert "sites=3" in done.stdout and "在未服务的老人附近生成" in done.stdout
