@@ -529,40 +529,40 @@ def _siting_output(args: argparse.Namespace, model: str, si, result) -> int:
     return 0 if result.status != "infeasible" else 3
 
 
-def _four_sync_rows(checks) -> list[list[str]]:
+def _write_four_sync(checks, out: Path) -> None:
+    """The checks to ``out`` (name, status, failed rules, reasons; text neutralised) and their counts to stdout."""
+    import csv
+
+    from planning.four_sync import OVERALL_ZH
     from reports.cells import safe_cell
 
-    return [[safe_cell(c.project.name), c.status, ";".join(c.failed_rules), safe_cell("；".join(c.reasons))]
-            for c in checks]
+    with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "status", "failed_rules", "reasons"])
+        w.writerows([safe_cell(c.project.name), c.status, ";".join(c.failed_rules), safe_cell("；".join(c.reasons))]
+                    for c in checks)
+    counts = {s: sum(c.status == s for c in checks) for s in OVERALL_ZH}
+    print("，".join(f"{OVERALL_ZH[s]} {n}" for s, n in counts.items()) + f"；结果写入 {out}")
 
 
 def _four_sync_stored(args: argparse.Namespace) -> int:
     """四同步检查 of a stored district: the page's own check of its current projects."""
-    import csv
 
-    from planning.four_sync import OVERALL_ZH
     from services import four_sync
 
     found = _stored_ref(args, (*WALK_KINDS, "projects"))
     if found is None:
         return 2
-    checks, _ = four_sync.checks(found[0])
-    with open(args.out, "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["name", "status", "failed_rules", "reasons"])
-        w.writerows(_four_sync_rows(checks))
-    counts = {s: sum(c.status == s for c in checks) for s in OVERALL_ZH}
-    print("，".join(f"{OVERALL_ZH[s]} {n}" for s, n in counts.items()) + f"；结果写入 {args.out}")
+    _write_four_sync(four_sync.checks(found[0])[0], args.out)
     return 0
 
 
 def _cmd_four_sync(args: argparse.Namespace) -> int:
-    import csv
     import datetime as dt
 
     from config import load_config
     from data.project_import import ProjectFileError, read_projects
-    from planning.four_sync import OVERALL_ZH, check_projects, walk_access
+    from planning.four_sync import check_projects, walk_access
 
     if args.projects is None:
         return _four_sync_stored(args)
@@ -598,13 +598,8 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
             return 2
         walks = walk_access(net, pts["设施"][1], [(p.lon, p.lat) for p in projects],
                             cutoff_m=walk_rule.minutes * 60.0 * args.speed, max_snap_m=args.max_snap_m)
-    checks = check_projects(projects, rules, as_of=as_of, default_grace=config.four_sync.grace_days, walks=walks)
-    with open(args.out, "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["name", "status", "failed_rules", "reasons"])
-        w.writerows(_four_sync_rows(checks))
-    counts = {s: sum(c.status == s for c in checks) for s in OVERALL_ZH}
-    print("，".join(f"{OVERALL_ZH[s]} {n}" for s, n in counts.items()) + f"；结果写入 {args.out}")
+    _write_four_sync(check_projects(projects, rules, as_of=as_of, default_grace=config.four_sync.grace_days,
+                                    walks=walks), args.out)
     if walks is None:
         print("注意：未提供 --roads/--facilities，15分钟步行规则记为“未评估”（不计为合规）")
     return 0
