@@ -127,3 +127,23 @@ def spread_counts(cells: list[str], bands: dict[str, int], subsets: dict[str, in
         rows.append({"cell": c, **{b: int(per_band[i, j]) for j, b in enumerate(names)},
                      **{s: int(v[i]) for s, v in sub.items()}})
     return rows
+
+
+def uncovered_share(covered: gpd.GeoDataFrame | None, uncovered: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """One row per hexagon of either frame (``hex``, ``n``, ``geometry``, as :meth:`HexIndex.sum` makes them):
+    its elders (``elders``), those not covered (``uncovered``) and their ``share`` of the hexagon's elders — what
+    a coverage map colours, so that a hexagon with one uncovered elder among fifty reads as nearly covered."""
+    parts = [f[["hex", "n", "geometry"]].assign(part=p) for f, p in ((covered, "covered"), (uncovered, "uncovered"))
+             if f is not None and not f.empty]
+    if not parts:
+        return gpd.GeoDataFrame({"hex": [], "elders": [], "uncovered": [], "share": []}, geometry=[], crs="EPSG:4326")
+    both = pd.concat(parts, ignore_index=True)
+    n = both.pivot_table(index="hex", columns="part", values="n", aggfunc="sum", fill_value=0.0)
+    for col in ("covered", "uncovered"):
+        if col not in n:
+            n[col] = 0.0
+    geometry = both.drop_duplicates("hex").set_index("hex").geometry.reindex(n.index)
+    elders = n["covered"] + n["uncovered"]
+    share = np.divide(n["uncovered"].to_numpy(), elders.to_numpy(), out=np.zeros(len(n)), where=elders.to_numpy() > 0)
+    return gpd.GeoDataFrame({"hex": n.index.to_numpy(), "elders": elders.to_numpy(), "uncovered": n["uncovered"].to_numpy(),
+                             "share": share}, geometry=geometry.to_numpy(), crs="EPSG:4326")

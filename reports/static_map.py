@@ -19,16 +19,21 @@ import pandas as pd
 
 mpl.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import shapely  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from geo.crs import utm_crs_for  # noqa: E402
+from geo.density import uncovered_share  # noqa: E402
 
 CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                   "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
 CJK_FAMILY = "Noto Sans CJK SC"
-COVERED, UNCOVERED = "#66bb6a", "#e53935"
+# hexagons by the share of their elders the walk does not reach: (upper bound, colour, label); all reached in green
+SHARE_CLASSES = ((0.0, "#a5d6a7", "全部步行可达"), (0.25, "#fee0d2", "未覆盖 ≤25%"), (0.5, "#fc9272", "25–50%"),
+                 (0.75, "#ef3b2c", "50–75%"), (1.0, "#a50f15", "75–100%"))
 NEIGHBOUR = "#546e7a"
 
 
@@ -150,12 +155,17 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
     ax.set_axis_off()
     district.plot(ax=ax, facecolor="#fafaf5", edgecolor="none", zorder=0)
     legend = []
-    for hexes, colour, label in ((layers.covered, COVERED, "15分钟步行可达的老人"),
-                                 (layers.uncovered, UNCOVERED, "未覆盖的老人")):
-        h = proj(hexes)
-        if h is not None:
-            h.plot(ax=ax, facecolor=colour, edgecolor="none", alpha=0.55, zorder=1)
-            legend.append(Patch(facecolor=colour, alpha=0.55, label=label))
+    # each hexagon once, by the share of its elders not reached (not red for a single uncovered elder), and only
+    # inside the district
+    shares = proj(uncovered_share(layers.covered, layers.uncovered))
+    if shares is not None:
+        shares = shares.assign(geometry=shapely.intersection(shares.geometry.values, district.union_all()))
+        classes = np.searchsorted([c[0] for c in SHARE_CLASSES], shares["share"].to_numpy(), side="left")
+        for i, (_, colour, label) in enumerate(SHARE_CLASSES):
+            part = shares[classes == i]
+            if len(part):
+                part.plot(ax=ax, facecolor=colour, edgecolor="none", alpha=0.85, zorder=1)
+            legend.append(Patch(facecolor=colour, alpha=0.85, label=label))
     townships.boundary.plot(ax=ax, color="#78909c", linewidth=0.5, linestyle=(0, (3, 2)), zorder=2)
     if layers.focus:
         focus_m.boundary.plot(ax=ax, color="#d84315", linewidth=1.6, zorder=3)

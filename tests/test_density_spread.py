@@ -47,3 +47,20 @@ def test_cells_in_a_polygon_are_those_whose_centre_is_inside():
     expected = sorted(c for c in near if poly.contains(Point(h3.cell_to_latlng(c)[::-1])))
     assert len(expected) > 20
     assert cells_in(poly, 9) == expected
+
+
+def test_uncovered_share_by_hand():
+    """Hexagon a: 49 elders reached, 1 not (2 %); b: 10 reached; c: 5 not reached (100 %)."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from geo.density import uncovered_share
+
+    def frame(rows):
+        return gpd.GeoDataFrame({"hex": [h for h, _ in rows], "n": [n for _, n in rows]},
+                                geometry=[Point(i, 0).buffer(0.4) for i, _ in enumerate(rows)], crs="EPSG:4326")
+
+    out = uncovered_share(frame([("a", 49.0), ("b", 10.0)]), frame([("a", 1.0), ("c", 5.0)])).set_index("hex")
+    assert out.loc["a", "elders"] == 50 and out.loc["a", "share"] == 0.02
+    assert out.loc["b", "share"] == 0 and out.loc["c", "share"] == 1.0 and out.loc["c", "uncovered"] == 5
+    assert uncovered_share(None, None).empty

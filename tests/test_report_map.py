@@ -31,7 +31,8 @@ def demo_layers(demo_db_url):
     layers = base.base_layers(demo_ref(demo_db_url))
     twp = layers.townships.loc["120118102000"]  # 独流镇
     c = twp.geometry.representative_point()
-    hexes = gpd.GeoDataFrame({"total": [5]}, geometry=[Point(c.x, c.y).buffer(0.01)], crs="EPSG:4326")
+    hexes = gpd.GeoDataFrame({"hex": ["8931aa00000ffff"], "n": [5.0], "total": [5]},
+                             geometry=[Point(c.x, c.y).buffer(0.01)], crs="EPSG:4326")
     return layers, "120118102000", hexes
 
 
@@ -45,8 +46,32 @@ def test_township_map_draws_coverage_and_facilities(demo_layers):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert colour_share(png, "#f9a825") > 0     # the stations (and their legend entry)
     assert colour_share(png, "#1565c0") == 0    # no institution passed: neither drawn nor in the legend
-    covered = colour_share(png, "#b2dcb4", tol=20)  # the covered green at 55 % over the pale ground
+    covered = colour_share(png, "#b2dcb4", tol=20)  # the all-reached green at 85 % over the pale ground
     assert covered > 0.01
+
+
+def _blend(hex_colour: str, alpha: float = 0.85, ground: str = "#fafaf5") -> str:
+    a = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    g = np.array([int(ground[i:i + 2], 16) for i in (1, 3, 5)])
+    r = np.round(alpha * a + (1 - alpha) * g).astype(int)
+    return "#" + "".join(f"{v:02x}" for v in r)
+
+
+@pytest.mark.parametrize(("township", "most_red", "least_red"), [
+    ("120118402000", 0.03, 0.0),   # 天津子牙经济技术开发区: 96.7 % of its elders within the walk
+    ("120118110000", 1.0, 0.03),   # 梁头镇: 10.7 %, the control: the check sees red where it is
+])
+def test_a_well_covered_townships_map_is_not_painted_red(demo_db_url, township, most_red, least_red):
+    """Issue 27: a hexagon with any uncovered elder was drawn red over green, so a 97 % township's map was
+    mostly red. Hexagons are coloured by the share of their elders not reached now; the two darker reds (over
+    half not reached) cover at most 3 % of a 96.7 % township's map (its villages' hexagons are a small part of it:
+    梁头镇's, nine in ten of them red, are about 5 %)."""
+    from reports.content import ReportRequest, collect
+
+    r = collect(demo_ref(demo_db_url), ReportRequest(township=township, sections=("map",)))
+    png = render_map(r.map_layers, kinds=r.kinds)
+    red = colour_share(png, _blend("#ef3b2c"), tol=14) + colour_share(png, _blend("#a50f15"), tol=14)
+    assert least_red <= red <= most_red, red
 
 
 def test_missing_chinese_font_says_what_to_install(monkeypatch):
