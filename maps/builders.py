@@ -29,6 +29,7 @@ from jinja2 import Template
 
 from config import Basemap, DashboardConfig
 from geo.crs import geom_to_gcj02
+from geo.density import uncovered_share
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -584,6 +585,45 @@ def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, na
                 fill_from="fill", tip=f"{tooltip}：", tip_field="total", canvas=True, ndigits=4).add_to(m)
 
 
+# elder hexagons by the share of their elders the walk does not reach: (upper bound, colour, label); the first
+# class is "all reached". The report's static map uses the same classes (reports/static_map.py).
+SHARE_CLASSES = ((0.0, "#a5d6a7", "全部步行可达"), (0.25, "#fee0d2", "未覆盖 ≤25%"), (0.5, "#fc9272", "未覆盖 25–50%"),
+                 (0.75, "#ef3b2c", "未覆盖 50–75%"), (1.0, "#a50f15", "未覆盖 75–100%"))
+
+
+def share_classes(share: np.ndarray) -> np.ndarray:
+    """The SHARE_CLASSES index of each share (0: none uncovered)."""
+    return np.searchsorted([c[0] for c in SHARE_CLASSES], np.asarray(share, dtype=float), side="left")
+
+
+def add_share_hexagons(m: folium.Map, shares: gpd.GeoDataFrame, basemap: Basemap, *, name: str,
+                       opacity: float = 0.6, show: bool = True) -> None:
+    """Elder hexagons (``geo.density.uncovered_share``: ``hex``, ``elders``, ``uncovered``, ``share``) coloured by
+    the share not reached, one shape per class, the class's cells and people in its tooltip: a hexagon with one
+    uncovered elder among fifty reads as nearly covered, as the figures count it."""
+    if shares is None or shares.empty:
+        return
+    classes = share_classes(shares["share"].to_numpy())
+    texts = _HEX_TEXTS.of(shares, basemap, 4)
+    elders, uncovered = shares["elders"].to_numpy(), shares["uncovered"].to_numpy()
+    props, polygons = [], []
+    for c in np.unique(classes):
+        pick = classes == c
+        props.append({"fill": SHARE_CLASSES[c][1],
+                      "tip": f"{SHARE_CLASSES[c][2]}：{int(pick.sum()):,} 格，老人 {elders[pick].sum():,.0f} 人，"
+                             f"其中未覆盖 {uncovered[pick].sum():,.0f} 人"})
+        polygons.append(texts[pick].tolist())
+    _ShapeLayer(_features_text(props, polygons), name=name, show=show,
+                style={"fillOpacity": opacity, "color": "#ffffff", "weight": 0.3}, fill_from="fill", tip="",
+                tip_field="tip", canvas=True, ndigits=4).add_to(m)
+
+
+def share_legend() -> str:
+    return "<b>老人未覆盖比例（每格）</b>" + "".join(
+        f'<div><span class="hx" style="background:{colour}"></span>{html.escape(label)}</div>'
+        for _, colour, label in SHARE_CLASSES)
+
+
 def townships_geojson(townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
                       show_all: bool = True) -> str:
     """The township outlines as GeoJSON text, simplified, shifted for the basemap and with escaped names (the
@@ -837,8 +877,6 @@ def legend_html(config: DashboardConfig, facilities: gpd.GeoDataFrame, density: 
 BAND_COLOURS = ("#1b5e20", "#43a047", "#81c784", "#c8e6c9", "#e8f5e9")
 AREA_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                 "#bcbd22", "#17becf")
-UNCOVERED_COLOURS = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
-COVERED_COLOURS = ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c")
 
 
 @dataclass(frozen=True)
@@ -922,7 +960,7 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
         add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
         add_townships(m, layers.townships, basemap, selected=layers.selected_township)
         legend = ["<b>步行等时圈 / 服务范围</b><div>颜色由深到浅：步行时间由短到长；服务范围每块归属步行最近的设施</div>",
-                  f"<b>未覆盖老人（每格）</b><div>{_swatches(UNCOVERED_COLOURS)}</div>"]
+                  share_legend()]
         if layers.neighbours is not None and not layers.neighbours.empty:
             legend.append(f'<div><span class="sw" style="background:none;border:2px solid {NEIGHBOUR_COLOUR}"></span>'
                           f"{NEIGHBOUR_LABEL}：仅示位置与类型</div>")
@@ -930,12 +968,11 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
         return m
 
     groups = []
-    # elders first, so the walking bands and service areas read on top of them
-    for hexes, name, colours, opacity, show in ((layers.uncovered_hexes, "未覆盖老人", UNCOVERED_COLOURS, 0.6, True),
-                                                (layers.covered_hexes, "已覆盖老人", COVERED_COLOURS, 0.45, False)):
-        fg = folium.FeatureGroup(name=name, show=show)
-        add_hexagons(fg, hexes, basemap, name=name, tooltip=name, colours=colours, opacity=opacity, by_class=True)
-        groups.append(fg)
+    # elders first, so the walking bands and service areas read on top of them: each hexagon once, by the share
+    # of its elders not reached
+    fg = folium.FeatureGroup(name="未覆盖老人", show=True)
+    add_share_hexagons(fg, uncovered_share(layers.covered_hexes, layers.uncovered_hexes), basemap, name="未覆盖老人")
+    groups.append(fg)
     if layers.bands is not None and not layers.bands.empty:
         # one group per band, longest first: a minutes move builds only the band that changed
         for minutes in sorted(layers.bands["minutes"], reverse=True):

@@ -19,7 +19,6 @@ import pandas as pd
 
 mpl.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
@@ -27,13 +26,12 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from geo.crs import utm_crs_for  # noqa: E402
 from geo.density import uncovered_share  # noqa: E402
+from maps.builders import SHARE_CLASSES, share_classes  # noqa: E402  (the live map's classes)
 
 CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                   "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
 CJK_FAMILY = "Noto Sans CJK SC"
-# hexagons by the share of their elders the walk does not reach: (upper bound, colour, label); all reached in green
-SHARE_CLASSES = ((0.0, "#a5d6a7", "全部步行可达"), (0.25, "#fee0d2", "未覆盖 ≤25%"), (0.5, "#fc9272", "25–50%"),
-                 (0.75, "#ef3b2c", "50–75%"), (1.0, "#a50f15", "75–100%"))
+
 NEIGHBOUR = "#546e7a"
 
 
@@ -160,7 +158,7 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
     shares = proj(uncovered_share(layers.covered, layers.uncovered))
     if shares is not None:
         shares = shares.assign(geometry=shapely.intersection(shares.geometry.values, district.union_all()))
-        classes = np.searchsorted([c[0] for c in SHARE_CLASSES], shares["share"].to_numpy(), side="left")
+        classes = share_classes(shares["share"].to_numpy())
         for i, (_, colour, label) in enumerate(SHARE_CLASSES):
             part = shares[classes == i]
             if len(part):

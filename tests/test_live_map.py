@@ -87,26 +87,34 @@ def test_the_mounted_base_is_what_st_folium_sends(layers, monkeypatch):
     assert [n for n, _v, _o in mounted.layers] == ["乡镇（街道）边界", "养老服务设施"]  # the base's own overlays
 
 
+def _hexes(counts) -> gpd.GeoDataFrame:
+    """Three hexagon-like cells with their elder counts (as HexIndex.sum makes them)."""
+    return gpd.GeoDataFrame({"hex": [f"89aa{i}" for i in range(len(counts))], "n": [float(c) for c in counts],
+                             "total": counts},
+                            geometry=[box(117 + i * 0.01, 38.8, 117.005 + i * 0.01, 38.805) for i in range(len(counts))],
+                            crs=4326)
+
+
 def test_groups_are_drawn_in_place_and_listed_for_removal(layers):
     config = load_config()
     f = layers["facilities"]
-    hexes = gpd.GeoDataFrame({"total": [2, 2, 7]}, geometry=[box(117 + i * 0.01, 38.8, 117.005 + i * 0.01, 38.805)
-                                                             for i in range(3)], crs=4326)
-    live = coverage_live_map(CoverageLayers(layers["district"], layers["townships"], f, covered_hexes=hexes,
-                                            uncovered_hexes=hexes), config=config, basemap_id="none")
+    covered, uncovered = _hexes([2, 2, 7]), _hexes([2, 0, 21])  # shares not reached: 1/2, 0, 3/4
+    live = coverage_live_map(CoverageLayers(layers["district"], layers["townships"], f, covered_hexes=covered,
+                                            uncovered_hexes=uncovered[uncovered["n"] > 0]), config=config,
+                             basemap_id="none")
     js = live.groups_script()
     names = [g.get_name() for g in live.groups]
-    assert len(set(names)) == len(names) == len(live.groups)
+    assert len(set(names)) == len(names) == len(live.groups) == 2  # elders by share, facilities
     shown = {g.get_name(): g.show for g in live.groups}
     for name, show in shown.items():
         assert f"var {name} = __eomWas[" in js and f"var {name} = L.featureGroup();" in js
-        # as the user last left a layer of that name, else as the static map: 已覆盖老人 starts hidden
+        # as the user last left a layer of that name, else as the static map
         assert f": {str(show).lower()}) {{ map_div.addLayer({name}); }}" in js
     assert "window.feature_group" not in js  # the frontend would remove them all before the next update
-    assert shown[names[1]] is False
-    # totals 2, 2, 7 in five quantile classes: breaks 2, 3, 5, 7, so the two 2s share the first colour and the
-    # 7 takes the third; one shape per class, its range and count in words (on both hexagon layers)
-    assert js.count("每格 2 人（2 格）") == 2 and js.count("每格 7 人（1 格）") == 2
+    # each cell once, in the class of its share not reached (worked out above), with its people in words
+    assert js.count("全部步行可达：1 格，老人 2 人，其中未覆盖 0 人") == 1
+    assert js.count("未覆盖 25–50%：1 格，老人 4 人，其中未覆盖 2 人") == 1
+    assert js.count("未覆盖 50–75%：1 格，老人 28 人，其中未覆盖 21 人") == 1
     control = live.control_script([("乡镇（街道）边界", "geo_json_div_3", True)])
     assert '"乡镇（街道）边界":geo_json_div_3' in control
     assert all(f'"{g.layer_name}":{g.get_name()}' in control for g in live.groups)
@@ -120,19 +128,18 @@ def test_a_group_keeps_its_key_until_its_content_changes(layers):
     f = layers["facilities"]
 
     def keys(totals, uncovered=1):
-        hexes = gpd.GeoDataFrame({"total": totals}, geometry=[box(117 + i * 0.01, 38.8, 117.005 + i * 0.01, 38.805)
-                                                              for i in range(3)], crs=4326)
+        hexes = _hexes(totals)
         js = coverage_live_map(CoverageLayers(layers["district"], layers["townships"], f, covered_hexes=hexes,
                                               uncovered_hexes=hexes.iloc[:uncovered]), config=config,
                                basemap_id="none").groups_script()
         return re.findall(r"var (\w+) = __eomWas\[(\"\w+\")\]", js)
 
     first, again, other = keys([2, 2, 7]), keys([2, 2, 7]), keys([2, 3, 7])
-    assert len(first) == 3 and len({n for n, _ in first}) == 3  # uncovered, covered, facilities
+    assert len(first) == 2 and len({n for n, _ in first}) == 2  # elders by share, facilities
     assert again == first
-    assert [a == b for a, b in zip(first, other, strict=True)] == [True, False, True]
-    # a group before them gone (no uncovered elders): the others keep their names and keys, not their places
-    assert keys([2, 2, 7], uncovered=0) == first[1:]
+    assert [a == b for a, b in zip(first, other, strict=True)] == [False, True]
+    # no uncovered elder: the hexagons are all in the first class, a new key; the facilities keep theirs
+    assert [a == b for a, b in zip(keys([2, 2, 7], uncovered=0), first, strict=True)] == [False, True]
 
 
 def test_a_heavy_folium_element_in_a_live_group_is_refused(layers):
