@@ -87,8 +87,8 @@ class Network(_Strict):
 
 
 class Density(_Strict):
-    h3_resolution_district: int = Field(ge=5, le=9)
-    h3_resolution_township: int = Field(ge=5, le=9)
+    target_cells: int = Field(ge=20, le=100_000, description="the fewest hexagons an area's density map should "
+                              "have: the coarsest H3 resolution that gives at least this many is drawn")
 
 
 # Elder categories counted per group (besides all 60+); siting weights may name them.

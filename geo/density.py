@@ -147,3 +147,15 @@ def uncovered_share(covered: gpd.GeoDataFrame | None, uncovered: gpd.GeoDataFram
     share = np.divide(n["uncovered"].to_numpy(), elders.to_numpy(), out=np.zeros(len(n)), where=elders.to_numpy() > 0)
     return gpd.GeoDataFrame({"hex": n.index.to_numpy(), "elders": elders.to_numpy(), "uncovered": n["uncovered"].to_numpy(),
                              "share": share}, geometry=geometry.to_numpy(), crs="EPSG:4326")
+
+
+STORED_RESOLUTION = 9  # the elder groups' cells (cell_h3)
+
+
+def resolution_for(area_km2: float, *, target_cells: int, finest: int = STORED_RESOLUTION, coarsest: int = 5) -> int:
+    """The coarsest H3 resolution at which an area of ``area_km2`` holds at least ``target_cells`` hexagons (by
+    H3's average hexagon area), else ``finest``: a district's map has hundreds of cells, never a handful."""
+    for res in range(coarsest, finest + 1):
+        if area_km2 / h3.average_hexagon_area(res, unit="km^2") >= target_cells:
+            return res
+    return finest

@@ -40,8 +40,8 @@ def map_panel() -> None:
                        label_visibility="collapsed")
 
     shown = set(st.session_state[MAP_LAYERS])
-    res = config.density.h3_resolution_township if township else config.density.h3_resolution_district
     ref = layers.ref
+    res = base.density_resolution(ref, township)  # hundreds of cells for the area shown, never a handful
     fac = layers.facilities
     if township:
         fac = fac[fac["township_code"] == township]

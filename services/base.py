@@ -115,6 +115,19 @@ def density(ref: DataRef, township_code: str | None, resolution: int) -> gpd.Geo
     return hex_density(elders, resolution=resolution, count_columns=("age_60_69", "age_70_79", "age_80_plus"))
 
 
+@memo(ttl_s=3600, max_entries=64)
+def density_resolution(ref: DataRef, township_code: str | None) -> int:
+    """The H3 resolution of 一张图's density for the district or one township: from its area ([density])."""
+    from geo.crs import utm_crs_for
+    from geo.density import resolution_for
+
+    layers = base_layers(ref)
+    shape = layers.townships[layers.townships["code"] == township_code] if township_code else layers.district
+    c = shape.union_all().centroid
+    area_km2 = float(shape.to_crs(utm_crs_for(c.x, c.y)).area.sum()) / 1e6
+    return resolution_for(area_km2, target_cells=get_config().density.target_cells)
+
+
 def area_kpis(layers: BaseLayers, township_code: str | None) -> OverviewKPIs:
     config = get_config()
     fac, eld = layers.facilities, layers.elders

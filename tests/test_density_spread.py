@@ -64,3 +64,15 @@ def test_uncovered_share_by_hand():
     assert out.loc["a", "elders"] == 50 and out.loc["a", "share"] == 0.02
     assert out.loc["b", "share"] == 0 and out.loc["c", "share"] == 1.0 and out.loc["c", "uncovered"] == 5
     assert uncovered_share(None, None).empty
+
+
+def test_the_density_resolution_gives_hundreds_of_cells_never_a_handful():
+    """H3's average hexagon areas: res 6 36.13 km², 7 5.161, 8 0.7373, 9 0.1053. With 200 cells wanted:
+    静海区's 1,476 km² → res 7 (286; res 6 would give 41); a 60 km² township → res 9 (570; res 8 gives 81);
+    the 1.9 km² city centre of issue 27 → res 9, the finest stored (18 cells: what the data holds)."""
+    from geo.density import resolution_for
+
+    assert resolution_for(1476, target_cells=200) == 7
+    assert resolution_for(60, target_cells=200) == 9
+    assert resolution_for(1.9, target_cells=200) == 9
+    assert resolution_for(10_000, target_cells=200) == 6  # 10,000 / 36.13 = 277
