@@ -73,8 +73,10 @@ with tab_map:
                        bands=bands, roads=base.roads(ref, code), selected_township=code, neighbours=view.neighbours),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="township_map")
-    st.caption(pick("蓝色：步行可达的老人；红色：未覆盖的老人；色带为各运营中养老服务设施的步行等时圈（邻近乡镇的设施同样计入）。",
-                    "Blue: covered elders; red: uncovered; bands: walking isochrones."))
+    st.caption(pick("每格按其老人中未被步行覆盖的比例着色（浅绿：全部可达，由浅红到深红：未覆盖越多）；"
+                    "色带为各运营中养老服务设施的步行等时圈（邻近乡镇的设施同样计入）。",
+                    "Each cell by the share of its elders not reached (green: all reached; deeper red: more not "
+                    "reached); bands: walking isochrones."))
     if len(view.neighbours):
         st.caption(neighbours_note(len(view.neighbours)))
 with tab_gaps:
