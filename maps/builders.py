@@ -597,25 +597,59 @@ def share_classes(share: np.ndarray) -> np.ndarray:
 
 
 def add_share_hexagons(m: folium.Map, shares: gpd.GeoDataFrame, basemap: Basemap, *, name: str,
-                       opacity: float = 0.6, show: bool = True) -> None:
+                       opacity: float = 0.6, show: bool = True, within=None) -> None:
     """Elder hexagons (``geo.density.uncovered_share``: ``hex``, ``elders``, ``uncovered``, ``share``) coloured by
     the share not reached, one shape per class, the class's cells and people in its tooltip: a hexagon with one
-    uncovered elder among fifty reads as nearly covered, as the figures count it."""
+    uncovered elder among fifty reads as nearly covered, as the figures count it. ``within``: a (prepared)
+    outline the hexagons are cut to; those inside it are written from the per-id cache, the others cut anew."""
     if shares is None or shares.empty:
         return
     classes = share_classes(shares["share"].to_numpy())
-    texts = _HEX_TEXTS.of(shares, basemap, 4)
+    inside = np.ones(len(shares), dtype=bool) if within is None else shapely.within(shares.geometry.values, within)
+    texts = np.empty(len(shares), dtype=object)
+    texts[inside] = _HEX_TEXTS.of(shares[inside], basemap, 4) if inside.any() else []
+    border: list[list[str]] = [[] for _ in range(len(shares))]  # the cut parts of each border hexagon
+    if not inside.all():
+        cut = _shift(shares[~inside].assign(geometry=shapely.intersection(shares.geometry.values[~inside], within)),
+                     basemap).geometry.values
+        parts, of = shapely.get_parts(cut, return_index=True)
+        # polygons that are left (a cut may leave nothing, or lines and points on the edge)
+        keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
+        rows = np.flatnonzero(~inside)
+        for i, t in zip(of[keep].tolist(), _polygon_texts(parts[keep], 4), strict=True):
+            border[rows[i]].append(t)
     elders, uncovered = shares["elders"].to_numpy(), shares["uncovered"].to_numpy()
     props, polygons = [], []
     for c in np.unique(classes):
         pick = classes == c
+        drawn = [t for i in np.flatnonzero(pick) for t in ([texts[i]] if inside[i] else border[i])]
+        if not drawn:  # all of this class lies outside the district
+            continue
         props.append({"fill": SHARE_CLASSES[c][1],
                       "tip": f"{SHARE_CLASSES[c][2]}：{int(pick.sum()):,} 格，老人 {elders[pick].sum():,.0f} 人，"
                              f"其中未覆盖 {uncovered[pick].sum():,.0f} 人"})
-        polygons.append(texts[pick].tolist())
+        polygons.append(drawn)
+    if not props:
+        return
     _ShapeLayer(_features_text(props, polygons), name=name, show=show,
                 style={"fillOpacity": opacity, "color": "#ffffff", "weight": 0.3}, fill_from="fill", tip="",
                 tip_field="tip", canvas=True, ndigits=4).add_to(m)
+
+
+_OUTLINES: dict[int, tuple[weakref.ref, object]] = {}
+
+
+def _prepared_outline(district: gpd.GeoDataFrame):
+    """The district's outline as one prepared polygon, kept while its frame lives (the services' shared frame:
+    the same object at every slider move)."""
+    got = _OUTLINES.get(id(district))
+    if got is not None and got[0]() is district:
+        return got[1]
+    outline = shapely.union_all(district.geometry.values)
+    shapely.prepare(outline)
+    _OUTLINES[id(district)] = (weakref.ref(district), outline)
+    weakref.finalize(district, _OUTLINES.pop, id(district), None)
+    return outline
 
 
 def share_legend() -> str:
@@ -971,7 +1005,8 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
     # elders first, so the walking bands and service areas read on top of them: each hexagon once, by the share
     # of its elders not reached
     fg = folium.FeatureGroup(name="未覆盖老人", show=True)
-    add_share_hexagons(fg, uncovered_share(layers.covered_hexes, layers.uncovered_hexes), basemap, name="未覆盖老人")
+    add_share_hexagons(fg, uncovered_share(layers.covered_hexes, layers.uncovered_hexes), basemap, name="未覆盖老人",
+                       within=_prepared_outline(layers.district))
     groups.append(fg)
     if layers.bands is not None and not layers.bands.empty:
         # one group per band, longest first: a minutes move builds only the band that changed

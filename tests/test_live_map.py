@@ -272,3 +272,35 @@ def test_the_base_rides_as_a_file_the_frame_loads_once(layers, monkeypatch):
     sent.clear()
     live_map.show(build(), key="m", height=500, clickable=True, base_in_file=False)  # the edit map: inline
     assert sent[0]["script"] == inline["script"] and sent[0]["js_links"] == inline["js_links"]
+
+
+def test_the_hexagons_are_cut_to_the_district(layers):
+    """Issue 27: the hexagons spilled outside the district. One cell inside 静海区, one astride its edge, one
+    well outside it: the first drawn as it is, the second cut (its text is not the whole cell's), the third not
+    drawn at all (its class has no shape left)."""
+    import shapely
+
+    from maps.builders import _HEX_TEXTS, add_share_hexagons
+
+    outline = shapely.union_all(layers["district"].geometry.values)
+    inner = outline.representative_point()
+    edge = shapely.Point(outline.exterior.coords[0] if outline.geom_type == "Polygon"
+                         else outline.geoms[0].exterior.coords[0])
+    cells = gpd.GeoDataFrame({"hex": ["in", "edge", "out"], "elders": [10.0, 10.0, 10.0], "uncovered": [0.0, 3.0, 9.0],
+                              "share": [0.0, 0.3, 0.9]},
+                             geometry=[inner.buffer(0.003, quad_segs=1), edge.buffer(0.01, quad_segs=1),
+                                       shapely.Point(100.0, 30.0).buffer(0.01, quad_segs=1)], crs=4326)
+    basemap = load_config().basemap("none")
+    fg = folium.FeatureGroup(name="t")
+    add_share_hexagons(fg, cells, basemap, name="t", within=outline)
+    js = _script_of(fg)
+    whole_edge = _HEX_TEXTS.of(cells.iloc[[1]], basemap, 4)[0]
+    assert "全部步行可达：1 格" in js and "未覆盖 25–50%：1 格" in js
+    assert "未覆盖 75–100%" not in js  # the cell outside the district is not drawn
+    assert whole_edge not in js  # the edge cell is drawn cut, not whole
+
+
+def _script_of(group) -> str:
+    m = folium.Map()
+    group.add_to(m)
+    return m.get_root().render()
