@@ -524,6 +524,19 @@ def test_mapping_file_gpkg_layer_and_swapped_columns(db, truth, tmp_path):
     assert set(fac["kind_id"]) == {"township_centre"}
     _, _, d = GEOD.inv(pts["lon"].to_numpy(), pts["lat"].to_numpy(), fac.geometry.x.to_numpy(), fac.geometry.y.to_numpy())
     assert d.max() < 1.0
+    # issue 27: the target may be named as the messages name it, by its Chinese or English name (not only the id)
+    for target in ("居家和社区养老服务中心", "Township care centre"):
+        mapping.write_text('[columns]\nname = "机构全称"\nkind = "服务形态"\nlon = "东经度"\nlat = "北纬度"\n'
+                           f'township = "辖区"\n\n[values.kind]\n"综合养老服务中心" = "{target}"\n', encoding="utf-8")
+        imp(db, "facilities", tmp_path / "own.csv", mapping=mapping, crs="wgs84")
+        with session_factory(db)() as s:
+            assert set(Repository(s, HEXI).facilities()["kind_id"]) == {"township_centre"}, target
+    mapping.write_text('[columns]\nname = "机构全称"\nkind = "服务形态"\nlon = "东经度"\nlat = "北纬度"\n'
+                       'township = "辖区"\n\n[values.kind]\n"综合养老服务中心" = "养老大院"\n', encoding="utf-8")
+    with pytest.raises(ImportRefused) as refused:
+        imp(db, "facilities", tmp_path / "own.csv", mapping=mapping, crs="wgs84")
+    said = [p.why + " " + p.fix for p in refused.value.prepared.errors]
+    assert any("指向未知的设施类型 ['养老大院']" in w and "township_centre（居家和社区养老服务中心）" in w for w in said)
     bad = tmp_path / "bad.toml"
     bad.write_text('[columns]\nnmae = "机构全称"\n', encoding="utf-8")
     with pytest.raises(ImportRefused, match=r"未知字段 \['nmae'\]"):

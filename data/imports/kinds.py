@@ -322,10 +322,14 @@ COUNT_FIELDS = ("beds_total", "beds_care", "beds_dementia", "staff_total", "staf
 
 
 def kind_lookup(config: DashboardConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The comparison key of every configured name of a kind (id, Chinese and English name, aliases) → its id,
+    and of every word of a mapping file's [values.kind] → the kind its target names: the target may be any of
+    those names, as the import's own messages offer them (an unknown target stays as written, and is refused)."""
     names = {k.id: (k.id, k.name_zh, k.name_en, *k.aliases) for k in config.facility_kinds}
     out = name_index(names)
-    for text, kind_id in (extra or {}).items():
-        out[header_key(text)] = kind_id
+    known = dict(out)
+    for text, target in (extra or {}).items():
+        out[header_key(text)] = known.get(header_key(target), target)
     return out
 
 
@@ -396,7 +400,8 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
     bad_kind_map = sorted(set(kinds.values()) - kind_ids)
     if bad_kind_map:
         out.problems.append(Problem(None, "", "", f"映射文件的类型值指向未知的设施类型 {bad_kind_map}",
-                                    f"可用：{', '.join(sorted(kind_ids))}"))
+                                    "可用（编号或名称均可）：" + "、".join(f"{k.id}（{k.name_zh}）"
+                                                                  for k in config.facility_kinds)))
         return out
     towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True))) \
         if ctx.townships is not None else None
