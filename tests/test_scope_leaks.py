@@ -251,7 +251,10 @@ def _drawn_points(page) -> list[tuple[float, float]]:
     """Every vertex and marker position drawn on the page's Leaflet maps (their iframes keep ``window.map``)."""
     out = []
     for frame in page.frames:
-        if not frame.evaluate("() => !!(window.map && window.map.eachLayer)"):
+        try:
+            if not frame.evaluate("() => !!(window.map && window.map.eachLayer)"):
+                continue
+        except Exception:  # a frame detached by a rerun since the list was taken
             continue
         out += frame.evaluate("""() => { const pts = [];
             const walk = ll => Array.isArray(ll) ? ll.forEach(walk) : pts.push([ll.lng, ll.lat]);
@@ -270,10 +273,11 @@ def _visit(browser, base: str, login: str, paths: tuple[str, ...]):
         got = Received(page)
         page.goto(f"{base}/{path}", wait_until="domcontentloaded")
         _settled(page)
-        maps = page.locator("iframe[title='streamlit_folium.st_folium']")
-        for i in range(maps.count()):  # each map has drawn what it was sent
-            maps.nth(i).element_handle().content_frame().wait_for_function("() => window.map && window.map.getZoom",
-                                                                           timeout=90_000)
+        maps = "iframe[title='streamlit_folium.st_folium']"
+        for i in range(page.locator(maps).count()):  # each map has drawn what it was sent (a frame locator finds
+            # the map's frame anew if a rerun replaced it while we waited)
+            page.frame_locator(maps).nth(i).locator(".leaflet-container").first.wait_for(state="attached",
+                                                                                     timeout=90_000)
         if path.split("?")[0] in FACILITY_MAPS:  # and the facilities, which come with the map's changing layers
             page.frame_locator("iframe[title='streamlit_folium.st_folium']").first.locator(
                 ".fac-dot, .fac-marker, .marker-cluster").first.wait_for(timeout=90_000)
