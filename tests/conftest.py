@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -79,6 +80,17 @@ def copy_sqlite(url: str, dest: Path) -> str:
 def writable_demo_url(demo_db_url, tmp_path) -> str:
     """A private copy of the demo database for a test that writes (scenarios, imports)."""
     return copy_sqlite(demo_db_url, tmp_path / "demo-copy.db")
+
+
+@contextlib.contextmanager
+def served_copy(demo_db_url: str, tmp_path_factory, name: str):
+    """server.py on loopback over a private copy of the demo database: yields (base URL, database URL)."""
+    from tools.app_server import app_server
+
+    work = tmp_path_factory.mktemp(name)
+    url = copy_sqlite(demo_db_url, work / "demo.db")
+    with app_server(url, work) as base:
+        yield base, url
 
 
 TEST_PASSWORD = "Test-Passw0rd"

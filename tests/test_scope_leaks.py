@@ -23,7 +23,7 @@ import pytest
 import shapely
 from shapely import wkb
 
-from tests.conftest import copy_sqlite
+from tests.conftest import served_copy
 from tests.test_reach import DEMAND, hand_network, lonlat, snap
 
 HEAD_TOWN = "120118100000"  # 静海镇, the demo township head's
@@ -304,12 +304,8 @@ def _downloads(page, base: str, text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def head_server(demo_db_url, tmp_path_factory):
-    from tools.app_server import app_server
-
-    work = tmp_path_factory.mktemp("scope-server")
-    url = copy_sqlite(demo_db_url, work / "demo.db")
-    with app_server(url, work) as base:
-        yield base, url
+    with served_copy(demo_db_url, tmp_path_factory, "scope-server") as served:
+        yield served
 
 
 @pytest.mark.browser

@@ -9,17 +9,13 @@ import threading
 import httpx
 import pytest
 
-from tests.conftest import copy_sqlite
+from tests.conftest import served_copy
 
 
 @pytest.fixture(scope="module")
 def live(demo_db_url, tmp_path_factory):
-    from tools.app_server import app_server
-
-    work = tmp_path_factory.mktemp("sign-in-server")
-    url = copy_sqlite(demo_db_url, work / "demo.db")
-    with app_server(url, work) as base:
-        yield base, url
+    with served_copy(demo_db_url, tmp_path_factory, "sign-in-server") as served:
+        yield served
 
 
 def _attempt(client: httpx.Client, base: str, login: str, password: str, headers: dict | None = None) -> httpx.Response:
