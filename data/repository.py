@@ -106,13 +106,8 @@ class Repository:
         self.versions = current_versions(self.session, self.district_code)
         return made
 
-    def sources_zh(self) -> str:
-        """What the data read comes from, in words: the district's own text when it has one (the demo's), else
-        each kind's source file and data date, from its version."""
-        own = self.session.scalar(select(DistrictMeta.value).where(DistrictMeta.district_code == self.district_code,
-                                                                   DistrictMeta.key == "sources_zh"))
-        if own:
-            return own
+    def version_sources_zh(self) -> str:
+        """What the data read comes from, in words: each kind's source file and data date, from its version."""
         rows = self.session.execute(select(DataVersion.kind, DataVersion.source_name, DataVersion.data_date,
                                            DataVersion.is_synthetic)
                                     .where(DataVersion.id.in_(list(self.versions.values())))).all()

@@ -356,7 +356,8 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
         coverage=coverage_table(result, layers.townships, township),
         gaps=gaps, four_sync=four_sync_rows(checked, layers.townships, township), scenario=scenario,
         map_layers=_map_layers(eng, layers, result, township, sites), kinds=_kinds(), since=since,
-        sources_zh=repo_call(ref, lambda r: r.sources_zh()),
+        # the district's own words when it has them (the demo's, in its meta), else its versions' files and dates
+        sources_zh=layers.meta.get("sources_zh") or repo_call(ref, lambda r: r.version_sources_zh()),
     )
 
 

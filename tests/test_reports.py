@@ -451,11 +451,10 @@ def test_a_districts_report_names_its_own_sources_not_tianjins(writable_demo_url
 
     from data.db import make_engine, session_factory
     from data.versions import store_version
-    from reports.content import ReportRequest
+    from reports.content import ReportRequest, collect
     from reports.export import export
-    from services.base import repo_call
 
-    said_by_demo = repo_call(demo_ref(writable_demo_url), lambda r: r.sources_zh())
+    said_by_demo = collect(demo_ref(writable_demo_url), ReportRequest(sections=("scorecard",))).sources_zh
     assert said_by_demo == demo_bundle.meta["sources_zh"] and "天津市行政区划" in said_by_demo  # the demo's own
     engine = make_engine(writable_demo_url)
     with session_factory(engine).begin() as s:  # an imported facility list, and no text of the district's own
