@@ -144,7 +144,7 @@ def clip_worker(method: str, path: str) -> None:
     area = clip_area(shapely.box(*DISTRICT_BOX), 2000.0)
     t = time.perf_counter()
     if method == "ours":
-        lines, _, _ = osm_roads(Path(path), area)
+        lines = osm_roads(Path(path), area)[0]
         kept = len(lines)
     else:  # the plain way: every walkable way into a GeoDataFrame, then clip
         import geopandas as gpd

@@ -80,10 +80,56 @@ class Walking(_Strict):
         return v
 
 
+class EntryRuleConfig(_Strict):
+    id: str = Field(pattern=_ID)
+    label_zh: str
+    label_en: str
+    tag: str = Field(description="the OSM key the rule reads (one of geo.entry.TAG_KEYS)")
+    values: tuple[str, ...] = Field(min_length=1, description='values that match; "*" for any value')
+    except_values: tuple[str, ...] = ()
+    highway: tuple[str, ...] = Field((), description="only on ways of these highway types (empty: any)")
+
+    @field_validator("tag")
+    @classmethod
+    def _kept_tag(cls, v: str) -> str:
+        from geo.entry import TAG_KEYS
+
+        if v not in TAG_KEYS:
+            msg = f"the import keeps only the tags {', '.join(TAG_KEYS)}; {v!r} is not among them"
+            raise ValueError(msg)
+        return v
+
+
+class Entry(_Strict):
+    avoid_m: float = Field(ge=0, le=1000, description="an edge a rule avoids counts this many metres farther: "
+                           "a surface edge of the main network this close is taken instead")
+    min_piece_m: float = Field(ge=0, description="a piece of the network (not the largest) shorter than this in "
+                               "total is a fragment: an entry there only when nothing else is within max_snap_m")
+    min_piece_nodes: int = Field(ge=0, description="... or with fewer nodes than this")
+    avoid: tuple[EntryRuleConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Entry:
+        ids = [r.id for r in self.avoid]
+        if len(ids) != len(set(ids)):
+            msg = f"entry rule ids must be unique, got {ids}"
+            raise ValueError(msg)
+        return self
+
+    def policy(self):
+        """The pure policy geo/ applies (geo.entry.EntryPolicy)."""
+        from geo.entry import EntryPolicy, EntryRule
+
+        rules = tuple(EntryRule(r.id, r.label_zh, r.label_en, r.tag, r.values, r.except_values, r.highway)
+                      for r in self.avoid)
+        return EntryPolicy(rules, self.avoid_m, self.min_piece_m, self.min_piece_nodes)
+
+
 class Network(_Strict):
     osm_excluded_highways: tuple[str, ...]
     isochrone_max_triangle_edge_m: float = Field(gt=0, le=5000)
     cache_dir: str
+    entry: Entry
 
 
 class Density(_Strict):

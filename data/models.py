@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     event,
     text,
@@ -269,6 +270,8 @@ class Road(Base):
     version_id: Mapped[VersionRef]
     road_class: Mapped[str] = mapped_column(String(12), nullable=False, index=True)
     township_code: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
+    # the OSM tags the entry rules read (geo.entry.TAG_KEYS) as JSON text; None for a line without them
+    osm_tags: Mapped[str | None] = mapped_column(Text, nullable=True)
     geom = mapped_column(Geometry("LINESTRING"), nullable=False)
     is_synthetic: Mapped[Synthetic]
 

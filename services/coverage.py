@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ import shapely
 from data.db import PROJECT_ROOT
 from data.versions import DataRef
 from geo.density import HexIndex
+from geo.entry import EntryPolicy
 from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
 from geo.snapping import Snapped, snap_points
@@ -54,15 +56,24 @@ class CoverageEngine:
         return self.hex_indexes[resolution]
 
 
-def network_for_lines(lines, cache_dir: Path) -> tuple[WalkNetwork, bool]:
-    """The network for these road lines, from the on-disk cache when present."""
-    key = hash_lines(lines)
+def network_for_lines(lines, cache_dir: Path, tag_texts=None, entry: EntryPolicy | None = None,
+                      ) -> tuple[WalkNetwork, bool]:
+    """The network for these road lines (their stored OSM tags classified by ``entry``'s rules), from the
+    on-disk cache when present."""
+    rules = entry.rules_of(tag_texts if tag_texts is not None else [None] * len(lines)) if entry else None
+    key = hashlib.sha256((hash_lines(lines) + "|" + (entry.key() if entry else "")).encode()
+                         + (rules.tobytes() if rules is not None else b"")).hexdigest()
     path = cache_dir / f"network-roads-{key[:24]}.npz"
     if path.exists():
-        return WalkNetwork.load(path), True
-    net = network_from_lines(lines, source_hash=key)
+        return WalkNetwork.load(path, entry=entry), True
+    net = network_from_lines(lines, source_hash=key, line_rule=rules, entry=entry)
     net.save(path)
     return net, False
+
+
+def entry_policy() -> EntryPolicy:
+    """Where points join the network, as the configuration says ([network.entry])."""
+    return get_config().network.entry.policy()
 
 
 # The kinds the engine reads: its cache key ignores the others (a new project list keeps the engine).
@@ -78,7 +89,8 @@ def engine(ref: DataRef) -> CoverageEngine:
 def _engine(ref: DataRef) -> CoverageEngine:
     config = get_config()
     roads, groups, facilities = repo_call(ref, lambda r: (r.roads(), r.elder_groups(), r.facilities()))
-    net, cached = network_for_lines(list(roads.geometry.values), PROJECT_ROOT / config.network.cache_dir)
+    net, cached = network_for_lines(list(roads.geometry.values), PROJECT_ROOT / config.network.cache_dir,
+                                    roads["osm_tags"].to_numpy(), entry_policy())
     lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
     demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
     weights = np.column_stack([

@@ -496,7 +496,7 @@ def test_roads_from_the_real_finland_pbf_reads_every_highway_way(use_tool):
     if use_tool and osmium_tool() is None:
         missing("osmium-tool is not installed (apt-get install osmium-tool)")
     box = shapely.box(26.90, 60.50, 27.00, 60.56)
-    lines, classes, counts = osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", box, use_tool=use_tool)
+    lines, classes, counts, _tags = osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", box, use_tool=use_tool)
     assert counts["ways_read"] == 343
     assert 0 < counts["ways_kept"] <= 343 and len(lines) == len(classes)
     assert all(line.within(box) for line in lines)

@@ -23,7 +23,8 @@ import shapely
 from shapely.geometry import LineString
 
 from geo.crs import utm_crs_for
-from geo.network import DEFAULT_EXCLUDED_HIGHWAYS, OSM_SUFFIXES, _walkable
+from geo.entry import TAG_KEYS, kept_tags
+from geo.network import DEFAULT_EXCLUDED_HIGHWAYS, OSM_SUFFIXES, _walkable, tags_of_columns
 
 ROAD_CLASS = {
     **dict.fromkeys(("trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link"), "arterial"),
@@ -53,8 +54,9 @@ def osmium_tool() -> str | None:
 
 def osm_roads(path: Path, area, *, excluded: frozenset[str] = DEFAULT_EXCLUDED_HIGHWAYS,
               progress: Callable[[str], None] = lambda _m: None,
-              use_tool: bool | None = None) -> tuple[list[LineString], list[str], dict]:
-    """(lines, road classes, counts) of the walkable OSM ways within ``area``, streamed.
+              use_tool: bool | None = None) -> tuple[list[LineString], list[str], dict, list[str | None]]:
+    """(lines, road classes, counts, tags) of the walkable OSM ways within ``area``, streamed; each line's
+    tags are those the entry rules may read, as JSON text (geo.entry.kept_tags).
 
     With osmium-tool (``use_tool`` None: when installed) its C++ ``extract`` first cuts the area's
     bounding box out of the file (complete ways), so Python only sees the district's ways.
@@ -74,21 +76,21 @@ def osm_roads(path: Path, area, *, excluded: frozenset[str] = DEFAULT_EXCLUDED_H
             if done.returncode != 0:
                 msg = f"osmium extract 无法读取 {path.name}：{done.stderr.strip()[:300]}"
                 raise ValueError(msg)
-            lines, classes, counts = _stream_ways(cut, area, excluded, progress)
+            lines, classes, counts, tags = _stream_ways(cut, area, excluded, progress)
             counts["cut_by"] = "osmium-tool"
-            return lines, classes, counts
-    lines, classes, counts = _stream_ways(path, area, excluded, progress)
+            return lines, classes, counts, tags
+    lines, classes, counts, tags = _stream_ways(path, area, excluded, progress)
     counts["cut_by"] = "pyosmium"
-    return lines, classes, counts
+    return lines, classes, counts, tags
 
 
 def _stream_ways(path: Path, area, excluded: frozenset[str],
-                 progress: Callable[[str], None]) -> tuple[list[LineString], list[str], dict]:
+                 progress: Callable[[str], None]) -> tuple[list[LineString], list[str], dict, list[str | None]]:
     import osmium
 
     minx, miny, maxx, maxy = area.bounds
     prepared = shapely.prepared.prep(area)
-    lines, classes = [], []
+    lines, classes, kept_tag_texts = [], [], []
     seen = kept = 0
     try:
         ways = (osmium.FileProcessor(str(path))
@@ -112,26 +114,31 @@ def _stream_ways(path: Path, area, excluded: frozenset[str],
             line = LineString(coords)
             if not prepared.intersects(line):
                 continue
+            text = kept_tags({t.k: t.v for t in tags if t.k in TAG_KEYS})
             for part in _parts(line if prepared.contains(line) else line.intersection(area)):
                 lines.append(part)
                 classes.append(ROAD_CLASS.get(highway, "lane"))
+                kept_tag_texts.append(text)
             kept += 1
     except RuntimeError as exc:
         msg = f"无法按 OSM 数据读取 {path.name}：{exc}"
         raise ValueError(msg) from None
-    return lines, classes, {"ways_read": seen, "ways_kept": kept}
+    return lines, classes, {"ways_read": seen, "ways_kept": kept}, kept_tag_texts
 
 
-def line_roads(frame: gpd.GeoDataFrame, area) -> tuple[list[LineString], dict]:
-    """Lines of a GIS layer (WGS84) within ``area``, with counts of crossings without a vertex and dead ends."""
-    lines = []
-    for g in frame.geometry:
+def line_roads(frame: gpd.GeoDataFrame, area) -> tuple[list[LineString], dict, list[str | None]]:
+    """Lines of a GIS layer (WGS84) within ``area``, with counts of crossings without a vertex and dead ends,
+    and each line's tags from columns named like OSM's (``tunnel``, ``bridge``, ``layer`` …; None without)."""
+    lines, tags = [], []
+    for g, text in zip(frame.geometry, tags_of_columns(frame), strict=True):
         if g is None or g.is_empty:
             continue
         if g.geom_type not in ("LineString", "MultiLineString"):
             msg = f"道路文件应为线要素，发现 {g.geom_type}"
             raise ValueError(msg)
-        lines += _parts(g.intersection(area))
+        parts = _parts(g.intersection(area))
+        lines += parts
+        tags += [text] * len(parts)
     arr = np.array(lines, dtype=object)
     tree = shapely.STRtree(arr)
     a, b = tree.query(arr, predicate="crosses")
@@ -142,7 +149,7 @@ def line_roads(frame: gpd.GeoDataFrame, area) -> tuple[list[LineString], dict]:
     _, counts = np.unique(np.round(verts, 7), axis=0, return_counts=True)
     vert_count = dict(zip(map(tuple, np.unique(np.round(verts, 7), axis=0)), counts, strict=True))
     dangling = int(sum(vert_count.get(tuple(np.round(e, 7)), 0) == 1 for e in ends))
-    return lines, {"crossings_without_vertex": crossings, "dangling_ends": dangling}
+    return lines, {"crossings_without_vertex": crossings, "dangling_ends": dangling}, tags
 
 
 def _parts(g) -> list[LineString]:

@@ -195,8 +195,9 @@ def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, confi
     margin = options.margin_m if options.margin_m is not None else config.imports.margin_m
     area = roads.clip_area(ctx.outline, margin)
     if roads.is_osm(path):
-        lines, classes, counts = roads.osm_roads(path, area, excluded=frozenset(config.network.osm_excluded_highways),
-                                                 progress=progress)
+        lines, classes, counts, tags = roads.osm_roads(path, area,
+                                                       excluded=frozenset(config.network.osm_excluded_highways),
+                                                       progress=progress)
         out.notices.append(f"OSM：读 {counts['ways_read']:,} 条道路，保留区界外扩 {margin:,.0f} m 内可步行的 "
                            f"{counts['ways_kept']:,} 条（{len(lines):,} 段）")
     else:
@@ -204,7 +205,7 @@ def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, confi
                              max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio,
                              max_bytes=config.imports.max_unzipped_mb * 1e6)
         out.notices += layer.notices
-        lines, counts = roads.line_roads(layer.frame, area)
+        lines, counts, tags = roads.line_roads(layer.frame, area)
         classes = ["street"] * len(lines)
         out.notices.append(f"线文件：区界外扩 {margin:,.0f} m 内 {len(lines):,} 条线")
         for key, zh in (("crossings_without_vertex", "处线相交但没有共同节点（不连通：立交或数字化错误）"),
@@ -220,8 +221,8 @@ def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, confi
     if ctx.townships is not None:
         hit_l, hit_t = points_in_polygons(shapely.get_x(mids), shapely.get_y(mids), ctx.townships.geometry.values)
         town[hit_l] = ctx.townships["code"].to_numpy()[hit_t]
-    out.rows = [{"road_class": c, "township_code": t, "geom": g, "is_synthetic": False}
-                for g, c, t in zip(lines, classes, town, strict=True)]
+    out.rows = [{"road_class": c, "township_code": t, "osm_tags": k, "geom": g, "is_synthetic": False}
+                for g, c, t, k in zip(lines, classes, town, tags, strict=True)]
     return out
 
 
