@@ -21,6 +21,7 @@ from dashboard.state import (
     DA_DATE,
     DA_DONE,
     DA_ENCODING,
+    DA_ENTRY,
     DA_FILTER,
     DA_KIND,
     DA_MAP,
@@ -386,6 +387,53 @@ def version_map(url: str, district: str, version_id: int, label: str) -> None:
     fmap = build_version_map(outline, frame, label=label, config=base.get_config(),
                              basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     st_folium(fmap, height=420, use_container_width=True, returned_objects=[], key="da_version_map")
+
+
+def entry_tab(url: str, district: str) -> None:
+    """道路与入口: where elders and facilities join the walking network, and the rules that decide it."""
+    from maps.entry_map import build_entry_map
+
+    st.caption(pick("老人点和设施从最近的可步行道路接入路网（入口点）。隧道、高架、室内通道、限制通行的服务道路和路网碎片"
+                    "仍可步行通过，但不作入口，除非附近别无道路（规则见配置 [network.entry]）。",
+                    "Points join the walking network at a street a pedestrian can reach; tunnels, viaducts, "
+                    "restricted service ways and fragments stay walkable but are not entry points when a street "
+                    "is near ([network.entry])."))
+    if not st.toggle(pick("检查路网与入口点", "Check the network and entry points"), key=DA_ENTRY,
+                     help=pick("首次检查要构建步行路网（大区县约需十几秒）；导入道路后自动打开",
+                               "Builds the walking network the first time (seconds)")):
+        return
+    with st.spinner(pick("正在检查路网与入口点 …", "Checking the network …")):
+        view = data_admin.entry_view(url, district)
+    if isinstance(view, str):
+        st.info(view)
+        return
+    r = view.check.report
+    cols = st.columns(4)
+    cols[0].metric(pick("连通片", "Pieces"), f"{r.n_components:,}",
+                   help=pick(f"主网 {r.main_nodes:,} 个节点、{r.main_km:,.1f} km", "The main network"))
+    cols[1].metric(pick("碎片", "Fragments"), f"{r.fragments:,}",
+                   help=pick(f"{r.fragment_nodes:,} 个节点、{r.fragment_km:,.2f} km：仅当 {view.check.max_snap_m:g} m "
+                             "内别无道路时作入口", "Entry points only when nothing else is in reach"))
+    for col, m in zip(cols[2:], r.moved, strict=False):
+        zh = {"elders": "老人点", "facilities": "设施"}.get(m.name, m.name)
+        col.metric(pick(f"入口改变的{zh}", f"{m.name} moved"), f"{len(m.ids):,} / {m.n_points:,}")
+    st.dataframe(view.rules, hide_index=True, width="stretch")
+    outline, _towns = data_admin.outline_and_townships(url, district)
+    moved = view.moved
+    text = [f"{row['类型']} {row['名称'] or row['编号']}：最近边 {row['最近边（m）']:,.1f} m（{row['原因']}）→ 入口 "
+            f"{row['入口（m）']:,.1f} m" for _i, row in moved.iterrows()]
+    import geopandas as gpd
+
+    frame = gpd.GeoDataFrame(moved.assign(text=text), geometry=gpd.points_from_xy(moved["lon"], moved["lat"]),
+                             crs=4326)
+    fmap = build_entry_map(outline, view.check.avoided, frame, labels=view.labels, config=base.get_config(),
+                           basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
+    st_folium(fmap, height=460, use_container_width=True, returned_objects=[], key="da_entry_map")
+    if moved.empty:
+        st.success(pick("所有点的入口都是最近的道路。", "Every point joins its nearest street."))
+    else:
+        st.dataframe(moved.drop(columns=["lon", "lat", "plain_lon", "plain_lat", "entry_lon", "entry_lat"]),
+                     hide_index=True, width="stretch")
 
 
 def tokens_tab(url: str, district: str) -> None:

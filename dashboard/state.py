@@ -45,6 +45,7 @@ DA_FILTER = "da.filter"  # problems shown: all / error / warning
 DA_DONE = "da.done"  # the last import's (or rollback's) message, shown once
 DA_IMPORTED = "da.imported"  # (file key, kind, district, version id) of the session's last import
 DA_SUMMARY = "da.summary"  # the last import's (rows by township, change against the version it replaced), shown once
+DA_ENTRY = "da.entry"  # 道路与入口: check the network (on after a roads import; building it takes seconds)
 DA_NEW_CODE = "da.new_code"
 DA_NEW_NAME = "da.new_name"
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 
 # The tags kept with each road line: the ones the rules may read (a new rule on another key needs a new import).
 TAG_KEYS = ("highway", "tunnel", "bridge", "layer", "covered", "access", "service", "foot", "indoor", "level")
@@ -132,3 +133,92 @@ def small_pieces(component: np.ndarray, edge_u: np.ndarray, edge_len: np.ndarray
     small = (length < policy.min_piece_m) | (nodes < policy.min_piece_nodes)
     small[0] = False  # component 0 is the largest: the district's main network
     return small
+
+
+FRAGMENT = "fragment"  # the reason of a point moved off a fragment (not a rule of the policy)
+
+
+@dataclass(frozen=True)
+class RuleUse:
+    id: str
+    label_zh: str
+    label_en: str
+    edges: int
+    km: float
+
+
+@dataclass(frozen=True)
+class MovedPoints:
+    """The points of one set whose entry is not their plain nearest edge (arrays in the set's order)."""
+
+    name: str
+    n_points: int
+    ids: np.ndarray
+    reason: np.ndarray  # rule id of the plain nearest edge, or FRAGMENT
+    plain_m: np.ndarray  # distance to the plain nearest edge
+    entry_m: np.ndarray  # distance to the entry taken
+    lonlat: np.ndarray  # (n, 2) the points
+    plain_lonlat: np.ndarray  # (n, 2) where the plain nearest edge would have been joined
+    entry_lonlat: np.ndarray  # (n, 2) where the network is joined
+
+
+@dataclass(frozen=True)
+class EntryReport:
+    n_nodes: int
+    n_edges: int
+    n_components: int
+    main_nodes: int
+    main_km: float
+    fragments: int
+    fragment_nodes: int
+    fragment_km: float
+    other_pieces: int  # pieces neither the main network nor fragments (large enough to stand on their own)
+    rules: tuple[RuleUse, ...]
+    moved: tuple[MovedPoints, ...]
+
+
+def entry_report(net, points: Mapping[str, object]) -> EntryReport:
+    """What the entry policy does on ``net``: its pieces, the edges each rule avoids, and every point (of each
+    named set of :class:`geo.snapping.Snapped`) whose entry differs from its plain nearest edge, and by how much."""
+    from geo.crs import WGS84, transformer
+
+    km = net.edge_len / 1000.0
+    comp_of_edge = net.component[net.edge_u]
+    fragment_edge = net.edge_class >= PIECE
+    n_comp = int(net.component.max()) + 1 if net.n_nodes else 0
+    small = small_pieces(net.component, net.edge_u, net.edge_len, net.n_nodes, net.entry) if net.entry else \
+        np.zeros(n_comp, dtype=bool)
+    rules = []
+    if net.entry is not None:
+        for i, r in enumerate(net.entry.rules):
+            on = net.edge_rule == i + 1
+            rules.append(RuleUse(r.id, r.label_zh, r.label_en, int(on.sum()), float(km[on].sum())))
+    to_lonlat = transformer(net.crs, WGS84)
+    moved = []
+    for name, snapped in points.items():
+        m = np.flatnonzero(snapped.moved)  # none when the network has nothing to avoid (plain_edge None)
+        plain = snapped.plain_edge[m] if len(m) else np.zeros(0, dtype=np.int64)
+        plain_m = snapped.plain_access_m[m] if len(m) else np.zeros(0)
+        rule = net.edge_rule[plain]
+        reason = np.array([net.entry.rules[r - 1].id if r else FRAGMENT for r in rule], dtype=object)
+        xy = snapped.xy[m]
+        segs = net.segments(plain)
+        plain_xy = shapely.get_coordinates(shapely.line_interpolate_point(segs, shapely.line_locate_point(
+            segs, shapely.points(xy)))) if len(m) else np.zeros((0, 2))
+        e = snapped.edge[m]
+        t = np.divide(snapped.offset_u_m[m], net.edge_len[e], out=np.zeros(len(m)), where=net.edge_len[e] > 0)
+        entry_xy = net.node_xy[net.edge_u[e]] + (net.node_xy[net.edge_v[e]] - net.node_xy[net.edge_u[e]]) * t[:, None]
+
+        def lonlat(a):
+            return np.column_stack(to_lonlat.transform(a[:, 0], a[:, 1])) if len(a) else np.zeros((0, 2))
+
+        moved.append(MovedPoints(name, len(snapped.ok), snapped.ids[m], reason, plain_m,
+                                 snapped.access_m[m], lonlat(xy), lonlat(plain_xy), lonlat(entry_xy)))
+    main = comp_of_edge == 0
+    return EntryReport(
+        n_nodes=net.n_nodes, n_edges=net.n_edges, n_components=n_comp,
+        main_nodes=int((net.component == 0).sum()), main_km=float(km[main].sum()),
+        fragments=int(small.sum()), fragment_nodes=int(small[net.component].sum()) if n_comp else 0,
+        fragment_km=float(km[fragment_edge].sum()), other_pieces=int(n_comp - 1 - small.sum()) if n_comp else 0,
+        rules=tuple(rules), moved=tuple(moved),
+    )

@@ -13,6 +13,7 @@ from dashboard.state import (
     DA_ACCEPT,
     DA_CHECK,
     DA_DONE,
+    DA_ENTRY,
     DA_FILTER,
     DA_IMPORTED,
     DA_SUMMARY,
@@ -112,20 +113,24 @@ def import_tab() -> None:
                     else:
                         status.update(label=pick("已导入", "Imported"), state="complete")
                         st.session_state[DA_DONE] = pick(
-                            f"已导入 {r.rows:,} 行{KIND_ZH[kind]}，新版本 {r.version_id}（数据日期 {options.data_date}）",
-                            f"Imported {r.rows:,} rows as version {r.version_id}")
+                            f"已导入 {r.rows:,} 行{KIND_ZH[kind]}，新版本 {r.version_id}（数据日期 {options.data_date}）"
+                            + ("。老人点和设施接入路网的位置见“道路与入口”" if kind == "roads" else ""),
+                            f"Imported {r.rows:,} rows as version {r.version_id}"
+                            + (": see “Roads and entry points”" if kind == "roads" else ""))
                         st.session_state[DA_SUMMARY] = (
                             data_admin.rows_by_township(url, target, kind, r.prepared.rows), change)
                         st.session_state[DA_IMPORTED] = (content, kind, target, r.version_id)
+                        if kind == "roads":
+                            st.session_state[DA_ENTRY] = True
                         st.session_state.pop(DA_CHECK, None)
                         if new:  # the sidebar shows the district just made (set before its widget, next run)
                             st.session_state[v.SWITCH_TO] = target
                         st.rerun()
 
 
-tab_import, tab_versions, tab_templates, tab_tokens = st.tabs([
-    pick("导入数据", "Import"), pick("版本与回退", "Versions"), pick("空白模板", "Templates"),
-    pick("站点接入令牌", "Station tokens")])
+tab_import, tab_versions, tab_entry, tab_templates, tab_tokens = st.tabs([
+    pick("导入数据", "Import"), pick("版本与回退", "Versions"), pick("道路与入口", "Roads and entry points"),
+    pick("空白模板", "Templates"), pick("站点接入令牌", "Station tokens")])
 with tab_import:
     import_tab()
 with tab_versions:
@@ -133,6 +138,11 @@ with tab_versions:
         st.info(pick("新区县还没有版本。", "A new district has no versions yet."))
     else:
         v.versions_tab(url, district)
+with tab_entry:
+    if new:
+        st.info(pick("新区县还没有道路。", "A new district has no roads yet."))
+    else:
+        v.entry_tab(url, district)
 with tab_templates:
     v.templates_tab(url, None if new else district)
 with tab_tokens:

@@ -15,7 +15,7 @@ import shapely
 from data.db import PROJECT_ROOT
 from data.versions import DataRef
 from geo.density import HexIndex
-from geo.entry import EntryPolicy
+from geo.entry import FRAGMENT, EntryPolicy, EntryReport, entry_report
 from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
 from geo.snapping import Snapped, snap_points
@@ -265,3 +265,46 @@ def township_table(result: CoverageResult, townships: pd.DataFrame, category: st
     }, index=pd.Index(result.area_ids, name="code"))
     df["直线高估（百分点）"] = (df["直线1km覆盖率"] - df["步行覆盖率"]) * 100
     return df.sort_values(["未覆盖（缺口）", "步行覆盖率"], ascending=[False, True])
+
+
+@dataclass(frozen=True)
+class NetworkCheck:
+    """What ``cli.py network check`` prints and 数据管理 → 道路与入口 shows: the network's pieces, the edges each
+    entry rule avoids, and every elder group and facility whose entry point is not its plain nearest edge."""
+
+    report: EntryReport
+    labels: dict  # set name -> {id: what the point is (a community's name and code, a facility's name)}
+    avoided: gpd.GeoDataFrame  # the edges a rule avoids or of a fragment: reason, geometry (WGS84)
+    max_snap_m: float
+    avoid_m: float
+
+
+SET_ZH = {"elders": "老人点", "facilities": "设施"}
+
+
+def network_check(ref: DataRef) -> NetworkCheck:
+    eng = engine(ref)
+    report = entry_report(eng.net, {"elders": eng.model.demand, "facilities": eng.facility_snap})
+    names = repo_call(ref, lambda r: r.communities()).set_index("code")["name"] if "communities" in \
+        ref.version_map else pd.Series(dtype=object)
+    groups = eng.groups.set_index("id", drop=False)
+    labels = {
+        "elders": {i: f"{names.get(c, '')}（{c}）" for i, c in groups["community_code"].items()},
+        "facilities": dict(eng.facilities.set_index("id", drop=False)["name"].items()),
+    }
+    net = eng.net
+    bad = np.flatnonzero(net.edge_class > 0)
+    rule_ids = {i + 1: r.id for i, r in enumerate(net.entry.rules)} if net.entry else {}
+    reason = [rule_ids.get(int(r), FRAGMENT) for r in net.edge_rule[bad]]
+    lines = shapely.linestrings(np.stack([net.node_lonlat[net.edge_u[bad]], net.node_lonlat[net.edge_v[bad]]], axis=1))
+    avoided = gpd.GeoDataFrame({"reason": reason}, geometry=lines, crs=4326)
+    config = get_config()
+    return NetworkCheck(report, labels, avoided, config.walking.max_snap_m, config.network.entry.avoid_m)
+
+
+def reason_label(check: NetworkCheck, reason: str, lang: str = "zh") -> str:
+    """The label of a rule id (or of a fragment) in the check's policy."""
+    for r in check.report.rules:
+        if r.id == reason:
+            return r.label_zh if lang == "zh" else r.label_en
+    return "路网碎片（孤立小片）" if lang == "zh" else "Network fragment"

@@ -447,3 +447,50 @@ def version_layer(url: str, district: str, version_id: int):
         repo = Repository(session, district, {v.kind: version_id})
         frame = getattr(repo, DRAWABLE[v.kind])()
     return v.kind, frame
+
+
+# ---- roads and entry points ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EntryView:
+    """数据管理 → 道路与入口: the network check of the current data, as tables and the frames its map draws."""
+
+    check: object  # services.coverage.NetworkCheck
+    rules: pd.DataFrame  # 规则, 标签条件, 边数, 长度（km）
+    moved: pd.DataFrame  # one row per moved point: 类型, 编号, 名称, 原因, 最近边（m）, 入口（m）, 增加（m）, positions
+    labels: dict[str, str]  # reason id -> label
+
+
+def entry_view(url: str, district: str) -> EntryView | str:
+    """The network check of the district's current roads, elders and facilities; or what to import first."""
+    from services import base, coverage
+
+    ref = base.current_ref(url, district)
+    missing = [k for k in ("roads", "elders", "facilities") if k not in ref.version_map]
+    if missing:
+        return f"先导入{'、'.join(KIND_ZH[k] for k in missing)}：入口点是老人点和设施接入步行路网的位置"
+    check = coverage.network_check(ref)
+    config = get_config()
+    conditions = {r.id: f"{r.tag}={'|'.join(r.values)}" + (f"（除 {'|'.join(r.except_values)}）" if r.except_values
+                                                           else "") + (f"，仅 highway={'|'.join(r.highway)}"
+                                                                       if r.highway else "")
+                  for r in config.network.entry.avoid}
+    rules = pd.DataFrame([{"规则": u.label_zh, "OSM 标签": conditions.get(u.id, ""), "边数": u.edges,
+                           "长度（km）": round(u.km, 2)} for u in check.report.rules])
+    labels = {u.id: u.label_zh for u in check.report.rules} | {coverage.FRAGMENT: coverage.reason_label(
+        check, coverage.FRAGMENT)}
+    rows = []
+    for m in check.report.moved:
+        names = check.labels.get(m.name, {})
+        for i, pid in enumerate(m.ids):
+            rows.append({"类型": coverage.SET_ZH.get(m.name, m.name), "编号": pid, "名称": names.get(pid, ""),
+                         "原因": labels.get(m.reason[i], m.reason[i]), "最近边（m）": round(float(m.plain_m[i]), 1),
+                         "入口（m）": round(float(m.entry_m[i]), 1),
+                         "增加（m）": round(float(m.entry_m[i] - m.plain_m[i]), 1),
+                         "lon": m.lonlat[i, 0], "lat": m.lonlat[i, 1], "plain_lon": m.plain_lonlat[i, 0],
+                         "plain_lat": m.plain_lonlat[i, 1], "entry_lon": m.entry_lonlat[i, 0],
+                         "entry_lat": m.entry_lonlat[i, 1]})
+    cols = ["类型", "编号", "名称", "原因", "最近边（m）", "入口（m）", "增加（m）", "lon", "lat", "plain_lon", "plain_lat",
+            "entry_lon", "entry_lat"]
+    moved = pd.DataFrame(rows, columns=cols).sort_values("增加（m）", ascending=False, kind="stable")
+    return EntryView(check, rules, moved.reset_index(drop=True), labels)

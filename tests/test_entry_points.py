@@ -339,3 +339,91 @@ def test_coverage_on_a_real_city_centre_agrees_with_an_independent_networkx_refe
         expect = ref.coverage(homes, sites, minutes * 60.0).mean()
         assert 0.2 < expect < 0.97  # a cut-off where coverage is a real question
         assert abs(got - expect) < 0.005, (minutes, got, expect)
+
+
+@needs_shared
+def test_network_check_lists_every_home_moved_and_the_pieces_as_the_reference_finds_them(district, helsinki):
+    import subprocess
+    import sys
+
+    from services.coverage import network_check
+
+    ref_data, eng, ref = helsinki
+    check = network_check(ref_data)
+    r = check.report
+    fragments = [c for c in nx.connected_components(ref.graph) if c is not ref.main and c <= ref.fragment_nodes]
+    assert r.fragments == len(fragments) > 5 and r.n_components == nx.number_connected_components(ref.graph)
+    bad_km = sum(d["weight"] for _, _, d in ref.edges if d["bad"]) / 1000
+    assert sum(u.km for u in r.rules) == pytest.approx(bad_km, rel=0.005)
+    # the homes whose entry is farther than their nearest edge: by the reference's brute force
+    homes = np.column_stack([eng.groups.geometry.x, eng.groups.geometry.y])
+    chosen = ref.snap(homes)
+    nearest = shapely.distance(shapely.points(_metric(homes))[:, None], ref.lines[None, :]).min(axis=1)
+    expect = set(eng.groups["id"].to_numpy()[np.array([d for _, d in chosen]) > nearest + 1e-3])
+    moved = next(m for m in r.moved if m.name == "elders")
+    assert set(moved.ids[moved.entry_m > moved.plain_m + 1e-3]) == expect and len(expect) > 10
+    # the command prints the same, largest move first, each with its community
+    out = subprocess.run([sys.executable, "cli.py", "network", "check", "--district", DISTRICT, "--database-url",
+                          str(district["engine"].url), "--list", "3"], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert f"入口不是最近边的老人点：{len(moved.ids):,} / {len(homes):,}" in out.stdout
+    assert f"碎片：{len(fragments)} 片" in out.stdout
+    top = int(np.argmax(moved.entry_m - moved.plain_m))
+    code = eng.groups.set_index("id").loc[moved.ids[top], "community_code"]
+    assert f"老人点 {moved.ids[top]} 楼{int(code[-3:])}（{code}）：最近边 {moved.plain_m[top]:,.1f} m" in out.stdout
+
+
+@needs_shared
+def test_the_data_page_shows_the_check_and_its_map(district, helsinki, monkeypatch):
+    import html
+
+    from services.coverage import network_check
+    from tests.conftest import app_test
+
+    r = network_check(helsinki[0]).report
+    at = app_test("pages/data_admin.py", str(district["engine"].url), monkeypatch)
+    at.query_params["district"] = DISTRICT
+    at.run()
+    assert not at.exception
+    at.toggle(key="da.entry").set_value(True).run()
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}
+    elders = next(m for m in r.moved if m.name == "elders")
+    assert shown["入口改变的老人点"] == f"{len(elders.ids):,} / {elders.n_points:,}"
+    assert shown["碎片"] == f"{r.fragments:,}"
+    moved_table = next(d.value for d in at.dataframe if "增加（m）" in d.value.columns)
+    assert len(moved_table) == sum(len(m.ids) for m in r.moved)
+    # the map draws every moved point with its tooltip and each rule's edges; data values are escaped
+    import geopandas as gpd
+
+    from data.db import session_factory
+    from data.repository import Repository
+    from maps.entry_map import build_entry_map
+    from services.data_admin import entry_view
+
+    view = entry_view(str(district["engine"].url), DISTRICT)
+    moved = view.moved.copy()
+    moved["text"] = [f"<b>{n}</b>" for n in moved["名称"]]
+    with session_factory(district["engine"])() as s:
+        outline = Repository(s, DISTRICT).district()
+    fmap = build_entry_map(outline, view.check.avoided, gpd.GeoDataFrame(moved, geometry=gpd.points_from_xy(
+        moved["lon"], moved["lat"]), crs=4326), labels=view.labels, config=load_config(), basemap_id="none")
+    layers = _geojson_layers(fmap)
+    texts = [f.get("properties", {}).get("text") for d in layers.values() for f in d["features"]]
+    assert sorted(t for t in texts if t) == sorted(html.escape(t) for t in moved["text"])
+    for u in r.rules:
+        assert (f"{u.label_zh}（{u.edges:,} 条边）" in layers) == (u.edges > 0)
+
+
+def _geojson_layers(fmap) -> dict:
+    """Every GeoJSON layer of a folium map (in groups too): its name -> its data."""
+    import folium
+
+    out, todo = {}, [fmap]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, folium.GeoJson):
+            out[item.layer_name] = item.data
+        todo += list(item._children.values())
+    return out
