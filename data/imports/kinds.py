@@ -556,22 +556,22 @@ def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *
         if ok:
             parsed[i] = rec
     progress("判断坐标系 …")
-    good = np.array([p is not None for p in parsed])
-    decision = decide_lonlat_crs(lon[good], lat[good], crs, outline=ctx.outline, townships=ctx.townships,
-                                 declared=[d for d, g in zip(declared_town, good, strict=True) if g])
+    # the evidence is every readable position, rows with other errors too: one pass names the coordinate
+    # problem along with the rest (a file whose every kind is unknown still has its coordinates judged)
+    have = ~np.isnan(lon)
+    decision = decide_lonlat_crs(lon[have], lat[have], crs, outline=ctx.outline, townships=ctx.townships,
+                                 declared=[d for d, h in zip(declared_town, have, strict=True) if h])
     out.crs = decision
     out.notices += decision.lines
-    have = ~np.isnan(lon)
-    if decision.system and have.any():  # every readable position (rows with other errors too), for a preview map
-        seen = decide_lonlat_crs(lon[have], lat[have], decision.system)
+    if decision.system and have.any():  # a preview map of every readable position
         rows = np.array([n for n, _r in body])[have].tolist()
-        out.points = [(n, float(x), float(y)) for n, x, y in zip(rows, seen.lon, seen.lat, strict=True)]
+        out.points = [(n, float(x), float(y)) for n, x, y in zip(rows, decision.lon, decision.lat, strict=True)]
     if decision.error:
         out.problems.append(Problem(None, f"{col.get('lon', '经度')}/{col.get('lat', '纬度')}", "", decision.error,
                                     decision.fix))
         return out
     wlon, wlat = np.full(len(body), np.nan), np.full(len(body), np.nan)
-    wlon[good], wlat[good] = decision.lon, decision.lat
+    wlon[have], wlat[have] = decision.lon, decision.lat
     in_town = _locate(wlon, wlat, ctx)
     tol = config.imports.township_match_m
     town_rows = ctx.townships.set_index("code") if ctx.townships is not None else None

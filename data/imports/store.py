@@ -109,6 +109,15 @@ def read_input_table(path: Path, options: ImportOptions, config: DashboardConfig
         return tables.read_table(path, _known_headers(config), encoding=options.encoding, sheet=options.sheet)
 
 
+def _joined_mapping(first: list[str], then: list[str], header: list[str]) -> list[str]:
+    """The mapping lines of a table read in two steps (its points, then the rows as communities): each field
+    once, and the columns neither step used (the points' longitude and latitude are used, not left over)."""
+    lines = list(dict.fromkeys(line for line in [*first, *then] if not line.startswith("未使用的列")))
+    used = {line.split(" ← ", 1)[1] for line in lines if " ← " in line}
+    unused = [h for h in header if h and h not in used]
+    return lines + ([f"未使用的列：{', '.join(unused)}"] if unused else [])
+
+
 def prepare(session, district: str, kind: str, path: Path, options: ImportOptions, config: DashboardConfig,
             progress: Callable[[str], None], table: tables.RawTable | None = None) -> kinds.Prepared:
     """Read and check the file against the district's current data (nothing stored); ``table``: the file
@@ -133,7 +142,7 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
         out = kinds.prepare_communities(points, ctx, config, override, row_numbers=rows)
         out.notices[:0] = found.notices
         out.problems[:0] = found.problems
-        out.mapping[:0] = found.mapping
+        out.mapping = _joined_mapping(found.mapping, out.mapping, table.header)
         out.crs = found.crs
         return out
     if kind in ("district", "townships", "communities"):
