@@ -59,7 +59,7 @@ def area_table(card: Scorecard, area: str = DISTRICT, *, compare: str | None = N
         row |= {"目标": fmt_target(t), "分子": _amount_text(m.numerator, c["numerator"]),
                 "分母": _amount_text(m.denominator, c["denominator"]) if m.denominator else "—",
                 "基期 → 现在": change_text(card, t, c) or card.notes.get(t.id, ""),
-                "口径": t.definition_zh, "来源": t.source}
+                "口径": t.definition_zh, "来源": card.source_of(t)}
         rows.append(row)
     return pd.DataFrame(rows, index=pd.Index([t.id for t in card.targets], name="target_id"))
 
@@ -79,7 +79,7 @@ def township_matrix(card: Scorecard, names: dict[str, str]):
 
 def unsupported_table(card: Scorecard) -> pd.DataFrame:
     return pd.DataFrame([{"指标": pick(t.label_zh, t.label_en), "目标": fmt_target(t),
-                          "为何无法计算": t.unsupported_zh, "来源": t.source} for t in card.unsupported])
+                          "为何无法计算": t.unsupported_zh, "来源": card.source_of(t)} for t in card.unsupported])
 
 
 def since_table(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.DataFrame:

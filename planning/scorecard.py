@@ -71,6 +71,11 @@ class Scorecard:
     notes: dict[str, str] = field(default_factory=dict)
     spans: dict[str, tuple[dt.date, dt.date]] = field(default_factory=dict)
     ranks: dict[tuple[str, str], tuple[int, int] | None] | None = None  # kept by ``only``: the whole district's
+    sources: dict[str, str] = field(default_factory=dict)  # target id -> the district's own source of it
+
+    def source_of(self, target: Target) -> str:
+        """Where the target comes from: the district's own words, else the configuration's."""
+        return self.sources.get(target.id) or target.source
 
     def only(self, areas: frozenset[str]) -> Scorecard:
         """The card of a user who may see these townships only: the district's cells and theirs, each of their

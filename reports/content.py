@@ -137,7 +137,7 @@ def scorecard_table(card: Scorecard, area: str, *, district_compare: bool) -> pd
                "numerator": c["numerator"], "分子": f"{m.numerator.label_zh} {sc.fmt_amount(c['numerator'])}",
                "denominator": c["denominator"] if m.denominator else np.nan,
                "分母": f"{m.denominator.label_zh} {sc.fmt_amount(c['denominator'])}" if m.denominator else "—",
-               "口径": t.definition_zh, "来源": t.source}
+               "口径": t.definition_zh, "来源": card.source_of(t)}
         if district_compare:
             d = card.cell(t.id)
             rank = card.rank(t.id, area) if m.scope == "all" else None

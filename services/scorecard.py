@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -110,9 +111,21 @@ def scorecard(ref: DataRef) -> Scorecard:
     frames = _frames(ref, set(TABLE_KIND))
     now_dates = current_dates(ref)
     baselines = {t.id: _baseline(ref, t, now_dates) for t in config.targets if t.change is not None}
-    return compute_scorecard(config.targets, frames, township_codes=list(layers.townships["code"]),
+    card = compute_scorecard(config.targets, frames, township_codes=list(layers.townships["code"]),
                              as_of=four_sync.as_of_date(layers.meta), amber_share=config.scorecard.amber_share,
                              baselines=baselines)
+    return dataclasses.replace(card, sources=target_sources(layers.meta))
+
+
+def target_sources(meta: dict[str, str]) -> dict[str, str]:
+    """The district's own source of each target (meta ``target_sources_zh``, a JSON object), if it says any."""
+    import json
+
+    try:
+        found = json.loads(meta.get("target_sources_zh") or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 def scorecard_for(ref: DataRef, scope: Scope) -> Scorecard:

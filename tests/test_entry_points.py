@@ -427,3 +427,58 @@ def _geojson_layers(fmap) -> dict:
             out[item.layer_name] = item.data
         todo += list(item._children.values())
     return out
+
+
+TIANJIN = ("天津", "静海", "滨海")
+
+
+def _tianjin_in(text: str) -> list[str]:
+    """The Tianjin names found in ``text``, plainly or JSON-escaped (a folium map's data is ASCII JSON)."""
+    return [w for w in TIANJIN if w in text or json.dumps(w).strip('"') in text]
+
+
+@needs_shared
+def test_a_district_with_no_tianjin_in_it_shows_none_in_any_page_or_report(district, helsinki, monkeypatch, tmp_path):
+    """Issue 27, item 3: the district onboarded from Helsinki's data: its PDF, HTML, workbook and every page."""
+    import io
+    import subprocess
+
+    from google.protobuf.json_format import MessageToDict
+    from openpyxl import load_workbook
+
+    from reports.content import SECTIONS, ReportRequest
+    from reports.export import export
+    from tests.conftest import app_test
+
+    ref = helsinki[0]
+    sections = tuple(SECTIONS)
+    _, pdf = export(ref, ReportRequest(sections=sections), "pdf")
+    (tmp_path / "r.pdf").write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "赫尔辛基中心区" in text and not _tianjin_in(text)
+    _, page = export(ref, ReportRequest(sections=sections), "html")
+    assert not _tianjin_in(page.decode("utf-8"))
+    _, xlsx = export(ref, ReportRequest(sections=sections), "xlsx")
+    cells = " ".join(str(c.value) for ws in load_workbook(io.BytesIO(xlsx)).worksheets for row in ws.iter_rows()
+                     for c in row if c.value is not None)
+    assert "本区目标（配置）" in cells and not _tianjin_in(cells)
+
+    def texts(node, out):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(json.dumps(MessageToDict(proto), ensure_ascii=False))
+        for child in getattr(node, "children", {}).values():
+            texts(child, out)
+        return out
+
+    url = str(district["engine"].url)
+    for script in ("pages/scorecard.py", "pages/map.py", "pages/service_circle.py", "pages/scenarios.py",
+                   "pages/township.py", "pages/four_sync.py", "pages/report.py", "pages/live.py",
+                   "pages/data_admin.py"):
+        at = app_test(script, url, monkeypatch)
+        at.query_params["district"] = DISTRICT
+        at.run()
+        assert not at.exception, (script, at.exception)
+        shown = " ".join(texts(at._tree, []) + [d.value.to_string() for d in at.dataframe])
+        assert not _tianjin_in(shown), (script, _tianjin_in(shown))

@@ -474,3 +474,18 @@ def test_a_districts_report_names_its_own_sources_not_tianjins(writable_demo_url
     text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True,
                           check=True).stdout.replace("\n", "")
     assert "民政局养老机构台账2026Q3.xlsx" in text and "天津" not in text
+
+
+def test_the_demos_targets_name_the_tianjin_plans_they_came_from_as_data_of_the_demo(demo_db_url):
+    """Issue 27: the targets' sources are the configuration's place-free words, except where a district says its
+    own: the demo's are the two plans of ../shared/seeds (静海 and 滨海新区), kept in its district meta."""
+    from config import load_config
+    from services.scorecard import scorecard
+
+    card = scorecard(demo_ref(demo_db_url))
+    by_id = {t.id: t for t in card.targets}
+    assert {t.source for t in load_config().targets} == {"本区目标（配置）"}
+    # DOMAIN.md: the four-synchronous rate and beds per 1,000 are Binhai's; the 15-minute circle both plans'
+    assert card.source_of(by_id["four_sync_rate"]) == "滨海"
+    assert card.source_of(by_id["walk15_coverage"]) == "静海、滨海"
+    assert card.source_of(by_id["embedded_complexes"]) == "静海"

@@ -9,6 +9,7 @@ the same seed gives byte-identical records.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,7 +27,18 @@ from data.demo.roads import build_roads
 from data.demo.sources import SOURCES_DIR, load_district
 from geo.crs import WGS84, transform_geom, transformer, utm_crs_for
 
-GENERATOR_VERSION = "3"  # 2: earlier facility versions derived from the opening dates; 3: the demo's own sources text
+# The targets' sources (DOMAIN.md): 静海's and 滨海新区's plans of ../shared/seeds, which the demo's targets follow
+TARGET_SOURCES_ZH = {
+    **dict.fromkeys(("prejob_training_rate", "volunteer_training_rate", "brand_chain_orgs", "facility_coverage_gain",
+                     "professional_worker_rate", "embedded_complexes", "barrier_free_new", "barrier_free_retrofit"),
+                    "静海"),
+    **dict.fromkeys(("four_sync_rate", "beds_per_1000", "care_bed_share", "bed_growth", "urban_daycare_coverage",
+                     "township_institution_rate", "rural_village_coverage"), "滨海"),
+    **dict.fromkeys(("medical_partner_rate", "walk15_coverage", "walk15_served"), "静海、滨海"),
+}
+
+GENERATOR_VERSION = "4"  # 2: earlier facility versions derived from the opening dates; 3: the demo's own sources
+# text; 4: its targets' sources
 DATA_DATE = dt.date(2026, 6, 30)  # the demo data's "as of" date, fixed for reproducibility
 DEMO_LABEL = "演示数据（合成）"
 
@@ -203,6 +215,8 @@ def build_demo(
         "sources": (SOURCES_DIR / "SOURCES.md").relative_to(SOURCES_DIR.parent.parent).as_posix(),
         # what the reports' cover says of the sources: the demo's own words, kept with its data
         "sources_zh": "区界与区划代码为公开数据（天津市行政区划、国家统计局区划代码）；设施、老人、住宅项目为合成演示数据",
+        # where each target comes from: the two district plans of ../shared/seeds (DOMAIN.md), the demo's own
+        "target_sources_zh": json.dumps(TARGET_SOURCES_ZH, ensure_ascii=False),
     }
     stats = {
         "townships": len(townships),
