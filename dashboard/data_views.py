@@ -389,10 +389,14 @@ def version_map(url: str, district: str, version_id: int, label: str) -> None:
     st_folium(fmap, height=420, use_container_width=True, returned_objects=[], key="da_version_map")
 
 
-def entry_tab(url: str, district: str) -> None:
-    """道路与入口: where elders and facilities join the walking network, and the rules that decide it."""
+def entry_tab(url: str, district: str | None) -> None:
+    """道路与入口: where elders and facilities join the walking network, and the rules that decide it (None: a new
+    district, with no roads yet)."""
     from maps.entry_map import build_entry_map
 
+    if district is None:
+        st.info(pick("新区县还没有道路。", "A new district has no roads yet."))
+        return
     st.caption(pick("老人点和设施从最近的可步行道路接入路网（入口点）。隧道、高架、室内通道、限制通行的服务道路和路网碎片"
                     "仍可步行通过，但不作入口，除非附近别无道路（规则见配置 [network.entry]）。",
                     "Points join the walking network at a street a pedestrian can reach; tunnels, viaducts, "

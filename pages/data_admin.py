@@ -139,10 +139,7 @@ with tab_versions:
     else:
         v.versions_tab(url, district)
 with tab_entry:
-    if new:
-        st.info(pick("新区县还没有道路。", "A new district has no roads yet."))
-    else:
-        v.entry_tab(url, district)
+    v.entry_tab(url, None if new else district)
 with tab_templates:
     v.templates_tab(url, None if new else district)
 with tab_tokens:

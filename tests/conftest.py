@@ -267,3 +267,18 @@ def live_write(url: str, fn, *, now=None):
             return fn(LiveStore(session, load_config().live.rules, now=now or utc_now))
     finally:
         engine.dispose()
+
+
+def plain_snapping_config(folder: Path) -> Path:
+    """A copy of the configuration in which no piece of the network is a fragment: points snap to the nearest
+    edge as before issue 27's entry rules (the hand-drawn networks of the CLI tests keep detached pieces on
+    purpose, and their walks are computed by hand for that)."""
+    from config.settings import DEFAULT_CONFIG_PATH
+
+    text = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
+    for key in ("min_piece_m", "min_piece_nodes"):
+        line = next(x for x in text.splitlines() if x.startswith(f"{key} = "))
+        text = text.replace(line, f"{key} = 0")
+    path = folder / "plain-snapping.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -10,6 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
+from tests.conftest import plain_snapping_config
 from tests.test_reach import DEMAND, FACILITIES, WEIGHTS, line, lonlat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +21,10 @@ def run(*args):
 
 
 @pytest.fixture
-def files(tmp_path):
+def files(tmp_path, monkeypatch):
+    """The hand-drawn network's files; the commands run with plain snapping (their walks below are computed by
+    hand for points on its detached pieces: see test_coverage_with_the_entry_rules_by_hand for the default)."""
+    monkeypatch.setenv("ELDERCARE_CONFIG", str(plain_snapping_config(tmp_path)))
     roads = tmp_path / "roads.geojson"
     gpd.GeoDataFrame(geometry=[
         line((0, 0), (100, 0), (200, 0), (300, 0)), line((200, 0), (200, 100), (300, 100)),
@@ -40,6 +44,22 @@ def files(tmp_path):
     ]
     dem.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
     return roads, fac, dem, tmp_path / "out.csv"
+
+
+def test_coverage_with_the_entry_rules_by_hand(files, monkeypatch):
+    """The default configuration: the crossing line (150,-50)-(150,50) and the far piece are fragments, so d3
+    (150,45) and d4 (0,320) join the main network, which is within the 300 m limit of both."""
+    monkeypatch.delenv("ELDERCARE_CONFIG")
+    roads, fac, dem, out = files
+    r = run("--roads", roads, "--facilities", fac, "--demand", dem, "--minutes", 7, "--out", out)
+    assert r.returncode == 0, r.stderr
+    with out.open(encoding="utf-8") as fh:
+        rows = {row["id"]: row for row in csv.DictReader(fh)}
+    # d3 joins the main street below it at (150,0), 45 m off; f1 (50,10) joins at (50,0): 10 + 100 + 45 = 155 m
+    # (with plain snapping it sat on the crossing line, reaching nothing: see below)
+    assert (rows["d3"]["facility_id"], rows["d3"]["network_m"]) == ("f1", "155.0")
+    # d4 joins at (200,100), hypot(200, 220) = 297.3 m off: from f2 10 + 100 + 297.3 = 407.3 m, within 7 min (420 m)
+    assert (rows["d4"]["facility_id"], rows["d4"]["network_m"]) == ("f2", "407.3")
 
 
 def test_coverage_output_by_hand(files):
