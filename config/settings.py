@@ -133,6 +133,8 @@ class Network(_Strict):
 
 
 class Density(_Strict):
+    coverage_target_cells: int = Field(ge=20, le=100_000, description="the same for the coverage maps (15分钟服务圈, "
+                                       "乡镇视图, 情景规划, reports), which show gaps smaller than a walk")
     target_cells: int = Field(ge=20, le=100_000, description="the fewest hexagons an area's density map should "
                               "have: the coarsest H3 resolution that gives at least this many is drawn")
 

@@ -141,7 +141,7 @@ def manage(ref: DataRef, listing: pd.DataFrame, sid: int) -> None:
 def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category: str, township: str | None, *,
                  proposed: gpd.GeoDataFrame | None = None, key: str, clickable: bool = False, height: int = 560,
                  refused: list | None = None):
-    res = 9 if township else 8
+    res = base.density_resolution(ref, township, coverage=True)
     after, diff = cmp.after, cmp.diff
     before_ids = set(cmp.before.counted["id"])
     refused_gdf = None

@@ -29,7 +29,8 @@ def hex_density(
         raise ValueError(msg)
     if groups.empty:
         return gpd.GeoDataFrame({"hex": [], "total": [], "geometry": []}, geometry="geometry", crs="EPSG:4326")
-    idx = HexIndex.of(groups[cell_column], resolution)
+    lonlat = np.column_stack([groups.geometry.x, groups.geometry.y]) if "geometry" in groups else None
+    idx = HexIndex.of(groups[cell_column], resolution, lonlat)
     df = pd.DataFrame(groups[list(count_columns)].to_numpy(), columns=list(count_columns))
     summed = df.groupby(idx.of_point, sort=True)[list(count_columns)].sum()  # every hexagon has a group
     summed["total"] = summed.sum(axis=1) if len(count_columns) > 1 else summed[count_columns[0]]
@@ -50,8 +51,11 @@ class HexIndex:
     polygons: np.ndarray  # per hexagon, its WGS84 polygon
 
     @classmethod
-    def of(cls, cells, resolution: int) -> HexIndex:
-        """The index of points with H3 ``cells`` (at ``resolution`` or finer)."""
+    def of(cls, cells, resolution: int, lonlat: np.ndarray | None = None) -> HexIndex:
+        """The index of points with H3 ``cells``; at a resolution finer than a point's cell, its own position
+        (``lonlat``, needed then) places it."""
+        if lonlat is not None and any(h3.get_resolution(c) < resolution for c in cells):
+            cells = [h3.latlng_to_cell(lat, lng, resolution) for lng, lat in np.asarray(lonlat, dtype=float)]
         parents = [h3.cell_to_parent(c, resolution) if h3.get_resolution(c) > resolution else c for c in cells]
         hexes, of_point = np.unique(np.asarray(parents, dtype=object), return_inverse=True)
         polygons = shapely.polygons([[(lng, lat) for lat, lng in h3.cell_to_boundary(c)] for c in hexes]) \
@@ -150,6 +154,20 @@ def uncovered_share(covered: gpd.GeoDataFrame | None, uncovered: gpd.GeoDataFram
 
 
 STORED_RESOLUTION = 9  # the elder groups' cells (cell_h3)
+FINEST_POINT_RESOLUTION = 10  # groups at their own points (communities imported as points): about 65 m across
+
+
+def finest_resolution(cells, lonlat: np.ndarray, weights: np.ndarray) -> int:
+    """The finest resolution the groups' positions support: finer than their cells only when most of the
+    elders (by ``weights``) sit at their own points (communities imported as points); a community spread over its
+    cells sits at the cells' centres, where a finer hexagon would show only the centre child."""
+    lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+    w = np.asarray(weights, dtype=float)
+    if len(lonlat) == 0 or w.sum() <= 0:
+        return STORED_RESOLUTION
+    centres = np.array([h3.cell_to_latlng(c)[::-1] for c in cells])
+    at_point = np.abs(centres - lonlat).max(axis=1) >= 1e-5  # 1e-5 degrees: about 1 m
+    return FINEST_POINT_RESOLUTION if w[at_point].sum() > 0.5 * w.sum() else STORED_RESOLUTION
 
 
 def resolution_for(area_km2: float, *, target_cells: int, finest: int = STORED_RESOLUTION, coarsest: int = 5) -> int:

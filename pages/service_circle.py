@@ -62,7 +62,7 @@ def panel() -> None:
     view = scoped.visible_sites(ref, kind_ids, scope, minutes * 60.0 * speed)  # a township head's sites in full
     sites = view.own
 
-    res = 9 if township else 8  # finer than the overview: gaps are smaller than a 15-minute circle
+    res = base.density_resolution(ref, township, coverage=True)  # finer than 一张图's: gaps are smaller than a walk
     cov_hex, uncov_hex = coverage.coverage_hexes(eng, result, category, res, townships=scope)
     bands = areas = None
     if kind_ids and st.session_state[COV_MODE] == "bands":

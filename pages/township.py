@@ -60,6 +60,7 @@ tab_map, tab_gaps, tab_sites, tab_projects = st.tabs([
     pick("15分钟覆盖地图", "Coverage map"), pick("覆盖缺口", "Gaps"), pick("养老服务站点", "Stations"),
     pick("住宅项目（四同步）", "Projects (four-sync)")])
 with tab_map:
+    res = base.density_resolution(ref, code, coverage=True)
     # the township's own sites in full; a neighbour's that serve its elders as kind and position only
     view = scoped.visible_sites(ref, scorecard.care_kind_ids(), frozenset([code]),
                                 minutes * 60.0 * config.walking.speed_mps)
@@ -67,8 +68,8 @@ with tab_map:
                                    coverage.band_minutes(int(minutes), config.walking.time_bands_min), frozenset([code]))
     fmap = build_coverage_map(
         CoverageLayers(district=layers.district, townships=layers.townships, facilities=view.own,
-                       covered_hexes=coverage.weight_hexes(eng, result.covered, "elders", 9, townships=frozenset([code])),
-                       uncovered_hexes=coverage.weight_hexes(eng, ~result.covered, "elders", 9,
+                       covered_hexes=coverage.weight_hexes(eng, result.covered, "elders", res, townships=frozenset([code])),
+                       uncovered_hexes=coverage.weight_hexes(eng, ~result.covered, "elders", res,
                                                              townships=frozenset([code])),
                        bands=bands, roads=base.roads(ref, code), selected_township=code, neighbours=view.neighbours),
         config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())

@@ -20,7 +20,7 @@ from planning.scorecard import DISTRICT, LIGHT_ZH, Scorecard
 from reports.static_map import MapLayers
 from services import coverage, four_sync, scenarios, scoped
 from services import scorecard as sc
-from services.base import area_kpis, base_layers, get_config, repo_call
+from services.base import area_kpis, base_layers, density_resolution, get_config, repo_call
 
 SECTIONS = {
     "map": "总览地图",
@@ -238,8 +238,8 @@ def _area(township: str | None) -> frozenset[str] | None:
     return frozenset([township]) if township else None
 
 
-def _map_layers(eng, layers, result, township: str | None, sites: scoped.SitesInView, **extra) -> MapLayers:
-    res = 9 if township else 8
+def _map_layers(eng, layers, result, township: str | None, sites: scoped.SitesInView, res: int,
+                **extra) -> MapLayers:
     return MapLayers(district=layers.district, townships=layers.townships, facilities=sites.own,
                      covered=coverage.weight_hexes(eng, result.covered, "elders", res, townships=_area(township)),
                      uncovered=coverage.weight_hexes(eng, ~result.covered, "elders", res, townships=_area(township)),
@@ -279,13 +279,14 @@ def _scenario_part(ref: DataRef, eng, layers, scenario_id: int, name: str, towns
     towns = towns.sort_values("变化", key=np.abs, ascending=False, kind="stable")
     before = scoped.sites_in_view(eng, cmp.before.counted, cmp.before.sites, _area(township), cutoff_m=cutoff_m)
     after = scoped.sites_in_view(eng, cmp.after.counted, cmp.after.sites, _area(township), cutoff_m=cutoff_m)
+    res = density_resolution(ref, township, coverage=True)
     opened = after.own[~after.own["id"].isin(set(cmp.before.counted["id"]))]  # the area's own changes only
     closed = before.own[~before.own["id"].isin(set(cmp.after.counted["id"]))]
     return ScenarioPart(
         scenario_id=scenario_id, name=name, n_changes=len(changes), summary=summary,
         townships=towns,
-        before=_map_layers(eng, layers, cmp.before.result, township, before, closed=closed),
-        after=_map_layers(eng, layers, cmp.after.result, township, after, opened=opened),
+        before=_map_layers(eng, layers, cmp.before.result, township, before, res, closed=closed),
+        after=_map_layers(eng, layers, cmp.after.result, township, after, res, opened=opened),
     )
 
 
@@ -355,7 +356,8 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
         matrix=matrix, matrix_lights=lights,
         coverage=coverage_table(result, layers.townships, township),
         gaps=gaps, four_sync=four_sync_rows(checked, layers.townships, township), scenario=scenario,
-        map_layers=_map_layers(eng, layers, result, township, sites), kinds=_kinds(), since=since,
+        map_layers=_map_layers(eng, layers, result, township, sites, density_resolution(ref, township, coverage=True)),
+        kinds=_kinds(), since=since,
         # the district's own words when it has them (the demo's, in its meta), else its versions' files and dates
         sources_zh=layers.meta.get("sources_zh") or repo_call(ref, lambda r: r.version_sources_zh()),
     )

@@ -52,7 +52,8 @@ class CoverageEngine:
     def hex_index(self, resolution: int) -> HexIndex:
         """The elder groups' hexagons at ``resolution`` (made on first use, then kept with the engine)."""
         if resolution not in self.hex_indexes:
-            self.hex_indexes[resolution] = HexIndex.of(self.groups["cell_h3"], resolution)
+            self.hex_indexes[resolution] = HexIndex.of(
+                self.groups["cell_h3"], resolution, np.column_stack([self.groups.geometry.x, self.groups.geometry.y]))
         return self.hex_indexes[resolution]
 
 

@@ -482,3 +482,23 @@ def test_a_district_with_no_tianjin_in_it_shows_none_in_any_page_or_report(distr
         assert not at.exception, (script, at.exception)
         shown = " ".join(texts(at._tree, []) + [d.value.to_string() for d in at.dataframe])
         assert not _tianjin_in(shown), (script, _tianjin_in(shown))
+
+
+@needs_shared
+def test_a_small_districts_coverage_map_has_hundreds_of_hexagons_not_a_handful(district, helsinki):
+    """Issue 27, item 2: 1.6 km² and its elders at their buildings' points: the coverage maps' hexagons are H3 res 10
+    (res 9's 0.1 km² would give about a dozen), each building in its own res-10 cell (h3 directly, below)."""
+    import h3
+
+    from services.base import density_resolution
+    from services.coverage import coverage_hexes, evaluate
+
+    ref, eng, _ = helsinki
+    area_km2 = abs(GEOD.geometry_area_perimeter(district["outline"])[0]) / 1e6
+    assert 1.0 < area_km2 < 2.0 and area_km2 / h3.average_hexagon_area(9, unit="km^2") < 500
+    res = density_resolution(ref, None, coverage=True)
+    assert res == 10
+    covered, uncovered = coverage_hexes(eng, evaluate(eng, ("community_station",), 5, 1.0), "elders", res)
+    cells = {h3.latlng_to_cell(y, x, 10) for x, y in zip(eng.groups.geometry.x, eng.groups.geometry.y, strict=True)}
+    assert set(covered["hex"]) | set(uncovered["hex"]) == cells and len(cells) > 100
+    # the demo's communities are spread over their res-9 cells: never finer than those

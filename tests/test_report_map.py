@@ -78,3 +78,17 @@ def test_missing_chinese_font_says_what_to_install(monkeypatch):
     monkeypatch.setattr(static_map, "CJK_FONT_FILES", ("/nonexistent/NotoSansCJK-Regular.ttc",))
     with pytest.raises(static_map.FontMissingError, match="fonts-noto-cjk"):
         static_map.use_cjk_font()
+
+
+def test_the_coverage_maps_resolution_follows_the_area_and_never_passes_the_demos_cells(demo_db_url):
+    """静海区, 1,476 km² (real outline): res 7 holds 1,476 / 5.16 ≈ 286 hexagons, fewer than the coverage maps'
+    500, res 8 about 2,000: res 8. Most of the demo's elders are spread over res-9 cells (its small urban
+    communities, at their points, hold under half of them), so a township is never drawn finer than res 9."""
+    from services.base import base_layers, density_resolution
+    from tests.conftest import demo_ref
+
+    ref = demo_ref(demo_db_url)
+    assert density_resolution(ref, None, coverage=True) == 8
+    assert density_resolution(ref, None) == 7  # 一张图's density: 200 cells
+    towns = base_layers(ref).townships
+    assert {density_resolution(ref, code, coverage=True) for code in towns["code"]} == {9}
