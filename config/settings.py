@@ -133,6 +133,8 @@ class Network(_Strict):
 
 
 class Density(_Strict):
+    street_detail_km2: float = Field(gt=0, description="a district this small is drawn with its side streets and "
+                                     "lanes on every map (a larger one: once a township is picked)")
     coverage_target_cells: int = Field(ge=20, le=100_000, description="the same for the coverage maps (15分钟服务圈, "
                                        "乡镇视图, 情景规划, reports), which show gaps smaller than a walk")
     target_cells: int = Field(ge=20, le=100_000, description="the fewest hexagons an area's density map should "

@@ -155,8 +155,8 @@ def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category:
         still_uncovered=coverage.weight_hexes(eng, ~after.result.covered & ~diff.newly_uncovered, category, res),
         opened=after.counted[~after.counted["id"].isin(before_ids)][["code", "name", "geometry"]],
         closed=cmp.before.counted[~cmp.before.counted["id"].isin(set(after.counted["id"]))][["code", "name", "geometry"]],
-        proposed=proposed, roads=base.roads(ref, township) if township else None,
-        selected_township=township, refused=refused_gdf,
+        proposed=proposed, roads=base.roads(ref, township) if base.street_detail(ref, township) else None,
+        selected_township=township, street_detail=base.street_detail(ref, township), refused=refused_gdf,
         base_facilities=cmp.before.counted if clickable else None,  # the edit map's base stays put
     ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(), clickable=clickable,
         townships_json=base.townships_geojson(ref, township, st.session_state[MAP_BASEMAP]),

@@ -440,6 +440,7 @@ class MapLayers:
     density: gpd.GeoDataFrame | None = None
     roads: gpd.GeoDataFrame | None = None
     selected_township: str | None = None
+    street_detail: bool | None = None  # side streets and lanes drawn (None: when a township is selected)
     show_townships: bool = True
 
 
@@ -534,6 +535,12 @@ def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets:
         control=False,
     ).add_to(m)
     return m
+
+
+def _street_detail(layers) -> bool:
+    """Whether a map of these layers draws side streets and lanes: as the page says (an area small enough:
+    services.base.street_detail), else when it shows one township."""
+    return layers.street_detail if layers.street_detail is not None else bool(layers.selected_township)
 
 
 def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, basemap: Basemap, *, detailed: bool) -> None:
@@ -856,7 +863,7 @@ def build_overview_map(
     basemap = config.basemap(basemap_id)
     bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
     m = base_map(layers.district, bounds, basemap, assets)
-    add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+    add_roads(m, layers.roads, basemap, detailed=_street_detail(layers))
     add_hexagons(m, layers.density, basemap, name="老年人口密度（H3）", tooltip="60岁以上老人")
     add_townships(m, layers.townships, basemap, selected=layers.selected_township, show_all=layers.show_townships)
     add_facilities(m, layers.facilities, basemap, config, cluster=cluster, assets=assets)
@@ -926,6 +933,7 @@ class CoverageLayers:
     areas: gpd.GeoDataFrame | None = None  # service areas: site_id, name, geometry
     roads: gpd.GeoDataFrame | None = None
     selected_township: str | None = None
+    street_detail: bool | None = None  # side streets and lanes drawn (None: when a township is selected)
     # other townships' sites that serve the scope's elders: kind_id and position only (services.scoped)
     neighbours: gpd.GeoDataFrame | None = None
 
@@ -991,7 +999,7 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
     def build_base() -> folium.Map:
         bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
         m = base_map(layers.district, bounds, basemap, assets)
-        add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+        add_roads(m, layers.roads, basemap, detailed=_street_detail(layers))
         add_townships(m, layers.townships, basemap, selected=layers.selected_township)
         legend = ["<b>步行等时圈 / 服务范围</b><div>颜色由深到浅：步行时间由短到长；服务范围每块归属步行最近的设施</div>",
                   share_legend()]
@@ -1065,6 +1073,7 @@ class ScenarioLayers:
     proposed: gpd.GeoDataFrame | None = None  # optimiser's proposal not yet saved: id, geometry
     roads: gpd.GeoDataFrame | None = None
     selected_township: str | None = None
+    street_detail: bool | None = None  # side streets and lanes drawn (None: when a township is selected)
     refused: gpd.GeoDataFrame | None = None  # clicks that opened nothing: geometry and "why"
     base_facilities: gpd.GeoDataFrame | None = None  # drawn in the fixed base (default: ``facilities``)
 
@@ -1105,7 +1114,7 @@ def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basema
             "font:700 13px/16px sans-serif;text-align:center;box-shadow:0 0 3px rgba(0,0,0,.7);box-sizing:border-box}"
             ".scn-refused{background:#fff3e0;border:1px solid #e65100;color:#bf360c;font:12px sans-serif;padding:2px 4px}"
             "</style>"))
-        add_roads(m, layers.roads, basemap, detailed=bool(layers.selected_township))
+        add_roads(m, layers.roads, basemap, detailed=_street_detail(layers))
         add_townships(m, layers.townships, basemap, selected=layers.selected_township, geojson=townships_json)
         # the facilities of the scenario's base stay in the base; what the edits open or close is marked on top
         add_facilities(m, layers.base_facilities if layers.base_facilities is not None else layers.facilities,

@@ -55,7 +55,7 @@ def map_panel() -> None:
             facilities=fac,
             density=base.density(ref, township, res) if "density" in shown else None,
             roads=base.roads(ref, township) if "roads" in shown else None,
-            selected_township=township,
+            selected_township=township, street_detail=base.street_detail(ref, township),
             show_townships="townships" in shown,
         ),
         config=config,

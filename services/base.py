@@ -116,19 +116,33 @@ def density(ref: DataRef, township_code: str | None, resolution: int) -> gpd.Geo
 
 
 @memo(ttl_s=3600, max_entries=64)
+def area_of(ref: DataRef, township_code: str | None) -> float:
+    """The area of the district or one township, km² (in its UTM zone)."""
+    from geo.crs import utm_crs_for
+
+    layers = base_layers(ref)
+    shape = layers.townships[layers.townships["code"] == township_code] if township_code else layers.district
+    c = shape.union_all().centroid
+    return float(shape.to_crs(utm_crs_for(c.x, c.y)).area.sum()) / 1e6
+
+
+def street_detail(ref: DataRef, township_code: str | None) -> bool:
+    """Whether the maps of the district or of one township draw side streets and lanes: a township always, a
+    district when it is as small as [density] street_detail_km2 (a town centre, not a county)."""
+    return bool(township_code) or area_of(ref, None) <= get_config().density.street_detail_km2
+
+
+@memo(ttl_s=3600, max_entries=64)
 def density_resolution(ref: DataRef, township_code: str | None, *, coverage: bool = False) -> int:
     """The H3 resolution of the elder hexagons of the district or one township, from its area ([density]:
     ``target_cells`` for 一张图's density, ``coverage_target_cells`` for the coverage maps, which show gaps
     smaller than a walk), never finer than the elders' positions support (geo.density.finest_resolution)."""
     import numpy as np
 
-    from geo.crs import utm_crs_for
     from geo.density import finest_resolution, resolution_for
 
     layers = base_layers(ref)
-    shape = layers.townships[layers.townships["code"] == township_code] if township_code else layers.district
-    c = shape.union_all().centroid
-    area_km2 = float(shape.to_crs(utm_crs_for(c.x, c.y)).area.sum()) / 1e6
+    area_km2 = area_of(ref, township_code)
     elders = layers.elders
     finest = finest_resolution(elders["cell_h3"], np.column_stack([elders.geometry.x, elders.geometry.y]),
                                elders[["age_60_69", "age_70_79", "age_80_plus"]].sum(axis=1).to_numpy())

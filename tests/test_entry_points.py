@@ -502,3 +502,30 @@ def test_a_small_districts_coverage_map_has_hundreds_of_hexagons_not_a_handful(d
     cells = {h3.latlng_to_cell(y, x, 10) for x, y in zip(eng.groups.geometry.x, eng.groups.geometry.y, strict=True)}
     assert set(covered["hex"]) | set(uncovered["hex"]) == cells and len(cells) > 100
     # the demo's communities are spread over their res-9 cells: never finer than those
+
+
+@needs_shared
+def test_a_town_centre_district_is_drawn_with_its_side_streets(district, helsinki, demo_db_url):
+    """Issue 27, item 2: a 1.6 km² district is at street zoom on every map: its footways and paths (road class
+    "lane") are drawn without picking a township; 静海区 (1,476 km²) keeps them for a township's map."""
+    from maps.builders import MapLayers, build_overview_map
+    from services import base
+    from tests.conftest import demo_ref
+
+    ref = helsinki[0]
+    assert base.street_detail(ref, None) and not base.street_detail(demo_ref(demo_db_url), None)
+    assert base.street_detail(demo_ref(demo_db_url), "120118100000")
+    layers = base.base_layers(ref)
+    roads = base.roads(ref, None)
+    lanes = roads[roads["road_class"] == "lane"]
+    assert len(lanes) > 0.3 * len(roads)  # OSM footways, paths, steps: most of a city centre's walkable ways
+
+    def drawn_lane_vertices(detail: bool) -> int:
+        fmap = build_overview_map(MapLayers(district=layers.district, townships=layers.townships,
+                                            facilities=layers.facilities.iloc[:0], roads=roads, street_detail=detail),
+                                  config=load_config(), basemap_id="none")
+        geoms = [f.get("geometry") or {} for d in _geojson_layers(fmap).values() for f in d.get("features", [d])]
+        return sum(len(line) for g in geoms if g.get("type") == "MultiLineString" for line in g["coordinates"])
+
+    # with street detail, every lane is drawn too (simplified: at least their end points)
+    assert drawn_lane_vertices(True) - drawn_lane_vertices(False) >= 2 * len(lanes)
