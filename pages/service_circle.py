@@ -63,7 +63,9 @@ def panel() -> None:
     sites = view.own
 
     res = base.density_resolution(ref, township, coverage=True)  # finer than 一张图's: gaps are smaller than a walk
-    cov_hex, uncov_hex = coverage.coverage_hexes(eng, result, category, res, townships=scope)
+    # a township picked: its own hexagons only, so the map agrees with its figures (a neighbour's gaps are theirs)
+    shown = scope if township is None else frozenset([township]) & (scope or frozenset([township]))
+    cov_hex, uncov_hex = coverage.coverage_hexes(eng, result, category, res, townships=shown)
     bands = areas = None
     if kind_ids and st.session_state[COV_MODE] == "bands":
         bands = coverage.band_polygons(ref, kind_ids, speed, coverage.band_minutes(minutes, config.walking.time_bands_min),

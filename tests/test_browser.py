@@ -507,3 +507,37 @@ def test_a_township_map_is_drawn_whole_without_being_moved(server, browser, path
     assert _changed_share(first, moved) < 0.01
     assert errors == []
     page.close()
+
+
+def _dark_red_share(png: bytes) -> float:
+    """The share of pixels in the two darker reds of the coverage maps (over half of a hexagon's elders not
+    reached), as drawn at the maps' opacity over the paper (75–100 %: about (196, 124, 126)): red at least 50 above
+    green and blue, green below 150 (the 25–50 % class, about (251, 155, 143), is not counted)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    px = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    r, g, b = px[..., 0], px[..., 1], px[..., 2]
+    return float(((r - g >= 50) & (r - b >= 50) & (g < 150)).mean())
+
+
+@pytest.mark.parametrize(("township", "most", "least"), [
+    ("120118402000", 0.03, 0.0),  # 天津子牙经济技术开发区: 96.7 % of its elders within the walk
+    ("120118110000", 1.0, 0.02),  # 梁头镇: 10.7 %, the control (about 3.4 %: its villages are a small part of it)
+])
+def test_a_well_covered_townships_coverage_page_is_not_painted_red(server, browser, township, most, least):
+    """Issue 27: the 15-minute page's map of a township agrees with its figure: hexagons coloured by the share
+    of their elders not reached, the township's own only (a neighbour's gaps are the neighbour's)."""
+    page, errors = open_page(browser, f"{server}/service_circle?township={township}")
+    frame = page.locator(MAP_IFRAME).first
+    frame.wait_for(timeout=120_000)
+    frame.scroll_into_view_if_needed()
+    inner = frame.element_handle().content_frame()
+    inner.wait_for_function("() => window.map && document.querySelectorAll('.fac-dot').length > 0", timeout=120_000)
+    inner.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+    red = _dark_red_share(frame.screenshot())
+    assert least <= red <= most, red
+    assert errors == []
+    page.close()
