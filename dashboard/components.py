@@ -9,7 +9,6 @@ from dashboard.i18n import pick, t
 from dashboard.state import (
     AUTH_USER,
     DISTRICT,
-    LANG,
     LINKED_DISTRICT,
     LINKED_TOWNSHIP,
     MAP_TOWNSHIP,
@@ -97,21 +96,15 @@ def follow_township_link(names: dict[str, str]) -> None:
         st.warning(f"无权查看乡镇 {str(linked)[:12]}（或该乡镇不存在）：只显示您负责的乡镇。")
 
 
-def language_toggle() -> None:
-    with st.sidebar:
-        st.radio(t("language"), options=["zh", "en"], format_func=lambda v: "中文" if v == "zh" else "English",
-                 key=LANG, horizontal=True)
-
-
 def page_start(page: str) -> User:
     """The start of every page: out of legacy page mode, state, the signed-in user who may open ``page``
-    (else a prompt or a refusal, and the run stops), the language toggle."""
+    (else a prompt or a refusal, and the run stops). The interface is Chinese: an English one is offered again
+    once every label, kind, legend, caption and message goes through the catalogue (dashboard/i18n.py)."""
     leave_legacy_page_mode()
     config = base.get_config()
     init_state(default_basemap=config.app.default_basemap, kind_ids=[k.id for k in config.facility_kinds])
     user = auth.gate(page)
     st.session_state[AUTH_USER] = user
-    language_toggle()
     return user
 
 

@@ -1,4 +1,9 @@
-"""UI strings in Chinese (default) and English. Keys are English."""
+"""UI strings in Chinese, with English beside them. Keys are English.
+
+The interface is offered in Chinese only (issue 27): the English half is kept here, but no toggle offers it
+until every label, kind name, legend, caption and message of every page goes through this catalogue and a test
+renders each page in English with no Chinese outside data values. Until then ``lang()`` is "zh" unless a
+session sets ``LANG`` itself."""
 
 from __future__ import annotations
 

@@ -65,13 +65,16 @@ def test_map_page_on_postgis(pg_demo_url, monkeypatch):
     assert {m.label: m.value for m in at.metric}["60岁以上老人"] == "150,000"
 
 
-def test_english_toggle(app):
+def test_no_half_english_interface_is_offered(app):
+    """Issue 27: menu, kind names, tables, legends and captions stayed Chinese in "English", and switching left
+    15分钟服务圈's radio groups without a selection: the toggle is withdrawn until English is complete."""
     app.run()
-    app.switch_page("pages/map.py").run()
-    app.session_state[LANG] = "en"
-    app.run()
-    assert_clean(app)
-    assert "Elders 60+" in [m.label for m in app.metric]
+    for script in ("pages/map.py", "pages/service_circle.py"):
+        app.switch_page(script).run()
+        assert_clean(app)
+        assert not any("English" in (r.options or []) for r in app.radio)
+        assert LANG not in app.session_state or app.session_state[LANG] == "zh"
+        assert all(r.value is not None for r in app.radio)  # every radio group shows its choice
 
 
 def test_empty_database_says_what_to_do(tmp_path, monkeypatch):
