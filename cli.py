@@ -861,14 +861,17 @@ def _walk_arguments(p: argparse.ArgumentParser, *, stored: bool = False) -> None
                    help="existing facility points (GeoJSON or CSV id,lon,lat)" + need)
     p.add_argument("--demand", required=not stored, type=Path,
                    help="demand points with optional weight (GeoJSON or CSV)" + need)
-    p.add_argument("--minutes", type=float, default=15.0, help="walking time cutoff in minutes (default 15)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="walking time cutoff in minutes (default: [scorecard] walk_minutes of the config, 15)")
     _network_options(p)
 
 
 def _network_options(p: argparse.ArgumentParser) -> None:
     """Walking speed, snapping distance and network cache, shared by every command that walks."""
-    p.add_argument("--speed", type=float, default=1.0, help="walking speed in m/s (default 1.0, elderly)")
-    p.add_argument("--max-snap-m", type=float, default=300.0, help="max distance to the network in metres (default 300)")
+    p.add_argument("--speed", type=float, default=None,
+                   help="walking speed in m/s (default: [walking] speed_mps of the config, 1.0 for elders)")
+    p.add_argument("--max-snap-m", type=float, default=None,
+                   help="max distance to the network in metres (default: [walking] max_snap_m of the config, 300)")
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="folder for built networks (default from config/dashboard.toml: var/cache)")
 
@@ -1231,8 +1234,23 @@ def _owner_sees_nothing(args: argparse.Namespace) -> str | None:
         engine.dispose()
 
 
+def _walk_defaults(args: argparse.Namespace) -> None:
+    """The walking options a command was not given, from the configuration the pages use (so a command and a
+    page on the same data agree without repeating its settings)."""
+    if not any(getattr(args, name, 0) is None for name in ("minutes", "speed", "max_snap_m")):
+        return
+    from config import load_config
+
+    config = load_config()
+    for name, value in (("minutes", float(config.scorecard.walk_minutes)), ("speed", config.walking.speed_mps),
+                        ("max_snap_m", config.walking.max_snap_m)):
+        if getattr(args, name, 0) is None:
+            setattr(args, name, value)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _walk_defaults(args)
     if args.command not in OWNER_COMMANDS:
         problem = _owner_sees_nothing(args)
         if problem:

@@ -157,3 +157,21 @@ def test_coverage_of_a_stored_district_prints_what_the_page_shows(demo_db_url, t
     bad = subprocess.run([sys.executable, "cli.py", "coverage", "--district", "999001", "--database-url", demo_db_url],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "没有区县 999001" in bad.stderr and "120118" in bad.stderr
+
+
+def test_walking_defaults_come_from_the_configuration(files, tmp_path, monkeypatch):
+    """Issue 27: a command on the same data as a page agrees with it without repeating its settings: without
+    --minutes and --speed the walk is [scorecard] walk_minutes (15) at [walking] speed_mps, here 0.25 m/s: 225 m,
+    so d1 (215 m from f2, by hand in test_coverage_output_by_hand) is now covered, 215 / 0.25 / 60 = 14.33 min."""
+    plain = Path(str(plain_snapping_config(tmp_path)))
+    text = plain.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("speed_mps = "))
+    slow = tmp_path / "slow.toml"
+    slow.write_text(text.replace(line, "speed_mps = 0.25"), encoding="utf-8")
+    monkeypatch.setenv("ELDERCARE_CONFIG", str(slow))
+    roads, fac, dem, out = files
+    r = run("--roads", roads, "--facilities", fac, "--demand", dem, "--out", out)
+    assert r.returncode == 0, r.stderr
+    with out.open(encoding="utf-8") as fh:
+        rows = {row["id"]: row for row in csv.DictReader(fh)}
+    assert (rows["d1"]["covered"], rows["d1"]["network_m"], rows["d1"]["walk_min"]) == ("1", "215.0", "14.33")
