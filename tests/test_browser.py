@@ -487,22 +487,30 @@ def _changed_share(a: bytes, b: bytes) -> float:
     return float((np.abs(x - y).max(axis=2) > 8).mean())
 
 
+SETTLED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
+
+
+def _drawn_map(page):
+    """(the map's iframe, its frame) once the page's first map shows its facilities and has painted twice."""
+    frame = page.locator(MAP_IFRAME).first
+    frame.wait_for(timeout=120_000)
+    frame.scroll_into_view_if_needed()
+    inner = frame.element_handle().content_frame()
+    inner.wait_for_function("() => window.map && document.querySelectorAll('.fac-dot').length > 0", timeout=120_000)
+    inner.evaluate(SETTLED)
+    return frame, inner
+
+
 @pytest.mark.parametrize("path", ["service_circle?township=120118001000", "township?township=120118001000"])
 def test_a_township_map_is_drawn_whole_without_being_moved(server, browser, path):
     """The map as first shown equals the map after a move: before, renderers made while the frame was being
     laid out kept their first bounds, and the paper, roads and bands of a small township's map were cut off in
     rectangles until the user moved the map."""
     page, errors = open_page(browser, f"{server}/{path}")
-    frame = page.locator(MAP_IFRAME).first
-    frame.wait_for(timeout=120_000)
-    frame.scroll_into_view_if_needed()
-    inner = frame.element_handle().content_frame()
-    inner.wait_for_function("() => window.map && document.querySelectorAll('.fac-dot').length > 0", timeout=120_000)
-    settled = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))"
-    inner.evaluate(settled)
+    frame, inner = _drawn_map(page)
     first = frame.screenshot()
     inner.evaluate("() => { window.map.invalidateSize({pan: false}); window.map.fire('moveend'); }")
-    inner.evaluate(settled)
+    inner.evaluate(SETTLED)
     moved = frame.screenshot()
     assert _changed_share(first, moved) < 0.01
     assert errors == []
@@ -531,12 +539,7 @@ def test_a_well_covered_townships_coverage_page_is_not_painted_red(server, brows
     """Issue 27: the 15-minute page's map of a township agrees with its figure: hexagons coloured by the share
     of their elders not reached, the township's own only (a neighbour's gaps are the neighbour's)."""
     page, errors = open_page(browser, f"{server}/service_circle?township={township}")
-    frame = page.locator(MAP_IFRAME).first
-    frame.wait_for(timeout=120_000)
-    frame.scroll_into_view_if_needed()
-    inner = frame.element_handle().content_frame()
-    inner.wait_for_function("() => window.map && document.querySelectorAll('.fac-dot').length > 0", timeout=120_000)
-    inner.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+    frame, _inner = _drawn_map(page)
     red = _dark_red_share(frame.screenshot())
     assert least <= red <= most, red
     assert errors == []
