@@ -335,6 +335,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
 
     from planning.coverage import CoverageModel
     from reports.cells import safe_cell
+    from services.base import walk_cutoff_m
 
     if args.district is not None:
         return _coverage_stored(args)
@@ -348,7 +349,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     (fac, fac_s), (dem, dem_s) = pts["设施"], pts["需求点"]
-    cutoff = args.minutes * 60.0 * args.speed
+    cutoff = walk_cutoff_m(args.minutes, args.speed)
     model = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
     res = model.evaluate(fac_s, cutoff_m=cutoff, straight_line_m=cutoff)
     with open(args.out, "w", encoding="utf-8", newline="") as fh:
@@ -396,6 +397,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     from planning.candidates import candidate_costs, imported_candidates
     from planning.coverage import CoverageModel
     from planning.location import MODEL_LABELS, SitingInputs, SitingRequest, run_model
+    from services.base import walk_cutoff_m
 
     model = args.model or ("lscp" if args.target_share is not None else "budget" if args.budget is not None else "mclp")
     request = SitingRequest(model=model, k=args.k, target_share=args.target_share, budget=args.budget,
@@ -421,7 +423,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     (fac, fac_s), (cand, cand_s), (dem, dem_s) = pts["设施"], pts["候选点"], pts["需求点"]
-    cutoff = args.minutes * 60.0 * args.speed
+    cutoff = walk_cutoff_m(args.minutes, args.speed)
     cov = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
     now = cov.evaluate(fac_s, cutoff_m=cutoff)
     print(f"现状：步行 {args.minutes:g} 分钟覆盖 {now.share():.2%}", flush=True)
@@ -458,6 +460,7 @@ def _siting_stored(args: argparse.Namespace, model: str, request) -> int:
     from planning.location import MODEL_LABELS
     from services import coverage, scenarios, siting
     from services.access import Caller
+    from services.base import walk_cutoff_m
 
     found = _stored_ref(args, WALK_KINDS)
     if found is None:
@@ -465,7 +468,7 @@ def _siting_stored(args: argparse.Namespace, model: str, request) -> int:
     ref, name = found
     config = load_config()
     care = tuple(sorted(k.id for k in config.facility_kinds if k.care_service))
-    cutoff = args.minutes * 60.0 * args.speed
+    cutoff = walk_cutoff_m(args.minutes, args.speed)
     eng = coverage.engine(ref)
     current = scenarios.current_evaluation(ref, care, cutoff)
     cands = None
@@ -564,6 +567,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     from config import load_config
     from data.project_import import ProjectFileError, read_projects
     from planning.four_sync import check_projects, walk_access
+    from services.base import walk_cutoff_m
 
     if args.projects is None:
         return _four_sync_stored(args)
@@ -598,7 +602,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
             print(f"错误：{exc}", file=sys.stderr)
             return 2
         walks = walk_access(net, pts["设施"][1], [(p.lon, p.lat) for p in projects],
-                            cutoff_m=walk_rule.minutes * 60.0 * args.speed, max_snap_m=args.max_snap_m)
+                            cutoff_m=walk_cutoff_m(walk_rule.minutes, args.speed), max_snap_m=args.max_snap_m)
     _write_four_sync(check_projects(projects, rules, as_of=as_of, default_grace=config.four_sync.grace_days,
                                     walks=walks), args.out)
     if walks is None:

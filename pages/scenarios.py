@@ -20,6 +20,7 @@ from dashboard.state import (
 )
 from planning.scenario import ScenarioError
 from services import access, base, coverage, scenarios
+from services.base import walk_cutoff_m
 
 config = base.get_config()
 layers = page_setup("scenarios", needs=("roads",))
@@ -34,7 +35,7 @@ init_scenario_state(new_site_kind=config.siting.new_site_kind)
 v.flash()
 kind_ids = tuple(sorted(st.session_state[COV_KINDS]))
 minutes, speed = int(st.session_state[COV_MINUTES]), float(st.session_state[COV_SPEED])
-cutoff = minutes * 60.0 * speed
+cutoff = walk_cutoff_m(minutes, speed)
 township = st.session_state[MAP_TOWNSHIP] or None
 categories = {c: pick(zh, en) for c, zh, en in coverage.CATEGORIES}
 me = current_user().login

@@ -18,6 +18,7 @@ from dashboard.state import (
 )
 from maps.builders import CoverageLayers, LocalAssets, coverage_live_map
 from services import access, base, coverage, scoped
+from services.base import walk_cutoff_m
 
 config = base.get_config()
 layers = page_setup("service_circle", needs=("roads",))
@@ -59,7 +60,7 @@ def panel() -> None:
     category = st.session_state[COV_CATEGORY]
     result = coverage.evaluate(eng, kind_ids, minutes, speed)
     scope = access.scope_of(current_user(), ref.district).townships  # None: the whole district
-    view = scoped.visible_sites(ref, kind_ids, scope, minutes * 60.0 * speed)  # a township head's sites in full
+    view = scoped.visible_sites(ref, kind_ids, scope, walk_cutoff_m(minutes, speed))  # a township head's sites in full
     sites = view.own
 
     res = base.density_resolution(ref, township, coverage=True)  # finer than 一张图's: gaps are smaller than a walk
@@ -71,7 +72,7 @@ def panel() -> None:
         bands = coverage.band_polygons(ref, kind_ids, speed, coverage.band_minutes(minutes, config.walking.time_bands_min),
                                        scope)
     elif kind_ids:
-        areas = coverage.area_polygons(ref, kind_ids, minutes * 60.0 * speed, scope)
+        areas = coverage.area_polygons(ref, kind_ids, walk_cutoff_m(minutes, speed), scope)
     live = coverage_live_map(
         CoverageLayers(district=layers.district, townships=layers.townships,
                        facilities=sites, covered_hexes=cov_hex,
@@ -91,7 +92,7 @@ def panel() -> None:
     table, total, covered, share, straight = fig.table, fig.elders, fig.covered, fig.share, fig.straight
     served_label = None
     if st.session_state[COV_BASIS] == "served":
-        served = coverage.served_by_township(eng, coverage.served_share(ref, kind_ids, minutes * 60.0 * speed), category)
+        served = coverage.served_by_township(eng, coverage.served_share(ref, kind_ids, walk_cutoff_m(minutes, speed)), category)
         table.insert(3, "容量内服务", served.reindex(table.index).fillna(0).round().astype(int))
         table.insert(4, "容量内服务率", table["容量内服务"] / table["老人数"].where(table["老人数"] > 0))
         got = table.loc[township, "容量内服务"] if township else table["容量内服务"].sum()
@@ -114,7 +115,7 @@ def panel() -> None:
                   help=pick(f"步行可达 {share:.1%}，其中设施有余位能服务的比例", "Reach minus what capacity cannot serve"))
     else:
         k1.metric(t("cov_share", minutes=minutes), f"{share:.1%}", border=True,
-                  help=t("cov_share_help", m=minutes * 60 * speed))
+                  help=t("cov_share_help", m=walk_cutoff_m(minutes, speed)))
     k2.metric(t("cov_straight"), f"{straight:.1%}", delta=f"{(straight - share) * 100:+.1f} pp", delta_color="off",
               border=True, help=t("cov_straight_help"))
     k3.metric(t("cov_uncovered"), f"{int(total - covered):,}", border=True)

@@ -12,6 +12,7 @@ from dashboard.state import MAP_BASEMAP
 from maps.builders import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
 from planning.scorecard import DISTRICT
 from services import access, base, coverage, four_sync, scenarios, scoped, scorecard
+from services.base import walk_cutoff_m
 
 config = base.get_config()
 layers = page_setup("township", area_picker=False, needs=("roads",))
@@ -63,7 +64,7 @@ with tab_map:
     res = base.density_resolution(ref, code, coverage=True)
     # the township's own sites in full; a neighbour's that serve its elders as kind and position only
     view = scoped.visible_sites(ref, scorecard.care_kind_ids(), frozenset([code]),
-                                minutes * 60.0 * config.walking.speed_mps)
+                                walk_cutoff_m(minutes, config.walking.speed_mps))
     bands = coverage.band_polygons(ref, scorecard.care_kind_ids(), config.walking.speed_mps,
                                    coverage.band_minutes(int(minutes), config.walking.time_bands_min), frozenset([code]))
     fmap = build_coverage_map(

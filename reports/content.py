@@ -20,7 +20,7 @@ from planning.scorecard import DISTRICT, LIGHT_ZH, Scorecard
 from reports.static_map import MapLayers
 from services import coverage, four_sync, scenarios, scoped
 from services import scorecard as sc
-from services.base import area_kpis, base_layers, density_resolution, get_config, repo_call
+from services.base import area_kpis, base_layers, density_resolution, get_config, repo_call, walk_cutoff_m
 
 SECTIONS = {
     "map": "总览地图",
@@ -310,7 +310,7 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
     eng = coverage.engine(ref)
     result = sc.walk_result(eng)
     minutes = config.scorecard.walk_minutes
-    cutoff_m = minutes * 60.0 * config.walking.speed_mps
+    cutoff_m = walk_cutoff_m(minutes, config.walking.speed_mps)
     matrix = lights = None
     if township is None:
         matrix, lights = card.matrix("value"), card.matrix("light")

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from planning.scorecard import LIGHT_ZH
 from reports.content import DEMO_LABEL, SECTIONS, Report
 from reports.static_map import render_change_map, render_map, use_cjk_font
-from services.base import get_config
+from services.base import get_config, walk_cutoff_m
 from services.scorecard import fmt_value
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -89,7 +89,7 @@ def report_html(r: Report, *, map_uris: dict[str, str]) -> str:
         r=r, sections=sections, maps=map_uris, css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),  # noqa: S704 - our file
         footer_left=_css_string(left), footer_right=_css_string(DEMO_LABEL if r.is_demo else ""),
         demo_label=DEMO_LABEL, light_zh=LIGHT_ZH, pct=pct, speed=f"{config.walking.speed_mps:g}",
-        cutoff_m=f"{r.walk_minutes * 60 * config.walking.speed_mps:,.0f}", link_m=f"{config.siting.gap_link_m:g}",
+        cutoff_m=f"{walk_cutoff_m(r.walk_minutes, config.walking.speed_mps):,.0f}", link_m=f"{config.siting.gap_link_m:g}",
         amber_pct=f"{1 - config.scorecard.amber_share:.0%}", matrix_rows=_matrix_rows(r),
         **dict(zip(("coverage_cols", "coverage_rows"), _coverage_rows(r), strict=True)),
     )

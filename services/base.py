@@ -12,6 +12,7 @@ from data.models import KIND_ZH
 from data.repository import ELDER_COUNT_COLUMNS, Repository
 from data.versions import DataRef
 from geo.density import hex_density
+from geo.walk import walk_cutoff_m  # noqa: F401  (pages, reports and commands read it from the services)
 from planning.kpis import OverviewKPIs, overview_kpis
 from services.cache import memo
 

@@ -19,6 +19,7 @@ from geo.entry import FRAGMENT, EntryPolicy, EntryReport, entry_report
 from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
 from geo.snapping import Snapped, snap_points
+from geo.walk import walk_cutoff_m
 from planning.coverage import CoverageModel, CoverageResult
 from services import scoped
 from services.base import base_layers, get_config, repo_call
@@ -117,7 +118,7 @@ def selected_sites(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> tuple[Snap
 
 def evaluate(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, speed: float) -> CoverageResult:
     sites, _ = selected_sites(eng, kind_ids)
-    return eng.model.evaluate(sites, cutoff_m=minutes * 60.0 * speed,
+    return eng.model.evaluate(sites, cutoff_m=walk_cutoff_m(minutes, speed),
                               straight_line_m=get_config().walking.straight_line_m)
 
 
@@ -174,7 +175,7 @@ def band_polygons(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes
 def _band(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes: int) -> gpd.GeoDataFrame:
     eng = engine(ref)
     sites, _ = selected_sites(eng, kind_ids)
-    out = isochrones(eng.net, sites, bands_m=(minutes * 60.0 * speed,), triangulation=eng.triangulation)
+    out = isochrones(eng.net, sites, bands_m=(walk_cutoff_m(minutes, speed),), triangulation=eng.triangulation)
     out["minutes"] = minutes
     return out.dissolve(by="minutes", as_index=False)[["minutes", "geometry"]]
 

@@ -16,6 +16,7 @@ from data.project_import import (
     read_projects,
 )
 from data.versions import DataRef, file_sha256
+from geo.walk import walk_cutoff_m
 from planning.four_sync import OVERALL_ZH, STATUS_ZH, ProjectCheck, check_projects, walk_access
 from services.base import base_layers, get_config, get_engine, repo_call
 from services.cache import memo
@@ -44,7 +45,7 @@ def checks(ref: DataRef) -> tuple[list[ProjectCheck], pd.DataFrame]:
         eng = engine(ref)
         care = eng.facilities["kind_id"].isin([k.id for k in config.facility_kinds if k.care_service]).to_numpy()
         walks = walk_access(eng.net, eng.facility_snap.subset(care), [(p.lon, p.lat) for p in projects],
-                            cutoff_m=walk_rule.minutes * 60.0 * config.walking.speed_mps,
+                            cutoff_m=walk_cutoff_m(walk_rule.minutes, config.walking.speed_mps),
                             max_snap_m=config.walking.max_snap_m)
     result = check_projects(projects, config.four_sync.rules, as_of=as_of_date(meta),
                             default_grace=config.four_sync.grace_days, walks=walks)

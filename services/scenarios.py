@@ -18,6 +18,7 @@ from data.scenarios import ScenarioRepository
 from data.versions import DataRef
 from geo.reach import PointIndex, Reach, walk_pairs
 from geo.snapping import Snapped, concat_snapped, snap_points
+from geo.walk import walk_cutoff_m
 from planning.candidates import Candidates, siting_weights, underserved_candidates
 from planning.coverage import CoverageResult
 from planning.gaps import Gap, find_gaps
@@ -298,7 +299,7 @@ def township_gaps(ref: DataRef, eng: CoverageEngine, result: CoverageResult, cod
     """The heaviest uncovered clusters of elders in one township, with their best single site."""
     cands = generated_candidates(eng, result)
     config = get_config()
-    cutoff = config.scorecard.walk_minutes * 60.0 * config.walking.speed_mps
+    cutoff = walk_cutoff_m(config.scorecard.walk_minutes, config.walking.speed_mps)
     matrix, _ = cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff)
     within = (eng.groups["township_code"] == code).to_numpy()
     return gaps(eng, result, cands, matrix, top=top, within=within)

@@ -13,6 +13,7 @@ from config.settings import TABLE_KIND
 from data.db import session_factory
 from data.models import KIND_ZH
 from data.versions import DataRef, DatedRef, history_dates, ref_as_of, version_dates
+from geo.walk import walk_cutoff_m
 from planning.scorecard import DISTRICT, Baseline, Scorecard, compute_scorecard
 from services import four_sync
 from services.access import Scope
@@ -52,7 +53,7 @@ def _frames(ref: DataRef, tables: set[str]) -> dict[str, pd.DataFrame]:
         elders["elders"] = elders[["age_60_69", "age_70_79", "age_80_plus"]].sum(axis=1)
         elders["walk15"] = walk_result(eng).covered
         config = get_config()
-        cutoff = config.scorecard.walk_minutes * 60.0 * config.walking.speed_mps
+        cutoff = walk_cutoff_m(config.scorecard.walk_minutes, config.walking.speed_mps)
         elders["served15"] = elders["elders"].to_numpy() * served_share(ref.only(ENGINE_KINDS), care_kind_ids(), cutoff)
         out["elder"] = elders
     if "project" in tables:
