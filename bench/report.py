@@ -47,8 +47,14 @@ def demo_database(folder: Path) -> str:
 
 
 def clear_caches() -> None:
+    """Every memoised service result, in every backend (services/cache.py: the CLI's and this process's own,
+    and Streamlit's when a page ran): before issue 28 only Streamlit's were cleared, so every "cold" run after
+    the first read the services' in-process results and was warm."""
     import streamlit as st
 
+    from services.cache import clear_all
+
+    clear_all()
     st.cache_data.clear()
     st.cache_resource.clear()
 
