@@ -13,7 +13,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
     from data.db import database_url, make_engine
-    from data.loader import DatabaseNotEmptyError, install_demo, remove_demo, remove_demo_accounts
+    from demo.loader import DatabaseNotEmptyError, install_demo, remove_demo, remove_demo_accounts
 
     started = time.perf_counter()
     try:
@@ -239,6 +239,7 @@ def _walk_inputs(args: argparse.Namespace, point_files: dict[str, tuple[Path, bo
     from geo.network import NetworkError, load_network
     from geo.points import PointFileError, read_points
     from geo.snapping import snap_points
+    from services.coverage import entry_policy
 
     if args.minutes <= 0 or args.speed <= 0 or args.max_snap_m <= 0:
         msg = "--minutes、--speed 和 --max-snap-m 必须为正数 (must be positive)"
@@ -248,7 +249,7 @@ def _walk_inputs(args: argparse.Namespace, point_files: dict[str, tuple[Path, bo
     try:
         net = load_network(args.roads, cache_dir=cache_dir,
                            excluded_highways=frozenset(config.network.osm_excluded_highways),
-                           entry=config.network.entry.policy())
+                           entry=entry_policy(config))
         tables = {name: read_points(path, weighted=weighted) for name, (path, weighted) in point_files.items()}
     except (NetworkError, PointFileError) as exc:
         raise InputError(str(exc)) from None
@@ -565,7 +566,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from config import load_config
-    from data.project_import import ProjectFileError, read_projects
+    from imports.projects import ProjectFileError, read_projects
     from planning.four_sync import check_projects, walk_access
     from services.base import walk_cutoff_m
 
@@ -612,7 +613,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
 
 def _district_townships(args: argparse.Namespace) -> set[str]:
     """The township codes of --district: from the database when it holds the district, else the official list."""
-    from data.project_import import district_township_codes
+    from imports.projects import district_township_codes
 
     try:
         ref = _data_ref(args)
@@ -781,7 +782,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     from config import load_config
     from data.db import database_url, make_engine
-    from data.imports.store import ImportOptions, ImportRefused, run_import
+    from imports.store import ImportOptions, ImportRefused, run_import
 
     district = args.code if args.kind == "district" else args.district
     if not district or not district.isdigit() or len(district) != 6:

@@ -45,7 +45,7 @@ BANDS_M = (300.0, 600.0, 900.0)
 
 def demo_instance(rng):
     from config import load_config
-    from data.demo import build_demo
+    from demo import build_demo
 
     bundle = build_demo(seed=42)
     lines = [r["geom"] for r in bundle.roads]
@@ -212,8 +212,9 @@ def snap_entry(name, lines, fac_lonlat, dem_lonlat, *, repeat: int) -> dict:
     roads with 7 % of their lines tagged as tunnels (Helsinki's share of avoided edges), where every point whose
     nearest edge is one is searched again."""
     from config import load_config
+    from services.coverage import entry_policy
 
-    policy = load_config().network.entry.policy()
+    policy = entry_policy(load_config())
     rules = np.where(np.random.default_rng(7).random(len(lines)) < 0.07, 1, 0)
     nets = {"plain": network_from_lines(lines), "policy": network_from_lines(lines, entry=policy),
             "policy_7pct": network_from_lines(lines, line_rule=rules, entry=policy)}

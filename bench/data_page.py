@@ -74,7 +74,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from data.imports.store import ImportOptions, run_import
+    from imports.store import ImportOptions, run_import
 
     sheets = importlib.import_module("bench.import")  # bench/import.py: its Hexi database and 10,000-row sheet
     facility_sheet, hexi_database = sheets.facility_sheet, sheets.hexi_database

@@ -44,7 +44,7 @@ HEXI = "120103"
 def hexi_database(folder: Path):
     from config import load_config
     from data.db import make_engine
-    from data.imports.store import ImportOptions, run_import
+    from imports.store import ImportOptions, run_import
 
     engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
     cfg = load_config()
@@ -139,7 +139,7 @@ def clip_worker(method: str, path: str) -> None:
 
     import shapely
 
-    from data.imports.roads import clip_area, osm_roads
+    from imports.roads import clip_area, osm_roads
 
     area = clip_area(shapely.box(*DISTRICT_BOX), 2000.0)
     t = time.perf_counter()
@@ -200,8 +200,8 @@ def main() -> None:
     import pandas as pd
     from pyproj import Geod
 
-    from data.imports.store import ImportOptions, ImportRefused, run_import
     from geo import crs
+    from imports.store import ImportOptions, ImportRefused, run_import
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

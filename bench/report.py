@@ -40,7 +40,7 @@ TOWNSHIP = "120118102000"  # 独流镇
 
 
 def demo_database(folder: Path) -> str:
-    from data.demo import build_demo
+    from demo import build_demo
     from tests.conftest import _load_bundle
 
     return _load_bundle(f"sqlite:///{folder / 'bench.db'}", build_demo(seed=42))

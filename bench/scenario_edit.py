@@ -50,7 +50,7 @@ from tools.net import free_port  # noqa: E402
 
 
 def demo_database(folder: Path) -> str:
-    from data.demo import build_demo
+    from demo import build_demo
     from tests.conftest import _load_bundle
 
     return _load_bundle(f"sqlite:///{folder / 'bench.db'}", build_demo(seed=42))

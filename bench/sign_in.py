@@ -76,7 +76,7 @@ def burst(n: int) -> dict[str, float]:
     from tools.app_server import app_server
 
     work = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    from data.demo import build_demo
+    from demo import build_demo
 
     url = _load_bundle(f"sqlite:///{work / 'demo.db'}", build_demo(seed=42))
     out: dict[str, float] = {}

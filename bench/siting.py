@@ -51,7 +51,7 @@ N_CANDIDATES = 2000
 
 def demo_inputs(rng, candidates: str):
     from config import load_config
-    from data.demo import build_demo
+    from demo import build_demo
 
     bundle = build_demo(seed=42)
     net = network_from_lines([r["geom"] for r in bundle.roads])

@@ -84,20 +84,11 @@ class EntryRuleConfig(_Strict):
     id: str = Field(pattern=_ID)
     label_zh: str
     label_en: str
-    tag: str = Field(description="the OSM key the rule reads (one of geo.entry.TAG_KEYS)")
+    tag: str = Field(description="the OSM key the rule reads: one the roads import keeps (geo.entry.TAG_KEYS; "
+                     "checked where the policy is built, services.coverage.entry_policy)")
     values: tuple[str, ...] = Field(min_length=1, description='values that match; "*" for any value')
     except_values: tuple[str, ...] = ()
     highway: tuple[str, ...] = Field((), description="only on ways of these highway types (empty: any)")
-
-    @field_validator("tag")
-    @classmethod
-    def _kept_tag(cls, v: str) -> str:
-        from geo.entry import TAG_KEYS
-
-        if v not in TAG_KEYS:
-            msg = f"the import keeps only the tags {', '.join(TAG_KEYS)}; {v!r} is not among them"
-            raise ValueError(msg)
-        return v
 
 
 class Entry(_Strict):
@@ -115,14 +106,6 @@ class Entry(_Strict):
             msg = f"entry rule ids must be unique, got {ids}"
             raise ValueError(msg)
         return self
-
-    def policy(self):
-        """The pure policy geo/ applies (geo.entry.EntryPolicy)."""
-        from geo.entry import EntryPolicy, EntryRule
-
-        rules = tuple(EntryRule(r.id, r.label_zh, r.label_en, r.tag, r.values, r.except_values, r.highway)
-                      for r in self.avoid)
-        return EntryPolicy(rules, self.avoid_m, self.min_piece_m, self.min_piece_nodes)
 
 
 class Network(_Strict):

@@ -35,9 +35,9 @@ from dashboard.state import (
     DISTRICT,
     MAP_BASEMAP,
 )
-from data.imports.mapping import MappingFile
-from data.imports.store import ImportOptions
 from data.models import DATA_KINDS, KIND_ZH
+from imports.mapping import MappingFile
+from imports.store import ImportOptions
 from maps.builders import LocalAssets, build_version_map
 from services import access, base, data_admin
 from services.access import AccessDenied

@@ -129,7 +129,7 @@ class LiveStore:
 
     def credential(self, token: str) -> tuple[str, str | None] | None:
         """(role, station code) of a valid token, None for an unknown or revoked one (a removed district's
-        stations' tokens are revoked with it: data.loader.remove_demo)."""
+        stations' tokens are revoked with it: demo.loader.remove_demo)."""
         row = self.session.execute(
             select(IngestCredential.role, IngestCredential.station_code)
             .where(IngestCredential.token_sha256 == token_hash(token), IngestCredential.revoked_at.is_(None))

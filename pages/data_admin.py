@@ -20,8 +20,8 @@ from dashboard.state import (
     MAP_BASEMAP,
 )
 from data.db import database_url
-from data.imports.store import ImportRefused
 from data.models import KIND_ZH
+from imports.store import ImportRefused
 from maps.builders import LocalAssets, build_preview_map, build_version_map
 from reports.problems import problems_xlsx
 from services import base, data_admin

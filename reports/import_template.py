@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from config import DashboardConfig
-from data.imports.kinds import ELDER_FIELDS, FACILITY_FIELDS
+from imports.kinds import ELDER_FIELDS, FACILITY_FIELDS
 from reports.cells import safe_cell
 
 TEMPLATE_KINDS = ("facilities", "elders")

@@ -9,8 +9,8 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 
-from data.imports.kinds import Prepared
-from data.imports.tables import RawTable
+from imports.kinds import Prepared
+from imports.tables import RawTable
 from reports.cells import safe_cell
 
 ERROR_FILL = PatternFill("solid", fgColor="FFCDD2")

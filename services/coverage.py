@@ -73,9 +73,21 @@ def network_for_lines(lines, cache_dir: Path, tag_texts=None, entry: EntryPolicy
     return net, False
 
 
-def entry_policy() -> EntryPolicy:
-    """Where points join the network, as the configuration says ([network.entry])."""
-    return get_config().network.entry.policy()
+def entry_policy(config=None) -> EntryPolicy:
+    """Where points join the network, as the configuration says ([network.entry]); a rule on a tag the roads
+    import does not keep is a configuration error naming it."""
+    from config.settings import ConfigError
+    from geo.entry import TAG_KEYS, EntryRule
+
+    entry = (config or get_config()).network.entry
+    for r in entry.avoid:
+        if r.tag not in TAG_KEYS:
+            msg = (f"[network.entry.avoid] id = {r.id!r}: the roads import keeps only the tags {', '.join(TAG_KEYS)}; "
+                   f"tag = {r.tag!r} is not among them")
+            raise ConfigError(msg)
+    rules = tuple(EntryRule(r.id, r.label_zh, r.label_en, r.tag, r.values, r.except_values, r.highway)
+                  for r in entry.avoid)
+    return EntryPolicy(rules, entry.avoid_m, entry.min_piece_m, entry.min_piece_nodes)
 
 
 # The kinds the engine reads: its cache key ignores the others (a new project list keeps the engine).

@@ -18,14 +18,14 @@ import pandas as pd
 
 from config import DashboardConfig
 from data.db import PROJECT_ROOT, session_factory
-from data.imports import kinds as import_kinds
-from data.imports.mapping import Field, MappingFile
-from data.imports.store import ImportOptions, ImportRefused, ImportResult, read_input_table, run_import
-from data.imports.tables import RawTable
 from data.models import KIND_ZH
 from data.repository import Repository
 from data.versions import VersionError, get_district, rollback, version_rows, versions
 from geo.crs import utm_crs_for
+from imports import kinds as import_kinds
+from imports.mapping import Field, MappingFile
+from imports.store import ImportOptions, ImportRefused, ImportResult, read_input_table, run_import
+from imports.tables import RawTable
 from reports.import_template import template_xlsx
 from services import audit
 from services.access import Caller

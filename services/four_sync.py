@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 
 from data.db import session_factory
-from data.project_import import (
+from data.versions import DataRef, file_sha256
+from geo.walk import walk_cutoff_m
+from imports.projects import (
     COLUMNS,
     ProjectFileError,
     import_projects,
     projects_from_frame,
     read_projects,
 )
-from data.versions import DataRef, file_sha256
-from geo.walk import walk_cutoff_m
 from planning.four_sync import OVERALL_ZH, STATUS_ZH, ProjectCheck, check_projects, walk_access
 from services.base import base_layers, get_config, get_engine, repo_call
 from services.cache import memo

@@ -24,7 +24,7 @@ def missing(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def demo_bundle():
-    from data.demo import build_demo
+    from demo import build_demo
 
     return build_demo(seed=42)
 
@@ -35,7 +35,7 @@ DEMO = "120118"  # the demo district's code
 def _load_bundle(url: str, bundle) -> str:
     """The bundle as the demo district's versions (what `cli.py demo` stores)."""
     from data.db import create_schema, make_engine, session_factory
-    from data.loader import store_demo
+    from demo.loader import store_demo
 
     engine = make_engine(url)
     create_schema(engine)

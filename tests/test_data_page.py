@@ -144,7 +144,7 @@ def test_check_map_by_hand_import_and_roll_back(hexi_url, truth, monkeypatch):  
 
 def test_a_file_with_errors_cannot_be_imported_and_its_problems_download(hexi_url, truth, monkeypatch,  # noqa: F811
                                                                        tmp_path):
-    from data.imports.store import ImportOptions
+    from imports.store import ImportOptions
     from reports.problems import problems_xlsx
     from services import data_admin
 
@@ -285,7 +285,7 @@ def test_townships_and_roads_preview_as_shapes(hexi_url, truth, monkeypatch, tmp
     an OSM street grid clipped to the district and its margin."""
     import shapely
 
-    from data.imports.roads import clip_area
+    from imports.roads import clip_area
     from services import data_admin
     from tests.test_import import write_grid_osm
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import shapely
 
-from data.demo import build_demo
-from data.demo.sources import TOWNSHIPS_FILE, VILLAGES_FILE
+from demo import build_demo
+from demo.sources import TOWNSHIPS_FILE, VILLAGES_FILE
 
 
 def fingerprint(bundle) -> str:

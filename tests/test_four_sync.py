@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from config import load_config
 from data.db import make_engine, session_factory
 from data.models import DataVersion
-from data.project_import import COLUMNS, ProjectFileError, import_projects, projects_from_frame, read_projects
 from data.repository import Repository
 from data.versions import current_versions, rollback
+from imports.projects import COLUMNS, ProjectFileError, import_projects, projects_from_frame, read_projects
 from planning.four_sync import FAIL, NA, NOT_EVALUATED, PASS, Project, WalkAccess, check_project, compliance_rate
 from tests.conftest import DEMO
 from tests.test_cli_coverage import files  # noqa: F401  (fixture: roads, facilities, demand)

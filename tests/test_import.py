@@ -22,10 +22,10 @@ from pyproj import CRS, Geod
 
 from config import load_config
 from data.db import make_engine, session_factory
-from data.imports.store import ImportOptions, ImportRefused, run_import
 from data.repository import Repository
 from data.versions import current_versions
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
+from imports.store import ImportOptions, ImportRefused, run_import
 from tests.conftest import ROOT, missing
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -371,13 +371,13 @@ def test_cli_import_prints_mapping_and_last_line(tmp_path, truth):
     ("'120103002001", "120103002001"),  # Excel's text marker
 ])
 def test_codes_stay_text(text, expected):
-    from data.imports.values import code_text
+    from imports.values import code_text
 
     assert code_text(text) == expected
 
 
 def test_values_as_bureaus_write_them():
-    from data.imports.values import BadValue, PlaceIndex, code_text, count, date, number
+    from imports.values import BadValue, PlaceIndex, code_text, count, date, number
 
     assert isinstance(code_text("1.20103E+11", digits=12), BadValue)  # Excel's display lost digits: refused, not guessed
     assert number("1,200") == 1200 and number("1，200") == 1200 and count("120张") == 120 and number(" 3.5 ") == 3.5
@@ -468,7 +468,7 @@ def write_grid_osm(path, outline, *, step_deg: float = 0.004, pad_deg: float = 0
 
 
 def test_roads_from_an_osm_file_clipped_to_the_district_and_a_margin(db, truth, tmp_path):
-    from data.imports.roads import clip_area
+    from imports.roads import clip_area
 
     onboard(db, truth, tmp_path)
     with session_factory(db)() as s:
@@ -491,7 +491,7 @@ def test_roads_from_an_osm_file_clipped_to_the_district_and_a_margin(db, truth, 
 def test_roads_from_the_real_finland_pbf_reads_every_highway_way(use_tool):
     """The real pyosmium test extract: SOURCES.md counts 343 ways tagged highway; a box around the file's
     whole extent keeps every walkable one, whether osmium-tool cuts first or pyosmium reads it all."""
-    from data.imports.roads import osm_roads, osmium_tool
+    from imports.roads import osm_roads, osmium_tool
 
     if use_tool and osmium_tool() is None:
         missing("osmium-tool is not installed (apt-get install osmium-tool)")
@@ -649,8 +649,8 @@ def test_an_old_xls_sheet_with_a_merged_title_and_a_date_cell(db, truth, tmp_pat
 def test_one_table_checked_again_under_other_mappings_reads_each_column_afresh(db, truth, tmp_path):
     """The 数据管理 page keeps the sheet and checks it again after each mapping edit: every check must read
     the columns its mapping names, whatever an earlier check of the same table parsed."""
-    from data.imports.mapping import MappingFile
-    from data.imports.store import read_input_table
+    from imports.mapping import MappingFile
+    from imports.store import read_input_table
 
     onboard(db, truth, tmp_path)
     pts = facility_points(truth, n_per=1)
@@ -685,7 +685,7 @@ def test_one_table_checked_again_under_other_mappings_reads_each_column_afresh(d
 def test_gc_paused_turns_the_collector_back_on_even_after_an_error():
     import gc
 
-    from data.imports.store import gc_paused
+    from imports.store import gc_paused
 
     assert gc.isenabled()
     with pytest.raises(ValueError), gc_paused():
@@ -743,7 +743,7 @@ def current_versions_of(engine):
 def test_checking_a_kept_table_again_keeps_no_more_parsed_columns(db, truth, tmp_path):
     """The page checks one kept sheet after every edit: the columns parsed and kept on it must not grow with the
     number of checks (a parser that is a new function each time would add a column per check)."""
-    from data.imports.store import read_input_table
+    from imports.store import read_input_table
 
     onboard(db, truth, tmp_path)
     pts = facility_points(truth, n_per=1)

@@ -15,7 +15,7 @@ from shapely.geometry import box
 
 from config.settings import load_config
 from data.db import make_engine
-from data.imports.store import ImportOptions, ImportRefused, run_import
+from imports.store import ImportOptions, ImportRefused, run_import
 
 DISTRICT, TOWNSHIP = "999001", "999001001000"
 OUTLINE = box(24.936, 60.165, 24.953, 60.178)

@@ -85,3 +85,59 @@ def test_page_urls_are_the_file_names():
     pages = [(stem, url) for url, stem in re.findall(r'"(\w+)": \("pages/(\w+)\.py"', app)]
     assert len(pages) == len(list((ROOT / "pages").glob("*.py")))
     assert all(stem == url for stem, url in pages), pages
+
+
+# The house's direction (../shared/DESIGN.md, issue 28): each top-level package and what it may import from the
+# project. data → geo/planning → services → dashboard → pages; reports, cli, ingest and the web routes on services;
+# imports/ (the import engine) and demo/ (the demo generator) above data/.
+ALLOWED = {
+    "config": set(), "geo": set(), "planning": {"config", "geo"}, "data": {"config"},
+    "imports": {"config", "data", "geo"}, "demo": {"config", "data", "geo"},
+    "services": {"config", "data", "geo", "planning", "imports", "demo"},
+    "maps": {"config", "geo"}, "reports": {"config", "geo", "maps", "services"}, "web": {"config", "services"},
+    "dashboard": {"config", "maps", "reports", "services", "web"},
+    "pages": {"config", "dashboard", "maps", "reports", "services"},
+    "ingest": {"config", "services"}, "cli": {"config", "reports", "services"},
+    "app": {"config", "dashboard", "services"}, "server": {"config", "dashboard", "services", "web"},
+}
+# Imports against the direction that the house still has (issue 28 removes them, one slice at a time): a new one
+# fails the test, and so does one of these once it is gone (take it off the list).
+AGAINST_THE_FLOW = {
+    ("cli.py", "data"), ("cli.py", "demo"), ("cli.py", "geo"), ("cli.py", "imports"), ("cli.py", "ingest"),
+    ("cli.py", "planning"), ("dashboard/auth.py", "data"), ("dashboard/components.py", "data"),
+    ("dashboard/data_views.py", "data"), ("dashboard/data_views.py", "imports"), ("dashboard/live.py", "data"),
+    ("dashboard/live.py", "planning"), ("dashboard/report_export.py", "data"), ("dashboard/scenario_views.py", "data"),
+    ("dashboard/scenario_views.py", "geo"), ("dashboard/scenario_views.py", "planning"),
+    ("dashboard/scorecard_views.py", "data"), ("dashboard/scorecard_views.py", "planning"),
+    ("data/live.py", "planning"), ("data/scenarios.py", "planning"), ("imports/projects.py", "demo"),
+    ("imports/projects.py", "planning"), ("ingest/app.py", "data"), ("ingest/simulator.py", "data"),
+    ("pages/accounts.py", "data"), ("pages/audit_log.py", "data"), ("pages/data_admin.py", "data"),
+    ("pages/data_admin.py", "imports"), ("pages/scenarios.py", "planning"), ("pages/scorecard.py", "planning"),
+    ("pages/township.py", "planning"), ("reports/content.py", "data"), ("reports/content.py", "planning"),
+    ("reports/export.py", "data"), ("reports/html_map.py", "data"), ("reports/import_template.py", "imports"),
+    ("reports/pdf.py", "planning"), ("reports/problems.py", "imports"), ("server.py", "data"),
+    ("services/base.py", "maps"), ("services/data_admin.py", "reports"), ("web/auth_routes.py", "data"),
+    ("web/gate.py", "data"),
+}
+
+
+def imports_against_the_flow() -> set[tuple[str, str]]:
+    """(file, the top-level package it imports that its layer may not), over every module of the product."""
+    found = set()
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] in (".venv", "tests", "bench", "tools", ".git", ".hypothesis", "var"):
+            continue
+        layer = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        assert layer in ALLOWED, f"{rel}: a module outside the house's layers; add its folder to ALLOWED"
+        for name in _direct_imports(path):
+            top = name.split(".")[0]
+            if top in ALLOWED and top != layer and top not in ALLOWED[layer]:
+                found.add((rel.as_posix(), top))
+    return found
+
+
+def test_imports_flow_one_way():
+    found = imports_against_the_flow()
+    assert sorted(found - AGAINST_THE_FLOW) == [], "imports against the house's direction (see ALLOWED)"
+    assert sorted(AGAINST_THE_FLOW - found) == [], "gone from the code: take these off AGAINST_THE_FLOW"

@@ -9,10 +9,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from data.db import LegacySchemaError, create_schema, make_engine, session_factory
-from data.loader import DatabaseNotEmptyError, install_demo, remove_demo
 from data.models import Community, DataVersion, District, Facility, ResidentialProject, Road
 from data.repository import Repository
 from data.versions import current_versions
+from demo.loader import DatabaseNotEmptyError, install_demo, remove_demo
 from tests.conftest import DEMO, _load_bundle
 
 

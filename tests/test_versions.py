@@ -9,8 +9,6 @@ import pytest
 from sqlalchemy import text
 
 from data.db import make_engine, session_factory
-from data.demo import DATA_DATE
-from data.loader import HISTORY_DATES
 from data.repository import Repository
 from data.versions import (
     VersionError,
@@ -21,6 +19,8 @@ from data.versions import (
     rollback,
     store_version,
 )
+from demo import DATA_DATE
+from demo.loader import HISTORY_DATES
 from planning.scorecard import DISTRICT
 from tests.conftest import DEMO, ROOT, demo_ref
 
@@ -34,7 +34,7 @@ def cli(*args):
 @pytest.fixture(scope="module")
 def hexi_bundle():
     """A second, small district (Hexi's real outline and official streets, synthetic rest)."""
-    from data.demo import build_demo
+    from demo import build_demo
 
     return build_demo(seed=7, district_code=HEXI, elders_total=20_000, project_count=5)
 

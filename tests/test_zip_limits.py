@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from data.imports.gis import GisError, _safe_unzip
+from imports.gis import GisError, _safe_unzip
 
 
 def _zip(path, members: dict[str, bytes]) -> None:
@@ -51,7 +51,7 @@ def test_a_member_that_unpacks_to_more_than_its_header_says_is_stopped(tmp_path)
     _zip(src, {"a.shp": b"\0" * 100, "a.dbf": b"\0" * 5_000_000})
     with zipfile.ZipFile(src) as z:
         infos = z.infolist()
-    from data.imports import gis
+    from imports import gis
 
     real = gis.checked_entries
 

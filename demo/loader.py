@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from data.db import create_schema, drop_legacy_demo, session_factory
-from data.demo import DATA_DATE, GENERATOR_VERSION, build_demo
-from data.demo.facilities import facilities_on
 from data.models import Facility
 from data.repository import Repository
 from data.versions import (
@@ -26,6 +24,8 @@ from data.versions import (
     register_district,
     remove_district_data,
 )
+from demo import DATA_DATE, GENERATOR_VERSION, build_demo
+from demo.facilities import facilities_on
 
 DEMO_DISTRICT = "120118"
 # Earlier facility lists of the demo, derived from the opening dates, so that the change targets

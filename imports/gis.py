@@ -21,8 +21,8 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from data.imports.archive import ArchiveError, checked_entries
 from geo.crs import lonlat_to_wgs84
+from imports.archive import ArchiveError, checked_entries
 
 GIS_SUFFIXES = (".zip", ".shp", ".geojson", ".json", ".gpkg")
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")

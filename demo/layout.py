@@ -16,7 +16,7 @@ import shapely.ops
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
-from data.demo.sources import DistrictSources, OfficialCommunity, OfficialTownship
+from demo.sources import DistrictSources, OfficialCommunity, OfficialTownship
 from geo.partition import partition_polygon
 
 # Approximate seat positions (WGS84) of Jinghai's townships, from public maps;

@@ -11,7 +11,7 @@ import shapely
 from shapely.geometry import MultiPolygon, shape
 from shapely.geometry.base import BaseGeometry
 
-SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
+SOURCES_DIR = Path(__file__).resolve().parent.parent / "data" / "sources"  # the copied public files and SOURCES.md
 DISTRICTS_FILE = SOURCES_DIR / "tianjin_districts_wgs84.geojson"
 TOWNSHIPS_FILE = SOURCES_DIR / "tianjin_townships_2023.csv"
 VILLAGES_FILE = SOURCES_DIR / "tianjin_villages_2023.csv"

@@ -19,12 +19,12 @@ from shapely.geometry import MultiPolygon, Point
 from shapely.geometry.base import BaseGeometry
 
 from config import DashboardConfig, load_config
-from data.demo.facilities import Site, build_facilities
-from data.demo.layout import is_urban, layout_townships, place_communities
-from data.demo.population import community_sizes, spread
-from data.demo.projects import build_projects
-from data.demo.roads import build_roads
-from data.demo.sources import SOURCES_DIR, load_district
+from demo.facilities import Site, build_facilities
+from demo.layout import is_urban, layout_townships, place_communities
+from demo.population import community_sizes, spread
+from demo.projects import build_projects
+from demo.roads import build_roads
+from demo.sources import SOURCES_DIR, load_district
 from geo.crs import WGS84, transform_geom, transformer, utm_crs_for
 
 # The targets' sources (DOMAIN.md): 静海's and 滨海新区's plans of ../shared/seeds, which the demo's targets follow

@@ -20,10 +20,13 @@ import shapely
 from shapely.geometry import MultiPolygon, Point
 
 from config import DashboardConfig
-from data.imports.coords import CrsDecision, decide_lonlat_crs
-from data.imports.mapping import Field, MappingFile, describe, map_columns
-from data.imports.tables import RawTable
-from data.imports.values import (
+from geo.crs import utm_crs_for
+from geo.density import cells_in, spread_counts
+from geo.overlay import polygon_of
+from imports.coords import CrsDecision, decide_lonlat_crs
+from imports.mapping import Field, MappingFile, describe, map_columns
+from imports.tables import RawTable
+from imports.values import (
     BadValue,
     PlaceIndex,
     code_text,
@@ -35,9 +38,6 @@ from data.imports.values import (
     number,
     yes_no,
 )
-from geo.crs import utm_crs_for
-from geo.density import cells_in, spread_counts
-from geo.overlay import polygon_of
 
 H3_RES = 9
 TOWN_TYPES = ("街道", "镇", "乡", "其他")

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.imports.values import header_key
+from imports.values import header_key
 
 
 class MappingError(ValueError):

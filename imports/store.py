@@ -2,7 +2,7 @@
 
 ``run_import`` is what ``cli.py import`` (and later the 数据管理 page) calls. It
 reads the district's current data as the context of the checks, prepares the
-rows with the pure functions of ``data.imports.kinds``, and stores them as a new
+rows with the pure functions of ``imports.kinds``, and stores them as a new
 version in one transaction. Any error refuses the whole file with every
 problem listed; the current version stays as it was.
 """
@@ -22,11 +22,11 @@ from sqlalchemy import Engine
 from config import DashboardConfig
 from data import audit
 from data.db import create_schema, session_factory
-from data.imports import gis, kinds, roads, tables
-from data.imports.mapping import MappingError, MappingFile, map_columns, read_mapping_file
 from data.models import DATA_KINDS, KIND_ZH, District
 from data.repository import Repository
 from data.versions import VersionError, file_sha256, get_district, register_district, store_version
+from imports import gis, kinds, roads, tables
+from imports.mapping import MappingError, MappingFile, map_columns, read_mapping_file
 
 
 class ImportRefused(ValueError):
@@ -238,7 +238,7 @@ def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, confi
 def _import_projects(Session, district: str, path: Path, options: ImportOptions,
                      progress: Callable[[str], None]) -> ImportResult:
     """The four-sync project template (its own fixed columns) as the district's new projects version."""
-    from data.project_import import ProjectFileError, import_projects, read_projects
+    from imports.projects import ProjectFileError, import_projects, read_projects
 
     with Session() as session:
         try:

@@ -17,9 +17,9 @@ from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data.demo.sources import load_district
 from data.models import ResidentialProject
 from data.versions import current_versions, store_version
+from demo.sources import load_district
 from planning.four_sync import STAGES, Project
 
 COLUMNS = (
@@ -46,7 +46,7 @@ class ProjectFileError(ValueError):
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header and (spreadsheet row, cells by column) of each non-blank row, read by the import engine's
     reader: UTF-8 or GBK CSVs, .xlsx; an unreadable file is a ProjectFileError saying why, never a traceback."""
-    from data.imports.tables import read_grid
+    from imports.tables import read_grid
 
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx", ".xlsm"):
