@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -32,13 +29,10 @@ from dashboard.state import (
 )
 from data.scenarios import ScenarioRepoError
 from data.versions import DataRef
-from geo.crs import gcj02_to_wgs84
-from geo.points import PointFileError, read_points
-from maps.builders import LocalAssets, ScenarioLayers, scenario_live_map
-from planning.candidates import imported_candidates
-from planning.scenario import ACTION_ZH, Change, ScenarioError
-from services import base, coverage, data_admin, scenarios, siting
+from maps.builders import LocalAssets, ScenarioLayers, scenario_live_map, stored_lonlat
+from services import base, coverage, scenarios, siting
 from services.access import AccessDenied
+from services.scenarios import ACTION_ZH, Change, ScenarioError
 
 ACTION_EN = {"open": "Open", "close": "Close", "change_kind": "Change kind", "change_beds": "Change beds"}
 
@@ -212,9 +206,7 @@ def apply_clicks(ref: DataRef, eng, sid: int, clicks: list[tuple[float, float]])
     kind = st.session_state[SCN_KIND]
     opened, refused = [], []
     for lat, lng in clicks:
-        lon, la = lng, lat
-        if cfg.basemap(st.session_state[MAP_BASEMAP]).crs == "gcj02":  # drawn shifted: stored in WGS84
-            lon, la = (float(v[0]) for v in gcj02_to_wgs84(np.array([lng]), np.array([lat])))
+        lon, la = stored_lonlat(lng, lat, cfg.basemap(st.session_state[MAP_BASEMAP]))  # drawn shifted, stored not
         access = scenarios.snap_distance_m(eng, lon, la)
         if access is None:
             refused.append((lon, la, pick(f"未新增：距道路超过 {cfg.walking.max_snap_m:g} 米", "Too far from a street")))
@@ -345,21 +337,11 @@ def change_list(ref: DataRef, sid: int, own: list[Change], n_base: int, *, edita
 
 def uploaded_candidates(upload):
     """Candidates from an uploaded GeoJSON/CSV (id, lon, lat); None (with the error shown) when unusable."""
-    problem = data_admin.upload_limit_problem(len(upload.getvalue()), "candidates", base.get_config())
-    if problem:
-        st.error(problem)
+    try:
+        return siting.uploaded_candidates(upload.getvalue(), upload.name)
+    except siting.CandidateFileError as exc:
+        st.error(pick(f"候选点文件无法使用：{exc}", f"Candidate file unusable: {exc}"))
         return None
-    suffix = ".csv" if upload.name.lower().endswith(".csv") else ".geojson"  # never the client's name or ending
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"candidates{suffix}"
-        path.write_bytes(upload.getvalue())
-        try:
-            pts = read_points(path)
-        except PointFileError as exc:
-            st.error(pick(f"候选点文件无法使用：{exc}".replace(str(path), upload.name),
-                          f"Candidate file unusable: {exc}".replace(str(path), upload.name)))
-            return None
-    return imported_candidates(pts.ids, pts.lonlat, cost=pts.cost, build=pts.build)
 
 
 def compare_changes(ref: DataRef, sid: int) -> list[Change]:

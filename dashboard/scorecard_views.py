@@ -6,10 +6,13 @@ import pandas as pd
 
 from dashboard.i18n import pick
 from data.versions import DatedRef
-from planning.scorecard import DISTRICT, LIGHT_EN, LIGHT_ZH, Scorecard
 from reports.cells import csv_bytes
 from services.scorecard import (
+    DISTRICT,
     LIGHT_COLOURS,
+    LIGHT_EN,
+    LIGHT_ZH,
+    Scorecard,
     baseline_words,
     change_text,
     fmt_amount,

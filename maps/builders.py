@@ -28,7 +28,7 @@ from folium.map import Layer
 from jinja2 import Template
 
 from config import Basemap, DashboardConfig
-from geo.crs import geom_to_gcj02
+from geo.crs import gcj02_to_wgs84, geom_to_gcj02
 from geo.density import uncovered_share
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -450,6 +450,15 @@ def _shift(gdf: gpd.GeoDataFrame, basemap: Basemap) -> gpd.GeoDataFrame:
     out = gdf.copy()
     out["geometry"] = geom_to_gcj02(np.asarray(gdf.geometry.values))
     return out.set_geometry("geometry")
+
+
+def stored_lonlat(lng: float, lat: float, basemap: Basemap) -> tuple[float, float]:
+    """Where a click on a map drawn on ``basemap`` lies in WGS84 (the layers of a GCJ-02 basemap are drawn shifted;
+    what is stored is never)."""
+    if basemap.crs != "gcj02":
+        return float(lng), float(lat)
+    lon, la = gcj02_to_wgs84(np.array([lng], dtype=float), np.array([lat], dtype=float))
+    return float(lon[0]), float(la[0])
 
 
 def _round(geoms, ndigits: int = 5):

@@ -18,9 +18,9 @@ from dashboard.state import (
     init_coverage_state,
     init_scenario_state,
 )
-from planning.scenario import ScenarioError
 from services import access, base, coverage, scenarios
 from services.base import walk_cutoff_m
+from services.scenarios import ScenarioError
 
 config = base.get_config()
 layers = page_setup("scenarios", needs=("roads",))

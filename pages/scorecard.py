@@ -10,8 +10,8 @@ from dashboard.components import audited_download, current_user, footer, page_se
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_MAP_CHANGE, SC_SINCE
 from maps.builders import LocalAssets, build_scorecard_map
-from planning.scorecard import LIGHT_EN, LIGHT_ZH
 from services import access, base, scorecard
+from services.scorecard import LIGHT_EN, LIGHT_ZH
 
 config = base.get_config()
 layers = page_setup("scorecard", needs=("roads",))

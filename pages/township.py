@@ -10,9 +10,9 @@ from dashboard.i18n import pick
 from dashboard.scenario_views import gap_table
 from dashboard.state import MAP_BASEMAP
 from maps.builders import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
-from planning.scorecard import DISTRICT
 from services import access, base, coverage, four_sync, scenarios, scoped, scorecard
 from services.base import walk_cutoff_m
+from services.scorecard import DISTRICT
 
 config = base.get_config()
 layers = page_setup("township", area_picker=False, needs=("roads",))

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from data.versions import DataRef
-from planning.scorecard import DISTRICT, LIGHT_ZH, Scorecard
 from reports.static_map import MapLayers
 from services import coverage, four_sync, scenarios, scoped
 from services import scorecard as sc
 from services.base import area_kpis, base_layers, density_resolution, get_config, repo_call, walk_cutoff_m
+from services.scorecard import DISTRICT, LIGHT_ZH, Scorecard
 
 SECTIONS = {
     "map": "总览地图",

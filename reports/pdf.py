@@ -11,11 +11,10 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from planning.scorecard import LIGHT_ZH
 from reports.content import DEMO_LABEL, SECTIONS, Report
 from reports.static_map import render_change_map, render_map, use_cjk_font
 from services.base import get_config, walk_cutoff_m
-from services.scorecard import fmt_value
+from services.scorecard import LIGHT_ZH, fmt_value
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))

@@ -22,7 +22,15 @@ from geo.walk import walk_cutoff_m
 from planning.candidates import Candidates, siting_weights, underserved_candidates
 from planning.coverage import CoverageResult
 from planning.gaps import Gap, find_gaps
-from planning.scenario import Change, CoverageDiff, append_openings, apply_changes, coverage_diff
+from planning.scenario import (  # noqa: F401  (ACTION_ZH, ScenarioError: the pages read them here)
+    ACTION_ZH,
+    Change,
+    CoverageDiff,
+    ScenarioError,
+    append_openings,
+    apply_changes,
+    coverage_diff,
+)
 from services import audit
 from services.access import Caller
 from services.base import base_layers, get_config, get_engine

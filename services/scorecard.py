@@ -14,7 +14,14 @@ from data.db import session_factory
 from data.models import KIND_ZH
 from data.versions import DataRef, DatedRef, history_dates, ref_as_of, version_dates
 from geo.walk import walk_cutoff_m
-from planning.scorecard import DISTRICT, Baseline, Scorecard, compute_scorecard
+from planning.scorecard import (  # noqa: F401  (LIGHT_EN, LIGHT_ZH: the pages and reports read them here)
+    DISTRICT,
+    LIGHT_EN,
+    LIGHT_ZH,
+    Baseline,
+    Scorecard,
+    compute_scorecard,
+)
 from services import four_sync
 from services.access import Scope
 from services.base import base_layers, get_config, get_engine, repo_call

@@ -108,3 +108,32 @@ def solve(ref: DataRef, si: SitingInputs, request: SitingRequest, *, caller: Cal
         limit = cfg.max_time_limit_s
     return run_model(si, request, time_limit_s=limit, penalty_m=cfg.pmedian_penalty_m,
                      curve_exact_every=cfg.curve_exact_every, progress=progress)
+
+
+class CandidateFileError(ValueError):
+    """An uploaded candidate file that cannot be used; the message says why (and names the file as uploaded)."""
+
+
+def uploaded_candidates(data: bytes, shown_name: str) -> Candidates:
+    """Candidate sites from an uploaded GeoJSON or CSV (id, lon, lat, optional cost and build), written under a
+    name chosen here (never the client's), within the upload limit of [imports]."""
+    import tempfile
+    from pathlib import Path
+
+    from geo.points import PointFileError, read_points
+    from planning.candidates import imported_candidates
+    from services.data_admin import upload_limit_problem
+
+    problem = upload_limit_problem(len(data), "candidates", get_config())
+    if problem:
+        raise CandidateFileError(problem)
+    suffix = ".csv" if shown_name.lower().endswith(".csv") else ".geojson"  # never the client's name or ending
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"candidates{suffix}"
+        path.write_bytes(data)
+        try:
+            pts = read_points(path)
+        except PointFileError as exc:
+            raise CandidateFileError(str(exc).replace(str(path), shown_name)) from None
+    return imported_candidates(pts.ids, pts.lonlat, cost=pts.cost, build=pts.build)
+
