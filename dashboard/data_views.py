@@ -442,8 +442,8 @@ def entry_tab(url: str, district: str | None) -> None:
 
 def tokens_tab(url: str, district: str) -> None:
     """The ingest API's tokens of the district's stations: issue (shown once), list, revoke."""
-    from dashboard.live import station_sites
     from services import tokens
+    from services.live import station_sites
 
     try:
         layers = base.base_layers(base.current_ref(url, district))

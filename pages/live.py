@@ -12,6 +12,7 @@ from dashboard.i18n import lang, pick
 from dashboard.state import LIVE_MESSAGE, LIVE_NOTE, MAP_BASEMAP, MAP_TOWNSHIP
 from maps.builders import LocalAssets, build_live_map, live_station_layer
 from services import access, base
+from services import live as live_data
 
 config = base.get_config()
 layers = page_setup("live")
@@ -42,7 +43,7 @@ township = st.session_state[MAP_TOWNSHIP] or None
 def do(alert_id: int, action: str) -> None:
     """Button callback: runs before the panel reruns, so the list already shows the new state. Recorded under
     the signed-in account."""
-    error = live.act(ref, layers, config, alert_id, action, caller(), st.session_state.get(LIVE_NOTE, ""))
+    error = live_data.act(ref, layers, config, alert_id, action, caller(), st.session_state.get(LIVE_NOTE, ""))
     done = pick("已确认", "Acknowledged") if action == "acknowledge" else pick("已解除", "Resolved")
     st.session_state[LIVE_MESSAGE] = ("error", error) if error else ("success", f"{done}：#{alert_id}（{user.login}）")
     if not error:
@@ -74,12 +75,12 @@ def alert_card(a) -> None:
 
 @st.fragment(run_every=refresh)
 def panels() -> None:
-    view = live.live_view(ref, layers, config, scope=scope, township=township)
+    view = live_data.live_view(ref, layers, config, scope=scope, township=township)
     sev = view.open_by_severity()
     k = st.columns(6)
     k[0].metric(pick("在线站点", "Stations online"), f"{view.online()} / {len(view.stations)}", border=True,
                 help=pick("最近一次心跳在失联阈值以内的站点 / 全部站点", "Heartbeat within the NoData limit"))
-    for col, s in zip(k[1:4], live.SEVERITY_ORDER, strict=True):
+    for col, s in zip(k[1:4], live_data.SEVERITY_ORDER, strict=True):
         col.metric(pick(f"{live.SEVERITY[s][0]}（未解除）", f"{live.SEVERITY[s][1]} (open)"), sev[s], border=True)
     today = pick("平均值：今天（本地时间）由人员确认或解除的告警，从首次触发算起；全区",
                  "Mean over alerts handled by people today, from first firing; district-wide")

@@ -118,9 +118,8 @@ def test_a_leader_reads_the_live_page_but_handles_no_alert(writable_demo_url, mo
 
 
 def test_an_operator_of_one_township_sees_and_handles_only_its_stations(writable_demo_url, monkeypatch):
-    from dashboard import live
     from data.accounts import User
-    from services import base
+    from services import base, live
     from services.access import Caller, Scope
 
     facts = seed(writable_demo_url)
