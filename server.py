@@ -6,8 +6,7 @@ import sys
 import streamlit as st
 from starlette.middleware import Middleware
 
-from data.db import database_url
-from services.engine import deployment_problem
+from services.engine import database_url, deployment_problem
 from web.auth_routes import auth_routes
 from web.gate import SignInGate
 

@@ -15,10 +15,10 @@ from dashboard.state import (
     MARK_SINCE,
     init_state,
 )
-from data.accounts import User
-from data.db import database_url
 from services import access, base
 from services import scorecard as sc
+from services.accounts import User
+from services.engine import database_url
 
 
 def leave_legacy_page_mode() -> None:

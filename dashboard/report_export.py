@@ -17,13 +17,13 @@ from dashboard.state import (
     REPORT_SECTIONS,
     REPORT_SINCE,
 )
-from data.versions import DataRef
 from reports.content import SECTIONS, ReportError, ReportRequest, collect
 from reports.export import FORMATS, file_name, render
 from reports.static_map import FontMissingError
 from services import access, audit, scenarios
 from services import scorecard as sc
 from services.access import AccessDenied
+from services.base import DataRef
 
 DEFAULT_FORMATS = ["pdf", "xlsx"]
 

@@ -27,12 +27,11 @@ from dashboard.state import (
     SCN_REFUSED,
     SCN_SELECT_NEXT,
 )
-from data.scenarios import ScenarioRepoError
-from data.versions import DataRef
 from maps.builders import LocalAssets, ScenarioLayers, scenario_live_map, stored_lonlat
 from services import base, coverage, scenarios, siting
 from services.access import AccessDenied
-from services.scenarios import ACTION_ZH, Change, ScenarioError
+from services.base import DataRef
+from services.scenarios import ACTION_ZH, Change, ScenarioError, ScenarioRepoError
 
 ACTION_EN = {"open": "Open", "close": "Close", "change_kind": "Change kind", "change_beds": "Change beds"}
 

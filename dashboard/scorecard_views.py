@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboard.i18n import pick
-from data.versions import DatedRef
 from reports.cells import csv_bytes
+from services.base import DatedRef
 from services.scorecard import (
     DISTRICT,
     LIGHT_COLOURS,

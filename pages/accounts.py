@@ -5,10 +5,9 @@ import streamlit as st
 
 from dashboard.components import caller, page_start
 from dashboard.i18n import pick
-from data.account_models import ROLE_ZH, ROLES
-from data.accounts import AccountError
-from data.db import database_url
 from services import accounts
+from services.accounts import ROLE_ZH, ROLES, AccountError
+from services.engine import database_url
 
 page_start("accounts")
 url = database_url()

@@ -8,10 +8,10 @@ import streamlit as st
 
 from dashboard.components import caller, page_start
 from dashboard.i18n import pick
-from data.account_models import ROLE_ZH
-from data.db import database_url
 from reports.cells import csv_bytes
 from services import audit, base
+from services.accounts import ROLE_ZH
+from services.engine import database_url
 
 page_start("audit_log")
 config = base.get_config()

@@ -19,13 +19,13 @@ from dashboard.state import (
     DA_SUMMARY,
     MAP_BASEMAP,
 )
-from data.db import database_url
-from data.models import KIND_ZH
 from imports.store import ImportRefused
 from maps.builders import LocalAssets, build_preview_map, build_version_map
 from reports.problems import problems_xlsx
 from services import base, data_admin
 from services.access import AccessDenied
+from services.base import KIND_ZH
+from services.engine import database_url
 
 user = page_start("data_admin")
 config = base.get_config()

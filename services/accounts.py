@@ -4,7 +4,8 @@ audit row in one transaction; a refused change is audited too."""
 from __future__ import annotations
 
 from data import accounts, audit, versions
-from data.account_models import ROLE_ZH
+from data.account_models import ROLE_ZH, ROLES  # noqa: F401  (the pages read the roles here)
+from data.accounts import AccountError, User  # noqa: F401
 from data.db import session_factory
 from data.live_models import utc_now
 from services import audit as audit_service

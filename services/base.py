@@ -8,9 +8,9 @@ import geopandas as gpd
 
 from data import versions
 from data.db import session_factory
-from data.models import KIND_ZH
+from data.models import DATA_KINDS, KIND_ZH  # noqa: F401  (the pages read the kinds here)
 from data.repository import ELDER_COUNT_COLUMNS, Repository
-from data.versions import DataRef
+from data.versions import DataRef, DatedRef  # noqa: F401
 from geo.density import hex_density
 from geo.walk import walk_cutoff_m  # noqa: F401  (pages, reports and commands read it from the services)
 from planning.kpis import OverviewKPIs, overview_kpis

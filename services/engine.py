@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 from config import DashboardConfig, load_config
-from data.db import create_schema, make_engine, session_factory
+from data.db import (  # noqa: F401  (database_url: the pages, routes and commands read it here)
+    create_schema,
+    database_url,
+    make_engine,
+    session_factory,
+)
 from services.cache import memo
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from shapely.geometry import Point
 
 from data.db import session_factory
-from data.scenarios import ScenarioRepository
+from data.scenarios import ScenarioRepoError, ScenarioRepository  # noqa: F401
 from data.versions import DataRef
 from geo.reach import PointIndex, Reach, walk_pairs
 from geo.snapping import Snapped, concat_snapped, snap_points
