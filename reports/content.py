@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.versions import DataRef
 from reports.static_map import MapLayers
 from services import coverage, four_sync, scenarios, scoped
 from services import scorecard as sc
-from services.base import area_kpis, base_layers, density_resolution, get_config, repo_call, walk_cutoff_m
+from services.base import DataRef, area_kpis, base_layers, density_resolution, get_config, repo_call, walk_cutoff_m
 from services.scorecard import DISTRICT, LIGHT_ZH, Scorecard
 
 SECTIONS = {

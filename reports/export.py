@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.versions import DataRef
 from reports.content import Progress, Report, ReportError, ReportRequest, collect
+from services.base import DataRef
 
 
 @dataclass(frozen=True)

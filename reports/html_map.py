@@ -10,11 +10,10 @@ from pathlib import Path
 
 from branca.element import Element
 
-from data.versions import DataRef
 from maps.builders import STATIC_DIR, CoverageLayers, LocalAssets, build_coverage_map
 from reports.content import DEMO_LABEL, Report
 from services import coverage
-from services.base import get_config
+from services.base import DataRef, get_config
 from services.scorecard import care_kind_ids
 
 _SCHEME = "eldercare-vendor:"  # placeholder base URL, replaced by the files' contents

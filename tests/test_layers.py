@@ -107,10 +107,9 @@ AGAINST_THE_FLOW = {
     ("cli.py", "planning"), ("dashboard/auth.py", "data"), ("dashboard/data_views.py", "imports"),
     ("data/live.py", "planning"), ("data/scenarios.py", "planning"), ("imports/projects.py", "demo"),
     ("imports/projects.py", "planning"), ("ingest/app.py", "data"), ("ingest/simulator.py", "data"),
-    ("pages/data_admin.py", "imports"), ("reports/content.py", "data"), ("reports/export.py", "data"),
-    ("reports/html_map.py", "data"), ("reports/import_template.py", "imports"), ("reports/problems.py", "imports"),
-    ("services/base.py", "maps"), ("services/data_admin.py", "reports"), ("web/auth_routes.py", "data"),
-    ("web/gate.py", "data"),
+    ("pages/data_admin.py", "imports"), ("reports/import_template.py", "imports"),
+    ("reports/problems.py", "imports"), ("services/base.py", "maps"), ("services/data_admin.py", "reports"),
+    ("web/auth_routes.py", "data"), ("web/gate.py", "data"),
 }
 
 
