@@ -20,10 +20,10 @@ import datetime as dt
 import streamlit as st
 
 from dashboard.state import AUTH_SEEN, AUTH_TOKEN
-from data import accounts, audit
-from data.accounts import User
-from data.db import database_url, session_factory
-from services import access, base
+from services import access, base, sessions
+from services import audit as audit_service
+from services.accounts import User
+from services.engine import database_url
 from web.auth_routes import SESSION_COOKIE, listens_on_loopback
 
 
@@ -42,21 +42,16 @@ def client_address() -> str:
 
 def session_hash() -> str:
     token = st.session_state.get(AUTH_TOKEN)
-    return accounts.token_hash(token)[:16] if token else ""
+    return sessions.token_hash(token)[:16] if token else ""
 
 
-def actor(user: User) -> audit.Actor:
+def actor(user: User):
     """The user as this session's audit rows name them."""
     return user.actor(session=session_hash(), client=client_address())
 
 
-def _engine():
-    return base.get_engine(database_url())
-
-
 def _record(action: str, *, login: str, outcome: str = "ok", **detail) -> None:
-    with session_factory(_engine()).begin() as session:
-        audit.record_now(session, action, actor=audit.Actor(login, "", session_hash(), client_address()),
+    audit_service.record(database_url(), action, actor=audit_service.Actor(login, "", session_hash(), client_address()),
                          outcome=outcome, detail=detail)
 
 
@@ -73,7 +68,7 @@ def _request_cookie() -> str | None:
     return token if isinstance(token, str) else ""
 
 
-def _local_user(policy: accounts.Policy) -> tuple[User | None, str | None]:
+def _local_user() -> tuple[User | None, str | None]:
     cookie = _request_cookie()
     if AUTH_TOKEN not in st.session_state:
         st.session_state[AUTH_TOKEN] = cookie or ""
@@ -84,21 +79,14 @@ def _local_user(policy: accounts.Policy) -> tuple[User | None, str | None]:
     token = st.session_state[AUTH_TOKEN]
     if not token:
         return None, None
-    with session_factory(_engine()).begin() as session:
-        check = accounts.check_session(session, token, now=_now(), policy=policy)
-        if check.ended in ("idle", "absolute"):
-            audit.record_now(session, "session.timeout", actor=audit.Actor(check.login, "", session_hash(),
-                                                                           client_address()),
-                             detail={"why": check.ended})
-    return check.user, check.ended
+    return sessions.check(database_url(), token, now=_now(), client=client_address())
 
 
 def _account_user(**where) -> User | None:
-    with session_factory(_engine())() as session:
-        return accounts.find_user(session, **where)
+    return sessions.find_user(database_url(), **where)
 
 
-def _idle_over(policy: accounts.Policy) -> bool:
+def _idle_over(policy) -> bool:
     """oidc and proxy: the app's own idle timeout, kept in the session (the provider's session may live on)."""
     now = _now()
     seen = st.session_state.get(AUTH_SEEN)
@@ -109,9 +97,9 @@ def _idle_over(policy: accounts.Policy) -> bool:
 def current_user() -> User | None:
     """The signed-in user of this session, or None (not signed in, timed out, disabled, unknown)."""
     auth = base.get_config().auth
-    policy = accounts.policy_of(auth)
+    policy = sessions.policy()
     if auth.mode == "local":
-        return _local_user(policy)[0]
+        return _local_user()[0]
     if auth.mode == "proxy":
         if not listens_on_loopback():
             return None
@@ -155,7 +143,7 @@ def _sign_in_prompt() -> None:
 
 def user_panel(user: User) -> None:
     """Who is signed in, in the sidebar, with password change and sign-out (local mode); the demo banner."""
-    from data.account_models import ROLE_ZH
+    from services.accounts import ROLE_ZH
 
     with st.sidebar:
         if user.is_demo:
@@ -182,8 +170,7 @@ def gate(page: str) -> User:
         st.stop()
     user_panel(user)
     if not access.may_open(user, page):
-        with session_factory(_engine()).begin() as session:
-            audit.record_now(session, "page.open", actor=actor(user), outcome="refused", object=page)
+        audit_service.record(database_url(), "page.open", actor=actor(user), outcome="refused", object=page)
         st.error(access.page_refusal(user, page))
         st.stop()
     return user

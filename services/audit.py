@@ -4,6 +4,7 @@ transaction of their own. Actions that change data record their row inside their
 from __future__ import annotations
 
 from data import audit
+from data.audit import Actor  # noqa: F401  (who acts, as the dashboard names them)
 from data.db import session_factory
 from services.access import AccessDenied, Caller, require, scope_of
 from services.engine import get_config, get_engine

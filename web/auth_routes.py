@@ -23,9 +23,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from data import accounts, audit
-from data.db import database_url, session_factory
-from services.engine import get_config, get_engine
+from services import sessions
+from services.engine import database_url
 
 SESSION_COOKIE = "eldercare_session"
 CSRF_COOKIE = "eldercare_csrf"
@@ -48,11 +47,6 @@ padding:8px 10px;border-radius:4px;margin-top:12px;font-size:14px}}.ok{{backgrou
 
 _DEMO = ('<div class="demo" role="note"><b>演示账号</b>（仅本机试用演示数据；密码均为 <code>{password}</code>）：'
          '<ul>{items}</ul></div>')
-
-
-def _engine():
-    """The database's engine, made (and its schema created) once per process, as for the pages."""
-    return get_engine(database_url())
 
 
 def _now() -> dt.datetime:
@@ -159,14 +153,11 @@ def _demo_banner(request: Request) -> str:
     from this machine."""
     if not from_this_machine(request):
         return ""
-    with session_factory(_engine())() as session:
-        if not accounts.has_demo_accounts(session):
-            return ""
-    from data.account_models import ROLE_ZH
-
-    items = "".join(f"<li><code>{html.escape(login)}</code> {html.escape(ROLE_ZH[role])}</li>"
-                    for login, role, _ in accounts.DEMO_ACCOUNTS)
-    return _DEMO.format(password=html.escape(accounts.DEMO_PASSWORD), items=items)
+    listed = sessions.demo_accounts(database_url())
+    if listed is None:
+        return ""
+    items = "".join(f"<li><code>{html.escape(login)}</code> {html.escape(role)}</li>" for login, role in listed)
+    return _DEMO.format(password=html.escape(sessions.DEMO_PASSWORD), items=items)
 
 
 def login_page(request: Request, message: str = "", status: int = 200, ok: bool = False) -> Response:
@@ -204,21 +195,9 @@ def _hashing() -> anyio.CapacityLimiter:
     return anyio.CapacityLimiter(HASHING)
 
 
-def _sign_in(login_name: str, password: str, client: str, local: bool) -> accounts.SignIn:
+def _sign_in(login_name: str, password: str, client: str, local: bool) -> sessions.SignIn:
     """One attempt, recorded in the audit trail with its reason (the page says the same words for every refusal)."""
-    policy = accounts.policy_of(get_config().auth)
-    now = _now()
-    with session_factory(_engine()).begin() as session:
-        result = accounts.sign_in(session, login_name, password, now=now, policy=policy, client=client)
-        if result.user is not None and result.user.is_demo and not local:
-            accounts.sign_out(session, result.token, now=now)
-            result = accounts.SignIn(None, None, "demo_remote", "演示账号只能在本机使用（不经代理，从 127.0.0.1 访问）")
-        audit.record_now(session, "login", actor=login_name or "(空)", client=client,
-                         outcome="ok" if result.user else "refused",
-                         role=",".join(result.user.roles) if result.user else "",
-                         session_id=accounts.token_hash(result.token)[:16] if result.token else "",
-                         detail={} if result.user else {"why": result.refused})
-    return result
+    return sessions.sign_in(database_url(), login_name, password, client=client, local=local, now=_now())
 
 
 async def logout(request: Request) -> Response:
@@ -228,12 +207,7 @@ async def logout(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE, "")
     fields = await _form(request)
     if token and fields is not None:
-        now = _now()
-        with session_factory(_engine()).begin() as session:
-            user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(get_config().auth))
-            accounts.sign_out(session, token, now=now)
-            audit.record_now(session, "logout", actor=user.login if user else "(已过期)", client=_client(request),
-                             session_id=accounts.token_hash(token)[:16])
+        sessions.sign_out(database_url(), token, client=_client(request), now=_now())
     response = RedirectResponse("/account/login?m=logout", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -242,8 +216,7 @@ async def logout(request: Request) -> Response:
 async def password(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE, "")
     now = _now()
-    with session_factory(_engine()).begin() as session:
-        user = accounts.session_user(session, token, now=now, policy=accounts.policy_of(get_config().auth))
+    user = sessions.session_user(database_url(), token, now=now)
     if user is None:
         return RedirectResponse("/account/login?m=timeout", status_code=303)
 
@@ -260,15 +233,9 @@ async def password(request: Request) -> Response:
     if fields.get("new", "") != fields.get("again", ""):
         return form("两次输入的新密码不一致", 400)
     try:
-        with session_factory(_engine()).begin() as session:
-            accounts.change_password(session, user.login, fields.get("old", ""), fields.get("new", ""), now=now,
-                                     keep_token=token)
-            audit.record_now(session, "password.change", actor=user.login, client=_client(request),
-                             session_id=accounts.token_hash(token)[:16])
-    except accounts.AccountError as exc:
-        with session_factory(_engine()).begin() as session:
-            audit.record_now(session, "password.change", actor=user.login, client=_client(request), outcome="refused",
-                             session_id=accounts.token_hash(token)[:16], detail={"why": str(exc)[:100]})
+        sessions.change_password(database_url(), user.login, fields.get("old", ""), fields.get("new", ""),
+                                 token=token, client=_client(request), now=now)
+    except sessions.AccountError as exc:
         return form(str(exc), 400)
     return RedirectResponse("/", status_code=303)
 

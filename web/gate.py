@@ -12,9 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from http.cookies import SimpleCookie
 
-from data import accounts
-from data.db import database_url, session_factory
-from services.engine import get_config, get_engine
+from services import sessions
+from services.engine import database_url, get_config
 from web.auth_routes import SESSION_COOKIE
 
 # Streamlit's own routes that hand out or take in data: refused (403) to a request without a signed-in session,
@@ -42,12 +41,7 @@ def _wants_html(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 def _signed_in(token: str) -> bool:
-    if not token:
-        return False
-    policy = accounts.policy_of(get_config().auth)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    with session_factory(get_engine(database_url())).begin() as session:
-        return accounts.check_session(session, token, now=now, policy=policy).user is not None
+    return sessions.signed_in(database_url(), token, now=dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
 
 class SignInGate:
