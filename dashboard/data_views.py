@@ -35,12 +35,11 @@ from dashboard.state import (
     DISTRICT,
     MAP_BASEMAP,
 )
-from imports.mapping import MappingFile
-from imports.store import ImportOptions
 from maps.builders import LocalAssets, build_version_map
 from services import access, base, data_admin
 from services.access import AccessDenied
 from services.base import DATA_KINDS, KIND_ZH
+from services.data_admin import ImportOptions, MappingFile
 
 NEW = "__new__"  # the district choice that creates one from an outline file
 SWITCH_TO = "da.switch_to"  # a district just created, chosen in the sidebar on the next run

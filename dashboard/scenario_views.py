@@ -28,9 +28,11 @@ from dashboard.state import (
     SCN_SELECT_NEXT,
 )
 from maps.builders import LocalAssets, ScenarioLayers, scenario_live_map, stored_lonlat
+from maps.builders import townships_geojson as maps_townships_geojson
 from services import base, coverage, scenarios, siting
 from services.access import AccessDenied
 from services.base import DataRef
+from services.cache import memo
 from services.scenarios import ACTION_ZH, Change, ScenarioError, ScenarioRepoError
 
 ACTION_EN = {"open": "Open", "close": "Close", "change_kind": "Change kind", "change_beds": "Change beds"}
@@ -131,6 +133,13 @@ def manage(ref: DataRef, listing: pd.DataFrame, sid: int) -> None:
             _write(ref, lambda r: r.delete(sid), pick("已删除情景", "Scenario deleted"))
 
 
+@memo(ttl_s=300, max_entries=32)
+def townships_geojson(ref: DataRef, selected: str | None, basemap_id: str) -> str:
+    """The township outlines as the edit map draws them (simplified, shifted, escaped), kept across reruns."""
+    return maps_townships_geojson(base.base_layers(ref).townships, base.get_config().basemap(basemap_id),
+                                  selected=selected)
+
+
 def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category: str, township: str | None, *,
                  proposed: gpd.GeoDataFrame | None = None, key: str, clickable: bool = False, height: int = 560,
                  refused: list | None = None):
@@ -152,7 +161,7 @@ def scenario_map(ref: DataRef, eng, layers, cmp: scenarios.Comparison, category:
         selected_township=township, street_detail=base.street_detail(ref, township), refused=refused_gdf,
         base_facilities=cmp.before.counted if clickable else None,  # the edit map's base stays put
     ), config=base.get_config(), basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets(), clickable=clickable,
-        townships_json=base.townships_geojson(ref, township, st.session_state[MAP_BASEMAP]),
+        townships_json=townships_geojson(ref, township, st.session_state[MAP_BASEMAP]),
         base_key=(key, ref, township, st.session_state[MAP_BASEMAP], clickable, tuple(cmp.before.counted["id"])))
     return live_map.show(live, key=key, height=height, clickable=clickable, base_in_file=not clickable)
 

@@ -19,12 +19,12 @@ from dashboard.state import (
     DA_SUMMARY,
     MAP_BASEMAP,
 )
-from imports.store import ImportRefused
 from maps.builders import LocalAssets, build_preview_map, build_version_map
 from reports.problems import problems_xlsx
 from services import base, data_admin
 from services.access import AccessDenied
 from services.base import KIND_ZH
+from services.data_admin import ImportRefused
 from services.engine import database_url
 
 user = page_start("data_admin")

@@ -93,14 +93,6 @@ def roads(ref: DataRef, township_code: str | None) -> gpd.GeoDataFrame:
     return repo_call(ref, lambda repo: repo.roads(township_code=township_code))
 
 
-@memo(ttl_s=300, max_entries=32)
-def townships_geojson(ref: DataRef, selected: str | None, basemap_id: str) -> str:
-    """The township outlines as the maps draw them (simplified, shifted, escaped), kept across reruns."""
-    from maps.builders import townships_geojson as make
-
-    return make(base_layers(ref).townships, get_config().basemap(basemap_id), selected=selected)
-
-
 @memo(ttl_s=300, message="正在读取村（社区） …")
 def communities(ref: DataRef) -> gpd.GeoDataFrame:
     """The district's villages and communities (empty when none were imported)."""
