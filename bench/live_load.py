@@ -42,9 +42,9 @@ sys.path.insert(0, str(ROOT))
 
 from config import load_config  # noqa: E402
 from data.db import create_schema, make_engine, session_factory  # noqa: E402
-from data.live import LiveStore  # noqa: E402
 from data.live_models import Alert, AlertHistory, LiveEvent, utc_now  # noqa: E402
 from ingest.client import post_until_accepted  # noqa: E402
+from services.alerts import LiveStore  # noqa: E402
 from tools.ingest_process import IngestProcess  # noqa: E402
 
 STATIONS = 106  # the demo district's reporting stations

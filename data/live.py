@@ -1,8 +1,12 @@
 """Reads and writes of the live tables: ingest, alert lifecycle, the live panel's queries.
 
 Every write happens in the caller's transaction, so an event, the alert it
-fires and the alert's history commit together or not at all. Decisions come
-from ``planning.alerts``; this module only applies them.
+fires and the alert's history commit together or not at all. No decisions are
+taken here: the alert rules (``planning.alerts``) are applied by
+``services.alerts.LiveStore``, which hands this module what to write. A fire is
+any object with ``fingerprint``, ``rule`` (id, severity, title_zh), ``station_code``,
+``at``, ``detail``, ``event_id``, ``counts_repeats`` and ``action``; a clear one with
+``fingerprint``, ``at`` and ``note`` (planning.alerts.Fire and Clear).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from sqlalchemy import and_, case, func, literal, literal_column, select, text, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from config.settings import AlertRule
 from data.live_models import (
     READING_COLUMNS,
     Alert,
@@ -29,17 +32,6 @@ from data.live_models import (
     LiveEvent,
     StationStatus,
     utc_now,
-)
-from planning.alerts import (
-    Clear,
-    Fire,
-    OpenTicket,
-    next_state,
-    on_event,
-    on_heartbeat,
-    overdue_tickets,
-    silent_stations,
-    sla_cleared,
 )
 
 SYSTEM = "system"
@@ -87,13 +79,11 @@ def _attrs(model) -> list:
     return [getattr(model, c.key) for c in model.__table__.columns]
 
 
-class LiveStore:
+class LiveTables:
     """The live tables through one session; ``now`` is the clock (a fake one in tests)."""
 
-    def __init__(self, session: Session, rules: Sequence[AlertRule], *,
-                 now: Callable[[], dt.datetime] = utc_now, actor=None) -> None:
+    def __init__(self, session: Session, *, now: Callable[[], dt.datetime] = utc_now, actor=None) -> None:
         self.session = session
-        self.rules = tuple(rules)
         self.now = now
         self.actor = actor  # data.audit.Actor of the person acknowledging or resolving (None: the OS user)
         self._pg = session.get_bind().dialect.name == "postgresql"
@@ -156,7 +146,7 @@ class LiveStore:
             self.session.execute(self._insert(AlertHistory),
                                  [{**r, "note": r.get("note", "")[:500]} for r in rows])
 
-    def _fire(self, fires: Sequence[Fire]) -> None:
+    def fire(self, fires: Sequence) -> None:
         """Fires of one fingerprint, oldest first: one UPDATE of the open alert (or one INSERT), and a
         history row for each fire of an event rule (counted), as the alert's count says."""
         f = fires[-1]
@@ -193,7 +183,7 @@ class LiveStore:
         row = self.session.execute(stmt.returning(Alert.id, inserted.label("inserted"))).one()
         history(row.id, fires[0].action if row.inserted else None)
 
-    def _clear(self, c: Clear) -> None:
+    def clear(self, c) -> None:
         rows = self.session.execute(
             update(Alert).where(Alert.fingerprint == c.fingerprint, Alert.state != "resolved")
             .values(state="resolved", resolved_by=SYSTEM, resolved_at=c.at, resolve_note=c.note)
@@ -201,23 +191,11 @@ class LiveStore:
         self._history([{"alert_id": r.id, "at": c.at, "action": "resolved", "actor": SYSTEM, "note": c.note}
                        for r in rows])
 
-    def apply(self, decisions: Sequence[Fire | Clear]) -> None:
-        """Apply in order; consecutive fires of one fingerprint become one write."""
-        group: list[Fire] = []
-        for d in [*decisions, None]:
-            if group and (not isinstance(d, Fire) or d.fingerprint != group[0].fingerprint):
-                self._fire(group)
-                group = []
-            if isinstance(d, Fire):
-                group.append(d)
-            elif isinstance(d, Clear):
-                self._clear(d)
-
     # ---- ingest -------------------------------------------------------------
-    def add_heartbeats(self, rows: Sequence[HeartbeatRow]) -> int:
-        """Store heartbeats, keep each station's latest, apply the heartbeat rules."""
+    def store_heartbeats(self, rows: Sequence[HeartbeatRow]) -> list[dict]:
+        """Store heartbeats and keep each station's latest; returns those latest readings (one per station)."""
         if not rows:
-            return 0
+            return []
         received = self.now()
         values = [dict(station_code=r.station_code, at=r.at, is_open=r.is_open, occupancy=r.occupancy,
                        capacity=r.capacity, staff_on_duty=r.staff_on_duty, devices_online=r.devices_online,
@@ -233,39 +211,32 @@ class LiveStore:
             stmt = stmt.on_conflict_do_update(index_elements=["station_code"], set_=status,
                                               where=StationStatus.last_heartbeat_at <= v["at"])
             self.session.execute(stmt)
-            self.apply(on_heartbeat(self.rules, station_code=v["station_code"], at=v["at"],
-                                    occupancy=v["occupancy"], capacity=v["capacity"]))
-        return len(values)
+        return list(latest.values())
 
-    def add_events(self, rows: Sequence[EventRow]) -> tuple[int, int]:
-        """(stored, duplicates): an event id already stored is skipped, with no second alert.
+    def store_events(self, rows: Sequence[EventRow]) -> list[EventRow]:
+        """The events of ``rows`` stored now (in order, each once): an event id already stored is skipped.
 
-        One INSERT for the batch (RETURNING says which ids were new), then one alert write per
-        fingerprint in the batch, its history rows in one statement."""
+        One INSERT for the batch (RETURNING says which ids were new)."""
         if not rows:
-            return 0, 0
+            return []
         received = self.now()
         stmt = self._insert(LiveEvent).values([
             dict(event_id=r.event_id, station_code=r.station_code, at=r.at, type=r.type, payload=r.payload,
                  received_at=received) for r in rows])
         new = set(self.session.scalars(stmt.on_conflict_do_nothing(index_elements=["event_id"])
                                        .returning(LiveEvent.event_id)))
-        fires: dict[str, list[Fire]] = {}
-        stored: set[str] = set()
+        stored: dict[str, EventRow] = {}
         for r in rows:
-            if r.event_id not in new or r.event_id in stored:
-                continue
-            stored.add(r.event_id)
-            for f in on_event(self.rules, station_code=r.station_code, event_type=r.type, at=r.at,
-                              event_id=r.event_id, payload=r.payload):
-                fires.setdefault(f.fingerprint, []).append(f)
-            if r.type == "hotline_ticket_opened":
-                self._ticket_opened(r)
-            elif r.type == "hotline_ticket_closed":
-                self._ticket_closed(r)
-        for group in fires.values():
-            self._fire(group)
-        return len(stored), len(rows) - len(stored)
+            if r.event_id in new and r.event_id not in stored:
+                stored[r.event_id] = r
+        return list(stored.values())
+
+    def ticket_opened(self, r: EventRow) -> None:
+        self._ticket_opened(r)
+
+    def ticket_closed(self, r: EventRow) -> bool:
+        """Record the closing; whether the station still has an escalated ticket open."""
+        return self._ticket_closed(r)
 
     def _ticket_opened(self, r: EventRow) -> None:
         stmt = self._insert(HotlineTicket).values(ticket_id=r.payload["ticket_id"], station_code=r.station_code,
@@ -273,49 +244,42 @@ class LiveStore:
         self.session.execute(stmt.on_conflict_do_update(index_elements=["ticket_id"], set_={"opened_at": r.at},
                                                         where=HotlineTicket.opened_at.is_(None)))
 
-    def _ticket_closed(self, r: EventRow) -> None:
+    def _ticket_closed(self, r: EventRow) -> bool:
         tid = r.payload["ticket_id"]
         stmt = self._insert(HotlineTicket).values(ticket_id=tid, station_code=r.station_code, closed_at=r.at)
         self.session.execute(stmt.on_conflict_do_update(index_elements=["ticket_id"], set_={"closed_at": r.at}))
-        still_overdue = self.session.scalar(
+        return bool(self.session.scalar(
             select(func.count()).select_from(HotlineTicket).where(
                 HotlineTicket.station_code == r.station_code, HotlineTicket.closed_at.is_(None),
-                HotlineTicket.escalated_at.is_not(None)))
-        if not still_overdue:
-            self.apply(sla_cleared(self.rules, station_code=r.station_code, at=r.at, ticket_id=tid))
+                HotlineTicket.escalated_at.is_not(None))))
 
-    def run_timed_rules(self) -> dict[str, int]:
-        """Silent stations (nodata) and tickets past their SLA, as of ``now()``."""
-        now = self.now()
-        last = dict(self.session.execute(select(StationStatus.station_code, StationStatus.last_heartbeat_at)).all())
-        silent = silent_stations(self.rules, now=now, last_heartbeat=last)
-        self.apply(silent)
-        open_tickets = [OpenTicket(t.ticket_id, t.station_code, t.opened_at) for t in self.session.execute(
+    def last_heartbeats(self) -> dict[str, dt.datetime]:
+        """Each station's latest heartbeat time."""
+        return dict(self.session.execute(select(StationStatus.station_code, StationStatus.last_heartbeat_at)).all())
+
+    def open_tickets(self) -> list[tuple[str, str, dt.datetime]]:
+        """(ticket id, station, opened at) of the hotline tickets open and not yet escalated."""
+        return [(t.ticket_id, t.station_code, t.opened_at) for t in self.session.execute(
             select(HotlineTicket).where(HotlineTicket.closed_at.is_(None), HotlineTicket.escalated_at.is_(None),
                                         HotlineTicket.opened_at.is_not(None))).scalars()]
-        overdue = overdue_tickets(self.rules, now=now, tickets=open_tickets)
-        for ticket, fire in overdue:
-            self._fire([fire])
-            self.session.execute(update(HotlineTicket).where(HotlineTicket.ticket_id == ticket.ticket_id)
-                                 .values(escalated_at=now))
-        return {"silent": len(silent), "escalated": len(overdue)}
+
+    def mark_escalated(self, ticket_id: str, at: dt.datetime) -> None:
+        self.session.execute(update(HotlineTicket).where(HotlineTicket.ticket_id == ticket_id)
+                             .values(escalated_at=at))
 
     # ---- people -----------------------------------------------------------
-    def _step(self, alert_id: int, action: str, user: str, note: str) -> None:
-        user = user.strip()
-        if not user:
-            msg = "请填写处理人"
-            raise ValueError(msg)
-        state = self.session.scalar(select(Alert.state).where(Alert.id == alert_id))
-        if state is None:
-            msg = f"告警 {alert_id} 不存在"
-            raise KeyError(msg)
-        new = next_state(state, action)
+    def alert_state(self, alert_id: int) -> str | None:
+        return self.session.scalar(select(Alert.state).where(Alert.id == alert_id))
+
+    def step(self, alert_id: int, *, action: str, from_state: str, to_state: str, user: str, note: str) -> None:
+        """A person's acknowledgement or resolution (the new state decided by the caller): written only if the
+        alert is still in ``from_state`` (else ValueError: someone else changed it), with its history row and an
+        audit row naming the handler."""
         now = self.now()
         values = ({"acked_by": user, "acked_at": now, "ack_note": note[:500]} if action == "acknowledge" else
                   {"resolved_by": user, "resolved_at": now, "resolve_note": note[:500]})
-        done = self.session.execute(update(Alert).where(Alert.id == alert_id, Alert.state == state)
-                                    .values(state=new, **values))
+        done = self.session.execute(update(Alert).where(Alert.id == alert_id, Alert.state == from_state)
+                                    .values(state=to_state, **values))
         if done.rowcount != 1:
             msg = "告警状态已被他人更改，请刷新后再试"
             raise ValueError(msg)
@@ -326,12 +290,6 @@ class LiveStore:
         audit.record_now(self.session, f"alert.{action}", actor=self.actor or audit.os_actor(),
                          object=f"告警 {alert_id}",
                          detail={"handler": user[:40], "note_chars": len(note)})
-
-    def acknowledge(self, alert_id: int, user: str, note: str = "") -> None:
-        self._step(alert_id, "acknowledge", user, note)
-
-    def resolve(self, alert_id: int, user: str, note: str = "") -> None:
-        self._step(alert_id, "resolve", user, note)
 
     # ---- readers ----------------------------------------------------------
     def _frame(self, stmt) -> pd.DataFrame:

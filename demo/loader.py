@@ -137,12 +137,12 @@ def remove_demo(engine: Engine, *, district_code: str = DEMO_DISTRICT) -> str:
         if not d.is_demo:
             msg = f"区县 {district_code}（{d.name}）是导入的真实数据，不是演示区县，拒绝删除。"
             raise DatabaseNotEmptyError(msg)
-        from data.live import LiveStore
+        from data.live import LiveTables
         from data.models import DataVersion, Facility
 
         stations = session.scalars(select(Facility.code).join(DataVersion, DataVersion.id == Facility.version_id)
                                    .where(DataVersion.district_code == district_code)).all()
-        revoked = LiveStore(session, ()).revoke_station_tokens(sorted(set(stations)))  # their tokens end with them
+        revoked = LiveTables(session).revoke_station_tokens(sorted(set(stations)))  # their tokens end with them
         ids = select(Scenario.id).where(Scenario.district_code == district_code).scalar_subquery()
         session.execute(delete(ScenarioChange).where(ScenarioChange.scenario_id.in_(ids)))
         session.execute(delete(Scenario).where(Scenario.district_code == district_code))

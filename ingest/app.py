@@ -28,10 +28,10 @@ from sqlalchemy.exc import OperationalError
 from config import DashboardConfig, load_config
 from config.settings import EVENT_TYPES
 from data.db import create_schema, make_engine, session_factory
-from data.live import EventRow, HeartbeatRow, LiveStore
 from data.live_models import utc_now
 from ingest.guard import CREDENTIAL, WriteGuard
 from ingest.schemas import Accepted, EventIn, HeartbeatIn, event_payload, personal_data, to_utc
+from services.alerts import EventRow, HeartbeatRow, LiveStore
 
 log = logging.getLogger("eldercare.ingest")
 _bearer = HTTPBearer(auto_error=False, description="per-station token (writes) or reader token (reads)")

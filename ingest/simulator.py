@@ -32,10 +32,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Live
-from data.live import LiveStore
 from data.live_models import IngestCredential, utc_now
 from data.models import DataVersion, Facility
 from ingest.client import IngestRejected, IngestUnavailable, post_until_accepted
+from services.alerts import LiveStore
 
 LABEL = "simulator"
 OPEN_HOURS = (8, 18)

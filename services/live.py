@@ -15,12 +15,12 @@ import pandas as pd
 from config import DashboardConfig
 from data import audit as data_audit
 from data.db import session_factory
-from data.live import LiveStore
 from data.live_models import utc_now
 from data.versions import DataRef
 from planning.alerts import AlertStateError, station_state
 from services import audit, base
 from services.access import AccessDenied, Caller, Scope, scope_of
+from services.alerts import LiveStore
 
 SEVERITY_ORDER = ("critical", "warning", "info")
 

@@ -257,8 +257,8 @@ def live_write(url: str, fn, *, now=None):
     """Run ``fn(LiveStore)`` in one committed transaction on the database at ``url`` (as the ingest service would)."""
     from config import load_config
     from data.db import create_schema, make_engine, session_factory
-    from data.live import LiveStore
     from data.live_models import utc_now
+    from services.alerts import LiveStore
 
     engine = make_engine(url)
     create_schema(engine)

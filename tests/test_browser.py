@@ -208,8 +208,8 @@ def test_township_view_opens_from_a_link(server, browser):
 
 def test_live_page_shows_a_new_sos_without_reload_and_records_the_acknowledgement(server, server_db_url, browser):
     from config import load_config
-    from data.live import EventRow
     from data.live_models import utc_now
+    from services.alerts import EventRow
     from tests.conftest import live_write
     from tests.test_live_page import alert_row, stations
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from config import load_config
 from data.db import create_schema, make_engine, session_factory
-from data.live import LiveStore
 from data.live_models import Heartbeat, LiveEvent
 from ingest.app import create_app
+from services.alerts import LiveStore
 from tools.ingest_process import IngestProcess
 
 NOW = "2026-11-23T08:00:00+08:00"

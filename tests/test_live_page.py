@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from config import load_config
 from dashboard.state import LIVE_NOTE, MAP_TOWNSHIP
-from data.live import EventRow, HeartbeatRow
 from data.live_models import Alert, AlertHistory, utc_now
 from data.models import DataVersion, Facility
+from services.alerts import EventRow, HeartbeatRow
 from tests.conftest import app_test, assert_clean, live_write
 
 

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 
 from config import load_config
 from data.db import create_schema, make_engine, session_factory
-from data.live import EventRow, HeartbeatRow, LiveStore
 from data.live_models import Alert, AlertHistory, LiveEvent
 from planning.alerts import AlertStateError
+from services.alerts import EventRow, HeartbeatRow, LiveStore
 
 T0 = dt.datetime(2026, 11, 23, 8, 0, 0)
 

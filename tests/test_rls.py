@@ -165,8 +165,8 @@ def test_a_township_head_on_postgresql_gets_their_township_only(secured, monkeyp
 def test_the_ingest_role_writes_live_data_and_nothing_else(secured):
     from config import load_config
     from data.db import session_factory
-    from data.live import EventRow, LiveStore
     from data.live_models import utc_now
+    from services.alerts import EventRow, LiveStore
 
     owner, app, ingest = secured
     engine = sa.create_engine(ingest)
@@ -257,9 +257,9 @@ def test_the_data_layer_applies_the_same_scope_on_sqlite(writable_demo_url):
     from sqlalchemy import func, select, update
 
     from data.db import session_factory
-    from data.live import EventRow
     from data.live_models import Alert, utc_now
     from data.models import ElderGroup, Facility, ResidentialProject
+    from services.alerts import EventRow
     from tests.conftest import live_write
     from tests.test_live_page import stations
 

@@ -80,8 +80,8 @@ def open_maps(page) -> int:
 
 
 def test_no_payload_runs_on_any_page_or_in_the_html_export(demo_db_url, browser, tmp_path):
-    from data.live import EventRow
     from data.live_models import utc_now
+    from services.alerts import EventRow
     from tests.conftest import live_write
     from tests.test_live_page import stations
 
