@@ -1,7 +1,10 @@
 """Scenario persistence: create, duplicate, rename, delete; ordered changes.
 
 A scenario stores only its changes; the current situation (the facility
-table) is never written here.
+table) is never written here. A change is stored from any object with the
+attributes of ``planning.scenario.Change`` and read back as a dict of them;
+``services.scenarios.ScenarioRepository`` turns them into Changes and checks
+the actions.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from data.models import Scenario, ScenarioChange
-from planning.scenario import ACTIONS, Change
 
 
 class ScenarioRepoError(ValueError):
@@ -24,7 +26,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-class ScenarioRepository:
+CHANGE_FIELDS = ("action", "facility_code", "kind_id", "point", "candidate_id", "beds_total", "note")
+
+
+class _Row:
+    """A stored change's dict as the attributes add_change reads."""
+
+    def __init__(self, row: dict) -> None:
+        self.__dict__.update(row)
+
+
+class ScenarioTables:
     """The scenarios of one district (a scenario belongs to the district it was made for)."""
 
     def __init__(self, session: Session, district: str, *, actor=None, viewer: str | None = None) -> None:
@@ -85,10 +97,8 @@ class ScenarioRepository:
         self._audit("create", sc, base_id=base_id)
         return sc.id
 
-    def add_change(self, scenario_id: int, change: Change) -> int:
-        if change.action not in ACTIONS:
-            msg = f"unknown action {change.action!r}; use one of {ACTIONS}"
-            raise ScenarioRepoError(msg)
+    def add_change(self, scenario_id: int, change) -> int:
+        """Append a change (an object with the CHANGE_FIELDS as attributes); its number in the scenario."""
         sc = self._own(scenario_id)
         seq = (self.session.scalar(select(func.max(ScenarioChange.seq)).where(ScenarioChange.scenario_id == sc.id)) or 0) + 1
         self.session.add(ScenarioChange(
@@ -111,8 +121,9 @@ class ScenarioRepository:
             self.session.flush()
             self._audit("edit", sc, undo=last.action, seq=last.seq)
 
-    def changes(self, scenario_id: int, *, with_base: bool = True) -> list[Change]:
-        """Changes in application order: the base chain's first, then this scenario's."""
+    def change_rows(self, scenario_id: int, *, with_base: bool = True) -> list[dict]:
+        """Changes in application order (the base chain's first, then this scenario's), each a dict of the
+        CHANGE_FIELDS."""
         chain, seen = [], set()
         sc = self._get(scenario_id)
         while sc is not None:
@@ -122,19 +133,19 @@ class ScenarioRepository:
             seen.add(sc.id)
             chain.append(sc.id)
             sc = self.session.get(Scenario, sc.base_id) if (with_base and sc.base_id is not None) else None
-        out: list[Change] = []
+        out: list[dict] = []
         for sid in reversed(chain):
             rows = self.session.scalars(select(ScenarioChange).where(ScenarioChange.scenario_id == sid)
                                         .order_by(ScenarioChange.seq))
-            out += [Change(action=r.action, facility_code=r.facility_code, kind_id=r.kind_id, point=r.geom,
-                           candidate_id=r.candidate_id, beds_total=r.beds_total, note=r.note) for r in rows]
+            out += [dict(action=r.action, facility_code=r.facility_code, kind_id=r.kind_id, point=r.geom,
+                         candidate_id=r.candidate_id, beds_total=r.beds_total, note=r.note) for r in rows]
         return out
 
     def duplicate(self, scenario_id: int, new_name: str, *, author: str | None = None) -> int:
         src = self._get(scenario_id)
         new_id = self.create(new_name, author=src.author if author is None else author, base_id=src.base_id)
-        for change in self.changes(scenario_id, with_base=False):
-            self.add_change(new_id, change)
+        for row in self.change_rows(scenario_id, with_base=False):
+            self.add_change(new_id, _Row(row))
         return new_id
 
     def set_shared(self, scenario_id: int, shared: bool) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 from shapely.geometry import Point
 
 from data.db import session_factory
-from data.scenarios import ScenarioRepoError, ScenarioRepository  # noqa: F401
+from data.scenarios import ScenarioRepoError, ScenarioTables
 from data.versions import DataRef
 from geo.reach import PointIndex, Reach, walk_pairs
 from geo.snapping import Snapped, concat_snapped, snap_points
@@ -24,6 +24,7 @@ from planning.coverage import CoverageResult
 from planning.gaps import Gap, find_gaps
 from planning.scenario import (  # noqa: F401  (ACTION_ZH, ScenarioError: the pages read them here)
     ACTION_ZH,
+    ACTIONS,
     Change,
     CoverageDiff,
     ScenarioError,
@@ -36,6 +37,21 @@ from services.access import Caller
 from services.base import base_layers, get_config, get_engine
 from services.cache import memo
 from services.coverage import CATEGORY_IDS, CoverageEngine, engine
+
+
+class ScenarioRepository(ScenarioTables):
+    """The scenarios of one district (data.scenarios.ScenarioTables) with their changes as planning's Changes,
+    each action checked before it is stored."""
+
+    def add_change(self, scenario_id: int, change: Change) -> int:
+        if change.action not in ACTIONS:
+            msg = f"unknown action {change.action!r}; use one of {ACTIONS}"
+            raise ScenarioRepoError(msg)
+        return super().add_change(scenario_id, change)
+
+    def changes(self, scenario_id: int, *, with_base: bool = True) -> list[Change]:
+        """Changes in application order: the base chain's first, then this scenario's."""
+        return [Change(**row) for row in self.change_rows(scenario_id, with_base=with_base)]
 
 
 def scenario_call(ref: DataRef, fn, *, caller: Caller | None = None, viewer: str | None = None):

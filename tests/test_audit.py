@@ -104,10 +104,10 @@ def test_scenario_and_alert_actions_are_recorded_in_order(tmp_path, monkeypatch)
     from shapely.geometry import Point
 
     from config import load_config
-    from data.scenarios import ScenarioRepository
     from data.versions import register_district
     from planning.scenario import Change
     from services.alerts import EventRow, LiveStore
+    from services.scenarios import ScenarioRepository
 
     monkeypatch.setenv("ELDERCARE_AUDIT_KEY", KEY.hex())
     engine = make_engine(f"sqlite:///{tmp_path / 'actions.db'}")

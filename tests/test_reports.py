@@ -49,9 +49,9 @@ def report_db(demo_db_url, tmp_path_factory):
     """A copy of the demo with one scenario: a day-care site opened in an uncovered cluster of 独流镇,
     and one of the township's stations closed."""
     from data.db import make_engine, session_factory
-    from data.scenarios import ScenarioRepository
     from planning.scenario import Change
     from services.base import base_layers, get_config
+    from services.scenarios import ScenarioRepository
 
     url = copy_sqlite(demo_db_url, tmp_path_factory.mktemp("reports") / "reports.db")
     fac = base_layers(demo_ref(url)).facilities

@@ -284,8 +284,8 @@ def test_the_tables_by_township_and_category_are_shown_when_asked_for(page, db):
 def test_a_change_the_current_data_no_longer_takes_says_so_in_chinese(page, db):
     """A scenario that closes a facility the district's data no longer has (it was re-imported without it):
     the page says which change and what to do, in Chinese, and still lets the planner undo it."""
-    from data.scenarios import ScenarioRepository
     from planning.scenario import Change
+    from services.scenarios import ScenarioRepository
 
     with db.begin() as s:
         sid = ScenarioRepository(s, DEMO).create("旧数据上的方案", shared=True)

@@ -11,8 +11,8 @@ from config import load_config
 from data.db import make_engine, session_factory
 from data.models import Facility
 from data.repository import Repository
-from data.scenarios import ScenarioRepoError, ScenarioRepository
 from planning.scenario import Change, ScenarioError, apply_changes
+from services.scenarios import ScenarioRepoError, ScenarioRepository
 from tests.conftest import DEMO, _load_bundle
 
 LEVELS = {k.id: k.level for k in load_config().facility_kinds}
@@ -140,8 +140,8 @@ def test_scenarios_are_private_to_their_owner_until_shared(writable_demo_url):
     """A planner's new scenario is theirs: another planner neither lists nor opens it; once shared, the other reads
     it but cannot change it (duplicating it gives them their own); the command line sees every one."""
     from data.db import make_engine, session_factory
-    from data.scenarios import ScenarioRepoError, ScenarioRepository
     from planning.scenario import Change
+    from services.scenarios import ScenarioRepoError, ScenarioRepository
 
     engine = make_engine(writable_demo_url)
     with session_factory(engine).begin() as s:

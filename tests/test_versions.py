@@ -167,7 +167,7 @@ def test_cli_districts_versions_rollback(writable_demo_url, demo_bundle):
 
 
 def test_scenarios_belong_to_their_district(writable_demo_url, hexi_bundle):
-    from data.scenarios import ScenarioRepoError, ScenarioRepository
+    from services.scenarios import ScenarioRepoError, ScenarioRepository
 
     engine = make_engine(writable_demo_url)
     with session_factory(engine).begin() as s:
