@@ -133,6 +133,22 @@ class LiveTables:
         return self.session.scalar(select(Facility.id).join(DataVersion, DataVersion.id == Facility.version_id)
                                    .where(DataVersion.is_current, Facility.code == code).limit(1)) is not None
 
+    def operating_stations(self, kinds: Sequence[str]) -> list[tuple[str, int, int]]:
+        """(code, beds, staff) of the operating facilities of these kinds in every district's current data."""
+        from data.models import DataVersion, Facility
+
+        return [tuple(r) for r in self.session.execute(
+            select(Facility.code, Facility.beds_total, Facility.staff_total)
+            .join(DataVersion, DataVersion.id == Facility.version_id)
+            .where(DataVersion.is_current, Facility.kind_id.in_(list(kinds)), Facility.status == "operating")
+            .order_by(Facility.code)).all()]
+
+    def revoke_labelled_tokens(self, label: str) -> int:
+        """Revoke every token issued under ``label`` (the simulator's); how many."""
+        return self.session.execute(update(IngestCredential).where(IngestCredential.label == label,
+                                                                   IngestCredential.revoked_at.is_(None))
+                                    .values(revoked_at=self.now())).rowcount
+
     def revoke_station_tokens(self, codes: Sequence[str]) -> int:
         """Revoke every token of these stations (their district removed); how many."""
         done = self.session.execute(update(IngestCredential).where(IngestCredential.station_code.in_(list(codes)),

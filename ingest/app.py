@@ -27,11 +27,10 @@ from sqlalchemy.exc import OperationalError
 
 from config import DashboardConfig, load_config
 from config.settings import EVENT_TYPES
-from data.db import create_schema, make_engine, session_factory
-from data.live_models import utc_now
 from ingest.guard import CREDENTIAL, WriteGuard
 from ingest.schemas import Accepted, EventIn, HeartbeatIn, event_payload, personal_data, to_utc
-from services.alerts import EventRow, HeartbeatRow, LiveStore
+from services.alerts import EventRow, HeartbeatRow, LiveStore, utc_now
+from services.engine import ingest_engines
 
 log = logging.getLogger("eldercare.ingest")
 _bearer = HTTPBearer(auto_error=False, description="per-station token (writes) or reader token (reads)")
@@ -81,10 +80,7 @@ def create_app(url: str, *, config: DashboardConfig | None = None, now: Callable
                run_timer: bool = True) -> FastAPI:
     config = config or load_config()
     rules = config.live.rules
-    writer = make_engine(url, immediate=True)
-    reader = make_engine(url)
-    create_schema(writer)
-    write_session, read_session = session_factory(writer), session_factory(reader)
+    writer, reader, write_session, read_session = ingest_engines(url)
     stop = threading.Event()
 
     def timed_rules_loop() -> None:

@@ -28,14 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx2 as httpx
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from config.settings import Live
-from data.live_models import IngestCredential, utc_now
-from data.models import DataVersion, Facility
 from ingest.client import IngestRejected, IngestUnavailable, post_until_accepted
-from services.alerts import LiveStore
+from services.alerts import LiveStore, LiveTables
 
 LABEL = "simulator"
 OPEN_HOURS = (8, 18)
@@ -63,10 +60,7 @@ class Station:
 
 
 def load_stations(session: Session, kinds: tuple[str, ...]) -> list[Station]:
-    rows = session.execute(select(Facility.code, Facility.beds_total, Facility.staff_total)
-                           .join(DataVersion, DataVersion.id == Facility.version_id)
-                           .where(DataVersion.is_current, Facility.kind_id.in_(kinds), Facility.status == "operating")
-                           .order_by(Facility.code)).all()
+    rows = LiveTables(session).operating_stations(kinds)
     return [Station(code, capacity=max(12, 2 * beds + 4 * staff), staff=max(1, staff), devices=8 + 2 * staff)
             for code, beds, staff in rows]
 
@@ -190,9 +184,7 @@ def issue_tokens(session: Session, live: Live, stations: list[Station]) -> dict[
 
 
 def revoke_tokens(session: Session) -> int:
-    return session.execute(update(IngestCredential).where(IngestCredential.label == LABEL,
-                                                          IngestCredential.revoked_at.is_(None))
-                           .values(revoked_at=utc_now())).rowcount
+    return LiveTables(session).revoke_labelled_tokens(LABEL)
 
 
 def run(stations: list[Station], tokens: dict[str, str], live: Live, *, api: str, rate: float, duration: float,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import AlertRule
 from data.live import EventRow, HeartbeatRow, LiveTables, token_hash  # noqa: F401  (the ingest service's rows)
-from data.live_models import utc_now
+from data.live_models import utc_now  # noqa: F401  (the ingest service's clock)
 from planning.alerts import (
     AlertStateError,  # noqa: F401  (what a refused step raises)
     Clear,

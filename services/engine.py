@@ -44,3 +44,14 @@ def deployment_problem(url: str) -> str | None:
         return ("数据库有按乡镇限定范围的账号，但尚未启用行级安全：请由数据库所有者运行 python cli.py db secure，"
                 "并让 DATABASE_URL 以其建立的应用角色连接。")
     return rls.role_problem(engine)
+
+
+def ingest_engines(url: str):
+    """(writer, reader, write sessions, read sessions) of the live ingest service: its own engines, not the
+    dashboard's (on SQLite the writer takes the write lock at BEGIN IMMEDIATE: one writer, no upgrade deadlock);
+    the schema made by the writer. The caller disposes of both engines when it stops."""
+    writer = make_engine(url, immediate=True)
+    reader = make_engine(url)
+    create_schema(writer)
+    return writer, reader, session_factory(writer), session_factory(reader)
+
