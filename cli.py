@@ -826,6 +826,7 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
     from config import load_config
     from reports.import_template import template_xlsx
+    from services.data_admin import FIELDS
 
     towns = None
     if args.district:
@@ -838,7 +839,7 @@ def _cmd_template(args: argparse.Namespace) -> int:
     if not out.resolve().parent.is_dir():
         print(f"错误：输出目录不存在：{out.resolve().parent}", file=sys.stderr)
         return 2
-    data = template_xlsx(args.kind, load_config(), townships=towns)
+    data = template_xlsx(args.kind, FIELDS[args.kind], load_config(), townships=towns)
     tmp = out.with_name(f".{out.name}.part")
     tmp.write_bytes(data)
     os.replace(tmp, out)

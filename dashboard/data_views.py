@@ -36,6 +36,7 @@ from dashboard.state import (
     MAP_BASEMAP,
 )
 from maps.builders import LocalAssets, build_version_map
+from reports.import_template import template_xlsx
 from services import access, base, data_admin
 from services.access import AccessDenied
 from services.base import DATA_KINDS, KIND_ZH
@@ -373,7 +374,9 @@ def templates_tab(url: str, district: str | None) -> None:
                     "Blank templates with drop-down lists."))
     for kind in ("facilities", "elders"):
         st.download_button(pick(f"{KIND_ZH[kind]}模板（.xlsx）", f"{kind} template"), icon=":material/download:",
-                           data=lambda k=kind: data_admin.template(k, url, district),  # made when clicked
+                           data=lambda k=kind: template_xlsx(  # made when clicked
+                               k, data_admin.FIELDS[k], base.get_config(),
+                               townships=data_admin.template_townships(url, district)),
                            file_name=f"{KIND_ZH[kind]}模板.xlsx",
                            key=f"da.template.{kind}")
 

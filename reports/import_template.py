@@ -16,7 +16,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from config import DashboardConfig
-from imports.kinds import ELDER_FIELDS, FACILITY_FIELDS
 from reports.cells import safe_cell
 
 TEMPLATE_KINDS = ("facilities", "elders")
@@ -31,12 +30,13 @@ _EXAMPLES = {
 }
 
 
-def template_xlsx(kind: str, config: DashboardConfig, *, townships: list[str] | None = None) -> bytes:
-    """The template of ``kind`` as .xlsx bytes; ``townships``: names for the township drop-down."""
+def template_xlsx(kind: str, fields, config: DashboardConfig, *, townships: list[str] | None = None) -> bytes:
+    """The template of ``kind`` as .xlsx bytes: one column per field of the import engine (``fields``: its
+    Field records, name, Chinese label and whether required, from services.data_admin.FIELDS); ``townships``:
+    names for the township drop-down."""
     if kind not in TEMPLATE_KINDS:
         msg = f"没有 {kind!r} 的表格模板；可选：{', '.join(TEMPLATE_KINDS)}（住宅项目见 四同步检查 页的模板）"
         raise ValueError(msg)
-    fields = FACILITY_FIELDS if kind == "facilities" else ELDER_FIELDS
     syn = config.imports.synonyms
     headers = [syn.get(f.name, (f.label_zh,))[0] for f in fields]
     wb = Workbook()

@@ -9,16 +9,17 @@ from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 
-from imports.kinds import Prepared
-from imports.tables import RawTable
 from reports.cells import safe_cell
 
 ERROR_FILL = PatternFill("solid", fgColor="FFCDD2")
 WARNING_FILL = PatternFill("solid", fgColor="FFECB3")
 
 
-def problems_xlsx(table: RawTable | None, prepared: Prepared) -> bytes:
-    """Sheet 数据 (for a table): its header and rows as read, each problem cell filled (red: error, amber:
+def problems_xlsx(table, prepared) -> bytes:
+    """The problem list of a dry run (``prepared``: the import engine's Prepared, ``table``: the RawTable as read,
+    or None for a GIS file), as .xlsx bytes.
+
+    Sheet 数据 (for a table): its header and rows as read, each problem cell filled (red: error, amber:
     warning) with the reason as a comment and in a last column 问题; sheet 问题清单: row, column, value, why, fix."""
     wb = Workbook()
     data = wb.active

@@ -26,7 +26,6 @@ from imports import kinds as import_kinds
 from imports.mapping import Field, MappingFile
 from imports.store import ImportOptions, ImportRefused, ImportResult, read_input_table, run_import
 from imports.tables import RawTable
-from reports.import_template import template_xlsx
 from services import audit
 from services.access import Caller
 from services.base import get_config, get_engine
@@ -422,13 +421,13 @@ def load_mapping(district: str, kind: str, name: str) -> MappingFile:
     return MappingFile(columns=dict(raw.get("columns", {})), values={k: dict(v) for k, v in raw.get("values", {}).items()})
 
 
-def template(kind: str, url: str, district: str | None) -> bytes:
-    towns = None
-    if district:
-        with session_factory(get_engine(url))() as session:
-            repo = Repository(session, district)
-            towns = list(repo.townships()["name"]) if repo.has("townships") else None
-    return template_xlsx(kind, get_config(), townships=towns)
+def template_townships(url: str, district: str | None) -> list[str] | None:
+    """The township names a blank template's drop-down offers (None: a new district, no townships yet)."""
+    if not district:
+        return None
+    with session_factory(get_engine(url))() as session:
+        repo = Repository(session, district)
+        return list(repo.townships()["name"]) if repo.has("townships") else None
 
 
 

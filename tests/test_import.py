@@ -396,12 +396,13 @@ def test_values_as_bureaus_write_them():
 def test_a_filled_in_template_imports_as_is(db, truth, tmp_path):
     from openpyxl import load_workbook
 
+    from imports.kinds import FACILITY_FIELDS
     from reports.import_template import template_xlsx
 
     onboard(db, truth, tmp_path)
     streets = truth[0]
     blank = tmp_path / "模板.xlsx"
-    blank.write_bytes(template_xlsx("facilities", load_config(), townships=sorted(streets["name"])))
+    blank.write_bytes(template_xlsx("facilities", FACILITY_FIELDS, load_config(), townships=sorted(streets["name"])))
     wb = load_workbook(blank)
     ws = wb["数据"]
     assert ws.data_validations.dataValidation, "drop-down lists for the kinds and townships"

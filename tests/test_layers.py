@@ -105,8 +105,6 @@ ALLOWED = {
 AGAINST_THE_FLOW = {
     ("cli.py", "data"), ("cli.py", "demo"), ("cli.py", "geo"), ("cli.py", "imports"), ("cli.py", "ingest"),
     ("cli.py", "planning"), ("imports/projects.py", "demo"), ("imports/projects.py", "planning"),
-    ("reports/import_template.py", "imports"), ("reports/problems.py", "imports"),
-    ("services/data_admin.py", "reports"),
 }
 
 
