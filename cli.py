@@ -613,7 +613,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
 
 def _district_townships(args: argparse.Namespace) -> set[str]:
     """The township codes of --district: from the database when it holds the district, else the official list."""
-    from imports.projects import district_township_codes
+    from demo.sources import district_township_codes
 
     try:
         ref = _data_ref(args)

@@ -74,3 +74,9 @@ def load_district(code: str) -> DistrictSources:
     return DistrictSources(
         code=code, name=match[0]["properties"]["name"], outline=outline, townships=towns, communities=comms
     )
+
+
+def district_township_codes(district_code: str) -> set[str]:
+    """The district's official township (street) codes, from the bundled 2023 code list."""
+    return {t.code for t in load_district(district_code).townships}
+

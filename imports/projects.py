@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from data.models import ResidentialProject
 from data.versions import current_versions, store_version
-from demo.sources import load_district
 from planning.four_sync import STAGES, Project
 
 COLUMNS = (
@@ -62,11 +61,6 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     rows = [(i + 1, {h: (str(row[j]) if j < len(row) else "") for j, h in enumerate(header) if h})
             for i, row in enumerate(grid[1:], start=1) if any(str(c).strip() for c in row)]
     return [h for h in header if h], rows
-
-
-def district_township_codes(district_code: str) -> set[str]:
-    """The district's official township (street) codes, from the bundled 2023 code list."""
-    return {t.code for t in load_district(district_code).townships}
 
 
 def read_projects(path: str | Path, *, township_codes: Collection[str]) -> list[Project]:

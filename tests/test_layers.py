@@ -92,7 +92,8 @@ def test_page_urls_are_the_file_names():
 # imports/ (the import engine) and demo/ (the demo generator) above data/.
 ALLOWED = {
     "config": set(), "geo": set(), "planning": {"config", "geo"}, "data": {"config"},
-    "imports": {"config", "data", "geo"}, "demo": {"config", "data", "geo"},
+    "imports": {"config", "data", "geo", "planning"},  # planning: the project template is read into its Projects
+    "demo": {"config", "data", "geo"},
     "services": {"config", "data", "geo", "planning", "imports", "demo"},
     "maps": {"config", "geo"}, "reports": {"config", "geo", "maps", "services"}, "web": {"config", "services"},
     "dashboard": {"config", "maps", "reports", "services", "web"},
@@ -104,7 +105,7 @@ ALLOWED = {
 # fails the test, and so does one of these once it is gone (take it off the list).
 AGAINST_THE_FLOW = {
     ("cli.py", "data"), ("cli.py", "demo"), ("cli.py", "geo"), ("cli.py", "imports"), ("cli.py", "ingest"),
-    ("cli.py", "planning"), ("imports/projects.py", "demo"), ("imports/projects.py", "planning"),
+    ("cli.py", "planning"),
 }
 
 
