@@ -1,0 +1,478 @@
+"""The analyses of the pages on the command line: walking coverage, siting, four-synchronous checks, the network check."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from cli.common import (
+    WALK_KINDS,
+    InputError,
+    _district_option,
+    _district_townships,
+    _network_options,
+    _stored_ref,
+    _walk_arguments,
+    _walk_inputs,
+)
+
+
+def _coverage_stored(args: argparse.Namespace) -> int:
+    """15分钟服务圈 of a stored district: the page's own service calls on the current versions."""
+    from config import load_config
+    from reports.cells import csv_bytes
+    from services import base, coverage
+
+    config = load_config()
+    found = _stored_ref(args, WALK_KINDS)
+    if found is None:
+        return 2
+    ref, district_name = found
+    towns = base.base_layers(ref).townships
+    if args.township and args.township not in set(towns["code"]):
+        print(f"错误：乡镇代码 {args.township!r} 不在本区；可选：" + "、".join(f"{c} {n}" for c, n in
+              zip(towns["code"], towns["name"], strict=True)), file=sys.stderr)
+        return 2
+    known = {k.id for k in config.facility_kinds}
+    kinds = tuple(sorted(args.kinds.split(","))) if args.kinds else tuple(sorted(k.id for k in config.facility_kinds
+                                                                                 if k.care_service))
+    bad = [k for k in kinds if k not in known]
+    if bad or args.category not in coverage.CATEGORY_IDS:
+        print(f"错误：未知的设施类型 {bad}（可选：{', '.join(sorted(known))}）" if bad else
+              f"错误：未知的老人类别 {args.category!r}（可选：{', '.join(coverage.CATEGORY_IDS)}）", file=sys.stderr)
+        return 2
+    eng = coverage.engine(ref)
+    result = coverage.evaluate(eng, kinds, args.minutes, args.speed)
+    fig = coverage.circle_figures(eng, result, towns, kinds, args.category, args.township)
+    area = towns.loc[args.township, "name"] if args.township else district_name
+    print(f"{area} {args.minutes:g} 分钟步行覆盖率 {fig.share:.1%}（步行可达 {fig.covered:,} ÷ 老人 {fig.elders:,}）；"
+          f"直线覆盖率 {fig.straight:.1%}；未覆盖 {fig.elders - fig.covered:,} 人；计入设施 {fig.sites:,} 个")
+    print(f"covered_share={fig.share:.6f} covered={fig.covered} elders={fig.elders} sites={fig.sites}")
+    if args.out is not None:
+        args.out.write_bytes(csv_bytes(fig.table.reset_index()))
+        print(f"已写出各乡镇覆盖表：{args.out}")
+    return 0
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    import csv
+
+    import numpy as np
+
+    from planning.coverage import CoverageModel
+    from reports.cells import safe_cell
+    from services.base import walk_cutoff_m
+
+    if args.district is not None:
+        return _coverage_stored(args)
+    if not (args.roads and args.facilities and args.demand and args.out):
+        print("错误：给出 --district CODE（已存储的区县），或 --roads、--facilities、--demand 与 --out（文件）",
+              file=sys.stderr)
+        return 2
+    try:
+        net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "需求点": (args.demand, True)})
+    except InputError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    (fac, fac_s), (dem, dem_s) = pts["设施"], pts["需求点"]
+    cutoff = walk_cutoff_m(args.minutes, args.speed)
+    model = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
+    res = model.evaluate(fac_s, cutoff_m=cutoff, straight_line_m=cutoff)
+    with open(args.out, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "facility_id", "network_m", "walk_min", "covered", "straight_m"])
+        for i, pid in enumerate(dem.ids):
+            s = int(res.site[i])
+            network = "" if s < 0 else f"{res.network_m[i]:.1f}"
+            walk = "" if s < 0 else f"{res.network_m[i] / args.speed / 60.0:.2f}"
+            straight = "" if not np.isfinite(res.straight_m[i]) else f"{res.straight_m[i]:.1f}"
+            w.writerow([safe_cell(pid), "" if s < 0 else safe_cell(fac.ids[s]), network, walk, int(res.covered[i]),
+                        straight])
+    total = float(dem.weight.sum())
+    covered = float(dem.weight[res.covered].sum())
+    print(f"步行 {args.minutes:g} 分钟（{args.speed:g} m/s，{cutoff:.0f} m）覆盖：{res.share():.2%}；"
+          f"直线 {cutoff:.0f} m 覆盖：{res.straight_share():.2%}")
+    print(f"covered_share={res.share():.4f} covered_weight={covered:g} total_weight={total:g}")
+    return 0
+
+
+def _siting_labels(dem, args, config):
+    """Labels (township index × 2 + rural) and floors of the demand file's township / rural columns."""
+    import numpy as np
+
+    from planning.siting import Floor
+
+    towns = dem.township if dem.township is not None else np.full(len(dem), "", dtype=object)
+    rural = dem.rural if dem.rural is not None else np.zeros(len(dem), dtype=bool)
+    names = sorted(set(towns.tolist()) - {""})
+    index = {t: i for i, t in enumerate(["", *names])}
+    labels = np.array([index[t] for t in towns], dtype=np.int64) * 2 + rural
+    township_floor = config.siting.township_floor if args.township_floor is None else args.township_floor
+    rural_floor = config.siting.rural_floor if args.rural_floor is None else args.rural_floor
+    floors = [Floor(t, (2 * index[t], 2 * index[t] + 1), township_floor) for t in names if township_floor > 0]
+    if dem.rural is not None and rural.any() and rural_floor > 0:
+        floors.append(Floor("农村", tuple(2 * i + 1 for i in index.values()), rural_floor))
+    return labels, tuple(floors)
+
+
+def _cmd_siting(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from config import load_config
+    from geo.reach import PointIndex, Reach, walk_pairs
+    from planning.candidates import candidate_costs, imported_candidates
+    from planning.coverage import CoverageModel
+    from planning.location import MODEL_LABELS, SitingInputs, SitingRequest, run_model
+    from services.base import walk_cutoff_m
+
+    model = args.model or ("lscp" if args.target_share is not None else "budget" if args.budget is not None else "mclp")
+    request = SitingRequest(model=model, k=args.k, target_share=args.target_share, budget=args.budget,
+                            maximin=args.maximin, method=args.method, time_limit_s=args.time_limit)
+    if model in ("mclp", "lscp") and (args.k is None) == (args.target_share is None):
+        print("错误：请给出 --k（新增站点数）或 --target-share（目标覆盖率）其中之一 (give exactly one)", file=sys.stderr)
+        return 2
+    why = request.problem()
+    if why:
+        print(f"错误：{why}（--model {model}）", file=sys.stderr)
+        return 2
+    if args.district is not None:
+        return _siting_stored(args, model, request)
+    if not (args.roads and args.facilities and args.demand and args.candidates):
+        print("错误：给出 --district CODE（已存储的区县，候选点由页面的方法生成，或 --candidates 文件），"
+              "或 --roads、--facilities、--demand 与 --candidates（文件）", file=sys.stderr)
+        return 2
+    config = load_config()
+    try:
+        net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "候选点": (args.candidates, False),
+                                       "需求点": (args.demand, True)})
+    except InputError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    (fac, fac_s), (cand, cand_s), (dem, dem_s) = pts["设施"], pts["候选点"], pts["需求点"]
+    cutoff = walk_cutoff_m(args.minutes, args.speed)
+    cov = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
+    now = cov.evaluate(fac_s, cutoff_m=cutoff)
+    print(f"现状：步行 {args.minutes:g} 分钟覆盖 {now.share():.2%}", flush=True)
+    print(f"模型：{MODEL_LABELS[model][0]}（{model}）", flush=True)
+    index = PointIndex(net, dem_s)
+    cands = imported_candidates(cand.ids, cand.lonlat, cost=cand.cost, build=cand.build)
+    labels, floors = _siting_labels(dem, args, config)
+    new_cap = args.capacity
+    if new_cap is None:
+        kind = next(k for k in config.facility_kinds if k.id == config.siting.new_site_kind)
+        new_cap = float(kind.capacity) if kind.capacity is not None else float("inf")
+    si = SitingInputs(
+        cands=cands, pairs=walk_pairs(Reach(net), index, cand_s, dem_s, cutoff_m=cutoff), on_net=cand_s.ok,
+        existing=walk_pairs(Reach(net), index, fac_s, dem_s, cutoff_m=cutoff),
+        existing_capacity=fac.capacity if fac.capacity is not None else np.full(len(fac), np.inf),
+        new_capacity=new_cap, covered=now.covered, weights=dem.weight,
+        people=dem.people if dem.people is not None else dem.weight,
+        costs=candidate_costs(cands, new_build=config.siting.cost_new_build, renovation=config.siting.cost_renovation),
+        labels=labels, floors=floors, cutoff_m=cutoff)
+    try:
+        result = run_model(si, request, time_limit_s=args.time_limit, penalty_m=args.penalty_m,
+                           curve_exact_every=config.siting.curve_exact_every,
+                           progress=lambda m: print(m, flush=True))
+    except ValueError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    return _siting_output(args, model, si, result)
+
+
+def _siting_stored(args: argparse.Namespace, model: str, request) -> int:
+    """优化选址 of a stored district: the page's inputs (its current care facilities, candidates generated where
+    elders are not served, or --candidates) and its solve."""
+    from config import load_config
+    from planning.location import MODEL_LABELS
+    from services import coverage, scenarios, siting
+    from services.access import Caller
+    from services.base import walk_cutoff_m
+
+    found = _stored_ref(args, WALK_KINDS)
+    if found is None:
+        return 2
+    ref, name = found
+    config = load_config()
+    care = tuple(sorted(k.id for k in config.facility_kinds if k.care_service))
+    cutoff = walk_cutoff_m(args.minutes, args.speed)
+    eng = coverage.engine(ref)
+    current = scenarios.current_evaluation(ref, care, cutoff)
+    cands = None
+    if args.candidates is not None:
+        from geo.points import PointFileError, read_points
+        from planning.candidates import imported_candidates
+
+        try:
+            cand = read_points(args.candidates, weighted=False)
+        except PointFileError as exc:
+            print(f"错误：{exc}", file=sys.stderr)
+            return 2
+        cands = imported_candidates(cand.ids, cand.lonlat, cost=cand.cost, build=cand.build)
+    si = siting.inputs(ref, eng, current, cands, cutoff)
+    print(f"{name} 现状：步行 {args.minutes:g} 分钟覆盖 {current.result.share():.2%}；候选点 {len(si.cands):,} 个"
+          f"（{'文件' if cands is not None else '在未服务的老人附近生成'}）", flush=True)
+    print(f"模型：{MODEL_LABELS[model][0]}（{model}）", flush=True)
+    try:
+        result = siting.solve(ref, si, request, caller=Caller.cli(), progress=lambda m: print(m, flush=True))
+    except ValueError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    return _siting_output(args, model, si, result)
+
+
+def _siting_output(args: argparse.Namespace, model: str, si, result) -> int:
+    """The chosen sites (or the curve) to --out and the figures to standard output, for both kinds of input."""
+    import csv
+
+    from planning.location import served_curve
+    from reports.cells import safe_cell
+
+    if model == "curve":
+        served = served_curve(si, args.k)
+        total = result.total_weight or 1.0
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["k", "covered_share_greedy", "covered_share_exact", "served_share_greedy"])
+            for k in result.k:
+                exact = result.exact.get(int(k))
+                w.writerow([int(k), f"{result.greedy[k] / total:.6f}", "" if exact is None else
+                            f"{exact.objective / total:.6f}", f"{served[k] / total:.6f}"])
+        print(f"拐点：新增 {result.elbow} 个站点（覆盖 {result.greedy[result.elbow] / total:.2%}）；{result.solve_s:.2f} s")
+        print(f"elbow={result.elbow} k_max={args.k} share_at_elbow={result.greedy[result.elbow] / total:.4f}")
+        return 0
+    if result.message:
+        print(result.message)
+    for name, got, floor in result.floor_shares:
+        print(f"  {name}：{got:.2%}（下限 {floor:.0%}）{'' if got >= floor - 1e-9 else ' 未达标'}")
+    where = dict(zip(si.cands.ids.tolist(), si.cands.lonlat.tolist(), strict=True))
+    cost_of = dict(zip(si.cands.ids.tolist(), si.costs.tolist(), strict=True))
+    with open(args.out, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "lon", "lat", "cost"])
+        for cid in result.chosen:
+            w.writerow([safe_cell(cid), *where[cid], f"{cost_of[cid]:g}"])
+    what = {"pmedian": f"加权步行距离合计 {result.objective:,.0f} m", "capacitated": f"容量内服务 {result.share:.2%}"}
+    print(f"新增 {len(result.chosen)} 个站点后{what.get(model, f'覆盖 {result.share:.2%}')}"
+          f"（{result.solve_s:.2f} s，{result.method}）")
+    bound = "" if result.bound is None else f"{result.bound:g}"
+    print(f"status={result.status} objective={result.objective:g} bound={bound} sites={len(result.chosen)}")
+    return 0 if result.status != "infeasible" else 3
+
+
+def _write_four_sync(checks, out: Path) -> None:
+    """The checks to ``out`` (name, status, failed rules, reasons; text neutralised) and their counts to stdout."""
+    import csv
+
+    from planning.four_sync import OVERALL_ZH
+    from reports.cells import safe_cell
+
+    with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "status", "failed_rules", "reasons"])
+        w.writerows([safe_cell(c.project.name), c.status, ";".join(c.failed_rules), safe_cell("；".join(c.reasons))]
+                    for c in checks)
+    counts = {s: sum(c.status == s for c in checks) for s in OVERALL_ZH}
+    print("，".join(f"{OVERALL_ZH[s]} {n}" for s, n in counts.items()) + f"；结果写入 {out}")
+
+
+def _four_sync_stored(args: argparse.Namespace) -> int:
+    """四同步检查 of a stored district: the page's own check of its current projects."""
+
+    from services import four_sync
+
+    found = _stored_ref(args, (*WALK_KINDS, "projects"))
+    if found is None:
+        return 2
+    _write_four_sync(four_sync.checks(found[0])[0], args.out)
+    return 0
+
+
+def _cmd_four_sync(args: argparse.Namespace) -> int:
+
+    from config import load_config
+    from imports.projects import ProjectFileError, read_projects
+    from planning.four_sync import check_projects, walk_access
+    from services.base import walk_cutoff_m
+
+    if args.projects is None:
+        return _four_sync_stored(args)
+    config = load_config()
+    try:
+        towns = _district_townships(args)
+    except InputError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    if (args.roads is None) != (args.facilities is None):
+        print("错误：--roads 与 --facilities 需同时给出（或都不给，步行规则记为未评估）", file=sys.stderr)
+        return 2
+    try:
+        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
+    except ValueError:
+        print(f"错误：--as-of 应为 YYYY-MM-DD，得到 {args.as_of!r}", file=sys.stderr)
+        return 2
+    try:
+        projects = read_projects(args.projects, township_codes=towns)
+    except ProjectFileError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    print(f"读取 {len(projects)} 个项目（{args.projects.name}），按 {as_of} 检查", flush=True)
+    rules = config.four_sync.rules
+    walks = None
+    walk_rule = next((r for r in rules if r.kind == "walk"), None)
+    if args.roads is not None and walk_rule is not None:
+        args.minutes = walk_rule.minutes
+        try:
+            net, pts = _walk_inputs(args, {"设施": (args.facilities, False)})
+        except InputError as exc:
+            print(f"错误：{exc}", file=sys.stderr)
+            return 2
+        walks = walk_access(net, pts["设施"][1], [(p.lon, p.lat) for p in projects],
+                            cutoff_m=walk_cutoff_m(walk_rule.minutes, args.speed), max_snap_m=args.max_snap_m)
+    _write_four_sync(check_projects(projects, rules, as_of=as_of, default_grace=config.four_sync.grace_days,
+                                    walks=walks), args.out)
+    if walks is None:
+        print("注意：未提供 --roads/--facilities，15分钟步行规则记为“未评估”（不计为合规）")
+    return 0
+
+
+def _cmd_network(args: argparse.Namespace) -> int:
+    """`network check`: the stored district's walking network and where its points join it."""
+    from services import coverage
+
+    found = _stored_ref(args, WALK_KINDS)
+    if found is None:
+        return 2
+    ref, name = found
+    check = coverage.network_check(ref)
+    for line in network_check_lines(check, name, limit=args.list):
+        print(line)
+    return 0
+
+
+def network_check_lines(check, district_name: str, *, limit: int) -> list[str]:
+    """The text of `network check` (also what the tests read)."""
+    import numpy as np
+
+    from services.coverage import SET_ZH, reason_label
+
+    r = check.report
+    out = [f"{district_name} 步行路网：{r.n_nodes:,} 个节点，{r.n_edges:,} 条边，{r.n_components} 个连通片",
+           f"  主网：{r.main_nodes:,} 个节点，{r.main_km:,.1f} km",
+           f"  碎片：{r.fragments} 片（{r.fragment_nodes:,} 个节点，{r.fragment_km:,.2f} km）——仅当 "
+           f"{check.max_snap_m:g} m 内别无道路时作入口",
+           f"  其他独立片：{r.other_pieces}（够大，照常作入口）",
+           f"入口规则（[network.entry]：被避开的边按远 {check.avoid_m:g} m 计，仍可步行通过）："]
+    out += [f"  {u.label_zh}（{u.id}）：{u.edges:,} 条边，{u.km:,.2f} km" for u in r.rules]
+    if not any(u.edges for u in r.rules):
+        out.append("  （本区道路没有这些规则读取的标签，例如不是从 OSM 导入的：规则无处可用）")
+    for moved in r.moved:
+        zh = SET_ZH.get(moved.name, moved.name)
+        out.append(f"入口不是最近边的{zh}：{len(moved.ids):,} / {moved.n_points:,}")
+        if len(moved.ids):
+            added = moved.entry_m - moved.plain_m
+            out.append(f"  入口距离增加：中位 {np.median(added):,.1f} m，最多 {added.max():,.1f} m")
+        order = np.argsort(-(moved.entry_m - moved.plain_m), kind="stable")[:limit]
+        labels = check.labels.get(moved.name, {})
+        for i in order:
+            pid = moved.ids[i]
+            out.append(f"  {zh} {pid} {labels.get(pid, '')}：最近边 {moved.plain_m[i]:,.1f} m"
+                       f"（{reason_label(check, moved.reason[i])}）→ 入口 {moved.entry_m[i]:,.1f} m"
+                       f"（+{moved.entry_m[i] - moved.plain_m[i]:,.1f} m）")
+        if len(moved.ids) > limit:
+            out.append(f"  …… 另有 {len(moved.ids) - limit:,} 个（--list N 列出更多）")
+    return out
+
+
+def register(sub) -> None:
+    """The group's commands on the parser's subcommands."""
+    cov = sub.add_parser(
+            "coverage",
+            help="walking-network coverage of demand points by facilities",
+            description=(
+                "For every demand point, the nearest facility on foot within the cutoff "
+                "(minutes x speed) on the street network, and the straight-line distance for "
+                "comparison. FAC and DEM: GeoJSON points or CSV with id,lon,lat (DEM may have weight)."
+            ),
+        )
+    _walk_arguments(cov, stored=True)
+    cov.add_argument("--out", type=Path, default=None, help="output CSV: files mode, one row per demand point "
+                         "(id,facility_id,network_m,walk_min,covered,straight_m); --district, the page's table by township")
+    cov.add_argument("--district", default=None, help="a stored district (6-digit code): what 15分钟服务圈 shows, on "
+                         "its current data")
+    cov.add_argument("--township", default=None, help="--district: one township's figures (12-digit code)")
+    cov.add_argument("--kinds", default=None, help="--district: facility kind ids, comma-separated (default: the "
+                         "care kinds, as the page)")
+    cov.add_argument("--category", default="elders", help="--district: elder category (elders, age_80_plus, "
+                         "disabled, …)")
+    cov.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    cov.set_defaults(func=_cmd_coverage)
+
+    sit = sub.add_parser(
+            "siting",
+            help="choose new station sites with any siting model (coverage, capacity, walking, equity, budget, curve)",
+            description=(
+                "Existing facilities are kept; new sites are chosen among the candidates. --model: mclp (best --k for "
+                "coverage; the default), lscp (fewest for --target-share), capacitated (best --k served within capacity: "
+                "--capacity for new sites, a capacity column for facilities, a people column for the demand points when "
+                "a point's weight is not its number of elders), pmedian (best --k for the least total walk), "
+                "equity (best --k with township floors from the demand file's township column and rural floors from its "
+                "rural column), budget (most coverage within --budget, candidate file's cost / build columns), curve "
+                "(coverage for k = 1 … --k, the elbow; writes k,share rows). The last line is status=... objective=... "
+                "bound=... sites=... (curve: elbow=... k_max=... share_at_elbow=...)."
+            ),
+        )
+    _walk_arguments(sit, stored=True)
+    sit.add_argument("--district", default=None, help="a stored district (6-digit code): its current care facilities "
+                         "and elders, candidates generated as 优化选址 does (or --candidates)")
+    sit.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    sit.add_argument("--candidates", required=False, type=Path,
+                         help="candidate site points (GeoJSON or CSV id,lon,lat; optional cost, build = new|renovation)")
+    sit.add_argument("--model", choices=["mclp", "lscp", "capacitated", "pmedian", "equity", "budget", "curve"],
+                         default=None, help="the question (default mclp, or lscp with --target-share)")
+    goal = sit.add_mutually_exclusive_group()
+    goal.add_argument("--k", type=int, default=None, help="number of new sites (the curve: up to this many)")
+    goal.add_argument("--target-share", type=float, default=None, help="covered share to reach, e.g. 0.9 (LSCP)")
+    goal.add_argument("--budget", type=float, default=None, help="budget in the candidates' cost unit (budget model)")
+    sit.add_argument("--capacity", type=float, default=None,
+                         help="elders one new site serves (default: the config's capacity of [siting] new_site_kind)")
+    sit.add_argument("--penalty-m", type=float, default=None,
+                         help="p-median: the walk an elder beyond the limit counts at (default: the limit)")
+    sit.add_argument("--maximin", action="store_true", help="equity: raise the lowest township instead of floors")
+    sit.add_argument("--township-floor", type=float, default=None, help="equity: every township's floor (default: config)")
+    sit.add_argument("--rural-floor", type=float, default=None, help="equity: the villages' floor (default: config)")
+    sit.add_argument("--time-limit", type=float, default=60.0, help="solver time limit in seconds (default 60)")
+    sit.add_argument("--method", choices=["exact", "greedy"], default="exact", help="exact (HiGHS) or the fast heuristic")
+    sit.add_argument("--out", required=True, type=Path,
+                         help="output CSV: the chosen candidates id,lon,lat,cost (curve: k and the shares)")
+    sit.set_defaults(func=_cmd_siting)
+
+    fs = sub.add_parser(
+            "four-sync",
+            help="four-synchronous (四同步) checks of residential projects",
+            description=(
+                "Checks every project of the template (CSV or Excel) against the rules in "
+                "config/dashboard.toml [four_sync]. Without --roads and --facilities the walking "
+                "rule is reported as not evaluated, never as passed."
+            ),
+        )
+    fs.add_argument("--projects", type=Path, default=None, help="project template, .csv (UTF-8) or .xlsx; without "
+                        "it, the district's stored projects as 四同步检查 checks them (its roads and facilities, its "
+                        "data date)")
+    fs.add_argument("--roads", type=Path, default=None, help="OSM extract or line file, for the walking rule")
+    fs.add_argument("--facilities", type=Path, default=None, help="elderly-care facility points, for the walking rule")
+    _network_options(fs)
+    fs.add_argument("--as-of", default=None, help="check date YYYY-MM-DD (default today): stages passed by then")
+    fs.add_argument("--out", required=True, type=Path, help="output CSV: name,status,failed_rules,reasons")
+    _district_option(fs)
+    fs.set_defaults(func=_cmd_four_sync)
+
+    net = sub.add_parser("network", help="the stored district's walking network: pieces, entry rules, and the "
+                             "points whose entry point is not their nearest edge")
+    net_sub = net.add_subparsers(dest="action", required=True)
+    chk = net_sub.add_parser("check", help="components, fragments, the edges each entry rule avoids, the points moved "
+                                 "and by how much ([network.entry] of the config)")
+    _district_option(chk)
+    chk.add_argument("--list", type=int, default=20, help="list this many moved points per set, largest move first")
+    chk.set_defaults(func=_cmd_network)

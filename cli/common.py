@@ -1,0 +1,197 @@
+"""Helpers shared by the command groups: a stored district's current data, the walking options, dates."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+
+class InputError(Exception):
+    """A bad input file or argument; the message says what to fix."""
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The password from standard input (its first line): never from the command line, where ps and the shell's
+    history would show it."""
+    if not args.password_stdin:
+        print("错误：用 --password-stdin 从标准输入给出密码（不要写在命令行上）", file=sys.stderr)
+        return None
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _walk_inputs(args: argparse.Namespace, point_files: dict[str, tuple[Path, bool]]):
+    """The network and the snapped point files shared by `coverage` and `siting`.
+
+    ``point_files``: name -> (path, weighted). Returns (net, {name: (table, snapped)}).
+    Progress and unsnapped points go to stdout; bad input raises InputError.
+    """
+    from config import load_config
+    from data.db import PROJECT_ROOT
+    from geo.network import NetworkError, load_network
+    from geo.points import PointFileError, read_points
+    from geo.snapping import snap_points
+    from services.coverage import entry_policy
+
+    if args.minutes <= 0 or args.speed <= 0 or args.max_snap_m <= 0:
+        msg = "--minutes、--speed 和 --max-snap-m 必须为正数 (must be positive)"
+        raise InputError(msg)
+    config = load_config()
+    cache_dir = args.cache_dir or PROJECT_ROOT / config.network.cache_dir
+    try:
+        net = load_network(args.roads, cache_dir=cache_dir,
+                           excluded_highways=frozenset(config.network.osm_excluded_highways),
+                           entry=entry_policy(config))
+        tables = {name: read_points(path, weighted=weighted) for name, (path, weighted) in point_files.items()}
+    except (NetworkError, PointFileError) as exc:
+        raise InputError(str(exc)) from None
+    rep = net.components()
+    print(f"路网：{net.n_nodes:,} 个节点，{net.n_edges:,} 条边，{rep.n_components} 个连通片"
+          f"（最大片占 {rep.largest_share:.1%}，其余 {rep.detached_nodes:,} 个节点）", flush=True)
+    out = {}
+    for name, table in tables.items():
+        snapped = snap_points(net, table.lonlat, table.ids, max_snap_m=args.max_snap_m)
+        if snapped.n_unsnapped:
+            shown = ", ".join(map(str, snapped.unsnapped_ids[:10]))
+            more = " …" if snapped.n_unsnapped > 10 else ""
+            print(f"警告：{snapped.n_unsnapped} 个{name}距路网超过 {args.max_snap_m:g} m，未能吸附：{shown}{more}")
+        out[name] = (table, snapped)
+    return net, out
+
+
+def _stored_ref(args: argparse.Namespace, needs: tuple[str, ...]):
+    """The current versions of ``--district`` (default: the config's) and the district's name, or None after
+    saying what is missing: the district (with the ones there are), or a kind of data (with how to import it)."""
+    from config import load_config
+    from data.db import database_url
+    from services import base
+
+    url = database_url(args.database_url)
+    district = args.district or load_config().app.district_code
+    names = dict(base.district_list(url)[["code", "name"]].itertuples(index=False, name=None))
+    if district not in names:
+        print(f"错误：数据库中没有区县 {district}；现有：{'、'.join(f'{c} {n}' for c, n in names.items()) or '无'}",
+              file=sys.stderr)
+        return None
+    ref = base.current_ref(url, district)
+    missing = [k for k in needs if k not in ref.version_map]
+    if missing:
+        print(f"错误：{base.missing_message(district, missing)}", file=sys.stderr)
+        return None
+    return ref, names[district]
+
+
+WALK_KINDS = ("district", "townships", "facilities", "elders", "roads")  # what a walking analysis reads
+
+
+def _district_townships(args: argparse.Namespace) -> set[str]:
+    """The township codes of --district: from the database when it holds the district, else the official list."""
+    from demo.sources import district_township_codes
+
+    try:
+        ref = _data_ref(args)
+    except InputError:
+        ref = None
+    if ref is not None and "townships" in ref.version_map:
+        from data.db import make_engine, session_factory
+        from data.repository import Repository
+
+        engine = make_engine(ref.url)
+        with session_factory(engine)() as session:
+            codes = set(Repository(session, ref.district, ref.version_map).townships()["code"])
+        engine.dispose()
+        return codes
+    try:
+        return district_township_codes(args.district or _default_district())
+    except ValueError:
+        msg = f"区县 {args.district} 不在数据库中，也不在内置的官方区划代码表中；请先导入它的乡镇（街道）"
+        raise InputError(msg) from None
+
+
+def _data_ref(args: argparse.Namespace):
+    """The current versions of --district in --database-url; InputError naming the districts there."""
+    from data.db import LegacySchemaError, create_schema, database_url, make_engine, session_factory
+    from data.versions import VersionError, data_ref
+
+    url = database_url(args.database_url)
+    engine = make_engine(url)
+    try:
+        create_schema(engine)
+        with session_factory(engine)() as session:
+            return data_ref(session, url, args.district or _default_district())
+    except (VersionError, LegacySchemaError) as exc:
+        raise InputError(str(exc)) from None
+    finally:
+        engine.dispose()
+
+
+def _default_district() -> str:
+    from config import load_config
+
+    return load_config().app.district_code
+
+
+def _district_option(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    p.add_argument("--district", required=required, default=None,
+                   help="6-digit district code" + ("" if required else " (default: [app] district_code of the config)"))
+    p.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+
+
+def _district_township_names(args: argparse.Namespace) -> list[str]:
+    from data.db import make_engine, session_factory
+    from data.repository import Repository
+
+    ref = _data_ref(args)
+    engine = make_engine(ref.url)
+    with session_factory(engine)() as session:
+        names = list(Repository(session, ref.district, ref.version_map).townships()["name"])
+    engine.dispose()
+    return names
+
+
+def _walk_arguments(p: argparse.ArgumentParser, *, stored: bool = False) -> None:
+    need = "" if not stored else " (files mode; without --district)"
+    p.add_argument("--roads", required=not stored, type=Path,
+                   help="OSM extract (.osm.pbf/.osm/.osm.bz2) or lines (.geojson/.gpkg/.shp)" + need)
+    p.add_argument("--facilities", required=not stored, type=Path,
+                   help="existing facility points (GeoJSON or CSV id,lon,lat)" + need)
+    p.add_argument("--demand", required=not stored, type=Path,
+                   help="demand points with optional weight (GeoJSON or CSV)" + need)
+    p.add_argument("--minutes", type=float, default=None,
+                   help="walking time cutoff in minutes (default: [scorecard] walk_minutes of the config, 15)")
+    _network_options(p)
+
+
+def _network_options(p: argparse.ArgumentParser) -> None:
+    """Walking speed, snapping distance and network cache, shared by every command that walks."""
+    p.add_argument("--speed", type=float, default=None,
+                   help="walking speed in m/s (default: [walking] speed_mps of the config, 1.0 for elders)")
+    p.add_argument("--max-snap-m", type=float, default=None,
+                   help="max distance to the network in metres (default: [walking] max_snap_m of the config, 300)")
+    p.add_argument("--cache-dir", type=Path, default=None,
+                   help="folder for built networks (default from config/dashboard.toml: var/cache)")
+
+
+def _date_arg(text: str):
+    """An argparse type: YYYY-MM-DD, or a message naming the form (argparse exits 2 with it)."""
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        msg = f"应为 YYYY-MM-DD 形式的日期，得到 {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _walk_defaults(args: argparse.Namespace) -> None:
+    """The walking options a command was not given, from the configuration the pages use (so a command and a
+    page on the same data agree without repeating its settings)."""
+    if not any(getattr(args, name, 0) is None for name in ("minutes", "speed", "max_snap_m")):
+        return
+    from config import load_config
+
+    config = load_config()
+    for name, value in (("minutes", float(config.scorecard.walk_minutes)), ("speed", config.walking.speed_mps),
+                        ("max_snap_m", config.walking.max_snap_m)):
+        if getattr(args, name, 0) is None:
+            setattr(args, name, value)
