@@ -138,12 +138,12 @@ def register(sub) -> None:
     ua.add_argument("login")
     ua.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
     ua.add_argument("--township", action="append", default=None, help="12-digit township code (township heads; "
-                        "repeat for several)")
+                    "repeat for several)")
     ua.add_argument("--district", default=None, help="6-digit district code the account is limited to")
     ua.add_argument("--name", default=None, help="the person's name as shown in the dashboard")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     ua.add_argument("--oidc-subject", default=None, help="oidc mode: the identity provider's subject (sub) of "
-                        "this person")
+                    "this person")
     users.add_parser("list", help="every account with its roles, state and townships")
     link = users.add_parser("link", help="oidc mode: map an identity provider's subject to an account")
     link.add_argument("login")
@@ -151,41 +151,41 @@ def register(sub) -> None:
     tw = users.add_parser("townships", help="change the townships an account is limited to (see: cli.py townships)")
     tw.add_argument("login")
     tw.add_argument("--township", action="append", default=None, help="12-digit township code (repeat for several; "
-                        "none: not limited)")
+                    "none: not limited)")
     tw.add_argument("--district", default=None, help="6-digit district code the townships must belong to")
     for action, text in (("disable", "stop an account (its sessions end; it stays in the audit trail)"),
-                             ("reset-password", "a new password from standard input; to be changed at next sign-in"),
-                             ("unlock", "clear the failed sign-ins counted for a login (alone and with any address)")):
-            one = users.add_parser(action, help=text)
-            one.add_argument("login")
-            if action == "reset-password":
-                one.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+                         ("reset-password", "a new password from standard input; to be changed at next sign-in"),
+                         ("unlock", "clear the failed sign-ins counted for a login (alone and with any address)")):
+        one = users.add_parser(action, help=text)
+        one.add_argument("login")
+        if action == "reset-password":
+            one.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     for one in users.choices.values():
-            one.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+        one.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     usr.set_defaults(func=_cmd_user)
 
     twp = sub.add_parser("townships", help="list the townships of the current data (code, name, type): the codes "
-                             "an account may be limited to")
+                         "an account may be limited to")
     twp.add_argument("--district", default=None, help="6-digit district code (default: every district)")
     twp.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     twp.set_defaults(func=_cmd_townships)
 
     dbp = sub.add_parser("db", help="PostgreSQL: install the township scope's row-level security (secure) or check "
-                             "the connection (check)")
+                         "the connection (check)")
     dbp.add_argument("action", choices=["secure", "check"])
     dbp.add_argument("--app-role", default="eldercare_app", help="the dashboard's role (secure)")
     dbp.add_argument("--ingest-role", default="eldercare_ingest", help="the ingest service's role (secure)")
     dbp.add_argument("--existing-roles", action="store_true", help="secure: the two roles exist already (made by an "
-                         "administrator): install grants and policies only, read no password (otherwise the owner needs "
-                         "CREATEROLE)")
+                     "administrator): install grants and policies only, read no password (otherwise the owner needs "
+                     "CREATEROLE)")
     dbp.add_argument("--database-url", default=None, help="secure: the tables' owner (with CREATEROLE, or "
-                         "--existing-roles); check: the app's URL")
+                     "--existing-roles); check: the app's URL")
     dbp.set_defaults(func=_cmd_db)
 
     aud = sub.add_parser("audit", help="the audit trail: verify its HMAC chain (exit 1 at the first broken row), or "
-                             "archive the rows older than [audit] retention_days to a file")
+                         "archive the rows older than [audit] retention_days to a file")
     aud.add_argument("action", choices=["verify", "archive"])
     aud.add_argument("--archive", action="append", default=None, metavar="FILE",
-                         help="verify: check these archive files as well")
+                     help="verify: check these archive files as well")
     aud.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     aud.set_defaults(func=_cmd_audit)

@@ -337,129 +337,81 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_network(args: argparse.Namespace) -> int:
-    """`network check`: the stored district's walking network and where its points join it."""
-    from services import coverage
-
-    found = _stored_ref(args, WALK_KINDS)
-    if found is None:
-        return 2
-    ref, name = found
-    check = coverage.network_check(ref)
-    for line in network_check_lines(check, name, limit=args.list):
-        print(line)
-    return 0
-
-
-def network_check_lines(check, district_name: str, *, limit: int) -> list[str]:
-    """The text of `network check` (also what the tests read)."""
-    import numpy as np
-
-    from services.coverage import SET_ZH, reason_label
-
-    r = check.report
-    out = [f"{district_name} 步行路网：{r.n_nodes:,} 个节点，{r.n_edges:,} 条边，{r.n_components} 个连通片",
-           f"  主网：{r.main_nodes:,} 个节点，{r.main_km:,.1f} km",
-           f"  碎片：{r.fragments} 片（{r.fragment_nodes:,} 个节点，{r.fragment_km:,.2f} km）——仅当 "
-           f"{check.max_snap_m:g} m 内别无道路时作入口",
-           f"  其他独立片：{r.other_pieces}（够大，照常作入口）",
-           f"入口规则（[network.entry]：被避开的边按远 {check.avoid_m:g} m 计，仍可步行通过）："]
-    out += [f"  {u.label_zh}（{u.id}）：{u.edges:,} 条边，{u.km:,.2f} km" for u in r.rules]
-    if not any(u.edges for u in r.rules):
-        out.append("  （本区道路没有这些规则读取的标签，例如不是从 OSM 导入的：规则无处可用）")
-    for moved in r.moved:
-        zh = SET_ZH.get(moved.name, moved.name)
-        out.append(f"入口不是最近边的{zh}：{len(moved.ids):,} / {moved.n_points:,}")
-        if len(moved.ids):
-            added = moved.entry_m - moved.plain_m
-            out.append(f"  入口距离增加：中位 {np.median(added):,.1f} m，最多 {added.max():,.1f} m")
-        order = np.argsort(-(moved.entry_m - moved.plain_m), kind="stable")[:limit]
-        labels = check.labels.get(moved.name, {})
-        for i in order:
-            pid = moved.ids[i]
-            out.append(f"  {zh} {pid} {labels.get(pid, '')}：最近边 {moved.plain_m[i]:,.1f} m"
-                       f"（{reason_label(check, moved.reason[i])}）→ 入口 {moved.entry_m[i]:,.1f} m"
-                       f"（+{moved.entry_m[i] - moved.plain_m[i]:,.1f} m）")
-        if len(moved.ids) > limit:
-            out.append(f"  …… 另有 {len(moved.ids) - limit:,} 个（--list N 列出更多）")
-    return out
-
-
 def register(sub) -> None:
     """The group's commands on the parser's subcommands."""
     cov = sub.add_parser(
-            "coverage",
-            help="walking-network coverage of demand points by facilities",
-            description=(
-                "For every demand point, the nearest facility on foot within the cutoff "
-                "(minutes x speed) on the street network, and the straight-line distance for "
-                "comparison. FAC and DEM: GeoJSON points or CSV with id,lon,lat (DEM may have weight)."
-            ),
-        )
+        "coverage",
+        help="walking-network coverage of demand points by facilities",
+        description=(
+            "For every demand point, the nearest facility on foot within the cutoff "
+            "(minutes x speed) on the street network, and the straight-line distance for "
+            "comparison. FAC and DEM: GeoJSON points or CSV with id,lon,lat (DEM may have weight)."
+        ),
+    )
     _walk_arguments(cov, stored=True)
     cov.add_argument("--out", type=Path, default=None, help="output CSV: files mode, one row per demand point "
-                         "(id,facility_id,network_m,walk_min,covered,straight_m); --district, the page's table by township")
+                     "(id,facility_id,network_m,walk_min,covered,straight_m); --district, the page's table by township")
     cov.add_argument("--district", default=None, help="a stored district (6-digit code): what 15分钟服务圈 shows, on "
-                         "its current data")
+                     "its current data")
     cov.add_argument("--township", default=None, help="--district: one township's figures (12-digit code)")
     cov.add_argument("--kinds", default=None, help="--district: facility kind ids, comma-separated (default: the "
-                         "care kinds, as the page)")
+                     "care kinds, as the page)")
     cov.add_argument("--category", default="elders", help="--district: elder category (elders, age_80_plus, "
-                         "disabled, …)")
+                     "disabled, …)")
     cov.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     cov.set_defaults(func=_cmd_coverage)
 
     sit = sub.add_parser(
-            "siting",
-            help="choose new station sites with any siting model (coverage, capacity, walking, equity, budget, curve)",
-            description=(
-                "Existing facilities are kept; new sites are chosen among the candidates. --model: mclp (best --k for "
-                "coverage; the default), lscp (fewest for --target-share), capacitated (best --k served within capacity: "
-                "--capacity for new sites, a capacity column for facilities, a people column for the demand points when "
-                "a point's weight is not its number of elders), pmedian (best --k for the least total walk), "
-                "equity (best --k with township floors from the demand file's township column and rural floors from its "
-                "rural column), budget (most coverage within --budget, candidate file's cost / build columns), curve "
-                "(coverage for k = 1 … --k, the elbow; writes k,share rows). The last line is status=... objective=... "
-                "bound=... sites=... (curve: elbow=... k_max=... share_at_elbow=...)."
-            ),
-        )
+        "siting",
+        help="choose new station sites with any siting model (coverage, capacity, walking, equity, budget, curve)",
+        description=(
+            "Existing facilities are kept; new sites are chosen among the candidates. --model: mclp (best --k for "
+            "coverage; the default), lscp (fewest for --target-share), capacitated (best --k served within capacity: "
+            "--capacity for new sites, a capacity column for facilities, a people column for the demand points when "
+            "a point's weight is not its number of elders), pmedian (best --k for the least total walk), "
+            "equity (best --k with township floors from the demand file's township column and rural floors from its "
+            "rural column), budget (most coverage within --budget, candidate file's cost / build columns), curve "
+            "(coverage for k = 1 … --k, the elbow; writes k,share rows). The last line is status=... objective=... "
+            "bound=... sites=... (curve: elbow=... k_max=... share_at_elbow=...)."
+        ),
+    )
     _walk_arguments(sit, stored=True)
     sit.add_argument("--district", default=None, help="a stored district (6-digit code): its current care facilities "
-                         "and elders, candidates generated as 优化选址 does (or --candidates)")
+                     "and elders, candidates generated as 优化选址 does (or --candidates)")
     sit.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     sit.add_argument("--candidates", required=False, type=Path,
-                         help="candidate site points (GeoJSON or CSV id,lon,lat; optional cost, build = new|renovation)")
+                     help="candidate site points (GeoJSON or CSV id,lon,lat; optional cost, build = new|renovation)")
     sit.add_argument("--model", choices=["mclp", "lscp", "capacitated", "pmedian", "equity", "budget", "curve"],
-                         default=None, help="the question (default mclp, or lscp with --target-share)")
+                     default=None, help="the question (default mclp, or lscp with --target-share)")
     goal = sit.add_mutually_exclusive_group()
     goal.add_argument("--k", type=int, default=None, help="number of new sites (the curve: up to this many)")
     goal.add_argument("--target-share", type=float, default=None, help="covered share to reach, e.g. 0.9 (LSCP)")
     goal.add_argument("--budget", type=float, default=None, help="budget in the candidates' cost unit (budget model)")
     sit.add_argument("--capacity", type=float, default=None,
-                         help="elders one new site serves (default: the config's capacity of [siting] new_site_kind)")
+                     help="elders one new site serves (default: the config's capacity of [siting] new_site_kind)")
     sit.add_argument("--penalty-m", type=float, default=None,
-                         help="p-median: the walk an elder beyond the limit counts at (default: the limit)")
+                     help="p-median: the walk an elder beyond the limit counts at (default: the limit)")
     sit.add_argument("--maximin", action="store_true", help="equity: raise the lowest township instead of floors")
     sit.add_argument("--township-floor", type=float, default=None, help="equity: every township's floor (default: config)")
     sit.add_argument("--rural-floor", type=float, default=None, help="equity: the villages' floor (default: config)")
     sit.add_argument("--time-limit", type=float, default=60.0, help="solver time limit in seconds (default 60)")
     sit.add_argument("--method", choices=["exact", "greedy"], default="exact", help="exact (HiGHS) or the fast heuristic")
     sit.add_argument("--out", required=True, type=Path,
-                         help="output CSV: the chosen candidates id,lon,lat,cost (curve: k and the shares)")
+                     help="output CSV: the chosen candidates id,lon,lat,cost (curve: k and the shares)")
     sit.set_defaults(func=_cmd_siting)
 
     fs = sub.add_parser(
-            "four-sync",
-            help="four-synchronous (四同步) checks of residential projects",
-            description=(
-                "Checks every project of the template (CSV or Excel) against the rules in "
-                "config/dashboard.toml [four_sync]. Without --roads and --facilities the walking "
-                "rule is reported as not evaluated, never as passed."
-            ),
-        )
+        "four-sync",
+        help="four-synchronous (四同步) checks of residential projects",
+        description=(
+            "Checks every project of the template (CSV or Excel) against the rules in "
+            "config/dashboard.toml [four_sync]. Without --roads and --facilities the walking "
+            "rule is reported as not evaluated, never as passed."
+        ),
+    )
     fs.add_argument("--projects", type=Path, default=None, help="project template, .csv (UTF-8) or .xlsx; without "
-                        "it, the district's stored projects as 四同步检查 checks them (its roads and facilities, its "
-                        "data date)")
+                    "it, the district's stored projects as 四同步检查 checks them (its roads and facilities, its "
+                    "data date)")
     fs.add_argument("--roads", type=Path, default=None, help="OSM extract or line file, for the walking rule")
     fs.add_argument("--facilities", type=Path, default=None, help="elderly-care facility points, for the walking rule")
     _network_options(fs)
@@ -468,11 +420,3 @@ def register(sub) -> None:
     _district_option(fs)
     fs.set_defaults(func=_cmd_four_sync)
 
-    net = sub.add_parser("network", help="the stored district's walking network: pieces, entry rules, and the "
-                             "points whose entry point is not their nearest edge")
-    net_sub = net.add_subparsers(dest="action", required=True)
-    chk = net_sub.add_parser("check", help="components, fragments, the edges each entry rule avoids, the points moved "
-                                 "and by how much ([network.entry] of the config)")
-    _district_option(chk)
-    chk.add_argument("--list", type=int, default=20, help="list this many moved points per set, largest move first")
-    chk.set_defaults(func=_cmd_network)

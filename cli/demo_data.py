@@ -42,24 +42,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """The group's commands on the parser's subcommands."""
     demo = sub.add_parser(
-            "demo",
-            help="build the demo district database (idempotent)",
-            description=(
-                "Build the synthetic Jinghai demo district (real outline and official codes, "
-                "synthetic everything else) into the database. A second run with the same seed "
-                "skips the build."
-            ),
-        )
+        "demo",
+        help="build the demo district database (idempotent)",
+        description=(
+            "Build the synthetic Jinghai demo district (real outline and official codes, "
+            "synthetic everything else) into the database. A second run with the same seed "
+            "skips the build."
+        ),
+    )
     demo.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives identical data (default 42)")
     demo.add_argument(
-            "--database-url",
-            default=None,
-            help="SQLAlchemy URL; default $DATABASE_URL, else sqlite:///var/eldercare.db",
-        )
+        "--database-url",
+        default=None,
+        help="SQLAlchemy URL; default $DATABASE_URL, else sqlite:///var/eldercare.db",
+    )
     demo.add_argument("--force", action="store_true", help="rebuild the demo district even if the same demo is present")
     demo.add_argument("--remove", action="store_true",
-                          help="delete the demo district (its data and scenarios); imported districts are never touched")
+                      help="delete the demo district (its data and scenarios); imported districts are never touched")
     demo.add_argument("--remove-accounts", action="store_true",
-                          help="delete the demo accounts only (their sign-in is the published password), keeping the "
-                          "demo district")
+                      help="delete the demo accounts only (their sign-in is the published password), keeping the "
+                      "demo district")
     demo.set_defaults(func=_cmd_demo)

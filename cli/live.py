@@ -65,25 +65,25 @@ def _cmd_token(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """The group's commands on the parser's subcommands."""
     ing = sub.add_parser(
-            "ingest",
-            help="run the live ingest service (heartbeats, events, alerts; HTTP API)",
-            description=("The single writer of the live tables: POST /v1/heartbeats and /v1/events with a "
-                         "station's bearer token; GET /v1/stations/status and /v1/alerts with a reader token. "
-                         "OpenAPI docs at /docs. Database: $DATABASE_URL, else the embedded SQLite file."),
-        )
+        "ingest",
+        help="run the live ingest service (heartbeats, events, alerts; HTTP API)",
+        description=("The single writer of the live tables: POST /v1/heartbeats and /v1/events with a "
+                     "station's bearer token; GET /v1/stations/status and /v1/alerts with a reader token. "
+                     "OpenAPI docs at /docs. Database: $DATABASE_URL, else the embedded SQLite file."),
+    )
     ing.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     ing.add_argument("--port", type=int, default=8700, help="port (default 8700)")
     ing.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
     ing.set_defaults(func=_cmd_ingest)
 
     sim = sub.add_parser(
-            "simulate",
-            help="post realistic live traffic for the demo stations through the ingest API",
-            description=("Heartbeats and events for every operating station (live.station_kinds) through the real "
-                         "HTTP API of `python cli.py ingest`: opening hours, occasional SOS and falls, 12349 tickets, "
-                         "a silent station, an over-capacity station, a burst with re-sent events. Issues its own "
-                         "station tokens and revokes them when it stops."),
-        )
+        "simulate",
+        help="post realistic live traffic for the demo stations through the ingest API",
+        description=("Heartbeats and events for every operating station (live.station_kinds) through the real "
+                     "HTTP API of `python cli.py ingest`: opening hours, occasional SOS and falls, 12349 tickets, "
+                     "a silent station, an over-capacity station, a burst with re-sent events. Issues its own "
+                     "station tokens and revokes them when it stops."),
+    )
     sim.add_argument("--rate", type=float, default=2.0, help="events per second (default 2)")
     sim.add_argument("--duration", type=float, default=0, help="seconds to run (default 0: until Ctrl-C)")
     sim.add_argument("--heartbeat-s", type=float, default=30, help="seconds between a station's heartbeats")

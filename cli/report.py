@@ -46,15 +46,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     """The group's commands on the parser's subcommands."""
     rep = sub.add_parser("report", help="export the report of the district or one township (PDF, HTML map, Excel, GIS)",
-                             description="Scheduled exports: the same report as the 报告导出 page.")
+                         description="Scheduled exports: the same report as the 报告导出 page.")
     rep.add_argument("--township", default=None, help="township code (12 digits); default: the whole district")
     rep.add_argument("--scenario", type=int, default=None, help="scenario id: add its before/after section")
     rep.add_argument("--format", required=True, choices=["pdf", "html", "xlsx", "gpkg", "geojson"],
-                         help="pdf: A4 report; html: offline interactive map; xlsx: the tables; gpkg / geojson: the layers")
+                     help="pdf: A4 report; html: offline interactive map; xlsx: the tables; gpkg / geojson: the layers")
     rep.add_argument("--sections", default=None,
-                         help="comma-separated: map,scorecard,coverage,gaps,four_sync,scenario (default: all)")
+                     help="comma-separated: map,scorecard,coverage,gaps,four_sync,scenario (default: all)")
     rep.add_argument("--since", type=_date_arg, default=None,
-                         help="YYYY-MM-DD: add 与基期对比, every target then (the data as it stood that day) and now")
+                     help="YYYY-MM-DD: add 与基期对比, every target then (the data as it stood that day) and now")
     rep.add_argument("--out", required=True, help="file to write")
     _district_option(rep)
     rep.set_defaults(func=_cmd_report)
