@@ -9,41 +9,30 @@ from cli.common import _district_option
 
 
 def _cmd_districts(args: argparse.Namespace) -> int:
-    from data.db import create_schema, database_url, make_engine, session_factory
-    from data.models import KIND_ZH
-    from data.versions import current_versions, districts, versions
+    from services.data_admin import district_summaries
+    from services.engine import KIND_ZH, database_url
 
-    engine = make_engine(database_url(args.database_url))
-    create_schema(engine)
-    with session_factory(engine)() as session:
-        listing = districts(session)
-        if listing.empty:
-            print("数据库中还没有区县（no districts）。运行 `python cli.py demo` 或 `python cli.py import district …`。")
-            return 0
-        for d in listing.itertuples():
-            table = versions(session, d.code)
-            cur = table[table["current"]].set_index("kind")
-            parts = [f"{KIND_ZH[k]} v{cur.loc[k, 'id']}（{cur.loc[k, 'data_date']}，{cur.loc[k, 'rows']:,} 行）"
-                     for k in KIND_ZH if k in cur.index]
-            missing = [KIND_ZH[k] for k in KIND_ZH if k not in current_versions(session, d.code)]
-            print(f"{d.code} {d.name}{'（演示）' if d.is_demo else ''}：" + "；".join(parts)
-                  + (f"；缺：{'、'.join(missing)}" if missing else ""))
+    listing = district_summaries(database_url(args.database_url))
+    if not listing:
+        print("数据库中还没有区县（no districts）。运行 `python cli.py demo` 或 `python cli.py import district …`。")
+        return 0
+    for d in listing:
+        parts = [f"{KIND_ZH[k]} v{vid}（{date}，{rows:,} 行）" for k, vid, date, rows in d.current]
+        missing = [KIND_ZH[k] for k in d.missing]
+        print(f"{d.code} {d.name}{'（演示）' if d.is_demo else ''}：" + "；".join(parts)
+              + (f"；缺：{'、'.join(missing)}" if missing else ""))
     return 0
 
 
 def _cmd_versions(args: argparse.Namespace) -> int:
-    from data.db import create_schema, database_url, make_engine, session_factory
-    from data.versions import VersionError, get_district, versions
+    from services.data_admin import VersionError, district_versions
+    from services.engine import database_url
 
-    engine = make_engine(database_url(args.database_url))
-    create_schema(engine)
-    with session_factory(engine)() as session:
-        try:
-            get_district(session, args.district)
-            table = versions(session, args.district, args.kind)
-        except VersionError as exc:
-            print(f"错误：{exc}", file=sys.stderr)
-            return 2
+    try:
+        table = district_versions(database_url(args.database_url), args.district, args.kind)
+    except VersionError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
     if table.empty:
         print(f"{args.district} 还没有导入过数据版本")
         return 0
@@ -55,27 +44,22 @@ def _cmd_versions(args: argparse.Namespace) -> int:
 
 
 def _cmd_rollback(args: argparse.Namespace) -> int:
-    from data.db import create_schema, database_url, make_engine, session_factory
-    from data.models import KIND_ZH
-    from data.versions import VersionError, rollback, version_rows
+    from services.data_admin import VersionError, rollback_as_os_user
+    from services.engine import KIND_ZH, database_url
 
-    engine = make_engine(database_url(args.database_url))
-    create_schema(engine)
     try:
-        with session_factory(engine).begin() as session:
-            was, now = rollback(session, args.district, args.kind)
-            v = version_rows(session, now)
-            print(f"{args.district} {KIND_ZH[args.kind]}：当前版本由 v{was} 回退为 v{now}"
-                  f"（数据日期 {v.data_date}，{v.row_count:,} 行，来源 {v.source_name}）")
+        was, now, v = rollback_as_os_user(database_url(args.database_url), args.district, args.kind)
     except VersionError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
+    print(f"{args.district} {KIND_ZH[args.kind]}：当前版本由 v{was} 回退为 v{now}"
+          f"（数据日期 {v.data_date}，{v.row_count:,} 行，来源 {v.source_name}）")
     return 0
 
 
 def register(sub) -> None:
     """The group's commands on the parser's subcommands."""
-    from data.models import DATA_KINDS
+    from services.engine import DATA_KINDS
 
     dis = sub.add_parser("districts", help="list the districts in the database with their current data versions")
     dis.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")

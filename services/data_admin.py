@@ -493,3 +493,50 @@ def entry_view(url: str, district: str) -> EntryView | str:
             "entry_lon", "entry_lat"]
     moved = pd.DataFrame(rows, columns=cols).sort_values("增加（m）", ascending=False, kind="stable")
     return EntryView(check, rules, moved.reset_index(drop=True), labels)
+
+
+# ---- the command line's district and version listings ------------------------------------------------------
+
+@dataclass(frozen=True)
+class DistrictSummary:
+    code: str
+    name: str
+    is_demo: bool
+    current: list[tuple[str, int, object, int]]  # (kind, version id, data date, rows) of each current version
+    missing: list[str]  # kinds never imported
+
+
+def district_summaries(url: str) -> list[DistrictSummary]:
+    """Every district in the database with its current versions and the kinds it lacks (`cli.py districts`)."""
+    from data.db import create_schema
+    from data.versions import current_versions, districts
+
+    engine = get_engine(url)
+    create_schema(engine)
+    out = []
+    with session_factory(engine)() as session:
+        for d in districts(session).itertuples():
+            table = versions(session, d.code)
+            cur = table[table["current"]].set_index("kind")
+            have = current_versions(session, d.code)
+            out.append(DistrictSummary(
+                d.code, d.name, bool(d.is_demo),
+                [(k, int(cur.loc[k, "id"]), cur.loc[k, "data_date"], int(cur.loc[k, "rows"])) for k in KIND_ZH
+                 if k in cur.index],
+                [k for k in KIND_ZH if k not in have]))
+    return out
+
+
+def district_versions(url: str, district: str, kind: str | None = None) -> pd.DataFrame:
+    """A district's versions, newest first (`cli.py versions`); VersionError for an unknown district."""
+    with session_factory(get_engine(url))() as session:
+        get_district(session, district)
+        return versions(session, district, kind)
+
+
+def rollback_as_os_user(url: str, district: str, kind: str):
+    """`cli.py rollback`: the previous version of ``kind`` current again, audited as the OS user; (was, now, the
+    new current version's record). VersionError when there is none to go back to."""
+    with session_factory(get_engine(url)).begin() as session:
+        was, now = rollback(session, district, kind)
+        return was, now, version_rows(session, now)

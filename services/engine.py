@@ -10,6 +10,7 @@ from data.db import (  # noqa: F401  (database_url: the pages, routes and comman
     make_engine,
     session_factory,
 )
+from data.models import DATA_KINDS, KIND_ZH  # noqa: F401  (light: the command line's parser reads them here)
 from services.cache import memo
 
 
