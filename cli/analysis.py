@@ -290,7 +290,6 @@ def _four_sync_stored(args: argparse.Namespace) -> int:
 
 
 def _cmd_four_sync(args: argparse.Namespace) -> int:
-
     from config import load_config
     from imports.projects import ProjectFileError, read_projects
     from planning.four_sync import check_projects, walk_access

@@ -10,20 +10,20 @@ import time
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
-    from data.db import database_url, make_engine
-    from demo.loader import DatabaseNotEmptyError, install_demo, remove_demo, remove_demo_accounts
+    from services import demo_district
+    from services.engine import database_url
 
     started = time.perf_counter()
+    url = database_url(args.database_url)
     try:
-        engine = make_engine(database_url(args.database_url))
         if args.remove:
-            print(remove_demo(engine))
+            print(demo_district.remove(url))
             return 0
         if args.remove_accounts:
-            print(remove_demo_accounts(engine))
+            print(demo_district.remove_accounts(url))
             return 0
-        result = install_demo(engine, seed=args.seed, force=args.force, progress=lambda m: print(m, flush=True))
-    except (DatabaseNotEmptyError, ValueError) as exc:
+        result = demo_district.install(url, seed=args.seed, force=args.force, progress=lambda m: print(m, flush=True))
+    except (demo_district.DatabaseNotEmptyError, ValueError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     except OperationalError as exc:

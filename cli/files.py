@@ -11,10 +11,8 @@ from cli.common import InputError, _district_township_names
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-
-    from config import load_config
-    from data.db import database_url, make_engine
-    from imports.store import ImportOptions, ImportRefused, run_import
+    from services.data_admin import ImportOptions, ImportRefused, import_file
+    from services.engine import database_url
 
     district = args.code if args.kind == "district" else args.district
     if not district or not district.isdigit() or len(district) != 6:
@@ -29,10 +27,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
     options = ImportOptions(crs=args.crs, encoding=args.encoding, sheet=args.sheet, layer=args.layer,
                             mapping=args.mapping, data_date=data_date, dry_run=args.dry_run,
                             name=getattr(args, "name", None), margin_m=getattr(args, "margin_m", None))
-    engine = make_engine(database_url(args.database_url))
     try:
-        result = run_import(engine, district, args.kind, args.file, load_config(), options,
-                            progress=lambda m: print(m, flush=True))
+        result = import_file(database_url(args.database_url), district, args.kind, args.file, options,
+                             progress=lambda m: print(m, flush=True))
     except ImportRefused as exc:
         prepared = exc.prepared
         if prepared is not None:
@@ -40,8 +37,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
                 print(p.line(), file=sys.stderr)
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    finally:
-        engine.dispose()
     for p in result.prepared.warnings:
         print(p.line())
     if result.by_township:

@@ -540,3 +540,16 @@ def rollback_as_os_user(url: str, district: str, kind: str):
     with session_factory(get_engine(url)).begin() as session:
         was, now = rollback(session, district, kind)
         return was, now, version_rows(session, now)
+
+
+def import_file(url: str, district: str, kind: str, path: Path, options: ImportOptions, *,
+                progress: Callable[[str], None]) -> ImportResult:
+    """`cli.py import`: one file as a new version (or a dry run), as the OS user; ImportRefused lists every
+    problem and stores nothing."""
+    from data.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return run_import(engine, district, kind, path, get_config(), options, progress=progress)
+    finally:
+        engine.dispose()

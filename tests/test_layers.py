@@ -106,8 +106,7 @@ ALLOWED = {
 AGAINST_THE_FLOW = {
     ("cli/__init__.py", "data"), ("cli/accounts.py", "data"), ("cli/analysis.py", "geo"),
     ("cli/analysis.py", "imports"), ("cli/analysis.py", "planning"), ("cli/common.py", "data"),
-    ("cli/common.py", "demo"), ("cli/common.py", "geo"), ("cli/demo_data.py", "data"), ("cli/demo_data.py", "demo"),
-    ("cli/files.py", "data"), ("cli/files.py", "imports"), ("cli/live.py", "data"), ("cli/live.py", "ingest"),
+    ("cli/common.py", "demo"), ("cli/common.py", "geo"), ("cli/live.py", "data"), ("cli/live.py", "ingest"),
 }
 
 
