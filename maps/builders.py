@@ -552,23 +552,59 @@ def _street_detail(layers) -> bool:
     return layers.street_detail if layers.street_detail is not None else bool(layers.selected_township)
 
 
+STREET_ZOOM = 15  # Leaflet zoom from which side streets are drawn on a map of a whole (large) district
+MAX_LANES_SENT = 30_000  # a district with more lane lines leaves them to its townships' maps (payload)
+
+
+class _FromZoom(MacroElement):
+    """One layer of a group shown only from ``zoom`` in: side streets appear at street zoom and leave when the
+    user zooms out (the group's own switch in the layer control still hides all of it)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map, group, layer, zoom) {
+          function show() {
+            if (map.getZoom() >= zoom) { if (!group.hasLayer(layer)) { group.addLayer(layer); } }
+            else if (group.hasLayer(layer)) { group.removeLayer(layer); }
+          }
+          map.on('zoomend', show);
+          show();
+        })({{ this.map.get_name() }}, {{ this.group.get_name() }}, {{ this.layer.get_name() }}, {{ this.zoom }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, map_: folium.Map, group, layer, zoom: int) -> None:
+        super().__init__()
+        self.map, self.group, self.layer, self.zoom = map_, group, layer, int(zoom)
+
+
 def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, basemap: Basemap, *, detailed: bool) -> None:
+    """The road network by class; lanes and footways at every zoom when ``detailed`` (a township, a town
+    centre), else from STREET_ZOOM in (at most MAX_LANES_SENT of them)."""
     if roads is None or roads.empty:
         return
     roads = _shift(roads, basemap)
     fg = folium.FeatureGroup(name="道路网", show=True)
     tolerance = 0.00003 if detailed else 0.0001  # degrees: ~3 m / ~9 m
+    from_zoom = []
     for road_class, style in _ROAD_STYLE.items():
         part = roads[roads["road_class"] == road_class]
-        if part.empty or (road_class == "lane" and not detailed):
-            continue  # village lanes only read at township zoom
+        later = road_class == "lane" and not detailed
+        if part.empty or (later and len(part) > MAX_LANES_SENT):
+            continue
         merged = shapely.multilinestrings(_round(shapely.simplify(part.geometry.values, tolerance)))
-        folium.GeoJson(
+        layer = folium.GeoJson(
             merged.__geo_interface__,
             style_function=lambda _f, s=style: {**s, "opacity": 0.9},
             interactive=False,
         ).add_to(fg)
+        if later:
+            from_zoom.append(layer)
     fg.add_to(m)
+    for layer in from_zoom:
+        _FromZoom(m, fg, layer, STREET_ZOOM).add_to(m)
 
 
 def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, name: str, tooltip: str,

@@ -100,6 +100,14 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     nav = page.locator("[data-testid='stSidebarNav']")
     assert nav.count() == 0 or "app" not in nav.inner_text().split(), "legacy pages/ navigation leaked in"
     assert page.locator(MAP_IFRAME).bounding_box()["width"] > 900  # wide layout
+    # side streets (road class "lane", drawn #bdbdbd) appear at street zoom and leave when zoomed out (issue 27)
+    inner = page.locator(MAP_IFRAME).element_handle().content_frame()
+    lanes = "() => { let n = 0; window.map.eachLayer(l => { if (l.options && l.options.color === '#bdbdbd') n++; }); return n; }"
+    assert inner.evaluate(lanes) == 0  # the whole district
+    inner.evaluate("() => { window.map.setView(window.map.getCenter(), 16, {animate: false}); }")
+    inner.wait_for_function(f"({lanes})() > 0", polling=200, timeout=30_000)  # an interval: rAF may not tick here
+    inner.evaluate("() => { window.map.setZoom(12, {animate: false}); }")
+    inner.wait_for_function(f"({lanes})() === 0", polling=200, timeout=30_000)
     assert errors == []
     assert foreign == []  # nothing was even requested from another host
     page.close()
