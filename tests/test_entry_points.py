@@ -508,7 +508,10 @@ def test_a_small_districts_coverage_map_has_hundreds_of_hexagons_not_a_handful(d
 @needs_shared
 def test_a_town_centre_district_is_drawn_with_its_side_streets(district, helsinki, demo_db_url):
     """Issue 27, item 2: a 1.6 km² district is at street zoom on every map: its footways and paths (road class
-    "lane") are drawn without picking a township; 静海区 (1,476 km²) keeps them for a township's map."""
+    "lane") are drawn at every zoom without picking a township; a large district's map shows them from street zoom
+    (the browser test on 一张图 zooms in and out)."""
+    import folium
+
     from maps.builders import MapLayers, build_overview_map
     from services import base
     from tests.conftest import demo_ref
@@ -521,15 +524,35 @@ def test_a_town_centre_district_is_drawn_with_its_side_streets(district, helsink
     lanes = roads[roads["road_class"] == "lane"]
     assert len(lanes) > 0.3 * len(roads)  # OSM footways, paths, steps: most of a city centre's walkable ways
 
-    def drawn_lane_vertices(detail: bool) -> int:
+    def lane_vertices(detail: bool) -> tuple[int, int]:
+        """(vertices drawn at every zoom, vertices shown from street zoom only) of the map's road lines."""
+        from maps.builders import _FromZoom
+
         fmap = build_overview_map(MapLayers(district=layers.district, townships=layers.townships,
                                             facilities=layers.facilities.iloc[:0], roads=roads, street_detail=detail),
                                   config=load_config(), basemap_id="none")
-        geoms = [f.get("geometry") or {} for d in _geojson_layers(fmap).values() for f in d.get("features", [d])]
-        return sum(len(line) for g in geoms if g.get("type") == "MultiLineString" for line in g["coordinates"])
+        later = {id(c.layer) for c in fmap._children.values() if isinstance(c, _FromZoom)}
+        always = from_zoom = 0
+        todo = [fmap]
+        while todo:
+            item = todo.pop()
+            todo += list(item._children.values())
+            if isinstance(item, folium.GeoJson) and item.data.get("features"):
+                g = item.data["features"][0].get("geometry") or {}
+                if g.get("type") == "MultiLineString":
+                    n = sum(len(line) for line in g["coordinates"])
+                    if id(item) in later:
+                        from_zoom += n
+                    else:
+                        always += n
+        return always, from_zoom
 
-    # with street detail, every lane is drawn too (simplified: at least their end points)
-    assert drawn_lane_vertices(True) - drawn_lane_vertices(False) >= 2 * len(lanes)
+    # a town centre: every lane at every zoom (simplified: at least their end points); a large district's map
+    # would send the same lanes to be shown from street zoom in
+    always, later = lane_vertices(True)
+    assert later == 0 and always >= 2 * len(lanes)
+    always_coarse, later_coarse = lane_vertices(False)
+    assert later_coarse >= 2 * len(lanes) and always_coarse < always
 
 
 def test_a_rule_on_a_tag_the_import_does_not_keep_is_refused_naming_it(tmp_path):
