@@ -1,4 +1,4 @@
-"""The analyses of the pages on the command line: walking coverage, siting, four-synchronous checks, the network check."""
+"""The analyses of the pages on the command line: walking coverage, siting, four-synchronous checks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A district's data: districts, dated versions, rollback, imports, blank templates."""
+"""A district's data: the districts in the database, their dated versions, rollback."""
 
 from __future__ import annotations
 
