@@ -29,19 +29,9 @@ OWNER_COMMANDS = ("db", "audit", "ingest", "simulate", "user")
 
 def _owner_sees_nothing(args: argparse.Namespace) -> str | None:
     """Why this command would run blind (the owner's connection to a secured database), or None."""
-    url = getattr(args, "database_url", None)
-    from data.db import database_url, make_engine
+    from services.engine import database_url, owner_problem
 
-    url = database_url(url)
-    if not url.startswith("postgresql"):
-        return None
-    from data import rls
-
-    engine = make_engine(url)
-    try:
-        return rls.visibility_problem(engine)
-    finally:
-        engine.dispose()
+    return owner_problem(database_url(getattr(args, "database_url", None)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,8 +9,8 @@ import sys
 def _cmd_ingest(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from data.db import database_url
     from ingest.app import create_app
+    from services.engine import database_url
 
     url = database_url(args.database_url)
     print(f"实时数据接入服务：http://{args.host}:{args.port}  （接口文档 /docs；数据库 {url.split('@')[-1]}）", flush=True)
@@ -20,8 +20,8 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from config import load_config
-    from data.db import create_schema, database_url, make_engine, session_factory
     from ingest.simulator import SimulatorError, issue_tokens, load_stations, revoke_tokens, run
+    from services.engine import create_schema, database_url, make_engine, session_factory
 
     if args.rate <= 0 or args.duration < 0:
         print("错误：--rate 须大于 0，--duration 不能为负（0 表示一直运行）", file=sys.stderr)
@@ -48,9 +48,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 def _cmd_token(args: argparse.Namespace) -> int:
     """A station's (or a reading system's) ingest token, issued and audited as on the 数据管理 page."""
-    from data.db import create_schema, database_url, make_engine
     from services import tokens
     from services.access import Caller
+    from services.engine import create_schema, database_url, make_engine
 
     url = database_url(args.database_url)
     create_schema(make_engine(url))

@@ -56,3 +56,17 @@ def ingest_engines(url: str):
     create_schema(writer)
     return writer, reader, session_factory(writer), session_factory(reader)
 
+
+def owner_problem(url: str) -> str | None:
+    """Why a command would run blind on this database (the tables' owner connecting to a secured PostgreSQL
+    database: row-level security hides every district from it), or None."""
+    if not url.startswith("postgresql"):
+        return None
+    from data import rls
+
+    engine = make_engine(url)
+    try:
+        return rls.visibility_problem(engine)
+    finally:
+        engine.dispose()
+

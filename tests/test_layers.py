@@ -98,15 +98,14 @@ ALLOWED = {
     "maps": {"config", "geo"}, "reports": {"config", "geo", "maps", "services"}, "web": {"config", "services"},
     "dashboard": {"config", "maps", "reports", "services", "web"},
     "pages": {"config", "dashboard", "maps", "reports", "services"},
-    "ingest": {"config", "services"}, "cli": {"config", "reports", "services"},
+    "ingest": {"config", "services"}, "cli": {"config", "ingest", "reports", "services"},  # cli starts the ingest service
     "app": {"config", "dashboard", "services"}, "server": {"config", "dashboard", "services", "web"},
 }
 # Imports against the direction that the house still has (issue 28 removes them, one slice at a time): a new one
 # fails the test, and so does one of these once it is gone (take it off the list).
 AGAINST_THE_FLOW = {
-    ("cli/__init__.py", "data"), ("cli/accounts.py", "data"), ("cli/analysis.py", "geo"),
-    ("cli/analysis.py", "imports"), ("cli/analysis.py", "planning"), ("cli/common.py", "data"),
-    ("cli/common.py", "demo"), ("cli/common.py", "geo"), ("cli/live.py", "data"), ("cli/live.py", "ingest"),
+    ("cli/accounts.py", "data"), ("cli/analysis.py", "geo"), ("cli/analysis.py", "imports"),
+    ("cli/analysis.py", "planning"), ("cli/common.py", "data"), ("cli/common.py", "demo"), ("cli/common.py", "geo"),
 }
 
 
