@@ -28,11 +28,11 @@ def _walk_inputs(args: argparse.Namespace, point_files: dict[str, tuple[Path, bo
     Progress and unsnapped points go to stdout; bad input raises InputError.
     """
     from config import load_config
-    from data.db import PROJECT_ROOT
     from geo.network import NetworkError, load_network
     from geo.points import PointFileError, read_points
     from geo.snapping import snap_points
     from services.coverage import entry_policy
+    from services.engine import PROJECT_ROOT
 
     if args.minutes <= 0 or args.speed <= 0 or args.max_snap_m <= 0:
         msg = "--minutes、--speed 和 --max-snap-m 必须为正数 (must be positive)"
@@ -64,8 +64,8 @@ def _stored_ref(args: argparse.Namespace, needs: tuple[str, ...]):
     """The current versions of ``--district`` (default: the config's) and the district's name, or None after
     saying what is missing: the district (with the ones there are), or a kind of data (with how to import it)."""
     from config import load_config
-    from data.db import database_url
     from services import base
+    from services.engine import database_url
 
     url = database_url(args.database_url)
     district = args.district or load_config().app.district_code
@@ -87,23 +87,17 @@ WALK_KINDS = ("district", "townships", "facilities", "elders", "roads")  # what 
 
 def _district_townships(args: argparse.Namespace) -> set[str]:
     """The township codes of --district: from the database when it holds the district, else the official list."""
-    from demo.sources import district_township_codes
+    from services.data_admin import township_names
+    from services.demo_district import official_township_codes
 
     try:
         ref = _data_ref(args)
     except InputError:
         ref = None
     if ref is not None and "townships" in ref.version_map:
-        from data.db import make_engine, session_factory
-        from data.repository import Repository
-
-        engine = make_engine(ref.url)
-        with session_factory(engine)() as session:
-            codes = set(Repository(session, ref.district, ref.version_map).townships()["code"])
-        engine.dispose()
-        return codes
+        return set(township_names(ref.url, ref.district))
     try:
-        return district_township_codes(args.district or _default_district())
+        return official_township_codes(args.district or _default_district())
     except ValueError:
         msg = f"区县 {args.district} 不在数据库中，也不在内置的官方区划代码表中；请先导入它的乡镇（街道）"
         raise InputError(msg) from None
@@ -111,19 +105,13 @@ def _district_townships(args: argparse.Namespace) -> set[str]:
 
 def _data_ref(args: argparse.Namespace):
     """The current versions of --district in --database-url; InputError naming the districts there."""
-    from data.db import LegacySchemaError, create_schema, database_url, make_engine, session_factory
-    from data.versions import VersionError, data_ref
+    from services.base import current_ref
+    from services.engine import LegacySchemaError, VersionError, database_url
 
-    url = database_url(args.database_url)
-    engine = make_engine(url)
     try:
-        create_schema(engine)
-        with session_factory(engine)() as session:
-            return data_ref(session, url, args.district or _default_district())
+        return current_ref(database_url(args.database_url), args.district or _default_district())
     except (VersionError, LegacySchemaError) as exc:
         raise InputError(str(exc)) from None
-    finally:
-        engine.dispose()
 
 
 def _default_district() -> str:
@@ -139,15 +127,10 @@ def _district_option(p: argparse.ArgumentParser, *, required: bool = False) -> N
 
 
 def _district_township_names(args: argparse.Namespace) -> list[str]:
-    from data.db import make_engine, session_factory
-    from data.repository import Repository
+    from services.data_admin import township_names
 
     ref = _data_ref(args)
-    engine = make_engine(ref.url)
-    with session_factory(engine)() as session:
-        names = list(Repository(session, ref.district, ref.version_map).townships()["name"])
-    engine.dispose()
-    return names
+    return list(township_names(ref.url, ref.district).values())
 
 
 def _walk_arguments(p: argparse.ArgumentParser, *, stored: bool = False) -> None:

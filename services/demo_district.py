@@ -33,3 +33,11 @@ def remove_accounts(url: str) -> str:
         return remove_demo_accounts(engine)
     finally:
         engine.dispose()
+
+
+def official_township_codes(district_code: str) -> set[str]:
+    """A district's official township (street) codes from the bundled 2023 code list (ValueError: not in it)."""
+    from demo.sources import district_township_codes
+
+    return district_township_codes(district_code)
+

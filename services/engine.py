@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from config import DashboardConfig, load_config
-from data.db import (  # noqa: F401  (database_url: the pages, routes and commands read it here)
+from data.db import (  # noqa: F401  (database_url, PROJECT_ROOT, LegacySchemaError: read here by pages and commands)
+    PROJECT_ROOT,
+    LegacySchemaError,
     create_schema,
     database_url,
     make_engine,
     session_factory,
 )
 from data.models import DATA_KINDS, KIND_ZH  # noqa: F401  (light: the command line's parser reads them here)
+from data.versions import VersionError  # noqa: F401
 from services.cache import memo
 
 
