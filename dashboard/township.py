@@ -9,9 +9,8 @@ import streamlit as st
 from dashboard.components import TOWNSHIP_QUERY, follow_township_link
 from dashboard.i18n import pick
 from dashboard.state import MAP_TOWNSHIP
+from maps.vocabulary import FACILITY_STATUS_ZH
 from services.base import get_config
-
-STATUS_ZH = {"operating": "运营", "suspended": "暂停", "planned": "规划", "building": "在建"}
 
 
 def pick_township(names: dict[str, str]) -> str:
@@ -41,7 +40,7 @@ def stations_table(facilities: gpd.GeoDataFrame, new: frozenset[str] | None = No
         **marks,
         pick("名称", "Name"): f["name"],
         pick("类型", "Kind"): [pick(kinds[k].name_zh, kinds[k].name_en) for k in f["kind_id"]],
-        pick("状态", "Status"): [STATUS_ZH.get(s, s) for s in f["status"]],
+        pick("状态", "Status"): [FACILITY_STATUS_ZH.get(s, s) for s in f["status"]],
         pick("床位", "Beds"): f["beds_total"],
         pick("护理型床位", "Care beds"): f["beds_care"],
         pick("工作人员", "Staff"): f["staff_total"],

@@ -30,16 +30,16 @@ from jinja2 import Template
 from config import Basemap, DashboardConfig
 from geo.crs import gcj02_to_wgs84, geom_to_gcj02
 from geo.density import uncovered_share
+from maps.vocabulary import (  # noqa: F401  (SHARE_CLASSES: read here by the static report maps too)
+    DENSITY_COLOURS,
+    FACILITY_STATUS_ZH,
+    PROJECT_STATUS_ZH,
+    ROAD_STYLE,
+    SHARE_CLASSES,
+)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-_ROAD_STYLE = {
-    "arterial": {"color": "#8d6e63", "weight": 2.6},
-    "connector": {"color": "#a1887f", "weight": 1.4},
-    "street": {"color": "#9e9e9e", "weight": 1.0},
-    "lane": {"color": "#bdbdbd", "weight": 0.7},
-}
-DENSITY_COLOURS = ("#fff5eb", "#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603")
 
 _CSS = """
 <style>
@@ -493,9 +493,6 @@ def facility_popup_html(row, kind_name: str, level_name: str, status_label: str)
     return f'<table class="fac-popup"><tr><th colspan="2">{esc(row["name"])}</th></tr>{body}</table>'
 
 
-STATUS_LABELS = {"operating": "运营中", "suspended": "暂停", "planned": "规划中", "building": "建设中"}
-
-
 PAPER_PANE = "eomPaper"  # beneath the overlay pane (400), above the tiles (200)
 
 
@@ -589,7 +586,7 @@ def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, basemap: Basemap, *, detai
     fg = folium.FeatureGroup(name="道路网", show=True)
     tolerance = 0.00003 if detailed else 0.0001  # degrees: ~3 m / ~9 m
     from_zoom = []
-    for road_class, style in _ROAD_STYLE.items():
+    for road_class, style in ROAD_STYLE.items():
         part = roads[roads["road_class"] == road_class]
         later = road_class == "lane" and not detailed
         if part.empty or (later and len(part) > MAX_LANES_SENT):
@@ -639,8 +636,6 @@ def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, na
 
 # elder hexagons by the share of their elders the walk does not reach: (upper bound, colour, label); the first
 # class is "all reached". The report's static map uses the same classes (reports/static_map.py).
-SHARE_CLASSES = ((0.0, "#a5d6a7", "全部步行可达"), (0.25, "#fee0d2", "未覆盖 ≤25%"), (0.5, "#fc9272", "未覆盖 25–50%"),
-                 (0.75, "#ef3b2c", "未覆盖 50–75%"), (1.0, "#a50f15", "未覆盖 75–100%"))
 
 
 def share_classes(share: np.ndarray) -> np.ndarray:
@@ -926,7 +921,7 @@ def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig, *, p
     if popups:  # the whole row: the export only (maps redrawn at every move leave them out)
         popup_html = [facility_popup_html(row._asdict(), name,
                                           config.level(kinds[row.kind_id].level).name_zh if row.kind_id in kinds
-                                          else row.level, STATUS_LABELS.get(row.status, row.status))
+                                          else row.level, FACILITY_STATUS_ZH.get(row.status, row.status))
                       for row, name in zip(facilities.itertuples(index=False), kind_names, strict=True)]
     features = [{
         "type": "Feature",
@@ -1190,7 +1185,6 @@ def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basema
 
 
 PROJECT_STATUS_COLOURS = {"compliant": "#2e7d32", "violation": "#c62828", "incomplete": "#757575"}
-PROJECT_STATUS_ZH = {"compliant": "合规", "violation": "不合规", "incomplete": "待评估"}
 
 
 def build_projects_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, projects, *, config: DashboardConfig,

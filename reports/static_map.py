@@ -26,7 +26,8 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from geo.crs import utm_crs_for  # noqa: E402
 from geo.density import uncovered_share  # noqa: E402
-from maps.builders import SHARE_CLASSES, share_classes  # noqa: E402  (the live map's classes)
+from maps.builders import share_classes  # noqa: E402  (the live map's classes)
+from maps.vocabulary import SHARE_CLASSES  # noqa: E402
 
 CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                   "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc")
