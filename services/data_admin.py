@@ -546,10 +546,7 @@ def import_file(url: str, district: str, kind: str, path: Path, options: ImportO
                 progress: Callable[[str], None]) -> ImportResult:
     """`cli.py import`: one file as a new version (or a dry run), as the OS user; ImportRefused lists every
     problem and stores nothing."""
-    from data.db import make_engine
+    from services.engine import one_off_engine
 
-    engine = make_engine(url)
-    try:
+    with one_off_engine(url) as engine:
         return run_import(engine, district, kind, path, get_config(), options, progress=progress)
-    finally:
-        engine.dispose()

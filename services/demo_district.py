@@ -4,35 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from data.db import make_engine
 from demo.loader import DatabaseNotEmptyError, install_demo, remove_demo, remove_demo_accounts  # noqa: F401
+from services.engine import one_off_engine
 
 
 def install(url: str, *, seed: int, force: bool, progress: Callable[[str], None]):
     """Build the demo district into the database (skipped when the same demo is there, unless ``force``)."""
-    engine = make_engine(url)
-    try:
+    with one_off_engine(url) as engine:
         return install_demo(engine, seed=seed, force=force, progress=progress)
-    finally:
-        engine.dispose()
 
 
 def remove(url: str) -> str:
     """Delete the demo district (its data, scenarios and its stations' tokens); what was done, in words."""
-    engine = make_engine(url)
-    try:
+    with one_off_engine(url) as engine:
         return remove_demo(engine)
-    finally:
-        engine.dispose()
 
 
 def remove_accounts(url: str) -> str:
     """Delete the demo accounts only (their password is published), keeping the district."""
-    engine = make_engine(url)
-    try:
+    with one_off_engine(url) as engine:
         return remove_demo_accounts(engine)
-    finally:
-        engine.dispose()
 
 
 def official_township_codes(district_code: str) -> set[str]:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from config import DashboardConfig, load_config
 from data.db import (  # noqa: F401  (database_url, PROJECT_ROOT, LegacySchemaError: read here by pages and commands)
     PROJECT_ROOT,
@@ -60,6 +63,16 @@ def ingest_engines(url: str):
     return writer, reader, session_factory(writer), session_factory(reader)
 
 
+@contextmanager
+def one_off_engine(url: str) -> Iterator:
+    """An engine for one command's work, disposed of when it is done (not the process's shared one)."""
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 def owner_problem(url: str) -> str | None:
     """Why a command would run blind on this database (the tables' owner connecting to a secured PostgreSQL
     database: row-level security hides every district from it), or None."""
@@ -67,9 +80,6 @@ def owner_problem(url: str) -> str | None:
         return None
     from data import rls
 
-    engine = make_engine(url)
-    try:
+    with one_off_engine(url) as engine:
         return rls.visibility_problem(engine)
-    finally:
-        engine.dispose()
 
