@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-from pathlib import Path
 
 from cli.common import _read_password
 
 
 def _cmd_user(args: argparse.Namespace) -> int:
-    from data import accounts
-    from data.account_models import ROLE_ZH
-    from data.db import create_schema, database_url, make_engine
     from services import accounts as account_service
     from services.access import Caller
+    from services.engine import database_url
 
     url = database_url(args.database_url)
-    create_schema(make_engine(url))
     if args.action == "list":
         waiting = account_service.limited_logins(account_service.throttle_listing(url, Caller.cli()))
         for a in account_service.listing(url, Caller.cli()):
             state = "停用" if a["disabled"] else ("登录受限" if a["login"] in waiting else "正常")
-            print(f"{a['login']:<20} {'、'.join(ROLE_ZH[r] for r in a['roles']):<16} {state:<8} "
+            print(f"{a['login']:<20} {'、'.join(account_service.ROLE_ZH[r] for r in a['roles']):<16} {state:<8} "
                   f"{'、'.join(a['townships']) or '—'}")
         return 0
     password = ""
@@ -38,19 +33,17 @@ def _cmd_user(args: argparse.Namespace) -> int:
                                      district=getattr(args, "district", None),
                                      display_name=getattr(args, "name", None) or "",
                                      external_id=getattr(args, "oidc_subject", None)))
-    except accounts.AccountError as exc:
+    except account_service.AccountError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     return 0
 
 
 def _cmd_townships(args: argparse.Namespace) -> int:
-    from data.db import create_schema, database_url, make_engine
     from services import accounts as account_service
+    from services.engine import database_url
 
-    url = database_url(args.database_url)
-    create_schema(make_engine(url))
-    frame = account_service.townships(url, args.district)
+    frame = account_service.townships(database_url(args.database_url), args.district)
     if frame.empty:
         where = f"区县 {args.district} " if args.district else ""
         print(f"错误：{where}没有乡镇（街道）数据：先导入（python cli.py import townships FILE --district CODE）",
@@ -64,25 +57,22 @@ def _cmd_townships(args: argparse.Namespace) -> int:
 def _cmd_db(args: argparse.Namespace) -> int:
     """``db secure``: the roles, grants and row-level security policies of a PostgreSQL deployment, installed
     by the tables' owner; ``db check``: whether the connection of DATABASE_URL could bypass them."""
-    from data import rls
-    from data.db import create_schema, database_url, make_engine
+    from services import engine
 
-    engine = make_engine(database_url(args.database_url))
+    url = engine.database_url(args.database_url)
     try:
         if args.action == "secure":
-            create_schema(engine)
-            passwords = [None, None]
+            passwords = (None, None)
             if not args.existing_roles:
-                passwords = [sys.stdin.readline().rstrip("\r\n") for _ in range(2)]
+                passwords = tuple(sys.stdin.readline().rstrip("\r\n") for _ in range(2))
                 if not all(len(p) >= 12 for p in passwords):
                     print("错误：从标准输入逐行给出应用角色与接入角色的密码（各至少 12 个字符）", file=sys.stderr)
                     return 2
-            rls.install(engine, app_role=args.app_role, app_password=passwords[0], ingest_role=args.ingest_role,
-                        ingest_password=passwords[1])
+            engine.secure_database(url, app_role=args.app_role, ingest_role=args.ingest_role, passwords=passwords)
             print(f"已启用行级安全：应用以角色 {args.app_role} 连接，实时数据接入服务以角色 {args.ingest_role} 连接")
             return 0
-        problem = rls.role_problem(engine) if rls.installed(engine) else "尚未启用行级安全（python cli.py db secure）"
-    except rls.RlsError as exc:
+        problem = engine.connection_problem(url)
+    except engine.RlsError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     print(problem or "连接角色不能绕过乡镇范围的行级安全策略", file=sys.stderr if problem else sys.stdout)
@@ -90,39 +80,22 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from data import audit
-    from data.db import create_schema, database_url, make_engine, session_factory
-    from services.audit import archive_folder
+    from services import audit
+    from services.engine import database_url
 
-    engine = make_engine(database_url(args.database_url))
-    create_schema(engine)
-    key = audit.audit_key()
+    url = database_url(args.database_url)
     if args.action == "archive":  # rows older than the retention go to a file, never dropped
-        from config import load_config
-        from data.live_models import utc_now
-
-        settings = load_config().audit
-        folder = archive_folder()
-        now = utc_now()
         try:
-            with session_factory(engine).begin() as session:
-                n, path = audit.archive(session, key, before=now - dt.timedelta(days=settings.retention_days),
-                                        folder=folder, now=now)
-                if n:
-                    audit.record_now(session, "audit.archive", actor=audit.os_actor(), object=path.name,
-                                     detail={"rows": n})
+            n, path, days = audit.archive_expired(url)
         except (ValueError, OSError) as exc:
             print(f"错误：{exc}", file=sys.stderr)
             return 2
         except Exception as exc:  # noqa: BLE001  (PostgreSQL: the app's role may not delete audit rows)
             print(f"错误：归档须以数据库所有者运行（--database-url）：{str(exc).splitlines()[0]}", file=sys.stderr)
             return 2
-        print(f"已归档 {n:,} 条早于 {settings.retention_days} 天的审计记录到 {path}" if n else
-              f"没有早于 {settings.retention_days} 天的审计记录")
+        print(f"已归档 {n:,} 条早于 {days} 天的审计记录到 {path}" if n else f"没有早于 {days} 天的审计记录")
         return 0
-    verdicts = [audit.verify_archive(Path(f), key) for f in args.archive or ()]
-    with session_factory(engine)() as session:  # the archive records, their files, the rows and the sealed head
-        verdicts.append(audit.verify(session, key, folder=archive_folder()))
+    verdicts = audit.verify_all(url, args.archive or ())
     for verdict in verdicts:
         print(verdict.why, file=sys.stdout if verdict.ok else sys.stderr)
     return 0 if all(v.ok for v in verdicts) else 1
@@ -130,7 +103,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """The group's commands on the parser's subcommands."""
-    from data.account_models import ROLES
+    from services.accounts import ROLES
 
     usr = sub.add_parser("user", help="dashboard accounts: add, list, disable, reset-password, unlock, link")
     users = usr.add_subparsers(dest="action", required=True, metavar="ACTION")

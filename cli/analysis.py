@@ -15,7 +15,6 @@ from cli.common import (
     _network_options,
     _stored_ref,
     _walk_arguments,
-    _walk_inputs,
 )
 
 
@@ -56,14 +55,21 @@ def _coverage_stored(args: argparse.Namespace) -> int:
     return 0
 
 
+def _walking(args: argparse.Namespace):
+    from services.file_analyses import Walking
+
+    return Walking(minutes=args.minutes, speed_mps=args.speed, max_snap_m=args.max_snap_m, cache_dir=args.cache_dir)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
 def _cmd_coverage(args: argparse.Namespace) -> int:
     import csv
 
-    import numpy as np
-
-    from planning.coverage import CoverageModel
     from reports.cells import safe_cell
-    from services.base import walk_cutoff_m
+    from services.file_analyses import FileInputError, point_coverage
 
     if args.district is not None:
         return _coverage_stored(args)
@@ -71,61 +77,26 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         print("错误：给出 --district CODE（已存储的区县），或 --roads、--facilities、--demand 与 --out（文件）",
               file=sys.stderr)
         return 2
+    walking = _walking(args)
     try:
-        net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "需求点": (args.demand, True)})
-    except InputError as exc:
+        cov = point_coverage(args.roads, args.facilities, args.demand, walking, progress=_say)
+    except FileInputError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    (fac, fac_s), (dem, dem_s) = pts["设施"], pts["需求点"]
-    cutoff = walk_cutoff_m(args.minutes, args.speed)
-    model = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
-    res = model.evaluate(fac_s, cutoff_m=cutoff, straight_line_m=cutoff)
     with open(args.out, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "facility_id", "network_m", "walk_min", "covered", "straight_m"])
-        for i, pid in enumerate(dem.ids):
-            s = int(res.site[i])
-            network = "" if s < 0 else f"{res.network_m[i]:.1f}"
-            walk = "" if s < 0 else f"{res.network_m[i] / args.speed / 60.0:.2f}"
-            straight = "" if not np.isfinite(res.straight_m[i]) else f"{res.straight_m[i]:.1f}"
-            w.writerow([safe_cell(pid), "" if s < 0 else safe_cell(fac.ids[s]), network, walk, int(res.covered[i]),
-                        straight])
-    total = float(dem.weight.sum())
-    covered = float(dem.weight[res.covered].sum())
+        w.writerows([safe_cell(pid), safe_cell(fid), *rest] for pid, fid, *rest in cov.rows())
+    res, cutoff = cov.result, walking.cutoff_m
     print(f"步行 {args.minutes:g} 分钟（{args.speed:g} m/s，{cutoff:.0f} m）覆盖：{res.share():.2%}；"
           f"直线 {cutoff:.0f} m 覆盖：{res.straight_share():.2%}")
-    print(f"covered_share={res.share():.4f} covered_weight={covered:g} total_weight={total:g}")
+    print(f"covered_share={res.share():.4f} covered_weight={cov.covered_weight:g} total_weight={cov.total_weight:g}")
     return 0
 
 
-def _siting_labels(dem, args, config):
-    """Labels (township index × 2 + rural) and floors of the demand file's township / rural columns."""
-    import numpy as np
-
-    from planning.siting import Floor
-
-    towns = dem.township if dem.township is not None else np.full(len(dem), "", dtype=object)
-    rural = dem.rural if dem.rural is not None else np.zeros(len(dem), dtype=bool)
-    names = sorted(set(towns.tolist()) - {""})
-    index = {t: i for i, t in enumerate(["", *names])}
-    labels = np.array([index[t] for t in towns], dtype=np.int64) * 2 + rural
-    township_floor = config.siting.township_floor if args.township_floor is None else args.township_floor
-    rural_floor = config.siting.rural_floor if args.rural_floor is None else args.rural_floor
-    floors = [Floor(t, (2 * index[t], 2 * index[t] + 1), township_floor) for t in names if township_floor > 0]
-    if dem.rural is not None and rural.any() and rural_floor > 0:
-        floors.append(Floor("农村", tuple(2 * i + 1 for i in index.values()), rural_floor))
-    return labels, tuple(floors)
-
-
 def _cmd_siting(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from config import load_config
-    from geo.reach import PointIndex, Reach, walk_pairs
-    from planning.candidates import candidate_costs, imported_candidates
-    from planning.coverage import CoverageModel
-    from planning.location import MODEL_LABELS, SitingInputs, SitingRequest, run_model
-    from services.base import walk_cutoff_m
+    from services.file_analyses import FileInputError, Floors, file_siting
+    from services.siting import SitingRequest
 
     model = args.model or ("lscp" if args.target_share is not None else "budget" if args.budget is not None else "mclp")
     request = SitingRequest(model=model, k=args.k, target_share=args.target_share, budget=args.budget,
@@ -143,49 +114,21 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         print("错误：给出 --district CODE（已存储的区县，候选点由页面的方法生成，或 --candidates 文件），"
               "或 --roads、--facilities、--demand 与 --candidates（文件）", file=sys.stderr)
         return 2
-    config = load_config()
     try:
-        net, pts = _walk_inputs(args, {"设施": (args.facilities, False), "候选点": (args.candidates, False),
-                                       "需求点": (args.demand, True)})
-    except InputError as exc:
+        run = file_siting(args.roads, args.facilities, args.demand, args.candidates, _walking(args), request,
+                          capacity=args.capacity, penalty_m=args.penalty_m,
+                          floors=Floors(township=args.township_floor, rural=args.rural_floor, urban=args.urban_floor),
+                          progress=_say)
+    except FileInputError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    (fac, fac_s), (cand, cand_s), (dem, dem_s) = pts["设施"], pts["候选点"], pts["需求点"]
-    cutoff = walk_cutoff_m(args.minutes, args.speed)
-    cov = CoverageModel(net, dem_s, dem.weight, categories=("weight",), area_of_demand=np.zeros(len(dem)))
-    now = cov.evaluate(fac_s, cutoff_m=cutoff)
-    print(f"现状：步行 {args.minutes:g} 分钟覆盖 {now.share():.2%}", flush=True)
-    print(f"模型：{MODEL_LABELS[model][0]}（{model}）", flush=True)
-    index = PointIndex(net, dem_s)
-    cands = imported_candidates(cand.ids, cand.lonlat, cost=cand.cost, build=cand.build)
-    labels, floors = _siting_labels(dem, args, config)
-    new_cap = args.capacity
-    if new_cap is None:
-        kind = next(k for k in config.facility_kinds if k.id == config.siting.new_site_kind)
-        new_cap = float(kind.capacity) if kind.capacity is not None else float("inf")
-    si = SitingInputs(
-        cands=cands, pairs=walk_pairs(Reach(net), index, cand_s, dem_s, cutoff_m=cutoff), on_net=cand_s.ok,
-        existing=walk_pairs(Reach(net), index, fac_s, dem_s, cutoff_m=cutoff),
-        existing_capacity=fac.capacity if fac.capacity is not None else np.full(len(fac), np.inf),
-        new_capacity=new_cap, covered=now.covered, weights=dem.weight,
-        people=dem.people if dem.people is not None else dem.weight,
-        costs=candidate_costs(cands, new_build=config.siting.cost_new_build, renovation=config.siting.cost_renovation),
-        labels=labels, floors=floors, cutoff_m=cutoff)
-    try:
-        result = run_model(si, request, time_limit_s=args.time_limit, penalty_m=args.penalty_m,
-                           curve_exact_every=config.siting.curve_exact_every,
-                           progress=lambda m: print(m, flush=True))
-    except ValueError as exc:
-        print(f"错误：{exc}", file=sys.stderr)
-        return 2
-    return _siting_output(args, model, si, result)
+    return _siting_output(args, model, run.inputs, run.result)
 
 
 def _siting_stored(args: argparse.Namespace, model: str, request) -> int:
     """优化选址 of a stored district: the page's inputs (its current care facilities, candidates generated where
     elders are not served, or --candidates) and its solve."""
     from config import load_config
-    from planning.location import MODEL_LABELS
     from services import coverage, scenarios, siting
     from services.access import Caller
     from services.base import walk_cutoff_m
@@ -201,19 +144,17 @@ def _siting_stored(args: argparse.Namespace, model: str, request) -> int:
     current = scenarios.current_evaluation(ref, care, cutoff)
     cands = None
     if args.candidates is not None:
-        from geo.points import PointFileError, read_points
-        from planning.candidates import imported_candidates
+        from services.file_analyses import FileInputError, candidate_file
 
         try:
-            cand = read_points(args.candidates, weighted=False)
-        except PointFileError as exc:
+            cands = candidate_file(args.candidates)
+        except FileInputError as exc:
             print(f"错误：{exc}", file=sys.stderr)
             return 2
-        cands = imported_candidates(cand.ids, cand.lonlat, cost=cand.cost, build=cand.build)
     si = siting.inputs(ref, eng, current, cands, cutoff)
     print(f"{name} 现状：步行 {args.minutes:g} 分钟覆盖 {current.result.share():.2%}；候选点 {len(si.cands):,} 个"
           f"（{'文件' if cands is not None else '在未服务的老人附近生成'}）", flush=True)
-    print(f"模型：{MODEL_LABELS[model][0]}（{model}）", flush=True)
+    print(f"模型：{siting.MODEL_LABELS[model][0]}（{model}）", flush=True)
     try:
         result = siting.solve(ref, si, request, caller=Caller.cli(), progress=lambda m: print(m, flush=True))
     except ValueError as exc:
@@ -226,8 +167,8 @@ def _siting_output(args: argparse.Namespace, model: str, si, result) -> int:
     """The chosen sites (or the curve) to --out and the figures to standard output, for both kinds of input."""
     import csv
 
-    from planning.location import served_curve
     from reports.cells import safe_cell
+    from services.siting import served_curve
 
     if model == "curve":
         served = served_curve(si, args.k)
@@ -265,8 +206,8 @@ def _write_four_sync(checks, out: Path) -> None:
     """The checks to ``out`` (name, status, failed rules, reasons; text neutralised) and their counts to stdout."""
     import csv
 
-    from planning.four_sync import OVERALL_ZH
     from reports.cells import safe_cell
+    from services.four_sync import OVERALL_ZH
 
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
@@ -290,48 +231,28 @@ def _four_sync_stored(args: argparse.Namespace) -> int:
 
 
 def _cmd_four_sync(args: argparse.Namespace) -> int:
-    from config import load_config
-    from imports.projects import ProjectFileError, read_projects
-    from planning.four_sync import check_projects, walk_access
-    from services.base import walk_cutoff_m
+    from services.file_analyses import FileInputError, file_four_sync
 
     if args.projects is None:
         return _four_sync_stored(args)
-    config = load_config()
     try:
         towns = _district_townships(args)
+        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
     except InputError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    if (args.roads is None) != (args.facilities is None):
-        print("错误：--roads 与 --facilities 需同时给出（或都不给，步行规则记为未评估）", file=sys.stderr)
-        return 2
-    try:
-        as_of = dt.date.fromisoformat(args.as_of) if args.as_of else dt.date.today()
     except ValueError:
         print(f"错误：--as-of 应为 YYYY-MM-DD，得到 {args.as_of!r}", file=sys.stderr)
         return 2
     try:
-        projects = read_projects(args.projects, township_codes=towns)
-    except ProjectFileError as exc:
+        checks, walked = file_four_sync(args.projects, towns, as_of=as_of, roads=args.roads,
+                                        facilities=args.facilities, speed_mps=args.speed, max_snap_m=args.max_snap_m,
+                                        cache_dir=args.cache_dir, progress=_say)
+    except FileInputError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
-    print(f"读取 {len(projects)} 个项目（{args.projects.name}），按 {as_of} 检查", flush=True)
-    rules = config.four_sync.rules
-    walks = None
-    walk_rule = next((r for r in rules if r.kind == "walk"), None)
-    if args.roads is not None and walk_rule is not None:
-        args.minutes = walk_rule.minutes
-        try:
-            net, pts = _walk_inputs(args, {"设施": (args.facilities, False)})
-        except InputError as exc:
-            print(f"错误：{exc}", file=sys.stderr)
-            return 2
-        walks = walk_access(net, pts["设施"][1], [(p.lon, p.lat) for p in projects],
-                            cutoff_m=walk_cutoff_m(walk_rule.minutes, args.speed), max_snap_m=args.max_snap_m)
-    _write_four_sync(check_projects(projects, rules, as_of=as_of, default_grace=config.four_sync.grace_days,
-                                    walks=walks), args.out)
-    if walks is None:
+    _write_four_sync(checks, args.out)
+    if not walked:
         print("注意：未提供 --roads/--facilities，15分钟步行规则记为“未评估”（不计为合规）")
     return 0
 
@@ -393,6 +314,8 @@ def register(sub) -> None:
     sit.add_argument("--maximin", action="store_true", help="equity: raise the lowest township instead of floors")
     sit.add_argument("--township-floor", type=float, default=None, help="equity: every township's floor (default: config)")
     sit.add_argument("--rural-floor", type=float, default=None, help="equity: the villages' floor (default: config)")
+    sit.add_argument("--urban-floor", type=float, default=None,
+                     help="equity: the urban communities' floor (default: config)")
     sit.add_argument("--time-limit", type=float, default=60.0, help="solver time limit in seconds (default 60)")
     sit.add_argument("--method", choices=["exact", "greedy"], default="exact", help="exact (HiGHS) or the fast heuristic")
     sit.add_argument("--out", required=True, type=Path,

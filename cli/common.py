@@ -21,45 +21,6 @@ def _read_password(args: argparse.Namespace) -> str | None:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _walk_inputs(args: argparse.Namespace, point_files: dict[str, tuple[Path, bool]]):
-    """The network and the snapped point files shared by `coverage` and `siting`.
-
-    ``point_files``: name -> (path, weighted). Returns (net, {name: (table, snapped)}).
-    Progress and unsnapped points go to stdout; bad input raises InputError.
-    """
-    from config import load_config
-    from geo.network import NetworkError, load_network
-    from geo.points import PointFileError, read_points
-    from geo.snapping import snap_points
-    from services.coverage import entry_policy
-    from services.engine import PROJECT_ROOT
-
-    if args.minutes <= 0 or args.speed <= 0 or args.max_snap_m <= 0:
-        msg = "--minutes、--speed 和 --max-snap-m 必须为正数 (must be positive)"
-        raise InputError(msg)
-    config = load_config()
-    cache_dir = args.cache_dir or PROJECT_ROOT / config.network.cache_dir
-    try:
-        net = load_network(args.roads, cache_dir=cache_dir,
-                           excluded_highways=frozenset(config.network.osm_excluded_highways),
-                           entry=entry_policy(config))
-        tables = {name: read_points(path, weighted=weighted) for name, (path, weighted) in point_files.items()}
-    except (NetworkError, PointFileError) as exc:
-        raise InputError(str(exc)) from None
-    rep = net.components()
-    print(f"路网：{net.n_nodes:,} 个节点，{net.n_edges:,} 条边，{rep.n_components} 个连通片"
-          f"（最大片占 {rep.largest_share:.1%}，其余 {rep.detached_nodes:,} 个节点）", flush=True)
-    out = {}
-    for name, table in tables.items():
-        snapped = snap_points(net, table.lonlat, table.ids, max_snap_m=args.max_snap_m)
-        if snapped.n_unsnapped:
-            shown = ", ".join(map(str, snapped.unsnapped_ids[:10]))
-            more = " …" if snapped.n_unsnapped > 10 else ""
-            print(f"警告：{snapped.n_unsnapped} 个{name}距路网超过 {args.max_snap_m:g} m，未能吸附：{shown}{more}")
-        out[name] = (table, snapped)
-    return net, out
-
-
 def _stored_ref(args: argparse.Namespace, needs: tuple[str, ...]):
     """The current versions of ``--district`` (default: the config's) and the district's name, or None after
     saying what is missing: the district (with the ones there are), or a kind of data (with how to import it)."""

@@ -12,7 +12,7 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from data.db import Base
+from data.schema import Base
 
 ROLES = ("leader", "planner", "township_head", "operator", "data_admin", "security_admin", "auditor")
 ROLE_ZH = {"leader": "分管领导", "planner": "规划人员", "township_head": "乡镇负责人", "operator": "调度员",

@@ -19,6 +19,7 @@ No row names an elder: ``object`` is a version, an account or a scenario; ``deta
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import hmac
 import json
@@ -30,7 +31,7 @@ from pathlib import Path
 from sqlalchemy import JSON, DateTime, Integer, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from data.db import PROJECT_ROOT, Base
+from data.schema import PROJECT_ROOT, Base
 
 OUTCOMES = ("ok", "refused", "failed")
 
@@ -126,10 +127,15 @@ def record_now(session, action: str, *, actor: str | Actor, **kwargs) -> int:
                   **kwargs)
 
 
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in a container
+        return "unknown"
+
+
 def os_actor() -> str:
     """Who acts on the command line: the OS user."""
-    from data.versions import os_user
-
     return f"os:{os_user()}"
 
 

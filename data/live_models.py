@@ -15,7 +15,7 @@ import datetime as dt
 from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from data.db import Base
+from data.schema import Base
 
 # 64-bit keys on PostgreSQL (a year at 1,000 events/s overflows 32 bits); SQLite's rowid is 64-bit already.
 BigId = BigInteger().with_variant(Integer, "sqlite")

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from data.db import Base, Geometry, spatial_index
+from data.schema import Base, Geometry, spatial_index
 
 Code12 = Annotated[str, mapped_column(String(12))]
 Count = Annotated[int, mapped_column(Integer, nullable=False, default=0)]

@@ -9,7 +9,6 @@ rows are inserted once and never updated. "Current" is one flag per
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ import pandas as pd
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from data import audit
+from data.audit import os_user
 from data.live_models import utc_now
 from data.models import (
     DATA_KINDS,
@@ -74,13 +75,6 @@ def file_sha256(path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in a container
-        return "unknown"
 
 
 def check_kind(kind: str) -> str:
@@ -246,8 +240,6 @@ def rollback(session: Session, district: str, kind: str, *, actor=None) -> tuple
         msg = f"{district} 的{KIND_ZH[kind]}（{kind}）只有一个版本（{cur}），没有更早的版本可以回退"
         raise VersionError(msg)
     make_current(session, prev)
-    from data import audit
-
     audit.record_now(session, "rollback", actor=actor or audit.os_actor(), object=f"{district} {kind} v{cur}→v{prev}")
     return cur, prev
 

@@ -17,7 +17,7 @@ from dashboard.state import (
     init_coverage_state,
 )
 from maps.builders import CoverageLayers, LocalAssets, coverage_live_map
-from services import access, base, coverage, scoped
+from services import access, base, coverage
 from services.base import walk_cutoff_m
 
 config = base.get_config()
@@ -60,7 +60,7 @@ def panel() -> None:
     category = st.session_state[COV_CATEGORY]
     result = coverage.evaluate(eng, kind_ids, minutes, speed)
     scope = access.scope_of(current_user(), ref.district).townships  # None: the whole district
-    view = scoped.visible_sites(ref, kind_ids, scope, walk_cutoff_m(minutes, speed))  # a township head's sites in full
+    view = coverage.visible_sites(ref, kind_ids, scope, walk_cutoff_m(minutes, speed))  # a township head's sites in full
     sites = view.own
 
     res = base.density_resolution(ref, township, coverage=True)  # finer than 一张图's: gaps are smaller than a walk

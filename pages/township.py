@@ -10,7 +10,7 @@ from dashboard.i18n import pick
 from dashboard.scenario_views import gap_table
 from dashboard.state import MAP_BASEMAP
 from maps.builders import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
-from services import access, base, coverage, four_sync, scenarios, scoped, scorecard
+from services import access, base, coverage, four_sync, scenarios, scorecard
 from services.base import walk_cutoff_m
 from services.scorecard import DISTRICT
 
@@ -63,7 +63,7 @@ tab_map, tab_gaps, tab_sites, tab_projects = st.tabs([
 with tab_map:
     res = base.density_resolution(ref, code, coverage=True)
     # the township's own sites in full; a neighbour's that serve its elders as kind and position only
-    view = scoped.visible_sites(ref, scorecard.care_kind_ids(), frozenset([code]),
+    view = coverage.visible_sites(ref, scorecard.care_kind_ids(), frozenset([code]),
                                 walk_cutoff_m(minutes, config.walking.speed_mps))
     bands = coverage.band_polygons(ref, scorecard.care_kind_ids(), config.walking.speed_mps,
                                    coverage.band_minutes(int(minutes), config.walking.time_bands_min), frozenset([code]))

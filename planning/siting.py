@@ -76,6 +76,33 @@ class Floor:
     share: float
 
 
+def group_labels(township, rural, *, names=None, all_townships=(), township_floor: float = 0.0,
+                 rural_floor: float = 0.0, urban_floor: float = 0.0) -> tuple[np.ndarray, tuple[Floor, ...]]:
+    """Each demand point's floor label — its township's index × 2, + 1 when it lives in a village — and the
+    floors: every township the points name (not the unnamed ""), the villages (农村（村委会）) and the urban
+    communities (城镇（居委会）), each at its share when that share is above 0.
+
+    ``township``: a code (or name) per point; ``rural``: per point, or None when the demand does not say (then
+    neither the rural nor the urban floor applies); ``names``: a township's shown name by code; ``all_townships``:
+    codes that take an index even with no point (so labels agree across demand sets of one district).
+    """
+    township = [str(t) for t in township]
+    known = rural is not None
+    rural = np.zeros(len(township), dtype=bool) if rural is None else np.asarray(rural, dtype=bool)
+    codes = sorted(set(township) | {str(c) for c in all_townships})
+    index = {c: i for i, c in enumerate(codes)}
+    labels = np.array([index[t] for t in township], dtype=np.int64) * 2 + rural
+    names = names or {}
+    present = set(township) - {""}
+    floors = [Floor(names.get(c, c), (2 * i, 2 * i + 1), township_floor) for c, i in index.items()
+              if township_floor > 0 and c in present]
+    if known and rural_floor > 0 and rural.any():
+        floors.append(Floor("农村（村委会）", tuple(2 * i + 1 for i in index.values()), rural_floor))
+    if known and urban_floor > 0 and (~rural).any():
+        floors.append(Floor("城镇（居委会）", tuple(2 * i for i in index.values()), urban_floor))
+    return labels, tuple(floors)
+
+
 @dataclass(frozen=True)
 class CoverageCurve:
     k: np.ndarray  # 0 … K

@@ -342,7 +342,7 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
                           sc.township_change(card, then, mapped) if mapped else None)
     progress(0.75, "整理地图图层 …")
     # a township's report shows its own sites, and its neighbours' that serve it as kind and position only
-    sites = scoped.visible_sites(ref, sc.care_kind_ids(), _area(township), cutoff_m)
+    sites = coverage.visible_sites(ref, sc.care_kind_ids(), _area(township), cutoff_m)
     zone = config.app.zone
     return Report(
         request=request, district_name=str(layers.district["name"].iloc[0]),

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from data import audit
 from data.audit import Actor  # noqa: F401  (who acts, as the dashboard names them)
-from data.db import session_factory
+from data.db import create_schema, session_factory
 from services.access import AccessDenied, Caller, require, scope_of
-from services.engine import get_config, get_engine
+from services.engine import get_config, get_engine, one_off_engine
 
 
 def record(url: str, action: str, *, object: str = "", township: str = "", detail: dict | None = None,  # noqa: A002
@@ -106,3 +106,35 @@ def known_actions(url: str) -> list[str]:
 
     with session_factory(get_engine(url))() as session:
         return sorted(session.scalars(select(audit.AuditEntry.action).distinct()))
+
+
+def archive_expired(url: str) -> tuple[int, object, int]:
+    """Move the rows older than [audit] retention_days to an archive file (never dropped) and record it:
+    (rows archived, the file, the retention in days). Run as the tables' owner on PostgreSQL (the app's role may
+    not delete audit rows); ValueError / OSError say what stopped it, the database's own error otherwise."""
+    import datetime as dt
+
+    from data.live_models import utc_now
+
+    settings = get_config().audit
+    key, now = audit.audit_key(), utc_now()
+    with one_off_engine(url) as engine:
+        create_schema(engine)
+        with session_factory(engine).begin() as session:
+            n, path = audit.archive(session, key, before=now - dt.timedelta(days=settings.retention_days),
+                                    folder=archive_folder(), now=now)
+            if n:
+                audit.record_now(session, "audit.archive", actor=audit.os_actor(), object=path.name, detail={"rows": n})
+    return n, path, settings.retention_days
+
+
+def verify_all(url: str, archives=()) -> list[audit.Verdict]:
+    """The command line's check: the given archive files, then the whole trail (archive records and their files,
+    the rows, the sealed head)."""
+    from pathlib import Path
+
+    key = audit.audit_key()
+    verdicts = [audit.verify_archive(Path(f), key) for f in archives]
+    with session_factory(get_engine(url))() as session:
+        verdicts.append(audit.verify(session, key, folder=archive_folder()))
+    return verdicts

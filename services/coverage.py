@@ -199,7 +199,7 @@ def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float,
     ``townships`` (a scope): the areas of the scope's own sites and of the neighbouring sites that reach its
     elders (named by kind only), cut to the scope's outline."""
     if townships is not None:
-        view = scoped.visible_sites(ref, kind_ids, townships, cutoff_m)
+        view = visible_sites(ref, kind_ids, townships, cutoff_m)
         whole = area_polygons(ref, kind_ids, cutoff_m)
         kinds = {k.id: k.name_zh for k in get_config().facility_kinds}
         kind_of = dict(zip(view.neighbour_ids, view.neighbours["kind_id"], strict=True))
@@ -235,6 +235,15 @@ def coverage_hexes(eng: CoverageEngine, result: CoverageResult, category: str, r
 
 def _outline(ref: DataRef, townships: frozenset[str]):
     return scoped.outline(base_layers(ref).townships, townships)
+
+
+@memo(kind="resource", ttl_s=3600, max_entries=32, message="正在查找邻近乡镇的服务设施 …")  # shared: never change
+def visible_sites(ref: DataRef, kind_ids: tuple[str, ...], townships: frozenset[str] | None,
+                  cutoff_m: float) -> scoped.SitesInView:
+    """The operating sites of these kinds a scope of ``townships`` may see (see services.scoped.sites_in_view)."""
+    eng = engine(ref)
+    snapped, facilities = selected_sites(eng, kind_ids)
+    return scoped.sites_in_view(eng, facilities, snapped, townships, cutoff_m=cutoff_m)
 
 
 @dataclass(frozen=True)

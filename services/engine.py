@@ -83,3 +83,31 @@ def owner_problem(url: str) -> str | None:
     with one_off_engine(url) as engine:
         return rls.visibility_problem(engine)
 
+
+
+def secure_database(url: str, *, app_role: str, ingest_role: str, passwords: tuple[str | None, str | None]) -> None:
+    """``db secure``: as the tables' owner, the schema, the app and ingest roles (made with these passwords; None:
+    they exist already), their grants and the row-level security policies. RlsError says what stopped it."""
+    from data import rls
+
+    with one_off_engine(url) as engine:
+        create_schema(engine)
+        rls.install(engine, app_role=app_role, app_password=passwords[0], ingest_role=ingest_role,
+                    ingest_password=passwords[1])
+
+
+def connection_problem(url: str) -> str | None:
+    """``db check``: why this connection could bypass the township scope's row-level security (or it is not
+    installed), else None."""
+    from data import rls
+
+    with one_off_engine(url) as engine:
+        return rls.role_problem(engine) if rls.installed(engine) else "尚未启用行级安全（python cli.py db secure）"
+
+
+def __getattr__(name: str):
+    if name == "RlsError":  # the error of secure_database, without loading data.rls for every command
+        from data.rls import RlsError
+
+        return RlsError
+    raise AttributeError(name)

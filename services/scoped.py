@@ -22,10 +22,8 @@ import numpy as np
 import shapely
 from scipy.spatial import cKDTree
 
-from data.versions import DataRef
 from geo.reach import PointIndex, Reach, walk_pairs
 from geo.snapping import Snapped
-from services.cache import memo
 
 NEIGHBOUR_COLUMNS = ["kind_id", "geometry"]  # all a neighbouring township's facility may show
 
@@ -68,17 +66,6 @@ def sites_in_view(eng, facilities: gpd.GeoDataFrame, snapped: Snapped, townships
     reached = candidates[np.unique(pairs.site)]
     neighbours = facilities.iloc[reached][NEIGHBOUR_COLUMNS].reset_index(drop=True)
     return SitesInView(own, neighbours, tuple(facilities["id"].iloc[reached]))
-
-
-@memo(kind="resource", ttl_s=3600, max_entries=32, message="正在查找邻近乡镇的服务设施 …")  # shared: never change
-def visible_sites(ref: DataRef, kind_ids: tuple[str, ...], townships: frozenset[str] | None,
-                  cutoff_m: float) -> SitesInView:
-    """The operating sites of these kinds a scope of ``townships`` may see (see :func:`sites_in_view`)."""
-    from services.coverage import engine, selected_sites
-
-    eng = engine(ref)
-    snapped, facilities = selected_sites(eng, kind_ids)
-    return sites_in_view(eng, facilities, snapped, townships, cutoff_m=cutoff_m)
 
 
 def outline(townships_frame: gpd.GeoDataFrame, townships: frozenset[str]):

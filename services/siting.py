@@ -19,7 +19,7 @@ from planning.allocation import served_within_capacity
 from planning.candidates import Candidates, candidate_costs, underserved_candidates
 from planning.capacity import facility_capacity
 from planning.location import MODEL_LABELS, MODELS, SitingInputs, SitingRequest, run_model, served_curve, served_share
-from planning.siting import CoverageCurve, Floor, SitingResult
+from planning.siting import CoverageCurve, Floor, SitingResult, group_labels
 from services import audit
 from services.access import Caller
 from services.base import base_layers, get_config
@@ -32,28 +32,19 @@ __all__ = ["MODELS", "MODEL_LABELS", "SitingInputs", "SitingRequest", "inputs", 
 
 
 def labels_and_floors(eng: CoverageEngine, townships, communities, config) -> tuple[np.ndarray, tuple[Floor, ...]]:
-    """Each elder group's label (its township's index × 2 + 1 when it lives in a village) and the configured
-    floors: every township, the villages (农村), the urban communities (城镇)."""
+    """Each elder group's label and the configured floors (planning.siting.group_labels): every township, the
+    villages (a village committee, or a community of a town not marked urban), the urban communities."""
     groups = eng.groups
-    codes = sorted(set(groups["township_code"].astype(str)) | set(townships["code"].astype(str)))
-    index = {c: i for i, c in enumerate(codes)}
     urban = dict(zip(communities["code"].astype(str), communities["is_urban"].astype(bool), strict=True)) \
         if len(communities) else {}
     street = dict(zip(townships["code"].astype(str), townships["type"].astype(str) == "街道", strict=True))
     rural = np.array([not urban.get(str(cc), street.get(str(tc), False))
                       for cc, tc in zip(groups["community_code"], groups["township_code"], strict=True)], dtype=bool)
-    labels = np.array([index[str(t)] for t in groups["township_code"]], dtype=np.int64) * 2 + rural
-    names = dict(zip(townships["code"].astype(str), townships["name"].astype(str), strict=True))
     cfg = config.siting
-    floors = [Floor(names.get(c, c), (2 * i, 2 * i + 1), cfg.township_floor) for c, i in index.items()
-              if cfg.township_floor > 0 and c in set(groups["township_code"].astype(str))]
-    all_rural = tuple(2 * i + 1 for i in index.values())
-    all_urban = tuple(2 * i for i in index.values())
-    if cfg.rural_floor > 0 and rural.any():
-        floors.append(Floor("农村（村委会）", all_rural, cfg.rural_floor))
-    if cfg.urban_floor > 0 and (~rural).any():
-        floors.append(Floor("城镇（居委会）", all_urban, cfg.urban_floor))
-    return labels, tuple(floors)
+    return group_labels(groups["township_code"].astype(str), rural,
+                        names=dict(zip(townships["code"].astype(str), townships["name"].astype(str), strict=True)),
+                        all_townships=townships["code"].astype(str), township_floor=cfg.township_floor,
+                        rural_floor=cfg.rural_floor, urban_floor=cfg.urban_floor)
 
 
 def inputs(ref: DataRef, eng: CoverageEngine, ev: Evaluation, cands: Candidates | None, cutoff_m: float, *,

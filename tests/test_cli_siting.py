@@ -127,6 +127,22 @@ def test_equity_by_hand(files, cand):  # noqa: F811
     assert r.returncode == 3 and "合起来站点不够" in r.stdout  # each floor alone takes one site, both take two
 
 
+def test_urban_floor_from_the_rural_column(files, cand):  # noqa: F811
+    """The file mode labels elders as the pages do: d4 (3 elders) is the only urban point, so a 50 % urban
+    floor needs k3 (the one candidate reaching d4) where the plain model takes k1 (+10)."""
+    roads, fac, dem, out = files
+    with_columns(dem, {d: {"rural": "居" if d == "d4" else "村"} for d in ("d1", "d2", "d3", "d4", "d5", "d6")})
+    args = ("--roads", roads, "--facilities", fac, "--candidates", cand, "--demand", dem, "--minutes", 3.5,
+            "--model", "equity", "--k", 1, "--out", out)
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    assert chosen(out) == ["k1"]  # the config: villages ≥ 50 % (k1 lifts them from 6 to 16 of 21), towns no floor
+    r = run(*args, "--rural-floor", 0, "--urban-floor", 0.5)
+    assert r.returncode == 0, r.stderr
+    assert chosen(out) == ["k3"] and "城镇（居委会）：100.00%（下限 50%）" in r.stdout
+    assert "status=optimal objective=9 " in r.stdout  # d2 5 + d6 1 covered already, + d4 3
+
+
 def test_budget_and_curve_by_hand(files, cand):  # noqa: F811
     roads, fac, dem, out = files
     with_columns(cand, {"k1": {"cost": 5}, "k2": {"cost": 2}, "k3": {"build": "改造"}})  # k3: the config's renovation

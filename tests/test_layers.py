@@ -101,21 +101,20 @@ ALLOWED = {
     "ingest": {"config", "services"}, "cli": {"config", "ingest", "reports", "services"},  # cli starts the ingest service
     "app": {"config", "dashboard", "services"}, "server": {"config", "dashboard", "services", "web"},
 }
-# Imports against the direction that the house still has (issue 28 removes them, one slice at a time): a new one
-# fails the test, and so does one of these once it is gone (take it off the list).
-AGAINST_THE_FLOW = {
-    ("cli/accounts.py", "data"), ("cli/analysis.py", "geo"), ("cli/analysis.py", "imports"),
-    ("cli/analysis.py", "planning"), ("cli/common.py", "geo"),
-}
+SKIPPED = (".venv", "tests", "bench", "tools", ".git", ".hypothesis", "var")
 
 
-def imports_against_the_flow() -> set[tuple[str, str]]:
+def _product_files(root: Path):
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if rel.parts[0] not in SKIPPED:
+            yield path, rel
+
+
+def imports_against_the_flow(root: Path = ROOT) -> set[tuple[str, str]]:
     """(file, the top-level package it imports that its layer may not), over every module of the product."""
     found = set()
-    for path in ROOT.rglob("*.py"):
-        rel = path.relative_to(ROOT)
-        if rel.parts[0] in (".venv", "tests", "bench", "tools", ".git", ".hypothesis", "var"):
-            continue
+    for path, rel in _product_files(root):
         layer = rel.parts[0] if len(rel.parts) > 1 else rel.stem
         assert layer in ALLOWED, f"{rel}: a module outside the house's layers; add its folder to ALLOWED"
         for name in _direct_imports(path):
@@ -125,7 +124,46 @@ def imports_against_the_flow() -> set[tuple[str, str]]:
     return found
 
 
+def import_cycles(root: Path = ROOT) -> list[list[str]]:
+    """Cycles of the module graph: an edge for every import of a product module (at the top or inside a function:
+    a deferred import still ties the two), a name imported from a package counted as its module when it is one."""
+    import networkx as nx
+
+    modules = {}
+    for path, rel in _product_files(root):
+        name = ".".join(rel.with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph = nx.DiGraph()
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph.add_edge(name, target)
+    return sorted(sorted(c) for c in nx.simple_cycles(graph))
+
+
 def test_imports_flow_one_way():
-    found = imports_against_the_flow()
-    assert sorted(found - AGAINST_THE_FLOW) == [], "imports against the house's direction (see ALLOWED)"
-    assert sorted(AGAINST_THE_FLOW - found) == [], "gone from the code: take these off AGAINST_THE_FLOW"
+    assert sorted(imports_against_the_flow()) == [], "imports against the house's direction (see ALLOWED)"
+
+
+def test_no_import_cycles():
+    assert import_cycles() == []
+
+
+def test_the_checks_see_a_backward_import_and_a_cycle(tmp_path):
+    """The two checks above can fail: a data module reading services, and two services reading each other."""
+    for rel, text in {"data/__init__.py": "", "data/rows.py": "from services.figures import share\n",
+                      "services/__init__.py": "", "services/figures.py": "def share():\n    from services import tables\n",
+                      "services/tables.py": "import services.figures\nfrom data import rows\n"}.items():
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert imports_against_the_flow(tmp_path) == {("data/rows.py", "services")}
+    assert import_cycles(tmp_path) == [["data.rows", "services.figures", "services.tables"],
+                                       ["services.figures", "services.tables"]]

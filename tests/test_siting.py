@@ -226,3 +226,18 @@ def test_equity_and_budget_equal_brute_force(seed, n_cand, n_dem, k, share, budg
         assert all(s >= f - 1e-7 for _, s, f in r.floor_shares)
     assert p.solve_budget(budget).objective == pytest.approx(brute_constrained(m, w, covered, labels, costs=costs,
                                                                                 budget=budget))
+
+
+def test_group_labels_by_hand():
+    """Township index × 2 + rural; floors only for named townships with points, and for villages / towns only
+    when the demand says which is which."""
+    from planning.siting import Floor, group_labels
+
+    labels, floors = group_labels(["b", "a", "", "b"], [True, False, True, False], names={"a": "甲"},
+                                  all_townships=["c"], township_floor=0.5, rural_floor=0.4, urban_floor=0.3)
+    # codes sorted: "" 0, a 1, b 2, c 3
+    assert labels.tolist() == [2 * 2 + 1, 2 * 1, 0 + 1, 2 * 2]
+    assert floors == (Floor("甲", (2, 3), 0.5), Floor("b", (4, 5), 0.5), Floor("农村（村委会）", (1, 3, 5, 7), 0.4),
+                      Floor("城镇（居委会）", (0, 2, 4, 6), 0.3))
+    labels, floors = group_labels(["a", "a"], None, rural_floor=0.4, urban_floor=0.3)
+    assert labels.tolist() == [0, 0] and floors == ()
