@@ -1,1 +1,1 @@
-"""UI glue: map builders, components, i18n, session state, cached services."""
+"""UI glue: components, i18n, session state, the pages' views and tables, the live map's Streamlit end."""

@@ -35,7 +35,8 @@ from dashboard.state import (
     DISTRICT,
     MAP_BASEMAP,
 )
-from maps.builders import LocalAssets, build_version_map
+from maps.elements import LocalAssets
+from maps.pages import build_version_map
 from reports.import_template import template_xlsx
 from services import access, base, data_admin
 from services.access import AccessDenied

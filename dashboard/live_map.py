@@ -6,11 +6,11 @@ the centre and zoom stay the user's because none is passed. Here that frontend
 is fed directly: the base is rendered once per ``base_key`` and kept in the
 session (st_folium would build and render it again on every rerun: most of an
 edit's time), and the changing groups are light layers written as one script
-(:meth:`maps.builders.LiveMap.groups_script`). The base script itself rides as a
+(:meth:`maps.live.LiveMap.groups_script`). The base script itself rides as a
 file the frame loads when it mounts (Streamlit's media files: the session's own,
 named by their content), so that each update carries only what changed, not the
 base's few hundred kilobytes again. Clicks come from
-:class:`maps.builders.ClickQueue`: numbered, so every click is applied once,
+:class:`maps.live.ClickQueue`: numbered, so every click is applied once,
 however busy the page was.
 """
 
@@ -32,7 +32,7 @@ from folium.map import Layer
 from streamlit import runtime
 from streamlit_folium import _component_func, _get_header, _get_html, _get_map_string, get_full_id
 
-from maps.builders import LiveMap
+from maps.live import LiveMap
 
 _MOUNTED = "_live_map_bases"  # session key: base_key -> _Mounted, the last few
 _KEEP = 4

@@ -27,8 +27,10 @@ from dashboard.state import (
     SCN_REFUSED,
     SCN_SELECT_NEXT,
 )
-from maps.builders import LocalAssets, ScenarioLayers, scenario_live_map, stored_lonlat
-from maps.builders import townships_geojson as maps_townships_geojson
+from maps.elements import LocalAssets
+from maps.geojson import stored_lonlat
+from maps.geojson import townships_geojson as maps_townships_geojson
+from maps.pages import ScenarioLayers, scenario_live_map
 from services import base, coverage, scenarios, siting
 from services.access import AccessDenied
 from services.base import DataRef

@@ -16,7 +16,9 @@ import shapely
 
 from config.settings import DashboardConfig
 from geo.entry import FRAGMENT
-from maps.builders import LocalAssets, _round, _shift, base_map, finish
+from maps.elements import LocalAssets
+from maps.geojson import for_display, round_coords
+from maps.layers import base_map, finish
 
 # one colour per rule id (others: the last), and the fragment's
 REASON_COLOURS = {"tunnel": "#6a1b9a", "bridge": "#ef6c00", "layer": "#8d6e63", "indoor": "#546e7a",
@@ -36,14 +38,14 @@ def build_entry_map(district: gpd.GeoDataFrame, avoided: gpd.GeoDataFrame, moved
     and the point, its plain entry and its entry as ``lon, lat, plain_lon, plain_lat, entry_lon, entry_lat``;
     ``labels``: reason id -> label."""
     basemap = config.basemap(basemap_id)
-    bounds = _shift(district, basemap).total_bounds
+    bounds = for_display(district, basemap).total_bounds
     m = base_map(district, bounds, basemap, assets or LocalAssets(), canvas=True)
     for reason, part in avoided.groupby("reason", sort=True):
         merged = shapely.line_merge(shapely.union_all(part.geometry.values))  # fewer, longer lines to send
-        shown = _shift(gpd.GeoDataFrame({"label": [labels.get(reason, reason)]}, geometry=[merged], crs=4326),
+        shown = for_display(gpd.GeoDataFrame({"label": [labels.get(reason, reason)]}, geometry=[merged], crs=4326),
                        basemap)
         shown["label"] = shown["label"].map(lambda s: html.escape(str(s)))
-        shown["geometry"] = _round(shown.geometry.values, 6)
+        shown["geometry"] = round_coords(shown.geometry.values, 6)
         colour = reason_colour(reason)
         folium.GeoJson(shown.to_json(), name=html.escape(f"{labels.get(reason, reason)}（{len(part):,} 条边）"),
                        style_function=lambda _f, c=colour: {"color": c, "weight": 4, "opacity": 0.85},
@@ -52,7 +54,7 @@ def build_entry_map(district: gpd.GeoDataFrame, avoided: gpd.GeoDataFrame, moved
         group = folium.FeatureGroup(name=f"入口改变的点（{len(moved):,}）")
         plain = _lines(moved, "plain", basemap)
         entry = _lines(moved, "entry", basemap)
-        points = _shift(gpd.GeoDataFrame({"text": moved["text"].map(lambda s: html.escape(str(s)))},
+        points = for_display(gpd.GeoDataFrame({"text": moved["text"].map(lambda s: html.escape(str(s)))},
                                          geometry=gpd.points_from_xy(moved["lon"], moved["lat"]), crs=4326), basemap)
         folium.GeoJson(plain.to_json(), style_function=lambda _f: {"color": PLAIN_COLOUR, "weight": 2,
                                                                    "dashArray": "4 4"}).add_to(group)
@@ -67,7 +69,7 @@ def build_entry_map(district: gpd.GeoDataFrame, avoided: gpd.GeoDataFrame, moved
 def _lines(moved: gpd.GeoDataFrame, end: str, basemap) -> gpd.GeoDataFrame:
     coords = np.stack([moved[["lon", "lat"]].to_numpy(float), moved[[f"{end}_lon", f"{end}_lat"]].to_numpy(float)],
                       axis=1)
-    return _shift(gpd.GeoDataFrame(geometry=shapely.linestrings(coords), crs=4326), basemap)
+    return for_display(gpd.GeoDataFrame(geometry=shapely.linestrings(coords), crs=4326), basemap)
 
 
 def entry_legend(avoided: gpd.GeoDataFrame, labels: dict[str, str], n_moved: int) -> str:

@@ -1,5 +1,6 @@
 """The maps' and tables' shared words and colours: facility and project states, the coverage maps' share classes,
-the density palette, the road styles. One place, so a map, a page's table and a report never name a thing twice
+the density palette, the road styles, the palettes of walking bands, service areas, scenario changes, scorecard
+lights and the import preview. One place, so a map, a page's table and a report never name a thing twice
 differently (maps/, dashboard/, pages/ and reports/ read them here)."""
 
 from __future__ import annotations
@@ -24,3 +25,28 @@ ROAD_STYLE = {
     "street": {"color": "#9e9e9e", "weight": 1.0},
     "lane": {"color": "#bdbdbd", "weight": 0.7},
 }
+
+# walking bands, nearest first; service areas, one colour per facility
+BAND_COLOURS = ("#1b5e20", "#43a047", "#81c784", "#c8e6c9", "#e8f5e9")
+AREA_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                "#bcbd22", "#17becf")
+
+# another township's facility that reaches the scope's elders (kind and position only)
+NEIGHBOUR_LABEL = "邻近乡镇设施（计入覆盖）"
+NEIGHBOUR_COLOUR = "#546e7a"
+
+# a scenario's change of coverage: newly covered, no longer covered, still not covered (light to dark)
+NEW_COVER_COLOURS = ("#e5f5e0", "#a1d99b", "#74c476", "#31a354", "#006d2c")
+LOST_COVER_COLOURS = ("#fcbba1", "#fb6a4a", "#ef3b2c", "#cb181d", "#67000d")
+STILL_UNCOVERED_COLOURS = ("#fff7bc", "#fee391", "#fec44f", "#fe9929", "#ec7014")
+
+# the four-synchronous map's projects
+PROJECT_STATUS_COLOURS = {"compliant": "#2e7d32", "violation": "#c62828", "incomplete": "#757575"}
+
+# the scorecard's traffic lights
+LIGHT_FILL = {"green": "#43a047", "amber": "#fbc02d", "red": "#e53935", "none": "#bdbdbd",
+              "not_judged": "#90a4ae", "not_evaluated": "#bdbdbd"}
+
+# the import preview's rows
+PREVIEW_COLOURS = {"ok": "#2e7d32", "warning": "#f9a825", "error": "#c62828"}
+PREVIEW_LABELS = {"ok": "无问题", "warning": "警告", "error": "错误"}

@@ -19,7 +19,8 @@ from dashboard.state import (
     DA_SUMMARY,
     MAP_BASEMAP,
 )
-from maps.builders import LocalAssets, build_preview_map, build_version_map
+from maps.elements import LocalAssets
+from maps.pages import build_preview_map, build_version_map
 from reports.problems import problems_xlsx
 from services import base, data_admin
 from services.access import AccessDenied

@@ -9,7 +9,8 @@ from streamlit_folium import st_folium
 from dashboard.components import audited_download, footer, mark_since, page_setup
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
-from maps.builders import LocalAssets, build_projects_map
+from maps.elements import LocalAssets
+from maps.pages import build_projects_map
 from reports.cells import csv_bytes
 from services import base, data_admin, four_sync
 

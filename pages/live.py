@@ -10,7 +10,8 @@ from dashboard import live
 from dashboard.components import caller, current_user, footer, page_setup
 from dashboard.i18n import lang, pick
 from dashboard.state import LIVE_MESSAGE, LIVE_NOTE, MAP_BASEMAP, MAP_TOWNSHIP
-from maps.builders import LocalAssets, build_live_map, live_station_layer
+from maps.elements import LocalAssets
+from maps.pages import build_live_map, live_station_layer
 from services import access, base
 from services import live as live_data
 

@@ -6,7 +6,8 @@ from streamlit_folium import st_folium
 from dashboard.components import footer, kpi_cards, page_setup
 from dashboard.i18n import pick, t
 from dashboard.state import MAP_BASEMAP, MAP_CLUSTER, MAP_KINDS, MAP_LAYERS, MAP_TOWNSHIP
-from maps.builders import LocalAssets, MapLayers, build_overview_map
+from maps.elements import LocalAssets
+from maps.pages import MapLayers, build_overview_map
 from services import base
 
 config = base.get_config()

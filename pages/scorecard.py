@@ -9,7 +9,8 @@ from dashboard import scorecard_views as views
 from dashboard.components import audited_download, current_user, footer, page_setup, visible_townships
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_MAP_CHANGE, SC_SINCE
-from maps.builders import LocalAssets, build_scorecard_map
+from maps.elements import LocalAssets
+from maps.pages import build_scorecard_map
 from services import access, base, scorecard
 from services.scorecard import LIGHT_EN, LIGHT_ZH
 

@@ -16,7 +16,8 @@ from dashboard.state import (
     MAP_TOWNSHIP,
     init_coverage_state,
 )
-from maps.builders import CoverageLayers, LocalAssets, coverage_live_map
+from maps.elements import LocalAssets
+from maps.pages import CoverageLayers, coverage_live_map
 from services import access, base, coverage
 from services.base import walk_cutoff_m
 

@@ -9,7 +9,8 @@ from dashboard.components import current_user, footer, mark_since, neighbours_no
 from dashboard.i18n import pick
 from dashboard.scenario_views import gap_table
 from dashboard.state import MAP_BASEMAP
-from maps.builders import CoverageLayers, LocalAssets, build_coverage_map, build_projects_map
+from maps.elements import LocalAssets
+from maps.pages import CoverageLayers, build_coverage_map, build_projects_map
 from services import access, base, coverage, four_sync, scenarios, scorecard
 from services.base import walk_cutoff_m
 from services.scorecard import DISTRICT

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from branca.element import Element
 
-from maps.builders import STATIC_DIR, CoverageLayers, LocalAssets, build_coverage_map
+from maps.elements import STATIC_DIR, LocalAssets
+from maps.pages import CoverageLayers, build_coverage_map
 from reports.content import DEMO_LABEL, Report
 from services import coverage
 from services.base import DataRef, get_config

@@ -26,7 +26,7 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from geo.crs import utm_crs_for  # noqa: E402
 from geo.density import uncovered_share  # noqa: E402
-from maps.builders import share_classes  # noqa: E402  (the live map's classes)
+from maps.layers import share_classes
 from maps.vocabulary import SHARE_CLASSES  # noqa: E402
 
 CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",

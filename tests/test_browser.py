@@ -248,12 +248,10 @@ def test_live_page_shows_a_new_sos_without_reload_and_records_the_acknowledgemen
 
 
 def test_a_district_imported_while_the_app_runs_is_shown_by_its_link(server, server_db_url, browser, tmp_path):
-    """Hexi imported into the running app's database: its link shows its 14 real streets on the scorecard map."""
-    from tests.test_imported_district_pages import SHARED, import_hexi
+    """Hexi imported into the running app's database: its link shows its 14 streets on the scorecard map."""
+    from tests.test_imported_district_pages import import_hexi
 
-    if not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists():
-        pytest.skip("../shared/data (the Hexi test files) is not beside the checkout")
-    streets = import_hexi(server_db_url, tmp_path)
+    streets = import_hexi(server_db_url, tmp_path).streets
     page, errors = open_page(browser, f"{server}/?district=120103")
     areas = page.frame_locator(MAP_IFRAME).locator("path.score-area")
     areas.first.wait_for(state="attached", timeout=180_000)
@@ -287,42 +285,33 @@ def hexi_server(tmp_path_factory):
     of 2025-06-30 is current: the baseline the data page's new list is compared with."""
     import datetime as dt
 
-    from tests.test_import import imp
-    from tests.test_imported_district_pages import SHARED, import_hexi
-
-    if not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists():
-        pytest.skip("../shared/data (the Hexi test files) is not beside the checkout")
     from data.db import make_engine
+    from tests.test_import import imp
+    from tests.test_imported_district_pages import import_hexi
 
     tmp = tmp_path_factory.mktemp("hexi-server")
     url = f"sqlite:///{tmp / 'hexi.db'}"
-    import_hexi(url, tmp)
+    truth = import_hexi(url, tmp)
     engine = make_engine(url)
     imp(engine, "facilities", tmp / "fac.csv", crs="wgs84", data_date=dt.date(2025, 6, 30))
     engine.dispose()
     for role in ("planner", "data_admin"):  # a real district has no demo account: test accounts of their own
         sign_in_token(url, role)
     with streamlit_server(url, tmp) as base_url:
-        yield base_url, url
+        yield base_url, url, truth
 
 
 def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(hexi_server, browser, tmp_path):
     """Upload through the browser, CRS evidence shown, the kind column and one kind name mapped by hand,
     imported; 一张图 then draws every new facility within 5 m of the truth; the scorecard's comparison with
     the 2025-06-30 list shows the beds gained."""
-    import geopandas as gpd
     import sqlalchemy as sa
     from pyproj import Geod
 
-    from maps.builders import PREVIEW_COLOURS
+    from maps.vocabulary import PREVIEW_COLOURS
     from tests.test_data_page import ODD_KIND, baidu_csv
-    from tests.test_import import SHARED
-
-    server, db_url = hexi_server
-    streets = gpd.read_file(SHARED / "tianjin_hexi_streets_wgs84.geojson")
-    comms = gpd.read_file(SHARED / "tianjin_hexi_communities_wgs84.geojson")
-    streets["code"], comms["code"] = streets["code"].astype(str), comms["code"].astype(str)
-    data, truth = baidu_csv((streets, comms, None))
+    server, db_url, hexi = hexi_server
+    data, truth = baidu_csv(hexi)
     upload = tmp_path / "设施名单.csv"
     upload.write_bytes(data)
 

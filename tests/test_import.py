@@ -1,9 +1,11 @@
-"""Importing a real district (Hexi, Tianjin 120103) from files as a bureau hands them over.
+"""Importing a district (Hexi, Tianjin 120103) from files as a bureau hands them over.
 
-The Hexi street and community polygons have no stated licence: they are read
-from ../shared/data here and never copied into the project. Truth for every
-position is the WGS84 file itself: what we write in another CRS or encoding
-must come back within 1 m.
+Every test runs on boundary files generated in the repository (tests/bureau_district.py: Hexi's real outline cut
+into its official streets and into communities, with the real files' shape and quirks), and again on the real
+Hexi street and community polygons when ../shared/data is beside the checkout (no stated licence: read there,
+never copied into the project). Truth for every position is the WGS84 file itself: what we write in another CRS
+or encoding must come back within 1 m. The district outlines are real in both: the product's WGS84 copy and
+AMap's GCJ-02 file (tests/data).
 """
 
 import datetime as dt
@@ -11,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -26,26 +29,53 @@ from data.repository import Repository
 from data.versions import current_versions
 from geo.crs import wgs84_to_bd09, wgs84_to_gcj02
 from imports.store import ImportOptions, ImportRefused, run_import
+from tests.bureau_district import (
+    DISTRICTS_AMAP_GCJ02,
+    DISTRICTS_WGS84,
+    HEXI,
+    BoundaryFiles,
+    generate,
+    hexi_outline,
+    real_hexi,
+)
 from tests.conftest import ROOT, missing
 
-SHARED = ROOT.parent / "shared" / "data"
-HEXI = "120103"
 GEOD = Geod(ellps="WGS84")
+FINLAND_PBF = ROOT / "tests" / "data" / "osm_finland_test_pyrosm.osm.pbf"
+SOURCES = ["generated", pytest.param("hexi", marks=pytest.mark.skipif(
+    real_hexi() is None, reason="../shared/data (the real Hexi files) is not beside the checkout"))]
 
-pytestmark = pytest.mark.skipif(not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists(),
-                                reason="../shared/data (the Hexi test files) is not beside the checkout")
+
+@dataclass(frozen=True)
+class Truth:
+    """A source's streets, communities and the district outline; unpacks as (streets, communities, outline)."""
+
+    streets: gpd.GeoDataFrame
+    comms: gpd.GeoDataFrame
+    outline: object
+    files: BoundaryFiles
+
+    def __iter__(self):
+        return iter((self.streets, self.comms, self.outline))
+
+    def __getitem__(self, i):
+        return (self.streets, self.comms, self.outline)[i]
 
 
-@pytest.fixture(scope="module")
-def truth():
-    streets = gpd.read_file(SHARED / "tianjin_hexi_streets_wgs84.geojson")
-    streets["code"] = streets["code"].astype(str)
-    comms = gpd.read_file(SHARED / "tianjin_hexi_communities_wgs84.geojson")
-    comms["code"] = comms["code"].astype(str)
-    comms["parentcode"] = comms["parentcode"].astype(str)
-    districts = gpd.read_file(SHARED / "tianjin_districts_wgs84.geojson")
-    outline = districts[districts["adcode"].astype(str) == HEXI].geometry.iloc[0]
-    return streets, comms, outline
+def boundary_files(source: str, folder) -> BoundaryFiles:
+    return generate(folder) if source == "generated" else real_hexi()
+
+
+@pytest.fixture(scope="module", params=SOURCES)
+def truth(request, tmp_path_factory):
+    files = boundary_files(request.param, tmp_path_factory.mktemp("bureau"))
+    return Truth(files.streets(), files.communities(), hexi_outline(), files)
+
+
+def without_duplicate(comms: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The community file with its repeated code fixed the way a bureau would: the later feature left out until
+    its code is known."""
+    return comms[~comms["code"].duplicated(keep="first")]
 
 
 def max_vertex_gap_m(a, b) -> float:
@@ -84,8 +114,7 @@ def imp(engine, kind, path, **opts):
 def onboard(engine, truth, tmp_path):
     """District outline (AMap GCJ-02), streets (GK shapefile, GBK), communities (GeoJSON)."""
     streets, _, _ = truth
-    imp(engine, "district", SHARED / "tianjin_districts_amap_gcj02.geojson", crs="gcj02", name="河西区",
-        data_date=dt.date(2023, 6, 30))
+    imp(engine, "district", DISTRICTS_AMAP_GCJ02, crs="gcj02", name="河西区", data_date=dt.date(2023, 6, 30))
     folder = tmp_path / "shp"
     folder.mkdir()
     imp(engine, "townships", streets_shapefile_zip(streets, folder, epsg=4527, cpg=False))
@@ -93,42 +122,41 @@ def onboard(engine, truth, tmp_path):
 
 
 def corrected_communities(truth, tmp_path):
-    """The real community file with its one duplicate code fixed the way a bureau would: the second
-    feature (珠海里社区, which repeats 恩德里's code 120103006003) left out until its code is known."""
-    _, comms, _ = truth
     path = tmp_path / "communities.geojson"
-    comms[comms["name"] != "珠海里社区"].to_file(path, driver="GeoJSON")
+    without_duplicate(truth.comms).to_file(path, driver="GeoJSON")
     return path
 
 
-def test_the_real_community_file_is_refused_for_its_duplicate_code(db, truth, tmp_path):
-    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
-    imp(db, "townships", SHARED / "tianjin_hexi_streets_wgs84.geojson")
+def test_the_community_file_is_refused_for_its_duplicate_code(db, truth, tmp_path):
+    imp(db, "district", DISTRICTS_WGS84, name="河西区")
+    imp(db, "townships", truth.files.streets_path)
     with pytest.raises(ImportRefused) as exc:
-        imp(db, "communities", SHARED / "tianjin_hexi_communities_wgs84.geojson")
+        imp(db, "communities", truth.files.communities_path)
     (err,) = exc.value.prepared.errors
-    assert (err.row, err.value) == (141, "120103006003") and "第 30 个要素" in err.why
+    first, again = np.flatnonzero(truth.comms["code"].duplicated(keep=False)) + 1  # features counted from 1
+    code = truth.comms["code"].iloc[again - 1]
+    assert (err.row, err.value) == (again, code) and f"第 {first} 个要素" in err.why
     r = imp(db, "communities", corrected_communities(truth, tmp_path))
-    assert r.rows == 140 and set(r.by_township) <= set(truth[0]["code"])
+    assert r.rows == len(truth.comms) - 1 and set(r.by_township) <= set(truth[0]["code"])
 
 
 def test_district_from_amap_gcj02_matches_the_wgs84_truth(db, truth, tmp_path):
     _, _, outline = truth
     # the AMap file as shipped: all 16 districts, GCJ-02; --code picks Hexi's feature
-    r = imp(db, "district", SHARED / "tianjin_districts_amap_gcj02.geojson", crs="gcj02", name="河西区")
+    r = imp(db, "district", DISTRICTS_AMAP_GCJ02, crs="gcj02", name="河西区")
     assert r.rows == 1 and r.version_id is not None
     with session_factory(db)() as s:
         got = Repository(s, HEXI).district().geometry.iloc[0]
     assert max_vertex_gap_m(shapely.normalize(got), shapely.normalize(outline)) < 1.0
     with pytest.raises(ImportRefused) as exc:
-        run_import(db, "120199", "district", SHARED / "tianjin_districts_amap_gcj02.geojson", load_config(),
+        run_import(db, "120199", "district", DISTRICTS_AMAP_GCJ02, load_config(),
                    ImportOptions(crs="gcj02", name="不存在区"))
     assert "没有代码为 120199" in exc.value.prepared.errors[0].why and "120103" in exc.value.prepared.errors[0].fix
 
 
 def test_townships_shapefile_gauss_kruger_gbk_without_cpg(db, truth, tmp_path):
     streets, _, _ = truth
-    r = imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")  # all 16: Hexi's is taken
+    r = imp(db, "district", DISTRICTS_WGS84, name="河西区")  # all 16: Hexi's is taken
     assert any("取列“adcode”为 120103" in n for n in r.prepared.notices)
     folder = tmp_path / "shp"
     folder.mkdir()
@@ -146,7 +174,7 @@ def test_townships_shapefile_gauss_kruger_gbk_without_cpg(db, truth, tmp_path):
 
 def test_gauss_kruger_zone_prefix_mismatch_is_read_right(db, truth, tmp_path):
     streets, _, _ = truth
-    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
+    imp(db, "district", DISTRICTS_WGS84, name="河西区")
     folder = tmp_path / "shp"
     folder.mkdir()
     # eastings with the zone prefix (EPSG:4527, zone 39), but the .prj says the same zone without it (EPSG:4548, CM 117°E)
@@ -160,7 +188,7 @@ def test_gauss_kruger_zone_prefix_mismatch_is_read_right(db, truth, tmp_path):
 
 def test_a_file_without_crs_is_refused_with_the_fix(db, truth, tmp_path):
     streets, _, _ = truth
-    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
+    imp(db, "district", DISTRICTS_WGS84, name="河西区")
     folder = tmp_path / "shp"
     folder.mkdir()
     path = streets_shapefile_zip(streets, folder, epsg=4527)
@@ -175,8 +203,7 @@ def test_a_file_without_crs_is_refused_with_the_fix(db, truth, tmp_path):
 
 def facility_points(truth, n_per: int = 2):
     """Facility sites: the real communities' representative points, a few per community."""
-    _, comms, _ = truth
-    comms = comms[comms["name"] != "珠海里社区"]  # the real file's duplicate code (see above)
+    comms = without_duplicate(truth.comms)
     streets = truth[0].set_index("code")["name"]
     rows = []
     for c in comms.itertuples():
@@ -248,7 +275,9 @@ def test_auto_crs_wgs84_and_refusal_when_evidence_is_ambiguous(db, truth, tmp_pa
     assert r.prepared.crs.system == "wgs84" and r.version_id is None
     # three sites deep inside their streets, and no township column: every reading fits as well as the others
     streets = truth[0]
-    deep = [s.geometry.buffer(-0.004).representative_point() for s in streets.itertuples()][:3]
+    cores = streets.to_crs(4527).buffer(-400).to_crs(4326)  # 400 m in from every edge (GK zone 39, metres)
+    deep = [g.representative_point() for g in cores if not g.is_empty][:3]
+    assert len(deep) == 3
     amb = tmp_path / "ambiguous.csv"
     amb.write_text("名称,类型,经度,纬度\n" + "\n".join(f"站{i},养老院,{p.x},{p.y}" for i, p in enumerate(deep)),
                    encoding="utf-8")
@@ -282,8 +311,7 @@ def test_every_bad_cell_is_listed_and_nothing_stored(db, truth, tmp_path):
 
 
 def elder_sheet(truth, path, *, total_off_by: int = 0):
-    _, comms, _ = truth
-    comms = comms[comms["name"] != "珠海里社区"]
+    comms = without_duplicate(truth.comms)
     wb = Workbook()
     ws = wb.active
     ws.append(["河西区60岁以上老年人口统计（截至2023年6月30日）"])
@@ -309,7 +337,7 @@ def test_elders_with_a_total_row_that_matches_and_one_that_does_not(db, truth, t
     assert int(elders[["age_60_69", "age_70_79", "age_80_plus"]].sum().sum()) == total
     # each community's people are spread over the H3 cells of its real polygon: the sheet's figures per
     # community (written by elder_sheet: 300 + i, 200 + i % 50, 80 + i % 30, i % 9 disabled) add up again
-    comms = truth[1][truth[1]["name"] != "珠海里社区"].reset_index(drop=True)
+    comms = without_duplicate(truth.comms).reset_index(drop=True)
     per = elders.groupby("community_code")[["age_60_69", "age_70_79", "age_80_plus", "disabled"]].sum()
     for i, c in enumerate(comms.itertuples(), start=1):
         assert per.loc[c.code].tolist() == [300 + i, 200 + i % 50, 80 + i % 30, i % 9], c.name
@@ -332,12 +360,12 @@ def test_cli_import_prints_mapping_and_last_line(tmp_path, truth):
         return subprocess.run([sys.executable, "cli.py", *map(str, args), "--database-url", url], cwd=ROOT,
                               capture_output=True, text=True)
 
-    out = cli("import", "district", SHARED / "tianjin_districts_amap_gcj02.geojson", "--code", HEXI,
+    out = cli("import", "district", DISTRICTS_AMAP_GCJ02, "--code", HEXI,
               "--name", "河西区", "--crs", "gcj02", "--data-date", "2023-06-30")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1].startswith("imported district: 1 rows, version ")
     streets, _, _ = truth
-    shutil.copy(SHARED / "tianjin_hexi_streets_wgs84.geojson", tmp_path / "streets.geojson")
+    shutil.copy(truth.files.streets_path, tmp_path / "streets.geojson")
     out = cli("import", "townships", tmp_path / "streets.geojson", "--district", HEXI)
     assert out.returncode == 0, out.stderr
     assert "列映射" in out.stdout and out.stdout.strip().endswith("version 2")
@@ -497,14 +525,14 @@ def test_roads_from_the_real_finland_pbf_reads_every_highway_way(use_tool):
     if use_tool and osmium_tool() is None:
         missing("osmium-tool is not installed (apt-get install osmium-tool)")
     box = shapely.box(26.90, 60.50, 27.00, 60.56)
-    lines, classes, counts, _tags = osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", box, use_tool=use_tool)
+    lines, classes, counts, _tags = osm_roads(FINLAND_PBF, box, use_tool=use_tool)
     assert counts["ways_read"] == 343
     assert 0 < counts["ways_kept"] <= 343 and len(lines) == len(classes)
     assert all(line.within(box) for line in lines)
     small = shapely.box(26.94, 60.525, 26.96, 60.535)  # a cut: fewer ways, the same with or without the tool
-    kept = osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", small, use_tool=use_tool)[2]["ways_kept"]
+    kept = osm_roads(FINLAND_PBF, small, use_tool=use_tool)[2]["ways_kept"]
     assert 0 < kept < counts["ways_kept"]
-    assert kept == osm_roads(SHARED / "osm_finland_test_pyrosm.osm.pbf", small, use_tool=False)[2]["ways_kept"]
+    assert kept == osm_roads(FINLAND_PBF, small, use_tool=False)[2]["ways_kept"]
 
 
 def test_mapping_file_gpkg_layer_and_swapped_columns(db, truth, tmp_path):
@@ -576,7 +604,7 @@ def test_road_lines_file_reports_crossings_without_a_vertex_and_dead_ends(db, tr
 
 def test_overlapping_townships_and_elders_that_do_not_add_up(db, truth, tmp_path):
     streets, _, _ = truth
-    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
+    imp(db, "district", DISTRICTS_WGS84, name="河西区")
     grown = streets.copy()
     grown.loc[0, "geometry"] = grown.geometry.iloc[0].buffer(0.003)  # about 300 m into its neighbours
     grown.iloc[1:].to_file(tmp_path / "partial.geojson", driver="GeoJSON")  # and one street missing
@@ -586,7 +614,7 @@ def test_overlapping_townships_and_elders_that_do_not_add_up(db, truth, tmp_path
     r = imp(db, "townships", tmp_path / "partial.geojson", dry_run=True)
     assert any("未覆盖区界内" in p.why for p in r.prepared.warnings)
     onboard(db, truth, tmp_path)
-    comms = truth[1][truth[1]["name"] != "珠海里社区"]
+    comms = without_duplicate(truth.comms)
     code = comms["code"].iloc[0]
     sheet = tmp_path / "e.csv"
     sheet.write_text("社区代码,60-69岁,70-79岁,80岁以上,60岁以上,失能\n"
@@ -600,9 +628,9 @@ def test_overlapping_townships_and_elders_that_do_not_add_up(db, truth, tmp_path
 def test_communities_as_a_table_of_amap_points(db, truth, tmp_path):
     """Villages without polygons: a sheet of codes, names, streets and AMap coordinates (auto → GCJ-02)."""
     streets, comms, _ = truth
-    imp(db, "district", SHARED / "tianjin_districts_wgs84.geojson", name="河西区")
-    imp(db, "townships", SHARED / "tianjin_hexi_streets_wgs84.geojson")
-    comms = comms[comms["name"] != "珠海里社区"]
+    imp(db, "district", DISTRICTS_WGS84, name="河西区")
+    imp(db, "townships", truth.files.streets_path)
+    comms = without_duplicate(comms)
     pts = comms.geometry.representative_point()
     glon, glat = wgs84_to_gcj02(pts.x.to_numpy(), pts.y.to_numpy())
     names = streets.set_index("code")["name"]

@@ -1,28 +1,22 @@
-"""Every page on an imported district (Hexi, from the real street and community files) beside the demo."""
+"""Every page on an imported district (Hexi: the real street and community files when beside the checkout, else
+generated ones, tests/bureau_district.py) beside the demo."""
 
 import pytest
 
+from tests.bureau_district import one_source
 from tests.conftest import app_test, assert_clean, copy_sqlite
-from tests.test_import import HEXI, SHARED, elder_sheet, facility_points, imp, onboard, write_grid_osm
-
-pytestmark = pytest.mark.skipif(not (SHARED / "tianjin_hexi_streets_wgs84.geojson").exists(),
-                                reason="../shared/data (the Hexi test files) is not beside the checkout")
+from tests.test_import import HEXI, Truth, elder_sheet, facility_points, imp, onboard, write_grid_osm
 
 
 def import_hexi(url: str, tmp):
     """Hexi imported into the database at ``url``: outline, streets, communities, facilities, elders, roads.
     Returns the street frame (the truth)."""
-    import geopandas as gpd
-
     from data.db import make_engine, session_factory
     from data.repository import Repository
 
     engine = make_engine(url)
-    streets = gpd.read_file(SHARED / "tianjin_hexi_streets_wgs84.geojson")
-    streets["code"] = streets["code"].astype(str)
-    comms = gpd.read_file(SHARED / "tianjin_hexi_communities_wgs84.geojson")
-    comms["code"], comms["parentcode"] = comms["code"].astype(str), comms["parentcode"].astype(str)
-    truth = (streets, comms, None)
+    files = one_source(tmp / "bureau")
+    truth = Truth(files.streets(), files.communities(), None, files)
     onboard(engine, truth, tmp)
     pts = facility_points(truth, n_per=1).iloc[::3]
     pts.assign(kind="社区养老服务站").rename(columns={"code": "编码", "name": "名称", "kind": "类型", "street": "所属街道",
@@ -35,7 +29,7 @@ def import_hexi(url: str, tmp):
     write_grid_osm(tmp / "grid.osm", outline, step_deg=0.003, pad_deg=0.02)
     imp(engine, "roads", tmp / "grid.osm")
     engine.dispose()
-    return streets
+    return truth
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +37,7 @@ def two_districts(demo_db_url, tmp_path_factory):
     """The demo database with Hexi imported beside it."""
     tmp = tmp_path_factory.mktemp("hexi")
     url = copy_sqlite(demo_db_url, tmp / "two.db")
-    return url, import_hexi(url, tmp)
+    return url, import_hexi(url, tmp).streets
 
 
 @pytest.mark.parametrize("page", ["pages/scorecard.py", "pages/map.py", "pages/service_circle.py",
@@ -81,7 +75,7 @@ def test_scorecard_of_the_imported_district_counts_its_own_elders(two_districts,
 
 
 def test_report_cli_on_the_imported_district(two_districts, tmp_path):
-    """`cli.py report --district` on Hexi: its own name, its 14 real streets, and no demo label."""
+    """`cli.py report --district` on Hexi: its own name, its 14 streets, and no demo label."""
     import subprocess
     import sys
 

@@ -15,15 +15,10 @@ from config import load_config
 from data.db import make_engine, session_factory
 from data.repository import Repository
 from geo.density import HexIndex
-from maps.builders import (
-    CoverageLayers,
-    LocalAssets,
-    ScenarioLayers,
-    add_hexagons,
-    coverage_live_map,
-    scenario_live_map,
-    shapes_text,
-)
+from maps.elements import LocalAssets
+from maps.geojson import shapes_text
+from maps.layers import add_hexagons
+from maps.pages import CoverageLayers, ScenarioLayers, coverage_live_map, scenario_live_map
 from tests.conftest import DEMO
 
 
@@ -223,7 +218,7 @@ def test_each_hexagon_is_its_cells_boundary_on_either_basemap(layers, basemaps):
 
 
 def test_facility_popups_ride_in_the_export_not_in_every_slider_move(layers):
-    from maps.builders import build_coverage_map
+    from maps.pages import build_coverage_map
 
     config = load_config()
     cov = CoverageLayers(layers["district"], layers["townships"], layers["facilities"].head(5), covered_hexes=None,
@@ -280,7 +275,8 @@ def test_the_hexagons_are_cut_to_the_district(layers):
     drawn at all (its class has no shape left)."""
     import shapely
 
-    from maps.builders import _HEX_TEXTS, add_share_hexagons
+    from maps.geojson import HEX_TEXTS
+    from maps.layers import add_share_hexagons
 
     outline = shapely.union_all(layers["district"].geometry.values)
     inner = outline.representative_point()
@@ -294,7 +290,7 @@ def test_the_hexagons_are_cut_to_the_district(layers):
     fg = folium.FeatureGroup(name="t")
     add_share_hexagons(fg, cells, basemap, name="t", within=outline)
     js = _script_of(fg)
-    whole_edge = _HEX_TEXTS.of(cells.iloc[[1]], basemap, 4)[0]
+    whole_edge = HEX_TEXTS.of(cells.iloc[[1]], basemap, 4)[0]
     assert "全部步行可达：1 格" in js and "未覆盖 25–50%：1 格" in js
     assert "未覆盖 75–100%" not in js  # the cell outside the district is not drawn
     assert whole_edge not in js  # the edge cell is drawn cut, not whole

@@ -8,7 +8,9 @@ from config import load_config
 from data.db import make_engine, session_factory
 from data.repository import Repository
 from geo.density import hex_density
-from maps.builders import LocalAssets, MapLayers, build_overview_map, facility_popup_html
+from maps.elements import LocalAssets
+from maps.geojson import facility_popup_html
+from maps.pages import MapLayers, build_overview_map
 from tests.conftest import DEMO
 
 
@@ -98,7 +100,8 @@ def test_preview_map_draws_every_row_and_escapes_the_problem_text():
     import shapely
 
     from config import load_config
-    from maps.builders import PREVIEW_COLOURS, build_preview_map
+    from maps.pages import build_preview_map
+    from maps.vocabulary import PREVIEW_COLOURS
 
     district = gpd.GeoDataFrame({"code": ["1"], "name": ["区"], "is_synthetic": [False]},
                                 geometry=[shapely.box(117.0, 39.0, 117.1, 39.1)], crs=4326)
@@ -136,7 +139,7 @@ def test_every_map_escapes_names_from_a_bureaus_files(layers):
     import geopandas as gpd
     import pandas as pd
 
-    from maps.builders import (
+    from maps.pages import (
         CoverageLayers,
         build_coverage_map,
         build_projects_map,

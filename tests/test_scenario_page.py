@@ -239,7 +239,7 @@ def test_curve_shows_the_elbow_and_hands_its_k_to_the_exact_model(page):
 
 
 def test_every_queued_click_is_applied_once_and_a_refused_one_says_why(page, db, underserved_point):
-    """The map sends its recent clicks numbered (maps.builders.ClickQueue); each is applied once, whatever was
+    """The map sends its recent clicks numbered (maps.live.ClickQueue); each is applied once, whatever was
     missed while the page was busy; a click far from every street opens nothing and the map says why."""
     from dashboard.state import SCN_MAP, SCN_REFUSED
 
