@@ -5,8 +5,9 @@ copied here; where they are beside the checkout, the same tests run on them as w
 Hexi's real outline (data/sources, the product's own copy) is cut into its 14 official streets (codes and names of
 data/sources/tianjin_townships_2023.csv) and every street into communities, with the real files' shape: street
 properties ``code, parentCode, parentName, name, level``; community properties ``name, x, y, code, parentcode``
-(x, y: a point inside), MultiPolygons, and — like the real community file — one community whose code repeats an
-earlier one's (the last feature). The geometry is made here, so it is its own truth.
+(x, y: a point inside), MultiPolygons, and the real community file's two quirks: one community whose code repeats
+an earlier one's (the last feature), and one drawn just across its street's boundary road. The geometry is made
+here, so it is its own truth.
 """
 
 from __future__ import annotations
@@ -74,7 +75,33 @@ def _cut(area, n: int, rng: np.random.Generator, n_cells: int) -> list:
     x_scale = float(np.cos(np.radians(area.centroid.y)))
     got = partition_polygon(_polygon(area), _points_inside(area, n, rng), rng.uniform(0.6, 1.4, n), rng=rng,
                             n_cells=n_cells, x_scale=x_scale)
-    return [MultiPolygon(list(g.geoms)) if hasattr(g, "geoms") else MultiPolygon([g]) for g in got.regions]
+    return [_multi(g) for g in got.regions]
+
+
+def _multi(geom) -> MultiPolygon:
+    return MultiPolygon([g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon"])
+
+
+def _cells(area, n: int, rng: np.random.Generator) -> list:
+    """``area`` cut into the Voronoi cells of ``n`` random points inside it: every piece holds its point, and the
+    pieces cover ``area`` exactly."""
+    seeds = shapely.multipoints(_points_inside(area, n, rng))
+    cells = shapely.get_parts(shapely.voronoi_polygons(seeds, extend_to=area.envelope.buffer(0.01)))
+    return [_multi(shapely.intersection(c, area)) for c in cells]
+
+
+def _across_the_boundary(community, street, outline, *, out_m: float = 80.0, radius_m: float = 35.0):
+    """The real files' other quirk: a community drawn just across its street's boundary road (a pin on the wrong
+    side): a small disc ``out_m`` beyond the street's edge nearest the community, where it borders another street."""
+    gk = "EPSG:4527"  # Gauss–Krüger zone 39: metres
+    comm, edge, rim = gpd.GeoSeries([community, street.boundary, outline.boundary], crs="EPSG:4326").to_crs(gk)
+    along = shapely.line_interpolate_point(edge, np.arange(0.0, edge.length, 10.0))
+    inner = along[shapely.distance(along, rim) > 300.0]  # a boundary with another street, not the district's
+    centre = comm.centroid
+    p = inner[np.argmin(shapely.distance(inner, centre))]
+    d = np.array([p.x - centre.x, p.y - centre.y])
+    out = shapely.Point(np.array([p.x, p.y]) + d / np.linalg.norm(d) * out_m).buffer(radius_m)
+    return _multi(gpd.GeoSeries([out], crs=gk).to_crs("EPSG:4326").iloc[0])
 
 
 def generate(folder: Path, *, seed: int = 7) -> BoundaryFiles:
@@ -86,17 +113,18 @@ def generate(folder: Path, *, seed: int = 7) -> BoundaryFiles:
     streets = gpd.GeoDataFrame({
         "code": official["code12"].to_numpy(), "parentCode": f"{HEXI}000000", "parentName": "河西区",
         "name": official["name"].to_numpy(), "level": 3,
-    }, geometry=_cut(outline, len(official), rng, n_cells=700), crs="EPSG:4326")
+    }, geometry=_cut(outline, len(official), rng, n_cells=3000), crs="EPSG:4326")
     rows = []
     for street in streets.itertuples():
-        pieces = _cut(street.geometry, int(rng.integers(8, 13)), rng, n_cells=120)
+        pieces = _cells(street.geometry, int(rng.integers(8, 13)), rng)
         for i, piece in enumerate(pieces, start=1):
             inside = piece.representative_point()
             rows.append({"name": f"{street.name.removesuffix('街道')}{COMMUNITY_NAMES[i - 1]}社区居委会", "x": round(inside.x, 6), "y": round(inside.y, 6),
                          "code": f"{street.code[:9]}{i:03d}", "parentcode": street.code, "geometry": piece})
+    rows[5]["geometry"] = _across_the_boundary(rows[5]["geometry"], streets.geometry.iloc[0], outline)
     # the real file's quirk: its last community repeats the code of an earlier one of the same street (its 30th),
     # here the other half of that one
-    kept, split = _cut(rows[29]["geometry"], 2, rng, n_cells=60)
+    kept, split = _cells(rows[29]["geometry"], 2, rng)
     inside = split.representative_point()
     rows[29]["geometry"] = kept
     rows.append({**rows[29], "name": "珠海里社区", "x": round(inside.x, 6), "y": round(inside.y, 6), "geometry": split})

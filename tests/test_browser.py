@@ -328,7 +328,8 @@ def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(he
     page.get_by_role("combobox", name=f"“{ODD_KIND}” →").click()
     page.get_by_role("option", name="老年日间照料中心", exact=True).click()
     page.get_by_role("button", name=f"导入为新版本（{len(truth)} 行）").wait_for(timeout=120_000)
-    # one point lies 50 m outside its declared street (AMap/Baidu pins sit on the boundary road): a warning
+    # one point lies just outside its declared street, beyond [imports] township_match_m (a pin on the boundary
+    # road; tests/bureau_district.py makes one in the generated files): a warning
     # that must be accepted explicitly before the import is allowed
     accept = page.get_by_text("已核对 1 条警告，仍然导入")
     accept.wait_for(timeout=60_000)
