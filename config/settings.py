@@ -479,6 +479,8 @@ class Imports(_Strict):
     total_row_labels: tuple[str, ...] = Field(min_length=1)
     township_match_m: float = Field(ge=0, le=5000)
     margin_m: float = Field(ge=0, le=50_000)
+    osm_cut_with_osmium: bool = Field(default=False, description="roads from OSM: let osmium-tool's extract cut the "
+                                      "district's box first (faster on a province file; more memory: see the config)")
     import_folder: str = Field(min_length=1, description="server folder whose files the 数据管理 page may import "
                                "(relative to the project, or absolute); nothing outside it is ever read")
     mapping_folder: str = Field(min_length=1, description="where the 数据管理 page keeps named column mappings")

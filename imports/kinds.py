@@ -1,7 +1,7 @@
 """Turning a read file into a kind's rows, with every problem found (row, column, value, why, fix).
 
 One function per kind: ``prepare_district``, ``prepare_townships``,
-``prepare_communities``, ``prepare_facilities``, ``prepare_elders``. Each takes
+``prepare_communities``, ``prepare_elders`` here, ``prepare_facilities`` in imports/facilities.py. Each takes
 what was read and the district's context (outline, townships, communities) and
 returns a ``Prepared``: rows ready to store, problems (errors refuse the import,
 warnings are shown) and notices. Pure: no database, no Streamlit.
@@ -9,7 +9,6 @@ warnings are shown) and notices. Pure: no database, no Streamlit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -22,7 +21,6 @@ from shapely.geometry import MultiPolygon, Point
 from config import DashboardConfig
 from geo.crs import utm_crs_for
 from geo.density import cells_in, spread_counts
-from geo.overlay import polygon_of
 from imports.coords import CrsDecision, decide_lonlat_crs
 from imports.mapping import Field, MappingFile, describe, map_columns
 from imports.tables import RawTable
@@ -31,19 +29,13 @@ from imports.values import (
     PlaceIndex,
     code_text,
     count,
-    date,
     header_key,
     is_missing,
-    name_index,
     number,
-    yes_no,
 )
 
 H3_RES = 9
 TOWN_TYPES = ("街道", "镇", "乡", "其他")
-STATUS = {"运营": "operating", "运营中": "operating", "正常": "operating", "在营": "operating", "operating": "operating",
-          "暂停": "suspended", "停业": "suspended", "suspended": "suspended", "规划": "planned", "planned": "planned",
-          "在建": "building", "建设中": "building", "building": "building"}
 
 
 @dataclass(frozen=True)
@@ -207,7 +199,7 @@ def table_points(table: RawTable, ctx: Context, config: DashboardConfig, *, crs:
     towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True))) \
         if ctx.townships is not None else None
     keep, lon, lat, declared = [], [], [], []
-    for n, row in _body_rows(table, config):
+    for n, row in body_rows(table, config):
         x, y = number(row[mapping["lon"]]), number(row[mapping["lat"]])
         bad = [(f, v) for f, v in (("lon", x), ("lat", y)) if isinstance(v, BadValue)]
         for f, v in bad:
@@ -321,318 +313,11 @@ COUNT_FIELDS = ("beds_total", "beds_care", "beds_dementia", "staff_total", "staf
                 "staff_prejob_trained")
 
 
-def kind_lookup(config: DashboardConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The comparison key of every configured name of a kind (id, Chinese and English name, aliases) → its id,
-    and of every word of a mapping file's [values.kind] → the kind its target names: the target may be any of
-    those names, as the import's own messages offer them (an unknown target stays as written, and is refused)."""
-    names = {k.id: (k.id, k.name_zh, k.name_en, *k.aliases) for k in config.facility_kinds}
-    out = name_index(names)
-    known = dict(out)
-    for text, target in (extra or {}).items():
-        out[header_key(text)] = known.get(header_key(target), target)
-    return out
-
-
-def _body_rows(table: RawTable, config: DashboardConfig) -> list[tuple[int, list[str]]]:
+def body_rows(table: RawTable, config: DashboardConfig) -> list[tuple[int, list[str]]]:
     """(spreadsheet row, cells) of every row that is not a total (合计) row."""
     labels = config.imports.total_row_labels
     return [(n, r) for n, r in zip(table.row_numbers, table.rows, strict=True)
             if not any(c.strip() in labels for c in r[:3])]
-
-
-def _status(text: str) -> str | None:
-    return STATUS.get(text.lower())
-
-
-def _star(text: str) -> int | BadValue:
-    v = count(text.replace("星", "").replace("级", ""))
-    if isinstance(v, BadValue) or not 1 <= v <= 5:
-        return BadValue("星级应为 1–5", "填写 1 到 5 的整数，或留空")
-    return v
-
-
-class _Cells:
-    """The body rows' cells column by column: each mapped field's stripped text, whether it is missing, and its
-    parsed value. A parser runs once per distinct text (sheets repeat their kinds, townships, statuses and dates);
-    columns parsed by a module-level parser are kept on the table, so a page that remaps one field re-parses
-    only that field's column."""
-
-    def __init__(self, table: RawTable, rows: list[list[str]], mapping: dict[str, int], missing: tuple[str, ...]):
-        self._rows, self._mapping, self._memo = rows, mapping, table.memo
-        self._missing = frozenset(missing)
-        self._blank = [""] * len(rows)
-
-    def _kept(self, key, make):
-        if key not in self._memo:
-            self._memo[key] = make()
-        return self._memo[key]
-
-    def text(self, f: str) -> list[str]:
-        if f not in self._mapping:
-            return self._blank
-        ci = self._mapping[f]
-        return self._kept((ci, "text"), lambda: [r[ci].strip() if ci < len(r) else "" for r in self._rows])
-
-    def missing(self, f: str) -> list[bool]:
-        ci = self._mapping.get(f)
-        return self._kept((ci, "missing", self._missing), lambda: [t in self._missing for t in self.text(f)])
-
-    def parse(self, f: str, parser: Callable[[str], object], *, memo: bool = True) -> list:
-        """``parser`` of each cell of ``f`` (of "" where ``f`` is not mapped); ``memo=False`` for a parser that
-        depends on more than the text (the district's places, the override's value maps)."""
-        def run() -> list:
-            seen: dict[str, object] = {}
-            return [seen[t] if t in seen else seen.setdefault(t, parser(t)) for t in self.text(f)]
-
-        return self._kept((self._mapping.get(f), parser), run) if memo else run()
-
-
-def prepare_facilities(table: RawTable, ctx: Context, config: DashboardConfig, *, crs: str = "auto",
-                       override: MappingFile | None = None, progress: Callable[[str], None] = lambda _m: None) -> Prepared:
-    out = Prepared("facilities")
-    fields = FACILITY_FIELDS
-    mapping = map_columns(table.header, fields, config.imports.synonyms, override)
-    out.mapping = describe(mapping, table.header, fields)
-    out.columns = {f: table.header[i] for f, i in mapping.items()}
-    out.notices += table.notices
-    kinds = kind_lookup(config, (override.values.get("kind") if override else None))
-    kind_ids = {k.id for k in config.facility_kinds}
-    bad_kind_map = sorted(set(kinds.values()) - kind_ids)
-    if bad_kind_map:
-        out.problems.append(Problem(None, "", "", f"映射文件的类型值指向未知的设施类型 {bad_kind_map}",
-                                    "可用（编号或名称均可）：" + "、".join(f"{k.id}（{k.name_zh}）"
-                                                                  for k in config.facility_kinds)))
-        return out
-    towns = PlaceIndex.townships(dict(zip(ctx.townships["code"], ctx.townships["name"], strict=True))) \
-        if ctx.townships is not None else None
-    town_values = override.values.get("township", {}) if override else {}  # the file's name -> code or name
-    comms = PlaceIndex.communities(dict(zip(ctx.communities["code"], ctx.communities["name"], strict=True))) \
-        if ctx.communities is not None and len(ctx.communities) else None
-    col = {f: table.header[i] for f, i in mapping.items()}
-
-    def bad(n: int, f: str, value: str, why: str, fix: str, severity: str = "error") -> None:
-        out.problems.append(Problem(n, col.get(f, f), value, why, fix, severity))
-
-    # total rows (合计) are not facilities
-    body = _body_rows(table, config)
-    if len(body) < len(table.rows):
-        out.notices.append(f"跳过 {len(table.rows) - len(body)} 个合计行")
-    cells = _Cells(table, [r for _n, r in body], mapping, config.imports.missing_values)
-    text = {f.name: cells.text(f.name) for f in fields}  # every field's cells and missing flags, looked up once
-    blank = {f.name: cells.missing(f.name) for f in fields}
-    lon = np.full(len(body), np.nan)
-    lat = np.full(len(body), np.nan)
-    declared_town: list[str | None] = [None] * len(body)
-    parsed: list[dict | None] = [None] * len(body)
-    seen_codes: dict[str, int] = {}
-    kind_names = "、".join(k.name_zh for k in config.facility_kinds)
-    required = [(f, text[f], blank[f], f"填写{next(x.label_zh for x in fields if x.name == f)}")
-                for f in ("name", "kind", "lon", "lat")]
-    kind_of = cells.parse("kind", lambda t: kinds.get(header_key(t)), memo=False)  # the override's values may differ
-    x_of, y_of = cells.parse("lon", number), cells.parse("lat", number)
-    code_of = cells.parse("code", code_text)
-    counts = {f: cells.parse(f, count) for f in COUNT_FIELDS}
-    status_of = cells.parse("status", _status)  # a module-level parser: the same memo key on every check
-    partner_of = cells.parse("medical_partner", yes_no)
-    opened_of = cells.parse("opened_on", date)
-    star_of = cells.parse("star_rating", _star)
-    capacity_of = cells.parse("service_capacity", count)
-    town_of = cells.parse("township", lambda t: towns.resolve(town_values.get(t, t)), memo=False) \
-        if towns is not None else None
-    comm_of = cells.parse("community", comms.resolve, memo=False) if comms is not None else None
-    names, addresses, models = text["name"], text["address"], text["operating_model"]
-    for i, (n, _row) in enumerate(body):
-        rec: dict = {}
-        ok = True
-        for f, values, missing_, fix in required:
-            if missing_[i]:
-                bad(n, f, values[i], "必填项为空", fix)
-                ok = False
-        if not ok:
-            continue
-        rec["name"] = names[i][:120]
-        k = kind_of[i]
-        if k is None:
-            bad(n, "kind", text["kind"][i], "未知的设施类型",
-                f"填写已配置的类型之一（{kind_names}），或把这个叫法加到 config/dashboard.toml 对应类型的 aliases，"
-                "或在 --mapping 文件的 [values.kind] 中映射")
-            ok = False
-        rec["kind_id"] = k
-        x, y = x_of[i], y_of[i]
-        for f, v in (("lon", x), ("lat", y)):
-            if isinstance(v, BadValue):
-                bad(n, f, text[f][i], v.why, "填写十进制度数，如 117.2")
-                ok = False
-        if not isinstance(x, BadValue) and not isinstance(y, BadValue):  # shown on a preview even with other errors
-            lon[i], lat[i] = x, y
-        if text["code"][i] and not blank["code"][i]:
-            c = code_of[i]
-            if isinstance(c, BadValue):
-                bad(n, "code", text["code"][i], c.why, c.fix)
-                ok = False
-            elif c in seen_codes:
-                bad(n, "code", text["code"][i], f"编码与第 {seen_codes[c]} 行重复", "每个设施一个唯一编码")
-                ok = False
-            else:
-                seen_codes[c] = n
-                rec["code"] = c[:32]
-        for f in COUNT_FIELDS:
-            if blank[f][i]:
-                rec[f] = 0
-                continue
-            v = counts[f][i]
-            if isinstance(v, BadValue):
-                bad(n, f, text[f][i], v.why, v.fix)
-                ok = False
-            else:
-                rec[f] = v
-        if ok and (rec["beds_care"] > rec["beds_total"] or rec["beds_dementia"] > rec["beds_total"]):
-            bad(n, "beds_care", text["beds_care"][i], f"护理型/认知症床位多于总床位 {rec['beds_total']}",
-                "核对床位数：分项不能多于总数")
-            ok = False
-        if ok and (rec["staff_professional"] > rec["staff_total"] or rec["staff_prejob_trained"] > rec["staff_total"]):
-            if rec["staff_total"] == 0:
-                rec["staff_total"] = max(rec["staff_professional"], rec["staff_prejob_trained"])
-            else:
-                bad(n, "staff_professional", text["staff_professional"][i],
-                    f"专业/培训人员多于工作人员 {rec['staff_total']}", "核对人数：分项不能多于总数")
-                ok = False
-        rec["status"] = "operating" if blank["status"][i] else status_of[i]
-        if rec["status"] is None:
-            bad(n, "status", text["status"][i], "未知的状态",
-                f"填写 {'、'.join(sorted({k for k in STATUS if not k.isascii()}))}")
-            ok = False
-        if blank["medical_partner"][i]:
-            rec["medical_partner"], rec["medical_partner_name"] = False, None
-        else:
-            yn = partner_of[i]
-            rec["medical_partner"] = yn if isinstance(yn, bool) else True  # a partner's name means yes
-            rec["medical_partner_name"] = None if isinstance(yn, bool) else text["medical_partner"][i][:120]
-        rec["opened_on"] = None
-        if not blank["opened_on"][i]:
-            d = opened_of[i]
-            if isinstance(d, BadValue):
-                bad(n, "opened_on", text["opened_on"][i], d.why, d.fix)
-                ok = False
-            else:
-                rec["opened_on"] = d
-        rec["star_rating"] = None
-        if not blank["star_rating"][i]:
-            v = star_of[i]
-            if isinstance(v, BadValue):
-                bad(n, "star_rating", text["star_rating"][i], v.why, v.fix)
-                ok = False
-            else:
-                rec["star_rating"] = v
-        rec["service_capacity"] = None  # blank: the kind's capacity from config
-        if not blank["service_capacity"][i]:
-            v = capacity_of[i]
-            if isinstance(v, BadValue):
-                bad(n, "service_capacity", text["service_capacity"][i], v.why, "填写该设施能服务的老人数，如 500；不清楚就留空")
-                ok = False
-            else:
-                rec["service_capacity"] = v
-        rec["address"] = addresses[i][:200]
-        rec["operating_model"] = (models[i] or "未填")[:20]
-        t = text["township"][i]
-        if t and not blank["township"][i]:
-            if town_of is None:
-                bad(n, "township", t, "本区还没有导入乡镇（街道）", "先导入 townships，或去掉这一列", "warning")
-            else:
-                code = town_of[i]
-                if isinstance(code, BadValue):
-                    bad(n, "township", t, code.why, code.fix)
-                    ok = False
-                else:
-                    declared_town[i] = code
-        t = text["community"][i]
-        rec["community_code"] = None
-        if t and not blank["community"][i] and comm_of is not None:
-            code = comm_of[i]
-            if isinstance(code, BadValue):
-                bad(n, "community", t, code.why, code.fix, "warning")
-            else:
-                rec["community_code"] = code
-        if ok:
-            parsed[i] = rec
-    progress("判断坐标系 …")
-    # the evidence is every readable position, rows with other errors too: one pass names the coordinate
-    # problem along with the rest (a file whose every kind is unknown still has its coordinates judged)
-    have = ~np.isnan(lon)
-    decision = decide_lonlat_crs(lon[have], lat[have], crs, outline=ctx.outline, townships=ctx.townships,
-                                 declared=[d for d, h in zip(declared_town, have, strict=True) if h])
-    out.crs = decision
-    out.notices += decision.lines
-    if decision.system and have.any():  # a preview map of every readable position
-        rows = np.array([n for n, _r in body])[have].tolist()
-        out.points = [(n, float(x), float(y)) for n, x, y in zip(rows, decision.lon, decision.lat, strict=True)]
-    if decision.error:
-        out.problems.append(Problem(None, f"{col.get('lon', '经度')}/{col.get('lat', '纬度')}", "", decision.error,
-                                    decision.fix))
-        return out
-    wlon, wlat = np.full(len(body), np.nan), np.full(len(body), np.nan)
-    wlon[have], wlat[have] = decision.lon, decision.lat
-    in_town = _locate(wlon, wlat, ctx)
-    tol = config.imports.township_match_m
-    town_rows = ctx.townships.set_index("code") if ctx.townships is not None else None
-    rows_of: list[int] = []  # the spreadsheet row of each stored row
-    # vectorised once: which points lie in the district, and the stored points (7 decimals, about 1 cm)
-    inside = shapely.contains_xy(ctx.outline, wlon, wlat) if ctx.outline is not None else np.ones(len(body), bool)
-    stored = shapely.points(np.round(wlon, 7), np.round(wlat, 7))
-    for i, (n, _row) in enumerate(body):
-        rec = parsed[i]
-        if rec is None:
-            continue
-        p = stored[i]
-        if not inside[i]:
-            dist = _distance_m(ctx.outline, p)
-            if dist > tol:
-                bad(n, "lon", f"{lon[i]}, {lat[i]}", f"点位在区界外 {dist:,.0f} m",
-                    "核对经纬度（是否填反、坐标系是否正确），或确认设施属于本区")
-                continue
-        located = in_town[i]
-        if declared_town[i] and located and declared_town[i] != located:
-            dist = _distance_m(town_rows.geometry[declared_town[i]], p)
-            if dist > tol:
-                bad(n, "township", text["township"][i],
-                    f"点位不在所填乡镇内（距其边界 {dist:,.0f} m，落在 {town_rows['name'][located]}）",
-                    "核对所属乡镇或经纬度", "warning")
-        rec["township_code"] = declared_town[i] or located
-        if rec["township_code"] is None:
-            bad(n, "lon", f"{lon[i]}, {lat[i]}", "点位不在任何乡镇（街道）内", "核对经纬度，或先导入完整的乡镇边界")
-            continue
-        rec["level"] = config.kind(rec["kind_id"]).level
-        rec["geom"] = p
-        rec["is_synthetic"] = False
-        rec.setdefault("code", None)
-        out.rows.append(rec)
-        rows_of.append(n)
-    # rows without a code get a stable one from the district and their row
-    taken = {r["code"] for r in out.rows if r["code"]}
-    for r, n in zip(out.rows, rows_of, strict=True):
-        if not r["code"]:
-            code = f"{ctx.district_code}-F{n:05d}"
-            while code in taken:
-                code += "x"
-            r["code"] = code
-            taken.add(code)
-    return out
-
-
-def _locate(lon: np.ndarray, lat: np.ndarray, ctx: Context) -> list[str | None]:
-    """Code of the township each point stands in (None outside all or without a point)."""
-    out: list[str | None] = [None] * len(lon)
-    if ctx.townships is None or not len(lon):
-        return out
-    which = polygon_of(lon, lat, ctx.townships.geometry.values)
-    codes = ctx.townships["code"].to_numpy()
-    return [codes[w] if w >= 0 else None for w in which]
-
-
-def _distance_m(geom, p: Point) -> float:
-    metric = utm_crs_for(p.x, p.y)
-    s = gpd.GeoSeries([geom, p], crs=4326).to_crs(metric)
-    return float(s.iloc[0].distance(s.iloc[1]))
 
 
 # ---- elders (counts per village / community) -----------------------------------
@@ -747,5 +432,5 @@ def prepare_elders(table: RawTable, ctx: Context, config: DashboardConfig,
     return out
 
 
-__all__ = ["Context", "Prepared", "Problem", "prepare_district", "prepare_elders", "prepare_facilities",
+__all__ = ["Context", "Prepared", "Problem", "prepare_district", "prepare_elders",
            "prepare_townships"]

@@ -1,8 +1,8 @@
 """Road lines for a district: from an OSM extract of any size, or a planning bureau's line file.
 
 OSM: the file is streamed with pyosmium (ways with a ``highway`` tag only, node
-locations from its index) — after osmium-tool's C++ ``extract`` has cut the
-area's bounding box out of it, when osmium-tool is installed — and only the
+locations from its index) — or, when asked ([imports] osm_cut_with_osmium) and osmium-tool is installed, after
+its C++ ``extract`` has cut the area's bounding box out of it — and only the
 walkable ways reaching the district plus a margin are kept, clipped to it — so walks that leave the district and
 come back are right. A line file's lines are clipped the same way; lines that
 cross without a shared vertex (they do not connect: bridges, or a digitising
@@ -54,15 +54,18 @@ def osmium_tool() -> str | None:
 
 def osm_roads(path: Path, area, *, excluded: frozenset[str] = DEFAULT_EXCLUDED_HIGHWAYS,
               progress: Callable[[str], None] = lambda _m: None,
-              use_tool: bool | None = None) -> tuple[list[LineString], list[str], dict, list[str | None]]:
+              use_tool: bool = False) -> tuple[list[LineString], list[str], dict, list[str | None]]:
     """(lines, road classes, counts, tags) of the walkable OSM ways within ``area``, streamed; each line's
     tags are those the entry rules may read, as JSON text (geo.entry.kept_tags).
 
-    With osmium-tool (``use_tool`` None: when installed) its C++ ``extract`` first cuts the area's
-    bounding box out of the file (complete ways), so Python only sees the district's ways.
+    ``use_tool`` (and osmium-tool installed): its C++ ``extract`` first cuts the area's bounding box out of the
+    file (complete ways), so Python only sees the district's ways — ten times faster on a province file, but
+    osmium's id sets take memory by the spread of the box's node ids (see bench/import.py). Otherwise pyosmium
+    streams the whole file, its node locations in a sparse index (16 bytes a node).
     """
-    if use_tool is None:
-        use_tool = osmium_tool() is not None
+    if use_tool and osmium_tool() is None:
+        progress("未安装 osmium-tool：改由 pyosmium 逐条读取整个文件")
+        use_tool = False
     if use_tool:
         with tempfile.TemporaryDirectory() as tmp:
             cut = Path(tmp) / "area.osm.pbf"

@@ -25,7 +25,7 @@ from data.db import create_schema, session_factory
 from data.models import DATA_KINDS, KIND_ZH, District
 from data.repository import Repository
 from data.versions import VersionError, file_sha256, get_district, register_district, store_version
-from imports import gis, kinds, roads, tables
+from imports import facilities, gis, kinds, roads, tables
 from imports.mapping import MappingError, MappingFile, map_columns, read_mapping_file
 
 
@@ -171,7 +171,7 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
     progress("，".join(what) + f"，{len(table.rows):,} 个数据行")
     try:
         if kind == "facilities":
-            out = kinds.prepare_facilities(table, ctx, config, crs=options.crs or "auto", override=override,
+            out = facilities.prepare_facilities(table, ctx, config, crs=options.crs or "auto", override=override,
                                            progress=progress)
         elif kind == "elders":
             out = kinds.prepare_elders(table, ctx, config, override)
@@ -206,7 +206,7 @@ def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, confi
     if roads.is_osm(path):
         lines, classes, counts, tags = roads.osm_roads(path, area,
                                                        excluded=frozenset(config.network.osm_excluded_highways),
-                                                       progress=progress)
+                                                       progress=progress, use_tool=config.imports.osm_cut_with_osmium)
         out.notices.append(f"OSM：读 {counts['ways_read']:,} 条道路，保留区界外扩 {margin:,.0f} m 内可步行的 "
                            f"{counts['ways_kept']:,} 条（{len(lines):,} 段）")
     else:
