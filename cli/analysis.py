@@ -50,7 +50,8 @@ def _coverage_stored(args: argparse.Namespace) -> int:
           f"直线覆盖率 {fig.straight:.1%}；未覆盖 {fig.elders - fig.covered:,} 人；计入设施 {fig.sites:,} 个")
     print(f"covered_share={fig.share:.6f} covered={fig.covered} elders={fig.elders} sites={fig.sites}")
     if args.out is not None:
-        args.out.write_bytes(csv_bytes(fig.table.reset_index()))
+        labels = coverage.table_labels()
+        args.out.write_bytes(csv_bytes(fig.table.rename(columns=labels).reset_index()))
         print(f"已写出各乡镇覆盖表：{args.out}")
     return 0
 

@@ -56,7 +56,7 @@ def _district_townships(args: argparse.Namespace) -> set[str]:
     except InputError:
         ref = None
     if ref is not None and "townships" in ref.version_map:
-        return set(township_names(ref.url, ref.district))
+        return set(township_names(ref.url, ref.district_code))
     try:
         return official_township_codes(args.district or _default_district())
     except ValueError:
@@ -91,7 +91,7 @@ def _district_township_names(args: argparse.Namespace) -> list[str]:
     from services.data_admin import township_names
 
     ref = _data_ref(args)
-    return list(township_names(ref.url, ref.district).values())
+    return list(township_names(ref.url, ref.district_code).values())
 
 
 def _walk_arguments(p: argparse.ArgumentParser, *, stored: bool = False) -> None:

@@ -33,7 +33,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         return 2
     from services import audit
 
-    audit.record(ref.url, "report.export", object=f"{ref.district} {r.title}", township=request.township or "",
+    audit.record(ref.url, "report.export", object=f"{ref.district_code} {r.title}", township=request.township or "",
                  detail={"formats": [args.format], "sections": list(request.sections), "scenario": args.scenario,
                          "since": str(args.since or ""), "file": out.name})
     tmp = out.with_name(f".{out.name}.part")

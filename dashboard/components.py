@@ -165,7 +165,7 @@ def page_setup(page: str, *, area_picker: bool = True, needs: tuple[str, ...] = 
 
 def visible_townships(layers: base.BaseLayers, user: User) -> dict[str, str]:
     """code -> name of the townships whose rows the user may see (a township head's own; else every one)."""
-    scope = access.scope_of(user, layers.ref.district)
+    scope = access.scope_of(user, layers.ref.district_code)
     return {c: n for c, n in zip(layers.townships["code"], layers.townships["name"], strict=True)
             if scope.allows(c)}
 

@@ -82,7 +82,7 @@ def choices(ref: DataRef) -> ReportRequest | None:
 def generate(ref: DataRef, request: ReportRequest, formats: list[str]) -> None:
     """Render every chosen format from one collected report, with a progress bar; keep them for download."""
     try:  # a township head: their own townships' reports only (refusals audited)
-        audit.allowed_area(ref.url, caller(), "report.export", ref.district, request.township)
+        audit.allowed_area(ref.url, caller(), "report.export", ref.district_code, request.township)
     except AccessDenied as exc:
         st.error(str(exc))
         return
@@ -102,7 +102,7 @@ def generate(ref: DataRef, request: ReportRequest, formats: list[str]) -> None:
         st.error(str(exc))
         return
     bar.empty()
-    audit.record(ref.url, "report.export", object=f"{ref.district} {r.title}", township=request.township or "",
+    audit.record(ref.url, "report.export", object=f"{ref.district_code} {r.title}", township=request.township or "",
                  actor=caller().actor,
                  detail={"formats": list(formats), "sections": list(request.sections),
                          "scenario": request.scenario_id, "since": str(request.since or "")})

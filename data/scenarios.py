@@ -39,9 +39,9 @@ class _Row:
 class ScenarioTables:
     """The scenarios of one district (a scenario belongs to the district it was made for)."""
 
-    def __init__(self, session: Session, district: str, *, actor=None, viewer: str | None = None) -> None:
+    def __init__(self, session: Session, district_code: str, *, actor=None, viewer: str | None = None) -> None:
         self.session = session
-        self.district = district
+        self.district_code = district_code
         self.actor = actor  # data.audit.Actor of whoever writes (None: the OS user, as on the command line)
         # the login whose scenarios these are: they see their own and the shared ones, and change only their own;
         # None (the command line, the services' own reads) sees and changes every one
@@ -63,11 +63,11 @@ class ScenarioTables:
         from data import audit
 
         audit.record_now(self.session, f"scenario.{action}", actor=self.actor or audit.os_actor(),
-                         object=f"{self.district} 情景 {sc.id}“{sc.name}”", detail=detail)
+                         object=f"{self.district_code} 情景 {sc.id}“{sc.name}”", detail=detail)
 
     def _get(self, scenario_id: int) -> Scenario:
         sc = self.session.get(Scenario, scenario_id)
-        if sc is None or sc.district_code != self.district or not self._visible(sc):
+        if sc is None or sc.district_code != self.district_code or not self._visible(sc):
             msg = f"情景 {scenario_id} 不存在 (no scenario with id {scenario_id})"
             raise ScenarioRepoError(msg)
         return sc
@@ -77,7 +77,7 @@ class ScenarioTables:
         if not name or len(name) > 80:
             msg = "情景名称不能为空，且不超过 80 个字 (a scenario needs a name of 1–80 characters)"
             raise ScenarioRepoError(msg)
-        clash = self.session.scalar(select(Scenario.id).where(Scenario.district_code == self.district,
+        clash = self.session.scalar(select(Scenario.id).where(Scenario.district_code == self.district_code,
                                                               Scenario.name == name))
         if clash is not None and clash != exclude:
             msg = f"已有同名情景“{name}”，请换一个名称 (a scenario named {name!r} exists)"
@@ -89,7 +89,7 @@ class ScenarioTables:
         if base_id is not None:
             self._get(base_id)
         now = _now()
-        sc = Scenario(district_code=self.district, name=self._check_name(name), author=author.strip(), base_id=base_id,
+        sc = Scenario(district_code=self.district_code, name=self._check_name(name), author=author.strip(), base_id=base_id,
                       created_at=now, updated_at=now, owner=self.viewer,
                       shared=True if self.viewer is None else shared)
         self.session.add(sc)
@@ -179,7 +179,7 @@ class ScenarioTables:
     def list(self) -> pd.DataFrame:
         counts = (select(ScenarioChange.scenario_id, func.count().label("n"))
                   .group_by(ScenarioChange.scenario_id).subquery())
-        where = [Scenario.district_code == self.district]
+        where = [Scenario.district_code == self.district_code]
         if self.viewer is not None:
             where.append(or_(Scenario.owner.is_(None), Scenario.owner == self.viewer, Scenario.shared.is_not(False)))
         rows = self.session.execute(

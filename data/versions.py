@@ -55,7 +55,7 @@ class DataRef(NamedTuple):
     """
 
     url: str
-    district: str
+    district_code: str
     versions: tuple[tuple[str, int], ...]
 
     @property
@@ -65,7 +65,7 @@ class DataRef(NamedTuple):
     def only(self, kinds: Iterable[str]) -> DataRef:
         """The same data narrowed to these kinds (a cache key that ignores the others)."""
         keep = set(kinds)
-        return DataRef(self.url, self.district, tuple((k, i) for k, i in self.versions if k in keep))
+        return DataRef(self.url, self.district_code, tuple((k, i) for k, i in self.versions if k in keep))
 
 
 def file_sha256(path) -> str:
@@ -161,7 +161,7 @@ class DatedRef:
 def _chain(session: Session, ref: DataRef):
     """(kind, id, data_date) of every version up to each kind's current one (a rolled-back one is not history)."""
     rows = session.execute(select(DataVersion.kind, DataVersion.id, DataVersion.data_date).where(
-        DataVersion.district_code == ref.district)).all()
+        DataVersion.district_code == ref.district_code)).all()
     top = ref.version_map
     return [(k, i, d) for k, i, d in rows if k in top and i <= top[k]]
 
@@ -187,7 +187,7 @@ def ref_as_of(session: Session, ref: DataRef, date: dt.date) -> DatedRef:
         if not old:
             later.append(k)
         chosen[k], dates[k] = i, d
-    return DatedRef(DataRef(ref.url, ref.district, tuple(sorted(chosen.items()))), dates, tuple(later))
+    return DatedRef(DataRef(ref.url, ref.district_code, tuple(sorted(chosen.items()))), dates, tuple(later))
 
 
 def history_dates(session: Session, ref: DataRef, kinds: Iterable[str]) -> list[dt.date]:

@@ -31,15 +31,15 @@ def reason_colour(reason: str) -> str:
     return REASON_COLOURS.get(reason, OTHER_COLOUR)
 
 
-def build_entry_map(district: gpd.GeoDataFrame, avoided: gpd.GeoDataFrame, moved: gpd.GeoDataFrame, *,
+def build_entry_map(outline: gpd.GeoDataFrame, avoided: gpd.GeoDataFrame, moved: gpd.GeoDataFrame, *,
                     labels: dict[str, str], config: DashboardConfig, basemap_id: str,
                     assets: LocalAssets | None = None) -> folium.Map:
     """``avoided``: edges with their ``reason``; ``moved``: one row per moved point with ``text`` (its tooltip)
     and the point, its plain entry and its entry as ``lon, lat, plain_lon, plain_lat, entry_lon, entry_lat``;
     ``labels``: reason id -> label."""
     basemap = config.basemap(basemap_id)
-    bounds = for_display(district, basemap).total_bounds
-    m = base_map(district, bounds, basemap, assets or LocalAssets(), canvas=True)
+    bounds = for_display(outline, basemap).total_bounds
+    m = base_map(outline, bounds, basemap, assets or LocalAssets(), canvas=True)
     for reason, part in avoided.groupby("reason", sort=True):
         merged = shapely.line_merge(shapely.union_all(part.geometry.values))  # fewer, longer lines to send
         shown = for_display(gpd.GeoDataFrame({"label": [labels.get(reason, reason)]}, geometry=[merged], crs=4326),

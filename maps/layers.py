@@ -54,7 +54,7 @@ def density_bins(values: np.ndarray, classes: int = len(DENSITY_COLOURS)) -> lis
 
 
 
-def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets: LocalAssets, *,
+def base_map(outline: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets: LocalAssets, *,
              canvas: bool = False) -> folium.Map:
     """An empty map with local Leaflet assets, the basemap (or none) and the district outline
     (``canvas``: vector layers drawn on one canvas, for many thousands of points)."""
@@ -83,17 +83,17 @@ def base_map(district: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets:
             max_zoom=18,
             control=False,
         ).add_to(m)
-    outline = round_coords(for_display(district, basemap).geometry.values).tolist()[0].__geo_interface__
+    shape = round_coords(for_display(outline, basemap).geometry.values).tolist()[0].__geo_interface__
     if not basemap.url:
         # the district as paper on the plain background, in a pane of its own beneath every overlay: in the
         # overlay pane it would be drawn as SVG, which Leaflet stacks above its canvas (z-index 200 over 100),
         # and would wash out all that is drawn on canvas (hexagons, bands) to a tenth of its colour
         folium.map.CustomPane(PAPER_PANE, z_index=350).add_to(m)
-        folium.GeoJson(outline, name="区界底色", pane=PAPER_PANE, interactive=False, control=False,
+        folium.GeoJson(shape, name="区界底色", pane=PAPER_PANE, interactive=False, control=False,
                        style_function=lambda _f: {"stroke": False, "fillColor": "#fafaf5", "fillOpacity": 0.9},
                        ).add_to(m)
     folium.GeoJson(
-        outline,
+        shape,
         name="区界",
         style_function=lambda _f: {"color": "#37474f", "weight": 2.5, "fillColor": "#fafaf5", "fillOpacity": 0.0},
         control=False,
@@ -224,17 +224,17 @@ _OUTLINES: dict[int, tuple[weakref.ref, object]] = {}
 
 
 
-def prepared_outline(district: gpd.GeoDataFrame):
+def prepared_outline(outline: gpd.GeoDataFrame):
     """The district's outline as one prepared polygon, kept while its frame lives (the services' shared frame:
     the same object at every slider move)."""
-    got = _OUTLINES.get(id(district))
-    if got is not None and got[0]() is district:
+    got = _OUTLINES.get(id(outline))
+    if got is not None and got[0]() is outline:
         return got[1]
-    outline = shapely.union_all(district.geometry.values)
-    shapely.prepare(outline)
-    _OUTLINES[id(district)] = (weakref.ref(district), outline)
-    weakref.finalize(district, _OUTLINES.pop, id(district), None)
-    return outline
+    shape = shapely.union_all(outline.geometry.values)
+    shapely.prepare(shape)
+    _OUTLINES[id(outline)] = (weakref.ref(outline), shape)
+    weakref.finalize(outline, _OUTLINES.pop, id(outline), None)
+    return shape
 
 
 
@@ -294,9 +294,9 @@ def frame_map(m: folium.Map, legend: str, focus_bounds) -> None:
 
 
 
-def focus_bounds(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, selected: str | None,
+def focus_bounds(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, selected: str | None,
                  basemap: Basemap):
-    focus = townships.loc[[selected]] if selected else district
+    focus = townships.loc[[selected]] if selected else outline
     return for_display(focus, basemap).total_bounds
 
 

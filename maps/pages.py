@@ -60,7 +60,7 @@ from maps.vocabulary import (  # noqa: F401  (SHARE_CLASSES: read here by the st
 class MapLayers:
     """What to draw; every frame in WGS84."""
 
-    district: gpd.GeoDataFrame
+    outline: gpd.GeoDataFrame
     townships: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     density: gpd.GeoDataFrame | None = None
@@ -82,8 +82,8 @@ def build_overview_map(
     """The 一张图 map: boundaries, roads, elder density hexagons, facilities by kind."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
-    bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
-    m = base_map(layers.district, bounds, basemap, assets)
+    bounds = focus_bounds(layers.outline, layers.townships, layers.selected_township, basemap)
+    m = base_map(layers.outline, bounds, basemap, assets)
     add_roads(m, layers.roads, basemap, detailed=street_detail(layers))
     add_hexagons(m, layers.density, basemap, name="老年人口密度（H3）", tooltip="60岁以上老人")
     add_townships(m, layers.townships, basemap, selected=layers.selected_township, show_all=layers.show_townships)
@@ -94,7 +94,7 @@ def build_overview_map(
 
 @dataclass(frozen=True)
 class CoverageLayers:
-    district: gpd.GeoDataFrame
+    outline: gpd.GeoDataFrame
     townships: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     covered_hexes: gpd.GeoDataFrame
@@ -130,8 +130,8 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
     basemap = config.basemap(basemap_id)
 
     def build_base() -> folium.Map:
-        bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
-        m = base_map(layers.district, bounds, basemap, assets)
+        bounds = focus_bounds(layers.outline, layers.townships, layers.selected_township, basemap)
+        m = base_map(layers.outline, bounds, basemap, assets)
         add_roads(m, layers.roads, basemap, detailed=street_detail(layers))
         add_townships(m, layers.townships, basemap, selected=layers.selected_township)
         legend = ["<b>步行等时圈 / 服务范围</b><div>颜色由深到浅：步行时间由短到长；服务范围每块归属步行最近的设施</div>",
@@ -147,7 +147,7 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
     # of its elders not reached
     fg = folium.FeatureGroup(name="未覆盖老人", show=True)
     add_share_hexagons(fg, uncovered_share(layers.covered_hexes, layers.uncovered_hexes), basemap, name="未覆盖老人",
-                       within=prepared_outline(layers.district))
+                       within=prepared_outline(layers.outline))
     groups.append(fg)
     if layers.bands is not None and not layers.bands.empty:
         # one group per band, longest first: a minutes move builds only the band that changed
@@ -178,7 +178,7 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
 
 @dataclass(frozen=True)
 class ScenarioLayers:
-    district: gpd.GeoDataFrame
+    outline: gpd.GeoDataFrame
     townships: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame  # counted facilities after the changes
     newly_covered: gpd.GeoDataFrame  # hexagons with a "total"
@@ -206,7 +206,7 @@ def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basema
                       assets: LocalAssets | None = None, clickable: bool = False,
                       townships_json: str | None = None, base_key: Hashable | None = None) -> LiveMap:
     """The difference map: newly covered / newly uncovered elders, opened, closed and proposed sites, and the
-    clicks that opened nothing (with why). The base (district, townships, roads, legend and, ``clickable``, the
+    clicks that opened nothing (with why). The base (outline, townships, roads, legend and, ``clickable``, the
     click queue) stays; the rest is redrawn in place after every edit."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
@@ -217,8 +217,8 @@ def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basema
                   (layers.newly_covered, "新增覆盖的老人", NEW_COVER_COLOURS))
 
     def build_base() -> folium.Map:
-        bounds = focus_bounds(layers.district, layers.townships, layers.selected_township, basemap)
-        m = base_map(layers.district, bounds, basemap, assets)
+        bounds = focus_bounds(layers.outline, layers.townships, layers.selected_township, basemap)
+        m = base_map(layers.outline, bounds, basemap, assets)
         m.get_root().header.add_child(Element(
             "<style>.scn-mark{width:20px;height:20px;border-radius:10px;border:2px solid #fff;color:#fff;"
             "font:700 13px/16px sans-serif;text-align:center;box-shadow:0 0 3px rgba(0,0,0,.7);box-sizing:border-box}"
@@ -255,14 +255,14 @@ def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basema
 
 
 
-def build_projects_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, projects, *, config: DashboardConfig,
+def build_projects_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, projects, *, config: DashboardConfig,
                        basemap_id: str, selected_township: str | None = None,
                        assets: LocalAssets | None = None) -> folium.Map:
     """Residential projects coloured by their four-synchronous status; the reasons in the popup."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
-    bounds = focus_bounds(district, townships, selected_township, basemap)
-    m = base_map(district, bounds, basemap, assets)
+    bounds = focus_bounds(outline, townships, selected_township, basemap)
+    m = base_map(outline, bounds, basemap, assets)
     add_townships(m, townships, basemap, selected=selected_township)
     if len(projects):
         # GeoJSON with popups made by Leaflet itself: folium.Popup needs jQuery, which the local assets leave out
@@ -287,15 +287,15 @@ def build_projects_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, 
 
 
 
-def build_scorecard_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, cells: pd.DataFrame, *,
+def build_scorecard_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, cells: pd.DataFrame, *,
                         label: str, legend: dict[str, str], config: DashboardConfig, basemap_id: str,
                         selected_township: str | None = None, assets: LocalAssets | None = None) -> folium.Map:
     """Townships filled by the traffic light of one target; ``cells`` indexed by township code
     with ``light`` and ``text`` (the formatted value); ``legend`` light → label."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
-    bounds = focus_bounds(district, townships, selected_township, basemap)
-    m = base_map(district, bounds, basemap, assets)
+    bounds = focus_bounds(outline, townships, selected_township, basemap)
+    m = base_map(outline, bounds, basemap, assets)
     twp = for_display(townships, basemap)[["code", "name", "geometry"]].copy()
     twp["geometry"] = round_coords(shapely.simplify(twp.geometry.values, 0.00003))
     twp["name"] = [html.escape(str(n)) for n in twp["name"]]  # names come from a bureau's file; tooltips are HTML
@@ -315,15 +315,15 @@ def build_scorecard_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
 
 
 
-def build_live_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, config: DashboardConfig,
+def build_live_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, config: DashboardConfig,
                    basemap_id: str, legend: dict[str, tuple[str, str]],
                    assets: LocalAssets | None = None) -> folium.Map:
     """The fixed part of the live map (boundaries, legend); the stations come as a layer that
     st_folium swaps at every refresh without redrawing the map. ``legend``: state → (label, colour)."""
     assets = assets or LocalAssets()
     basemap = config.basemap(basemap_id)
-    bounds = focus_bounds(district, townships, None, basemap)
-    m = base_map(district, bounds, basemap, assets)
+    bounds = focus_bounds(outline, townships, None, basemap)
+    m = base_map(outline, bounds, basemap, assets)
     add_townships(m, townships, basemap, selected=None)
     html_legend = "<b>站点状态</b>" + "".join(
         f"<div>{dot(colour)}{html.escape(label)}</div>" for label, colour in legend.values())
@@ -357,7 +357,7 @@ def live_station_layer(stations: gpd.GeoDataFrame, *, config: DashboardConfig, b
 
 
 
-def build_preview_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None, points: pd.DataFrame,
+def build_preview_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None, points: pd.DataFrame,
                       *, config: DashboardConfig, basemap_id: str, assets: LocalAssets | None = None) -> folium.Map:
     """An import's rows before anything is stored: one dot per row (``row``, ``lon``, ``lat``, ``status``,
     ``problems`` — plain text, escaped here), coloured fine / warning / error, over the district and townships;
@@ -365,11 +365,11 @@ def build_preview_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | 
     basemap = config.basemap(basemap_id)
     pts = gpd.GeoDataFrame(points[["row", "status"]].copy(), crs=4326,
                            geometry=gpd.points_from_xy(points["lon"], points["lat"]))
-    bounds = for_display(district, basemap).total_bounds
+    bounds = for_display(outline, basemap).total_bounds
     if not pts.empty:  # rows far outside the district must be seen too
         pb = for_display(pts, basemap).total_bounds
         bounds = [min(bounds[0], pb[0]), min(bounds[1], pb[1]), max(bounds[2], pb[2]), max(bounds[3], pb[3])]
-    m = base_map(district, bounds, basemap, assets or LocalAssets())
+    m = base_map(outline, bounds, basemap, assets or LocalAssets())
     if townships is not None and not townships.empty:
         add_townships(m, townships, basemap, selected=None)
     if not pts.empty:
@@ -388,16 +388,16 @@ def build_preview_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | 
 
 
 
-def build_version_map(district: gpd.GeoDataFrame, frame: gpd.GeoDataFrame, *, label: str, config: DashboardConfig,
+def build_version_map(outline: gpd.GeoDataFrame, frame: gpd.GeoDataFrame, *, label: str, config: DashboardConfig,
                       basemap_id: str, assets: LocalAssets | None = None) -> folium.Map:
     """One stored version of a kind drawn over the current outline: polygons as outlines, points as dots, each
     with its name (escaped) as the tooltip."""
     basemap = config.basemap(basemap_id)
-    bounds = for_display(district, basemap).total_bounds
+    bounds = for_display(outline, basemap).total_bounds
     if not frame.empty:
         fb = for_display(frame, basemap).total_bounds
         bounds = [min(bounds[0], fb[0]), min(bounds[1], fb[1]), max(bounds[2], fb[2]), max(bounds[3], fb[3])]
-    m = base_map(district, bounds, basemap, assets or LocalAssets())
+    m = base_map(outline, bounds, basemap, assets or LocalAssets())
     if not frame.empty:
         shown = for_display(frame[["name", "geometry"]].reset_index(drop=True), basemap)
         shown["name"] = [html.escape(str(n)) for n in shown["name"]]

@@ -27,7 +27,7 @@ st.caption(pick(f"站点心跳与告警来自实时数据接入服务（python c
                 "老人信息只以匿名编号传输，页面不显示。",
                 f"Heartbeats and alerts from the ingest service; this page refreshes itself every {refresh:g} s."))
 user = current_user()
-scope = access.scope_of(user, ref.district)
+scope = access.scope_of(user, ref.district_code)
 handles = access.may(user, "alert.handle")
 if handles:
     with st.sidebar:
@@ -96,7 +96,7 @@ def panels() -> None:
     with c_map:
         # A fresh base map each run: st_folium attaches the layer to the map it is given, and an
         # unchanged map script is what keeps the map (zoom, position) from being redrawn.
-        fmap = build_live_map(layers.district, layers.townships, config=config, basemap_id=basemap_id,
+        fmap = build_live_map(layers.outline, layers.townships, config=config, basemap_id=basemap_id,
                               legend={k: (labels[k], colours[k]) for k in live.STATION_STATE}, assets=LocalAssets())
         layer = live_station_layer(view.stations, config=config, basemap_id=basemap_id, colours=colours, labels=labels)
         st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="live_map",

@@ -51,7 +51,7 @@ def map_panel() -> None:
         st.info(t("no_facilities"))
     fmap = build_overview_map(
         MapLayers(
-            district=layers.district,
+            outline=layers.outline,
             townships=layers.townships,
             facilities=fac,
             density=base.density(ref, township, res) if "density" in shown else None,

@@ -15,7 +15,7 @@ report_export.init_state()
 st.title(pick("报告导出", "Reports"))
 names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
 township = st.session_state[MAP_TOWNSHIP] or None
-area = names[township] if township else f"{layers.district['name'].iloc[0]}{pick('全区', ' (district)')}"
+area = names[township] if township else f"{layers.outline['name'].iloc[0]}{pick('全区', ' (district)')}"
 st.caption(pick(
     f"范围：**{area}**（在左侧“区域”中更改）。PDF 为 A4 报告：封面、总览地图、考核指标、分乡镇分类别覆盖、未覆盖片区、四同步问题、"
     "可选的规划情景前后对比；HTML 为可离线打开的交互地图；Excel 含报告中的全部表格；GeoPackage / GeoJSON 为地图图层，可在 GIS 软件中打开。"

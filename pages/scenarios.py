@@ -4,6 +4,7 @@ import geopandas as gpd
 import streamlit as st
 
 from dashboard import scenario_views as v
+from dashboard import siting_views as sv
 from dashboard.components import current_user, footer, page_setup
 from dashboard.i18n import pick
 from dashboard.state import (
@@ -75,23 +76,23 @@ else:
     name = listing.set_index("id")["name"].get(sid, pick("现状", "the current situation"))
 
     if view == "optimise":
-        opts = v.siting_form(name)
+        opts = sv.siting_form(name)
         if opts:
-            v.run_siting(ref, eng, cmp, sid, opts, cutoff)
+            sv.run_siting(ref, eng, cmp, sid, opts, cutoff)
         if st.session_state[SCN_MODEL] == "curve":
-            v.curve_view(ref, eng, cmp, sid, cutoff)
+            sv.curve_view(ref, eng, cmp, sid, cutoff)
         proposal = st.session_state[SCN_PROPOSAL]
         if proposal and proposal["base"] == sid and proposal["cutoff_m"] == cutoff:
-            v.proposal_summary(proposal["result"])
+            sv.proposal_summary(proposal["result"])
             after = scenarios.compare(ref, eng, changes + proposal["changes"], kind_ids, cutoff, base_changes=changes)
             points = gpd.GeoDataFrame({"name": [c.candidate_id for c in proposal["changes"]]},
                                       geometry=[c.point for c in proposal["changes"]], crs="EPSG:4326")
             v.kpis(after, category, township)
             v.scenario_map(ref, eng, layers, after, category, township, proposed=points, key="proposal_map")
-            v.save_proposal(ref, listing, proposal)
+            sv.save_proposal(ref, listing, proposal)
 
     elif view == "gaps":
-        v.gaps_view(ref, eng, layers, sid, cmp, category, township, cutoff)
+        sv.gaps_view(ref, eng, layers, sid, cmp, category, township, cutoff)
 
     else:
         a, b = v.compare_pick(listing)

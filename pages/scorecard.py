@@ -20,7 +20,7 @@ if layers is None:
     st.stop()
 ref = layers.ref
 st.title(pick("联席会议总览", "Joint-meeting scorecard"))
-scope = access.scope_of(current_user(), ref.district)
+scope = access.scope_of(current_user(), ref.district_code)
 card = scorecard.scorecard_for(ref, scope)  # a township head's: the district and their townships, with ranks
 names = visible_townships(layers, current_user())
 as_of = layers.meta.get("data_date", "—")
@@ -37,7 +37,7 @@ k3.metric(pick("未达标", "Short"), counts["red"], border=True)
 k4.metric(pick("数据暂不支持", "Not computable"), len(card.unsupported), border=True,
           help=pick("数据库中没有相应数据的指标，见页面底部，不做估算。", "Listed at the bottom; never estimated."))
 
-st.subheader(pick(f"全区（{layers.district['name'].iloc[0]}）", "District"))
+st.subheader(pick(f"全区（{layers.outline['name'].iloc[0]}）", "District"))
 st.dataframe(views.styled(views.area_table(card)), hide_index=True, width="stretch",
              height=views.table_height(len(card.targets)), column_config={
     "指标": st.column_config.TextColumn(width="large"), "口径": st.column_config.TextColumn(width="large")})
@@ -90,7 +90,7 @@ with right:
         if change else (cells, labels[tid])
     legend = {k: pick(views.CHANGE_LEGEND_ZH[k], views.CHANGE_LEGEND_EN[k]) for k in views.CHANGE_LEGEND_ZH} \
         if change else {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
-    fmap = build_scorecard_map(layers.district, layers.townships.loc[list(names)], shown, label=label, legend=legend,
+    fmap = build_scorecard_map(layers.outline, layers.townships.loc[list(names)], shown, label=label, legend=legend,
                                config=config, basemap_id=st.session_state[MAP_BASEMAP],
                                selected_township=st.session_state[MAP_TOWNSHIP] or None, assets=LocalAssets())
     st_folium(fmap, height=520, use_container_width=True, returned_objects=[], key="scorecard_map")
@@ -102,5 +102,5 @@ st.subheader(pick("数据暂不支持的指标", "Targets the data cannot suppor
 st.dataframe(views.unsupported_table(card), hide_index=True, width="stretch")
 audited_download(pick("下载考核表 CSV（全区及各乡镇，含分子分母）", "Download CSV"), icon=":material/download:",
                  data=views.scorecard_csv(card, names), file_name=f"scorecard_{as_of}.csv", mime="text/csv",
-                 what="scorecard", district=layers.ref.district)
+                 what="scorecard", district=layers.ref.district_code)
 footer(layers.meta)

@@ -60,7 +60,7 @@ def panel() -> None:
     minutes, speed = int(st.session_state[COV_MINUTES]), float(st.session_state[COV_SPEED])
     category = st.session_state[COV_CATEGORY]
     result = coverage.evaluate(eng, kind_ids, minutes, speed)
-    scope = access.scope_of(current_user(), ref.district).townships  # None: the whole district
+    scope = access.scope_of(current_user(), ref.district_code).townships  # None: the whole district
     view = coverage.visible_sites(ref, kind_ids, scope, walk_cutoff_m(minutes, speed))  # a township head's sites in full
     sites = view.own
 
@@ -75,7 +75,7 @@ def panel() -> None:
     elif kind_ids:
         areas = coverage.area_polygons(ref, kind_ids, walk_cutoff_m(minutes, speed), scope)
     live = coverage_live_map(
-        CoverageLayers(district=layers.district, townships=layers.townships,
+        CoverageLayers(outline=layers.outline, townships=layers.townships,
                        facilities=sites, covered_hexes=cov_hex,
                        uncovered_hexes=uncov_hex, bands=bands, areas=areas,
                        roads=base.roads(ref, township) if base.street_detail(ref, township) else None,
@@ -90,7 +90,9 @@ def panel() -> None:
         st.caption(neighbours_note(len(view.neighbours)))
 
     fig = coverage.circle_figures(eng, result, layers.townships, kind_ids, category, township)
-    table, total, covered, share, straight = fig.table, fig.elders, fig.covered, fig.share, fig.straight
+    labels = coverage.table_labels()
+    table, total, covered, share, straight = fig.table.rename(columns=labels), fig.elders, fig.covered, fig.share, \
+        fig.straight
     served_label = None
     if st.session_state[COV_BASIS] == "served":
         served = coverage.served_by_township(eng, coverage.served_share(ref, kind_ids, walk_cutoff_m(minutes, speed)), category)
@@ -103,7 +105,7 @@ def panel() -> None:
     st.dataframe(table[table.index.isin(list(visible))], hide_index=True, width="stretch", column_config={
         "步行覆盖率": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
         "容量内服务率": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1),
-        "直线1km覆盖率": st.column_config.NumberColumn(format="percent"),
+        labels["straight_share"]: st.column_config.NumberColumn(format="percent"),
         "直线高估（百分点）": st.column_config.NumberColumn(format="%.1f"),
     })
 

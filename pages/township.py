@@ -7,7 +7,7 @@ from dashboard import scorecard_views as views
 from dashboard import township
 from dashboard.components import current_user, footer, mark_since, neighbours_note, page_setup, visible_townships
 from dashboard.i18n import pick
-from dashboard.scenario_views import gap_table
+from dashboard.siting_views import gap_table
 from dashboard.state import MAP_BASEMAP
 from maps.elements import LocalAssets
 from maps.pages import CoverageLayers, build_coverage_map, build_projects_map
@@ -26,7 +26,7 @@ code = township.pick_township(names)
 name = names[code]
 st.markdown(pick(f":material/picture_as_pdf: [导出{name}报告（PDF、Excel、离线地图）](report?township={code})",
                  f":material/picture_as_pdf: [Export the report of {name}](report?township={code})"))
-card = scorecard.scorecard_for(ref, access.scope_of(current_user(), ref.district))
+card = scorecard.scorecard_for(ref, access.scope_of(current_user(), ref.district_code))
 eng = coverage.engine(ref)
 result = scorecard.walk_result(eng)
 minutes = config.scorecard.walk_minutes
@@ -69,7 +69,7 @@ with tab_map:
     bands = coverage.band_polygons(ref, scorecard.care_kind_ids(), config.walking.speed_mps,
                                    coverage.band_minutes(int(minutes), config.walking.time_bands_min), frozenset([code]))
     fmap = build_coverage_map(
-        CoverageLayers(district=layers.district, townships=layers.townships, facilities=view.own,
+        CoverageLayers(outline=layers.outline, townships=layers.townships, facilities=view.own,
                        covered_hexes=coverage.weight_hexes(eng, result.covered, "elders", res, townships=frozenset([code])),
                        uncovered_hexes=coverage.weight_hexes(eng, ~result.covered, "elders", res,
                                                              townships=frozenset([code])),
@@ -101,7 +101,7 @@ with tab_sites:
     st.dataframe(township.stations_table(here, new_sites), hide_index=True, width="stretch")
 with tab_projects:
     if len(projects):
-        pmap = build_projects_map(layers.district, layers.townships, projects, config=config,
+        pmap = build_projects_map(layers.outline, layers.townships, projects, config=config,
                                   basemap_id=st.session_state[MAP_BASEMAP], selected_township=code,
                                   assets=LocalAssets())
         st_folium(pmap, height=420, use_container_width=True, returned_objects=[], key="township_projects")

@@ -239,7 +239,7 @@ def _area(township: str | None) -> frozenset[str] | None:
 
 def _map_layers(eng, layers, result, township: str | None, sites: scoped.SitesInView, res: int,
                 **extra) -> MapLayers:
-    return MapLayers(district=layers.district, townships=layers.townships, facilities=sites.own,
+    return MapLayers(outline=layers.outline, townships=layers.townships, facilities=sites.own,
                      covered=coverage.weight_hexes(eng, result.covered, "elders", res, townships=_area(township)),
                      uncovered=coverage.weight_hexes(eng, ~result.covered, "elders", res, townships=_area(township)),
                      focus=township, neighbours=sites.neighbours, **extra)
@@ -345,8 +345,8 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
     sites = coverage.visible_sites(ref, sc.care_kind_ids(), _area(township), cutoff_m)
     zone = config.app.zone
     return Report(
-        request=request, district_name=str(layers.district["name"].iloc[0]),
-        area_name=names[township] if township else str(layers.district["name"].iloc[0]),
+        request=request, district_name=str(layers.outline["name"].iloc[0]),
+        area_name=names[township] if township else str(layers.outline["name"].iloc[0]),
         data_date=layers.meta.get("data_date", "—"), generated_at=dt.datetime.now(zone).replace(microsecond=0),
         is_demo=layers.meta.get("is_demo") == "true", walk_minutes=minutes,
         headline=_headline(card, area, table, area_kpis(layers, township).elders_60_plus,

@@ -39,7 +39,7 @@ def layers(r: Report) -> dict[str, gpd.GeoDataFrame]:
     kinds = {k.id: k.name_zh for k in get_config().facility_kinds}
     m = r.map_layers
     out = {
-        "district": m.district[["code", "name", "geometry"]].reset_index(drop=True),
+        "district": m.outline[["code", "name", "geometry"]].reset_index(drop=True),
         "townships": m.townships[["code", "name", "type", "geometry"]].reset_index(drop=True),
         "care_facilities": _sites(m.facilities, kinds),
     }

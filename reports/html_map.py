@@ -79,7 +79,7 @@ def render_html(r: Report, ref: DataRef) -> bytes:
     bands = coverage.band_polygons(ref, care_kind_ids(), speed, minutes,  # a township's: cut to its outline
                                    frozenset([layers.focus]) if layers.focus else None)
     fmap = build_coverage_map(CoverageLayers(
-        district=layers.district, townships=layers.townships, facilities=layers.facilities,
+        outline=layers.outline, townships=layers.townships, facilities=layers.facilities,
         covered_hexes=layers.covered, uncovered_hexes=layers.uncovered, bands=bands, selected_township=layers.focus,
         neighbours=layers.neighbours,
     ), config=config, basemap_id="none", assets=LocalAssets(_SCHEME))

@@ -71,7 +71,7 @@ def maps(r: Report) -> dict[str, str]:
     if r.has("map"):
         out["overview"] = _data_uri(render_map(r.map_layers, kinds=r.kinds))
     if r.has("since") and r.since.townships is not None:
-        out["since"] = _data_uri(render_change_map(r.map_layers.district, r.map_layers.townships, r.since.townships,
+        out["since"] = _data_uri(render_change_map(r.map_layers.outline, r.map_layers.townships, r.since.townships,
                                                    title=f"{r.since.map_target}：{r.since.date} 以来的变化"))
     if r.has("scenario"):
         for key in ("before", "after"):

@@ -55,7 +55,7 @@ def use_cjk_font() -> None:
 class MapLayers:
     """What a report map shows; every frame in WGS84."""
 
-    district: gpd.GeoDataFrame
+    outline: gpd.GeoDataFrame
     townships: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame       # with kind_id
     covered: gpd.GeoDataFrame | None   # elder hexagons covered by the walk
@@ -109,14 +109,14 @@ CHANGE_FILL = {"green": "#66bb6a", "red": "#e53935", "none": "#e0e0e0"}
 CHANGE_LABEL = {"green": "改善", "red": "变差", "none": "不变或无数据"}
 
 
-def render_change_map(district: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, change: pd.DataFrame, *,
+def render_change_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, change: pd.DataFrame, *,
                       title: str, width_in: float = 6.7, height_in: float = 5.6, dpi: int = 170) -> bytes:
     """PNG bytes: townships filled by whether a target got better or worse since the baseline (``change``
     indexed by township code with ``light`` and ``text``), each that changed labelled with its change."""
     use_cjk_font()
-    c = district.union_all().centroid
+    c = outline.union_all().centroid
     crs = utm_crs_for(c.x, c.y)
-    d, t = district.to_crs(crs), townships.to_crs(crs)
+    d, t = outline.to_crs(crs), townships.to_crs(crs)
     fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=dpi)
     ax.set_aspect("equal")
     ax.set_axis_off()
@@ -137,14 +137,14 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
                width_in: float = 6.7, height_in: float = 6.0, dpi: int = 170, legend_cols: int = 3) -> bytes:
     """PNG bytes. ``kinds``: facility kind id → (Chinese name, colour), in legend order."""
     use_cjk_font()
-    focus = layers.townships[layers.townships["code"] == layers.focus] if layers.focus else layers.district
+    focus = layers.townships[layers.townships["code"] == layers.focus] if layers.focus else layers.outline
     c = focus.union_all().centroid
     crs = utm_crs_for(c.x, c.y)
 
     def proj(g):
         return None if g is None or g.empty else g.to_crs(crs)
 
-    district, townships, focus_m = proj(layers.district), proj(layers.townships), proj(focus)
+    district, townships, focus_m = proj(layers.outline), proj(layers.townships), proj(focus)
     minx, miny, maxx, maxy = focus_m.total_bounds
     pad = 0.04 * max(maxx - minx, maxy - miny)
     fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=dpi)

@@ -41,7 +41,7 @@ def repo_call(ref: DataRef, fn, townships: frozenset[str] | None = None):
     of ``townships`` only when given (the data layer's scope; row-level security on PostgreSQL)."""
     engine = get_engine(ref.url)
     with session_factory(engine, townships=townships)() as session:
-        return fn(Repository(session, ref.district, ref.version_map))
+        return fn(Repository(session, ref.district_code, ref.version_map))
 
 
 def district_list(url: str):
@@ -60,7 +60,7 @@ def current_ref(url: str, district: str) -> DataRef:
 class BaseLayers:
     ref: DataRef
     meta: dict[str, str]
-    district: gpd.GeoDataFrame
+    outline: gpd.GeoDataFrame  # the district's boundary
     townships: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
     elders: gpd.GeoDataFrame
@@ -74,12 +74,11 @@ def base_layers(ref: DataRef, townships: frozenset[str] | None = None) -> BaseLa
     def read(repo: Repository) -> BaseLayers:
         missing = [k for k in REQUIRED_KINDS if not repo.has(k)]
         if missing:
-            raise DataMissingError(missing_message(ref.district, missing))
-        district = repo.district()
+            raise DataMissingError(missing_message(ref.district_code, missing))
         return BaseLayers(
             ref=ref,
             meta=repo.meta(),
-            district=district,
+            outline=repo.district(),
             townships=repo.townships(),
             facilities=repo.facilities(),
             elders=repo.elder_groups(),
@@ -114,7 +113,7 @@ def area_of(ref: DataRef, township_code: str | None) -> float:
     from geo.crs import utm_crs_for
 
     layers = base_layers(ref)
-    shape = layers.townships[layers.townships["code"] == township_code] if township_code else layers.district
+    shape = layers.townships[layers.townships["code"] == township_code] if township_code else layers.outline
     c = shape.union_all().centroid
     return float(shape.to_crs(utm_crs_for(c.x, c.y)).area.sum()) / 1e6
 

@@ -263,31 +263,42 @@ def circle_figures(eng: CoverageEngine, result: CoverageResult, townships: pd.Da
     """The page's figures of one evaluation: the same call on the page and on the command line."""
     table = township_table(result, townships, category)
     row = table.loc[township] if township else None
-    total = int(row["老人数"]) if row is not None else int(table["老人数"].sum())
-    covered = int(row["步行可达"]) if row is not None else int(table["步行可达"].sum())
-    straight = float(row["直线1km覆盖率"]) if row is not None else float(result.straight_share(category) or 0.0)
+    total = int(row["elders"]) if row is not None else int(table["elders"].sum())
+    covered = int(row["covered"]) if row is not None else int(table["covered"].sum())
+    straight = float(row["straight_share"]) if row is not None else float(result.straight_share(category) or 0.0)
     sites = selected_sites(eng, kind_ids)[1]
     n_sites = int((sites["township_code"] == township).sum()) if township else len(sites)
     return CircleFigures(table, total, covered, covered / total if total else 0.0, straight, n_sites)
 
 
 def township_table(result: CoverageResult, townships: pd.DataFrame, category: str) -> pd.DataFrame:
-    """Per township: elders, covered, share, gap, straight-line share; sorted by gap."""
+    """Per township (index: code): name, elders, covered, gap (not covered), share, straight_share (within
+    [walking] straight_line_m in a straight line) and straight_excess_pts (how many points the straight line
+    overstates); sorted by gap. Shown with :func:`table_labels`."""
     k = CATEGORY_IDS.index(category)
     total = result.area_total[:, k]
     covered = result.area_covered[:, k]
     straight = result.straight_area_covered[:, k] if result.straight_area_covered is not None else covered
     names = townships.set_index("code")["name"]
     df = pd.DataFrame({
-        "乡镇（街道）": [names.get(a, a) for a in result.area_ids],
-        "老人数": total.astype(int),
-        "步行可达": covered.astype(int),
-        "未覆盖（缺口）": (total - covered).astype(int),
-        "步行覆盖率": np.divide(covered, total, out=np.zeros_like(total), where=total > 0),
-        "直线1km覆盖率": np.divide(straight, total, out=np.zeros_like(total), where=total > 0),
+        "name": [names.get(a, a) for a in result.area_ids],
+        "elders": total.astype(int),
+        "covered": covered.astype(int),
+        "gap": (total - covered).astype(int),
+        "share": np.divide(covered, total, out=np.zeros_like(total), where=total > 0),
+        "straight_share": np.divide(straight, total, out=np.zeros_like(total), where=total > 0),
     }, index=pd.Index(result.area_ids, name="code"))
-    df["直线高估（百分点）"] = (df["直线1km覆盖率"] - df["步行覆盖率"]) * 100
-    return df.sort_values(["未覆盖（缺口）", "步行覆盖率"], ascending=[False, True])
+    df["straight_excess_pts"] = (df["straight_share"] - df["share"]) * 100
+    return df.sort_values(["gap", "share"], ascending=[False, True])
+
+
+def table_labels() -> dict[str, str]:
+    """The township table's column names as the page and the command line's file show them (the straight line's
+    length from the configuration)."""
+    straight_m = get_config().walking.straight_line_m
+    return {"name": "乡镇（街道）", "elders": "老人数", "covered": "步行可达", "gap": "未覆盖（缺口）",
+            "share": "步行覆盖率", "straight_share": f"直线 {straight_m:,.0f} m 覆盖率",
+            "straight_excess_pts": "直线高估（百分点）"}
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def import_file(ref: DataRef, path, *, replace: bool, source_name: str) -> int:
     ProjectFileError lists every bad cell. Returns the number of projects in the file."""
     projects = read_projects(path, township_codes=set(base_layers(ref).townships["code"]))
     with session_factory(get_engine(ref.url)).begin() as session:
-        import_projects(session, ref.district, projects, replace=replace, source_name=source_name,
+        import_projects(session, ref.district_code, projects, replace=replace, source_name=source_name,
                         sha256=file_sha256(path))
     return len(projects)
 

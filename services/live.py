@@ -127,7 +127,7 @@ def act(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, alert_id
         audit.allowed(ref.url, caller, "alert.handle", object=f"告警 {alert_id}")
     except AccessDenied as exc:
         return str(exc)
-    scope = scope_of(caller.user, ref.district) if caller.user else Scope(ref.district)
+    scope = scope_of(caller.user, ref.district_code) if caller.user else Scope(ref.district_code)
     in_scope = set(scoped_sites(layers, config, scope)["code"])
     try:
         with session_factory(base.get_engine(ref.url), townships=scope.townships).begin() as session:

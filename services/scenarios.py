@@ -61,12 +61,12 @@ def scenario_call(ref: DataRef, fn, *, caller: Caller | None = None, viewer: str
     command line, the services' own reads) every one."""
     factory = session_factory(get_engine(ref.url))
     if caller is not None:
-        audit.allowed(ref.url, caller, "scenario.edit", object=ref.district)
+        audit.allowed(ref.url, caller, "scenario.edit", object=ref.district_code)
         with factory.begin() as session:
-            return fn(ScenarioRepository(session, ref.district, actor=caller.actor,
+            return fn(ScenarioRepository(session, ref.district_code, actor=caller.actor,
                                          viewer=caller.user.login if caller.user else None))
     with factory() as session:
-        return fn(ScenarioRepository(session, ref.district, viewer=viewer))
+        return fn(ScenarioRepository(session, ref.district_code, viewer=viewer))
 
 
 def scenario_list(ref: DataRef, viewer: str | None = None) -> pd.DataFrame:

@@ -91,7 +91,7 @@ def solve(ref: DataRef, si: SitingInputs, request: SitingRequest, *, caller: Cal
     why = request.problem()
     if why:
         raise ValueError(why)
-    audit.allowed(ref.url, caller, "siting", object=ref.district)
+    audit.allowed(ref.url, caller, "siting", object=ref.district_code)
     cfg = get_config().siting
     limit = request.time_limit_s
     if limit > cfg.max_time_limit_s:

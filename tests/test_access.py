@@ -129,7 +129,7 @@ def scorecard_csv_bytes(ref, town: str) -> bytes:
     from services import scorecard
     from services.access import Scope
 
-    card = scorecard.scorecard_for(ref, Scope(ref.district, frozenset([town])))
+    card = scorecard.scorecard_for(ref, Scope(ref.district_code, frozenset([town])))
     return views.scorecard_csv(card, {})
 
 

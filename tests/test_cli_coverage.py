@@ -150,10 +150,10 @@ def test_coverage_of_a_stored_district_prints_what_the_page_shows(demo_db_url, t
     printed = pd.read_csv(out, encoding="utf-8-sig", dtype={"code": str})  # floats read back as written (repr)
     expected = fig.table.reset_index()
     assert list(printed["code"]) == list(expected["code"])
-    for col in ("老人数", "步行可达", "未覆盖（缺口）"):
-        assert printed[col].tolist() == expected[col].tolist(), col
-    for col in ("步行覆盖率", "直线1km覆盖率"):
-        assert printed[col].tolist() == expected[col].tolist(), col
+    # the straight line compared: [walking] straight_line_m of the configuration, named with its length
+    for label, col in (("老人数", "elders"), ("步行可达", "covered"), ("未覆盖（缺口）", "gap"), ("步行覆盖率", "share"),
+                       (f"直线 {base.get_config().walking.straight_line_m:,.0f} m 覆盖率", "straight_share")):
+        assert printed[label].tolist() == expected[col].tolist(), col
     bad = subprocess.run([sys.executable, "cli.py", "coverage", "--district", "999001", "--database-url", demo_db_url],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "没有区县 999001" in bad.stderr and "120118" in bad.stderr

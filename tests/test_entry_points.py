@@ -519,7 +519,7 @@ def test_a_town_centre_district_is_drawn_with_its_side_streets(district, helsink
         """(vertices drawn at every zoom, vertices shown from street zoom only) of the map's road lines."""
         from maps.elements import FromZoom
 
-        fmap = build_overview_map(MapLayers(district=layers.district, townships=layers.townships,
+        fmap = build_overview_map(MapLayers(outline=layers.outline, townships=layers.townships,
                                             facilities=layers.facilities.iloc[:0], roads=roads, street_detail=detail),
                                   config=load_config(), basemap_id="none")
         later = {id(c.layer) for c in fmap._children.values() if isinstance(c, FromZoom)}

@@ -54,7 +54,7 @@ def test_hex_index_sums_what_h3_gives_group_by_group(layers, seed):
 def _scenario(layers, refused=None):
     f = layers["facilities"]
     empty = gpd.GeoDataFrame({"total": []}, geometry=[], crs=4326)
-    return ScenarioLayers(district=layers["district"], townships=layers["townships"], facilities=f,
+    return ScenarioLayers(outline=layers["district"], townships=layers["townships"], facilities=f,
                           newly_covered=empty, newly_uncovered=empty, still_uncovered=empty,
                           opened=f.head(2)[["code", "name", "geometry"]], closed=f.iloc[2:3][["code", "name", "geometry"]],
                           proposed=None, refused=refused, base_facilities=f)

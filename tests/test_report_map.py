@@ -41,7 +41,7 @@ def test_township_map_draws_coverage_and_facilities(demo_layers):
     f = layers.facilities
     stations = f[(f["township_code"] == code) & (f["kind_id"] == "rural_mutual_aid")]
     assert len(stations) > 0
-    png = render_map(MapLayers(layers.district, layers.townships, stations, covered=hexes, uncovered=None, focus=code),
+    png = render_map(MapLayers(layers.outline, layers.townships, stations, covered=hexes, uncovered=None, focus=code),
                      kinds={"rural_mutual_aid": ("农村幸福院", "#f9a825"), "institution": ("养老机构", "#1565c0")})
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert colour_share(png, "#f9a825") > 0     # the stations (and their legend entry)

@@ -141,13 +141,13 @@ class _Upload:
 
 
 def test_imported_candidate_file(monkeypatch):
-    from dashboard import scenario_views
+    from dashboard import siting_views
 
     shown = []
-    monkeypatch.setattr(scenario_views.st, "error", shown.append)
-    good = scenario_views.uploaded_candidates(_Upload("空置用房.csv", "id,lon,lat\nK1,116.93,38.93\nK2,116.95,38.94\n"))
+    monkeypatch.setattr(siting_views.st, "error", shown.append)
+    good = siting_views.uploaded_candidates(_Upload("空置用房.csv", "id,lon,lat\nK1,116.93,38.93\nK2,116.95,38.94\n"))
     assert good.source == "imported" and list(good.ids) == ["K1", "K2"] and shown == []
-    bad = scenario_views.uploaded_candidates(_Upload("空置用房.csv", "id,lon,lat\nK1,116.93,north\n"))
+    bad = siting_views.uploaded_candidates(_Upload("空置用房.csv", "id,lon,lat\nK1,116.93,north\n"))
     assert bad is None
     assert len(shown) == 1 and "空置用房.csv" in shown[0] and "lat" in shown[0]  # names the file and the column
 
