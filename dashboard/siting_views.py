@@ -39,7 +39,6 @@ MODEL_NOTES = {
 }
 
 
-
 def uploaded_candidates(upload):
     """Candidates from an uploaded GeoJSON/CSV (id, lon, lat); None (with the error shown) when unusable."""
     try:

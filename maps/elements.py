@@ -28,7 +28,6 @@ from maps.vocabulary import (  # noqa: F401  (SHARE_CLASSES: read here by the st
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-
 MAP_CSS = """
 <style>
 .leaflet-container { background: #eef0e8; font-family: "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
@@ -46,7 +45,6 @@ MAP_CSS = """
 .fac-popup th { text-align: left; font-size: 13px; padding-bottom: 3px; }
 </style>
 """
-
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,6 @@ class LocalAssets:
         ]
 
 
-
 class TextElement(Element):
     """Text put into the page as it is. branca compiles every rendered part of a MacroElement as a Jinja
     template once more, which for a layer carrying thousands of features costs more than the rest of the map."""
@@ -82,7 +79,6 @@ class TextElement(Element):
 
     def render(self, **kwargs) -> str:
         return self.text
-
 
 
 class LightLayer(Layer):
@@ -100,7 +96,6 @@ class LightLayer(Layer):
 
     def script(self) -> str:
         return self._template.module.script(self, {})
-
 
 
 class Legend(MacroElement):
@@ -124,7 +119,6 @@ class Legend(MacroElement):
         super().__init__()
         self._name = "Legend"
         self.legend_html = legend_html
-
 
 
 class FacilityLayer(JSCSSMixin, LightLayer):
@@ -179,7 +173,6 @@ class FacilityLayer(JSCSSMixin, LightLayer):
         self.default_css = assets.cluster_css() if cluster else []
 
 
-
 class PreviewPoints(Layer):
     """Many thousand rows as circle markers on one canvas, from compact arrays: [lon, lat, status, row] per
     point and the problem text of the rows that have one (escaped in Python; the browser only concatenates)."""
@@ -214,7 +207,6 @@ class PreviewPoints(Layer):
         self.colours = colours
         self.points_json = json.dumps(points, separators=(",", ":"))
         self.said_json = json.dumps(said, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-
 
 
 class ShapeLayer(LightLayer):
@@ -279,7 +271,6 @@ class ShapeLayer(LightLayer):
         self.tip_field, self.interactive = tip_field, interactive
 
 
-
 class MarkLayer(LightLayer):
     """Points as round labelled marks (``symbol`` on ``colour``), or, with ``ring``, as circles (``hollow``: with a
     white centre); each
@@ -318,7 +309,6 @@ class MarkLayer(LightLayer):
         self.tip_options = {"permanent": True, "direction": "right", "className": tip_class} if permanent else {}
 
 
-
 class MetricScale(MacroElement):
     """A metric-only scale bar (folium's control_scale also shows miles)."""
 
@@ -329,7 +319,6 @@ class MetricScale(MacroElement):
         {% endmacro %}
         """
     )
-
 
 
 class KeepDrawn(MacroElement):
@@ -352,9 +341,7 @@ class KeepDrawn(MacroElement):
     )
 
 
-
 PAPER_PANE = "eomPaper"  # beneath the overlay pane (400), above the tiles (200)
-
 
 
 class FromZoom(MacroElement):

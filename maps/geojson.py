@@ -43,7 +43,6 @@ def polygon_texts(polygons: np.ndarray, ndigits: int) -> list[str]:
     return ["[" + ",".join(rs) + "]" for rs in rings_of]
 
 
-
 def features_text(props: list[dict], polygons: list[list[str]]) -> str:
     """Features from their properties (strings escaped for HTML here: they reach tooltips) and their polygons'
     texts."""
@@ -52,7 +51,6 @@ def features_text(props: list[dict], polygons: list[list[str]]) -> str:
         p = {k: html.escape(v) if isinstance(v, str) else v for k, v in p.items()}
         feats.append(f'{{"p":{json.dumps(p, ensure_ascii=False)},"g":[{",".join(g)}]}}')
     return "[" + ",".join(feats) + "]"
-
 
 
 def shapes_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: int = 5) -> str:
@@ -68,7 +66,6 @@ def shapes_text(gdf: gpd.GeoDataFrame, properties: tuple[str, ...], *, ndigits: 
     cols = [gdf[c].tolist() for c in properties]
     return features_text([dict(zip(properties, row, strict=True)) for row in zip(*cols, strict=True)]
                           if properties else [{}] * len(gdf), polygons)
-
 
 
 class HexTexts:
@@ -102,9 +99,7 @@ class HexTexts:
         return np.array(got, dtype=object)
 
 
-
 HEX_TEXTS = HexTexts()
-
 
 
 def for_display(gdf: gpd.GeoDataFrame, basemap: Basemap) -> gpd.GeoDataFrame:
@@ -113,7 +108,6 @@ def for_display(gdf: gpd.GeoDataFrame, basemap: Basemap) -> gpd.GeoDataFrame:
     out = gdf.copy()
     out["geometry"] = geom_to_gcj02(np.asarray(gdf.geometry.values))
     return out.set_geometry("geometry")
-
 
 
 def stored_lonlat(lng: float, lat: float, basemap: Basemap) -> tuple[float, float]:
@@ -125,10 +119,8 @@ def stored_lonlat(lng: float, lat: float, basemap: Basemap) -> tuple[float, floa
     return float(lon[0]), float(la[0])
 
 
-
 def round_coords(geoms, ndigits: int = 5):
     return shapely.transform(geoms, lambda xy: np.round(xy, ndigits))
-
 
 
 def facility_popup_html(row, kind_name: str, level_name: str, status_label: str) -> str:
@@ -151,7 +143,6 @@ def facility_popup_html(row, kind_name: str, level_name: str, status_label: str)
     return f'<table class="fac-popup"><tr><th colspan="2">{esc(row["name"])}</th></tr>{body}</table>'
 
 
-
 def townships_geojson(townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
                       show_all: bool = True) -> str:
     """The township outlines as GeoJSON text, simplified, shifted for the basemap and with escaped names (the
@@ -164,7 +155,6 @@ def townships_geojson(townships: gpd.GeoDataFrame, basemap: Basemap, *, selected
     if not show_all:
         twp = twp[twp["selected"]]
     return twp.to_json()
-
 
 
 def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig, *, popups: bool = True) -> dict:
@@ -188,10 +178,8 @@ def facility_geojson(facilities: gpd.GeoDataFrame, config: DashboardConfig, *, p
     return {"type": "FeatureCollection", "features": features}
 
 
-
 _KEPT: dict[int, tuple[weakref.ref, dict]] = {}  # id(frame) -> (the frame, its texts by key)
 _KEPT_LOCK = threading.Lock()
-
 
 
 def kept_text(frame: gpd.GeoDataFrame, key: Hashable, make: Callable[[], str]) -> str:
@@ -212,7 +200,6 @@ def kept_text(frame: gpd.GeoDataFrame, key: Hashable, make: Callable[[], str]) -
     return text
 
 
-
 def band_text(bands: gpd.GeoDataFrame, minutes: int, basemap: Basemap) -> str:
     """One walking band of ``bands`` (``minutes``, nested polygons; simplified for drawing by services.coverage),
     coloured by its rank: the shortest darkest."""
@@ -221,7 +208,6 @@ def band_text(bands: gpd.GeoDataFrame, minutes: int, basemap: Basemap) -> str:
     return shapes_text(gpd.GeoDataFrame({"fill": [BAND_COLOURS[min(rank, len(BAND_COLOURS) - 1)]],
                                          "tip": [f"步行 {minutes} 分钟可达"]},
                                         geometry=band.geometry.values, crs=band.crs), ("fill", "tip"))
-
 
 
 def areas_text(areas: gpd.GeoDataFrame, basemap: Basemap) -> str:

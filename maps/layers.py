@@ -53,7 +53,6 @@ def density_bins(values: np.ndarray, classes: int = len(DENSITY_COLOURS)) -> lis
     return sorted({float(q) for q in qs})
 
 
-
 def base_map(outline: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets: LocalAssets, *,
              canvas: bool = False) -> folium.Map:
     """An empty map with local Leaflet assets, the basemap (or none) and the district outline
@@ -101,17 +100,14 @@ def base_map(outline: gpd.GeoDataFrame, focus_bounds, basemap: Basemap, assets: 
     return m
 
 
-
 def street_detail(layers) -> bool:
     """Whether a map of these layers draws side streets and lanes: as the page says (an area small enough:
     services.base.street_detail), else when it shows one township."""
     return layers.street_detail if layers.street_detail is not None else bool(layers.selected_township)
 
 
-
 STREET_ZOOM = 15  # Leaflet zoom from which side streets are drawn on a map of a whole (large) district
 MAX_LANES_SENT = 30_000  # a district with more lane lines leaves them to its townships' maps (payload)
-
 
 
 def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, basemap: Basemap, *, detailed: bool) -> None:
@@ -139,7 +135,6 @@ def add_roads(m: folium.Map, roads: gpd.GeoDataFrame, basemap: Basemap, *, detai
     fg.add_to(m)
     for layer in from_zoom:
         FromZoom(m, fg, layer, STREET_ZOOM).add_to(m)
-
 
 
 def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, name: str, tooltip: str,
@@ -172,11 +167,9 @@ def add_hexagons(m: folium.Map, hexes: gpd.GeoDataFrame, basemap: Basemap, *, na
                 fill_from="fill", tip=f"{tooltip}：", tip_field="total", canvas=True, ndigits=4).add_to(m)
 
 
-
 def share_classes(share: np.ndarray) -> np.ndarray:
     """The SHARE_CLASSES index of each share (0: none uncovered)."""
     return np.searchsorted([c[0] for c in SHARE_CLASSES], np.asarray(share, dtype=float), side="left")
-
 
 
 def add_share_hexagons(m: folium.Map, shares: gpd.GeoDataFrame, basemap: Basemap, *, name: str,
@@ -219,9 +212,7 @@ def add_share_hexagons(m: folium.Map, shares: gpd.GeoDataFrame, basemap: Basemap
                 tip_field="tip", canvas=True, ndigits=4).add_to(m)
 
 
-
 _OUTLINES: dict[int, tuple[weakref.ref, object]] = {}
-
 
 
 def prepared_outline(outline: gpd.GeoDataFrame):
@@ -237,12 +228,10 @@ def prepared_outline(outline: gpd.GeoDataFrame):
     return shape
 
 
-
 def share_legend() -> str:
     return "<b>老人未覆盖比例（每格）</b>" + "".join(
         f'<div><span class="hx" style="background:{colour}"></span>{html.escape(label)}</div>'
         for _, colour, label in SHARE_CLASSES)
-
 
 
 def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
@@ -261,7 +250,6 @@ def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, 
     ).add_to(m)
 
 
-
 def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, basemap: Basemap, config: DashboardConfig, *,
                    cluster: bool, assets: LocalAssets, compact: bool = False, popups: bool = True) -> None:
     """Facility markers: icons by kind (``compact``: small dots that leave the layers below readable;
@@ -278,12 +266,10 @@ def add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame, basemap: Basemap
     ).add_to(m)
 
 
-
 def finish(m: folium.Map, legend: str, focus_bounds) -> folium.Map:
     frame_map(m, legend, focus_bounds)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
     return m
-
 
 
 def frame_map(m: folium.Map, legend: str, focus_bounds) -> None:
@@ -293,12 +279,10 @@ def frame_map(m: folium.Map, legend: str, focus_bounds) -> None:
     m.fit_bounds([[miny, minx], [maxy, maxx]])
 
 
-
 def focus_bounds(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, selected: str | None,
                  basemap: Basemap):
     focus = townships.loc[[selected]] if selected else outline
     return for_display(focus, basemap).total_bounds
-
 
 
 def swatches(colours) -> str:
@@ -306,11 +290,9 @@ def swatches(colours) -> str:
     return "".join(f'<span class="hx" style="background:{c}"></span>' for c in colours)
 
 
-
 def dot(colour: str) -> str:
     """A legend dot for point symbols."""
     return f'<span class="sw" style="background:{colour}"></span>'
-
 
 
 def legend_html(config: DashboardConfig, facilities: gpd.GeoDataFrame, density: gpd.GeoDataFrame | None) -> str:
@@ -327,7 +309,6 @@ def legend_html(config: DashboardConfig, facilities: gpd.GeoDataFrame, density: 
     return "".join(parts)
 
 
-
 def add_neighbours(m: folium.Map, neighbours: gpd.GeoDataFrame, basemap: Basemap, config: DashboardConfig) -> None:
     """Other townships' sites that serve the scope's elders: a grey ring and their kind, nothing else (the frame
     holds nothing else: services.scoped)."""
@@ -335,7 +316,6 @@ def add_neighbours(m: folium.Map, neighbours: gpd.GeoDataFrame, basemap: Basemap
     points = for_display(neighbours, basemap)
     MarkLayer(points, [f"邻近乡镇的{kinds.get(k, k)}（步行可达本乡镇老人，计入覆盖）" for k in points["kind_id"]],
                colour=NEIGHBOUR_COLOUR, ring=True, hollow=True).add_to(m)
-
 
 
 def add_points(m: folium.Map, points: gpd.GeoDataFrame, basemap: Basemap, *, label: str, colour: str,

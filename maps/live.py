@@ -105,7 +105,6 @@ class LiveMap:
                 "window.layer_control = layer_control_layer_control;")
 
 
-
 class ClickQueue(MacroElement):
     """Every map click, numbered, sent to Streamlit at once (no debounce) as the list of the last clicks.
 

@@ -70,7 +70,6 @@ class MapLayers:
     show_townships: bool = True
 
 
-
 def build_overview_map(
     layers: MapLayers,
     *,
@@ -91,7 +90,6 @@ def build_overview_map(
     return finish(m, legend_html(config, layers.facilities, layers.density), bounds)
 
 
-
 @dataclass(frozen=True)
 class CoverageLayers:
     outline: gpd.GeoDataFrame
@@ -110,13 +108,11 @@ class CoverageLayers:
     neighbours: gpd.GeoDataFrame | None = None
 
 
-
 def build_coverage_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
                        assets: LocalAssets | None = None) -> folium.Map:
     """The 15-minute circle map on one static map (offline exports)."""
     return coverage_live_map(layers, config=config, basemap_id=basemap_id, assets=assets,
                              facility_popups=True).composed()
-
 
 
 def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basemap_id: str,
@@ -175,7 +171,6 @@ def coverage_live_map(layers: CoverageLayers, *, config: DashboardConfig, basema
     return LiveMap(build_base, [g for g in groups if g._children], base_key)
 
 
-
 @dataclass(frozen=True)
 class ScenarioLayers:
     outline: gpd.GeoDataFrame
@@ -194,12 +189,10 @@ class ScenarioLayers:
     base_facilities: gpd.GeoDataFrame | None = None  # drawn in the fixed base (default: ``facilities``)
 
 
-
 def build_scenario_map(layers: ScenarioLayers, *, config: DashboardConfig, basemap_id: str,
                        assets: LocalAssets | None = None) -> folium.Map:
     """The difference map on one static map (offline exports)."""
     return scenario_live_map(layers, config=config, basemap_id=basemap_id, assets=assets).composed()
-
 
 
 def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basemap_id: str,
@@ -254,7 +247,6 @@ def scenario_live_map(layers: ScenarioLayers, *, config: DashboardConfig, basema
     return LiveMap(build_base, [g for g in groups if g._children], base_key)
 
 
-
 def build_projects_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, projects, *, config: DashboardConfig,
                        basemap_id: str, selected_township: str | None = None,
                        assets: LocalAssets | None = None) -> folium.Map:
@@ -286,7 +278,6 @@ def build_projects_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, p
     return finish(m, legend, bounds)
 
 
-
 def build_scorecard_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, cells: pd.DataFrame, *,
                         label: str, legend: dict[str, str], config: DashboardConfig, basemap_id: str,
                         selected_township: str | None = None, assets: LocalAssets | None = None) -> folium.Map:
@@ -314,7 +305,6 @@ def build_scorecard_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, 
     return finish(m, html_legend, bounds)
 
 
-
 def build_live_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, config: DashboardConfig,
                    basemap_id: str, legend: dict[str, tuple[str, str]],
                    assets: LocalAssets | None = None) -> folium.Map:
@@ -329,7 +319,6 @@ def build_live_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, co
         f"<div>{dot(colour)}{html.escape(label)}</div>" for label, colour in legend.values())
     html_legend += "<div>粗红边：有未解除的紧急告警</div>"
     return finish(m, html_legend, bounds)
-
 
 
 def live_station_layer(stations: gpd.GeoDataFrame, *, config: DashboardConfig, basemap_id: str,
@@ -354,7 +343,6 @@ def live_station_layer(stations: gpd.GeoDataFrame, *, config: DashboardConfig, b
             fill_opacity=0.95, class_name=f"live-{row.state}",
         ).add_to(fg)
     return fg
-
 
 
 def build_preview_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None, points: pd.DataFrame,
@@ -385,7 +373,6 @@ def build_preview_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | N
     legend = "<b>导入预览</b>" + "".join(
         f"<div>{dot(PREVIEW_COLOURS[s])}{PREVIEW_LABELS[s]} {int(counts.get(s, 0)):,}</div>" for s in PREVIEW_COLOURS)
     return finish(m, legend, bounds)
-
 
 
 def build_version_map(outline: gpd.GeoDataFrame, frame: gpd.GeoDataFrame, *, label: str, config: DashboardConfig,

@@ -104,8 +104,10 @@ def test_map_page_draws_every_facility_offline(server, browser, demo_bundle):
     inner = page.locator(MAP_IFRAME).element_handle().content_frame()
     lanes = "() => { let n = 0; window.map.eachLayer(l => { if (l.options && l.options.color === '#bdbdbd') n++; }); return n; }"
     assert inner.evaluate(lanes) == 0  # the whole district
-    inner.evaluate("() => { window.map.setView(window.map.getCenter(), 16, {animate: false}); }")
-    inner.wait_for_function(f"({lanes})() > 0", polling=200, timeout=30_000)  # an interval: rAF may not tick here
+    # at zoom 16 (set again if the frame's late resize re-fitted the map to the district meanwhile)
+    zoom_in = "() => { if (window.map.getZoom() < 16) window.map.setView(window.map.getCenter(), 16, {animate: false}); }"
+    inner.wait_for_function(f"(() => {{ ({zoom_in})(); return ({lanes})() > 0; }})()", polling=200,
+                            timeout=60_000)  # an interval: rAF may not tick here
     inner.evaluate("() => { window.map.setZoom(12, {animate: false}); }")
     inner.wait_for_function(f"({lanes})() === 0", polling=200, timeout=30_000)
     assert errors == []
