@@ -369,7 +369,7 @@ class WalkPairs:
         return sparse.csr_matrix((np.ones(len(self.site), dtype=bool), (self.site, self.point)),
                                  shape=(self.n_sites, self.n_points))
 
-    def subset(self, sites: np.ndarray | None = None, points: np.ndarray | None = None) -> WalkPairs:
+    def subset(self, *, sites: np.ndarray | None = None, points: np.ndarray | None = None) -> WalkPairs:
         """The pairs of the given sites and points (index arrays), renumbered in that order."""
         keep = np.ones(len(self.site), dtype=bool)
         site_map = np.arange(self.n_sites)

@@ -84,7 +84,7 @@ def read_projects(path: str | Path, *, township_codes: Collection[str]) -> list[
     errors: list[str] = []
     projects = []
     for n, row in rows:
-        def bad(col: str, problem: str, row=row, n=n) -> None:
+        def bad(col: str, problem: str, *, row=row, n=n) -> None:
             errors.append(f"第 {n} 行，列 {col}，值 {row.get(col, '')!r}：{problem}")
 
         values = {c: (row.get(c) or "").strip() for c in COLUMNS}

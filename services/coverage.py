@@ -58,7 +58,7 @@ class CoverageEngine:
         return self.hex_indexes[resolution]
 
 
-def network_for_lines(lines, cache_dir: Path, tag_texts=None, entry: EntryPolicy | None = None,
+def network_for_lines(lines, cache_dir: Path, *, tag_texts=None, entry: EntryPolicy | None = None,
                       ) -> tuple[WalkNetwork, bool]:
     """The network for these road lines (their stored OSM tags classified by ``entry``'s rules), from the
     on-disk cache when present."""
@@ -104,7 +104,7 @@ def _engine(ref: DataRef) -> CoverageEngine:
     config = get_config()
     roads, groups, facilities = repo_call(ref, lambda r: (r.roads(), r.elder_groups(), r.facilities()))
     net, cached = network_for_lines(list(roads.geometry.values), PROJECT_ROOT / config.network.cache_dir,
-                                    roads["osm_tags"].to_numpy(), entry_policy())
+                                    tag_texts=roads["osm_tags"].to_numpy(), entry=entry_policy())
     lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
     demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
     weights = np.column_stack([

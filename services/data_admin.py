@@ -126,7 +126,7 @@ def read_table(path: Path, options: ImportOptions) -> RawTable:
     return read_input_table(path, options, get_config())
 
 
-def check(url: str, district: str, kind: str, path: Path, options: ImportOptions,
+def check(url: str, district: str, kind: str, path: Path, options: ImportOptions, *,
           progress: Callable[[str], None] = lambda _m: None, table: RawTable | None = None) -> Check:
     """A dry run of the import: nothing is stored. ``table``: the sheet already read (``read_table``)."""
     try:

@@ -167,3 +167,16 @@ def test_the_checks_see_a_backward_import_and_a_cycle(tmp_path):
     assert imports_against_the_flow(tmp_path) == {("data/rows.py", "services")}
     assert import_cycles(tmp_path) == [["data.rows", "services.figures", "services.tables"],
                                        ["services.figures", "services.tables"]]
+
+
+def test_options_are_keyword_only():
+    """A public function with more than one option takes them by name (issue 28): ``f(x, a=1, b=2)`` is read as
+    ``f(x, 1, 2)`` by its callers otherwise, and a new option in between silently shifts them. Route handlers are
+    left out: their parameters are a request's query, named by the web framework."""
+    offenders = []
+    for path, rel in _product_files(ROOT):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.name.startswith("_")
+                    and len(node.args.defaults) >= 2 and not node.decorator_list):
+                offenders.append(f"{rel}:{node.lineno} {node.name}")
+    assert offenders == []

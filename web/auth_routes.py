@@ -160,7 +160,7 @@ def _demo_banner(request: Request) -> str:
     return _DEMO.format(password=html.escape(sessions.DEMO_PASSWORD), items=items)
 
 
-def login_page(request: Request, message: str = "", status: int = 200, ok: bool = False) -> Response:
+def login_page(request: Request, message: str = "", *, status: int = 200, ok: bool = False) -> Response:
     return _page(request, title="登录", action="/account/login", fields=_LOGIN_FIELDS, button="登录", message=message,
                  status=status, ok=ok, after=_demo_banner(request))
 
@@ -220,7 +220,7 @@ async def password(request: Request) -> Response:
     if user is None:
         return RedirectResponse("/account/login?m=timeout", status_code=303)
 
-    def form(message: str = "", status: int = 200) -> Response:
+    def form(message: str = "", *, status: int = 200) -> Response:
         title = "首次登录，请修改密码" if user.must_change_password else "修改密码"
         return _page(request, title=title, action="/account/password", fields=_PASSWORD_FIELDS, button="修改密码",
                      message=message, status=status)
@@ -229,14 +229,14 @@ async def password(request: Request) -> Response:
         return form()
     fields = await _form(request)
     if fields is None:
-        return form("表单已过期，请重新输入", 400)
+        return form("表单已过期，请重新输入", status=400)
     if fields.get("new", "") != fields.get("again", ""):
-        return form("两次输入的新密码不一致", 400)
+        return form("两次输入的新密码不一致", status=400)
     try:
         sessions.change_password(database_url(), user.login, fields.get("old", ""), fields.get("new", ""),
                                  token=token, client=_client(request), now=now)
     except sessions.AccountError as exc:
-        return form(str(exc), 400)
+        return form(str(exc), status=400)
     return RedirectResponse("/", status_code=303)
 
 
