@@ -52,6 +52,29 @@ CRS_ZH = {"auto": "自动判断（按证据）", "": "文件自带", "wgs84": "W
 UPLOAD_TYPES = sorted({s.rsplit(".", 1)[-1] for s in data_admin.SUFFIXES})
 
 
+# the data page's tables as services.data_admin returns them (machine-named), labelled for the page
+LABELS = {
+    "row": "行", "column": "列", "value": "值", "why": "问题", "fix": "如何修改", "severity": "级别",
+    "reading": "按此读法", "in_township": "落在所填乡镇的行", "in_district": "在区界内的行",
+    "township": "乡镇（街道）", "rows": "行数", "elders": "60岁以上老人",
+    "added": "新增", "removed": "撤销", "moved": f"移动超过{data_admin.MOVED_M:g}米", "beds_changed": "床位有变化",
+    "beds_delta": "床位增减", "elders_before": "现版本60岁以上", "elders_after": "新版本60岁以上",
+    "rows_before": "现版本行数", "rows_after": "新版本行数", "delta": "变化",
+    "id": "版本", "kind": "数据", "current": "当前", "data_date": "数据日期", "source": "来源文件", "sha256": "SHA-256",
+    "created_at": "导入时间", "created_by": "导入人", "synthetic": "合成",
+}
+SEVERITY_ZH = {"error": "错误", "warning": "警告"}
+
+
+def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """A services table as the page shows it: Chinese column names, and the words of its coded values."""
+    out = frame.copy()
+    for column, words in (("severity", SEVERITY_ZH), ("reading", data_admin.READINGS), ("kind", KIND_ZH)):
+        if column in out.columns:
+            out[column] = out[column].map(words).fillna(out[column])
+    return out.rename(columns=LABELS)
+
+
 def init_state() -> None:
     defaults = {DA_KIND: "facilities", DA_SOURCE: "upload", DA_CRS: "auto", DA_ENCODING: "", DA_SHEET: "",
                 DA_DATE: dt.date.today(), DA_COLUMNS: {}, DA_VALUES: {}, DA_ACCEPT: False, DA_FILTER: "all",
@@ -221,7 +244,7 @@ def understood(check: data_admin.Check) -> None:
     evidence = data_admin.crs_evidence(p)
     if not evidence.empty:
         st.caption(pick("坐标系判断的证据（每种读法）", "CRS evidence per reading"))
-        st.dataframe(evidence, hide_index=True, width="stretch")
+        st.dataframe(labelled(evidence), hide_index=True, width="stretch")
 
 
 def mapping_editor(kind: str, check: data_admin.Check, widget_key: str) -> None:
@@ -310,14 +333,14 @@ def problems(check: data_admin.Check) -> pd.DataFrame:
     if table.empty:
         st.session_state[DA_FILTER] = "all"  # no list, no filter: the map shows every row
         return table
-    n_err, n_warn = int((table["级别"] == "错误").sum()), int((table["级别"] == "警告").sum())
+    n_err, n_warn = int((table["severity"] == "error").sum()), int((table["severity"] == "warning").sum())
     st.radio(pick("显示", "Show"), ["all", "error", "warning"], key=DA_FILTER, horizontal=True,
              format_func=lambda f: {"all": pick(f"全部 {len(table)}", f"All {len(table)}"),
                                     "error": pick(f"错误 {n_err}", f"Errors {n_err}"),
                                     "warning": pick(f"警告 {n_warn}", f"Warnings {n_warn}")}[f])
-    wanted = {"error": "错误", "warning": "警告"}.get(st.session_state[DA_FILTER])
-    shown = table if wanted is None else table[table["级别"] == wanted]
-    st.dataframe(shown, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(shown)))
+    wanted = st.session_state[DA_FILTER]
+    shown = table if wanted == "all" else table[table["severity"] == wanted]
+    st.dataframe(labelled(shown), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(shown)))
     return shown
 
 
@@ -328,23 +351,23 @@ def import_summary(summary) -> None:
     by_town, change = summary
     left, right = st.columns([2, 3])
     left.caption(pick("本次导入：各乡镇（街道）行数", "Rows by township"))
-    left.dataframe(by_town, hide_index=True, width="stretch")
+    left.dataframe(labelled(by_town), hide_index=True, width="stretch")
     if change is not None:
         right.caption(pick("与被替换的版本相比", "Against the replaced version"))
-        right.dataframe(change, hide_index=True, width="stretch")
+        right.dataframe(labelled(change), hide_index=True, width="stretch")
 
 
 def versions_tab(url: str, district: str) -> None:
     table = data_admin.version_table(url, district)
-    st.dataframe(table, hide_index=True, width="stretch")
-    kinds = [k for k in DATA_KINDS if (table["数据"] == KIND_ZH[k]).any()]
+    st.dataframe(labelled(table), hide_index=True, width="stretch")
+    kinds = [k for k in DATA_KINDS if (table["kind"] == k).any()]
     if not kinds:
         return
-    drawable = table[table["数据"].isin([KIND_ZH[k] for k in data_admin.DRAWABLE])]
+    drawable = table[table["kind"].isin(data_admin.DRAWABLE)]
     if not drawable.empty:
         st.subheader(pick("在地图上查看某个版本", "Show a version on the map"))
-        labels = {int(r["版本"]): f"{r['数据']} v{r['版本']}（{r['数据日期']}，{r['行数']:,} 行{'，当前' if r['当前'] else ''}）"
-                  for _i, r in drawable.iterrows()}
+        labels = {int(r["id"]): f"{KIND_ZH[r['kind']]} v{r['id']}（{r['data_date']}，{r['rows']:,} 行"
+                  f"{'，当前' if r['current'] else ''}）" for _i, r in drawable.iterrows()}
         vid = st.selectbox(pick("版本", "Version"), list(labels), format_func=labels.get, key="da.show_version")
         version_map(url, district, vid, labels[vid])
     st.subheader(pick("回退", "Roll back"))

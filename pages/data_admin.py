@@ -70,7 +70,7 @@ def import_tab() -> None:
                                  icon=":material/download:", what=f"problems {kind}", district=target)
             outline, towns = (None, None) if new else data_admin.outline_and_townships(url, district)
             points = data_admin.point_table(check.prepared, None if st.session_state[DA_FILTER] == "all"
-                                            else set(shown["行"].dropna()))  # the map shows what the list shows
+                                            else set(shown["row"].dropna()))  # the map shows what the list shows
             shapes = data_admin.shape_frame(kind, check.prepared)
             basemap = st.session_state[MAP_BASEMAP]
             fmap = None
@@ -88,7 +88,7 @@ def import_tab() -> None:
             if check.ok and check.prepared is not None:
                 st.subheader(pick("与当前版本相比", "Against the current version"))
                 change = data_admin.changes(url, target, kind, check.prepared.rows)
-                st.dataframe(change, hide_index=True, width="stretch")
+                st.dataframe(v.labelled(change), hide_index=True, width="stretch")
             errors = check.prepared.errors if check.prepared is not None else []
             warnings = check.prepared.warnings if check.prepared is not None else []
             if check.message:

@@ -148,16 +148,14 @@ def store(url: str, district: str, kind: str, path: Path, options: ImportOptions
 
 
 def problem_table(prepared: import_kinds.Prepared | None) -> pd.DataFrame:
-    """行 / 列 / 值 / 问题 / 如何修改 / 级别, errors first, then by row."""
-    cols = ["行", "列", "值", "问题", "如何修改", "级别"]
+    """row, column, value, why, fix, severity (error | warning): errors first, then by row."""
+    cols = ["row", "column", "value", "why", "fix", "severity"]
     if prepared is None or not prepared.problems:
         return pd.DataFrame(columns=cols)
-    rows = [{"行": p.row, "列": p.column, "值": p.value, "问题": p.why, "如何修改": p.fix,
-             "级别": "错误" if p.severity == "error" else "警告"} for p in prepared.problems]
-    out = pd.DataFrame(rows, columns=cols)
-    out["行"] = out["行"].astype("Int64")
-    return out.sort_values(["级别", "行"], key=lambda s: s.map({"错误": 0, "警告": 1}) if s.name == "级别" else s,
-                           na_position="first", kind="stable").reset_index(drop=True)
+    out = pd.DataFrame([(p.row, p.column, p.value, p.why, p.fix, p.severity) for p in prepared.problems], columns=cols)
+    out["row"] = out["row"].astype("Int64")
+    return out.sort_values(["severity", "row"], key=lambda s: s.map({"error": 0, "warning": 1}) if s.name == "severity"
+                           else s, na_position="first", kind="stable").reset_index(drop=True)
 
 
 def point_table(prepared: import_kinds.Prepared | None, rows: set[int] | None = None) -> pd.DataFrame:
@@ -204,18 +202,20 @@ def shape_frame(kind: str, prepared: import_kinds.Prepared | None):
 
 
 def crs_evidence(prepared: import_kinds.Prepared | None) -> pd.DataFrame:
-    """For ``--crs auto``: one row per reading (WGS84, GCJ-02, BD-09) with its evidence."""
+    """For ``--crs auto``: one row per reading (wgs84, gcj02, bd09) with its evidence: the rows that fall in their
+    declared township, and in the district, read that way."""
     if prepared is None or prepared.crs is None or not prepared.crs.evidence:
         return pd.DataFrame()
-    frame = pd.DataFrame(prepared.crs.evidence)
-    frame["reading"] = frame["reading"].map(READINGS).fillna(frame["reading"])
-    return frame.rename(columns={"reading": "按此读法", "in_township": "落在所填乡镇的行", "in_district": "在区界内的行"})
+    return pd.DataFrame(prepared.crs.evidence)  # reading (wgs84 | gcj02 | bd09; READINGS names them), in_township,
+    # in_district
 
 
 # ---- what would change ---------------------------------------------------------------------------------------
 
 def changes(url: str, district: str, kind: str, rows: list[dict]) -> pd.DataFrame:
-    """What importing ``rows`` changes against the current version, by township (and the district)."""
+    """What importing ``rows`` changes against the current version, by township (name; the district first, as
+    全区): facilities added, removed, moved (> MOVED_M), beds_changed, beds_delta; elders elders_before,
+    elders_after, delta; other kinds rows_before, rows_after, delta."""
     with session_factory(get_engine(url))() as session:
         repo = Repository(session, district)
         names = dict(zip(repo.townships()["code"], repo.townships()["name"], strict=True)) \
@@ -227,8 +227,8 @@ def changes(url: str, district: str, kind: str, rows: list[dict]) -> pd.DataFram
             before = repo.elder_groups() if repo.has("elders") else None
             return _elder_changes(before, rows, names)
         n_before = repo.counts().get(kind, 0) if repo.has(kind) else 0
-    return pd.DataFrame([{"乡镇（街道）": "全区", "现版本行数": n_before, "新版本行数": len(rows),
-                          "变化": len(rows) - n_before}])
+    return pd.DataFrame([{"township": "全区", "rows_before": n_before, "rows_after": len(rows),
+                          "delta": len(rows) - n_before}])
 
 
 def _facility_changes(before: pd.DataFrame | None, rows: list[dict], names: dict[str, str]) -> pd.DataFrame:
@@ -253,8 +253,8 @@ def _facility_changes(before: pd.DataFrame | None, rows: list[dict], names: dict
     beds_old = both["beds_total_old"].fillna(0)
     both = both.assign(added=both["_merge"] == "left_only", removed=both["_merge"] == "right_only", moved=moved,
                        beds_changed=common & (beds_new != beds_old), beds_delta=beds_new - beds_old)
-    table = both.groupby("town").agg(新增=("added", "sum"), 撤销=("removed", "sum"), 移动超过50米=("moved", "sum"),
-                                     床位有变化=("beds_changed", "sum"), 床位增减=("beds_delta", "sum"))
+    table = both.groupby("town").agg(added=("added", "sum"), removed=("removed", "sum"), moved=("moved", "sum"),
+                                     beds_changed=("beds_changed", "sum"), beds_delta=("beds_delta", "sum"))
     return _with_total(table, names)
 
 
@@ -264,8 +264,8 @@ def _elder_changes(before: pd.DataFrame | None, rows: list[dict], names: dict[st
     now = new.assign(n=new[list(ages)].sum(axis=1)).groupby("township_code")["n"].sum()
     then = pd.Series(dtype=float) if before is None else \
         before.assign(n=before[list(ages)].sum(axis=1)).groupby("township_code")["n"].sum()
-    table = pd.DataFrame({"现版本60岁以上": then, "新版本60岁以上": now}).fillna(0)
-    table["增减"] = table["新版本60岁以上"] - table["现版本60岁以上"]
+    table = pd.DataFrame({"elders_before": then, "elders_after": now}).fillna(0)
+    table["delta"] = table["elders_after"] - table["elders_before"]
     return _with_total(table, names)
 
 
@@ -273,20 +273,19 @@ def _with_total(table: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     table = table.astype("int64")
     table.index = [names.get(c, c) for c in table.index]
     total = pd.DataFrame([table.sum()], index=["全区"])
-    return pd.concat([total, table]).rename_axis("乡镇（街道）").reset_index()  # the district first
+    return pd.concat([total, table]).rename_axis("township").reset_index()  # the district first
 
 
 def rows_by_township(url: str, district: str, kind: str, rows: list[dict]) -> pd.DataFrame:
-    """What an import brought, per township (by name, largest first): rows, or for elders (stored per H3 cell)
-    the people aged 60+; rows without a township (a district outline) as 未归属乡镇."""
+    """What an import brought, per township (by name, largest first): ``rows``, or for elders (stored per H3 cell)
+    ``elders``, the people aged 60+; rows without a township (a district outline) as 未归属乡镇."""
     names = township_names(url, district)
     ages = ("age_60_69", "age_70_79", "age_80_plus")
-    what = "60岁以上老人" if kind == "elders" else f"{KIND_ZH.get(kind, kind)}行数"
     frame = pd.DataFrame({"town": [r.get("township_code") for r in rows],
                           "n": [sum(r[a] for a in ages) if kind == "elders" else 1 for r in rows]})
     table = frame.groupby(frame["town"].fillna(""), sort=False)["n"].sum().sort_values(ascending=False, kind="stable")
-    return pd.DataFrame({"乡镇（街道）": [names.get(c, c) if c else "未归属乡镇" for c in table.index],
-                         what: table.to_numpy().astype("int64")})
+    return pd.DataFrame({"township": [names.get(c, c) if c else "未归属乡镇" for c in table.index],
+                         "elders" if kind == "elders" else "rows": table.to_numpy().astype("int64")})
 
 
 # ---- the district --------------------------------------------------------------------------------------------
@@ -336,10 +335,7 @@ def outline_and_townships(url: str, district: str):
 def version_table(url: str, district: str) -> pd.DataFrame:
     with session_factory(get_engine(url))() as session:
         v = versions(session, district)
-    v["kind"] = v["kind"].map(KIND_ZH).fillna(v["kind"])
-    return v.rename(columns={"id": "版本", "kind": "数据", "current": "当前", "data_date": "数据日期", "rows": "行数",
-                             "source": "来源文件", "sha256": "SHA-256", "created_at": "导入时间",
-                             "created_by": "导入人", "synthetic": "合成"})
+    return v  # id, kind, current, data_date, rows, source, sha256, created_at, created_by, synthetic
 
 
 @dataclass(frozen=True)
