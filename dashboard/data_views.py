@@ -38,10 +38,11 @@ from dashboard.state import (
 from maps.elements import LocalAssets
 from maps.pages import build_version_map
 from reports.import_template import template_xlsx
-from services import access, base, data_admin
+from services import access, base, data_admin, import_files
 from services.access import AccessDenied
 from services.base import DATA_KINDS, KIND_ZH
-from services.data_admin import ImportOptions, MappingFile
+from services.data_admin import ImportOptions
+from services.import_files import MappingFile
 
 NEW = "__new__"  # the district choice that creates one from an outline file
 SWITCH_TO = "da.switch_to"  # a district just created, chosen in the sidebar on the next run
@@ -49,7 +50,7 @@ TABLE_CRS = ("auto", "wgs84", "cgcs2000", "gcj02", "bd09")
 GIS_CRS = ("", "wgs84", "cgcs2000", "gcj02", "bd09")
 CRS_ZH = {"auto": "自动判断（按证据）", "": "文件自带", "wgs84": "WGS84（GPS）", "cgcs2000": "CGCS2000",
           "gcj02": "GCJ-02（高德、腾讯）", "bd09": "BD-09（百度）"}
-UPLOAD_TYPES = sorted({s.rsplit(".", 1)[-1] for s in data_admin.SUFFIXES})
+UPLOAD_TYPES = sorted({s.rsplit(".", 1)[-1] for s in import_files.SUFFIXES})
 
 
 # the data page's tables as services.data_admin returns them (machine-named), labelled for the page
@@ -139,15 +140,15 @@ def source_file(folder: Path) -> tuple[Path, str] | None:
             up = st.file_uploader(pick("选择文件", "File"), type=UPLOAD_TYPES, key="da.upload")
             if up is None:
                 return None
-            return data_admin.save_upload(up.getvalue(), up.name, folder, config, st.session_state[DA_KIND]), up.name
-        files = data_admin.server_files(config)
+            return import_files.save_upload(up.getvalue(), up.name, folder, config, st.session_state[DA_KIND]), up.name
+        files = import_files.server_files(config)
         if not files:
             st.info(pick(f"服务器导入目录 {config.imports.import_folder} 中还没有可导入的文件。",
                          "The server import folder is empty."))
             return None
         rel = st.selectbox(pick("服务器上的文件", "Server file"), files, key=DA_SERVER_FILE)
-        return data_admin.server_file(rel, config), Path(rel).name
-    except data_admin.FileRefused as exc:
+        return import_files.server_file(rel, config), Path(rel).name
+    except import_files.FileRefused as exc:
         st.error(str(exc))
         return None
 
@@ -184,7 +185,7 @@ def import_options(kind: str, source_name: str, name: str | None) -> ImportOptio
 
 def options_key(kind: str, district: str, options: ImportOptions, content: str, ref) -> str:
     o = options
-    mapping = data_admin.mapping_toml(o.override) if o.override else ""
+    mapping = import_files.mapping_toml(o.override) if o.override else ""
     return "|".join(map(str, (district, kind, content, o.crs, o.encoding, o.sheet, mapping, o.name, ref)))
 
 
@@ -270,12 +271,12 @@ def saved_mapping(kind: str, check: data_admin.Check, widget_key: str, district:
     if kind not in data_admin.TABLE_KINDS or p is None or not p.header:
         return
     left, right = st.columns(2)
-    names = data_admin.saved_mappings(district, kind)
+    names = import_files.saved_mappings(district, kind)
     if names:
         chosen = left.selectbox(pick("使用已保存的映射", "Use a saved mapping"), ["", *names], key="da.load_mapping",
                                 format_func=lambda n: pick("（不使用）", "(none)") if n == "" else n)
         if chosen and left.button(pick("套用", "Apply"), key="da.apply_mapping"):
-            kept = data_admin.load_mapping(district, kind, chosen)
+            kept = import_files.load_mapping(district, kind, chosen)
             st.session_state[DA_COLUMNS] = dict(kept.columns)
             st.session_state[DA_VALUES] = {k: dict(v) for k, v in kept.values.items()}
             for key in [k for k in st.session_state if str(k).startswith(("da.col.", "da.val."))]:
@@ -286,8 +287,8 @@ def saved_mapping(kind: str, check: data_admin.Check, widget_key: str, district:
     if name and right.button(pick("保存映射", "Save mapping"), key="da.save_mapping"):
         current = MappingFile(dict(p.columns), {k: dict(v) for k, v in st.session_state[DA_VALUES].items() if v})
         try:
-            saved = data_admin.save_mapping(district, kind, name, current)
-        except data_admin.FileRefused as exc:
+            saved = import_files.save_mapping(district, kind, name, current)
+        except import_files.FileRefused as exc:
             right.error(str(exc))
         else:
             right.success(pick(f"已保存映射“{saved}”", f"Saved “{saved}”"))

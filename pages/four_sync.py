@@ -12,7 +12,7 @@ from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
 from maps.elements import LocalAssets
 from maps.pages import build_projects_map
 from reports.cells import csv_bytes
-from services import base, data_admin, four_sync
+from services import base, four_sync, import_files
 
 config = base.get_config()
 layers = page_setup("four_sync", needs=("roads",))
@@ -89,7 +89,7 @@ with st.expander(pick("导入住宅项目（CSV / Excel 模板）", "Import proj
     st.caption("列：" + ", ".join(four_sync.COLUMNS) + "。日期 YYYY-MM-DD 或留空；任一单元格有误则整份文件不导入。")
     upload = st.file_uploader(pick("项目文件", "Project file"), type=["csv", "xlsx"])
     replace = st.checkbox(pick("替换现有全部项目", "Replace all existing projects"))
-    too_big = data_admin.upload_limit_problem(len(upload.getvalue()), "projects", config) if upload else None
+    too_big = import_files.upload_limit_problem(len(upload.getvalue()), "projects", config) if upload else None
     if too_big:
         st.error(too_big)
     elif upload is not None and st.button(pick("导入", "Import"), type="primary"):

@@ -113,7 +113,7 @@ def uploaded_candidates(data: bytes, shown_name: str) -> Candidates:
 
     from geo.points import PointFileError, read_points
     from planning.candidates import imported_candidates
-    from services.data_admin import upload_limit_problem
+    from services.import_files import upload_limit_problem
 
     problem = upload_limit_problem(len(data), "candidates", get_config())
     if problem:

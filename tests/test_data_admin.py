@@ -8,8 +8,8 @@ import geopandas as gpd
 import pytest
 
 from config import load_config
-from services import data_admin
-from services.data_admin import FileRefused
+from services import import_files
+from services.import_files import FileRefused
 from tests.conftest import ROOT, app_test, assert_clean
 
 
@@ -29,11 +29,11 @@ def test_server_files_are_listed_and_read_only_inside_the_import_folder(tmp_path
     os.symlink(outside, folder / "link.csv")
     config = with_imports(tmp_path, import_folder=str(folder))
 
-    assert data_admin.server_files(config) == ["a.csv", "sub/b.xlsx"]  # no link, no .txt
-    assert data_admin.server_file("sub/b.xlsx", config) == (folder / "sub" / "b.xlsx").resolve()
+    assert import_files.server_files(config) == ["a.csv", "sub/b.xlsx"]  # no link, no .txt
+    assert import_files.server_file("sub/b.xlsx", config) == (folder / "sub" / "b.xlsx").resolve()
     for hostile in ("../secret.csv", str(outside), "link.csv", "sub/../../secret.csv", "notes.txt", "missing.csv"):
         with pytest.raises(FileRefused):
-            data_admin.server_file(hostile, config)
+            import_files.server_file(hostile, config)
 
 
 def test_an_upload_is_stored_under_the_servers_name_and_bounded_per_kind(tmp_path):
@@ -41,16 +41,16 @@ def test_an_upload_is_stored_under_the_servers_name_and_bounded_per_kind(tmp_pat
     config = with_imports(tmp_path, upload_mb=limits)
     folder = tmp_path / "up"
     folder.mkdir()
-    path = data_admin.save_upload(b"a,b\n1,2\n", "../../../etc/名单.CSV", folder, config, "facilities")
+    path = import_files.save_upload(b"a,b\n1,2\n", "../../../etc/名单.CSV", folder, config, "facilities")
     assert path == folder / "upload.csv" and path.read_bytes() == b"a,b\n1,2\n"
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["upload.csv"]
     with pytest.raises(FileRefused, match="超过设施文件的上传上限 0.001 MB"):
-        data_admin.save_upload(b"x" * 1001, "big.csv", folder, config, "facilities")
-    assert data_admin.save_upload(b"x" * 1001, "lines.geojson", folder, config, "roads").stat().st_size == 1001
-    assert data_admin.upload_limit_problem(2001, "roads", config) is not None
+        import_files.save_upload(b"x" * 1001, "big.csv", folder, config, "facilities")
+    assert import_files.save_upload(b"x" * 1001, "lines.geojson", folder, config, "roads").stat().st_size == 1001
+    assert import_files.upload_limit_problem(2001, "roads", config) is not None
     for name in ("run.exe", "sheet.xlsm", "noext"):
         with pytest.raises(FileRefused, match="不支持的文件类型"):
-            data_admin.save_upload(b"x", name, folder, config, "facilities")
+            import_files.save_upload(b"x", name, folder, config, "facilities")
 
 
 def test_every_upload_kind_has_a_limit():
@@ -66,11 +66,11 @@ def test_every_upload_kind_has_a_limit():
 
 
 def test_a_mapping_name_cannot_leave_the_mapping_folder():
-    path = data_admin.mapping_path("120103", "facilities", "../../月报 v2/..")
+    path = import_files.mapping_path("120103", "facilities", "../../月报 v2/..")
     root = (ROOT / load_config().imports.mapping_folder).resolve()
     assert path.parent == root / "120103" / "facilities" and path.name == "月报 v2.toml"
     with pytest.raises(FileRefused):
-        data_admin.mapping_path("120103", "facilities", "../..")
+        import_files.mapping_path("120103", "facilities", "../..")
 
 
 def test_a_new_district_from_its_outline_file(tmp_path, monkeypatch):

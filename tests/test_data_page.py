@@ -175,7 +175,7 @@ def test_a_saved_mapping_maps_next_months_file(hexi_url, truth, monkeypatch):  #
     session) is mapped by choosing that name."""
     import uuid
 
-    from services import data_admin
+    from services import import_files
 
     name = f"月报{uuid.uuid4().hex[:8]}"
     data, pts = baidu_csv(truth)
@@ -187,7 +187,7 @@ def test_a_saved_mapping_maps_next_months_file(hexi_url, truth, monkeypatch):  #
         at.text_input(key="da.mapping_name").set_value(name).run()
         at.button(key="da.save_mapping").click().run()
         assert any(f"已保存映射“{name}”" in s.value for s in at.success)
-        saved = data_admin.load_mapping(HEXI, "facilities", name)
+        saved = import_files.load_mapping(HEXI, "facilities", name)
         assert saved.columns["kind"] == "机构类别" and saved.values == {"kind": {ODD_KIND: "day_care"}}
 
         later = open_page(hexi_url, monkeypatch)  # a new session: nothing mapped yet
@@ -202,7 +202,7 @@ def test_a_saved_mapping_maps_next_months_file(hexi_url, truth, monkeypatch):  #
         assert button.label.endswith(f"（{len(pts):,} 行）")
         assert button.disabled == bool(tables)  # open, or waiting only for the warnings to be accepted
     finally:
-        folder = data_admin.mapping_path(HEXI, "facilities", name)
+        folder = import_files.mapping_path(HEXI, "facilities", name)
         folder.unlink(missing_ok=True)
 
 
