@@ -1,10 +1,6 @@
-"""The 数据管理 page's questions: where a file comes from, what an import would do, what changed, versions.
-
-Uploaded bytes are written under a name the server chooses (the client's name is
-kept only as the version's source name); server-side files are read only from
-``[imports] import_folder``. Checking is a dry run of the same import engine as
-``cli.py import``, so the page and the command line can never disagree.
-"""
+"""The 数据管理 page's questions: what an import would do (a dry run of the same import engine as ``cli.py import``,
+so the page and the command line can never disagree), what changed, the district's versions and rollback, the
+road network's entry points. The files the page may read are services/import_files.py's."""
 
 from __future__ import annotations
 
