@@ -58,8 +58,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "cov_share": ("{minutes} 分钟步行覆盖率", "Covered within {minutes} min walk"),
     "cov_share_help": ("沿真实路网步行 {m:.0f} 米内可达运营中设施的老人占比（含到路网的接入距离）",
                        "Share of elders within {m:.0f} m walk of an operating facility on the street network"),
-    "cov_straight": ("直线 1 km 覆盖率（对照）", "Straight-line 1 km (comparison)"),
-    "cov_straight_help": ("常用的 1000 米直线圈：不考虑河流、铁路和封闭小区，通常高估覆盖", "The common 1,000 m circle ignores rivers, rail and walled compounds and usually overstates coverage"),
+    "cov_straight": ("直线 {distance} 覆盖率（对照）", "Straight-line {distance} (comparison)"),
+    "cov_straight_help": ("直线 {distance} 圈（配置 [walking] straight_line_m）：不考虑河流、铁路和封闭小区，通常高估覆盖",
+                          "The {distance} circle ([walking] straight_line_m) ignores rivers, rail and walled compounds "
+                          "and usually overstates coverage"),
     "cov_uncovered": ("未覆盖老人", "Elders not covered"),
     "cov_sites": ("计入设施数", "Facilities counted"),
     "cov_caption": ("在左侧选择乡镇可放大查看等时圈；覆盖跨乡镇边界计算（邻镇设施同样服务本镇老人）。",

@@ -119,8 +119,9 @@ def panel() -> None:
     else:
         k1.metric(t("cov_share", minutes=minutes), f"{share:.1%}", border=True,
                   help=t("cov_share_help", m=walk_cutoff_m(minutes, speed)))
-    k2.metric(t("cov_straight"), f"{straight:.1%}", delta=f"{(straight - share) * 100:+.1f} pp", delta_color="off",
-              border=True, help=t("cov_straight_help"))
+    distance = coverage.straight_distance_text()
+    k2.metric(t("cov_straight", distance=distance), f"{straight:.1%}", delta=f"{(straight - share) * 100:+.1f} pp",
+              delta_color="off", border=True, help=t("cov_straight_help", distance=distance))
     k3.metric(t("cov_uncovered"), f"{int(total - covered):,}", border=True)
     k4.metric(t("cov_sites"), f"{fig.sites:,}", border=True)
 

@@ -292,12 +292,17 @@ def township_table(result: CoverageResult, townships: pd.DataFrame, category: st
     return df.sort_values(["gap", "share"], ascending=[False, True])
 
 
+def straight_distance_text() -> str:
+    """The straight-line comparison's distance as the page names it: ``1 km``, ``800 m`` ([walking] straight_line_m)."""
+    d = get_config().walking.straight_line_m
+    return f"{d / 1000:g} km" if d % 1000 == 0 else f"{d:,.0f} m"
+
+
 def table_labels() -> dict[str, str]:
     """The township table's column names as the page and the command line's file show them (the straight line's
     length from the configuration)."""
-    straight_m = get_config().walking.straight_line_m
     return {"name": "乡镇（街道）", "elders": "老人数", "covered": "步行可达", "gap": "未覆盖（缺口）",
-            "share": "步行覆盖率", "straight_share": f"直线 {straight_m:,.0f} m 覆盖率",
+            "share": "步行覆盖率", "straight_share": f"直线 {straight_distance_text()} 覆盖率",
             "straight_excess_pts": "直线高估（百分点）"}
 
 

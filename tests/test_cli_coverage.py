@@ -150,9 +150,10 @@ def test_coverage_of_a_stored_district_prints_what_the_page_shows(demo_db_url, t
     printed = pd.read_csv(out, encoding="utf-8-sig", dtype={"code": str})  # floats read back as written (repr)
     expected = fig.table.reset_index()
     assert list(printed["code"]) == list(expected["code"])
-    # the straight line compared: [walking] straight_line_m of the configuration, named with its length
+    # the straight line compared: [walking] straight_line_m of the configuration (1,000 m), named with its length
+    assert base.get_config().walking.straight_line_m == 1000
     for label, col in (("老人数", "elders"), ("步行可达", "covered"), ("未覆盖（缺口）", "gap"), ("步行覆盖率", "share"),
-                       (f"直线 {base.get_config().walking.straight_line_m:,.0f} m 覆盖率", "straight_share")):
+                       ("直线 1 km 覆盖率", "straight_share")):
         assert printed[label].tolist() == expected[col].tolist(), col
     bad = subprocess.run([sys.executable, "cli.py", "coverage", "--district", "999001", "--database-url", demo_db_url],
                          cwd=ROOT, capture_output=True, text=True)
