@@ -30,7 +30,7 @@ def _cmd_user(args: argparse.Namespace) -> int:
         print(account_service.change(url, Caller.cli(), args.action, args.login, password=password,
                                      roles=tuple(getattr(args, "role", None) or ()),
                                      townships=tuple(getattr(args, "township", None) or ()),
-                                     district=getattr(args, "district", None),
+                                     district_code=getattr(args, "district", None),
                                      display_name=getattr(args, "name", None) or "",
                                      external_id=getattr(args, "oidc_subject", None)))
     except account_service.AccountError as exc:

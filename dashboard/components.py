@@ -223,13 +223,13 @@ def footer(meta: dict[str, str]) -> None:
     st.caption(" · ".join(parts))
 
 
-def audited_download(label: str, *, data, file_name: str, what: str, district: str = "", key: str | None = None,
+def audited_download(label: str, *, data, file_name: str, what: str, district_code: str = "", key: str | None = None,
                      **kwargs) -> None:
     """A download button whose click is a row of the audit trail (action ``download``: what and which file)."""
     from services import audit
 
     def note() -> None:
-        audit.record(database_url(), "download", object=f"{district} {file_name}".strip(), detail={"what": what},
+        audit.record(database_url(), "download", object=f"{district_code} {file_name}".strip(), detail={"what": what},
                      actor=caller().actor)
 
     st.download_button(label, data=data, file_name=file_name, on_click=note, key=key, **kwargs)

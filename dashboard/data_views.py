@@ -183,10 +183,10 @@ def import_options(kind: str, source_name: str, name: str | None) -> ImportOptio
                          data_date=ss[DA_DATE], override=override, source_name=source_name, name=name)
 
 
-def options_key(kind: str, district: str, options: ImportOptions, content: str, ref) -> str:
+def options_key(kind: str, district_code: str, options: ImportOptions, content: str, ref) -> str:
     o = options
     mapping = import_files.mapping_toml(o.override) if o.override else ""
-    return "|".join(map(str, (district, kind, content, o.crs, o.encoding, o.sheet, mapping, o.name, ref)))
+    return "|".join(map(str, (district_code, kind, content, o.crs, o.encoding, o.sheet, mapping, o.name, ref)))
 
 
 def cached_table(kind: str, content: str, path: Path, options: ImportOptions):
@@ -265,18 +265,18 @@ def mapping_editor(kind: str, check: data_admin.Check, widget_key: str) -> None:
                               on_change=_set_column, args=(f.name, key))
 
 
-def saved_mapping(kind: str, check: data_admin.Check, widget_key: str, district: str) -> None:
+def saved_mapping(kind: str, check: data_admin.Check, widget_key: str, district_code: str) -> None:
     """Keep this mapping (columns and value maps) under a name for next month's file, or use a kept one."""
     p = check.prepared
     if kind not in data_admin.TABLE_KINDS or p is None or not p.header:
         return
     left, right = st.columns(2)
-    names = import_files.saved_mappings(district, kind)
+    names = import_files.saved_mappings(district_code, kind)
     if names:
         chosen = left.selectbox(pick("使用已保存的映射", "Use a saved mapping"), ["", *names], key="da.load_mapping",
                                 format_func=lambda n: pick("（不使用）", "(none)") if n == "" else n)
         if chosen and left.button(pick("套用", "Apply"), key="da.apply_mapping"):
-            kept = import_files.load_mapping(district, kind, chosen)
+            kept = import_files.load_mapping(district_code, kind, chosen)
             st.session_state[DA_COLUMNS] = dict(kept.columns)
             st.session_state[DA_VALUES] = {k: dict(v) for k, v in kept.values.items()}
             for key in [k for k in st.session_state if str(k).startswith(("da.col.", "da.val."))]:
@@ -287,7 +287,7 @@ def saved_mapping(kind: str, check: data_admin.Check, widget_key: str, district:
     if name and right.button(pick("保存映射", "Save mapping"), key="da.save_mapping"):
         current = MappingFile(dict(p.columns), {k: dict(v) for k, v in st.session_state[DA_VALUES].items() if v})
         try:
-            saved = import_files.save_mapping(district, kind, name, current)
+            saved = import_files.save_mapping(district_code, kind, name, current)
         except import_files.FileRefused as exc:
             right.error(str(exc))
         else:
@@ -298,7 +298,7 @@ def _set_column(field: str, key: str) -> None:
     st.session_state[DA_COLUMNS] = {**st.session_state[DA_COLUMNS], field: st.session_state[key]}
 
 
-def value_maps(kind: str, check: data_admin.Check, widget_key: str, url: str, district: str) -> None:
+def value_maps(kind: str, check: data_admin.Check, widget_key: str, url: str, district_code: str) -> None:
     """Facility kinds and township names the file uses that did not match: map each by hand."""
     p = check.prepared
     if kind != "facilities" or p is None:
@@ -310,7 +310,7 @@ def value_maps(kind: str, check: data_admin.Check, widget_key: str, url: str, di
         return
     st.markdown("**" + pick("值映射：文件中的叫法 → 系统中的类型 / 乡镇", "Value maps") + "**")
     kinds = {k.id: k.name_zh for k in config.facility_kinds}
-    for field, values, choices in (("kind", unknown, kinds), ("township", towns, data_admin.township_names(url, district))):
+    for field, values, choices in (("kind", unknown, kinds), ("township", towns, data_admin.township_names(url, district_code))):
         for v in values:
             key = f"da.val.{widget_key}.{field}.{v}"
             st.selectbox(f"“{v}” →", ["", *choices], key=key, format_func=lambda c, ch=choices: "（未映射）" if c == ""
@@ -358,8 +358,8 @@ def import_summary(summary) -> None:
         right.dataframe(labelled(change), hide_index=True, width="stretch")
 
 
-def versions_tab(url: str, district: str) -> None:
-    table = data_admin.version_table(url, district)
+def versions_tab(url: str, district_code: str) -> None:
+    table = data_admin.version_table(url, district_code)
     st.dataframe(labelled(table), hide_index=True, width="stretch")
     kinds = [k for k in DATA_KINDS if (table["kind"] == k).any()]
     if not kinds:
@@ -370,11 +370,11 @@ def versions_tab(url: str, district: str) -> None:
         labels = {int(r["id"]): f"{KIND_ZH[r['kind']]} v{r['id']}（{r['data_date']}，{r['rows']:,} 行"
                   f"{'，当前' if r['current'] else ''}）" for _i, r in drawable.iterrows()}
         vid = st.selectbox(pick("版本", "Version"), list(labels), format_func=labels.get, key="da.show_version")
-        version_map(url, district, vid, labels[vid])
+        version_map(url, district_code, vid, labels[vid])
     st.subheader(pick("回退", "Roll back"))
     kind = st.selectbox(pick("回退哪类数据", "Kind"), kinds, format_func=KIND_ZH.get, key="da.rollback_kind")
     try:
-        plan = data_admin.rollback_plan(url, district, kind)
+        plan = data_admin.rollback_plan(url, district_code, kind)
     except data_admin.VersionError as exc:
         st.info(str(exc))
         return
@@ -386,7 +386,7 @@ def versions_tab(url: str, district: str) -> None:
     sure = st.checkbox(pick("确认回退", "Confirm"), key=f"da.rollback_sure.{kind}.{cur['id']}")
     if st.button(pick("回退到上一版本", "Roll back"), disabled=not sure, key="da.rollback"):
         try:
-            was, now = data_admin.do_rollback(url, district, kind, caller=caller())
+            was, now = data_admin.do_rollback(url, district_code, kind, caller=caller())
         except AccessDenied as exc:
             st.error(str(exc))
             return
@@ -394,21 +394,21 @@ def versions_tab(url: str, district: str) -> None:
         st.rerun()
 
 
-def templates_tab(url: str, district: str | None) -> None:
+def templates_tab(url: str, district_code: str | None) -> None:
     st.caption(pick("空白模板：中文表头、一行示例、类型与乡镇的下拉列表。填好后在“导入数据”中上传。",
                     "Blank templates with drop-down lists."))
     for kind in ("facilities", "elders"):
         st.download_button(pick(f"{KIND_ZH[kind]}模板（.xlsx）", f"{kind} template"), icon=":material/download:",
                            data=lambda k=kind: template_xlsx(  # made when clicked
                                k, data_admin.FIELDS[k], base.get_config(),
-                               townships=data_admin.template_townships(url, district)),
+                               townships=data_admin.template_townships(url, district_code)),
                            file_name=f"{KIND_ZH[kind]}模板.xlsx",
                            key=f"da.template.{kind}")
 
 
-def version_map(url: str, district: str, version_id: int, label: str) -> None:
-    _kind, frame = data_admin.version_layer(url, district, version_id)
-    outline, _towns = data_admin.outline_and_townships(url, district)
+def version_map(url: str, district_code: str, version_id: int, label: str) -> None:
+    _kind, frame = data_admin.version_layer(url, district_code, version_id)
+    outline, _towns = data_admin.outline_and_townships(url, district_code)
     if outline is None:
         return
     fmap = build_version_map(outline, frame, label=label, config=base.get_config(),
@@ -416,12 +416,12 @@ def version_map(url: str, district: str, version_id: int, label: str) -> None:
     st_folium(fmap, height=420, use_container_width=True, returned_objects=[], key="da_version_map")
 
 
-def entry_tab(url: str, district: str | None) -> None:
+def entry_tab(url: str, district_code: str | None) -> None:
     """道路与入口: where elders and facilities join the walking network, and the rules that decide it (None: a new
     district, with no roads yet)."""
     from maps.entry_map import build_entry_map
 
-    if district is None:
+    if district_code is None:
         st.info(pick("新区县还没有道路。", "A new district has no roads yet."))
         return
     st.caption(pick("老人点和设施从最近的可步行道路接入路网（入口点）。隧道、高架、室内通道、限制通行的服务道路和路网碎片"
@@ -434,7 +434,7 @@ def entry_tab(url: str, district: str | None) -> None:
                                "Builds the walking network the first time (seconds)")):
         return
     with st.spinner(pick("正在检查路网与入口点 …", "Checking the network …")):
-        view = data_admin.entry_view(url, district)
+        view = data_admin.entry_view(url, district_code)
     if isinstance(view, str):
         st.info(view)
         return
@@ -449,7 +449,7 @@ def entry_tab(url: str, district: str | None) -> None:
         zh = {"elders": "老人点", "facilities": "设施"}.get(m.name, m.name)
         col.metric(pick(f"入口改变的{zh}", f"{m.name} moved"), f"{len(m.ids):,} / {m.n_points:,}")
     st.dataframe(view.rules, hide_index=True, width="stretch")
-    outline, _towns = data_admin.outline_and_townships(url, district)
+    outline, _towns = data_admin.outline_and_townships(url, district_code)
     moved = view.moved
     text = [f"{row['类型']} {row['名称'] or row['编号']}：最近边 {row['最近边（m）']:,.1f} m（{row['原因']}）→ 入口 "
             f"{row['入口（m）']:,.1f} m" for _i, row in moved.iterrows()]
@@ -467,13 +467,13 @@ def entry_tab(url: str, district: str | None) -> None:
                      hide_index=True, width="stretch")
 
 
-def tokens_tab(url: str, district: str) -> None:
+def tokens_tab(url: str, district_code: str) -> None:
     """The ingest API's tokens of the district's stations: issue (shown once), list, revoke."""
     from services import tokens
     from services.live import station_sites
 
     try:
-        layers = base.base_layers(base.current_ref(url, district))
+        layers = base.base_layers(base.current_ref(url, district_code))
     except base.DataMissingError:
         st.info(pick("先导入设施，才能为站点发放接入令牌。", "Import the facilities first."))
         return

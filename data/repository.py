@@ -58,10 +58,10 @@ class Repository:
     map, so a cached result matches its key); by default the current ones.
     """
 
-    def __init__(self, session: Session, district: str, versions: Mapping[str, int] | None = None) -> None:
+    def __init__(self, session: Session, district_code: str, versions: Mapping[str, int] | None = None) -> None:
         self.session = session
-        self.district_code = district
-        self.versions = dict(versions) if versions is not None else current_versions(session, district)
+        self.district_code = district_code
+        self.versions = dict(versions) if versions is not None else current_versions(session, district_code)
 
     def _version(self, kind: str) -> int:
         """The version id read for a kind; -1 (no rows) when the kind was never imported."""

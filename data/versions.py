@@ -91,7 +91,7 @@ def districts(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["code", "name", "is_demo", "created_at"])
 
 
-def current_townships(session: Session, district: str | None = None) -> pd.DataFrame:
+def current_townships(session: Session, district_code: str | None = None) -> pd.DataFrame:
     """The townships of every district's (or one district's) current data: code, name, type, district_code, by
     code."""
     from data.models import Township
@@ -99,8 +99,8 @@ def current_townships(session: Session, district: str | None = None) -> pd.DataF
     stmt = (select(Township.code, Township.name, Township.type, Township.district_code)
             .join(DataVersion, DataVersion.id == Township.version_id).where(DataVersion.is_current)
             .order_by(Township.code))
-    if district is not None:
-        stmt = stmt.where(Township.district_code == district)
+    if district_code is not None:
+        stmt = stmt.where(Township.district_code == district_code)
     return pd.DataFrame(session.execute(stmt).all(), columns=["code", "name", "type", "district_code"])
 
 
@@ -131,17 +131,17 @@ def register_district(session: Session, code: str, name: str, *, is_demo: bool =
     return d
 
 
-def current_versions(session: Session, district: str) -> dict[str, int]:
+def current_versions(session: Session, district_code: str) -> dict[str, int]:
     """kind -> id of the current version (kinds never imported are absent)."""
     rows = session.execute(select(DataVersion.kind, DataVersion.id).where(
-        DataVersion.district_code == district, DataVersion.is_current)).all()
+        DataVersion.district_code == district_code, DataVersion.is_current)).all()
     return {k: i for k, i in rows}
 
 
-def data_ref(session: Session, url: str, district: str) -> DataRef:
-    get_district(session, district)
-    cur = current_versions(session, district)
-    return DataRef(url, district, tuple(sorted(cur.items())))
+def data_ref(session: Session, url: str, district_code: str) -> DataRef:
+    get_district(session, district_code)
+    cur = current_versions(session, district_code)
+    return DataRef(url, district_code, tuple(sorted(cur.items())))
 
 
 @dataclass(frozen=True)
@@ -199,12 +199,12 @@ def history_dates(session: Session, ref: DataRef, kinds: Iterable[str]) -> list[
     return sorted({d for k, _i, d in _chain(session, ref) if k in kinds and d < now}, reverse=True)
 
 
-def add_version(session: Session, district: str, kind: str, *, data_date: dt.date, source_name: str,
+def add_version(session: Session, district_code: str, kind: str, *, data_date: dt.date, source_name: str,
                 sha256: str | None, row_count: int, details: Mapping | None = None,
                 created_by: str | None = None, synthetic: bool = False) -> int:
     """A new (not yet current) version; insert its rows, then :func:`make_current`."""
     check_kind(kind)
-    v = DataVersion(district_code=district, kind=kind, data_date=data_date, source_name=source_name[:255],
+    v = DataVersion(district_code=district_code, kind=kind, data_date=data_date, source_name=source_name[:255],
                     sha256=sha256, row_count=row_count, details=dict(details or {}), created_at=utc_now().replace(microsecond=0),
                     created_by=(created_by or os_user())[:80], is_current=False, is_synthetic=synthetic)
     session.add(v)
@@ -225,28 +225,28 @@ def make_current(session: Session, version_id: int) -> None:
     session.flush()
 
 
-def rollback(session: Session, district: str, kind: str, *, actor=None) -> tuple[int, int]:
+def rollback(session: Session, district_code: str, kind: str, *, actor=None) -> tuple[int, int]:
     """Make the version before the current one current again; returns (from id, to id). ``actor``: who, as the
     audit trail names them (data.audit.Actor; default the OS user)."""
-    get_district(session, district)
+    get_district(session, district_code)
     check_kind(kind)
-    cur = current_versions(session, district).get(kind)
+    cur = current_versions(session, district_code).get(kind)
     if cur is None:
-        msg = f"{district} 还没有导入过{KIND_ZH[kind]}（{kind}），无可回退"
+        msg = f"{district_code} 还没有导入过{KIND_ZH[kind]}（{kind}），无可回退"
         raise VersionError(msg)
     prev = session.scalar(select(func.max(DataVersion.id)).where(
-        DataVersion.district_code == district, DataVersion.kind == kind, DataVersion.id < cur))
+        DataVersion.district_code == district_code, DataVersion.kind == kind, DataVersion.id < cur))
     if prev is None:
-        msg = f"{district} 的{KIND_ZH[kind]}（{kind}）只有一个版本（{cur}），没有更早的版本可以回退"
+        msg = f"{district_code} 的{KIND_ZH[kind]}（{kind}）只有一个版本（{cur}），没有更早的版本可以回退"
         raise VersionError(msg)
     make_current(session, prev)
-    audit.record_now(session, "rollback", actor=actor or audit.os_actor(), object=f"{district} {kind} v{cur}→v{prev}")
+    audit.record_now(session, "rollback", actor=actor or audit.os_actor(), object=f"{district_code} {kind} v{cur}→v{prev}")
     return cur, prev
 
 
-def versions(session: Session, district: str, kind: str | None = None) -> pd.DataFrame:
+def versions(session: Session, district_code: str, kind: str | None = None) -> pd.DataFrame:
     """Every version of a district (one kind or all), newest first."""
-    stmt = select(DataVersion).where(DataVersion.district_code == district)
+    stmt = select(DataVersion).where(DataVersion.district_code == district_code)
     if kind is not None:
         stmt = stmt.where(DataVersion.kind == check_kind(kind))
     rows = [{"id": v.id, "kind": v.kind, "current": v.is_current, "data_date": v.data_date,
@@ -271,23 +271,23 @@ def insert_rows(session: Session, model, rows: list[dict], version_id: int, *, c
         session.execute(insert(model), [{**r, "version_id": version_id} for r in rows[start:start + chunk]])
 
 
-def store_version(session: Session, district: str, kind: str, rows: list[dict], *, data_date: dt.date,
+def store_version(session: Session, district_code: str, kind: str, rows: list[dict], *, data_date: dt.date,
                   source_name: str, sha256: str | None, details: Mapping | None = None,
                   created_by: str | None = None, synthetic: bool = False) -> int:
     """A new current version of ``kind`` holding ``rows``, in the caller's transaction (all or nothing)."""
-    get_district(session, district)
-    vid = add_version(session, district, kind, data_date=data_date, source_name=source_name, sha256=sha256,
+    get_district(session, district_code)
+    vid = add_version(session, district_code, kind, data_date=data_date, source_name=source_name, sha256=sha256,
                       row_count=len(rows), details=details, created_by=created_by, synthetic=synthetic)
     insert_rows(session, KIND_MODELS[kind], rows, vid)
     make_current(session, vid)
     return vid
 
 
-def remove_district_data(session: Session, district: str) -> None:
+def remove_district_data(session: Session, district_code: str) -> None:
     """Delete every version and row of one district (the demo's rebuild; real districts keep history)."""
-    ids = select(DataVersion.id).where(DataVersion.district_code == district).scalar_subquery()
+    ids = select(DataVersion.id).where(DataVersion.district_code == district_code).scalar_subquery()
     for model in KIND_MODELS.values():
         session.execute(delete(model).where(model.version_id.in_(ids)))
-    session.execute(delete(DataVersion).where(DataVersion.district_code == district))
-    session.execute(delete(DistrictMeta).where(DistrictMeta.district_code == district))
+    session.execute(delete(DataVersion).where(DataVersion.district_code == district_code))
+    session.execute(delete(DistrictMeta).where(DistrictMeta.district_code == district_code))
     session.flush()

@@ -165,24 +165,24 @@ _KEEP = ("name", "township_code", "geom", "households", "area_type", "facility_a
          "is_synthetic")
 
 
-def import_projects(session: Session, district: str, projects: list[Project], *, replace: bool = False,
+def import_projects(session: Session, district_code: str, projects: list[Project], *, replace: bool = False,
                     source_name: str = "", sha256: str | None = None, data_date: dt.date | None = None) -> int:
     """A new projects version in the caller's transaction (all or nothing): the file's projects, after the
     current version's unless ``replace``. Returns the new version's id."""
     rows = []
     if not replace:
-        current = current_versions(session, district).get("projects")
+        current = current_versions(session, district_code).get("projects")
         if current is not None:
             old = session.scalars(select(ResidentialProject).where(ResidentialProject.version_id == current)
                                   .order_by(ResidentialProject.id)).all()
             rows = [{k: getattr(r, k) for k in _KEEP} for r in old]
     rows += [project_row(p) for p in projects]
-    vid = store_version(session, district, "projects", rows, data_date=data_date or dt.date.today(),
+    vid = store_version(session, district_code, "projects", rows, data_date=data_date or dt.date.today(),
                         source_name=source_name or "projects", sha256=sha256,
                         details={"added": len(projects), "replace": replace})
     from data import audit
 
-    audit.record_now(session, "import", actor=audit.os_actor(), object=f"{district} projects v{vid}",
+    audit.record_now(session, "import", actor=audit.os_actor(), object=f"{district_code} projects v{vid}",
                      detail={"rows": len(rows), "added": len(projects), "replace": replace,
                              "source": source_name or "projects"})
     return vid

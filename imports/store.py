@@ -62,15 +62,15 @@ class ImportResult:
     by_township: dict[str, int] = field(default_factory=dict)
 
 
-def _context(session, district: str) -> kinds.Context:
-    repo = Repository(session, district)
+def _context(session, district_code: str) -> kinds.Context:
+    repo = Repository(session, district_code)
     outline = repo.district().geometry.iloc[0] if repo.has("district") else None
     towns = repo.townships()[["code", "name", "geometry"]].reset_index(drop=True) if repo.has("townships") else None
     comms = None
     if repo.has("communities"):
         comms = repo.communities()[["code", "name", "township_code", "geometry"]].reset_index(drop=True)
         comms["boundary"] = repo.community_boundaries().reindex(comms["code"]).to_numpy()
-    return kinds.Context(district, outline, towns, comms)
+    return kinds.Context(district_code, outline, towns, comms)
 
 
 def _known_headers(config: DashboardConfig) -> list[str]:
@@ -118,11 +118,11 @@ def _joined_mapping(first: list[str], then: list[str], header: list[str]) -> lis
     return lines + ([f"未使用的列：{', '.join(unused)}"] if unused else [])
 
 
-def prepare(session, district: str, kind: str, path: Path, options: ImportOptions, config: DashboardConfig,
+def prepare(session, district_code: str, kind: str, path: Path, options: ImportOptions, config: DashboardConfig,
             progress: Callable[[str], None], table: tables.RawTable | None = None) -> kinds.Prepared:
     """Read and check the file against the district's current data (nothing stored); ``table``: the file
     already read by ``read_input_table`` with the same options."""
-    ctx = _context(session, district)
+    ctx = _context(session, district_code)
     override = options.override
     if override is None and options.mapping is not None:
         fields = {"facilities": kinds.FACILITY_FIELDS, "elders": kinds.ELDER_FIELDS}.get(kind, [])
@@ -150,7 +150,7 @@ def prepare(session, district: str, kind: str, path: Path, options: ImportOption
                              max_entries=config.imports.max_zip_entries, max_ratio=config.imports.max_zip_ratio,
                              max_bytes=config.imports.max_unzipped_mb * 1e6)
         if kind == "district":
-            out = kinds.prepare_district(layer.frame, district)
+            out = kinds.prepare_district(layer.frame, district_code)
         elif kind == "townships":
             out = kinds.prepare_townships(layer.frame, ctx, config, override)
         else:
@@ -235,20 +235,20 @@ def _prepare_roads(ctx: kinds.Context, path: Path, options: ImportOptions, confi
     return out
 
 
-def _import_projects(Session, district: str, path: Path, options: ImportOptions,
+def _import_projects(Session, district_code: str, path: Path, options: ImportOptions,
                      progress: Callable[[str], None]) -> ImportResult:
     """The four-sync project template (its own fixed columns) as the district's new projects version."""
     from imports.projects import ProjectFileError, import_projects, read_projects
 
     with Session() as session:
         try:
-            get_district(session, district)
-            repo = Repository(session, district)
+            get_district(session, district_code)
+            repo = Repository(session, district_code)
             codes = set(repo.townships()["code"]) if repo.has("townships") else set()
         except VersionError as exc:
             raise ImportRefused(str(exc)) from None
     if not codes:
-        msg = f"区县 {district} 还没有导入乡镇（街道）：先导入 townships，项目按乡镇代码检查"
+        msg = f"区县 {district_code} 还没有导入乡镇（街道）：先导入 townships，项目按乡镇代码检查"
         raise ImportRefused(msg)
     try:
         projects = read_projects(path, township_codes=codes)
@@ -262,12 +262,12 @@ def _import_projects(Session, district: str, path: Path, options: ImportOptions,
         return ImportResult("projects", len(projects), None, prepared, by_town)
     progress(f"写入 {len(projects):,} 个项目（一个事务）…")
     with Session.begin() as session:
-        vid = import_projects(session, district, projects, replace=True, source_name=path.name,
+        vid = import_projects(session, district_code, projects, replace=True, source_name=path.name,
                               sha256=file_sha256(path), data_date=options.data_date)
     return ImportResult("projects", len(projects), vid, prepared, by_town)
 
 
-def run_import(engine: Engine, district: str, kind: str, path: str | Path, config: DashboardConfig,
+def run_import(engine: Engine, district_code: str, kind: str, path: str | Path, config: DashboardConfig,
                options: ImportOptions | None = None, *,
                progress: Callable[[str], None] = lambda _m: None,
                table: tables.RawTable | None = None, actor: audit.Actor | None = None) -> ImportResult:
@@ -283,16 +283,16 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
     create_schema(engine)
     Session = session_factory(engine)
     if kind == "projects":
-        return _import_projects(Session, district, path, options, progress)
+        return _import_projects(Session, district_code, path, options, progress)
     with Session() as session:
         try:
             if kind != "district":
-                get_district(session, district)
-            elif options.name is None and session.get(District, district) is None:
+                get_district(session, district_code)
+            elif options.name is None and session.get(District, district_code) is None:
                 msg = "导入新区县需要 --name 名称"
                 raise ImportRefused(msg)
             with gc_paused():
-                prepared = prepare(session, district, kind, path, options, config, progress,
+                prepared = prepare(session, district_code, kind, path, options, config, progress,
                                    table if kind in ("facilities", "elders") else None)
         except ValueError as exc:  # TableError, MappingError, GisError, VersionError and the readers' own
             raise ImportRefused(str(exc)) from None
@@ -316,13 +316,13 @@ def run_import(engine: Engine, district: str, kind: str, path: str | Path, confi
     with Session.begin() as session:
         try:
             if kind == "district":
-                register_district(session, district, options.name or get_district(session, district).name)
-            vid = store_version(session, district, kind, prepared.rows, data_date=options.data_date or dt.date.today(),
+                register_district(session, district_code, options.name or get_district(session, district_code).name)
+            vid = store_version(session, district_code, kind, prepared.rows, data_date=options.data_date or dt.date.today(),
                                 source_name=options.source_name or path.name,
                                 sha256=file_sha256(path) if path.is_file() else None,
                                 details=details, created_by=options.created_by)
             audit.record_now(session, "import", actor=actor or options.created_by or audit.os_actor(),
-                             object=f"{district} {kind} v{vid}",
+                             object=f"{district_code} {kind} v{vid}",
                              detail={"rows": len(prepared.rows), "source": options.source_name or path.name,
                                      "data_date": str(options.data_date or dt.date.today())})
         except VersionError as exc:

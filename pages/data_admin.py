@@ -67,7 +67,7 @@ def import_tab() -> None:
             if check.prepared is not None and check.prepared.problems:
                 audited_download(pick("下载问题清单（Excel，问题单元格标色）", "Download problems (Excel)"),
                                  data=lambda: problems_xlsx(table, check.prepared), file_name="问题清单.xlsx",
-                                 icon=":material/download:", what=f"problems {kind}", district=target)
+                                 icon=":material/download:", what=f"problems {kind}", district_code=target)
             outline, towns = (None, None) if new else data_admin.outline_and_townships(url, district)
             points = data_admin.point_table(check.prepared, None if st.session_state[DA_FILTER] == "all"
                                             else set(shown["row"].dropna()))  # the map shows what the list shows

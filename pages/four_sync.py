@@ -83,7 +83,7 @@ st.dataframe(shown[columns] if len(shown) else shown, hide_index=True, width="st
 audited_download(pick("下载 CSV", "Download CSV"), icon=":material/download:", mime="text/csv",
                  data=(csv_bytes(shown[["name", "status", "failed_rules", "原因"]].rename(columns={"原因": "reasons"}))
                        if len(shown) else b""),
-                 file_name=f"four_sync_{as_of}.csv", what="four_sync", district=ref.district_code)
+                 file_name=f"four_sync_{as_of}.csv", what="four_sync", district_code=ref.district_code)
 
 with st.expander(pick("导入住宅项目（CSV / Excel 模板）", "Import projects (CSV / Excel)")):
     st.caption("列：" + ", ".join(four_sync.COLUMNS) + "。日期 YYYY-MM-DD 或留空；任一单元格有误则整份文件不导入。")

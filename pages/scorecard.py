@@ -102,5 +102,5 @@ st.subheader(pick("数据暂不支持的指标", "Targets the data cannot suppor
 st.dataframe(views.unsupported_table(card), hide_index=True, width="stretch")
 audited_download(pick("下载考核表 CSV（全区及各乡镇，含分子分母）", "Download CSV"), icon=":material/download:",
                  data=views.scorecard_csv(card, names), file_name=f"scorecard_{as_of}.csv", mime="text/csv",
-                 what="scorecard", district=layers.ref.district_code)
+                 what="scorecard", district_code=layers.ref.district_code)
 footer(layers.meta)

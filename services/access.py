@@ -126,19 +126,19 @@ class Scope:
         return township is not None and township in self.townships
 
 
-def scope_of(user: User, district: str) -> Scope:
+def scope_of(user: User, district_code: str) -> Scope:
     """The user's scope in ``district``: the townships of that district an account is limited to (a township
     head's own; an operator's when given), else the whole district."""
     if user.townships and not user.has("leader", "planner"):
-        return Scope(district, frozenset(t for t in user.townships if t.startswith(district)))
-    return Scope(district)
+        return Scope(district_code, frozenset(t for t in user.townships if t.startswith(district_code)))
+    return Scope(district_code)
 
 
-def may_see_district(user: User, district: str) -> bool:
+def may_see_district(user: User, district_code: str) -> bool:
     """An account bound to a district (``district_code``) sees that one only; a township head only the districts
     of their townships."""
-    if user.district_code is not None and user.district_code != district:
+    if user.district_code is not None and user.district_code != district_code:
         return False
     if user.townships and not user.has("leader", "planner"):
-        return any(t.startswith(district) for t in user.townships)
+        return any(t.startswith(district_code) for t in user.townships)
     return True

@@ -15,22 +15,22 @@ from services.engine import get_engine
 CHANGES = ("add", "disable", "reset-password", "unlock", "link", "clear-throttle", "townships")
 
 
-def _check_townships(session, townships: tuple[str, ...], district: str | None) -> None:
+def _check_townships(session, townships: tuple[str, ...], district_code: str | None) -> None:
     """Every code a township of a district's current data (of ``district`` when given), else AccountError listing
     where to find the codes."""
     if not townships:
         return
-    known = versions.current_townships(session, district)
+    known = versions.current_townships(session, district_code)
     missing = [t for t in townships if t not in set(known["code"])]
     if missing:
-        where = f"区县 {district} 的" if district else "数据库中任何区县的"
+        where = f"区县 {district_code} 的" if district_code else "数据库中任何区县的"
         msg = (f"乡镇代码 {'、'.join(missing)} 不是{where}乡镇（街道）；"
-               f"用 python cli.py townships{' --district ' + district if district else ''} 列出可用的代码")
+               f"用 python cli.py townships{' --district ' + district_code if district_code else ''} 列出可用的代码")
         raise accounts.AccountError(msg)
 
 
 def change(url: str, caller: Caller, action: str, login: str, *, password: str = "", roles: tuple[str, ...] = (),
-           townships: tuple[str, ...] = (), district: str | None = None, display_name: str = "",
+           townships: tuple[str, ...] = (), district_code: str | None = None, display_name: str = "",
            external_id: str | None = None) -> str:
     """Carry out one account change and return what was done, in Chinese; AccountError (audited as refused)
     when it cannot be, AccessDenied (audited) when the caller is not a security administrator."""
@@ -43,13 +43,13 @@ def change(url: str, caller: Caller, action: str, login: str, *, password: str =
     try:
         with session_factory(get_engine(url)).begin() as session:
             if action in ("add", "townships"):
-                _check_townships(session, townships, district)
+                _check_townships(session, townships, district_code)
             if action == "townships":
                 user = accounts.set_townships(session, login, townships)
                 detail = {"townships": list(townships)}
                 done = f"已将账号 {login} 的乡镇范围改为 {'、'.join(user.townships) or '（不限）'}"
             elif action == "add":
-                user = accounts.add_user(session, login, password, roles, townships=townships, district_code=district,
+                user = accounts.add_user(session, login, password, roles, townships=townships, district_code=district_code,
                                          display_name=display_name, now=now)
                 if external_id:
                     accounts.link_external(session, user.login, external_id)
@@ -101,7 +101,7 @@ def throttle_listing(url: str, caller: Caller) -> list[dict]:
         return accounts.throttles(session, now=utc_now())
 
 
-def townships(url: str, district: str | None = None):
+def townships(url: str, district_code: str | None = None):
     """The townships of the current data (code, name, type, district_code): what an account may be limited to."""
     with session_factory(get_engine(url))() as session:
-        return versions.current_townships(session, district)
+        return versions.current_townships(session, district_code)

@@ -27,19 +27,19 @@ def allowed(url: str, caller: Caller, action: str, *, object: str = "", township
         raise
 
 
-def allowed_area(url: str, caller: Caller, action: str, district: str, township: str | None, *,
+def allowed_area(url: str, caller: Caller, action: str, district_code: str, township: str | None, *,
                  object: str = "") -> None:  # noqa: A002
     """``allowed``, and the area within the caller's township scope: a township head may act on their own
     townships only, never on the whole district (AccessDenied, audited)."""
-    allowed(url, caller, action, object=object or district, township=township or "")
+    allowed(url, caller, action, object=object or district_code, township=township or "")
     if caller.user is None:
         return
-    scope = scope_of(caller.user, district)
+    scope = scope_of(caller.user, district_code)
     if scope.allows(township):
         return
     msg = (f"账号 {caller.user.login} 只能查看所负责乡镇的内容，" +
            ("不能查看全区明细。" if township is None else f"无权查看乡镇 {township}。"))
-    record(url, action, object=object or district, township=township or "", actor=caller.actor, outcome="refused",
+    record(url, action, object=object or district_code, township=township or "", actor=caller.actor, outcome="refused",
            detail={"why": "out of scope"})
     raise AccessDenied(msg)
 

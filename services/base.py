@@ -28,10 +28,10 @@ class DataMissingError(RuntimeError):
 REQUIRED_KINDS = ("district", "townships", "facilities", "elders")
 
 
-def missing_message(district: str, kinds: list[str]) -> str:
-    lines = [f"区县 {district} 还缺少以下数据，页面暂时无法显示（missing data）："]
-    lines += [f"- {KIND_ZH[k]}：`python cli.py import {k} FILE --district {district}`"
-              if k != "district" else f"- {KIND_ZH[k]}：`python cli.py import district FILE --code {district} --name 名称`"
+def missing_message(district_code: str, kinds: list[str]) -> str:
+    lines = [f"区县 {district_code} 还缺少以下数据，页面暂时无法显示（missing data）："]
+    lines += [f"- {KIND_ZH[k]}：`python cli.py import {k} FILE --district {district_code}`"
+              if k != "district" else f"- {KIND_ZH[k]}：`python cli.py import district FILE --code {district_code} --name 名称`"
               for k in kinds]
     return "\n".join(lines)
 
@@ -50,10 +50,10 @@ def district_list(url: str):
         return versions.districts(session)
 
 
-def current_ref(url: str, district: str) -> DataRef:
+def current_ref(url: str, district_code: str) -> DataRef:
     """The district's current versions: read on every run, so an import or rollback shows at once."""
     with session_factory(get_engine(url))() as session:
-        return versions.data_ref(session, url, district)
+        return versions.data_ref(session, url, district_code)
 
 
 @dataclass(frozen=True)

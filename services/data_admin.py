@@ -50,24 +50,24 @@ def read_table(path: Path, options: ImportOptions) -> RawTable:
     return read_input_table(path, options, get_config())
 
 
-def check(url: str, district: str, kind: str, path: Path, options: ImportOptions, *,
+def check(url: str, district_code: str, kind: str, path: Path, options: ImportOptions, *,
           progress: Callable[[str], None] = lambda _m: None, table: RawTable | None = None) -> Check:
     """A dry run of the import: nothing is stored. ``table``: the sheet already read (``read_table``)."""
     try:
-        r = run_import(get_engine(url), district, kind, path, get_config(),
+        r = run_import(get_engine(url), district_code, kind, path, get_config(),
                        ImportOptions(**{**options.__dict__, "dry_run": True}), progress=progress, table=table)
     except ImportRefused as exc:
         return Check(kind, exc.prepared, str(exc), 0, {})
     return Check(kind, r.prepared, "", r.rows, r.by_township)
 
 
-def store(url: str, district: str, kind: str, path: Path, options: ImportOptions, *, caller: Caller,
+def store(url: str, district_code: str, kind: str, path: Path, options: ImportOptions, *, caller: Caller,
           progress: Callable[[str], None] = lambda _m: None) -> ImportResult:
     """The import itself (ImportRefused, storing nothing, if the file has errors after all); only a data
     administrator may (AccessDenied, audited)."""
-    audit.allowed(url, caller, "import", object=f"{district} {kind}")
+    audit.allowed(url, caller, "import", object=f"{district_code} {kind}")
     options = ImportOptions(**{**options.__dict__, "created_by": caller.actor.login})
-    return run_import(get_engine(url), district, kind, path, get_config(), options, progress=progress,
+    return run_import(get_engine(url), district_code, kind, path, get_config(), options, progress=progress,
                       actor=caller.actor)
 
 
@@ -136,12 +136,12 @@ def crs_evidence(prepared: import_kinds.Prepared | None) -> pd.DataFrame:
 
 # ---- what would change ---------------------------------------------------------------------------------------
 
-def changes(url: str, district: str, kind: str, rows: list[dict]) -> pd.DataFrame:
+def changes(url: str, district_code: str, kind: str, rows: list[dict]) -> pd.DataFrame:
     """What importing ``rows`` changes against the current version, by township (name; the district first, as
     全区): facilities added, removed, moved (> MOVED_M), beds_changed, beds_delta; elders elders_before,
     elders_after, delta; other kinds rows_before, rows_after, delta."""
     with session_factory(get_engine(url))() as session:
-        repo = Repository(session, district)
+        repo = Repository(session, district_code)
         names = dict(zip(repo.townships()["code"], repo.townships()["name"], strict=True)) \
             if repo.has("townships") else {}
         if kind == "facilities":
@@ -200,10 +200,10 @@ def _with_total(table: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return pd.concat([total, table]).rename_axis("township").reset_index()  # the district first
 
 
-def rows_by_township(url: str, district: str, kind: str, rows: list[dict]) -> pd.DataFrame:
+def rows_by_township(url: str, district_code: str, kind: str, rows: list[dict]) -> pd.DataFrame:
     """What an import brought, per township (by name, largest first): ``rows``, or for elders (stored per H3 cell)
     ``elders``, the people aged 60+; rows without a township (a district outline) as 未归属乡镇."""
-    names = township_names(url, district)
+    names = township_names(url, district_code)
     ages = ("age_60_69", "age_70_79", "age_80_plus")
     frame = pd.DataFrame({"town": [r.get("township_code") for r in rows],
                           "n": [sum(r[a] for a in ages) if kind == "elders" else 1 for r in rows]})
@@ -233,32 +233,32 @@ def district_code_problem(code: str, name: str) -> str | None:
     return None
 
 
-def township_names(url: str, district: str) -> dict[str, str]:
+def township_names(url: str, district_code: str) -> dict[str, str]:
     with session_factory(get_engine(url))() as session:
-        repo = Repository(session, district)
+        repo = Repository(session, district_code)
         return dict(zip(repo.townships()["code"], repo.townships()["name"], strict=True)) \
             if repo.has("townships") else {}
 
 
-def district_meta(url: str, district: str) -> dict[str, str]:
+def district_meta(url: str, district_code: str) -> dict[str, str]:
     """The district's facts (is_demo, data_date …) as the pages' footer shows them."""
     with session_factory(get_engine(url))() as session:
-        return Repository(session, district).meta()
+        return Repository(session, district_code).meta()
 
 
-def outline_and_townships(url: str, district: str):
+def outline_and_townships(url: str, district_code: str):
     """(district outline, townships) as stored now; None for what has not been imported yet."""
     with session_factory(get_engine(url))() as session:
-        repo = Repository(session, district)
+        repo = Repository(session, district_code)
         return (repo.district() if repo.has("district") else None,
                 repo.townships() if repo.has("townships") else None)
 
 
 # ---- versions ------------------------------------------------------------------------------------------------
 
-def version_table(url: str, district: str) -> pd.DataFrame:
+def version_table(url: str, district_code: str) -> pd.DataFrame:
     with session_factory(get_engine(url))() as session:
-        v = versions(session, district)
+        v = versions(session, district_code)
     return v  # id, kind, current, data_date, rows, source, sha256, created_at, created_by, synthetic
 
 
@@ -269,11 +269,11 @@ class RollbackPlan:
     previous: dict
 
 
-def rollback_plan(url: str, district: str, kind: str) -> RollbackPlan:
+def rollback_plan(url: str, district_code: str, kind: str) -> RollbackPlan:
     """What a rollback of ``kind`` would do (VersionError when there is nothing to go back to)."""
     with session_factory(get_engine(url))() as session:
-        get_district(session, district)
-        v = versions(session, district, kind)
+        get_district(session, district_code)
+        v = versions(session, district_code, kind)
         current = v[v["current"]]
         if current.empty:
             msg = f"还没有导入过{KIND_ZH.get(kind, kind)}"
@@ -292,21 +292,21 @@ def rollback_plan(url: str, district: str, kind: str) -> RollbackPlan:
         return RollbackPlan(kind, brief(cur_id), brief(prev_id))
 
 
-def do_rollback(url: str, district: str, kind: str, *, caller: Caller) -> tuple[int, int]:
-    audit.allowed(url, caller, "rollback", object=f"{district} {kind}")
+def do_rollback(url: str, district_code: str, kind: str, *, caller: Caller) -> tuple[int, int]:
+    audit.allowed(url, caller, "rollback", object=f"{district_code} {kind}")
     with session_factory(get_engine(url)).begin() as session:
-        return rollback(session, district, kind, actor=caller.actor)
+        return rollback(session, district_code, kind, actor=caller.actor)
 
 
 # ---- mappings and templates ----------------------------------------------------------------------------------
 
 
-def template_townships(url: str, district: str | None) -> list[str] | None:
+def template_townships(url: str, district_code: str | None) -> list[str] | None:
     """The township names a blank template's drop-down offers (None: a new district, no townships yet)."""
-    if not district:
+    if not district_code:
         return None
     with session_factory(get_engine(url))() as session:
-        repo = Repository(session, district)
+        repo = Repository(session, district_code)
         return list(repo.townships()["name"]) if repo.has("townships") else None
 
 
@@ -315,14 +315,14 @@ DRAWABLE = {"district": "district", "townships": "townships", "communities": "co
             "facilities": "facilities", "projects": "projects"}
 
 
-def version_layer(url: str, district: str, version_id: int):
+def version_layer(url: str, district_code: str, version_id: int):
     """(kind, rows as a GeoDataFrame with ``name``) of any stored version, current or not."""
     with session_factory(get_engine(url))() as session:
         v = version_rows(session, version_id)
-        if v.district_code != district or v.kind not in DRAWABLE:
+        if v.district_code != district_code or v.kind not in DRAWABLE:
             msg = f"版本 {version_id} 不是本区可在地图上显示的版本"
             raise VersionError(msg)
-        repo = Repository(session, district, {v.kind: version_id})
+        repo = Repository(session, district_code, {v.kind: version_id})
         frame = getattr(repo, DRAWABLE[v.kind])()
     return v.kind, frame
 
@@ -339,11 +339,11 @@ class EntryView:
     labels: dict[str, str]  # reason id -> label
 
 
-def entry_view(url: str, district: str) -> EntryView | str:
+def entry_view(url: str, district_code: str) -> EntryView | str:
     """The network check of the district's current roads, elders and facilities; or what to import first."""
     from services import base, coverage
 
-    ref = base.current_ref(url, district)
+    ref = base.current_ref(url, district_code)
     missing = [k for k in ("roads", "elders", "facilities") if k not in ref.version_map]
     if missing:
         return f"先导入{'、'.join(KIND_ZH[k] for k in missing)}：入口点是老人点和设施接入步行路网的位置"
@@ -406,26 +406,26 @@ def district_summaries(url: str) -> list[DistrictSummary]:
     return out
 
 
-def district_versions(url: str, district: str, kind: str | None = None) -> pd.DataFrame:
+def district_versions(url: str, district_code: str, kind: str | None = None) -> pd.DataFrame:
     """A district's versions, newest first (`cli.py versions`); VersionError for an unknown district."""
     with session_factory(get_engine(url))() as session:
-        get_district(session, district)
-        return versions(session, district, kind)
+        get_district(session, district_code)
+        return versions(session, district_code, kind)
 
 
-def rollback_as_os_user(url: str, district: str, kind: str):
+def rollback_as_os_user(url: str, district_code: str, kind: str):
     """`cli.py rollback`: the previous version of ``kind`` current again, audited as the OS user; (was, now, the
     new current version's record). VersionError when there is none to go back to."""
     with session_factory(get_engine(url)).begin() as session:
-        was, now = rollback(session, district, kind)
+        was, now = rollback(session, district_code, kind)
         return was, now, version_rows(session, now)
 
 
-def import_file(url: str, district: str, kind: str, path: Path, options: ImportOptions, *,
+def import_file(url: str, district_code: str, kind: str, path: Path, options: ImportOptions, *,
                 progress: Callable[[str], None]) -> ImportResult:
     """`cli.py import`: one file as a new version (or a dry run), as the OS user; ImportRefused lists every
     problem and stores nothing."""
     from services.engine import one_off_engine
 
     with one_off_engine(url) as engine:
-        return run_import(engine, district, kind, path, get_config(), options, progress=progress)
+        return run_import(engine, district_code, kind, path, get_config(), options, progress=progress)

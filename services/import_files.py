@@ -96,31 +96,31 @@ def mapping_toml(mapping: MappingFile) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mapping_dir(config: DashboardConfig, district: str, kind: str) -> Path:
-    return _root(config.imports.mapping_folder) / district / kind
+def _mapping_dir(config: DashboardConfig, district_code: str, kind: str) -> Path:
+    return _root(config.imports.mapping_folder) / district_code / kind
 
 
-def saved_mappings(district: str, kind: str) -> list[str]:
-    folder = _mapping_dir(get_config(), district, kind)
+def saved_mappings(district_code: str, kind: str) -> list[str]:
+    folder = _mapping_dir(get_config(), district_code, kind)
     return sorted(p.stem for p in folder.glob("*.toml")) if folder.is_dir() else []
 
 
-def mapping_path(district: str, kind: str, name: str) -> Path:
+def mapping_path(district_code: str, kind: str, name: str) -> Path:
     clean = "".join(ch for ch in name.strip() if ch.isalnum() or ch in "-_ ")[:40].strip()
     if not clean:
         msg = "映射名称只能用文字、数字、空格、- 和 _"
         raise FileRefused(msg)
-    return _mapping_dir(get_config(), district, kind) / f"{clean}.toml"
+    return _mapping_dir(get_config(), district_code, kind) / f"{clean}.toml"
 
 
-def save_mapping(district: str, kind: str, name: str, mapping: MappingFile) -> str:
+def save_mapping(district_code: str, kind: str, name: str, mapping: MappingFile) -> str:
     """Keep a named mapping for next month's file; returns the name it was saved under."""
-    path = mapping_path(district, kind, name)
+    path = mapping_path(district_code, kind, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(mapping_toml(mapping), encoding="utf-8")
     return path.stem
 
 
-def load_mapping(district: str, kind: str, name: str) -> MappingFile:
-    raw = tomllib.loads(mapping_path(district, kind, name).read_text(encoding="utf-8"))
+def load_mapping(district_code: str, kind: str, name: str) -> MappingFile:
+    raw = tomllib.loads(mapping_path(district_code, kind, name).read_text(encoding="utf-8"))
     return MappingFile(columns=dict(raw.get("columns", {})), values={k: dict(v) for k, v in raw.get("values", {}).items()})

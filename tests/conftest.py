@@ -45,14 +45,14 @@ def _load_bundle(url: str, bundle) -> str:
     return url
 
 
-def demo_ref(url: str, district: str = DEMO):
+def demo_ref(url: str, district_code: str = DEMO):
     """The current versions of a district (the demo by default), as the pages read them."""
     from data.db import make_engine, session_factory
     from data.versions import data_ref
 
     engine = make_engine(url)
     with session_factory(engine)() as session:
-        ref = data_ref(session, url, district)
+        ref = data_ref(session, url, district_code)
     engine.dispose()
     return ref
 
