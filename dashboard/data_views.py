@@ -63,6 +63,8 @@ LABELS = {
     "rows_before": "现版本行数", "rows_after": "新版本行数", "delta": "变化",
     "id": "版本", "kind": "数据", "current": "当前", "data_date": "数据日期", "source": "来源文件", "sha256": "SHA-256",
     "created_at": "导入时间", "created_by": "导入人", "synthetic": "合成",
+    "rule": "规则", "osm_tags": "OSM 标签", "edges": "边数", "km": "长度（km）", "set": "类型", "point_id": "编号",
+    "name": "名称", "reason": "原因", "plain_m": "最近边（m）", "entry_m": "入口（m）", "added_m": "增加（m）",
 }
 SEVERITY_ZH = {"error": "错误", "warning": "警告"}
 
@@ -70,7 +72,11 @@ SEVERITY_ZH = {"error": "错误", "warning": "警告"}
 def labelled(frame: pd.DataFrame) -> pd.DataFrame:
     """A services table as the page shows it: Chinese column names, and the words of its coded values."""
     out = frame.copy()
-    for column, words in (("severity", SEVERITY_ZH), ("reading", data_admin.READINGS), ("kind", KIND_ZH)):
+    sets = {}
+    if "set" in out.columns:  # the entry check's tables only: the walking engine is not loaded for the others
+        from services.coverage import SET_ZH as sets
+    for column, words in (("severity", SEVERITY_ZH), ("reading", data_admin.READINGS), ("kind", KIND_ZH),
+                          ("set", sets)):
         if column in out.columns:
             out[column] = out[column].map(words).fillna(out[column])
     return out.rename(columns=LABELS)
@@ -438,6 +444,8 @@ def entry_tab(url: str, district_code: str | None) -> None:
     if isinstance(view, str):
         st.info(view)
         return
+    from services.coverage import SET_ZH  # loaded with the walking engine the check has just used
+
     r = view.check.report
     cols = st.columns(4)
     cols[0].metric(pick("连通片", "Pieces"), f"{r.n_components:,}",
@@ -446,13 +454,13 @@ def entry_tab(url: str, district_code: str | None) -> None:
                    help=pick(f"{r.fragment_nodes:,} 个节点、{r.fragment_km:,.2f} km：仅当 {view.check.max_snap_m:g} m "
                              "内别无道路时作入口", "Entry points only when nothing else is in reach"))
     for col, m in zip(cols[2:], r.moved, strict=False):
-        zh = {"elders": "老人点", "facilities": "设施"}.get(m.name, m.name)
+        zh = SET_ZH.get(m.name, m.name)
         col.metric(pick(f"入口改变的{zh}", f"{m.name} moved"), f"{len(m.ids):,} / {m.n_points:,}")
-    st.dataframe(view.rules, hide_index=True, width="stretch")
+    st.dataframe(labelled(view.rules), hide_index=True, width="stretch")
     outline, _towns = data_admin.outline_and_townships(url, district_code)
     moved = view.moved
-    text = [f"{row['类型']} {row['名称'] or row['编号']}：最近边 {row['最近边（m）']:,.1f} m（{row['原因']}）→ 入口 "
-            f"{row['入口（m）']:,.1f} m" for _i, row in moved.iterrows()]
+    text = [f"{SET_ZH.get(row['set'], row['set'])} {row['name'] or row['point_id']}：最近边 "
+            f"{row['plain_m']:,.1f} m（{row['reason']}）→ 入口 {row['entry_m']:,.1f} m" for _i, row in moved.iterrows()]
     import geopandas as gpd
 
     frame = gpd.GeoDataFrame(moved.assign(text=text), geometry=gpd.points_from_xy(moved["lon"], moved["lat"]),
@@ -463,7 +471,7 @@ def entry_tab(url: str, district_code: str | None) -> None:
     if moved.empty:
         st.success(pick("所有点的入口都是最近的道路。", "Every point joins its nearest street."))
     else:
-        st.dataframe(moved.drop(columns=["lon", "lat", "plain_lon", "plain_lat", "entry_lon", "entry_lat"]),
+        st.dataframe(labelled(moved.drop(columns=["lon", "lat", "plain_lon", "plain_lat", "entry_lon", "entry_lat"])),
                      hide_index=True, width="stretch")
 
 

@@ -340,7 +340,9 @@ class EntryView:
 
 
 def entry_view(url: str, district_code: str) -> EntryView | str:
-    """The network check of the district's current roads, elders and facilities; or what to import first."""
+    """The network check of the district's current roads, elders and facilities; or what to import first. Its
+    tables: ``rules`` (rule, osm_tags, edges, km) and ``moved`` (set: elders | facilities, point_id, name, reason,
+    plain_m, entry_m, added_m and the positions), largest move first."""
     from services import base, coverage
 
     ref = base.current_ref(url, district_code)
@@ -353,24 +355,24 @@ def entry_view(url: str, district_code: str) -> EntryView | str:
                                                            else "") + (f"，仅 highway={'|'.join(r.highway)}"
                                                                        if r.highway else "")
                   for r in config.network.entry.avoid}
-    rules = pd.DataFrame([{"规则": u.label_zh, "OSM 标签": conditions.get(u.id, ""), "边数": u.edges,
-                           "长度（km）": round(u.km, 2)} for u in check.report.rules])
+    rules = pd.DataFrame([{"rule": u.label_zh, "osm_tags": conditions.get(u.id, ""), "edges": u.edges,
+                           "km": round(u.km, 2)} for u in check.report.rules])
     labels = {u.id: u.label_zh for u in check.report.rules} | {coverage.FRAGMENT: coverage.reason_label(
         check, coverage.FRAGMENT)}
     rows = []
     for m in check.report.moved:
         names = check.labels.get(m.name, {})
         for i, pid in enumerate(m.ids):
-            rows.append({"类型": coverage.SET_ZH.get(m.name, m.name), "编号": pid, "名称": names.get(pid, ""),
-                         "原因": labels.get(m.reason[i], m.reason[i]), "最近边（m）": round(float(m.plain_m[i]), 1),
-                         "入口（m）": round(float(m.entry_m[i]), 1),
-                         "增加（m）": round(float(m.entry_m[i] - m.plain_m[i]), 1),
+            rows.append({"set": m.name, "point_id": pid, "name": names.get(pid, ""),
+                         "reason": labels.get(m.reason[i], m.reason[i]), "plain_m": round(float(m.plain_m[i]), 1),
+                         "entry_m": round(float(m.entry_m[i]), 1),
+                         "added_m": round(float(m.entry_m[i] - m.plain_m[i]), 1),
                          "lon": m.lonlat[i, 0], "lat": m.lonlat[i, 1], "plain_lon": m.plain_lonlat[i, 0],
                          "plain_lat": m.plain_lonlat[i, 1], "entry_lon": m.entry_lonlat[i, 0],
                          "entry_lat": m.entry_lonlat[i, 1]})
-    cols = ["类型", "编号", "名称", "原因", "最近边（m）", "入口（m）", "增加（m）", "lon", "lat", "plain_lon", "plain_lat",
-            "entry_lon", "entry_lat"]
-    moved = pd.DataFrame(rows, columns=cols).sort_values("增加（m）", ascending=False, kind="stable")
+    cols = ["set", "point_id", "name", "reason", "plain_m", "entry_m", "added_m", "lon", "lat", "plain_lon",
+            "plain_lat", "entry_lon", "entry_lat"]
+    moved = pd.DataFrame(rows, columns=cols).sort_values("added_m", ascending=False, kind="stable")
     return EntryView(check, rules, moved.reset_index(drop=True), labels)
 
 

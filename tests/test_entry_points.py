@@ -399,7 +399,7 @@ def test_the_data_page_shows_the_check_and_its_map(district, helsinki, monkeypat
 
     view = entry_view(str(district["engine"].url), DISTRICT)
     moved = view.moved.copy()
-    moved["text"] = [f"<b>{n}</b>" for n in moved["名称"]]
+    moved["text"] = [f"<b>{n}</b>" for n in moved["name"]]
     with session_factory(district["engine"])() as s:
         outline = Repository(s, DISTRICT).district()
     fmap = build_entry_map(outline, view.check.avoided, gpd.GeoDataFrame(moved, geometry=gpd.points_from_xy(
