@@ -263,7 +263,7 @@ def build_projects_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, p
             "state": [PROJECT_STATUS_ZH[v] for v in projects["status"]],
             "colour": [PROJECT_STATUS_COLOURS[v] for v in projects["status"]],
             "households": projects["households"].astype(int).to_numpy(),
-            "reasons": [html.escape(v) if v else "全部适用规则均合规" for v in projects["原因"]],
+            "reasons": [html.escape(v) if v else "全部适用规则均合规" for v in projects["reasons"]],
         }, geometry=gpd.points_from_xy(projects["lon"], projects["lat"]), crs="EPSG:4326")
         folium.GeoJson(
             for_display(pts, basemap).to_json(), name="住宅项目（四同步）",

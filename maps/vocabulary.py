@@ -10,6 +10,10 @@ FACILITY_STATUS_ZH = {"operating": "运营中", "suspended": "暂停", "planned"
 
 # a residential project's four-synchronous state, as the four-sync map draws it
 PROJECT_STATUS_ZH = {"compliant": "合规", "violation": "不合规", "incomplete": "待评估"}
+# the project tables of 四同步检查 and 乡镇视图 (services.four_sync.checks, with status_zh added by the page)
+PROJECT_TABLE_LABELS = {"name": "项目", "status_zh": "状态", "failed_rule_names": "不合规项", "reasons": "原因",
+                        "households": "户数"}
+MILESTONE_LABELS = {"stage": "阶段", "housing": "住宅", "facility": "养老设施", "facility_late_days": "设施晚于住宅（天）"}
 
 # the coverage maps' classes of the share of a hexagon's elders not reached: (upper bound, colour, label)
 SHARE_CLASSES = ((0.0, "#a5d6a7", "全部步行可达"), (0.25, "#fee0d2", "未覆盖 ≤25%"), (0.5, "#fc9272", "未覆盖 25–50%"),

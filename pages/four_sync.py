@@ -11,6 +11,7 @@ from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP
 from maps.elements import LocalAssets
 from maps.pages import build_projects_map
+from maps.vocabulary import MILESTONE_LABELS, PROJECT_TABLE_LABELS
 from reports.cells import csv_bytes
 from services import base, four_sync, import_files
 
@@ -62,7 +63,7 @@ with right:
         names = dict(zip(shown["id"], shown["name"], strict=True))
         pid = st.selectbox(pick("项目", "Project"), options=ids, format_func=names.get)
         check = checks[table.index[table["id"] == pid][0]]
-        st.dataframe(four_sync.timeline(check), hide_index=True, width="stretch")
+        st.dataframe(four_sync.timeline(check).rename(columns=MILESTONE_LABELS), hide_index=True, width="stretch")
         for o in check.outcomes:
             icon = {"pass": ":green[:material/check_circle:]", "fail": ":red[:material/cancel:]",
                     "na": ":gray[:material/remove:]", "not_evaluated": ":orange[:material/help:]"}[o.status]
@@ -71,17 +72,18 @@ with right:
         st.info(pick("没有符合筛选条件的项目。", "No project matches the filters."))
 
 st.subheader(pick("检查结果", "Results"))
-columns = ["name", "状态", "不合规项", "原因", "households"]
+columns = list(PROJECT_TABLE_LABELS)
+shown = shown.assign(status_zh=shown["status"].map(four_sync.OVERALL_ZH)) if len(shown) else shown
 since, _, new_projects = mark_since(ref)
 if new_projects is not None and len(shown):
     shown = shown.assign(较基期=["新增" if n in new_projects else "" for n in shown["name"]])
     columns = ["较基期", *columns]
     st.caption(pick(f"“较基期”标出 {since} 以后新录入的项目（{int((shown['较基期'] == '新增').sum())} 个）。",
                     f"New since {since} are marked."))
-st.dataframe(shown[columns] if len(shown) else shown, hide_index=True, width="stretch",
-             column_config={"name": pick("项目", "Project"), "households": pick("户数", "Households")})
+st.dataframe((shown[columns] if len(shown) else shown).rename(columns=PROJECT_TABLE_LABELS), hide_index=True,
+             width="stretch")
 audited_download(pick("下载 CSV", "Download CSV"), icon=":material/download:", mime="text/csv",
-                 data=(csv_bytes(shown[["name", "status", "failed_rules", "原因"]].rename(columns={"原因": "reasons"}))
+                 data=(csv_bytes(shown[["name", "status", "failed_rules", "reasons"]])
                        if len(shown) else b""),
                  file_name=f"four_sync_{as_of}.csv", what="four_sync", district_code=ref.district_code)
 

@@ -11,6 +11,7 @@ from dashboard.siting_views import gap_table
 from dashboard.state import MAP_BASEMAP
 from maps.elements import LocalAssets
 from maps.pages import CoverageLayers, build_coverage_map, build_projects_map
+from maps.vocabulary import PROJECT_TABLE_LABELS
 from services import access, base, coverage, four_sync, scenarios, scorecard
 from services.base import walk_cutoff_m
 from services.scorecard import DISTRICT
@@ -105,8 +106,9 @@ with tab_projects:
                                   basemap_id=st.session_state[MAP_BASEMAP], selected_township=code,
                                   assets=LocalAssets())
         st_folium(pmap, height=420, use_container_width=True, returned_objects=[], key="township_projects")
-        st.dataframe(projects[["name", "状态", "不合规项", "原因", "households"]], hide_index=True, width="stretch",
-                     column_config={"name": pick("项目", "Project"), "households": pick("户数", "Households")})
+        shown = projects.assign(status_zh=projects["status"].map(four_sync.OVERALL_ZH))
+        st.dataframe(shown[list(PROJECT_TABLE_LABELS)].rename(columns=PROJECT_TABLE_LABELS), hide_index=True,
+                     width="stretch")
     else:
         st.info(pick(f"{name}没有录入住宅项目。", "No residential project here."))
 footer(layers.meta)

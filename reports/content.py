@@ -211,8 +211,9 @@ def four_sync_rows(frame: pd.DataFrame, townships: pd.DataFrame, township: str |
         bad = bad[bad["township_code"] == township]
     names = _names(townships)
     return pd.DataFrame({"项目": bad["name"], "所在乡镇": [names.get(c, c) for c in bad["township_code"]],
-                         "户数": bad["households"], "状态": bad["状态"], "不合规项": bad["不合规项"],
-                         "原因": bad["原因"], "经度": bad["lon"], "纬度": bad["lat"]}, columns=cols).reset_index(drop=True)
+                         "户数": bad["households"], "状态": bad["status"].map(four_sync.OVERALL_ZH),
+                         "不合规项": bad["failed_rule_names"], "原因": bad["reasons"], "经度": bad["lon"], "纬度": bad["lat"]},
+                        columns=cols).reset_index(drop=True)
 
 
 def _headline(card: Scorecard, area: str, table: pd.DataFrame, elders: int, sites: int,

@@ -54,21 +54,20 @@ def checks(ref: DataRef) -> tuple[list[ProjectCheck], pd.DataFrame]:
     for pid, c in zip(frame["id"], result, strict=True):
         row = {"id": int(pid), "name": c.project.name, "township_code": c.project.township_code,
                "lon": c.project.lon, "lat": c.project.lat, "households": c.project.households,
-               "status": c.status, "状态": OVERALL_ZH[c.status],
-               "failed_rules": ";".join(c.failed_rules), "不合规项": "、".join(labels[r] for r in c.failed_rules),
-               "原因": "；".join(c.reasons)}
+               "status": c.status, "failed_rules": ";".join(c.failed_rules),
+               "failed_rule_names": "、".join(labels[r] for r in c.failed_rules), "reasons": "；".join(c.reasons)}
         row |= {f"rule:{o.rule_id}": STATUS_ZH[o.status] for o in c.outcomes}
         rows.append(row)
     return result, pd.DataFrame(rows)
 
 
 def timeline(check: ProjectCheck) -> pd.DataFrame:
-    """Housing vs facility milestone dates of one project, with the days the facility is late."""
+    """Housing vs facility milestone dates of one project (stage: its name, housing, facility), with the days the
+    facility is late (facility_late_days)."""
     rows = []
     for stage, zh in STAGE_ZH.items():
         h, f = check.project.housing.get(stage), check.project.facility.get(stage)
-        rows.append({"阶段": zh, "住宅": h, "养老设施": f,
-                     "设施晚于住宅（天）": (f - h).days if h and f else np.nan})
+        rows.append({"stage": zh, "housing": h, "facility": f, "facility_late_days": (f - h).days if h and f else np.nan})
     return pd.DataFrame(rows)
 
 

@@ -22,7 +22,7 @@ def test_figures_match_the_table(page):
     m = figures(page)
     table = page.dataframe[1].value
     assert int(m["住宅项目"]) == len(table) == 40
-    assert int(m["不合规"]) == (table["状态"] == "不合规").sum() > 0
+    assert int(m["不合规"]) == (table["状态"] == "不合规").sum() > 0  # the table as shown, in words
     assert int(m["合规"]) == (table["状态"] == "合规").sum()
     compliant, violation = int(m["合规"]), int(m["不合规"])
     assert m["四同步合规率"] == f"{compliant / (compliant + violation):.1%}"

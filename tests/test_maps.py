@@ -166,7 +166,7 @@ def test_every_map_escapes_names_from_a_bureaus_files(layers):
 
     p = towns.geometry.iloc[0].representative_point()
     projects = pd.DataFrame({"name": list(XSS), "status": ["compliant"] * 4, "households": [100] * 4,
-                             "原因": [XSS[1]] * 4, "lon": [p.x] * 4, "lat": [p.y] * 4})
+                             "reasons": [XSS[1]] * 4, "lon": [p.x] * 4, "lat": [p.y] * 4})
     m = build_projects_map(layers["district"], towns, projects, config=config, basemap_id="none",
                            assets=LocalAssets())
     assert_inert(m.get_root().render())
