@@ -88,8 +88,8 @@ def unsupported_table(card: Scorecard) -> pd.DataFrame:
 def since_table(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.DataFrame:
     """Each target's value at the baseline and now, the change, and both lights."""
     rows = since_rows(now, then, area)
-    return pd.DataFrame({"指标": [pick(z, e) for z, e in zip(rows["指标"], rows["label_en"], strict=True)],
-                         "基期": rows["基期"], "现在": rows["现在"], "变化": rows["变化"],
+    return pd.DataFrame({"指标": [pick(z, e) for z, e in zip(rows["label_zh"], rows["label_en"], strict=True)],
+                         "基期": rows["then_text"], "现在": rows["now_text"], "变化": rows["change_text"],
                          "基期状态": rows["light_then"].map(light_label), "状态": rows["light_now"].map(light_label)})
 
 

@@ -56,8 +56,8 @@ def sheets(r: Report) -> dict[str, pd.DataFrame]:
         out["四同步问题"] = r.four_sync
     if r.has("since"):
         t = r.since.table
-        out["与基期对比"] = pd.DataFrame({"指标": t["指标"], "单位": t["unit"], f"基期 {r.since.date}": t["then"],
-                                       f"现在 {r.data_date}": t["now"], "变化": t["change"], "变化说明": t["变化"],
+        out["与基期对比"] = pd.DataFrame({"指标": t["label_zh"], "单位": t["unit"], f"基期 {r.since.date}": t["then"],
+                                       f"现在 {r.data_date}": t["now"], "变化": t["change"], "变化说明": t["change_text"],
                                        "基期数据": r.since.baseline})
     if r.has("scenario"):
         out["情景对比"] = r.scenario.summary[["指标", "before", "after", "change"]].rename(

@@ -180,15 +180,16 @@ def default_since(dates: list[dt.date], now: dt.date) -> dt.date | None:
 
 
 def since_rows(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.DataFrame:
-    """Each target's value at the baseline and now, the change, both lights; numbers and their text."""
+    """Each target's value at the baseline and now, the change, both lights; numbers (then, now, change) and their
+    text (then_text, now_text, change_text), with the target's id, labels and unit."""
     a, b = now.area(area), then.area(area)
     rows = []
     for t in now.targets:
         v0, v1 = b.loc[t.id, "value"], a.loc[t.id, "value"]
         delta = v1 - v0 if np.isfinite(v0) and np.isfinite(v1) else np.nan
-        rows.append({"target_id": t.id, "指标": t.label_zh, "label_en": t.label_en, "unit": t.unit, "then": v0,
-                     "now": v1, "change": delta, "基期": fmt_value(v0, t.unit), "现在": fmt_value(v1, t.unit),
-                     "变化": fmt_change(delta, t.unit), "light_then": b.loc[t.id, "light"],
+        rows.append({"target_id": t.id, "label_zh": t.label_zh, "label_en": t.label_en, "unit": t.unit, "then": v0,
+                     "now": v1, "change": delta, "then_text": fmt_value(v0, t.unit), "now_text": fmt_value(v1, t.unit),
+                     "change_text": fmt_change(delta, t.unit), "light_then": b.loc[t.id, "light"],
                      "light_now": a.loc[t.id, "light"]})
     return pd.DataFrame(rows)
 
