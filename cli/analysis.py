@@ -15,6 +15,7 @@ from cli.common import (
     _network_options,
     _stored_ref,
     _walk_arguments,
+    say,
 )
 
 
@@ -62,10 +63,6 @@ def _walking(args: argparse.Namespace):
     return Walking(minutes=args.minutes, speed_mps=args.speed, max_snap_m=args.max_snap_m, cache_dir=args.cache_dir)
 
 
-def _say(message: str) -> None:
-    print(message, flush=True)
-
-
 def _cmd_coverage(args: argparse.Namespace) -> int:
     import csv
 
@@ -80,7 +77,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         return 2
     walking = _walking(args)
     try:
-        cov = point_coverage(args.roads, args.facilities, args.demand, walking, progress=_say)
+        cov = point_coverage(args.roads, args.facilities, args.demand, walking, progress=say)
     except FileInputError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
@@ -119,7 +116,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         run = file_siting(args.roads, args.facilities, args.demand, args.candidates, _walking(args), request,
                           capacity=args.capacity, penalty_m=args.penalty_m,
                           floors=Floors(township=args.township_floor, rural=args.rural_floor, urban=args.urban_floor),
-                          progress=_say)
+                          progress=say)
     except FileInputError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
@@ -157,7 +154,7 @@ def _siting_stored(args: argparse.Namespace, model: str, request) -> int:
           f"（{'文件' if cands is not None else '在未服务的老人附近生成'}）", flush=True)
     print(f"模型：{siting.MODEL_LABELS[model][0]}（{model}）", flush=True)
     try:
-        result = siting.solve(ref, si, request, caller=Caller.cli(), progress=lambda m: print(m, flush=True))
+        result = siting.solve(ref, si, request, caller=Caller.cli(), progress=say)
     except ValueError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
@@ -248,7 +245,7 @@ def _cmd_four_sync(args: argparse.Namespace) -> int:
     try:
         checks, walked = file_four_sync(args.projects, towns, as_of=as_of, roads=args.roads,
                                         facilities=args.facilities, speed_mps=args.speed, max_snap_m=args.max_snap_m,
-                                        cache_dir=args.cache_dir, progress=_say)
+                                        cache_dir=args.cache_dir, progress=say)
     except FileInputError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2

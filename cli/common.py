@@ -12,6 +12,11 @@ class InputError(Exception):
     """A bad input file or argument; the message says what to fix."""
 
 
+def say(message: str) -> None:
+    """A command's progress line, printed at once (a long run is seen as it goes)."""
+    print(message, flush=True)
+
+
 def _read_password(args: argparse.Namespace) -> str | None:
     """The password from standard input (its first line): never from the command line, where ps and the shell's
     history would show it."""

@@ -6,6 +6,8 @@ import argparse
 import sys
 import time
 
+from cli.common import say
+
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
@@ -22,7 +24,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if args.remove_accounts:
             print(demo_district.remove_accounts(url))
             return 0
-        result = demo_district.install(url, seed=args.seed, force=args.force, progress=lambda m: print(m, flush=True))
+        result = demo_district.install(url, seed=args.seed, force=args.force, progress=say)
     except (demo_district.DatabaseNotEmptyError, ValueError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from cli.common import InputError, _district_township_names
+from cli.common import InputError, _district_township_names, say
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -29,7 +29,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
                             name=getattr(args, "name", None), margin_m=getattr(args, "margin_m", None))
     try:
         result = import_file(database_url(args.database_url), district, args.kind, args.file, options,
-                             progress=lambda m: print(m, flush=True))
+                             progress=say)
     except ImportRefused as exc:
         prepared = exc.prepared
         if prepared is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cli.common import say
+
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
     import uvicorn
@@ -35,7 +37,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         tokens = issue_tokens(session, live, stations)
     try:
         report = run(stations, tokens, live, api=args.api, rate=args.rate, duration=args.duration, zone=app_zone,
-                     heartbeat_s=args.heartbeat_s, seed=args.seed, progress=lambda m: print(m, flush=True))
+                     heartbeat_s=args.heartbeat_s, seed=args.seed, progress=say)
     except SimulatorError as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ from data.db import (  # noqa: F401  (database_url, PROJECT_ROOT, LegacySchemaEr
     session_factory,
 )
 from data.models import DATA_KINDS, KIND_ZH  # noqa: F401  (light: the command line's parser reads them here)
+from data.rls import RlsError  # noqa: F401  (what secure_database raises)
 from data.versions import VersionError  # noqa: F401
 from services.cache import memo
 
@@ -103,11 +104,3 @@ def connection_problem(url: str) -> str | None:
 
     with one_off_engine(url) as engine:
         return rls.role_problem(engine) if rls.installed(engine) else "尚未启用行级安全（python cli.py db secure）"
-
-
-def __getattr__(name: str):
-    if name == "RlsError":  # the error of secure_database, without loading data.rls for every command
-        from data.rls import RlsError
-
-        return RlsError
-    raise AttributeError(name)
