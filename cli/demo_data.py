@@ -24,6 +24,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if args.remove_accounts:
             print(demo_district.remove_accounts(url))
             return 0
+        if args.city:
+            result = demo_district.install_demo_city(url, city_code=args.city, seed=args.seed, force=args.force,
+                                                     progress=say)
+            print(result.message)
+            if result.built:
+                s = result.stats
+                print(f"完成（{time.perf_counter() - started:.1f} s）：本次生成 乡镇 {s['townships']}，村（社区） "
+                      f"{s['communities']:,}，道路节点 {s['road_nodes']:,}，老人 {s['elders']:,}，设施 {s['facilities']:,}，"
+                      f"住宅项目 {s['projects']}")
+            return 0
         result = demo_district.install(url, seed=args.seed, force=args.force, progress=say)
     except (demo_district.DatabaseNotEmptyError, ValueError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
@@ -58,6 +68,9 @@ def register(sub) -> None:
         default=None,
         help="SQLAlchemy URL; default $DATABASE_URL, else sqlite:///var/eldercare.db",
     )
+    demo.add_argument("--city", metavar="CODE", default=None,
+                      help="build every district of the city CODE (120000: Tianjin's 16) as demo districts, one "
+                      "progress line per district; imported districts keep their place")
     demo.add_argument("--force", action="store_true", help="rebuild the demo district even if the same demo is present")
     demo.add_argument("--remove", action="store_true",
                       help="delete the demo district (its data and scenarios); imported districts are never touched")

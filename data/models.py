@@ -52,6 +52,16 @@ VersionRef = Annotated[
 ]
 
 
+class City(Base):
+    """The cities whose districts this database holds: a name for the code that ``District.city_code`` names."""
+
+    __tablename__ = "city"
+    __table_args__ = {"comment": "市: one row per city with a district in this database"}
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True, comment="6-digit adcode (直辖市: 120000)")
+    name: Mapped[str] = mapped_column(String(50), nullable=False)
+
+
 class District(Base):
     """The registry of districts in this database; their data lives in dated versions."""
 
@@ -63,6 +73,8 @@ class District(Base):
     is_demo: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                           comment="true for the generated demo district")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    city_code: Mapped[str | None] = mapped_column(String(6), index=True,
+                                                  comment="the city above it (data.areas.city_of); set on registration")
 
 
 class DistrictMeta(Base):

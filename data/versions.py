@@ -24,6 +24,7 @@ from data.live_models import utc_now
 from data.models import (
     DATA_KINDS,
     KIND_ZH,
+    City,
     Community,
     DataVersion,
     District,
@@ -85,10 +86,23 @@ def check_kind(kind: str) -> str:
 
 
 def districts(session: Session) -> pd.DataFrame:
-    """code, name, is_demo, created_at, sorted by code."""
-    rows = session.execute(select(District.code, District.name, District.is_demo, District.created_at)
-                           .order_by(District.code)).all()
-    return pd.DataFrame(rows, columns=["code", "name", "is_demo", "created_at"])
+    """code, name, is_demo, created_at, city_code, sorted by code (a district registered before districts had
+    cities gets its city from its code)."""
+    from data.areas import city_of
+
+    rows = session.execute(select(District.code, District.name, District.is_demo, District.created_at,
+                                  District.city_code).order_by(District.code)).all()
+    out = pd.DataFrame(rows, columns=["code", "name", "is_demo", "created_at", "city_code"])
+    out["city_code"] = [c or city_of(d) for d, c in zip(out["code"], out["city_code"], strict=True)]
+    return out
+
+
+def cities(session: Session) -> pd.DataFrame:
+    """code, name and the number of districts held, of every city with a district in this database, by code."""
+    held = districts(session).groupby("city_code").size()
+    names = dict(session.execute(select(City.code, City.name)).all())
+    return pd.DataFrame({"code": list(held.index), "name": [names.get(c, f"市 {c}") for c in held.index],
+                         "districts": [int(n) for n in held.values]})
 
 
 def current_townships(session: Session, district_code: str | None = None) -> pd.DataFrame:
@@ -115,13 +129,22 @@ def get_district(session: Session, code: str) -> District:
 
 
 def register_district(session: Session, code: str, name: str, *, is_demo: bool = False) -> District:
-    """The district's registry row, created when missing; a name or demo-flag clash is an error."""
+    """The district's registry row, created when missing, with its city (``data.areas.city_of``; the city's row is
+    made too, named when it is a municipality, else by its code until named); a demo-flag clash is an error."""
+    from data.areas import MUNICIPALITIES, city_of
+
     d = session.get(District, code)
     if d is None:
-        d = District(code=code, name=name, is_demo=is_demo, created_at=utc_now().replace(microsecond=0))
+        city = city_of(code)
+        if session.get(City, city) is None:
+            session.add(City(code=city, name=MUNICIPALITIES.get(city, f"市 {city}")))
+        d = District(code=code, name=name, is_demo=is_demo, created_at=utc_now().replace(microsecond=0),
+                     city_code=city)
         session.add(d)
         session.flush()
         return d
+    if d.city_code is None:  # registered before districts had cities
+        d.city_code = city_of(code)
     if d.is_demo != is_demo:
         msg = (f"区县 {code}（{d.name}）是{'演示区县' if d.is_demo else '已导入的真实区县'}，"
                f"不能{'作为演示数据重建' if is_demo else '导入真实数据'}。"

@@ -22,6 +22,7 @@ from config import DashboardConfig, load_config
 from demo.facilities import Site, build_facilities
 from demo.layout import is_urban, layout_townships, place_communities
 from demo.population import community_sizes, spread
+from demo.profiles import district_profile
 from demo.projects import build_projects
 from demo.roads import build_roads
 from demo.sources import SOURCES_DIR, load_district
@@ -37,8 +38,8 @@ TARGET_SOURCES_ZH = {
     **dict.fromkeys(("medical_partner_rate", "walk15_coverage", "walk15_served"), "静海、滨海"),
 }
 
-GENERATOR_VERSION = "4"  # 2: earlier facility versions derived from the opening dates; 3: the demo's own sources
-# text; 4: its targets' sources
+GENERATOR_VERSION = "5"  # 2: earlier facility versions derived from the opening dates; 3: the demo's own sources
+# text; 4: its targets' sources; 5: townships balanced to their areas, a profile per district (the demo city)
 DATA_DATE = dt.date(2026, 6, 30)  # the demo data's "as of" date, fixed for reproducibility
 DEMO_LABEL = "演示数据（合成）"
 
@@ -66,8 +67,8 @@ def build_demo(
     *,
     seed: int = 42,
     district_code: str = "120118",
-    elders_total: int = 150_000,
-    project_count: int = 40,
+    elders_total: int | None = None,
+    project_count: int | None = None,
     config: DashboardConfig | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> DemoBundle:
@@ -89,8 +90,11 @@ def build_demo(
         x, y = inv.transform(p.x, p.y)
         return Point(round(x, 7), round(y, 7))
 
+    profile = district_profile(district_code)
+    elders_total = profile.elders if elders_total is None else elders_total
+    project_count = profile.projects if project_count is None else project_count
     progress(f"[1/6] 乡镇边界：在{src.name}真实边界内划分 {len(src.townships)} 个乡镇（街道）（合成）")
-    layouts = layout_townships(src, rng, to_metric)
+    layouts = layout_townships(src, rng, to_metric, profile.seat)
     town_metric = {lay.township.code: to_metric(lay.polygon) for lay in layouts}
     town_wgs = {lay.township.code: lay.polygon for lay in layouts}
     town_name = {lay.township.code: lay.township.name for lay in layouts}
@@ -106,7 +110,7 @@ def build_demo(
     for lay in layouts:
         community_pts.update(place_communities(lay, by_town[lay.township.code], rng, to_metric))
 
-    district_seat_wgs = Point(116.9185, 38.9345)  # district government seat (from DataV centre, WGS84)
+    district_seat_wgs = Point(profile.seat)  # the district government's seat (approximate, WGS84)
     district_seat = Point(*fwd.transform(district_seat_wgs.x, district_seat_wgs.y))
     seat_town = next(
         (lay.township for lay in layouts if lay.polygon.contains(district_seat_wgs)), layouts[0].township
@@ -122,6 +126,9 @@ def build_demo(
         estates={c.code: (c.township_code, community_pts[c.code]) for c in src.communities if is_urban(c)},
         district_metric=to_metric(src.outline),
         rng=rng,
+        profile=profile.roads,
+        wards={code: min(3000.0, 0.5 * float(np.sqrt(town_metric[code].area))) for code, lay in
+               ((lay.township.code, lay) for lay in layouts) if lay.township.type == "街道"},
     )
     road_lines = [to_wgs(r.line) for r in roads_m]
     tree = shapely.STRtree(list(town_wgs.values()))

@@ -13,14 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 import shapely.ops
+from scipy.cluster.vq import kmeans2
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from demo.profiles import JINGHAI
 from demo.sources import DistrictSources, OfficialCommunity, OfficialTownship
 from geo.partition import partition_polygon
 
 # Approximate seat positions (WGS84) of Jinghai's townships, from public maps;
-# used only as hints for the synthetic layout, then moved inside the outline.
+# used only as hints for the synthetic layout, then moved inside the outline. Other districts' seats are spread
+# over their outlines (seat_hints).
 JINGHAI_SEAT_HINTS: dict[str, tuple[float, float]] = {
     "华康街道": (116.915, 38.948),
     "朝阳街道": (116.935, 38.930),
@@ -60,28 +63,63 @@ class TownshipLayout:
 
 
 def township_weights(src: DistrictSources) -> np.ndarray:
+    """Relative areas: a town by its villages; a street (街道) of a district that also has towns is a small urban
+    ward; in an all-street (central) district streets are sized like towns, by their communities."""
     per_town = {t.code: 0 for t in src.townships}
     for c in src.communities:
         per_town[c.township_code] += 1
+    urban_wards = any(t.type in ("镇", "乡") for t in src.townships)
     out = []
     for t in src.townships:
-        if t.name in _FIXED_WEIGHT:
+        if t.name in _FIXED_WEIGHT and src.code == JINGHAI:
             out.append(_FIXED_WEIGHT[t.name])
         elif t.type == "其他":
             out.append(_ZONE_WEIGHT)
+        elif t.type == "街道" and urban_wards:
+            out.append(3.0 + 0.25 * per_town[t.code])
         else:
             out.append(14.0 + per_town[t.code])
     return np.array(out, dtype=float)
 
 
-def seat_hints(src: DistrictSources, rng: np.random.Generator) -> np.ndarray:
-    """Seat hint per township (lon/lat), moved inside the outline."""
+def seat_hints(src: DistrictSources, rng: np.random.Generator, district_seat: tuple[float, float]) -> np.ndarray:
+    """A seat per township (lon/lat) inside the outline: Jinghai's from public maps; any other district's spread
+    over it, its streets (街道) around the district's seat and its towns over the rest."""
+    if src.code == JINGHAI:
+        return _moved_inside(src, [JINGHAI_SEAT_HINTS[t.name] for t in src.townships])
+    lat0 = float(src.outline.centroid.y)
+    x_scale = float(np.cos(np.radians(lat0)))
     minx, miny, maxx, maxy = src.outline.bounds
+    step = np.sqrt(src.outline.area * x_scale / 4000)  # about 4,000 points, a square apart on the ground
+    gx, gy = np.meshgrid(np.arange(minx, maxx, step / x_scale), np.arange(miny, maxy, step))
+    inside = shapely.contains_xy(src.outline, gx, gy)
+    pts = np.column_stack([gx[inside] * x_scale, gy[inside]])  # round on the ground
+    seat = np.array([district_seat[0] * x_scale, district_seat[1]])
+    weights = township_weights(src)
+    streets = np.array([t.type == "街道" for t in src.townships])
+    out = np.zeros((len(src.townships), 2))
+    if streets.all() or not streets.any():
+        groups = [(np.arange(len(pts)), np.flatnonzero(np.ones_like(streets)))]
+    else:
+        order = np.argsort(np.hypot(*(pts - seat).T))
+        core = int(round(len(pts) * weights[streets].sum() / weights.sum()))
+        core = min(max(core, int(streets.sum())), len(pts) - int((~streets).sum()))
+        groups = [(order[:core], np.flatnonzero(streets)), (order[core:], np.flatnonzero(~streets))]
+    for where, members in groups:
+        centres, _ = kmeans2(pts[where], len(members), iter=20, minit="++", rng=rng)
+        # the first code (the old centre, as official codes go) nearest the seat, then the rest by angle
+        by_distance = np.argsort(np.hypot(*(centres - seat).T))
+        rest = by_distance[1:]
+        angle = np.arctan2(centres[rest, 1] - seat[1], centres[rest, 0] - seat[0])
+        ordered = [by_distance[0], *rest[np.argsort(angle)]]
+        out[members] = centres[ordered]
+    out[:, 0] /= x_scale
+    return _moved_inside(src, [tuple(p) for p in out])
+
+
+def _moved_inside(src: DistrictSources, hints: list[tuple[float, float]]) -> np.ndarray:
     pts = []
-    for t in src.townships:
-        hint = JINGHAI_SEAT_HINTS.get(t.name)
-        if hint is None:
-            hint = (rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+    for hint in hints:
         p = Point(hint)
         if not src.outline.contains(p):
             p = shapely.ops.nearest_points(src.outline.buffer(-0.01), p)[0]
@@ -89,8 +127,9 @@ def seat_hints(src: DistrictSources, rng: np.random.Generator) -> np.ndarray:
     return np.array(pts)
 
 
-def layout_townships(src: DistrictSources, rng: np.random.Generator, to_metric) -> list[TownshipLayout]:
-    hints = seat_hints(src, rng)
+def layout_townships(src: DistrictSources, rng: np.random.Generator, to_metric,
+                     district_seat: tuple[float, float]) -> list[TownshipLayout]:
+    hints = seat_hints(src, rng, district_seat)
     lat0 = float(src.outline.centroid.y)
     result = partition_polygon(
         src.outline,

@@ -8,13 +8,13 @@ district.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from data.db import create_schema, drop_legacy_demo, session_factory
-from data.models import Facility
+from data.models import District, Facility
 from data.repository import Repository
 from data.versions import (
     VersionError,
@@ -79,9 +79,81 @@ def install_demo(
     return DemoResult(True, bundle.stats, "演示区县已生成。")
 
 
-def store_demo(session, bundle, *, source_name: str) -> None:
+def install_city(
+    engine: Engine,
+    *,
+    city_code: str,
+    seed: int = 42,
+    force: bool = False,
+    only: Sequence[str] | None = None,
+    progress: Callable[[str], None] = print,
+) -> DemoResult:
+    """Every district of a city as demo districts (the city's row named), one transaction and one progress line
+    per district: a district whose same demo is there is skipped (unless ``force``), and an imported (real)
+    district keeps its place in the city untouched. Each district is built alone from ``seed``, so the Jinghai of
+    the city is the Jinghai demo. ``only``: these of the city's districts (a ValueError names any other)."""
+    import time
+
+    from data.models import City
+    from demo.profiles import CITY_NAMES
+    from demo.sources import city_district_codes
+
+    codes = city_district_codes(city_code)
+    if only is not None:
+        stray = sorted(set(only) - set(codes))
+        if stray:
+            msg = f"districts {stray} are not in city {city_code}; its districts: {codes}"
+            raise ValueError(msg)
+        codes = [c for c in codes if c in set(only)]
+    drop_legacy_demo(engine)
+    create_schema(engine)
+    Session = session_factory(engine)
+    with Session.begin() as session:
+        city = session.get(City, city_code)
+        if city is None:
+            session.add(City(code=city_code, name=CITY_NAMES.get(city_code, f"市 {city_code}")))
+        else:
+            city.name = CITY_NAMES.get(city_code, city.name)
+    totals: dict[str, int] = {}  # of the districts built now
+    built = kept = real = 0
+    for i, code in enumerate(codes, 1):
+        started = time.perf_counter()
+        with Session() as session:
+            district = session.get(District, code)
+            meta = Repository(session, code).meta() if district is not None and current_versions(session, code) else {}
+        if district is not None and not district.is_demo:
+            real += 1
+            progress(f"[{i}/{len(codes)}] {district.name}（{code}）：已导入真实数据，保留，不生成演示数据")
+            continue
+        if (not force and meta.get("is_demo") == "true" and meta.get("seed") == str(seed)
+                and meta.get("generator_version") == GENERATOR_VERSION):
+            kept += 1
+            progress(f"[{i}/{len(codes)}] {meta.get('district_name', code)}（{code}）：同一演示数据已存在（seed={seed}），跳过")
+            continue
+        bundle = build_demo(seed=seed, district_code=code)
+        with Session.begin() as session:
+            store_demo(session, bundle, source_name=f"演示数据生成器 seed={seed}", accounts=False)
+        built += 1
+        s = bundle.stats
+        for k, v in s.items():
+            totals[k] = totals.get(k, 0) + int(v)
+        progress(f"[{i}/{len(codes)}] {bundle.district['name']}（{code}）：乡镇 {s['townships']}，村（社区） "
+                 f"{s['communities']}，道路节点 {s['road_nodes']:,}，老人 {s['elders']:,}，设施 {s['facilities']}，"
+                 f"住宅项目 {s['projects']}（合成，{time.perf_counter() - started:.1f} s）")
+    with Session.begin() as session:
+        anchor = DEMO_DISTRICT if DEMO_DISTRICT in codes else codes[0]
+        towns = list(Repository(session, anchor).townships()["code"]) if current_versions(session, anchor) else []
+        if towns:
+            demo_accounts(session, towns)
+    message = (f"演示城市 {city_code}：{len(codes)} 个区县，新生成 {built} 个，已存在跳过 {kept} 个"
+               + (f"，保留已导入的真实区县 {real} 个" if real else "") + "。")
+    return DemoResult(built > 0, totals, message)
+
+
+def store_demo(session, bundle, *, source_name: str, accounts: bool = True) -> None:
     """The demo bundle as the demo district's versions, replacing its own earlier ones, in the caller's
-    transaction: the earlier facility lists (``HISTORY_DATES``) first, then every kind as current."""
+    transaction: the earlier facility lists (``HISTORY_DATES``) first, then every kind as current; the demo
+    accounts too unless ``accounts`` is False (a city makes them once, at its end)."""
     code = bundle.district["code"]
     try:
         register_district(session, code, bundle.district["name"], is_demo=True)
@@ -95,7 +167,8 @@ def store_demo(session, bundle, *, source_name: str) -> None:
                           details={"derived": "按开业日期回推：该日前已开业的设施（床位等按现状）"})
         insert_rows(session, Facility, rows, vid)
     Repository(session, code).install_bundle(bundle, source_name=source_name, data_date=DATA_DATE, synthetic=True)
-    demo_accounts(session, [t["code"] for t in bundle.townships])
+    if accounts:
+        demo_accounts(session, [t["code"] for t in bundle.townships])
 
 
 def demo_accounts(session, township_codes: list[str]) -> None:

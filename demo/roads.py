@@ -17,6 +17,8 @@ import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
+from demo.profiles import RoadProfile
+
 
 @dataclass
 class Place:
@@ -144,15 +146,26 @@ def build_roads(
     estates: dict[str, tuple[str, Point]],
     district_metric: BaseGeometry,
     rng: np.random.Generator,
+    profile: RoadProfile | None = None,
+    wards: dict[str, float] | None = None,
 ) -> list[RoadLine]:
     """The whole network. ``seats``: township code -> seat; ``villages`` and
-    ``estates`` (urban communities): community code -> (township code, point)."""
+    ``estates`` (urban communities): community code -> (township code, point);
+    ``profile``: the district town's grid (a rural district's by default);
+    ``wards``: urban streets (街道) away from the district town, code -> the
+    half size of their built-up grid (a town's seat gets a small one)."""
+    wards = wards or {}
+    profile = profile or RoadProfile()
     region = district_metric.buffer(150)
     roads: list[RoadLine] = []
 
-    town_half = 2600.0
+    town_half = profile.town_half_m
+    if profile.whole_district:  # a central district: one street grid over all of it
+        minx, miny, maxx, maxy = region.bounds
+        corners = np.array([[minx, miny], [minx, maxy], [maxx, miny], [maxx, maxy]])
+        town_half = float(np.max(np.hypot(*(corners - [district_seat.x, district_seat.y]).T))) * 1.1
     lines, verts = _grid_lines(
-        district_seat, half_size_m=town_half, block_m=150, step_m=50, angle=np.radians(8),
+        district_seat, half_size_m=town_half, block_m=profile.block_m, step_m=profile.step_m, angle=np.radians(8),
         jitter_m=3.0, rng=rng, road_class="street", region=region,
     )
     roads += lines
@@ -163,10 +176,13 @@ def build_roads(
         if seat.distance(district_seat) < town_half * 0.8:
             seat_places[code] = district_town
             continue
+        if code in wards:
+            half, block, step = wards[code], profile.block_m, profile.step_m
+        else:
+            half, block, step = float(rng.uniform(700, 950)), float(rng.choice([120, 140, 160])), 40.0
         lines, verts = _grid_lines(
-            seat, half_size_m=float(rng.uniform(700, 950)), block_m=float(rng.choice([120, 140, 160])),
-            step_m=40, angle=float(rng.uniform(-0.4, 0.4)), jitter_m=4.0, rng=rng,
-            road_class="street", region=region,
+            seat, half_size_m=half, block_m=block, step_m=step, angle=float(rng.uniform(-0.4, 0.4)), jitter_m=4.0,
+            rng=rng, road_class="street", region=region,
         )
         roads += lines
         seat_places[code] = Place(f"seat:{code}", code, seat, verts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,25 @@ class DistrictSources:
     communities: tuple[OfficialCommunity, ...]
 
 
+@functools.cache
+def _district_features() -> tuple[dict, ...]:
+    return tuple(json.loads(DISTRICTS_FILE.read_text(encoding="utf-8"))["features"])
+
+
+def city_district_codes(city_code: str) -> list[str]:
+    """The codes of the districts of ``city_code`` in the bundled outlines, in code order (Tianjin: 120000, 16)."""
+    codes = sorted(f["properties"]["adcode"] for f in _district_features()
+                   if f["properties"].get("parent_adcode") == city_code)
+    if not codes:
+        known = sorted({f["properties"].get("parent_adcode") for f in _district_features()} - {None})
+        msg = f"city code {city_code!r} has no district in {DISTRICTS_FILE.name}; known: {known}"
+        raise ValueError(msg)
+    return codes
+
+
 def load_district(code: str) -> DistrictSources:
     """The real outline and official township/community lists of one district."""
-    features = json.loads(DISTRICTS_FILE.read_text(encoding="utf-8"))["features"]
+    features = _district_features()
     match = [f for f in features if f["properties"]["adcode"] == code]
     if not match:
         known = sorted(f["properties"]["adcode"] for f in features)

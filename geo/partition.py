@@ -1,16 +1,22 @@
-"""Partition a polygon into contiguous regions of roughly given areas.
+"""Partition a polygon into contiguous regions of given areas.
 
 Used to make synthetic township boundaries inside a real district outline.
-The polygon is cut into many small Voronoi cells, then the cells are grown
-from one seed per region (a weighted graph Voronoi: each region claims cells
-at a speed that is tuned until the areas match the targets). Every cell is
-claimed by exactly one region and regions grow only through shared edges, so
-the regions partition the polygon exactly and each is connected.
+The polygon is cut into many small Voronoi cells; the cells are grown from one
+seed per region (a graph Voronoi, each region's speed the square root of its
+target), then balanced: a cell on the border of two regions moves from the
+fuller (area over target) to the emptier one while the move lowers
+``sum(area_r**2 / target_r)`` and leaves the giver in one piece. That sum falls
+with every move, so the balancing ends; it is lowest when every region has its
+target. Mass flows along chains of neighbours, so a region hemmed in by others
+still reaches its target. Every cell is owned by exactly one region and a
+region only gains cells that touch it, so the regions partition the polygon
+exactly and each stays connected.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,13 +42,16 @@ def partition_polygon(
     rng: np.random.Generator,
     n_cells: int = 2500,
     x_scale: float = 1.0,
-    iterations: int = 25,
+    tolerance: float = 0.01,
+    passes: int = 400,
 ) -> PartitionResult:
     """Split ``outline`` into ``len(seeds)`` connected regions, areas ~ ``weights``.
 
     ``x_scale`` stretches x before the Voronoi step (use cos(latitude) for
     lon/lat input so that cells are round on the ground); the outline's own
     vertices are never moved, so the union of the regions is the outline.
+    Balancing stops once every region is within ``tolerance`` of its target
+    area (relative), or when no border move helps, or after ``passes``.
     """
     seeds = np.asarray(seeds, dtype=float)
     weights = np.asarray(weights, dtype=float)
@@ -63,12 +72,9 @@ def partition_polygon(
     seed_cells = _seed_cells(cells, centroids, seeds)
 
     target = weights / weights.sum() * areas.sum()
-    speed = np.sqrt(target / target.mean())
-    owner = _grow(seed_cells, neighbours, centroids, speed, x_scale)
-    for _ in range(iterations):
-        got = np.bincount(owner, weights=areas, minlength=len(seeds))
-        speed = speed * (target / np.maximum(got, 1e-12)) ** 0.35
-        owner = _grow(seed_cells, neighbours, centroids, speed, x_scale)
+    owner = _grow(seed_cells, neighbours, centroids, np.sqrt(target / target.mean()), x_scale)
+    owner = _balance(owner, seed_cells, neighbours, areas, target, centroids, seeds, x_scale,
+                     tolerance=tolerance, passes=passes)
 
     regions = []
     for k in range(len(seeds)):
@@ -159,3 +165,69 @@ def _grow(seed_cells, neighbours, centroids, speed, x_scale) -> np.ndarray:
             d = np.hypot(centroids[claimed, 0] - centroids[cell, 0], centroids[claimed, 1] - centroids[cell, 1])
             owner[cell] = owner[claimed[int(np.argmin(d))]]
     return owner
+
+
+def _balance(owner, seed_cells, neighbours, areas, target, centroids, seeds, x_scale, *, tolerance: float,
+             passes: int) -> np.ndarray:
+    """Move border cells from fuller to emptier regions (see the module's doc); ``owner`` is changed in place."""
+    owner = owner.copy()
+    got = np.bincount(owner, weights=areas, minlength=len(target))
+    size = np.bincount(owner, minlength=len(target))
+    pinned = np.zeros(len(owner), dtype=bool)
+    pinned[seed_cells] = True  # a region never gives away its seed
+    sx, sy = seeds[:, 0] * x_scale, seeds[:, 1]
+    cx, cy = centroids[:, 0] * x_scale, centroids[:, 1]
+    for _ in range(passes):
+        fill = got / target
+        if np.max(np.abs(fill - 1.0)) <= tolerance:
+            break
+        offers: dict[tuple[int, int], list[int]] = {}
+        for cell, nbs in enumerate(neighbours):
+            a = owner[cell]
+            if pinned[cell] or size[a] < 2:
+                continue
+            for b in {owner[n] for n in nbs if owner[n] != a}:
+                if fill[a] > fill[b]:
+                    offers.setdefault((int(a), int(b)), []).append(cell)
+        if not offers:
+            break
+        moved = 0
+        for (a, b), cells in sorted(offers.items(), key=lambda kv: got[kv[0][1]] / target[kv[0][1]]
+                                    - got[kv[0][0]] / target[kv[0][0]]):
+            # the cells that lie most on b's side first: nearest b's seed relative to a's
+            lean = [np.hypot(cx[c] - sx[b], cy[c] - sy[b]) - np.hypot(cx[c] - sx[a], cy[c] - sy[a]) for c in cells]
+            for cell in (cells[i] for i in np.argsort(lean)):
+                s = areas[cell]
+                if owner[cell] != a or 2 * (got[a] / target[a] - got[b] / target[b]) <= s * (1 / target[a] + 1 / target[b]):
+                    continue
+                if not _stays_connected(owner, neighbours, cell):
+                    continue
+                owner[cell] = b
+                got[a] -= s
+                got[b] += s
+                size[a] -= 1
+                size[b] += 1
+                moved += 1
+        if not moved:
+            break
+    return owner
+
+
+def _stays_connected(owner, neighbours, cell: int) -> bool:
+    """Whether the region owning ``cell`` keeps its pieces without it: its neighbours in the region still reach
+    each other (a breadth-first search from one of them, which ends as soon as it has met the others)."""
+    region = owner[cell]
+    own = [n for n in neighbours[cell] if owner[n] == region]
+    if len(own) <= 1:
+        return True  # a leaf of its region
+    want = set(own[1:])
+    seen = {own[0]}
+    queue = deque([own[0]])
+    while queue and want:
+        c = queue.popleft()
+        for n in neighbours[c]:
+            if n != cell and n not in seen and owner[n] == region:
+                seen.add(n)
+                want.discard(n)
+                queue.append(n)
+    return not want

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from demo.loader import DatabaseNotEmptyError, install_demo, remove_demo, remove_demo_accounts  # noqa: F401
+from demo.loader import (  # noqa: F401
+    DatabaseNotEmptyError,
+    install_city,
+    install_demo,
+    remove_demo,
+    remove_demo_accounts,
+)
 from services.engine import one_off_engine
 
 
@@ -12,6 +18,13 @@ def install(url: str, *, seed: int, force: bool, progress: Callable[[str], None]
     """Build the demo district into the database (skipped when the same demo is there, unless ``force``)."""
     with one_off_engine(url) as engine:
         return install_demo(engine, seed=seed, force=force, progress=progress)
+
+
+def install_demo_city(url: str, *, city_code: str, seed: int, force: bool, progress: Callable[[str], None]):
+    """Build every district of a city into the database as demo districts, one progress line per district (a
+    district already there as the same demo, or as imported real data, is kept)."""
+    with one_off_engine(url) as engine:
+        return install_city(engine, city_code=city_code, seed=seed, force=force, progress=progress)
 
 
 def remove(url: str) -> str:

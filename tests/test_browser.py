@@ -382,8 +382,12 @@ def test_data_page_imports_a_baidu_gbk_csv_then_the_map_and_scorecard_show_it(he
     page, errors = open_page(browser, f"{server}/scorecard?district=120103", height=3000, login="test.planner",
                              password=TEST_PASSWORD)
     page.wait_for_selector("text=基期数据：设施 2025-06-30", timeout=180_000)  # the newest earlier list
-    row = page.locator("[role=row]").filter(has_text="每千名老年人养老床位数").last
-    row.wait_for(state="attached", timeout=60_000)  # the grid's accessible rows are not painted
+    rows = page.locator("[role=row]").filter(has_text="每千名老年人养老床位数")
+    # the targets' table and then the since table (drawn after it): wait for both, the since table's is the last
+    page.wait_for_function("() => [...document.querySelectorAll('[role=row]')].filter("
+                           "r => r.textContent.includes('每千名老年人养老床位数')).length >= 2", timeout=60_000,
+                           polling=200)
+    row = rows.last  # the grid's accessible rows are not painted
     cells = [c.strip() for c in row.locator("[role=gridcell]").all_text_contents()]
     now = f"{len(truth) * 20 * 1000 / elders:.1f}"  # every new facility has 20 beds; the old list none
     assert cells[1:4] == ["0.0", now, f"+{now}"]

@@ -1,0 +1,82 @@
+"""How dense each district of the demo city is: its seat, people, elders, streets and projects.
+
+Real (approximate, public): each district government's seat, read off public maps to about a kilometre, and each
+district's resident population in the 2020 census (七普, rounded to thousands; Tianjin's 16 sum to 13.86 million).
+Synthetic: everything derived from them. Elders are the population times the share of people aged 60 and over,
+higher in the six old central districts (天津 2020: 21.7 % overall); Jinghai keeps the demo's own 150,000, so the
+Jinghai demo is the same district whether built alone or in its city.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RoadProfile:
+    """The district town's street grid: how far it reaches from the seat and how fine it is (metres)."""
+
+    town_half_m: float = 2600.0
+    block_m: float = 150.0
+    step_m: float = 50.0
+    whole_district: bool = False  # the grid covers the whole outline (a central urban district)
+
+
+@dataclass(frozen=True)
+class DistrictProfile:
+    code: str
+    seat: tuple[float, float]  # the district government's seat, WGS84 (approximate)
+    population: int  # resident population, 2020 census (rounded)
+    elders: int  # synthetic 60+ total
+    projects: int  # synthetic residential projects
+    roads: RoadProfile
+    central: bool  # one of the six old urban districts
+
+
+_CENTRAL_SHARE = 0.26  # 60+ share used for the old central districts
+_OUTER_SHARE = 0.20
+_URBAN = RoadProfile(block_m=110.0, step_m=22.0, whole_district=True)
+_SUBURBAN = RoadProfile(town_half_m=4200.0, block_m=130.0, step_m=32.0)
+_RURAL = RoadProfile()
+
+# code: (seat lon, seat lat, population 2020)
+_TIANJIN = {
+    "120101": (117.2180, 39.1172, 355_000),  # 和平区
+    "120102": (117.2517, 39.1281, 859_000),  # 河东区
+    "120103": (117.2233, 39.1097, 822_000),  # 河西区
+    "120104": (117.1506, 39.1383, 890_000),  # 南开区
+    "120105": (117.1969, 39.1481, 648_000),  # 河北区
+    "120106": (117.1517, 39.1675, 483_000),  # 红桥区
+    "120110": (117.3142, 39.0864, 857_000),  # 东丽区
+    "120111": (117.0089, 39.1414, 1_195_000),  # 西青区
+    "120112": (117.3572, 38.9378, 928_000),  # 津南区
+    "120113": (117.1353, 39.2242, 909_000),  # 北辰区
+    "120114": (117.0440, 39.3842, 1_151_000),  # 武清区
+    "120115": (117.3097, 39.7169, 722_000),  # 宝坻区
+    "120116": (117.7100, 39.0031, 2_067_000),  # 滨海新区
+    "120117": (117.8264, 39.3300, 395_000),  # 宁河区
+    "120118": (116.9185, 38.9345, 787_000),  # 静海区
+    "120119": (117.4078, 40.0453, 795_000),  # 蓟州区
+}
+_CENTRAL = ("120101", "120102", "120103", "120104", "120105", "120106")
+_SUBURBS = ("120110", "120111", "120112", "120113", "120116")
+JINGHAI = "120118"
+JINGHAI_ELDERS = 150_000
+JINGHAI_PROJECTS = 40
+CITY_NAMES = {"120000": "天津市"}
+
+
+def district_profile(code: str) -> DistrictProfile:
+    """The profile of one Tianjin district (ValueError naming the known codes for any other)."""
+    if code not in _TIANJIN:
+        msg = f"no demo profile for district {code!r}; known: {sorted(_TIANJIN)}"
+        raise ValueError(msg)
+    lon, lat, people = _TIANJIN[code]
+    central = code in _CENTRAL
+    if code == JINGHAI:
+        elders, projects = JINGHAI_ELDERS, JINGHAI_PROJECTS
+    else:
+        elders = round(people * (_CENTRAL_SHARE if central else _OUTER_SHARE), -3)
+        projects = max(12, min(80, round(JINGHAI_PROJECTS * people / _TIANJIN[JINGHAI][2])))
+    roads = _URBAN if central else _SUBURBAN if code in _SUBURBS else _RURAL
+    return DistrictProfile(code, (lon, lat), people, int(elders), projects, roads, central)
