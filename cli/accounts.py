@@ -30,7 +30,7 @@ def _cmd_user(args: argparse.Namespace) -> int:
         print(account_service.change(url, Caller.cli(), args.action, args.login, password=password,
                                      roles=tuple(getattr(args, "role", None) or ()),
                                      townships=tuple(getattr(args, "township", None) or ()),
-                                     district_code=getattr(args, "district", None),
+                                     area_code=getattr(args, "area", None),
                                      display_name=getattr(args, "name", None) or "",
                                      external_id=getattr(args, "oidc_subject", None)))
     except account_service.AccountError as exc:
@@ -112,7 +112,9 @@ def register(sub) -> None:
     ua.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
     ua.add_argument("--township", action="append", default=None, help="12-digit township code (township heads; "
                     "repeat for several)")
-    ua.add_argument("--district", default=None, help="6-digit district code the account is limited to")
+    ua.add_argument("--area", "--district", dest="area", default=None, metavar="CODE",
+                    help="the area the account is limited to: a district's 6-digit code (120118), or a city's "
+                    "(120000: every district of Tianjin; a city leader or planner); default: every district")
     ua.add_argument("--name", default=None, help="the person's name as shown in the dashboard")
     ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     ua.add_argument("--oidc-subject", default=None, help="oidc mode: the identity provider's subject (sub) of "

@@ -143,13 +143,11 @@ def _sign_in_prompt() -> None:
 
 def user_panel(user: User) -> None:
     """Who is signed in, in the sidebar, with password change and sign-out (local mode); the demo banner."""
-    from services.accounts import ROLE_ZH
-
     with st.sidebar:
         if user.is_demo:
             st.warning("**演示账号**：仅供本机试用演示数据，正式使用请用 `python cli.py user add` 建立真实账号。",
                        icon=":material/science:")
-        roles = "、".join(ROLE_ZH[r] for r in user.roles)
+        roles = access.roles_text(user)
         st.caption(f":material/person: {user.display_name or user.login}（{roles}）")
         if base.get_config().auth.mode == "local":
             st.markdown("[修改密码](/account/password) · [退出登录](/account/logout)")

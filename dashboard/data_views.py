@@ -96,7 +96,7 @@ def district_choice(url: str, default: str) -> str:
     user = current_user()
     names = district_names(listing[[access.may_see_district(user, c) for c in listing["code"]]])
     follow_district_link(names)
-    options = [*names, NEW] if user.district_code is None else list(names)  # an account bound to a district
+    options = [*names, NEW] if user.area_code is None else list(names)  # an account bound to an area
     if not options:
         st.error(t("no_district"))
         st.stop()

@@ -31,7 +31,9 @@ class UserAccount(Base):
     display_name: Mapped[str] = mapped_column(String(60), nullable=False, default="")
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
     roles: Mapped[list] = mapped_column(JSON, nullable=False)  # a subset of ROLES
-    district_code: Mapped[str | None] = mapped_column(String(6))  # None: every district
+    # the area the account is limited to: a district's code, or a city's (its districts); None: every district.
+    # (Accounts made before cities had the column district_code: data.db copies it here.)
+    area_code: Mapped[str | None] = mapped_column(String(6))
     townships: Mapped[list] = mapped_column(JSON, nullable=False, default=list)  # 12-digit codes; [] = whole scope
     disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)

@@ -39,6 +39,7 @@ from data.audit import Actor
 
 LOGIN = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,39}$")
 TOWNSHIP_CODE = re.compile(r"^\d{12}$")
+AREA = re.compile(r"^\d{6}$")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
 
 
@@ -73,7 +74,7 @@ class User:
     login: str
     display_name: str
     roles: tuple[str, ...]
-    district_code: str | None
+    area_code: str | None  # a district's or a city's code (data.areas); None: every district
     townships: tuple[str, ...]
     must_change_password: bool
     is_demo: bool = False
@@ -135,7 +136,7 @@ def token_hash(token: str) -> str:
 
 
 def _user(a: UserAccount) -> User:
-    return User(a.id, a.login, a.display_name, tuple(a.roles), a.district_code, tuple(a.townships),
+    return User(a.id, a.login, a.display_name, tuple(a.roles), a.area_code, tuple(a.townships),
                 a.must_change_password, a.is_demo)
 
 
@@ -148,7 +149,7 @@ def _get(session, login: str) -> UserAccount:
 
 
 def add_user(session, login: str, password: str, roles: Iterable[str], *, now: dt.datetime,
-             townships: Iterable[str] = (), district_code: str | None = None, display_name: str = "",
+             townships: Iterable[str] = (), area_code: str | None = None, display_name: str = "",
              must_change: bool = True, is_demo: bool = False) -> User:
     login = login.strip().lower()
     roles = tuple(dict.fromkeys(roles))
@@ -164,6 +165,16 @@ def add_user(session, login: str, password: str, roles: Iterable[str], *, now: d
     if bad:
         msg = f"乡镇代码 {bad} 无效：应为 12 位统计用区划代码"
         raise AccountError(msg)
+    if area_code is not None:
+        from data.areas import covers
+
+        if not AREA.match(area_code):
+            msg = f"范围代码 {area_code!r} 无效：应为 6 位区县代码（如 120118）或城市代码（如 120000、130100）"
+            raise AccountError(msg)
+        outside = [t for t in townships if not covers(area_code, t[:6])]
+        if outside:
+            msg = f"乡镇 {outside} 不在范围 {area_code} 之内"
+            raise AccountError(msg)
     if "township_head" in roles and not townships:
         msg = "乡镇负责人须指定所负责的乡镇（--township 12 位代码，可多个）"
         raise AccountError(msg)
@@ -177,7 +188,7 @@ def add_user(session, login: str, password: str, roles: Iterable[str], *, now: d
         msg = f"登录名 {login!r} 已存在"
         raise AccountError(msg)
     account = UserAccount(login=login, display_name=display_name[:60], password_hash=_hasher.hash(password),
-                          roles=list(roles), townships=list(townships), district_code=district_code,
+                          roles=list(roles), townships=list(townships), area_code=area_code,
                           must_change_password=must_change, created_at=now, password_changed_at=now, is_demo=is_demo)
     session.add(account)
     session.flush()
@@ -426,7 +437,7 @@ def accounts(session) -> list[dict]:
     """Every account as plain values (no hash), by login."""
     rows = session.scalars(select(UserAccount).order_by(UserAccount.login)).all()
     return [{"login": a.login, "display_name": a.display_name, "roles": list(a.roles), "townships": list(a.townships),
-             "district": a.district_code, "disabled": a.disabled, "must_change_password": a.must_change_password,
+             "area": a.area_code, "disabled": a.disabled, "must_change_password": a.must_change_password,
              "locked_until": a.locked_until, "created_at": a.created_at} for a in rows]
 
 
@@ -445,15 +456,28 @@ DEMO_ACCOUNTS = (  # login, role, display name
 )
 
 
-def ensure_demo_accounts(session, *, township: str, now: dt.datetime) -> list[str]:
-    """The demo accounts that are missing, made (the township head's over ``township``); returns their logins.
-    An existing account of the same login is left as it is."""
+# the demo city's (``cli.py demo --city``): its leader and planner, and a planner of one district only
+DEMO_CITY_ACCOUNTS = (  # login, role, display name, area: "city" or "district" (the demo district)
+    ("demo.city.leader", "leader", "演示·市级分管领导", "city"),
+    ("demo.city.planner", "planner", "演示·市级规划人员", "city"),
+    ("demo.district.planner", "planner", "演示·区级规划人员", "district"),
+)
+
+
+def ensure_demo_accounts(session, *, township: str, now: dt.datetime, city: str | None = None) -> list[str]:
+    """The demo accounts that are missing, made (the township head's over ``township``); with ``city`` the demo
+    city's too (the district planner's over the township's district). Returns their logins. An existing account
+    of the same login is left as it is."""
     made = []
-    for login, role, name in DEMO_ACCOUNTS:
+    wanted = [(login, role, name, None) for login, role, name in DEMO_ACCOUNTS]
+    if city is not None:
+        wanted += [(login, role, name, city if area == "city" else township[:6])
+                   for login, role, name, area in DEMO_CITY_ACCOUNTS]
+    for login, role, name, area in wanted:
         if session.scalar(select(UserAccount.id).where(UserAccount.login == login)) is not None:
             continue
         add_user(session, login, DEMO_PASSWORD, [role], now=now, display_name=name, must_change=False, is_demo=True,
-                 townships=[township] if role == "township_head" else [])
+                 townships=[township] if role == "township_head" else [], area_code=area)
         made.append(login)
     return made
 

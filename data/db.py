@@ -125,6 +125,7 @@ def create_schema(engine: Engine) -> None:
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
         Base.metadata.create_all(engine)
     _add_missing_columns(engine)
+    _carry_account_areas(engine)
     for table in Base.metadata.sorted_tables:  # indexes added since a table was created
         for index in table.indexes:
             index.create(engine, checkfirst=True)
@@ -153,6 +154,17 @@ def _add_missing_columns(engine: Engine) -> None:
             spec = CreateColumn(column).compile(dialect=engine.dialect)
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {spec}")
+
+
+def _carry_account_areas(engine: Engine) -> None:
+    """Accounts made when an account's scope was a district (column ``district_code``) keep it as their area."""
+    from sqlalchemy import inspect
+
+    if "district_code" not in {c["name"] for c in inspect(engine).get_columns("user_account")}:
+        return
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE user_account SET area_code = district_code WHERE area_code IS NULL AND "
+                             "district_code IS NOT NULL")
 
 
 def session_factory(engine: Engine, *, townships=None) -> sessionmaker:

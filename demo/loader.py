@@ -144,7 +144,7 @@ def install_city(
         anchor = DEMO_DISTRICT if DEMO_DISTRICT in codes else codes[0]
         towns = list(Repository(session, anchor).townships()["code"]) if current_versions(session, anchor) else []
         if towns:
-            demo_accounts(session, towns)
+            demo_accounts(session, towns, city=city_code)
     message = (f"演示城市 {city_code}：{len(codes)} 个区县，新生成 {built} 个，已存在跳过 {kept} 个"
                + (f"，保留已导入的真实区县 {real} 个" if real else "") + "。")
     return DemoResult(built > 0, totals, message)
@@ -171,16 +171,18 @@ def store_demo(session, bundle, *, source_name: str, accounts: bool = True) -> N
         demo_accounts(session, [t["code"] for t in bundle.townships])
 
 
-def demo_accounts(session, township_codes: list[str]) -> None:
+def demo_accounts(session, township_codes: list[str], *, city: str | None = None) -> None:
     """The demo's accounts, one per role; the township head's is the district seat's township (the first
-    town, 镇, by code; else the first township)."""
+    town, 镇, by code; else the first township); with ``city``, the city's leader and planner and a planner of
+    the township's district."""
     import datetime as dt
 
     from data.accounts import ensure_demo_accounts
 
     codes = sorted(township_codes)
     towns = [c for c in codes if c[6:9] >= "100"]
-    ensure_demo_accounts(session, township=(towns or codes)[0], now=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    ensure_demo_accounts(session, township=(towns or codes)[0], now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                         city=city)
 
 
 def remove_demo_accounts(engine: Engine) -> str:

@@ -44,6 +44,7 @@ def partition_polygon(
     x_scale: float = 1.0,
     tolerance: float = 0.01,
     passes: int = 400,
+    tuned_iterations: int | None = None,
 ) -> PartitionResult:
     """Split ``outline`` into ``len(seeds)`` connected regions, areas ~ ``weights``.
 
@@ -52,6 +53,10 @@ def partition_polygon(
     vertices are never moved, so the union of the regions is the outline.
     Balancing stops once every region is within ``tolerance`` of its target
     area (relative), or when no border move helps, or after ``passes``.
+    ``tuned_iterations``: instead of balancing, tune the growth speeds this
+    many times and keep the last growth (the first method, which can run away
+    from the targets; kept only so that a layout made with it, the Jinghai
+    demo's, stays the same).
     """
     seeds = np.asarray(seeds, dtype=float)
     weights = np.asarray(weights, dtype=float)
@@ -72,9 +77,16 @@ def partition_polygon(
     seed_cells = _seed_cells(cells, centroids, seeds)
 
     target = weights / weights.sum() * areas.sum()
-    owner = _grow(seed_cells, neighbours, centroids, np.sqrt(target / target.mean()), x_scale)
-    owner = _balance(owner, seed_cells, neighbours, areas, target, centroids, seeds, x_scale,
-                     tolerance=tolerance, passes=passes)
+    speed = np.sqrt(target / target.mean())
+    owner = _grow(seed_cells, neighbours, centroids, speed, x_scale)
+    if tuned_iterations is not None:
+        for _ in range(tuned_iterations):
+            got = np.bincount(owner, weights=areas, minlength=len(seeds))
+            speed = speed * (target / np.maximum(got, 1e-12)) ** 0.35
+            owner = _grow(seed_cells, neighbours, centroids, speed, x_scale)
+    else:
+        owner = _balance(owner, seed_cells, neighbours, areas, target, centroids, seeds, x_scale,
+                         tolerance=tolerance, passes=passes)
 
     regions = []
     for k in range(len(seeds)):

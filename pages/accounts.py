@@ -24,7 +24,7 @@ limits = accounts.throttle_listing(url, caller())
 waiting = accounts.limited_logins(limits)
 table = pd.DataFrame([{
     "登录名": a["login"], "姓名": a["display_name"], "角色": "、".join(ROLE_ZH[r] for r in a["roles"]),
-    "乡镇": "、".join(a["townships"]) or "—", "区县": a["district"] or "全部",
+    "乡镇": "、".join(a["townships"]) or "—", "范围": a["area"] or "全部区县",
     "状态": "停用" if a["disabled"] else ("登录受限" if a["login"] in waiting else "正常"),
     "须改密码": "是" if a["must_change_password"] else "", "创建": f"{a['created_at']:%Y-%m-%d}"} for a in rows])
 st.dataframe(table, hide_index=True, width="stretch")
@@ -48,6 +48,8 @@ with tab_add, st.form("acct_add", clear_on_submit=False):
     name = c2.text_input(pick("姓名", "Name"), max_chars=60)
     roles = st.multiselect(pick("角色", "Roles"), options=list(ROLES), format_func=ROLE_ZH.get)
     codes = st.text_input(pick("乡镇代码（乡镇负责人必填，12 位，多个用逗号分隔）", "Township codes"), max_chars=400)
+    area = st.text_input(pick("范围（6 位区县代码，如 120118；或城市代码，如 120000 = 全市；空 = 全部区县）",
+                              "Area: a district's or a city's code (empty: every district)"), max_chars=6)
     c3, c4 = st.columns(2)
     password = c3.text_input(pick("初始密码", "Initial password"), type="password", max_chars=200)
     again = c4.text_input(pick("再次输入", "Again"), type="password", max_chars=200)
@@ -58,7 +60,7 @@ with tab_add, st.form("acct_add", clear_on_submit=False):
         else:
             run("add", login, password=password, roles=tuple(roles), display_name=name,
                 townships=tuple(c.strip() for c in codes.replace("，", ",").split(",") if c.strip()),
-                external_id=subject.strip() or None)
+                area_code=area.strip() or None, external_id=subject.strip() or None)
 
 with tab_change:
     logins = [a["login"] for a in rows]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from data.accounts import User
+from data.areas import covers
 from data.audit import Actor
 
 READ = ("leader", "planner", "township_head")
@@ -134,10 +135,23 @@ def scope_of(user: User, district_code: str) -> Scope:
     return Scope(district_code)
 
 
+LEVEL_ZH = {"province": "省级", "city": "市级", "district": "区级"}
+
+
+def roles_text(user: User) -> str:
+    """The user's roles in words, with the level of their area: 市级规划人员 for a planner of a city."""
+    from data.account_models import ROLE_ZH
+    from data.areas import level_of
+
+    level = LEVEL_ZH.get(level_of(user.area_code), "") if user.area_code else ""
+    return "、".join(level + ROLE_ZH[r] if r in ("leader", "planner", "data_admin") else ROLE_ZH[r]
+                    for r in user.roles)
+
+
 def may_see_district(user: User, district_code: str) -> bool:
-    """An account bound to a district (``district_code``) sees that one only; a township head only the districts
-    of their townships."""
-    if user.district_code is not None and user.district_code != district_code:
+    """An account bound to an area (``area_code``: a district, or a city and so its districts) sees the districts
+    of that area only; a township head only the districts of their townships."""
+    if user.area_code is not None and not covers(user.area_code, district_code):
         return False
     if user.townships and not user.has("leader", "planner"):
         return any(t.startswith(district_code) for t in user.townships)

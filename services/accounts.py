@@ -6,6 +6,7 @@ from __future__ import annotations
 from data import accounts, audit, versions
 from data.account_models import ROLE_ZH, ROLES  # noqa: F401  (the pages read the roles here)
 from data.accounts import AccountError, User  # noqa: F401
+from data.areas import level_of
 from data.db import session_factory
 from data.live_models import utc_now
 from services import audit as audit_service
@@ -30,7 +31,7 @@ def _check_townships(session, townships: tuple[str, ...], district_code: str | N
 
 
 def change(url: str, caller: Caller, action: str, login: str, *, password: str = "", roles: tuple[str, ...] = (),
-           townships: tuple[str, ...] = (), district_code: str | None = None, display_name: str = "",
+           townships: tuple[str, ...] = (), area_code: str | None = None, display_name: str = "",
            external_id: str | None = None) -> str:
     """Carry out one account change and return what was done, in Chinese; AccountError (audited as refused)
     when it cannot be, AccessDenied (audited) when the caller is not a security administrator."""
@@ -39,21 +40,24 @@ def change(url: str, caller: Caller, action: str, login: str, *, password: str =
         raise ValueError(msg)
     audit_service.allowed(url, caller, "account", object=login)
     now = utc_now()
-    detail = {"roles": list(roles), "townships": list(townships)} if action == "add" else {}
+    detail = {"roles": list(roles), "townships": list(townships), "area": area_code} if action == "add" else {}
     try:
         with session_factory(get_engine(url)).begin() as session:
             if action in ("add", "townships"):
-                _check_townships(session, townships, district_code)
+                district = area_code if area_code and accounts.AREA.match(area_code) else None
+                _check_townships(session, townships, district if district and level_of(district) == "district"
+                                 else None)
             if action == "townships":
                 user = accounts.set_townships(session, login, townships)
                 detail = {"townships": list(townships)}
                 done = f"已将账号 {login} 的乡镇范围改为 {'、'.join(user.townships) or '（不限）'}"
             elif action == "add":
-                user = accounts.add_user(session, login, password, roles, townships=townships, district_code=district_code,
+                user = accounts.add_user(session, login, password, roles, townships=townships, area_code=area_code,
                                          display_name=display_name, now=now)
                 if external_id:
                     accounts.link_external(session, user.login, external_id)
                 towns = "；乡镇 " + "、".join(user.townships) if user.townships else ""
+                towns += f"；范围 {user.area_code}" if user.area_code else ""
                 done = f"已创建账号 {user.login}（{'、'.join(ROLE_ZH[r] for r in user.roles)}{towns}）；首次登录须修改密码"
             elif action == "disable":
                 n = accounts.disable(session, login, now=now)

@@ -44,7 +44,7 @@ def db(tmp_path):
     Session = session_factory(engine)
     with Session.begin() as s:
         add_user(s, "wang.planner", PW, ["planner"], now=T0)
-        add_user(s, "li.town", PW, ["township_head"], townships=["120223100000"], district_code="120223", now=T0)
+        add_user(s, "li.town", PW, ["township_head"], townships=["120223100000"], area_code="120223", now=T0)
     return Session
 
 

@@ -29,6 +29,29 @@ def sql(url: str, query: str):
         engine.dispose()
 
 
+CARE_KINDS = ("'township_centre','community_station','rural_mutual_aid','day_care','meal_point','institution',"
+              "'embedded_complex','rehab_nursing'")
+
+
+def four_sync_page_counts(url: str) -> tuple[int, int]:
+    """Compliant projects and projects fully evaluated, as the 四同步检查 page's service counts them."""
+    from services import base, four_sync
+
+    checks, _ = four_sync.checks(base.current_ref(url, "120118"))
+    return sum(c.status == "compliant" for c in checks), sum(c.status != "incomplete" for c in checks)
+
+
+def beds_per_1000(url: str, date: str | None = None) -> str:
+    """Beds of the operating care facilities per 1,000 elders, by SQL: of the current list, or of the list dated
+    ``date``."""
+    which = "v.is_current" if date is None else f"v.data_date = '{date}'"
+    beds, = sql(url, f"SELECT SUM(beds_total) FROM facility f JOIN data_version v ON v.id = f.version_id "
+                     f"WHERE v.kind = 'facilities' AND {which} AND f.status = 'operating' AND f.kind_id IN ({CARE_KINDS})")
+    elders, = sql(url, "SELECT SUM(age_60_69 + age_70_79 + age_80_plus) FROM elder_group e JOIN data_version v "
+                       "ON v.id = e.version_id AND v.is_current")
+    return f"{beds / elders * 1000:.1f}"
+
+
 @pytest.fixture(scope="module")
 def scorecard_page(demo_db_url):
     with pytest.MonkeyPatch.context() as mp:
@@ -54,9 +77,10 @@ def test_district_figures_equal_independent_counts(scorecard_page, demo_db_url):
                                      AND f.kind_id IN ('rural_mutual_aid', 'community_station', 'day_care')))
         FROM community c WHERE committee_type = '村委会'""")
     assert rows.loc["rural_village_coverage", "实际值"] == f"{with_site / villages * 100:.1f}%"
-    assert rows.loc["beds_per_1000", "实际值"] == "24.9"  # as on the map page's KPI card
-    assert rows.loc["four_sync_rate", "分子"] == "全部合规 14"  # as on the 四同步检查 page
-    assert rows.loc["four_sync_rate", "分母"] == "可完整评估的项目 40"
+    assert rows.loc["beds_per_1000", "实际值"] == beds_per_1000(demo_db_url)
+    compliant, evaluated = four_sync_page_counts(demo_db_url)  # as on the 四同步检查 page
+    assert rows.loc["four_sync_rate", "分子"] == f"全部合规 {compliant}"
+    assert rows.loc["four_sync_rate", "分母"] == f"可完整评估的项目 {evaluated}"
 
 
 def test_walking_coverage_equals_the_service_circle_page(scorecard_page, demo_db_url, monkeypatch):
@@ -76,7 +100,7 @@ def test_light_counts_and_unsupported(scorecard_page):
     assert unsupported["为何无法计算"].str.len().min() > 0
 
 
-def test_map_target_changes_the_ranking(scorecard_page):
+def test_map_target_changes_the_ranking(scorecard_page, demo_db_url):
     target = next(sb for sb in scorecard_page.selectbox if sb.label == "地图显示指标")
     assert target.value == "walk15_coverage"
     target.set_value("beds_per_1000").run()
@@ -84,7 +108,7 @@ def test_map_target_changes_the_ranking(scorecard_page):
     ranking = next(d.value for d in scorecard_page.dataframe if "text" in d.value.columns)
     values = ranking["text"].astype(float)  # beds per 1,000: every township has elders
     assert values.is_monotonic_decreasing and len(values) == 23
-    assert any("**全区 24.9**" in md.value for md in scorecard_page.markdown)
+    assert any(f"**全区 {beds_per_1000(demo_db_url)}**" in md.value for md in scorecard_page.markdown)
 
 
 def test_since_a_baseline_shows_then_and_now(scorecard_page, demo_db_url):
@@ -93,25 +117,15 @@ def test_since_a_baseline_shows_then_and_now(scorecard_page, demo_db_url):
 
     since = next(sb for sb in scorecard_page.selectbox if sb.label == "基期（较早的数据日期）")
     assert since.value == dt.date(2025, 6, 30) and len(since.options) == 2  # the newest earlier date first
-    care = ("'township_centre','community_station','rural_mutual_aid','day_care','meal_point','institution',"
-            "'embedded_complex','rehab_nursing'")
-
-    def beds_per_1000(date: str) -> str:
-        beds, = sql(demo_db_url, f"SELECT SUM(beds_total) FROM facility f JOIN data_version v ON v.id = f.version_id "
-                                 f"WHERE v.kind = 'facilities' AND v.data_date = '{date}' AND f.status = 'operating' "
-                                 f"AND f.kind_id IN ({care})")
-        elders, = sql(demo_db_url, "SELECT SUM(age_60_69 + age_70_79 + age_80_plus) FROM elder_group")
-        return f"{beds / elders * 1000:.1f}"
-
     def row():
         table = next(d.value for d in scorecard_page.dataframe if "基期状态" in d.value.columns)
         return table[table["指标"] == "每千名老年人养老床位数"].iloc[0]
 
-    assert row()["基期"] == beds_per_1000("2025-06-30") and row()["现在"] == "24.9"
+    assert row()["基期"] == beds_per_1000(demo_db_url, "2025-06-30") and row()["现在"] == beds_per_1000(demo_db_url)
     assert any("设施 2025-06-30" in c.value and "老年人口" in c.value for c in scorecard_page.caption)
     since.set_value(dt.date(2020, 12, 31)).run()
     assert_clean(scorecard_page)
-    assert row()["基期"] == beds_per_1000("2020-12-31")
+    assert row()["基期"] == beds_per_1000(demo_db_url, "2020-12-31")
 
 
 def test_csv_download_has_every_cell(scorecard_page):
