@@ -368,7 +368,7 @@ def test_a_township_report_through_the_app_role_holds_nothing_of_another_townshi
     _, data = export(ref, ReportRequest(township=HEAD_TOWN, sections=("map", "scorecard", "coverage", "gaps",
                                                                       "four_sync")), fmt)
     text = _text_of(data, fmt, tmp_path)
-    assert "静海镇" in text and leaks.found_in(text) == [] and leaks.positions_in(text) == []
+    assert "静海镇" in text and leaks.found_in(text) == [] and leaks.positions_beyond_walk(text) == []
     if fmt == "geojson":
         _, whole = export(ref, ReportRequest(sections=("map",)), fmt)
         assert len(leaks.found_in(_text_of(whole, fmt, tmp_path))) > 100
@@ -392,6 +392,6 @@ def test_a_township_heads_browser_on_postgresql_receives_nothing_of_another_town
     with app_server(app, tmp_path) as base:
         for path, text, points, _ in _visit(browser, base, "demo.head", (page,)):
             assert "静海镇" in text, path
-            assert leaks.found_in(text)[:5] == [] and leaks.positions_in(text)[:5] == [], path
+            assert leaks.found_in(text)[:5] == [] and leaks.positions_beyond_walk(text)[:5] == [], path
             assert [p for p in points if not area.contains(shapely.Point(p))] == [], path
             assert len(points) > 0, path  # the head's own sites were drawn
