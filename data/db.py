@@ -167,11 +167,13 @@ def _carry_account_areas(engine: Engine) -> None:
                              "district_code IS NOT NULL")
 
 
-def session_factory(engine: Engine, *, townships=None) -> sessionmaker:
-    """Sessions on ``engine`` whose transactions read within a township scope: ``townships`` None is the whole
-    district (the services' own computations, and users whose scope is the district), else a township head's
-    codes. On PostgreSQL each transaction sets it for the row-level security policies (data/rls.py)."""
+def session_factory(engine: Engine, *, townships=None, districts=None) -> sessionmaker:
+    """Sessions on ``engine`` whose transactions read within a scope: ``townships``, a township head's codes;
+    else ``districts``, the codes of the districts read (a district's data is read with its own code); both None,
+    everything (the registry of districts, accounts, the commands' own work). On PostgreSQL each transaction sets
+    it for the row-level security policies (data/rls.py); the data layer applies it on every database."""
     from data import rls  # noqa: F401  (registers the scope's after_begin hook)
 
-    info = {"townships": None if townships is None else frozenset(townships)}
+    info = {"townships": None if townships is None else frozenset(townships),
+            "districts": None if districts is None else frozenset(districts)}
     return sessionmaker(engine, expire_on_commit=False, info=info)

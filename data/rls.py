@@ -1,12 +1,16 @@
-"""The township scope enforced by PostgreSQL itself (issue 16): row-level security on the township-scoped
-tables, an application role that cannot bypass it, an ingest role that can only write live data, and an
-append-only audit trail.
+"""The township and district scope enforced by PostgreSQL itself (issues 16 and 29): row-level security on the
+tables of a township's or a district's rows, an application role that cannot bypass it, an ingest role that can only
+write live data, and an append-only audit trail.
 
 - Every transaction of the app says whose scope it reads in: ``set_config('eldercare.townships', …, true)``
   (``true``: local to the transaction), set by ``data.db`` when the transaction begins, from the session's
-  ``info["townships"]``: ``*`` for the whole district (the services' own computations, and every user whose
-  scope is the district), or the township codes of a township head. A pooled connection therefore never
-  carries one user's scope into another's transaction, and a transaction that set nothing sees no row.
+  ``info``: the township codes of a township head (``townships``), else the codes of the districts it reads
+  (``districts``: a district's data is read with its own code, so no other district's row reaches it), else ``*``
+  (the registry of districts, accounts, and the commands' own work). A pooled connection therefore never carries
+  one user's scope into another's transaction, and a transaction that set nothing sees no row.
+- A township's rows (facilities, elders, communities, projects, and the live rows of its stations) are in scope when
+  their township code starts with a code of the setting; a district's rows (its registry row, meta, versions,
+  townships, outline, roads, scenarios) when their district is the first six digits of one.
 - The policies are ``FORCE``d, so they hold for the tables' owner too; the app role is neither superuser nor
   BYPASSRLS and owns nothing (``check_role`` refuses to start otherwise).
 - The ingest role (``python cli.py ingest``) may read the credentials and facility codes it checks, and write
@@ -36,7 +40,7 @@ TOWNSHIP_TABLES = {
 }
 # live tables: rows of a station, scoped by the station's township
 STATION_TABLES = ("station_status", "heartbeat", "live_event", "hotline_ticket", "alert")
-SCOPED_TABLES = (*TOWNSHIP_TABLES, *STATION_TABLES, "alert_history")
+SCOPED_TABLES = (*TOWNSHIP_TABLES, *STATION_TABLES, "alert_history")  # forced: the owner is held too
 LIVE_WRITES = (*STATION_TABLES, "alert_history", "ingest_credential")
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -45,13 +49,33 @@ class RlsError(RuntimeError):
     """The database's roles or policies do not enforce the township scope; the message says what to fix."""
 
 
-def scope_value(townships) -> str:
-    """The setting's value for a scope: ``*`` (None: the whole district) or the codes, comma-separated."""
-    if townships is None:
+# tables whose rows belong to a district, with the expression naming it
+DISTRICT_TABLES = {
+    "district": "code",
+    "district_meta": "district_code",
+    "data_version": "district_code",
+    "township": "district_code",
+    "scenario": "district_code",
+}
+# tables whose rows belong to a district through another table's row
+VERSIONED_TABLES = {"district_outline": "EXISTS (SELECT 1 FROM data_version v WHERE v.id = version_id)",
+                    "road": "EXISTS (SELECT 1 FROM data_version v WHERE v.id = version_id)",
+                    "scenario_change": "EXISTS (SELECT 1 FROM scenario s WHERE s.id = scenario_id)"}
+# enabled, not forced: the tables' owner (the administrator's commands: user add checks township codes) reads them
+DISTRICT_SCOPED = (*DISTRICT_TABLES, *VERSIONED_TABLES)
+
+
+def scope_value(townships, districts=None) -> str:
+    """The setting's value for a scope: the township codes (``townships``), else the district codes
+    (``districts``), comma-separated; ``*`` when both are None."""
+    if townships is not None:
+        codes, pattern, what = sorted(townships), r"\d{12}", "township codes must be 12 digits"
+    elif districts is not None:
+        codes, pattern, what = sorted(districts), r"\d{6}", "district codes must be 6 digits"
+    else:
         return WHOLE
-    codes = sorted(townships)
-    if not all(re.fullmatch(r"\d{12}", c) for c in codes):
-        msg = f"township codes must be 12 digits: {codes}"
+    if not all(re.fullmatch(pattern, c) for c in codes):
+        msg = f"{what}: {codes}"
         raise ValueError(msg)
     return ",".join(codes)
 
@@ -60,23 +84,52 @@ def scope_value(townships) -> str:
 def _scope_statements(state) -> None:
     """The same scope in the data layer, on SQLite as on PostgreSQL: every ORM select, update and delete of a
     session opened with townships reads and changes the rows of those townships only (and the live rows of
-    their stations)."""
+    their stations); of one opened with districts, the rows of those districts only."""
     townships = state.session.info.get("townships")
-    if townships is None or not (state.is_select or state.is_update or state.is_delete):
+    districts = state.session.info.get("districts")
+    if townships is None and districts is None or not (state.is_select or state.is_update or state.is_delete):
         return
+    from sqlalchemy import func
     from sqlalchemy.orm import with_loader_criteria
 
     from data.live_models import Alert, AlertHistory, Heartbeat, HotlineTicket, LiveEvent, StationStatus
-    from data.models import Community, ElderGroup, Facility, ResidentialProject
+    from data.models import (
+        Community,
+        DataVersion,
+        District,
+        DistrictMeta,
+        DistrictOutline,
+        ElderGroup,
+        Facility,
+        ResidentialProject,
+        Road,
+        Scenario,
+        ScenarioChange,
+        Township,
+    )
 
-    towns = sorted(townships)
-    stations = select(Facility.code).where(Facility.township_code.in_(towns))
+    if townships is not None:
+        towns = sorted(townships)
+        in_scope = lambda column: column.in_(towns)  # noqa: E731
+        ours = sorted({t[:6] for t in towns})
+    else:
+        ours = sorted(districts)
+        in_scope = lambda column: func.substr(column, 1, 6).in_(ours)  # noqa: E731
+    stations = select(Facility.code).where(in_scope(Facility.township_code))
     alerts = select(Alert.id).where(Alert.station_code.in_(stations))
-    criteria = [with_loader_criteria(model, model.township_code.in_(towns), include_aliases=True)
+    versions = select(DataVersion.id).where(DataVersion.district_code.in_(ours))
+    criteria = [with_loader_criteria(model, in_scope(model.township_code), include_aliases=True)
                 for model in (Community, Facility, ElderGroup, ResidentialProject)]
     criteria += [with_loader_criteria(model, model.station_code.in_(stations), include_aliases=True)
                  for model in (StationStatus, Heartbeat, LiveEvent, HotlineTicket, Alert)]
     criteria.append(with_loader_criteria(AlertHistory, AlertHistory.alert_id.in_(alerts), include_aliases=True))
+    criteria.append(with_loader_criteria(District, District.code.in_(ours), include_aliases=True))
+    criteria += [with_loader_criteria(model, model.district_code.in_(ours), include_aliases=True)
+                 for model in (DistrictMeta, DataVersion, Township, Scenario)]
+    criteria += [with_loader_criteria(model, model.version_id.in_(versions), include_aliases=True)
+                 for model in (DistrictOutline, Road)]
+    criteria.append(with_loader_criteria(ScenarioChange, ScenarioChange.scenario_id.in_(
+        select(Scenario.id).where(Scenario.district_code.in_(ours))), include_aliases=True))
     state.statement = state.statement.options(*criteria)
 
 
@@ -86,23 +139,27 @@ def _set_scope(session: Session, transaction, connection) -> None:
     if connection.dialect.name != "postgresql":
         return
     connection.execute(text("SELECT set_config(:name, :value, true)"),
-                       {"name": SETTING, "value": scope_value(session.info.get("townships"))})
+                       {"name": SETTING, "value": scope_value(session.info.get("townships"),
+                                                              session.info.get("districts"))})
 
 
 def _ddl(app_role: str, ingest_role: str) -> list[str]:
-    in_scope = (f"CREATE OR REPLACE FUNCTION eldercare_in_scope(code text) RETURNS boolean LANGUAGE sql STABLE AS $$ "
-                f"SELECT coalesce(current_setting('{SETTING}', true), '') = '{WHOLE}' OR code = ANY(string_to_array("
-                f"nullif(current_setting('{SETTING}', true), ''), ',')) $$")
+    codes = f"unnest(string_to_array(nullif(current_setting('{SETTING}', true), ''), ','))"
+    whole = f"coalesce(current_setting('{SETTING}', true), '') = '{WHOLE}'"
+    in_scope = ("CREATE OR REPLACE FUNCTION eldercare_in_scope(code text) RETURNS boolean LANGUAGE sql STABLE AS $$ "
+                f"SELECT {whole} OR EXISTS (SELECT 1 FROM {codes} AS p WHERE left(code, length(p)) = p) $$")
+    district = ("CREATE OR REPLACE FUNCTION eldercare_district_in_scope(code text) RETURNS boolean LANGUAGE sql "
+                f"STABLE AS $$ SELECT {whole} OR EXISTS (SELECT 1 FROM {codes} AS p WHERE code = left(p, 6)) $$")
     station = ("CREATE OR REPLACE FUNCTION eldercare_station_in_scope(station text) RETURNS boolean LANGUAGE sql "
                f"STABLE AS $$ SELECT coalesce(current_setting('{SETTING}', true), '') = '{WHOLE}' OR EXISTS ("
                "SELECT 1 FROM facility f WHERE f.code = station AND eldercare_in_scope(f.township_code)) $$")
-    sql = [in_scope, station,
+    sql = [in_scope, district, station,
            f"GRANT USAGE ON SCHEMA public TO {app_role}, {ingest_role}",
            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app_role}",
            f"REVOKE UPDATE, DELETE, TRUNCATE ON audit_entry FROM {app_role}",  # append-only for the app
            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}, {ingest_role}",
-           f"GRANT EXECUTE ON FUNCTION eldercare_in_scope(text), eldercare_station_in_scope(text) TO {app_role}, "
-           f"{ingest_role}",
+           f"GRANT EXECUTE ON FUNCTION eldercare_in_scope(text), eldercare_district_in_scope(text), "
+           f"eldercare_station_in_scope(text) TO {app_role}, {ingest_role}",
            f"GRANT SELECT ON facility, data_version, district TO {ingest_role}",
            f"GRANT SELECT, INSERT, UPDATE ON {', '.join(LIVE_WRITES)} TO {ingest_role}"]
     for table, column in TOWNSHIP_TABLES.items():
@@ -112,12 +169,18 @@ def _ddl(app_role: str, ingest_role: str) -> list[str]:
         sql += _policies(table, "eldercare_station_in_scope(station_code)", app_role, ingest_role, ingest_writes=True)
     sql += _policies("alert_history", "EXISTS (SELECT 1 FROM alert a WHERE a.id = alert_id)", app_role, ingest_role,
                      ingest_writes=True)
+    for table, column in DISTRICT_TABLES.items():  # the ingest role reads the registry and versions of every district
+        sql += _policies(table, f"eldercare_district_in_scope({column})", app_role, ingest_role,
+                         ingest_reads=table in ("district", "data_version"), force=False)
+    for table, using in VERSIONED_TABLES.items():
+        sql += _policies(table, using, app_role, ingest_role, force=False)
     return sql
 
 
 def _policies(table: str, using: str, app_role: str, ingest_role: str, *, ingest_reads: bool = False,
-              ingest_writes: bool = False) -> list[str]:
-    out = [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY", f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+              ingest_writes: bool = False, force: bool = True) -> list[str]:
+    out = [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+           f"ALTER TABLE {table} {'' if force else 'NO '}FORCE ROW LEVEL SECURITY",
            f"DROP POLICY IF EXISTS township_scope ON {table}", f"DROP POLICY IF EXISTS ingest_all ON {table}",
            f"CREATE POLICY township_scope ON {table} TO {app_role} USING ({using}) WITH CHECK ({using})"]
     if ingest_reads or ingest_writes:
@@ -222,14 +285,16 @@ def role_problem(engine: Engine) -> str | None:
             return (f"数据库角色 {me.current_user} 是超级用户或有 BYPASSRLS 权限，可绕过乡镇范围的行级安全策略："
                     "请用 python cli.py db secure 建立应用角色，并让 DATABASE_URL 以该角色连接。")
         owned = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tableowner = "
-                                  "current_user AND tablename = ANY(:t)"), {"t": list(SCOPED_TABLES)}).scalars().all()
+                                  "current_user AND tablename = ANY(:t)"), {"t": [*SCOPED_TABLES, *DISTRICT_SCOPED]}).scalars().all()
         if owned:
             return (f"数据库角色 {me.current_user} 拥有表 {', '.join(owned)}（表的所有者可修改策略）：应用须以不拥有任何表的"
                     "角色连接（python cli.py db secure）。")
         loose = conn.execute(text("SELECT relname FROM pg_class WHERE relname = ANY(:t) AND relkind = 'r' AND NOT "
                                   "(relrowsecurity AND relforcerowsecurity)"), {"t": list(SCOPED_TABLES)}).scalars().all()
+        loose += conn.execute(text("SELECT relname FROM pg_class WHERE relname = ANY(:t) AND relkind = 'r' AND NOT "
+                                   "relrowsecurity"), {"t": list(DISTRICT_SCOPED)}).scalars().all()
         if loose:
-            return f"表 {', '.join(loose)} 没有启用强制行级安全（python cli.py db secure）。"
+            return f"表 {', '.join(loose)} 没有启用行级安全（或未强制）：请以表的所有者运行 python cli.py db secure。"
     return None
 
 

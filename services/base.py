@@ -37,10 +37,11 @@ def missing_message(district_code: str, kinds: list[str]) -> str:
 
 
 def repo_call(ref: DataRef, fn, townships: frozenset[str] | None = None):
-    """Run ``fn(repository)`` on the district and versions of ``ref`` (the caller's cache key), reading the rows
-    of ``townships`` only when given (the data layer's scope; row-level security on PostgreSQL)."""
+    """Run ``fn(repository)`` on the district and versions of ``ref`` (the caller's cache key), reading that
+    district's rows only, and of it the rows of ``townships`` only when given (the data layer's scope; row-level
+    security on PostgreSQL)."""
     engine = get_engine(ref.url)
-    with session_factory(engine, townships=townships)() as session:
+    with session_factory(engine, townships=townships, districts={ref.district_code})() as session:
         return fn(Repository(session, ref.district_code, ref.version_map))
 
 

@@ -81,7 +81,8 @@ def live_view(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, *,
     sites = scoped_sites(layers, config, scope)
     if township:
         sites = sites[sites["township_code"] == township].reset_index(drop=True)
-    with session_factory(base.get_engine(ref.url), townships=scope.townships)() as session:  # RLS on PostgreSQL
+    with session_factory(base.get_engine(ref.url), townships=scope.townships,
+                         districts={ref.district_code})() as session:  # RLS on PostgreSQL
         store = LiveStore(session, config.live.rules, now=lambda: now)
         # the district's (or township's) stations only: other districts share the live tables
         panel = store.panel(local_day_start(now, zone), stations=list(sites["code"]))
@@ -130,7 +131,8 @@ def act(ref: DataRef, layers: base.BaseLayers, config: DashboardConfig, alert_id
     scope = scope_of(caller.user, ref.district_code) if caller.user else Scope(ref.district_code)
     in_scope = set(scoped_sites(layers, config, scope)["code"])
     try:
-        with session_factory(base.get_engine(ref.url), townships=scope.townships).begin() as session:
+        with session_factory(base.get_engine(ref.url), townships=scope.townships,
+                             districts={ref.district_code}).begin() as session:
             store = LiveStore(session, config.live.rules, actor=caller.actor)
             if store.alert_station(alert_id) not in in_scope:
                 audit_row = {"object": f"告警 {alert_id}", "outcome": "refused", "detail": {"why": "out of scope"}}

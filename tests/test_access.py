@@ -272,11 +272,14 @@ def test_the_security_admin_makes_an_account_on_the_page(writable_demo_url, monk
     at.text_input[1].input("孙某")
     at.multiselect[0].select("township_head")
     at.text_input[2].input(HEAD_TOWN)
-    at.text_input[3].input("Tianjin-2027x")
+    at.text_input[3].input("120118")  # the area: the township's district
     at.text_input[4].input("Tianjin-2027x")
+    at.text_input[5].input("Tianjin-2027x")
     next(b for b in at.button if b.label == "创建").click().run()
     assert_clean(at)
-    assert any("已创建账号 sun.head（乡镇负责人；乡镇 120118100000）" in s.value for s in at.success)
+    assert any("已创建账号 sun.head（乡镇负责人；乡镇 120118100000；范围 120118）" in s.value for s in at.success)
+    table = at.dataframe[0].value
+    assert table.loc[table["登录名"] == "sun.head", "范围"].tolist() == ["120118"]
     assert ("test.security-admin", "account.add", "sun.head", "", "ok") in trail(writable_demo_url)
 
 
