@@ -494,10 +494,11 @@ def remove_demo_accounts(session) -> int:
 
 
 def has_scoped_accounts(session) -> bool:
-    """Whether an enabled account (not a demo one) is limited to townships: the deployment is then scoped."""
-    rows = session.execute(select(UserAccount.townships).where(UserAccount.disabled.is_(False),
-                                                               UserAccount.is_demo.is_(False))).scalars()
-    return any(bool(t) for t in rows)
+    """Whether an enabled account (not a demo one) is limited to townships or to an area (a district, a city):
+    the deployment is then scoped."""
+    rows = session.execute(select(UserAccount.townships, UserAccount.area_code).where(
+        UserAccount.disabled.is_(False), UserAccount.is_demo.is_(False))).all()
+    return any(bool(t) or a is not None for t, a in rows)
 
 
 def has_demo_accounts(session) -> bool:

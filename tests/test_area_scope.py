@@ -78,3 +78,16 @@ def test_accounts_made_with_a_district_keep_it_as_their_area(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT area_code FROM user_account WHERE login = 'old.planner'")).scalar() \
             == "120118"
+
+
+def test_an_account_bound_to_an_area_makes_the_deployment_scoped(Session):
+    """The start-up check holds a PostgreSQL deployment with such an account to a role that cannot bypass the row-level
+    security (services.engine.deployment_problem reads this)."""
+    from data.accounts import has_scoped_accounts
+
+    _user(Session, "all.planner", ["planner"])
+    with Session() as s:
+        assert not has_scoped_accounts(s)
+    _user(Session, "hexi.planner", ["planner"], area_code="120103")
+    with Session() as s:
+        assert has_scoped_accounts(s)
