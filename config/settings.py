@@ -115,6 +115,17 @@ class Network(_Strict):
     entry: Entry
 
 
+class CoverageSettings(_Strict):
+    """Coverage across district borders (issue 29): a walk does not stop at an administrative line."""
+
+    count_neighbouring_districts: bool = Field(
+        default=True, description="an elder reached only by a site of a neighbouring district counts as covered in "
+        "the district's figure (the pages and reports show both)")
+    border_margin_m: float = Field(
+        default=2000.0, gt=0, le=20_000, description="how far past a district's outline its walk reads the "
+        "neighbouring districts' roads and sites (at least the longest walk the pages offer)")
+
+
 class Density(_Strict):
     street_detail_km2: float = Field(gt=0, description="a district this small is drawn with its side streets and "
                                      "lanes on every map (a larger one: once a township is picked)")
@@ -536,6 +547,7 @@ class DashboardConfig(_Strict):
     auth: Auth
     audit: AuditSettings
     walking: Walking
+    coverage: CoverageSettings = CoverageSettings()
     network: Network
     density: Density
     siting: Siting

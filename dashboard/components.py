@@ -172,8 +172,21 @@ def visible_townships(layers: base.BaseLayers, user: User) -> dict[str, str]:
 
 def neighbours_note(n: int) -> str:
     """What the grey rings of a township's coverage map are (services.scoped: kind and position only)."""
-    return pick(f"灰色圆圈：邻近乡镇的 {n} 处设施，步行可达本乡镇的老人，计入覆盖；按权限只显示其位置与类型。",
-                f"Grey rings: {n} sites of neighbouring townships that serve elders here (position and kind only).")
+    return pick(f"灰色圆圈：邻近乡镇或相邻区县的 {n} 处设施，步行可达本范围的老人；按权限只显示其位置与类型。",
+                f"Grey rings: {n} sites of neighbouring townships or districts that serve elders here (position and "
+                "kind only).")
+
+
+def across_border_note(own: float, across: float, total: float, counted: bool) -> str:
+    """What a district's walk reaches only across its border (services.coverage.across_border), in words."""
+    if not across:
+        return pick("相邻区县的设施没有覆盖到本范围内仅靠它们才可达的老人。", "No elder here is reached only across the border.")
+    share = (own + across) / total if total else 0.0
+    own_share = own / total if total else 0.0
+    return pick(f"跨区可达：{across:,.0f} 人仅由相邻区县的设施步行可达；本区设施覆盖 {own_share:.1%}，含跨区 {share:.1%}"
+                f"（按配置{'计入' if counted else '不计入'}本区覆盖率）。",
+                f"Reached across the border: {across:,.0f} elders only by a neighbouring district's sites; own sites "
+                f"{own_share:.1%}, with them {share:.1%} ({'counted' if counted else 'not counted'} in the figure).")
 
 
 def kpi_cards(kpis, *, beds_target: float, level_names: dict[str, str]) -> None:

@@ -22,7 +22,7 @@ from config import DashboardConfig, load_config
 from demo.facilities import Site, build_facilities
 from demo.layout import is_urban, layout_townships, place_communities
 from demo.population import community_sizes, spread
-from demo.profiles import district_profile
+from demo.profiles import JINGHAI, district_profile
 from demo.projects import build_projects
 from demo.roads import build_roads
 from demo.sources import SOURCES_DIR, load_district
@@ -188,6 +188,8 @@ def build_demo(
         agricultural={lay.township.code for lay in layouts if lay.township.type in ("镇", "乡")},
         inside=inside_town,
         rng=rng,
+        district_name=src.name,
+        code_prefix="JH" if src.code == JINGHAI else src.code,  # the Jinghai demo's codes as they have always been
     )
     for f in facilities:
         f["level"] = config.kind(f["kind_id"]).level

@@ -58,8 +58,13 @@ def build_facilities(
     agricultural: set[str],
     inside: Callable[[str, Point], bool],
     rng: np.random.Generator,
+    district_name: str = "静海区",
+    code_prefix: str = "JH",
 ) -> list[dict]:
-    """Facility records (metric ``point``); the caller adds WGS84 geometry."""
+    """Facility records (metric ``point``); the caller adds WGS84 geometry. Codes start with ``code_prefix`` (unique
+    in a database of several districts: the live tables key a station by its code); names and addresses carry
+    ``district_name``."""
+    short = district_name.removesuffix("新区").removesuffix("区")
     out: list[dict] = []
     counter: dict[str, int] = {}
 
@@ -68,10 +73,10 @@ def build_facilities(
         if not inside(site.township_code, point):
             point = site.point
         rec = {
-            "code": f"JH-{kind.upper()}-{counter[kind]:04d}",
+            "code": f"{code_prefix}-{kind.upper()}-{counter[kind]:04d}",
             "kind_id": kind,
             "name": name,
-            "address": f"天津市静海区{site.township_name}{'' if site.code == site.township_code else short_name(site.name)}",
+            "address": f"天津市{district_name}{site.township_name}{'' if site.code == site.township_code else short_name(site.name)}",
             "township_code": site.township_code,
             "community_code": None if site.code == site.township_code else site.code,
             "point": point,
@@ -101,14 +106,14 @@ def build_facilities(
     seat_code, seat_name, seat_point = district_seat
     dseat = Site(seat_code, seat_name, seat_code, seat_name, seat_point, True)
     add(
-        "dispatch_centre", "静海区养老服务调度指挥中心（12349）", dseat, seat_point,
+        "dispatch_centre", f"{district_name}养老服务调度指挥中心（12349）", dseat, seat_point,
         staff_total=18, staff_professional=6, staff_prejob_trained=18,
         operating_model="公建民营", opened_on=dt.date(2021, 6, 18),
     )
 
     for s in seats:
         is_street = s.township_name.endswith("街道")
-        hname = f"静海区{s.township_name}{'社区卫生服务中心' if is_street else '卫生院'}"
+        hname = f"{district_name}{s.township_name}{'社区卫生服务中心' if is_street else '卫生院'}"
         health_names[s.township_code] = hname
         staff = int(rng.integers(25, 70))
         add(
@@ -135,7 +140,7 @@ def build_facilities(
             care = int(beds * rng.uniform(0.35, 0.7))
             staff = int(beds / rng.uniform(4, 8))
             add(
-                "institution", f"静海区{s.township_name}敬老院", s, _jitter(s.point, rng, 900),
+                "institution", f"{district_name}{s.township_name}敬老院", s, _jitter(s.point, rng, 900),
                 beds_total=beds, beds_care=care, beds_dementia=int(care * rng.uniform(0.05, 0.25)),
                 staff_total=staff, staff_professional=int(staff * rng.uniform(0.3, 0.6)),
                 staff_prejob_trained=int(staff * rng.uniform(0.8, 1.0)), medical_partner=True,
@@ -215,17 +220,17 @@ def build_facilities(
         care = int(beds * rng.uniform(0.5, 0.75))
         staff = int(beds / rng.uniform(3.5, 6))
         add(
-            "institution", f"静海{['康宁', '颐和', '福寿', '仁爱'][k]}养老院", c, _jitter(c.point, rng, 400),
+            "institution", f"{short}{['康宁', '颐和', '福寿', '仁爱'][k]}养老院", c, _jitter(c.point, rng, 400),
             beds_total=beds, beds_care=care, beds_dementia=int(care * rng.uniform(0.1, 0.3)),
             staff_total=staff, staff_professional=int(staff * rng.uniform(0.4, 0.7)),
-            staff_prejob_trained=staff, medical_partner=True, medical_partner_name="静海区医院",
+            staff_prejob_trained=staff, medical_partner=True, medical_partner_name=f"{district_name}医院",
             operating_model="民办", star_rating=int(rng.integers(3, 6)),
         )
     c = urban[int(rng.integers(0, len(urban)))]
     add(
         "embedded_complex", f"{short_name(c.name)}嵌入式养老服务综合体", c, _jitter(c.point, rng, 150),
         beds_total=48, beds_care=36, beds_dementia=10, staff_total=22, staff_professional=9,
-        staff_prejob_trained=22, medical_partner=True, medical_partner_name="静海区医院",
+        staff_prejob_trained=22, medical_partner=True, medical_partner_name=f"{district_name}医院",
         operating_model="公建民营", star_rating=4, opened_on=dt.date(2023, 9, 1),
     )
     for _ in range(5):

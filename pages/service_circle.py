@@ -3,7 +3,14 @@
 import streamlit as st
 
 from dashboard import live_map
-from dashboard.components import current_user, footer, neighbours_note, page_setup, visible_townships
+from dashboard.components import (
+    across_border_note,
+    current_user,
+    footer,
+    neighbours_note,
+    page_setup,
+    visible_townships,
+)
 from dashboard.i18n import pick, t
 from dashboard.state import (
     COV_BASIS,
@@ -88,6 +95,9 @@ def panel() -> None:
     st.caption(f"{t('cov_caption')} {eng.build_note}")
     if len(view.neighbours):
         st.caption(neighbours_note(len(view.neighbours)))
+    if coverage.border_sites(eng, kind_ids) is not None:  # a district with neighbours in its city: both figures
+        across = coverage.across_border(eng, kind_ids, minutes, speed)
+        st.caption(across_border_note(*across.total(category, area=township), across.counted))
 
     fig = coverage.circle_figures(eng, result, layers.townships, kind_ids, category, township)
     labels = coverage.table_labels()

@@ -111,6 +111,10 @@ class CoverageModel:
         self._index = PointIndex(net, demand)
         self._lock = threading.Lock()  # the search scratch space is shared; sessions run in threads
 
+    def covered_by_area(self, mask: np.ndarray) -> np.ndarray:
+        """(areas, categories) weight of the demand points where ``mask`` is true."""
+        return self._by_area(mask)
+
     def _by_area(self, mask: np.ndarray) -> np.ndarray:
         idx = self.area_index[mask]
         w = self.weights[mask]

@@ -217,7 +217,7 @@ def four_sync_rows(frame: pd.DataFrame, townships: pd.DataFrame, township: str |
 
 
 def _headline(card: Scorecard, area: str, table: pd.DataFrame, elders: int, sites: int,
-              walk_minutes: float) -> dict[str, str]:
+              walk_minutes: float, across: coverage.AcrossBorder | None = None) -> dict[str, str]:
     walk = card.cell("walk15_coverage", area)["value"] if "walk15_coverage" in card.cells["target_id"].values else None
     beds = card.cell("beds_per_1000", area)["value"] if "beds_per_1000" in card.cells["target_id"].values else None
     return {
@@ -226,6 +226,9 @@ def _headline(card: Scorecard, area: str, table: pd.DataFrame, elders: int, site
         "每千名老年人养老床位": sc.fmt_value(beds, "per_1000") if beds is not None else "—",
         "60岁以上老人": f"{elders:,}",
         "运营中养老服务设施": f"{sites:,}",
+        # a district with neighbours in its city: the elders only a neighbouring district's sites reach, apart
+        **({"跨区可达老人": f"{across.total(area=None if area == DISTRICT else area)[1]:,.0f}"
+                          f"（{'已计入' if across.counted else '未计入'}覆盖率）"} if across is not None else {}),
     }
 
 
@@ -310,6 +313,9 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
     eng = coverage.engine(ref)
     result = sc.walk_result(eng)
     minutes = config.scorecard.walk_minutes
+    care = sc.care_kind_ids()
+    across = (coverage.across_border(eng, care, minutes, config.walking.speed_mps)
+              if coverage.border_sites(eng, care) is not None else None)
     cutoff_m = walk_cutoff_m(minutes, config.walking.speed_mps)
     matrix = lights = None
     if township is None:
@@ -351,7 +357,7 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
         data_date=layers.meta.get("data_date", "—"), generated_at=dt.datetime.now(zone).replace(microsecond=0),
         is_demo=layers.meta.get("is_demo") == "true", walk_minutes=minutes,
         headline=_headline(card, area, table, area_kpis(layers, township).elders_60_plus,
-                           len(sites.own), minutes),
+                           len(sites.own), minutes, across),
         scorecard=table,
         matrix=matrix, matrix_lights=lights,
         coverage=coverage_table(result, layers.townships, township),

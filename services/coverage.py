@@ -18,10 +18,10 @@ from geo.density import HexIndex
 from geo.entry import FRAGMENT, EntryPolicy, EntryReport, entry_report
 from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
-from geo.snapping import Snapped, snap_points
+from geo.snapping import Snapped, concat_snapped, snap_points
 from geo.walk import walk_cutoff_m
 from planning.coverage import CoverageModel, CoverageResult
-from services import scoped
+from services import border, scoped
 from services.base import base_layers, get_config, repo_call
 from services.cache import memo
 
@@ -49,6 +49,10 @@ class CoverageEngine:
     groups: gpd.GeoDataFrame  # elder groups (demand), same order as the model's demand
     build_note: str
     hex_indexes: dict = field(default_factory=dict, repr=False, compare=False)  # resolution -> HexIndex, on use
+    # the operating sites of neighbouring districts within the border margin (services.border.SITE_COLUMNS: no name),
+    # and where they join the network; empty for a district alone in its city
+    border_sites: gpd.GeoDataFrame = field(default_factory=border.no_sites, repr=False, compare=False)
+    border_snap: Snapped | None = field(default=None, repr=False, compare=False)
 
     def hex_index(self, resolution: int) -> HexIndex:
         """The elder groups' hexagons at ``resolution`` (made on first use, then kept with the engine)."""
@@ -95,16 +99,23 @@ ENGINE_KINDS = ("roads", "elders", "facilities")
 
 
 def engine(ref: DataRef) -> CoverageEngine:
-    """The walking network and coverage model of the district's roads, elders and facilities at ``ref``."""
-    return _engine(ref.only(ENGINE_KINDS))
+    """The walking network and coverage model of the district's roads, elders and facilities at ``ref``, with the
+    roads and sites of the neighbouring districts of its city within the border margin (services.border)."""
+    neighbours = border.neighbour_refs(ref)
+    if not neighbours:
+        return _engine(ref.only(ENGINE_KINDS))
+    return _engine(ref.only((*ENGINE_KINDS, "district")), neighbours)
 
 
 @memo(kind="resource", ttl_s=None, max_entries=4, message="正在构建步行路网与覆盖模型（首次约数秒）…")
-def _engine(ref: DataRef) -> CoverageEngine:
+def _engine(ref: DataRef, neighbours: tuple[DataRef, ...] = ()) -> CoverageEngine:
     config = get_config()
     roads, groups, facilities = repo_call(ref, lambda r: (r.roads(), r.elder_groups(), r.facilities()))
-    net, cached = network_for_lines(list(roads.geometry.values), PROJECT_ROOT / config.network.cache_dir,
-                                    tag_texts=roads["osm_tags"].to_numpy(), entry=entry_policy())
+    across = border.border_rows(ref, neighbours, config.coverage.border_margin_m)
+    lines = list(roads.geometry.values) + across.lines
+    tags = np.concatenate([roads["osm_tags"].to_numpy(), np.array(across.tags, dtype=object)])
+    net, cached = network_for_lines(lines, PROJECT_ROOT / config.network.cache_dir, tag_texts=tags,
+                                    entry=entry_policy())
     lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
     demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
     weights = np.column_stack([
@@ -114,24 +125,76 @@ def _engine(ref: DataRef) -> CoverageEngine:
     model = CoverageModel(net, demand, weights, categories=CATEGORY_IDS,
                           area_of_demand=groups["township_code"].to_numpy())
     operating = facilities[facilities["status"] == "operating"]
-    fac_lonlat = np.column_stack([operating.geometry.x, operating.geometry.y])
-    fac_snap = snap_points(net, fac_lonlat, operating["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
+    points = pd.concat([operating.geometry, across.sites.geometry], ignore_index=True)
+    ids = np.concatenate([operating["id"].to_numpy(), across.sites["id"].to_numpy()])
+    snapped = snap_points(net, np.column_stack([points.x, points.y]).reshape(-1, 2), ids,
+                          max_snap_m=config.walking.max_snap_m)
+    own = np.arange(len(ids)) < len(operating)
+    fac_snap = snapped.subset(own)
     rep = net.components()
     note = (f"路网 {net.n_nodes:,} 节点（{'缓存' if cached else '新建'}），{rep.n_components} 个连通片；"
-            f"未吸附：老人点 {demand.n_unsnapped}，设施 {fac_snap.n_unsnapped}")
+            f"未吸附：老人点 {demand.n_unsnapped}，设施 {fac_snap.n_unsnapped}"
+            + (f"；邻区 {len(neighbours)} 个，边界 {config.coverage.border_margin_m:,.0f} 米内邻区设施 "
+               f"{len(across.sites)} 处" if neighbours else ""))
     tri = triangulate(net, max_edge_m=config.network.isochrone_max_triangle_edge_m)
-    return CoverageEngine(net, model, tri, operating, fac_snap, groups, note)
+    return CoverageEngine(net, model, tri, operating, fac_snap, groups, note, border_sites=across.sites,
+                          border_snap=snapped.subset(~own) if len(across.sites) else None)
 
 
 def selected_sites(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> tuple[Snapped, gpd.GeoDataFrame]:
+    """The district's own operating sites of these kinds (never a neighbouring district's)."""
     mask = eng.facilities["kind_id"].isin(kind_ids).to_numpy()
     return eng.facility_snap.subset(mask), eng.facilities[mask]
 
 
-def evaluate(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, speed: float) -> CoverageResult:
+def border_sites(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> Snapped | None:
+    """The neighbouring districts' operating sites of these kinds on the network (None: none)."""
+    if eng.border_snap is None or not len(eng.border_sites):
+        return None
+    return eng.border_snap.subset(eng.border_sites["kind_id"].isin(kind_ids).to_numpy())
+
+
+def evaluate(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, speed: float, *,
+             across: bool | None = None) -> CoverageResult:
+    """Coverage by the district's sites of these kinds, and by its neighbouring districts' as well when ``across``
+    (None: as ``[coverage] count_neighbouring_districts`` says). ``result.site`` indexes the own sites first."""
+    config = get_config()
     sites, _ = selected_sites(eng, kind_ids)
+    more = border_sites(eng, kind_ids) if (config.coverage.count_neighbouring_districts if across is None
+                                            else across) else None
+    if more is not None and len(more.ok):
+        sites = concat_snapped([sites, more])
     return eng.model.evaluate(sites, cutoff_m=walk_cutoff_m(minutes, speed),
-                              straight_line_m=get_config().walking.straight_line_m)
+                              straight_line_m=config.walking.straight_line_m)
+
+
+@dataclass(frozen=True)
+class AcrossBorder:
+    """Elders reached across the district border: covered with the neighbours' sites, not by the district's own."""
+
+    counted: bool  # whether the district's figure counts them ([coverage] count_neighbouring_districts)
+    own_covered: np.ndarray  # (areas, categories) weight covered by the district's own sites
+    across: np.ndarray  # (areas, categories) weight reached only across the border
+    area_total: np.ndarray  # (areas, categories) weight
+    area_ids: tuple
+    categories: tuple[str, ...]
+
+    def total(self, category: str = "elders", *, area: str | None = None) -> tuple[float, float, float]:
+        """(covered by own sites, reached only across the border, all) of a category, district-wide or of one
+        area (township)."""
+        k = self.categories.index(category)
+        rows = slice(None) if area is None else [self.area_ids.index(area)] if area in self.area_ids else []
+        return (float(self.own_covered[rows, k].sum()), float(self.across[rows, k].sum()),
+                float(self.area_total[rows, k].sum()))
+
+
+def across_border(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, speed: float) -> AcrossBorder:
+    """Both figures of the district's walk: by its own sites, and reached only by a neighbouring district's."""
+    own = evaluate(eng, kind_ids, minutes, speed, across=False)
+    both = evaluate(eng, kind_ids, minutes, speed, across=True) if border_sites(eng, kind_ids) is not None else own
+    only_across = both.covered & ~own.covered
+    return AcrossBorder(get_config().coverage.count_neighbouring_districts, own.area_covered,
+                        eng.model.covered_by_area(only_across), own.area_total, own.area_ids, own.categories)
 
 
 @memo(ttl_s=3600, max_entries=16, message="正在按服务能力分配老人 …")
@@ -240,10 +303,23 @@ def _outline(ref: DataRef, townships: frozenset[str]):
 @memo(kind="resource", ttl_s=3600, max_entries=32, message="正在查找邻近乡镇的服务设施 …")  # shared: never change
 def visible_sites(ref: DataRef, kind_ids: tuple[str, ...], townships: frozenset[str] | None,
                   cutoff_m: float) -> scoped.SitesInView:
-    """The operating sites of these kinds a scope of ``townships`` may see (see services.scoped.sites_in_view)."""
+    """The operating sites of these kinds a scope of ``townships`` may see (see services.scoped.sites_in_view), with
+    the neighbouring districts' sites that walk to the scope's elders among the neighbours (kind and position)."""
     eng = engine(ref)
     snapped, facilities = selected_sites(eng, kind_ids)
-    return scoped.sites_in_view(eng, facilities, snapped, townships, cutoff_m=cutoff_m)
+    view = scoped.sites_in_view(eng, facilities, snapped, townships, cutoff_m=cutoff_m)
+    across = border_sites(eng, kind_ids)
+    if across is None:
+        return view
+    chosen = eng.border_sites[eng.border_sites["kind_id"].isin(kind_ids).to_numpy()]
+    reached = scoped.reaching(eng, across, np.ones(len(across.ok), dtype=bool), townships, cutoff_m=cutoff_m)
+    if not len(reached):
+        return view
+    more = chosen.iloc[reached]
+    return scoped.SitesInView(view.own, gpd.GeoDataFrame(pd.concat([view.neighbours, more[scoped.NEIGHBOUR_COLUMNS]],
+                                                                    ignore_index=True), geometry="geometry",
+                                                         crs="EPSG:4326"),
+                              (*view.neighbour_ids, *more["id"]))
 
 
 @dataclass(frozen=True)

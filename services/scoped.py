@@ -10,7 +10,8 @@ and report:
 - elder hexagons, walking bands and service areas of the scope's townships only (bands and areas clipped to
   their outline).
 
-A ``townships`` of None is the whole district: everything, unchanged.
+A ``townships`` of None is the whole district: everything, unchanged. The sites of a neighbouring district that
+walk to the scope's elders (services.border) are neighbours too, for every scope: kind and position only.
 """
 
 from __future__ import annotations
@@ -42,30 +43,36 @@ def no_neighbours(crs="EPSG:4326") -> gpd.GeoDataFrame:
 def sites_in_view(eng, facilities: gpd.GeoDataFrame, snapped: Snapped, townships: frozenset[str] | None, *,
                   cutoff_m: float) -> SitesInView:
     """The sites of ``facilities`` (snapped as ``snapped``, same order) a user of ``townships`` may see: their own,
-    and the others that reach one of their elders within ``cutoff_m`` walking metres as kind and position only.
-
-    The walk is checked by the engine's own search from each candidate site to the scope's elders; a site farther
-    than ``cutoff_m`` in a straight line from every such elder cannot reach one and is not searched."""
+    and the others that reach one of their elders within ``cutoff_m`` walking metres as kind and position only."""
     if townships is None:
         return SitesInView(facilities, no_neighbours(facilities.crs))
     inside = facilities["township_code"].isin(townships).to_numpy()
-    own = facilities[inside]
+    reached = reaching(eng, snapped, ~inside, townships, cutoff_m=cutoff_m)
+    return SitesInView(facilities[inside], facilities.iloc[reached][NEIGHBOUR_COLUMNS].reset_index(drop=True),
+                       tuple(facilities["id"].iloc[reached]))
+
+
+def reaching(eng, snapped: Snapped, candidates: np.ndarray, townships: frozenset[str] | None, *,
+             cutoff_m: float) -> np.ndarray:
+    """The indexes of the ``candidates`` (a mask over ``snapped``) that reach an elder of ``townships`` (None: of the
+    whole district) within ``cutoff_m`` walking metres.
+
+    The walk is checked by the engine's own search from each candidate site to the scope's elders; a site farther
+    than ``cutoff_m`` in a straight line from every such elder cannot reach one and is not searched."""
     demand: Snapped = eng.model.demand
-    mine = eng.groups["township_code"].isin(townships).to_numpy() & demand.ok
-    candidates = np.flatnonzero(~inside & snapped.ok)
+    mine = demand.ok.copy() if townships is None else eng.groups["township_code"].isin(townships).to_numpy() & demand.ok
+    candidates = np.flatnonzero(np.asarray(candidates, dtype=bool) & snapped.ok)
     if not mine.any() or not len(candidates):
-        return SitesInView(own, no_neighbours(facilities.crs))
+        return np.array([], dtype=int)
     dist, _ = cKDTree(demand.xy[mine]).query(snapped.xy[candidates], k=1, distance_upper_bound=cutoff_m)
     candidates = candidates[np.isfinite(dist)]
     if not len(candidates):
-        return SitesInView(own, no_neighbours(facilities.crs))
+        return np.array([], dtype=int)
     points = demand.subset(mine)
     pick = np.zeros(len(snapped.ok), dtype=bool)
     pick[candidates] = True
     pairs = walk_pairs(Reach(eng.net), PointIndex(eng.net, points), snapped.subset(pick), points, cutoff_m=cutoff_m)
-    reached = candidates[np.unique(pairs.site)]
-    neighbours = facilities.iloc[reached][NEIGHBOUR_COLUMNS].reset_index(drop=True)
-    return SitesInView(own, neighbours, tuple(facilities["id"].iloc[reached]))
+    return candidates[np.unique(pairs.site)]
 
 
 def outline(townships_frame: gpd.GeoDataFrame, townships: frozenset[str]):

@@ -316,6 +316,8 @@ def _visit(browser, base: str, login: str, paths: tuple[str, ...]):
         if path.split("?")[0] in FACILITY_MAPS:  # and the facilities, which come with the map's changing layers
             page.frame_locator("iframe[title='streamlit_folium.st_folium']").first.locator(
                 ".fac-dot, .fac-marker, .marker-cluster").first.wait_for(timeout=90_000)
+        if path.split("?")[0] in WITH_DOWNLOADS:  # and its download buttons, which name the files offered
+            page.locator("[data-testid='stDownloadButton']").first.wait_for(timeout=90_000)
         points = _drawn_points(page)
         got.stop(page)
         text = got.text()

@@ -1,0 +1,199 @@
+"""Coverage across district borders (issue 29, item 4), on two hand-made districts of one city.
+
+East of the border, 乙区 has a station 300 m from the border street; west of it, 甲区 has a block of 60 elders 200 m
+from the border street, and its own station 600 m behind them. The streets (metres, x east, the border at x = 1000):
+
+    甲区                           | 乙区
+    (0,500) ---- A st ---- (800,500) (1000,500) ---- (1300,500) ---- (1800,500)
+         (100,500) A's station  block2: 60 elders   B's station      block B: 40 elders
+         (200,500) block1: 100 elders
+
+and the border street x = 1000 from y = 0 to y = 1000, held in both districts' road files (the same line). With a
+600 m walk (10 minutes at 1.0 m/s), by hand: block1 walks 100 m to A's station (covered by its own district); block2
+walks 700 m to A's station (too far) and 500 m to B's (reached across the border); block B walks 500 m to B's station.
+So 甲区: 100 of 160 by its own sites, 60 more across the border; 乙区: 40 of 40; the city: 200 of 200, each elder
+counted once, in their own district.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiPolygon, Point, box
+
+from demo import DemoBundle
+from geo.crs import WGS84, transformer
+
+A, B = "120101", "120102"
+UTM50N = "EPSG:32650"
+_to_metric = transformer(WGS84, UTM50N)
+X0, Y0 = _to_metric.transform(117.2, 39.1)
+_to_wgs = transformer(UTM50N, WGS84)
+CARE = ("community_station",)
+
+
+def wgs(x: float, y: float) -> Point:
+    lon, lat = _to_wgs.transform(X0 + x, Y0 + y)
+    return Point(round(lon, 7), round(lat, 7))
+
+
+def line(*pts) -> LineString:
+    return LineString([wgs(x, y) for x, y in pts])
+
+
+def area(x0, x1) -> MultiPolygon:
+    corners = box(x0, 0, x1, 1000).exterior.coords
+    return MultiPolygon([shapely.Polygon([(wgs(x, y).x, wgs(x, y).y) for x, y in corners])])
+
+
+def station(code: str, town: str, x: float, y: float) -> dict:
+    return {"code": code, "kind_id": "community_station", "level": "community", "name": f"站点{code}", "address": "",
+            "township_code": town, "community_code": None, "geom": wgs(x, y), "beds_total": 0, "beds_care": 0,
+            "beds_dementia": 0, "staff_total": 2, "staff_professional": 1, "staff_prejob_trained": 2,
+            "medical_partner": False, "medical_partner_name": None, "operating_model": "公建民营", "star_rating": None,
+            "opened_on": dt.date(2019, 1, 1), "status": "operating", "is_synthetic": True}
+
+
+def elders(community: str, town: str, x: float, y: float, n: int) -> dict:
+    import h3
+
+    p = wgs(x, y)
+    return {"community_code": community, "township_code": town, "cell_h3": h3.latlng_to_cell(p.y, p.x, 9), "geom": p, "age_60_69": n, "age_70_79": 0, "age_80_plus": 0, "disabled": 0, "dementia": 0,
+            "empty_nest": 0, "living_alone": 0, "extreme_poverty": 0, "low_income": 0, "is_synthetic": True}
+
+
+def district(code: str, name: str, x0: float, x1: float, streets: list, sites: list, blocks: list) -> DemoBundle:
+    town = f"{code}001000"
+    border_street = line(*[(1000, y) for y in range(0, 1001, 100)])
+    return DemoBundle(
+        district={"code": code, "name": name, "geom": area(x0, x1), "is_synthetic": True},
+        townships=[{"code": town, "name": f"{name}街道", "type": "街道", "district_code": code,
+                    "seat": wgs((x0 + x1) / 2, 500), "geom": area(x0, x1), "is_synthetic": True}],
+        communities=[{"code": f"{code}001{k:03d}", "name": f"{name}社区{k}", "township_code": town,
+                      "committee_type": "居委会", "is_urban": True, "geom": wgs(x, y), "boundary": None,
+                      "is_synthetic": True} for k, (x, y, _n) in enumerate(blocks, 1)],
+        roads=[{"road_class": "street", "township_code": None, "geom": g, "is_synthetic": True}
+               for g in [border_street, *streets]],
+        elder_groups=[elders(f"{code}001{k:03d}", town, x, y, n) for k, (x, y, n) in enumerate(blocks, 1)],
+        facilities=[station(f"{code}-S{k}", town, x, y) for k, (x, y) in enumerate(sites, 1)],
+        projects=[],
+        meta={"is_demo": "true", "seed": "0", "generator_version": "test", "district_code": code,
+              "district_name": name, "data_date": "2026-06-30"},
+    )
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    from tests.conftest import _load_bundle
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('border') / 'city.db'}"
+    _load_bundle(url, district(A, "甲区", 0, 1000, [line(*[(x, 500) for x in range(0, 1001, 100)])],
+                               [(100, 500)], [(200, 500, 100), (800, 500, 60)]))
+    _load_bundle(url, district(B, "乙区", 1000, 2000, [line(*[(x, 500) for x in range(1000, 2001, 100)])],
+                               [(1300, 500)], [(1800, 500, 40)]))
+    return url
+
+
+def _engine(url, code):
+    from services import base, coverage
+
+    return coverage.engine(base.current_ref(url, code))
+
+
+def test_the_districts_are_neighbours_in_one_city(city):
+    from services import base, border
+
+    assert [r.district_code for r in border.neighbour_refs(base.current_ref(city, A))] == [B]
+    assert [r.district_code for r in border.neighbour_refs(base.current_ref(city, B))] == [A]
+
+
+def test_an_elder_reached_only_across_the_border_is_counted_apart(city):
+    from services import coverage
+
+    eng = _engine(city, A)
+    assert list(eng.border_sites.columns) == ["id", "kind_id", "district_code", "geometry"]  # no name
+    assert list(eng.border_sites["district_code"]) == [B]
+    across = coverage.across_border(eng, CARE, 10, 1.0)
+    assert across.total("elders") == (100.0, 60.0, 160.0)  # by hand: block1 by its own site, block2 across the border
+    assert across.counted  # the default configuration counts them
+
+
+def test_the_districts_figure_follows_the_configuration(city):
+    from services import coverage
+
+    eng = _engine(city, A)
+    counted = coverage.evaluate(eng, CARE, 10, 1.0)  # [coverage] count_neighbouring_districts = true
+    assert counted.share() == pytest.approx(160 / 160)
+    assert coverage.evaluate(eng, CARE, 10, 1.0, across=False).share() == pytest.approx(100 / 160)
+    # a walk too short to reach B's station (400 m: block2 is 500 m from it) finds nothing across the border
+    assert coverage.across_border(eng, CARE, 400 / 60, 1.0).total("elders") == (100.0, 0.0, 160.0)
+
+
+def test_the_city_total_is_the_sum_of_its_districts_without_double_counting(city):
+    from services import coverage
+
+    totals = {}
+    for code in (A, B):
+        eng = _engine(city, code)
+        result = coverage.evaluate(eng, CARE, 10, 1.0)
+        totals[code] = (result.area_covered[:, 0].sum(), result.area_total[:, 0].sum())
+    assert totals == {A: (160.0, 160.0), B: (40.0, 40.0)}  # each elder in their own district only
+    assert sum(c for c, _ in totals.values()) == 200.0 and sum(t for _, t in totals.values()) == 200.0
+
+
+def test_a_district_alone_in_its_city_reads_no_neighbour(tmp_path):
+    from services import coverage
+    from tests.conftest import _load_bundle
+
+    url = _load_bundle(f"sqlite:///{tmp_path / 'alone.db'}",
+                       district(A, "甲区", 0, 1000, [line(*[(x, 500) for x in range(0, 1001, 100)])],
+                                [(100, 500)], [(200, 500, 100), (800, 500, 60)]))
+    eng = _engine(url, A)
+    assert eng.border_sites.empty and eng.border_snap is None
+    assert coverage.across_border(eng, CARE, 10, 1.0).total("elders") == (100.0, 0.0, 160.0)
+
+
+def test_the_site_across_the_border_is_drawn_as_a_neighbour_with_kind_and_position_only(city):
+    """甲区's page shows 乙区's station (it walks to block2) as a neighbour: kind and position, no name or code."""
+    from services import base, coverage
+
+    ref = base.current_ref(city, A)
+    view = coverage.visible_sites(ref, CARE, None, 600.0)
+    assert list(view.own["code"]) == [f"{A}-S1"]
+    assert list(view.neighbours.columns) == ["kind_id", "geometry"]
+    assert len(view.neighbours) == 1 and view.neighbours.geometry.iloc[0].equals(wgs(1300, 500))
+    assert not len(coverage.visible_sites(ref, CARE, None, 400.0).neighbours)  # 500 m away: too far for 400 m
+    head = coverage.visible_sites(ref, CARE, frozenset({f"{A}001000"}), 600.0)  # a township head of 甲区
+    assert len(head.neighbours) == 1 and len(head.neighbour_ids) == 1
+
+
+def test_the_service_circle_page_shows_both_figures(city, monkeypatch):
+    """15分钟服务圈 of 甲区 with a 10-minute walk at 1.0 m/s: 160 of 160 covered (its figure counts the 60 reached
+    across the border), 100 by its own sites (62.5 %), and the note says so; 乙区's station drawn as a neighbour."""
+    from dashboard.state import COV_KINDS, COV_MINUTES, COV_SPEED
+    from tests.conftest import app_test, assert_clean
+
+    at = app_test("pages/service_circle.py", city, monkeypatch)
+    at.session_state[COV_KINDS] = list(CARE)
+    at.session_state[COV_MINUTES] = 10
+    at.session_state[COV_SPEED] = 1.0
+    at.run()
+    assert_clean(at)
+    figures = {m.label: m.value for m in at.metric}
+    assert figures["10 分钟步行覆盖率"] == "100.0%" and figures["未覆盖老人"] == "0"
+    notes = " ".join(c.value for c in at.caption)
+    assert "跨区可达：60 人仅由相邻区县的设施步行可达；本区设施覆盖 62.5%，含跨区 100.0%（按配置计入本区覆盖率）" in notes
+    assert "邻近乡镇或相邻区县的 1 处设施" in notes
+
+
+def test_the_report_names_the_elders_reached_across_the_border(city):
+    """The report's walk is the scorecard's (15 minutes at 1.0 m/s: 900 m): block2 walks 700 m to 甲区's own station,
+    so nobody is reached only across the border at that length (by hand), and the cover says 0, counted."""
+    from reports.content import ReportRequest, collect
+    from services import base
+
+    report = collect(base.current_ref(city, A), ReportRequest())
+    assert report.headline["跨区可达老人"] == "0（已计入覆盖率）"
+    assert report.headline["15分钟步行覆盖率"] == "100.0%"
