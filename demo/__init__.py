@@ -22,7 +22,7 @@ from config import DashboardConfig, load_config
 from demo.facilities import Site, build_facilities
 from demo.layout import is_urban, layout_townships, place_communities
 from demo.population import community_sizes, spread
-from demo.profiles import JINGHAI, district_profile
+from demo.profiles import CITY_LATTICE_ORIGIN, JINGHAI, district_profile
 from demo.projects import build_projects
 from demo.roads import build_roads
 from demo.sources import SOURCES_DIR, load_district
@@ -127,6 +127,7 @@ def build_demo(
         district_metric=to_metric(src.outline),
         rng=rng,
         profile=profile.roads,
+        lattice=Point(*fwd.transform(*CITY_LATTICE_ORIGIN)),
         wards={code: min(3000.0, 0.5 * float(np.sqrt(town_metric[code].area))) for code, lay in
                ((lay.township.code, lay) for lay in layouts) if lay.township.type == "街道"},
     )

@@ -64,6 +64,9 @@ JINGHAI = "120118"
 JINGHAI_ELDERS = 150_000
 JINGHAI_PROJECTS = 40
 CITY_NAMES = {"120000": "天津市"}
+# the origin of the street lattice the central districts share (WGS84; near 海河's bend in 和平区): their grids are
+# pieces of one lattice, so their streets join across the district borders
+CITY_LATTICE_ORIGIN = (117.2000, 39.1200)
 
 
 def district_profile(code: str) -> DistrictProfile:

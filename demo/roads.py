@@ -47,19 +47,35 @@ def _grid_lines(
     rng: np.random.Generator,
     road_class: str,
     region: BaseGeometry,
+    lattice: Point | None = None,
 ) -> tuple[list[RoadLine], np.ndarray]:
-    """A rotated, gently jittered grid. Crossing lines share vertices exactly."""
+    """A rotated, gently jittered grid. Crossing lines share vertices exactly.
+
+    With ``lattice`` (a metric origin) the grid is the piece around ``centre`` of one lattice through that origin,
+    its vertices and their jitter a function of their place in the lattice only: two districts that draw pieces of
+    the same lattice share every vertex where the pieces overlap, so their streets join across the border."""
     per_block = max(1, round(block_m / step_m))
-    n = int(np.ceil(2 * half_size_m / step_m / per_block)) * per_block
-    local = (np.arange(n + 1) * step_m) - n * step_m / 2.0
-    jx = rng.uniform(-jitter_m, jitter_m, size=(n + 1, n + 1))
-    jy = rng.uniform(-jitter_m, jitter_m, size=(n + 1, n + 1))
-    lx, ly = np.meshgrid(local, local, indexing="ij")
+    c, s = np.cos(angle), np.sin(angle)
+    if lattice is None:
+        n = int(np.ceil(2 * half_size_m / step_m / per_block)) * per_block
+        origin = centre
+        local = (np.arange(n + 1) * step_m) - n * step_m / 2.0
+        jx = rng.uniform(-jitter_m, jitter_m, size=(n + 1, n + 1))
+        jy = rng.uniform(-jitter_m, jitter_m, size=(n + 1, n + 1))
+        lx, ly = np.meshgrid(local, local, indexing="ij")
+    else:
+        n = 2 * int(np.ceil(half_size_m / step_m / per_block)) * per_block  # even: the centre on a lattice line
+        origin = lattice
+        du, dv = centre.x - lattice.x, centre.y - lattice.y
+        first_u = int(round((c * du + s * dv) / block_m)) * per_block - n // 2
+        first_v = int(round((-s * du + c * dv) / block_m)) * per_block - n // 2
+        gi, gj = np.meshgrid(np.arange(n + 1) + first_u, np.arange(n + 1) + first_v, indexing="ij")
+        jx, jy = _lattice_jitter(gi, gj, jitter_m)
+        lx, ly = gi * step_m, gj * step_m
     lx = lx + jx
     ly = ly + jy
-    c, s = np.cos(angle), np.sin(angle)
-    gx = centre.x + c * lx - s * ly
-    gy = centre.y + s * lx + c * ly
+    gx = origin.x + c * lx - s * ly
+    gy = origin.y + s * lx + c * ly
     inside = shapely.contains_xy(region, gx, gy)
     lines: list[RoadLine] = []
     for k in range(0, n + 1, per_block):
@@ -70,6 +86,14 @@ def _grid_lines(
     on_road[:, ::per_block] = True
     keep = on_road & inside
     return lines, np.column_stack([gx[keep], gy[keep]])
+
+
+def _lattice_jitter(gi: np.ndarray, gj: np.ndarray, jitter_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """A vertex's jitter from its place in the lattice alone (an integer hash): the same in every district."""
+    h = (gi.astype(np.int64) * 73_856_093) ^ (gj.astype(np.int64) * 19_349_663)
+    hx = (h * 2_654_435_761) % 1_000_003 / 1_000_003.0
+    hy = (h * 40_503 + 12_345) % 999_983 / 999_983.0
+    return (2 * hx - 1) * jitter_m, (2 * hy - 1) * jitter_m
 
 
 def _runs(xs: np.ndarray, ys: np.ndarray, inside: np.ndarray, road_class: str) -> list[RoadLine]:
@@ -148,12 +172,15 @@ def build_roads(
     rng: np.random.Generator,
     profile: RoadProfile | None = None,
     wards: dict[str, float] | None = None,
+    lattice: Point | None = None,
 ) -> list[RoadLine]:
     """The whole network. ``seats``: township code -> seat; ``villages`` and
     ``estates`` (urban communities): community code -> (township code, point);
     ``profile``: the district town's grid (a rural district's by default);
     ``wards``: urban streets (街道) away from the district town, code -> the
-    half size of their built-up grid (a town's seat gets a small one)."""
+    half size of their built-up grid (a town's seat gets a small one);
+    ``lattice``: the metric origin of the city's street lattice, which a
+    whole-district grid follows (its streets then join the neighbours')."""
     wards = wards or {}
     profile = profile or RoadProfile()
     region = district_metric.buffer(150)
@@ -167,6 +194,7 @@ def build_roads(
     lines, verts = _grid_lines(
         district_seat, half_size_m=town_half, block_m=profile.block_m, step_m=profile.step_m, angle=np.radians(8),
         jitter_m=3.0, rng=rng, road_class="street", region=region,
+        lattice=lattice if profile.whole_district else None,
     )
     roads += lines
     district_town = Place("district_town", "", district_seat, verts)

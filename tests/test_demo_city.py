@@ -96,6 +96,9 @@ def test_the_city_builds_district_by_district_deterministically(tmp_path):
             towns = set(session.scalars(select(Township.code).where(Township.version_id.in_(current))))
             comms = set(session.scalars(select(Community.code).where(Community.version_id.in_(current))))
             assert towns == _official(TOWNSHIPS_FILE, code) and comms == _official(VILLAGES_FILE, code)
+        # facility codes are unique in the database (the live tables key a station by its code)
+        codes = [session.scalars(select(Facility.code).where(Facility.township_code.like(f"{d}%"))).all() for d in SMALL]
+        assert codes[0] and codes[1] and not set(codes[0]) & set(codes[1])
 
     lines.clear()
     again = install_city(engine, city_code=TIANJIN, seed=42, only=SMALL, progress=lines.append)
@@ -129,3 +132,28 @@ def test_an_imported_district_keeps_its_place_in_the_city(tmp_path):
         assert current_versions(session, SMALL[0])
     with pytest.raises(ValueError, match=r"not in city 120000"):
         install_city(engine, city_code=TIANJIN, only=["130102"])
+
+
+def test_the_central_districts_streets_join_across_their_border():
+    """和平区 and 河西区 draw pieces of one street lattice: their road files share vertices along the border, so the
+    network of both has one piece larger than either district's own largest (checked with networkx)."""
+    import networkx as nx
+
+    lines = {code: [r["geom"] for r in build_demo_roads(code)] for code in ("120101", "120103")}
+
+    def largest(parts) -> int:
+        g = nx.Graph()
+        for line in parts:
+            xy = [tuple(np.round(p, 7)) for p in shapely.get_coordinates(line)]
+            g.add_edges_from(zip(xy, xy[1:], strict=False))
+        return max(len(c) for c in nx.connected_components(g))
+
+    alone = {code: largest(parts) for code, parts in lines.items()}
+    together = largest(lines["120101"] + lines["120103"])
+    assert together > max(alone.values()) and together >= 0.9 * sum(alone.values())
+
+
+def build_demo_roads(code: str) -> list[dict]:
+    from demo import build_demo
+
+    return build_demo(seed=42, district_code=code).roads
