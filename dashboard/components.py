@@ -180,7 +180,7 @@ def neighbours_note(n: int) -> str:
 def across_border_note(own: float, across: float, total: float, counted: bool) -> str:
     """What a district's walk reaches only across its border (services.coverage.across_border), in words."""
     if not across:
-        return pick("相邻区县的设施没有覆盖到本范围内仅靠它们才可达的老人。", "No elder here is reached only across the border.")
+        return pick("跨区可达：0 人（没有仅靠相邻区县的设施才步行可达的老人）。", "Reached across the border: none.")
     share = (own + across) / total if total else 0.0
     own_share = own / total if total else 0.0
     return pick(f"跨区可达：{across:,.0f} 人仅由相邻区县的设施步行可达；本区设施覆盖 {own_share:.1%}，含跨区 {share:.1%}"
