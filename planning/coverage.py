@@ -160,3 +160,77 @@ class CoverageModel:
         np.add.at(area_cov, self.area_index[newly], self.weights[newly])
         return replace(result, site=site_of, network_m=dist_of, covered=covered, area_covered=area_cov,
                        straight_m=None, straight_covered=None, straight_area_covered=None)
+
+
+@dataclass(frozen=True)
+class GroupNearest:
+    """Each demand point's nearest site of every group of sites (a group: the sites of one kind, say) within a
+    longest walk, searched once per group; any walk up to that length and any union of groups is then a minimum
+    over arrays, with no search (``CoverageModel.evaluate_groups``)."""
+
+    names: tuple  # the groups, in row order
+    network_m: np.ndarray  # (groups, points) walking metres to the group's nearest site (inf: none within max)
+    site: np.ndarray  # (groups, points) that site's index in the sites given (-1: none)
+    straight_m: np.ndarray  # (groups, points) straight-line metres to the group's nearest site (inf: no site)
+    max_cutoff_m: float
+
+
+def _group_nearest(model: CoverageModel, sites: Snapped, groups: np.ndarray, max_cutoff_m: float) -> GroupNearest:
+    names = tuple(dict.fromkeys(np.asarray(groups).tolist()))
+    n = len(model.demand.ok)
+    network_m = np.full((len(names), n), np.inf)
+    site = np.full((len(names), n), -1, dtype=np.int64)
+    straight = np.full((len(names), n), np.inf)
+    for g, name in enumerate(names):
+        mask = np.asarray(groups) == name
+        members = np.flatnonzero(mask)
+        subset = sites.subset(mask)
+        with model._lock:
+            near = model._reach.nearest(subset, model.demand, cutoff_m=max_cutoff_m, index=model._index)
+        network_m[g] = near.network_m
+        site[g] = np.where(near.site >= 0, members[np.maximum(near.site, 0)], -1)
+        if len(subset.xy):
+            straight[g], _ = cKDTree(subset.xy).query(model.demand.xy, k=1)
+    return GroupNearest(names, network_m, site, straight, float(max_cutoff_m))
+
+
+def group_nearest(model: CoverageModel, sites: Snapped, groups, *, max_cutoff_m: float) -> GroupNearest:
+    """The nearest site of each group (``groups[i]`` names the group of site ``i``) for every demand point of
+    ``model``, within ``max_cutoff_m``: one search per group."""
+    if max_cutoff_m <= 0:
+        msg = f"max_cutoff_m must be positive, got {max_cutoff_m}"
+        raise ValueError(msg)
+    if len(groups) != len(sites.ok):
+        msg = f"one group per site: {len(groups)} groups for {len(sites.ok)} sites"
+        raise ValueError(msg)
+    return _group_nearest(model, sites, np.asarray(groups), max_cutoff_m)
+
+
+def evaluate_groups(model: CoverageModel, nearest: GroupNearest, chosen, *, cutoff_m: float,
+                    straight_line_m: float | None = None) -> CoverageResult:
+    """The coverage of the sites of the ``chosen`` groups with a walk of ``cutoff_m`` (at most the index's longest),
+    from the index: the same result as a search over those sites (``result.site`` indexes all the sites the index
+    was made of)."""
+    if not 0 < cutoff_m <= nearest.max_cutoff_m:
+        msg = f"cutoff_m must be in (0, {nearest.max_cutoff_m}], got {cutoff_m}"
+        raise ValueError(msg)
+    rows = [nearest.names.index(g) for g in chosen if g in nearest.names]
+    n = len(model.demand.ok)
+    if rows:
+        d = nearest.network_m[rows]
+        best = np.argmin(d, axis=0)
+        dist = d[best, np.arange(n)]
+        site = nearest.site[rows][best, np.arange(n)]
+        straight = nearest.straight_m[rows].min(axis=0)
+    else:
+        dist, site, straight = np.full(n, np.inf), np.full(n, -1, dtype=np.int64), np.full(n, np.inf)
+    covered = dist <= cutoff_m
+    result = CoverageResult(site=np.where(covered, site, -1), network_m=np.where(covered, dist, np.inf),
+                            covered=covered, area_ids=model.area_ids, categories=model.categories,
+                            area_total=model.area_total, area_covered=model.covered_by_area(covered),
+                            cutoff_m=float(cutoff_m))
+    if straight_line_m is not None:
+        near = straight <= straight_line_m
+        result = replace(result, straight_m=straight, straight_covered=near,
+                         straight_area_covered=model.covered_by_area(near))
+    return result

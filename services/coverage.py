@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,7 +20,7 @@ from geo.isochrone import Triangulation, isochrones, service_areas, triangulate
 from geo.network import WalkNetwork, hash_lines, network_from_lines
 from geo.snapping import Snapped, concat_snapped, snap_points
 from geo.walk import walk_cutoff_m
-from planning.coverage import CoverageModel, CoverageResult
+from planning.coverage import CoverageModel, CoverageResult, GroupNearest, evaluate_groups, group_nearest
 from services import border, scoped
 from services.base import base_layers, get_config, repo_call
 from services.cache import memo
@@ -53,6 +53,7 @@ class CoverageEngine:
     # and where they join the network; empty for a district alone in its city
     border_sites: gpd.GeoDataFrame = field(default_factory=border.no_sites, repr=False, compare=False)
     border_snap: Snapped | None = field(default=None, repr=False, compare=False)
+    kinds_index: dict = field(default_factory=dict, repr=False, compare=False)  # the nearest site per kind, on use
 
     def hex_index(self, resolution: int) -> HexIndex:
         """The elder groups' hexagons at ``resolution`` (made on first use, then kept with the engine)."""
@@ -154,18 +155,41 @@ def border_sites(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> Snapped | No
     return eng.border_snap.subset(eng.border_sites["kind_id"].isin(kind_ids).to_numpy())
 
 
+# The longest walk the pages offer (30 minutes at 1.5 m/s): walks up to it are answered from the nearest site of
+# each kind, searched once per engine (a change of kinds or minutes is then a minimum over arrays); longer ones search.
+INDEXED_WALK_M = 30 * 60 * 1.5
+
+
+def kinds_nearest(eng: CoverageEngine) -> GroupNearest:
+    """Every elder group's nearest site of each kind, the district's own (``own:KIND``) and its neighbouring
+    districts' (``across:KIND``), within INDEXED_WALK_M: made on first use, then kept with the engine."""
+    if "groups" not in eng.kinds_index:
+        sites = eng.facility_snap if eng.border_snap is None else concat_snapped([eng.facility_snap, eng.border_snap])
+        names = [f"own:{k}" for k in eng.facilities["kind_id"]] + [f"across:{k}" for k in eng.border_sites["kind_id"]]
+        eng.kinds_index["groups"] = group_nearest(eng.model, sites, np.array(names, dtype=object),
+                                                  max_cutoff_m=INDEXED_WALK_M)
+    return eng.kinds_index["groups"]
+
+
 def evaluate(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, speed: float, *,
              across: bool | None = None) -> CoverageResult:
     """Coverage by the district's sites of these kinds, and by its neighbouring districts' as well when ``across``
-    (None: as ``[coverage] count_neighbouring_districts`` says). ``result.site`` indexes the own sites first."""
+    (None: as ``[coverage] count_neighbouring_districts`` says). ``result.site`` indexes the own sites, then the
+    neighbours' (all kinds: ``eng.facilities`` then ``eng.border_sites``)."""
     config = get_config()
-    sites, _ = selected_sites(eng, kind_ids)
-    more = border_sites(eng, kind_ids) if (config.coverage.count_neighbouring_districts if across is None
-                                            else across) else None
-    if more is not None and len(more.ok):
-        sites = concat_snapped([sites, more])
-    return eng.model.evaluate(sites, cutoff_m=walk_cutoff_m(minutes, speed),
-                              straight_line_m=config.walking.straight_line_m)
+    counted = config.coverage.count_neighbouring_districts if across is None else across
+    cutoff = walk_cutoff_m(minutes, speed)
+    if cutoff <= INDEXED_WALK_M:
+        chosen = [f"own:{k}" for k in kind_ids] + ([f"across:{k}" for k in kind_ids] if counted else [])
+        return evaluate_groups(eng.model, kinds_nearest(eng), chosen, cutoff_m=cutoff,
+                               straight_line_m=config.walking.straight_line_m)
+    own = eng.facilities["kind_id"].isin(kind_ids).to_numpy()
+    theirs = eng.border_sites["kind_id"].isin(kind_ids).to_numpy() & counted
+    sites = eng.facility_snap if eng.border_snap is None else concat_snapped([eng.facility_snap, eng.border_snap])
+    mask = np.concatenate([own, theirs]) if eng.border_snap is not None else own
+    result = eng.model.evaluate(sites.subset(mask), cutoff_m=cutoff, straight_line_m=config.walking.straight_line_m)
+    chosen_sites = np.flatnonzero(mask)
+    return replace(result, site=np.where(result.site >= 0, chosen_sites[np.maximum(result.site, 0)], -1))
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,16 @@ def test_the_report_names_the_elders_reached_across_the_border(city):
     report = collect(base.current_ref(city, A), ReportRequest())
     assert report.headline["跨区可达老人"] == "0（已计入覆盖率）"
     assert report.headline["15分钟步行覆盖率"] == "100.0%"
+
+
+def test_a_walk_longer_than_the_index_searches_and_agrees(city):
+    """Walks up to 30 minutes at 1.5 m/s come from the per-kind index; a longer one searches: both agree by hand
+    (at 46 minutes, 2,760 m, everyone walks to some site)."""
+    from services import coverage
+
+    eng = _engine(city, A)
+    assert coverage.INDEXED_WALK_M < 46 * 60
+    long = coverage.evaluate(eng, CARE, 46, 1.0)  # 2,760 m: searched
+    assert long.share() == 1.0 and long.site[long.covered].min() >= 0
+    assert coverage.evaluate(eng, CARE, 46, 1.0, across=False).share() == 1.0  # A's own station is 700 m away
+    assert set(long.site[long.covered]) == {0, 1}  # A's station (own, first) and B's (the neighbours', after it)

@@ -235,3 +235,28 @@ def test_walk_pairs_give_each_sites_own_walks(finland, seed, k, minutes):
         assert np.allclose(pairs.metres[mine], alone.network_m[alone.site >= 0])
     sub = pairs.subset(sites=np.array([k - 1]), points=np.flatnonzero(model.demand.ok)[::2])
     assert (sub.site == 0).all() and sub.n_sites == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(2, 12), minutes=st.integers(1, 30),
+       chosen=st.sets(st.integers(0, 3), min_size=0, max_size=4))
+def test_kinds_index_equals_a_search_over_the_chosen_sites(finland, seed, k, minutes, chosen):
+    """Issue 29's recompute from per-group searches (one per kind, at the longest walk) equals one multi-source
+    search over the sites of the chosen kinds, at any shorter walk: distances, covered sets, area sums,
+    straight-line figures."""
+    from planning.coverage import evaluate_groups, group_nearest
+
+    model = _model(finland, seed)
+    sites = _sites(finland, seed, k)
+    kinds = np.random.default_rng(seed).integers(0, 4, k)
+    index = group_nearest(model, sites, kinds, max_cutoff_m=1800.0)
+    cutoff = minutes * 60.0
+    got = evaluate_groups(model, index, sorted(chosen), cutoff_m=cutoff, straight_line_m=500.0)
+    mask = np.isin(kinds, sorted(chosen))
+    want = model.evaluate(sites.subset(mask), cutoff_m=cutoff, straight_line_m=500.0)
+    assert np.array_equal(got.covered, want.covered)
+    assert np.allclose(got.network_m[want.covered], want.network_m[want.covered])
+    assert np.allclose(got.area_covered, want.area_covered)
+    assert np.array_equal(got.straight_covered, want.straight_covered)
+    # the site named is one of the chosen kinds, at the distance found
+    assert np.all(np.isin(got.site[got.covered], np.flatnonzero(mask)))
