@@ -172,9 +172,8 @@ def visible_townships(layers: base.BaseLayers, user: User) -> dict[str, str]:
 
 def neighbours_note(n: int) -> str:
     """What the grey rings of a township's coverage map are (services.scoped: kind and position only)."""
-    return pick(f"灰色圆圈：邻近乡镇或相邻区县的 {n} 处设施，步行可达本范围的老人；按权限只显示其位置与类型。",
-                f"Grey rings: {n} sites of neighbouring townships or districts that serve elders here (position and "
-                "kind only).")
+    return pick(f"灰色圆圈：邻近乡镇的 {n} 处设施，步行可达本乡镇的老人，计入覆盖；按权限只显示其位置与类型。",
+                f"Grey rings: {n} sites of neighbouring townships that serve elders here (position and kind only).")
 
 
 def across_border_note(own: float, across: float, total: float, counted: bool) -> str:

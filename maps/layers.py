@@ -314,7 +314,7 @@ def add_neighbours(m: folium.Map, neighbours: gpd.GeoDataFrame, basemap: Basemap
     holds nothing else: services.scoped)."""
     kinds = {k.id: k.name_zh for k in config.facility_kinds}
     points = for_display(neighbours, basemap)
-    MarkLayer(points, [f"邻近乡镇或邻区的{kinds.get(k, k)}（步行可达本范围的老人）" for k in points["kind_id"]],
+    MarkLayer(points, [f"邻近乡镇的{kinds.get(k, k)}（步行可达本乡镇老人，计入覆盖）" for k in points["kind_id"]],
                colour=NEIGHBOUR_COLOUR, ring=True, hollow=True).add_to(m)
 
 

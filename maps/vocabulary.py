@@ -36,7 +36,7 @@ AREA_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
                 "#bcbd22", "#17becf")
 
 # another township's facility that reaches the scope's elders (kind and position only)
-NEIGHBOUR_LABEL = "邻近乡镇或邻区的设施（步行可达）"
+NEIGHBOUR_LABEL = "邻近乡镇设施（计入覆盖）"
 NEIGHBOUR_COLOUR = "#546e7a"
 
 # a scenario's change of coverage: newly covered, no longer covered, still not covered (light to dark)

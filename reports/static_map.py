@@ -182,7 +182,7 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
         ax.scatter(near.geometry.x, near.geometry.y, s=14, facecolors="none", edgecolors=NEIGHBOUR, linewidths=0.9,
                    zorder=4)
         legend.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor="none", markeredgecolor=NEIGHBOUR,
-                             markersize=6, label=f"邻近乡镇或邻区的设施，步行可达（{len(near)}）"))
+                             markersize=6, label=f"邻近乡镇设施，计入覆盖（{len(near)}）"))
     for pts, marker, colour, label in ((layers.opened, "P", "#2e7d32", "情景新增站点"),
                                        (layers.closed, "X", "#616161", "情景关闭站点")):
         p = proj(pts)

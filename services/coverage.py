@@ -54,6 +54,7 @@ class CoverageEngine:
     border_sites: gpd.GeoDataFrame = field(default_factory=border.no_sites, repr=False, compare=False)
     border_snap: Snapped | None = field(default=None, repr=False, compare=False)
     kinds_index: dict = field(default_factory=dict, repr=False, compare=False)  # the nearest site per kind, on use
+    across_districts: tuple[str, ...] = ()  # the neighbouring districts whose roads and sites the walk reads
 
     def hex_index(self, resolution: int) -> HexIndex:
         """The elder groups' hexagons at ``resolution`` (made on first use, then kept with the engine)."""
@@ -139,7 +140,8 @@ def _engine(ref: DataRef, neighbours: tuple[DataRef, ...] = ()) -> CoverageEngin
                f"{len(across.sites)} 处" if neighbours else ""))
     tri = triangulate(net, max_edge_m=config.network.isochrone_max_triangle_edge_m)
     return CoverageEngine(net, model, tri, operating, fac_snap, groups, note, border_sites=across.sites,
-                          border_snap=snapped.subset(~own) if len(across.sites) else None)
+                          border_snap=snapped.subset(~own) if len(across.sites) else None,
+                          across_districts=tuple(n.district_code for n in neighbours))
 
 
 def selected_sites(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> tuple[Snapped, gpd.GeoDataFrame]:
@@ -267,7 +269,15 @@ def band_polygons(ref: DataRef, kind_ids: tuple[str, ...], speed: float, minutes
     if len(out) > 1:  # nested, as bands computed together are: each band holds the shorter ones
         out["geometry"] = list(itertools.accumulate(out.geometry.values, lambda a, b: shapely.union(a, b)))
     out["geometry"] = shapely.simplify(out.geometry.values, BAND_DISPLAY_TOLERANCE_DEG)
-    return out
+    return _within_district(ref, out)
+
+
+def _within_district(ref: DataRef, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` cut to the district's outline when its walk reads neighbouring districts (their streets carry
+    the walk past the border: drawn, that would be shapes over another district)."""
+    if not engine(ref).across_districts:
+        return frame
+    return scoped.clip(frame, shapely.union_all(base_layers(ref).outline.geometry.values))
 
 
 @memo(ttl_s=3600, max_entries=64, message="正在计算等时圈 …")
@@ -301,7 +311,7 @@ def area_polygons(ref: DataRef, kind_ids: tuple[str, ...], cutoff_m: float,
     out = service_areas(eng.net, sites, cutoff_m=cutoff_m, triangulation=eng.triangulation)
     out["name"] = eng.facilities.set_index("id").loc[out["site_id"], "name"].to_numpy()
     out["geometry"] = shapely.simplify(out.geometry.values, BAND_DISPLAY_TOLERANCE_DEG)  # drawn, never measured
-    return out
+    return _within_district(ref, out)
 
 
 def weight_hexes(eng: CoverageEngine, mask: np.ndarray, category: str, resolution: int, *,
@@ -327,23 +337,12 @@ def _outline(ref: DataRef, townships: frozenset[str]):
 @memo(kind="resource", ttl_s=3600, max_entries=32, message="正在查找邻近乡镇的服务设施 …")  # shared: never change
 def visible_sites(ref: DataRef, kind_ids: tuple[str, ...], townships: frozenset[str] | None,
                   cutoff_m: float) -> scoped.SitesInView:
-    """The operating sites of these kinds a scope of ``townships`` may see (see services.scoped.sites_in_view), with
-    the neighbouring districts' sites that walk to the scope's elders among the neighbours (kind and position)."""
+    """The operating sites of these kinds a scope of ``townships`` may see (see services.scoped.sites_in_view). A
+    neighbouring district's site is never among them: no coordinate of another district reaches a page; what its
+    sites do for the district's elders is a figure (``across_border``)."""
     eng = engine(ref)
     snapped, facilities = selected_sites(eng, kind_ids)
-    view = scoped.sites_in_view(eng, facilities, snapped, townships, cutoff_m=cutoff_m)
-    across = border_sites(eng, kind_ids)
-    if across is None:
-        return view
-    chosen = eng.border_sites[eng.border_sites["kind_id"].isin(kind_ids).to_numpy()]
-    reached = scoped.reaching(eng, across, np.ones(len(across.ok), dtype=bool), townships, cutoff_m=cutoff_m)
-    if not len(reached):
-        return view
-    more = chosen.iloc[reached]
-    return scoped.SitesInView(view.own, gpd.GeoDataFrame(pd.concat([view.neighbours, more[scoped.NEIGHBOUR_COLUMNS]],
-                                                                    ignore_index=True), geometry="geometry",
-                                                         crs="EPSG:4326"),
-                              (*view.neighbour_ids, *more["id"]))
+    return scoped.sites_in_view(eng, facilities, snapped, townships, cutoff_m=cutoff_m)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """A district's planner receives nothing of another district (issue 29): no row, name, code, cell or coordinate of
 it on any page, export or report, in the browser's every frame and response, on SQLite and on PostgreSQL with
-row-level security; a link naming the other district does not open it."""
+row-level security; a link naming the other district does not open it. The two districts are neighbours whose
+streets join, so 和平区's walk reads 河西区's roads and sites (its figures count those that reach its elders): none
+of it may reach the page but the figures."""
 
 from __future__ import annotations
 

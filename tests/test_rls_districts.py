@@ -11,7 +11,7 @@ from demo import build_demo
 from tests.conftest import _load_bundle, _new_database
 
 APP, INGEST = "eldercare_app_districts", "eldercare_ingest_districts"
-A, B = "120101", "120106"  # 和平区, 红桥区: the two smallest districts of the demo city
+A, B = "120101", "120103"  # 和平区 and 河西区: neighbours (their streets join), the smallest and a small one
 # every table holding a district's rows, with the SQL that names each row's district (read by a role no policy
 # limits: the truth to compare with)
 DISTRICT_OF = {
