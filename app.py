@@ -13,6 +13,7 @@ user = auth.current_user()
 
 PAGES = {  # page id (url path) -> (file, title, icon)
     "scorecard": ("pages/scorecard.py", "联席会议总览", ":material/leaderboard:"),
+    "city": ("pages/city.py", "全市总览", ":material/apartment:"),
     "map": ("pages/map.py", "一张图", ":material/map:"),
     "service_circle": ("pages/service_circle.py", "15分钟服务圈", ":material/directions_walk:"),
     "scenarios": ("pages/scenarios.py", "情景规划", ":material/edit_location_alt:"),

@@ -13,6 +13,7 @@ from dashboard.state import (
     LINKED_TOWNSHIP,
     MAP_TOWNSHIP,
     MARK_SINCE,
+    SC_TARGET,
     init_state,
 )
 from services import access, base
@@ -75,6 +76,15 @@ def follow_district_link(names: dict[str, str]) -> None:
     if linked in names and linked != st.session_state.get(LINKED_DISTRICT):
         st.session_state[DISTRICT] = linked
         st.session_state[LINKED_DISTRICT] = linked
+
+
+def follow_target_link(labels: dict[str, str]) -> None:
+    """A link ending in &target=ID (the city overview's drill-down) selects that target once, before the map's
+    target picker (keyed SC_TARGET) is drawn; the picker rules afterwards."""
+    linked = st.query_params.get("target")
+    if linked in labels and linked != st.session_state.get("sc.linked_target"):
+        st.session_state[SC_TARGET] = linked
+        st.session_state["sc.linked_target"] = linked
 
 
 def follow_township_link(names: dict[str, str]) -> None:

@@ -6,9 +6,16 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
-from dashboard.components import audited_download, current_user, footer, page_setup, visible_townships
+from dashboard.components import (
+    audited_download,
+    current_user,
+    follow_target_link,
+    footer,
+    page_setup,
+    visible_townships,
+)
 from dashboard.i18n import pick
-from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_MAP_CHANGE, SC_SINCE
+from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
 from services import access, base, scorecard
@@ -60,9 +67,11 @@ st.subheader(pick("按乡镇（街道）", "By township"))
 labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}
 left, right = st.columns([2, 3])
 with left:
+    follow_target_link(labels)  # the city overview's drill-down names its target
+    if st.session_state.get(SC_TARGET) not in labels:
+        st.session_state[SC_TARGET] = "walk15_coverage" if "walk15_coverage" in labels else next(iter(labels))
     tid = st.selectbox(pick("地图显示指标", "Target on the map"), options=list(labels), format_func=labels.get,
-                       index=[t.id for t in card.targets].index("walk15_coverage")
-                       if "walk15_coverage" in labels else 0)
+                       key=SC_TARGET)
     target = config.target(tid)
     cells = card.townships(tid)
     cells["text"] = [scorecard.fmt_value(v, target.unit) for v in cells["value"]]

@@ -195,7 +195,8 @@ def _value(num: float, den: float | None, unit: str) -> float | None:
     return num / den * SCALE[unit] if den > 0 else None
 
 
-CELL_COLUMNS = ["target_id", "area", "numerator", "denominator", "value", "light", "base_value", "current_value"]
+CELL_COLUMNS = ["target_id", "area", "numerator", "denominator", "value", "light", "base_value", "current_value",
+                "base_numerator", "base_denominator"]
 
 
 def _area_values(frames: dict[str, pd.DataFrame], t: Target, areas: list[str],
@@ -213,13 +214,15 @@ def _area_values(frames: dict[str, pd.DataFrame], t: Target, areas: list[str],
 
 
 def _change_values(t: Target, now: dict, baseline: Baseline, areas: list[str]) -> tuple[dict, dict]:
-    """(area -> change, area -> baseline value) of a change target."""
+    """(area -> change, area -> (numerator, denominator, value) at the baseline) of a change target."""
     then = _area_values(baseline.frames, t, areas, baseline.as_of)
-    scale = 1.0
-    if t.change.per_year:
-        scale = DAYS_PER_YEAR / (baseline.now_as_of - baseline.as_of).days
+    scale = _year_scale(t, baseline.as_of, baseline.now_as_of)
     change = {a: None if now[a][2] is None or then[a][2] is None else (now[a][2] - then[a][2]) * scale for a in areas}
-    return change, {a: then[a][2] for a in areas}
+    return change, then
+
+
+def _year_scale(t: Target, since: dt.date, now: dt.date) -> float:
+    return DAYS_PER_YEAR / (now - since).days if t.change.per_year else 1.0
 
 
 def _baseline_problem(t: Target, baseline: Baseline | None) -> str | None:
@@ -245,7 +248,8 @@ def compute_scorecard(targets: tuple[Target, ...], frames: dict[str, pd.DataFram
     def not_evaluated(t: Target, why: str) -> None:
         notes[t.id] = why
         rows.extend(dict(target_id=t.id, area=a, numerator=np.nan, denominator=np.nan, value=np.nan,
-                         light="not_evaluated", base_value=np.nan, current_value=np.nan) for a in areas)
+                         light="not_evaluated", base_value=np.nan, current_value=np.nan, base_numerator=np.nan,
+                         base_denominator=np.nan) for a in areas)
 
     for t in supported:
         problem = _baseline_problem(t, baselines.get(t.id)) if t.change is not None else None
@@ -265,11 +269,64 @@ def compute_scorecard(targets: tuple[Target, ...], frames: dict[str, pd.DataFram
             num, den, level = now[a]
             value = level if change is None else change[a]
             judged = a == DISTRICT or t.measure.scope == "all"
+            base = (np.nan, np.nan, np.nan) if then is None else tuple(np.nan if x is None else x for x in then[a])
             rows.append(dict(target_id=t.id, area=a, numerator=num,
                              denominator=np.nan if den is None else den,
                              value=np.nan if value is None else value,
                              light=light(value, t.target, t.direction, amber_share) if judged else "not_judged",
-                             base_value=np.nan if then is None or then[a] is None else then[a],
-                             current_value=np.nan if level is None else level))
+                             base_value=base[2], current_value=np.nan if level is None else level,
+                             base_numerator=base[0], base_denominator=base[1]))
     cells = pd.DataFrame(rows, columns=CELL_COLUMNS)
     return Scorecard(supported, tuple(t for t in targets if t.measure is None), cells, missing, notes, spans)
+
+
+def city_scorecard(cards: dict[str, Scorecard], *, amber_share: float) -> Scorecard:
+    """A city's card from its districts' cards (code -> card, each computed on its own data): a Scorecard whose
+    whole (``DISTRICT``) is the city and whose areas are the districts, so that everything read of a district's
+    card (a matrix, ranks, lights) reads the same of the city's.
+
+    A district's cells are its card's whole-district cells, lights as it judged them. The city's are computed from
+    the sums of the districts' numerators and denominators (of then and now, for a change), never an average of
+    their values: each elder, bed or station counts once, in its own district. A target some district could not
+    evaluate, or whose baselines differ between districts, is not evaluated for the city, with the reason."""
+    if not cards:
+        msg = "a city card needs at least one district's card"
+        raise ValueError(msg)
+    first = next(iter(cards.values()))
+    targets = first.targets
+    rows, notes, spans = [], {}, {}
+    for t in targets:
+        cells = {code: card.cell(t.id, DISTRICT) for code, card in cards.items()}
+        for code, c in cells.items():
+            rows.append({**{k: c[k] for k in CELL_COLUMNS}, "area": code})
+        missing = [code for code, c in cells.items() if c["light"] == "not_evaluated"]
+        district_spans = {card.spans.get(t.id) for card in cards.values()}
+        why = (f"区县 {'、'.join(missing)} 未能计算（{cards[missing[0]].notes.get(t.id, '缺少数据')}）" if missing else
+               f"各区县的基期或数据日期不同（{sorted(str(s) for s in district_spans)}）"
+               if t.change is not None and len(district_spans) != 1 else None)
+        if why:
+            notes[t.id] = why
+            rows.append(dict(target_id=t.id, area=DISTRICT, numerator=np.nan, denominator=np.nan, value=np.nan,
+                             light="not_evaluated", base_value=np.nan, current_value=np.nan, base_numerator=np.nan,
+                             base_denominator=np.nan))
+            continue
+        unit = t.measure_unit
+        num = float(sum(c["numerator"] for c in cells.values()))
+        den = None if unit == "count" else float(sum(c["denominator"] for c in cells.values()))
+        level = _value(num, den, unit)
+        base_num = base_den = then = np.nan
+        value = level
+        if t.change is not None:
+            since, now = next(iter(district_spans))
+            spans[t.id] = (since, now)
+            base_num = float(sum(c["base_numerator"] for c in cells.values()))
+            base_den = None if unit == "count" else float(sum(c["base_denominator"] for c in cells.values()))
+            then = _value(base_num, base_den, unit)
+            value = None if level is None or then is None else (level - then) * _year_scale(t, since, now)
+        rows.append(dict(target_id=t.id, area=DISTRICT, numerator=num, denominator=np.nan if den is None else den,
+                         value=np.nan if value is None else value,
+                         light=light(value, t.target, t.direction, amber_share),
+                         base_value=np.nan if then is None else then, current_value=np.nan if level is None else level,
+                         base_numerator=base_num, base_denominator=np.nan if base_den is None else base_den))
+    cells = pd.DataFrame(rows, columns=CELL_COLUMNS)
+    return Scorecard(targets, first.unsupported, cells, {}, notes, spans)

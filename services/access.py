@@ -22,6 +22,7 @@ READ = ("leader", "planner", "township_head")
 # page id (the url path) -> roles that may open it
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "scorecard": READ,
+    "city": ("leader", "planner"),  # the page itself shows a city only to those who may see all of it
     "map": READ,
     "service_circle": READ,
     "township": READ,

@@ -195,3 +195,31 @@ def test_a_walk_longer_than_the_index_searches_and_agrees(city):
     assert long.share() == 1.0 and long.site[long.covered].min() >= 0
     assert coverage.evaluate(eng, CARE, 46, 1.0, across=False).share() == 1.0  # A's own station is 700 m away
     assert set(long.site[long.covered]) == {0, 1}  # A's station (own, first) and B's (the neighbours', after it)
+
+
+def test_the_city_page_adds_up_its_districts_and_links_to_each(city, monkeypatch):
+    """全市总览 of the two districts: the city's 15-minute figure is (160 + 40) / (160 + 40) elders, by hand, each
+    district ranked with a link to its own overview; a district's planner gets no city view."""
+    from dashboard.state import SC_TARGET
+    from tests.conftest import app_test, assert_clean
+
+    at = app_test("pages/city.py", city, monkeypatch, role="planner")
+    at.run()
+    assert_clean(at)
+    assert at.session_state[SC_TARGET] == "walk15_coverage"
+    assert any("**全市 100.0%**" in md.value for md in at.markdown)
+    ranking = next(d.value for d in at.dataframe if "rank" in d.value.columns)
+    assert list(ranking["rank"]) == ["1 / 2", "1 / 2"]  # both at 100 %
+    assert sorted(ranking["name"]) == [f"/scorecard?district={A}&target=walk15_coverage#甲区",
+                                       f"/scorecard?district={B}&target=walk15_coverage#乙区"]
+    from data.accounts import User
+    from services import city as city_service
+
+    def planner(area):
+        return User(1, "p", "", ("planner",), area, (), False)
+
+    assert [c.code for c in city_service.cities_of(city, planner("120000"))] == ["120000"]
+    assert [c.code for c in city_service.cities_of(city, planner(None))] == ["120000"]
+    assert city_service.cities_of(city, planner(A)) == []  # a district's planner: no city figure at all
+    head = User(2, "h", "", ("township_head",), "120000", (f"{A}001000",), False)
+    assert city_service.cities_of(city, head) == []

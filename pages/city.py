@@ -1,0 +1,82 @@
+"""全市总览: every target for the city and each of its districts, the districts ranked on a city map, one click to a
+district's own 联席会议总览 (and from there to a township's)."""
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import scorecard_views as views
+from dashboard.components import page_start
+from dashboard.i18n import pick
+from dashboard.state import MAP_BASEMAP, SC_TARGET
+from maps.elements import LocalAssets
+from maps.pages import build_scorecard_map
+from services import base, city, scorecard
+from services.engine import database_url
+from services.scorecard import LIGHT_EN, LIGHT_ZH
+
+user = page_start("city")
+config = base.get_config()
+url = database_url()
+st.title(pick("全市总览", "City overview"))
+found = city.cities_of(url, user)
+if not found:
+    st.info(pick("本账号的范围不是整个城市（或数据库中一个城市只有一个区县），没有全市视图；请在“联席会议总览”查看所在区县。",
+                 "This account does not cover a whole city held here: see its district's scorecard."))
+    st.stop()
+with st.sidebar:
+    chosen = st.selectbox(pick("城市", "City"), options=found, format_func=lambda c: c.name) if len(found) > 1 \
+        else found[0]
+refs = city.district_refs(url, chosen)
+card = city.city_card(refs)
+names = dict(zip(chosen.districts["code"], chosen.districts["name"], strict=True))
+st.caption(pick(f"{chosen.name} {len(names)} 个区县的规划目标对照：每个区县由其自己的数据计算，全市数值由各区县的分子、分母相加得出"
+                "（每位老人、每张床位只在其所在区县计一次），不是各区数值的平均。",
+                f"{len(names)} districts; the city's figures add their numerators and denominators."))
+
+counts = scorecard.light_counts(card)
+k1, k2, k3, k4 = st.columns(4)
+k1.metric(pick("全市达标", "Met"), f"{counts['green']} / {len(card.targets)}", border=True)
+k2.metric(pick("接近目标", "Close"), counts["amber"], border=True)
+k3.metric(pick("未达标", "Short"), counts["red"], border=True)
+k4.metric(pick("区县数", "Districts"), len(names), border=True)
+
+st.subheader(pick(f"全市（{chosen.name}）", "City"))
+st.dataframe(views.styled(views.area_table(card)), hide_index=True, width="stretch",
+             height=views.table_height(len(card.targets)), column_config={
+    "指标": st.column_config.TextColumn(width="large"), "口径": st.column_config.TextColumn(width="large")})
+for tid, why in card.notes.items():
+    st.warning(pick(f"未评估 · {config.target(tid).label_zh}：{why}", f"Not evaluated · {config.target(tid).label_en}: {why}"))
+
+st.subheader(pick("按区县", "By district"))
+labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}
+if st.session_state.get(SC_TARGET) not in labels:
+    st.session_state[SC_TARGET] = "walk15_coverage" if "walk15_coverage" in labels else next(iter(labels))
+left, right = st.columns([2, 3])
+with left:
+    tid = st.selectbox(pick("地图显示指标", "Target on the map"), options=list(labels), format_func=labels.get,
+                       key=SC_TARGET)
+    target = config.target(tid)
+    cells = card.townships(tid)  # the city card's areas are its districts
+    cells["text"] = [scorecard.fmt_value(v, target.unit) for v in cells["value"]]
+    whole = card.cell(tid)
+    st.markdown(pick(f"**全市 {scorecard.fmt_value(whole['value'], target.unit)}**，目标 {scorecard.fmt_target(target)}",
+                     f"**City {scorecard.fmt_value(whole['value'], target.unit)}**, target {scorecard.fmt_target(target)}"))
+    ranks = {c: card.rank(tid, c) for c in cells.index}
+    order = cells.sort_values("value", ascending=target.direction != "at_least", na_position="last").index
+    ranking = cells.loc[order].assign(
+        rank=[f"{ranks[c][0]} / {ranks[c][1]}" if ranks[c] else "—" for c in order],
+        name=[f"/scorecard?district={c}&target={tid}#{names.get(c, c)}" for c in order],  # one click, target kept
+        state=[views.light_label(x) for x in cells.loc[order, "light"]])
+    st.dataframe(views.styled(ranking[["rank", "name", "text", "state"]], "state"), hide_index=True, width="stretch",
+                 column_config={"rank": pick("名次", "Rank"), "text": labels[tid], "state": pick("状态", "Light"),
+                                "name": st.column_config.LinkColumn(pick("区县（点击打开）", "District (open)"),
+                                                                    display_text=r"#(.+)$")})
+with right:
+    outlines = city.district_outlines(refs)
+    legend = {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
+    fmap = build_scorecard_map(city.city_outline(outlines, chosen), outlines, cells, label=labels[tid], legend=legend,
+                               config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
+    st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="city_map")
+
+with st.expander(pick("全部指标 × 区县", "All targets × districts"), expanded=False):
+    st.dataframe(views.township_matrix(card, names), width="stretch")
