@@ -5,7 +5,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
-from dashboard.components import page_start
+from dashboard.components import footer, page_start
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, SC_TARGET
 from maps.elements import LocalAssets
@@ -80,3 +80,6 @@ with right:
 
 with st.expander(pick("全部指标 × 区县", "All targets × districts"), expanded=False):
     st.dataframe(views.township_matrix(card, names), width="stretch")
+dates = sorted({m.get("data_date", "—") for m in (base.base_layers(r).meta for r in refs)})
+footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(dates),
+        "versions": pick("各区县的数据版本见其联席会议总览页", "each district's versions: on its own overview")})
