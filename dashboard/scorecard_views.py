@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import streamlit as st
 
 from dashboard.i18n import pick
 from reports.cells import csv_bytes
@@ -18,6 +19,7 @@ from services.scorecard import (
     fmt_amount,
     fmt_target,
     fmt_value,
+    light_counts,
     since_rows,
 )
 
@@ -112,3 +114,13 @@ def scorecard_csv(card: Scorecard, names: dict[str, str]) -> bytes:
     out["unit"] = [targets[t].unit for t in out["target_id"]]
     out["light_zh"] = out["light"].map(LIGHT_ZH)
     return csv_bytes(out)
+
+
+def light_metrics(card: Scorecard, *, met_label: str, fourth: tuple[str, object, str | None]) -> None:
+    """The four cards above a scorecard: met (of all), close, short, and a page's own fourth (label, value, help)."""
+    counts = light_counts(card)
+    k1, k2, k3, k4 = st.columns(4)
+    k1.metric(met_label, f"{counts['green']} / {len(card.targets)}", border=True)
+    k2.metric(pick("接近目标", "Close"), counts["amber"], border=True)
+    k3.metric(pick("未达标", "Short"), counts["red"], border=True)
+    k4.metric(fourth[0], fourth[1], border=True, help=fourth[2])

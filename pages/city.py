@@ -33,12 +33,7 @@ st.caption(pick(f"{chosen.name} {len(names)} 个区县的规划目标对照：�
                 "（每位老人、每张床位只在其所在区县计一次），不是各区数值的平均。",
                 f"{len(names)} districts; the city's figures add their numerators and denominators."))
 
-counts = scorecard.light_counts(card)
-k1, k2, k3, k4 = st.columns(4)
-k1.metric(pick("全市达标", "Met"), f"{counts['green']} / {len(card.targets)}", border=True)
-k2.metric(pick("接近目标", "Close"), counts["amber"], border=True)
-k3.metric(pick("未达标", "Short"), counts["red"], border=True)
-k4.metric(pick("区县数", "Districts"), len(names), border=True)
+views.light_metrics(card, met_label=pick("全市达标", "Met"), fourth=(pick("区县数", "Districts"), len(names), None))
 
 st.subheader(pick(f"全市（{chosen.name}）", "City"))
 st.dataframe(views.styled(views.area_table(card)), hide_index=True, width="stretch",

@@ -36,13 +36,9 @@ st.caption(pick(f"规划目标对照：数据日期 {as_of}，全部由数据库
                 ":red-badge[未达标]　:gray-badge[不适用：无考核对象]",
                 f"Targets vs actuals as of {as_of}, computed from the database; definitions in config/dashboard.toml."))
 
-counts = scorecard.light_counts(card)
-k1, k2, k3, k4 = st.columns(4)
-k1.metric(pick("达标", "Met"), f"{counts['green']} / {len(card.targets)}", border=True)
-k2.metric(pick("接近目标", "Close"), counts["amber"], border=True)
-k3.metric(pick("未达标", "Short"), counts["red"], border=True)
-k4.metric(pick("数据暂不支持", "Not computable"), len(card.unsupported), border=True,
-          help=pick("数据库中没有相应数据的指标，见页面底部，不做估算。", "Listed at the bottom; never estimated."))
+views.light_metrics(card, met_label=pick("达标", "Met"), fourth=(
+    pick("数据暂不支持", "Not computable"), len(card.unsupported),
+    pick("数据库中没有相应数据的指标，见页面底部，不做估算。", "Listed at the bottom; never estimated.")))
 
 st.subheader(pick(f"全区（{layers.outline['name'].iloc[0]}）", "District"))
 st.dataframe(views.styled(views.area_table(card)), hide_index=True, width="stretch",
