@@ -223,3 +223,44 @@ def test_the_city_page_adds_up_its_districts_and_links_to_each(city, monkeypatch
     assert city_service.cities_of(city, planner(A)) == []  # a district's planner: no city figure at all
     head = User(2, "h", "", ("township_head",), "120000", (f"{A}001000",), False)
     assert city_service.cities_of(city, head) == []
+
+
+@pytest.mark.browser
+def test_the_city_pages_open_in_chromium_and_the_drill_down_keeps_the_target(city, browser, tmp_path):
+    """City → district → township in Chromium with no error: 全市总览 with 每千名老年人养老床位数 chosen offers each
+    district's link with that target; the district's 联席会议总览 opened from it shows the same target; its township
+    view opens."""
+    from tests.test_scope_leaks import Received, _settled
+    from tools.app_server import app_server
+    from tools.browser import sign_in
+
+    with app_server(city, tmp_path) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        sign_in(page, base, "demo.planner")
+        got = Received(page)
+        page.goto(f"{base}/city", wait_until="domcontentloaded")
+        _settled(page)
+        page.get_by_role("combobox", name="地图显示指标").click()
+        page.get_by_role("option", name="每千名老年人养老床位数", exact=True).click()
+        link = f"/scorecard?district={A}&target=beds_per_1000"
+        page.wait_for_selector("text=全市 0.0", timeout=60_000)  # the rerun drew the beds (none here: 0.0)
+        _settled(page)
+        got.stop(page)
+        assert link in got.text()  # the ranking's link carries the target chosen
+        assert page.locator("[data-testid='stException']").count() == 0
+
+        page.goto(f"{base}{link}", wait_until="domcontentloaded")
+        _settled(page)
+        assert page.locator("[data-testid='stException']").count() == 0
+        # the district's map target is the city's: beds per 1,000 (甲区 has none: 0.0), not 15-minute coverage
+        page.wait_for_selector("text=全区 0.0", timeout=60_000)
+        assert page.locator("text=全区 100.0%").count() == 0
+
+        page.goto(f"{base}/township?district={A}&township={A}001000", wait_until="domcontentloaded")
+        _settled(page)
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.wait_for_selector("text=甲区街道", timeout=60_000)
+        assert errors == []
+        page.close()
