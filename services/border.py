@@ -43,8 +43,14 @@ def neighbour_refs(ref: DataRef) -> tuple[DataRef, ...]:
     """The current versions (roads and facilities) of the districts whose walk reaches into ``ref``'s district: the
     other districts of its city whose outline lies within the margin of its own, in code order."""
     margin = get_config().coverage.border_margin_m
-    codes = _neighbour_codes(ref.url, ref.district_code, dict(ref.versions).get("district"), margin)
+    codes = _neighbour_codes(ref.url, ref.district_code, outline_version(ref), margin)
     return tuple(current_ref(ref.url, code).only(BORDER_KINDS) for code in codes)
+
+
+def outline_version(ref: DataRef) -> int | None:
+    """The version of the district's outline ``ref`` reads: its own, else the current one (a ref narrowed to
+    other kinds still has a district, and the same neighbours)."""
+    return dict(ref.versions).get("district") or dict(current_ref(ref.url, ref.district_code).versions).get("district")
 
 
 @memo(ttl_s=300, max_entries=64)

@@ -43,18 +43,27 @@ CATEGORY_IDS = tuple(c[0] for c in CATEGORIES)
 class CoverageEngine:
     net: WalkNetwork
     model: CoverageModel
-    triangulation: Triangulation
+    triangle_edge_m: float  # the isochrones' longest triangle edge (config); triangulated on first use
     facilities: gpd.GeoDataFrame  # operating facilities
     facility_snap: Snapped
     groups: gpd.GeoDataFrame  # elder groups (demand), same order as the model's demand
     build_note: str
-    hex_indexes: dict = field(default_factory=dict, repr=False, compare=False)  # resolution -> HexIndex, on use
+    hex_indexes: dict = field(default_factory=dict, repr=False, compare=False)  # resolution -> HexIndex (and the
+    # triangulation), made on use
     # the operating sites of neighbouring districts within the border margin (services.border.SITE_COLUMNS: no name),
     # and where they join the network; empty for a district alone in its city
     border_sites: gpd.GeoDataFrame = field(default_factory=border.no_sites, repr=False, compare=False)
     border_snap: Snapped | None = field(default=None, repr=False, compare=False)
     kinds_index: dict = field(default_factory=dict, repr=False, compare=False)  # the nearest site per kind, on use
     across_districts: tuple[str, ...] = ()  # the neighbouring districts whose roads and sites the walk reads
+
+    @property
+    def triangulation(self) -> Triangulation:
+        """The network's triangulation for isochrones and service areas: made on first use (figures and tables never
+        need it, and it is the largest part of building an engine), then kept with the engine."""
+        if "triangulation" not in self.hex_indexes:
+            self.hex_indexes["triangulation"] = triangulate(self.net, max_edge_m=self.triangle_edge_m)
+        return self.hex_indexes["triangulation"]
 
     def hex_index(self, resolution: int) -> HexIndex:
         """The elder groups' hexagons at ``resolution`` (made on first use, then kept with the engine)."""
@@ -104,9 +113,11 @@ def engine(ref: DataRef) -> CoverageEngine:
     """The walking network and coverage model of the district's roads, elders and facilities at ``ref``, with the
     roads and sites of the neighbouring districts of its city within the border margin (services.border)."""
     neighbours = border.neighbour_refs(ref)
+    own = ref.only(ENGINE_KINDS)
     if not neighbours:
-        return _engine(ref.only(ENGINE_KINDS))
-    return _engine(ref.only((*ENGINE_KINDS, "district")), neighbours)
+        return _engine(own)
+    outline = ("district", border.outline_version(ref))  # the same key however narrow the caller's ref
+    return _engine(DataRef(ref.url, ref.district_code, tuple(sorted((*own.versions, outline)))), neighbours)
 
 
 @memo(kind="resource", ttl_s=None, max_entries=4, message="正在构建步行路网与覆盖模型（首次约数秒）…")
@@ -138,8 +149,7 @@ def _engine(ref: DataRef, neighbours: tuple[DataRef, ...] = ()) -> CoverageEngin
             f"未吸附：老人点 {demand.n_unsnapped}，设施 {fac_snap.n_unsnapped}"
             + (f"；邻区 {len(neighbours)} 个，边界 {config.coverage.border_margin_m:,.0f} 米内邻区设施 "
                f"{len(across.sites)} 处" if neighbours else ""))
-    tri = triangulate(net, max_edge_m=config.network.isochrone_max_triangle_edge_m)
-    return CoverageEngine(net, model, tri, operating, fac_snap, groups, note, border_sites=across.sites,
+    return CoverageEngine(net, model, config.network.isochrone_max_triangle_edge_m, operating, fac_snap, groups, note, border_sites=across.sites,
                           border_snap=snapped.subset(~own) if len(across.sites) else None,
                           across_districts=tuple(n.district_code for n in neighbours))
 

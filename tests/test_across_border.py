@@ -264,3 +264,13 @@ def test_the_city_pages_open_in_chromium_and_the_drill_down_keeps_the_target(cit
         page.wait_for_selector("text=甲区街道", timeout=60_000)
         assert errors == []
         page.close()
+
+
+def test_a_narrowed_ref_gets_the_same_engine_with_its_neighbours(city):
+    """A service that passes a ref narrowed to some kinds (the capacity allocation does) gets the very engine the
+    pages use, neighbours and all: one engine per district, the same figures everywhere."""
+    from services import base, coverage
+
+    ref = base.current_ref(city, A)
+    assert coverage.engine(ref.only(coverage.ENGINE_KINDS)) is coverage.engine(ref)  # no "district" in it
+    assert coverage.engine(ref).across_districts == (B,)
