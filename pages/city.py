@@ -5,11 +5,12 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
-from dashboard.components import footer, page_start
+from dashboard.components import audited_download, footer, page_start
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
+from reports.city import city_workbook
 from services import base, city, scorecard
 from services.engine import database_url
 from services.scorecard import LIGHT_EN, LIGHT_ZH
@@ -75,6 +76,10 @@ with right:
 
 with st.expander(pick("全部指标 × 区县", "All targets × districts"), expanded=False):
     st.dataframe(views.township_matrix(card, names), width="stretch")
+audited_download(pick("下载全市考核表 Excel（全市与各区县 × 指标，含分子分母）", "Download the city's workbook"),
+                 icon=":material/download:", data=city_workbook(card, names, chosen.name),
+                 file_name=f"city_scorecard_{chosen.code}.xlsx", what="city scorecard",
+                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 dates = sorted({m.get("data_date", "—") for m in (base.base_layers(r).meta for r in refs)})
 footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(dates),
         "versions": pick("各区县的数据版本见其联席会议总览页", "each district's versions: on its own overview")})

@@ -79,7 +79,7 @@ def _number_format(sheet: str, column: str, values: pd.Series) -> str | None:
     return "0.00000" if column in ("中心经度", "中心纬度") else ONE_DECIMAL
 
 
-def _fill(colour: str) -> PatternFill:
+def fill_of(colour: str) -> PatternFill:
     return PatternFill("solid", fgColor=colour.lstrip("#").upper())
 
 
@@ -88,7 +88,7 @@ def _format(ws, sheet: str, frame: pd.DataFrame) -> None:
     ws.freeze_panes = "B2"
     for cell in ws[1]:
         cell.font = Font(bold=True)
-        cell.fill = _fill("#eceff1")
+        cell.fill = fill_of("#eceff1")
     for j, col in enumerate(frame.columns, start=1):
         letter = get_column_letter(j)
         fmt = _number_format(sheet, str(col), frame[col])
@@ -110,11 +110,11 @@ def render_xlsx(r: Report) -> bytes:
             if name == "考核指标":  # the light column coloured like the page
                 col = list(frame.columns).index("状态") + 1
                 for i, light in enumerate(r.scorecard["light"], start=2):
-                    ws.cell(i, col).fill = _fill(LIGHT_COLOURS[light])
+                    ws.cell(i, col).fill = fill_of(LIGHT_COLOURS[light])
             elif name == "乡镇指标":
                 for i, row in enumerate(r.matrix_lights.itertuples(index=False), start=2):
                     for j, light in enumerate(row, start=2):
-                        ws.cell(i, j).fill = _fill(LIGHT_COLOURS[light])
+                        ws.cell(i, j).fill = fill_of(LIGHT_COLOURS[light])
         xw.book.properties.title = r.title
         xw.book.properties.creator = "养老服务一张图"
     return buf.getvalue()

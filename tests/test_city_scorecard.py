@@ -65,3 +65,26 @@ def test_districts_with_different_baselines_give_no_city_change():
     city = city_scorecard({"120101": card(2000, 100_000, 1, 1800), "120102": other}, amber_share=0.8)
     assert city.cell("bed_growth")["light"] == "not_evaluated" and "基期" in city.notes["bed_growth"]
     assert city.cell("beds_per_1000")["light"] != "not_evaluated"  # the levels still add up
+
+
+def test_the_city_workbook_holds_every_district_and_target_as_numbers():
+    """Read back with openpyxl: the city's beds per 1,000 is 2,900 / 110,000 × 1,000 (by hand), a number; the matrix
+    has a row per district; a district name that looks like a formula is neutralised."""
+    import io
+
+    import openpyxl
+
+    from reports.city import city_workbook
+
+    city = city_scorecard({"120101": card(2000, 100_000, 1, 1800), "120102": card(900, 10_000, 2, 600)},
+                          amber_share=CONFIG.scorecard.amber_share)
+    data = city_workbook(city, {"120101": "甲区", "120102": '=HYPERLINK("x")'}, "天津市")
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["全市", "区县×指标", "明细"]
+    whole = {row[0]: row for row in book["全市"].iter_rows(min_row=2, values_only=True)}
+    beds = whole["每千名老年人养老床位数"]
+    assert isinstance(beds[2], float) and beds[2] == pytest.approx(2900 / 110_000 * 1000)
+    assert beds[5] == 2900 and beds[6] == 110_000
+    districts = [row[0] for row in book["区县×指标"].iter_rows(min_row=2, values_only=True)]
+    assert districts == ["甲区", "'=HYPERLINK(\"x\")"]
+    assert book.properties.title == "天津市养老服务规划目标对照（全市及各区县）"
