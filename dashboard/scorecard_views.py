@@ -124,3 +124,13 @@ def light_metrics(card: Scorecard, *, met_label: str, fourth: tuple[str, object,
     k2.metric(pick("接近目标", "Close"), counts["amber"], border=True)
     k3.metric(pick("未达标", "Short"), counts["red"], border=True)
     k4.metric(fourth[0], fourth[1], border=True, help=fourth[2])
+
+
+def whole_area(card: Scorecard, config) -> None:
+    """The whole area's table (a district's, or a city's) and a warning for each target it could not evaluate."""
+    st.dataframe(styled(area_table(card)), hide_index=True, width="stretch", height=table_height(len(card.targets)),
+                 column_config={"指标": st.column_config.TextColumn(width="large"),
+                                "口径": st.column_config.TextColumn(width="large")})
+    for tid, why in card.notes.items():
+        st.warning(pick(f"未评估 · {config.target(tid).label_zh}：{why}",
+                        f"Not evaluated · {config.target(tid).label_en}: {why}"))

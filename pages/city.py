@@ -37,11 +37,7 @@ st.caption(pick(f"{chosen.name} {len(names)} 个区县的规划目标对照：�
 views.light_metrics(card, met_label=pick("全市达标", "Met"), fourth=(pick("区县数", "Districts"), len(names), None))
 
 st.subheader(pick(f"全市（{chosen.name}）", "City"))
-st.dataframe(views.styled(views.area_table(card)), hide_index=True, width="stretch",
-             height=views.table_height(len(card.targets)), column_config={
-    "指标": st.column_config.TextColumn(width="large"), "口径": st.column_config.TextColumn(width="large")})
-for tid, why in card.notes.items():
-    st.warning(pick(f"未评估 · {config.target(tid).label_zh}：{why}", f"Not evaluated · {config.target(tid).label_en}: {why}"))
+views.whole_area(card, config)
 
 st.subheader(pick("按区县", "By district"))
 labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}

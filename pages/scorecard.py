@@ -41,11 +41,7 @@ views.light_metrics(card, met_label=pick("达标", "Met"), fourth=(
     pick("数据库中没有相应数据的指标，见页面底部，不做估算。", "Listed at the bottom; never estimated.")))
 
 st.subheader(pick(f"全区（{layers.outline['name'].iloc[0]}）", "District"))
-st.dataframe(views.styled(views.area_table(card)), hide_index=True, width="stretch",
-             height=views.table_height(len(card.targets)), column_config={
-    "指标": st.column_config.TextColumn(width="large"), "口径": st.column_config.TextColumn(width="large")})
-for tid, why in card.notes.items():
-    st.warning(pick(f"未评估 · {config.target(tid).label_zh}：{why}", f"Not evaluated · {config.target(tid).label_en}: {why}"))
+views.whole_area(card, config)
 
 history = scorecard.since_dates(ref)
 then = None
