@@ -238,6 +238,23 @@ def install(owner_engine: Engine, *, app_role: str, app_password: str | None, in
     if owner_engine.dialect.name != "postgresql":
         msg = "row-level security needs PostgreSQL; SQLite applies the township scope in the data layer"
         raise RlsError(msg)
+
+    for attempt in range(3):  # a deadlock (another session locking the same tables or roles) is retried
+        try:
+            _install_once(owner_engine, app_role, app_password, ingest_role, ingest_password)
+            return
+        except _Deadlock:
+            if attempt == 2:
+                msg = "安装行级安全失败：与其他会话死锁三次（deadlock detected），请在没有其他连接时重试"
+                raise RlsError(msg) from None
+
+
+class _Deadlock(Exception):
+    """PostgreSQL chose this transaction as a deadlock's victim (SQLSTATE 40P01): it rolled back and may be rerun."""
+
+
+def _install_once(owner_engine: Engine, app_role: str, app_password: str | None, ingest_role: str,
+                  ingest_password: str | None) -> None:
     from sqlalchemy.exc import DBAPIError
 
     with owner_engine.begin() as conn:
@@ -260,6 +277,8 @@ def install(owner_engine: Engine, *, app_role: str, app_password: str | None, in
             for statement in _ddl(app_role, ingest_role):
                 conn.exec_driver_sql(statement)
         except DBAPIError as exc:  # the server's words, never the statement (which named a role's verifier)
+            if getattr(exc.orig, "sqlstate", None) == "40P01":
+                raise _Deadlock from None
             diag = getattr(exc.orig, "diag", None)
             first = (getattr(diag, "message_primary", None) or str(exc.orig)).splitlines()[0]
             msg = f"安装行级安全失败：{first}"

@@ -13,10 +13,11 @@ import pytest
 import sqlalchemy as sa
 from shapely import wkb
 
-from tests.test_rls_districts import APP, INGEST, A, B, _two_districts, bundles  # noqa: F401  (the fixture)
+from tests.test_rls_districts import A, B, _two_districts, bundles  # noqa: F401  (the fixture)
 from tests.test_scope_leaks import Secrets, _visit
 
 PLANNER = "hp.district-planner"  # 和平区's planner
+APP, INGEST = "eldercare_app_scope", "eldercare_ingest_scope"  # roles of their own: never those another module alters
 PAGES = ("scorecard", "map", "service_circle", "township", "four_sync", "scenarios", "live", "report")
 
 

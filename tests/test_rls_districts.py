@@ -148,3 +148,26 @@ def test_the_services_read_a_district_with_its_own_code(tmp_path, bundles):
     assert set(layers.facilities["township_code"].str[:6]) == {A}
     assert set(layers.townships["code"].str[:6]) == {A}
     assert set(layers.elders["township_code"].str[:6]) == {A}
+
+
+def test_db_secure_reruns_a_transaction_chosen_as_a_deadlocks_victim(monkeypatch):
+    """PostgreSQL rolls a deadlock's victim back whole (SQLSTATE 40P01): install runs it again, up to three times,
+    then says what happened. (A deadlock cannot be provoked on cue here; the attempts are counted instead.)"""
+    from data import rls
+
+    attempts = []
+
+    def victim_twice(*_args):
+        attempts.append(1)
+        if len(attempts) <= 2:
+            raise rls._Deadlock
+
+    engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # never connected: the stand-in runs
+    monkeypatch.setattr(rls, "_install_once", victim_twice)
+    rls.install(engine, app_role="a_role", app_password="x", ingest_role="i_role", ingest_password="y")
+    assert len(attempts) == 3
+    attempts.clear()
+    monkeypatch.setattr(rls, "_install_once", lambda *_a: (attempts.append(1), (_ for _ in ()).throw(rls._Deadlock)))
+    with pytest.raises(rls.RlsError, match="死锁三次"):
+        rls.install(engine, app_role="a_role", app_password="x", ingest_role="i_role", ingest_password="y")
+    assert len(attempts) == 3
