@@ -58,6 +58,11 @@ class CoverageEngine:
     across_districts: tuple[str, ...] = ()  # the neighbouring districts whose roads and sites the walk reads
 
     @property
+    def all_sites(self) -> Snapped:
+        """The district's own operating sites, then its neighbouring districts' (the order ``result.site`` counts)."""
+        return self.facility_snap if self.border_snap is None else concat_snapped([self.facility_snap, self.border_snap])
+
+    @property
     def triangulation(self) -> Triangulation:
         """The network's triangulation for isochrones and service areas: made on first use (figures and tables never
         need it, and it is the largest part of building an engine), then kept with the engine."""
@@ -176,9 +181,8 @@ def kinds_nearest(eng: CoverageEngine) -> GroupNearest:
     """Every elder group's nearest site of each kind, the district's own (``own:KIND``) and its neighbouring
     districts' (``across:KIND``), within INDEXED_WALK_M: made on first use, then kept with the engine."""
     if "groups" not in eng.kinds_index:
-        sites = eng.facility_snap if eng.border_snap is None else concat_snapped([eng.facility_snap, eng.border_snap])
         names = [f"own:{k}" for k in eng.facilities["kind_id"]] + [f"across:{k}" for k in eng.border_sites["kind_id"]]
-        eng.kinds_index["groups"] = group_nearest(eng.model, sites, np.array(names, dtype=object),
+        eng.kinds_index["groups"] = group_nearest(eng.model, eng.all_sites, np.array(names, dtype=object),
                                                   max_cutoff_m=INDEXED_WALK_M)
     return eng.kinds_index["groups"]
 
@@ -196,10 +200,9 @@ def evaluate(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, spe
         return evaluate_groups(eng.model, kinds_nearest(eng), chosen, cutoff_m=cutoff,
                                straight_line_m=config.walking.straight_line_m)
     own = eng.facilities["kind_id"].isin(kind_ids).to_numpy()
-    theirs = eng.border_sites["kind_id"].isin(kind_ids).to_numpy() & counted
-    sites = eng.facility_snap if eng.border_snap is None else concat_snapped([eng.facility_snap, eng.border_snap])
-    mask = np.concatenate([own, theirs]) if eng.border_snap is not None else own
-    result = eng.model.evaluate(sites.subset(mask), cutoff_m=cutoff, straight_line_m=config.walking.straight_line_m)
+    theirs = eng.border_sites["kind_id"].isin(kind_ids).to_numpy() & counted  # empty without neighbours
+    mask = np.concatenate([own, theirs])
+    result = eng.model.evaluate(eng.all_sites.subset(mask), cutoff_m=cutoff, straight_line_m=config.walking.straight_line_m)
     chosen_sites = np.flatnonzero(mask)
     return replace(result, site=np.where(result.site >= 0, chosen_sites[np.maximum(result.site, 0)], -1))
 
