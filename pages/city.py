@@ -76,6 +76,5 @@ audited_download(pick("下载全市考核表 Excel（全市与各区县 × 指�
                  icon=":material/download:", data=city_workbook(card, names, chosen.name),
                  file_name=f"city_scorecard_{chosen.code}.xlsx", what="city scorecard",
                  mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-dates = sorted({m.get("data_date", "—") for m in (base.base_layers(r).meta for r in refs)})
-footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(dates),
+footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(city.data_dates(refs)),
         "versions": pick("各区县的数据版本见其联席会议总览页", "each district's versions: on its own overview")})

@@ -68,6 +68,12 @@ def district_outlines(refs: tuple[DataRef, ...]) -> gpd.GeoDataFrame:
     return out.set_index("code", drop=False)
 
 
+@memo(ttl_s=600, max_entries=8)
+def data_dates(refs: tuple[DataRef, ...]) -> list[str]:
+    """The districts' data dates, each once, in order (their meta only: no layer is read for it)."""
+    return sorted({repo_call(ref, lambda r: r.meta()).get("data_date", "—") for ref in refs})
+
+
 def city_outline(outlines: gpd.GeoDataFrame, city: City) -> gpd.GeoDataFrame:
     """The city's boundary (the union of its districts') as a one-row frame, as the maps draw a district's."""
     return gpd.GeoDataFrame({"code": [city.code], "name": [city.name]},
