@@ -230,9 +230,9 @@ def test_the_city_pages_open_in_chromium_and_the_drill_down_keeps_the_target(cit
     """City → district → township in Chromium with no error: 全市总览 with 每千名老年人养老床位数 chosen offers each
     district's link with that target; the district's 联席会议总览 opened from it shows the same target; its township
     view opens."""
-    from tests.test_scope_leaks import Received, _settled
+    from tests.test_scope_leaks import Received
     from tools.app_server import app_server
-    from tools.browser import sign_in
+    from tools.browser import sign_in, wait_idle
 
     with app_server(city, tmp_path) as base:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
@@ -241,25 +241,25 @@ def test_the_city_pages_open_in_chromium_and_the_drill_down_keeps_the_target(cit
         sign_in(page, base, "demo.planner")
         got = Received(page)
         page.goto(f"{base}/city", wait_until="domcontentloaded")
-        _settled(page)
+        wait_idle(page)
         page.get_by_role("combobox", name="地图显示指标").click()
         page.get_by_role("option", name="每千名老年人养老床位数", exact=True).click()
         link = f"/scorecard?district={A}&target=beds_per_1000"
         page.wait_for_selector("text=全市 0.0", timeout=60_000)  # the rerun drew the beds (none here: 0.0)
-        _settled(page)
+        wait_idle(page)
         got.stop(page)
         assert link in got.text()  # the ranking's link carries the target chosen
         assert page.locator("[data-testid='stException']").count() == 0
 
         page.goto(f"{base}{link}", wait_until="domcontentloaded")
-        _settled(page)
+        wait_idle(page)
         assert page.locator("[data-testid='stException']").count() == 0
         # the district's map target is the city's: beds per 1,000 (甲区 has none: 0.0), not 15-minute coverage
         page.wait_for_selector("text=全区 0.0", timeout=60_000)
         assert page.locator("text=全区 100.0%").count() == 0
 
         page.goto(f"{base}/township?district={A}&township={A}001000", wait_until="domcontentloaded")
-        _settled(page)
+        wait_idle(page)
         assert page.locator("[data-testid='stException']").count() == 0
         page.wait_for_selector("text=甲区街道", timeout=60_000)
         assert errors == []

@@ -25,6 +25,7 @@ from shapely import wkb
 
 from tests.conftest import served_copy
 from tests.test_reach import DEMAND, hand_network, lonlat, snap
+from tools.browser import wait_idle
 
 HEAD_TOWN = "120118100000"  # 静海镇, the demo township head's
 CUTOFF_M = 15 * 60 * 1.0  # the scorecard's walk (config: 15 minutes at 1.0 m/s)
@@ -277,11 +278,6 @@ def _unescape(text: str) -> str:
     return re.sub(r"\\+u((?![dD][89a-fA-F])[0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
 
 
-def _settled(page) -> None:
-    """The page's script has run to its end (Streamlit marks its root with the run state)."""
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=180_000)
-
-
 def _drawn_points(page) -> list[tuple[float, float]]:
     """Every vertex and marker position drawn on the page's Leaflet maps (their iframes keep ``window.map``)."""
     out = []
@@ -307,7 +303,7 @@ def _visit(browser, base: str, login: str, paths: tuple[str, ...]):
     for path in paths:
         got = Received(page)
         page.goto(f"{base}/{path}", wait_until="domcontentloaded")
-        _settled(page)
+        wait_idle(page)
         maps = "iframe[title='streamlit_folium.st_folium']"
         for i in range(page.locator(maps).count()):  # each map has drawn what it was sent (a frame locator finds
             # the map's frame anew if a rerun replaced it while we waited)

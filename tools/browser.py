@@ -21,6 +21,14 @@ def sign_in(page, base_url: str, login: str, password: str = DEMO_PASSWORD) -> N
     page.wait_for_url(lambda u: "/account/login" not in u, timeout=30_000)
 
 
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def wait_idle(page, *, timeout_ms: int = 180_000) -> None:
+    """Wait until the page's script run has ended (call it once the run's first element is on the page)."""
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+
+
 def metric_value(page, label: str) -> str:
     """The shown value of the st.metric whose label contains ``label``."""
     metric = page.locator("[data-testid='stMetric']").filter(has_text=label)
