@@ -11,8 +11,6 @@ from cli.common import InputError, _data_ref, _date_arg, _district_option
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import os
-
     from reports.content import ReportError, ReportRequest
     from reports.export import export
     from reports.static_map import FontMissingError
@@ -22,6 +20,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if not out.resolve().parent.is_dir():
         print(f"错误：输出目录不存在：{out.resolve().parent}", file=sys.stderr)
         return 2
+    if args.city:
+        return _city_report(args, out, started)
     sections = tuple(s.strip() for s in args.sections.split(",") if s.strip()) if args.sections else None
     try:
         request = ReportRequest(township=args.township, scenario_id=args.scenario, since=args.since,
@@ -36,9 +36,47 @@ def _cmd_report(args: argparse.Namespace) -> int:
     audit.record(ref.url, "report.export", object=f"{ref.district_code} {r.title}", township=request.township or "",
                  detail={"formats": [args.format], "sections": list(request.sections), "scenario": args.scenario,
                          "since": str(args.since or ""), "file": out.name})
+    _write(out, data)
+    print(f"已生成 {r.title}（{args.format}，{len(data) / 1024:,.0f} KB，{time.perf_counter() - started:.1f} s）：{out}")
+    return 0
+
+
+def _write(out: Path, data: bytes) -> None:
+    import os
+
     tmp = out.with_name(f".{out.name}.part")
     tmp.write_bytes(data)
     os.replace(tmp, out)  # a scheduled export never leaves a half-written file behind
+
+
+def _city_report(args: argparse.Namespace, out: Path, started: float) -> int:
+    """The city's PDF (the city, then a page per district) or its workbook (every district × target)."""
+    from reports.city import city_pdf, city_workbook
+    from reports.static_map import FontMissingError
+    from services import audit, city
+    from services.engine import LegacySchemaError, VersionError, database_url
+
+    wrong = [name for name, given in (("--township", args.township), ("--scenario", args.scenario),
+                                      ("--sections", args.sections), ("--district", args.district)) if given]
+    if wrong or args.format not in ("pdf", "xlsx"):
+        what = f"{'、'.join(wrong)} 只用于区县报告" if wrong else f"城市报告只有 pdf 与 xlsx 两种格式（不是 {args.format}）"
+        print(f"错误：{what}；城市报告：--city CODE --format pdf|xlsx [--target ID] [--since YYYY-MM-DD]", file=sys.stderr)
+        return 2
+    url = database_url(args.database_url)
+    try:
+        chosen = city.city_named(url, args.city)
+        refs = city.district_refs(url, chosen)
+        print(f"{chosen.name}：{len(refs)} 个区县，计算各区县考核指标 …", flush=True)
+        r = city.city_report(chosen, refs, target=args.target, since=args.since)
+        data = city_pdf(r, progress=lambda _f, m: print(m, flush=True)) if args.format == "pdf" \
+            else city_workbook(r.card, r.names, r.name)
+    except (city.CityError, FontMissingError, VersionError, LegacySchemaError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    audit.record(url, "report.export", object=f"{chosen.code} {r.title}",
+                 detail={"formats": [args.format], "city": chosen.code, "target": args.target,
+                         "since": str(args.since or ""), "file": out.name})
+    _write(out, data)
     print(f"已生成 {r.title}（{args.format}，{len(data) / 1024:,.0f} KB，{time.perf_counter() - started:.1f} s）：{out}")
     return 0
 
@@ -56,5 +94,8 @@ def register(sub) -> None:
     rep.add_argument("--since", type=_date_arg, default=None,
                      help="YYYY-MM-DD: add 与基期对比, every target then (the data as it stood that day) and now")
     rep.add_argument("--out", required=True, help="file to write")
+    rep.add_argument("--city", default=None, help="6-digit city code (120000): the city's report instead, pdf (the "
+                     "city, then a page per district) or xlsx (every district × target)")
+    rep.add_argument("--target", default="walk15_coverage", help="with --city: the target the maps colour")
     _district_option(rep)
     rep.set_defaults(func=_cmd_report)

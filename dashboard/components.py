@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from dashboard import auth
@@ -13,6 +15,7 @@ from dashboard.state import (
     LINKED_TOWNSHIP,
     MAP_TOWNSHIP,
     MARK_SINCE,
+    SC_SINCE,
     SC_TARGET,
     init_state,
 )
@@ -85,6 +88,21 @@ def follow_target_link(labels: dict[str, str]) -> None:
     if linked in labels and linked != st.session_state.get("sc.linked_target"):
         st.session_state[SC_TARGET] = linked
         st.session_state["sc.linked_target"] = linked
+
+
+def follow_since_link(history: list[dt.date]) -> None:
+    """A link with &since=YYYY-MM-DD (the city overview's drill-down, compared with a baseline) selects that
+    baseline once, when the district has that data date, before the baseline picker (keyed SC_SINCE) is drawn."""
+    linked = st.query_params.get("since")
+    if not linked or linked == st.session_state.get("sc.linked_since"):
+        return
+    st.session_state["sc.linked_since"] = linked
+    try:
+        date = dt.date.fromisoformat(linked)
+    except ValueError:
+        return  # not a date: the page's own default stands
+    if date in history:
+        st.session_state[SC_SINCE] = date
 
 
 def follow_township_link(names: dict[str, str]) -> None:

@@ -1,13 +1,15 @@
 """全市总览: every target for the city and each of its districts, the districts ranked on a city map, one click to a
 district's own 联席会议总览 (and from there to a township's)."""
 
+import datetime as dt
+
 import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
 from dashboard.components import audited_download, footer, page_start
 from dashboard.i18n import pick
-from dashboard.state import MAP_BASEMAP, SC_TARGET
+from dashboard.state import MAP_BASEMAP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
 from reports.city import city_workbook
@@ -39,6 +41,19 @@ views.light_metrics(card, met_label=pick("全市达标", "Met"), fourth=(pick("�
 st.subheader(pick(f"全市（{chosen.name}）", "City"))
 views.whole_area(card, config)
 
+history = city.since_dates(refs)
+then = None
+if history:
+    st.subheader(pick("与基期对比", "Since a baseline"))
+    if st.session_state.get(SC_SINCE) not in history:  # a year back, else a quarter, else the newest
+        newest = max(dt.date.fromisoformat(d) for d in city.data_dates(refs) if d != "—")
+        st.session_state[SC_SINCE] = scorecard.default_since(history, newest)
+    since = st.selectbox(pick("基期（较早的数据日期）", "Baseline data date"), options=history, key=SC_SINCE)
+    then, dated = city.city_card_since(refs, since)
+    st.caption(city.since_words(dated, names))
+    st.dataframe(views.since_table(card, then), hide_index=True, width="stretch",
+                 height=views.table_height(len(card.targets)))
+
 st.subheader(pick("按区县", "By district"))
 labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}
 if st.session_state.get(SC_TARGET) not in labels:
@@ -57,7 +72,9 @@ with left:
     order = cells.sort_values("value", ascending=target.direction != "at_least", na_position="last").index
     ranking = cells.loc[order].assign(
         rank=[f"{ranks[c][0]} / {ranks[c][1]}" if ranks[c] else "—" for c in order],
-        name=[f"/scorecard?district={c}&target={tid}#{names.get(c, c)}" for c in order],  # one click, target kept
+        # one click, the target and the baseline kept
+        name=[f"/scorecard?district={c}&target={tid}{'' if then is None else f'&since={since}'}#{names.get(c, c)}"
+              for c in order],
         state=[views.light_label(x) for x in cells.loc[order, "light"]])
     st.dataframe(views.styled(ranking[["rank", "name", "text", "state"]], "state"), hide_index=True, width="stretch",
                  column_config={"rank": pick("名次", "Rank"), "text": labels[tid], "state": pick("状态", "Light"),
@@ -65,8 +82,14 @@ with left:
                                                                     display_text=r"#(.+)$")})
 with right:
     outlines = city.district_outlines(refs)
-    legend = {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
-    fmap = build_scorecard_map(city.city_outline(outlines, chosen), outlines, cells, label=labels[tid], legend=legend,
+    change = then is not None and st.radio(
+        pick("地图显示", "Map shows"), [False, True], horizontal=True, key=SC_MAP_CHANGE,
+        format_func=lambda c: pick(f"较基期 {since} 的变化", f"Change since {since}") if c else pick("现值", "Value"))
+    shown, label = (scorecard.township_change(card, then, target), pick(f"{labels[tid]}：较 {since} 变化", labels[tid])) \
+        if change else (cells, labels[tid])
+    legend = {k: pick(views.CHANGE_LEGEND_ZH[k], views.CHANGE_LEGEND_EN[k]) for k in views.CHANGE_LEGEND_ZH} \
+        if change else {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
+    fmap = build_scorecard_map(city.city_outline(outlines, chosen), outlines, shown, label=label, legend=legend,
                                config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="city_map")
 

@@ -9,6 +9,7 @@ from dashboard import scorecard_views as views
 from dashboard.components import (
     audited_download,
     current_user,
+    follow_since_link,
     follow_target_link,
     footer,
     page_setup,
@@ -47,6 +48,7 @@ history = scorecard.since_dates(ref)
 then = None
 if history:
     st.subheader(pick("与基期对比", "Since a baseline"))
+    follow_since_link(history)  # the city overview's drill-down names its baseline
     if st.session_state.get(SC_SINCE) not in history:  # a year back, else a quarter, else the newest
         st.session_state[SC_SINCE] = scorecard.default_since(history, dt.date.fromisoformat(as_of))
     since = st.selectbox(pick("基期（较早的数据日期）", "Baseline data date"), options=history, key=SC_SINCE)

@@ -1,20 +1,66 @@
-"""The city's workbook (issue 29, item 3): the city and every district × every target, numbers as numbers.
+"""The city's reports (issue 29, item 3): the workbook (every district × every target, numbers as numbers) and
+the PDF (the city, then a page per district).
 
-Sheets: 全市 (each target for the city: value, target, light, numerator, denominator), 区县×指标 (districts ×
+Workbook sheets: 全市 (each target for the city: value, target, light, numerator, denominator), 区县×指标 (districts ×
 targets, values, each cell coloured by its light as the pages colour it), 明细 (every cell with the district's name,
 the target's label and unit, numerator and denominator). Text cells pass through reports.cells (no formula runs).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
 from reports.cells import safe_frame
+from reports.content import DEMO_LABEL, scorecard_table
+from reports.pdf import TEMPLATES, _css_string, _data_uri, _env
+from reports.static_map import CHANGE_FILL, CHANGE_LABEL, render_fill_map, use_cjk_font
 from reports.workbook import fill_of
-from services.scorecard import DISTRICT, LIGHT_COLOURS, LIGHT_ZH, Scorecard
+from services.scorecard import (
+    DISTRICT,
+    LIGHT_COLOURS,
+    LIGHT_ZH,
+    Scorecard,
+    count_lights,
+    fmt_value,
+    since_rows,
+    township_change,
+)
+
+# the maps' fills, strong enough to read on paper (the tables keep the pale LIGHT_COLOURS)
+MAP_FILL = {"green": "#66bb6a", "amber": "#ffca28", "red": "#e53935", "none": "#e0e0e0", "not_judged": "#e0e0e0",
+            "not_evaluated": "#e0e0e0"}
+
+
+@dataclass(frozen=True)
+class CityReport:
+    """What the city's PDF shows (gathered by services.city.city_report)."""
+
+    code: str
+    name: str
+    card: Scorecard                 # the city's card: its areas are the districts (planning.scorecard.city_scorecard)
+    names: dict[str, str]           # district code → name, in the city's order
+    outlines: gpd.GeoDataFrame      # code, name, geometry (WGS84): one row per district
+    townships: dict[str, gpd.GeoDataFrame]  # district code → its townships (code, name, geometry)
+    township_cells: dict[str, pd.DataFrame]  # district code → its townships' value and light of the map target
+    map_target: str                 # the target the maps colour
+    data_dates: tuple[str, ...]
+    is_demo: bool
+    generated_at: dt.datetime
+    since: dt.date | None = None
+    then: Scorecard | None = None   # the city's card at ``since``
+    baseline_words: str = ""
+
+    @property
+    def title(self) -> str:
+        return f"{self.name}养老服务规划目标对照（全市及各区县）"
 
 
 def city_sheets(card: Scorecard, names: dict[str, str], city_name: str) -> dict[str, pd.DataFrame]:
@@ -51,3 +97,86 @@ def city_workbook(card: Scorecard, names: dict[str, str], city_name: str) -> byt
         xw.book.properties.title = f"{city_name}养老服务规划目标对照（全市及各区县）"
         xw.book.properties.creator = "养老服务一张图"
     return buf.getvalue()
+
+
+def _target(r: CityReport):
+    return next(t for t in r.card.targets if t.id == r.map_target)
+
+
+def _lights(cells: pd.DataFrame, names: dict[str, str], unit: str) -> tuple[pd.Series, pd.Series, dict[str, str]]:
+    """Fills, labels (name and value) and legend of areas coloured by their light for one target."""
+    labels = pd.Series({c: f"{names.get(c, c)}\n{fmt_value(v, unit)}" for c, v in cells["value"].items()}, dtype=str)
+    return cells["light"].map(MAP_FILL), labels, {MAP_FILL[k]: LIGHT_ZH[k] for k in dict.fromkeys(cells["light"])}
+
+
+def _city_map(r: CityReport, *, change: bool = False) -> str:
+    """The districts coloured by the map target's light (or its change since the baseline), each labelled but
+    the smallest (the central districts: their values are on their own pages)."""
+    target = _target(r)
+    if change:
+        shown = township_change(r.card, r.then, target)
+        fills = shown["light"].map(CHANGE_FILL)
+        labels = pd.Series({c: f"{r.names.get(c, c)}\n{shown.loc[c, 'text']}" for c in shown.index}, dtype=str)
+        legend = {CHANGE_FILL[k]: v for k, v in CHANGE_LABEL.items()}
+    else:
+        fills, labels, legend = _lights(r.card.townships(r.map_target), r.names, target.unit)
+    title = f"{target.label_zh}：较 {r.since} 变化" if change else target.label_zh
+    outline = gpd.GeoDataFrame(geometry=[r.outlines.union_all()], crs=r.outlines.crs)
+    return _data_uri(render_fill_map(outline, r.outlines, fills, labels, legend=legend, title=title,
+                                     min_label_share=0.015))
+
+
+def _district_map(r: CityReport, code: str) -> str:
+    """A district's townships coloured by the map target's light, as its own overview colours them."""
+    target = _target(r)
+    towns = r.townships[code]
+    fills, labels, legend = _lights(r.township_cells[code], dict(zip(towns["code"], towns["name"], strict=True)),
+                                    target.unit)
+    return _data_uri(render_fill_map(r.outlines.loc[[code]], towns, fills, labels, legend=legend,
+                                     title=f"{r.names[code]}各乡镇（街道）：{target.label_zh}", width_in=5.2,
+                                     height_in=4.3, dpi=160, label_size=4.5, min_label_share=0.01))
+
+
+def _district_rows(r: CityReport, code: str) -> list[dict]:
+    """A district's targets: its value, light, the city's value and its rank among the districts; then and the
+    change when there is a baseline."""
+    rows = scorecard_table(r.card, code, district_compare=True).to_dict("records")
+    if r.then is not None:
+        then = since_rows(r.card, r.then, code).set_index("target_id")
+        for row in rows:
+            row |= {"基期": then.loc[row["target_id"], "then_text"], "变化": then.loc[row["target_id"], "change_text"]}
+    return rows
+
+
+def city_html(r: CityReport, *, progress: Callable[[float, str], None] = lambda _f, _m: None) -> str:
+    """The PDF's HTML: the city (map, every target, the comparison), then one page per district."""
+    whole = scorecard_table(r.card, DISTRICT, district_compare=False)
+    counts = count_lights(whole["light"])
+    progress(0.2, "绘制全市地图 …")
+    maps = {"city": _city_map(r)}
+    if r.then is not None:
+        maps["since"] = _city_map(r, change=True)
+    districts = []
+    for i, code in enumerate(r.names, 1):
+        progress(0.2 + 0.7 * i / len(r.names), f"区县 {i}/{len(r.names)}：{r.names[code]} …")
+        rows = _district_rows(r, code)
+        districts.append({"code": code, "name": r.names[code], "rows": rows,
+                          "counts": count_lights(pd.Series([x["light"] for x in rows])),
+                          "map": _district_map(r, code)})
+    since = since_rows(r.card, r.then).to_dict("records") if r.then is not None else []
+    left = f"{r.name} · 数据日期 {'、'.join(r.data_dates)}"
+    return _env.get_template("city.html").render(
+        r=r, whole=whole.to_dict("records"), counts=counts, maps=maps, districts=districts, since=since,
+        map_label=next(t.label_zh for t in r.card.targets if t.id == r.map_target), light_zh=LIGHT_ZH,
+        css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),  # noqa: S704 - our file
+        footer_left=_css_string(left), footer_right=_css_string(DEMO_LABEL if r.is_demo else ""), demo_label=DEMO_LABEL)
+
+
+def city_pdf(r: CityReport, *, progress: Callable[[float, str], None] = lambda _f, _m: None) -> bytes:
+    """The city's A4 PDF (fonts embedded): the city first, then a page per district."""
+    use_cjk_font()
+    from weasyprint import HTML
+
+    html = city_html(r, progress=progress)
+    progress(0.95, "排版 PDF …")
+    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf()

@@ -113,22 +113,40 @@ def render_change_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, ch
                       title: str, width_in: float = 6.7, height_in: float = 5.6, dpi: int = 170) -> bytes:
     """PNG bytes: townships filled by whether a target got better or worse since the baseline (``change``
     indexed by township code with ``light`` and ``text``), each that changed labelled with its change."""
+    lights = townships["code"].map(change["light"]).fillna("none")
+    texts = pd.Series([change.loc[c, "text"] if light != "none" else "" for c, light in
+                       zip(townships["code"], lights, strict=True)], index=townships["code"].to_numpy())
+    # only what changed is labelled; the grey ones say it themselves
+    return render_fill_map(outline, townships, pd.Series(lights.map(CHANGE_FILL).to_numpy(), index=texts.index),
+                           texts, legend={CHANGE_FILL[k]: v for k, v in CHANGE_LABEL.items()}, title=title,
+                           width_in=width_in, height_in=height_in, dpi=dpi)
+
+
+def render_fill_map(outline: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, fills: pd.Series, labels: pd.Series, *,
+                    legend: dict[str, str], title: str, width_in: float = 6.7,
+                    height_in: float = 5.6, dpi: int = 170, label_size: float = 5.5,
+                    min_label_share: float = 0.0) -> bytes:
+    """PNG bytes: ``areas`` (with ``code``) filled with ``fills`` (code → colour; grey where missing), each
+    labelled with ``labels`` (code → text; none where empty, nor on an area smaller than ``min_label_share`` of
+    all, where labels would pile up), the outline drawn over them; ``legend`` colour → label below the map."""
     use_cjk_font()
     c = outline.union_all().centroid
     crs = utm_crs_for(c.x, c.y)
-    d, t = outline.to_crs(crs), townships.to_crs(crs)
+    d, t = outline.to_crs(crs), areas.to_crs(crs)
     fig, ax = plt.subplots(figsize=(width_in, height_in), dpi=dpi)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    lights = t["code"].map(change["light"]).fillna("none")
-    t.plot(ax=ax, color=[CHANGE_FILL[x] for x in lights], edgecolor="white", linewidth=0.6, alpha=0.8)
+    colours = t["code"].map(fills).fillna(CHANGE_FILL["none"])
+    t.plot(ax=ax, color=list(colours), edgecolor="white", linewidth=0.6, alpha=0.8)
     d.boundary.plot(ax=ax, color="#37474f", linewidth=1.0)
-    for code, geom, light in zip(t["code"], t.geometry, lights, strict=True):
-        if light != "none":  # only what changed is labelled; the grey ones say it themselves
+    least = min_label_share * t.area.sum()
+    for code, geom in zip(t["code"], t.geometry, strict=True):
+        text = labels.get(code, "")
+        if text and geom.area >= least:
             p = geom.representative_point()
-            ax.text(p.x, p.y, change.loc[code, "text"], fontsize=5.5, ha="center", va="center", color="#212121")
-    ax.legend(handles=[Patch(facecolor=CHANGE_FILL[k], label=v) for k, v in CHANGE_LABEL.items()], loc="upper center",
-              bbox_to_anchor=(0.5, -0.01), ncol=3, fontsize=6.5, frameon=False)
+            ax.text(p.x, p.y, text, fontsize=label_size, ha="center", va="center", color="#212121")
+    ax.legend(handles=[Patch(facecolor=k, label=v) for k, v in legend.items()], loc="upper center",
+              bbox_to_anchor=(0.5, -0.01), ncol=min(len(legend), 5), fontsize=6.5, frameon=False)
     minx, miny, maxx, _ = d.total_bounds
     return _finish(fig, ax, minx, miny, maxx - minx, title, dpi)
 

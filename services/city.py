@@ -7,6 +7,7 @@ other district's number reaches them through it.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -15,12 +16,14 @@ import shapely
 
 from data.accounts import User
 from data.db import session_factory
-from data.versions import DataRef, cities
+from data.models import KIND_ZH
+from data.versions import DataRef, DatedRef, cities
 from planning.scorecard import Scorecard, city_scorecard
 from services import access
 from services.base import current_ref, district_list, get_config, get_engine, repo_call
 from services.cache import memo
-from services.scorecard import scorecard
+from services.scorecard import HISTORY_KINDS, dated_ref, scorecard
+from services.scorecard import since_dates as district_since_dates
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,7 @@ class City:
 def cities_of(url: str, user: User) -> list[City]:
     """The cities with at least two districts in the database whose every district the user may see."""
     listing = district_list(url)
-    with session_factory(get_engine(url))() as session:
-        held = cities(session)
-    names = dict(zip(held["code"], held["name"], strict=True))
+    names = _city_names(url)
     out = []
     for code, part in listing.groupby("city_code"):
         if len(part) < 2 or not all(access.may_see_district(user, c) for c in part["code"]):
@@ -45,6 +46,12 @@ def cities_of(url: str, user: User) -> list[City]:
         out.append(City(str(code), names.get(code, f"市 {code}"),
                         part[["code", "name", "is_demo"]].reset_index(drop=True)))
     return out
+
+
+def _city_names(url: str) -> dict[str, str]:
+    with session_factory(get_engine(url))() as session:
+        held = cities(session)
+    return dict(zip(held["code"], held["name"], strict=True))
 
 
 def district_refs(url: str, city: City) -> tuple[DataRef, ...]:
@@ -57,6 +64,39 @@ def city_card(refs: tuple[DataRef, ...]) -> Scorecard:
     """The city's card from each district's own card at ``refs`` (planning.scorecard.city_scorecard)."""
     return city_scorecard({ref.district_code: scorecard(ref) for ref in refs},
                           amber_share=get_config().scorecard.amber_share)
+
+
+@memo(ttl_s=300)
+def since_dates(refs: tuple[DataRef, ...]) -> list[dt.date]:
+    """The baselines a city comparison can pick: every earlier data date of any of its districts, newest first."""
+    return sorted({d for ref in refs for d in district_since_dates(ref)}, reverse=True)
+
+
+@memo(ttl_s=600, max_entries=8, message="正在汇总全市各区县基期的考核指标 …")
+def city_card_since(refs: tuple[DataRef, ...], date: dt.date) -> tuple[Scorecard, dict[str, DatedRef]]:
+    """The city's card of the data as it stood on ``date`` (each district's as it stood then: a kind a district
+    has no version that old of reads its earliest, as a district's own comparison does), and which versions."""
+    dated = {ref.district_code: dated_ref(ref, date) for ref in refs}
+    card = city_scorecard({code: scorecard(d.ref) for code, d in dated.items()},
+                          amber_share=get_config().scorecard.amber_share)
+    return card, dated
+
+
+def since_words(dated: dict[str, DatedRef], names: dict[str, str]) -> str:
+    """Which data a city baseline is, kind by kind: held that old by every district, or by which not."""
+    parts = []
+    for kind in sorted(HISTORY_KINDS):
+        held = [code for code, d in dated.items() if kind in d.dates]
+        late = [code for code in held if kind in dated[code].later]
+        if not held:
+            continue
+        if not late:
+            parts.append(f"{KIND_ZH[kind]}：各区县均为该日或更早的版本")
+        elif len(late) == len(held):
+            parts.append(f"{KIND_ZH[kind]}：各区县都没有该日或更早的版本，按现有最早版本计")
+        else:
+            parts.append(f"{KIND_ZH[kind]}：{'、'.join(names.get(c, c) for c in late)}没有该日或更早的版本，按现有最早版本计")
+    return "基期数据：" + ("；".join(parts) or "—")
 
 
 @memo(ttl_s=600, max_entries=8)
@@ -78,3 +118,44 @@ def city_outline(outlines: gpd.GeoDataFrame, city: City) -> gpd.GeoDataFrame:
     """The city's boundary (the union of its districts') as a one-row frame, as the maps draw a district's."""
     return gpd.GeoDataFrame({"code": [city.code], "name": [city.name]},
                             geometry=[shapely.union_all(outlines.geometry.values)], crs="EPSG:4326")
+
+
+class CityError(ValueError):
+    """No such city in the database (the message says which cities there are)."""
+
+
+def city_named(url: str, code: str) -> City:
+    """The city of ``code`` with its districts held in the database (for the command line: no account)."""
+    listing = district_list(url)
+    part = listing[listing["city_code"] == code]
+    if part.empty:
+        held = sorted(set(listing["city_code"]))
+        msg = (f"数据库中没有城市 {code} 的区县；已有的城市代码：{'、'.join(held) or '无'}"
+               f"（演示城市：python cli.py demo --city 120000）")
+        raise CityError(msg)
+    return City(code, _city_names(url).get(code, f"市 {code}"), part[["code", "name", "is_demo"]].reset_index(drop=True))
+
+
+def city_report(city: City, refs: tuple[DataRef, ...], *, target: str, since: dt.date | None = None):
+    """Everything the city's PDF shows (reports.city.CityReport), at ``refs``, maps coloured by ``target``."""
+    from reports.city import CityReport
+
+    config = get_config()
+    card = city_card(refs)
+    if target not in {t.id for t in card.targets}:
+        msg = f"没有指标 {target}；可选：{'、'.join(t.id for t in card.targets)}"
+        raise CityError(msg)
+    names = dict(zip(city.districts["code"], city.districts["name"], strict=True))
+    towns = {ref.district_code: repo_call(ref.only(("townships",)), lambda r: r.townships())[["code", "name", "geometry"]]
+             for ref in refs}
+    cells = {ref.district_code: scorecard(ref).townships(target) for ref in refs}
+    then, words = None, ""
+    if since is not None:
+        then, dated = city_card_since(refs, since)
+        words = since_words(dated, names)
+    return CityReport(code=city.code, name=city.name, card=card, names=names, outlines=district_outlines(refs),
+                      townships=towns, township_cells=cells,
+                      map_target=target, data_dates=tuple(data_dates(refs)),
+                      is_demo=bool(city.districts["is_demo"].all()),
+                      generated_at=dt.datetime.now(config.app.zone).replace(microsecond=0), since=since, then=then,
+                      baseline_words=words)

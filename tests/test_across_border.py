@@ -210,8 +210,9 @@ def test_the_city_page_adds_up_its_districts_and_links_to_each(city, monkeypatch
     assert any("**全市 100.0%**" in md.value for md in at.markdown)
     ranking = next(d.value for d in at.dataframe if "rank" in d.value.columns)
     assert list(ranking["rank"]) == ["1 / 2", "1 / 2"]  # both at 100 %
-    assert sorted(ranking["name"]) == [f"/scorecard?district={A}&target=walk15_coverage#甲区",
-                                       f"/scorecard?district={B}&target=walk15_coverage#乙区"]
+    # the demo loader's history gives both districts a baseline a year back: the links carry it too
+    assert sorted(ranking["name"]) == [f"/scorecard?district={A}&target=walk15_coverage&since=2025-06-30#甲区",
+                                       f"/scorecard?district={B}&target=walk15_coverage&since=2025-06-30#乙区"]
     from data.accounts import User
     from services import city as city_service
 
@@ -243,6 +244,7 @@ def test_the_city_pages_open_in_chromium_and_the_drill_down_keeps_the_target(cit
         page.goto(f"{base}/city", wait_until="domcontentloaded")
         wait_idle(page)
         page.get_by_role("combobox", name="地图显示指标").click()
+        page.keyboard.type("每千名老年人")  # the list draws only the options in view: filter it as a user would
         page.get_by_role("option", name="每千名老年人养老床位数", exact=True).click()
         link = f"/scorecard?district={A}&target=beds_per_1000"
         page.wait_for_selector("text=全市 0.0", timeout=60_000)  # the rerun drew the beds (none here: 0.0)
@@ -274,3 +276,72 @@ def test_a_narrowed_ref_gets_the_same_engine_with_its_neighbours(city):
     ref = base.current_ref(city, A)
     assert coverage.engine(ref.only(coverage.ENGINE_KINDS)) is coverage.engine(ref)  # no "district" in it
     assert coverage.engine(ref).across_districts == (B,)
+
+
+@pytest.fixture(scope="module")
+def city_then(city, tmp_path_factory):
+    """The two districts with a year-old baseline by hand: 甲区's station had none of its 2 staff trained in the
+    facilities version of 2025-06-30 (the demo loader's history, derived from opening dates); 乙区's had both."""
+    import sqlalchemy as sa
+
+    from tests.conftest import copy_sqlite
+
+    url = copy_sqlite(city, tmp_path_factory.mktemp("then") / "city.db")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        n = conn.execute(sa.text(
+            "UPDATE facility SET staff_prejob_trained = 0 WHERE version_id = (SELECT id FROM data_version "
+            "WHERE district_code = :a AND kind = 'facilities' AND data_date = '2025-06-30')"), {"a": A}).rowcount
+    engine.dispose()
+    assert n == 1
+    return url
+
+
+THEN = dt.date(2025, 6, 30)
+
+
+def test_the_city_compares_with_a_baseline_by_hand(city_then):
+    """Pre-job training for the city then: (0 + 2) trained of (2 + 2) staff = 50 %; now (2 + 2) / (2 + 2) = 100 %.
+    Both districts hold facilities that old; neither holds elders that old (read as now, and said)."""
+    from services import base
+    from services import city as city_service
+
+    refs = tuple(base.current_ref(city_then, c) for c in (A, B))
+    assert city_service.since_dates(refs) == [THEN, dt.date(2020, 12, 31)]
+    then, dated = city_service.city_card_since(refs, THEN)
+    cell = then.cell("prejob_training_rate")
+    assert (cell["numerator"], cell["denominator"], cell["value"]) == (2, 4, 50.0)
+    assert city_service.city_card(refs).cell("prejob_training_rate")["value"] == 100.0
+    assert then.townships("prejob_training_rate")["value"].to_dict() == {A: 0.0, B: 100.0}
+    words = city_service.since_words(dated, {A: "甲区", B: "乙区"})
+    assert "设施：各区县均为该日或更早的版本" in words and "老年人口：各区县都没有该日或更早的版本" in words
+
+
+def test_the_city_page_shows_the_change_and_its_links_carry_the_baseline(city_then, monkeypatch):
+    from dashboard.state import SC_SINCE, SC_TARGET
+    from tests.conftest import app_test, assert_clean
+
+    at = app_test("pages/city.py", city_then, monkeypatch, role="planner")
+    at.run()
+    assert_clean(at)
+    assert at.session_state[SC_SINCE] == THEN  # a year back from the data date (2026-06-30)
+    since = next(d.value for d in at.dataframe if "基期" in d.value.columns)
+    row = since.set_index("指标").loc["护理人员岗前培训率"]
+    assert (row["基期"], row["现在"]) == ("50.0%", "100.0%")
+    at.session_state[SC_TARGET] = "prejob_training_rate"
+    at.radio(key="sc.map_change").set_value(True).run()
+    assert_clean(at)
+    ranking = next(d.value for d in at.dataframe if "rank" in d.value.columns)
+    assert f"/scorecard?district={A}&target=prejob_training_rate&since={THEN}#甲区" in list(ranking["name"])
+
+
+def test_a_districts_overview_opened_with_a_baseline_compares_with_it(city_then, monkeypatch):
+    from dashboard.state import SC_SINCE
+    from tests.conftest import app_test, assert_clean
+
+    at = app_test("pages/scorecard.py", city_then, monkeypatch, role="planner")
+    at.query_params["district"] = A
+    at.query_params["since"] = "2020-12-31"  # not the page's own default (a year back)
+    at.run()
+    assert_clean(at)
+    assert at.session_state[SC_SINCE] == dt.date(2020, 12, 31)
