@@ -9,10 +9,11 @@ from streamlit_folium import st_folium
 from dashboard import scorecard_views as views
 from dashboard.components import audited_download, footer, page_start
 from dashboard.i18n import pick
-from dashboard.state import MAP_BASEMAP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
+from dashboard.state import CITY_PDF, MAP_BASEMAP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
-from reports.city import city_workbook
+from reports.city import city_pdf, city_workbook
+from reports.static_map import FontMissingError
 from services import base, city, scorecard
 from services.engine import database_url
 from services.scorecard import LIGHT_EN, LIGHT_ZH
@@ -99,5 +100,22 @@ audited_download(pick("下载全市考核表 Excel（全市与各区县 × 指�
                  icon=":material/download:", data=city_workbook(card, names, chosen.name),
                  file_name=f"city_scorecard_{chosen.code}.xlsx", what="city scorecard",
                  mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+made_of = (refs, tid, since if then is not None else None)  # the PDF shows the map target and baseline chosen above
+if st.button(pick("生成全市 PDF 报告（全市地图与指标、与基期对比、每个区县一页）", "Make the city's PDF report"),
+             icon=":material/picture_as_pdf:", key="city.make_pdf"):
+    bar = st.progress(0.0, text=pick("正在汇总 …", "Collecting …"))
+    try:
+        report = city.city_report(chosen, refs, target=tid, since=made_of[2])
+        data = city_pdf(report, progress=lambda f, m: bar.progress(f, text=m))
+    except FontMissingError as exc:
+        st.error(pick(f"无法生成 PDF：{exc}", f"Cannot make the PDF: {exc}"))
+    else:
+        st.session_state[CITY_PDF] = (made_of, f"city_report_{chosen.code}.pdf", data)
+    bar.empty()
+made = st.session_state.get(CITY_PDF)
+if made and made[0] == made_of:  # made of what the page shows now; else it is made again on request
+    audited_download(pick(f"下载全市 PDF 报告（{len(made[2]) / 1024:,.0f} KB）", "Download the city's PDF"),
+                     icon=":material/download:", data=made[2], file_name=made[1], what="city report",
+                     mime="application/pdf")
 footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(city.data_dates(refs)),
         "versions": pick("各区县的数据版本见其联席会议总览页", "each district's versions: on its own overview")})

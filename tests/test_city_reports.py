@@ -67,3 +67,14 @@ def test_a_wrong_city_or_format_says_what_to_do(city, tmp_path):  # noqa: F811
     done = cli("--city", "120000", "--format", "pdf", "--target", "no_such", "--database-url", city, "--out", str(out))
     assert done.returncode == 2 and "没有指标 no_such" in done.stderr
     assert not out.exists() and "Traceback" not in done.stderr
+
+
+def test_the_city_page_makes_the_pdf_on_request(city, monkeypatch):  # noqa: F811
+    from tests.conftest import app_test, assert_clean
+
+    at = app_test("pages/city.py", city, monkeypatch, role="leader")
+    at.run()
+    assert not any(b.proto.label.startswith("下载全市 PDF") for b in at.get("download_button"))
+    at.button(key="city.make_pdf").click().run()
+    assert_clean(at)
+    assert any(b.proto.label.startswith("下载全市 PDF") for b in at.get("download_button"))
