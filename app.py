@@ -16,6 +16,7 @@ PAGES = {  # page id (url path) -> (file, title, icon)
     "city": ("pages/city.py", "全市总览", ":material/apartment:"),
     "map": ("pages/map.py", "一张图", ":material/map:"),
     "service_circle": ("pages/service_circle.py", "15分钟服务圈", ":material/directions_walk:"),
+    "city_circle": ("pages/city_circle.py", "全市15分钟服务圈", ":material/hiking:"),
     "scenarios": ("pages/scenarios.py", "情景规划", ":material/edit_location_alt:"),
     "township": ("pages/township.py", "乡镇视图", ":material/location_city:"),
     "four_sync": ("pages/four_sync.py", "四同步检查", ":material/fact_check:"),

@@ -15,10 +15,15 @@ borders) and measures, in one process:
   * the baseline: the same recompute by networkx, a multi-source Dijkstra (one virtual source joined to every
     site's edge ends at their offsets) with the cutoff, on the same graph; its covered set must equal ours.
 
-The city pages' times (city_page_cold_s, city_page_warm_s, city_scorecard_s) need the city view (issue 29, item 3)
-and are printed as "n/a" until it exists.
+and the city pages as a city leader opens them in Debian's Chromium, each on a dashboard server started afresh over
+the same database (its walking networks already cached on disk, as they are after the first start: "cold (cache
+built)"), timed from the link to the end of the page's run:
 
-Usage: python bench/city.py [--repeat 7] [--skip-networkx]
+  * city_page_cold_s: 全市15分钟服务圈 (every district's engine built, walked, mapped) on a fresh server;
+  * city_page_warm_s: the same page opened again in a new browser session (median of three);
+  * city_scorecard_s: 全市总览 (the city's card from all sixteen districts' cards) on another fresh server.
+
+Usage: python bench/city.py [--repeat 7] [--skip-networkx] [--pages-only]
 """
 
 from __future__ import annotations
@@ -82,11 +87,56 @@ def city_rows(url: str):
     return lines, pd.concat(groups, ignore_index=True), pd.concat(sites, ignore_index=True)
 
 
+def open_page(browser, base: str, path: str) -> float:
+    """Seconds from a city leader's link to ``path`` to the end of the page's run (its map drawn)."""
+    from tools.browser import MAP_IFRAME, sign_in, wait_idle
+
+    page = browser.new_page(viewport={"width": 1500, "height": 1200})
+    sign_in(page, base, "demo.city.leader")
+    started = time.perf_counter()
+    page.goto(f"{base}/{path}", wait_until="domcontentloaded")
+    page.wait_for_selector("[data-testid='stMainBlockContainer'] h1", timeout=600_000)
+    wait_idle(page, timeout_ms=600_000)
+    page.locator(MAP_IFRAME).first.wait_for(timeout=600_000)
+    took = time.perf_counter() - started
+    if page.locator("[data-testid='stException']").count():
+        raise SystemExit(f"[city] /{path} shows an error")
+    page.close()
+    return took
+
+
+def page_times(url: str) -> tuple[float, float, float]:
+    """(city_page_cold_s, city_page_warm_s, city_scorecard_s) in Chromium, each server started afresh."""
+    from playwright.sync_api import sync_playwright
+
+    from tools.app_server import app_server
+    from tools.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        with app_server(url, WORK) as base:  # the walking networks cached on disk (nothing when they are)
+            print(f"[city] first start, networks cached: {open_page(browser, base, 'city_circle'):.1f} s", flush=True)
+        with app_server(url, WORK) as base:
+            cold = open_page(browser, base, "city_circle")
+            warm = statistics.median(open_page(browser, base, "city_circle") for _ in range(3))
+        print(f"[city] 全市15分钟服务圈: cold {cold:.1f} s (fresh server), warm {warm:.1f} s (median of 3)", flush=True)
+        with app_server(url, WORK) as base:
+            card = open_page(browser, base, "city")
+        print(f"[city] 全市总览 (city scorecard): cold {card:.1f} s (fresh server)", flush=True)
+        browser.close()
+    return cold, warm, card
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--skip-networkx", action="store_true")
+    parser.add_argument("--pages-only", action="store_true", help="only the pages' times (the RESULT's others n/a)")
     args = parser.parse_args()
+    if args.pages_only:
+        cold, warm, card = page_times(city_database())
+        print(f"RESULT city_page_cold_s={cold:.1f} city_page_warm_s={warm:.1f} city_scorecard_s={card:.1f}")
+        return
 
     from bench.coverage import networkx_baseline
     from geo.network import network_from_lines
@@ -171,12 +221,13 @@ def main() -> None:
               f"covered set, max |ours - networkx| {diff:.1e} m on {int(both.sum()):,} points; "
               f"ratio {nx_s * 1000 / recompute_ms:.0f}x", flush=True)
 
+    cold, warm, card = page_times(url)
     ratio = f"{nx_s * 1000 / recompute_ms:.0f}" if nx_s else "n/a"
     print(f"RESULT city_nodes={net.n_nodes} city_facilities={len(sites)} city_recompute_ms={recompute_ms:.1f} "
           f"city_search_ms={search_ms:.1f} city_index_s={index_s:.1f} "
           f"city_add_site_ms={add_ms:.2f} city_engine_gb={engine_gb:.2f} "
           f"networkx_recompute_s={nx_s if nx_s is None else round(nx_s, 2)} speedup_vs_networkx={ratio} "
-          "city_page_cold_s=n/a city_page_warm_s=n/a city_scorecard_s=n/a")
+          f"city_page_cold_s={cold:.1f} city_page_warm_s={warm:.1f} city_scorecard_s={card:.1f}")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,22 @@ def follow_target_link(labels: dict[str, str]) -> None:
         st.session_state["sc.linked_target"] = linked
 
 
+def city_choice(user: User, url: str):
+    """The city the page shows (services.city.City): the only one the user may see whole, or the one picked in the
+    sidebar; the page stops with a note when there is none."""
+    from services import city
+
+    found = city.cities_of(url, user)
+    if not found:
+        st.info(pick("本账号的范围不是整个城市（或数据库中一个城市只有一个区县），没有全市视图；请在“联席会议总览”查看所在区县。",
+                     "This account does not cover a whole city held here: see its district's scorecard."))
+        st.stop()
+    if len(found) == 1:
+        return found[0]
+    with st.sidebar:
+        return st.selectbox(pick("城市", "City"), options=found, format_func=lambda c: c.name, key="city.chosen")
+
+
 def follow_since_link(history: list[dt.date]) -> None:
     """A link with &since=YYYY-MM-DD (the city overview's drill-down, compared with a baseline) selects that
     baseline once, when the district has that data date, before the baseline picker (keyed SC_SINCE) is drawn."""

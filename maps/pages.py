@@ -305,6 +305,31 @@ def build_scorecard_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, 
     return finish(m, html_legend, bounds)
 
 
+def build_city_coverage_map(outline: gpd.GeoDataFrame, districts: gpd.GeoDataFrame, shares: gpd.GeoDataFrame,
+                            texts: dict[str, str], *, config: DashboardConfig, basemap_id: str,
+                            selected: str | None = None, assets: LocalAssets | None = None) -> folium.Map:
+    """A whole city's walk coverage: elder hexagons by the share not reached (``geo.density.uncovered_share``), cut
+    to the city's outline, under the districts' outlines (``districts``: code, name, geometry; ``texts``: each
+    district's figure for its tooltip); framed on ``selected`` (a district code) or the city."""
+    assets = assets or LocalAssets()
+    basemap = config.basemap(basemap_id)
+    bounds = focus_bounds(outline, districts, selected, basemap)
+    m = base_map(outline, bounds, basemap, assets, canvas=True)
+    add_share_hexagons(m, shares, basemap, name="老人未覆盖比例（H3）", within=prepared_outline(outline))
+    shown = for_display(districts, basemap)[["code", "name", "geometry"]].copy()
+    shown["geometry"] = round_coords(shapely.simplify(shown.geometry.values, 0.0001))
+    shown["value"] = [html.escape(texts.get(c, "—")) for c in shown["code"]]
+    shown["name"] = [html.escape(str(n)) for n in shown["name"]]
+    shown["selected"] = shown["code"] == (selected or "")
+    folium.GeoJson(
+        shown.to_json(), name="区县边界",
+        style_function=lambda f: {"fillOpacity": 0.0, "color": "#d84315" if f["properties"]["selected"] else "#37474f",
+                                  "weight": 3 if f["properties"]["selected"] else 1.4},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "value"], aliases=["区县", "步行覆盖"]),
+    ).add_to(m)
+    return finish(m, share_legend(), bounds)
+
+
 def build_live_map(outline: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, *, config: DashboardConfig,
                    basemap_id: str, legend: dict[str, tuple[str, str]],
                    assets: LocalAssets | None = None) -> folium.Map:

@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
-from dashboard.components import audited_download, footer, page_start
+from dashboard.components import audited_download, city_choice, footer, page_start
 from dashboard.i18n import pick
 from dashboard.state import CITY_PDF, MAP_BASEMAP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
@@ -22,14 +22,7 @@ user = page_start("city")
 config = base.get_config()
 url = database_url()
 st.title(pick("全市总览", "City overview"))
-found = city.cities_of(url, user)
-if not found:
-    st.info(pick("本账号的范围不是整个城市（或数据库中一个城市只有一个区县），没有全市视图；请在“联席会议总览”查看所在区县。",
-                 "This account does not cover a whole city held here: see its district's scorecard."))
-    st.stop()
-with st.sidebar:
-    chosen = st.selectbox(pick("城市", "City"), options=found, format_func=lambda c: c.name) if len(found) > 1 \
-        else found[0]
+chosen = city_choice(user, url)
 refs = city.district_refs(url, chosen)
 card = city.city_card(refs)
 names = dict(zip(chosen.districts["code"], chosen.districts["name"], strict=True))

@@ -23,6 +23,7 @@ READ = ("leader", "planner", "township_head")
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "scorecard": READ,
     "city": ("leader", "planner"),  # the page itself shows a city only to those who may see all of it
+    "city_circle": ("leader", "planner"),  # likewise
     "map": READ,
     "service_circle": READ,
     "township": READ,

@@ -159,3 +159,56 @@ def city_report(city: City, refs: tuple[DataRef, ...], *, target: str, since: dt
                       is_demo=bool(city.districts["is_demo"].all()),
                       generated_at=dt.datetime.now(config.app.zone).replace(microsecond=0), since=since, then=then,
                       baseline_words=words)
+
+
+CITY_RESOLUTION = 7  # the city map's elder hexagons (about 5 km² each): the whole city at once in a browser
+
+
+@dataclass(frozen=True)
+class CityCircle:
+    """15分钟服务圈 for a whole city: each district by its own engine (its neighbours' sites counted as the
+    configuration says), summed; each elder counted once, in their own district."""
+
+    table: pd.DataFrame  # per district (index code): elders, covered, own, across, gap, share
+    counted: bool  # the neighbours' sites count in ``covered`` ([coverage] count_neighbouring_districts)
+    shares: gpd.GeoDataFrame  # elder hexagons at CITY_RESOLUTION: hex, elders, uncovered, share (geo.density)
+
+    @property
+    def elders(self) -> float:
+        return float(self.table["elders"].sum())
+
+    @property
+    def covered(self) -> float:
+        return float(self.table["covered"].sum())
+
+    @property
+    def across(self) -> float:
+        return float(self.table["across"].sum())
+
+    @property
+    def share(self) -> float:
+        return self.covered / self.elders if self.elders else 0.0
+
+
+@memo(kind="resource", ttl_s=600, max_entries=16, message="正在计算全市各区县的步行覆盖 …")
+def city_circle(refs: tuple[DataRef, ...], kind_ids: tuple[str, ...], minutes: int, speed: float,
+                category: str) -> CityCircle:
+    """Every district's walk to these kinds' sites within ``minutes`` at ``speed``: its elders of ``category``,
+    those reached (by its own sites, and only across its border), and the city's hexagons of them."""
+    from geo.density import uncovered_share
+    from services import coverage
+
+    rows, covered, uncovered = [], [], []
+    counted = get_config().coverage.count_neighbouring_districts
+    for ref in refs:
+        eng = coverage.engine(ref)
+        own, across, total = coverage.across_border(eng, kind_ids, minutes, speed).total(category)
+        result = coverage.evaluate(eng, kind_ids, minutes, speed)
+        cov, unc = coverage.coverage_hexes(eng, result, category, CITY_RESOLUTION)
+        covered.append(cov)
+        uncovered.append(unc)
+        reached = own + across if counted else own
+        rows.append({"code": ref.district_code, "elders": total, "covered": reached, "own": own, "across": across, "gap": total - reached,
+                     "share": reached / total if total else 0.0})
+    shares = uncovered_share(pd.concat(covered, ignore_index=True), pd.concat(uncovered, ignore_index=True))
+    return CityCircle(pd.DataFrame(rows).set_index("code"), counted, shares)

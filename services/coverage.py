@@ -125,7 +125,9 @@ def engine(ref: DataRef) -> CoverageEngine:
     return _engine(DataRef(ref.url, ref.district_code, tuple(sorted((*own.versions, outline)))), neighbours)
 
 
-@memo(kind="resource", ttl_s=None, max_entries=4, message="正在构建步行路网与覆盖模型（首次约数秒）…")
+# a whole city's districts stay in memory (the city pages walk every one at each change): Tianjin's 16, 1.56 M road
+# nodes, take about 1.5 GB (docs/benchmarks.md)
+@memo(kind="resource", ttl_s=None, max_entries=24, message="正在构建步行路网与覆盖模型（首次约数秒）…")
 def _engine(ref: DataRef, neighbours: tuple[DataRef, ...] = ()) -> CoverageEngine:
     config = get_config()
     roads, groups, facilities = repo_call(ref, lambda r: (r.roads(), r.elder_groups(), r.facilities()))

@@ -233,7 +233,7 @@ def test_the_city_pages_open_in_chromium_and_the_drill_down_keeps_the_target(cit
     view opens."""
     from tests.test_scope_leaks import Received
     from tools.app_server import app_server
-    from tools.browser import sign_in, wait_idle
+    from tools.browser import MAP_IFRAME, sign_in, wait_idle
 
     with app_server(city, tmp_path) as base:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
@@ -259,6 +259,11 @@ def test_the_city_pages_open_in_chromium_and_the_drill_down_keeps_the_target(cit
         # the district's map target is the city's: beds per 1,000 (甲区 has none: 0.0), not 15-minute coverage
         page.wait_for_selector("text=全区 0.0", timeout=60_000)
         assert page.locator("text=全区 100.0%").count() == 0
+
+        page.goto(f"{base}/city_circle", wait_until="domcontentloaded")  # the city's 15-minute circle, its map
+        wait_idle(page)
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.frame_locator(MAP_IFRAME).locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=60_000)
 
         page.goto(f"{base}/township?district={A}&township={A}001000", wait_until="domcontentloaded")
         wait_idle(page)
