@@ -15,6 +15,7 @@ PAGES = {  # page id (url path) -> (file, title, icon)
     "scorecard": ("pages/scorecard.py", "联席会议总览", ":material/leaderboard:"),
     "city": ("pages/city.py", "全市总览", ":material/apartment:"),
     "map": ("pages/map.py", "一张图", ":material/map:"),
+    "city_map": ("pages/city_map.py", "全市一张图", ":material/public:"),
     "service_circle": ("pages/service_circle.py", "15分钟服务圈", ":material/directions_walk:"),
     "city_circle": ("pages/city_circle.py", "全市15分钟服务圈", ":material/hiking:"),
     "scenarios": ("pages/scenarios.py", "情景规划", ":material/edit_location_alt:"),

@@ -28,6 +28,7 @@ SC_SINCE = "sc.since"  # the baseline data date of the scorecard's comparison
 MARK_SINCE = "ui.mark_since"  # lists mark what is new since this earlier data date (None: no marks)
 SC_TARGET = "sc.target"  # the target on the scorecard's and the city's maps: kept when drilling down
 SC_MAP_CHANGE = "sc.map_change"  # the township map shows the change since the baseline, not the value
+CITY_COMPARE = "city.compare"  # 全市总览 compares with a baseline (on request: every district's card again)
 CITY_PDF = "city.pdf"  # (what it was made of, file name, PDF bytes): the city's PDF generated on request
 
 DA_KIND = "da.kind"  # the kind of data being imported

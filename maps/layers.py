@@ -235,18 +235,19 @@ def share_legend() -> str:
 
 
 def add_townships(m: folium.Map, townships: gpd.GeoDataFrame, basemap: Basemap, *, selected: str | None,
-                  show_all: bool = True, geojson: str | None = None) -> None:
-    """Township outlines (``geojson``: the text :func:`townships_geojson` made for the same arguments)."""
+                  show_all: bool = True, geojson: str | None = None, label: str = "乡镇（街道）") -> None:
+    """Township outlines (``geojson``: the text :func:`townships_geojson` made for the same arguments); ``label``
+    names what they are (a city's map draws its districts so)."""
     folium.GeoJson(
         geojson or townships_geojson(townships, basemap, selected=selected, show_all=show_all),
-        name="乡镇（街道）边界",
+        name=f"{label}边界",
         style_function=lambda f: {
             "color": "#d84315" if f["properties"]["selected"] else "#546e7a",
             "weight": 3 if f["properties"]["selected"] else 1.2,
             "dashArray": None if f["properties"]["selected"] else "4 3",
             "fillOpacity": 0.0,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["name", "type"], aliases=["乡镇（街道）", "类型"]),
+        tooltip=folium.GeoJsonTooltip(fields=["name", "type"], aliases=[label, "类型"]),
     ).add_to(m)
 
 

@@ -68,6 +68,8 @@ class MapLayers:
     selected_township: str | None = None
     street_detail: bool | None = None  # side streets and lanes drawn (None: when a township is selected)
     show_townships: bool = True
+    area_label: str = "乡镇（街道）"  # what ``townships`` are: a city's map draws its districts there
+    facility_popups: bool = True  # a popup of every facility's row (a city's thousands: the tooltip only)
 
 
 def build_overview_map(
@@ -85,8 +87,9 @@ def build_overview_map(
     m = base_map(layers.outline, bounds, basemap, assets)
     add_roads(m, layers.roads, basemap, detailed=street_detail(layers))
     add_hexagons(m, layers.density, basemap, name="老年人口密度（H3）", tooltip="60岁以上老人")
-    add_townships(m, layers.townships, basemap, selected=layers.selected_township, show_all=layers.show_townships)
-    add_facilities(m, layers.facilities, basemap, config, cluster=cluster, assets=assets)
+    add_townships(m, layers.townships, basemap, selected=layers.selected_township, show_all=layers.show_townships,
+                  label=layers.area_label)
+    add_facilities(m, layers.facilities, basemap, config, cluster=cluster, assets=assets, popups=layers.facility_popups)
     return finish(m, legend_html(config, layers.facilities, layers.density), bounds)
 
 

@@ -9,7 +9,7 @@ from streamlit_folium import st_folium
 from dashboard import scorecard_views as views
 from dashboard.components import audited_download, city_choice, footer, page_start
 from dashboard.i18n import pick
-from dashboard.state import CITY_PDF, MAP_BASEMAP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
+from dashboard.state import CITY_COMPARE, CITY_PDF, MAP_BASEMAP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
 from reports.city import city_pdf, city_workbook
@@ -39,14 +39,17 @@ history = city.since_dates(refs)
 then = None
 if history:
     st.subheader(pick("与基期对比", "Since a baseline"))
-    if st.session_state.get(SC_SINCE) not in history:  # a year back, else a quarter, else the newest
-        newest = max(dt.date.fromisoformat(d) for d in city.data_dates(refs) if d != "—")
-        st.session_state[SC_SINCE] = scorecard.default_since(history, newest)
-    since = st.selectbox(pick("基期（较早的数据日期）", "Baseline data date"), options=history, key=SC_SINCE)
-    then, dated = city.city_card_since(refs, since)
-    st.caption(city.since_words(dated, names))
-    st.dataframe(views.since_table(card, then), hide_index=True, width="stretch",
-                 height=views.table_height(len(card.targets)))
+    # on request: the baseline is every district's card again, on the data as it stood then
+    if st.toggle(pick("与较早的数据日期对比（计算各区县基期的全部指标）", "Compare with an earlier data date"),
+                 key=CITY_COMPARE):
+        if st.session_state.get(SC_SINCE) not in history:  # a year back, else a quarter, else the newest
+            newest = max(dt.date.fromisoformat(d) for d in city.data_dates(refs) if d != "—")
+            st.session_state[SC_SINCE] = scorecard.default_since(history, newest)
+        since = st.selectbox(pick("基期（较早的数据日期）", "Baseline data date"), options=history, key=SC_SINCE)
+        then, dated = city.city_card_since(refs, since)
+        st.caption(city.since_words(dated, names))
+        st.dataframe(views.since_table(card, then), hide_index=True, width="stretch",
+                     height=views.table_height(len(card.targets)))
 
 st.subheader(pick("按区县", "By district"))
 labels = {t.id: pick(t.label_zh, t.label_en) for t in card.targets}

@@ -24,6 +24,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "scorecard": READ,
     "city": ("leader", "planner"),  # the page itself shows a city only to those who may see all of it
     "city_circle": ("leader", "planner"),  # likewise
+    "city_map": ("leader", "planner"),  # likewise
     "map": READ,
     "service_circle": READ,
     "township": READ,

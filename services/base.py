@@ -145,11 +145,16 @@ def density_resolution(ref: DataRef, township_code: str | None, *, coverage: boo
 
 
 def area_kpis(layers: BaseLayers, township_code: str | None) -> OverviewKPIs:
-    config = get_config()
     fac, eld = layers.facilities, layers.elders
     if township_code:
         fac = fac[fac["township_code"] == township_code]
         eld = eld[eld["township_code"] == township_code]
+    return kpis_of(fac, eld)
+
+
+def kpis_of(fac: gpd.GeoDataFrame, eld: gpd.GeoDataFrame) -> OverviewKPIs:
+    """The overview's KPIs over these facilities and elder groups (an area's, a district's or a city's rows)."""
+    config = get_config()
     return overview_kpis(
         fac,
         eld[list(ELDER_COUNT_COLUMNS)],

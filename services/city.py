@@ -212,3 +212,33 @@ def city_circle(refs: tuple[DataRef, ...], kind_ids: tuple[str, ...], minutes: i
                      "share": reached / total if total else 0.0})
     shares = uncovered_share(pd.concat(covered, ignore_index=True), pd.concat(uncovered, ignore_index=True))
     return CityCircle(pd.DataFrame(rows).set_index("code"), counted, shares)
+
+
+@dataclass(frozen=True)
+class CityLayers:
+    """一张图 for a whole city: every district's facilities and elders read as each district's pages read them."""
+
+    facilities: gpd.GeoDataFrame  # every district's (their own columns), with ``district_code``
+    density: gpd.GeoDataFrame  # the city's elders (60+) in hexagons at CITY_RESOLUTION: hex, total, geometry
+    kpis: object  # planning.kpis.OverviewKPIs of the whole city (sums over every row, not over districts' figures)
+    by_district: pd.DataFrame  # per district (index code): elders, elders_80, facilities (operating), beds_per_1000
+
+
+@memo(kind="resource", ttl_s=600, max_entries=4, message="正在读取全市各区县的设施与老人 …")
+def city_layers(refs: tuple[DataRef, ...]) -> CityLayers:
+    from geo.density import hex_density
+    from services.base import area_kpis, base_layers, kpis_of
+
+    facilities, elders, rows = [], [], []
+    for ref in refs:
+        layers = base_layers(ref)
+        facilities.append(layers.facilities.assign(district_code=ref.district_code))
+        elders.append(layers.elders)
+        k = area_kpis(layers, None)
+        rows.append({"code": ref.district_code, "elders": k.elders_60_plus, "elders_80": k.elders_80_plus,
+                     "facilities": sum(k.facilities_by_level.values()), "beds_per_1000": k.beds_per_1000})
+    fac = gpd.GeoDataFrame(pd.concat(facilities, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    eld = gpd.GeoDataFrame(pd.concat(elders, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    kpis = kpis_of(fac, eld)  # over every row of the city: its beds per 1,000 is not a mean of the districts'
+    density = hex_density(eld, resolution=CITY_RESOLUTION, count_columns=("age_60_69", "age_70_79", "age_80_plus"))
+    return CityLayers(fac, density, kpis, pd.DataFrame(rows).set_index("code"))

@@ -210,9 +210,8 @@ def test_the_city_page_adds_up_its_districts_and_links_to_each(city, monkeypatch
     assert any("**全市 100.0%**" in md.value for md in at.markdown)
     ranking = next(d.value for d in at.dataframe if "rank" in d.value.columns)
     assert list(ranking["rank"]) == ["1 / 2", "1 / 2"]  # both at 100 %
-    # the demo loader's history gives both districts a baseline a year back: the links carry it too
-    assert sorted(ranking["name"]) == [f"/scorecard?district={A}&target=walk15_coverage&since=2025-06-30#甲区",
-                                       f"/scorecard?district={B}&target=walk15_coverage&since=2025-06-30#乙区"]
+    assert sorted(ranking["name"]) == [f"/scorecard?district={A}&target=walk15_coverage#甲区",
+                                       f"/scorecard?district={B}&target=walk15_coverage#乙区"]
     from data.accounts import User
     from services import city as city_service
 
@@ -264,6 +263,11 @@ def test_the_city_pages_open_in_chromium_and_the_drill_down_keeps_the_target(cit
         wait_idle(page)
         assert page.locator("[data-testid='stException']").count() == 0
         page.frame_locator(MAP_IFRAME).locator(".leaflet-overlay-pane canvas").first.wait_for(timeout=60_000)
+
+        page.goto(f"{base}/city_map", wait_until="domcontentloaded")  # the city's 一张图
+        wait_idle(page)
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.frame_locator(MAP_IFRAME).locator(".leaflet-marker-icon").first.wait_for(timeout=60_000)
 
         page.goto(f"{base}/township?district={A}&township={A}001000", wait_until="domcontentloaded")
         wait_idle(page)
@@ -329,6 +333,8 @@ def test_the_city_page_shows_the_change_and_its_links_carry_the_baseline(city_th
     at = app_test("pages/city.py", city_then, monkeypatch, role="planner")
     at.run()
     assert_clean(at)
+    assert not any("基期" in d.value.columns for d in at.dataframe)  # compared on request only
+    at.toggle(key="city.compare").set_value(True).run()
     assert at.session_state[SC_SINCE] == THEN  # a year back from the data date (2026-06-30)
     since = next(d.value for d in at.dataframe if "基期" in d.value.columns)
     row = since.set_index("指标").loc["护理人员岗前培训率"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_across_border import A, B, CARE, city  # noqa: F401  (the fixture)
+from tests.test_across_border import CARE, A, B, city  # noqa: F401  (the fixture)
 
 
 def _circle(url: str, minutes: float):
@@ -48,4 +48,30 @@ def test_the_page_shows_the_city_and_links_each_district(city, monkeypatch):  # 
     table = at.dataframe[0].value
     assert sorted(table["link"]) == [f"/service_circle?district={A}#甲区", f"/service_circle?district={B}#乙区"]
     at.selectbox(key="city.circle_zoom").set_value(B).run()
+    assert_clean(at)
+
+
+def test_the_city_map_counts_every_districts_elders_and_sites_once(city):  # noqa: F811
+    """全市一张图: 100 + 60 elders in 甲区, 40 in 乙区 (all 60-69 by hand), one station each; the density hexagons hold
+    the same 200."""
+    from services import base
+    from services import city as city_service
+
+    layers = city_service.city_layers(tuple(base.current_ref(city, c) for c in (A, B)))
+    assert layers.kpis.elders_60_plus == 200 and layers.kpis.elders_80_plus == 0
+    assert layers.by_district[["elders", "facilities"]].to_dict("index") == {A: {"elders": 160, "facilities": 1},
+                                                                           B: {"elders": 40, "facilities": 1}}
+    assert sorted(layers.facilities["district_code"]) == [A, B]
+    assert layers.density["total"].sum() == 200
+
+
+def test_the_city_map_page_opens_and_links_each_district(city, monkeypatch):  # noqa: F811
+    from tests.conftest import app_test, assert_clean
+
+    at = app_test("pages/city_map.py", city, monkeypatch, role="leader")
+    at.run()
+    assert_clean(at)
+    assert {m.label: m.value for m in at.metric}["60岁以上老人"] == "200"
+    assert sorted(at.dataframe[0].value["link"]) == [f"/map?district={A}#甲区", f"/map?district={B}#乙区"]
+    at.selectbox(key="city.map_zoom").set_value(A).run()
     assert_clean(at)

@@ -19,7 +19,7 @@ from tests.test_scope_leaks import Secrets, _visit
 PLANNER = "hp.district-planner"  # 和平区's planner
 APP, INGEST = "eldercare_app_scope", "eldercare_ingest_scope"  # roles of their own: never those another module alters
 PAGES = ("scorecard", "map", "service_circle", "township", "four_sync", "scenarios", "live", "report", "city",
-         "city_circle")  # the city pages: a district planner gets no city view at all
+         "city_circle", "city_map")  # the city pages: a district planner gets no city view at all
 
 
 def other_district(url: str, district: str = B) -> Secrets:
