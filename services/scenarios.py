@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -36,7 +36,7 @@ from services import audit
 from services.access import Caller
 from services.base import base_layers, get_config, get_engine
 from services.cache import memo
-from services.coverage import CATEGORY_IDS, CoverageEngine, engine
+from services.coverage import CATEGORY_IDS, CoverageEngine, border_sites, engine
 
 
 class ScenarioRepository(ScenarioTables):
@@ -87,11 +87,25 @@ class Evaluation:
 
     facilities: gpd.GeoDataFrame  # every facility after the changes (all statuses)
     counted: gpd.GeoDataFrame  # operating facilities of the counted kinds
-    result: CoverageResult
+    result: CoverageResult  # reach by ``sites``, and by ``across`` too when there are any
     sites: Snapped  # the counted facilities on the network, in the same order
+    # the neighbouring districts' operating sites of the counted kinds, counted in ``result`` as the district's
+    # official figure counts them ([coverage] count_neighbouring_districts); their rows are the neighbours', so
+    # capacity and siting read ``counted`` and ``sites`` alone. ``result.site`` numbers them after ``counted``.
+    across: Snapped | None = None
+
+
+def _across(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> Snapped | None:
+    """The neighbours' sites a scenario's reach counts: as 15分钟服务圈 and the scorecard count them."""
+    if not get_config().coverage.count_neighbouring_districts:
+        return None
+    return border_sites(eng, kind_ids)
 
 
 def evaluate_set(eng: CoverageEngine, facilities: gpd.GeoDataFrame, kind_ids: tuple[str, ...], cutoff_m: float) -> Evaluation:
+    """The operating facilities of these kinds in ``facilities`` (the district's own, current or after a scenario's
+    changes), with the neighbouring districts' sites when the configuration counts them, walked within
+    ``cutoff_m``."""
     counted = facilities[(facilities["status"] == "operating") & facilities["kind_id"].isin(kind_ids)]
     # sites of the current situation were snapped once with the engine; only opened ones are snapped here
     known = counted["id"].isin(eng.facilities["id"]).to_numpy()
@@ -102,7 +116,9 @@ def evaluate_set(eng: CoverageEngine, facilities: gpd.GeoDataFrame, kind_ids: tu
         snap_points(eng.net, np.column_stack([opened.geometry.x, opened.geometry.y]).reshape(-1, 2),
                     opened["id"].to_numpy(), max_snap_m=get_config().walking.max_snap_m),
     ])
-    return Evaluation(facilities, counted, eng.model.evaluate(sites, cutoff_m=cutoff_m), sites)
+    across = _across(eng, kind_ids)
+    walked = sites if across is None else concat_snapped([sites, across])
+    return Evaluation(facilities, counted, eng.model.evaluate(walked, cutoff_m=cutoff_m), sites, across)
 
 
 @memo(kind="resource", ttl_s=600, max_entries=16)  # shared, not copied: read it, never change it
@@ -191,10 +207,13 @@ def _extended(eng: CoverageEngine, prev: Evaluation, changes: tuple[Change, ...]
     new = new[new["kind_id"].isin(kind_ids).to_numpy()]  # opened sites operate: counted if of a counted kind
     snapped = snap_points(eng.net, np.column_stack([new.geometry.x, new.geometry.y]).reshape(-1, 2),
                           new["id"].to_numpy(), max_snap_m=get_config().walking.max_snap_m)
-    result = prev.result
+    result, own = prev.result, len(prev.counted)
+    if prev.across is not None:  # the neighbours' sites are numbered after the counted ones, as evaluate_set does
+        result = replace(result, site=np.where(result.site >= own, result.site + len(new), result.site))
     for j in range(len(new)):
-        result = eng.model.add_site(result, snapped.subset(np.array([j])), label=len(prev.counted) + j)
-    return Evaluation(facilities, pd.concat([prev.counted, new]), result, concat_snapped([prev.sites, snapped]))
+        result = eng.model.add_site(result, snapped.subset(np.array([j])), label=own + j)
+    return Evaluation(facilities, pd.concat([prev.counted, new]), result, concat_snapped([prev.sites, snapped]),
+                      prev.across)
 
 
 def compare(ref: DataRef, eng: CoverageEngine, changes: list[Change], kind_ids: tuple[str, ...], cutoff_m: float,

@@ -356,3 +356,35 @@ def test_a_districts_overview_opened_with_a_baseline_compares_with_it(city_then,
     at.run()
     assert_clean(at)
     assert at.session_state[SC_SINCE] == dt.date(2020, 12, 31)
+
+
+def test_a_scenario_counts_the_neighbours_sites_as_the_page_does(city, monkeypatch):
+    """情景规划 on 甲区 with a 600 m walk, by hand: now 160 of 160 (block2 across the border), as 15分钟服务圈 says;
+    closing 甲区's station leaves block2's 60, reached across the border only; opening one at (250, 500) then
+    reaches block1 (50 m) and block2 (550 m) again. The opening extends the evaluation before it and gives what the
+    whole set gives, the neighbours' site numbered after the counted ones in both."""
+    import numpy as np
+
+    from planning.scenario import Change, apply_changes
+    from services import base, coverage, scenarios
+
+    monkeypatch.setattr(scenarios, "_EVALUATIONS", scenarios._Evaluations())
+    ref = base.current_ref(city, A)
+    eng = coverage.engine(ref)
+    now = scenarios.current_evaluation(ref, CARE, 600.0)
+    assert now.result.area_covered[:, 0].sum() == 160 == coverage.evaluate(eng, CARE, 10, 1.0).area_covered[:, 0].sum()
+    assert len(now.across.ok) == 1  # 乙区's station: counted, not among 甲区's own
+    closed = [Change("close", facility_code=f"{A}-S1")]
+    after = scenarios.compare(ref, eng, closed, CARE, 600.0).after
+    assert after.result.area_covered[:, 0].sum() == 60 and len(after.counted) == 0
+    opened = [*closed, Change("open", kind_id="community_station", point=wgs(250, 500))]
+    got = scenarios.compare(ref, eng, opened, CARE, 600.0).after
+    assert got.result.area_covered[:, 0].sum() == 160
+    current, townships = scenarios.current_facilities(ref)
+    whole = scenarios.evaluate_set(eng, scenarios.with_townships(
+        apply_changes(current, opened, kind_levels=scenarios.kind_levels()), townships), CARE, 600.0)
+    assert np.array_equal(got.result.site, whole.result.site) and np.allclose(got.result.network_m, whole.result.network_m)
+    config = base.get_config()
+    off = config.model_copy(update={"coverage": config.coverage.model_copy(update={"count_neighbouring_districts": False})})
+    monkeypatch.setattr(scenarios, "get_config", lambda: off)
+    assert scenarios.evaluate_set(eng, current, CARE, 600.0).result.area_covered[:, 0].sum() == 100  # own only
