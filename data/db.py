@@ -124,16 +124,18 @@ def create_schema(engine: Engine) -> None:
             with engine.begin() as conn:
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
         Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
+    added = _add_missing_columns(engine)
     _carry_account_areas(engine)
+    if ("road", "minx") in added:
+        _fill_road_boxes(engine)
     for table in Base.metadata.sorted_tables:  # indexes added since a table was created
         for index in table.indexes:
             index.create(engine, checkfirst=True)
 
 
-def _add_missing_columns(engine: Engine) -> None:
+def _add_missing_columns(engine: Engine) -> set[tuple[str, str]]:
     """Columns added to a model since its table was created (nullable ones only: a column that needs a value
-    for the rows already there needs a migration of its own, and is refused here)."""
+    for the rows already there needs a migration of its own, and is refused here); (table, column) of each."""
     import warnings
 
     from sqlalchemy import inspect
@@ -141,6 +143,7 @@ def _add_missing_columns(engine: Engine) -> None:
     from sqlalchemy.schema import CreateColumn
 
     inspector = inspect(engine)
+    added = set()
     for table in Base.metadata.sorted_tables:
         with warnings.catch_warnings():  # reflection does not know PostGIS's geometry type; names are all we read
             warnings.filterwarnings("ignore", "Did not recognize type", SAWarning)
@@ -154,6 +157,27 @@ def _add_missing_columns(engine: Engine) -> None:
             spec = CreateColumn(column).compile(dialect=engine.dialect)
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {spec}")
+            added.add((table.name, column.name))
+    return added
+
+
+def _fill_road_boxes(engine: Engine, *, chunk: int = 20_000) -> None:
+    """The bounding boxes of the road lines stored before the road table had them (once, when the columns are
+    added), in one transaction."""
+    from sqlalchemy import bindparam, select, update
+
+    from data.models import Road
+    from data.versions import line_boxes
+
+    table = Road.__table__
+    with engine.begin() as conn:
+        last = 0
+        while rows := conn.execute(select(table.c.id, table.c.geom).where(table.c.id > last)
+                                   .order_by(table.c.id).limit(chunk)).all():
+            boxes = line_boxes([g for _i, g in rows])
+            conn.execute(update(table).where(table.c.id == bindparam("rid")),
+                         [{"rid": i, **b} for (i, _g), b in zip(rows, boxes, strict=True)])
+            last = rows[-1][0]
 
 
 def _carry_account_areas(engine: Engine) -> None:

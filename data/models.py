@@ -286,6 +286,12 @@ class Road(Base):
     osm_tags: Mapped[str | None] = mapped_column(Text, nullable=True)
     geom = mapped_column(Geometry("LINESTRING"), nullable=False)
     is_synthetic: Mapped[Synthetic]
+    # the line's bounding box (WGS84 degrees), written with it: a neighbouring district reads the lines near its
+    # border by these (services.border) instead of every line of the district, on SQLite too
+    minx: Mapped[float | None] = mapped_column(Float, nullable=True)
+    miny: Mapped[float | None] = mapped_column(Float, nullable=True)
+    maxx: Mapped[float | None] = mapped_column(Float, nullable=True)
+    maxy: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 for _table in ("district_outline", "township", "community", "facility", "elder_group", "residential_project", "road"):

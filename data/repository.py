@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from data.models import (
@@ -150,13 +150,21 @@ class Repository:
         where = self._where("elders") + ([ElderGroup.township_code == township_code] if township_code else [])
         return _frame(self.session, ElderGroup, where=where).sort_values("id").set_index("id", drop=False)
 
-    def roads(self, *, classes: Iterable[str] | None = None, township_code: str | None = None) -> gpd.GeoDataFrame:
+    def roads(self, *, classes: Iterable[str] | None = None, township_code: str | None = None,
+              bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        """The road lines (``bbox``: those whose bounding box meets (minx, miny, maxx, maxy), WGS84 — and any
+        stored without one)."""
         where = self._where("roads")
         if classes is not None:
             where.append(Road.road_class.in_(list(classes)))
         if township_code:
             where.append(Road.township_code == township_code)
-        return _frame(self.session, Road, where=where).sort_values("id").set_index("id", drop=False)
+        if bbox is not None:
+            x0, y0, x1, y1 = (float(v) for v in bbox)
+            where.append(or_(Road.minx.is_(None),
+                             and_(Road.maxx >= x0, Road.minx <= x1, Road.maxy >= y0, Road.miny <= y1)))
+        frame = _frame(self.session, Road, where=where).drop(columns=["minx", "miny", "maxx", "maxy"])
+        return frame.sort_values("id").set_index("id", drop=False)
 
     def projects(self) -> gpd.GeoDataFrame:
         return (_frame(self.session, ResidentialProject, where=self._where("projects"))

@@ -14,7 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
+import shapely
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -289,9 +291,17 @@ def version_rows(session: Session, version_id: int) -> DataVersion:
 
 
 def insert_rows(session: Session, model, rows: list[dict], version_id: int, *, chunk: int = 2000) -> None:
-    """Insert one version's rows in chunks, in the caller's transaction."""
+    """Insert one version's rows in chunks, in the caller's transaction (road lines with their bounding boxes)."""
     for start in range(0, len(rows), chunk):
-        session.execute(insert(model), [{**r, "version_id": version_id} for r in rows[start:start + chunk]])
+        part = rows[start:start + chunk]
+        boxes = line_boxes([r["geom"] for r in part]) if model is Road else [{}] * len(part)
+        session.execute(insert(model), [{**r, **b, "version_id": version_id} for r, b in zip(part, boxes, strict=True)])
+
+
+def line_boxes(geoms) -> list[dict[str, float]]:
+    """Each geometry's bounding box as the road table's minx, miny, maxx, maxy."""
+    bounds = shapely.bounds(np.asarray(geoms, dtype=object)).tolist() if len(geoms) else []
+    return [dict(zip(("minx", "miny", "maxx", "maxy"), b, strict=True)) for b in bounds]
 
 
 def store_version(session: Session, district_code: str, kind: str, rows: list[dict], *, data_date: dt.date,

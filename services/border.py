@@ -92,8 +92,8 @@ def border_rows(ref: DataRef, neighbours: tuple[DataRef, ...], margin_m: float) 
     lines, tags, sites = [], [], []
     for nref in neighbours:
         versions = dict(nref.versions)
-        if "roads" in versions:
-            roads = repo_call(nref, lambda r: r.roads())
+        if "roads" in versions:  # the lines whose boxes meet the area's, then those that meet the area
+            roads = repo_call(nref, lambda r: r.roads(bbox=area.bounds))
             near = shapely.intersects(area, roads.geometry.values)
             lines += list(roads.geometry.values[near])
             tags += list(roads["osm_tags"].to_numpy()[near])
