@@ -146,6 +146,16 @@ class Repository:
         where = self._where("facilities") + ([Facility.township_code == township_code] if township_code else [])
         return _frame(self.session, Facility, where=where).sort_values("id").set_index("id", drop=False)
 
+    def facility_points(self) -> gpd.GeoDataFrame:
+        """id, kind_id, status and position of every facility (what a neighbouring district's walk reads)."""
+        cols = [Facility.id, Facility.kind_id, Facility.status, Facility.geom]
+        stmt = select(*cols)
+        for clause in self._where("facilities"):
+            stmt = stmt.where(clause)
+        df = pd.DataFrame(self.session.execute(stmt.order_by(Facility.id)).all(),
+                          columns=["id", "kind_id", "status", "geom"])
+        return gpd.GeoDataFrame(df, geometry="geom", crs="EPSG:4326").rename_geometry("geometry")
+
     def elder_groups(self, *, township_code: str | None = None) -> gpd.GeoDataFrame:
         where = self._where("elders") + ([ElderGroup.township_code == township_code] if township_code else [])
         return _frame(self.session, ElderGroup, where=where).sort_values("id").set_index("id", drop=False)

@@ -74,9 +74,14 @@ def _neighbour_codes(url: str, district_code: str, outline_version: int | None, 
 
 
 def _outline(ref: DataRef):
-    if "district" not in dict(ref.versions):
-        return None
-    frame = repo_call(ref, lambda r: r.district())
+    version = dict(ref.versions).get("district")
+    return None if version is None else _outline_of(ref.url, ref.district_code, version)
+
+
+@memo(kind="resource", ttl_s=3600, max_entries=128)  # shared, not copied: never change it
+def _outline_of(url: str, district_code: str, version: int):
+    """A district's outline (one geometry) at a version: read once, however many neighbours ask for it."""
+    frame = repo_call(DataRef(url, district_code, (("district", version),)), lambda r: r.district())
     return shapely.union_all(frame.geometry.values) if len(frame) else None
 
 
@@ -98,7 +103,7 @@ def border_rows(ref: DataRef, neighbours: tuple[DataRef, ...], margin_m: float) 
             lines += list(roads.geometry.values[near])
             tags += list(roads["osm_tags"].to_numpy()[near])
         if "facilities" in versions:
-            f = repo_call(nref, lambda r: r.facilities())
+            f = repo_call(nref, lambda r: r.facility_points())
             f = f[(f["status"] == "operating") & shapely.contains(area, f.geometry.values)]
             sites.append(gpd.GeoDataFrame({"id": f["id"].to_numpy(), "kind_id": f["kind_id"].to_numpy(),
                                            "district_code": nref.district_code}, geometry=f.geometry.values,
