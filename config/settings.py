@@ -157,6 +157,9 @@ class Siting(_Strict):
     pmedian_penalty_m: float | None = Field(default=None, gt=0, le=100_000, description=(
         "p-median: the walk an elder beyond the limit counts at (metres; unset: the limit itself)"))
     curve_exact_every: int = Field(default=10, ge=1, le=500, description="curve: the exact optimum every this many sites")
+    candidates_across_border: bool = Field(default=False, description=(
+        "generated candidates may lie outside the district, on a neighbouring district's streets within the walk of "
+        "its under-served elders (a station shared across the border; to be agreed with that district)"))
 
     @field_validator("extra_weight")
     @classmethod

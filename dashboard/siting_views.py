@@ -123,6 +123,10 @@ def run_siting(ref: DataRef, eng, cmp: scenarios.Comparison, sid: int, opts: dic
             status.update(label=pick("没有候选点：所有老人均已服务或无法到达。", "No candidates."), state="error")
             return
         status.write(pick(f"{len(cands):,} 个候选点的 {cutoff_m:.0f} 米步行距离已算好", "Candidate walks ready"))
+        outside = sum(str(i).startswith("X") for i in cands.ids)
+        if outside:  # [siting] candidates_across_border
+            status.write(pick(f"其中 {outside:,} 个（编号 X 开头）在区界外的邻区街道上、本区未覆盖老人的步行范围内："
+                              "选中时需与相邻区县商定共建。", f"{outside:,} candidates (X…) lie outside the district."))
         if not si.on_net.all():
             status.write(pick(f"{int((~si.on_net).sum())} 个候选点距道路过远，不参与选址。", "Some candidates are off the network."))
         try:

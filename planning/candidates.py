@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.network import WalkNetwork
-from geo.snapping import Snapped
+from geo.reach import PointIndex, Reach, walk_pairs
+from geo.snapping import Snapped, snap_points
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,32 @@ def underserved_candidates(net: WalkNetwork, demand: Snapped, weights: np.ndarra
     best = best[np.argsort(-node_w[best], kind="stable")][:max_count]
     ids = np.array([f"{prefix}{i:04d}" for i in range(1, len(best) + 1)])
     return Candidates(ids, net.node_lonlat[best].copy(), node_w[best], "generated")
+
+
+def across_candidates(net: WalkNetwork, demand: Snapped, need: np.ndarray, nodes: np.ndarray, *, cutoff_m: float,
+                      spacing_m: float, max_count: int, prefix: str = "X") -> Candidates:
+    """Candidates on ``nodes`` (network nodes outside the district: its neighbours' streets near the border) from
+    which a walk within ``cutoff_m`` reaches under-served elders: the nodes thinned to one per ``spacing_m`` square,
+    each weighted by the ``need`` (per demand point) it reaches, the heaviest ``max_count`` with any kept."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    if len(nodes) == 0 or max_count < 1:
+        return Candidates(np.array([], dtype=str), np.empty((0, 2)), np.empty(0), "generated")
+    _, first = np.unique(np.floor(net.node_xy[nodes] / spacing_m).astype(np.int64), axis=0, return_index=True)
+    thinned = nodes[np.sort(first)]
+    sites = snap_points(net, net.node_lonlat[thinned], thinned, max_snap_m=1.0)
+    pairs = walk_pairs(Reach(net), PointIndex(net, demand), sites, demand, cutoff_m=cutoff_m)
+    reached = np.bincount(pairs.site, weights=np.asarray(need, dtype=np.float64)[pairs.point],
+                          minlength=len(thinned))
+    keep = np.flatnonzero(reached > 1e-9)
+    keep = keep[np.argsort(-reached[keep], kind="stable")][:max_count]
+    ids = np.array([f"{prefix}{i:04d}" for i in range(1, len(keep) + 1)])
+    return Candidates(ids, net.node_lonlat[thinned[keep]].copy(), reached[keep], "generated")
+
+
+def joined(a: Candidates, b: Candidates) -> Candidates:
+    """Two generated candidate lists as one (ids stay unique by their prefixes)."""
+    return Candidates(np.concatenate([a.ids, b.ids]), np.concatenate([a.lonlat, b.lonlat]),
+                      np.concatenate([a.weight, b.weight]), a.source)
 
 
 def imported_candidates(ids, lonlat: np.ndarray, *, cost=None, build=None) -> Candidates:

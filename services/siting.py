@@ -16,7 +16,7 @@ import pandas as pd
 from data.versions import DataRef
 from geo.reach import PointIndex, Reach, walk_pairs
 from planning.allocation import served_within_capacity
-from planning.candidates import Candidates, candidate_costs, underserved_candidates
+from planning.candidates import Candidates, across_candidates, candidate_costs, joined, underserved_candidates
 from planning.capacity import facility_capacity
 from planning.location import MODEL_LABELS, MODELS, SitingInputs, SitingRequest, run_model, served_curve, served_share
 from planning.siting import CoverageCurve, Floor, SitingResult, group_labels
@@ -67,6 +67,11 @@ def inputs(ref: DataRef, eng: CoverageEngine, ev: Evaluation, cands: Candidates 
         share = np.divide(served, people, out=np.ones_like(people), where=people > 0)
         cands = underserved_candidates(eng.net, demand, weights, share, spacing_m=config.siting.candidate_spacing_m,
                                        max_count=config.siting.max_candidates)
+        if config.siting.candidates_across_border:  # also on the streets just outside, within the walk
+            need = weights * (1.0 - np.clip(share, 0.0, 1.0))
+            cands = joined(cands, across_candidates(
+                eng.net, demand, need, outside_nodes(ref, eng), cutoff_m=cutoff_m,
+                spacing_m=config.siting.candidate_spacing_m, max_count=max(1, config.siting.max_candidates // 4)))
     pairs, on_net = candidate_pairs(eng, cands, cutoff_m)
     new_kind = new_kind or config.siting.new_site_kind
     new_cap = facility_capacity(_one_of_kind(new_kind), kinds)[0]
@@ -77,6 +82,16 @@ def inputs(ref: DataRef, eng: CoverageEngine, ev: Evaluation, cands: Candidates 
                         costs=candidate_costs(cands, new_build=config.siting.cost_new_build,
                                               renovation=config.siting.cost_renovation),
                         labels=labels, floors=floors, cutoff_m=float(cutoff_m))
+
+
+def outside_nodes(ref: DataRef, eng: CoverageEngine) -> np.ndarray:
+    """The walking network's nodes outside the district's outline (its neighbours' streets near the border, and
+    its own imported roads beyond it)."""
+    import shapely
+
+    outline = shapely.union_all(base_layers(ref).outline.geometry.values)
+    lonlat = eng.net.node_lonlat
+    return np.flatnonzero(~shapely.contains_xy(outline, lonlat[:, 0], lonlat[:, 1]))
 
 
 def _one_of_kind(kind_id: str) -> pd.DataFrame:

@@ -388,3 +388,29 @@ def test_a_scenario_counts_the_neighbours_sites_as_the_page_does(city, monkeypat
     off = config.model_copy(update={"coverage": config.coverage.model_copy(update={"count_neighbouring_districts": False})})
     monkeypatch.setattr(scenarios, "get_config", lambda: off)
     assert scenarios.evaluate_set(eng, current, CARE, 600.0).result.area_covered[:, 0].sum() == 100  # own only
+
+
+def test_siting_may_pick_candidates_across_the_border_when_the_config_allows(city, monkeypatch):
+    """A 400 m walk: block2 (60 elders, x = 800 m) is reached neither by 甲区's station (700 m) nor 乙区's (500 m).
+    With [siting] candidates_across_border, candidates also lie on the streets just outside 甲区 from which block2
+    is within 400 m (by hand: x ≤ 1,200 m on the street at y = 500, or 200 m + |y − 500| ≤ 400 m on the border
+    street), each reaching block2's 60; none reaches block1 (800 m and more). Without it, none lies outside."""
+    from services import base, coverage, scenarios, siting
+
+    ref = base.current_ref(city, A)
+    eng = coverage.engine(ref)
+    ev = scenarios.current_evaluation(ref, CARE, 400.0)
+    assert ev.result.area_covered[:, 0].sum() == 100  # block1 only
+    plain = siting.inputs(ref, eng, ev, None, 400.0)
+    assert not any(i.startswith("X") for i in plain.cands.ids)
+    config = base.get_config()
+    allowed = config.model_copy(update={"siting": config.siting.model_copy(update={"candidates_across_border": True})})
+    monkeypatch.setattr(siting, "get_config", lambda: allowed)
+    si = siting.inputs(ref, eng, ev, None, 400.0)
+    across = [k for k, i in enumerate(si.cands.ids) if i.startswith("X")]
+    assert across
+    x, y = _to_metric.transform(si.cands.lonlat[across, 0], si.cands.lonlat[across, 1])
+    x, y = x - X0, y - Y0
+    assert (x >= 1000 - 1).all()  # outside 甲区 (the border street is its edge)
+    assert ((abs(y - 500) < 1) & (x <= 1200 + 1) | (abs(x - 1000) < 1) & (abs(y - 500) <= 200 + 1)).all()
+    assert list(si.cands.weight[across]) == [60.0] * len(across)
