@@ -14,6 +14,7 @@ cannot be snapped are reported with their ids, never dropped silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import shapely
@@ -52,6 +53,26 @@ class Snapped:
     @property
     def n_unsnapped(self) -> int:
         return int((~self.ok).sum())
+
+    _ARRAYS = ("xy", "ok", "edge", "offset_u_m", "offset_v_m", "access_m")
+
+    def save(self, path: Path) -> None:
+        """The snapping's arrays (not the ids: the caller keys the file on them and gives them back to :meth:`load`)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        plain = {} if self.plain_edge is None else {"plain_edge": self.plain_edge, "plain_access_m": self.plain_access_m}
+        np.savez(tmp, max_snap_m=np.array([self.max_snap_m]), **{k: getattr(self, k) for k in self._ARRAYS}, **plain)
+        tmp.replace(path)  # atomic: a reader never sees half a file
+
+    @classmethod
+    def load(cls, path: Path, ids: np.ndarray) -> Snapped:
+        with np.load(path) as z:
+            if len(z["ok"]) != len(ids):
+                msg = f"{path.name}: {len(z['ok'])} snapped points for {len(ids)} ids"
+                raise ValueError(msg)
+            return cls(ids=np.asarray(ids), max_snap_m=float(z["max_snap_m"][0]), **{k: z[k] for k in cls._ARRAYS},
+                       plain_edge=z.get("plain_edge"),
+                       plain_access_m=z.get("plain_access_m"))
 
     def subset(self, mask: np.ndarray) -> Snapped:
         return Snapped(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -173,6 +174,19 @@ class GroupNearest:
     site: np.ndarray  # (groups, points) that site's index in the sites given (-1: none)
     straight_m: np.ndarray  # (groups, points) straight-line metres to the group's nearest site (inf: no site)
     max_cutoff_m: float
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, names=np.array([str(n) for n in self.names], dtype=str), network_m=self.network_m,
+                 site=self.site, straight_m=self.straight_m, max_cutoff_m=np.array([self.max_cutoff_m]))
+        tmp.replace(path)  # atomic: a reader never sees half a file
+
+    @classmethod
+    def load(cls, path: Path) -> GroupNearest:
+        with np.load(path) as z:
+            return cls(tuple(z["names"].tolist()), z["network_m"], z["site"], z["straight_m"],
+                       float(z["max_cutoff_m"][0]))
 
 
 def _group_nearest(model: CoverageModel, sites: Snapped, groups: np.ndarray, max_cutoff_m: float) -> GroupNearest:

@@ -56,6 +56,7 @@ class CoverageEngine:
     border_snap: Snapped | None = field(default=None, repr=False, compare=False)
     kinds_index: dict = field(default_factory=dict, repr=False, compare=False)  # the nearest site per kind, on use
     across_districts: tuple[str, ...] = ()  # the neighbouring districts whose roads and sites the walk reads
+    cache_dir: Path | None = None  # where the kinds index is kept on disk beside the network (None: in memory only)
 
     @property
     def all_sites(self) -> Snapped:
@@ -134,10 +135,10 @@ def _engine(ref: DataRef, neighbours: tuple[DataRef, ...] = ()) -> CoverageEngin
     across = border.border_rows(ref, neighbours, config.coverage.border_margin_m)
     lines = list(roads.geometry.values) + across.lines
     tags = np.concatenate([roads["osm_tags"].to_numpy(), np.array(across.tags, dtype=object)])
-    net, cached = network_for_lines(lines, PROJECT_ROOT / config.network.cache_dir, tag_texts=tags,
-                                    entry=entry_policy())
+    cache_dir = PROJECT_ROOT / config.network.cache_dir
+    net, cached = network_for_lines(lines, cache_dir, tag_texts=tags, entry=entry_policy())
     lonlat = np.column_stack([groups.geometry.x, groups.geometry.y])
-    demand = snap_points(net, lonlat, groups["id"].to_numpy(), max_snap_m=config.walking.max_snap_m)
+    demand = snapped_on(net, lonlat, groups["id"].to_numpy(), config.walking.max_snap_m, cache_dir)
     weights = np.column_stack([
         groups[["age_60_69", "age_70_79", "age_80_plus"]].sum(axis=1).to_numpy(),
         *[groups[c].to_numpy() for c in CATEGORY_IDS[1:]],
@@ -147,8 +148,8 @@ def _engine(ref: DataRef, neighbours: tuple[DataRef, ...] = ()) -> CoverageEngin
     operating = facilities[facilities["status"] == "operating"]
     points = pd.concat([operating.geometry, across.sites.geometry], ignore_index=True)
     ids = np.concatenate([operating["id"].to_numpy(), across.sites["id"].to_numpy()])
-    snapped = snap_points(net, np.column_stack([points.x, points.y]).reshape(-1, 2), ids,
-                          max_snap_m=config.walking.max_snap_m)
+    snapped = snapped_on(net, np.column_stack([points.x, points.y]).reshape(-1, 2), ids, config.walking.max_snap_m,
+                         cache_dir)
     own = np.arange(len(ids)) < len(operating)
     fac_snap = snapped.subset(own)
     rep = net.components()
@@ -158,7 +159,7 @@ def _engine(ref: DataRef, neighbours: tuple[DataRef, ...] = ()) -> CoverageEngin
                f"{len(across.sites)} 处" if neighbours else ""))
     return CoverageEngine(net, model, config.network.isochrone_max_triangle_edge_m, operating, fac_snap, groups, note, border_sites=across.sites,
                           border_snap=snapped.subset(~own) if len(across.sites) else None,
-                          across_districts=tuple(n.district_code for n in neighbours))
+                          across_districts=tuple(n.district_code for n in neighbours), cache_dir=cache_dir)
 
 
 def selected_sites(eng: CoverageEngine, kind_ids: tuple[str, ...]) -> tuple[Snapped, gpd.GeoDataFrame]:
@@ -181,12 +182,48 @@ INDEXED_WALK_M = 30 * 60 * 1.5
 
 def kinds_nearest(eng: CoverageEngine) -> GroupNearest:
     """Every elder group's nearest site of each kind, the district's own (``own:KIND``) and its neighbouring
-    districts' (``across:KIND``), within INDEXED_WALK_M: made on first use, then kept with the engine."""
+    districts' (``across:KIND``), within INDEXED_WALK_M: made on first use (or read from the engine's cache
+    directory, keyed on the network, the snapped elders and sites and their kinds), then kept with the engine."""
     if "groups" not in eng.kinds_index:
-        names = [f"own:{k}" for k in eng.facilities["kind_id"]] + [f"across:{k}" for k in eng.border_sites["kind_id"]]
-        eng.kinds_index["groups"] = group_nearest(eng.model, eng.all_sites, np.array(names, dtype=object),
-                                                  max_cutoff_m=INDEXED_WALK_M)
+        names = np.array([f"own:{k}" for k in eng.facilities["kind_id"]]
+                         + [f"across:{k}" for k in eng.border_sites["kind_id"]], dtype=object)
+        sites = eng.all_sites
+        path = None if eng.cache_dir is None else eng.cache_dir / "kinds-{}.npz".format(_digest(
+            eng.net.source_hash, *_snapped_arrays(eng.model.demand), *_snapped_arrays(sites), names, INDEXED_WALK_M))
+        if path is not None and path.exists():
+            eng.kinds_index["groups"] = GroupNearest.load(path)
+        else:
+            eng.kinds_index["groups"] = group_nearest(eng.model, sites, names, max_cutoff_m=INDEXED_WALK_M)
+            if path is not None:
+                eng.kinds_index["groups"].save(path)
     return eng.kinds_index["groups"]
+
+
+def _snapped_arrays(s: Snapped) -> tuple:
+    return s.xy, s.ok, s.edge, s.offset_u_m, s.offset_v_m, s.access_m
+
+
+def _digest(*parts) -> str:
+    """A key for a cache file from arrays and values (their types, shapes and bytes)."""
+    h = hashlib.sha256()
+    for part in parts:
+        a = np.asarray(part)
+        a = a.astype(str) if a.dtype == object else np.ascontiguousarray(a)
+        h.update(f"{a.dtype}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:24]
+
+
+def snapped_on(net: WalkNetwork, lonlat: np.ndarray, ids, max_snap_m: float, cache_dir: Path) -> Snapped:
+    """``snap_points``, kept on disk beside the network it was made on (keyed on the network, the points, their
+    ids and the limit): a cold start reads it instead of snapping again."""
+    ids = np.asarray(ids)
+    path = cache_dir / f"snap-{_digest(net.source_hash, lonlat, ids, max_snap_m)}.npz"
+    if path.exists():
+        return Snapped.load(path, ids)
+    snapped = snap_points(net, lonlat, ids, max_snap_m=max_snap_m)
+    snapped.save(path)
+    return snapped
 
 
 def evaluate(eng: CoverageEngine, kind_ids: tuple[str, ...], minutes: float, speed: float, *,

@@ -414,3 +414,31 @@ def test_siting_may_pick_candidates_across_the_border_when_the_config_allows(cit
     assert (x >= 1000 - 1).all()  # outside 甲区 (the border street is its edge)
     assert ((abs(y - 500) < 1) & (x <= 1200 + 1) | (abs(x - 1000) < 1) & (abs(y - 500) <= 200 + 1)).all()
     assert list(si.cands.weight[across]) == [60.0] * len(across)
+
+
+def test_a_cold_engine_reads_its_snapping_and_kinds_index_from_disk(city, tmp_path):
+    """The snapped elders and sites and the kinds index are kept beside the network: an engine started again reads
+    them, and its figures are still the hand-derived ones (100 of 160 by 甲区's own station, 160 with 乙区's)."""
+    import dataclasses
+
+    import numpy as np
+
+    from services import base, coverage
+
+    eng = coverage.engine(base.current_ref(city, A))
+    lonlat = np.column_stack([eng.groups.geometry.x, eng.groups.geometry.y])
+    ids = eng.groups["id"].to_numpy()
+    first = coverage.snapped_on(eng.net, lonlat, ids, 50.0, tmp_path)
+    assert len(list(tmp_path.glob("snap-*.npz"))) == 1
+    again = coverage.snapped_on(eng.net, lonlat, ids, 50.0, tmp_path)  # from the file
+    assert np.array_equal(again.edge, first.edge) and np.array_equal(again.ids, ids)
+    with pytest.raises(ValueError, match="snapped points"):
+        coverage.Snapped.load(next(tmp_path.glob("snap-*.npz")), ids[:1])
+    made = dataclasses.replace(eng, kinds_index={}, cache_dir=tmp_path)
+    coverage.kinds_nearest(made)
+    (kept,) = tmp_path.glob("kinds-*.npz")
+    written = kept.stat().st_mtime_ns
+    read = dataclasses.replace(eng, kinds_index={}, cache_dir=tmp_path)
+    assert coverage.evaluate(read, CARE, 10, 1.0, across=False).area_covered[:, 0].sum() == 100
+    assert coverage.evaluate(read, CARE, 10, 1.0).area_covered[:, 0].sum() == 160
+    assert list(tmp_path.glob("kinds-*.npz")) == [kept] and kept.stat().st_mtime_ns == written  # read, not made again
