@@ -21,7 +21,8 @@ built)"), timed from the link to the end of the page's run:
 
   * city_page_cold_s: 全市15分钟服务圈 (every district's engine built, walked, mapped) on a fresh server;
   * city_page_warm_s: the same page opened again in a new browser session (median of three);
-  * city_scorecard_s: 全市总览 (the city's card from all sixteen districts' cards) on another fresh server.
+  * city_scorecard_s: 全市总览 (the city's card from all sixteen districts' cards, as stored in the database by the
+    first start: services.results) on another fresh server.
 
 Usage: python bench/city.py [--repeat 7] [--skip-networkx] [--pages-only]
 """
@@ -114,15 +115,17 @@ def page_times(url: str) -> tuple[float, float, float]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        with app_server(url, WORK) as base:  # the walking networks cached on disk (nothing when they are)
-            print(f"[city] first start, networks cached: {open_page(browser, base, 'city_circle'):.1f} s", flush=True)
+        with app_server(url, WORK) as base:  # the networks cached on disk, the districts' cards stored (if not yet)
+            print(f"[city] first start: 全市15分钟服务圈 {open_page(browser, base, 'city_circle'):.1f} s, 全市总览 "
+                  f"{open_page(browser, base, 'city'):.1f} s (caches and stored results made where missing)", flush=True)
         with app_server(url, WORK) as base:
             cold = open_page(browser, base, "city_circle")
             warm = statistics.median(open_page(browser, base, "city_circle") for _ in range(3))
         print(f"[city] 全市15分钟服务圈: cold {cold:.1f} s (fresh server), warm {warm:.1f} s (median of 3)", flush=True)
         with app_server(url, WORK) as base:
             card = open_page(browser, base, "city")
-        print(f"[city] 全市总览 (city scorecard): cold {card:.1f} s (fresh server)", flush=True)
+        print(f"[city] 全市总览 (city scorecard): cold {card:.1f} s (fresh server, the districts' cards stored)",
+              flush=True)
         browser.close()
     return cold, warm, card
 

@@ -51,7 +51,7 @@ def _write(out: Path, data: bytes) -> None:
 
 def _city_report(args: argparse.Namespace, out: Path, started: float) -> int:
     """The city's PDF (the city, then a page per district) or its workbook (every district × target)."""
-    from reports.city import city_pdf, city_workbook
+    from reports.city import city_pdf, city_report, city_workbook
     from reports.static_map import FontMissingError
     from services import audit, city
     from services.engine import LegacySchemaError, VersionError, database_url
@@ -67,7 +67,7 @@ def _city_report(args: argparse.Namespace, out: Path, started: float) -> int:
         chosen = city.city_named(url, args.city)
         refs = city.district_refs(url, chosen)
         print(f"{chosen.name}：{len(refs)} 个区县，计算各区县考核指标 …", flush=True)
-        r = city.city_report(chosen, refs, target=args.target, since=args.since)
+        r = city_report(chosen, refs, target=args.target, since=args.since)
         data = city_pdf(r, progress=lambda _f, m: print(m, flush=True)) if args.format == "pdf" \
             else city_workbook(r.card, r.names, r.name)
     except (city.CityError, FontMissingError, VersionError, LegacySchemaError) as exc:

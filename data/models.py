@@ -88,6 +88,30 @@ class DistrictMeta(Base):
     value: Mapped[str] = mapped_column(String(2000), nullable=False)
 
 
+class DistrictResult(Base):
+    """A district's computed result (its scorecard) for the data versions it read (its own and its neighbours')
+    and the parameters and code it was computed with: a page opens from it instead of computing again. Written by
+    the page that first computes it, or by ``cli.py batch``; a new import, configuration or program computes anew."""
+
+    __tablename__ = "district_result"
+    __table_args__ = (UniqueConstraint("district_code", "kind", "versions_key", "params_key", name="uq_district_result"),
+                      {"comment": "computed results of a district, keyed by the data versions and parameters read"})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False, comment="scorecard")
+    versions_key: Mapped[str] = mapped_column(String(64), nullable=False, comment="sha256 of versions")
+    versions: Mapped[str] = mapped_column(Text, nullable=False,
+                                          comment="JSON: the version id of each kind read, own and neighbours'")
+    params_key: Mapped[str] = mapped_column(String(64), nullable=False,
+                                            comment="sha256 of the configuration and the computing code")
+    payload: Mapped[str] = mapped_column(Text, nullable=False, comment="the result as JSON")
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, comment="UTC")
+    seconds: Mapped[float] = mapped_column(Float, nullable=False, comment="time to compute it")
+    peak_mb: Mapped[float | None] = mapped_column(Float, nullable=True, comment="peak memory of the task (batch)")
+    computed_by: Mapped[str] = mapped_column(String(80), nullable=False, comment="page | batch and host")
+
+
 class DataVersion(Base):
     """One import of one kind of data for one district. Rows are never overwritten: a new
     import adds a version and makes it current; a rollback makes an older one current."""

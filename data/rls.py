@@ -56,6 +56,7 @@ DISTRICT_TABLES = {
     "data_version": "district_code",
     "township": "district_code",
     "scenario": "district_code",
+    "district_result": "district_code",
 }
 # tables whose rows belong to a district through another table's row
 VERSIONED_TABLES = {"district_outline": "EXISTS (SELECT 1 FROM data_version v WHERE v.id = version_id)",
@@ -99,6 +100,7 @@ def _scope_statements(state) -> None:
         District,
         DistrictMeta,
         DistrictOutline,
+        DistrictResult,
         ElderGroup,
         Facility,
         ResidentialProject,
@@ -125,7 +127,7 @@ def _scope_statements(state) -> None:
     criteria.append(with_loader_criteria(AlertHistory, AlertHistory.alert_id.in_(alerts), include_aliases=True))
     criteria.append(with_loader_criteria(District, District.code.in_(ours), include_aliases=True))
     criteria += [with_loader_criteria(model, model.district_code.in_(ours), include_aliases=True)
-                 for model in (DistrictMeta, DataVersion, Township, Scenario)]
+                 for model in (DistrictMeta, DataVersion, Township, Scenario, DistrictResult)]
     criteria += [with_loader_criteria(model, model.version_id.in_(versions), include_aliases=True)
                  for model in (DistrictOutline, Road)]
     criteria.append(with_loader_criteria(ScenarioChange, ScenarioChange.scenario_id.in_(

@@ -32,6 +32,7 @@ from data.models import (
     District,
     DistrictMeta,
     DistrictOutline,
+    DistrictResult,
     ElderGroup,
     Facility,
     ResidentialProject,
@@ -321,6 +322,7 @@ def remove_district_data(session: Session, district_code: str) -> None:
     ids = select(DataVersion.id).where(DataVersion.district_code == district_code).scalar_subquery()
     for model in KIND_MODELS.values():
         session.execute(delete(model).where(model.version_id.in_(ids)))
+    session.execute(delete(DistrictResult).where(DistrictResult.district_code == district_code))
     session.execute(delete(DataVersion).where(DataVersion.district_code == district_code))
     session.execute(delete(DistrictMeta).where(DistrictMeta.district_code == district_code))
     session.flush()

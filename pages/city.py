@@ -12,7 +12,7 @@ from dashboard.i18n import pick
 from dashboard.state import CITY_COMPARE, CITY_PDF, MAP_BASEMAP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
-from reports.city import city_pdf, city_workbook
+from reports.city import city_pdf, city_report, city_workbook
 from reports.static_map import FontMissingError
 from services import base, city, scorecard
 from services.engine import database_url
@@ -101,7 +101,7 @@ if st.button(pick("生成全市 PDF 报告（全市地图与指标、与基期�
              icon=":material/picture_as_pdf:", key="city.make_pdf"):
     bar = st.progress(0.0, text=pick("正在汇总 …", "Collecting …"))
     try:
-        report = city.city_report(chosen, refs, target=tid, since=made_of[2])
+        report = city_report(chosen, refs, target=tid, since=made_of[2])
         data = city_pdf(report, progress=lambda f, m: bar.progress(f, text=m))
     except FontMissingError as exc:
         st.error(pick(f"无法生成 PDF：{exc}", f"Cannot make the PDF: {exc}"))

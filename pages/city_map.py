@@ -15,11 +15,13 @@ from services.engine import database_url
 user = page_start("city_map")
 config = base.get_config()
 url = database_url()
+st.title(pick("全市一张图", "City map"))
 chosen = city_choice(user, url)
-st.title(pick(f"全市一张图 · {chosen.name}", f"City map · {chosen.name}"))
 refs = city.district_refs(url, chosen)
 names = dict(zip(chosen.districts["code"], chosen.districts["name"], strict=True))
 layers = city.city_layers(refs)
+st.caption(pick(f"{chosen.name} {len(names)} 个区县的设施与老年人口：每个区县由其自己的数据读取，全市数值为各区县的行相加。",
+                f"{chosen.name}: {len(names)} districts."))
 kpi_cards(layers.kpis, beds_target=config.target("beds_per_1000").target,
           level_names={lv.id: pick(lv.name_zh, lv.name_en) for lv in config.levels})
 

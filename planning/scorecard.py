@@ -117,6 +117,32 @@ class Scorecard:
         return int(better.sum()) + 1, len(v)
 
 
+def card_to_dict(card: Scorecard) -> dict:
+    """A district's whole card as plain data (JSON-ready): targets by id, cells with null for NaN, dates as ISO."""
+    if card.ranks is not None:
+        msg = "a card narrowed to some townships (Scorecard.only) is not a district's card"
+        raise ValueError(msg)
+    cells = card.cells[CELL_COLUMNS].astype(object)
+    numeric = [c for c in CELL_COLUMNS if c not in ("target_id", "area", "light")]
+    finite = np.isfinite(card.cells[numeric].to_numpy(dtype=float))
+    cells[numeric] = cells[numeric].where(finite, None)
+    return {"targets": [t.id for t in card.targets], "unsupported": [t.id for t in card.unsupported],
+            "cells": cells.to_dict("records"), "missing": {k: list(v) for k, v in card.missing.items()},
+            "notes": dict(card.notes), "spans": {k: [a.isoformat(), b.isoformat()] for k, (a, b) in card.spans.items()},
+            "sources": dict(card.sources)}
+
+
+def card_from_dict(data: dict, targets: dict[str, Target]) -> Scorecard:
+    """The card :func:`card_to_dict` wrote, with the configuration's targets (``targets``: id → target)."""
+    cells = pd.DataFrame(data["cells"], columns=CELL_COLUMNS)
+    numeric = [c for c in CELL_COLUMNS if c not in ("target_id", "area", "light")]
+    cells[numeric] = cells[numeric].astype(float)
+    return Scorecard(tuple(targets[t] for t in data["targets"]), tuple(targets[t] for t in data["unsupported"]), cells,
+                     {k: tuple(v) for k, v in data["missing"].items()}, dict(data["notes"]),
+                     {k: (dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for k, (a, b) in data["spans"].items()},
+                     None, dict(data["sources"]))
+
+
 def light(value: float | None, target: float, direction: str, amber_share: float) -> str:
     """The traffic light of one value against its target."""
     if value is None or not np.isfinite(value):

@@ -23,6 +23,16 @@ from reports.content import DEMO_LABEL, scorecard_table
 from reports.pdf import TEMPLATES, _css_string, _data_uri, _env
 from reports.static_map import CHANGE_FILL, CHANGE_LABEL, render_fill_map, use_cjk_font
 from reports.workbook import fill_of
+from services.base import DataRef, get_config, repo_call
+from services.city import (
+    City,
+    CityError,
+    city_card,
+    city_card_since,
+    data_dates,
+    district_outlines,
+    since_words,
+)
 from services.scorecard import (
     DISTRICT,
     LIGHT_COLOURS,
@@ -30,6 +40,7 @@ from services.scorecard import (
     Scorecard,
     count_lights,
     fmt_value,
+    scorecard,
     since_rows,
     township_change,
 )
@@ -97,6 +108,30 @@ def city_workbook(card: Scorecard, names: dict[str, str], city_name: str) -> byt
         xw.book.properties.title = f"{city_name}养老服务规划目标对照（全市及各区县）"
         xw.book.properties.creator = "养老服务一张图"
     return buf.getvalue()
+
+
+def city_report(city: City, refs: tuple[DataRef, ...], *, target: str, since: dt.date | None = None) -> CityReport:
+    """Everything the city's PDF shows, at ``refs`` (services.city.district_refs), maps coloured by ``target``."""
+    config = get_config()
+    card = city_card(refs)
+    if target not in {t.id for t in card.targets}:
+        msg = f"没有指标 {target}；可选：{'、'.join(t.id for t in card.targets)}"
+        raise CityError(msg)
+    names = dict(zip(city.districts["code"], city.districts["name"], strict=True))
+    towns = {ref.district_code: repo_call(ref.only(("townships",)), lambda r: r.townships())[["code", "name", "geometry"]]
+             for ref in refs}
+    cells = {ref.district_code: scorecard(ref).townships(target) for ref in refs}
+    then, words = None, ""
+    if since is not None:
+        then, dated = city_card_since(refs, since)
+        words = since_words(dated, names)
+    return CityReport(code=city.code, name=city.name, card=card, names=names, outlines=district_outlines(refs),
+                      townships=towns, township_cells=cells,
+                      map_target=target, data_dates=tuple(data_dates(refs)),
+                      is_demo=bool(city.districts["is_demo"].all()),
+                      generated_at=dt.datetime.now(config.app.zone).replace(microsecond=0), since=since, then=then,
+                      baseline_words=words)
+
 
 
 def _target(r: CityReport):

@@ -136,31 +136,6 @@ def city_named(url: str, code: str) -> City:
     return City(code, _city_names(url).get(code, f"市 {code}"), part[["code", "name", "is_demo"]].reset_index(drop=True))
 
 
-def city_report(city: City, refs: tuple[DataRef, ...], *, target: str, since: dt.date | None = None):
-    """Everything the city's PDF shows (reports.city.CityReport), at ``refs``, maps coloured by ``target``."""
-    from reports.city import CityReport
-
-    config = get_config()
-    card = city_card(refs)
-    if target not in {t.id for t in card.targets}:
-        msg = f"没有指标 {target}；可选：{'、'.join(t.id for t in card.targets)}"
-        raise CityError(msg)
-    names = dict(zip(city.districts["code"], city.districts["name"], strict=True))
-    towns = {ref.district_code: repo_call(ref.only(("townships",)), lambda r: r.townships())[["code", "name", "geometry"]]
-             for ref in refs}
-    cells = {ref.district_code: scorecard(ref).townships(target) for ref in refs}
-    then, words = None, ""
-    if since is not None:
-        then, dated = city_card_since(refs, since)
-        words = since_words(dated, names)
-    return CityReport(code=city.code, name=city.name, card=card, names=names, outlines=district_outlines(refs),
-                      townships=towns, township_cells=cells,
-                      map_target=target, data_dates=tuple(data_dates(refs)),
-                      is_demo=bool(city.districts["is_demo"].all()),
-                      generated_at=dt.datetime.now(config.app.zone).replace(microsecond=0), since=since, then=then,
-                      baseline_words=words)
-
-
 CITY_RESOLUTION = 7  # the city map's elder hexagons (about 5 km² each): the whole city at once in a browser
 
 

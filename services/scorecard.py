@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 
 import numpy as np
 import pandas as pd
@@ -20,9 +21,11 @@ from planning.scorecard import (  # noqa: F401  (LIGHT_EN, LIGHT_ZH: the pages a
     LIGHT_ZH,
     Baseline,
     Scorecard,
+    card_from_dict,
+    card_to_dict,
     compute_scorecard,
 )
-from services import four_sync
+from services import four_sync, results
 from services.access import Scope
 from services.base import base_layers, get_config, get_engine, repo_call
 from services.cache import memo
@@ -113,7 +116,21 @@ def _baseline(ref: DataRef, t: Target, now_dates: dict[str, dt.date]) -> Baselin
 
 @memo(ttl_s=300, message="正在计算考核指标（含15分钟步行覆盖与四同步检查）…")
 def scorecard(ref: DataRef) -> Scorecard:
-    """Every configured target for the district and each township, from the database at ``ref``."""
+    """Every configured target for the district and each township, from the database at ``ref``: the card stored
+    for these data versions and parameters (services.results), else computed and stored."""
+    config = get_config()
+    targets = {t.id: t for t in config.targets}
+    found = results.stored(ref, "scorecard")
+    if found is not None:
+        return card_from_dict(found, targets)
+    started = time.perf_counter()
+    card = compute(ref)
+    results.store(ref, "scorecard", card_to_dict(card), seconds=time.perf_counter() - started)
+    return card
+
+
+def compute(ref: DataRef) -> Scorecard:
+    """The district's card computed from the database at ``ref`` (what :func:`scorecard` stores)."""
     config = get_config()
     layers = base_layers(ref)
     frames = _frames(ref, set(TABLE_KIND))

@@ -25,8 +25,9 @@ def test_every_page_runs(demo_db_url, monkeypatch, page):
     if page in ("pages/accounts.py", "pages/audit_log.py"):  # no district data on these pages
         assert app.title[0].value in ("账号管理", "审计日志")
         return
-    if page == "pages/city.py":  # one district in the demo database: no city to show, and it says so
-        assert app.title[0].value == "全市总览" and "没有全市视图" in app.info[0].value
+    city_titles = {"pages/city.py": "全市总览", "pages/city_map.py": "全市一张图", "pages/city_circle.py": "全市15分钟养老服务圈"}
+    if page in city_titles:  # one district in the demo database: no city to show, and it says so
+        assert app.title[0].value == city_titles[page] and "没有全市视图" in app.info[0].value
         return
     captions = " ".join(c.value for c in app.caption)
     assert "演示数据（合成）" in captions

@@ -3,6 +3,8 @@ with its own code, and no row of another district comes back, whatever the table
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -25,6 +27,7 @@ DISTRICT_OF = {
     "community": "substr(township_code, 1, 6)",
     "elder_group": "substr(township_code, 1, 6)",
     "residential_project": "substr(township_code, 1, 6)",
+    "district_result": "district_code",
 }
 
 
@@ -36,6 +39,14 @@ def bundles():
 def _two_districts(url: str, bundles) -> str:
     for bundle in bundles:
         _load_bundle(url, bundle)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # a stored result of each (services.results), as a page leaves them
+        for code in (A, B):
+            conn.execute(sa.text(
+                "INSERT INTO district_result (district_code, kind, versions_key, versions, params_key, payload, "
+                "computed_at, seconds, computed_by) VALUES (:d, 'scorecard', 'v', '{}', 'p', '{}', :t, 1.0, 'test')"),
+                {"d": code, "t": dt.datetime(2026, 12, 6)})
+    engine.dispose()
     return url
 
 
@@ -124,7 +135,7 @@ def test_the_data_layer_applies_the_district_scope_on_sqlite(tmp_path, bundles):
     from sqlalchemy import func, select
 
     from data.db import session_factory
-    from data.models import DataVersion, District, DistrictOutline, Facility, Road, Township
+    from data.models import DataVersion, District, DistrictOutline, DistrictResult, Facility, Road, Township
 
     url = _two_districts(f"sqlite:///{tmp_path / 'two.db'}", bundles)
     truth = rows_by_district(url)
@@ -136,6 +147,7 @@ def test_the_data_layer_applies_the_district_scope_on_sqlite(tmp_path, bundles):
         assert s.scalar(select(func.count()).select_from(Facility)) == truth["facility"][A]
         assert s.scalar(select(func.count()).select_from(Road)) == truth["road"][A]
         assert s.scalar(select(func.count()).select_from(DistrictOutline)) == truth["district_outline"][A]
+        assert set(s.scalars(select(DistrictResult.district_code))) == {A}
     engine.dispose()
 
 

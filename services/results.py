@@ -1,0 +1,83 @@
+"""A district's computed results kept in the database (table ``district_result``), so a page opens from them.
+
+A result is keyed by what it was computed from: the version of every kind the district's computation read, its own
+and its neighbouring districts' (coverage crosses borders), and the parameters — the configuration and the code
+that computes (the Python files of config/, geo/, planning/ and services/). Any new import, rollback, configuration
+or program makes a new key, so a stored result is never stale for its key: it is simply not found, and computed
+again. The page that first computes a result stores it; ``cli.py batch`` (issue 30) fills them ahead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from data.db import PROJECT_ROOT, session_factory
+from data.live_models import utc_now
+from data.models import DistrictResult
+from data.versions import DataRef
+from services.engine import get_config, get_engine
+
+CODE_DIRS = ("config", "geo", "planning", "services")  # the code a result depends on
+_CODE_KEY: list[str] = []
+
+
+def code_key() -> str:
+    """sha256 of the computing code (every .py under CODE_DIRS, by path and content), once per process."""
+    if not _CODE_KEY:
+        h = hashlib.sha256()
+        for path in sorted(p for d in CODE_DIRS for p in (PROJECT_ROOT / d).rglob("*.py")):
+            h.update(str(path.relative_to(PROJECT_ROOT)).encode())
+            h.update(path.read_bytes())
+        _CODE_KEY.append(h.hexdigest())
+    return _CODE_KEY[0]
+
+
+def params_key() -> str:
+    """sha256 of the configuration and the code: what besides the data decides a result."""
+    return hashlib.sha256((get_config().model_dump_json() + code_key()).encode()).hexdigest()
+
+
+def versions_read(ref: DataRef) -> dict:
+    """The versions a district's computation reads: its own (``ref``), and its neighbours' roads and facilities."""
+    from services.border import neighbour_refs
+
+    return {"own": {k: v for k, v in sorted(ref.versions)},
+            "neighbours": {n.district_code: {k: v for k, v in sorted(n.versions)} for n in neighbour_refs(ref)}}
+
+
+def _key(versions: dict) -> str:
+    return hashlib.sha256(json.dumps(versions, sort_keys=True).encode()).hexdigest()
+
+
+def stored(ref: DataRef, kind: str) -> dict | None:
+    """The stored result of ``kind`` for exactly these versions and parameters, or None."""
+    key, params = _key(versions_read(ref)), params_key()
+    with session_factory(get_engine(ref.url), districts={ref.district_code})() as session:
+        payload = session.scalar(select(DistrictResult.payload).where(
+            DistrictResult.district_code == ref.district_code, DistrictResult.kind == kind,
+            DistrictResult.versions_key == key, DistrictResult.params_key == params))
+    return None if payload is None else json.loads(payload)
+
+
+def store(ref: DataRef, kind: str, payload: dict, *, seconds: float, peak_mb: float | None = None,
+          by: str = "page") -> None:
+    """Keep a result; one already stored for the same key (computed at the same time elsewhere) stays."""
+    versions = versions_read(ref)
+    row = DistrictResult(district_code=ref.district_code, kind=kind, versions_key=_key(versions),
+                         versions=json.dumps(versions, sort_keys=True), params_key=params_key(),
+                         payload=json.dumps(payload, ensure_ascii=False, allow_nan=False), computed_at=utc_now(),
+                         seconds=round(float(seconds), 3), peak_mb=peak_mb,
+                         computed_by=f"{by} {socket.gethostname()}"[:80])
+    try:
+        with session_factory(get_engine(ref.url), districts={ref.district_code}).begin() as session:
+            session.add(row)
+    except IntegrityError:
+        pass  # the same key stored meanwhile by another process: equal by construction
+
+
+__all__ = ["CODE_DIRS", "code_key", "params_key", "store", "stored", "versions_read"]
