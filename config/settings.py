@@ -122,8 +122,8 @@ class CoverageSettings(_Strict):
         default=True, description="an elder reached only by a site of a neighbouring district counts as covered in "
         "the district's figure (the pages and reports show both)")
     border_margin_m: float = Field(
-        default=2000.0, gt=0, le=20_000, description="how far past a district's outline its walk reads the "
-        "neighbouring districts' roads and sites (at least the longest walk the pages offer)")
+        default=2700.0, gt=0, le=20_000, description="how far past a district's outline its walk reads the "
+        "neighbouring districts' roads and sites (at least the longest walk the pages offer: 30 minutes at 1.5 m/s)")
 
 
 class Density(_Strict):
