@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import accounts, analysis, data, demo_data, files, live, network, report
+from cli import accounts, analysis, batch, data, demo_data, files, live, network, report
 from cli.common import _walk_defaults
 
-GROUPS = (demo_data, analysis, live, accounts, report, files, network, data)  # the order of the help's list
+GROUPS = (demo_data, analysis, batch, live, accounts, report, files, network, data)  # the order of the help's list
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -136,10 +136,11 @@ def backend() -> Backend:
     return _backend
 
 
-def clear_all() -> None:
-    """Forget every memoised result, in every backend used so far."""
+def clear_all(*, keep: tuple = ()) -> None:
+    """Forget every memoised result, in every backend used so far (but those of the memos in ``keep``)."""
     for memo in _memos:
-        memo.clear()
+        if memo not in keep:
+            memo.clear()
 
 
 class Memo:

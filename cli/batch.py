@@ -1,0 +1,106 @@
+"""``python cli.py batch``: every district of a city or a province (or those named), one task each, on Dask's
+distributed scheduler — a local cluster of N worker processes, or a running cluster given its address."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _client(args: argparse.Namespace):
+    """A client of the cluster asked for: the scheduler at --scheduler, else a local cluster of --workers
+    processes (one thread each: a task is one district's computation, CPU-bound)."""
+    from distributed import Client, LocalCluster
+
+    if args.scheduler:
+        return Client(args.scheduler, timeout=30), None
+    dashboard = ":0" if _has_bokeh() else None
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=dashboard,
+                           memory_limit=None, silence_logs=40)
+    return Client(cluster), cluster
+
+
+def _has_bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = round(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+STATUS_ZH = {"computed": "已计算", "current": "已是最新，跳过", "failed": "失败"}
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from services.batch import BatchError, district_task, districts_of
+    from services.engine import LegacySchemaError, database_url
+
+    url = database_url(args.database_url)
+    try:
+        codes = districts_of(url, city=args.city, province=args.province,
+                             districts=tuple(c.strip() for c in (args.districts or "").split(",") if c.strip()))
+    except (BatchError, LegacySchemaError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    from distributed import as_completed
+
+    from services.base import district_list
+
+    names = dict(zip(*district_list(url)[["code", "name"]].T.to_numpy(), strict=True))
+    started = time.perf_counter()
+    client, cluster = _client(args)
+    try:
+        where = args.scheduler or f"本机 {args.workers} 个工作进程"
+        print(f"批量计算 {args.kind}：{len(codes)} 个区县，集群 {where}"
+              + (f"；Dask 仪表板 {client.dashboard_link}" if _has_bokeh() else ""), flush=True)
+        # the database's address travels as a parameter; each worker reads its district from the database itself
+        futures = client.map(district_task, [url] * len(codes), codes, [args.kind] * len(codes), pure=False)
+        outcomes = []
+        for future in as_completed(futures):
+            o = future.result()
+            outcomes.append(o)
+            peak = f"，峰值内存 {o['peak_mb']:,.0f} MB" if o["peak_mb"] else ""
+            print(f"{_bar(len(outcomes), len(codes))} {names.get(o['district_code'], '')}（{o['district_code']}）："
+                  f"{STATUS_ZH[o['status']]}，{o['seconds']:.1f} s{peak}"
+                  + (f"；{o['reason']}" if o["reason"] else ""), flush=True)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    _summary(outcomes, names, time.perf_counter() - started)
+    return 1 if any(o["status"] == "failed" for o in outcomes) else 0
+
+
+def _summary(outcomes: list[dict], names: dict[str, str], seconds: float) -> None:
+    print("\n区县      名称          结果            用时(s)   峰值(MB)  原因")
+    for o in sorted(outcomes, key=lambda x: x["district_code"]):
+        peak = f"{o['peak_mb']:,.0f}" if o["peak_mb"] else "—"
+        print(f"{o['district_code']}    {names.get(o['district_code'], ''):<10}  {STATUS_ZH[o['status']]:<10}  "
+              f"{o['seconds']:>7.1f}  {peak:>9}  {o['reason']}")
+    counts = {s: sum(o["status"] == s for o in outcomes) for s in STATUS_ZH}
+    print(f"合计 {len(outcomes)} 个区县：已计算 {counts['computed']}，已是最新 {counts['current']}，失败 {counts['failed']}"
+          f"（{seconds:.1f} s）", flush=True)
+
+
+def register(sub) -> None:
+    """The group's commands on the parser's subcommands."""
+    from services.batch import KINDS
+
+    p = sub.add_parser("batch", help="compute every district of a city or province on a Dask cluster (resumable)",
+                       description="One task per district on Dask's distributed scheduler: a local cluster of "
+                                   "--workers processes, or a running one (--scheduler). A district whose result is "
+                                   "stored for its current data versions and parameters is skipped.")
+    p.add_argument("kind", choices=KINDS, help="what to compute: scorecard (every target, district and townships)")
+    area = p.add_mutually_exclusive_group(required=True)
+    area.add_argument("--city", help="6-digit city code (120000): every district of it in the database")
+    area.add_argument("--province", help="2- or 6-digit province code (13 or 130000): every district of it")
+    area.add_argument("--districts", help="comma-separated district codes")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
+    where.add_argument("--scheduler", default=None, help="a running cluster's scheduler, tcp://HOST:8786")
+    p.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    p.set_defaults(func=_cmd_batch)

@@ -1,0 +1,107 @@
+"""Batch work over many districts (issue 30): one task per district, run by Dask's distributed scheduler.
+
+A task reads its district from the shared database (the URL travels as a parameter, never a graph), computes the
+district's result unless one is stored for its current data versions and parameters (services.results), stores it
+with its time and the task's peak memory, and returns what it did. A district whose data cannot be computed is
+reported with its reason and does not stop the others; a worker that dies has its task run again elsewhere by the
+scheduler. No Streamlit here: the command line (cli/batch.py) drives it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from planning.scorecard import card_to_dict
+from services import results
+from services.base import current_ref, district_list
+from services.cache import clear_all
+from services.engine import get_engine
+
+KINDS = ("scorecard",)  # what a batch computes so far; coverage and reports follow (issue 30)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    district_code: str
+    status: str  # "computed" | "current" (stored for these versions and parameters already) | "failed"
+    seconds: float
+    peak_mb: float | None  # the task's peak resident memory (Linux: the process's high-water mark, reset per task)
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _reset_peak() -> bool:
+    """Reset this process's resident high-water mark (Linux ``clear_refs`` 5); False where it cannot be."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_mb() -> float | None:
+    """This process's resident high-water mark, MB (VmHWM), or None where /proc does not say."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def district_task(url: str, district_code: str, kind: str = "scorecard") -> dict:
+    """One district's ``kind`` computed and stored unless current: an :class:`Outcome` as a dict (what the
+    scheduler carries back). Runs in a worker process; each task starts from empty caches, so a worker holds one
+    district at a time."""
+    from services.scorecard import compute
+
+    started = time.perf_counter()
+    reset = _reset_peak()
+    try:
+        ref = current_ref(url, district_code)
+        if results.stored(ref, kind) is not None:
+            return Outcome(district_code, "current", time.perf_counter() - started, None).as_dict()
+        card = compute(ref)
+        seconds = time.perf_counter() - started
+        peak = _peak_mb() if reset else None
+        results.store(ref, kind, card_to_dict(card), seconds=seconds, peak_mb=peak, by="batch")
+        return Outcome(district_code, "computed", seconds, peak).as_dict()
+    except Exception as exc:  # noqa: BLE001 - a district's bad data is its outcome, reported; the others go on
+        return Outcome(district_code, "failed", time.perf_counter() - started, None,
+                       f"{type(exc).__name__}: {exc}"[:500]).as_dict()
+    finally:
+        clear_all(keep=(get_engine,))  # the database's connection pool stays; the district's data and models go
+
+
+class BatchError(ValueError):
+    """The districts asked for cannot be found (the message says which exist)."""
+
+
+def districts_of(url: str, *, city: str | None = None, province: str | None = None,
+                 districts: tuple[str, ...] = ()) -> list[str]:
+    """The district codes a batch runs over: those named, or every district of a city or a province held in the
+    database, in code order."""
+    listing = district_list(url)
+    held = set(listing["code"])
+    if districts:
+        missing = [c for c in districts if c not in held]
+        if missing:
+            msg = f"数据库中没有区县 {'、'.join(missing)}；已有：{'、'.join(sorted(held)) or '无'}"
+            raise BatchError(msg)
+        return sorted(set(districts))
+    if city:
+        found = sorted(listing.loc[listing["city_code"] == city, "code"])
+        what = f"城市 {city}"
+    else:
+        found = sorted(c for c in held if c[:2] == str(province)[:2])
+        what = f"省 {province}"
+    if not found:
+        cities = sorted(set(listing["city_code"]))
+        msg = f"数据库中没有{what} 的区县；已有的城市：{'、'.join(cities) or '无'}"
+        raise BatchError(msg)
+    return found
