@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _client(args: argparse.Namespace):
@@ -52,16 +55,28 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     names = dict(zip(*district_list(url)[["code", "name"]].T.to_numpy(), strict=True))
     started = time.perf_counter()
-    client, cluster = _client(args)
+    try:
+        client, cluster = _client(args)
+    except OSError as exc:  # no scheduler at that address (distributed raises OSError on a timed-out connect)
+        print(f"错误：无法连接 Dask 调度器 {args.scheduler}：{exc}；请确认 dask scheduler 已启动且地址、端口正确",
+              file=sys.stderr)
+        return 2
     try:
         where = args.scheduler or f"本机 {args.workers} 个工作进程"
+        dashboard = "dashboard" in client.scheduler_info().get("services", {})  # bokeh there, and not turned off
         print(f"批量计算 {args.kind}：{len(codes)} 个区县，集群 {where}"
-              + (f"；Dask 仪表板 {client.dashboard_link}" if _has_bokeh() else ""), flush=True)
+              + (f"；Dask 仪表板 {client.dashboard_link}" if dashboard else ""), flush=True)
         # the database's address travels as a parameter; each worker reads its district from the database itself
         futures = client.map(district_task, [url] * len(codes), codes, [args.kind] * len(codes), pure=False)
         outcomes = []
         for future in as_completed(futures):
-            o = future.result()
+            try:
+                o = future.result()
+            except (ImportError, RuntimeError) as exc:  # the cluster's processes cannot load the project's tasks
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                print(f"错误：集群无法运行本项目的任务（{first}）：调度器与工作进程须能导入本项目，请以 PYTHONPATH={ROOT} "
+                      "启动 dask scheduler 与 dask worker，并安装与本机相同的依赖（requirements.txt）", file=sys.stderr)
+                return 2
             outcomes.append(o)
             peak = f"，峰值内存 {o['peak_mb']:,.0f} MB" if o["peak_mb"] else ""
             print(f"{_bar(len(outcomes), len(codes))} {names.get(o['district_code'], '')}（{o['district_code']}）："

@@ -77,3 +77,78 @@ def test_what_cannot_be_found_is_said(pg_city):
     done = batch(pg_city, "--districts", f"{A},999999")
     assert done.returncode == 2 and "没有区县 999999" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def pg_six(pg_server):
+    """Six hand districts side by side (each 1 km wide: a street, a station, two blocks of elders)."""
+    url = _new_database(pg_server, "batch_cluster")
+    for k in range(6):
+        x0 = 1000 * k
+        _load_bundle(url, district(f"12010{k + 1}", f"第{k + 1}区", x0, x0 + 1000,
+                                   [line(*[(x, 500) for x in range(x0, x0 + 1001, 100)])], [(x0 + 100 + 50 * k, 500)],
+                                   [(x0 + 200, 500, 100 + k), (x0 + 800, 500, 60)]))
+    return url
+
+
+def _start(cmd: list[str], log) -> subprocess.Popen:
+    """A cluster process as an administrator starts one: the project on its path (README "Command line")."""
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    import os
+    import signal
+
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def test_a_running_cluster_survives_a_worker_killed_mid_batch(pg_six, tmp_path):
+    """A scheduler and two workers started as the `dask scheduler` / `dask worker` commands, on loopback; the batch
+    given the scheduler's address; one worker killed (its whole process group) once the first district is done.
+    Every district's stored card still equals the one computed serially here."""
+    from planning.scorecard import card_to_dict
+    from services import base
+    from services.scorecard import compute
+    from tools.net import free_port
+    from tools.wait import wait_until
+
+    dask = str(ROOT / ".venv" / "bin" / "dask") if (ROOT / ".venv" / "bin" / "dask").exists() else "dask"
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    log = (tmp_path / "cluster.log").open("w")
+    procs = [_start([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], log)]
+    try:
+        for name in ("w1", "w2"):
+            procs.append(_start([dask, "worker", address, "--nthreads", "1", "--nworkers", "1", "--name", name,
+                                 "--no-dashboard", "--host", "127.0.0.1"], log))
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            wait_until(lambda: len(client.scheduler_info()["workers"]) == 2, timeout_s=120, what="two dask workers")
+        run = subprocess.Popen([sys.executable, "cli.py", "batch", "scorecard", "--city", "120000", "--scheduler",
+                                address, "--database-url", pg_six], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        first = run.stdout.readline()
+        while first and "：已计算" not in first:  # the header, then the first district done
+            first = run.stdout.readline()
+        _stop(procs[1])  # worker w1 and its nanny, mid-batch
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        assert "合计 6 个区县：已计算 6，已是最新 0，失败 0" in out
+    finally:
+        for proc in procs:
+            _stop(proc)
+        log.close()
+    said = (tmp_path / "cluster.log").read_text()
+    assert "Remove worker" in said and "w1" in said  # the scheduler saw w1 go, and went on with w2
+    rows = stored(pg_six)
+    assert len(rows) == 6
+    for code, (payload, _by) in rows.items():
+        serial = json.loads(json.dumps(card_to_dict(compute(base.current_ref(pg_six, code)))))
+        assert json.loads(payload) == serial, code
