@@ -90,6 +90,18 @@ def follow_target_link(labels: dict[str, str]) -> None:
         st.session_state["sc.linked_target"] = linked
 
 
+def city_page(page: str, title: str):
+    """The start of a city page: the signed-in user who may open ``page``, the title, the city shown (the page
+    stops with a note when the user may see no whole city) and its districts' current versions: (city, refs)."""
+    from services import city
+
+    user = page_start(page)
+    st.title(title)
+    url = database_url()
+    chosen = city_choice(user, url)
+    return chosen, city.district_refs(url, chosen)
+
+
 def city_choice(user: User, url: str):
     """The city the page shows (services.city.City): the only one the user may see whole, or the one picked in the
     sidebar; the page stops with a note when there is none."""

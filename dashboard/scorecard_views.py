@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.i18n import pick
+from dashboard.state import SC_MAP_CHANGE
 from reports.cells import csv_bytes
 from services.base import DatedRef
 from services.scorecard import (
@@ -21,6 +22,7 @@ from services.scorecard import (
     fmt_value,
     light_counts,
     since_rows,
+    township_change,
 )
 
 
@@ -134,3 +136,15 @@ def whole_area(card: Scorecard, config) -> None:
     for tid, why in card.notes.items():
         st.warning(pick(f"未评估 · {config.target(tid).label_zh}：{why}",
                         f"Not evaluated · {config.target(tid).label_en}: {why}"))
+
+
+def value_or_change(card: Scorecard, then: Scorecard | None, since, target, cells: pd.DataFrame,
+                    label: str) -> tuple[pd.DataFrame, str, dict[str, str]]:
+    """What an area map shows: the target's value by light, or — with a baseline (``then`` at ``since``) and the
+    user's choice (keyed SC_MAP_CHANGE) — its change since then; (cells, the map's label, its legend)."""
+    if then is not None and st.radio(
+            pick("地图显示", "Map shows"), [False, True], horizontal=True, key=SC_MAP_CHANGE,
+            format_func=lambda c: pick(f"较基期 {since} 的变化", f"Change since {since}") if c else pick("现值", "Value")):
+        legend = {k: pick(CHANGE_LEGEND_ZH[k], CHANGE_LEGEND_EN[k]) for k in CHANGE_LEGEND_ZH}
+        return township_change(card, then, target), pick(f"{label}：较 {since} 变化", label), legend
+    return cells, label, {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}

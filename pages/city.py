@@ -7,25 +7,19 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
-from dashboard.components import audited_download, city_choice, footer, page_start
+from dashboard.components import audited_download, city_page, footer
 from dashboard.i18n import pick
-from dashboard.state import CITY_COMPARE, CITY_PDF, MAP_BASEMAP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
+from dashboard.state import CITY_COMPARE, CITY_PDF, MAP_BASEMAP, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
 from reports.city import city_pdf, city_report, city_workbook
 from reports.static_map import FontMissingError
 from services import base, city, scorecard
-from services.engine import database_url
-from services.scorecard import LIGHT_EN, LIGHT_ZH
 
-user = page_start("city")
+chosen, refs = city_page("city", pick("全市总览", "City overview"))
 config = base.get_config()
-url = database_url()
-st.title(pick("全市总览", "City overview"))
-chosen = city_choice(user, url)
-refs = city.district_refs(url, chosen)
 card = city.city_card(refs)
-names = dict(zip(chosen.districts["code"], chosen.districts["name"], strict=True))
+names = chosen.names
 st.caption(pick(f"{chosen.name} {len(names)} 个区县的规划目标对照：每个区县由其自己的数据计算，全市数值由各区县的分子、分母相加得出"
                 "（每位老人、每张床位只在其所在区县计一次），不是各区数值的平均。",
                 f"{len(names)} districts; the city's figures add their numerators and denominators."))
@@ -36,7 +30,7 @@ st.subheader(pick(f"全市（{chosen.name}）", "City"))
 views.whole_area(card, config)
 
 history = city.since_dates(refs)
-then = None
+then, since = None, None
 if history:
     st.subheader(pick("与基期对比", "Since a baseline"))
     # on request: the baseline is every district's card again, on the data as it stood then
@@ -79,13 +73,8 @@ with left:
                                                                     display_text=r"#(.+)$")})
 with right:
     outlines = city.district_outlines(refs)
-    change = then is not None and st.radio(
-        pick("地图显示", "Map shows"), [False, True], horizontal=True, key=SC_MAP_CHANGE,
-        format_func=lambda c: pick(f"较基期 {since} 的变化", f"Change since {since}") if c else pick("现值", "Value"))
-    shown, label = (scorecard.township_change(card, then, target), pick(f"{labels[tid]}：较 {since} 变化", labels[tid])) \
-        if change else (cells, labels[tid])
-    legend = {k: pick(views.CHANGE_LEGEND_ZH[k], views.CHANGE_LEGEND_EN[k]) for k in views.CHANGE_LEGEND_ZH} \
-        if change else {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
+    shown, label, legend = views.value_or_change(card, then, since, target, cells,
+                                                 labels[tid])
     fmap = build_scorecard_map(city.city_outline(outlines, chosen), outlines, shown, label=label, legend=legend,
                                config=config, basemap_id=st.session_state[MAP_BASEMAP], assets=LocalAssets())
     st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="city_map")
@@ -96,7 +85,7 @@ audited_download(pick("下载全市考核表 Excel（全市与各区县 × 指�
                  icon=":material/download:", data=city_workbook(card, names, chosen.name),
                  file_name=f"city_scorecard_{chosen.code}.xlsx", what="city scorecard",
                  mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-made_of = (refs, tid, since if then is not None else None)  # the PDF shows the map target and baseline chosen above
+made_of = (refs, tid, since)  # the PDF shows the map target and baseline chosen above
 if st.button(pick("生成全市 PDF 报告（全市地图与指标、与基期对比、每个区县一页）", "Make the city's PDF report"),
              icon=":material/picture_as_pdf:", key="city.make_pdf"):
     bar = st.progress(0.0, text=pick("正在汇总 …", "Collecting …"))

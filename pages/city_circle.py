@@ -4,21 +4,16 @@ network with its neighbours' sites near the border, summed; a district picked to
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard.components import city_choice, footer, page_start
+from dashboard.components import city_page, footer
 from dashboard.i18n import pick, t
 from dashboard.state import COV_CATEGORY, COV_KINDS, COV_MINUTES, COV_SPEED, MAP_BASEMAP, init_coverage_state
 from maps.elements import LocalAssets
 from maps.pages import build_city_coverage_map
 from services import base, city, coverage
-from services.engine import database_url
 
-user = page_start("city_circle")
+chosen, refs = city_page("city_circle", pick("全市15分钟养老服务圈", "City: 15-minute service circle"))
 config = base.get_config()
-url = database_url()
-st.title(pick("全市15分钟养老服务圈", "City: 15-minute service circle"))
-chosen = city_choice(user, url)
-refs = city.district_refs(url, chosen)
-names = dict(zip(chosen.districts["code"], chosen.districts["name"], strict=True))
+names = chosen.names
 care = [k.id for k in config.facility_kinds if k.care_service]
 init_coverage_state(care_kind_ids=care, speed_mps=config.walking.speed_mps, minutes=max(config.walking.time_bands_min))
 kinds = {k.id: pick(k.name_zh, k.name_en) for k in config.facility_kinds}

@@ -4,21 +4,16 @@ click to its own 一张图."""
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard.components import city_choice, footer, kpi_cards, page_start
+from dashboard.components import city_page, footer, kpi_cards
 from dashboard.i18n import pick, t
 from dashboard.state import MAP_BASEMAP, MAP_CLUSTER, MAP_KINDS
 from maps.elements import LocalAssets
 from maps.pages import MapLayers, build_overview_map
 from services import base, city
-from services.engine import database_url
 
-user = page_start("city_map")
+chosen, refs = city_page("city_map", pick("全市一张图", "City map"))
 config = base.get_config()
-url = database_url()
-st.title(pick("全市一张图", "City map"))
-chosen = city_choice(user, url)
-refs = city.district_refs(url, chosen)
-names = dict(zip(chosen.districts["code"], chosen.districts["name"], strict=True))
+names = chosen.names
 layers = city.city_layers(refs)
 st.caption(pick(f"{chosen.name} {len(names)} 个区县的设施与老年人口：每个区县由其自己的数据读取，全市数值为各区县的行相加。",
                 f"{chosen.name}: {len(names)} districts."))

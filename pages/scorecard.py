@@ -16,11 +16,10 @@ from dashboard.components import (
     visible_townships,
 )
 from dashboard.i18n import pick
-from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_MAP_CHANGE, SC_SINCE, SC_TARGET
+from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
 from services import access, base, scorecard
-from services.scorecard import LIGHT_EN, LIGHT_ZH
 
 config = base.get_config()
 layers = page_setup("scorecard", needs=("roads",))
@@ -45,7 +44,7 @@ st.subheader(pick(f"全区（{layers.outline['name'].iloc[0]}）", "District"))
 views.whole_area(card, config)
 
 history = scorecard.since_dates(ref)
-then = None
+then, since = None, None
 if history:
     st.subheader(pick("与基期对比", "Since a baseline"))
     follow_since_link(history)  # the city overview's drill-down names its baseline
@@ -86,13 +85,8 @@ with left:
         st.caption(pick("名次为在全区各乡镇（街道）中的位置；其他乡镇的数值不对本账号显示。",
                         "Rank among all townships; other townships' values are not shown to this account."))
 with right:
-    change = then is not None and st.radio(
-        pick("地图显示", "Map shows"), [False, True], horizontal=True, key=SC_MAP_CHANGE,
-        format_func=lambda c: pick(f"较基期 {since} 的变化", f"Change since {since}") if c else pick("现值", "Value"))
-    shown, label = (scorecard.township_change(card, then, target), pick(f"{labels[tid]}：较 {since} 变化", labels[tid])) \
-        if change else (cells, labels[tid])
-    legend = {k: pick(views.CHANGE_LEGEND_ZH[k], views.CHANGE_LEGEND_EN[k]) for k in views.CHANGE_LEGEND_ZH} \
-        if change else {k: pick(LIGHT_ZH[k], LIGHT_EN[k]) for k in sorted(set(cells["light"]), key=list(LIGHT_ZH).index)}
+    shown, label, legend = views.value_or_change(card, then, since, target, cells,
+                                                 labels[tid])
     fmap = build_scorecard_map(layers.outline, layers.townships.loc[list(names)], shown, label=label, legend=legend,
                                config=config, basemap_id=st.session_state[MAP_BASEMAP],
                                selected_township=st.session_state[MAP_TOWNSHIP] or None, assets=LocalAssets())

@@ -117,7 +117,7 @@ def city_report(city: City, refs: tuple[DataRef, ...], *, target: str, since: dt
     if target not in {t.id for t in card.targets}:
         msg = f"没有指标 {target}；可选：{'、'.join(t.id for t in card.targets)}"
         raise CityError(msg)
-    names = dict(zip(city.districts["code"], city.districts["name"], strict=True))
+    names = city.names
     towns = {ref.district_code: repo_call(ref.only(("townships",)), lambda r: r.townships())[["code", "name", "geometry"]]
              for ref in refs}
     cells = {ref.district_code: scorecard(ref).townships(target) for ref in refs}

@@ -32,6 +32,11 @@ class City:
     name: str
     districts: pd.DataFrame  # code, name, is_demo: the districts of the city held in the database, by code
 
+    @property
+    def names(self) -> dict[str, str]:
+        """District code → name, in code order."""
+        return dict(zip(self.districts["code"], self.districts["name"], strict=True))
+
 
 def cities_of(url: str, user: User) -> list[City]:
     """The cities with at least two districts in the database whose every district the user may see."""
