@@ -102,5 +102,6 @@ if made and made[0] == made_of:  # made of what the page shows now; else it is m
     audited_download(pick(f"下载全市 PDF 报告（{len(made[2]) / 1024:,.0f} KB）", "Download the city's PDF"),
                      icon=":material/download:", data=made[2], file_name=made[1], what="city report",
                      mime="application/pdf")
+st.caption(city.cards_computed(refs))
 footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(city.data_dates(refs)),
         "versions": pick("各区县的数据版本见其联席会议总览页", "each district's versions: on its own overview")})

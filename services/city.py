@@ -113,6 +113,23 @@ def district_outlines(refs: tuple[DataRef, ...]) -> gpd.GeoDataFrame:
     return out.set_index("code", drop=False)
 
 
+def cards_computed(refs: tuple[DataRef, ...]) -> str:
+    """When and how the districts' stored cards at ``refs`` were computed, in words (the city's figures sum them)."""
+    from services import results
+
+    found = [results.stored_when(ref, "scorecard") for ref in refs]
+    held = [f for f in found if f is not None]
+    if not held:
+        return "各区县考核结果为本次计算"
+    zone = get_config().app.zone
+    first, last = (t.replace(tzinfo=dt.UTC).astimezone(zone) for t in (min(f[0] for f in held), max(f[0] for f in held)))
+    batch = sum(str(f[1]).startswith("batch") for f in held)
+    when = f"{first:%Y-%m-%d %H:%M}" + ("" if f"{first:%Y-%m-%d %H:%M}" == f"{last:%Y-%m-%d %H:%M}" else f" 至 {last:%Y-%m-%d %H:%M}")
+    by_batch = f"（其中 {batch} 个由批量计算）" if batch else ""
+    return (f"{len(held)} 个区县的考核结果计算于 {when}{by_batch}，均对应其当前数据版本与参数"
+            + (f"；{len(refs) - len(held)} 个区县为本次计算" if len(held) < len(refs) else ""))
+
+
 @memo(ttl_s=600, max_entries=8)
 def data_dates(refs: tuple[DataRef, ...]) -> list[str]:
     """The districts' data dates, each once, in order (their meta only: no layer is read for it)."""

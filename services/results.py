@@ -64,6 +64,16 @@ def stored(ref: DataRef, kind: str) -> dict | None:
     return None if payload is None else json.loads(payload)
 
 
+def stored_when(ref: DataRef, kind: str) -> tuple | None:
+    """(computed_at UTC, computed_by, seconds) of the stored result for these versions and parameters, or None."""
+    key, params = _key(versions_read(ref)), params_key()
+    with session_factory(get_engine(ref.url), districts={ref.district_code})() as session:
+        row = session.execute(select(DistrictResult.computed_at, DistrictResult.computed_by, DistrictResult.seconds)
+                              .where(DistrictResult.district_code == ref.district_code, DistrictResult.kind == kind,
+                                     DistrictResult.versions_key == key, DistrictResult.params_key == params)).first()
+    return None if row is None else tuple(row)
+
+
 def store(ref: DataRef, kind: str, payload: dict, *, seconds: float, peak_mb: float | None = None,
           by: str = "page") -> None:
     """Keep a result; one already stored for the same key (computed at the same time elsewhere) stays."""
@@ -80,4 +90,4 @@ def store(ref: DataRef, kind: str, payload: dict, *, seconds: float, peak_mb: fl
         pass  # the same key stored meanwhile by another process: equal by construction
 
 
-__all__ = ["CODE_DIRS", "code_key", "params_key", "store", "stored", "versions_read"]
+__all__ = ["CODE_DIRS", "code_key", "params_key", "store", "stored", "stored_when", "versions_read"]

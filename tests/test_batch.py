@@ -64,6 +64,10 @@ def test_a_city_on_two_workers_equals_the_serial_run_and_a_rerun_computes_nothin
         serial = json.loads(json.dumps(card_to_dict(compute(base.current_ref(pg_city, code)))))
         assert json.loads(rows[code][0]) == serial, code
     assert json.loads(rows[A][0])["cells"][0]["target_id"]  # a real card, not an empty one
+    from services import city
+
+    said = city.cards_computed(tuple(base.current_ref(pg_city, c) for c in (A, B)))
+    assert said.startswith("2 个区县的考核结果计算于 ") and "其中 2 个由批量计算" in said  # what 全市总览 says of them
 
     again = batch(pg_city, "--city", "120000", "--workers", "2")
     assert "甲区（120101）：已是最新，跳过" in again.stdout and "乙区（120102）：已是最新，跳过" in again.stdout
