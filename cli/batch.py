@@ -42,6 +42,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from services.batch import BatchError, district_task, districts_of
     from services.engine import LegacySchemaError, database_url
 
+    if not args.scheduler and args.workers < 1:
+        print(f"错误：--workers 须为正整数（收到 {args.workers}）", file=sys.stderr)
+        return 2
     url = database_url(args.database_url)
     try:
         codes = districts_of(url, city=args.city, province=args.province,
@@ -53,7 +56,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     from services.base import district_list
 
-    names = dict(zip(*district_list(url)[["code", "name"]].T.to_numpy(), strict=True))
+    listing = district_list(url)
+    names = dict(zip(listing["code"], listing["name"], strict=True))
     started = time.perf_counter()
     try:
         client, cluster = _client(args)

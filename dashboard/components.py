@@ -102,6 +102,15 @@ def city_page(page: str, title: str):
     return chosen, city.district_refs(url, chosen)
 
 
+def city_footer(chosen, refs) -> None:
+    """A city page's footer: demo or not, the districts' data dates; their versions are on their own pages."""
+    from services import city
+
+    footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false",
+            "data_date": "、".join(city.data_dates(refs)),
+            "versions": pick("各区县的数据版本见其页面", "each district's versions: on its own pages")})
+
+
 def city_choice(user: User, url: str):
     """The city the page shows (services.city.City): the only one the user may see whole, or the one picked in the
     sidebar; the page stops with a note when there is none."""

@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dashboard import scorecard_views as views
-from dashboard.components import audited_download, city_page, footer
+from dashboard.components import audited_download, city_footer, city_page
 from dashboard.i18n import pick
 from dashboard.state import CITY_COMPARE, CITY_PDF, MAP_BASEMAP, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
@@ -103,5 +103,4 @@ if made and made[0] == made_of:  # made of what the page shows now; else it is m
                      icon=":material/download:", data=made[2], file_name=made[1], what="city report",
                      mime="application/pdf")
 st.caption(city.cards_computed(refs))
-footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(city.data_dates(refs)),
-        "versions": pick("各区县的数据版本见其联席会议总览页", "each district's versions: on its own overview")})
+city_footer(chosen, refs)

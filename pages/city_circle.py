@@ -4,7 +4,7 @@ network with its neighbours' sites near the border, summed; a district picked to
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard.components import city_page, footer
+from dashboard.components import city_footer, city_page
 from dashboard.i18n import pick, t
 from dashboard.state import COV_CATEGORY, COV_KINDS, COV_MINUTES, COV_SPEED, MAP_BASEMAP, init_coverage_state
 from maps.elements import LocalAssets
@@ -42,7 +42,7 @@ k4.metric(pick("区县数", "Districts"), len(refs), border=True)
 
 left, right = st.columns([1, 1])
 with left:
-    table = circle.table.assign(name=[names.get(c, c) for c in circle.table.index]).sort_values("share")
+    table = circle.table.sort_values("share")
     table["link"] = [f"/service_circle?district={c}#{names.get(c, c)}" for c in table.index]
     st.dataframe(table[["link", "elders", "covered", "across", "gap", "share"]], hide_index=True, width="stretch",
                  height=min(38 + 35 * len(table), 640), column_config={
@@ -65,5 +65,4 @@ with right:
     st.caption(pick(f"每格约 5 平方公里（H3 第 {city.CITY_RESOLUTION} 级），按格内{categories[category]}未被覆盖的比例着色；"
                     "每个区县沿其自己的道路网计算，邻区边界附近的设施按配置计入。点击左表的区县打开其15分钟服务圈页面查看街巷细节。",
                     "Hexagons of about 5 km², coloured by the share not reached."))
-footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(city.data_dates(refs)),
-        "versions": pick("各区县的数据版本见其页面", "each district's versions: on its own pages")})
+city_footer(chosen, refs)

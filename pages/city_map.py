@@ -4,7 +4,7 @@ click to its own 一张图."""
 import streamlit as st
 from streamlit_folium import st_folium
 
-from dashboard.components import city_page, footer, kpi_cards
+from dashboard.components import city_footer, city_page, kpi_cards
 from dashboard.i18n import pick, t
 from dashboard.state import MAP_BASEMAP, MAP_CLUSTER, MAP_KINDS
 from maps.elements import LocalAssets
@@ -57,5 +57,4 @@ with right:
     st_folium(fmap, height=660, use_container_width=True, returned_objects=[], key=f"city_map_{zoom}")
     st.caption(pick(f"老人密度每格约 5 平方公里（H3 第 {city.CITY_RESOLUTION} 级）；设施悬停显示名称与类型，详情在各区县的一张图。",
                     "Elder density in hexagons of about 5 km²; facility details on each district's map."))
-footer({"is_demo": "true" if chosen.districts["is_demo"].all() else "false", "data_date": "、".join(city.data_dates(refs)),
-        "versions": pick("各区县的数据版本见其页面", "each district's versions: on its own pages")})
+city_footer(chosen, refs)

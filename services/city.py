@@ -18,8 +18,9 @@ from data.accounts import User
 from data.db import session_factory
 from data.models import KIND_ZH
 from data.versions import DataRef, DatedRef, cities
+from planning.kpis import OverviewKPIs
 from planning.scorecard import Scorecard, city_scorecard
-from services import access
+from services import access, results
 from services.base import current_ref, district_list, get_config, get_engine, repo_call
 from services.cache import memo
 from services.scorecard import HISTORY_KINDS, dated_ref, scorecard
@@ -115,8 +116,6 @@ def district_outlines(refs: tuple[DataRef, ...]) -> gpd.GeoDataFrame:
 
 def cards_computed(refs: tuple[DataRef, ...]) -> str:
     """When and how the districts' stored cards at ``refs`` were computed, in words (the city's figures sum them)."""
-    from services import results
-
     found = [results.stored_when(ref, "scorecard") for ref in refs]
     held = [f for f in found if f is not None]
     if not held:
@@ -124,7 +123,8 @@ def cards_computed(refs: tuple[DataRef, ...]) -> str:
     zone = get_config().app.zone
     first, last = (t.replace(tzinfo=dt.UTC).astimezone(zone) for t in (min(f[0] for f in held), max(f[0] for f in held)))
     batch = sum(str(f[1]).startswith("batch") for f in held)
-    when = f"{first:%Y-%m-%d %H:%M}" + ("" if f"{first:%Y-%m-%d %H:%M}" == f"{last:%Y-%m-%d %H:%M}" else f" 至 {last:%Y-%m-%d %H:%M}")
+    a, b = f"{first:%Y-%m-%d %H:%M}", f"{last:%Y-%m-%d %H:%M}"
+    when = a if a == b else f"{a} 至 {b}"
     by_batch = f"（其中 {batch} 个由批量计算）" if batch else ""
     return (f"{len(held)} 个区县的考核结果计算于 {when}{by_batch}，均对应其当前数据版本与参数"
             + (f"；{len(refs) - len(held)} 个区县为本次计算" if len(held) < len(refs) else ""))
@@ -205,8 +205,8 @@ def city_circle(refs: tuple[DataRef, ...], kind_ids: tuple[str, ...], minutes: i
         covered.append(cov)
         uncovered.append(unc)
         reached = own + across if counted else own
-        rows.append({"code": ref.district_code, "elders": total, "covered": reached, "own": own, "across": across, "gap": total - reached,
-                     "share": reached / total if total else 0.0})
+        rows.append({"code": ref.district_code, "elders": total, "covered": reached, "own": own, "across": across,
+                     "gap": total - reached, "share": reached / total if total else 0.0})
     shares = uncovered_share(pd.concat(covered, ignore_index=True), pd.concat(uncovered, ignore_index=True))
     return CityCircle(pd.DataFrame(rows).set_index("code"), counted, shares)
 
@@ -217,7 +217,7 @@ class CityLayers:
 
     facilities: gpd.GeoDataFrame  # every district's (their own columns), with ``district_code``
     density: gpd.GeoDataFrame  # the city's elders (60+) in hexagons at CITY_RESOLUTION: hex, total, geometry
-    kpis: object  # planning.kpis.OverviewKPIs of the whole city (sums over every row, not over districts' figures)
+    kpis: OverviewKPIs  # of the whole city: sums over every row, not over the districts' figures
     by_district: pd.DataFrame  # per district (index code): elders, elders_80, facilities (operating), beds_per_1000
 
 

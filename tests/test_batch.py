@@ -80,6 +80,8 @@ def test_what_cannot_be_found_is_said(pg_city):
     assert done.returncode == 2 and "没有城市 990000 的区县" in done.stderr and "120000" in done.stderr
     done = batch(pg_city, "--districts", f"{A},999999")
     assert done.returncode == 2 and "没有区县 999999" in done.stderr
+    done = batch(pg_city, "--city", "120000", "--workers", "0")
+    assert done.returncode == 2 and "--workers 须为正整数" in done.stderr
     assert "Traceback" not in done.stderr
 
 
