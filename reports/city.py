@@ -71,7 +71,12 @@ class CityReport:
 
     @property
     def title(self) -> str:
-        return f"{self.name}养老服务规划目标对照（全市及各区县）"
+        return city_title(self.name)
+
+
+def city_title(city_name: str) -> str:
+    """The title of the city's reports (the PDF's and the workbook's)."""
+    return f"{city_name}养老服务规划目标对照（全市及各区县）"
 
 
 def city_sheets(card: Scorecard, names: dict[str, str], city_name: str) -> dict[str, pd.DataFrame]:
@@ -105,7 +110,7 @@ def city_workbook(card: Scorecard, names: dict[str, str], city_name: str) -> byt
                 for i, row in enumerate(lights.itertuples(index=False), start=2):
                     for j, light in enumerate(row, start=2):
                         ws.cell(i, j).fill = fill_of(LIGHT_COLOURS[light])
-        xw.book.properties.title = f"{city_name}养老服务规划目标对照（全市及各区县）"
+        xw.book.properties.title = city_title(city_name)
         xw.book.properties.creator = "养老服务一张图"
     return buf.getvalue()
 
@@ -131,7 +136,6 @@ def city_report(city: City, refs: tuple[DataRef, ...], *, target: str, since: dt
                       is_demo=bool(city.districts["is_demo"].all()),
                       generated_at=dt.datetime.now(config.app.zone).replace(microsecond=0), since=since, then=then,
                       baseline_words=words)
-
 
 
 def _target(r: CityReport):
@@ -202,7 +206,7 @@ def city_html(r: CityReport, *, progress: Callable[[float, str], None] = lambda 
     left = f"{r.name} · 数据日期 {'、'.join(r.data_dates)}"
     return _env.get_template("city.html").render(
         r=r, whole=whole.to_dict("records"), counts=counts, maps=maps, districts=districts, since=since,
-        map_label=next(t.label_zh for t in r.card.targets if t.id == r.map_target), light_zh=LIGHT_ZH,
+        map_label=_target(r).label_zh, light_zh=LIGHT_ZH,
         css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),  # noqa: S704 - our file
         footer_left=_css_string(left), footer_right=_css_string(DEMO_LABEL if r.is_demo else ""), demo_label=DEMO_LABEL)
 

@@ -114,6 +114,7 @@ def district_outlines(refs: tuple[DataRef, ...]) -> gpd.GeoDataFrame:
     return out.set_index("code", drop=False)
 
 
+@memo(ttl_s=600, max_entries=8)  # the page says it at every rerun; new data makes new refs
 def cards_computed(refs: tuple[DataRef, ...]) -> str:
     """When and how the districts' stored cards at ``refs`` were computed, in words (the city's figures sum them)."""
     found = [results.stored_when(ref, "scorecard") for ref in refs]

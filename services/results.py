@@ -54,23 +54,24 @@ def _key(versions: dict) -> str:
     return hashlib.sha256(json.dumps(versions, sort_keys=True).encode()).hexdigest()
 
 
-def stored(ref: DataRef, kind: str) -> dict | None:
-    """The stored result of ``kind`` for exactly these versions and parameters, or None."""
+def _current(ref: DataRef, kind: str, *columns):
+    """``columns`` of the result of ``kind`` stored for exactly these versions and parameters, or None."""
     key, params = _key(versions_read(ref)), params_key()
     with session_factory(get_engine(ref.url), districts={ref.district_code})() as session:
-        payload = session.scalar(select(DistrictResult.payload).where(
+        return session.execute(select(*columns).where(
             DistrictResult.district_code == ref.district_code, DistrictResult.kind == kind,
-            DistrictResult.versions_key == key, DistrictResult.params_key == params))
-    return None if payload is None else json.loads(payload)
+            DistrictResult.versions_key == key, DistrictResult.params_key == params)).first()
+
+
+def stored(ref: DataRef, kind: str) -> dict | None:
+    """The stored result of ``kind`` for exactly these versions and parameters, or None."""
+    row = _current(ref, kind, DistrictResult.payload)
+    return None if row is None else json.loads(row[0])
 
 
 def stored_when(ref: DataRef, kind: str) -> tuple | None:
     """(computed_at UTC, computed_by, seconds) of the stored result for these versions and parameters, or None."""
-    key, params = _key(versions_read(ref)), params_key()
-    with session_factory(get_engine(ref.url), districts={ref.district_code})() as session:
-        row = session.execute(select(DistrictResult.computed_at, DistrictResult.computed_by, DistrictResult.seconds)
-                              .where(DistrictResult.district_code == ref.district_code, DistrictResult.kind == kind,
-                                     DistrictResult.versions_key == key, DistrictResult.params_key == params)).first()
+    row = _current(ref, kind, DistrictResult.computed_at, DistrictResult.computed_by, DistrictResult.seconds)
     return None if row is None else tuple(row)
 
 
