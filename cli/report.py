@@ -68,6 +68,7 @@ def _city_report(args: argparse.Namespace, out: Path, started: float) -> int:
         refs = city.district_refs(url, chosen)
         print(f"{chosen.name}：{len(refs)} 个区县，计算各区县考核指标 …", flush=True)
         r = city_report(chosen, refs, target=args.target, since=args.since)
+        print(r.computed, flush=True)
         data = city_pdf(r, progress=lambda _f, m: print(m, flush=True)) if args.format == "pdf" \
             else city_workbook(r.card, r.names, r.name)
     except (city.CityError, FontMissingError, VersionError, LegacySchemaError) as exc:

@@ -9,6 +9,7 @@ from streamlit_folium import st_folium
 from dashboard import scorecard_views as views
 from dashboard.components import audited_download, city_footer, city_page
 from dashboard.i18n import pick
+from dashboard.results_views import area_freshness
 from dashboard.state import CITY_COMPARE, CITY_PDF, MAP_BASEMAP, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
 from maps.pages import build_scorecard_map
@@ -18,11 +19,13 @@ from services import base, city, scorecard
 
 chosen, refs = city_page("city", pick("全市总览", "City overview"))
 config = base.get_config()
-card = city.city_card(refs)
+cards = city.area_cards(refs)
+card = cards.card
 names = chosen.names
 st.caption(pick(f"{chosen.name} {len(names)} 个区县的规划目标对照：每个区县由其自己的数据计算，全市数值由各区县的分子、分母相加得出"
                 "（每位老人、每张床位只在其所在区县计一次），不是各区数值的平均。",
                 f"{len(names)} districts; the city's figures add their numerators and denominators."))
+area_freshness(cards, refs, names)
 
 views.light_metrics(card, met_label=pick("全市达标", "Met"), fourth=(pick("区县数", "Districts"), len(names), None))
 
@@ -102,5 +105,4 @@ if made and made[0] == made_of:  # made of what the page shows now; else it is m
     audited_download(pick(f"下载全市 PDF 报告（{len(made[2]) / 1024:,.0f} KB）", "Download the city's PDF"),
                      icon=":material/download:", data=made[2], file_name=made[1], what="city report",
                      mime="application/pdf")
-st.caption(city.cards_computed(refs))
 city_footer(chosen, refs)

@@ -9,6 +9,7 @@ from streamlit_folium import st_folium
 from dashboard import data_views as v
 from dashboard.components import audited_download, caller, footer, page_start
 from dashboard.i18n import pick
+from dashboard.results_views import results_tab
 from dashboard.state import (
     DA_ACCEPT,
     DA_CHECK,
@@ -129,9 +130,9 @@ def import_tab() -> None:
                         st.rerun()
 
 
-tab_import, tab_versions, tab_entry, tab_templates, tab_tokens = st.tabs([
+tab_import, tab_versions, tab_entry, tab_templates, tab_tokens, tab_results = st.tabs([
     pick("导入数据", "Import"), pick("版本与回退", "Versions"), pick("道路与入口", "Roads and entry points"),
-    pick("空白模板", "Templates"), pick("站点接入令牌", "Station tokens")])
+    pick("空白模板", "Templates"), pick("站点接入令牌", "Station tokens"), pick("计算结果", "Results")])
 with tab_import:
     import_tab()
 with tab_versions:
@@ -146,5 +147,7 @@ with tab_templates:
 with tab_tokens:
     if not new:
         v.tokens_tab(url, district)
+with tab_results:
+    results_tab(url)
 if not new:
     footer(data_admin.district_meta(url, district))

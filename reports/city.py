@@ -27,7 +27,8 @@ from services.base import DataRef, get_config, repo_call
 from services.city import (
     City,
     CityError,
-    city_card,
+    area_cards,
+    cards_computed,
     city_card_since,
     data_dates,
     district_outlines,
@@ -40,7 +41,6 @@ from services.scorecard import (
     Scorecard,
     count_lights,
     fmt_value,
-    scorecard,
     since_rows,
     township_change,
 )
@@ -68,6 +68,7 @@ class CityReport:
     since: dt.date | None = None
     then: Scorecard | None = None   # the city's card at ``since``
     baseline_words: str = ""
+    computed: str = ""  # when the districts' cards were computed, stale ones named (services.city.cards_computed)
 
     @property
     def title(self) -> str:
@@ -118,14 +119,15 @@ def city_workbook(card: Scorecard, names: dict[str, str], city_name: str) -> byt
 def city_report(city: City, refs: tuple[DataRef, ...], *, target: str, since: dt.date | None = None) -> CityReport:
     """Everything the city's PDF shows, at ``refs`` (services.city.district_refs), maps coloured by ``target``."""
     config = get_config()
-    card = city_card(refs)
+    cards = area_cards(refs)
+    card = cards.card
     if target not in {t.id for t in card.targets}:
         msg = f"没有指标 {target}；可选：{'、'.join(t.id for t in card.targets)}"
         raise CityError(msg)
     names = city.names
     towns = {ref.district_code: repo_call(ref.only(("townships",)), lambda r: r.townships())[["code", "name", "geometry"]]
              for ref in refs}
-    cells = {ref.district_code: scorecard(ref).townships(target) for ref in refs}
+    cells = {code: c.townships(target) for code, c in cards.cards.items()}  # the cards the city sums
     then, words = None, ""
     if since is not None:
         then, dated = city_card_since(refs, since)
@@ -135,7 +137,7 @@ def city_report(city: City, refs: tuple[DataRef, ...], *, target: str, since: dt
                       map_target=target, data_dates=tuple(data_dates(refs)),
                       is_demo=bool(city.districts["is_demo"].all()),
                       generated_at=dt.datetime.now(config.app.zone).replace(microsecond=0), since=since, then=then,
-                      baseline_words=words)
+                      baseline_words=words, computed=cards_computed(cards, names))
 
 
 def _target(r: CityReport):

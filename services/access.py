@@ -47,13 +47,15 @@ ACTION_ROLES: dict[str, tuple[str, ...]] = {
     "import": ("data_admin",),
     "rollback": ("data_admin",),
     "token": ("data_admin",),
+    "results.refresh": ("data_admin",),
     "account": ("security_admin",),
     "audit.view": ("auditor",),
 }
 
 ACTION_ZH = {"scenario.edit": "编辑情景", "siting": "优化选址", "report.export": "导出报告", "download": "下载",
              "alert.handle": "确认或解除告警", "import": "导入数据", "rollback": "回滚数据版本",
-             "token": "管理站点接入令牌", "account": "管理账号", "audit.view": "查看审计日志"}
+             "token": "管理站点接入令牌", "results.refresh": "重新计算考核结果",
+             "account": "管理账号", "audit.view": "查看审计日志"}
 
 
 class AccessDenied(PermissionError):

@@ -8,6 +8,7 @@ other district's number reaches them through it.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -19,7 +20,7 @@ from data.db import session_factory
 from data.models import KIND_ZH
 from data.versions import DataRef, DatedRef, cities
 from planning.kpis import OverviewKPIs
-from planning.scorecard import Scorecard, city_scorecard
+from planning.scorecard import Scorecard, card_from_dict, city_scorecard
 from services import access, results
 from services.base import current_ref, district_list, get_config, get_engine, repo_call
 from services.cache import memo
@@ -65,11 +66,102 @@ def district_refs(url: str, city: City) -> tuple[DataRef, ...]:
     return tuple(current_ref(url, code) for code in city.districts["code"])
 
 
-@memo(ttl_s=600, max_entries=8, message="正在汇总全市各区县的考核指标 …")
+@dataclass(frozen=True)
+class AreaCards:
+    """A city's (or a province's) card and where each district's came from: its stored result (``held``: current
+    or stale, with what changed since) or, where none was usable, computed now (``held`` None)."""
+
+    card: Scorecard
+    held: dict[str, results.Held | None]
+    cards: dict[str, Scorecard]  # each district's own card, as summed
+    missing: tuple[str, ...] = ()  # districts with no stored card, left out (a province: never computed on open)
+
+    @property
+    def stale(self) -> list[str]:
+        return [code for code, h in self.held.items() if h is not None and not h.current]
+
+    @property
+    def computed_now(self) -> list[str]:
+        return [code for code, h in self.held.items() if h is None]
+
+
+@memo(ttl_s=600, max_entries=8, message="正在读取全市各区县的考核结果 …")
+def area_cards(refs: tuple[DataRef, ...], compute_missing: bool = True) -> AreaCards:
+    """The area's card from each district's newest stored card, stale or not (a view opens from them at once and
+    says which are stale); a district with none (or one of other targets than the configuration's) is computed
+    now and stored, or left out and named when not ``compute_missing``."""
+    config = get_config()
+    targets = {t.id: t for t in config.targets}
+    cards, held, missing = {}, {}, []
+    for ref in refs:
+        found = results.newest(ref, "scorecard")
+        usable = found is not None and set(found.payload["targets"]) | set(found.payload["unsupported"]) == set(targets)
+        if usable:
+            cards[ref.district_code], held[ref.district_code] = card_from_dict(found.payload, targets), found
+        elif compute_missing:
+            cards[ref.district_code], held[ref.district_code] = scorecard(ref), None
+        else:
+            missing.append(ref.district_code)
+    if not cards:
+        msg = "这些区县都还没有考核结果：请由数据管理员运行 python cli.py batch scorecard 计算"
+        raise CityError(msg)
+    return AreaCards(city_scorecard(cards, amber_share=config.scorecard.amber_share), held, cards, tuple(missing))
+
+
 def city_card(refs: tuple[DataRef, ...]) -> Scorecard:
-    """The city's card from each district's own card at ``refs`` (planning.scorecard.city_scorecard)."""
-    return city_scorecard({ref.district_code: scorecard(ref) for ref in refs},
-                          amber_share=get_config().scorecard.amber_share)
+    """The city's card from each district's newest stored card (computed where none is): :func:`area_cards`."""
+    return area_cards(refs).card
+
+
+BY_ZH = {"batch": "批量计算", "page": "页面计算"}
+
+
+def result_states(refs: tuple[DataRef, ...], names: dict[str, str]) -> pd.DataFrame:
+    """Each district's stored card: code, name, state (current | stale | none), what changed since (stale), when
+    (local time), by whom and how long it took — what a data admin refreshes from."""
+    zone = get_config().app.zone
+    rows = []
+    for ref in refs:
+        h = results.newest(ref, "scorecard")
+        state = "none" if h is None else "current" if h.current else "stale"
+        rows.append({"code": ref.district_code, "name": names.get(ref.district_code, ref.district_code),
+                     "state": state, "changed": "、".join(h.newer) if h else "",
+                     "computed_at": (h.computed_at.replace(tzinfo=dt.UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+                                     if h else ""),
+                     "by": BY_ZH.get(h.computed_by.split(" ")[0], h.computed_by) if h else "", "seconds": h.seconds if h else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def refresh(url: str, caller, refs: tuple[DataRef, ...], codes: list[str],
+            progress=None) -> tuple[list[str], dict[str, str]]:
+    """A data admin's refresh: the cards of ``codes`` among ``refs`` computed and stored for their current data
+    (each district's own scope checked, the refresh audited): those computed, and each that failed with its
+    reason (bad data stops only its own district). Cached area cards go."""
+    from services import audit
+
+    chosen = [ref for ref in refs if ref.district_code in set(codes)]
+    for ref in chosen:
+        audit.allowed(url, caller, "results.refresh", object=ref.district_code)
+        if caller.user is not None and not access.may_see_district(caller.user, ref.district_code):
+            msg = f"账号 {caller.user.login} 无权重新计算区县 {ref.district_code} 的结果"
+            raise access.AccessDenied(msg)
+    started = time.perf_counter()
+    done, failed = [], {}
+    for i, ref in enumerate(chosen):
+        if progress:
+            progress(i / len(chosen), ref.district_code)
+        try:
+            scorecard(ref)  # the current card, stored for these versions unless it already is
+        except Exception as exc:  # noqa: BLE001 - a district's bad data is said, and the others go on
+            failed[ref.district_code] = str(exc)[:300] or type(exc).__name__
+        else:
+            done.append(ref.district_code)
+    area_cards.clear()
+    audit.record(url, "results.refresh", object=",".join(r.district_code for r in chosen)[:200],
+                 actor=caller.actor, outcome="failed" if failed else "ok",
+                 detail={"computed": len(done), "failed": sorted(failed),
+                         "seconds": round(time.perf_counter() - started, 1)})
+    return done, failed
 
 
 @memo(ttl_s=300)
@@ -114,21 +206,33 @@ def district_outlines(refs: tuple[DataRef, ...]) -> gpd.GeoDataFrame:
     return out.set_index("code", drop=False)
 
 
-@memo(ttl_s=600, max_entries=8)  # the page says it at every rerun; new data makes new refs
-def cards_computed(refs: tuple[DataRef, ...]) -> str:
-    """When and how the districts' stored cards at ``refs`` were computed, in words (the city's figures sum them)."""
-    found = [results.stored_when(ref, "scorecard") for ref in refs]
-    held = [f for f in found if f is not None]
-    if not held:
-        return "各区县考核结果为本次计算"
+def cards_computed(cards: AreaCards, names: dict[str, str]) -> str:
+    """When and how the districts' cards the area's figures sum were computed, in words: the stored ones' time
+    span (and how many by the batch), those computed now, and each stale one with what has changed since."""
+    held = [h for h in cards.held.values() if h is not None]
     zone = get_config().app.zone
-    first, last = (t.replace(tzinfo=dt.UTC).astimezone(zone) for t in (min(f[0] for f in held), max(f[0] for f in held)))
-    batch = sum(str(f[1]).startswith("batch") for f in held)
-    a, b = f"{first:%Y-%m-%d %H:%M}", f"{last:%Y-%m-%d %H:%M}"
-    when = a if a == b else f"{a} 至 {b}"
-    by_batch = f"（其中 {batch} 个由批量计算）" if batch else ""
-    return (f"{len(held)} 个区县的考核结果计算于 {when}{by_batch}，均对应其当前数据版本与参数"
-            + (f"；{len(refs) - len(held)} 个区县为本次计算" if len(held) < len(refs) else ""))
+    parts = []
+    if held:
+        first, last = (t.replace(tzinfo=dt.UTC).astimezone(zone)
+                       for t in (min(h.computed_at for h in held), max(h.computed_at for h in held)))
+        a, b = f"{first:%Y-%m-%d %H:%M}", f"{last:%Y-%m-%d %H:%M}"
+        batch = sum(h.computed_by.startswith("batch") for h in held)
+        parts.append(f"{len(held)} 个区县的考核结果读自已存结果，计算于 {a if a == b else f'{a} 至 {b}'}"
+                     + (f"（其中 {batch} 个由批量计算）" if batch else ""))
+    if cards.computed_now:
+        parts.append(f"{len(cards.computed_now)} 个区县为本次计算")
+    if cards.stale:
+        why: dict[str, list[str]] = {}  # what changed → the districts it made stale
+        for c in cards.stale:
+            why.setdefault("、".join(cards.held[c].newer), []).append(c)
+        parts.append("已过期（计算后有更新）：" + "；".join(
+            f"{'全部区县' if len(codes) == len(cards.held) > 1 else '、'.join(names.get(c, c) for c in codes)}"
+            f"（{what}）" for what, codes in why.items()))
+    elif held:
+        parts.append("均对应各区县当前的数据版本与参数")
+    if cards.missing:
+        parts.append(f"尚无结果、未计入：{'、'.join(names.get(c, c) for c in cards.missing)}")
+    return "；".join(parts)
 
 
 @memo(ttl_s=600, max_entries=8)

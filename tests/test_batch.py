@@ -64,10 +64,16 @@ def test_a_city_on_two_workers_equals_the_serial_run_and_a_rerun_computes_nothin
         serial = json.loads(json.dumps(card_to_dict(compute(base.current_ref(pg_city, code)))))
         assert json.loads(rows[code][0]) == serial, code
     assert json.loads(rows[A][0])["cells"][0]["target_id"]  # a real card, not an empty one
+    from planning.scorecard import city_scorecard
     from services import city
 
-    said = city.cards_computed(tuple(base.current_ref(pg_city, c) for c in (A, B)))
-    assert said.startswith("2 个区县的考核结果计算于 ") and "其中 2 个由批量计算" in said  # what 全市总览 says of them
+    opened = city.area_cards(tuple(base.current_ref(pg_city, c) for c in (A, B)))  # 全市总览 of the two good ones
+    assert opened.computed_now == [] and opened.stale == []  # opened from the batch's cards, nothing recomputed
+    live = city_scorecard({c: compute(base.current_ref(pg_city, c)) for c in (A, B)},
+                          amber_share=base.get_config().scorecard.amber_share)
+    assert card_to_dict(opened.card) == card_to_dict(live)
+    said = city.cards_computed(opened, {A: "甲区", B: "乙区"})
+    assert said.startswith("2 个区县的考核结果读自已存结果，计算于 ") and "其中 2 个由批量计算" in said
 
     again = batch(pg_city, "--city", "120000", "--workers", "2")
     assert "甲区（120101）：已是最新，跳过" in again.stdout and "乙区（120102）：已是最新，跳过" in again.stdout
