@@ -38,12 +38,39 @@ def _bar(done: int, total: int, width: int = 24) -> str:
 STATUS_ZH = {"computed": "已计算", "current": "已是最新，跳过", "failed": "失败"}
 
 
+def _out_dir(args: argparse.Namespace) -> str | None:
+    """The reports' folder, made if only it is missing (absolute: every worker writes to the same one); None for
+    the kinds that write no file. InputError names what is wrong."""
+    from cli.common import InputError
+
+    if args.kind != "reports":
+        if args.out:
+            msg = f"--out 只用于 reports（{args.kind} 的结果存入数据库）"
+            raise InputError(msg)
+        return None
+    if not args.out:
+        msg = "reports 须给出 --out 目录（各工作进程都能写入的共享目录），例如 --out var/reports"
+        raise InputError(msg)
+    out = Path(args.out).resolve()
+    if not out.parent.is_dir():
+        msg = f"输出目录的上级目录不存在：{out.parent}"
+        raise InputError(msg)
+    out.mkdir(exist_ok=True)
+    return str(out)
+
+
 def _cmd_batch(args: argparse.Namespace) -> int:
-    from services.batch import BatchError, district_task, districts_of
+    from cli.common import InputError
+    from services.batch import KIND_ZH, BatchError, district_task, districts_of
     from services.engine import LegacySchemaError, database_url
 
     if not args.scheduler and args.workers < 1:
         print(f"错误：--workers 须为正整数（收到 {args.workers}）", file=sys.stderr)
+        return 2
+    try:
+        out = _out_dir(args)
+    except InputError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
         return 2
     url = database_url(args.database_url)
     try:
@@ -68,10 +95,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     try:
         where = args.scheduler or f"本机 {args.workers} 个工作进程"
         dashboard = "dashboard" in client.scheduler_info().get("services", {})  # bokeh there, and not turned off
-        print(f"批量计算 {args.kind}：{len(codes)} 个区县，集群 {where}"
+        print(f"批量计算{KIND_ZH[args.kind]}：{len(codes)} 个区县，集群 {where}"
+              + (f"；报告写入 {out}" if out else "")
               + (f"；Dask 仪表板 {client.dashboard_link}" if dashboard else ""), flush=True)
         # the database's address travels as a parameter; each worker reads its district from the database itself
-        futures = client.map(district_task, [url] * len(codes), codes, [args.kind] * len(codes), pure=False)
+        futures = client.map(district_task, [url] * len(codes), codes, [args.kind] * len(codes),
+                             [out] * len(codes), pure=False)
         outcomes = []
         for future in as_completed(futures):
             try:
@@ -113,7 +142,8 @@ def register(sub) -> None:
                        description="One task per district on Dask's distributed scheduler: a local cluster of "
                                    "--workers processes, or a running one (--scheduler). A district whose result is "
                                    "stored for its current data versions and parameters is skipped.")
-    p.add_argument("kind", choices=KINDS, help="what to compute: scorecard (every target, district and townships)")
+    p.add_argument("kind", choices=KINDS, help="scorecard: every target, district and townships; coverage: the "
+                   "15-minute circle the city page opens with; reports: each district's PDF report, into --out")
     area = p.add_mutually_exclusive_group(required=True)
     area.add_argument("--city", help="6-digit city code (120000): every district of it in the database")
     area.add_argument("--province", help="2- or 6-digit province code (13 or 130000): every district of it")
@@ -122,4 +152,6 @@ def register(sub) -> None:
     where.add_argument("--workers", type=int, default=2, help="local worker processes (default 2)")
     where.add_argument("--scheduler", default=None, help="a running cluster's scheduler, tcp://HOST:8786")
     p.add_argument("--database-url", default=None, help="SQLAlchemy URL; default $DATABASE_URL, else the SQLite file")
+    p.add_argument("--out", default=None, help="reports: the folder the PDFs go to (report_CODE.pdf), one every "
+                                               "worker can write to")
     p.set_defaults(func=_cmd_batch)

@@ -9,6 +9,7 @@ scheduler. No Streamlit here: the command line (cli/batch.py) drives it.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from services.base import current_ref, district_list
 from services.cache import clear_all
 from services.engine import get_engine
 
-KINDS = ("scorecard",)  # what a batch computes so far; coverage and reports follow (issue 30)
+KINDS = ("scorecard", "coverage", "reports")  # what a batch computes, each stored per district (services.results)
+KIND_ZH = {"scorecard": "考核指标", "coverage": "15分钟服务圈（全市页的默认查询）", "reports": "区县 PDF 报告"}
 
 
 @dataclass(frozen=True)
@@ -54,28 +56,72 @@ def _peak_mb() -> float | None:
     return None
 
 
-def district_task(url: str, district_code: str, kind: str = "scorecard") -> dict:
+def district_task(url: str, district_code: str, kind: str = "scorecard", out: str | None = None) -> dict:
     """One district's ``kind`` computed and stored unless current: an :class:`Outcome` as a dict (what the
-    scheduler carries back). Runs in a worker process; each task starts from empty caches, so a worker holds one
-    district at a time."""
-    from services.scorecard import compute
-
+    scheduler carries back). ``out``: the folder reports are written to (one every worker can reach). Runs in a
+    worker process; each task starts from empty caches, so a worker holds one district at a time."""
     started = time.perf_counter()
     reset = _reset_peak()
     try:
         ref = current_ref(url, district_code)
-        if results.stored(ref, kind) is not None:
+        if _is_current(ref, kind, out):
             return Outcome(district_code, "current", time.perf_counter() - started, None).as_dict()
-        card = compute(ref)
+        payload = _compute(ref, kind, out)
         seconds = time.perf_counter() - started
         peak = _peak_mb() if reset else None
-        results.store(ref, kind, card_to_dict(card), seconds=seconds, peak_mb=peak, by="batch")
+        results.store(ref, kind, payload, seconds=seconds, peak_mb=peak, by="batch")
         return Outcome(district_code, "computed", seconds, peak).as_dict()
     except Exception as exc:  # noqa: BLE001 - a district's bad data is its outcome, reported; the others go on
         return Outcome(district_code, "failed", time.perf_counter() - started, None,
                        f"{type(exc).__name__}: {exc}"[:500]).as_dict()
     finally:
         clear_all(keep=(get_engine,))  # the database's connection pool stays; the district's data and models go
+
+
+def report_name(district_code: str) -> str:
+    """The file a district's report is written to in ``--out`` (made of its code only, never of a name)."""
+    return f"report_{district_code}.pdf"
+
+
+def _is_current(ref, kind: str, out: str | None) -> bool:
+    found = results.stored(ref, kind)
+    if found is None:
+        return False
+    if kind == "reports":  # the file too: in this folder, unchanged since it was written
+        path = Path(out or ".") / found["file"]
+        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == found["sha256"]
+    return True
+
+
+def _compute(ref, kind: str, out: str | None) -> dict:
+    """The result of ``kind`` for the district at ``ref``, as stored."""
+    if kind == "scorecard":
+        from services.scorecard import compute
+
+        return card_to_dict(compute(ref))
+    if kind == "coverage":
+        from services.city import default_circle, district_circle
+
+        return district_circle(ref, *default_circle())
+    if kind == "reports":
+        return _report(ref, Path(out or "."))
+    msg = f"unknown batch kind {kind!r}; known: {KINDS}"
+    raise ValueError(msg)
+
+
+def _report(ref, out: Path) -> dict:
+    """The district's whole report as PDF (the 报告导出 page's default), written whole or not at all."""
+    import os
+
+    from reports.content import ReportRequest
+    from reports.export import export
+
+    r, data = export(ref, ReportRequest(), "pdf")
+    name = report_name(ref.district_code)
+    tmp = out / f".{name}.part"
+    tmp.write_bytes(data)
+    os.replace(tmp, out / name)
+    return {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "title": r.title}
 
 
 class BatchError(ValueError):

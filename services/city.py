@@ -292,23 +292,67 @@ class CityCircle:
         return self.covered / self.elders if self.elders else 0.0
 
 
+def default_circle() -> tuple[tuple[str, ...], int, float, str]:
+    """The query a city's 15-minute circle opens with (the page's defaults): every care service, the longest
+    walk band, the configured speed, all elders — the one stored per district (result ``coverage``)."""
+    config = get_config()
+    care = tuple(sorted(k.id for k in config.facility_kinds if k.care_service))
+    return care, int(max(config.walking.time_bands_min)), float(config.walking.speed_mps), "elders"
+
+
+def district_circle(ref: DataRef, kind_ids: tuple[str, ...], minutes: int, speed: float, category: str) -> dict:
+    """One district's part of a city's circle, as JSON: its elders of ``category`` reached by its own sites and
+    only across its border, and its covered and uncovered elders by hexagon (CITY_RESOLUTION)."""
+    from services import coverage
+
+    eng = coverage.engine(ref)
+    own, across, total = coverage.across_border(eng, kind_ids, minutes, speed).total(category)
+    cov, unc = coverage.coverage_hexes(eng, coverage.evaluate(eng, kind_ids, minutes, speed), category,
+                                       CITY_RESOLUTION)
+    return {"query": [list(kind_ids), minutes, speed, category], "own": float(own), "across": float(across),
+            "total": float(total), "covered": dict(zip(cov["hex"], map(float, cov["n"]), strict=True)),
+            "uncovered": dict(zip(unc["hex"], map(float, unc["n"]), strict=True))}
+
+
+def circle_part(ref: DataRef, kind_ids: tuple[str, ...], minutes: int, speed: float, category: str) -> dict:
+    """:func:`district_circle`, read from the stored result when the query is the default (``cli.py batch
+    coverage`` fills them; the first page to compute one stores it), else computed."""
+    query = (tuple(sorted(kind_ids)), int(minutes), float(speed), category)
+    if query != default_circle():
+        return district_circle(ref, *query)
+    found = results.stored(ref, "coverage")
+    if found is not None:
+        return found
+    started = time.perf_counter()
+    part = district_circle(ref, *query)
+    results.store(ref, "coverage", part, seconds=time.perf_counter() - started)
+    return part
+
+
+def _hexes(counts: dict[str, float]) -> gpd.GeoDataFrame:
+    """Hexagons (``hex``, ``n``, ``geometry``) of stored counts."""
+    import h3
+
+    cells = sorted(counts)
+    return gpd.GeoDataFrame({"hex": cells, "n": [counts[c] for c in cells]},
+                            geometry=[shapely.Polygon([(lng, lat) for lat, lng in h3.cell_to_boundary(c)])
+                                      for c in cells], crs="EPSG:4326")
+
+
 @memo(kind="resource", ttl_s=600, max_entries=16, message="正在计算全市各区县的步行覆盖 …")
 def city_circle(refs: tuple[DataRef, ...], kind_ids: tuple[str, ...], minutes: int, speed: float,
                 category: str) -> CityCircle:
     """Every district's walk to these kinds' sites within ``minutes`` at ``speed``: its elders of ``category``,
     those reached (by its own sites, and only across its border), and the city's hexagons of them."""
     from geo.density import uncovered_share
-    from services import coverage
 
     rows, covered, uncovered = [], [], []
     counted = get_config().coverage.count_neighbouring_districts
     for ref in refs:
-        eng = coverage.engine(ref)
-        own, across, total = coverage.across_border(eng, kind_ids, minutes, speed).total(category)
-        result = coverage.evaluate(eng, kind_ids, minutes, speed)
-        cov, unc = coverage.coverage_hexes(eng, result, category, CITY_RESOLUTION)
-        covered.append(cov)
-        uncovered.append(unc)
+        part = circle_part(ref, kind_ids, minutes, speed, category)
+        covered.append(_hexes(part["covered"]))
+        uncovered.append(_hexes(part["uncovered"]))
+        own, across, total = part["own"], part["across"], part["total"]
         reached = own + across if counted else own
         rows.append({"code": ref.district_code, "elders": total, "covered": reached, "own": own, "across": across,
                      "gap": total - reached, "share": reached / total if total else 0.0})

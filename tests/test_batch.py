@@ -164,3 +164,50 @@ def test_a_running_cluster_survives_a_worker_killed_mid_batch(pg_six, tmp_path):
     for code, (payload, _by) in rows.items():
         serial = json.loads(json.dumps(card_to_dict(compute(base.current_ref(pg_six, code)))))
         assert json.loads(payload) == serial, code
+
+
+def test_the_coverage_the_city_circle_opens_with_equals_the_serial_run(pg_city):
+    from services import base, city
+    from services.cache import clear_all
+
+    done = subprocess.run([sys.executable, "cli.py", "batch", "coverage", "--districts", f"{A},{B}", "--workers", "1",
+                           "--database-url", pg_city], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "批量计算15分钟服务圈" in done.stdout and "已计算 2，已是最新 0，失败 0" in done.stdout
+    engine = sa.create_engine(pg_city)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(sa.text("SELECT district_code, payload FROM district_result "
+                                         "WHERE kind = 'coverage'")).all())
+    engine.dispose()
+    clear_all()
+    query = city.default_circle()
+    for code in (A, B):  # the serial run: the same walk computed here
+        serial = json.loads(json.dumps(city.district_circle(base.current_ref(pg_city, code), *query)))
+        assert json.loads(rows[code]) == serial, code
+    assert json.loads(rows[A])["total"] == 160  # 甲区's two blocks of 100 and 60 elders (tests/test_across_border)
+    refs = tuple(base.current_ref(pg_city, c) for c in (A, B))
+    clear_all()
+    circle = city.city_circle(refs, *query)  # 全市15分钟服务圈 opened from them
+    assert circle.elders == 160 + 40
+
+
+def test_reports_are_written_to_the_folder_and_a_rerun_writes_only_what_is_missing(pg_city, tmp_path):
+    out = tmp_path / "reports"
+
+    def run(*more):
+        return subprocess.run([sys.executable, "cli.py", "batch", "reports", "--districts", f"{A},{B}", "--workers",
+                               "1", "--database-url", pg_city, *more], cwd=ROOT, capture_output=True, text=True,
+                              timeout=900)
+
+    refused = run()
+    assert refused.returncode == 2 and "须给出 --out" in refused.stderr
+    done = run("--out", str(out))
+    assert done.returncode == 0, done.stderr
+    files = sorted(p.name for p in out.iterdir())
+    assert files == [f"report_{A}.pdf", f"report_{B}.pdf"]  # no part file left behind
+    assert all((out / f).read_bytes()[:5] == b"%PDF-" for f in files)
+    first = (out / f"report_{A}.pdf").read_bytes()
+    (out / f"report_{B}.pdf").unlink()
+    again = run("--out", str(out))
+    assert "甲区（120101）：已是最新，跳过" in again.stdout and "乙区（120102）：已计算" in again.stdout
+    assert (out / f"report_{A}.pdf").read_bytes() == first and (out / f"report_{B}.pdf").is_file()
