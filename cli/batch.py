@@ -35,7 +35,8 @@ def _bar(done: int, total: int, width: int = 24) -> str:
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
 
 
-STATUS_ZH = {"computed": "已计算", "current": "已是最新，跳过", "failed": "失败"}
+STATUS_ZH = {"computed": "已计算", "current": "已是最新，跳过", "failed": "失败"}  # the summary counts the first words
+GENERATE_ZH = {"computed": "已生成", "current": "已存在，跳过", "failed": "失败"}
 
 
 def _out_dir(args: argparse.Namespace) -> str | None:
@@ -61,7 +62,15 @@ def _out_dir(args: argparse.Namespace) -> str | None:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from cli.common import InputError
-    from services.batch import KIND_ZH, BatchError, district_task, districts_of
+    from services.batch import (
+        KIND_ZH,
+        BatchError,
+        district_task,
+        districts_of,
+        generate_accounts,
+        generate_codes,
+        generate_setup,
+    )
     from services.engine import LegacySchemaError, database_url
 
     if not args.scheduler and args.workers < 1:
@@ -73,9 +82,13 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     url = database_url(args.database_url)
+    named = tuple(c.strip() for c in (args.districts or "").split(",") if c.strip())
     try:
-        codes = districts_of(url, city=args.city, province=args.province,
-                             districts=tuple(c.strip() for c in (args.districts or "").split(",") if c.strip()))
+        if args.kind == "generate":  # the bundled districts, registered with their cities before the tasks
+            codes = generate_codes(city=args.city, province=args.province, districts=named)
+            generate_setup(url, codes)
+        else:
+            codes = districts_of(url, city=args.city, province=args.province, districts=named)
     except (BatchError, LegacySchemaError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
@@ -83,8 +96,13 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     from services.base import district_list
 
-    listing = district_list(url)
-    names = dict(zip(listing["code"], listing["name"], strict=True))
+    if args.kind == "generate":
+        from demo.sources import load_district
+
+        names, words = {c: load_district(c).name for c in codes}, GENERATE_ZH
+    else:
+        listing = district_list(url)
+        names, words = dict(zip(listing["code"], listing["name"], strict=True)), STATUS_ZH
     started = time.perf_counter()
     try:
         client, cluster = _client(args)
@@ -113,25 +131,27 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             outcomes.append(o)
             peak = f"，峰值内存 {o['peak_mb']:,.0f} MB" if o["peak_mb"] else ""
             print(f"{_bar(len(outcomes), len(codes))} {names.get(o['district_code'], '')}（{o['district_code']}）："
-                  f"{STATUS_ZH[o['status']]}，{o['seconds']:.1f} s{peak}"
+                  f"{words[o['status']]}，{o['seconds']:.1f} s{peak}"
                   + (f"；{o['reason']}" if o["reason"] else ""), flush=True)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    _summary(outcomes, names, time.perf_counter() - started)
+    if args.kind == "generate":
+        generate_accounts(url, codes)
+    _summary(outcomes, names, time.perf_counter() - started, words)
     return 1 if any(o["status"] == "failed" for o in outcomes) else 0
 
 
-def _summary(outcomes: list[dict], names: dict[str, str], seconds: float) -> None:
+def _summary(outcomes: list[dict], names: dict[str, str], seconds: float, words: dict[str, str]) -> None:
     print("\n区县      名称          结果            用时(s)   峰值(MB)  原因")
     for o in sorted(outcomes, key=lambda x: x["district_code"]):
         peak = f"{o['peak_mb']:,.0f}" if o["peak_mb"] else "—"
-        print(f"{o['district_code']}    {names.get(o['district_code'], ''):<10}  {STATUS_ZH[o['status']]:<10}  "
+        print(f"{o['district_code']}    {names.get(o['district_code'], ''):<10}  {words[o['status']]:<10}  "
               f"{o['seconds']:>7.1f}  {peak:>9}  {o['reason']}")
-    counts = {s: sum(o["status"] == s for o in outcomes) for s in STATUS_ZH}
-    print(f"合计 {len(outcomes)} 个区县：已计算 {counts['computed']}，已是最新 {counts['current']}，失败 {counts['failed']}"
-          f"（{seconds:.1f} s）", flush=True)
+    counts = {s: sum(o["status"] == s for o in outcomes) for s in words}
+    print(f"合计 {len(outcomes)} 个区县：" + "，".join(f"{words[s].split('，')[0]} {counts[s]}" for s in words)
+          + f"（{seconds:.1f} s）", flush=True)
 
 
 def register(sub) -> None:
@@ -143,7 +163,8 @@ def register(sub) -> None:
                                    "--workers processes, or a running one (--scheduler). A district whose result is "
                                    "stored for its current data versions and parameters is skipped.")
     p.add_argument("kind", choices=KINDS, help="scorecard: every target, district and townships; coverage: the "
-                   "15-minute circle the city page opens with; reports: each district's PDF report, into --out")
+                   "15-minute circle the city page opens with; reports: each district's PDF report, into --out; "
+                   "generate: the synthetic demo data of bundled districts (Tianjin 12, Hebei 13)")
     area = p.add_mutually_exclusive_group(required=True)
     area.add_argument("--city", help="6-digit city code (120000): every district of it in the database")
     area.add_argument("--province", help="2- or 6-digit province code (13 or 130000): every district of it")

@@ -90,15 +90,16 @@ def follow_target_link(labels: dict[str, str]) -> None:
         st.session_state["sc.linked_target"] = linked
 
 
-def city_page(page: str, title: str):
+def city_page(page: str, title: str, province_title: str | None = None):
     """The start of a city page: the signed-in user who may open ``page``, the title, the city shown (the page
-    stops with a note when the user may see no whole city) and its districts' current versions: (city, refs)."""
+    stops with a note when the user may see no whole city) and its districts' current versions: (city, refs).
+    With ``province_title``, a province may be chosen too (its overview), titled so."""
     from services import city
 
     user = page_start(page)
-    st.title(title)
     url = database_url()
-    chosen = city_choice(user, url)
+    chosen = city_choice(user, url, provinces=province_title is not None)
+    st.title(province_title if chosen.level == "province" else title)
     return chosen, city.district_refs(url, chosen)
 
 
@@ -111,12 +112,12 @@ def city_footer(chosen, refs) -> None:
             "versions": pick("各区县的数据版本见其页面", "each district's versions: on its own pages")})
 
 
-def city_choice(user: User, url: str):
+def city_choice(user: User, url: str, *, provinces: bool = False):
     """The city the page shows (services.city.City): the only one the user may see whole, or the one picked in the
     sidebar; the page stops with a note when there is none."""
     from services import city
 
-    found = city.cities_of(url, user)
+    found = city.cities_of(url, user, provinces=provinces)
     if not found:
         st.info(pick("本账号的范围不是整个城市（或数据库中一个城市只有一个区县），没有全市视图；请在“联席会议总览”查看所在区县。",
                      "This account does not cover a whole city held here: see its district's scorecard."))
@@ -124,7 +125,15 @@ def city_choice(user: User, url: str):
     if len(found) == 1:
         return found[0]
     with st.sidebar:
-        return st.selectbox(pick("城市", "City"), options=found, format_func=lambda c: c.name, key="city.chosen")
+        by_code = {c.code: c for c in found}  # the codes are the options: a City holds a frame, not comparable
+        if st.session_state.get("city.chosen") not in by_code:  # a province chosen on 全市总览, then a city page
+            st.session_state.pop("city.chosen", None)
+        code = st.selectbox(pick("城市或省", "City or province") if provinces else pick("城市", "City"),
+                            options=list(by_code), key="city.chosen",
+                            format_func=lambda c: by_code[c].name + (
+                                pick(f"（全省 {len(by_code[c].districts)} 个区县）", f" ({len(by_code[c].districts)} "
+                                     "districts)") if by_code[c].level == "province" else ""))
+        return by_code[code]
 
 
 def follow_since_link(history: list[dt.date]) -> None:

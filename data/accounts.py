@@ -464,15 +464,23 @@ DEMO_CITY_ACCOUNTS = (  # login, role, display name, area: "city" or "district" 
 )
 
 
-def ensure_demo_accounts(session, *, township: str, now: dt.datetime, city: str | None = None) -> list[str]:
+# a demo province's (``cli.py batch generate --province``): its leader and its data admin
+DEMO_PROVINCE_ACCOUNTS = (("demo.province.leader", "leader", "演示·省级分管领导"),
+                          ("demo.province.data", "data_admin", "演示·省级数据管理员"))
+
+
+def ensure_demo_accounts(session, *, township: str, now: dt.datetime, city: str | None = None,
+                         province: str | None = None) -> list[str]:
     """The demo accounts that are missing, made (the township head's over ``township``); with ``city`` the demo
-    city's too (the district planner's over the township's district). Returns their logins. An existing account
-    of the same login is left as it is."""
+    city's too (the district planner's over the township's district), with ``province`` the province's (bound to
+    it). Returns their logins. An existing account of the same login is left as it is."""
     made = []
     wanted = [(login, role, name, None) for login, role, name in DEMO_ACCOUNTS]
     if city is not None:
         wanted += [(login, role, name, city if area == "city" else township[:6])
                    for login, role, name, area in DEMO_CITY_ACCOUNTS]
+    if province is not None:
+        wanted += [(login, role, name, province) for login, role, name in DEMO_PROVINCE_ACCOUNTS]
     for login, role, name, area in wanted:
         if session.scalar(select(UserAccount.id).where(UserAccount.login == login)) is not None:
             continue

@@ -213,7 +213,8 @@ def build_facilities(
 
     # Private institutions and the one embedded complex in the district town,
     # plus a handful of rehab and nursing stations.
-    urban = [c for c in communities if c.urban]
+    # (a rural county without a residents' committee: its villages; a district with one draws as it always did)
+    urban = [c for c in communities if c.urban] or list(communities)
     for k in range(4):
         c = urban[int(rng.integers(0, len(urban)))]
         beds = int(rng.integers(120, 300))

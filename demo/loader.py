@@ -92,11 +92,8 @@ def install_city(
     per district: a district whose same demo is there is skipped (unless ``force``), and an imported (real)
     district keeps its place in the city untouched. Each district is built alone from ``seed``, so the Jinghai of
     the city is the Jinghai demo. ``only``: these of the city's districts (a ValueError names any other)."""
-    import time
-
-    from data.models import City
     from demo.profiles import CITY_NAMES
-    from demo.sources import city_district_codes
+    from demo.sources import city_district_codes, city_names
 
     codes = city_district_codes(city_code)
     if only is not None:
@@ -105,41 +102,16 @@ def install_city(
             msg = f"districts {stray} are not in city {city_code}; its districts: {codes}"
             raise ValueError(msg)
         codes = [c for c in codes if c in set(only)]
-    drop_legacy_demo(engine)
-    create_schema(engine)
+    register_cities(engine, {city_code: {**city_names(city_code), **CITY_NAMES}.get(city_code, f"市 {city_code}")})
     Session = session_factory(engine)
-    with Session.begin() as session:
-        city = session.get(City, city_code)
-        if city is None:
-            session.add(City(code=city_code, name=CITY_NAMES.get(city_code, f"市 {city_code}")))
-        else:
-            city.name = CITY_NAMES.get(city_code, city.name)
     totals: dict[str, int] = {}  # of the districts built now
     built = kept = real = 0
     for i, code in enumerate(codes, 1):
-        started = time.perf_counter()
-        with Session() as session:
-            district = session.get(District, code)
-            meta = Repository(session, code).meta() if district is not None and current_versions(session, code) else {}
-        if district is not None and not district.is_demo:
-            real += 1
-            progress(f"[{i}/{len(codes)}] {district.name}（{code}）：已导入真实数据，保留，不生成演示数据")
-            continue
-        if (not force and meta.get("is_demo") == "true" and meta.get("seed") == str(seed)
-                and meta.get("generator_version") == GENERATOR_VERSION):
-            kept += 1
-            progress(f"[{i}/{len(codes)}] {meta.get('district_name', code)}（{code}）：同一演示数据已存在（seed={seed}），跳过")
-            continue
-        bundle = build_demo(seed=seed, district_code=code)
-        with Session.begin() as session:
-            store_demo(session, bundle, source_name=f"演示数据生成器 seed={seed}", accounts=False)
-        built += 1
-        s = bundle.stats
-        for k, v in s.items():
+        state, said, stats = install_district(engine, code, seed=seed, force=force)
+        progress(f"[{i}/{len(codes)}] {said}")
+        built, kept, real = built + (state == "built"), kept + (state == "kept"), real + (state == "real")
+        for k, v in stats.items():
             totals[k] = totals.get(k, 0) + int(v)
-        progress(f"[{i}/{len(codes)}] {bundle.district['name']}（{code}）：乡镇 {s['townships']}，村（社区） "
-                 f"{s['communities']}，道路节点 {s['road_nodes']:,}，老人 {s['elders']:,}，设施 {s['facilities']}，"
-                 f"住宅项目 {s['projects']}（合成，{time.perf_counter() - started:.1f} s）")
     with Session.begin() as session:
         anchor = DEMO_DISTRICT if DEMO_DISTRICT in codes else codes[0]
         towns = list(Repository(session, anchor).townships()["code"]) if current_versions(session, anchor) else []
@@ -148,6 +120,46 @@ def install_city(
     message = (f"演示城市 {city_code}：{len(codes)} 个区县，新生成 {built} 个，已存在跳过 {kept} 个"
                + (f"，保留已导入的真实区县 {real} 个" if real else "") + "。")
     return DemoResult(built > 0, totals, message)
+
+
+def register_cities(engine: Engine, names: dict[str, str]) -> None:
+    """The cities' rows (code → name) a demo city or province needs, the schema made first; a name is updated."""
+    from data.models import City
+
+    drop_legacy_demo(engine)
+    create_schema(engine)
+    with session_factory(engine).begin() as session:
+        for code, name in names.items():
+            city = session.get(City, code)
+            if city is None:
+                session.add(City(code=code, name=name))
+            else:
+                city.name = name
+
+
+def install_district(engine: Engine, code: str, *, seed: int, force: bool) -> tuple[str, str, dict[str, int]]:
+    """One district of a demo city or province built alone from ``seed`` in its own transaction, unless its same
+    demo is there (``kept``, unless ``force``) or it holds imported real data (``real``, never touched): (state,
+    what was done in words, the built district's counts)."""
+    import time
+
+    started = time.perf_counter()
+    Session = session_factory(engine)
+    with Session() as session:
+        district = session.get(District, code)
+        meta = Repository(session, code).meta() if district is not None and current_versions(session, code) else {}
+    if district is not None and not district.is_demo:
+        return "real", f"{district.name}（{code}）：已导入真实数据，保留，不生成演示数据", {}
+    if (not force and meta.get("is_demo") == "true" and meta.get("seed") == str(seed)
+            and meta.get("generator_version") == GENERATOR_VERSION):
+        return "kept", f"{meta.get('district_name', code)}（{code}）：同一演示数据已存在（seed={seed}），跳过", {}
+    bundle = build_demo(seed=seed, district_code=code)
+    with Session.begin() as session:
+        store_demo(session, bundle, source_name=f"演示数据生成器 seed={seed}", accounts=False)
+    s = bundle.stats
+    return "built", (f"{bundle.district['name']}（{code}）：乡镇 {s['townships']}，村（社区） {s['communities']}，道路节点 "
+                     f"{s['road_nodes']:,}，老人 {s['elders']:,}，设施 {s['facilities']}，住宅项目 {s['projects']}"
+                     f"（合成，{time.perf_counter() - started:.1f} s）"), dict(s)
 
 
 def store_demo(session, bundle, *, source_name: str, accounts: bool = True) -> None:
@@ -171,10 +183,11 @@ def store_demo(session, bundle, *, source_name: str, accounts: bool = True) -> N
         demo_accounts(session, [t["code"] for t in bundle.townships])
 
 
-def demo_accounts(session, township_codes: list[str], *, city: str | None = None) -> None:
+def demo_accounts(session, township_codes: list[str], *, city: str | None = None,
+                  province: str | None = None) -> None:
     """The demo's accounts, one per role; the township head's is the district seat's township (the first
     town, 镇, by code; else the first township); with ``city``, the city's leader and planner and a planner of
-    the township's district."""
+    the township's district; with ``province``, the province's leader and data admin."""
     import datetime as dt
 
     from data.accounts import ensure_demo_accounts
@@ -182,7 +195,7 @@ def demo_accounts(session, township_codes: list[str], *, city: str | None = None
     codes = sorted(township_codes)
     towns = [c for c in codes if c[6:9] >= "100"]
     ensure_demo_accounts(session, township=(towns or codes)[0], now=dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                         city=city)
+                         city=city, province=province)
 
 
 def remove_demo_accounts(engine: Engine) -> str:

@@ -9,6 +9,7 @@ Jinghai demo is the same district whether built alone or in its city.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 
@@ -63,17 +64,17 @@ _SUBURBS = ("120110", "120111", "120112", "120113", "120116")
 JINGHAI = "120118"
 JINGHAI_ELDERS = 150_000
 JINGHAI_PROJECTS = 40
-CITY_NAMES = {"120000": "天津市"}
+CITY_NAMES = {"120000": "天津市"}  # a province's: demo.sources.city_names
 # the origin of the street lattice the central districts share (WGS84; near 海河's bend in 和平区): their grids are
 # pieces of one lattice, so their streets join across the district borders
 CITY_LATTICE_ORIGIN = (117.2000, 39.1200)
 
 
 def district_profile(code: str) -> DistrictProfile:
-    """The profile of one Tianjin district (ValueError naming the known codes for any other)."""
+    """The profile of one Tianjin district, or of a bundled province's (:func:`synthetic_profile`; ValueError naming
+    the known codes for any other)."""
     if code not in _TIANJIN:
-        msg = f"no demo profile for district {code!r}; known: {sorted(_TIANJIN)}"
-        raise ValueError(msg)
+        return synthetic_profile(code)
     lon, lat, people = _TIANJIN[code]
     central = code in _CENTRAL
     if code == JINGHAI:
@@ -83,3 +84,47 @@ def district_profile(code: str) -> DistrictProfile:
         projects = max(12, min(80, round(JINGHAI_PROJECTS * people / _TIANJIN[JINGHAI][2])))
     roads = _URBAN if central else _SUBURBAN if code in _SUBURBS else _RURAL
     return DistrictProfile(code, (lon, lat), people, int(elders), projects, roads, central)
+
+
+# A province's districts (issue 30): no seat or census figure per district is bundled, so each is synthetic from
+# its city's 2020 census population (七普, millions, rounded; as quoted by public reports, not checked against the
+# bulletins: they sum to Hebei's 74.6 million) shared among the city's districts by area, an urban district (区)
+# three times as dense as a county; its seat the outline's representative point; elders at Hebei's 60+ share.
+_HEBEI_CITY_PEOPLE_M = {"130100": 11.24, "130200": 7.72, "130300": 3.14, "130400": 9.41, "130500": 7.11,
+                        "130600": 11.54, "130700": 4.12, "130800": 3.35, "130900": 7.30, "131000": 5.46,
+                        "131100": 4.21}
+_HEBEI_ELDER_SHARE = 0.1985  # 河北 2020: 60+ share of residents
+_URBAN_WEIGHT = 3.0
+
+
+@functools.cache
+def _metric_area_km2(code: str) -> float:
+    from demo.sources import load_district
+    from geo.crs import WGS84, transform_geom, utm_crs_for
+
+    outline = load_district(code).outline
+    c = outline.centroid
+    return transform_geom(outline, WGS84, utm_crs_for(c.x, c.y)).area / 1e6
+
+
+def synthetic_profile(code: str) -> DistrictProfile:
+    """The synthetic profile of a bundled province's district (ValueError for a code of no bundled province)."""
+    from demo.sources import city_district_codes, load_district
+
+    city = code[:4] + "00"
+    if city not in _HEBEI_CITY_PEOPLE_M:
+        msg = f"no demo profile for district {code!r}; known: Tianjin's {sorted(_TIANJIN)} and Hebei's (13xxxx)"
+        raise ValueError(msg)
+    src = load_district(code)
+
+    def weight(c: str) -> float:
+        return _metric_area_km2(c) * (_URBAN_WEIGHT if load_district(c).name.endswith("区") else 1.0)
+
+    siblings = city_district_codes(city)
+    people = _HEBEI_CITY_PEOPLE_M[city] * 1e6 * weight(code) / sum(weight(c) for c in siblings)
+    urban = src.name.endswith("区")
+    seat = src.outline.representative_point()
+    elders = int(round(people * _HEBEI_ELDER_SHARE, -3))
+    projects = max(12, min(80, round(JINGHAI_PROJECTS * people / _TIANJIN[JINGHAI][2])))
+    return DistrictProfile(code, (round(seat.x, 4), round(seat.y, 4)), int(round(people, -3)), max(elders, 1000),
+                           projects, _SUBURBAN if urban else _RURAL, False)

@@ -17,22 +17,28 @@ from reports.city import city_pdf, city_report, city_workbook
 from reports.static_map import FontMissingError
 from services import base, city, scorecard
 
-chosen, refs = city_page("city", pick("全市总览", "City overview"))
+chosen, refs = city_page("city", pick("全市总览", "City overview"), pick("全省总览", "Province overview"))
+whole_word = f"全{chosen.word}"  # 全市, or 全省 for a province's overview
 config = base.get_config()
-cards = city.area_cards(refs)
+# a province opens from the stored cards only (its districts are computed by the batch, not on opening)
+try:
+    cards = city.area_cards(refs, compute_missing=chosen.level == "city")
+except city.CityError as exc:  # a province none of whose districts the batch has computed yet
+    st.info(str(exc))
+    st.stop()
 card = cards.card
 names = chosen.names
-st.caption(pick(f"{chosen.name} {len(names)} 个区县的规划目标对照：每个区县由其自己的数据计算，全市数值由各区县的分子、分母相加得出"
+st.caption(pick(f"{chosen.name} {len(names)} 个区县的规划目标对照：每个区县由其自己的数据计算，{whole_word}数值由各区县的分子、分母相加得出"
                 "（每位老人、每张床位只在其所在区县计一次），不是各区数值的平均。",
                 f"{len(names)} districts; the city's figures add their numerators and denominators."))
 area_freshness(cards, refs, names)
 
-views.light_metrics(card, met_label=pick("全市达标", "Met"), fourth=(pick("区县数", "Districts"), len(names), None))
+views.light_metrics(card, met_label=pick(f"{whole_word}达标", "Met"), fourth=(pick("区县数", "Districts"), len(names), None))
 
-st.subheader(pick(f"全市（{chosen.name}）", "City"))
+st.subheader(pick(f"{whole_word}（{chosen.name}）", "City" if chosen.level == "city" else "Province"))
 views.whole_area(card, config)
 
-history = city.since_dates(refs)
+history = city.since_dates(refs) if chosen.level == "city" else []  # a province's baseline: not on opening
 then, since = None, None
 if history:
     st.subheader(pick("与基期对比", "Since a baseline"))
@@ -60,7 +66,7 @@ with left:
     cells = card.townships(tid)  # the city card's areas are its districts
     cells["text"] = [scorecard.fmt_value(v, target.unit) for v in cells["value"]]
     whole = card.cell(tid)
-    st.markdown(pick(f"**全市 {scorecard.fmt_value(whole['value'], target.unit)}**，目标 {scorecard.fmt_target(target)}",
+    st.markdown(pick(f"**{whole_word} {scorecard.fmt_value(whole['value'], target.unit)}**，目标 {scorecard.fmt_target(target)}",
                      f"**City {scorecard.fmt_value(whole['value'], target.unit)}**, target {scorecard.fmt_target(target)}"))
     ranks = {c: card.rank(tid, c) for c in cells.index}
     order = cells.sort_values("value", ascending=target.direction != "at_least", na_position="last").index
@@ -84,25 +90,29 @@ with right:
 
 with st.expander(pick("全部指标 × 区县", "All targets × districts"), expanded=False):
     st.dataframe(views.township_matrix(card, names), width="stretch")
-audited_download(pick("下载全市考核表 Excel（全市与各区县 × 指标，含分子分母）", "Download the city's workbook"),
+audited_download(pick(f"下载{whole_word}考核表 Excel（{whole_word}与各区县 × 指标，含分子分母）", "Download the workbook"),
                  icon=":material/download:", data=city_workbook(card, names, chosen.name),
                  file_name=f"city_scorecard_{chosen.code}.xlsx", what="city scorecard",
                  mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-made_of = (refs, tid, since)  # the PDF shows the map target and baseline chosen above
-if st.button(pick("生成全市 PDF 报告（全市地图与指标、与基期对比、每个区县一页）", "Make the city's PDF report"),
-             icon=":material/picture_as_pdf:", key="city.make_pdf"):
-    bar = st.progress(0.0, text=pick("正在汇总 …", "Collecting …"))
-    try:
-        report = city_report(chosen, refs, target=tid, since=made_of[2])
-        data = city_pdf(report, progress=lambda f, m: bar.progress(f, text=m))
-    except FontMissingError as exc:
-        st.error(pick(f"无法生成 PDF：{exc}", f"Cannot make the PDF: {exc}"))
-    else:
-        st.session_state[CITY_PDF] = (made_of, f"city_report_{chosen.code}.pdf", data)
-    bar.empty()
-made = st.session_state.get(CITY_PDF)
-if made and made[0] == made_of:  # made of what the page shows now; else it is made again on request
-    audited_download(pick(f"下载全市 PDF 报告（{len(made[2]) / 1024:,.0f} KB）", "Download the city's PDF"),
-                     icon=":material/download:", data=made[2], file_name=made[1], what="city report",
-                     mime="application/pdf")
+if chosen.level == "province":  # a page per district: the batch writes each district's report
+    st.caption(pick(f"全省各区县的 PDF 报告由命令行批量生成：python cli.py batch reports --province {chosen.code[:2]} "
+                    "--out 目录", "Each district's PDF: python cli.py batch reports --province CODE --out DIR"))
+else:
+    made_of = (refs, tid, since)  # the PDF shows the map target and baseline chosen above
+    if st.button(pick("生成全市 PDF 报告（全市地图与指标、与基期对比、每个区县一页）", "Make the city's PDF report"),
+                 icon=":material/picture_as_pdf:", key="city.make_pdf"):
+        bar = st.progress(0.0, text=pick("正在汇总 …", "Collecting …"))
+        try:
+            report = city_report(chosen, refs, target=tid, since=made_of[2])
+            data = city_pdf(report, progress=lambda f, m: bar.progress(f, text=m))
+        except FontMissingError as exc:
+            st.error(pick(f"无法生成 PDF：{exc}", f"Cannot make the PDF: {exc}"))
+        else:
+            st.session_state[CITY_PDF] = (made_of, f"city_report_{chosen.code}.pdf", data)
+        bar.empty()
+    made = st.session_state.get(CITY_PDF)
+    if made and made[0] == made_of:  # made of what the page shows now; else it is made again on request
+        audited_download(pick(f"下载全市 PDF 报告（{len(made[2]) / 1024:,.0f} KB）", "Download the city's PDF"),
+                         icon=":material/download:", data=made[2], file_name=made[1], what="city report",
+                         mime="application/pdf")
 city_footer(chosen, refs)

@@ -20,8 +20,10 @@ from services.base import current_ref, district_list
 from services.cache import clear_all
 from services.engine import get_engine
 
-KINDS = ("scorecard", "coverage", "reports")  # what a batch computes, each stored per district (services.results)
-KIND_ZH = {"scorecard": "考核指标", "coverage": "15分钟服务圈（全市页的默认查询）", "reports": "区县 PDF 报告"}
+KINDS = ("scorecard", "coverage", "reports", "generate")  # results stored per district (services.results); generate:
+# the demo data of a bundled province's districts (demo/), each district in its own transaction
+KIND_ZH = {"scorecard": "考核指标", "coverage": "15分钟服务圈（全市页的默认查询）", "reports": "区县 PDF 报告",
+           "generate": "演示数据（合成）"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ def district_task(url: str, district_code: str, kind: str = "scorecard", out: st
     started = time.perf_counter()
     reset = _reset_peak()
     try:
+        if kind == "generate":
+            return _generate(url, district_code, started, reset)
         ref = current_ref(url, district_code)
         if _is_current(ref, kind, out):
             return Outcome(district_code, "current", time.perf_counter() - started, None).as_dict()
@@ -76,6 +80,67 @@ def district_task(url: str, district_code: str, kind: str = "scorecard", out: st
                        f"{type(exc).__name__}: {exc}"[:500]).as_dict()
     finally:
         clear_all(keep=(get_engine,))  # the database's connection pool stays; the district's data and models go
+
+
+def _generate(url: str, district_code: str, started: float, reset: bool, seed: int = 42) -> dict:
+    """One district's demo data built and stored (kept when the same demo is there; an imported district never
+    touched): the generator's own idempotence is the batch's."""
+    from demo.loader import install_district
+    from services.engine import one_off_engine
+
+    with one_off_engine(url) as engine:
+        state, said, _stats = install_district(engine, district_code, seed=seed, force=False)
+    seconds = time.perf_counter() - started
+    if state == "built":
+        return Outcome(district_code, "computed", seconds, _peak_mb() if reset else None).as_dict()
+    return Outcome(district_code, "current", seconds, None, said.split("：", 1)[-1]).as_dict()
+
+
+def generate_codes(*, city: str | None = None, province: str | None = None,
+                   districts: tuple[str, ...] = ()) -> list[str]:
+    """The bundled districts a ``generate`` batch builds: those named, or every one of a city or a province."""
+    from demo.sources import city_district_codes, load_district, province_district_codes
+
+    try:
+        if districts:
+            for code in districts:
+                load_district(code)
+            return sorted(set(districts))
+        return city_district_codes(city) if city else province_district_codes(province)
+    except ValueError as exc:
+        raise BatchError(f"没有这些区县的内置公开数据：{exc}") from None
+
+
+def generate_setup(url: str, codes: list[str]) -> None:
+    """Before a generate batch: the schema, and the rows naming the districts' cities."""
+    from data.areas import city_of
+    from demo.loader import register_cities
+    from demo.profiles import CITY_NAMES
+    from demo.sources import city_names, province_names
+    from services.engine import one_off_engine
+
+    names = {}
+    for code in codes:
+        city = city_of(code)
+        names[city] = {**city_names(code[:2]), **CITY_NAMES}.get(city, f"市 {city}")
+        names.update(province_names(code[:2]))  # 130000: 河北省, a province's overview
+    with one_off_engine(url) as engine:
+        register_cities(engine, names)
+
+
+def generate_accounts(url: str, codes: list[str]) -> None:
+    """After a generate batch: the demo accounts, with a leader and a data admin of the province (or city) built."""
+    from data.db import session_factory
+    from data.repository import Repository
+    from data.versions import current_versions
+    from demo.loader import demo_accounts
+    from services.engine import one_off_engine
+
+    with one_off_engine(url) as engine, session_factory(engine).begin() as session:
+        anchor = next((c for c in codes if current_versions(session, c)), None)
+        if anchor is not None:
+            towns = list(Repository(session, anchor).townships()["code"])
+            demo_accounts(session, towns, province=codes[0][:2] + "0000")
 
 
 def report_name(district_code: str) -> str:

@@ -18,7 +18,7 @@ import shapely
 from data.accounts import User
 from data.db import session_factory
 from data.models import KIND_ZH
-from data.versions import DataRef, DatedRef, cities
+from data.versions import DataRef, DatedRef
 from planning.kpis import OverviewKPIs
 from planning.scorecard import Scorecard, card_from_dict, city_scorecard
 from services import access, results
@@ -30,35 +30,55 @@ from services.scorecard import since_dates as district_since_dates
 
 @dataclass(frozen=True)
 class City:
+    """A city, or a province (``level``), with its districts held in the database."""
+
     code: str
     name: str
     districts: pd.DataFrame  # code, name, is_demo: the districts of the city held in the database, by code
+    level: str = "city"  # "city" | "province" (全省: its districts in two or more cities)
 
     @property
     def names(self) -> dict[str, str]:
         """District code → name, in code order."""
         return dict(zip(self.districts["code"], self.districts["name"], strict=True))
 
+    @property
+    def word(self) -> str:
+        """市 or 省: the UI's 全市 / 全省."""
+        return "省" if self.level == "province" else "市"
 
-def cities_of(url: str, user: User) -> list[City]:
-    """The cities with at least two districts in the database whose every district the user may see."""
+
+def cities_of(url: str, user: User, *, provinces: bool = False) -> list[City]:
+    """The cities with at least two districts in the database whose every district the user may see; with
+    ``provinces``, then the provinces whose districts are in two or more such cities' (a province's overview)."""
     listing = district_list(url)
+    if user.townships and not user.has("leader", "planner"):
+        return []  # a township head's view is their township
     names = _city_names(url)
     out = []
     for code, part in listing.groupby("city_code"):
         if len(part) < 2 or not all(access.may_see_district(user, c) for c in part["code"]):
             continue
-        if user.townships and not user.has("leader", "planner"):
-            continue  # a township head's view is their township
         out.append(City(str(code), names.get(code, f"市 {code}"),
                         part[["code", "name", "is_demo"]].reset_index(drop=True)))
+    if provinces:
+        for prefix, part in listing.groupby(listing["code"].str[:2]):
+            code = f"{prefix}0000"
+            if part["city_code"].nunique() < 2 or not all(access.may_see_district(user, c) for c in part["code"]):
+                continue
+            out.append(City(code, names.get(code, f"省 {code}"), part[["code", "name", "is_demo"]]
+                            .reset_index(drop=True), level="province"))
     return out
 
 
 def _city_names(url: str) -> dict[str, str]:
+    """Every name the database gives an area code: its cities', and a generated province's (data.models.City)."""
+    from sqlalchemy import select
+
+    from data.models import City as CityRow
+
     with session_factory(get_engine(url))() as session:
-        held = cities(session)
-    return dict(zip(held["code"], held["name"], strict=True))
+        return dict(session.execute(select(CityRow.code, CityRow.name)).all())
 
 
 def district_refs(url: str, city: City) -> tuple[DataRef, ...]:
