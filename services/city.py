@@ -50,7 +50,7 @@ class City:
 
 def cities_of(url: str, user: User, *, provinces: bool = False) -> list[City]:
     """The cities with at least two districts in the database whose every district the user may see; with
-    ``provinces``, then the provinces whose districts are in two or more such cities' (a province's overview)."""
+    ``provinces``, before them the provinces whose districts are in two or more cities (a province's overview)."""
     listing = district_list(url)
     if user.townships and not user.has("leader", "planner"):
         return []  # a township head's view is their township
@@ -61,13 +61,15 @@ def cities_of(url: str, user: User, *, provinces: bool = False) -> list[City]:
             continue
         out.append(City(str(code), names.get(code, f"市 {code}"),
                         part[["code", "name", "is_demo"]].reset_index(drop=True)))
-    if provinces:
+    if provinces:  # first: the widest view an account covers opens first
+        whole = []
         for prefix, part in listing.groupby(listing["code"].str[:2]):
             code = f"{prefix}0000"
             if part["city_code"].nunique() < 2 or not all(access.may_see_district(user, c) for c in part["code"]):
                 continue
-            out.append(City(code, names.get(code, f"省 {code}"), part[["code", "name", "is_demo"]]
-                            .reset_index(drop=True), level="province"))
+            whole.append(City(code, names.get(code, f"省 {code}"), part[["code", "name", "is_demo"]]
+                              .reset_index(drop=True), level="province"))
+        out = whole + out
     return out
 
 

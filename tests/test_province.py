@@ -92,6 +92,7 @@ def test_the_province_overview_opens_from_the_batch_cards(province):
     leader = User(1, "demo.province.leader", "", ("leader",), "130000", (), False)
     areas = city.cities_of(url, leader, provinces=True)
     assert [(a.code, a.name, a.level) for a in areas] == [("130000", "河北省", "province")]  # a city of one: none
+    assert [a.level for a in city.cities_of(url, leader)] == []  # the city pages offer cities only
     refs = city.district_refs(url, areas[0])
     with pytest.raises(city.CityError, match="batch scorecard"):
         city.area_cards(refs, compute_missing=False)  # nothing computed yet: the page says so, computes nothing
