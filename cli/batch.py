@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         districts_of,
         generate_accounts,
         generate_codes,
+        generate_names,
         generate_setup,
     )
     from services.engine import LegacySchemaError, database_url
@@ -97,9 +99,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from services.base import district_list
 
     if args.kind == "generate":
-        from demo.sources import load_district
-
-        names, words = {c: load_district(c).name for c in codes}, GENERATE_ZH
+        names, words = generate_names(codes), GENERATE_ZH
     else:
         listing = district_list(url)
         names, words = dict(zip(listing["code"], listing["name"], strict=True)), STATUS_ZH
@@ -117,8 +117,12 @@ def _cmd_batch(args: argparse.Namespace) -> int:
               + (f"；报告写入 {out}" if out else "")
               + (f"；Dask 仪表板 {client.dashboard_link}" if dashboard else ""), flush=True)
         # the database's address travels as a parameter; each worker reads its district from the database itself
-        futures = client.map(district_task, [url] * len(codes), codes, [args.kind] * len(codes),
-                             [out] * len(codes), pure=False)
+        made = {}
+        if args.kind == "reports":  # made above the services: the report module's task, given to every worker
+            from reports.batch import report_unchanged, write_report
+
+            made = {"make": partial(write_report, out=out), "unchanged": partial(report_unchanged, out=out)}
+        futures = client.map(district_task, [url] * len(codes), codes, kind=args.kind, pure=False, **made)
         outcomes = []
         for future in as_completed(futures):
             try:

@@ -97,9 +97,12 @@ def city_page(page: str, title: str, province_title: str | None = None):
     from services import city
 
     user = page_start(page)
+    heading = st.empty()
+    heading.title(title)  # said before the choice, which may stop the page with its note
     url = database_url()
     chosen = city_choice(user, url, provinces=province_title is not None)
-    st.title(province_title if chosen.level == "province" else title)
+    if chosen.level == "province":
+        heading.title(province_title)
     return chosen, city.district_refs(url, chosen)
 
 

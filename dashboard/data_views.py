@@ -364,7 +364,11 @@ def import_summary(summary) -> None:
         right.dataframe(labelled(change), hide_index=True, width="stretch")
 
 
-def versions_tab(url: str, district_code: str) -> None:
+def versions_tab(url: str, district_code: str | None) -> None:
+    """数据管理 › 版本与回退 of the district (None: a new one, which has none yet)."""
+    if district_code is None:
+        st.info(pick("新区县还没有版本。", "A new district has no versions yet."))
+        return
     table = data_admin.version_table(url, district_code)
     st.dataframe(labelled(table), hide_index=True, width="stretch")
     kinds = [k for k in DATA_KINDS if (table["kind"] == k).any()]

@@ -71,8 +71,7 @@ def results_tab(url: str) -> None:
     """数据管理 › 计算结果: every district the account may see, its stored card's state, the refresh."""
     user = current_user()
     listing = base.district_list(url)
-    listing = listing[[access.may_see_district(user, c) for c in listing["code"]]]
-    names = dict(zip(listing["code"], listing["name"], strict=True))
+    names = {c: n for c, n in zip(listing["code"], listing["name"], strict=True) if access.may_see_district(user, c)}
     refreshed_note()
     if not names:
         st.info(pick("还没有区县数据。", "No district yet."))

@@ -136,10 +136,7 @@ tab_import, tab_versions, tab_entry, tab_templates, tab_tokens, tab_results = st
 with tab_import:
     import_tab()
 with tab_versions:
-    if new:
-        st.info(pick("新区县还没有版本。", "A new district has no versions yet."))
-    else:
-        v.versions_tab(url, district)
+    v.versions_tab(url, None if new else district)
 with tab_entry:
     v.entry_tab(url, None if new else district)
 with tab_templates:
@@ -148,6 +145,6 @@ with tab_tokens:
     if not new:
         v.tokens_tab(url, district)
 with tab_results:
-    results_tab(url)
+    results_tab(url)  # every district of the account's scope, not only the one picked
 if not new:
     footer(data_admin.district_meta(url, district))

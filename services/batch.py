@@ -9,7 +9,6 @@ scheduler. No Streamlit here: the command line (cli/batch.py) drives it.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -58,19 +57,21 @@ def _peak_mb() -> float | None:
     return None
 
 
-def district_task(url: str, district_code: str, kind: str = "scorecard", out: str | None = None) -> dict:
+def district_task(url: str, district_code: str, *, kind: str = "scorecard", make=None, unchanged=None) -> dict:
     """One district's ``kind`` computed and stored unless current: an :class:`Outcome` as a dict (what the
-    scheduler carries back). ``out``: the folder reports are written to (one every worker can reach). Runs in a
-    worker process; each task starts from empty caches, so a worker holds one district at a time."""
+    scheduler carries back). ``make`` computes a kind made above the services (a report: reports.batch) from the
+    district's ref, and ``unchanged`` says whether a stored one still stands (its file there). Runs in a worker
+    process; each task starts from empty caches, so a worker holds one district at a time."""
     started = time.perf_counter()
     reset = _reset_peak()
     try:
         if kind == "generate":
             return _generate(url, district_code, started, reset)
         ref = current_ref(url, district_code)
-        if _is_current(ref, kind, out):
+        found = results.stored(ref, kind)
+        if found is not None and (unchanged is None or unchanged(found)):
             return Outcome(district_code, "current", time.perf_counter() - started, None).as_dict()
-        payload = _compute(ref, kind, out)
+        payload = make(ref) if make is not None else _compute(ref, kind)
         seconds = time.perf_counter() - started
         peak = _peak_mb() if reset else None
         results.store(ref, kind, payload, seconds=seconds, peak_mb=peak, by="batch")
@@ -80,6 +81,20 @@ def district_task(url: str, district_code: str, kind: str = "scorecard", out: st
                        f"{type(exc).__name__}: {exc}"[:500]).as_dict()
     finally:
         clear_all(keep=(get_engine,))  # the database's connection pool stays; the district's data and models go
+
+
+def _compute(ref, kind: str) -> dict:
+    """The result of a kind the services compute, as stored."""
+    if kind == "scorecard":
+        from services.scorecard import compute
+
+        return card_to_dict(compute(ref))
+    if kind == "coverage":
+        from services.city import default_circle, district_circle
+
+        return district_circle(ref, *default_circle())
+    msg = f"batch kind {kind!r} is made by its caller (make=); the services compute scorecard and coverage"
+    raise ValueError(msg)
 
 
 def _generate(url: str, district_code: str, started: float, reset: bool, seed: int = 42) -> dict:
@@ -143,50 +158,11 @@ def generate_accounts(url: str, codes: list[str]) -> None:
             demo_accounts(session, towns, province=codes[0][:2] + "0000")
 
 
-def report_name(district_code: str) -> str:
-    """The file a district's report is written to in ``--out`` (made of its code only, never of a name)."""
-    return f"report_{district_code}.pdf"
+def generate_names(codes: list[str]) -> dict[str, str]:
+    """The bundled districts' names (before they are in the database)."""
+    from demo.sources import load_district
 
-
-def _is_current(ref, kind: str, out: str | None) -> bool:
-    found = results.stored(ref, kind)
-    if found is None:
-        return False
-    if kind == "reports":  # the file too: in this folder, unchanged since it was written
-        path = Path(out or ".") / found["file"]
-        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == found["sha256"]
-    return True
-
-
-def _compute(ref, kind: str, out: str | None) -> dict:
-    """The result of ``kind`` for the district at ``ref``, as stored."""
-    if kind == "scorecard":
-        from services.scorecard import compute
-
-        return card_to_dict(compute(ref))
-    if kind == "coverage":
-        from services.city import default_circle, district_circle
-
-        return district_circle(ref, *default_circle())
-    if kind == "reports":
-        return _report(ref, Path(out or "."))
-    msg = f"unknown batch kind {kind!r}; known: {KINDS}"
-    raise ValueError(msg)
-
-
-def _report(ref, out: Path) -> dict:
-    """The district's whole report as PDF (the 报告导出 page's default), written whole or not at all."""
-    import os
-
-    from reports.content import ReportRequest
-    from reports.export import export
-
-    r, data = export(ref, ReportRequest(), "pdf")
-    name = report_name(ref.district_code)
-    tmp = out / f".{name}.part"
-    tmp.write_bytes(data)
-    os.replace(tmp, out / name)
-    return {"file": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "title": r.title}
+    return {c: load_district(c).name for c in codes}
 
 
 class BatchError(ValueError):
