@@ -40,6 +40,13 @@ def hex_density(
     return out
 
 
+def hex_polygons(cells) -> np.ndarray:
+    """The WGS84 polygon of each H3 cell, in order (an empty array for none)."""
+    if not len(cells):
+        return np.array([], dtype=object)
+    return shapely.polygons([[(lng, lat) for lat, lng in h3.cell_to_boundary(c)] for c in cells])
+
+
 @dataclass(frozen=True)
 class HexIndex:
     """Fixed points (elder groups) assigned once to their H3 hexagons at one resolution, so that summing any
@@ -58,8 +65,7 @@ class HexIndex:
             cells = [h3.latlng_to_cell(lat, lng, resolution) for lng, lat in np.asarray(lonlat, dtype=float)]
         parents = [h3.cell_to_parent(c, resolution) if h3.get_resolution(c) > resolution else c for c in cells]
         hexes, of_point = np.unique(np.asarray(parents, dtype=object), return_inverse=True)
-        polygons = shapely.polygons([[(lng, lat) for lat, lng in h3.cell_to_boundary(c)] for c in hexes]) \
-            if len(hexes) else np.array([], dtype=object)
+        polygons = hex_polygons(hexes)
         return cls(resolution, hexes, of_point.astype(np.int64), polygons)
 
     def sum(self, weights: np.ndarray, mask: np.ndarray | None = None, *, column: str = "n") -> gpd.GeoDataFrame:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from data import audit
 from data.audit import Actor  # noqa: F401  (who acts, as the dashboard names them)
 from data.db import create_schema, session_factory
-from services.access import AccessDenied, Caller, require, scope_of
+from services.access import AccessDenied, Caller, may_see_district, require, scope_of
 from services.engine import get_config, get_engine, one_off_engine
 
 
@@ -29,16 +29,18 @@ def allowed(url: str, caller: Caller, action: str, *, object: str = "", township
 
 def allowed_area(url: str, caller: Caller, action: str, district_code: str, township: str | None, *,
                  object: str = "") -> None:  # noqa: A002
-    """``allowed``, and the area within the caller's township scope: a township head may act on their own
-    townships only, never on the whole district (AccessDenied, audited)."""
+    """``allowed``, and the area within the caller's scope: an account bound to an area acts on its districts
+    only, and a township head on their own townships only, never on the whole district (AccessDenied, audited)."""
     allowed(url, caller, action, object=object or district_code, township=township or "")
     if caller.user is None:
         return
-    scope = scope_of(caller.user, district_code)
-    if scope.allows(township):
+    if not may_see_district(caller.user, district_code):
+        msg = f"账号 {caller.user.login} 的范围不含区县 {district_code}。"
+    elif scope_of(caller.user, district_code).allows(township):
         return
-    msg = (f"账号 {caller.user.login} 只能查看所负责乡镇的内容，" +
-           ("不能查看全区明细。" if township is None else f"无权查看乡镇 {township}。"))
+    else:
+        msg = (f"账号 {caller.user.login} 只能查看所负责乡镇的内容，" +
+               ("不能查看全区明细。" if township is None else f"无权查看乡镇 {township}。"))
     record(url, action, object=object or district_code, township=township or "", actor=caller.actor, outcome="refused",
            detail={"why": "out of scope"})
     raise AccessDenied(msg)

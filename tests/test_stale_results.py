@@ -86,6 +86,9 @@ def test_the_city_opens_from_the_batch_results_equal_to_a_live_recompute_and_mar
     planner = Caller(User(5, "p", "", ("planner",), None, (), False))
     with pytest.raises(access.AccessDenied):
         city.refresh(two, planner, _refs(two), [A, B])
+    of_a = Caller(User(7, "a", "", ("data_admin",), A, (), False))  # a data admin of 甲区 only
+    with pytest.raises(access.AccessDenied, match=f"不含区县 {B}"):
+        city.refresh(two, of_a, _refs(two), [B])
     admin = Caller(User(6, "d", "", ("data_admin",), None, (), False))
     done, failed = city.refresh(two, admin, _refs(two), cards.stale)
     assert done == [A, B] and failed == {}
