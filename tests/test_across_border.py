@@ -84,16 +84,20 @@ def district(code: str, name: str, x0: float, x1: float, streets: list, sites: l
     )
 
 
-@pytest.fixture(scope="module")
-def city(tmp_path_factory):
+def two_districts(url: str) -> str:
+    """甲区 and 乙区 side by side in the database at ``url`` (each a street, a station, blocks of elders)."""
     from tests.conftest import _load_bundle
 
-    url = f"sqlite:///{tmp_path_factory.mktemp('border') / 'city.db'}"
     _load_bundle(url, district(A, "甲区", 0, 1000, [line(*[(x, 500) for x in range(0, 1001, 100)])],
                                [(100, 500)], [(200, 500, 100), (800, 500, 60)]))
     _load_bundle(url, district(B, "乙区", 1000, 2000, [line(*[(x, 500) for x in range(1000, 2001, 100)])],
                                [(1300, 500)], [(1800, 500, 40)]))
     return url
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    return two_districts(f"sqlite:///{tmp_path_factory.mktemp('border') / 'city.db'}")
 
 
 def _engine(url, code):

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import ROOT, _load_bundle, _new_database
-from tests.test_across_border import A, B, district, line
+from tests.test_across_border import A, B, district, line, two_districts
 
 C = "120104"  # 丙区: registered with its townships, elders and a station, but no road (an import left half done)
 pytestmark = pytest.mark.postgres
@@ -22,11 +22,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture(scope="module")
 def pg_city(pg_server):
-    url = _new_database(pg_server, "batch_city")
-    _load_bundle(url, district(A, "甲区", 0, 1000, [line(*[(x, 500) for x in range(0, 1001, 100)])],
-                               [(100, 500)], [(200, 500, 100), (800, 500, 60)]))
-    _load_bundle(url, district(B, "乙区", 1000, 2000, [line(*[(x, 500) for x in range(1000, 2001, 100)])],
-                               [(1300, 500)], [(1800, 500, 40)]))
+    url = two_districts(_new_database(pg_server, "batch_city"))
     _load_bundle(url, dataclasses.replace(district(C, "丙区", 5000, 6000, [], [(5500, 500)], [(5200, 500, 10)]),
                                           roads=[]))
     return url

@@ -8,19 +8,12 @@ import datetime as dt
 
 import pytest
 
-from tests.test_across_border import A, B, district, line, station
+from tests.test_across_border import A, B, station, two_districts
 
 
 @pytest.fixture
 def two(tmp_path):
-    from tests.conftest import _load_bundle
-
-    url = f"sqlite:///{tmp_path / 'city.db'}"
-    _load_bundle(url, district(A, "甲区", 0, 1000, [line(*[(x, 500) for x in range(0, 1001, 100)])],
-                               [(100, 500)], [(200, 500, 100), (800, 500, 60)]))
-    _load_bundle(url, district(B, "乙区", 1000, 2000, [line(*[(x, 500) for x in range(1000, 2001, 100)])],
-                               [(1300, 500)], [(1800, 500, 40)]))
-    return url
+    return two_districts(f"sqlite:///{tmp_path / 'city.db'}")
 
 
 def _live(url: str) -> dict:
