@@ -82,6 +82,49 @@ def _city_report(args: argparse.Namespace, out: Path, started: float) -> int:
     return 0
 
 
+def _cmd_deck(args: argparse.Namespace) -> int:
+    """The joint meeting's deck as PowerPoint (.pptx) or PDF (.pdf), from the district's current data."""
+    from reports.content import ReportError
+    from reports.deck import SLIDES, DeckRequest, collect_deck
+    from reports.static_map import FontMissingError
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in ("pptx", "pdf"):
+        print(f"错误：--out 应以 .pptx 或 .pdf 结尾（得到 {out.name}）", file=sys.stderr)
+        return 2
+    if not out.resolve().parent.is_dir():
+        print(f"错误：输出目录不存在：{out.resolve().parent}", file=sys.stderr)
+        return 2
+    agenda = tuple(s.strip() for s in args.agenda.split(",") if s.strip()) if args.agenda else tuple(SLIDES)
+    try:
+        request = DeckRequest(township=args.township, since=args.since, target_id=args.target,
+                              scenario_id=args.scenario, agenda=agenda)
+        ref = _data_ref(args)
+        deck = collect_deck(ref, request, progress=lambda _f, m: print(m, flush=True))
+        if kind == "pptx":
+            from reports.deck_pptx import render_pptx
+
+            data = render_pptx(deck)
+        else:
+            from reports.deck_html import render_deck_pdf
+
+            data = render_deck_pdf(deck)
+    except (ReportError, FontMissingError, InputError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    from services import audit
+
+    audit.record(ref.url, "report.export", object=f"{ref.district_code} {deck.title}", township=args.township or "",
+                 detail={"formats": [kind], "deck": list(agenda), "target": args.target, "scenario": args.scenario,
+                         "since": str(args.since or ""), "file": out.name})
+    _write(out, data)
+    print(f"已生成 {deck.title}（{kind}，{len(deck.slides)} 页，{len(data) / 1024:,.0f} KB，"
+          f"{time.perf_counter() - started:.1f} s）：{out}")
+    return 0
+
+
 def register(sub) -> None:
     """The group's commands on the parser's subcommands."""
     rep = sub.add_parser("report", help="export the report of the district or one township (PDF, HTML map, Excel, GIS)",
@@ -100,3 +143,18 @@ def register(sub) -> None:
     rep.add_argument("--target", default="walk15_coverage", help="with --city: the target the maps colour")
     _district_option(rep)
     rep.set_defaults(func=_cmd_report)
+
+    deck = sub.add_parser("deck", help="the joint meeting's deck (联席会议): PowerPoint .pptx or PDF",
+                          description="The slides of 会议模式 as a file: editable tables and charts, maps as pictures, "
+                                      "speaker notes with each figure's numerator, denominator and data version.")
+    deck.add_argument("--out", required=True, help="FILE.pptx or FILE.pdf")
+    deck.add_argument("--since", type=_date_arg, default=None,
+                      help="YYYY-MM-DD: what changed since the data as it stood that day")
+    deck.add_argument("--township", default=None, help="township code (12 digits): a township's meeting")
+    deck.add_argument("--target", default="walk15_coverage", help="the target the ranking slide maps")
+    deck.add_argument("--scenario", type=int, default=None, help="scenario id: the scenario proposed for decision")
+    deck.add_argument("--agenda", default=None,
+                      help="comma-separated slides in order (default: cover,decisions,scorecard,ranking,gaps,"
+                           "four_sync,scenario)")
+    _district_option(deck)
+    deck.set_defaults(func=_cmd_deck)

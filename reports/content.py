@@ -176,13 +176,20 @@ def coverage_table(result, townships: pd.DataFrame, township: str | None) -> pd.
     return pd.concat([frame, pd.DataFrame([whole], index=pd.Index([DISTRICT], name="code"))])
 
 
-def gap_rows(eng, gaps, townships: pd.DataFrame, communities: dict[str, str]) -> pd.DataFrame:
-    """The clusters as rows: where they are (township, village / community, centre) and how many they hold."""
+def gap_rows(eng, gaps, townships: pd.DataFrame, communities: dict[str, str], cands=None) -> pd.DataFrame:
+    """The clusters as rows: where they are (township, village / community, centre), how many they hold, and
+    (given the candidates their best sites name) where a new station would cover most of each."""
     names = _names(townships)
     g80 = eng.model.weights[:, coverage.CATEGORY_IDS.index("age_80_plus")]
     elders = eng.model.weights[:, 0]
     twp, com = eng.groups["township_code"].to_numpy(), eng.groups["community_code"].to_numpy()
     lon, lat = eng.groups.geometry.x.to_numpy(), eng.groups.geometry.y.to_numpy()
+    where = {} if cands is None else dict(zip(cands.ids.tolist(), cands.lonlat.tolist(), strict=True))
+
+    def site(best) -> tuple[float, float]:
+        lonlat = where.get(best.item() if hasattr(best, "item") else best) if best is not None else None
+        return (round(lonlat[0], 5), round(lonlat[1], 5)) if lonlat else (np.nan, np.nan)
+
     rows = []
     for g in gaps:
         p, w = g.points, np.maximum(elders[g.points], 1e-9)
@@ -196,9 +203,10 @@ def gap_rows(eng, gaps, townships: pd.DataFrame, communities: dict[str, str]) ->
                      "未覆盖老人": int(round(elders[p].sum())), "其中80岁以上": int(round(g80[p].sum())),
                      "加权缺口": round(g.weight, 1), "最佳单点可覆盖": g.best_site_share if g.best_site is not None else np.nan,
                      "中心经度": round(float(np.average(lon[p], weights=w)), 5),
-                     "中心纬度": round(float(np.average(lat[p], weights=w)), 5)})
+                     "中心纬度": round(float(np.average(lat[p], weights=w)), 5),
+                     **dict(zip(("建议选址经度", "建议选址纬度"), site(g.best_site), strict=True))})
     return pd.DataFrame(rows, columns=["排名", "所在乡镇", "主要村（社区）", "未覆盖老人", "其中80岁以上", "加权缺口",
-                                       "最佳单点可覆盖", "中心经度", "中心纬度"])
+                                       "最佳单点可覆盖", "中心经度", "中心纬度", "建议选址经度", "建议选址纬度"])
 
 
 def four_sync_rows(frame: pd.DataFrame, townships: pd.DataFrame, township: str | None) -> pd.DataFrame:
@@ -326,13 +334,8 @@ def collect(ref: DataRef, request: ReportRequest, *, progress: Progress = lambda
     gaps = pd.DataFrame()
     if "gaps" in request.sections:
         progress(0.4, "查找未覆盖老人集中片区 …")
-        if township:
-            found = scenarios.township_gaps(ref, eng, result, township, top=TOP_GAPS)
-        else:
-            cands = scenarios.generated_candidates(eng, result)
-            cm, _ = scenarios.cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff_m)
-            found = scenarios.gaps(eng, result, cands, cm, top=TOP_GAPS)
-        gaps = gap_rows(eng, found, layers.townships, _community_names(ref))
+        found, cands = scenarios.area_gaps(ref, eng, result, township, top=TOP_GAPS)
+        gaps = gap_rows(eng, found, layers.townships, _community_names(ref), cands)
     progress(0.55, "检查四同步 …")
     _, checked = four_sync.checks(ref)
     scenario = None

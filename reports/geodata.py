@@ -55,7 +55,8 @@ def layers(r: Report) -> dict[str, gpd.GeoDataFrame]:
     if r.has("gaps") and len(r.gaps):
         out["uncovered_clusters"] = _points(r.gaps, "中心经度", "中心纬度", {
             "排名": "rank", "所在乡镇": "township", "主要村（社区）": "community", "未覆盖老人": "elders_uncovered",
-            "其中80岁以上": "aged_80_plus", "加权缺口": "weighted_gap", "最佳单点可覆盖": "best_site_share"})
+            "其中80岁以上": "aged_80_plus", "加权缺口": "weighted_gap", "最佳单点可覆盖": "best_site_share",
+            "建议选址经度": "best_site_lon", "建议选址纬度": "best_site_lat"})
     if r.has("four_sync") and len(r.four_sync):
         out["four_sync_violations"] = _points(r.four_sync, "经度", "纬度", {
             "项目": "project", "所在乡镇": "township", "户数": "households", "不合规项": "failed_rules", "原因": "reasons"})

@@ -34,6 +34,7 @@ CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 CJK_FAMILY = "Noto Sans CJK SC"
 
 NEIGHBOUR = "#546e7a"
+PROPOSED = "#6a1b9a"
 
 
 class FontMissingError(RuntimeError):
@@ -64,6 +65,7 @@ class MapLayers:
     opened: gpd.GeoDataFrame | None = None   # a scenario's new sites
     closed: gpd.GeoDataFrame | None = None   # a scenario's closed sites
     neighbours: gpd.GeoDataFrame | None = None  # other townships' sites serving the area: kind_id and position only
+    proposed: gpd.GeoDataFrame | None = None  # suggested sites (a gap's best site), each with its ``label``
 
 
 def nice_length_m(span_m: float) -> float:
@@ -209,6 +211,15 @@ def render_map(layers: MapLayers, *, kinds: dict[str, tuple[str, str]], title: s
                        linewidths=0.6, zorder=5)
             legend.append(Line2D([], [], marker=marker, linestyle="none", markerfacecolor=colour,
                                  markeredgecolor="white", markersize=8, label=label))
+    prop = proj(layers.proposed)
+    if prop is not None:  # numbered as in the table beside the map
+        ax.scatter(prop.geometry.x, prop.geometry.y, s=150, marker="*", c=PROPOSED, edgecolors="white",
+                   linewidths=0.6, zorder=6)
+        for x, y, label in zip(prop.geometry.x, prop.geometry.y, prop["label"], strict=True):
+            ax.annotate(str(label), (x, y), xytext=(5, 4), textcoords="offset points", fontsize=8, fontweight="bold",
+                        color=PROPOSED, zorder=7)
+        legend.append(Line2D([], [], marker="*", linestyle="none", markerfacecolor=PROPOSED, markeredgecolor="white",
+                             markersize=11, label="建议选址（编号同表）"))
     ax.legend(handles=legend, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=legend_cols, fontsize=6.5, frameon=False,
               columnspacing=1.2, handletextpad=0.4)  # below the map: nothing of the area hidden
     return _finish(fig, ax, minx - pad, miny - pad, maxx - minx + 2 * pad, title, dpi)

@@ -76,7 +76,7 @@ def _number_format(sheet: str, column: str, values: pd.Series) -> str | None:
         return None
     if sheet in _SHARE_SHEETS or column == "最佳单点可覆盖":
         return PERCENT
-    return "0.00000" if column in ("中心经度", "中心纬度") else ONE_DECIMAL
+    return "0.00000" if column in ("中心经度", "中心纬度", "建议选址经度", "建议选址纬度") else ONE_DECIMAL
 
 
 def fill_of(colour: str) -> PatternFill:

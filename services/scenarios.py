@@ -340,9 +340,16 @@ def cached_candidate_matrix(ref: DataRef, ids: tuple, lonlat_bytes: bytes, cutof
 
 def township_gaps(ref: DataRef, eng: CoverageEngine, result: CoverageResult, code: str, *, top: int = 10) -> list[Gap]:
     """The heaviest uncovered clusters of elders in one township, with their best single site."""
+    return area_gaps(ref, eng, result, code, top=top)[0]
+
+
+def area_gaps(ref: DataRef, eng: CoverageEngine, result: CoverageResult, township: str | None, *,
+              top: int = 10) -> tuple[list[Gap], Candidates]:
+    """The heaviest uncovered clusters of elders in the district (``township`` None) or one township, and the
+    candidate sites their ``best_site`` ids name (where a new station would cover most of each)."""
     cands = generated_candidates(eng, result)
     config = get_config()
     cutoff = walk_cutoff_m(config.scorecard.walk_minutes, config.walking.speed_mps)
     matrix, _ = cached_candidate_matrix(ref, tuple(cands.ids), cands.lonlat.tobytes(), cutoff)
-    within = (eng.groups["township_code"] == code).to_numpy()
-    return gaps(eng, result, cands, matrix, top=top, within=within)
+    within = None if township is None else (eng.groups["township_code"] == township).to_numpy()
+    return gaps(eng, result, cands, matrix, top=top, within=within), cands
