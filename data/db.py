@@ -107,7 +107,7 @@ def drop_legacy_demo(engine: Engine) -> None:
 
 def create_schema(engine: Engine) -> None:
     """Create the PostGIS extension (PostgreSQL) and all tables, if missing."""
-    from data import account_models, audit, live_models, models  # noqa: F401  (registers the tables)
+    from data import account_models, audit, live_models, meeting_models, models  # noqa: F401  (the tables)
 
     legacy = legacy_layout(engine)
     if legacy is not None:

@@ -37,10 +37,12 @@ TOWNSHIP_TABLES = {
     "facility": "township_code",
     "elder_group": "township_code",
     "residential_project": "township_code",
+    # a decision belongs to its township (a township head's own), or, a department's, to its district only
+    "decision": "coalesce(township_code, district_code)",
 }
 # live tables: rows of a station, scoped by the station's township
 STATION_TABLES = ("station_status", "heartbeat", "live_event", "hotline_ticket", "alert")
-SCOPED_TABLES = (*TOWNSHIP_TABLES, *STATION_TABLES, "alert_history")  # forced: the owner is held too
+SCOPED_TABLES = (*TOWNSHIP_TABLES, *STATION_TABLES, "alert_history", "decision_note")  # forced: the owner too
 LIVE_WRITES = (*STATION_TABLES, "alert_history", "ingest_credential")
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -57,6 +59,7 @@ DISTRICT_TABLES = {
     "township": "district_code",
     "scenario": "district_code",
     "district_result": "district_code",
+    "meeting": "district_code",
 }
 # tables whose rows belong to a district through another table's row
 VERSIONED_TABLES = {"district_outline": "EXISTS (SELECT 1 FROM data_version v WHERE v.id = version_id)",
@@ -94,6 +97,7 @@ def _scope_statements(state) -> None:
     from sqlalchemy.orm import with_loader_criteria
 
     from data.live_models import Alert, AlertHistory, Heartbeat, HotlineTicket, LiveEvent, StationStatus
+    from data.meeting_models import Decision, DecisionNote, Meeting
     from data.models import (
         Community,
         DataVersion,
@@ -122,12 +126,16 @@ def _scope_statements(state) -> None:
     versions = select(DataVersion.id).where(DataVersion.district_code.in_(ours))
     criteria = [with_loader_criteria(model, in_scope(model.township_code), include_aliases=True)
                 for model in (Community, Facility, ElderGroup, ResidentialProject)]
+    decisions = in_scope(func.coalesce(Decision.township_code, Decision.district_code))
+    criteria.append(with_loader_criteria(Decision, decisions, include_aliases=True))
+    criteria.append(with_loader_criteria(DecisionNote, DecisionNote.decision_id.in_(
+        select(Decision.id).where(decisions)), include_aliases=True))
     criteria += [with_loader_criteria(model, model.station_code.in_(stations), include_aliases=True)
                  for model in (StationStatus, Heartbeat, LiveEvent, HotlineTicket, Alert)]
     criteria.append(with_loader_criteria(AlertHistory, AlertHistory.alert_id.in_(alerts), include_aliases=True))
     criteria.append(with_loader_criteria(District, District.code.in_(ours), include_aliases=True))
     criteria += [with_loader_criteria(model, model.district_code.in_(ours), include_aliases=True)
-                 for model in (DistrictMeta, DataVersion, Township, Scenario, DistrictResult)]
+                 for model in (DistrictMeta, DataVersion, Township, Scenario, DistrictResult, Meeting)]
     criteria += [with_loader_criteria(model, model.version_id.in_(versions), include_aliases=True)
                  for model in (DistrictOutline, Road)]
     criteria.append(with_loader_criteria(ScenarioChange, ScenarioChange.scenario_id.in_(
@@ -171,6 +179,8 @@ def _ddl(app_role: str, ingest_role: str) -> list[str]:
         sql += _policies(table, "eldercare_station_in_scope(station_code)", app_role, ingest_role, ingest_writes=True)
     sql += _policies("alert_history", "EXISTS (SELECT 1 FROM alert a WHERE a.id = alert_id)", app_role, ingest_role,
                      ingest_writes=True)
+    sql += _policies("decision_note", "EXISTS (SELECT 1 FROM decision d WHERE d.id = decision_id)", app_role,
+                     ingest_role)
     for table, column in DISTRICT_TABLES.items():  # the ingest role reads the registry and versions of every district
         sql += _policies(table, f"eldercare_district_in_scope({column})", app_role, ingest_role,
                          ingest_reads=table in ("district", "data_version"), force=False)

@@ -216,6 +216,12 @@ def ref_as_of(session: Session, ref: DataRef, date: dt.date) -> DatedRef:
     return DatedRef(DataRef(ref.url, ref.district_code, tuple(sorted(chosen.items()))), dates, tuple(later))
 
 
+def data_dates(session: Session, ref: DataRef, kinds: Iterable[str]) -> list[dt.date]:
+    """The data dates of these kinds' versions up to the current ones, oldest first."""
+    kinds = set(kinds)
+    return sorted({d for k, _i, d in _chain(session, ref) if k in kinds})
+
+
 def history_dates(session: Session, ref: DataRef, kinds: Iterable[str]) -> list[dt.date]:
     """The data dates of these kinds' earlier versions (before the current ones' latest date), newest first."""
     kinds = set(kinds)

@@ -20,7 +20,9 @@ from shapely.geometry import Point
 
 from reports.content import CHANGE_MAP_TARGET, Progress, Report, ReportError, ReportRequest, collect
 from reports.static_map import render_fill_map, render_map
+from services import decisions
 from services import scorecard as sc
+from services.access import Scope
 from services.base import DataRef, get_config
 from services.scorecard import LIGHT_ZH
 
@@ -128,10 +130,10 @@ class Deck:
     slides: tuple[Slide, ...] = field(default_factory=tuple)
 
 
-def collect_deck(ref: DataRef, request: DeckRequest, *, decisions: pd.DataFrame | None = None,
+def collect_deck(ref: DataRef, request: DeckRequest, *, on: dt.date | None = None,
                  progress: Progress = lambda _f, _m: None) -> Deck:
-    """The meeting's slides for the district (or ``request.township``) of the database at ``ref``.
-    ``decisions``: the items to report on (services.decisions.board), None when none are recorded."""
+    """The meeting's slides for the district (or ``request.township``) of the database at ``ref``; the decisions'
+    status as of ``on`` (default today)."""
     targets = {t.id: t for t in get_config().targets}
     if request.target_id not in targets:
         msg = f"未知的考核指标 {request.target_id!r}；可选：{', '.join(targets)}"
@@ -147,9 +149,10 @@ def collect_deck(ref: DataRef, request: DeckRequest, *, decisions: pd.DataFrame 
     progress(0.8, "绘制幻灯片 …")
     card = sc.scorecard(ref)
     versions = f"数据版本：{r.sources_zh}"
+    scope = Scope(ref.district_code, frozenset([request.township])) if request.township else None
     makers = {
         "cover": lambda: _cover(r, request),
-        "decisions": lambda: _decisions(decisions, versions),
+        "decisions": lambda: _decisions(decisions.board(ref, scope, on=on), versions),
         "scorecard": lambda: _scorecard(r, card, versions),
         "ranking": lambda: _ranking(r, card, targets[request.target_id], versions),
         "gaps": lambda: _gaps(r, versions),
@@ -171,9 +174,9 @@ def _cover(r: Report, request: DeckRequest) -> Slide:
                  notes=f"封面数字与考核指标页同源。数据来源：{r.sources_zh}")
 
 
-def _decisions(rows: pd.DataFrame | None, versions: str) -> Slide:
+def _decisions(rows: pd.DataFrame, versions: str) -> Slide:
     title = SLIDES["decisions"]
-    if rows is None or rows.empty:
+    if rows.empty:
         return Slide("decisions", title, lead="尚未记录督办事项：本次会议的决定可在“督办事项”中登记，下次会议按数据跟踪。",
                      notes=versions)
     cols = (Column("事项"), Column("责任方"), Column("期限"), Column("状态"), Column("依据"))

@@ -48,13 +48,18 @@ ACTION_ROLES: dict[str, tuple[str, ...]] = {
     "rollback": ("data_admin",),
     "token": ("data_admin",),
     "results.refresh": ("data_admin",),
+    "meeting.present": ("leader", "planner", "township_head"),  # a township head presents their township only
+    "meeting.save": ("leader", "planner"),
+    "decision.record": ("leader", "planner"),
+    "decision.note": ("leader", "planner", "township_head"),  # a township head on their own township's items
     "account": ("security_admin",),
     "audit.view": ("auditor",),
 }
 
 ACTION_ZH = {"scenario.edit": "编辑情景", "siting": "优化选址", "report.export": "导出报告", "download": "下载",
              "alert.handle": "确认或解除告警", "import": "导入数据", "rollback": "回滚数据版本",
-             "token": "管理站点接入令牌", "results.refresh": "重新计算考核结果",
+             "token": "管理站点接入令牌", "results.refresh": "重新计算考核结果", "meeting.present": "演示会议",
+             "meeting.save": "保存会议议程", "decision.record": "登记督办事项", "decision.note": "更新督办事项",
              "account": "管理账号", "audit.view": "查看审计日志"}
 
 

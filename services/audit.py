@@ -55,7 +55,8 @@ ACTION_ZH = {
     "scenario.duplicate": "复制情景", "alert.acknowledge": "确认告警", "alert.resolve": "解除告警",
     "alert.handle": "处理告警", "report.export": "导出报告", "download": "下载", "page.open": "打开页面",
     "township.view": "查看乡镇", "audit.view": "查看审计日志", "audit.export": "导出审计日志", "siting": "优化选址",
-    "token": "接入令牌", "results.refresh": "重新计算考核结果",
+    "token": "接入令牌", "results.refresh": "重新计算考核结果", "meeting.save": "保存会议议程",
+    "decision.record": "登记督办事项", "decision.note": "督办事项说明或材料", "decision.update": "督办事项报告完成",
 }
 OUTCOME_ZH = {"ok": "成功", "refused": "拒绝", "failed": "失败"}
 

@@ -395,3 +395,39 @@ def test_a_township_heads_browser_on_postgresql_receives_nothing_of_another_town
             assert leaks.found_in(text)[:5] == [] and leaks.positions_beyond_walk(text)[:5] == [], path
             assert [p for p in points if not area.contains(shapely.Point(p))] == [], path
             assert len(points) > 0, path  # the head's own sites were drawn
+
+
+def test_decisions_and_their_notes_are_scoped_by_postgresql_itself(secured):
+    """Issue 31: a township head's transaction reads their township's decisions (and those decisions' notes) only,
+    in raw SQL, where no data-layer criterion helps; a department's decision (no township) only the district."""
+    from data.db import session_factory
+
+    owner, app, _ = secured
+    truth = towns_of(owner)
+    a, b = sorted(truth)[:2]
+    engine = sa.create_engine(owner)
+    with engine.begin() as conn:
+        for town, title in ((a, "甲"), (b, "乙"), (None, "部门")):
+            did = conn.execute(sa.text(
+                "INSERT INTO decision (district_code, township_code, title, owner_zh, due, base_date, measure, "
+                "result_zh, created_by, created_at, updated_at) VALUES ('120118', :t, :title, '责任方', "
+                "'2027-03-31', '2026-06-30', 'task', '', 'test', now(), now()) RETURNING id"),
+                {"t": town, "title": title}).scalar()
+            conn.execute(sa.text("INSERT INTO decision_note (decision_id, author, created_at, text) "
+                                 "VALUES (:d, 'test', now(), :title)"), {"d": did, "title": title})
+    engine.dispose()
+    app_engine = sa.create_engine(app)
+
+    def seen(**scope) -> tuple[set, set]:
+        with session_factory(app_engine, **scope)() as s:
+            return ({r[0] for r in s.execute(sa.text("SELECT title FROM decision"))},
+                    {r[0] for r in s.execute(sa.text("SELECT text FROM decision_note"))})
+
+    assert seen(townships=[a]) == ({"甲"}, {"甲"})
+    assert seen(townships=[b]) == ({"乙"}, {"乙"})
+    assert seen(districts=["120118"]) == ({"甲", "乙", "部门"}, {"甲", "乙", "部门"})
+    with session_factory(app_engine, townships=[a]).begin() as s, pytest.raises(sa.exc.ProgrammingError):
+        s.execute(sa.text("INSERT INTO decision (district_code, township_code, title, owner_zh, due, base_date, "
+                          "measure, result_zh, created_by, created_at, updated_at) VALUES ('120118', :t, 'x', 'y', "
+                          "'2027-03-31', '2026-06-30', 'task', '', 'test', now(), now())"), {"t": b})
+    app_engine.dispose()
