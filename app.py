@@ -13,6 +13,8 @@ user = auth.current_user()
 
 PAGES = {  # page id (url path) -> (file, title, icon)
     "scorecard": ("pages/scorecard.py", "联席会议总览", ":material/leaderboard:"),
+    "meeting": ("pages/meeting.py", "会议模式", ":material/co_present:"),
+    "decisions": ("pages/decisions.py", "督办事项", ":material/task_alt:"),
     "city": ("pages/city.py", "全市总览", ":material/apartment:"),
     "map": ("pages/map.py", "一张图", ":material/map:"),
     "city_map": ("pages/city_map.py", "全市一张图", ":material/public:"),

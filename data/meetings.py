@@ -37,14 +37,12 @@ class MeetingTables:
                          township=township or "", detail=detail)
 
     # ---- meetings --------------------------------------------------------
-    def meetings(self) -> pd.DataFrame:
+    def meetings(self) -> list[dict]:
+        """The district's meetings, newest first."""
         rows = self.session.scalars(select(Meeting).where(Meeting.district_code == self.district_code)
                                     .order_by(Meeting.held_on.desc(), Meeting.id.desc())).all()
-        return pd.DataFrame([{"id": m.id, "held_on": m.held_on, "title": m.title, "since": m.since,
-                              "target_id": m.target_id, "scenario_id": m.scenario_id, "agenda": list(m.agenda),
-                              "created_by": m.created_by} for m in rows],
-                            columns=["id", "held_on", "title", "since", "target_id", "scenario_id", "agenda",
-                                     "created_by"])
+        return [{"id": m.id, "held_on": m.held_on, "title": m.title, "since": m.since, "target_id": m.target_id,
+                 "scenario_id": m.scenario_id, "agenda": list(m.agenda), "created_by": m.created_by} for m in rows]
 
     def save_meeting(self, meeting_id: int | None, *, held_on: dt.date, title: str, since: dt.date | None,
                      target_id: str, scenario_id: int | None, agenda: list[str]) -> int:

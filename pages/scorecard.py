@@ -15,6 +15,7 @@ from dashboard.components import (
     page_setup,
     visible_townships,
 )
+from dashboard.decision_views import my_items_banner
 from dashboard.i18n import pick
 from dashboard.state import MAP_BASEMAP, MAP_TOWNSHIP, SC_SINCE, SC_TARGET
 from maps.elements import LocalAssets
@@ -27,6 +28,7 @@ if layers is None:
     st.stop()
 ref = layers.ref
 st.title(pick("联席会议总览", "Joint-meeting scorecard"))
+my_items_banner(ref)  # a township head's open 督办事项, seen on signing in
 scope = access.scope_of(current_user(), ref.district_code)
 card = scorecard.scorecard_for(ref, scope)  # a township head's: the district and their townships, with ranks
 names = visible_townships(layers, current_user())

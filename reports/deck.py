@@ -24,6 +24,7 @@ from services import decisions
 from services import scorecard as sc
 from services.access import Scope
 from services.base import DataRef, get_config
+from services.cache import memo
 from services.scorecard import LIGHT_ZH
 
 SLIDES = {  # id -> title; the default agenda, in order
@@ -165,6 +166,13 @@ def collect_deck(ref: DataRef, request: DeckRequest, *, on: dt.date | None = Non
                 slides=slides)
 
 
+@memo(kind="resource", ttl_s=600, max_entries=8, message="正在准备会议幻灯片 …")
+def deck_for(ref: DataRef, request: DeckRequest, on: dt.date) -> Deck:
+    """:func:`collect_deck`, kept for ten minutes: 会议模式 reopens at once, and the same data and agenda give the
+    same slides (``ref`` names the data versions, so new data is a new deck)."""
+    return collect_deck(ref, request, on=on)
+
+
 def _cover(r: Report, request: DeckRequest) -> Slide:
     since = f" · 对比基期 {request.since}" if request.since else ""
     return Slide("cover", f"{r.area_name}养老服务联席会议",
@@ -199,14 +207,17 @@ def _scorecard(r: Report, card, versions: str) -> Slide:
         rows.append((x["指标"], UNIT_ZH.get(x["unit"], x["unit"]), x["light"], then, x["value"], change,
                      x["target"]))
         notes.append(f"{x['指标']}：{x['实际值']}（{x['分子']}；{x['分母']}）{'；' + x['基期 → 现在'] if x['基期 → 现在'] else ''}")
-    base = f"基期 {r.since.date}" if r.since is not None else "基期（未选）"
-    cols = (Column("指标"), Column("单位"), Column("状态", "light"), Column(base, "dec1"), Column("现在", "dec1"),
-            Column("变化", "dec1"), Column("目标", "dec1"))
+    if r.since is None:  # no comparison chosen: the targets now
+        rows = [(name, unit, light, now, goal) for name, unit, light, _then, now, _change, goal in rows]
+        cols = (Column("指标"), Column("单位"), Column("状态", "light"), Column("现在", "num"), Column("目标", "num"))
+    else:
+        cols = (Column("指标"), Column("单位"), Column("状态", "light"), Column(f"基期 {r.since.date}", "num"),
+                Column("现在", "num"), Column("变化", "num"), Column("目标", "num"))
     counts = r.counts
     lead = f"达标 {counts['green']} 项、接近 {counts['amber']} 项、未达标 {counts['red']} 项（共 {len(rows)} 项）"
     if r.since is not None:
         then = sc.count_lights(r.since.table["light_then"])
-        lead += f"；{base}：达标 {then['green']}、接近 {then['amber']}、未达标 {then['red']}"
+        lead += f"；基期 {r.since.date}：达标 {then['green']}、接近 {then['amber']}、未达标 {then['red']}"
     extra = f"\n{r.since.baseline}" if r.since is not None else ""
     return Slide("scorecard", SLIDES["scorecard"], lead=lead, table=Table(cols, tuple(rows)),
                  notes="\n".join(notes) + extra + f"\n{versions}")

@@ -22,6 +22,8 @@ READ = ("leader", "planner", "township_head")
 # page id (the url path) -> roles that may open it
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "scorecard": READ,
+    "meeting": READ,  # a township head's presentation is of their township
+    "decisions": READ,  # a township head's own township's items
     "city": ("leader", "planner"),  # the page itself shows a city only to those who may see all of it
     "city_circle": ("leader", "planner"),  # likewise
     "city_map": ("leader", "planner"),  # likewise

@@ -27,7 +27,7 @@ from data.meetings import MeetingRepoError, MeetingTables
 from data.models import KIND_ZH
 from data.versions import data_dates, ref_as_of
 from geo.crs import utm_crs_for
-from planning.decisions import STATE_ZH, STATES, Reading, Status, evaluate, reaches, task_status
+from planning.decisions import STATE_COLOUR, STATE_ZH, STATES, Reading, Status, evaluate, reaches, task_status
 from services import audit, four_sync
 from services import scorecard as sc
 from services.access import Caller, Scope, scope_of
@@ -349,5 +349,5 @@ def mine(ref: DataRef, user, *, on: dt.date | None = None) -> list[Item]:
     return [i for i in items(ref, scope, on=on) if i.status.state != "done"]
 
 
-__all__ = ["STATE_ZH", "DecisionError", "Item", "add_note", "board", "close_task", "items", "mine", "notes",
-           "record"]
+__all__ = ["MEASURE_ZH", "STATES", "STATE_COLOUR", "STATE_ZH", "DecisionError", "Item", "add_note", "board",
+           "close_task", "items", "mine", "notes", "record"]

@@ -95,7 +95,7 @@ ALLOWED = {
     "imports": {"config", "data", "geo", "planning"},  # planning: the project template is read into its Projects
     "demo": {"config", "data", "geo"},
     "services": {"config", "data", "geo", "planning", "imports", "demo"},
-    "maps": {"config", "geo"}, "reports": {"config", "geo", "maps", "services"}, "web": {"config", "services"},
+    "maps": {"config", "geo"}, "reports": {"config", "geo", "maps", "services"}, "web": {"config", "reports", "services"},
     "dashboard": {"config", "maps", "reports", "services", "web"},
     "pages": {"config", "dashboard", "maps", "reports", "services"},
     "ingest": {"config", "services"}, "cli": {"config", "ingest", "reports", "services"},  # cli starts the ingest service

@@ -230,7 +230,8 @@ def test_the_search_finds_other_townships_in_a_district_export(demo_db_url, fmt,
 
 # -- what the browser receives ---------------------------------------------------------------------------------------
 
-HEAD_PAGES = ("scorecard", "map", "service_circle", "township", "four_sync", "live", "report")
+HEAD_PAGES = ("scorecard", "map", "service_circle", "township", "four_sync", "live", "report", "meeting", "decisions",
+              "meeting/present?district=120118&township=120118102000")  # asks for another township: gets its own
 FACILITY_MAPS = ("map", "service_circle", "township")  # pages whose first map draws facilities
 WITH_DOWNLOADS = ("scorecard", "four_sync")  # pages with a download button for a township head
 
@@ -303,7 +304,10 @@ def _visit(browser, base: str, login: str, paths: tuple[str, ...]):
     for path in paths:
         got = Received(page)
         page.goto(f"{base}/{path}", wait_until="domcontentloaded")
-        wait_idle(page)
+        if path.startswith("meeting/present"):  # the projector's page: plain HTML, no script run to wait for
+            page.locator("section.slide.current").wait_for(timeout=180_000)
+        else:
+            wait_idle(page)
         maps = "iframe[title='streamlit_folium.st_folium']"
         for i in range(page.locator(maps).count()):  # each map has drawn what it was sent (a frame locator finds
             # the map's frame anew if a rerun replaced it while we waited)

@@ -1,0 +1,43 @@
+"""会议模式: the joint meeting's slides from the live data, for the projector (full screen, keys and a clicker),
+its agenda saved for the next time, and the deck as PowerPoint or PDF."""
+
+import streamlit as st
+
+from dashboard import meeting_views as mv
+from dashboard.components import current_user, footer, page_setup
+from reports.content import ReportError
+from reports.deck import deck_for
+from services import access, decisions
+
+layers = page_setup("meeting", area_picker=False)
+if layers is None:
+    st.stop()
+ref = layers.ref
+user = current_user()
+scope = access.scope_of(user, ref.district_code)
+district_name = str(layers.outline["name"].iloc[0])
+st.title("会议模式")
+st.caption("养老服务联席会议：按所选数据日期现场生成幻灯片（封面、督办事项、考核指标红黄绿灯与变化、乡镇排名、"
+           "未覆盖片区与建议选址、四同步问题、提请决策的情景）。")
+
+plan = mv.edit_plan(ref, mv.choose_meeting(ref, district_name))
+names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
+if scope.whole:
+    township = st.selectbox("演示范围", [None, *names], format_func=lambda c: "全区" if c is None else names[c],
+                            key="meeting.township")
+else:  # a township head's meeting is of their township
+    own = sorted(scope.townships)
+    township = st.selectbox("演示范围", own, format_func=names.get, key="meeting.township")
+mv.save_button(ref, plan)
+if not plan.agenda:
+    st.warning("议程为空：请至少勾选一页幻灯片。")
+    st.stop()
+try:
+    deck = deck_for(ref, mv.request_of(plan, township), decisions.today())
+except ReportError as exc:
+    st.error(str(exc))
+    st.stop()
+mv.present_link(ref, plan, township)
+mv.preview(deck)
+mv.downloads(ref, deck, decisions.today())
+footer(layers.meta)
