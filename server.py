@@ -10,6 +10,7 @@ from services.engine import database_url, deployment_problem
 from web.auth_routes import auth_routes
 from web.gate import SignInGate
 from web.present import present_routes
+from web.wall import wall_routes
 
 # A connection that could see past the township scope (the tables' owner, a superuser) refuses to start: no page
 # and no sign-in form is served over it.
@@ -17,4 +18,4 @@ _problem = deployment_problem(database_url())
 if _problem:
     sys.exit(f"养老服务一张图拒绝启动：{_problem}")
 
-app = st.App("app.py", routes=[*auth_routes(), *present_routes()], middleware=[Middleware(SignInGate)])
+app = st.App("app.py", routes=[*auth_routes(), *present_routes(), *wall_routes()], middleware=[Middleware(SignInGate)])

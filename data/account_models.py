@@ -14,9 +14,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from data.schema import Base
 
-ROLES = ("leader", "planner", "township_head", "operator", "data_admin", "security_admin", "auditor")
+ROLES = ("leader", "planner", "township_head", "operator", "data_admin", "security_admin", "auditor", "display")
 ROLE_ZH = {"leader": "分管领导", "planner": "规划人员", "township_head": "乡镇负责人", "operator": "调度员",
-           "data_admin": "数据管理员", "security_admin": "安全管理员", "auditor": "审计员"}
+           "data_admin": "数据管理员", "security_admin": "安全管理员", "auditor": "审计员",
+           "display": "大屏显示"}  # display: a screen's account, reads the wall (/wall) and nothing else
 
 
 class UserAccount(Base):

@@ -181,6 +181,9 @@ def add_user(session, login: str, password: str, roles: Iterable[str], *, now: d
     if "security_admin" in roles and len(roles) > 1 or "auditor" in roles and len(roles) > 1:
         msg = "安全管理员、审计员须为单独的账号（不与其他角色兼任：三员分立）"
         raise AccountError(msg)
+    if "display" in roles and len(roles) > 1:
+        msg = "大屏显示账号只能看大屏，不与其他角色兼任：请为大屏单独建账号"
+        raise AccountError(msg)
     problem = password_problem(password, login)
     if problem:
         raise AccountError(problem)
@@ -304,6 +307,8 @@ def check_session(session, token: str | None, *, now: dt.datetime, policy: Polic
     reason = None
     if account is None or account.disabled:
         reason = "disabled"
+    elif "display" in account.roles:
+        pass  # a wall screen nobody touches: no timeout; revoked by disabling the account (or signing it out)
     elif now - row.last_seen_at > dt.timedelta(minutes=policy.idle_minutes):
         reason = "idle"
     elif now - row.created_at > dt.timedelta(hours=policy.absolute_hours):
@@ -453,6 +458,7 @@ DEMO_ACCOUNTS = (  # login, role, display name
     ("demo.data", "data_admin", "演示·数据管理员"),
     ("demo.security", "security_admin", "演示·安全管理员"),
     ("demo.auditor", "auditor", "演示·审计员"),
+    ("demo.wall", "display", "演示·大屏"),
 )
 
 

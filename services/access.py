@@ -54,6 +54,7 @@ ACTION_ROLES: dict[str, tuple[str, ...]] = {
     "meeting.save": ("leader", "planner"),
     "decision.record": ("leader", "planner"),
     "decision.note": ("leader", "planner", "township_head"),  # a township head on their own township's items
+    "wall.view": ("display", "leader", "planner", "township_head", "operator"),  # /wall, within the account's scope
     "account": ("security_admin",),
     "audit.view": ("auditor",),
 }
@@ -62,6 +63,7 @@ ACTION_ZH = {"scenario.edit": "编辑情景", "siting": "优化选址", "report.
              "alert.handle": "确认或解除告警", "import": "导入数据", "rollback": "回滚数据版本",
              "token": "管理站点接入令牌", "results.refresh": "重新计算考核结果", "meeting.present": "演示会议",
              "meeting.save": "保存会议议程", "decision.record": "登记督办事项", "decision.note": "更新督办事项",
+             "wall.view": "查看大屏",
              "account": "管理账号", "audit.view": "查看审计日志"}
 
 
@@ -112,8 +114,12 @@ def require(caller: Caller, action: str) -> None:
     if caller.user is None:
         return
     if not may(caller.user, action):
-        msg = f"账号 {caller.user.login} 无权{ACTION_ZH[action]}：仅{_roles_zh(ACTION_ROLES[action])}可以。"
-        raise AccessDenied(msg)
+        raise AccessDenied(refusal(caller.user, action))
+
+
+def refusal(user: User, action: str) -> str:
+    """Why ``user`` may not do ``action``, and who may."""
+    return f"账号 {user.login} 无权{ACTION_ZH[action]}：仅{_roles_zh(ACTION_ROLES[action])}可以。"
 
 
 def page_refusal(user: User, page: str) -> str:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from planning.scorecard import DISTRICT
 from tests.conftest import DEMO, app_test, assert_clean
 
-ROLES = ("leader", "planner", "township_head", "operator", "data_admin", "security_admin", "auditor")
+ROLES = ("leader", "planner", "township_head", "operator", "data_admin", "security_admin", "auditor", "display")
 PAGES = {"scorecard": "pages/scorecard.py", "city": "pages/city.py", "city_map": "pages/city_map.py",
          "city_circle": "pages/city_circle.py", "map": "pages/map.py", "service_circle": "pages/service_circle.py",
          "scenarios": "pages/scenarios.py", "township": "pages/township.py", "four_sync": "pages/four_sync.py",
@@ -30,6 +30,7 @@ MAY_OPEN = {
     "data_admin": {"data_admin"},
     "security_admin": {"accounts"},
     "auditor": {"audit_log"},
+    "display": set(),  # a wall screen's account: /wall only, no page of the dashboard
 }
 HEAD_TOWN = "120118100000"  # 静海镇, the demo township head's
 

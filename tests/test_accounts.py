@@ -326,7 +326,7 @@ def test_demo_remove_accounts_removes_only_them(writable_demo_url):
 
     r = subprocess.run([sys.executable, "cli.py", "demo", "--remove-accounts", "--database-url", writable_demo_url],
                        cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0 and "已删除演示账号 7 个（演示区县保留）" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "已删除演示账号 8 个（演示区县保留）" in r.stdout, r.stdout + r.stderr
     engine = sa.create_engine(writable_demo_url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM user_account WHERE is_demo")).scalar() == 0

@@ -179,7 +179,8 @@ async def login(request: Request) -> Response:
                                             from_this_machine(request), limiter=_hashing())
     if result.user is None:
         return login_page(request, result.message, status=401)
-    target = "/account/password" if result.user.must_change_password else "/"
+    target = ("/account/password" if result.user.must_change_password else
+              "/wall" if result.user.roles == ("display",) else "/")  # a screen's account goes to its wall
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, result.token, httponly=True, samesite="strict", secure=_secure(request),
                         path="/")
