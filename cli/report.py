@@ -84,9 +84,13 @@ def _city_report(args: argparse.Namespace, out: Path, started: float) -> int:
 
 def _cmd_deck(args: argparse.Namespace) -> int:
     """The joint meeting's deck as PowerPoint (.pptx) or PDF (.pdf), from the district's current data."""
+    from types import SimpleNamespace
+
     from reports.content import ReportError
-    from reports.deck import SLIDES, DeckRequest, collect_deck
+    from reports.deck import CITY_SLIDES, SLIDES, DeckRequest, collect_city_deck, collect_deck
     from reports.static_map import FontMissingError
+    from services.city import CityError
+    from services.scorecard import dated_ref
 
     started = time.perf_counter()
     out = Path(args.out)
@@ -97,12 +101,24 @@ def _cmd_deck(args: argparse.Namespace) -> int:
     if not out.resolve().parent.is_dir():
         print(f"错误：输出目录不存在：{out.resolve().parent}", file=sys.stderr)
         return 2
-    agenda = tuple(s.strip() for s in args.agenda.split(",") if s.strip()) if args.agenda else tuple(SLIDES)
+    default = CITY_SLIDES if args.city else tuple(SLIDES)
+    agenda = tuple(s.strip() for s in args.agenda.split(",") if s.strip()) if args.agenda else default
     try:
         request = DeckRequest(township=args.township, since=args.since, target_id=args.target,
-                              scenario_id=args.scenario, agenda=agenda)
-        ref = _data_ref(args)
-        deck = collect_deck(ref, request, progress=lambda _f, m: print(m, flush=True))
+                              scenario_id=args.scenario, agenda=agenda, as_of=args.data_date)
+        if args.city:  # a city's meeting: every district of it, summed
+            from services import city
+            from services.engine import database_url
+
+            url = database_url(args.database_url)
+            chosen = city.city_named(url, args.city)
+            ref = SimpleNamespace(url=url, district_code=chosen.code)
+            deck = collect_city_deck(chosen, city.district_refs(url, chosen), request,
+                                     progress=lambda _f, m: print(m, flush=True))
+        else:
+            ref = _data_ref(args)
+            read = ref if args.data_date is None else dated_ref(ref, args.data_date).ref  # the data then
+            deck = collect_deck(read, request, progress=lambda _f, m: print(m, flush=True))
         if kind == "pptx":
             from reports.deck_pptx import render_pptx
 
@@ -111,7 +127,7 @@ def _cmd_deck(args: argparse.Namespace) -> int:
             from reports.deck_html import render_deck_pdf
 
             data = render_deck_pdf(deck)
-    except (ReportError, FontMissingError, InputError) as exc:
+    except (ReportError, FontMissingError, InputError, CityError) as exc:
         print(f"错误：{exc}", file=sys.stderr)
         return 2
     from services import audit
@@ -150,7 +166,11 @@ def register(sub) -> None:
     deck.add_argument("--out", required=True, help="FILE.pptx or FILE.pdf")
     deck.add_argument("--since", type=_date_arg, default=None,
                       help="YYYY-MM-DD: what changed since the data as it stood that day")
+    deck.add_argument("--data-date", type=_date_arg, default=None,
+                      help="YYYY-MM-DD: the meeting on the data as it stood that day (default: the newest)")
     deck.add_argument("--township", default=None, help="township code (12 digits): a township's meeting")
+    deck.add_argument("--city", default=None, help="6-digit city code (120000): the city's meeting (cover, "
+                      "decisions of every district, the city's targets, the districts ranked)")
     deck.add_argument("--target", default="walk15_coverage", help="the target the ranking slide maps")
     deck.add_argument("--scenario", type=int, default=None, help="scenario id: the scenario proposed for decision")
     deck.add_argument("--agenda", default=None,

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.components import audited_download, caller, current_user
-from services import access, decisions
+from services import access, decisions, meetings
 from services.base import get_config
 from services.decisions import MEASURE_ZH, STATE_COLOUR, STATE_ZH, STATES
 
@@ -39,10 +39,22 @@ def record_form(ref, names: dict[str, str]) -> None:
     config = get_config()
     with st.expander("登记督办事项", icon=":material/add_task:"):
         measure = st.selectbox("完成标准", list(MEASURE_ZH), format_func=MEASURE_ZH.get, key="decision.measure")
+        gap = None
+        if measure == "station":  # a gap's best site (缺口识别), or a position typed in
+            sites = decisions.gap_sites(ref)
+            gap = st.selectbox("站点位置", [None, *range(len(sites))], key="decision.gap",
+                               format_func=lambda i: "手动输入经纬度" if i is None else sites[i]["label"])
+            gap = None if gap is None else sites[gap]
+        saved = meetings.meetings(ref)
         with st.form("decision.form", clear_on_submit=True):
             title = st.text_input("事项", max_chars=200, placeholder="如：南肖楼片区新建日间照料中心")
+            meeting = st.selectbox("决定于会议", [None, *(m.id for m in saved)],
+                                   format_func=lambda i: "（不关联会议）" if i is None else
+                                   next(f"{m.held_on} {m.title}" for m in saved if m.id == i))
             c1, c2, c3 = st.columns(3)
-            township = c1.selectbox("所涉乡镇（街道）", [None, *names],
+            towns = [None, *names]
+            township = c1.selectbox("所涉乡镇（街道）", towns, index=towns.index(gap["township_code"])
+                                    if gap and gap["township_code"] in names else 0,
                                     format_func=lambda c: "（部门事项）" if c is None else names[c])
             owner = c2.text_input("责任方", placeholder="默认乡镇名；部门事项请填部门，如 区民政局")
             due = c3.date_input("期限", value=decisions.today() + dt.timedelta(days=90))
@@ -56,8 +68,8 @@ def record_form(ref, names: dict[str, str]) -> None:
                 kinds = {k.id: k.name_zh for k in config.facility_kinds}
                 d1, d2, d3, d4 = st.columns(4)
                 fields["kind_id"] = d1.selectbox("站点类别", list(kinds), format_func=kinds.get)
-                lon = d2.number_input("经度（WGS84）", value=0.0, format="%.5f")
-                lat = d3.number_input("纬度（WGS84）", value=0.0, format="%.5f")
+                lon = d2.number_input("经度（WGS84）", value=gap["lon"] if gap else 0.0, format="%.5f")
+                lat = d3.number_input("纬度（WGS84）", value=gap["lat"] if gap else 0.0, format="%.5f")
                 fields["radius_m"] = d4.number_input("距离（米）", value=300.0, min_value=10.0, step=50.0)
                 fields["site"] = (lon, lat) if (lon, lat) != (0.0, 0.0) else None
             elif measure == "four_sync":
@@ -65,7 +77,7 @@ def record_form(ref, names: dict[str, str]) -> None:
             if st.form_submit_button("登记", type="primary"):
                 try:
                     did = decisions.record(ref, caller(), title=title, due=due, measure=measure,
-                                           township_code=township, owner_zh=owner, **fields)
+                                           township_code=township, owner_zh=owner, meeting_id=meeting, **fields)
                 except (decisions.DecisionError, access.AccessDenied) as exc:
                     st.error(str(exc))
                 else:

@@ -31,6 +31,7 @@ class Meeting(Base):
     district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), nullable=False, index=True)
     held_on: Mapped[dt.date] = mapped_column(Date, nullable=False, comment="the meeting's date")
     title: Mapped[str] = mapped_column(String(120), nullable=False)
+    data_date: Mapped[dt.date | None] = mapped_column(Date, comment="the data as it stood then; NULL: the newest")
     since: Mapped[dt.date | None] = mapped_column(Date, comment="the data date its slides compare with")
     target_id: Mapped[str] = mapped_column(String(60), nullable=False, comment="the ranking slide's target")
     scenario_id: Mapped[int | None] = mapped_column(ForeignKey("scenario.id", ondelete="SET NULL"),

@@ -41,22 +41,23 @@ class MeetingTables:
         """The district's meetings, newest first."""
         rows = self.session.scalars(select(Meeting).where(Meeting.district_code == self.district_code)
                                     .order_by(Meeting.held_on.desc(), Meeting.id.desc())).all()
-        return [{"id": m.id, "held_on": m.held_on, "title": m.title, "since": m.since, "target_id": m.target_id,
+        return [{"id": m.id, "held_on": m.held_on, "title": m.title, "data_date": m.data_date, "since": m.since,
+                 "target_id": m.target_id,
                  "scenario_id": m.scenario_id, "agenda": list(m.agenda), "created_by": m.created_by} for m in rows]
 
-    def save_meeting(self, meeting_id: int | None, *, held_on: dt.date, title: str, since: dt.date | None,
-                     target_id: str, scenario_id: int | None, agenda: list[str]) -> int:
+    def save_meeting(self, meeting_id: int | None, *, held_on: dt.date, title: str, data_date: dt.date | None,
+                     since: dt.date | None, target_id: str, scenario_id: int | None, agenda: list[str]) -> int:
         """A new meeting (``meeting_id`` None) or a change to one: its date, comparison, target, scenario and
         agenda (the slides shown, in order)."""
         now = _now()
         if meeting_id is None:
             m = Meeting(district_code=self.district_code, created_by=self._login(), created_at=now,
-                        held_on=held_on, title=title, since=since, target_id=target_id, scenario_id=scenario_id,
-                        agenda=list(agenda), updated_at=now)
+                        held_on=held_on, title=title, data_date=data_date, since=since, target_id=target_id,
+                        scenario_id=scenario_id, agenda=list(agenda), updated_at=now)
             self.session.add(m)
         else:
             m = self._meeting(meeting_id)
-            m.held_on, m.title, m.since, m.target_id = held_on, title, since, target_id
+            m.held_on, m.title, m.data_date, m.since, m.target_id = held_on, title, data_date, since, target_id
             m.scenario_id, m.agenda, m.updated_at = scenario_id, list(agenda), now
         self.session.flush()
         self._audit("meeting.save", f"会议 {m.id} {title}", None, held_on=str(held_on), agenda=list(agenda))

@@ -7,7 +7,7 @@ from dashboard import meeting_views as mv
 from dashboard.components import current_user, footer, page_setup
 from reports.content import ReportError
 from reports.deck import deck_for
-from services import access, decisions
+from services import access, decisions, meetings
 
 layers = page_setup("meeting", area_picker=False)
 if layers is None:
@@ -21,23 +21,23 @@ st.caption("养老服务联席会议：按所选数据日期现场生成幻灯�
            "未覆盖片区与建议选址、四同步问题、提请决策的情景）。")
 
 plan = mv.edit_plan(ref, mv.choose_meeting(ref, district_name))
-names = dict(zip(layers.townships["code"], layers.townships["name"], strict=True))
-if scope.whole:
-    township = st.selectbox("演示范围", [None, *names], format_func=lambda c: "全区" if c is None else names[c],
-                            key="meeting.township")
-else:  # a township head's meeting is of their township
-    own = sorted(scope.townships)
-    township = st.selectbox("演示范围", own, format_func=names.get, key="meeting.township")
+township, city = mv.choose_area(layers, user, scope)
 mv.save_button(ref, plan)
 if not plan.agenda:
     st.warning("议程为空：请至少勾选一页幻灯片。")
     st.stop()
 try:
-    deck = deck_for(ref, mv.request_of(plan, township), decisions.today())
+    if city is None:
+        deck = deck_for(meetings.data_ref(ref, plan), mv.request_of(plan, township), decisions.today())
+    else:  # a city's meeting: its own slides of the agenda, every district summed
+        deck = mv.city_deck(city, plan)
 except ReportError as exc:
     st.error(str(exc))
     st.stop()
-mv.present_link(ref, plan, township)
+if city is None:
+    mv.present_link(ref, plan, township)
+else:
+    mv.city_present_link(city, plan)
 mv.preview(deck)
 mv.downloads(ref, deck, decisions.today())
 footer(layers.meta)

@@ -25,7 +25,7 @@ from services import scorecard as sc
 from services.access import Scope
 from services.base import DataRef, get_config
 from services.cache import memo
-from services.scorecard import LIGHT_ZH
+from services.scorecard import DISTRICT, LIGHT_ZH
 
 SLIDES = {  # id -> title; the default agenda, in order
     "cover": "封面",
@@ -110,6 +110,7 @@ class DeckRequest:
     target_id: str = CHANGE_MAP_TARGET  # the ranking slide's target
     scenario_id: int | None = None  # the scenario proposed for decision
     agenda: tuple[str, ...] = tuple(SLIDES)  # the slides shown, in order
+    as_of: dt.date | None = None  # the meeting's data date, when ``ref`` is the data as it stood then
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.agenda if s not in SLIDES]
@@ -149,12 +150,14 @@ def collect_deck(ref: DataRef, request: DeckRequest, *, on: dt.date | None = Non
                                    sections=tuple(sections), since=request.since), progress=progress)
     progress(0.8, "绘制幻灯片 …")
     card = sc.scorecard(ref)
+    if request.as_of is not None:  # a meeting on earlier data says so on every slide
+        r = dataclasses.replace(r, data_date=str(request.as_of))
     versions = f"数据版本：{r.sources_zh}"
     scope = Scope(ref.district_code, frozenset([request.township])) if request.township else None
     makers = {
         "cover": lambda: _cover(r, request),
         "decisions": lambda: _decisions(decisions.board(ref, scope, on=on), versions),
-        "scorecard": lambda: _scorecard(r, card, versions),
+        "scorecard": lambda: _scorecard(r, card, ref, versions),
         "ranking": lambda: _ranking(r, card, targets[request.target_id], versions),
         "gaps": lambda: _gaps(r, versions),
         "four_sync": lambda: _four_sync(r, versions),
@@ -198,33 +201,44 @@ def _decisions(rows: pd.DataFrame, versions: str) -> Slide:
     return Slide("decisions", title, lead=lead + more, table=table, notes=f"{notes}\n{versions}")
 
 
-def _scorecard(r: Report, card, versions: str) -> Slide:
+def _scorecard(r: Report, card, ref: DataRef, versions: str) -> Slide:
+    then = sc.scorecard_since(ref, r.since.date)[0] if r.since is not None else None
+    return lights_slide(card, DISTRICT if r.township is None else r.township, then,
+                        r.since.date if r.since is not None else None,
+                        r.since.baseline if r.since is not None else "", versions)
+
+
+def lights_slide(card, area: str, then, since: dt.date | None, baseline: str, versions: str) -> Slide:
+    """Every target of ``area`` (a township, the district, or the city's ``DISTRICT`` cell): its light, its value
+    now, and with a baseline its value then and the change; the notes say each numerator and denominator."""
     rows, notes = [], []
-    since = r.since.table.set_index("target_id") if r.since is not None else None
-    for x in r.scorecard.to_dict("records"):
-        then = since.loc[x["target_id"], "then"] if since is not None else np.nan
-        change = since.loc[x["target_id"], "change"] if since is not None else np.nan
-        rows.append((x["指标"], UNIT_ZH.get(x["unit"], x["unit"]), x["light"], then, x["value"], change,
-                     x["target"]))
-        notes.append(f"{x['指标']}：{x['实际值']}（{x['分子']}；{x['分母']}）{'；' + x['基期 → 现在'] if x['基期 → 现在'] else ''}")
-    if r.since is None:  # no comparison chosen: the targets now
+    cells = card.area(area)
+    before = then.area(area) if then is not None else None
+    for t in card.targets:
+        c, m = cells.loc[t.id], t.measure
+        v0 = before.loc[t.id, "value"] if before is not None else np.nan
+        rows.append((t.label_zh, UNIT_ZH.get(t.unit, t.unit), c["light"], v0, c["value"], c["value"] - v0,
+                     t.target))
+        notes.append(f"{t.label_zh}：{sc.fmt_value(c['value'], t.unit)}（{m.numerator.label_zh} "
+                     f"{sc.fmt_amount(c['numerator'])}"
+                     + (f"；{m.denominator.label_zh} {sc.fmt_amount(c['denominator'])}）" if m.denominator else "）")
+                     + (f"；{sc.change_text(card, t, c)}" if sc.change_text(card, t, c) else ""))
+    if since is None:  # no comparison chosen: the targets now
         rows = [(name, unit, light, now, goal) for name, unit, light, _then, now, _change, goal in rows]
         cols = (Column("指标"), Column("单位"), Column("状态", "light"), Column("现在", "num"), Column("目标", "num"))
     else:
-        cols = (Column("指标"), Column("单位"), Column("状态", "light"), Column(f"基期 {r.since.date}", "num"),
+        cols = (Column("指标"), Column("单位"), Column("状态", "light"), Column(f"基期 {since}", "num"),
                 Column("现在", "num"), Column("变化", "num"), Column("目标", "num"))
-    counts = r.counts
+    counts = sc.count_lights(cells["light"])
     lead = f"达标 {counts['green']} 项、接近 {counts['amber']} 项、未达标 {counts['red']} 项（共 {len(rows)} 项）"
-    if r.since is not None:
-        then = sc.count_lights(r.since.table["light_then"])
-        lead += f"；基期 {r.since.date}：达标 {then['green']}、接近 {then['amber']}、未达标 {then['red']}"
-    extra = f"\n{r.since.baseline}" if r.since is not None else ""
+    if before is not None:
+        was = sc.count_lights(before["light"])
+        lead += f"；基期 {since}：达标 {was['green']}、接近 {was['amber']}、未达标 {was['red']}"
     return Slide("scorecard", SLIDES["scorecard"], lead=lead, table=Table(cols, tuple(rows)),
-                 notes="\n".join(notes) + extra + f"\n{versions}")
+                 notes="\n".join(notes) + (f"\n{baseline}" if baseline else "") + f"\n{versions}")
 
 
 def _ranking(r: Report, card, target, versions: str) -> Slide:
-    unit = UNIT_ZH.get(target.unit, target.unit)
     if r.township is not None:  # a township's meeting: its own cells and ranks, no other township's value
         rows = []
         for x in r.scorecard.to_dict("records"):
@@ -234,8 +248,16 @@ def _ranking(r: Report, card, target, versions: str) -> Slide:
                 Column("全区", "dec1"), Column("排名（全区乡镇）"))
         return Slide("ranking", f"{r.area_name}在全区的位置", lead="排名为在全区有数值的乡镇中的位次，第1名最好",
                      table=Table(cols, tuple(rows)), notes=versions)
-    cells = card.townships(target.id)
     names = dict(zip(r.map_layers.townships["code"], r.map_layers.townships["name"], strict=True))
+    return ranking_slide(card.townships(target.id), card.cell(target.id), target, names, r.map_layers.outline,
+                         r.map_layers.townships, what="乡镇", whole="全区", versions=versions)
+
+
+def ranking_slide(cells: pd.DataFrame, whole_cell, target, names: dict[str, str], outline, areas, *, what: str,
+                  whole: str, versions: str) -> Slide:
+    """The areas (a district's townships, a city's districts) ranked by one target: a map coloured by their
+    lights and labelled with rank and value, the ranking as a bar chart, the ones short of it named."""
+    unit = UNIT_ZH.get(target.unit, target.unit)
     valued = cells.dropna(subset=["value"])
     order = valued["value"].sort_values(ascending=target.direction != "at_least", kind="stable").index
     ranked = [(i + 1, code) for i, code in enumerate(order)]
@@ -243,11 +265,10 @@ def _ranking(r: Report, card, target, versions: str) -> Slide:
                         for rank, code in ranked})
     fills = cells["light"].map(LIGHT_FILL)
     legend = {LIGHT_FILL[k]: LIGHT_ZH[k] for k in ("green", "amber", "red")} | {LIGHT_FILL["none"]: "无数值"}
-    png = render_fill_map(r.map_layers.outline, r.map_layers.townships, fills, labels, legend=legend,
-                          title="", width_in=6.4, height_in=5.6, dpi=160, label_size=6.5, min_label_share=0.01)
-    district = card.cell(target.id)
+    png = render_fill_map(outline, areas, fills, labels, legend=legend, title="", width_in=6.4, height_in=5.6,
+                          dpi=160, label_size=6.5, min_label_share=0.01)
     short = [names.get(c, c) for c in valued.index if valued.loc[c, "light"] == "red"]
-    lead = f"{target.label_zh}：全区 {sc.fmt_value(district['value'], target.unit)}，目标 {sc.fmt_target(target)}"
+    lead = f"{target.label_zh}：{whole} {sc.fmt_value(whole_cell['value'], target.unit)}，目标 {sc.fmt_target(target)}"
     if ranked:
         best, worst = ranked[0][1], ranked[-1][1]
         lead += (f"；最好 {names.get(best, best)} {sc.fmt_value(cells.loc[best, 'value'], target.unit)}，"
@@ -262,11 +283,11 @@ def _ranking(r: Report, card, target, versions: str) -> Slide:
              for rank, c in ranked]
     missing = [names.get(c, c) for c in cells.index if c not in set(order)]
     listed = "、".join(short[:6]) + (" 等（全部见备注）" if len(short) > 6 else "")
-    bullets = (f"未达标乡镇 {len(short)} 个：{listed}",) if short else ("所有乡镇均达标或接近目标",)
+    bullets = (f"未达标{what} {len(short)} 个：{listed}",) if short else (f"所有{what}均达标或接近目标",)
     if missing:
         bullets += (f"无数值：{'、'.join(missing)}",)
-    return Slide("ranking", f"乡镇排名：{target.label_zh}", lead=lead, chart=chart,
-                 pictures=(Picture(png, f"各乡镇{target.label_zh}（标注：名次. 数值）"),), bullets=bullets,
+    return Slide("ranking", f"{what}排名：{target.label_zh}", lead=lead, chart=chart,
+                 pictures=(Picture(png, f"各{what}{target.label_zh}（标注：名次. 数值）"),), bullets=bullets,
                  notes="\n".join(notes) + f"\n{versions}")
 
 
@@ -326,3 +347,67 @@ def _scenario(r: Report, versions: str) -> Slide | None:
     notes = "\n".join(f"{x['指标']}：现状 {x['现状']}，情景 {x['情景']}，变化 {x['变化']}" for x in s.summary.to_dict("records"))
     return Slide("scenario", f"提请决策：{s.name}", lead=f"情景含 {s.n_changes} 处调整；覆盖按同一步行网络与速度计算",
                  table=Table(cols, rows), pictures=pictures, notes=f"{notes}\n{versions}")
+
+
+CITY_SLIDES = ("cover", "decisions", "scorecard", "ranking")  # a city's meeting; gaps, four-sync and scenarios are
+# each district's own (their slides come from the district's meeting)
+
+
+def collect_city_deck(city, refs: tuple[DataRef, ...], request: DeckRequest, *, on: dt.date | None = None,
+                      progress: Progress = lambda _f, _m: None) -> Deck:
+    """A city's meeting: its cover, every district's 督办事项, the city's targets (each district's card summed) with
+    what changed since the baseline, and the districts ranked by a target on the city's map."""
+    from reports.city import city_report
+    from services.city import city_outline
+
+    other = [s for s in request.agenda if s not in CITY_SLIDES]
+    if other or request.township is not None:
+        what = f"幻灯片 {other}" if other else "乡镇范围"
+        msg = f"全市会议没有{what}；可选：{', '.join(CITY_SLIDES)}（缺口、四同步与情景见各区县的会议）"
+        raise ReportError(msg)
+    progress(0.1, "汇总各区县考核指标 …")
+    r = city_report(city, refs, target=request.target_id, since=request.since)
+    card, target = r.card, next(t for t in r.card.targets if t.id == request.target_id)
+    versions = f"数据：各区县数据日期 {'、'.join(r.data_dates)}；{r.computed}"
+    data_date = str(request.as_of) if request.as_of else max(r.data_dates)
+    zone = get_config().app.zone
+    generated = dt.datetime.now(zone).replace(microsecond=0)
+    progress(0.6, "整理督办事项 …")
+    boards = []
+    for ref in refs:  # every district's items, its name before the owner
+        b = decisions.board(ref, None, on=on)
+        boards.append(b.assign(owner=r.names[ref.district_code] + " " + b["owner"]))
+    board = pd.concat(boards, ignore_index=True)
+    order = {s: i for i, s in enumerate(decisions.STATES)}  # what needs action first, then by due date
+    board = board.assign(_o=board["status"].map(order)).sort_values(["_o", "due"], kind="stable").drop(columns="_o")
+    counts = sc.count_lights(card.area(DISTRICT)["light"])
+    walk = card.cell("walk15_coverage")["value"] if "walk15_coverage" in {t.id for t in card.targets} else np.nan
+    since = f" · 对比基期 {request.since}" if request.since else ""
+    cover = Slide("cover", f"{city.name}养老服务联席会议",
+                  lead=f"数据日期 {data_date}{since} · 生成于 {generated:%Y-%m-%d %H:%M}",
+                  kpis=(("达标指标", f"{counts['green']} / {len(card.targets)}"), ("区县", f"{len(refs)}"),
+                        (f"{get_config().scorecard.walk_minutes:g}分钟步行覆盖率", sc.fmt_value(walk, "%")),
+                        ("未达标区县（" + target.label_zh[:8] + "）",
+                         f"{int((card.townships(target.id)['light'] == 'red').sum())}")),
+                  bullets=("演示数据（合成），不代表任何真实地区",) if r.is_demo else (),
+                  notes=versions)
+    progress(0.8, "绘制全市地图 …")
+    makers = {
+        "cover": lambda: cover,
+        "decisions": lambda: _decisions(board, versions),
+        "scorecard": lambda: lights_slide(card, DISTRICT, r.then, request.since, r.baseline_words, versions),
+        "ranking": lambda: ranking_slide(card.townships(target.id), card.cell(target.id), target, r.names,
+                                         city_outline(r.outlines, city), r.outlines, what="区县", whole="全市",
+                                         versions=versions),
+    }
+    return Deck(request=request, title=f"{city.name}养老服务联席会议", area_name=city.name, data_date=data_date,
+                generated_at=generated, is_demo=r.is_demo, versions_zh=versions,
+                slides=tuple(makers[i]() for i in request.agenda))
+
+
+@memo(kind="resource", ttl_s=600, max_entries=4, message="正在准备全市会议幻灯片 …")
+def city_deck_for(url: str, city_code: str, refs: tuple[DataRef, ...], request: DeckRequest, on: dt.date) -> Deck:
+    """:func:`collect_city_deck` of the city ``city_code``, kept for ten minutes (``refs`` name the data)."""
+    from services.city import city_named
+
+    return collect_city_deck(city_named(url, city_code), refs, request, on=on)

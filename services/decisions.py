@@ -340,6 +340,31 @@ def attachment_type(name: str, data: bytes) -> str:
     return ext
 
 
+def gap_sites(ref: DataRef, township: str | None = None, *, top: int = 10) -> list[dict]:
+    """The best single site of each of the heaviest uncovered clusters (缺口识别's), to decide a station at:
+    label, lon, lat and the cluster's township, heaviest first."""
+    from services import scenarios
+    from services.coverage import engine
+
+    eng = engine(ref)
+    found, cands = scenarios.area_gaps(ref, eng, sc.walk_result(eng), township, top=top)
+    where = dict(zip(cands.ids.tolist(), cands.lonlat.tolist(), strict=True))
+    names = dict(zip(base_layers(ref).townships["code"], base_layers(ref).townships["name"], strict=True))
+    towns = eng.groups["township_code"].to_numpy()
+    elders = eng.model.weights[:, 0]
+    out = []
+    for g in found:
+        site = where.get(g.best_site.item() if hasattr(g.best_site, "item") else g.best_site)
+        if site is None:
+            continue
+        codes, n = np.unique(towns[g.points], return_counts=True)
+        town = str(codes[np.argmax(n)])
+        out.append({"label": f"缺口 {g.rank}：{names.get(town, town)}，{elders[g.points].sum():,.0f} 名老人未覆盖，"
+                             f"建议选址可覆盖 {g.best_site_share:.0%}",
+                    "lon": round(site[0], 6), "lat": round(site[1], 6), "township_code": town})
+    return out
+
+
 def mine(ref: DataRef, user, *, on: dt.date | None = None) -> list[Item]:
     """The items a township head owns (their townships'), for the banner they see on signing in; none for a user
     whose scope is the whole district."""

@@ -30,6 +30,7 @@ class MeetingPlan:
     id: int | None
     held_on: dt.date
     title: str
+    data_date: dt.date | None  # the data as it stood on this date; None: the newest
     since: dt.date | None
     target_id: str
     scenario_id: int | None
@@ -40,7 +41,7 @@ def meetings(ref: DataRef) -> list[MeetingPlan]:
     """The district's meetings, newest first."""
     with session_factory(get_engine(ref.url), districts={ref.district_code})() as session:
         rows = MeetingTables(session, ref.district_code).meetings()
-    return [MeetingPlan(r["id"], r["held_on"], r["title"], r["since"], r["target_id"], r["scenario_id"],
+    return [MeetingPlan(r["id"], r["held_on"], r["title"], r["data_date"], r["since"], r["target_id"], r["scenario_id"],
                         tuple(r["agenda"])) for r in rows]
 
 
@@ -57,8 +58,8 @@ def default_plan(district_name: str, agenda: tuple[str, ...], *, since: dt.date 
     """A new meeting: today, the quarter's title, the default target and agenda."""
     on = on or dt.datetime.now(get_config().app.zone).date()
     quarter = (on.month - 1) // 3 + 1
-    return MeetingPlan(None, on, f"{district_name}{on.year}年第{quarter}季度养老服务联席会议", since, DEFAULT_TARGET,
-                       None, agenda)
+    return MeetingPlan(None, on, f"{district_name}{on.year}年第{quarter}季度养老服务联席会议", None, since,
+                       DEFAULT_TARGET, None, agenda)
 
 
 def save(ref: DataRef, caller: Caller, plan: MeetingPlan) -> int:
@@ -76,10 +77,21 @@ def save(ref: DataRef, caller: Caller, plan: MeetingPlan) -> int:
     with session_factory(get_engine(ref.url), districts={ref.district_code}).begin() as session:
         try:
             return MeetingTables(session, ref.district_code, actor=caller.actor).save_meeting(
-                plan.id, held_on=plan.held_on, title=title[:120], since=plan.since, target_id=plan.target_id,
+                plan.id, held_on=plan.held_on, title=title[:120], data_date=plan.data_date, since=plan.since,
+                target_id=plan.target_id,
                 scenario_id=plan.scenario_id, agenda=list(plan.agenda))
         except MeetingRepoError as exc:
             raise MeetingError(str(exc)) from None
+
+
+def data_ref(ref: DataRef, plan: MeetingPlan) -> DataRef:
+    """The data a meeting shows: as it stood on its data date (per kind the newest version dated on or before it),
+    else the current versions."""
+    if plan.data_date is None:
+        return ref
+    from services.scorecard import dated_ref
+
+    return dated_ref(ref, plan.data_date).ref
 
 
 def presented_township(scope: Scope, township: str | None) -> str | None:

@@ -269,3 +269,30 @@ def test_the_next_meetings_deck_opens_with_every_item_and_its_status(writable_de
     assert {late, other} == {i.id for i in decisions.items(ref, None, on=on)}
     township = collect_deck(ref, DeckRequest(township=TOWNSHIP, agenda=("decisions",)), on=on)
     assert [r[0] for r in township.slides[0].table.rows] == ["南肖楼片区补点"]  # another township's item left out
+
+
+def test_a_planner_records_a_station_at_a_gaps_best_site_on_the_page(writable_demo_url, monkeypatch):
+    from services import decisions
+    from services.coverage import engine
+    from services.scenarios import area_gaps
+    from services.scorecard import walk_result
+    from tests.conftest import app_test, assert_clean
+
+    ref = demo_ref(writable_demo_url)
+    eng = engine(ref)
+    gaps, cands = area_gaps(ref, eng, walk_result(eng), None, top=10)
+    where = dict(zip(cands.ids.tolist(), cands.lonlat.tolist(), strict=True))
+    best = where[gaps[0].best_site]  # the heaviest cluster's best single site, read from the gap search itself
+    at = app_test("pages/decisions.py", writable_demo_url, monkeypatch)
+    at.run()
+    assert_clean(at)
+    at.selectbox(key="decision.measure").set_value("station").run()
+    at.selectbox(key="decision.gap").set_value(0).run()
+    at.text_input[0].input("缺口1新建站点")
+    at.button[0].click().run()
+    assert_clean(at)
+    (item,) = decisions.items(ref, None)
+    assert item.row["title"] == "缺口1新建站点" and item.row["measure"] == "station"
+    assert (item.row["lon"], item.row["lat"]) == pytest.approx(best, abs=1e-5)
+    assert item.row["radius_m"] == 300
+    assert "已登记督办事项" in at.success[0].value

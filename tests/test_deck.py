@@ -273,3 +273,21 @@ def test_cli_deck_bad_requests_say_what_to_fix(deck_db, tmp_path, extra, says):
     assert run.returncode == 2
     assert says in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "meeting.pptx").exists()
+
+
+def test_a_meeting_on_earlier_data_shows_the_data_as_it_stood_then(deck_db):
+    from reports.deck import DeckRequest, collect_deck
+    from services import meetings
+    from services.scorecard import scorecard_since
+
+    ref = demo_ref(deck_db[0])
+    plan = meetings.MeetingPlan(None, dt.date(2025, 7, 15), "2025年第三季度", SINCE, None, "walk15_coverage", None,
+                                ("cover", "scorecard"))
+    deck = collect_deck(meetings.data_ref(ref, plan), DeckRequest(agenda=plan.agenda, as_of=plan.data_date))
+    assert deck.data_date == str(SINCE) and f"数据日期 {SINCE}" in deck.slides[0].lead
+    then = scorecard_since(ref, SINCE)[0]
+    rows = {row[0]: row for row in deck.slides[1].table.rows}
+    for t in then.targets:
+        value = then.cell(t.id)["value"]
+        if math.isfinite(value):
+            assert rows[t.label_zh][3] == pytest.approx(value)  # 现在 of that meeting: the 2025-06-30 data

@@ -32,7 +32,7 @@ def meeting_server(demo_db_url, tmp_path_factory):
         ref = demo_ref(url)
         planner = Caller(User(id=0, login="test.planner", display_name="测试", roles=("planner",), area_code=None,
                               townships=(), must_change_password=False))
-        mid = meetings.save(ref, planner, meetings.MeetingPlan(None, dt.date(2026, 12, 18), "第四季度联席会议",
+        mid = meetings.save(ref, planner, meetings.MeetingPlan(None, dt.date(2026, 12, 18), "第四季度联席会议", None,
                                                                dt.date(2025, 6, 30), "walk15_coverage", None, AGENDA))
         for town, title in ((HEAD_TOWN, OWN_ITEM), (OTHER_TOWN, OTHER_ITEM)):
             decisions.record(ref, planner, title=title, due=dt.date(2027, 3, 31), measure="task", township_code=town)

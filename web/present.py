@@ -68,6 +68,8 @@ def _render(request: Request, user) -> Response:
     url = database_url()
     district = request.query_params.get("district", "")
     caller = access.Caller(user, "", _client(request))
+    if request.query_params.get("city"):
+        return _render_city(request, user, caller, url)
     if district not in set(district_list(url)["code"]):
         return _refusal(f"数据库中没有区县 {district or '（未指定）'}。", 404)
     scope = access.scope_of(user, district)
@@ -89,8 +91,9 @@ def _render(request: Request, user) -> Response:
         plan = meetings.default_plan("", tuple(SLIDES), on=on, since=sc.default_since(
             sc.since_dates(ref), max(sc.current_dates(ref).values())))
     try:
-        deck = deck_for(ref, DeckRequest(township=township, since=plan.since, target_id=plan.target_id,
-                                         scenario_id=plan.scenario_id, agenda=plan.agenda), on)
+        request = DeckRequest(township=township, since=plan.since, target_id=plan.target_id,
+                              scenario_id=plan.scenario_id, agenda=plan.agenda, as_of=plan.data_date)
+        deck = deck_for(meetings.data_ref(ref, plan), request, on)
     except ReportError as exc:
         return _refusal(str(exc), 400)
     audit.record(url, "meeting.present", object=f"{district} {deck.title}", township=township or "",
@@ -101,3 +104,37 @@ def _render(request: Request, user) -> Response:
 
 def present_routes() -> list[Route]:
     return [Route("/meeting/present", present, methods=["GET"])]
+
+
+def _render_city(request: Request, user, caller: access.Caller, url: str) -> Response:
+    """A city's meeting (``?city=CODE[&since=DATE][&target=ID][&agenda=a,b]``), for an account that sees every
+    district of the city (services.city.cities_of)."""
+    from reports.content import ReportError
+    from reports.deck import CITY_SLIDES, DeckRequest, city_deck_for
+    from reports.deck_html import deck_html
+    from services import city
+
+    code = request.query_params["city"]
+    try:
+        audit.allowed(url, caller, "meeting.present", object=code)
+    except access.AccessDenied as exc:
+        return _refusal(str(exc), 403)
+    chosen = next((c for c in city.cities_of(url, user) if c.code == code), None)
+    if chosen is None:
+        audit.record(url, "meeting.present", object=code, actor=caller.actor, outcome="refused",
+                     detail={"why": "city out of scope"})
+        return _refusal(f"账号 {user.login} 不能查看城市 {code} 的全部区县，无法演示全市会议。", 403)
+    params = request.query_params
+    try:
+        since = dt.date.fromisoformat(params["since"]) if params.get("since") else None
+        agenda = tuple(a for a in params.get("agenda", ",".join(CITY_SLIDES)).split(",") if a)
+        deck_request = DeckRequest(since=since, target_id=params.get("target") or meetings.DEFAULT_TARGET,
+                                   agenda=agenda)
+        on = dt.datetime.now(get_config().app.zone).date()
+        deck = city_deck_for(url, chosen.code, city.district_refs(url, chosen), deck_request, on)
+    except (ValueError, ReportError, city.CityError) as exc:
+        return _refusal(str(exc), 400)
+    audit.record(url, "meeting.present", object=f"{code} {deck.title}", actor=caller.actor,
+                 detail={"city": code, "slides": [s.id for s in deck.slides]})
+    return HTMLResponse(deck_html(deck, present=True), headers=HEADERS)
+
