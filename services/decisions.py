@@ -31,7 +31,7 @@ from planning.decisions import STATE_COLOUR, STATE_ZH, STATES, Reading, Status, 
 from services import audit, four_sync
 from services import scorecard as sc
 from services.access import Caller, Scope, scope_of
-from services.base import DataRef, base_layers, get_config, get_engine
+from services.base import DataRef, base_layers, get_config, get_engine, repo_call
 from services.scorecard import DISTRICT
 
 AT_RISK_DAYS = 30  # a yes/no item with less than this left and not done is at risk
@@ -235,8 +235,6 @@ def _checked(ref: DataRef, *, title, measure, township_code, owner_zh, target_id
             raise DecisionError("距离应大于 0 米")
         out |= {"kind_id": kind_id, "geom": Point(*site), "radius_m": float(radius_m)}
     elif measure == "four_sync":
-        from services.base import repo_call
-
         projects = set(repo_call(ref, lambda r: r.projects())["name"])
         if project_name not in projects:
             msg = f"本区没有住宅项目 {project_name!r}；请从四同步检查页的项目名称中选择"

@@ -123,28 +123,38 @@ OVERFLOW = """() => [...document.querySelectorAll('body, body *')].filter(e => e
   .map(e => `${e.tagName}#${e.id}.${e.className} ${e.scrollWidth}x${e.scrollHeight} in ${e.clientWidth}x${e.clientHeight}`)"""
 
 
+@pytest.fixture(scope="module")
+def wall_server(demo_db_url, tmp_path_factory):
+    """The demo with live data, served: (base URL, database URL, what was seeded)."""
+    from tools.app_server import app_server
+
+    work = tmp_path_factory.mktemp("wall")
+    url = copy_sqlite(demo_db_url, work / "wall.db")
+    facts = seed(url)
+    sign_in_token(url, "display")  # makes the account
+    with app_server(url, work) as base:
+        yield base, url, facts
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("size", [(1920, 1080), (3840, 2160)])
-def test_the_wall_renders_at_both_sizes_and_rotates_its_panels(live_demo, browser, tmp_path, size):
-    from tools.app_server import app_server
+def test_the_wall_renders_at_both_sizes_and_rotates_its_panels(wall_server, browser, size):
     from tools.browser import sign_in
 
-    url, facts = live_demo
-    sign_in_token(url, "display")  # makes the account
-    with app_server(url, tmp_path) as base:
-        ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, bypass_csp=True)
-        page = ctx.new_page()
-        sign_in(page, base, "test.display", TEST_PASSWORD)
-        assert page.url.endswith("/wall")  # a display account lands on its wall
-        page.goto(f"{base}/wall?rotate=5")
-        page.locator("body[data-generated]").wait_for()
-        assert page.locator("#svg circle").count() == facts["total"]
-        assert page.locator("#p-lights .row").count() > 10
-        assert page.evaluate(OVERFLOW) == []
-        page.locator("body[data-panel='p-alerts']").wait_for()  # it turns to the alerts by itself
-        assert page.locator("#p-alerts .row").count() >= 2
-        assert page.evaluate(OVERFLOW) == []
-        ctx.close()
+    base, _, facts = wall_server
+    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, bypass_csp=True)
+    page = ctx.new_page()
+    sign_in(page, base, "test.display", TEST_PASSWORD)
+    assert page.url.endswith("/wall")  # a display account lands on its wall
+    page.goto(f"{base}/wall?rotate=5")
+    page.locator("body[data-generated]").wait_for()
+    assert page.locator("#svg circle").count() == facts["total"]
+    assert page.locator("#p-lights .row").count() > 10
+    assert page.evaluate(OVERFLOW) == []
+    page.locator("body[data-panel='p-alerts']").wait_for()  # it turns to the alerts by itself
+    assert page.locator("#p-alerts .row").count() >= 2
+    assert page.evaluate(OVERFLOW) == []
+    ctx.close()
 
 
 @pytest.mark.browser
