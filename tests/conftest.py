@@ -253,6 +253,35 @@ def underserved_point(demo_bundle) -> tuple[float, float]:
     return tuple(float(v) for v in best.lonlat[0])
 
 
+def run_cli(*args, stdin: str = "", env: dict[str, str] | None = None):
+    """``python cli.py ARGS`` run in this process — the same parser, commands, messages and exit status, without an
+    interpreter's start-up and imports every time; a CompletedProcess-like result (returncode, stdout, stderr).
+    ``env`` replaces the environment for the call, as subprocess.run's would."""
+    import contextlib
+    import io
+    from types import SimpleNamespace
+
+    from cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_stdin = dict(os.environ), sys.stdin
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        sys.stdin = io.StringIO(stdin)
+        with contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse's own refusals
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        sys.stdin = saved_stdin
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
 def live_write(url: str, fn, *, now=None):
     """Run ``fn(LiveStore)`` in one committed transaction on the database at ``url`` (as the ingest service would)."""
     from config import load_config

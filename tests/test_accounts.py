@@ -23,6 +23,7 @@ from data.accounts import (
     token_hash,
 )
 from data.db import create_schema, make_engine, session_factory
+from tests.conftest import run_cli
 
 T0 = dt.datetime(2026, 11, 30, 1, 0)
 PW = "Jinghai-2026"
@@ -237,16 +238,12 @@ def test_cli_user_commands(tmp_path):
 def test_township_codes_of_accounts_are_checked_against_the_districts_townships(writable_demo_url):
     """Issue 26, finding 11: `user add --township` took any 12 digits; now the code must be a township of the
     current data (`cli.py townships` lists them), and an account's townships can be changed."""
-    import subprocess
-    import sys
 
     import sqlalchemy as sa
 
-    from tests.conftest import ROOT
 
     def cli(*args, stdin=""):
-        return subprocess.run([sys.executable, "cli.py", *args, "--database-url", writable_demo_url], cwd=ROOT,
-                              input=stdin, capture_output=True, text=True)
+        return run_cli(*args, "--database-url", writable_demo_url, stdin=stdin)
 
     listed = cli("townships", "--district", "120118")
     rows = [line.split("\t") for line in listed.stdout.splitlines()]

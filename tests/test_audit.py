@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 
 from data.audit import AuditEntry, record, verify
 from data.db import create_schema, make_engine, session_factory
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_cli
 
 KEY = bytes(range(32))
 T0 = dt.datetime(2026, 11, 30, 2, 0, 0, 123456)
@@ -61,8 +61,7 @@ def test_imports_rollbacks_and_account_changes_are_recorded_and_cli_verifies(tmp
     env = {**os.environ, "ELDERCARE_AUDIT_KEY": KEY.hex()}
 
     def cli(*args, stdin=""):
-        return subprocess.run([sys.executable, "cli.py", *args, "--database-url", url], cwd=ROOT, env=env, input=stdin,
-                              capture_output=True, text=True)
+        return run_cli(*args, "--database-url", url, env=env, stdin=stdin)
 
     assert cli("user", "add", "wang.admin", "--role", "data_admin", "--password-stdin",
                stdin="Jinghai-2026\n").returncode == 0

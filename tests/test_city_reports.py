@@ -5,9 +5,8 @@ writes it (and the workbook) or says what is wrong."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.conftest import run_cli
 from tests.test_across_border import A, city, city_then  # noqa: F401  (the fixtures)
 
 
@@ -18,8 +17,7 @@ def pdf_pages(path) -> list[str]:
 
 
 def cli(*args: str):
-    return subprocess.run([sys.executable, "cli.py", "report", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    return run_cli("report", *args)
 
 
 def test_the_city_pdf_has_the_city_its_baseline_and_a_page_per_district(city_then, tmp_path):  # noqa: F811

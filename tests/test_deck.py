@@ -8,12 +8,11 @@ import io
 import math
 import shutil
 import subprocess
-import sys
 
 import pytest
 from shapely.geometry import Point
 
-from tests.conftest import DEMO, ROOT, copy_sqlite, demo_ref, missing
+from tests.conftest import DEMO, copy_sqlite, demo_ref, missing, run_cli
 from tests.test_reports import GAP_CENTRE, TOWNSHIP, _compact, _fonts, _pages, _pdftotext, _poppler
 
 SINCE = dt.date(2025, 6, 30)  # the demo's earlier facilities / elders / projects version
@@ -231,8 +230,7 @@ def test_cli_deck_pptx_opens_in_libreoffice_with_chinese_fonts_embedded(deck_db,
     soffice = _soffice()
     url, _ = deck_db
     out = tmp_path / "meeting.pptx"
-    run = subprocess.run([sys.executable, "cli.py", "deck", "--database-url", url, "--since", str(SINCE),
-                          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = run_cli("deck", "--database-url", url, "--since", SINCE, "--out", out)
     assert run.returncode == 0, run.stderr
     assert "已生成" in run.stdout and out.exists()
     profile = tmp_path / "lo-profile"  # a profile of its own: no clash with another LibreOffice
@@ -252,9 +250,8 @@ def test_cli_deck_pdf_a_page_a_slide(deck_db, tmp_path):
     _poppler()
     url, sid = deck_db
     out = tmp_path / "meeting.pdf"
-    run = subprocess.run([sys.executable, "cli.py", "deck", "--database-url", url, "--scenario", str(sid),
-                          "--agenda", "cover,scorecard,scenario", "--out", str(out)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = run_cli("deck", "--database-url", url, "--scenario", sid, "--agenda", "cover,scorecard,scenario",
+                  "--out", out)
     assert run.returncode == 0, run.stderr
     assert _pages(out) == 3
     assert all(emb == "yes" for _, emb in _fonts(out))
@@ -267,13 +264,11 @@ def test_cli_deck_pdf_a_page_a_slide(deck_db, tmp_path):
     (["--out", "meeting.pptx", "--target", "nope"], "未知的考核指标"),
     (["--out", "meeting.pptx", "--scenario", "999"], "情景 999 不存在"),
 ])
-def test_cli_deck_bad_requests_say_what_to_fix(deck_db, tmp_path, extra, says, capsys, monkeypatch):
-    from cli import main
-
-    monkeypatch.chdir(tmp_path)  # in-process: the command's own parsing and checks, no interpreter start-up
-    assert main(["deck", "--database-url", deck_db[0], *extra]) == 2
-    err = capsys.readouterr().err
-    assert says in err and "Traceback" not in err
+def test_cli_deck_bad_requests_say_what_to_fix(deck_db, tmp_path, extra, says):
+    run = run_cli("deck", "--database-url", deck_db[0], *[str(tmp_path / a) if a.startswith("meeting.") else a
+                                                          for a in extra])
+    assert run.returncode == 2
+    assert says in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "meeting.pptx").exists()
 
 

@@ -10,8 +10,6 @@ AMap's GCJ-02 file (tests/data).
 
 import datetime as dt
 import shutil
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 
@@ -38,7 +36,7 @@ from tests.bureau_district import (
     hexi_outline,
     real_hexi,
 )
-from tests.conftest import ROOT, missing
+from tests.conftest import ROOT, missing, run_cli
 
 GEOD = Geod(ellps="WGS84")
 FINLAND_PBF = ROOT / "tests" / "data" / "osm_finland_test_pyrosm.osm.pbf"
@@ -357,8 +355,7 @@ def test_cli_import_prints_mapping_and_last_line(tmp_path, truth):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
 
     def cli(*args):
-        return subprocess.run([sys.executable, "cli.py", *map(str, args), "--database-url", url], cwd=ROOT,
-                              capture_output=True, text=True)
+        return run_cli(*args, "--database-url", url)
 
     out = cli("import", "district", DISTRICTS_AMAP_GCJ02, "--code", HEXI,
               "--name", "河西区", "--crs", "gcj02", "--data-date", "2023-06-30")

@@ -2,8 +2,6 @@
 
 import dataclasses
 import datetime as dt
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import text
@@ -22,13 +20,13 @@ from data.versions import (
 from demo import DATA_DATE
 from demo.loader import HISTORY_DATES
 from planning.scorecard import DISTRICT
-from tests.conftest import DEMO, ROOT, demo_ref
+from tests.conftest import DEMO, demo_ref, run_cli
 
 HEXI = "120103"
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "cli.py", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return run_cli(*args)
 
 
 @pytest.fixture(scope="module")
