@@ -256,12 +256,15 @@ def underserved_point(demo_bundle) -> tuple[float, float]:
 def run_cli(*args, stdin: str = "", env: dict[str, str] | None = None):
     """``python cli.py ARGS`` run in this process — the same parser, commands, messages and exit status, without an
     interpreter's start-up and imports every time; a CompletedProcess-like result (returncode, stdout, stderr).
-    ``env`` replaces the environment for the call, as subprocess.run's would."""
+    ``env`` replaces the environment for the call, as subprocess.run's would. Every memoised service result (the
+    configuration read from ``$ELDERCARE_CONFIG`` among them) is dropped before and after, as a new process would
+    start without them and leave none behind."""
     import contextlib
     import io
     from types import SimpleNamespace
 
     from cli import main
+    from services.cache import clear_all
 
     out, err = io.StringIO(), io.StringIO()
     saved_env, saved_stdin = dict(os.environ), sys.stdin
@@ -270,6 +273,7 @@ def run_cli(*args, stdin: str = "", env: dict[str, str] | None = None):
             os.environ.clear()
             os.environ.update(env)
         sys.stdin = io.StringIO(stdin)
+        clear_all()
         with contextlib.chdir(ROOT), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = main([str(a) for a in args])
@@ -279,6 +283,7 @@ def run_cli(*args, stdin: str = "", env: dict[str, str] | None = None):
         os.environ.clear()
         os.environ.update(saved_env)
         sys.stdin = saved_stdin
+        clear_all()
     return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 

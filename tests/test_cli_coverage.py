@@ -10,14 +10,14 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from tests.conftest import plain_snapping_config
+from tests.conftest import plain_snapping_config, run_cli
 from tests.test_reach import DEMAND, FACILITIES, WEIGHTS, line, lonlat
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "cli.py", "coverage", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return run_cli("coverage", *args)
 
 
 @pytest.fixture
@@ -128,8 +128,6 @@ def test_negative_weight_and_missing_roads(files):
 def test_coverage_of_a_stored_district_prints_what_the_page_shows(demo_db_url, tmp_path):
     """Issue 27: `coverage --district CODE` on the stored data, the page's own service call (equal, not close):
     the figures of 15分钟服务圈 for a township, and its table by township."""
-    import subprocess
-    import sys
 
     import pandas as pd
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_cli
 from tests.test_cli_coverage import files  # noqa: F401  (fixture: roads, facilities, demand)
 from tests.test_reach import lonlat
 
@@ -21,7 +22,7 @@ CANDIDATES = {"k1": (200, -20), "k2": (150, 60), "k3": (0, 310)}
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "cli.py", "siting", *map(str, args)], cwd=ROOT, capture_output=True, text=True)
+    return run_cli("siting", *args)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from data.repository import Repository
 from data.versions import current_versions, rollback
 from imports.projects import COLUMNS, ProjectFileError, import_projects, projects_from_frame, read_projects
 from planning.four_sync import FAIL, NA, NOT_EVALUATED, PASS, Project, WalkAccess, check_project, compliance_rate
-from tests.conftest import DEMO
+from tests.conftest import DEMO, run_cli
 from tests.test_cli_coverage import files  # noqa: F401  (fixture: roads, facilities, demand)
 from tests.test_reach import lonlat
 
@@ -174,8 +174,7 @@ def test_import_is_a_new_version_all_or_nothing(tmp_path, writable_demo_url):
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "cli.py", "four-sync", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True)
+    return run_cli("four-sync", *args)
 
 
 def read_out(path: Path) -> dict[str, dict]:
