@@ -69,6 +69,8 @@ class Item:
             parts.append(f"最新 {s.latest.date}：{reading_text(self.row, s.latest)}")
         if s.projected is not None:
             parts.append(f"按趋势到期约 {s.projected:.1f}")
+        if self.row["measure"] == "task":  # no data measures it: the owner reports it done, with the result
+            return "待责任方报告完成"
         return "；".join(parts) or "尚无数据"
 
 
