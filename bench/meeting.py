@@ -48,7 +48,7 @@ def deck(url: str, fmt: str) -> int:
     from services import scorecard as sc
 
     ref = demo_ref(url)
-    since = sc.default_since(sc.since_dates(ref), max(sc.current_dates(ref).values()))
+    since = sc.default_baseline(ref)
     d = collect_deck(ref, DeckRequest(since=since))
     return len(render_pptx(d) if fmt == "pptx" else render_deck_pdf(d))
 

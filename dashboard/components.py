@@ -290,7 +290,7 @@ def mark_since(ref) -> tuple[object, frozenset[str] | None, frozenset[str] | Non
         return None, None, None
     options = [None, *history]
     if st.session_state.get(MARK_SINCE, "unset") not in options:
-        st.session_state[MARK_SINCE] = sc.default_since(history, max(sc.current_dates(ref).values()))
+        st.session_state[MARK_SINCE] = sc.default_baseline(ref)
     with st.sidebar:
         since = st.selectbox(t("mark_since"), options, key=MARK_SINCE,
                              format_func=lambda d: t("mark_none") if d is None else str(d))

@@ -22,9 +22,7 @@ PENDING = "meeting.saved"  # the id of the meeting just saved, to choose it on t
 def choose_meeting(ref, district_name: str) -> meetings.MeetingPlan:
     """The saved meeting to present or edit, or a new one (today, the quarter's title, the default agenda)."""
     saved = meetings.meetings(ref)
-    history = sc.since_dates(ref)
-    now = max(sc.current_dates(ref).values())
-    fresh = meetings.default_plan(district_name, tuple(SLIDES), since=sc.default_since(history, now))
+    fresh = meetings.default_plan(district_name, tuple(SLIDES), since=sc.default_baseline(ref))
     options = [None, *(m.id for m in saved)]
     by_id = {m.id: m for m in saved}
     if PENDING in st.session_state:  # the meeting just saved: chosen before the box is drawn

@@ -64,7 +64,7 @@ def choices(ref: DataRef) -> ReportRequest | None:
     if history:
         options = [None, *history]
         if st.session_state.get(REPORT_SINCE, "unset") not in options:  # first visit: a year or a quarter back
-            st.session_state[REPORT_SINCE] = sc.default_since(history, max(sc.current_dates(ref).values()))
+            st.session_state[REPORT_SINCE] = sc.default_baseline(ref)
         since = st.selectbox(pick("与基期对比（较早的数据日期）", "Compare with an earlier data date"), options,
                              format_func=lambda d: pick("不对比", "None") if d is None else str(d),
                              key=REPORT_SINCE, width=480)

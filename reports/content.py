@@ -184,10 +184,8 @@ def gap_rows(eng, gaps, townships: pd.DataFrame, communities: dict[str, str], ca
     elders = eng.model.weights[:, 0]
     twp, com = eng.groups["township_code"].to_numpy(), eng.groups["community_code"].to_numpy()
     lon, lat = eng.groups.geometry.x.to_numpy(), eng.groups.geometry.y.to_numpy()
-    where = {} if cands is None else dict(zip(cands.ids.tolist(), cands.lonlat.tolist(), strict=True))
-
     def site(best) -> tuple[float, float]:
-        lonlat = where.get(best.item() if hasattr(best, "item") else best) if best is not None else None
+        lonlat = scenarios.best_site_lonlat(cands, best) if cands is not None else None
         return (round(lonlat[0], 5), round(lonlat[1], 5)) if lonlat else (np.nan, np.nan)
 
     rows = []

@@ -348,13 +348,12 @@ def gap_sites(ref: DataRef, township: str | None = None, *, top: int = 10) -> li
 
     eng = engine(ref)
     found, cands = scenarios.area_gaps(ref, eng, sc.walk_result(eng), township, top=top)
-    where = dict(zip(cands.ids.tolist(), cands.lonlat.tolist(), strict=True))
     names = dict(zip(base_layers(ref).townships["code"], base_layers(ref).townships["name"], strict=True))
     towns = eng.groups["township_code"].to_numpy()
     elders = eng.model.weights[:, 0]
     out = []
     for g in found:
-        site = where.get(g.best_site.item() if hasattr(g.best_site, "item") else g.best_site)
+        site = scenarios.best_site_lonlat(cands, g.best_site)
         if site is None:
             continue
         codes, n = np.unique(towns[g.points], return_counts=True)

@@ -316,6 +316,14 @@ def gaps(eng: CoverageEngine, result: CoverageResult, cands: Candidates, matrix,
                      candidate_cover=matrix, candidate_ids=cands.ids, top=top)
 
 
+def best_site_lonlat(cands: Candidates, best) -> tuple[float, float] | None:
+    """Where a gap's ``best_site`` (a candidate id, None when no candidate reaches it) stands: (lon, lat)."""
+    if best is None:
+        return None
+    found = np.flatnonzero(cands.ids == best)
+    return (float(cands.lonlat[found[0], 0]), float(cands.lonlat[found[0], 1])) if len(found) else None
+
+
 def open_changes(cands: Candidates, chosen, kind_id: str, note: str) -> list[Change]:
     where = dict(zip(cands.ids.tolist(), cands.lonlat.tolist(), strict=True))
     return [Change("open", kind_id=kind_id, point=Point(*where[c]), candidate_id=str(c), note=f"{note} {c}")

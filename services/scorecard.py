@@ -196,6 +196,11 @@ def default_since(dates: list[dt.date], now: dt.date) -> dt.date | None:
     return dates[0] if dates else None
 
 
+def default_baseline(ref: DataRef) -> dt.date | None:
+    """The baseline a district's comparison opens with: :func:`default_since` over its earlier data dates."""
+    return default_since(since_dates(ref), max(current_dates(ref).values()))
+
+
 def since_rows(now: Scorecard, then: Scorecard, area: str = DISTRICT) -> pd.DataFrame:
     """Each target's value at the baseline and now, the change, both lights; numbers (then, now, change) and their
     text (then_text, now_text, change_text), with the target's id, labels and unit."""

@@ -88,8 +88,7 @@ def _render(request: Request, user) -> Response:
     if plan is None:  # no meeting saved yet: today's, compared with the default baseline
         from services import scorecard as sc
 
-        plan = meetings.default_plan("", tuple(SLIDES), on=on, since=sc.default_since(
-            sc.since_dates(ref), max(sc.current_dates(ref).values())))
+        plan = meetings.default_plan("", tuple(SLIDES), on=on, since=sc.default_baseline(ref))
     try:
         request = DeckRequest(township=township, since=plan.since, target_id=plan.target_id,
                               scenario_id=plan.scenario_id, agenda=plan.agenda, as_of=plan.data_date)
